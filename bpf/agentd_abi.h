@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The one ABI shared by the kernel side (bpf/) and userspace (agentd/).
+ * Fixed-width types only; every struct has a size check on both sides, so
+ * a change that breaks the layout fails the build instead of the verdicts.
+ *
+ * Included from BPF C (with <linux/types.h>) and from C++ (with <cstdint>
+ * through <linux/types.h> as well), so only __u8/__u16/__u32/__u64 here.
+ */
+#ifndef AGENTD_ABI_H
+#define AGENTD_ABI_H
+
+#include <linux/types.h>
+
+/* Bumped whenever a pinned map's key or value layout changes: a daemon
+ * refuses to adopt pins made with another ABI instead of misreading them. */
+#define AGENTD_ABI_VERSION 1
+
+/* ---- sizes ------------------------------------------------------------ */
+
+#define AGENTD_MAX_SANDBOXES   16384   /* slots in the sandbox state array */
+#define AGENTD_MAX_RULES       1048576 /* LPM entries across every policy class */
+#define AGENTD_MAX_PORT_RANGES 16      /* port ranges in one flattened rule value */
+#define AGENTD_MAX_CGROUP_DEPTH 32     /* ancestors searched for a sandbox */
+#define AGENTD_EVENT_RING_BYTES (1 << 22)
+
+/* Slot 0 is never a sandbox: a socket classified to slot 0 sits in a
+ * cgroup under the root that agentd does not know, and is denied. */
+#define AGENTD_SLOT_UNKNOWN 0
+/* Class 0 holds no rules: a sandbox whose tenant has no policy is denied. */
+#define AGENTD_CLASS_EMPTY 0
+
+/* ---- verdict vocabulary ----------------------------------------------- */
+
+enum agentd_action {
+	AGENTD_ACTION_ALLOW = 1,
+	/* explicit deny: beats every allow */
+	AGENTD_ACTION_DENY = 2,
+	/* the tenant's inference endpoint: beats every deny of a team or agent */
+	AGENTD_ACTION_INFERENCE = 3,
+};
+
+/* protocol bits of a port range */
+#define AGENTD_PROTO_TCP (1u << 0)
+#define AGENTD_PROTO_UDP (1u << 1)
+#define AGENTD_PROTO_ANY (AGENTD_PROTO_TCP | AGENTD_PROTO_UDP)
+
+enum agentd_hook {
+	AGENTD_HOOK_CONNECT4 = 1,
+	AGENTD_HOOK_CONNECT6 = 2,
+	AGENTD_HOOK_SENDMSG4 = 3,
+	AGENTD_HOOK_SENDMSG6 = 4,
+	AGENTD_HOOK_SOCK_CREATE = 5,
+};
+
+enum agentd_deny_reason {
+	AGENTD_REASON_NO_RULE = 1,        /* default deny: nothing allowed it */
+	AGENTD_REASON_DENY_RULE = 2,      /* an explicit deny rule matched */
+	AGENTD_REASON_UNKNOWN_CGROUP = 3, /* a cgroup under the root that is no sandbox */
+	AGENTD_REASON_SOCKET_TYPE = 4,    /* socket family/type/protocol not permitted */
+};
+
+/* ---- map keys and values ---------------------------------------------- */
+
+/*
+ * Key of the rules LPM trie. The family is part of the key, so an IPv6 rule
+ * such as ::/0 never covers IPv4, and an IPv4-mapped IPv6 destination
+ * (::ffff:a.b.c.d) is looked up as the IPv4 address it carries.
+ * prefixlen counts bits after the prefixlen field: 32 (class) + 32 (family)
+ * + address bits (0..32 for IPv4, 0..128 for IPv6). IPv4 addresses sit in
+ * addr[0..3], network byte order; the rest is zero.
+ */
+struct agentd_rule_key {
+	__u32 prefixlen;
+	__u32 class_id;
+	__u32 family; /* AGENTD_FAMILY_* */
+	__u8 addr[16];
+};
+#define AGENTD_FAMILY_IPV4 4
+#define AGENTD_FAMILY_IPV6 6
+#define AGENTD_KEY_FIXED_BITS 64 /* class_id + family */
+
+struct agentd_port_range {
+	__u16 lo;
+	__u16 hi;
+	__u8 proto_mask; /* AGENTD_PROTO_* */
+	__u8 action;     /* enum agentd_action */
+	__u16 _pad;      /* userspace keeps which rule made each range */
+};
+
+/*
+ * Value of the rules trie: every range of every rule whose prefix covers the
+ * key's prefix, flattened at compile time, so the single longest-prefix
+ * lookup the kernel makes sees all that applies.
+ */
+struct agentd_rule_value {
+	__u32 count;
+	__u32 _pad;
+	struct agentd_port_range ranges[AGENTD_MAX_PORT_RANGES];
+};
+
+/* Value of the sandbox state array, indexed by slot. */
+struct agentd_sandbox_state {
+	__u32 class_id; /* policy class in force; AGENTD_CLASS_EMPTY denies all */
+	__u32 flags;    /* AGENTD_SANDBOX_* */
+};
+#define AGENTD_SANDBOX_ACTIVE (1u << 0)
+
+/* Per-CPU counters of one sandbox slot. */
+struct agentd_counters {
+	__u64 allowed;
+	__u64 denied;
+};
+
+/* Per-socket storage: the sandbox the socket was created in. */
+struct agentd_sock_info {
+	__u32 slot;
+	__u32 _pad;
+};
+
+/* Global per-CPU counters (index into the stats array). */
+enum agentd_stat {
+	AGENTD_STAT_EVENTS_DROPPED = 0, /* denial records the ring could not take */
+	AGENTD_STAT_UNCLASSIFIED = 1,   /* sockets judged without per-socket storage */
+	AGENTD_STAT_MAX = 2,
+};
+
+/* ---- the denial record ------------------------------------------------ */
+
+struct agentd_deny_event {
+	__u64 timestamp_ns; /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+	__u64 cgroup_id;    /* of the calling task */
+	__u32 pid;
+	__u32 tgid;
+	__u32 uid;
+	__u32 gid;
+	__u32 slot;
+	__u32 class_id;
+	__u8 comm[16];
+	__u8 addr[16];      /* IPv4 in addr[0..3] */
+	__u32 addr_family;  /* AGENTD_FAMILY_* of addr, 0 for socket creation */
+	__u16 port;         /* host byte order */
+	__u8 family;        /* AF_INET / AF_INET6 (of the socket) */
+	__u8 protocol;      /* IPPROTO_TCP / IPPROTO_UDP, or the socket's protocol */
+	__u8 hook;          /* enum agentd_hook */
+	__u8 reason;        /* enum agentd_deny_reason */
+	__u8 range_index;   /* range of the rule value that decided, 0xff if none */
+	__u8 _pad1;
+	__u32 sock_type;    /* SOCK_STREAM, SOCK_DGRAM, SOCK_RAW ... */
+};
+
+#define AGENTD_RANGE_NONE 0xff
+
+#ifdef __cplusplus
+static_assert(sizeof(struct agentd_rule_key) == 28, "rule key layout");
+static_assert(sizeof(struct agentd_port_range) == 8, "port range layout");
+static_assert(sizeof(struct agentd_rule_value) == 8 + 8 * AGENTD_MAX_PORT_RANGES, "rule value layout");
+static_assert(sizeof(struct agentd_sandbox_state) == 8, "sandbox state layout");
+static_assert(sizeof(struct agentd_deny_event) == 88, "deny event layout");
+#else
+_Static_assert(sizeof(struct agentd_rule_key) == 28, "rule key layout");
+_Static_assert(sizeof(struct agentd_port_range) == 8, "port range layout");
+_Static_assert(sizeof(struct agentd_rule_value) == 8 + 8 * AGENTD_MAX_PORT_RANGES, "rule value layout");
+_Static_assert(sizeof(struct agentd_sandbox_state) == 8, "sandbox state layout");
+_Static_assert(sizeof(struct agentd_deny_event) == 88, "deny event layout");
+#endif
+
+#endif /* AGENTD_ABI_H */
