@@ -1,0 +1,52 @@
+#include "agentd/api/client.hpp"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "agentd/common/unique_fd.hpp"
+
+namespace agentd::api {
+
+Result<nlohmann::json> call(const std::filesystem::path& socket_path, const nlohmann::json& request) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (socket_path.string().size() >= sizeof(addr.sun_path))
+    return make_error("socket path {} is too long", socket_path.string());
+  std::strncpy(addr.sun_path, socket_path.c_str(), sizeof(addr.sun_path) - 1);
+
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return system_error("creating a socket");
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
+    return system_error("connecting to agentd at {} (is it running? see --socket)", socket_path.string());
+  timeval timeout{30, 0};
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+
+  const std::string text = request.dump() + "\n";
+  size_t sent = 0;
+  while (sent < text.size()) {
+    ssize_t n = ::send(fd.get(), text.data() + sent, text.size() - sent, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return system_error("sending to agentd");
+    sent += static_cast<size_t>(n);
+  }
+  std::string reply;
+  char chunk[8192];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), chunk, sizeof(chunk));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return system_error("reading agentd's answer");
+    if (n == 0) break;
+    reply.append(chunk, static_cast<size_t>(n));
+  }
+  auto response = nlohmann::json::parse(reply, nullptr, false);
+  if (response.is_discarded() || !response.is_object())
+    return make_error("agentd sent an answer that is not JSON: {:.200}", reply);
+  if (!response.value("ok", false))
+    return make_error("agentd: {}", response.value("error", std::string("unknown error")));
+  return response.contains("result") ? response["result"] : nlohmann::json(nullptr);
+}
+
+}  // namespace agentd::api

@@ -1,0 +1,177 @@
+#include "agentd/api/server.hpp"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include "agentd/api/protocol.hpp"
+
+namespace agentd::api {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr uint64_t kClientDeadlineUsec = 5'000'000;  // a client that says nothing is dropped
+
+}  // namespace
+
+Result<std::unique_ptr<Server>> Server::listen(sd_event* loop, const fs::path& path, Handler handler,
+                                               Gate gate) {
+  std::unique_ptr<Server> server(new Server(loop, path, std::move(handler), std::move(gate)));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.string().size() >= sizeof(addr.sun_path))
+    return make_error("socket path {} is longer than {} bytes", path.string(), sizeof(addr.sun_path) - 1);
+  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+
+  std::error_code ec;
+  fs::create_directories(path.parent_path(), ec);
+  if (ec) return make_error("creating {}: {}", path.parent_path().string(), ec.message());
+  // A socket file left by a daemon that was killed: nobody listens on it.
+  ::unlink(path.c_str());
+
+  server->listen_fd_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!server->listen_fd_) return system_error("creating the control socket");
+  // 0660 from the start: no window in which others could connect.
+  mode_t old_mask = ::umask(0117);
+  int rc = ::bind(server->listen_fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  ::umask(old_mask);
+  if (rc != 0) return system_error("binding the control socket {}", path.string());
+  if (::listen(server->listen_fd_.get(), 64) != 0) return system_error("listening on {}", path.string());
+
+  sd_event_source* source = nullptr;
+  if (int r = sd_event_add_io(loop, &source, server->listen_fd_.get(), EPOLLIN, &Server::on_accept,
+                              server.get());
+      r < 0) {
+    errno = -r;
+    return system_error("watching the control socket");
+  }
+  server->listen_source_.reset(source);
+  return server;
+}
+
+Server::~Server() {
+  clients_.clear();
+  listen_source_.reset();
+  if (listen_fd_) ::unlink(path_.c_str());
+}
+
+int Server::on_accept(sd_event_source*, int, uint32_t, void* self) {
+  static_cast<Server*>(self)->accept_clients();
+  return 0;
+}
+
+void Server::accept_clients() {
+  for (;;) {
+    UniqueFd fd(::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    if (!fd) return;  // EAGAIN: all taken; other errors: the client is gone
+    ucred cred{};
+    socklen_t len = sizeof(cred);
+    if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) continue;
+    Peer peer{cred.pid, cred.uid, cred.gid};
+    if (auto refusal = gate_(peer)) {
+      spdlog::warn("control socket: refused pid {} uid {}: {}", peer.pid, peer.uid, *refusal);
+      respond(fd.get(), error_response(*refusal));
+      continue;
+    }
+    auto client = std::make_unique<Client>();
+    client->server = this;
+    client->peer = peer;
+    client->fd = std::move(fd);
+    sd_event_source* io = nullptr;
+    sd_event_source* deadline = nullptr;
+    if (sd_event_add_io(loop_, &io, client->fd.get(), EPOLLIN, &Server::on_readable, client.get()) < 0)
+      continue;
+    client->io.reset(io);
+    if (sd_event_add_time_relative(loop_, &deadline, CLOCK_MONOTONIC, kClientDeadlineUsec, 0,
+                                   &Server::on_deadline, client.get()) < 0)
+      continue;
+    client->deadline.reset(deadline);
+    Client* key = client.get();
+    clients_.emplace(key, std::move(client));
+  }
+}
+
+int Server::on_deadline(sd_event_source*, uint64_t, void* userdata) {
+  auto* client = static_cast<Client*>(userdata);
+  client->server->drop(*client);
+  return 0;
+}
+
+int Server::on_readable(sd_event_source*, int, uint32_t, void* userdata) {
+  auto* client = static_cast<Client*>(userdata);
+  client->server->serve(*client);
+  return 0;
+}
+
+void Server::drop(Client& client) { clients_.erase(&client); }
+
+void Server::serve(Client& client) {
+  const int fd = client.fd.get();
+  char chunk[4096];
+  bool closed = false;
+  for (;;) {
+    ssize_t n = ::read(fd, chunk, sizeof(chunk));
+    if (n > 0) {
+      client.buffer.append(chunk, static_cast<size_t>(n));
+      if (client.buffer.size() > kMaxRequestBytes) {
+        respond(fd, error_response(fmt::format("request longer than {} bytes", kMaxRequestBytes)));
+        drop(client);
+        return;
+      }
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    closed = n == 0 || errno != EAGAIN;
+    break;
+  }
+  auto newline = client.buffer.find('\n');
+  if (newline == std::string::npos) {
+    if (!closed) return;  // the rest of the line is still coming
+    if (client.buffer.empty()) {
+      drop(client);
+      return;
+    }
+    newline = client.buffer.size();  // a last line without its newline
+  }
+  nlohmann::json response;
+  auto request = nlohmann::json::parse(client.buffer.substr(0, newline), nullptr, false);
+  if (request.is_discarded() || !request.is_object()) {
+    response = error_response("the request is not a JSON object");
+  } else if (!request.contains("method") || !request["method"].is_string()) {
+    response = error_response("the request has no \"method\" string");
+  } else {
+    try {
+      response = handler_(request, client.peer);
+    } catch (const std::exception& e) {
+      // A handler bug must not take the daemon (and its bookkeeping) down.
+      spdlog::error("control request {} failed: {}", request["method"].get<std::string>(), e.what());
+      response = error_response(fmt::format("internal error: {}", e.what()));
+    }
+  }
+  respond(fd, response);
+  drop(client);
+}
+
+void Server::respond(int fd, const nlohmann::json& response) {
+  std::string text = response.dump() + "\n";
+  // Responses are small; a client that does not read within a second loses it.
+  int flags = ::fcntl(fd, F_GETFL);
+  ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+  timeval timeout{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+  size_t sent = 0;
+  while (sent < text.size()) {
+    ssize_t n = ::send(fd, text.data() + sent, text.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) {
+      if (n < 0 && errno == EINTR) continue;
+      return;
+    }
+    sent += static_cast<size_t>(n);
+  }
+}
+
+}  // namespace agentd::api

@@ -1,0 +1,71 @@
+// The control socket: accepts local clients, reads one request line,
+// answers, closes. Every peer is identified by SO_PEERCRED and passed
+// through a gate first (a process inside any sandbox is never served).
+// Clients are handled on the daemon's event loop and never block it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "agentd/common/result.hpp"
+#include "agentd/common/sd_event_ptr.hpp"
+#include "agentd/common/unique_fd.hpp"
+
+namespace agentd::api {
+
+struct Peer {
+  pid_t pid = 0;
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
+class Server {
+ public:
+  using Handler = std::function<nlohmann::json(const nlohmann::json& request, const Peer& peer)>;
+  // Returns the reason to refuse a peer, or nothing to serve it.
+  using Gate = std::function<std::optional<std::string>(const Peer& peer)>;
+
+  static Result<std::unique_ptr<Server>> listen(sd_event* loop, const std::filesystem::path& path,
+                                                Handler handler, Gate gate);
+  ~Server();
+
+ private:
+  // Heap-held: its address is the userdata of its two event sources.
+  struct Client {
+    Server* server = nullptr;
+    UniqueFd fd;
+    Peer peer;
+    std::string buffer;
+    SdEventSourcePtr io;
+    SdEventSourcePtr deadline;
+  };
+
+  Server(sd_event* loop, std::filesystem::path path, Handler handler, Gate gate)
+      : loop_(loop), path_(std::move(path)), handler_(std::move(handler)), gate_(std::move(gate)) {}
+
+  static int on_accept(sd_event_source*, int fd, uint32_t, void* self);
+  static int on_readable(sd_event_source*, int fd, uint32_t, void* client);
+  static int on_deadline(sd_event_source*, uint64_t, void* client);
+  void accept_clients();
+  void serve(Client& client);
+  void drop(Client& client);
+  static void respond(int fd, const nlohmann::json& response);
+
+  sd_event* loop_;
+  std::filesystem::path path_;
+  Handler handler_;
+  Gate gate_;
+  UniqueFd listen_fd_;
+  SdEventSourcePtr listen_source_;
+  std::map<Client*, std::unique_ptr<Client>> clients_;
+};
+
+}  // namespace agentd::api

@@ -1,0 +1,166 @@
+#include "agentd/bpf/enforcer.hpp"
+
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+
+#include <spdlog/spdlog.h>
+
+namespace agentd::bpf {
+namespace fs = std::filesystem;
+namespace {
+
+bool is_bpffs(const fs::path& path) {
+  struct statfs st {};
+  return ::statfs(path.c_str(), &st) == 0 && st.f_type == BPF_FS_MAGIC;
+}
+
+// The bpffs dir must live on a bpf filesystem. /sys/fs/bpf is the usual
+// mount (systemd makes it at boot); where nothing is mounted there yet we
+// mount it, as systemd would. Anywhere else the operator chose: say how.
+Status ensure_bpffs_dir(const fs::path& dir) {
+  std::error_code ec;
+  fs::path existing = dir;
+  while (!fs::exists(existing, ec) && existing.has_parent_path() && existing != existing.parent_path())
+    existing = existing.parent_path();
+  if (!is_bpffs(existing)) {
+    const fs::path standard = "/sys/fs/bpf";
+    const bool under_standard = existing == standard;
+    if (!under_standard)
+      return make_error("{} is not on a bpf filesystem; mount one first: mount -t bpf bpf {}",
+                        dir.string(), dir.string());
+    if (::mount("bpf", standard.c_str(), "bpf", 0, "mode=0700") != 0)
+      return system_error("mounting bpffs on {}", standard.string());
+    spdlog::info("mounted bpffs on {}", standard.string());
+  }
+  for (const char* sub : {"", "maps", "links"}) {
+    fs::create_directories(dir / sub, ec);
+    if (ec) return make_error("creating {}: {}", (dir / sub).string(), ec.message());
+  }
+  return ok_status();
+}
+
+std::string libbpf_error(int err) {
+  char buf[128];
+  libbpf_strerror(err, buf, sizeof(buf));
+  return buf;
+}
+
+}  // namespace
+
+Enforcer::Enforcer(EnforcerOptions options, EgressSkeleton skeleton)
+    : options_(std::move(options)), skeleton_(std::move(skeleton)) {}
+
+Enforcer::~Enforcer() {
+  // Pinned links stay attached after we exit: that is fail-closed by design.
+  for (auto& link : links_) bpf_link__disconnect(link.get());
+}
+
+Result<std::unique_ptr<Enforcer>> Enforcer::start(const EnforcerOptions& options,
+                                                  const KernelFeatures& features) {
+  if (auto missing = features.missing_required(); !missing.empty()) {
+    std::string names;
+    for (const auto& m : missing) names += (names.empty() ? "" : ", ") + m;
+    return make_error("this kernel lacks what agentd needs: {}", names);
+  }
+  if (auto status = ensure_bpffs_dir(options.bpffs_dir); !status) return status.error();
+
+  const std::string pin_root = (options.bpffs_dir / "maps").string();
+  LIBBPF_OPTS(bpf_object_open_opts, open_opts, .pin_root_path = pin_root.c_str());
+  EgressSkeleton skeleton(egress_bpf::open(&open_opts));
+  if (!skeleton) return system_error("opening the BPF object");
+
+  // The LSM hook refuses packet, vsock and other families; it needs the bpf
+  // LSM active. Without it the inet-only sock_create hook still refuses raw IP.
+  if (!features.bpf_lsm_active) {
+    bpf_program__set_autoload(skeleton->progs.agentd_socket_family, false);
+    spdlog::warn("the bpf LSM is not active (add 'bpf' to the kernel's lsm= list): "
+                 "sandboxes can create packet and other non-inet sockets");
+  }
+  if (int err = egress_bpf::load(skeleton.get()); err != 0)
+    return make_error("loading the BPF programs (pinned maps under {} that no longer match "
+                      "this build are refused: remove them to start afresh): {}",
+                      pin_root, libbpf_error(err));
+
+  std::unique_ptr<Enforcer> enforcer(new Enforcer(options, std::move(skeleton)));
+  auto& m = enforcer->skeleton_->maps;
+  enforcer->maps_ = MapFds{bpf_map__fd(m.agentd_rules),  bpf_map__fd(m.agentd_cgroups),
+                           bpf_map__fd(m.agentd_state),  bpf_map__fd(m.agentd_counts),
+                           bpf_map__fd(m.agentd_stats),  bpf_map__fd(m.agentd_events)};
+  if (auto status = enforcer->attach_all(options.cgroup_root, options.bpffs_dir / "links" / "root"); !status)
+    return status.error();
+  return enforcer;
+}
+
+std::vector<bpf_program*> Enforcer::programs() const {
+  std::vector<bpf_program*> result;
+  bpf_program* prog = nullptr;
+  bpf_object_for_each_program(prog, skeleton_->obj) {
+    if (bpf_program__autoload(prog)) result.push_back(prog);
+  }
+  return result;
+}
+
+Status Enforcer::attach_all(const fs::path& cgroup, const fs::path& pin_dir) {
+  std::error_code ec;
+  fs::create_directories(pin_dir, ec);
+  if (ec) return make_error("creating {}: {}", pin_dir.string(), ec.message());
+  UniqueFd cgroup_fd(::open(cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!cgroup_fd) return system_error("opening cgroup {}", cgroup.string());
+
+  for (bpf_program* prog : programs()) {
+    const std::string name = bpf_program__name(prog);
+    const fs::path pin = pin_dir / name;
+    Attachment attachment{name, cgroup.string(), pin.string(), false};
+    LinkPtr link;
+    if (fs::exists(pin, ec)) {
+      // A previous daemon's link: swap our program in behind it, atomically.
+      link.reset(bpf_link__open(pin.c_str()));
+      if (!link) return system_error("opening pinned link {}", pin.string());
+      if (int err = bpf_link__update_program(link.get(), prog); err != 0)
+        return make_error("updating pinned link {}: {}", pin.string(), libbpf_error(err));
+      attachment.adopted = true;
+    } else {
+      link.reset(bpf_program__attach_cgroup(prog, cgroup_fd.get()));
+      if (!link) return system_error("attaching {} to {}", name, cgroup.string());
+      if (int err = bpf_link__pin(link.get(), pin.c_str()); err != 0)
+        return make_error("pinning link {}: {}", pin.string(), libbpf_error(err));
+    }
+    spdlog::debug("{} {} at {}", attachment.adopted ? "adopted" : "attached", name, cgroup.string());
+    links_.push_back(std::move(link));
+    attachments_.push_back(std::move(attachment));
+  }
+  return ok_status();
+}
+
+Status Enforcer::attach_extra_cgroup(const fs::path& cgroup, uint64_t cgroup_id) {
+  return attach_all(cgroup, options_.bpffs_dir / "links" / fmt::format("cg-{}", cgroup_id));
+}
+
+Status Enforcer::detach_extra_cgroup(uint64_t cgroup_id) {
+  const fs::path pin_dir = options_.bpffs_dir / "links" / fmt::format("cg-{}", cgroup_id);
+  for (size_t i = 0; i < attachments_.size();) {
+    if (fs::path(attachments_[i].pin).parent_path() == pin_dir) {
+      ::unlink(attachments_[i].pin.c_str());
+      bpf_link__detach(links_[i].get());
+      links_.erase(links_.begin() + static_cast<long>(i));
+      attachments_.erase(attachments_.begin() + static_cast<long>(i));
+    } else {
+      ++i;
+    }
+  }
+  std::error_code ec;
+  fs::remove_all(pin_dir, ec);
+  return ok_status();
+}
+
+nlohmann::json Enforcer::to_json() const {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& a : attachments_)
+    list.push_back({{"hook", a.hook}, {"cgroup", a.cgroup}, {"pin", a.pin}, {"adopted", a.adopted}});
+  return list;
+}
+
+}  // namespace agentd::bpf

@@ -1,0 +1,69 @@
+// The kernel side's life: load the programs, adopt or create the pinned
+// maps, and attach each hook once at the sandbox root with a pinned
+// bpf_link. A restarted daemon swaps its freshly loaded programs into the
+// links it finds pinned (bpf_link__update_program): no second attachment,
+// no moment without enforcement.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "agentd/bpf/features.hpp"
+#include "agentd/bpf/libbpf_ptr.hpp"
+#include "agentd/common/result.hpp"
+#include "agentd/common/unique_fd.hpp"
+
+namespace agentd::bpf {
+
+struct EnforcerOptions {
+  std::filesystem::path bpffs_dir;    // maps/ and links/ are pinned here
+  std::filesystem::path cgroup_root;  // where the hooks attach
+};
+
+struct Attachment {
+  std::string hook;        // program name, e.g. agentd_connect4
+  std::string cgroup;      // where it is attached
+  std::string pin;         // the link's pin path
+  bool adopted = false;    // taken over from a previous daemon
+};
+
+struct MapFds {
+  int rules = -1, cgroups = -1, state = -1, counts = -1, stats = -1, events = -1;
+};
+
+class Enforcer {
+ public:
+  static Result<std::unique_ptr<Enforcer>> start(const EnforcerOptions& options,
+                                                 const KernelFeatures& features);
+  ~Enforcer();
+  Enforcer(const Enforcer&) = delete;
+  Enforcer& operator=(const Enforcer&) = delete;
+
+  const MapFds& maps() const { return maps_; }
+  const std::vector<Attachment>& attachments() const { return attachments_; }
+
+  // Attaches every hook to an adopted cgroup outside the root as well,
+  // pinned under links/cg-<id>/ so it survives restarts too.
+  Status attach_extra_cgroup(const std::filesystem::path& cgroup, uint64_t cgroup_id);
+  // Removes the links of an adopted cgroup.
+  Status detach_extra_cgroup(uint64_t cgroup_id);
+
+  nlohmann::json to_json() const;
+
+ private:
+  Enforcer(EnforcerOptions options, EgressSkeleton skeleton);
+  Status attach_all(const std::filesystem::path& cgroup, const std::filesystem::path& pin_dir);
+  std::vector<bpf_program*> programs() const;
+
+  EnforcerOptions options_;
+  EgressSkeleton skeleton_;
+  MapFds maps_;
+  std::vector<LinkPtr> links_;
+  std::vector<Attachment> attachments_;
+};
+
+}  // namespace agentd::bpf

@@ -1,0 +1,33 @@
+#include "agentd/bpf/event_reader.hpp"
+
+#include <cstring>
+
+namespace agentd::bpf {
+Result<EventReader> EventReader::open(int ring_map_fd, Handler handler) {
+  auto state = std::make_unique<State>(State{std::move(handler), 0});
+  auto callback = [](void* ctx, void* data, size_t size) -> int {
+    auto* s = static_cast<State*>(ctx);
+    if (size < sizeof(agentd_deny_event)) {
+      ++s->malformed;
+      return 0;
+    }
+    agentd_deny_event event;
+    std::memcpy(&event, data, sizeof(event));
+    s->handler(event);
+    return 0;
+  };
+  RingBufferPtr ring(ring_buffer__new(ring_map_fd, callback, state.get(), nullptr));
+  if (!ring) return system_error("opening the denial ring buffer");
+  return EventReader(std::move(state), std::move(ring));
+}
+
+Result<int> EventReader::drain() {
+  int n = ring_buffer__consume(ring_.get());
+  if (n < 0) {
+    errno = -n;
+    return system_error("reading the denial ring buffer");
+  }
+  return n;
+}
+
+}  // namespace agentd::bpf

@@ -1,0 +1,42 @@
+// Drains the denial ring buffer. The BPF side wakes us only when the ring
+// fills up (waking per record was costly), so the owner also calls drain()
+// on a short timer.
+#pragma once
+
+#include <functional>
+
+#include "agentd/bpf/libbpf_ptr.hpp"
+#include "agentd/common/result.hpp"
+#include "agentd_abi.h"
+
+namespace agentd::bpf {
+
+class EventReader {
+ public:
+  using Handler = std::function<void(const agentd_deny_event&)>;
+
+  static Result<EventReader> open(int ring_map_fd, Handler handler);
+
+  // For the event loop: readable when the kernel forced a wakeup.
+  int fd() const { return ring_buffer__epoll_fd(ring_.get()); }
+  // Hands every pending record to the handler; returns how many.
+  Result<int> drain();
+  // Records shorter than the ABI's: a kernel/daemon mismatch, counted.
+  uint64_t malformed() const { return state_->malformed; }
+
+  struct State {
+    Handler handler;
+    uint64_t malformed = 0;
+  };
+
+ private:
+  EventReader(std::unique_ptr<State> state, RingBufferPtr ring)
+      : state_(std::move(state)), ring_(std::move(ring)) {}
+
+  // Heap-held: the ring's callback keeps a pointer to it across moves.
+  // Declared before ring_ so the ring is freed first.
+  std::unique_ptr<State> state_;
+  RingBufferPtr ring_;
+};
+
+}  // namespace agentd::bpf

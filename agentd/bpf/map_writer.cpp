@@ -1,0 +1,149 @@
+#include "agentd/bpf/map_writer.hpp"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <cstring>
+
+namespace agentd::bpf {
+
+agentd_rule_key make_rule_key(uint32_t class_id, const policy::CompiledEntry& entry) {
+  agentd_rule_key key{};
+  key.prefixlen = AGENTD_KEY_FIXED_BITS + entry.prefix;
+  key.class_id = class_id;
+  key.family = entry.family;
+  std::memcpy(key.addr, entry.addr.data(), sizeof(key.addr));
+  return key;
+}
+
+Status MapWriter::put_class(uint32_t class_id, const std::vector<policy::CompiledEntry>& entries) {
+  if (entries.empty()) return ok_status();
+  std::vector<agentd_rule_key> keys;
+  std::vector<agentd_rule_value> values;
+  keys.reserve(entries.size());
+  values.reserve(entries.size());
+  for (const auto& entry : entries) {
+    keys.push_back(make_rule_key(class_id, entry));
+    values.push_back(entry.value);
+  }
+  // One syscall for the lot (the trie has no batch op of its own on every
+  // kernel; the generic one works): ~3x faster than one update per entry.
+  uint32_t count = static_cast<uint32_t>(keys.size());
+  LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_ANY);
+  if (bpf_map_update_batch(fds_.rules, keys.data(), values.data(), &count, &opts) == 0)
+    return ok_status();
+  if (errno != EINVAL && errno != ENOTSUP && errno != EOPNOTSUPP)
+    return system_error("writing {} rule entries of class {}", keys.size(), class_id);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (bpf_map_update_elem(fds_.rules, &keys[i], &values[i], BPF_ANY) != 0)
+      return system_error("writing rule entry {} of class {}", i, class_id);
+  }
+  return ok_status();
+}
+
+Result<std::set<uint32_t>> MapWriter::classes_in_rules() const {
+  std::set<uint32_t> classes;
+  agentd_rule_key key{}, next{};
+  const void* previous = nullptr;
+  while (bpf_map_get_next_key(fds_.rules, previous, &next) == 0) {
+    classes.insert(next.class_id);
+    key = next;
+    previous = &key;
+  }
+  if (errno != ENOENT) return system_error("listing rule entries");
+  return classes;
+}
+
+Result<size_t> MapWriter::delete_classes_except(const std::set<uint32_t>& keep) {
+  // Collect first: deleting while walking an LPM trie restarts the walk.
+  std::vector<agentd_rule_key> doomed;
+  agentd_rule_key key{}, next{};
+  const void* previous = nullptr;
+  while (bpf_map_get_next_key(fds_.rules, previous, &next) == 0) {
+    if (!keep.count(next.class_id)) doomed.push_back(next);
+    key = next;
+    previous = &key;
+  }
+  if (errno != ENOENT) return system_error("listing rule entries");
+  for (const auto& k : doomed) {
+    if (bpf_map_delete_elem(fds_.rules, &k) != 0 && errno != ENOENT)
+      return system_error("removing a rule entry of class {}", k.class_id);
+  }
+  return doomed.size();
+}
+
+Status MapWriter::set_cgroup_slot(uint64_t cgroup_id, uint32_t slot) {
+  if (bpf_map_update_elem(fds_.cgroups, &cgroup_id, &slot, BPF_ANY) != 0)
+    return system_error("registering cgroup {} as sandbox slot {}", cgroup_id, slot);
+  return ok_status();
+}
+
+Status MapWriter::delete_cgroup(uint64_t cgroup_id) {
+  if (bpf_map_delete_elem(fds_.cgroups, &cgroup_id) != 0 && errno != ENOENT)
+    return system_error("removing cgroup {}", cgroup_id);
+  return ok_status();
+}
+
+Result<std::vector<std::pair<uint64_t, uint32_t>>> MapWriter::cgroup_slots() const {
+  std::vector<std::pair<uint64_t, uint32_t>> result;
+  uint64_t key = 0, next = 0;
+  const void* previous = nullptr;
+  while (bpf_map_get_next_key(fds_.cgroups, previous, &next) == 0) {
+    uint32_t slot = 0;
+    if (bpf_map_lookup_elem(fds_.cgroups, &next, &slot) == 0) result.emplace_back(next, slot);
+    key = next;
+    previous = &key;
+  }
+  if (errno != ENOENT) return system_error("listing sandbox cgroups");
+  return result;
+}
+
+Status MapWriter::set_state(uint32_t slot, const agentd_sandbox_state& state) {
+  if (bpf_map_update_elem(fds_.state, &slot, &state, BPF_ANY) != 0)
+    return system_error("writing state of sandbox slot {}", slot);
+  return ok_status();
+}
+
+Result<agentd_sandbox_state> MapWriter::state(uint32_t slot) const {
+  agentd_sandbox_state state{};
+  if (bpf_map_lookup_elem(fds_.state, &slot, &state) != 0)
+    return system_error("reading state of sandbox slot {}", slot);
+  return state;
+}
+
+Result<agentd_counters> MapWriter::counters(uint32_t slot) const {
+  const int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) return make_error("counting possible CPUs: {}", cpus);
+  std::vector<agentd_counters> per_cpu(static_cast<size_t>(cpus));
+  if (bpf_map_lookup_elem(fds_.counts, &slot, per_cpu.data()) != 0)
+    return system_error("reading counters of sandbox slot {}", slot);
+  agentd_counters total{};
+  for (const auto& c : per_cpu) {
+    total.allowed += c.allowed;
+    total.denied += c.denied;
+  }
+  return total;
+}
+
+Status MapWriter::reset_counters(uint32_t slot) {
+  const int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) return make_error("counting possible CPUs: {}", cpus);
+  std::vector<agentd_counters> zero(static_cast<size_t>(cpus));
+  if (bpf_map_update_elem(fds_.counts, &slot, zero.data(), BPF_ANY) != 0)
+    return system_error("resetting counters of sandbox slot {}", slot);
+  return ok_status();
+}
+
+Result<uint64_t> MapWriter::stat(agentd_stat which) const {
+  const int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) return make_error("counting possible CPUs: {}", cpus);
+  std::vector<uint64_t> per_cpu(static_cast<size_t>(cpus));
+  uint32_t key = which;
+  if (bpf_map_lookup_elem(fds_.stats, &key, per_cpu.data()) != 0)
+    return system_error("reading stat {}", key);
+  uint64_t total = 0;
+  for (uint64_t v : per_cpu) total += v;
+  return total;
+}
+
+}  // namespace agentd::bpf

@@ -1,0 +1,47 @@
+// Typed access to the pinned maps: rules of policy classes, the cgroup ->
+// slot index, sandbox state, counters. The only code that writes them.
+#pragma once
+
+#include <cstdint>
+#include <set>
+#include <utility>
+#include <vector>
+
+#include "agentd/bpf/enforcer.hpp"
+#include "agentd/common/result.hpp"
+#include "agentd/policy/compile.hpp"
+#include "agentd_abi.h"
+
+namespace agentd::bpf {
+
+class MapWriter {
+ public:
+  explicit MapWriter(const MapFds& fds) : fds_(fds) {}
+
+  // Writes every entry of a class (batched where the kernel can).
+  Status put_class(uint32_t class_id, const std::vector<policy::CompiledEntry>& entries);
+  // Removes every rule entry whose class is not in `keep`: after a switch,
+  // and to clear what a previous daemon left behind.
+  Result<size_t> delete_classes_except(const std::set<uint32_t>& keep);
+  // The classes that have entries in the rules trie.
+  Result<std::set<uint32_t>> classes_in_rules() const;
+
+  Status set_cgroup_slot(uint64_t cgroup_id, uint32_t slot);
+  Status delete_cgroup(uint64_t cgroup_id);
+  Result<std::vector<std::pair<uint64_t, uint32_t>>> cgroup_slots() const;
+
+  Status set_state(uint32_t slot, const agentd_sandbox_state& state);
+  Result<agentd_sandbox_state> state(uint32_t slot) const;
+
+  // Summed over CPUs.
+  Result<agentd_counters> counters(uint32_t slot) const;
+  Status reset_counters(uint32_t slot);
+  Result<uint64_t> stat(agentd_stat which) const;
+
+ private:
+  MapFds fds_;
+};
+
+agentd_rule_key make_rule_key(uint32_t class_id, const policy::CompiledEntry& entry);
+
+}  // namespace agentd::bpf

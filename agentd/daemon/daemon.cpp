@@ -1,0 +1,488 @@
+#include "agentd/daemon/daemon.hpp"
+
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include <spdlog/spdlog.h>
+
+#include "agentd/api/protocol.hpp"
+#include "agentd/common/version.hpp"
+#include "agentd/events/denial_record.hpp"
+#include "agentd/policy/explain.hpp"
+#include "agentd/policy/loader.hpp"
+#include "agentd/sandbox/cgroup.hpp"
+#include "agentd/sandbox/cgroup_mount.hpp"
+
+namespace agentd::daemon {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+constexpr uint64_t kDrainIntervalUsec = 100'000;  // how late a denial record may be logged
+
+std::string join_diagnostics(const std::vector<policy::Diagnostic>& diagnostics) {
+  std::string text;
+  for (const auto& d : diagnostics) text += (text.empty() ? "" : "\n") + d.str();
+  return text;
+}
+
+// Monotonic kernel timestamps to wall-clock time.
+std::chrono::system_clock::time_point wall_time_of(uint64_t monotonic_ns) {
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  const int64_t now_ns = static_cast<int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
+  const auto age = std::chrono::nanoseconds(now_ns - static_cast<int64_t>(monotonic_ns));
+  return std::chrono::system_clock::now() - std::chrono::duration_cast<std::chrono::system_clock::duration>(age);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Daemon>> Daemon::start(Options options) {
+  std::unique_ptr<Daemon> daemon(new Daemon(std::move(options)));
+  if (auto status = daemon->init(); !status) return status.error();
+  return daemon;
+}
+
+Daemon::~Daemon() {
+  server_.reset();
+  sources_.clear();
+  if (denial_log_) denial_log_->flush();
+}
+
+Status Daemon::init() {
+  started_at_ = std::chrono::system_clock::now();
+
+  // Policy first: an invalid policy refuses the start before anything in
+  // the kernel changes.
+  auto loaded = policy::load_policy_dir(options_.policy_dir);
+  for (const auto& w : loaded.warnings) spdlog::warn("{}", w.str());
+  if (!loaded.ok()) return make_error("invalid policy, refusing to start:\n{}", join_diagnostics(loaded.errors));
+  auto policy = std::make_shared<const policy::PolicySet>(std::move(*loaded.policy));
+
+  auto mount = sandbox::find_cgroup2_mount();
+  if (!mount) return mount.error();
+  cgroup2_mount_ = *mount;
+  if (options_.cgroup_root.empty()) options_.cgroup_root = cgroup2_mount_ / "agentd";
+  if (!sandbox::path_is_within(options_.cgroup_root, cgroup2_mount_))
+    return make_error("--cgroup-root {} is not inside the cgroup2 mount {}", options_.cgroup_root.string(),
+                      cgroup2_mount_.string());
+  std::error_code ec;
+  fs::create_directories(options_.cgroup_root, ec);
+  if (ec) return make_error("creating cgroup root {}: {}", options_.cgroup_root.string(), ec.message());
+  fs::create_directories(options_.state_dir, ec);
+  if (ec) return make_error("creating state dir {}: {}", options_.state_dir.string(), ec.message());
+
+  features_ = bpf::probe_kernel_features();
+  auto enforcer = bpf::Enforcer::start({options_.bpffs_dir, options_.cgroup_root}, features_);
+  if (!enforcer) return enforcer.error();
+  enforcer_ = std::move(*enforcer);
+  maps_ = std::make_unique<bpf::MapWriter>(enforcer_->maps());
+  applier_ = std::make_unique<PolicyApplier>(*maps_);
+  if (auto status = applier_->reserve_existing_ids(); !status) return status.error();
+
+  if (auto status = restore_sandboxes(); !status) return status.error();
+  auto report = applier_->apply(policy, registry_);
+  if (!report) return make_error("applying the policy: {}", report.error().describe());
+  policy_loaded_at_ = std::chrono::system_clock::now();
+  policy_generation_ = 1;
+  spdlog::info("policy from {}: {} tenants, {} rules; {} classes written, {} sandboxes", options_.policy_dir.string(),
+               policy->tenants().size(), policy->rule_count(), report->classes_written, registry_.all().size());
+
+  auto log = DenialLog::open(options_.events_log);
+  if (!log) return log.error();
+  denial_log_ = std::move(*log);
+  auto reader = bpf::EventReader::open(enforcer_->maps().events,
+                                       [this](const agentd_deny_event& e) { on_denial(e); });
+  if (!reader) return reader.error();
+  events_ = std::make_unique<bpf::EventReader>(std::move(*reader));
+
+  sd_event* loop = nullptr;
+  if (int r = sd_event_new(&loop); r < 0) {
+    errno = -r;
+    return system_error("creating the event loop");
+  }
+  loop_.reset(loop);
+
+  sigset_t mask;
+  sigemptyset(&mask);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&mask, sig);
+  sigprocmask(SIG_BLOCK, &mask, nullptr);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) {
+    sd_event_source* source = nullptr;
+    if (sd_event_add_signal(loop, &source, sig, &Daemon::on_signal, this) < 0)
+      return make_error("watching signal {}", sig);
+    sources_.emplace_back(source);
+  }
+  sd_event_source* timer = nullptr;
+  if (sd_event_add_time_relative(loop, &timer, CLOCK_MONOTONIC, kDrainIntervalUsec, 0, &Daemon::on_drain_timer,
+                                 this) < 0)
+    return make_error("arming the denial drain timer");
+  sd_event_source_set_enabled(timer, SD_EVENT_ON);
+  sources_.emplace_back(timer);
+  sd_event_source* ring = nullptr;
+  if (sd_event_add_io(loop, &ring, events_->fd(), EPOLLIN, &Daemon::on_ring_readable, this) < 0)
+    return make_error("watching the denial ring buffer");
+  sources_.emplace_back(ring);
+
+  auto server = api::Server::listen(
+      loop, options_.socket_path, [this](const json& request, const api::Peer& peer) { return handle(request, peer); },
+      [this](const api::Peer& peer) { return gate(peer); });
+  if (!server) return server.error();
+  server_ = std::move(*server);
+  spdlog::info("agentd {} enforcing: cgroup root {}, bpffs {}, socket {}", version(),
+               options_.cgroup_root.string(), options_.bpffs_dir.string(), options_.socket_path.string());
+  return ok_status();
+}
+
+// Rebuilds the registry from what outlived the previous daemon: the cgroup
+// tree (sandboxes agentd made), the adopted list in the state dir, and the
+// cgroup -> slot map in the kernel, whose slots are kept so live sockets
+// keep their sandbox.
+Status Daemon::restore_sandboxes() {
+  auto in_map = maps_->cgroup_slots();
+  if (!in_map) return in_map.error();
+  std::map<uint64_t, uint32_t> slot_of(in_map->begin(), in_map->end());
+
+  std::vector<Sandbox> found;
+  std::error_code ec;
+  for (const auto& tenant : fs::directory_iterator(options_.cgroup_root, ec)) {
+    if (!tenant.is_directory() || !policy::is_valid_name(tenant.path().filename().string())) continue;
+    for (const auto& team : fs::directory_iterator(tenant.path(), ec)) {
+      if (!team.is_directory() || !policy::is_valid_name(team.path().filename().string())) continue;
+      for (const auto& agent : fs::directory_iterator(team.path(), ec)) {
+        if (!agent.is_directory() || !policy::is_valid_name(agent.path().filename().string())) continue;
+        Sandbox s;
+        s.agent = {tenant.path().filename().string(), team.path().filename().string(),
+                   agent.path().filename().string()};
+        s.cgroup = agent.path();
+        found.push_back(std::move(s));
+      }
+    }
+  }
+  std::ifstream adopted_file(options_.state_dir / "adopted.json");
+  if (adopted_file) {
+    auto adopted = json::parse(adopted_file, nullptr, false);
+    if (adopted.is_array()) {
+      for (const auto& item : adopted) {
+        auto agent = policy::parse_agent_name(item.value("agent", ""));
+        if (!agent) continue;
+        Sandbox s;
+        s.agent = *agent;
+        s.cgroup = item.value("cgroup", "");
+        s.adopted = true;
+        found.push_back(std::move(s));
+      }
+    } else {
+      spdlog::warn("ignoring {}: not a JSON list", (options_.state_dir / "adopted.json").string());
+    }
+  }
+
+  for (auto& s : found) {
+    auto id = sandbox::cgroup_id_of(s.cgroup);
+    if (!id) {
+      spdlog::warn("sandbox {} at {} is gone: {}", s.agent.str(), s.cgroup.string(), id.error().describe());
+      continue;
+    }
+    s.cgroup_id = *id;
+    if (auto it = slot_of.find(s.cgroup_id); it != slot_of.end() && !registry_.find_slot(it->second)) {
+      s.slot = it->second;
+      auto state = maps_->state(s.slot);
+      if (state) s.class_id = state->class_id;
+      slot_of.erase(it);
+    } else {
+      auto slot = registry_.free_slot();
+      if (!slot) return slot.error();
+      s.slot = *slot;
+      // A fresh slot may hold a departed sandbox's state: clear it before
+      // the cgroup points at it (inactive denies everything meanwhile).
+      if (auto st = maps_->set_state(s.slot, {AGENTD_CLASS_EMPTY, 0}); !st) return st;
+      if (auto st = maps_->reset_counters(s.slot); !st) return st;
+      if (auto st = maps_->set_cgroup_slot(s.cgroup_id, s.slot); !st) return st;
+    }
+    if (s.adopted && !sandbox::path_is_within(s.cgroup, options_.cgroup_root)) {
+      if (auto st = enforcer_->attach_extra_cgroup(s.cgroup, s.cgroup_id); !st) return st;
+    }
+    spdlog::info("sandbox {} (slot {}) at {}", s.agent.str(), s.slot, s.cgroup.string());
+    registry_.put(std::move(s));
+  }
+  // What the kernel still maps but no longer exists.
+  for (const auto& [cgroup_id, slot] : slot_of) {
+    if (registry_.find_slot(slot)) {
+      if (auto st = maps_->delete_cgroup(cgroup_id); !st) return st;
+      continue;
+    }
+    if (auto st = maps_->delete_cgroup(cgroup_id); !st) return st;
+    if (auto st = maps_->set_state(slot, {AGENTD_CLASS_EMPTY, 0}); !st) return st;
+  }
+  return ok_status();
+}
+
+Status Daemon::save_adopted() const {
+  json list = json::array();
+  for (const auto& [slot, s] : registry_.all())
+    if (s.adopted) list.push_back({{"agent", s.agent.str()}, {"cgroup", s.cgroup.string()}});
+  const fs::path path = options_.state_dir / "adopted.json";
+  const fs::path temp = options_.state_dir / "adopted.json.tmp";
+  {
+    std::ofstream out(temp, std::ios::trunc);
+    out << list.dump(2) << "\n";
+    if (!out) return make_error("writing {}", temp.string());
+  }
+  std::error_code ec;
+  fs::rename(temp, path, ec);  // atomic: a crash leaves the old list or the new
+  if (ec) return make_error("renaming {}: {}", temp.string(), ec.message());
+  return ok_status();
+}
+
+Status Daemon::reload_policy(const std::string& why) {
+  auto loaded = policy::load_policy_dir(options_.policy_dir);
+  for (const auto& w : loaded.warnings) spdlog::warn("{}", w.str());
+  if (!loaded.ok()) {
+    last_reload_error_ = join_diagnostics(loaded.errors);
+    spdlog::error("policy reload ({}) refused; the running policy stays:\n{}", why, last_reload_error_);
+    return make_error("{}", last_reload_error_);
+  }
+  auto report = applier_->apply(std::make_shared<const policy::PolicySet>(std::move(*loaded.policy)), registry_);
+  if (!report) {
+    last_reload_error_ = report.error().describe();
+    spdlog::error("policy reload ({}) failed: {}", why, last_reload_error_);
+    return report.error();
+  }
+  last_reload_error_.clear();
+  policy_loaded_at_ = std::chrono::system_clock::now();
+  ++policy_generation_;
+  spdlog::info("policy reloaded ({}): generation {}, {} classes written, {} kept, {} sandboxes switched", why,
+               policy_generation_, report->classes_written, report->classes_kept, report->sandboxes_switched);
+  return ok_status();
+}
+
+std::optional<std::string> Daemon::gate(const api::Peer& peer) const {
+  // An agent must never steer its own enforcement: a process in any
+  // sandbox is refused whatever its uid.
+  auto cgroup = sandbox::cgroup_of_pid(peer.pid, cgroup2_mount_);
+  if (!cgroup) return "cannot tell the caller's cgroup: " + cgroup.error().describe();
+  if (sandbox::path_is_within(*cgroup, options_.cgroup_root)) return "requests from inside a sandbox are refused";
+  for (const auto& [slot, s] : registry_.all())
+    if (sandbox::path_is_within(*cgroup, s.cgroup)) return "requests from inside a sandbox are refused";
+  if (peer.uid != 0) return "only root may use the control socket";
+  return std::nullopt;
+}
+
+json Daemon::handle(const json& request, const api::Peer&) {
+  const std::string method = request["method"];
+  auto string_param = [&](const char* name) -> std::string {
+    auto it = request.find(name);
+    return it != request.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  auto answer = [](Result<json> result) {
+    return result ? api::ok_response(std::move(*result)) : api::error_response(result.error().describe());
+  };
+  if (method == "status") return api::ok_response(status());
+  if (method == "sandbox.list") return api::ok_response(sandboxes_json());
+  if (method == "sandbox.ensure") return answer(ensure_sandbox(string_param("agent")));
+  if (method == "sandbox.adopt") return answer(adopt_sandbox(string_param("agent"), string_param("cgroup")));
+  if (method == "policy.explain") return answer(explain(string_param("agent"), string_param("dest")));
+  if (method == "policy.apply") {
+    auto status = reload_policy("agentctl policy apply");
+    return status ? api::ok_response({{"generation", policy_generation_}}) : api::error_response(status.error().describe());
+  }
+  return api::error_response(fmt::format("unknown method \"{}\"", method));
+}
+
+Result<json> Daemon::ensure_sandbox(const std::string& agent_text) {
+  auto agent = policy::parse_agent_name(agent_text);
+  if (!agent) return agent.error();
+  if (const Sandbox* existing = registry_.find_agent(agent->str())) {
+    std::error_code ec;
+    if (fs::is_directory(existing->cgroup, ec)) return sandbox_to_json(*existing);
+    return make_error("the cgroup of sandbox {} ({}) was removed behind agentd's back", agent->str(),
+                      existing->cgroup.string());
+  }
+  auto class_id = applier_->class_for(*agent);
+  if (!class_id) return class_id.error();
+  auto slot = registry_.free_slot();
+  if (!slot) return slot.error();
+  const fs::path relative = fs::path(agent->tenant) / agent->team / agent->agent;
+  if (auto st = sandbox::create_cgroup_path(options_.cgroup_root, relative); !st) return st.error();
+  Sandbox s;
+  s.agent = *agent;
+  s.cgroup = options_.cgroup_root / relative;
+  auto id = sandbox::cgroup_id_of(s.cgroup);
+  if (!id) return id.error();
+  s.cgroup_id = *id;
+  s.slot = *slot;
+  s.class_id = *class_id;
+  // State before the cgroup -> slot entry: the moment the kernel can see
+  // the sandbox, its rules are in force.
+  if (auto st = maps_->reset_counters(s.slot); !st) return st.error();
+  if (auto st = maps_->set_state(s.slot, {s.class_id, AGENTD_SANDBOX_ACTIVE}); !st) return st.error();
+  if (auto st = maps_->set_cgroup_slot(s.cgroup_id, s.slot); !st) return st.error();
+  spdlog::info("sandbox {} created (slot {}, class {}) at {}", s.agent.str(), s.slot, s.class_id, s.cgroup.string());
+  json result = sandbox_to_json(s);
+  registry_.put(std::move(s));
+  return result;
+}
+
+Result<json> Daemon::adopt_sandbox(const std::string& agent_text, const std::string& cgroup_text) {
+  auto agent = policy::parse_agent_name(agent_text);
+  if (!agent) return agent.error();
+  if (const Sandbox* existing = registry_.find_agent(agent->str()))
+    return make_error("agent {} already has a sandbox at {}", agent->str(), existing->cgroup.string());
+  if (cgroup_text.empty()) return make_error("no cgroup given");
+  fs::path cgroup = fs::weakly_canonical(fs::path(cgroup_text));
+  if (!sandbox::path_is_within(cgroup, cgroup2_mount_) || cgroup == cgroup2_mount_)
+    return make_error("{} is not a cgroup below the cgroup2 mount {}", cgroup.string(), cgroup2_mount_.string());
+  auto id = sandbox::cgroup_id_of(cgroup);
+  if (!id) return id.error();
+  if (const Sandbox* existing = registry_.find_cgroup_id(*id))
+    return make_error("{} is already the sandbox of {}", cgroup.string(), existing->agent.str());
+  auto class_id = applier_->class_for(*agent);
+  if (!class_id) return class_id.error();
+  auto slot = registry_.free_slot();
+  if (!slot) return slot.error();
+  Sandbox s{*agent, cgroup, *id, *slot, *class_id, true};
+  if (auto st = maps_->reset_counters(s.slot); !st) return st.error();
+  if (auto st = maps_->set_state(s.slot, {s.class_id, AGENTD_SANDBOX_ACTIVE}); !st) return st.error();
+  if (auto st = maps_->set_cgroup_slot(s.cgroup_id, s.slot); !st) return st.error();
+  if (!sandbox::path_is_within(cgroup, options_.cgroup_root)) {
+    if (auto st = enforcer_->attach_extra_cgroup(cgroup, s.cgroup_id); !st) {
+      (void)maps_->delete_cgroup(s.cgroup_id);
+      (void)maps_->set_state(s.slot, {AGENTD_CLASS_EMPTY, 0});
+      return st.error();
+    }
+  }
+  json result = sandbox_to_json(s);
+  registry_.put(std::move(s));
+  if (auto st = save_adopted(); !st) return st.error();
+  spdlog::info("adopted {} as the sandbox of {}", cgroup.string(), agent->str());
+  return result;
+}
+
+json Daemon::sandboxes_json() const {
+  json list = json::array();
+  for (const auto& [slot, s] : registry_.all()) {
+    json item = sandbox_to_json(s);
+    auto counters = maps_->counters(slot);
+    item["allowed"] = counters ? counters->allowed : 0;
+    item["denied"] = counters ? counters->denied : 0;
+    list.push_back(std::move(item));
+  }
+  return list;
+}
+
+json Daemon::status() const {
+  const auto* policy = applier_->policy();
+  json tenants = json::array();
+  if (policy) {
+    for (const auto& t : policy->tenants())
+      tenants.push_back({{"tenant", t.tenant}, {"file", t.file}, {"rules", t.rules.size()},
+                         {"inference", t.inference.size()}});
+  }
+  auto stat = [&](agentd_stat which) -> uint64_t {
+    auto value = maps_->stat(which);
+    return value ? *value : 0;
+  };
+  return {
+      {"daemon",
+       {{"pid", ::getpid()},
+        {"version", version()},
+        {"started_at", events::format_time(started_at_)},
+        {"socket", options_.socket_path.string()},
+        {"state_dir", options_.state_dir.string()},
+        {"cgroup_root", options_.cgroup_root.string()},
+        {"bpffs_dir", options_.bpffs_dir.string()}}},
+      {"policy",
+       {{"dir", options_.policy_dir.string()},
+        {"generation", policy_generation_},
+        {"loaded_at", events::format_time(policy_loaded_at_)},
+        {"last_error", last_reload_error_.empty() ? json(nullptr) : json(last_reload_error_)},
+        {"tenants", tenants}}},
+      {"sandboxes", sandboxes_json()},
+      {"kernel", {{"features", features_.to_json()}, {"attachments", enforcer_->to_json()}}},
+      {"events",
+       {{"received", events_received_},
+        {"dropped", stat(AGENTD_STAT_EVENTS_DROPPED)},
+        {"malformed", events_ ? events_->malformed() : 0},
+        {"unclassified_sockets", stat(AGENTD_STAT_UNCLASSIFIED)}}},
+  };
+}
+
+Result<json> Daemon::explain(const std::string& agent_text, const std::string& dest_text) const {
+  auto agent = policy::parse_agent_name(agent_text);
+  if (!agent) return agent.error();
+  auto dest = policy::parse_destination(dest_text);
+  if (!dest) return dest.error();
+  const auto* policy = applier_->policy();
+  if (!policy) return make_error("no policy loaded");
+  auto decision = policy::explain(*policy, *agent, *dest);
+  if (!decision) return decision.error();
+  return json{{"agent", agent->str()},
+              {"dest", dest->str()},
+              {"allowed", decision->allowed},
+              {"explanation", decision->explanation}};
+}
+
+void Daemon::on_denial(const agentd_deny_event& event) {
+  ++events_received_;
+  events::DenialContext context;
+  context.time = wall_time_of(event.timestamp_ns);
+  if (const Sandbox* s = registry_.find_slot(event.slot)) context.sandbox = s->agent.str();
+  if (event.reason == AGENTD_REASON_DENY_RULE && event.hook != AGENTD_HOOK_SOCK_CREATE) {
+    if (const auto* compiled = applier_->compiled(event.class_id)) {
+      policy::Destination dest;
+      dest.family = event.addr_family;
+      std::memcpy(dest.addr.data(), event.addr, dest.addr.size());
+      dest.port = event.port;
+      dest.proto_bit = event.protocol == IPPROTO_UDP ? AGENTD_PROTO_UDP : AGENTD_PROTO_TCP;
+      auto decision = policy::decide(*compiled, dest);
+      if (decision.endpoint && applier_->policy())
+        context.rule = applier_->policy()->endpoint(*decision.endpoint).describe();
+    }
+  }
+  denial_log_->write(events::denial_to_json(event, context));
+}
+
+void Daemon::drain_events() {
+  auto drained = events_->drain();
+  if (!drained) spdlog::error("{}", drained.error().describe());
+  denial_log_->flush();
+}
+
+int Daemon::on_signal(sd_event_source* source, const signalfd_siginfo* info, void* self) {
+  auto* daemon = static_cast<Daemon*>(self);
+  if (info->ssi_signo == SIGHUP) {
+    (void)daemon->reload_policy("SIGHUP");
+    return 0;
+  }
+  spdlog::info("signal {}: stopping; enforcement stays attached", info->ssi_signo);
+  daemon->drain_events();
+  return sd_event_exit(sd_event_source_get_event(source), 0);
+}
+
+int Daemon::on_drain_timer(sd_event_source* source, uint64_t, void* self) {
+  static_cast<Daemon*>(self)->drain_events();
+  sd_event_source_set_time_relative(source, kDrainIntervalUsec);
+  sd_event_source_set_enabled(source, SD_EVENT_ON);
+  return 0;
+}
+
+int Daemon::on_ring_readable(sd_event_source*, int, uint32_t, void* self) {
+  static_cast<Daemon*>(self)->drain_events();
+  return 0;
+}
+
+int Daemon::run() {
+  int r = sd_event_loop(loop_.get());
+  if (r < 0) {
+    spdlog::error("event loop failed: {}", std::strerror(-r));
+    return 1;
+  }
+  return r;
+}
+
+}  // namespace agentd::daemon

@@ -1,0 +1,79 @@
+// The daemon: owns the enforcer, the policy, the sandboxes, the denial
+// stream and the control socket, all on one sd-event loop.
+#pragma once
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "agentd/api/server.hpp"
+#include "agentd/bpf/enforcer.hpp"
+#include "agentd/bpf/event_reader.hpp"
+#include "agentd/bpf/features.hpp"
+#include "agentd/bpf/map_writer.hpp"
+#include "agentd/common/result.hpp"
+#include "agentd/common/sd_event_ptr.hpp"
+#include "agentd/daemon/denial_log.hpp"
+#include "agentd/daemon/options.hpp"
+#include "agentd/daemon/policy_applier.hpp"
+#include "agentd/daemon/sandbox_registry.hpp"
+
+namespace agentd::daemon {
+
+class Daemon {
+ public:
+  // Everything that can fail at start fails here, before enforcement
+  // changes: invalid policy, a kernel without the features, a busy socket.
+  static Result<std::unique_ptr<Daemon>> start(Options options);
+  ~Daemon();
+
+  // Runs until SIGTERM or SIGINT; returns the exit code.
+  int run();
+
+ private:
+  explicit Daemon(Options options) : options_(std::move(options)) {}
+
+  Status init();
+  Status restore_sandboxes();
+  Status save_adopted() const;
+  Status reload_policy(const std::string& why);
+
+  nlohmann::json handle(const nlohmann::json& request, const api::Peer& peer);
+  std::optional<std::string> gate(const api::Peer& peer) const;
+  Result<nlohmann::json> ensure_sandbox(const std::string& agent);
+  Result<nlohmann::json> adopt_sandbox(const std::string& agent, const std::string& cgroup);
+  nlohmann::json status() const;
+  nlohmann::json sandboxes_json() const;
+  Result<nlohmann::json> explain(const std::string& agent, const std::string& dest) const;
+
+  void on_denial(const agentd_deny_event& event);
+
+  static int on_signal(sd_event_source*, const struct signalfd_siginfo*, void* self);
+  static int on_drain_timer(sd_event_source*, uint64_t, void* self);
+  static int on_ring_readable(sd_event_source*, int, uint32_t, void* self);
+  void drain_events();
+
+  Options options_;
+  std::filesystem::path cgroup2_mount_;
+  bpf::KernelFeatures features_;
+  std::unique_ptr<bpf::Enforcer> enforcer_;
+  std::unique_ptr<bpf::MapWriter> maps_;
+  std::unique_ptr<PolicyApplier> applier_;
+  SandboxRegistry registry_;
+  std::unique_ptr<bpf::EventReader> events_;
+  std::unique_ptr<DenialLog> denial_log_;
+  SdEventPtr loop_;
+  std::vector<SdEventSourcePtr> sources_;
+  std::unique_ptr<api::Server> server_;
+
+  std::chrono::system_clock::time_point started_at_;
+  std::chrono::system_clock::time_point policy_loaded_at_;
+  uint64_t policy_generation_ = 0;
+  std::string last_reload_error_;
+  uint64_t events_received_ = 0;
+};
+
+}  // namespace agentd::daemon

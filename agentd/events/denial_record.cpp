@@ -1,0 +1,120 @@
+#include "agentd/events/denial_record.hpp"
+
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
+#include <cstring>
+#include <ctime>
+
+#include <fmt/format.h>
+
+namespace agentd::events {
+
+std::string hook_name(uint8_t hook) {
+  switch (hook) {
+    case AGENTD_HOOK_CONNECT4: return "connect4";
+    case AGENTD_HOOK_CONNECT6: return "connect6";
+    case AGENTD_HOOK_SENDMSG4: return "sendmsg4";
+    case AGENTD_HOOK_SENDMSG6: return "sendmsg6";
+    case AGENTD_HOOK_SOCK_CREATE: return "sock_create";
+    default: return fmt::format("hook{}", hook);
+  }
+}
+
+std::string reason_name(uint8_t reason) {
+  switch (reason) {
+    case AGENTD_REASON_NO_RULE: return "no_rule";
+    case AGENTD_REASON_DENY_RULE: return "deny_rule";
+    case AGENTD_REASON_UNKNOWN_CGROUP: return "unknown_cgroup";
+    case AGENTD_REASON_SOCKET_TYPE: return "socket_type";
+    default: return fmt::format("reason{}", reason);
+  }
+}
+
+std::string family_name(uint32_t af) {
+  switch (af) {
+    case AF_UNIX: return "unix";
+    case AF_INET: return "inet";
+    case AF_INET6: return "inet6";
+    case AF_NETLINK: return "netlink";
+    case AF_PACKET: return "packet";
+    case AF_VSOCK: return "vsock";
+    case AF_BLUETOOTH: return "bluetooth";
+    case AF_XDP: return "xdp";
+    default: return fmt::format("af{}", af);
+  }
+}
+
+std::string socket_type_name(uint32_t type) {
+  switch (type) {
+    case SOCK_STREAM: return "stream";
+    case SOCK_DGRAM: return "dgram";
+    case SOCK_RAW: return "raw";
+    case SOCK_SEQPACKET: return "seqpacket";
+    case SOCK_RDM: return "rdm";
+    default: return fmt::format("type{}", type);
+  }
+}
+
+std::string protocol_name(uint8_t protocol) {
+  switch (protocol) {
+    case IPPROTO_TCP: return "tcp";
+    case IPPROTO_UDP: return "udp";
+    case IPPROTO_ICMP: return "icmp";
+    case IPPROTO_ICMPV6: return "icmpv6";
+    default: return fmt::format("{}", protocol);
+  }
+}
+
+std::string address_text(const agentd_deny_event& event) {
+  char text[INET6_ADDRSTRLEN] = {};
+  if (event.addr_family == AGENTD_FAMILY_IPV4) {
+    inet_ntop(AF_INET, event.addr, text, sizeof(text));
+  } else if (event.addr_family == AGENTD_FAMILY_IPV6) {
+    inet_ntop(AF_INET6, event.addr, text, sizeof(text));
+  }
+  return text;
+}
+
+std::string format_time(std::chrono::system_clock::time_point time) {
+  using namespace std::chrono;
+  const auto since_epoch = time.time_since_epoch();
+  const std::time_t seconds = duration_cast<std::chrono::seconds>(since_epoch).count();
+  const auto millis = duration_cast<milliseconds>(since_epoch).count() % 1000;
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &utc);
+  return fmt::format("{}.{:03}Z", buf, millis);
+}
+
+nlohmann::json denial_to_json(const agentd_deny_event& event, const DenialContext& context) {
+  char comm[sizeof(event.comm) + 1] = {};
+  std::memcpy(comm, event.comm, sizeof(event.comm));
+  nlohmann::json record = {
+      {"type", "deny"},
+      {"time", format_time(context.time)},
+      {"sandbox", context.sandbox ? nlohmann::json(*context.sandbox) : nlohmann::json(nullptr)},
+      {"pid", event.pid},
+      {"tgid", event.tgid},
+      {"uid", event.uid},
+      {"gid", event.gid},
+      {"comm", comm},
+      {"cgroup_id", event.cgroup_id},
+      {"hook", hook_name(event.hook)},
+      {"family", family_name(event.family)},
+      {"reason", reason_name(event.reason)},
+  };
+  if (event.hook == AGENTD_HOOK_SOCK_CREATE) {
+    record["sock_type"] = socket_type_name(event.sock_type);
+    record["protocol"] = event.protocol;
+  } else {
+    record["dest"] = address_text(event);
+    record["port"] = event.port;
+    record["protocol"] = protocol_name(event.protocol);
+  }
+  if (context.rule) record["rule"] = *context.rule;
+  return record;
+}
+
+}  // namespace agentd::events

@@ -1,0 +1,33 @@
+// A kernel denial record as the JSON line operators and SIEMs read. Pure:
+// the daemon supplies what it knows of the sandbox and the rule.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "agentd_abi.h"
+
+namespace agentd::events {
+
+struct DenialContext {
+  std::optional<std::string> sandbox;  // tenant/team/agent, when known
+  std::optional<std::string> rule;     // the deny rule that decided, when one did
+  std::chrono::system_clock::time_point time;
+};
+
+std::string hook_name(uint8_t hook);
+std::string reason_name(uint8_t reason);
+std::string family_name(uint32_t af);
+std::string socket_type_name(uint32_t type);
+std::string protocol_name(uint8_t protocol);
+// The destination address as text ("198.51.100.7", "2001:db8::1").
+std::string address_text(const agentd_deny_event& event);
+// RFC 3339 UTC with milliseconds.
+std::string format_time(std::chrono::system_clock::time_point time);
+
+nlohmann::json denial_to_json(const agentd_deny_event& event, const DenialContext& context);
+
+}  // namespace agentd::events

@@ -1,0 +1,45 @@
+// agentd: the daemon. Parses the command line, starts, runs the loop.
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "agentd/common/version.hpp"
+#include "agentd/daemon/daemon.hpp"
+
+int main(int argc, char** argv) {
+  agentd::daemon::Options options;
+  CLI::App app{"agentd: default-deny egress for AI-agent sandboxes, enforced in the kernel"};
+  app.set_version_flag("--version", agentd::version());
+  app.add_option("--policy-dir", options.policy_dir, "policy files, one YAML file per tenant")
+      ->capture_default_str();
+  app.add_option("--state-dir", options.state_dir, "persistent state")->capture_default_str();
+  app.add_option("--socket", options.socket_path, "control socket for agentctl")->capture_default_str();
+  app.add_option("--cgroup-root", options.cgroup_root,
+                 "cgroup v2 directory holding the sandboxes [default: <cgroup2 mount>/agentd]");
+  app.add_option("--bpffs-dir", options.bpffs_dir, "where programs, links and maps are pinned")
+      ->capture_default_str();
+  app.add_option("--events-log", options.events_log, "denial records as JSON lines [default: stdout]");
+  app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  // Logs go to stderr; stdout is for denial records.
+  auto logger = spdlog::stderr_color_mt("agentd");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(options.log_level));
+
+  try {
+    auto daemon = agentd::daemon::Daemon::start(options);
+    if (!daemon) {
+      spdlog::error("{}", daemon.error().describe());
+      return 1;
+    }
+    return (*daemon)->run();
+  } catch (const std::exception& e) {
+    // Programming errors only; enforcement stays as it was (fail closed).
+    spdlog::critical("fatal: {}", e.what());
+    return 2;
+  }
+}

@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * agentd's hooks: thin wrappers over the decisions in egress.bpf.h and
+ * socket_policy.h. Attached once at the sandbox root (and at adopted
+ * cgroups) with bpf_link; they find the sandbox from the socket.
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#define AGENTD_INLINE static __always_inline
+#include "egress.bpf.h"
+#include "socket_policy.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+SEC("cgroup/connect4")
+int agentd_connect4(struct bpf_sock_addr *ctx)
+{
+	struct destination dest = {};
+
+	dest_from_ipv4(ctx, &dest);
+	return judge_egress(ctx, AGENTD_HOOK_CONNECT4, &dest);
+}
+
+SEC("cgroup/connect6")
+int agentd_connect6(struct bpf_sock_addr *ctx)
+{
+	struct destination dest = {};
+
+	dest_from_ipv6(ctx, &dest);
+	return judge_egress(ctx, AGENTD_HOOK_CONNECT6, &dest);
+}
+
+/* Unconnected UDP: every sendto/sendmsg that names a destination. */
+SEC("cgroup/sendmsg4")
+int agentd_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	struct destination dest = {};
+
+	dest_from_ipv4(ctx, &dest);
+	return judge_egress(ctx, AGENTD_HOOK_SENDMSG4, &dest);
+}
+
+SEC("cgroup/sendmsg6")
+int agentd_sendmsg6(struct bpf_sock_addr *ctx)
+{
+	struct destination dest = {};
+
+	dest_from_ipv6(ctx, &dest);
+	return judge_egress(ctx, AGENTD_HOOK_SENDMSG6, &dest);
+}
+
+static __always_inline int refuse_socket(__u32 family, __u32 type, __u32 protocol)
+{
+	struct destination dest = {};
+	__u32 slot = classify_current_task();
+
+	dest.protocol = (__u8)protocol;
+	count(slot, 0);
+	emit_denial(slot, AGENTD_CLASS_EMPTY, AGENTD_HOOK_SOCK_CREATE, AGENTD_REASON_SOCKET_TYPE,
+		    AGENTD_RANGE_NONE, (__u8)family, type, &dest);
+	return VERDICT_DENY;
+}
+
+/* Every AF_INET/AF_INET6 socket: remember its sandbox, refuse raw IP. */
+SEC("cgroup/sock_create")
+int agentd_sock_create(struct bpf_sock *ctx)
+{
+	remember_socket(ctx);
+	if (agentd_socket_permitted(ctx->family, ctx->type, ctx->protocol))
+		return VERDICT_ALLOW;
+	return refuse_socket(ctx->family, ctx->type, ctx->protocol);
+}
+
+/*
+ * Every other family (packet, vsock, ...) never reaches cgroup/sock_create,
+ * which runs for inet sockets only: the BPF LSM hook sees them all. Optional:
+ * it needs the "bpf" LSM active; agentd reports when it is not.
+ */
+SEC("lsm_cgroup/socket_create")
+int BPF_PROG(agentd_socket_family, int family, int type, int protocol, int kern)
+{
+	if (kern || agentd_socket_permitted(family, type, protocol))
+		return VERDICT_ALLOW;
+	return refuse_socket(family, type, protocol);
+}

@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* The egress decision and the denial record, shared by every hook. */
+#ifndef AGENTD_EGRESS_BPF_H
+#define AGENTD_EGRESS_BPF_H
+
+#include <linux/in.h>
+#include <bpf/bpf_endian.h>
+
+#include "sandbox.bpf.h"
+#include "verdict.h"
+
+/* Verdicts the verifier accepts from cgroup programs: exactly 0 or 1. */
+#define VERDICT_DENY 0
+#define VERDICT_ALLOW 1
+
+#define SOCK_STREAM_TYPE 1
+#define SOCK_DGRAM_TYPE 2
+
+/* Wake the daemon only when the ring fills up; it also drains on a timer.
+ * Waking it for every record made each denial cost several microseconds. */
+#define WAKEUP_THRESHOLD (AGENTD_EVENT_RING_BYTES / 4)
+
+/* A destination, family-normalised: IPv4-mapped IPv6 is IPv4. */
+struct destination {
+	__u32 family; /* AGENTD_FAMILY_* */
+	__u8 addr[16];
+	__u16 port;   /* host order */
+	__u8 proto_bit;
+	__u8 protocol;
+};
+
+static __always_inline void count(__u32 slot, int allowed)
+{
+	struct agentd_counters *c = bpf_map_lookup_elem(&agentd_counts, &slot);
+
+	if (!c)
+		return;
+	if (allowed)
+		c->allowed += 1;
+	else
+		c->denied += 1;
+}
+
+/* One record per denial; a full ring is counted, never silent. */
+static __always_inline void emit_denial(__u32 slot, __u32 class_id, __u8 hook, __u8 reason,
+					__u8 range_index, __u8 sock_family, __u32 sock_type,
+					const struct destination *dest)
+{
+	struct agentd_deny_event *e;
+	__u64 pid_tgid, uid_gid;
+	__u64 flags;
+
+	e = bpf_ringbuf_reserve(&agentd_events, sizeof(*e), 0);
+	if (!e) {
+		bump_stat(AGENTD_STAT_EVENTS_DROPPED);
+		return;
+	}
+	pid_tgid = bpf_get_current_pid_tgid();
+	uid_gid = bpf_get_current_uid_gid();
+	e->timestamp_ns = bpf_ktime_get_ns();
+	e->cgroup_id = bpf_get_current_cgroup_id();
+	e->pid = (__u32)pid_tgid;
+	e->tgid = pid_tgid >> 32;
+	e->uid = (__u32)uid_gid;
+	e->gid = uid_gid >> 32;
+	e->slot = slot;
+	e->class_id = class_id;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	__builtin_memcpy(e->addr, dest->addr, sizeof(e->addr));
+	e->addr_family = dest->family;
+	e->port = dest->port;
+	e->family = sock_family;
+	e->protocol = dest->protocol;
+	e->hook = hook;
+	e->reason = reason;
+	e->range_index = range_index;
+	e->_pad1 = 0;
+	e->sock_type = sock_type;
+
+	flags = bpf_ringbuf_query(&agentd_events, BPF_RB_AVAIL_DATA) > WAKEUP_THRESHOLD
+			? BPF_RB_FORCE_WAKEUP
+			: BPF_RB_NO_WAKEUP;
+	bpf_ringbuf_submit(e, flags);
+}
+
+/*
+ * The egress decision for one socket operation: the socket's sandbox, its
+ * class, one longest-prefix lookup, the port ranges. Default deny.
+ */
+static __always_inline int judge_egress(struct bpf_sock_addr *ctx, __u8 hook,
+					const struct destination *dest)
+{
+	struct agentd_rule_key key = {};
+	struct agentd_sandbox_state *state;
+	struct agentd_rule_value *value;
+	struct agentd_verdict verdict = { 0, AGENTD_RANGE_NONE };
+	__u8 reason = AGENTD_REASON_NO_RULE;
+	__u32 slot, class_id = AGENTD_CLASS_EMPTY;
+	struct bpf_sock *sk = ctx->sk;
+
+	if (!sk)
+		return VERDICT_DENY;
+	slot = socket_slot(sk);
+	if (slot == AGENTD_SLOT_UNKNOWN) {
+		reason = AGENTD_REASON_UNKNOWN_CGROUP;
+		goto deny;
+	}
+	state = bpf_map_lookup_elem(&agentd_state, &slot);
+	if (!state || !(state->flags & AGENTD_SANDBOX_ACTIVE)) {
+		reason = AGENTD_REASON_UNKNOWN_CGROUP;
+		goto deny;
+	}
+	class_id = state->class_id;
+	if (!dest->proto_bit || class_id == AGENTD_CLASS_EMPTY)
+		goto deny;
+
+	key.prefixlen = AGENTD_KEY_FIXED_BITS + (dest->family == AGENTD_FAMILY_IPV4 ? 32 : 128);
+	key.class_id = class_id;
+	key.family = dest->family;
+	__builtin_memcpy(key.addr, dest->addr, sizeof(key.addr));
+	value = bpf_map_lookup_elem(&agentd_rules, &key);
+	if (!value)
+		goto deny;
+	verdict = agentd_judge(value, dest->port, dest->proto_bit);
+	if (verdict.action == AGENTD_ACTION_ALLOW || verdict.action == AGENTD_ACTION_INFERENCE) {
+		count(slot, 1);
+		return VERDICT_ALLOW;
+	}
+	if (verdict.action == AGENTD_ACTION_DENY)
+		reason = AGENTD_REASON_DENY_RULE;
+deny:
+	count(slot, 0);
+	emit_denial(slot, class_id, hook, reason, verdict.index, (__u8)ctx->family, ctx->type, dest);
+	return VERDICT_DENY;
+}
+
+/* TCP for stream sockets, UDP for datagram sockets, nothing else. */
+static __always_inline void set_protocol(struct bpf_sock_addr *ctx, struct destination *dest)
+{
+	__u32 type = ctx->type;
+
+	if (type == SOCK_STREAM_TYPE) {
+		dest->proto_bit = AGENTD_PROTO_TCP;
+		dest->protocol = IPPROTO_TCP;
+	} else if (type == SOCK_DGRAM_TYPE) {
+		dest->proto_bit = AGENTD_PROTO_UDP;
+		dest->protocol = IPPROTO_UDP;
+	} else {
+		dest->proto_bit = 0; /* refused: no rule speaks for it */
+		dest->protocol = (__u8)ctx->protocol;
+	}
+}
+
+static __always_inline void dest_from_ipv4(struct bpf_sock_addr *ctx, struct destination *dest)
+{
+	__u32 ip4 = ctx->user_ip4;
+
+	dest->family = AGENTD_FAMILY_IPV4;
+	__builtin_memcpy(dest->addr, &ip4, sizeof(ip4));
+	dest->port = bpf_ntohs((__u16)ctx->user_port);
+	set_protocol(ctx, dest);
+}
+
+/* IPv4-mapped IPv6 (::ffff:a.b.c.d) is judged as the IPv4 address. */
+static __always_inline void dest_from_ipv6(struct bpf_sock_addr *ctx, struct destination *dest)
+{
+	__u32 w0 = ctx->user_ip6[0], w1 = ctx->user_ip6[1];
+	__u32 w2 = ctx->user_ip6[2], w3 = ctx->user_ip6[3];
+
+	if (w0 == 0 && w1 == 0 && w2 == bpf_htonl(0x0000ffff)) {
+		dest->family = AGENTD_FAMILY_IPV4;
+		__builtin_memcpy(dest->addr, &w3, sizeof(w3));
+	} else {
+		dest->family = AGENTD_FAMILY_IPV6;
+		__builtin_memcpy(dest->addr, &w0, 4);
+		__builtin_memcpy(dest->addr + 4, &w1, 4);
+		__builtin_memcpy(dest->addr + 8, &w2, 4);
+		__builtin_memcpy(dest->addr + 12, &w3, 4);
+	}
+	dest->port = bpf_ntohs((__u16)ctx->user_port);
+	set_protocol(ctx, dest);
+}
+
+#endif /* AGENTD_EGRESS_BPF_H */

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Every map of the kernel side, each pinned by name under agentd's bpffs
+ * dir so that enforcement outlives the daemon and a new daemon adopts it.
+ * Map names are at most 15 characters (BPF_OBJ_NAME_LEN).
+ */
+#ifndef AGENTD_MAPS_BPF_H
+#define AGENTD_MAPS_BPF_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "agentd_abi.h"
+
+/* (class, family, address prefix) -> flattened port ranges. One trie for
+ * every class: a class is the set of rules some sandboxes share. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, AGENTD_MAX_RULES);
+	__type(key, struct agentd_rule_key);
+	__type(value, struct agentd_rule_value);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} agentd_rules SEC(".maps");
+
+/* cgroup id -> sandbox slot. Looked up only when a socket is created. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, AGENTD_MAX_SANDBOXES);
+	__type(key, __u64);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} agentd_cgroups SEC(".maps");
+
+/* slot -> the class in force. An array: the verifier inlines its lookup,
+ * and a reload switches a sandbox to a new class with one write. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, AGENTD_MAX_SANDBOXES);
+	__type(key, __u32);
+	__type(value, struct agentd_sandbox_state);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} agentd_state SEC(".maps");
+
+/* slot -> allowed/denied counts, per CPU so the hot path never contends. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, AGENTD_MAX_SANDBOXES);
+	__type(key, __u32);
+	__type(value, struct agentd_counters);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} agentd_counts SEC(".maps");
+
+/* enum agentd_stat -> count: what went wrong without a record to say so. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, AGENTD_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} agentd_stats SEC(".maps");
+
+/* Denial records for the daemon. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, AGENTD_EVENT_RING_BYTES);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} agentd_events SEC(".maps");
+
+/* Per socket: the sandbox it was created in. The kernel runs the programs
+ * of the socket's cgroup, not the caller's, so the verdict is keyed on
+ * where the socket was made. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct agentd_sock_info);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} agentd_socks SEC(".maps");
+
+#endif /* AGENTD_MAPS_BPF_H */

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Which sandbox a task or socket belongs to. */
+#ifndef AGENTD_SANDBOX_BPF_H
+#define AGENTD_SANDBOX_BPF_H
+
+#include "maps.bpf.h"
+
+static __always_inline void bump_stat(__u32 stat)
+{
+	__u64 *value = bpf_map_lookup_elem(&agentd_stats, &stat);
+
+	if (value)
+		*value += 1;
+}
+
+/*
+ * The sandbox of the current task: the shallowest ancestor cgroup (itself
+ * included) that is a known sandbox, so processes that make child cgroups
+ * stay in their sandbox. Anything else under the root is slot 0: deny all.
+ */
+static __always_inline __u32 classify_current_task(void)
+{
+	int level;
+
+	for (level = 1; level <= AGENTD_MAX_CGROUP_DEPTH; level++) {
+		__u64 id = bpf_get_current_ancestor_cgroup_id(level);
+		__u32 *slot;
+
+		if (!id)
+			break;
+		slot = bpf_map_lookup_elem(&agentd_cgroups, &id);
+		if (slot)
+			return *slot;
+	}
+	return AGENTD_SLOT_UNKNOWN;
+}
+
+/* Remember at creation which sandbox a socket belongs to. */
+static __always_inline __u32 remember_socket(struct bpf_sock *sk)
+{
+	__u32 slot = classify_current_task();
+	struct agentd_sock_info *info;
+
+	info = bpf_sk_storage_get(&agentd_socks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (info)
+		info->slot = slot;
+	return slot;
+}
+
+/*
+ * The sandbox of a socket: from its storage; a socket created before the
+ * programs were attached has none, so it is judged by the task using it
+ * (counted, so it shows) and remembered from then on.
+ */
+static __always_inline __u32 socket_slot(struct bpf_sock *sk)
+{
+	struct agentd_sock_info *info = bpf_sk_storage_get(&agentd_socks, sk, 0, 0);
+
+	if (info)
+		return info->slot;
+	bump_stat(AGENTD_STAT_UNCLASSIFIED);
+	return remember_socket(sk);
+}
+
+#endif /* AGENTD_SANDBOX_BPF_H */

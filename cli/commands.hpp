@@ -1,0 +1,28 @@
+// agentctl's subcommands. Each returns the process exit code.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace agentctl {
+
+struct Globals {
+  std::filesystem::path socket = "/run/agentd/agentd.sock";
+  std::string output = "table";  // table | json
+};
+
+int run_command(const Globals& g, const std::string& agent, const std::string& user,
+                const std::vector<std::string>& argv);
+int policy_validate(const Globals& g, const std::vector<std::string>& paths);
+int policy_explain(const Globals& g, const std::string& agent, const std::string& dest,
+                   const std::string& policy_dir);
+int policy_apply(const Globals& g);
+int status(const Globals& g);
+int sandbox_list(const Globals& g);
+int sandbox_adopt(const Globals& g, const std::string& agent, const std::string& cgroup);
+
+// Exit codes: 0 success, 1 the operation failed or was refused, 2 bad usage.
+constexpr int kExitFailure = 1;
+
+}  // namespace agentctl

@@ -1,0 +1,95 @@
+// agentctl policy validate|explain|apply.
+#include <filesystem>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "agentd/api/client.hpp"
+#include "agentd/policy/explain.hpp"
+#include "agentd/policy/loader.hpp"
+#include "commands.hpp"
+
+namespace agentctl {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+int policy_validate(const Globals&, const std::vector<std::string>& paths) {
+  std::vector<fs::path> files;
+  for (const auto& p : paths) {
+    std::error_code ec;
+    if (fs::is_directory(p, ec)) {
+      auto loaded = agentd::policy::load_policy_dir(p);
+      for (const auto& w : loaded.warnings) std::cerr << w.str() << ": warning\n";
+      for (const auto& e : loaded.errors) std::cerr << e.str() << "\n";
+      if (!loaded.ok()) return kExitFailure;
+      std::cout << p << ": valid (" << loaded.policy->tenants().size() << " tenants, "
+                << loaded.policy->rule_count() << " rules)\n";
+    } else {
+      files.emplace_back(p);
+    }
+  }
+  if (files.empty()) return 0;
+  auto loaded = agentd::policy::load_policy_files(files);
+  for (const auto& w : loaded.warnings) std::cerr << w.str() << ": warning\n";
+  for (const auto& e : loaded.errors) std::cerr << e.str() << "\n";
+  if (!loaded.ok()) return kExitFailure;
+  for (const auto& t : loaded.policy->tenants())
+    std::cout << t.file << ": valid (tenant " << t.tenant << ", " << t.rules.size() << " rules)\n";
+  return 0;
+}
+
+int policy_explain(const Globals& g, const std::string& agent, const std::string& dest,
+                   const std::string& policy_dir) {
+  json answer;
+  if (!policy_dir.empty()) {
+    auto loaded = agentd::policy::load_policy_dir(policy_dir);
+    for (const auto& e : loaded.errors) std::cerr << e.str() << "\n";
+    if (!loaded.ok()) return kExitFailure;
+    auto name = agentd::policy::parse_agent_name(agent);
+    if (!name) {
+      std::cerr << "agentctl: --agent: " << name.error().describe() << "\n";
+      return 2;
+    }
+    auto destination = agentd::policy::parse_destination(dest);
+    if (!destination) {
+      std::cerr << "agentctl: --dest: " << destination.error().describe() << "\n";
+      return 2;
+    }
+    auto decision = agentd::policy::explain(*loaded.policy, *name, *destination);
+    if (!decision) {
+      std::cerr << "agentctl: " << decision.error().describe() << "\n";
+      return kExitFailure;
+    }
+    answer = {{"agent", name->str()},
+              {"dest", destination->str()},
+              {"allowed", decision->allowed},
+              {"explanation", decision->explanation}};
+  } else {
+    auto result = agentd::api::call(g.socket, {{"method", "policy.explain"}, {"agent", agent}, {"dest", dest}});
+    if (!result) {
+      std::cerr << "agentctl: " << result.error().describe() << "\n";
+      return kExitFailure;
+    }
+    answer = *result;
+  }
+  if (g.output == "json") {
+    std::cout << answer.dump(2) << "\n";
+  } else {
+    std::cout << answer["agent"].get<std::string>() << " -> " << answer["dest"].get<std::string>() << ": "
+              << (answer["allowed"].get<bool>() ? "allowed" : "denied") << "\n  "
+              << answer["explanation"].get<std::string>() << "\n";
+  }
+  return 0;
+}
+
+int policy_apply(const Globals& g) {
+  auto result = agentd::api::call(g.socket, {{"method", "policy.apply"}});
+  if (!result) {
+    std::cerr << "agentctl: " << result.error().describe() << "\n";
+    return kExitFailure;
+  }
+  std::cout << "policy applied: generation " << result->value("generation", 0) << "\n";
+  return 0;
+}
+
+}  // namespace agentctl

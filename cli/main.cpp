@@ -1,0 +1,62 @@
+// agentctl: run agents in sandboxes, check policy, inspect the daemon.
+#include <CLI/CLI.hpp>
+
+#include "agentd/common/version.hpp"
+#include "commands.hpp"
+
+int main(int argc, char** argv) {
+  agentctl::Globals g;
+  CLI::App app{"agentctl: manage agentd, the egress enforcer for AI-agent sandboxes"};
+  app.set_version_flag("--version", agentd::version());
+  app.require_subcommand(1);
+  app.add_option("--socket", g.socket, "agentd's control socket")->capture_default_str();
+  auto add_output = [&](CLI::App* cmd) {
+    cmd->add_option("-o,--output", g.output, "table or json")->check(CLI::IsMember({"table", "json"}));
+  };
+
+  std::string agent, user, dest, policy_dir, cgroup;
+  std::vector<std::string> command, paths;
+  int code = 0;
+
+  auto* run = app.add_subcommand("run", "run a command inside an agent's sandbox");
+  run->add_option("--agent", agent, "TENANT/TEAM/AGENT")->required();
+  run->add_option("--user", user, "run the command as this user (name or uid)");
+  run->add_option("command", command, "the command and its arguments (after --)")->required();
+  run->callback([&] { code = agentctl::run_command(g, agent, user, command); });
+
+  auto* policy = app.add_subcommand("policy", "check and explain policy");
+  policy->require_subcommand(1);
+  auto* validate = policy->add_subcommand("validate", "check policy files without a daemon");
+  validate->add_option("paths", paths, "policy files or directories")->required();
+  validate->callback([&] { code = agentctl::policy_validate(g, paths); });
+  auto* explain = policy->add_subcommand("explain", "would this agent reach this destination, and why");
+  explain->add_option("--agent", agent, "TENANT/TEAM/AGENT")->required();
+  explain->add_option("--dest", dest, "ADDR:PORT[/tcp|/udp], IPv6 as [ADDR]:PORT")->required();
+  explain->add_option("--policy-dir", policy_dir, "explain from these files instead of the running daemon");
+  add_output(explain);
+  explain->callback([&] { code = agentctl::policy_explain(g, agent, dest, policy_dir); });
+  auto* apply = policy->add_subcommand("apply", "make the daemon reload its policy dir now");
+  apply->callback([&] { code = agentctl::policy_apply(g); });
+
+  auto* status = app.add_subcommand("status", "the daemon, its policy, sandboxes and kernel features");
+  add_output(status);
+  status->callback([&] { code = agentctl::status(g); });
+
+  auto* sandbox = app.add_subcommand("sandbox", "list and adopt sandboxes");
+  sandbox->require_subcommand(1);
+  auto* list = sandbox->add_subcommand("list", "the sandboxes and their counters");
+  add_output(list);
+  list->callback([&] { code = agentctl::sandbox_list(g); });
+  auto* adopt = sandbox->add_subcommand("adopt", "make an existing cgroup an agent's sandbox");
+  adopt->add_option("--agent", agent, "TENANT/TEAM/AGENT")->required();
+  adopt->add_option("--cgroup", cgroup, "the cgroup v2 directory")->required();
+  adopt->callback([&] { code = agentctl::sandbox_adopt(g, agent, cgroup); });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version exit 0; every usage error exits 2.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  return code;
+}
