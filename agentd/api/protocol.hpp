@@ -1,7 +1,7 @@
 // The control protocol: one JSON object per line each way over a unix
 // socket. Request {"method": "...", ...params}; response {"ok": true,
-// "result": ...} or {"ok": false, "error": "..."}. Methods are listed in
-// docs/api.md.
+// "result": ...} or {"ok": false, "error": "..."}. The methods are listed
+// in README.md, "Control API".
 #pragma once
 
 #include <string>

@@ -68,23 +68,43 @@ Result<std::unique_ptr<Enforcer>> Enforcer::start(const EnforcerOptions& options
   if (auto status = ensure_bpffs_dir(options.bpffs_dir); !status) return status.error();
 
   const std::string pin_root = (options.bpffs_dir / "maps").string();
-  LIBBPF_OPTS(bpf_object_open_opts, open_opts, .pin_root_path = pin_root.c_str());
-  EgressSkeleton skeleton(egress_bpf::open(&open_opts));
-  if (!skeleton) return system_error("opening the BPF object");
+  auto open_and_load = [&](bool with_lsm, int& err) -> EgressSkeleton {
+    LIBBPF_OPTS(bpf_object_open_opts, open_opts, .pin_root_path = pin_root.c_str());
+    EgressSkeleton skeleton(egress_bpf::open(&open_opts));
+    if (!skeleton) {
+      err = -errno;
+      return nullptr;
+    }
+    bpf_program__set_autoload(skeleton->progs.agentd_socket_family, with_lsm);
+    err = egress_bpf::load(skeleton.get());
+    return err == 0 ? std::move(skeleton) : nullptr;
+  };
 
-  // The LSM hook refuses packet, vsock and other families; it needs the bpf
-  // LSM active. Without it the inet-only sock_create hook still refuses raw IP.
-  if (!features.bpf_lsm_active) {
-    bpf_program__set_autoload(skeleton->progs.agentd_socket_family, false);
-    spdlog::warn("the bpf LSM is not active (add 'bpf' to the kernel's lsm= list): "
-                 "sandboxes can create packet and other non-inet sockets");
+  // The LSM hook refuses packet, vsock and the other non-inet families. It
+  // needs the bpf LSM active and a kernel that lets us load LSM programs;
+  // without it the sock_create hook still refuses raw IP, and agentctl
+  // run's seccomp filter refuses the other families for what it starts.
+  int err = 0;
+  EgressSkeleton skeleton;
+  std::string lsm_status = "active";
+  if (features.bpf_lsm_active) {
+    skeleton = open_and_load(true, err);
+    if (!skeleton) lsm_status = "unavailable: loading the LSM program failed: " + libbpf_error(err);
+  } else {
+    lsm_status = "unavailable: the bpf LSM is not active (add 'bpf' to the kernel's lsm= list)";
   }
-  if (int err = egress_bpf::load(skeleton.get()); err != 0)
+  if (!skeleton) {
+    spdlog::warn("socket family hook {}; non-inet families are refused only by agentctl run's seccomp filter",
+                 lsm_status);
+    skeleton = open_and_load(false, err);
+  }
+  if (!skeleton)
     return make_error("loading the BPF programs (pinned maps under {} that no longer match "
                       "this build are refused: remove them to start afresh): {}",
                       pin_root, libbpf_error(err));
 
   std::unique_ptr<Enforcer> enforcer(new Enforcer(options, std::move(skeleton)));
+  enforcer->lsm_status_ = lsm_status;
   auto& m = enforcer->skeleton_->maps;
   enforcer->maps_ = MapFds{bpf_map__fd(m.agentd_rules),  bpf_map__fd(m.agentd_cgroups),
                            bpf_map__fd(m.agentd_state),  bpf_map__fd(m.agentd_counts),
@@ -97,7 +117,7 @@ Result<std::unique_ptr<Enforcer>> Enforcer::start(const EnforcerOptions& options
 std::vector<bpf_program*> Enforcer::programs() const {
   std::vector<bpf_program*> result;
   bpf_program* prog = nullptr;
-  bpf_object_for_each_program(prog, skeleton_->obj) {
+  bpf_object__for_each_program(prog, skeleton_->obj) {
     if (bpf_program__autoload(prog)) result.push_back(prog);
   }
   return result;
@@ -160,7 +180,7 @@ nlohmann::json Enforcer::to_json() const {
   nlohmann::json list = nlohmann::json::array();
   for (const auto& a : attachments_)
     list.push_back({{"hook", a.hook}, {"cgroup", a.cgroup}, {"pin", a.pin}, {"adopted", a.adopted}});
-  return list;
+  return {{"attachments", list}, {"socket_family_hook", lsm_status_}};
 }
 
 }  // namespace agentd::bpf

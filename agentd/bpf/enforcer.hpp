@@ -64,6 +64,7 @@ class Enforcer {
   MapFds maps_;
   std::vector<LinkPtr> links_;
   std::vector<Attachment> attachments_;
+  std::string lsm_status_;  // whether the LSM socket-family hook is in force, and if not why
 };
 
 }  // namespace agentd::bpf

@@ -1,5 +1,6 @@
 #include "agentd/daemon/daemon.hpp"
 
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <time.h>
@@ -403,7 +404,7 @@ json Daemon::status() const {
         {"last_error", last_reload_error_.empty() ? json(nullptr) : json(last_reload_error_)},
         {"tenants", tenants}}},
       {"sandboxes", sandboxes_json()},
-      {"kernel", {{"features", features_.to_json()}, {"attachments", enforcer_->to_json()}}},
+      {"kernel", {{"features", features_.to_json()}, {"enforcement", enforcer_->to_json()}}},
       {"events",
        {{"received", events_received_},
         {"dropped", stat(AGENTD_STAT_EVENTS_DROPPED)},

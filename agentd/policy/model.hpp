@@ -1,0 +1,107 @@
+// The policy model: what a validated policy says, with where it said it.
+// Pure: no I/O, no kernel. The loader builds it; the compiler reads it.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "agentd/common/result.hpp"
+#include "agentd_abi.h"
+
+namespace agentd::policy {
+
+struct SourcePos {
+  std::string file;
+  int line = 0;    // 1-based
+  int column = 0;  // 1-based
+  std::string str() const;  // "file:line:column"
+};
+
+struct Diagnostic {
+  SourcePos pos;
+  std::string message;
+  std::string str() const;  // "file:line:column: message"
+};
+
+// tenant, team and agent names: [a-z0-9][a-z0-9_.-]*, at most 63 characters.
+bool is_valid_name(std::string_view name);
+
+struct AgentName {
+  std::string tenant, team, agent;
+  std::string str() const;  // "tenant/team/agent"
+};
+Result<AgentName> parse_agent_name(std::string_view text);
+
+struct Cidr {
+  uint32_t family = AGENTD_FAMILY_IPV4;  // AGENTD_FAMILY_IPV4 or _IPV6
+  std::array<uint8_t, 16> addr{};        // IPv4 in addr[0..3], network order
+  uint8_t prefix = 0;                    // 0..32 or 0..128
+  std::string str() const;
+  uint8_t max_prefix() const { return family == AGENTD_FAMILY_IPV4 ? 32 : 128; }
+  bool contains(const Cidr& other) const;
+};
+// "198.51.100.0/24", "2001:db8::/32", a bare address (/32 or /128). Host
+// bits set is an error with a hint; IPv4-mapped IPv6 becomes IPv4.
+Result<Cidr> parse_cidr(std::string_view text);
+
+struct PortRange {
+  uint16_t lo = 0, hi = 0;
+};
+
+enum class EndpointKind { allow, deny, inference };
+
+struct Endpoint {
+  uint32_t id = 0;  // index in PolicySet::endpoints
+  EndpointKind kind = EndpointKind::allow;
+  Cidr cidr;
+  std::vector<PortRange> ports;  // empty: every port
+  uint8_t proto_mask = AGENTD_PROTO_ANY;
+  SourcePos pos;
+  std::string path;  // "rules[0].deny[1]", "inference[0]"
+  std::string tenant;
+  // "acme.yaml:14:9 rules[0].deny[0] (cidr 198.51.100.66/32)"
+  std::string describe() const;
+};
+
+struct Selector {
+  std::string text;
+  std::string tenant, team_glob, agent_glob;
+  SourcePos pos;
+  bool matches(const AgentName& agent) const;
+};
+
+struct Rule {
+  Selector agents;
+  std::vector<uint32_t> allow, deny;  // endpoint ids
+  SourcePos pos;
+};
+
+struct TenantPolicy {
+  std::string tenant;
+  std::string file;
+  std::vector<uint32_t> inference;  // endpoint ids
+  std::vector<Rule> rules;
+};
+
+class PolicySet {
+ public:
+  const std::vector<TenantPolicy>& tenants() const { return tenants_; }
+  const TenantPolicy* find(std::string_view tenant) const;
+  const Endpoint& endpoint(uint32_t id) const { return endpoints_.at(id); }
+  size_t endpoint_count() const { return endpoints_.size(); }
+  size_t rule_count() const;
+
+  // Building (the loader's side).
+  uint32_t add_endpoint(Endpoint endpoint);
+  void add_tenant(TenantPolicy tenant) { tenants_.push_back(std::move(tenant)); }
+
+ private:
+  std::vector<TenantPolicy> tenants_;
+  std::vector<Endpoint> endpoints_;
+};
+
+}  // namespace agentd::policy

@@ -1,0 +1,84 @@
+#include "agentd/sandbox/cgroup.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace agentd::sandbox {
+namespace fs = std::filesystem;
+
+Result<uint64_t> cgroup_id_of(const fs::path& cgroup) {
+  struct stat st {};
+  if (::stat(cgroup.c_str(), &st) != 0) return system_error("stat {}", cgroup.string());
+  if (!S_ISDIR(st.st_mode)) return make_error("{} is not a cgroup directory", cgroup.string());
+  return static_cast<uint64_t>(st.st_ino);
+}
+
+Status create_cgroup_path(const fs::path& root, const fs::path& relative) {
+  fs::path current = root;
+  for (const auto& part : relative) {
+    current /= part;
+    if (::mkdir(current.c_str(), 0755) != 0 && errno != EEXIST)
+      return system_error("creating cgroup {}", current.string());
+  }
+  return ok_status();
+}
+
+Result<std::string> parse_proc_cgroup(std::string_view text) {
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(pos, end - pos);
+    pos = end + 1;
+    if (line.rfind("0::", 0) == 0) return std::string(line.substr(3));
+  }
+  return make_error("no cgroup v2 entry (0::) in the process's cgroup list");
+}
+
+Result<fs::path> cgroup_of_pid(pid_t pid, const fs::path& cgroup2_mount) {
+  const std::string path = "/proc/" + std::to_string(pid) + "/cgroup";
+  std::ifstream in(path);
+  if (!in) return system_error("reading {}", path);
+  std::stringstream text;
+  text << in.rdbuf();
+  auto relative = parse_proc_cgroup(text.str());
+  if (!relative) return relative.error();
+  return (cgroup2_mount / fs::path(*relative).relative_path()).lexically_normal();
+}
+
+bool path_is_within(const fs::path& inner, const fs::path& outer) {
+  const fs::path a = inner.lexically_normal();
+  const fs::path b = outer.lexically_normal();
+  auto ai = a.begin();
+  for (auto bi = b.begin(); bi != b.end(); ++bi) {
+    if (bi->empty()) continue;  // a trailing separator normalises to an empty last part
+    if (ai == a.end() || *ai != *bi) return false;
+    ++ai;
+  }
+  return true;
+}
+
+Status kill_cgroup(const fs::path& cgroup) {
+  std::ofstream out(cgroup / "cgroup.kill");
+  out << "1";
+  out.flush();
+  if (!out) return system_error("writing {}", (cgroup / "cgroup.kill").string());
+  return ok_status();
+}
+
+Status remove_cgroup_tree(const fs::path& cgroup) {
+  std::error_code ec;
+  if (!fs::exists(cgroup, ec)) return ok_status();
+  for (const auto& entry : fs::directory_iterator(cgroup, ec)) {
+    if (entry.is_directory(ec) && !entry.is_symlink(ec)) {
+      if (auto st = remove_cgroup_tree(entry.path()); !st) return st;
+    }
+  }
+  if (::rmdir(cgroup.c_str()) != 0 && errno != ENOENT) return system_error("removing cgroup {}", cgroup.string());
+  return ok_status();
+}
+
+}  // namespace agentd::sandbox

@@ -1,0 +1,173 @@
+#include "agentd/sandbox/launcher.hpp"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/close_range.h>
+#include <linux/sched.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include "agentd/common/unique_fd.hpp"
+#include "agentd/sandbox/socket_filter.hpp"
+
+namespace agentd::sandbox {
+namespace {
+
+// Who the command runs as; resolved before the clone, because NSS lookups
+// do not belong in a child between clone and exec.
+struct Identity {
+  uid_t uid;
+  gid_t gid;
+  std::vector<gid_t> groups;
+  std::string name, home;
+};
+
+Result<Identity> resolve_user(const std::string& user) {
+  passwd pw{};
+  passwd* found = nullptr;
+  std::vector<char> buf(16384);
+  char* end = nullptr;
+  unsigned long numeric = std::strtoul(user.c_str(), &end, 10);
+  int rc = (!user.empty() && *end == '\0')
+               ? getpwuid_r(static_cast<uid_t>(numeric), &pw, buf.data(), buf.size(), &found)
+               : getpwnam_r(user.c_str(), &pw, buf.data(), buf.size(), &found);
+  if (rc != 0 || !found) return make_error("--user {}: no such user", user);
+  Identity id{pw.pw_uid, pw.pw_gid, {}, pw.pw_name, pw.pw_dir};
+  int count = 64;
+  id.groups.resize(static_cast<size_t>(count));
+  if (getgrouplist(pw.pw_name, pw.pw_gid, id.groups.data(), &count) < 0) {
+    id.groups.resize(static_cast<size_t>(count));
+    getgrouplist(pw.pw_name, pw.pw_gid, id.groups.data(), &count);
+  }
+  id.groups.resize(static_cast<size_t>(count));
+  return id;
+}
+
+// What the child reports through the pipe when a step before exec fails.
+struct ChildFailure {
+  int step;
+  int error;
+};
+enum Step { kSignals = 1, kFds, kGroups, kGid, kUid, kFilter, kExec };
+
+const char* step_name(int step) {
+  switch (step) {
+    case kSignals: return "resetting signals";
+    case kFds: return "closing inherited descriptors";
+    case kGroups: return "setting groups";
+    case kGid: return "setting the group id";
+    case kUid: return "setting the user id";
+    case kFilter: return "installing the socket filter";
+    default: return "running";
+  }
+}
+
+[[noreturn]] void fail_child(int pipe_fd, int step) {
+  ChildFailure failure{step, errno};
+  (void)!::write(pipe_fd, &failure, sizeof(failure));
+  _exit(errno == ENOENT && step == kExec ? 127 : 126);
+}
+
+[[noreturn]] void child_main(const LaunchSpec& spec, const std::optional<Identity>& identity,
+                             std::vector<char*>& argv, int pipe_fd) {
+  sigset_t none;
+  sigemptyset(&none);
+  for (int sig = 1; sig < NSIG; ++sig) signal(sig, SIG_DFL);
+  if (sigprocmask(SIG_SETMASK, &none, nullptr) != 0) fail_child(pipe_fd, kSignals);
+  // Nothing made outside the sandbox may come in: every descriptor but
+  // stdin, stdout and stderr closes at exec (the report pipe too).
+  if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) != 0) fail_child(pipe_fd, kFds);
+  if (identity) {
+    if (setgroups(identity->groups.size(), identity->groups.data()) != 0) fail_child(pipe_fd, kGroups);
+    if (setgid(identity->gid) != 0) fail_child(pipe_fd, kGid);
+    if (setuid(identity->uid) != 0) fail_child(pipe_fd, kUid);
+    setenv("HOME", identity->home.c_str(), 1);
+    setenv("USER", identity->name.c_str(), 1);
+    setenv("LOGNAME", identity->name.c_str(), 1);
+  }
+  if (auto st = install_socket_filter(); !st) {
+    errno = st.error().errno_value;
+    fail_child(pipe_fd, kFilter);
+  }
+  (void)spec;
+  execvp(argv[0], argv.data());
+  fail_child(pipe_fd, kExec);
+}
+
+pid_t forward_to = -1;
+void forward_signal(int sig) {
+  if (forward_to > 0) ::kill(forward_to, sig);
+}
+
+}  // namespace
+
+Result<int> run_in_cgroup(const LaunchSpec& spec) {
+  if (spec.argv.empty()) return make_error("no command to run");
+  std::optional<Identity> identity;
+  if (spec.user) {
+    auto resolved = resolve_user(*spec.user);
+    if (!resolved) return resolved.error();
+    identity = std::move(*resolved);
+  }
+  std::vector<std::string> args = spec.argv;
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+
+  UniqueFd cgroup_fd(::open(spec.cgroup_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!cgroup_fd) return system_error("opening sandbox cgroup {}", spec.cgroup_dir.string());
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return system_error("creating a pipe");
+  UniqueFd report_read(pipe_fds[0]), report_write(pipe_fds[1]);
+
+  clone_args args_struct{};
+  args_struct.flags = CLONE_INTO_CGROUP;
+  args_struct.exit_signal = SIGCHLD;
+  args_struct.cgroup = static_cast<uint64_t>(cgroup_fd.get());
+  std::fflush(nullptr);  // nothing buffered may be written twice
+  long pid = ::syscall(SYS_clone3, &args_struct, sizeof(args_struct));
+  if (pid < 0) return system_error("starting the command in sandbox cgroup {}", spec.cgroup_dir.string());
+  if (pid == 0) child_main(spec, identity, argv, report_write.get());
+
+  report_write.reset();
+  // The terminal sends ^C and ^\ to the whole foreground group, the child
+  // included; we wait for its answer instead of dying first. Termination
+  // requests sent to us alone are passed on.
+  forward_to = static_cast<pid_t>(pid);
+  struct sigaction ignore{}, forward{};
+  ignore.sa_handler = SIG_IGN;
+  forward.sa_handler = forward_signal;
+  sigaction(SIGINT, &ignore, nullptr);
+  sigaction(SIGQUIT, &ignore, nullptr);
+  sigaction(SIGTERM, &forward, nullptr);
+  sigaction(SIGHUP, &forward, nullptr);
+
+  ChildFailure failure{};
+  ssize_t n;
+  do {
+    n = ::read(report_read.get(), &failure, sizeof(failure));
+  } while (n < 0 && errno == EINTR);
+
+  int status = 0;
+  while (::waitpid(static_cast<pid_t>(pid), &status, 0) < 0) {
+    if (errno != EINTR) return system_error("waiting for the command");
+  }
+  if (n == static_cast<ssize_t>(sizeof(failure))) {
+    if (failure.step == kExec)
+      std::fprintf(stderr, "agentctl: cannot run '%s': %s\n", spec.argv[0].c_str(), std::strerror(failure.error));
+    else
+      std::fprintf(stderr, "agentctl: %s for '%s': %s\n", step_name(failure.step), spec.argv[0].c_str(),
+                   std::strerror(failure.error));
+  }
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return 1;
+}
+
+}  // namespace agentd::sandbox
