@@ -28,7 +28,7 @@ Result<std::unique_ptr<Server>> Server::listen(sd_event* loop, const fs::path& p
   std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
 
   std::error_code ec;
-  fs::create_directories(path.parent_path(), ec);
+  if (!path.parent_path().empty()) fs::create_directories(path.parent_path(), ec);
   if (ec) return make_error("creating {}: {}", path.parent_path().string(), ec.message());
   // A socket file left by a daemon that was killed: nobody listens on it.
   ::unlink(path.c_str());

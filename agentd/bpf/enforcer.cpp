@@ -8,6 +8,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstdarg>
+#include <cstdio>
+
 namespace agentd::bpf {
 namespace fs = std::filesystem;
 namespace {
@@ -42,6 +45,18 @@ Status ensure_bpffs_dir(const fs::path& dir) {
   return ok_status();
 }
 
+// libbpf's own messages go to our log at debug level: the errors that
+// matter come back as return values and are reported with context.
+int log_libbpf(enum libbpf_print_level level, const char* format, va_list args) {
+  if (level == LIBBPF_DEBUG && !spdlog::should_log(spdlog::level::trace)) return 0;
+  char line[1024];
+  std::vsnprintf(line, sizeof(line), format, args);
+  std::string text(line);
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  spdlog::debug("libbpf: {}", text);
+  return 0;
+}
+
 std::string libbpf_error(int err) {
   char buf[128];
   libbpf_strerror(err, buf, sizeof(buf));
@@ -67,6 +82,7 @@ Result<std::unique_ptr<Enforcer>> Enforcer::start(const EnforcerOptions& options
   }
   if (auto status = ensure_bpffs_dir(options.bpffs_dir); !status) return status.error();
 
+  libbpf_set_print(log_libbpf);
   const std::string pin_root = (options.bpffs_dir / "maps").string();
   auto open_and_load = [&](bool with_lsm, int& err) -> EgressSkeleton {
     LIBBPF_OPTS(bpf_object_open_opts, open_opts, .pin_root_path = pin_root.c_str());

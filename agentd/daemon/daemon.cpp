@@ -57,6 +57,11 @@ Daemon::~Daemon() {
 
 Status Daemon::init() {
   started_at_ = std::chrono::system_clock::now();
+  // Absolute paths: what status reports and what the pins record must not
+  // depend on the directory agentd was started from.
+  for (fs::path* p : {&options_.policy_dir, &options_.state_dir, &options_.socket_path, &options_.bpffs_dir,
+                      &options_.cgroup_root, &options_.events_log})
+    if (!p->empty()) *p = fs::absolute(*p).lexically_normal();
 
   // Policy first: an invalid policy refuses the start before anything in
   // the kernel changes.
