@@ -72,14 +72,14 @@ void Server::accept_clients() {
     socklen_t len = sizeof(cred);
     if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) continue;
     Peer peer{cred.pid, cred.uid, cred.gid};
-    if (auto refusal = gate_(peer)) {
-      spdlog::warn("control socket: refused pid {} uid {}: {}", peer.pid, peer.uid, *refusal);
-      respond(fd.get(), error_response(*refusal));
-      continue;
-    }
     auto client = std::make_unique<Client>();
     client->server = this;
     client->peer = peer;
+    // A refused peer still gets its request read, then the refusal as the
+    // answer: closing on unread data would reset the connection instead.
+    client->refusal = gate_(peer);
+    if (client->refusal)
+      spdlog::warn("control socket: refused pid {} uid {}: {}", peer.pid, peer.uid, *client->refusal);
     client->fd = std::move(fd);
     sd_event_source* io = nullptr;
     sd_event_source* deadline = nullptr;
@@ -139,7 +139,9 @@ void Server::serve(Client& client) {
   }
   nlohmann::json response;
   auto request = nlohmann::json::parse(client.buffer.substr(0, newline), nullptr, false);
-  if (request.is_discarded() || !request.is_object()) {
+  if (client.refusal) {
+    response = error_response(*client.refusal);
+  } else if (request.is_discarded() || !request.is_object()) {
     response = error_response("the request is not a JSON object");
   } else if (!request.contains("method") || !request["method"].is_string()) {
     response = error_response("the request has no \"method\" string");

@@ -43,6 +43,7 @@ class Server {
     Server* server = nullptr;
     UniqueFd fd;
     Peer peer;
+    std::optional<std::string> refusal;  // answered instead of the request
     std::string buffer;
     SdEventSourcePtr io;
     SdEventSourcePtr deadline;

@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -133,13 +134,16 @@ std::optional<std::vector<PortRange>> FileReader::read_ports(const YAML::Node& n
 
 std::optional<Endpoint> FileReader::read_endpoint(const YAML::Node& node, EndpointKind kind, std::string path,
                                                   const std::string& tenant) {
-  if (!check_map(node, path, {"cidr", "ports", "protocol"})) return std::nullopt;
+  // Unknown keys are reported, and the known ones are still checked, so
+  // one run shows every problem.
+  const bool keys_ok = check_map(node, path, {"cidr", "ports", "protocol"});
+  if (!node.IsMap()) return std::nullopt;
   Endpoint endpoint;
   endpoint.kind = kind;
   endpoint.pos = pos(node);
   endpoint.path = std::move(path);
   endpoint.tenant = tenant;
-  bool ok = true;
+  bool ok = keys_ok;
   if (!node["cidr"]) {
     error(node, fmt::format("{}: a destination needs \"cidr\"", endpoint.path));
     ok = false;
@@ -243,10 +247,11 @@ std::optional<Selector> FileReader::read_selector(const YAML::Node& node, const 
 
 std::optional<Rule> FileReader::read_rule(const YAML::Node& node, size_t index, const std::string& tenant) {
   const std::string path = fmt::format("rules[{}]", index);
-  if (!check_map(node, path, {"agents", "allow", "deny"})) return std::nullopt;
+  const bool keys_ok = check_map(node, path, {"agents", "allow", "deny"});
+  if (!node.IsMap()) return std::nullopt;
   Rule rule;
   rule.pos = pos(node);
-  bool ok = true;
+  bool ok = keys_ok;
   if (!node["agents"]) {
     error(node, fmt::format("{}: a rule needs \"agents\"", path));
     ok = false;
@@ -350,6 +355,12 @@ LoadResult parse_policy_texts(const std::vector<std::pair<std::string, std::stri
     }
     set.add_tenant(std::move(*tenant));
   }
+  // In reading order, file by file, whatever order they were found in.
+  auto by_position = [](const Diagnostic& a, const Diagnostic& b) {
+    return std::tie(a.pos.file, a.pos.line, a.pos.column) < std::tie(b.pos.file, b.pos.line, b.pos.column);
+  };
+  std::stable_sort(result.errors.begin(), result.errors.end(), by_position);
+  std::stable_sort(result.warnings.begin(), result.warnings.end(), by_position);
   if (result.errors.empty()) result.policy = std::move(set);
   return result;
 }

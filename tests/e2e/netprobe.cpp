@@ -1,0 +1,269 @@
+// netprobe: the e2e tests' network tool. Each action prints one JSON line
+// and exits 0 on success, 1 when the operation failed, 2 on bad usage.
+//
+//   netprobe connect tcp|udp ADDR PORT     TCP handshake, or UDP connect + echo
+//   netprobe sendto udp ADDR PORT          unconnected sendto + echo
+//   netprobe fastopen ADDR PORT            TCP sendto(MSG_FASTOPEN)
+//   netprobe socket FAMILY TYPE [PROTO]    create a socket
+//   netprobe serve [--tcp P,..] [--udp P,..] [--bind ADDR]   accept/echo until SIGTERM
+//   netprobe bench connect|sendto ADDR PORT COUNT   ns per operation
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct Address {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+  int family = AF_INET;
+};
+
+bool parse_address(const std::string& text, int port, Address& out) {
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&out.storage);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&out.storage);
+  if (inet_pton(AF_INET, text.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(static_cast<uint16_t>(port));
+    out.length = sizeof(*v4);
+    out.family = AF_INET;
+    return true;
+  }
+  if (inet_pton(AF_INET6, text.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(static_cast<uint16_t>(port));
+    out.length = sizeof(*v6);
+    out.family = AF_INET6;
+    return true;
+  }
+  return false;
+}
+
+const char* errno_name(int e) {
+  switch (e) {
+    case EPERM: return "EPERM";
+    case EACCES: return "EACCES";
+    case ECONNREFUSED: return "ECONNREFUSED";
+    case ENETUNREACH: return "ENETUNREACH";
+    case EHOSTUNREACH: return "EHOSTUNREACH";
+    case ETIMEDOUT: return "ETIMEDOUT";
+    case EAFNOSUPPORT: return "EAFNOSUPPORT";
+    case EPROTONOSUPPORT: return "EPROTONOSUPPORT";
+    case EINVAL: return "EINVAL";
+    case EAGAIN: return "EAGAIN";
+    case ESOCKTNOSUPPORT: return "ESOCKTNOSUPPORT";
+    default: return "EOTHER";
+  }
+}
+
+int report(const std::string& op, const std::string& detail, bool ok, int error) {
+  if (ok) {
+    std::printf("{\"op\":\"%s\",%s\"ok\":true}\n", op.c_str(), detail.c_str());
+  } else {
+    std::printf("{\"op\":\"%s\",%s\"ok\":false,\"errno\":%d,\"error\":\"%s\"}\n", op.c_str(), detail.c_str(), error,
+                errno_name(error));
+  }
+  std::fflush(stdout);
+  return ok ? 0 : 1;
+}
+
+// Waits up to two seconds for a datagram; true when one came.
+bool await_echo(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  if (poll(&p, 1, 2000) != 1) return false;
+  char buf[64];
+  return recv(fd, buf, sizeof(buf), 0) > 0;
+}
+
+int do_connect(const std::string& proto, const std::string& addr, int port) {
+  Address a;
+  if (!parse_address(addr, port, a)) return 2;
+  const bool tcp = proto == "tcp";
+  const std::string detail = "\"proto\":\"" + proto + "\",\"dest\":\"" + addr + "\",\"port\":" + std::to_string(port) + ",";
+  int fd = socket(a.family, tcp ? SOCK_STREAM : SOCK_DGRAM, 0);
+  if (fd < 0) return report("socket", detail, false, errno);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a.storage), a.length) != 0) return report("connect", detail, false, errno);
+  if (tcp) return report("connect", detail, true, 0);
+  if (send(fd, "ping", 4, 0) < 0) return report("send", detail, false, errno);
+  return await_echo(fd) ? report("echo", detail, true, 0) : report("echo", detail, false, ETIMEDOUT);
+}
+
+int do_sendto(const std::string& addr, int port) {
+  Address a;
+  if (!parse_address(addr, port, a)) return 2;
+  const std::string detail = "\"proto\":\"udp\",\"dest\":\"" + addr + "\",\"port\":" + std::to_string(port) + ",";
+  int fd = socket(a.family, SOCK_DGRAM, 0);
+  if (fd < 0) return report("socket", detail, false, errno);
+  if (sendto(fd, "ping", 4, 0, reinterpret_cast<sockaddr*>(&a.storage), a.length) < 0)
+    return report("sendto", detail, false, errno);
+  return await_echo(fd) ? report("echo", detail, true, 0) : report("echo", detail, false, ETIMEDOUT);
+}
+
+int do_fastopen(const std::string& addr, int port) {
+  Address a;
+  if (!parse_address(addr, port, a)) return 2;
+  const std::string detail = "\"proto\":\"tcp\",\"dest\":\"" + addr + "\",\"port\":" + std::to_string(port) + ",";
+  int fd = socket(a.family, SOCK_STREAM, 0);
+  if (fd < 0) return report("socket", detail, false, errno);
+  if (sendto(fd, "ping", 4, MSG_FASTOPEN, reinterpret_cast<sockaddr*>(&a.storage), a.length) < 0)
+    return report("fastopen", detail, false, errno);
+  return report("fastopen", detail, true, 0);
+}
+
+int do_socket(const std::string& family, const std::string& type, const std::string& proto) {
+  const std::map<std::string, int> families = {{"inet", AF_INET},       {"inet6", AF_INET6}, {"unix", AF_UNIX},
+                                               {"netlink", AF_NETLINK}, {"packet", AF_PACKET}, {"vsock", AF_VSOCK}};
+  const std::map<std::string, int> types = {
+      {"stream", SOCK_STREAM}, {"dgram", SOCK_DGRAM}, {"raw", SOCK_RAW}, {"seqpacket", SOCK_SEQPACKET}};
+  const std::map<std::string, int> protos = {{"tcp", IPPROTO_TCP}, {"udp", IPPROTO_UDP}, {"icmp", IPPROTO_ICMP},
+                                             {"icmpv6", IPPROTO_ICMPV6}};
+  if (!families.count(family) || !types.count(type)) return 2;
+  int protocol = proto.empty() ? 0 : protos.count(proto) ? protos.at(proto) : std::atoi(proto.c_str());
+  const std::string detail =
+      "\"family\":\"" + family + "\",\"type\":\"" + type + "\",\"protocol\":" + std::to_string(protocol) + ",";
+  int fd = socket(families.at(family), types.at(type), protocol);
+  return report("socket", detail, fd >= 0, fd >= 0 ? 0 : errno);
+}
+
+std::vector<int> parse_ports(const std::string& list) {
+  std::vector<int> ports;
+  size_t start = 0;
+  while (start < list.size()) {
+    size_t comma = list.find(',', start);
+    ports.push_back(std::atoi(list.substr(start, comma - start).c_str()));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return ports;
+}
+
+volatile sig_atomic_t stopping = 0;
+
+int do_serve(const std::vector<int>& tcp_ports, const std::vector<int>& udp_ports, const std::string& bind_addr) {
+  signal(SIGTERM, [](int) { stopping = 1; });
+  signal(SIGPIPE, SIG_IGN);
+  std::vector<pollfd> fds;
+  std::vector<bool> is_tcp;
+  auto open_listener = [&](int port, bool tcp) {
+    Address a;
+    // Dual stack on [::] unless told where.
+    parse_address(bind_addr.empty() ? "::" : bind_addr, port, a);
+    int fd = socket(a.family, tcp ? SOCK_STREAM : SOCK_DGRAM, 0);
+    int one = 1, zero = 0;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (a.family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+    // Echo from the address the datagram was sent to: a connected UDP
+    // client drops replies from any other (the host has several).
+    if (!tcp && a.family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
+    if (!tcp && a.family == AF_INET) setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+    if (tcp) {
+      int qlen = 64;
+      setsockopt(fd, IPPROTO_TCP, TCP_FASTOPEN, &qlen, sizeof(qlen));
+    }
+    if (bind(fd, reinterpret_cast<sockaddr*>(&a.storage), a.length) != 0 || (tcp && listen(fd, 512) != 0)) {
+      std::fprintf(stderr, "netprobe serve: port %d: %s\n", port, std::strerror(errno));
+      std::exit(1);
+    }
+    fds.push_back({fd, POLLIN, 0});
+    is_tcp.push_back(tcp);
+  };
+  for (int p : tcp_ports) open_listener(p, true);
+  for (int p : udp_ports) open_listener(p, false);
+  std::printf("{\"op\":\"serve\",\"ready\":true}\n");
+  std::fflush(stdout);
+  while (!stopping) {
+    if (poll(fds.data(), fds.size(), 200) <= 0) continue;
+    for (size_t i = 0; i < fds.size(); ++i) {
+      if (!(fds[i].revents & POLLIN)) continue;
+      if (is_tcp[i]) {
+        int c = accept(fds[i].fd, nullptr, nullptr);
+        if (c >= 0) close(c);
+      } else {
+        char buf[512];
+        char control[256];
+        sockaddr_storage from{};
+        iovec iov{buf, sizeof(buf)};
+        msghdr msg{};
+        msg.msg_name = &from;
+        msg.msg_namelen = sizeof(from);
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof(control);
+        ssize_t n = recvmsg(fds[i].fd, &msg, 0);
+        if (n <= 0) continue;
+        // Send back with the same packet info (the local address it came to).
+        for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+          if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO)
+            reinterpret_cast<in6_pktinfo*>(CMSG_DATA(c))->ipi6_ifindex = 0;
+          if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO)
+            reinterpret_cast<in_pktinfo*>(CMSG_DATA(c))->ipi_ifindex = 0;
+        }
+        iov.iov_len = static_cast<size_t>(n);
+        sendmsg(fds[i].fd, &msg, 0);
+      }
+    }
+  }
+  return 0;
+}
+
+// Median-free raw figure: total time / count; the benchmark driver takes
+// medians over many runs.
+int do_bench(const std::string& what, const std::string& addr, int port, long count) {
+  Address a;
+  if (!parse_address(addr, port, a) || count <= 0) return 2;
+  int udp = -1;
+  if (what == "sendto") udp = socket(a.family, SOCK_DGRAM, 0);
+  auto start = std::chrono::steady_clock::now();
+  for (long i = 0; i < count; ++i) {
+    if (what == "connect") {
+      int fd = socket(a.family, SOCK_STREAM, 0);
+      if (connect(fd, reinterpret_cast<sockaddr*>(&a.storage), a.length) != 0)
+        return report("bench", "", false, errno);
+      close(fd);
+    } else if (sendto(udp, "x", 1, 0, reinterpret_cast<sockaddr*>(&a.storage), a.length) < 0) {
+      return report("bench", "", false, errno);
+    }
+  }
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count();
+  std::printf("{\"op\":\"bench\",\"what\":\"%s\",\"count\":%ld,\"ns_per_op\":%.1f,\"ok\":true}\n", what.c_str(), count,
+              static_cast<double>(ns) / static_cast<double>(count));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  auto arg = [&](size_t i) { return i < args.size() ? args[i] : std::string(); };
+  const std::string cmd = arg(0);
+  if (cmd == "connect" && args.size() == 4) return do_connect(arg(1), arg(2), std::atoi(arg(3).c_str()));
+  if (cmd == "sendto" && args.size() == 4 && arg(1) == "udp") return do_sendto(arg(2), std::atoi(arg(3).c_str()));
+  if (cmd == "fastopen" && args.size() == 3) return do_fastopen(arg(1), std::atoi(arg(2).c_str()));
+  if (cmd == "socket" && (args.size() == 3 || args.size() == 4)) return do_socket(arg(1), arg(2), arg(3));
+  if (cmd == "bench" && args.size() == 5) return do_bench(arg(1), arg(2), std::atoi(arg(3).c_str()), std::atol(arg(4).c_str()));
+  if (cmd == "serve") {
+    std::vector<int> tcp, udp;
+    std::string bind_addr;
+    for (size_t i = 1; i + 1 < args.size(); i += 2) {
+      if (args[i] == "--tcp") tcp = parse_ports(args[i + 1]);
+      else if (args[i] == "--udp") udp = parse_ports(args[i + 1]);
+      else if (args[i] == "--bind") bind_addr = args[i + 1];
+      else return 2;
+    }
+    return do_serve(tcp, udp, bind_addr);
+  }
+  std::fprintf(stderr, "usage: see the comment at the top of netprobe.cpp\n");
+  return 2;
+}

@@ -1,0 +1,37 @@
+// The policies the e2e tests enforce, against world.hpp's addresses.
+#pragma once
+
+namespace agentd::e2e {
+
+inline constexpr const char* kAcmePolicy = R"(apiVersion: agentd/v1
+tenant: acme
+inference:
+  - cidr: 203.0.113.7/32
+    ports: [443]
+rules:
+  - agents: "acme/*/coder-*"
+    allow:
+      - cidr: 198.51.100.0/24
+        ports: [80, 9000, 5353]
+      - cidr: 2001:db8:1::/64
+        ports: [80, 9000]
+    deny:
+      - cidr: 198.51.100.66/32
+      - cidr: 2001:db8:1::66/128
+      - cidr: 203.0.113.0/24
+  - agents: "acme/ops/*"
+    allow:
+      - cidr: 127.0.0.1/32
+        ports: [7070]
+)";
+
+inline constexpr const char* kGlobexPolicy = R"(apiVersion: agentd/v1
+tenant: globex
+rules:
+  - agents: "globex/*/*"
+    allow:
+      - cidr: 198.51.100.20/32
+        ports: [80]
+)";
+
+}  // namespace agentd::e2e

@@ -1,0 +1,316 @@
+#include "world.hpp"
+
+#include <signal.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <regex>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace agentd::e2e {
+namespace fs = std::filesystem;
+
+namespace {
+
+bool on_path(const std::string& tool) {
+  return run_process({"sh", "-c", "command -v " + tool}).exit_code == 0;
+}
+
+fs::path find_cgroup2_mount() {
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    auto dash = line.find(" - cgroup2 ");
+    if (dash == std::string::npos) continue;
+    std::istringstream fields(line);
+    std::string id, parent, devs, root, mount_point;
+    fields >> id >> parent >> devs >> root >> mount_point;
+    return mount_point;
+  }
+  return {};
+}
+
+void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+
+}  // namespace
+
+void require_prerequisites() {
+  std::vector<std::string> missing;
+  if (geteuid() != 0) missing.emplace_back("root");
+  if (find_cgroup2_mount().empty()) missing.emplace_back("a cgroup2 mount");
+  for (const char* tool : {"ip", "nsenter", "nft", "dnsmasq", "bpftool"})
+    if (!on_path(tool)) missing.emplace_back(tool);
+  for (const char* bin : {AGENTD_BIN, AGENTCTL_BIN, NETPROBE_BIN})
+    if (access(bin, X_OK) != 0) missing.emplace_back(bin);
+  if (missing.empty()) return;
+  std::string list;
+  for (const auto& m : missing) list += (list.empty() ? "" : ", ") + m;
+  const char* ci = std::getenv("CI");
+  if (ci && std::string(ci) == "true") throw std::runtime_error("e2e prerequisites missing in CI: " + list);
+  std::cerr << "skipping: e2e prerequisites missing: " << list << "\n";
+  std::exit(77);
+}
+
+World::World() {
+  require_prerequisites();
+  const std::string id = std::to_string(getpid());
+  host_ns_ = "ad" + id + "h";
+  net_ns_ = "ad" + id + "n";
+  try {
+    build();
+  } catch (...) {
+    teardown();
+    throw;
+  }
+}
+
+World::~World() { teardown(); }
+
+void World::sh(std::vector<std::string> argv) {
+  auto result = run_process(argv);
+  if (result.exit_code != 0) {
+    std::string cmd;
+    for (const auto& a : argv) cmd += a + " ";
+    throw std::runtime_error("world setup failed: " + cmd + "\n" + result.describe());
+  }
+}
+
+pid_t World::start_server(const std::string& ns, std::vector<std::string> args, const std::string& name) {
+  std::vector<std::string> argv = {"nsenter", "--net=/run/netns/" + ns};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const fs::path out = dir_ / (name + ".out");
+  pid_t pid = spawn_process(argv, out, dir_ / (name + ".err"));
+  servers_.push_back(pid);
+  return pid;
+}
+
+void World::build() {
+  char tmpl[] = "/tmp/agentd-e2e-XXXXXX";
+  if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+  dir_ = tmpl;
+  fs::create_directories(dir_ / "policy");
+  fs::create_directories(dir_ / "state");
+  socket_ = dir_ / "agentd.sock";
+
+  // Namespaces and the wire between them.
+  const std::string veth_host = "ad" + std::to_string(getpid()) + "a";
+  const std::string veth_net = "ad" + std::to_string(getpid()) + "b";
+  sh({"ip", "netns", "add", host_ns_});
+  host_ns_made_ = true;
+  sh({"ip", "netns", "add", net_ns_});
+  net_ns_made_ = true;
+  sh({"ip", "link", "add", veth_host, "netns", host_ns_, "type", "veth", "peer", "name", veth_net, "netns", net_ns_});
+  for (const auto* ns : {&host_ns_, &net_ns_}) {
+    sh({"ip", "-n", *ns, "link", "set", "lo", "up"});
+    sh({"ip", "netns", "exec", *ns, "sysctl", "-qw", "net.ipv4.tcp_fastopen=3"});
+    sh({"ip", "netns", "exec", *ns, "sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0"});
+  }
+  sh({"ip", "-n", host_ns_, "addr", "add", "198.51.100.1/24", "dev", veth_host});
+  sh({"ip", "-n", host_ns_, "addr", "add", "2001:db8:1::1/64", "dev", veth_host, "nodad"});
+  sh({"ip", "-n", host_ns_, "link", "set", veth_host, "up"});
+  sh({"ip", "-n", net_ns_, "addr", "add", "198.51.100.10/24", "dev", veth_net});
+  for (const char* a : {"198.51.100.20/32", "198.51.100.53/32", "198.51.100.66/32"})
+    sh({"ip", "-n", net_ns_, "addr", "add", a, "dev", veth_net});
+  sh({"ip", "-n", net_ns_, "addr", "add", "2001:db8:1::10/64", "dev", veth_net, "nodad"});
+  for (const char* a : {"2001:db8:1::20/128", "2001:db8:1::66/128"})
+    sh({"ip", "-n", net_ns_, "addr", "add", a, "dev", veth_net, "nodad"});
+  sh({"ip", "-n", net_ns_, "addr", "add", "203.0.113.7/32", "dev", "lo"});
+  sh({"ip", "-n", net_ns_, "addr", "add", "2001:db8:2::7/128", "dev", "lo"});
+  sh({"ip", "-n", net_ns_, "link", "set", veth_net, "up"});
+  sh({"ip", "-n", host_ns_, "route", "add", "203.0.113.0/24", "via", "198.51.100.10"});
+  sh({"ip", "-n", host_ns_, "-6", "route", "add", "2001:db8:2::/64", "via", "2001:db8:1::10"});
+
+  // The watch: count what leaves the host ns for anywhere but the test
+  // ranges (link-local and multicast are the link's own chatter).
+  const fs::path rules = dir_ / "watch.nft";
+  std::ofstream(rules) << "table inet agentd_watch {\n"
+                          "  chain out {\n"
+                          "    type filter hook output priority 0; policy accept;\n"
+                          "    ip daddr != { 198.51.100.0/24, 203.0.113.0/24, 127.0.0.0/8 } counter\n"
+                          "    ip6 daddr != { 2001:db8::/32, ::1, fe80::/10, ff00::/8 } counter\n"
+                          "  }\n"
+                          "}\n";
+  sh({"ip", "netns", "exec", host_ns_, "nft", "-f", rules.string()});
+
+  // Servers: the "internet", a loopback service on the host, a real DNS.
+  start_server(net_ns_, {NETPROBE_BIN, "serve", "--tcp", "80,443,8080,9000", "--udp", "5353,9000"}, "net-server");
+  start_server(host_ns_, {NETPROBE_BIN, "serve", "--tcp", "7070", "--udp", "7070"}, "loopback-server");
+  pid_t dns = start_server(net_ns_,
+                           {"dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--bind-interfaces",
+                            "--listen-address=198.51.100.53", "--no-resolv", "--no-hosts",
+                            "--address=/allowed.example.test/198.51.100.10",
+                            "--address=/denied.example.test/198.51.100.66", "--pid-file=" + (dir_ / "dnsmasq.pid").string(),
+                            "--log-facility=" + (dir_ / "dnsmasq.log").string()},
+                           "dnsmasq");
+  for (const char* name : {"net-server", "loopback-server"}) {
+    bool ready = false;
+    for (int i = 0; i < 250 && !ready; ++i) {
+      ready = read_file(dir_ / (std::string(name) + ".out")).find("\"ready\":true") != std::string::npos;
+      if (!ready) sleep_ms(20);
+    }
+    if (!ready) throw std::runtime_error(std::string(name) + " did not start: " + read_file(dir_ / (std::string(name) + ".err")));
+  }
+  sleep_ms(100);
+  if (poll_exit(dns) >= 0) throw std::runtime_error("dnsmasq exited: " + read_file(dir_ / "dnsmasq.err"));
+
+  // A private bpffs and cgroup root for this world's agentd.
+  bpffs_ = dir_ / "bpffs";
+  fs::create_directories(bpffs_);
+  if (mount("bpf", bpffs_.c_str(), "bpf", 0, nullptr) != 0) throw std::runtime_error("mounting bpffs failed");
+  bpffs_mounted_ = true;
+  cgroup2_mount_ = find_cgroup2_mount();
+  cgroup_root_ = cgroup2_mount_ / ("agentd-e2e-" + std::to_string(getpid()));
+  fs::create_directories(cgroup_root_);
+}
+
+void World::write_policy(const std::string& file_name, const std::string& yaml) {
+  std::ofstream(dir_ / "policy" / file_name) << yaml;
+}
+
+bool World::start_agentd() {
+  agentd_exit_code_ = -1;
+  agentd_pid_ = spawn_process({"nsenter", "--net=" + host_ns_path(), AGENTD_BIN, "--policy-dir",
+                               (dir_ / "policy").string(), "--state-dir", (dir_ / "state").string(), "--socket",
+                               socket_.string(), "--cgroup-root", cgroup_root_.string(), "--bpffs-dir",
+                               (bpffs_ / "agentd").string()},
+                              dir_ / "events.jsonl", dir_ / "agentd.log");
+  // Wait for the daemon to answer (or to fail): a readiness wait, not a timing.
+  for (int i = 0; i < 500; ++i) {
+    int code = poll_exit(agentd_pid_);
+    if (code >= 0) {
+      agentd_exit_code_ = code;
+      agentd_pid_ = -1;
+      return false;
+    }
+    if (fs::exists(socket_) && agentctl({"status", "-o", "json"}).exit_code == 0) return true;
+    sleep_ms(20);
+  }
+  return false;
+}
+
+void World::kill_agentd(int signal) {
+  if (agentd_pid_ > 0) agentd_exit_code_ = stop_process(agentd_pid_, signal);
+  agentd_pid_ = -1;
+}
+
+std::string World::agentd_log() const { return read_file(dir_ / "agentd.log"); }
+
+std::vector<nlohmann::json> World::denials() const {
+  std::vector<nlohmann::json> records;
+  std::istringstream lines(read_file(dir_ / "events.jsonl"));
+  std::string line;
+  while (std::getline(lines, line)) {
+    auto record = nlohmann::json::parse(line, nullptr, false);
+    if (!record.is_discarded() && record.value("type", "") == "deny") records.push_back(record);
+  }
+  return records;
+}
+
+ProcessResult World::in_host(std::vector<std::string> argv) const {
+  argv.insert(argv.begin(), {"nsenter", "--net=" + host_ns_path()});
+  return run_process(argv);
+}
+
+ProcessResult World::agentctl(std::vector<std::string> args) const {
+  args.insert(args.begin(), {AGENTCTL_BIN, "--socket", socket_.string()});
+  return in_host(args);
+}
+
+ProcessResult World::netprobe_in_sandbox(const std::string& agent, std::vector<std::string> args,
+                                         const std::optional<std::string>& user) const {
+  std::vector<std::string> argv = {"run", "--agent", agent};
+  if (user) argv.insert(argv.end(), {"--user", *user});
+  argv.push_back("--");
+  argv.push_back(NETPROBE_BIN);
+  argv.insert(argv.end(), args.begin(), args.end());
+  return agentctl(argv);
+}
+
+ProcessResult World::netprobe_outside(std::vector<std::string> args) const {
+  args.insert(args.begin(), NETPROBE_BIN);
+  return in_host(args);
+}
+
+ProcessResult World::netprobe_in_cgroup(const fs::path& cgroup, std::vector<std::string> args) const {
+  std::string cmd = "echo $$ > '" + (cgroup / "cgroup.procs").string() + "' && exec '" NETPROBE_BIN "'";
+  for (const auto& a : args) cmd += " '" + a + "'";
+  return in_host({"sh", "-c", cmd});
+}
+
+uint64_t World::stray_packets() const {
+  auto listing = run_process({"ip", "netns", "exec", host_ns_, "nft", "list", "table", "inet", "agentd_watch"});
+  uint64_t total = 0;
+  std::regex counter("packets ([0-9]+)");
+  for (auto it = std::sregex_iterator(listing.out.begin(), listing.out.end(), counter); it != std::sregex_iterator();
+       ++it)
+    total += std::stoull((*it)[1]);
+  return total;
+}
+
+std::vector<std::pair<std::string, int>> World::attachments(const fs::path& cgroup) const {
+  auto result = run_process({"bpftool", "-j", "cgroup", "show", cgroup.string()});
+  std::map<std::string, int> counts;
+  auto list = nlohmann::json::parse(result.out, nullptr, false);
+  if (list.is_array())
+    for (const auto& item : list) counts[item.value("attach_type", "?")]++;
+  return {counts.begin(), counts.end()};
+}
+
+fs::path World::make_foreign_cgroup(const std::string& name) {
+  fs::path cgroup = cgroup2_mount_ / ("agentd-e2e-" + std::to_string(getpid()) + "-" + name);
+  fs::create_directories(cgroup);
+  foreign_cgroups_.push_back(cgroup);
+  return cgroup;
+}
+
+namespace {
+
+// Kills what runs in a cgroup tree we made (cgroup.kill: only our own
+// processes) and removes it, deepest first.
+void remove_cgroup_tree(const fs::path& root) {
+  std::error_code ec;
+  if (root.empty() || !fs::exists(root, ec)) return;
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    std::vector<fs::path> dirs;
+    for (auto it = fs::recursive_directory_iterator(root, ec); it != fs::recursive_directory_iterator();
+         it.increment(ec))
+      if (it->is_directory(ec)) dirs.push_back(it->path());
+    dirs.push_back(root);
+    std::ofstream(root / "cgroup.kill") << "1";
+    bool all_removed = true;
+    for (auto d = dirs.rbegin(); d != dirs.rend(); ++d)
+      if (rmdir(d->c_str()) != 0 && errno != ENOENT) all_removed = false;
+    if (all_removed) return;
+    sleep_ms(20);
+  }
+}
+
+}  // namespace
+
+void World::teardown() {
+  kill_agentd(SIGTERM);
+  for (pid_t pid : servers_) stop_process(pid, SIGTERM, 2000);
+  servers_.clear();
+  std::error_code ec;
+  remove_cgroup_tree(cgroup_root_);
+  for (const auto& cgroup : foreign_cgroups_) remove_cgroup_tree(cgroup);
+  foreign_cgroups_.clear();
+  if (bpffs_mounted_) umount2(bpffs_.c_str(), MNT_DETACH);
+  bpffs_mounted_ = false;
+  if (host_ns_made_) run_process({"ip", "netns", "del", host_ns_});
+  if (net_ns_made_) run_process({"ip", "netns", "del", net_ns_});
+  host_ns_made_ = net_ns_made_ = false;
+  if (!dir_.empty()) {
+    // Kept when a test asks (AGENTD_E2E_KEEP=1) so its logs can be read.
+    if (!std::getenv("AGENTD_E2E_KEEP")) fs::remove_all(dir_, ec);
+  }
+}
+
+}  // namespace agentd::e2e

@@ -1,0 +1,90 @@
+// The e2e test world (DESIGN.md, "Testing"): a "host" network namespace
+// where agentd and every sandboxed process run, an "internet" namespace
+// with test servers and a real dnsmasq on documentation addresses, joined
+// by a veth pair; a private bpffs, cgroup root, state dir and socket; a
+// watch that counts any packet to an address outside the test ranges.
+// Everything is torn down in the destructor, also when a test fails.
+//
+//   host ns: 198.51.100.1/24, 2001:db8:1::1/64; no default route;
+//            203.0.113.0/24 and 2001:db8:2::/64 via the net ns;
+//            a loopback server on :7070 (tcp and udp).
+//   net ns:  198.51.100.10 (.20 .53 .66), 2001:db8:1::10 (::20 ::66),
+//            203.0.113.7, 2001:db8:2::7; tcp 80,443,8080,9000, udp 5353,9000;
+//            dnsmasq on 198.51.100.53.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "process.hpp"
+
+namespace agentd::e2e {
+
+// Exits the test process with 77 (ctest: skipped) when something the e2e
+// tests need is missing; with CI=true it fails instead, naming it.
+void require_prerequisites();
+
+class World {
+ public:
+  World();
+  ~World();
+  World(const World&) = delete;
+  World& operator=(const World&) = delete;
+
+  // Policy files go into the world's policy dir.
+  void write_policy(const std::string& file_name, const std::string& yaml);
+
+  // Starts agentd in the host ns; true once its socket answers, false when
+  // it exited instead (agentd_exit_code() and agentd_log() tell why).
+  bool start_agentd();
+  void kill_agentd(int signal);  // and waits for it
+  int agentd_exit_code() const { return agentd_exit_code_; }
+  std::string agentd_log() const;
+  std::vector<nlohmann::json> denials() const;  // events.jsonl, parsed
+
+  // Commands in the host ns.
+  ProcessResult in_host(std::vector<std::string> argv) const;
+  ProcessResult agentctl(std::vector<std::string> args) const;
+  ProcessResult netprobe_in_sandbox(const std::string& agent, std::vector<std::string> args,
+                                    const std::optional<std::string>& user = std::nullopt) const;
+  ProcessResult netprobe_outside(std::vector<std::string> args) const;
+  // A process moved into a cgroup by hand, with no agentd involved.
+  ProcessResult netprobe_in_cgroup(const std::filesystem::path& cgroup, std::vector<std::string> args) const;
+
+  // A cgroup outside the sandbox root (to adopt), removed at teardown.
+  std::filesystem::path make_foreign_cgroup(const std::string& name);
+
+  // Packets sent from the host ns to addresses outside the test ranges.
+  uint64_t stray_packets() const;
+  // Attach types on the cgroup root and how many programs each has.
+  std::vector<std::pair<std::string, int>> attachments(const std::filesystem::path& cgroup) const;
+
+  const std::filesystem::path& dir() const { return dir_; }
+  const std::filesystem::path& cgroup_root() const { return cgroup_root_; }
+  const std::filesystem::path& cgroup2_mount() const { return cgroup2_mount_; }
+  const std::filesystem::path& socket() const { return socket_; }
+  std::string host_ns_path() const { return "/run/netns/" + host_ns_; }
+
+ private:
+  void build();
+  void teardown();
+  void sh(std::vector<std::string> argv);  // throws with the output on failure
+  pid_t start_server(const std::string& ns, std::vector<std::string> args, const std::string& name);
+
+  std::string host_ns_, net_ns_;
+  std::filesystem::path dir_, bpffs_, cgroup2_mount_, cgroup_root_, socket_;
+  bool host_ns_made_ = false, net_ns_made_ = false, bpffs_mounted_ = false;
+  std::vector<pid_t> servers_;
+  std::vector<std::filesystem::path> foreign_cgroups_;
+  pid_t agentd_pid_ = -1;
+  int agentd_exit_code_ = -1;
+};
+
+}  // namespace agentd::e2e
