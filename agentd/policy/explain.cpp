@@ -22,7 +22,8 @@ std::string Destination::str() const {
 Result<Destination> parse_destination(std::string_view text) {
   Destination dest;
   std::string_view rest = text;
-  if (auto slash = rest.rfind('/'); slash != std::string_view::npos) {
+  // "/proto" only after the port: a '/' before the last ':' belongs to the address.
+  if (auto slash = rest.rfind('/'); slash != std::string_view::npos && slash > rest.rfind(':')) {
     auto proto = rest.substr(slash + 1);
     if (proto == "tcp") dest.proto_bit = AGENTD_PROTO_TCP;
     else if (proto == "udp") dest.proto_bit = AGENTD_PROTO_UDP;
