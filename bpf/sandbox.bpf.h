@@ -14,14 +14,20 @@ static __always_inline void bump_stat(__u32 stat)
 }
 
 /*
- * The sandbox of the current task: the shallowest ancestor cgroup (itself
- * included) that is a known sandbox, so processes that make child cgroups
- * stay in their sandbox. Anything else under the root is slot 0: deny all.
+ * The sandbox of the current task: its own cgroup when that is a sandbox,
+ * else the shallowest ancestor that is one, so processes that make child
+ * cgroups stay in their sandbox. Anything else under the root is slot 0:
+ * deny all.
  */
 static __always_inline __u32 classify_current_task(void)
 {
+	__u64 current = bpf_get_current_cgroup_id();
+	__u32 *direct = bpf_map_lookup_elem(&agentd_cgroups, &current);
 	int level;
 
+	/* The common case, a process in its sandbox's own cgroup: one lookup. */
+	if (direct)
+		return *direct;
 	for (level = 1; level <= AGENTD_MAX_CGROUP_DEPTH; level++) {
 		__u64 id = bpf_get_current_ancestor_cgroup_id(level);
 		__u32 *slot;

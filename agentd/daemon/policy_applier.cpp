@@ -1,5 +1,6 @@
 #include "agentd/daemon/policy_applier.hpp"
 
+#include <chrono>
 #include <functional>
 #include <string_view>
 
@@ -39,7 +40,7 @@ Status PolicyApplier::reserve_existing_ids() {
 }
 
 Result<uint32_t> PolicyApplier::ensure_class(std::map<std::string, ClassRecord>& table,
-                                             policy::CompiledClass compiled, ApplyReport& report) {
+                                             policy::CompiledClass compiled, double compile_ms, ApplyReport& report) {
   if (compiled.entries.empty()) return static_cast<uint32_t>(AGENTD_CLASS_EMPTY);
   std::string identity = identity_of(compiled);
   if (auto it = table.find(identity); it != table.end()) return it->second.id;
@@ -48,7 +49,12 @@ Result<uint32_t> PolicyApplier::ensure_class(std::map<std::string, ClassRecord>&
     return table.emplace(identity, it->second).first->second.id;
   }
   const uint32_t id = allocate_id();
+  const auto started = std::chrono::steady_clock::now();
   if (auto status = maps_.put_class(id, compiled.entries); !status) return status.error();
+  const double write_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  spdlog::debug("class {} ({}): {} entries compiled in {:.1f} ms, written in {:.1f} ms", id, compiled.key,
+                compiled.entries.size(), compile_ms, write_ms);
+  if (compiled.entries.size() >= largest_write_.entries) largest_write_ = {compiled.entries.size(), compile_ms, write_ms};
   ++report.classes_written;
   report.entries_written += compiled.entries.size();
   table.emplace(identity, ClassRecord{id, std::move(compiled)});
@@ -58,11 +64,13 @@ Result<uint32_t> PolicyApplier::ensure_class(std::map<std::string, ClassRecord>&
 Result<ApplyReport> PolicyApplier::apply(std::shared_ptr<const policy::PolicySet> policy,
                                          SandboxRegistry& registry) {
   // 1. Compile everything before touching the kernel.
-  std::map<uint32_t, policy::CompiledClass> compiled_by_slot;
+  std::map<uint32_t, std::pair<policy::CompiledClass, double>> compiled_by_slot;
   for (const auto& [slot, sandbox] : registry.all()) {
+    const auto started = std::chrono::steady_clock::now();
     auto compiled = policy::compile_for_agent(*policy, sandbox.agent);
     if (!compiled) return make_error("{}: {}", sandbox.agent.str(), compiled.error().describe());
-    compiled_by_slot.emplace(slot, std::move(*compiled));
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+    compiled_by_slot.emplace(slot, std::make_pair(std::move(*compiled), ms));
   }
 
   // 2. Additions: classes that are new get written under fresh ids.
@@ -70,7 +78,7 @@ Result<ApplyReport> PolicyApplier::apply(std::shared_ptr<const policy::PolicySet
   std::map<std::string, ClassRecord> next_table;
   std::map<uint32_t, uint32_t> class_by_slot;
   for (auto& [slot, compiled] : compiled_by_slot) {
-    auto id = ensure_class(next_table, std::move(compiled), report);
+    auto id = ensure_class(next_table, std::move(compiled.first), compiled.second, report);
     if (!id) return id.error();  // new classes written so far are unused: removed below next time
     class_by_slot[slot] = *id;
   }
@@ -101,10 +109,12 @@ Result<ApplyReport> PolicyApplier::apply(std::shared_ptr<const policy::PolicySet
 
 Result<uint32_t> PolicyApplier::class_for(const policy::AgentName& agent) {
   if (!policy_) return static_cast<uint32_t>(AGENTD_CLASS_EMPTY);
+  const auto started = std::chrono::steady_clock::now();
   auto compiled = policy::compile_for_agent(*policy_, agent);
   if (!compiled) return make_error("{}: {}", agent.str(), compiled.error().describe());
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   ApplyReport unused;
-  return ensure_class(classes_, std::move(*compiled), unused);
+  return ensure_class(classes_, std::move(*compiled), ms, unused);
 }
 
 const policy::CompiledClass* PolicyApplier::compiled(uint32_t class_id) const {

@@ -22,6 +22,12 @@
 
 namespace agentd::daemon {
 
+struct ClassWrite {
+  size_t entries = 0;
+  double compile_ms = 0;  // policy to flattened entries
+  double write_ms = 0;    // entries into the kernel's trie
+};
+
 struct ApplyReport {
   size_t classes_written = 0;
   size_t classes_kept = 0;
@@ -46,6 +52,8 @@ class PolicyApplier {
   // The compiled rules behind a class id (for explaining denials).
   const policy::CompiledClass* compiled(uint32_t class_id) const;
   const policy::PolicySet* policy() const { return policy_.get(); }
+  // The largest class written so far: what `agentctl status` shows of load times.
+  const ClassWrite& largest_write() const { return largest_write_; }
   std::shared_ptr<const policy::PolicySet> policy_ptr() const { return policy_; }
 
  private:
@@ -57,13 +65,14 @@ class PolicyApplier {
   // The same key with other content (an edited rule) is another class.
   static std::string identity_of(const policy::CompiledClass& compiled);
   Result<uint32_t> ensure_class(std::map<std::string, ClassRecord>& table, policy::CompiledClass compiled,
-                                ApplyReport& report);
+                                double compile_ms, ApplyReport& report);
   uint32_t allocate_id();
 
   bpf::MapWriter& maps_;
   std::shared_ptr<const policy::PolicySet> policy_;
   std::map<std::string, ClassRecord> classes_;  // by identity
   uint32_t next_id_ = 1;
+  ClassWrite largest_write_;
 };
 
 }  // namespace agentd::daemon
