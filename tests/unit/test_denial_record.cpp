@@ -46,7 +46,7 @@ TEST_CASE("a connect denial becomes a JSON line with sandbox, process, destinati
   CHECK(record["time"] == "1970-01-01T00:00:00.000Z");
 }
 
-TEST_CASE("an IPv6 denial names the address in IPv6 text; unknown sandboxes are null") {
+TEST_CASE("an IPv6 denial names the address in IPv6 text, and unknown sandboxes are null") {
   auto e = connect_event();
   inet_pton(AF_INET6, "2001:db8::66", e.addr);
   e.addr_family = AGENTD_FAMILY_IPV6;

@@ -94,7 +94,7 @@ TEST_CASE("precedence: inference, then deny, then allow, then the default deny")
   }
 }
 
-TEST_CASE("globs select agents; others get only what matches them") {
+TEST_CASE("globs select agents, and others get only what matches them") {
   const PolicySet set = load(kPolicy);
   CHECK(judge(set, "acme/eng/coder-7", "192.0.2.1:22").allowed);
   CHECK_FALSE(judge(set, "acme/eng/reviewer-1", "192.0.2.1:22").allowed);
@@ -106,7 +106,7 @@ TEST_CASE("globs select agents; others get only what matches them") {
   CHECK(other.explanation.find("tenant has no policy") != std::string::npos);
 }
 
-TEST_CASE("agents with the same matched rules share a class key; others do not") {
+TEST_CASE("agents with the same matched rules share a class key, others do not") {
   const PolicySet set = load(kPolicy);
   auto key = [&](const std::string& who) { return compile_for_agent(set, agent(who))->key; };
   CHECK(key("acme/eng/coder-1") == key("acme/eng/coder-2"));
@@ -164,7 +164,7 @@ TEST_CASE("100,000 endpoints compile into 100,000 entries that decide correctly"
   CHECK(decide(*compiled, dest("10.0.1.2:26")).allowed);
 }
 
-TEST_CASE("destinations parse with their protocol; bad ones say why") {
+TEST_CASE("destinations parse with their protocol, and bad ones say why") {
   CHECK(parse_destination("198.51.100.7:443")->str() == "198.51.100.7:443/tcp");
   CHECK(parse_destination("[2001:db8::1]:53/udp")->str() == "[2001:db8::1]:53/udp");
   CHECK(parse_destination("[::ffff:198.51.100.7]:80")->str() == "198.51.100.7:80/tcp");
