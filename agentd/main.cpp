@@ -19,6 +19,12 @@ int main(int argc, char** argv) {
   app.add_option("--bpffs-dir", options.bpffs_dir, "where programs, links and maps are pinned")
       ->capture_default_str();
   app.add_option("--events-log", options.events_log, "denial records as JSON lines [default: stdout]");
+  app.add_flag("!--no-watch", options.watch_policy, "do not reload when policy files change (SIGHUP and "
+               "agentctl policy apply still do)");
+  app.add_option("--reload-settle-ms", options.reload_settle_ms,
+                 "quiet time after the last change to a policy file before reloading")
+      ->check(CLI::Range(0u, 60000u))
+      ->capture_default_str();
   app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();

@@ -18,6 +18,7 @@ int policy_validate(const Globals& g, const std::vector<std::string>& paths);
 int policy_explain(const Globals& g, const std::string& agent, const std::string& dest,
                    const std::string& policy_dir);
 int policy_apply(const Globals& g);
+int policy_diff(const Globals& g);
 int status(const Globals& g);
 int sandbox_list(const Globals& g);
 int sandbox_adopt(const Globals& g, const std::string& agent, const std::string& cgroup);

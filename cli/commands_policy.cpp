@@ -2,6 +2,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "agentd/api/client.hpp"
@@ -88,7 +89,36 @@ int policy_apply(const Globals& g) {
     std::cerr << "agentctl: " << result.error().describe() << "\n";
     return kExitFailure;
   }
-  std::cout << "policy applied: generation " << result->value("generation", 0) << "\n";
+  if (g.output == "json") {
+    std::cout << result->dump(2) << "\n";
+  } else if (!result->value("changed", false)) {
+    std::cout << "policy unchanged: generation " << result->value("generation", 0) << "\n";
+  } else {
+    std::cout << "policy applied: generation " << result->value("generation", 0) << " in "
+              << fmt::format("{:.1f}", result->value("ms", 0.0)) << " ms (" << result->value("classes_written", 0)
+              << " classes written, " << result->value("sandboxes_switched", 0) << " sandboxes switched)\n";
+  }
+  return 0;
+}
+
+int policy_diff(const Globals& g) {
+  auto result = agentd::api::call(g.socket, {{"method", "policy.diff"}});
+  if (!result) {
+    std::cerr << "agentctl: " << result.error().describe() << "\n";
+    return kExitFailure;
+  }
+  if (g.output == "json") {
+    std::cout << result->dump(2) << "\n";
+    return 0;
+  }
+  const auto& changes = (*result)["changes"];
+  if (changes.empty()) {
+    std::cout << "no changes: the policy dir is what agentd enforces\n";
+    return 0;
+  }
+  for (const auto& c : changes)
+    std::cout << c["change"].get<std::string>() << " " << c["tenant"].get<std::string>() << "  "
+              << c["rule"].get<std::string>() << "  (" << c["at"].get<std::string>() << ")\n";
   return 0;
 }
 

@@ -47,7 +47,9 @@ int status(const Globals& g) {
             << "  cgroup root " << text(d["cgroup_root"]) << ", bpffs " << text(d["bpffs_dir"]) << "\n\n";
   const json& p = s["policy"];
   std::cout << "policy " << text(p["dir"]) << ": generation " << text(p["generation"]) << ", loaded "
-            << text(p["loaded_at"]) << "\n";
+            << text(p["loaded_at"]) << " (" << text(p["last_reload"]["trigger"]) << ", "
+            << text(p["last_reload"]["ms"]) << " ms)\n  digest " << text(p["digest"])
+            << (p.value("watching", false) ? ", watching the dir for changes" : "") << "\n";
   if (!p["last_error"].is_null()) std::cout << "  last reload refused:\n" << text(p["last_error"]) << "\n";
   Table tenants({"TENANT", "RULES", "INFERENCE", "FILE"});
   for (const auto& t : p["tenants"])
@@ -61,6 +63,7 @@ int status(const Globals& g) {
   Table features({"FEATURE", "VALUE"});
   for (const auto& [name, value] : s["kernel"]["features"].items()) features.add({name, text(value)});
   features.print(std::cout);
+  std::cout << "socket family hook: " << text(s["kernel"]["enforcement"]["socket_family_hook"]) << "\n";
   return 0;
 }
 

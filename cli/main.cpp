@@ -36,7 +36,11 @@ int main(int argc, char** argv) {
   add_output(explain);
   explain->callback([&] { code = agentctl::policy_explain(g, agent, dest, policy_dir); });
   auto* apply = policy->add_subcommand("apply", "make the daemon reload its policy dir now");
+  add_output(apply);
   apply->callback([&] { code = agentctl::policy_apply(g); });
+  auto* diff = policy->add_subcommand("diff", "what an apply would change, rule by rule");
+  add_output(diff);
+  diff->callback([&] { code = agentctl::policy_diff(g); });
 
   auto* status = app.add_subcommand("status", "the daemon, its policy, sandboxes and kernel features");
   add_output(status);

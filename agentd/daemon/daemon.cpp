@@ -13,6 +13,7 @@
 #include "agentd/api/protocol.hpp"
 #include "agentd/common/version.hpp"
 #include "agentd/events/denial_record.hpp"
+#include "agentd/policy/diff.hpp"
 #include "agentd/policy/explain.hpp"
 #include "agentd/policy/loader.hpp"
 #include "agentd/sandbox/cgroup.hpp"
@@ -92,8 +93,10 @@ Status Daemon::init() {
   if (auto status = applier_->reserve_existing_ids(); !status) return status.error();
 
   if (auto status = restore_sandboxes(); !status) return status.error();
+  const auto apply_started = std::chrono::steady_clock::now();
   auto report = applier_->apply(policy, registry_);
   if (!report) return make_error("applying the policy: {}", report.error().describe());
+  last_reload_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - apply_started).count();
   policy_loaded_at_ = std::chrono::system_clock::now();
   policy_generation_ = 1;
   spdlog::info("policy from {}: {} tenants, {} rules; {} classes written, {} sandboxes", options_.policy_dir.string(),
@@ -140,6 +143,12 @@ Status Daemon::init() {
       [this](const api::Peer& peer) { return gate(peer); });
   if (!server) return server.error();
   server_ = std::move(*server);
+  if (options_.watch_policy) {
+    auto watcher = PolicyWatcher::watch(loop, options_.policy_dir, options_.reload_settle_ms * 1000ULL,
+                                        [this] { (void)reload_policy("policy dir changed"); });
+    if (!watcher) return watcher.error();
+    watcher_ = std::move(*watcher);
+  }
   spdlog::info("agentd {} enforcing: cgroup root {}, bpffs {}, socket {}", version(),
                options_.cgroup_root.string(), options_.bpffs_dir.string(), options_.socket_path.string());
   return ok_status();
@@ -245,26 +254,55 @@ Status Daemon::save_adopted() const {
   return ok_status();
 }
 
-Status Daemon::reload_policy(const std::string& why) {
+Result<json> Daemon::reload_policy(const std::string& why) {
+  const auto started = std::chrono::steady_clock::now();
   auto loaded = policy::load_policy_dir(options_.policy_dir);
   for (const auto& w : loaded.warnings) spdlog::warn("{}", w.str());
   if (!loaded.ok()) {
     last_reload_error_ = join_diagnostics(loaded.errors);
-    spdlog::error("policy reload ({}) refused; the running policy stays:\n{}", why, last_reload_error_);
-    return make_error("{}", last_reload_error_);
+    spdlog::error("policy reload ({}) refused, the running policy stays:\n{}", why, last_reload_error_);
+    return make_error("policy refused, the running policy stays:\n{}", last_reload_error_);
+  }
+  if (applier_->policy() && loaded.policy->source_digest() == applier_->policy()->source_digest()) {
+    // Nothing changed (an editor's touch, a reload on demand): no work.
+    last_reload_error_.clear();
+    return json{{"generation", policy_generation_}, {"changed", false}};
   }
   auto report = applier_->apply(std::make_shared<const policy::PolicySet>(std::move(*loaded.policy)), registry_);
   if (!report) {
     last_reload_error_ = report.error().describe();
-    spdlog::error("policy reload ({}) failed: {}", why, last_reload_error_);
+    spdlog::error("policy reload ({}) failed, the running policy stays: {}", why, last_reload_error_);
     return report.error();
   }
   last_reload_error_.clear();
+  last_reload_trigger_ = why;
+  last_reload_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   policy_loaded_at_ = std::chrono::system_clock::now();
   ++policy_generation_;
-  spdlog::info("policy reloaded ({}): generation {}, {} classes written, {} kept, {} sandboxes switched", why,
-               policy_generation_, report->classes_written, report->classes_kept, report->sandboxes_switched);
-  return ok_status();
+  spdlog::info("policy reloaded ({}): generation {} in {:.1f} ms: {} classes written ({} entries), {} kept, "
+               "{} sandboxes switched, {} entries removed",
+               why, policy_generation_, last_reload_ms_, report->classes_written, report->entries_written,
+               report->classes_kept, report->sandboxes_switched, report->entries_removed);
+  return json{{"generation", policy_generation_},
+              {"changed", true},
+              {"ms", last_reload_ms_},
+              {"classes_written", report->classes_written},
+              {"entries_written", report->entries_written},
+              {"entries_removed", report->entries_removed},
+              {"sandboxes_switched", report->sandboxes_switched}};
+}
+
+Result<json> Daemon::diff_policy() const {
+  auto loaded = policy::load_policy_dir(options_.policy_dir);
+  if (!loaded.ok()) return make_error("the policy dir does not validate:\n{}", join_diagnostics(loaded.errors));
+  json changes = json::array();
+  if (const auto* running = applier_->policy()) {
+    for (const auto& c : policy::diff_policies(*running, *loaded.policy))
+      changes.push_back({{"change", c.added ? "+" : "-"}, {"tenant", c.tenant}, {"rule", c.line}, {"at", c.location}});
+  }
+  return json{{"running_digest", applier_->policy() ? applier_->policy()->source_digest() : ""},
+              {"dir_digest", loaded.policy->source_digest()},
+              {"changes", changes}};
 }
 
 std::optional<std::string> Daemon::gate(const api::Peer& peer) const {
@@ -293,10 +331,8 @@ json Daemon::handle(const json& request, const api::Peer&) {
   if (method == "sandbox.ensure") return answer(ensure_sandbox(string_param("agent")));
   if (method == "sandbox.adopt") return answer(adopt_sandbox(string_param("agent"), string_param("cgroup")));
   if (method == "policy.explain") return answer(explain(string_param("agent"), string_param("dest")));
-  if (method == "policy.apply") {
-    auto status = reload_policy("agentctl policy apply");
-    return status ? api::ok_response({{"generation", policy_generation_}}) : api::error_response(status.error().describe());
-  }
+  if (method == "policy.apply") return answer(reload_policy("agentctl policy apply"));
+  if (method == "policy.diff") return answer(diff_policy());
   return api::error_response(fmt::format("unknown method \"{}\"", method));
 }
 
@@ -405,7 +441,10 @@ json Daemon::status() const {
       {"policy",
        {{"dir", options_.policy_dir.string()},
         {"generation", policy_generation_},
+        {"digest", policy ? policy->source_digest() : ""},
         {"loaded_at", events::format_time(policy_loaded_at_)},
+        {"last_reload", {{"trigger", last_reload_trigger_}, {"ms", last_reload_ms_}}},
+        {"watching", watcher_ != nullptr},
         {"last_error", last_reload_error_.empty() ? json(nullptr) : json(last_reload_error_)},
         {"largest_class_write",
          {{"entries", applier_->largest_write().entries},
@@ -466,7 +505,7 @@ void Daemon::drain_events() {
 int Daemon::on_signal(sd_event_source* source, const signalfd_siginfo* info, void* self) {
   auto* daemon = static_cast<Daemon*>(self);
   if (info->ssi_signo == SIGHUP) {
-    (void)daemon->reload_policy("SIGHUP");
+    (void)daemon->reload_policy("SIGHUP");  // errors are logged and shown by status
     return 0;
   }
   spdlog::info("signal {}: stopping; enforcement stays attached", info->ssi_signo);

@@ -19,6 +19,7 @@
 #include "agentd/daemon/denial_log.hpp"
 #include "agentd/daemon/options.hpp"
 #include "agentd/daemon/policy_applier.hpp"
+#include "agentd/daemon/policy_watcher.hpp"
 #include "agentd/daemon/sandbox_registry.hpp"
 
 namespace agentd::daemon {
@@ -39,7 +40,10 @@ class Daemon {
   Status init();
   Status restore_sandboxes();
   Status save_adopted() const;
-  Status reload_policy(const std::string& why);
+  // Loads the policy dir and applies it; the running policy stays on any
+  // error. Returns what changed.
+  Result<nlohmann::json> reload_policy(const std::string& why);
+  Result<nlohmann::json> diff_policy() const;
 
   nlohmann::json handle(const nlohmann::json& request, const api::Peer& peer);
   std::optional<std::string> gate(const api::Peer& peer) const;
@@ -68,11 +72,14 @@ class Daemon {
   SdEventPtr loop_;
   std::vector<SdEventSourcePtr> sources_;
   std::unique_ptr<api::Server> server_;
+  std::unique_ptr<PolicyWatcher> watcher_;
 
   std::chrono::system_clock::time_point started_at_;
   std::chrono::system_clock::time_point policy_loaded_at_;
   uint64_t policy_generation_ = 0;
   std::string last_reload_error_;
+  std::string last_reload_trigger_ = "start";
+  double last_reload_ms_ = 0;
   uint64_t events_received_ = 0;
 };
 

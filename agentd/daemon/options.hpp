@@ -15,6 +15,8 @@ struct Options {
   std::filesystem::path bpffs_dir = "/sys/fs/bpf/agentd";
   std::filesystem::path events_log;   // empty: denial records on stdout
   std::string log_level = "info";
+  bool watch_policy = true;          // reload when files in the policy dir change
+  unsigned reload_settle_ms = 25;    // quiet time after the last change before reloading
 };
 
 }  // namespace agentd::daemon

@@ -1,11 +1,13 @@
 #include "agentd/policy/loader.hpp"
 
+#include <openssl/evp.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <set>
 #include <sstream>
 #include <tuple>
@@ -337,6 +339,26 @@ std::optional<TenantPolicy> FileReader::read(const std::string& text) {
   return tenant;
 }
 
+// sha256 of the sources, each as its name, a NUL, its size and its text.
+std::string digest_of(const std::vector<std::pair<std::string, std::string>>& files) {
+  std::vector<const std::pair<std::string, std::string>*> sorted;
+  for (const auto& f : files) sorted.push_back(&f);
+  std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->first < b->first; });
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
+  for (const auto* f : sorted) {
+    const std::string header = fs::path(f->first).filename().string() + '\0' + std::to_string(f->second.size()) + '\0';
+    EVP_DigestUpdate(ctx.get(), header.data(), header.size());
+    EVP_DigestUpdate(ctx.get(), f->second.data(), f->second.size());
+  }
+  unsigned char hash[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_DigestFinal_ex(ctx.get(), hash, &length);
+  std::string hex = "sha256:";
+  for (unsigned int i = 0; i < length; ++i) hex += fmt::format("{:02x}", hash[i]);
+  return hex;
+}
+
 }  // namespace
 
 LoadResult parse_policy_texts(const std::vector<std::pair<std::string, std::string>>& files) {
@@ -361,7 +383,10 @@ LoadResult parse_policy_texts(const std::vector<std::pair<std::string, std::stri
   };
   std::stable_sort(result.errors.begin(), result.errors.end(), by_position);
   std::stable_sort(result.warnings.begin(), result.warnings.end(), by_position);
-  if (result.errors.empty()) result.policy = std::move(set);
+  if (result.errors.empty()) {
+    set.set_source_digest(digest_of(files));
+    result.policy = std::move(set);
+  }
   return result;
 }
 

@@ -95,6 +95,11 @@ class PolicySet {
   size_t endpoint_count() const { return endpoints_.size(); }
   size_t rule_count() const;
 
+  // sha256 over the source files (names and contents, in name order): what
+  // `agentctl status` shows, to compare with the files in Git.
+  const std::string& source_digest() const { return source_digest_; }
+  void set_source_digest(std::string digest) { source_digest_ = std::move(digest); }
+
   // Building (the loader's side).
   uint32_t add_endpoint(Endpoint endpoint);
   void add_tenant(TenantPolicy tenant) { tenants_.push_back(std::move(tenant)); }
@@ -102,6 +107,7 @@ class PolicySet {
  private:
   std::vector<TenantPolicy> tenants_;
   std::vector<Endpoint> endpoints_;
+  std::string source_digest_;
 };
 
 }  // namespace agentd::policy

@@ -7,6 +7,8 @@
 //   netprobe socket FAMILY TYPE [PROTO]    create a socket
 //   netprobe serve [--tcp P,..] [--udp P,..] [--bind ADDR]   accept/echo until SIGTERM
 //   netprobe bench connect|sendto ADDR PORT COUNT   ns per operation
+//   netprobe loop ADDR PORT STOPFILE       TCP connects until STOPFILE exists: counts
+//   netprobe until-ok ADDR PORT            TCP connects until one succeeds: its wall-clock time
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -242,6 +244,46 @@ int do_bench(const std::string& what, const std::string& addr, int port, long co
   return 0;
 }
 
+// Tight loop of TCP connects, counting outcomes, until the stop file appears.
+int do_loop(const std::string& addr, int port, const std::string& stop_file) {
+  Address a;
+  if (!parse_address(addr, port, a)) return 2;
+  long ok = 0, refused = 0, other = 0;
+  for (long i = 0;; ++i) {
+    if (i % 16 == 0 && access(stop_file.c_str(), F_OK) == 0) break;
+    int fd = socket(a.family, SOCK_STREAM, 0);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&a.storage), a.length) == 0) ++ok;
+    else if (errno == EPERM) ++refused;
+    else ++other;
+    close(fd);
+  }
+  std::printf("{\"op\":\"loop\",\"dest\":\"%s\",\"port\":%d,\"connected\":%ld,\"refused\":%ld,\"other\":%ld,\"ok\":true}\n",
+              addr.c_str(), port, ok, refused, other);
+  return 0;
+}
+
+// Connects until one succeeds (at most 60 s); prints when, in wall-clock
+// nanoseconds, so a benchmark can compare it with when it changed policy.
+int do_until_ok(const std::string& addr, int port) {
+  Address a;
+  if (!parse_address(addr, port, a)) return 2;
+  std::printf("{\"op\":\"until-ok\",\"ready\":true}\n");
+  std::fflush(stdout);
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < give_up) {
+    int fd = socket(a.family, SOCK_STREAM, 0);
+    int rc = connect(fd, reinterpret_cast<sockaddr*>(&a.storage), a.length);
+    close(fd);
+    if (rc == 0) {
+      const long long ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                               std::chrono::system_clock::now().time_since_epoch()).count();
+      std::printf("{\"op\":\"until-ok\",\"at_ns\":%lld,\"ok\":true}\n", ns);
+      return 0;
+    }
+  }
+  return report("until-ok", "", false, ETIMEDOUT);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -253,6 +295,8 @@ int main(int argc, char** argv) {
   if (cmd == "fastopen" && args.size() == 3) return do_fastopen(arg(1), std::atoi(arg(2).c_str()));
   if (cmd == "socket" && (args.size() == 3 || args.size() == 4)) return do_socket(arg(1), arg(2), arg(3));
   if (cmd == "bench" && args.size() == 5) return do_bench(arg(1), arg(2), std::atoi(arg(3).c_str()), std::atol(arg(4).c_str()));
+  if (cmd == "loop" && args.size() == 4) return do_loop(arg(1), std::atoi(arg(2).c_str()), arg(3));
+  if (cmd == "until-ok" && args.size() == 3) return do_until_ok(arg(1), std::atoi(arg(2).c_str()));
   if (cmd == "serve") {
     std::vector<int> tcp, udp;
     std::string bind_addr;

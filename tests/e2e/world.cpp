@@ -4,6 +4,7 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -174,13 +175,14 @@ void World::write_policy(const std::string& file_name, const std::string& yaml) 
   std::ofstream(dir_ / "policy" / file_name) << yaml;
 }
 
-bool World::start_agentd() {
+bool World::start_agentd(const std::vector<std::string>& extra_args) {
   agentd_exit_code_ = -1;
-  agentd_pid_ = spawn_process({"nsenter", "--net=" + host_ns_path(), AGENTD_BIN, "--policy-dir",
-                               (dir_ / "policy").string(), "--state-dir", (dir_ / "state").string(), "--socket",
-                               socket_.string(), "--cgroup-root", cgroup_root_.string(), "--bpffs-dir",
-                               (bpffs_ / "agentd").string()},
-                              dir_ / "events.jsonl", dir_ / "agentd.log");
+  std::vector<std::string> argv = {"nsenter", "--net=" + host_ns_path(), AGENTD_BIN, "--policy-dir",
+                                   (dir_ / "policy").string(), "--state-dir", (dir_ / "state").string(), "--socket",
+                                   socket_.string(), "--cgroup-root", cgroup_root_.string(), "--bpffs-dir",
+                                   (bpffs_ / "agentd").string()};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  agentd_pid_ = spawn_process(argv, dir_ / "events.jsonl", dir_ / "agentd.log");
   // Wait for the daemon to answer (or to fail): a readiness wait, not a timing.
   for (int i = 0; i < 500; ++i) {
     int code = poll_exit(agentd_pid_);
@@ -193,6 +195,29 @@ bool World::start_agentd() {
     sleep_ms(20);
   }
   return false;
+}
+
+void World::signal_agentd(int signal) const {
+  if (agentd_pid_ > 0) kill(agentd_pid_, signal);
+}
+
+pid_t World::spawn_in_sandbox(const std::string& agent, std::vector<std::string> args, const std::string& name) {
+  std::vector<std::string> argv = {"nsenter", "--net=" + host_ns_path(), AGENTCTL_BIN, "--socket", socket_.string(),
+                                   "run", "--agent", agent, "--", NETPROBE_BIN};
+  argv.insert(argv.end(), args.begin(), args.end());
+  pid_t pid = spawn_process(argv, dir_ / (name + ".out"), dir_ / (name + ".err"));
+  spawned_.push_back(pid);
+  return pid;
+}
+
+ProcessResult World::wait_spawned(pid_t pid, const std::string& name) {
+  ProcessResult result;
+  result.exit_code = stop_process(pid, 0, 60000);  // signal 0: just wait
+  // Reaped: never signal that pid again, it may be someone else's now.
+  spawned_.erase(std::remove(spawned_.begin(), spawned_.end(), pid), spawned_.end());
+  result.out = read_file(dir_ / (name + ".out"));
+  result.err = read_file(dir_ / (name + ".err"));
+  return result;
 }
 
 void World::kill_agentd(int signal) {
@@ -295,6 +320,8 @@ void remove_cgroup_tree(const fs::path& root) {
 }  // namespace
 
 void World::teardown() {
+  for (pid_t pid : spawned_) stop_process(pid, SIGTERM, 2000);
+  spawned_.clear();
   kill_agentd(SIGTERM);
   for (pid_t pid : servers_) stop_process(pid, SIGTERM, 2000);
   servers_.clear();

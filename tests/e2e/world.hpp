@@ -43,7 +43,8 @@ class World {
 
   // Starts agentd in the host ns; true once its socket answers, false when
   // it exited instead (agentd_exit_code() and agentd_log() tell why).
-  bool start_agentd();
+  bool start_agentd(const std::vector<std::string>& extra_args = {});
+  void signal_agentd(int signal) const;
   void kill_agentd(int signal);  // and waits for it
   int agentd_exit_code() const { return agentd_exit_code_; }
   std::string agentd_log() const;
@@ -55,6 +56,10 @@ class World {
   ProcessResult netprobe_in_sandbox(const std::string& agent, std::vector<std::string> args,
                                     const std::optional<std::string>& user = std::nullopt) const;
   ProcessResult netprobe_outside(std::vector<std::string> args) const;
+  // A sandboxed netprobe in the background; its output goes to dir()/name.out.
+  pid_t spawn_in_sandbox(const std::string& agent, std::vector<std::string> args, const std::string& name);
+  // Waits (bounded) for a background process and returns its output.
+  ProcessResult wait_spawned(pid_t pid, const std::string& name);
   // A process moved into a cgroup by hand, with no agentd involved.
   ProcessResult netprobe_in_cgroup(const std::filesystem::path& cgroup, std::vector<std::string> args) const;
 
@@ -82,6 +87,7 @@ class World {
   std::filesystem::path dir_, bpffs_, cgroup2_mount_, cgroup_root_, socket_;
   bool host_ns_made_ = false, net_ns_made_ = false, bpffs_mounted_ = false;
   std::vector<pid_t> servers_;
+  std::vector<pid_t> spawned_;
   std::vector<std::filesystem::path> foreign_cgroups_;
   pid_t agentd_pid_ = -1;
   int agentd_exit_code_ = -1;

@@ -1,0 +1,71 @@
+#include "agentd/policy/diff.hpp"
+
+#include <map>
+
+#include <fmt/format.h>
+
+namespace agentd::policy {
+namespace {
+
+const char* kind_name(EndpointKind kind) {
+  switch (kind) {
+    case EndpointKind::allow: return "allow";
+    case EndpointKind::deny: return "deny";
+    case EndpointKind::inference: return "inference";
+  }
+  return "?";
+}
+
+// canonical line -> where it is written; a multimap keeps duplicates apart.
+std::multimap<std::string, std::string> lines_of(const PolicySet& set, const TenantPolicy& tenant) {
+  std::multimap<std::string, std::string> lines;
+  for (uint32_t id : tenant.inference) {
+    const Endpoint& e = set.endpoint(id);
+    lines.emplace(canonical_line(set, e, tenant.tenant + "/*/*"), e.pos.str());
+  }
+  for (const auto& rule : tenant.rules) {
+    for (const auto* ids : {&rule.allow, &rule.deny})
+      for (uint32_t id : *ids) {
+        const Endpoint& e = set.endpoint(id);
+        lines.emplace(canonical_line(set, e, rule.agents.text), e.pos.str());
+      }
+  }
+  return lines;
+}
+
+}  // namespace
+
+std::string canonical_line(const PolicySet&, const Endpoint& e, const std::string& selector) {
+  std::string ports;
+  for (const auto& p : e.ports)
+    ports += (ports.empty() ? "" : ",") + (p.lo == p.hi ? fmt::format("{}", p.lo) : fmt::format("{}-{}", p.lo, p.hi));
+  const char* proto = e.proto_mask == AGENTD_PROTO_TCP ? "tcp" : e.proto_mask == AGENTD_PROTO_UDP ? "udp" : "tcp+udp";
+  return fmt::format("{}: {} {} ports {} {}", selector, kind_name(e.kind), e.cidr.str(), ports.empty() ? "all" : ports,
+                     proto);
+}
+
+std::vector<PolicyChange> diff_policies(const PolicySet& before, const PolicySet& after) {
+  std::map<std::string, std::pair<const TenantPolicy*, const TenantPolicy*>> tenants;
+  for (const auto& t : before.tenants()) tenants[t.tenant].first = &t;
+  for (const auto& t : after.tenants()) tenants[t.tenant].second = &t;
+  std::vector<PolicyChange> changes;
+  for (const auto& [name, pair] : tenants) {
+    auto old_lines = pair.first ? lines_of(before, *pair.first) : std::multimap<std::string, std::string>{};
+    auto new_lines = pair.second ? lines_of(after, *pair.second) : std::multimap<std::string, std::string>{};
+    // Match equal lines pairwise; what is left is removed or added.
+    for (auto it = old_lines.begin(); it != old_lines.end();) {
+      auto match = new_lines.find(it->first);
+      if (match != new_lines.end()) {
+        new_lines.erase(match);
+        it = old_lines.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (const auto& [line, where] : old_lines) changes.push_back({false, name, line, where});
+    for (const auto& [line, where] : new_lines) changes.push_back({true, name, line, where});
+  }
+  return changes;
+}
+
+}  // namespace agentd::policy
