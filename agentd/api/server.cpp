@@ -72,7 +72,7 @@ void Server::accept_clients() {
     socklen_t len = sizeof(cred);
     if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) continue;
     Peer peer{cred.pid, cred.uid, cred.gid};
-    auto client = std::make_unique<Client>();
+    auto client = std::make_shared<Client>();
     client->server = this;
     client->peer = peer;
     // A refused peer still gets its request read, then the refusal as the
@@ -137,25 +137,35 @@ void Server::serve(Client& client) {
     }
     newline = client.buffer.size();  // a last line without its newline
   }
-  nlohmann::json response;
   auto request = nlohmann::json::parse(client.buffer.substr(0, newline), nullptr, false);
-  if (client.refusal) {
-    response = error_response(*client.refusal);
-  } else if (request.is_discarded() || !request.is_object()) {
-    response = error_response("the request is not a JSON object");
-  } else if (!request.contains("method") || !request["method"].is_string()) {
-    response = error_response("the request has no \"method\" string");
-  } else {
-    try {
-      response = handler_(request, client.peer);
-    } catch (const std::exception& e) {
-      // A handler bug must not take the daemon (and its bookkeeping) down.
-      spdlog::error("control request {} failed: {}", request["method"].get<std::string>(), e.what());
-      response = error_response(fmt::format("internal error: {}", e.what()));
-    }
+  if (client.refusal) return answer(client, error_response(*client.refusal));
+  if (request.is_discarded() || !request.is_object())
+    return answer(client, error_response("the request is not a JSON object"));
+  if (!request.contains("method") || !request["method"].is_string())
+    return answer(client, error_response("the request has no \"method\" string"));
+  // The request is complete: no more reading, and no deadline while the
+  // answer is worked out (a reload may take a while; it replies when done).
+  client.io.reset();
+  client.deadline.reset();
+  Reply reply(clients_.at(&client), this);
+  try {
+    handler_(request, client.peer, reply);  // may answer, and so drop the client: do not touch it after
+  } catch (const std::exception& e) {
+    // A handler bug must not take the daemon (and its bookkeeping) down.
+    spdlog::error("control request {} failed: {}", request["method"].get<std::string>(), e.what());
+    reply.send(error_response(fmt::format("internal error: {}", e.what())));
   }
-  respond(fd, response);
+}
+
+void Server::answer(Client& client, const nlohmann::json& response) {
+  respond(client.fd.get(), response);
   drop(client);
+}
+
+void Reply::send(const nlohmann::json& response) const {
+  auto client = client_.lock();
+  if (!client) return;  // gone: dropped on its deadline, or the server stopped
+  server_->answer(*static_cast<Server::Client*>(client.get()), response);
 }
 
 void Server::respond(int fd, const nlohmann::json& response) {

@@ -1,5 +1,5 @@
 // The control socket: accepts local clients, reads one request line,
-// answers, closes. Every peer is identified by SO_PEERCRED and passed
+// answers (at once, or later for work done off the loop), closes. Every peer is identified by SO_PEERCRED and passed
 // through a gate first (a process inside any sandbox is never served).
 // Clients are handled on the daemon's event loop and never block it.
 #pragma once
@@ -27,9 +27,25 @@ struct Peer {
   gid_t gid = 0;
 };
 
+class Server;
+
+// The way to answer one request, now or later. Answering a client that
+// has gone away does nothing; every Reply is meant to be sent once.
+class Reply {
+ public:
+  void send(const nlohmann::json& response) const;
+
+ private:
+  friend class Server;
+  struct Client;
+  explicit Reply(std::weak_ptr<void> client, Server* server) : client_(std::move(client)), server_(server) {}
+  std::weak_ptr<void> client_;
+  Server* server_;
+};
+
 class Server {
  public:
-  using Handler = std::function<nlohmann::json(const nlohmann::json& request, const Peer& peer)>;
+  using Handler = std::function<void(const nlohmann::json& request, const Peer& peer, Reply reply)>;
   // Returns the reason to refuse a peer, or nothing to serve it.
   using Gate = std::function<std::optional<std::string>(const Peer& peer)>;
 
@@ -58,6 +74,8 @@ class Server {
   void accept_clients();
   void serve(Client& client);
   void drop(Client& client);
+  void answer(Client& client, const nlohmann::json& response);
+  friend class Reply;
   static void respond(int fd, const nlohmann::json& response);
 
   sd_event* loop_;
@@ -66,7 +84,8 @@ class Server {
   Gate gate_;
   UniqueFd listen_fd_;
   SdEventSourcePtr listen_source_;
-  std::map<Client*, std::unique_ptr<Client>> clients_;
+  // Shared so that a Reply can tell whether its client is still there.
+  std::map<Client*, std::shared_ptr<Client>> clients_;
 };
 
 }  // namespace agentd::api

@@ -54,13 +54,13 @@ Result<std::set<uint32_t>> MapWriter::classes_in_rules() const {
   return classes;
 }
 
-Result<size_t> MapWriter::delete_classes_except(const std::set<uint32_t>& keep) {
+Result<size_t> MapWriter::delete_unused_classes(const std::set<uint32_t>& keep, uint32_t below) {
   // Collect first: deleting while walking an LPM trie restarts the walk.
   std::vector<agentd_rule_key> doomed;
   agentd_rule_key key{}, next{};
   const void* previous = nullptr;
   while (bpf_map_get_next_key(fds_.rules, previous, &next) == 0) {
-    if (!keep.count(next.class_id)) doomed.push_back(next);
+    if (next.class_id < below && !keep.count(next.class_id)) doomed.push_back(next);
     key = next;
     previous = &key;
   }

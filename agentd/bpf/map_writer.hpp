@@ -20,9 +20,11 @@ class MapWriter {
 
   // Writes every entry of a class (batched where the kernel can).
   Status put_class(uint32_t class_id, const std::vector<policy::CompiledEntry>& entries);
-  // Removes every rule entry whose class is not in `keep`: after a switch,
-  // and to clear what a previous daemon left behind.
-  Result<size_t> delete_classes_except(const std::set<uint32_t>& keep);
+  // Removes every rule entry of a class below `below` that is not in
+  // `keep`: after a switch, and what a previous daemon left behind. Classes
+  // made since are not touched (this runs off the loop while new
+  // sandboxes may appear).
+  Result<size_t> delete_unused_classes(const std::set<uint32_t>& keep, uint32_t below);
   // The classes that have entries in the rules trie.
   Result<std::set<uint32_t>> classes_in_rules() const;
 

@@ -116,6 +116,9 @@ Status Daemon::init() {
     return system_error("creating the event loop");
   }
   loop_.reset(loop);
+  auto off_loop = OffLoop::create(loop);
+  if (!off_loop) return off_loop.error();
+  off_loop_ = std::move(*off_loop);
 
   sigset_t mask;
   sigemptyset(&mask);
@@ -139,13 +142,14 @@ Status Daemon::init() {
   sources_.emplace_back(ring);
 
   auto server = api::Server::listen(
-      loop, options_.socket_path, [this](const json& request, const api::Peer& peer) { return handle(request, peer); },
+      loop, options_.socket_path,
+      [this](const json& request, const api::Peer& peer, api::Reply reply) { handle(request, peer, reply); },
       [this](const api::Peer& peer) { return gate(peer); });
   if (!server) return server.error();
   server_ = std::move(*server);
   if (options_.watch_policy) {
     auto watcher = PolicyWatcher::watch(loop, options_.policy_dir, options_.reload_settle_ms * 1000ULL,
-                                        [this] { (void)reload_policy("policy dir changed"); });
+                                        [this] { request_reload("policy dir changed", std::nullopt); });
     if (!watcher) return watcher.error();
     watcher_ = std::move(*watcher);
   }
@@ -254,55 +258,125 @@ Status Daemon::save_adopted() const {
   return ok_status();
 }
 
-Result<json> Daemon::reload_policy(const std::string& why) {
-  const auto started = std::chrono::steady_clock::now();
-  auto loaded = policy::load_policy_dir(options_.policy_dir);
-  for (const auto& w : loaded.warnings) spdlog::warn("{}", w.str());
-  if (!loaded.ok()) {
-    last_reload_error_ = join_diagnostics(loaded.errors);
-    spdlog::error("policy reload ({}) refused, the running policy stays:\n{}", why, last_reload_error_);
-    return make_error("policy refused, the running policy stays:\n{}", last_reload_error_);
-  }
-  if (applier_->policy() && loaded.policy->source_digest() == applier_->policy()->source_digest()) {
-    // Nothing changed (an editor's touch, a reload on demand): no work.
-    last_reload_error_.clear();
-    return json{{"generation", policy_generation_}, {"changed", false}};
-  }
-  auto report = applier_->apply(std::make_shared<const policy::PolicySet>(std::move(*loaded.policy)), registry_);
-  if (!report) {
-    last_reload_error_ = report.error().describe();
-    spdlog::error("policy reload ({}) failed, the running policy stays: {}", why, last_reload_error_);
-    return report.error();
-  }
+void Daemon::request_reload(const std::string& why, std::optional<api::Reply> reply) {
+  reload_queued_ = true;
+  queued_trigger_ = why;
+  if (reply) queued_replies_.push_back(*reply);
+  if (!reload_running_) start_reload();
+}
+
+void Daemon::start_reload() {
+  reload_running_ = true;
+  reload_started_ = std::chrono::steady_clock::now();
+  reload_queued_ = false;
+  std::string why = std::move(queued_trigger_);
+  std::vector<api::Reply> replies = std::move(queued_replies_);
+  queued_replies_.clear();
+  // What the worker may read: copies, taken on the loop.
+  std::vector<policy::AgentName> agents;
+  for (const auto& [slot, sandbox] : registry_.all()) agents.push_back(sandbox.agent);
+  auto known = applier_->known_classes();
+  const std::string running_digest = applier_->policy() ? applier_->policy()->source_digest() : "";
+
+  struct Outcome {
+    Result<PreparedPolicy> prepared = make_error("not run");
+    std::vector<policy::Diagnostic> errors;
+    bool unchanged = false;
+  };
+  auto outcome = std::make_shared<Outcome>();
+  off_loop_->run(
+      [this, outcome, agents = std::move(agents), known = std::move(known), running_digest,
+       dir = options_.policy_dir] {
+        auto loaded = policy::load_policy_dir(dir);
+        for (const auto& w : loaded.warnings) spdlog::warn("{}", w.str());
+        if (!loaded.ok()) {
+          outcome->errors = std::move(loaded.errors);
+          return;
+        }
+        if (loaded.policy->source_digest() == running_digest) {
+          outcome->unchanged = true;  // an editor's touch, an apply with nothing new
+          return;
+        }
+        outcome->prepared =
+            applier_->prepare(std::make_shared<const policy::PolicySet>(std::move(*loaded.policy)), agents, known);
+      },
+      [this, outcome, why, replies = std::move(replies)]() mutable {
+        if (outcome->unchanged) {
+          last_reload_error_.clear();
+          for (auto& r : replies) r.send(api::ok_response({{"generation", policy_generation_}, {"changed", false}}));
+          reload_running_ = false;
+          if (reload_queued_) start_reload();
+          return;
+        }
+        finish_reload(why, std::move(replies), std::move(outcome->prepared), outcome->errors);
+      });
+}
+
+void Daemon::finish_reload(const std::string& why, std::vector<api::Reply> replies, Result<PreparedPolicy> prepared,
+                           const std::vector<policy::Diagnostic>& errors) {
+  auto refuse = [&](const std::string& error) {
+    last_reload_error_ = error;
+    spdlog::error("policy reload ({}) refused, the running policy stays:\n{}", why, error);
+    for (auto& r : replies) r.send(api::error_response("policy refused, the running policy stays:\n" + error));
+    reload_running_ = false;
+    if (reload_queued_) start_reload();
+  };
+  if (!errors.empty()) return refuse(join_diagnostics(errors));
+  if (!prepared) return refuse(prepared.error().describe());
+  auto plan = applier_->commit(std::move(*prepared), registry_);
+  if (!plan) return refuse(plan.error().describe());
+
+  const ApplyReport& report = applier_->last_report();
   last_reload_error_.clear();
   last_reload_trigger_ = why;
-  last_reload_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  last_reload_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - reload_started_).count();
   policy_loaded_at_ = std::chrono::system_clock::now();
   ++policy_generation_;
   spdlog::info("policy reloaded ({}): generation {} in {:.1f} ms: {} classes written ({} entries), {} kept, "
-               "{} sandboxes switched, {} entries removed",
-               why, policy_generation_, last_reload_ms_, report->classes_written, report->entries_written,
-               report->classes_kept, report->sandboxes_switched, report->entries_removed);
-  return json{{"generation", policy_generation_},
-              {"changed", true},
-              {"ms", last_reload_ms_},
-              {"classes_written", report->classes_written},
-              {"entries_written", report->entries_written},
-              {"entries_removed", report->entries_removed},
-              {"sandboxes_switched", report->sandboxes_switched}};
+               "{} sandboxes switched",
+               why, policy_generation_, last_reload_ms_, report.classes_written, report.entries_written,
+               report.classes_kept, report.sandboxes_switched);
+  const json answer = {{"generation", policy_generation_},
+                       {"changed", true},
+                       {"ms", last_reload_ms_},
+                       {"classes_written", report.classes_written},
+                       {"classes_kept", report.classes_kept},
+                       {"entries_written", report.entries_written},
+                       {"sandboxes_switched", report.sandboxes_switched}};
+  for (auto& r : replies) r.send(api::ok_response(answer));
+
+  // The old classes go last, off the loop; the next reload waits for it.
+  auto removed = std::make_shared<Result<size_t>>(make_error("not run"));
+  off_loop_->run([this, removed, plan = std::move(*plan)] { *removed = applier_->cleanup(plan); },
+                 [this, removed] {
+                   if (*removed) spdlog::debug("{} rule entries of unused classes removed", **removed);
+                   else spdlog::error("removing unused classes: {}", removed->error().describe());
+                   reload_running_ = false;
+                   if (reload_queued_) start_reload();
+                 });
 }
 
-Result<json> Daemon::diff_policy() const {
-  auto loaded = policy::load_policy_dir(options_.policy_dir);
-  if (!loaded.ok()) return make_error("the policy dir does not validate:\n{}", join_diagnostics(loaded.errors));
-  json changes = json::array();
-  if (const auto* running = applier_->policy()) {
-    for (const auto& c : policy::diff_policies(*running, *loaded.policy))
-      changes.push_back({{"change", c.added ? "+" : "-"}, {"tenant", c.tenant}, {"rule", c.line}, {"at", c.location}});
-  }
-  return json{{"running_digest", applier_->policy() ? applier_->policy()->source_digest() : ""},
-              {"dir_digest", loaded.policy->source_digest()},
-              {"changes", changes}};
+void Daemon::diff_policy(api::Reply reply) {
+  auto running = applier_->policy_ptr();
+  auto answer = std::make_shared<json>();
+  off_loop_->run(
+      [answer, running, dir = options_.policy_dir] {
+        auto loaded = policy::load_policy_dir(dir);
+        if (!loaded.ok()) {
+          *answer = api::error_response("the policy dir does not validate:\n" + join_diagnostics(loaded.errors));
+          return;
+        }
+        json changes = json::array();
+        if (running) {
+          for (const auto& c : policy::diff_policies(*running, *loaded.policy))
+            changes.push_back(
+                {{"change", c.added ? "+" : "-"}, {"tenant", c.tenant}, {"rule", c.line}, {"at", c.location}});
+        }
+        *answer = api::ok_response({{"running_digest", running ? running->source_digest() : ""},
+                                    {"dir_digest", loaded.policy->source_digest()},
+                                    {"changes", changes}});
+      },
+      [answer, reply] { reply.send(*answer); });
 }
 
 std::optional<std::string> Daemon::gate(const api::Peer& peer) const {
@@ -317,23 +391,23 @@ std::optional<std::string> Daemon::gate(const api::Peer& peer) const {
   return std::nullopt;
 }
 
-json Daemon::handle(const json& request, const api::Peer&) {
+void Daemon::handle(const json& request, const api::Peer&, api::Reply reply) {
   const std::string method = request["method"];
   auto string_param = [&](const char* name) -> std::string {
     auto it = request.find(name);
     return it != request.end() && it->is_string() ? it->get<std::string>() : std::string();
   };
-  auto answer = [](Result<json> result) {
-    return result ? api::ok_response(std::move(*result)) : api::error_response(result.error().describe());
+  auto answer = [&](Result<json> result) {
+    reply.send(result ? api::ok_response(std::move(*result)) : api::error_response(result.error().describe()));
   };
-  if (method == "status") return api::ok_response(status());
-  if (method == "sandbox.list") return api::ok_response(sandboxes_json());
+  if (method == "status") return reply.send(api::ok_response(status()));
+  if (method == "sandbox.list") return reply.send(api::ok_response(sandboxes_json()));
   if (method == "sandbox.ensure") return answer(ensure_sandbox(string_param("agent")));
   if (method == "sandbox.adopt") return answer(adopt_sandbox(string_param("agent"), string_param("cgroup")));
   if (method == "policy.explain") return answer(explain(string_param("agent"), string_param("dest")));
-  if (method == "policy.apply") return answer(reload_policy("agentctl policy apply"));
-  if (method == "policy.diff") return answer(diff_policy());
-  return api::error_response(fmt::format("unknown method \"{}\"", method));
+  if (method == "policy.apply") return request_reload("agentctl policy apply", reply);
+  if (method == "policy.diff") return diff_policy(reply);
+  reply.send(api::error_response(fmt::format("unknown method \"{}\"", method)));
 }
 
 Result<json> Daemon::ensure_sandbox(const std::string& agent_text) {
@@ -445,6 +519,8 @@ json Daemon::status() const {
         {"loaded_at", events::format_time(policy_loaded_at_)},
         {"last_reload", {{"trigger", last_reload_trigger_}, {"ms", last_reload_ms_}}},
         {"watching", watcher_ != nullptr},
+        {"reloading", reload_running_},
+        {"settle_ms", options_.reload_settle_ms},
         {"last_error", last_reload_error_.empty() ? json(nullptr) : json(last_reload_error_)},
         {"largest_class_write",
          {{"entries", applier_->largest_write().entries},
@@ -505,7 +581,7 @@ void Daemon::drain_events() {
 int Daemon::on_signal(sd_event_source* source, const signalfd_siginfo* info, void* self) {
   auto* daemon = static_cast<Daemon*>(self);
   if (info->ssi_signo == SIGHUP) {
-    (void)daemon->reload_policy("SIGHUP");  // errors are logged and shown by status
+    daemon->request_reload("SIGHUP", std::nullopt);  // errors are logged and shown by status
     return 0;
   }
   spdlog::info("signal {}: stopping; enforcement stays attached", info->ssi_signo);

@@ -5,6 +5,8 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <optional>
+#include <vector>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -17,6 +19,7 @@
 #include "agentd/common/result.hpp"
 #include "agentd/common/sd_event_ptr.hpp"
 #include "agentd/daemon/denial_log.hpp"
+#include "agentd/daemon/off_loop.hpp"
 #include "agentd/daemon/options.hpp"
 #include "agentd/daemon/policy_applier.hpp"
 #include "agentd/daemon/policy_watcher.hpp"
@@ -40,12 +43,16 @@ class Daemon {
   Status init();
   Status restore_sandboxes();
   Status save_adopted() const;
-  // Loads the policy dir and applies it; the running policy stays on any
-  // error. Returns what changed.
-  Result<nlohmann::json> reload_policy(const std::string& why);
-  Result<nlohmann::json> diff_policy() const;
+  // Loads the policy dir and applies it, off the loop; the running policy
+  // stays on any error. `reply`, if any, gets what changed once the new
+  // policy is in force. Requests during a reload collapse into one more.
+  void request_reload(const std::string& why, std::optional<api::Reply> reply);
+  void start_reload();
+  void finish_reload(const std::string& why, std::vector<api::Reply> replies, Result<PreparedPolicy> prepared,
+                     const std::vector<policy::Diagnostic>& errors);
+  void diff_policy(api::Reply reply);
 
-  nlohmann::json handle(const nlohmann::json& request, const api::Peer& peer);
+  void handle(const nlohmann::json& request, const api::Peer& peer, api::Reply reply);
   std::optional<std::string> gate(const api::Peer& peer) const;
   Result<nlohmann::json> ensure_sandbox(const std::string& agent);
   Result<nlohmann::json> adopt_sandbox(const std::string& agent, const std::string& cgroup);
@@ -73,6 +80,14 @@ class Daemon {
   std::vector<SdEventSourcePtr> sources_;
   std::unique_ptr<api::Server> server_;
   std::unique_ptr<PolicyWatcher> watcher_;
+  std::unique_ptr<OffLoop> off_loop_;
+
+  // Reloads run one at a time; what is asked meanwhile waits for the next.
+  bool reload_running_ = false;
+  std::chrono::steady_clock::time_point reload_started_;
+  bool reload_queued_ = false;
+  std::string queued_trigger_;
+  std::vector<api::Reply> queued_replies_;
 
   std::chrono::system_clock::time_point started_at_;
   std::chrono::system_clock::time_point policy_loaded_at_;

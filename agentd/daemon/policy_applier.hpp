@@ -1,18 +1,25 @@
 // Turns policy into kernel state, all or nothing.
 //
 // Sandboxes with identical effective rules share one *class*: its rules
-// are written once, keyed by class id. Applying a policy compiles every
-// sandbox first (any error: nothing is written), writes the classes that
-// are new, switches each sandbox to its class with one write of its state
-// slot (so a narrowing change takes effect in one step per sandbox, never
-// rule by rule), and only then removes the classes no sandbox uses.
+// are written once, keyed by class id. Applying a policy runs in three
+// steps, so that the slow ones can run off the event loop:
+//   prepare  (any thread) compiles every sandbox (any error: nothing is
+//            switched) and writes the classes that are new, under fresh
+//            ids that no sandbox uses yet: the additions, first;
+//   commit   (the loop) switches each sandbox to its class with one write
+//            of its state slot, so a narrowing change takes effect in one
+//            step per sandbox, never rule by rule;
+//   cleanup  (any thread) removes the classes no sandbox uses any more.
+// A class whose rules did not change keeps its id and is not rewritten.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "agentd/bpf/map_writer.hpp"
 #include "agentd/common/result.hpp"
@@ -36,6 +43,30 @@ struct ApplyReport {
   size_t sandboxes_switched = 0;
 };
 
+// What prepare made: the policy, each agent's class, the classes written.
+struct PreparedPolicy {
+  std::shared_ptr<const policy::PolicySet> policy;
+  std::map<std::string, std::string> identity_by_agent;  // "" for the empty class
+  ApplyReport report;
+  ClassWrite largest;
+
+ private:
+  friend class PolicyApplier;
+  struct Written {
+    uint32_t id;
+    policy::CompiledClass compiled;
+  };
+  std::map<std::string, Written> written;  // by identity
+  std::map<std::string, uint32_t> reused;   // by identity: classes already in the maps
+};
+
+// What cleanup removes: entries of classes below `below` that are not `live`
+// (classes made after the commit have ids at or above `below`).
+struct CleanupPlan {
+  uint32_t below = 0;
+  std::set<uint32_t> live;
+};
+
 class PolicyApplier {
  public:
   explicit PolicyApplier(bpf::MapWriter& maps) : maps_(maps) {}
@@ -44,7 +75,20 @@ class PolicyApplier {
   // ids are chosen above them so nothing live is overwritten.
   Status reserve_existing_ids();
 
+  // The three steps in a row (at start, before the loop runs).
   Result<ApplyReport> apply(std::shared_ptr<const policy::PolicySet> policy, SandboxRegistry& registry);
+
+  // The classes in the maps now, by identity: the input of prepare.
+  std::map<std::string, uint32_t> known_classes() const;
+  // Thread-safe against the loop: reads only its arguments, writes only
+  // fresh class ids.
+  Result<PreparedPolicy> prepare(std::shared_ptr<const policy::PolicySet> policy,
+                                 const std::vector<policy::AgentName>& agents,
+                                 const std::map<std::string, uint32_t>& known);
+  // On the loop. Sandboxes that appeared since the prepare are compiled here.
+  Result<CleanupPlan> commit(PreparedPolicy prepared, SandboxRegistry& registry);
+  // Any thread; returns how many entries went.
+  Result<size_t> cleanup(const CleanupPlan& plan);
 
   // The class for one sandbox under the current policy, written if new.
   Result<uint32_t> class_for(const policy::AgentName& agent);
@@ -54,6 +98,8 @@ class PolicyApplier {
   const policy::PolicySet* policy() const { return policy_.get(); }
   // The largest class written so far: what `agentctl status` shows of load times.
   const ClassWrite& largest_write() const { return largest_write_; }
+  // What the last commit did.
+  const ApplyReport& last_report() const { return last_report_; }
   std::shared_ptr<const policy::PolicySet> policy_ptr() const { return policy_; }
 
  private:
@@ -64,15 +110,15 @@ class PolicyApplier {
 
   // The same key with other content (an edited rule) is another class.
   static std::string identity_of(const policy::CompiledClass& compiled);
-  Result<uint32_t> ensure_class(std::map<std::string, ClassRecord>& table, policy::CompiledClass compiled,
-                                double compile_ms, ApplyReport& report);
+  Status write_class(uint32_t id, const policy::CompiledClass& compiled, double compile_ms, ClassWrite& largest);
   uint32_t allocate_id();
 
   bpf::MapWriter& maps_;
   std::shared_ptr<const policy::PolicySet> policy_;
   std::map<std::string, ClassRecord> classes_;  // by identity
-  uint32_t next_id_ = 1;
+  std::atomic<uint32_t> next_id_{1};  // prepare allocates off the loop
   ClassWrite largest_write_;
+  ApplyReport last_report_;
 };
 
 }  // namespace agentd::daemon

@@ -9,6 +9,10 @@
 
 namespace agentd::daemon {
 
+// sd-event batches timers with a default slack of 250 ms; a reload should
+// follow the settle time, not a quarter second after it.
+constexpr uint64_t kSettleAccuracyUsec = 1000;
+
 bool PolicyWatcher::is_policy_file(const char* name) {
   const std::string_view n(name);
   if (n.empty() || n[0] == '.') return false;
@@ -31,7 +35,7 @@ Result<std::unique_ptr<PolicyWatcher>> PolicyWatcher::watch(sd_event* loop, cons
   }
   watcher->inotify_.reset(source);
   sd_event_source* timer = nullptr;
-  if (int r = sd_event_add_time_relative(loop, &timer, CLOCK_MONOTONIC, settle_usec, 0, &PolicyWatcher::on_settled,
+  if (int r = sd_event_add_time_relative(loop, &timer, CLOCK_MONOTONIC, settle_usec, kSettleAccuracyUsec, &PolicyWatcher::on_settled,
                                          watcher.get());
       r < 0) {
     errno = -r;

@@ -1,6 +1,8 @@
 #include "agentd/policy/diff.hpp"
 
+#include <algorithm>
 #include <map>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -36,8 +38,11 @@ std::multimap<std::string, std::string> lines_of(const PolicySet& set, const Ten
 }  // namespace
 
 std::string canonical_line(const PolicySet&, const Endpoint& e, const std::string& selector) {
+  // Sorted: [443, 80] and [80, 443] are the same rule.
+  auto sorted = e.ports;
+  std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return std::tie(a.lo, a.hi) < std::tie(b.lo, b.hi); });
   std::string ports;
-  for (const auto& p : e.ports)
+  for (const auto& p : sorted)
     ports += (ports.empty() ? "" : ",") + (p.lo == p.hi ? fmt::format("{}", p.lo) : fmt::format("{}-{}", p.lo, p.hi));
   const char* proto = e.proto_mask == AGENTD_PROTO_TCP ? "tcp" : e.proto_mask == AGENTD_PROTO_UDP ? "udp" : "tcp+udp";
   return fmt::format("{}: {} {} ports {} {}", selector, kind_name(e.kind), e.cidr.str(), ports.empty() ? "all" : ports,

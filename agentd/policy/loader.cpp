@@ -1,7 +1,6 @@
 #include "agentd/policy/loader.hpp"
 
 #include <openssl/evp.h>
-#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <charconv>
@@ -13,6 +12,8 @@
 #include <tuple>
 
 #include <fmt/format.h>
+
+#include "agentd/policy/yaml_tree.hpp"
 
 namespace agentd::policy {
 namespace fs = std::filesystem;
@@ -30,26 +31,23 @@ class FileReader {
   std::optional<TenantPolicy> read(const std::string& text);
 
  private:
-  SourcePos pos(const YAML::Node& node) const {
-    const YAML::Mark mark = node.Mark();
-    return {file_, mark.line + 1, mark.column + 1};
-  }
-  void error(const YAML::Node& node, std::string message) { errors_.push_back({pos(node), std::move(message)}); }
+  SourcePos pos(const YamlNode& node) const { return {file_, node.line(), node.column()}; }
+  void error(const YamlNode& node, std::string message) { errors_.push_back({pos(node), std::move(message)}); }
   void error_at(SourcePos at, std::string message) { errors_.push_back({std::move(at), std::move(message)}); }
 
   // A mapping whose keys are all known and none repeated; false (with
-  // errors) otherwise. yaml-cpp keeps repeated keys, so check them here.
-  bool check_map(const YAML::Node& node, const std::string& what, const std::set<std::string>& known);
-  std::optional<std::string> scalar(const YAML::Node& node, const std::string& what);
+  // errors) otherwise. libyaml keeps repeated keys, so check them here.
+  bool check_map(const YamlNode& node, const std::string& what, const std::set<std::string>& known);
+  std::optional<std::string> scalar(const YamlNode& node, const std::string& what);
 
-  void read_inference(const YAML::Node& list, TenantPolicy& tenant);
-  std::optional<Rule> read_rule(const YAML::Node& node, size_t index, const std::string& tenant);
-  std::optional<Selector> read_selector(const YAML::Node& node, const std::string& tenant);
-  std::vector<uint32_t> read_endpoints(const YAML::Node& list, EndpointKind kind, const std::string& path,
+  void read_inference(const YamlNode& list, TenantPolicy& tenant);
+  std::optional<Rule> read_rule(const YamlNode& node, size_t index, const std::string& tenant);
+  std::optional<Selector> read_selector(const YamlNode& node, const std::string& tenant);
+  std::vector<uint32_t> read_endpoints(const YamlNode& list, EndpointKind kind, const std::string& path,
                                        const std::string& tenant);
-  std::optional<Endpoint> read_endpoint(const YAML::Node& node, EndpointKind kind, std::string path,
+  std::optional<Endpoint> read_endpoint(const YamlNode& node, EndpointKind kind, std::string path,
                                         const std::string& tenant);
-  std::optional<std::vector<PortRange>> read_ports(const YAML::Node& node);
+  std::optional<std::vector<PortRange>> read_ports(const YamlNode& node);
   void warn_denied_inference(const TenantPolicy& tenant);
 
   std::string file_;
@@ -58,38 +56,38 @@ class FileReader {
   std::vector<Diagnostic>& warnings_;
 };
 
-bool FileReader::check_map(const YAML::Node& node, const std::string& what, const std::set<std::string>& known) {
-  if (!node.IsMap()) {
+bool FileReader::check_map(const YamlNode& node, const std::string& what, const std::set<std::string>& known) {
+  if (!node.is_map()) {
     error(node, fmt::format("{} must be a mapping", what));
     return false;
   }
   bool ok = true;
   std::set<std::string> seen;
-  for (const auto& item : node) {
-    const std::string key = item.first.Scalar();
+  for (const auto& [key_node, value] : node.pairs()) {
+    const std::string key(key_node.scalar());
     if (!seen.insert(key).second) {
-      error(item.first, fmt::format("{}: key \"{}\" appears twice", what, key));
+      error(key_node, fmt::format("{}: key \"{}\" appears twice", what, key));
       ok = false;
     } else if (!known.count(key)) {
       std::string names;
       for (const auto& k : known) names += (names.empty() ? "" : ", ") + k;
-      error(item.first, fmt::format("{}: unknown key \"{}\" (expected one of: {})", what, key, names));
+      error(key_node, fmt::format("{}: unknown key \"{}\" (expected one of: {})", what, key, names));
       ok = false;
     }
   }
   return ok;
 }
 
-std::optional<std::string> FileReader::scalar(const YAML::Node& node, const std::string& what) {
-  if (!node.IsScalar()) {
+std::optional<std::string> FileReader::scalar(const YamlNode& node, const std::string& what) {
+  if (!node.is_scalar()) {
     error(node, fmt::format("{} must be a single value", what));
     return std::nullopt;
   }
-  return node.Scalar();
+  return std::string(node.scalar());
 }
 
-std::optional<std::vector<PortRange>> FileReader::read_ports(const YAML::Node& node) {
-  if (!node.IsSequence()) {
+std::optional<std::vector<PortRange>> FileReader::read_ports(const YamlNode& node) {
+  if (!node.is_sequence()) {
     error(node, "ports must be a list, e.g. [80, 443, \"8000-8100\"]");
     return std::nullopt;
   }
@@ -99,13 +97,13 @@ std::optional<std::vector<PortRange>> FileReader::read_ports(const YAML::Node& n
   }
   std::vector<PortRange> ports;
   bool ok = true;
-  for (const auto& item : node) {
-    if (!item.IsScalar()) {
+  for (const auto& item : node.items()) {
+    if (!item.is_scalar()) {
       error(item, "a port is a number (443) or a range string (\"8000-8100\")");
       ok = false;
       continue;
     }
-    const std::string text = item.Scalar();
+    const std::string text(item.scalar());
     auto parse_port = [&](std::string_view digits, uint16_t& out) {
       unsigned value = 0;
       auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
@@ -134,12 +132,12 @@ std::optional<std::vector<PortRange>> FileReader::read_ports(const YAML::Node& n
   return ports;
 }
 
-std::optional<Endpoint> FileReader::read_endpoint(const YAML::Node& node, EndpointKind kind, std::string path,
+std::optional<Endpoint> FileReader::read_endpoint(const YamlNode& node, EndpointKind kind, std::string path,
                                                   const std::string& tenant) {
   // Unknown keys are reported, and the known ones are still checked, so
   // one run shows every problem.
   const bool keys_ok = check_map(node, path, {"cidr", "ports", "protocol"});
-  if (!node.IsMap()) return std::nullopt;
+  if (!node.is_map()) return std::nullopt;
   Endpoint endpoint;
   endpoint.kind = kind;
   endpoint.pos = pos(node);
@@ -180,15 +178,15 @@ std::optional<Endpoint> FileReader::read_endpoint(const YAML::Node& node, Endpoi
   return endpoint;
 }
 
-std::vector<uint32_t> FileReader::read_endpoints(const YAML::Node& list, EndpointKind kind, const std::string& path,
+std::vector<uint32_t> FileReader::read_endpoints(const YamlNode& list, EndpointKind kind, const std::string& path,
                                                  const std::string& tenant) {
   std::vector<uint32_t> ids;
-  if (!list.IsSequence()) {
+  if (!list.is_sequence()) {
     error(list, fmt::format("{} must be a list of destinations", path));
     return ids;
   }
   size_t index = 0;
-  for (const auto& item : list) {
+  for (const auto& item : list.items()) {
     if (auto endpoint = read_endpoint(item, kind, fmt::format("{}[{}]", path, index), tenant))
       ids.push_back(set_.add_endpoint(std::move(*endpoint)));
     ++index;
@@ -196,7 +194,7 @@ std::vector<uint32_t> FileReader::read_endpoints(const YAML::Node& list, Endpoin
   return ids;
 }
 
-std::optional<Selector> FileReader::read_selector(const YAML::Node& node, const std::string& tenant) {
+std::optional<Selector> FileReader::read_selector(const YamlNode& node, const std::string& tenant) {
   auto text = scalar(node, "agents");
   if (!text) return std::nullopt;
   Selector selector;
@@ -247,10 +245,10 @@ std::optional<Selector> FileReader::read_selector(const YAML::Node& node, const 
   return selector;
 }
 
-std::optional<Rule> FileReader::read_rule(const YAML::Node& node, size_t index, const std::string& tenant) {
+std::optional<Rule> FileReader::read_rule(const YamlNode& node, size_t index, const std::string& tenant) {
   const std::string path = fmt::format("rules[{}]", index);
   const bool keys_ok = check_map(node, path, {"agents", "allow", "deny"});
-  if (!node.IsMap()) return std::nullopt;
+  if (!node.is_map()) return std::nullopt;
   Rule rule;
   rule.pos = pos(node);
   bool ok = keys_ok;
@@ -289,19 +287,18 @@ void FileReader::warn_denied_inference(const TenantPolicy& tenant) {
 }
 
 std::optional<TenantPolicy> FileReader::read(const std::string& text) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    error_at({file_, e.mark.line + 1, e.mark.column + 1}, "invalid YAML: " + e.msg);
+  auto [tree, problem] = YamlTree::parse(text);
+  if (!tree) {
+    error_at({file_, problem.line, problem.column}, "invalid YAML: " + problem.message);
     return std::nullopt;
   }
-  if (!root || root.IsNull()) {
+  const YamlNode root = tree->root();
+  if (!root || root.is_null()) {
     error_at({file_, 1, 1}, "the file is empty: a policy file needs apiVersion and tenant");
     return std::nullopt;
   }
   const size_t errors_before = errors_.size();
-  if (!check_map(root, "the policy", {"apiVersion", "tenant", "inference", "rules"}) && !root.IsMap())
+  if (!check_map(root, "the policy", {"apiVersion", "tenant", "inference", "rules"}) && !root.is_map())
     return std::nullopt;
   TenantPolicy tenant;
   tenant.file = file_;
@@ -323,12 +320,12 @@ std::optional<TenantPolicy> FileReader::read(const std::string& text) {
   }
   tenant.tenant = *name;
   if (root["inference"]) tenant.inference = read_endpoints(root["inference"], EndpointKind::inference, "inference", *name);
-  if (const YAML::Node rules = root["rules"]) {
-    if (!rules.IsSequence()) {
+  if (const YamlNode rules = root["rules"]) {
+    if (!rules.is_sequence()) {
       error(rules, "rules must be a list");
     } else {
       size_t index = 0;
-      for (const auto& item : rules) {
+      for (const auto& item : rules.items()) {
         if (auto rule = read_rule(item, index, *name)) tenant.rules.push_back(std::move(*rule));
         ++index;
       }

@@ -8,7 +8,7 @@
 //   netprobe serve [--tcp P,..] [--udp P,..] [--bind ADDR]   accept/echo until SIGTERM
 //   netprobe bench connect|sendto ADDR PORT COUNT   ns per operation
 //   netprobe loop ADDR PORT STOPFILE       TCP connects until STOPFILE exists: counts
-//   netprobe until-ok ADDR PORT            TCP connects until one succeeds: its wall-clock time
+//   netprobe until ok|refused ADDR PORT    TCP connects until that outcome: its wall-clock time
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -262,26 +262,29 @@ int do_loop(const std::string& addr, int port, const std::string& stop_file) {
   return 0;
 }
 
-// Connects until one succeeds (at most 60 s); prints when, in wall-clock
-// nanoseconds, so a benchmark can compare it with when it changed policy.
-int do_until_ok(const std::string& addr, int port) {
+// Connects until the outcome is the one wanted (at most 60 s); prints
+// when, in wall-clock nanoseconds, so a benchmark can compare it with when
+// it changed the policy.
+int do_until(const std::string& wanted, const std::string& addr, int port) {
   Address a;
-  if (!parse_address(addr, port, a)) return 2;
-  std::printf("{\"op\":\"until-ok\",\"ready\":true}\n");
+  if (!parse_address(addr, port, a) || (wanted != "ok" && wanted != "refused")) return 2;
+  std::printf("{\"op\":\"until\",\"ready\":true}\n");
   std::fflush(stdout);
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (std::chrono::steady_clock::now() < give_up) {
     int fd = socket(a.family, SOCK_STREAM, 0);
-    int rc = connect(fd, reinterpret_cast<sockaddr*>(&a.storage), a.length);
+    const bool connected = connect(fd, reinterpret_cast<sockaddr*>(&a.storage), a.length) == 0;
+    const bool refused = !connected && errno == EPERM;
     close(fd);
-    if (rc == 0) {
+    if ((wanted == "ok" && connected) || (wanted == "refused" && refused)) {
       const long long ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                                std::chrono::system_clock::now().time_since_epoch()).count();
-      std::printf("{\"op\":\"until-ok\",\"at_ns\":%lld,\"ok\":true}\n", ns);
+      std::printf("{\"op\":\"until\",\"at_ns\":%lld,\"ok\":true}\n", ns);
       return 0;
     }
+    usleep(100);  // not a busy loop: on a small host it would starve the daemon being measured
   }
-  return report("until-ok", "", false, ETIMEDOUT);
+  return report("until", "", false, ETIMEDOUT);
 }
 
 }  // namespace
@@ -296,7 +299,7 @@ int main(int argc, char** argv) {
   if (cmd == "socket" && (args.size() == 3 || args.size() == 4)) return do_socket(arg(1), arg(2), arg(3));
   if (cmd == "bench" && args.size() == 5) return do_bench(arg(1), arg(2), std::atoi(arg(3).c_str()), std::atol(arg(4).c_str()));
   if (cmd == "loop" && args.size() == 4) return do_loop(arg(1), std::atoi(arg(2).c_str()), arg(3));
-  if (cmd == "until-ok" && args.size() == 3) return do_until_ok(arg(1), std::atoi(arg(2).c_str()));
+  if (cmd == "until" && args.size() == 4) return do_until(arg(1), arg(2), std::atoi(arg(3).c_str()));
   if (cmd == "serve") {
     std::vector<int> tcp, udp;
     std::string bind_addr;
