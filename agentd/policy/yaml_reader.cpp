@@ -151,7 +151,8 @@ std::optional<Endpoint> YamlReader::read_destination(const YamlNode& node, std::
       targets.emplace_back(std::string(key.scalar()), key);
   const std::string choices = presets ? "\"cidr\", \"host\" or \"preset\"" : "\"cidr\" or \"host\"";
   if (targets.empty()) {
-    error(node, fmt::format("{}: a destination needs {}", endpoint.path, choices));
+    // A preset inside a preset has had its "unknown key" already.
+    if (presets || !node["preset"]) error(node, fmt::format("{}: a destination needs {}", endpoint.path, choices));
     ok = false;
   } else if (targets.size() > 1 && targets[0].first != targets[1].first) {
     error(targets[1].second, fmt::format("{}: a destination has one of {}, not both \"{}\" and \"{}\"",
