@@ -235,7 +235,7 @@ TEST_CASE("a preset's change changes the source digest") {
   CHECK(before.policy->source_digest() != changed.policy->source_digest());
 }
 
-TEST_CASE("a policy dir reads its presets dir; files are read with the presets beside them") {
+TEST_CASE("a policy dir reads its presets dir, and files are read with the presets beside them") {
   TempDir dir;
   dir.write("acme.yaml", rules("      - preset: pypi\n"));
   dir.write("presets/pypi.yaml", kPypi);
