@@ -209,6 +209,28 @@ TEST_CASE("editors' write patterns and SIGHUP are picked up") {
     wait_for_generation_above(world, before);
     expect_refused(world.netprobe_in_sandbox(agent, {"connect", "tcp", "198.51.100.10", "80"}));
   }
+  SECTION("a presets dir created later, and a preset edited, are picked up") {
+    const uint64_t before = status_of(world)["policy"]["generation"];
+    std::filesystem::create_directory(world.dir() / "policy" / "presets");
+    std::ofstream(world.dir() / "policy" / "presets" / "intranet.yaml")
+        << "apiVersion: agentd/v1\npreset: intranet\ndestinations:\n  - host: api.example.test\n    ports: [443]\n";
+    const json created = wait_for_generation_above(world, before);
+    std::ofstream(world.dir() / "policy" / ".acme.tmp")
+        << std::string(kPolicyA) + "      - preset: intranet\n";
+    std::filesystem::rename(world.dir() / "policy" / ".acme.tmp", file);
+    const json uses = wait_for_generation_above(world, created["policy"]["generation"]);
+    INFO(uses["policy"].dump());
+    CHECK(uses["policy"]["last_error"].is_null());
+    auto explain = world.agentctl({"policy", "explain", "--agent", agent, "--dest", "api.example.test:80"});
+    CHECK(explain.out.find("denied") != std::string::npos);
+    // Widen the preset alone: only the file in presets/ changes.
+    std::ofstream(world.dir() / "policy" / "presets" / "intranet.yaml")
+        << "apiVersion: agentd/v1\npreset: intranet\ndestinations:\n  - host: api.example.test\n    ports: [80, 443]\n";
+    wait_for_generation_above(world, uses["policy"]["generation"]);
+    explain = world.agentctl({"policy", "explain", "--agent", agent, "--dest", "api.example.test:80"});
+    INFO(explain.describe());
+    CHECK(explain.out.find("allowed") != std::string::npos);
+  }
   SECTION("SIGHUP reloads on demand") {
     world.kill_agentd(SIGTERM);
     REQUIRE(world.start_agentd({"--no-watch"}));
