@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
   validate->callback([&] { code = agentctl::policy_validate(g, paths); });
   auto* explain = policy->add_subcommand("explain", "would this agent reach this destination, and why");
   explain->add_option("--agent", agent, "TENANT/TEAM/AGENT")->required();
-  explain->add_option("--dest", dest, "ADDR:PORT[/tcp|/udp], IPv6 as [ADDR]:PORT")->required();
+  explain->add_option("--dest", dest, "ADDR:PORT or HOST:PORT, then /tcp or /udp (default tcp); IPv6 as [ADDR]:PORT")->required();
   explain->add_option("--policy-dir", policy_dir, "explain from these files instead of the running daemon");
   add_output(explain);
   explain->callback([&] { code = agentctl::policy_explain(g, agent, dest, policy_dir); });
