@@ -13,6 +13,8 @@
 
 #include <fmt/format.h>
 
+#include "agentd/policy/node_reader.hpp"
+#include "agentd/policy/sandbox_reader.hpp"
 #include "agentd/policy/yaml_tree.hpp"
 
 namespace agentd::policy {
@@ -23,23 +25,14 @@ constexpr const char* kApiVersion = "agentd/v1";
 
 // Parses one file's YAML into the shared PolicySet, collecting every
 // problem instead of stopping at the first.
-class FileReader {
+class FileReader : NodeReader {
  public:
   FileReader(std::string file, PolicySet& set, std::vector<Diagnostic>& errors, std::vector<Diagnostic>& warnings)
-      : file_(std::move(file)), set_(set), errors_(errors), warnings_(warnings) {}
+      : NodeReader(std::move(file), errors), set_(set), warnings_(warnings) {}
 
   std::optional<TenantPolicy> read(const std::string& text);
 
  private:
-  SourcePos pos(const YamlNode& node) const { return {file_, node.line(), node.column()}; }
-  void error(const YamlNode& node, std::string message) { errors_.push_back({pos(node), std::move(message)}); }
-  void error_at(SourcePos at, std::string message) { errors_.push_back({std::move(at), std::move(message)}); }
-
-  // A mapping whose keys are all known and none repeated; false (with
-  // errors) otherwise. libyaml keeps repeated keys, so check them here.
-  bool check_map(const YamlNode& node, const std::string& what, const std::set<std::string>& known);
-  std::optional<std::string> scalar(const YamlNode& node, const std::string& what);
-
   void read_inference(const YamlNode& list, TenantPolicy& tenant);
   std::optional<Rule> read_rule(const YamlNode& node, size_t index, const std::string& tenant);
   std::optional<Selector> read_selector(const YamlNode& node, const std::string& tenant);
@@ -50,41 +43,9 @@ class FileReader {
   std::optional<std::vector<PortRange>> read_ports(const YamlNode& node);
   void warn_denied_inference(const TenantPolicy& tenant);
 
-  std::string file_;
   PolicySet& set_;
-  std::vector<Diagnostic>& errors_;
   std::vector<Diagnostic>& warnings_;
 };
-
-bool FileReader::check_map(const YamlNode& node, const std::string& what, const std::set<std::string>& known) {
-  if (!node.is_map()) {
-    error(node, fmt::format("{} must be a mapping", what));
-    return false;
-  }
-  bool ok = true;
-  std::set<std::string> seen;
-  for (const auto& [key_node, value] : node.pairs()) {
-    const std::string key(key_node.scalar());
-    if (!seen.insert(key).second) {
-      error(key_node, fmt::format("{}: key \"{}\" appears twice", what, key));
-      ok = false;
-    } else if (!known.count(key)) {
-      std::string names;
-      for (const auto& k : known) names += (names.empty() ? "" : ", ") + k;
-      error(key_node, fmt::format("{}: unknown key \"{}\" (expected one of: {})", what, key, names));
-      ok = false;
-    }
-  }
-  return ok;
-}
-
-std::optional<std::string> FileReader::scalar(const YamlNode& node, const std::string& what) {
-  if (!node.is_scalar()) {
-    error(node, fmt::format("{} must be a single value", what));
-    return std::nullopt;
-  }
-  return std::string(node.scalar());
-}
 
 std::optional<std::vector<PortRange>> FileReader::read_ports(const YamlNode& node) {
   if (!node.is_sequence()) {
@@ -247,7 +208,7 @@ std::optional<Selector> FileReader::read_selector(const YamlNode& node, const st
 
 std::optional<Rule> FileReader::read_rule(const YamlNode& node, size_t index, const std::string& tenant) {
   const std::string path = fmt::format("rules[{}]", index);
-  const bool keys_ok = check_map(node, path, {"agents", "allow", "deny"});
+  const bool keys_ok = check_map(node, path, {"agents", "allow", "deny", "sandbox"});
   if (!node.is_map()) return std::nullopt;
   Rule rule;
   rule.pos = pos(node);
@@ -260,13 +221,17 @@ std::optional<Rule> FileReader::read_rule(const YamlNode& node, size_t index, co
   } else {
     ok = false;
   }
-  if (!node["allow"] && !node["deny"]) {
-    error(node, fmt::format("{}: a rule needs \"allow\" or \"deny\"", path));
+  if (!node["allow"] && !node["deny"] && !node["sandbox"]) {
+    error(node, fmt::format("{}: a rule needs \"allow\", \"deny\" or \"sandbox\"", path));
     ok = false;
   }
   const size_t errors_before = errors_.size();
   if (node["allow"]) rule.allow = read_endpoints(node["allow"], EndpointKind::allow, path + ".allow", tenant);
   if (node["deny"]) rule.deny = read_endpoints(node["deny"], EndpointKind::deny, path + ".deny", tenant);
+  if (node["sandbox"]) {
+    if (auto section = SandboxReader(file_, errors_).read(node["sandbox"], path + ".sandbox"))
+      rule.sandbox = std::make_shared<const SandboxSection>(std::move(*section));
+  }
   if (!ok || errors_.size() != errors_before) return std::nullopt;
   return rule;
 }
