@@ -15,6 +15,7 @@
 //   sysprobe loosen PATH               stack a permissive Landlock layer and seccomp filter, then write PATH and call ptrace
 //   sysprobe child ACTION ...          fork and exec this binary with ACTION ...; its output and status
 //   sysprobe bench getppid|file PATH COUNT   ns per operation
+//   sysprobe allow-all ACTION ...      ACTION under a one-instruction allow-all seccomp filter (the floor)
 #include <fcntl.h>
 #include <linux/landlock.h>
 #include <linux/sched.h>
@@ -89,6 +90,13 @@ long call32(int nr) {
   return rc;
 }
 
+// A seccomp filter that allows everything: what any filter costs.
+bool install_allow_all() {
+  sock_filter allow_all = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+  sock_fprog prog{1, &allow_all};
+  return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 && syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) == 0;
+}
+
 int loosen(const std::string& path) {
   // A permissive Landlock layer: handles reading and writing, grants both under /.
   landlock_ruleset_attr attr{LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE};
@@ -99,9 +107,7 @@ int loosen(const std::string& path) {
                        syscall(SYS_landlock_add_rule, fd, LANDLOCK_RULE_PATH_BENEATH, &beneath, 0) == 0 &&
                        syscall(SYS_landlock_restrict_self, fd, 0) == 0;
   // A seccomp filter that allows everything, stacked on the first.
-  sock_filter allow_all = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
-  sock_fprog prog{1, &allow_all};
-  const bool filtered = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) == 0;
+  const bool filtered = install_allow_all();
   // And no_new_privs cannot be cleared.
   const bool nnp_cleared = prctl(PR_SET_NO_NEW_PRIVS, 0, 0, 0, 0) == 0;
   int out = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -154,6 +160,11 @@ int child(char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 2 && std::string(argv[1]) == "allow-all") {
+    if (!install_allow_all()) return report("allow-all", false, errno);
+    ++argv;
+    --argc;
+  }
   if (argc < 2) return usage();
   const std::string action = argv[1];
   std::vector<std::string> args(argv + 2, argv + argc);
