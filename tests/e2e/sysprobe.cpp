@@ -9,6 +9,7 @@
 //   sysprobe clone3                    clone3(2) without flags
 //   sysprobe read PATH | write PATH | exec PATH
 //   sysprobe move-cgroup DIR           write our pid to DIR/cgroup.procs; reports our cgroup after
+//   sysprobe abstract listen|connect NAME   an abstract unix socket: listen (until killed) or connect
 //   sysprobe control SOCKET            connect to agentd's socket, ask for status
 //   sysprobe ptrace PID | signal PID SIG
 //   sysprobe status                    capabilities, no_new_privs, seccomp mode
@@ -232,6 +233,20 @@ int main(int argc, char** argv) {
       const std::string after = own_cgroup();
       errno = saved;
       return result("move-cgroup", rc, "\"before\":\"" + before + "\",\"after\":\"" + after + "\"");
+    }
+    if (action == "abstract") {
+      int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_un addr{};
+      addr.sun_family = AF_UNIX;
+      std::strncpy(addr.sun_path + 1, arg(1).c_str(), sizeof(addr.sun_path) - 2);
+      const socklen_t length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + arg(1).size());
+      if (arg(0) == "connect") return result("abstract", connect(fd, reinterpret_cast<sockaddr*>(&addr), length));
+      if (bind(fd, reinterpret_cast<sockaddr*>(&addr), length) != 0 || listen(fd, 8) != 0) return result("abstract", -1);
+      report("abstract", true, 0, "\"ready\":true");
+      for (;;) {
+        int peer = accept(fd, nullptr, nullptr);
+        if (peer >= 0) close(peer);
+      }
     }
     if (action == "control") {
       int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -192,6 +192,21 @@ TEST_CASE("a sandbox cannot ptrace or signal a process outside") {
   expect_ok(box.probe("box/std/a", {"signal", "0", "0"}));
 }
 
+TEST_CASE("a sandbox cannot connect to an abstract unix socket made outside") {
+  Box box;
+  // Abstract names live in a network namespace: the listener, like every
+  // sandbox of the world, is in the world's host namespace.
+  const std::string name = "agentd-e2e-" + std::to_string(getpid());
+  const pid_t listener =
+      spawn_process({"nsenter", "--net=" + box.world.host_ns_path(), SYSPROBE_BIN, "abstract", "listen", name},
+                    box.world.dir() / "abstract.out", box.world.dir() / "abstract.err");
+  for (int i = 0; i < 250 && read_file(box.world.dir() / "abstract.out").find("ready") == std::string::npos; ++i)
+    usleep(20'000);
+  expect_ok(box.world.in_host({SYSPROBE_BIN, "abstract", "connect", name}));
+  if (agentd::sandbox::landlock_abi() >= 6) expect_errno(box.probe("box/std/a", {"abstract", "connect", name}), "EPERM");
+  stop_process(listener, SIGKILL);
+}
+
 TEST_CASE("files: writes outside read_write and reads outside the profile are refused, exec outside execute too") {
   Box box;
   const std::string dir = box.world.dir().string();
