@@ -25,10 +25,30 @@ int main(int argc, char** argv) {
                  "quiet time after the last change to a policy file before reloading")
       ->check(CLI::Range(0u, 60000u))
       ->capture_default_str();
+  app.add_flag("!--no-dns", options.dns.enabled,
+               "no DNS proxy: DNS from sandboxes is judged like other traffic, and host rules learn nothing");
+  app.add_option("--dns-upstream", options.dns.upstream,
+                 "resolver the proxy forwards allowed names to, ADDR[:PORT] [default: first nameserver of "
+                 "/etc/resolv.conf]");
+  app.add_option("--dns-port", options.dns.port, "port of the DNS proxy on 127.64.0.0/16 (UDP and TCP)")
+      ->check(CLI::Range(1, 65535))
+      ->capture_default_str();
+  app.add_option("--dns-min-ttl", options.dns.min_ttl_seconds,
+                 "seconds a learned address stays allowed at least, whatever its TTL")
+      ->check(CLI::Range(0u, 86400u))
+      ->capture_default_str();
+  std::string refusal = "refused";
+  app.add_option("--dns-refusal", refusal, "answer for names a sandbox may not resolve")
+      ->check(CLI::IsMember({"refused", "nxdomain"}))
+      ->capture_default_str();
+  app.add_option("--dns-protected", options.dns.protected_ranges,
+                 "CIDRs an answer may not point into unless a cidr rule allows them (rebinding), comma-separated "
+                 "[default: loopback, link-local, private, CGNAT, multicast]");
   app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  options.dns.refusal = refusal == "nxdomain" ? agentd::dns::Refusal::nxdomain : agentd::dns::Refusal::refused;
 
   // Logs go to stderr; stdout is for denial records.
   auto logger = spdlog::stderr_color_mt("agentd");

@@ -14,7 +14,7 @@
 
 /* Bumped whenever a pinned map's key or value layout changes: a daemon
  * refuses to adopt pins made with another ABI instead of misreading them. */
-#define AGENTD_ABI_VERSION 1
+#define AGENTD_ABI_VERSION 2
 
 /* ---- sizes ------------------------------------------------------------ */
 
@@ -23,6 +23,7 @@
 #define AGENTD_MAX_PORT_RANGES 16      /* port ranges in one flattened rule value */
 #define AGENTD_MAX_CGROUP_DEPTH 32     /* ancestors searched for a sandbox */
 #define AGENTD_EVENT_RING_BYTES (1 << 22)
+#define AGENTD_MAX_LEARNED     262144  /* addresses learned through DNS, all sandboxes */
 
 /* Slot 0 is never a sandbox: a socket classified to slot 0 sits in a
  * cgroup under the root that agentd does not know, and is denied. */
@@ -53,11 +54,24 @@ enum agentd_hook {
 	AGENTD_HOOK_SOCK_CREATE = 5,
 };
 
+/*
+ * DNS: every query a sandbox sends to port 53 (UDP or TCP, any server) is
+ * redirected to agentd's proxy at 127.64.<slot>:<proxy port>: the address
+ * tells the proxy which sandbox asked. Replies get the server's address
+ * back as their source (recvmsg/getpeername hooks).
+ */
+#define AGENTD_DNS_NET  0x7f400000u /* 127.64.0.0, host order */
+#define AGENTD_DNS_MASK 0xffff0000u /* /16: slots below 65536 */
+#define AGENTD_DNS_PORT 53
+
 enum agentd_deny_reason {
 	AGENTD_REASON_NO_RULE = 1,        /* default deny: nothing allowed it */
 	AGENTD_REASON_DENY_RULE = 2,      /* an explicit deny rule matched */
 	AGENTD_REASON_UNKNOWN_CGROUP = 3, /* a cgroup under the root that is no sandbox */
 	AGENTD_REASON_SOCKET_TYPE = 4,    /* socket family/type/protocol not permitted */
+	AGENTD_REASON_DNS_EXPIRED = 5,    /* learned through DNS, but its TTL ran out */
+	AGENTD_REASON_DNS_UNSUPPORTED = 6,/* a DNS query the proxy cannot take (unconnected IPv6 UDP) */
+	AGENTD_REASON_PROXY_SPOOF = 7,    /* aimed at the DNS proxy's sandbox addresses directly */
 };
 
 /* ---- map keys and values ---------------------------------------------- */
@@ -112,10 +126,32 @@ struct agentd_counters {
 	__u64 denied;
 };
 
-/* Per-socket storage: the sandbox the socket was created in. */
+/* Per-socket storage: the sandbox the socket was created in, and the DNS
+ * server it last asked (to give replies that source back). */
 struct agentd_sock_info {
 	__u32 slot;
-	__u32 _pad;
+	__u32 dns_family; /* AGENTD_FAMILY_*, 0: no DNS query redirected */
+	__u8 dns_addr[16];
+	__u16 dns_port;   /* network order */
+	__u16 _pad;
+};
+
+/* The DNS proxy's settings (one entry). */
+struct agentd_dns_config {
+	__u32 enabled;
+	__u32 proxy_port; /* host order */
+};
+
+/* An address learned through DNS for one sandbox, with its expiry. */
+struct agentd_learned_key {
+	__u32 slot;
+	__u32 family; /* AGENTD_FAMILY_* */
+	__u8 addr[16];
+};
+
+struct agentd_learned_value {
+	__u64 expires_ns; /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+	struct agentd_rule_value rules;
 };
 
 /* Global per-CPU counters (index into the stats array). */
@@ -157,12 +193,18 @@ static_assert(sizeof(struct agentd_port_range) == 8, "port range layout");
 static_assert(sizeof(struct agentd_rule_value) == 8 + 8 * AGENTD_MAX_PORT_RANGES, "rule value layout");
 static_assert(sizeof(struct agentd_sandbox_state) == 8, "sandbox state layout");
 static_assert(sizeof(struct agentd_deny_event) == 88, "deny event layout");
+static_assert(sizeof(struct agentd_sock_info) == 28, "sock info layout");
+static_assert(sizeof(struct agentd_learned_key) == 24, "learned key layout");
+static_assert(sizeof(struct agentd_learned_value) == 8 + 8 + 8 * AGENTD_MAX_PORT_RANGES, "learned value layout");
 #else
 _Static_assert(sizeof(struct agentd_rule_key) == 28, "rule key layout");
 _Static_assert(sizeof(struct agentd_port_range) == 8, "port range layout");
 _Static_assert(sizeof(struct agentd_rule_value) == 8 + 8 * AGENTD_MAX_PORT_RANGES, "rule value layout");
 _Static_assert(sizeof(struct agentd_sandbox_state) == 8, "sandbox state layout");
 _Static_assert(sizeof(struct agentd_deny_event) == 88, "deny event layout");
+_Static_assert(sizeof(struct agentd_sock_info) == 28, "sock info layout");
+_Static_assert(sizeof(struct agentd_learned_key) == 24, "learned key layout");
+_Static_assert(sizeof(struct agentd_learned_value) == 8 + 8 + 8 * AGENTD_MAX_PORT_RANGES, "learned value layout");
 #endif
 
 #endif /* AGENTD_ABI_H */

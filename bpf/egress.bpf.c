@@ -9,10 +9,26 @@
 #include <bpf/bpf_tracing.h>
 
 #define AGENTD_INLINE static __always_inline
+#include "dns.bpf.h"
 #include "egress.bpf.h"
 #include "socket_policy.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* DNS goes to the proxy; everything else is judged. */
+static __always_inline int egress(struct bpf_sock_addr *ctx, __u8 hook, const struct destination *dest,
+				  int as_mapped, int can_redirect)
+{
+	switch (redirect_dns(ctx, dest, as_mapped, can_redirect)) {
+	case REDIRECT_DONE:
+		return VERDICT_ALLOW;
+	case REDIRECT_DENY:
+		return deny_egress(ctx, hook, socket_slot(ctx->sk), AGENTD_CLASS_EMPTY,
+				   AGENTD_REASON_DNS_UNSUPPORTED, AGENTD_RANGE_NONE, dest);
+	default:
+		return judge_egress(ctx, hook, dest);
+	}
+}
 
 SEC("cgroup/connect4")
 int agentd_connect4(struct bpf_sock_addr *ctx)
@@ -20,7 +36,7 @@ int agentd_connect4(struct bpf_sock_addr *ctx)
 	struct destination dest = {};
 
 	dest_from_ipv4(ctx, &dest);
-	return judge_egress(ctx, AGENTD_HOOK_CONNECT4, &dest);
+	return egress(ctx, AGENTD_HOOK_CONNECT4, &dest, 0, 1);
 }
 
 SEC("cgroup/connect6")
@@ -29,7 +45,7 @@ int agentd_connect6(struct bpf_sock_addr *ctx)
 	struct destination dest = {};
 
 	dest_from_ipv6(ctx, &dest);
-	return judge_egress(ctx, AGENTD_HOOK_CONNECT6, &dest);
+	return egress(ctx, AGENTD_HOOK_CONNECT6, &dest, 1, 1);
 }
 
 /* Unconnected UDP: every sendto/sendmsg that names a destination. */
@@ -39,16 +55,47 @@ int agentd_sendmsg4(struct bpf_sock_addr *ctx)
 	struct destination dest = {};
 
 	dest_from_ipv4(ctx, &dest);
-	return judge_egress(ctx, AGENTD_HOOK_SENDMSG4, &dest);
+	return egress(ctx, AGENTD_HOOK_SENDMSG4, &dest, 0, 1);
 }
 
+/* IPv4-mapped destinations never get here (the kernel sends them through
+ * sendmsg4), so a DNS query here names an IPv6 server: refused. */
 SEC("cgroup/sendmsg6")
 int agentd_sendmsg6(struct bpf_sock_addr *ctx)
 {
 	struct destination dest = {};
 
 	dest_from_ipv6(ctx, &dest);
-	return judge_egress(ctx, AGENTD_HOOK_SENDMSG6, &dest);
+	return egress(ctx, AGENTD_HOOK_SENDMSG6, &dest, 1, 0);
+}
+
+/* Replies from the proxy show the server the query was sent to. */
+SEC("cgroup/recvmsg4")
+int agentd_recvmsg4(struct bpf_sock_addr *ctx)
+{
+	restore_dns_peer4(ctx);
+	return 1;
+}
+
+SEC("cgroup/recvmsg6")
+int agentd_recvmsg6(struct bpf_sock_addr *ctx)
+{
+	restore_dns_peer6(ctx);
+	return 1;
+}
+
+SEC("cgroup/getpeername4")
+int agentd_getpeername4(struct bpf_sock_addr *ctx)
+{
+	restore_dns_peer4(ctx);
+	return 1;
+}
+
+SEC("cgroup/getpeername6")
+int agentd_getpeername6(struct bpf_sock_addr *ctx)
+{
+	restore_dns_peer6(ctx);
+	return 1;
 }
 
 static __always_inline int refuse_socket(__u32 family, __u32 type, __u32 protocol)

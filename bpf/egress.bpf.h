@@ -83,9 +83,53 @@ static __always_inline void emit_denial(__u32 slot, __u32 class_id, __u8 hook, _
 	bpf_ringbuf_submit(e, flags);
 }
 
+/* Addresses learned through DNS for this sandbox: consulted only when the
+ * class's rules say nothing. An expired entry denies, and says why. */
+static __always_inline int judge_learned(__u32 slot, const struct destination *dest, struct agentd_verdict *verdict,
+					 __u8 *reason)
+{
+	struct agentd_learned_key key = {};
+	struct agentd_learned_value *learned;
+
+	key.slot = slot;
+	key.family = dest->family;
+	__builtin_memcpy(key.addr, dest->addr, sizeof(key.addr));
+	learned = bpf_map_lookup_elem(&agentd_learned, &key);
+	if (!learned)
+		return 0;
+	if (learned->expires_ns <= bpf_ktime_get_ns()) {
+		*reason = AGENTD_REASON_DNS_EXPIRED;
+		return 0;
+	}
+	*verdict = agentd_judge(&learned->rules, dest->port, dest->proto_bit);
+	return verdict->action == AGENTD_ACTION_ALLOW || verdict->action == AGENTD_ACTION_INFERENCE;
+}
+
+static __always_inline int deny_egress(struct bpf_sock_addr *ctx, __u8 hook, __u32 slot, __u32 class_id,
+				       __u8 reason, __u8 range_index, const struct destination *dest)
+{
+	count(slot, 0);
+	emit_denial(slot, class_id, hook, reason, range_index, (__u8)ctx->family, ctx->type, dest);
+	return VERDICT_DENY;
+}
+
+/* The proxy's per-sandbox addresses are reached through the redirect only:
+ * aimed at directly, one sandbox could ask in another's name. */
+static __always_inline int aims_at_proxy(const struct destination *dest)
+{
+	__u32 zero = 0, ip4;
+	struct agentd_dns_config *cfg = bpf_map_lookup_elem(&agentd_dnscfg, &zero);
+
+	if (!cfg || !cfg->enabled || dest->family != AGENTD_FAMILY_IPV4 || dest->port != cfg->proxy_port)
+		return 0;
+	__builtin_memcpy(&ip4, dest->addr, sizeof(ip4));
+	return (bpf_ntohl(ip4) & AGENTD_DNS_MASK) == AGENTD_DNS_NET;
+}
+
 /*
  * The egress decision for one socket operation: the socket's sandbox, its
- * class, one longest-prefix lookup, the port ranges. Default deny.
+ * class, one longest-prefix lookup, the port ranges; then what DNS taught.
+ * Default deny.
  */
 static __always_inline int judge_egress(struct bpf_sock_addr *ctx, __u8 hook,
 					const struct destination *dest)
@@ -101,37 +145,40 @@ static __always_inline int judge_egress(struct bpf_sock_addr *ctx, __u8 hook,
 	if (!sk)
 		return VERDICT_DENY;
 	slot = socket_slot(sk);
-	if (slot == AGENTD_SLOT_UNKNOWN) {
-		reason = AGENTD_REASON_UNKNOWN_CGROUP;
-		goto deny;
-	}
+	if (slot == AGENTD_SLOT_UNKNOWN)
+		return deny_egress(ctx, hook, slot, class_id, AGENTD_REASON_UNKNOWN_CGROUP, AGENTD_RANGE_NONE, dest);
 	state = bpf_map_lookup_elem(&agentd_state, &slot);
-	if (!state || !(state->flags & AGENTD_SANDBOX_ACTIVE)) {
-		reason = AGENTD_REASON_UNKNOWN_CGROUP;
-		goto deny;
-	}
+	if (!state || !(state->flags & AGENTD_SANDBOX_ACTIVE))
+		return deny_egress(ctx, hook, slot, class_id, AGENTD_REASON_UNKNOWN_CGROUP, AGENTD_RANGE_NONE, dest);
 	class_id = state->class_id;
-	if (!dest->proto_bit || class_id == AGENTD_CLASS_EMPTY)
+	if (!dest->proto_bit)
 		goto deny;
+	if (aims_at_proxy(dest))
+		return deny_egress(ctx, hook, slot, class_id, AGENTD_REASON_PROXY_SPOOF, AGENTD_RANGE_NONE, dest);
 
-	key.prefixlen = AGENTD_KEY_FIXED_BITS + (dest->family == AGENTD_FAMILY_IPV4 ? 32 : 128);
-	key.class_id = class_id;
-	key.family = dest->family;
-	__builtin_memcpy(key.addr, dest->addr, sizeof(key.addr));
-	value = bpf_map_lookup_elem(&agentd_rules, &key);
-	if (!value)
-		goto deny;
-	verdict = agentd_judge(value, dest->port, dest->proto_bit);
-	if (verdict.action == AGENTD_ACTION_ALLOW || verdict.action == AGENTD_ACTION_INFERENCE) {
+	if (class_id != AGENTD_CLASS_EMPTY) {
+		key.prefixlen = AGENTD_KEY_FIXED_BITS + (dest->family == AGENTD_FAMILY_IPV4 ? 32 : 128);
+		key.class_id = class_id;
+		key.family = dest->family;
+		__builtin_memcpy(key.addr, dest->addr, sizeof(key.addr));
+		value = bpf_map_lookup_elem(&agentd_rules, &key);
+		if (value) {
+			verdict = agentd_judge(value, dest->port, dest->proto_bit);
+			if (verdict.action == AGENTD_ACTION_ALLOW || verdict.action == AGENTD_ACTION_INFERENCE) {
+				count(slot, 1);
+				return VERDICT_ALLOW;
+			}
+			if (verdict.action == AGENTD_ACTION_DENY)
+				return deny_egress(ctx, hook, slot, class_id, AGENTD_REASON_DENY_RULE, verdict.index,
+						   dest);
+		}
+	}
+	if (judge_learned(slot, dest, &verdict, &reason)) {
 		count(slot, 1);
 		return VERDICT_ALLOW;
 	}
-	if (verdict.action == AGENTD_ACTION_DENY)
-		reason = AGENTD_REASON_DENY_RULE;
 deny:
-	count(slot, 0);
-	emit_denial(slot, class_id, hook, reason, verdict.index, (__u8)ctx->family, ctx->type, dest);
-	return VERDICT_DENY;
+	return deny_egress(ctx, hook, slot, class_id, reason, verdict.index, dest);
 }
 
 /* TCP for stream sockets, UDP for datagram sockets, nothing else. */

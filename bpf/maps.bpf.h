@@ -78,4 +78,24 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } agentd_socks SEC(".maps");
 
+/* Addresses learned through DNS, per sandbox: exact addresses in a hash,
+ * looked up only when the class's rules say nothing. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, AGENTD_MAX_LEARNED);
+	__type(key, struct agentd_learned_key);
+	__type(value, struct agentd_learned_value);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} agentd_learned SEC(".maps");
+
+/* The DNS proxy's port, or nothing: no redirect. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct agentd_dns_config);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} agentd_dnscfg SEC(".maps");
+
 #endif /* AGENTD_MAPS_BPF_H */

@@ -124,7 +124,8 @@ Result<std::unique_ptr<Enforcer>> Enforcer::start(const EnforcerOptions& options
   auto& m = enforcer->skeleton_->maps;
   enforcer->maps_ = MapFds{bpf_map__fd(m.agentd_rules),  bpf_map__fd(m.agentd_cgroups),
                            bpf_map__fd(m.agentd_state),  bpf_map__fd(m.agentd_counts),
-                           bpf_map__fd(m.agentd_stats),  bpf_map__fd(m.agentd_events)};
+                           bpf_map__fd(m.agentd_stats),  bpf_map__fd(m.agentd_events),
+                           bpf_map__fd(m.agentd_learned), bpf_map__fd(m.agentd_dnscfg)};
   if (auto status = enforcer->attach_all(options.cgroup_root, options.bpffs_dir / "links" / "root"); !status)
     return status.error();
   return enforcer;

@@ -72,6 +72,39 @@ Result<size_t> MapWriter::delete_unused_classes(const std::set<uint32_t>& keep, 
   return doomed.size();
 }
 
+Status MapWriter::put_learned(const agentd_learned_key& key, const agentd_learned_value& value) {
+  if (bpf_map_update_elem(fds_.learned, &key, &value, BPF_ANY) != 0)
+    return system_error("writing a learned address for slot {}", key.slot);
+  return ok_status();
+}
+
+Status MapWriter::delete_learned(const agentd_learned_key& key) {
+  if (bpf_map_delete_elem(fds_.learned, &key) != 0 && errno != ENOENT)
+    return system_error("removing a learned address of slot {}", key.slot);
+  return ok_status();
+}
+
+Result<std::vector<std::pair<agentd_learned_key, agentd_learned_value>>> MapWriter::learned() const {
+  std::vector<std::pair<agentd_learned_key, agentd_learned_value>> entries;
+  agentd_learned_key key{}, next{};
+  const void* previous = nullptr;
+  while (bpf_map_get_next_key(fds_.learned, previous, &next) == 0) {
+    agentd_learned_value value{};
+    if (bpf_map_lookup_elem(fds_.learned, &next, &value) == 0) entries.emplace_back(next, value);
+    key = next;
+    previous = &key;
+  }
+  if (errno != ENOENT) return system_error("listing learned addresses");
+  return entries;
+}
+
+Status MapWriter::set_dns_config(bool enabled, uint16_t proxy_port) {
+  const uint32_t zero = 0;
+  const agentd_dns_config config{enabled ? 1u : 0u, proxy_port};
+  if (bpf_map_update_elem(fds_.dnscfg, &zero, &config, BPF_ANY) != 0) return system_error("writing the DNS settings");
+  return ok_status();
+}
+
 Status MapWriter::set_cgroup_slot(uint64_t cgroup_id, uint32_t slot) {
   if (bpf_map_update_elem(fds_.cgroups, &cgroup_id, &slot, BPF_ANY) != 0)
     return system_error("registering cgroup {} as sandbox slot {}", cgroup_id, slot);

@@ -35,6 +35,13 @@ class MapWriter {
   Status set_state(uint32_t slot, const agentd_sandbox_state& state);
   Result<agentd_sandbox_state> state(uint32_t slot) const;
 
+  // Addresses learned through DNS.
+  Status put_learned(const agentd_learned_key& key, const agentd_learned_value& value);
+  Status delete_learned(const agentd_learned_key& key);
+  Result<std::vector<std::pair<agentd_learned_key, agentd_learned_value>>> learned() const;
+  // Where the hooks send DNS; disabled: DNS is judged like other traffic.
+  Status set_dns_config(bool enabled, uint16_t proxy_port);
+
   // Summed over CPUs.
   Result<agentd_counters> counters(uint32_t slot) const;
   Status reset_counters(uint32_t slot);

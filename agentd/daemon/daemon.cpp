@@ -27,6 +27,7 @@ using nlohmann::json;
 namespace {
 
 constexpr uint64_t kDrainIntervalUsec = 100'000;  // how late a denial record may be logged
+constexpr uint64_t kMaintenanceUsec = 5'000'000;  // learned addresses: expiry sweep and save
 
 std::string join_diagnostics(const std::vector<policy::Diagnostic>& diagnostics) {
   std::string text;
@@ -52,6 +53,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(Options options) {
 }
 
 Daemon::~Daemon() {
+  if (dns_learning_) dns_learning_->save(options_.state_dir / "learned.json");
   server_.reset();
   sources_.clear();
   if (denial_log_) denial_log_->flush();
@@ -148,6 +150,7 @@ Status Daemon::init() {
       [this](const api::Peer& peer) { return gate(peer); });
   if (!server) return server.error();
   server_ = std::move(*server);
+  if (auto status = start_dns(loop); !status) return status;
   if (options_.watch_policy) {
     auto watcher = PolicyWatcher::watch(loop, options_.policy_dir, options_.reload_settle_ms * 1000ULL,
                                         [this] { request_reload("policy dir changed", std::nullopt); });
@@ -157,6 +160,54 @@ Status Daemon::init() {
   spdlog::info("agentd {} enforcing: cgroup root {}, bpffs {}, socket {}", version(),
                options_.cgroup_root.string(), options_.bpffs_dir.string(), options_.socket_path.string());
   return ok_status();
+}
+
+Status Daemon::start_dns(sd_event* loop) {
+  if (!options_.dns.enabled) {
+    spdlog::warn("DNS proxy off (--no-dns): sandboxes' DNS is judged like other traffic; host rules learn nothing");
+    return maps_->set_dns_config(false, 0);
+  }
+  if (options_.dns.upstream.empty()) {
+    auto upstream = dns::upstream_from_resolv_conf();
+    if (!upstream) return upstream.error();
+    options_.dns.upstream = *upstream;
+  }
+  auto upstream = dns::parse_upstream(options_.dns.upstream);
+  if (!upstream) return make_error("--dns-upstream: {}", upstream.error().describe());
+  auto protected_ranges = options_.dns.protected_ranges.empty()
+                              ? Result<dns::ProtectedRanges>(dns::ProtectedRanges::defaults())
+                              : dns::ProtectedRanges::parse(options_.dns.protected_ranges);
+  if (!protected_ranges) return make_error("--dns-protected: {}", protected_ranges.error().describe());
+  dns_learning_ = std::make_unique<DnsLearning>(options_.dns, std::move(*protected_ranges), *maps_, *applier_,
+                                                registry_, [this](json record) { denial_log_->write(record); });
+  dns_learning_->adopt(options_.state_dir / "learned.json");
+  dns::ProxySettings settings;
+  settings.port = options_.dns.port;
+  settings.upstream = upstream->first;
+  settings.upstream_len = upstream->second;
+  auto proxy = dns::DnsProxy::start(loop, settings, *dns_learning_);
+  if (!proxy) return proxy.error();
+  dns_proxy_ = std::move(*proxy);
+  // Only now do the hooks send DNS here: the proxy is listening.
+  if (auto st = maps_->set_dns_config(true, options_.dns.port); !st) return st;
+  sd_event_source* timer = nullptr;
+  if (sd_event_add_time_relative(loop, &timer, CLOCK_MONOTONIC, kMaintenanceUsec, 0, &Daemon::on_maintenance_timer,
+                                 this) < 0)
+    return make_error("arming the maintenance timer");
+  sd_event_source_set_enabled(timer, SD_EVENT_ON);
+  sources_.emplace_back(timer);
+  spdlog::info("DNS proxy on 127.64.0.0/16 port {}, upstream {}", options_.dns.port,
+               dns::address_str(upstream->first));
+  return ok_status();
+}
+
+int Daemon::on_maintenance_timer(sd_event_source* source, uint64_t, void* self) {
+  auto* daemon = static_cast<Daemon*>(self);
+  daemon->dns_learning_->collect_garbage();
+  daemon->dns_learning_->save(daemon->options_.state_dir / "learned.json");
+  sd_event_source_set_time_relative(source, kMaintenanceUsec);
+  sd_event_source_set_enabled(source, SD_EVENT_ON);
+  return 0;
 }
 
 // Rebuilds the registry from what outlived the previous daemon: the cgroup
@@ -345,6 +396,7 @@ void Daemon::finish_reload(const std::string& why, std::vector<api::Reply> repli
                        {"entries_written", report.entries_written},
                        {"sandboxes_switched", report.sandboxes_switched}};
   for (auto& r : replies) r.send(api::ok_response(answer));
+  if (dns_learning_) dns_learning_->revalidate();
 
   // The old classes go last, off the loop; the next reload waits for it.
   auto removed = std::make_shared<Result<size_t>>(make_error("not run"));
@@ -510,6 +562,16 @@ json Daemon::sandboxes_json() const {
   return list;
 }
 
+json Daemon::dns_status() const {
+  if (!dns_learning_ || !dns_proxy_) return {{"enabled", false}};
+  json dns = dns_learning_->to_json();
+  const auto& c = dns_proxy_->counters();
+  dns["enabled"] = true;
+  dns["queries"] = {{"received", c.queries},     {"refused", c.refused},   {"forwarded", c.forwarded},
+                    {"answered", c.answered},    {"malformed", c.malformed}, {"upstream_failures", c.upstream_failures}};
+  return dns;
+}
+
 json Daemon::status() const {
   const auto* policy = applier_->policy();
   json tenants = json::array();
@@ -548,6 +610,7 @@ json Daemon::status() const {
         {"tenants", tenants}}},
       {"sandboxes", sandboxes_json()},
       {"kernel", {{"features", features_.to_json()}, {"enforcement", enforcer_->to_json()}}},
+      {"dns", dns_status()},
       {"events",
        {{"received", events_received_},
         {"dropped", stat(AGENTD_STAT_EVENTS_DROPPED)},
@@ -565,6 +628,15 @@ Result<json> Daemon::explain(const std::string& agent_text, const std::string& d
   if (!policy) return make_error("no policy loaded");
   auto decision = policy::explain(*policy, *agent, *dest);
   if (!decision) return decision.error();
+  // The rules say nothing: the kernel then asks what DNS taught the sandbox.
+  if (!decision->allowed && !decision->endpoint && dns_learning_) {
+    if (const Sandbox* sandbox = registry_.find_agent(agent->str())) {
+      if (auto learned = dns_learning_->explain(sandbox->slot, *dest)) {
+        decision->allowed = learned->first;
+        decision->explanation = learned->second;
+      }
+    }
+  }
   return json{{"agent", agent->str()},
               {"dest", dest->str()},
               {"allowed", decision->allowed},
@@ -587,6 +659,10 @@ void Daemon::on_denial(const agentd_deny_event& event) {
       if (decision.endpoint && applier_->policy())
         context.rule = applier_->policy()->endpoint(*decision.endpoint).describe();
     }
+  }
+  if (dns_learning_ && event.hook != AGENTD_HOOK_SOCK_CREATE) {
+    if (auto learned = dns_learning_->name_of(event.slot, event.addr_family, event.addr); learned && !learned->name.empty())
+      context.host = learned->name;
   }
   denial_log_->write(events::denial_to_json(event, context));
 }

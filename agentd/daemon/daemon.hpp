@@ -59,6 +59,7 @@ class Daemon {
   Result<nlohmann::json> sandbox_profile(const std::string& agent) const;
   Result<nlohmann::json> adopt_sandbox(const std::string& agent, const std::string& cgroup);
   nlohmann::json status() const;
+  nlohmann::json dns_status() const;
   nlohmann::json sandboxes_json() const;
   Result<nlohmann::json> explain(const std::string& agent, const std::string& dest) const;
 
@@ -66,6 +67,8 @@ class Daemon {
 
   static int on_signal(sd_event_source*, const struct signalfd_siginfo*, void* self);
   static int on_drain_timer(sd_event_source*, uint64_t, void* self);
+  static int on_maintenance_timer(sd_event_source*, uint64_t, void* self);
+  Status start_dns(sd_event* loop);
   static int on_ring_readable(sd_event_source*, int, uint32_t, void* self);
   void drain_events();
 
@@ -83,6 +86,8 @@ class Daemon {
   std::unique_ptr<api::Server> server_;
   std::unique_ptr<PolicyWatcher> watcher_;
   std::unique_ptr<OffLoop> off_loop_;
+  std::unique_ptr<DnsLearning> dns_learning_;
+  std::unique_ptr<dns::DnsProxy> dns_proxy_;  // after what it uses: destroyed first
 
   // Reloads run one at a time; what is asked meanwhile waits for the next.
   bool reload_running_ = false;

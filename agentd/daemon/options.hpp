@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <string>
 
+#include "agentd/daemon/dns_learning.hpp"
+
 namespace agentd::daemon {
 
 struct Options {
@@ -17,6 +19,7 @@ struct Options {
   std::string log_level = "info";
   bool watch_policy = true;          // reload when files in the policy dir change
   unsigned reload_settle_ms = 25;    // quiet time after the last change before reloading
+  DnsSettings dns;
 };
 
 }  // namespace agentd::daemon

@@ -27,6 +27,9 @@ std::string reason_name(uint8_t reason) {
     case AGENTD_REASON_DENY_RULE: return "deny_rule";
     case AGENTD_REASON_UNKNOWN_CGROUP: return "unknown_cgroup";
     case AGENTD_REASON_SOCKET_TYPE: return "socket_type";
+    case AGENTD_REASON_DNS_EXPIRED: return "dns_expired";
+    case AGENTD_REASON_DNS_UNSUPPORTED: return "dns_unsupported";
+    case AGENTD_REASON_PROXY_SPOOF: return "proxy_spoof";
     default: return fmt::format("reason{}", reason);
   }
 }
@@ -114,6 +117,7 @@ nlohmann::json denial_to_json(const agentd_deny_event& event, const DenialContex
     record["protocol"] = protocol_name(event.protocol);
   }
   if (context.rule) record["rule"] = *context.rule;
+  if (context.host) record["host"] = *context.host;
   return record;
 }
 

@@ -15,6 +15,7 @@ namespace agentd::events {
 struct DenialContext {
   std::optional<std::string> sandbox;  // tenant/team/agent, when known
   std::optional<std::string> rule;     // the deny rule that decided, when one did
+  std::optional<std::string> host;     // the name the address was learned from through DNS
   std::chrono::system_clock::time_point time;
 };
 

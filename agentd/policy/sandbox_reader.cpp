@@ -49,7 +49,7 @@ std::string path_problem(std::string_view path) {
 }  // namespace
 
 std::optional<SandboxSection> SandboxReader::read(const YamlNode& node, const std::string& path) {
-  const size_t errors_before = errors_.size();
+  const size_t errors_before = error_count();
   check_map(node, path, {"user", "filesystem", "syscalls", "network", "require"});
   if (!node.is_map()) return std::nullopt;
   SandboxSection section;
@@ -60,7 +60,7 @@ std::optional<SandboxSection> SandboxReader::read(const YamlNode& node, const st
   if (node["syscalls"]) read_syscalls(node["syscalls"], path + ".syscalls", section);
   if (node["network"]) read_network(node["network"], path + ".network", section);
   if (node["require"]) read_require(node["require"], path + ".require", section);
-  if (errors_.size() != errors_before) return std::nullopt;
+  if (error_count() != errors_before) return std::nullopt;
   return section;
 }
 

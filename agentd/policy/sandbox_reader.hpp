@@ -7,14 +7,15 @@
 #include <string>
 #include <vector>
 
-#include "agentd/policy/node_reader.hpp"
+#include "agentd/policy/yaml_reader.hpp"
 #include "agentd/policy/sandbox_section.hpp"
 
 namespace agentd::policy {
 
-class SandboxReader : NodeReader {
+class SandboxReader : YamlReader {
  public:
-  using NodeReader::NodeReader;
+  // Reports into the same file's errors as the reader of the rule.
+  explicit SandboxReader(const YamlReader& rule_reader) : YamlReader(rule_reader) {}
   // `path` names the section in messages: "rules[0].sandbox".
   std::optional<SandboxSection> read(const YamlNode& node, const std::string& path);
 

@@ -8,8 +8,10 @@
 //   netprobe serve [--tcp P,..] [--udp P,..] [--bind ADDR]   accept/echo until SIGTERM
 //   netprobe bench connect|sendto ADDR PORT COUNT   ns per operation
 //   netprobe loop ADDR PORT STOPFILE       TCP connects until STOPFILE exists: counts
+//   netprobe resolve NAME [PORT]             getaddrinfo, then a TCP connect to the first address
 //   netprobe until ok|refused ADDR PORT    TCP connects until that outcome: its wall-clock time
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -99,6 +101,36 @@ int do_connect(const std::string& proto, const std::string& addr, int port) {
   if (tcp) return report("connect", detail, true, 0);
   if (send(fd, "ping", 4, 0) < 0) return report("send", detail, false, errno);
   return await_echo(fd) ? report("echo", detail, true, 0) : report("echo", detail, false, ETIMEDOUT);
+}
+
+// The libc resolver (getaddrinfo, as most programs do), then a TCP connect
+// to the first address when a port is given.
+int do_resolve(const std::string& name, int port) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* list = nullptr;
+  const int rc = getaddrinfo(name.c_str(), nullptr, &hints, &list);
+  if (rc != 0) {
+    std::printf("{\"op\":\"resolve\",\"name\":\"%s\",\"ok\":false,\"error\":\"%s\"}\n", name.c_str(),
+                gai_strerror(rc));
+    return 1;
+  }
+  std::string addresses;
+  std::string first;
+  for (addrinfo* a = list; a; a = a->ai_next) {
+    char text[INET6_ADDRSTRLEN] = {};
+    const void* raw = a->ai_family == AF_INET ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr)
+                                              : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(a->ai_addr)->sin6_addr);
+    inet_ntop(a->ai_family, raw, text, sizeof(text));
+    if (addresses.find(std::string("\"") + text + "\"") != std::string::npos) continue;
+    addresses += (addresses.empty() ? "\"" : ",\"") + std::string(text) + "\"";
+    if (first.empty()) first = text;
+  }
+  freeaddrinfo(list);
+  std::printf("{\"op\":\"resolve\",\"name\":\"%s\",\"addresses\":[%s],\"ok\":true}\n", name.c_str(),
+              addresses.c_str());
+  std::fflush(stdout);
+  return port ? do_connect("tcp", first, port) : 0;
 }
 
 int do_sendto(const std::string& addr, int port) {
@@ -299,6 +331,8 @@ int main(int argc, char** argv) {
   if (cmd == "socket" && (args.size() == 3 || args.size() == 4)) return do_socket(arg(1), arg(2), arg(3));
   if (cmd == "bench" && args.size() == 5) return do_bench(arg(1), arg(2), std::atoi(arg(3).c_str()), std::atol(arg(4).c_str()));
   if (cmd == "loop" && args.size() == 4) return do_loop(arg(1), std::atoi(arg(2).c_str()), arg(3));
+  if (cmd == "resolve" && (args.size() == 2 || args.size() == 3))
+    return do_resolve(arg(1), args.size() == 3 ? std::atoi(arg(2).c_str()) : 0);
   if (cmd == "until" && args.size() == 4) return do_until(arg(1), arg(2), std::atoi(arg(3).c_str()));
   if (cmd == "serve") {
     std::vector<int> tcp, udp;

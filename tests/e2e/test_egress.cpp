@@ -48,7 +48,7 @@ TEST_CASE("allowed and denied TCP and UDP over IPv4 and IPv6") {
                 {{"connect", "udp", "198.51.100.66", "9000"}, false, "connected UDP to a denied host"},
                 {{"sendto", "udp", "198.51.100.10", "5353"}, true, "unconnected UDP, echoed"},
                 {{"sendto", "udp", "198.51.100.66", "9000"}, false, "unconnected UDP to a denied host"},
-                {{"sendto", "udp", "198.51.100.10", "53"}, false, "unconnected UDP to a port not allowed"},
+                {{"sendto", "udp", "198.51.100.10", "6000"}, false, "unconnected UDP to a port not allowed"},
                 {{"connect", "tcp", "2001:db8:1::10", "80"}, true, "IPv6 allowed"},
                 {{"connect", "tcp", "2001:db8:1::66", "80"}, false, "IPv6 deny /128"},
                 {{"connect", "udp", "2001:db8:1::10", "9000"}, true, "IPv6 connected UDP"},

@@ -46,7 +46,7 @@ void require_prerequisites() {
   std::vector<std::string> missing;
   if (geteuid() != 0) missing.emplace_back("root");
   if (find_cgroup2_mount().empty()) missing.emplace_back("a cgroup2 mount");
-  for (const char* tool : {"ip", "nsenter", "nft", "dnsmasq", "bpftool"})
+  for (const char* tool : {"ip", "nsenter", "nft", "dnsmasq", "bpftool", "dig"})
     if (!on_path(tool)) missing.emplace_back(tool);
   for (const char* bin : {AGENTD_BIN, AGENTCTL_BIN, NETPROBE_BIN})
     if (access(bin, X_OK) != 0) missing.emplace_back(bin);
@@ -147,7 +147,21 @@ void World::build() {
                            {"dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--bind-interfaces",
                             "--listen-address=198.51.100.53", "--no-resolv", "--no-hosts",
                             "--address=/allowed.example.test/198.51.100.10",
-                            "--address=/denied.example.test/198.51.100.66", "--pid-file=" + (dir_ / "dnsmasq.pid").string(),
+                            "--address=/denied.example.test/198.51.100.66",
+                            // For the hostname tests: A and AAAA, wildcard depth, a CNAME chain,
+                            // a short TTL, answers pointing into protected ranges.
+                            "--host-record=api.example.test,198.51.100.10,2001:db8:1::10,300",
+                            "--host-record=wild.example.test,198.51.100.10,300",
+                            "--host-record=a.wild.example.test,198.51.100.20,300",
+                            "--host-record=x.y.wild.example.test,198.51.100.20,300",
+                            "--host-record=target.example.test,203.0.113.7,300",
+                            "--cname=alias.example.test,middle.example.test,300",
+                            "--cname=middle.example.test,target.example.test,300",
+                            "--host-record=short.example.test,198.51.100.20,1",
+                            "--host-record=metadata.example.test,169.254.169.254,300",
+                            "--host-record=private.example.test,10.1.2.3,300",
+                            "--host-record=other.example.test,198.51.100.66,300",
+                            "--pid-file=" + (dir_ / "dnsmasq.pid").string(),
                             "--log-facility=" + (dir_ / "dnsmasq.log").string()},
                            "dnsmasq");
   for (const char* name : {"net-server", "loopback-server"}) {
@@ -180,7 +194,7 @@ bool World::start_agentd(const std::vector<std::string>& extra_args) {
   std::vector<std::string> argv = {"nsenter", "--net=" + host_ns_path(), AGENTD_BIN, "--policy-dir",
                                    (dir_ / "policy").string(), "--state-dir", (dir_ / "state").string(), "--socket",
                                    socket_.string(), "--cgroup-root", cgroup_root_.string(), "--bpffs-dir",
-                                   (bpffs_ / "agentd").string()};
+                                   (bpffs_ / "agentd").string(), "--dns-upstream", "198.51.100.53"};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   agentd_pid_ = spawn_process(argv, dir_ / "events.jsonl", dir_ / "agentd.log");
   // Wait for the daemon to answer (or to fail): a readiness wait, not a timing.
@@ -246,6 +260,11 @@ ProcessResult World::in_host(std::vector<std::string> argv) const {
 ProcessResult World::agentctl(std::vector<std::string> args) const {
   args.insert(args.begin(), {AGENTCTL_BIN, "--socket", socket_.string()});
   return in_host(args);
+}
+
+ProcessResult World::in_sandbox(const std::string& agent, std::vector<std::string> argv) const {
+  argv.insert(argv.begin(), {"run", "--agent", agent, "--"});
+  return agentctl(argv);
 }
 
 ProcessResult World::netprobe_in_sandbox(const std::string& agent, std::vector<std::string> args,

@@ -56,6 +56,8 @@ class World {
   ProcessResult netprobe_in_sandbox(const std::string& agent, std::vector<std::string> args,
                                     const std::optional<std::string>& user = std::nullopt) const;
   ProcessResult netprobe_outside(std::vector<std::string> args) const;
+  // Any command inside a sandbox (dig, sh).
+  ProcessResult in_sandbox(const std::string& agent, std::vector<std::string> argv) const;
   // A sandboxed netprobe in the background; its output goes to dir()/name.out.
   pid_t spawn_in_sandbox(const std::string& agent, std::vector<std::string> args, const std::string& name);
   // Waits (bounded) for a background process and returns its output.

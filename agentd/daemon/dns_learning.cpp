@@ -1,0 +1,299 @@
+#include "agentd/daemon/dns_learning.hpp"
+
+#include <time.h>
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+
+#include <spdlog/spdlog.h>
+
+#include "agentd/events/denial_record.hpp"
+#include "agentd/policy/names.hpp"
+
+namespace agentd::daemon {
+namespace {
+
+using nlohmann::json;
+
+// Expired entries stay this long, so a denial can say "expired" rather
+// than "no rule", and then leave.
+constexpr uint64_t kExpiredGraceNs = 600ULL * 1'000'000'000;
+constexpr auto kHostAddressesMaxAge = std::chrono::seconds(5);
+
+bool same_range(const agentd_port_range& a, const agentd_port_range& b) {
+  return a.lo == b.lo && a.hi == b.hi && a.proto_mask == b.proto_mask && a.action == b.action;
+}
+
+void merge_ranges(std::vector<agentd_port_range>& into, const std::vector<agentd_port_range>& more) {
+  for (const auto& r : more)
+    if (std::none_of(into.begin(), into.end(), [&](const auto& x) { return same_range(x, r); }) &&
+        into.size() < AGENTD_MAX_PORT_RANGES)
+      into.push_back(r);
+}
+
+std::string address_text(uint32_t family, const std::array<uint8_t, 16>& addr) {
+  policy::Cidr cidr;
+  cidr.family = family;
+  cidr.addr = addr;
+  cidr.prefix = cidr.max_prefix();
+  std::string text = cidr.str();
+  return text.substr(0, text.find('/'));
+}
+
+}  // namespace
+
+uint64_t monotonic_now_ns() {
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<uint64_t>(now.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(now.tv_nsec);
+}
+
+DnsLearning::DnsLearning(const DnsSettings& settings, dns::ProtectedRanges protected_ranges, bpf::MapWriter& maps,
+                         const PolicyApplier& applier, const SandboxRegistry& registry, DenialSink denials)
+    : settings_(settings),
+      protected_(std::move(protected_ranges)),
+      maps_(maps),
+      applier_(applier),
+      registry_(registry),
+      denials_(std::move(denials)) {}
+
+void DnsLearning::record_denial(uint32_t slot, const dns::Query& query, const std::string& reason,
+                                const std::string& why, const std::string& transport) {
+  const Sandbox* sandbox = registry_.find_slot(slot);
+  denials_({{"type", "deny"},
+            {"time", events::format_time(std::chrono::system_clock::now())},
+            {"sandbox", sandbox ? json(sandbox->agent.str()) : json(nullptr)},
+            {"hook", "dns"},
+            {"name", query.name},
+            {"qtype", dns::type_name(query.qtype)},
+            {"protocol", transport},
+            {"reason", reason},
+            {"rule", why}});
+}
+
+std::optional<dns::Bytes> DnsLearning::judge(uint32_t slot, const dns::Query& query, const std::string& transport) {
+  const Sandbox* sandbox = registry_.find_slot(slot);
+  const auto* policy = applier_.policy();
+  if (!sandbox || !policy) {
+    record_denial(slot, query, "unknown_cgroup", "no sandbox holds this slot", transport);
+    return dns::refusal(query, settings_.refusal, dns::kEdeProhibited, "agentd: not a known sandbox");
+  }
+  auto decision = policy::decide_name(*policy, sandbox->agent, query.name);
+  if (decision.allowed) return std::nullopt;
+  ++names_refused_;
+  const bool by_rule = decision.endpoint.has_value();
+  record_denial(slot, query, by_rule ? "deny_rule" : "no_rule", decision.explanation, transport);
+  const std::string text = fmt::format(
+      "agentd: {} may not resolve {} ({}). Ask an operator to allow it; they can check with: agentctl policy explain "
+      "--agent {} --dest {}:443",
+      sandbox->agent.str(), query.name, decision.explanation, sandbox->agent.str(), query.name);
+  return dns::refusal(query, settings_.refusal, by_rule ? dns::kEdeBlocked : dns::kEdeProhibited, text);
+}
+
+dns::Bytes DnsLearning::learn(uint32_t slot, const dns::Query& query, const uint8_t* data, size_t size) {
+  const dns::Bytes unchanged(data, data + size);
+  auto answer = dns::parse_answer(data, size, query);
+  const Sandbox* sandbox = registry_.find_slot(slot);
+  const auto* policy = applier_.policy();
+  if (!answer || !sandbox || !policy) {
+    if (!answer) spdlog::warn("upstream answer for {} not used: {}", query.name, answer.error().describe());
+    return dns::error_response(data, size, 2);  // SERVFAIL: nothing learned, nothing handed out
+  }
+  if (answer->addresses.empty()) return unchanged;
+  // The policy may have changed while upstream answered: decide again.
+  auto decision = policy::decide_name(*policy, sandbox->agent, query.name);
+  if (!decision.allowed) {
+    record_denial(slot, query, "no_rule", "the policy changed while the query was answered", "");
+    return dns::refusal(query, settings_.refusal, dns::kEdeProhibited, "agentd: the policy changed; ask again");
+  }
+  if (std::chrono::steady_clock::now() - host_addresses_read_ > kHostAddressesMaxAge) {
+    host_addresses_ = dns::host_addresses();
+    host_addresses_read_ = std::chrono::steady_clock::now();
+  }
+  const policy::CompiledClass* compiled = applier_.compiled(sandbox->class_id);
+  std::vector<dns::LearnedAddress> refused;
+  const uint64_t now = monotonic_now_ns();
+  for (const auto& address : answer->addresses) {
+    const std::string range = protected_.covering(address, host_addresses_);
+    if (!range.empty() && !(compiled && dns::cidr_rule_allows(*compiled, address))) {
+      ++rebinding_refused_;
+      refused.push_back(address);
+      record_denial(slot, query, "rebinding",
+                    fmt::format("{} ({}) points into the protected range {}: not learned; allow that range with a "
+                                "cidr rule if it is meant",
+                                address_text(address.family, address.addr), address.owner, range),
+                    "");
+      continue;
+    }
+    const Key key{slot, address.family, address.addr};
+    const uint32_t ttl = std::max(address.ttl, settings_.min_ttl_seconds);
+    Entry entry;
+    entry.name = query.name;
+    entry.expires_ns = now + static_cast<uint64_t>(ttl) * 1'000'000'000;
+    entry.ranges = decision.ranges;
+    if (auto it = entries_.find(key); it != entries_.end() && it->second.expires_ns > now) {
+      merge_ranges(entry.ranges, it->second.ranges);  // two live names, one address: both their ports
+      entry.expires_ns = std::max(entry.expires_ns, it->second.expires_ns);
+    }
+    if (auto st = write(key, entry); !st) {
+      spdlog::error("learning {} for {}: {}", address_text(address.family, address.addr), sandbox->agent.str(),
+                    st.error().describe());
+      refused.push_back(address);
+      continue;
+    }
+    entries_[key] = std::move(entry);
+    ++learned_total_;
+  }
+  if (refused.empty()) return unchanged;
+  auto filtered = dns::without_addresses(data, size, refused);
+  return filtered ? *filtered : dns::error_response(data, size, 2);
+}
+
+Status DnsLearning::write(const Key& key, const Entry& entry) {
+  agentd_learned_key k{};
+  k.slot = std::get<0>(key);
+  k.family = std::get<1>(key);
+  std::memcpy(k.addr, std::get<2>(key).data(), sizeof(k.addr));
+  agentd_learned_value v{};
+  v.expires_ns = entry.expires_ns;
+  v.rules.count = static_cast<uint32_t>(std::min<size_t>(entry.ranges.size(), AGENTD_MAX_PORT_RANGES));
+  for (uint32_t i = 0; i < v.rules.count; ++i) v.rules.ranges[i] = entry.ranges[i];
+  dirty_ = true;
+  return maps_.put_learned(k, v);
+}
+
+void DnsLearning::erase(const Key& key) {
+  agentd_learned_key k{};
+  k.slot = std::get<0>(key);
+  k.family = std::get<1>(key);
+  std::memcpy(k.addr, std::get<2>(key).data(), sizeof(k.addr));
+  if (auto st = maps_.delete_learned(k); !st) spdlog::error("forgetting a learned address: {}", st.error().describe());
+  entries_.erase(key);
+  dirty_ = true;
+}
+
+void DnsLearning::revalidate() {
+  const auto* policy = applier_.policy();
+  std::vector<Key> gone;
+  for (auto& [key, entry] : entries_) {
+    const Sandbox* sandbox = registry_.find_slot(std::get<0>(key));
+    if (!sandbox || !policy || entry.name.empty()) {
+      if (!sandbox) gone.push_back(key);
+      continue;  // a name we do not know (adopted): it keeps its TTL
+    }
+    auto decision = policy::decide_name(*policy, sandbox->agent, entry.name);
+    if (!decision.allowed) {
+      gone.push_back(key);
+      continue;
+    }
+    if (decision.ranges.size() != entry.ranges.size() ||
+        !std::equal(decision.ranges.begin(), decision.ranges.end(), entry.ranges.begin(), same_range)) {
+      entry.ranges = decision.ranges;
+      if (auto st = write(key, entry); !st) spdlog::error("updating a learned address: {}", st.error().describe());
+    }
+  }
+  for (const auto& key : gone) erase(key);
+  if (!gone.empty()) spdlog::info("reload: {} learned addresses no longer allowed, removed", gone.size());
+}
+
+void DnsLearning::collect_garbage() {
+  const uint64_t now = monotonic_now_ns();
+  std::vector<Key> old;
+  for (const auto& [key, entry] : entries_)
+    if (entry.expires_ns + kExpiredGraceNs < now) old.push_back(key);
+  for (const auto& key : old) erase(key);
+}
+
+void DnsLearning::adopt(const std::filesystem::path& state_file) {
+  std::map<std::string, std::string> names;  // "slot/family/address" -> name
+  std::ifstream in(state_file);
+  if (in) {
+    auto saved = json::parse(in, nullptr, false);
+    if (saved.is_object())
+      for (const auto& [k, v] : saved.items())
+        if (v.is_string()) names[k] = v.get<std::string>();
+  }
+  auto kept = maps_.learned();
+  if (!kept) {
+    spdlog::error("reading learned addresses: {}", kept.error().describe());
+    return;
+  }
+  for (const auto& [k, v] : *kept) {
+    Key key{k.slot, k.family, {}};
+    std::memcpy(std::get<2>(key).data(), k.addr, 16);
+    Entry entry;
+    entry.expires_ns = v.expires_ns;
+    entry.ranges.assign(v.rules.ranges, v.rules.ranges + std::min<uint32_t>(v.rules.count, AGENTD_MAX_PORT_RANGES));
+    const std::string id = fmt::format("{}/{}/{}", k.slot, k.family, address_text(k.family, std::get<2>(key)));
+    if (auto it = names.find(id); it != names.end()) entry.name = it->second;
+    entries_[key] = std::move(entry);
+  }
+  if (!kept->empty()) spdlog::info("{} learned addresses kept from the previous daemon", kept->size());
+}
+
+void DnsLearning::save(const std::filesystem::path& state_file) {
+  if (!dirty_) return;
+  json names = json::object();
+  for (const auto& [key, entry] : entries_)
+    if (!entry.name.empty())
+      names[fmt::format("{}/{}/{}", std::get<0>(key), std::get<1>(key), address_text(std::get<1>(key), std::get<2>(key)))] =
+          entry.name;
+  const auto temp = state_file.string() + ".tmp";
+  {
+    std::ofstream out(temp, std::ios::trunc);
+    out << names.dump() << "\n";
+    if (!out) return;
+  }
+  std::error_code ec;
+  std::filesystem::rename(temp, state_file, ec);
+  if (!ec) dirty_ = false;
+}
+
+std::optional<LearnedName> DnsLearning::name_of(uint32_t slot, uint32_t family, const uint8_t* addr) const {
+  Key key{slot, family, {}};
+  std::memcpy(std::get<2>(key).data(), addr, 16);
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return std::nullopt;
+  const uint64_t now = monotonic_now_ns();
+  LearnedName learned;
+  learned.name = it->second.name;
+  learned.expired = it->second.expires_ns <= now;
+  if (!learned.expired)
+    learned.remaining = std::chrono::seconds((it->second.expires_ns - now) / 1'000'000'000);
+  return learned;
+}
+
+std::optional<std::pair<bool, std::string>> DnsLearning::explain(uint32_t slot, const policy::Destination& dest) const {
+  Key key{slot, dest.family, dest.addr};
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return std::nullopt;
+  const Entry& entry = it->second;
+  const std::string name = entry.name.empty() ? "a name learned before agentd restarted" : entry.name;
+  const uint64_t now = monotonic_now_ns();
+  if (entry.expires_ns <= now)
+    return std::make_pair(false, fmt::format("denied: learned through DNS from {}, but that expired {} s ago", name,
+                                             (now - entry.expires_ns) / 1'000'000'000));
+  const bool port_ok = std::any_of(entry.ranges.begin(), entry.ranges.end(), [&](const auto& r) {
+    return dest.port >= r.lo && dest.port <= r.hi && (r.proto_mask & dest.proto_bit) &&
+           (r.action == AGENTD_ACTION_ALLOW || r.action == AGENTD_ACTION_INFERENCE);
+  });
+  return std::make_pair(port_ok, fmt::format("{}: learned through DNS from {} (expires in {} s){}",
+                                             port_ok ? "allowed" : "denied", name,
+                                             (entry.expires_ns - now) / 1'000'000'000,
+                                             port_ok ? "" : ", but its host rules do not cover this port"));
+}
+
+json DnsLearning::to_json() const {
+  return {{"upstream", settings_.upstream},
+          {"port", settings_.port},
+          {"min_ttl_seconds", settings_.min_ttl_seconds},
+          {"refusal", settings_.refusal == dns::Refusal::nxdomain ? "nxdomain" : "refused"},
+          {"protected_ranges", protected_.str()},
+          {"learned_entries", entries_.size()},
+          {"learned_total", learned_total_},
+          {"names_refused", names_refused_},
+          {"rebinding_refused", rebinding_refused_}};
+}
+
+}  // namespace agentd::daemon

@@ -1,0 +1,98 @@
+// What the DNS proxy asks the daemon: may this sandbox resolve this name,
+// and which addresses of the answer does it learn. Learned addresses go
+// into the kernel (agentd_learned) with their TTL before the answer goes
+// back; the daemon remembers which name each came from, for denial records
+// and `explain`, keeps them across reloads while the policy still allows
+// the name, and forgets them some time after they expired.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "agentd/bpf/map_writer.hpp"
+#include "agentd/daemon/policy_applier.hpp"
+#include "agentd/daemon/sandbox_registry.hpp"
+#include "agentd/dns/proxy.hpp"
+#include "agentd/dns/rebinding.hpp"
+#include "agentd/policy/explain.hpp"
+
+namespace agentd::daemon {
+
+struct DnsSettings {
+  bool enabled = true;
+  std::string upstream;               // empty: the first nameserver of /etc/resolv.conf
+  uint16_t port = 1053;
+  uint32_t min_ttl_seconds = 60;
+  dns::Refusal refusal = dns::Refusal::refused;
+  std::string protected_ranges;       // empty: the defaults
+};
+
+struct LearnedName {
+  std::string name;
+  bool expired = false;
+  std::chrono::seconds remaining{0};
+};
+
+class DnsLearning : public dns::QueryJudge {
+ public:
+  using DenialSink = std::function<void(nlohmann::json record)>;
+
+  DnsLearning(const DnsSettings& settings, dns::ProtectedRanges protected_ranges, bpf::MapWriter& maps,
+              const PolicyApplier& applier, const SandboxRegistry& registry, DenialSink denials);
+
+  std::optional<dns::Bytes> judge(uint32_t slot, const dns::Query& query, const std::string& transport) override;
+  dns::Bytes learn(uint32_t slot, const dns::Query& query, const uint8_t* answer, size_t size) override;
+
+  // After a reload: what the new policy no longer allows goes, the rest
+  // gets the new policy's ports.
+  void revalidate();
+  // Entries that expired long ago leave the kernel and the table.
+  void collect_garbage();
+  // Entries the kernel kept from a previous daemon, with the names saved
+  // in the state dir; and the save itself.
+  void adopt(const std::filesystem::path& state_file);
+  void save(const std::filesystem::path& state_file);
+
+  std::optional<LearnedName> name_of(uint32_t slot, uint32_t family, const uint8_t* addr) const;
+  // What the kernel's learned entry says of a destination the rules leave
+  // undecided: (allowed, "learned through DNS from NAME, expires in 42 s").
+  std::optional<std::pair<bool, std::string>> explain(uint32_t slot, const policy::Destination& dest) const;
+  nlohmann::json to_json() const;
+
+ private:
+  using Key = std::tuple<uint32_t, uint32_t, std::array<uint8_t, 16>>;  // slot, family, address
+  struct Entry {
+    std::string name;
+    uint64_t expires_ns = 0;  // CLOCK_MONOTONIC, as the kernel compares
+    std::vector<agentd_port_range> ranges;
+  };
+  Status write(const Key& key, const Entry& entry);
+  void erase(const Key& key);
+  void record_denial(uint32_t slot, const dns::Query& query, const std::string& reason, const std::string& why,
+                     const std::string& transport);
+
+  DnsSettings settings_;
+  dns::ProtectedRanges protected_;
+  bpf::MapWriter& maps_;
+  const PolicyApplier& applier_;
+  const SandboxRegistry& registry_;
+  DenialSink denials_;
+  std::map<Key, Entry> entries_;
+  std::vector<policy::Cidr> host_addresses_;
+  std::chrono::steady_clock::time_point host_addresses_read_{};
+  uint64_t learned_total_ = 0, rebinding_refused_ = 0, names_refused_ = 0;
+  bool dirty_ = false;
+};
+
+uint64_t monotonic_now_ns();
+
+}  // namespace agentd::daemon

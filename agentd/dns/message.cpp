@@ -1,0 +1,218 @@
+#include "agentd/dns/message.hpp"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <map>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "agentd_abi.h"
+
+// Last: ldns's headers may define `bool` as a macro.
+#include <ldns/ldns.h>
+
+namespace agentd::dns {
+namespace {
+
+struct PktFree {
+  void operator()(ldns_pkt* p) const { ldns_pkt_free(p); }
+};
+using PktPtr = std::unique_ptr<ldns_pkt, PktFree>;
+
+constexpr size_t kHeaderBytes = 12;
+constexpr int kMaxChain = 16;
+
+Result<PktPtr> parse(const uint8_t* data, size_t size) {
+  if (size < kHeaderBytes) return make_error("{} bytes: shorter than a DNS header", size);
+  if (size > kMaxMessageBytes) return make_error("{} bytes: longer than a DNS message may be", size);
+  ldns_pkt* raw = nullptr;
+  if (ldns_status status = ldns_wire2pkt(&raw, data, size); status != LDNS_STATUS_OK)
+    return make_error("malformed DNS message: {}", ldns_get_errorstr_by_id(status));
+  return PktPtr(raw);
+}
+
+// "Api.Example.COM." -> "api.example.com"; escapes stay as ldns writes them.
+std::string normal_name(const ldns_rdf* rdf) {
+  char* text = ldns_rdf2str(rdf);
+  if (!text) return {};
+  std::string name(text);
+  free(text);
+  if (!name.empty() && name.back() == '.') name.pop_back();
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+  return name;
+}
+
+Result<Bytes> to_wire(const ldns_pkt* pkt) {
+  uint8_t* wire = nullptr;
+  size_t size = 0;
+  if (ldns_pkt2wire(&wire, pkt, &size) != LDNS_STATUS_OK) return make_error("cannot encode the DNS message");
+  Bytes bytes(wire, wire + size);
+  free(wire);
+  return bytes;
+}
+
+bool same_address(const LearnedAddress& a, const ldns_rr* rr) {
+  const ldns_rdf* rdf = ldns_rr_rdf(rr, 0);
+  if (!rdf) return false;
+  const size_t len = ldns_rdf_size(rdf);
+  const bool v4 = ldns_rr_get_type(rr) == LDNS_RR_TYPE_A;
+  if ((v4 && (a.family != AGENTD_FAMILY_IPV4 || len != 4)) || (!v4 && (a.family != AGENTD_FAMILY_IPV6 || len != 16)))
+    return false;
+  return std::memcmp(a.addr.data(), ldns_rdf_data(rdf), len) == 0;
+}
+
+}  // namespace
+
+Result<Query> parse_query(const uint8_t* data, size_t size) {
+  auto pkt = parse(data, size);
+  if (!pkt) return pkt.error();
+  ldns_pkt* p = pkt->get();
+  if (ldns_pkt_qr(p)) return make_error("a response where a query was expected");
+  if (ldns_pkt_get_opcode(p) != LDNS_PACKET_QUERY)
+    return make_error("opcode {} is not a standard query", static_cast<int>(ldns_pkt_get_opcode(p)));
+  if (ldns_pkt_qdcount(p) != 1) return make_error("{} questions: a query has exactly one", ldns_pkt_qdcount(p));
+  const ldns_rr* question = ldns_rr_list_rr(ldns_pkt_question(p), 0);
+  if (!question) return make_error("the question is missing");
+  Query query;
+  query.id = ldns_pkt_id(p);
+  query.name = normal_name(ldns_rr_owner(question));
+  query.qtype = ldns_rr_get_type(question);
+  query.qclass = ldns_rr_get_class(question);
+  query.recursion_desired = ldns_pkt_rd(p);
+  query.has_edns = ldns_pkt_edns(p);
+  return query;
+}
+
+std::optional<uint16_t> message_id(const uint8_t* data, size_t size) {
+  if (size < kHeaderBytes) return std::nullopt;
+  return static_cast<uint16_t>((data[0] << 8) | data[1]);
+}
+
+Bytes with_id(const uint8_t* data, size_t size, uint16_t id) {
+  Bytes bytes(data, data + size);
+  if (bytes.size() >= 2) {
+    bytes[0] = static_cast<uint8_t>(id >> 8);
+    bytes[1] = static_cast<uint8_t>(id & 0xff);
+  }
+  return bytes;
+}
+
+Result<Answer> parse_answer(const uint8_t* data, size_t size, const Query& query) {
+  auto pkt = parse(data, size);
+  if (!pkt) return pkt.error();
+  ldns_pkt* p = pkt->get();
+  if (!ldns_pkt_qr(p)) return make_error("a query where a response was expected");
+  const ldns_rr* question = ldns_rr_list_rr(ldns_pkt_question(p), 0);
+  if (ldns_pkt_qdcount(p) != 1 || !question || normal_name(ldns_rr_owner(question)) != query.name ||
+      ldns_rr_get_type(question) != query.qtype)
+    return make_error("the response answers another question");
+  Answer answer;
+  answer.rcode = ldns_pkt_get_rcode(p);
+  answer.truncated = ldns_pkt_tc(p);
+
+  // owner -> its records in the answer section
+  std::multimap<std::string, const ldns_rr*> by_owner;
+  const ldns_rr_list* records = ldns_pkt_answer(p);
+  for (size_t i = 0; i < ldns_rr_list_rr_count(records); ++i) {
+    const ldns_rr* rr = ldns_rr_list_rr(records, i);
+    if (ldns_rr_get_class(rr) == LDNS_RR_CLASS_IN) by_owner.emplace(normal_name(ldns_rr_owner(rr)), rr);
+  }
+  std::string current = query.name;
+  answer.chain.push_back(current);
+  for (int hop = 0; hop <= kMaxChain; ++hop) {
+    std::string next;
+    auto [first, last] = by_owner.equal_range(current);
+    for (auto it = first; it != last; ++it) {
+      const ldns_rr* rr = it->second;
+      const ldns_rdf* rdf = ldns_rr_rdf(rr, 0);
+      if (!rdf) continue;
+      const auto type = ldns_rr_get_type(rr);
+      if (type == LDNS_RR_TYPE_CNAME && next.empty()) {
+        next = normal_name(rdf);
+      } else if ((type == LDNS_RR_TYPE_A && ldns_rdf_size(rdf) == 4) ||
+                 (type == LDNS_RR_TYPE_AAAA && ldns_rdf_size(rdf) == 16)) {
+        LearnedAddress a;
+        a.family = type == LDNS_RR_TYPE_A ? AGENTD_FAMILY_IPV4 : AGENTD_FAMILY_IPV6;
+        std::memcpy(a.addr.data(), ldns_rdf_data(rdf), ldns_rdf_size(rdf));
+        a.ttl = ldns_rr_ttl(rr);
+        a.owner = current;
+        answer.addresses.push_back(a);
+      }
+    }
+    if (next.empty() || std::find(answer.chain.begin(), answer.chain.end(), next) != answer.chain.end()) break;
+    current = next;  // a loop stops here: each name is visited once
+    answer.chain.push_back(current);
+  }
+  return answer;
+}
+
+Result<Bytes> without_addresses(const uint8_t* data, size_t size, const std::vector<LearnedAddress>& drop) {
+  auto pkt = parse(data, size);
+  if (!pkt) return pkt.error();
+  ldns_rr_list* kept = ldns_rr_list_new();
+  const ldns_rr_list* records = ldns_pkt_answer(pkt->get());
+  for (size_t i = 0; i < ldns_rr_list_rr_count(records); ++i) {
+    const ldns_rr* rr = ldns_rr_list_rr(records, i);
+    const auto type = ldns_rr_get_type(rr);
+    const bool dropped = (type == LDNS_RR_TYPE_A || type == LDNS_RR_TYPE_AAAA) &&
+                         std::any_of(drop.begin(), drop.end(), [&](const auto& a) { return same_address(a, rr); });
+    if (!dropped) ldns_rr_list_push_rr(kept, ldns_rr_clone(rr));
+  }
+  ldns_rr_list_deep_free(ldns_pkt_answer(pkt->get()));
+  ldns_pkt_set_answer(pkt->get(), kept);
+  ldns_pkt_set_ancount(pkt->get(), static_cast<uint16_t>(ldns_rr_list_rr_count(kept)));
+  return to_wire(pkt->get());
+}
+
+Bytes refusal(const Query& query, Refusal how, uint16_t ede_code, const std::string& text) {
+  PktPtr pkt(ldns_pkt_new());
+  ldns_pkt* p = pkt.get();
+  ldns_pkt_set_id(p, query.id);
+  ldns_pkt_set_qr(p, true);
+  ldns_pkt_set_opcode(p, LDNS_PACKET_QUERY);
+  ldns_pkt_set_rd(p, query.recursion_desired);
+  ldns_pkt_set_ra(p, true);
+  ldns_pkt_set_rcode(p, how == Refusal::nxdomain ? LDNS_RCODE_NXDOMAIN : LDNS_RCODE_REFUSED);
+  ldns_rdf* owner = nullptr;
+  if (ldns_str2rdf_dname(&owner, (query.name + ".").c_str()) == LDNS_STATUS_OK) {
+    ldns_rr* question = ldns_rr_new();
+    ldns_rr_set_owner(question, owner);
+    ldns_rr_set_type(question, static_cast<ldns_rr_type>(query.qtype));
+    ldns_rr_set_class(question, static_cast<ldns_rr_class>(query.qclass));
+    ldns_rr_set_question(question, true);
+    ldns_pkt_push_rr(p, LDNS_SECTION_QUESTION, question);
+  }
+  // RFC 6891: an OPT record (and so the EDE) only to a query that had one.
+  if (query.has_edns) {
+    std::string data(2, '\0');
+    data[0] = static_cast<char>(ede_code >> 8);
+    data[1] = static_cast<char>(ede_code & 0xff);
+    data += text.substr(0, 400);
+    ldns_edns_option_list* options = ldns_edns_option_list_new();
+    ldns_edns_option_list_push(options, ldns_edns_new_from_data(LDNS_EDNS_EDE, data.size(), data.data()));
+    ldns_pkt_set_edns_option_list(p, options);
+    ldns_pkt_set_edns_udp_size(p, 1232);
+  }
+  auto wire = to_wire(p);
+  return wire ? *wire : Bytes{};
+}
+
+Bytes error_response(const uint8_t* data, size_t size, uint16_t rcode) {
+  // The header alone: its id, QR set, the opcode kept, no records.
+  Bytes bytes(kHeaderBytes, 0);
+  if (size >= 2) std::memcpy(bytes.data(), data, 2);
+  bytes[2] = static_cast<uint8_t>(0x80 | (size >= 3 ? (data[2] & 0x78) : 0));
+  bytes[3] = static_cast<uint8_t>(0x80 | (rcode & 0x0f));
+  return bytes;
+}
+
+std::string type_name(uint16_t qtype) {
+  const ldns_rr_descriptor* d = ldns_rr_descript(qtype);
+  return d && d->_name ? d->_name : fmt::format("TYPE{}", qtype);
+}
+
+}  // namespace agentd::dns

@@ -1,0 +1,391 @@
+#include "agentd/dns/proxy.hpp"
+
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include <spdlog/spdlog.h>
+
+#include "agentd_abi.h"
+
+// Last: ldns's headers may define `bool` as a macro.
+#include <ldns/ldns.h>
+
+namespace agentd::dns {
+namespace {
+
+constexpr uint64_t kSweepUsec = 250'000;
+constexpr size_t kMaxTcpConnections = 512;
+constexpr uint16_t kRcodeFormErr = 1, kRcodeServFail = 2, kRcodeNotImp = 4;
+
+std::optional<uint32_t> slot_of_address(in_addr addr) {
+  const uint32_t host = ntohl(addr.s_addr);
+  if ((host & AGENTD_DNS_MASK) != AGENTD_DNS_NET) return std::nullopt;
+  return host & ~AGENTD_DNS_MASK;
+}
+
+Status set_int_option(int fd, int level, int name, int value, const char* what) {
+  if (::setsockopt(fd, level, name, &value, sizeof(value)) != 0) return system_error("setting {}", what);
+  return ok_status();
+}
+
+Result<UniqueFd> listen_socket(int type, uint16_t port) {
+  UniqueFd fd(::socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd) return system_error("creating the DNS proxy socket");
+  if (auto st = set_int_option(fd.get(), SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR"); !st) return st.error();
+  if (type == SOCK_DGRAM)
+    if (auto st = set_int_option(fd.get(), IPPROTO_IP, IP_PKTINFO, 1, "IP_PKTINFO"); !st) return st.error();
+  // Every 127.64.x.y is local through the loopback route: only a wildcard
+  // bind receives them all. Queries that did not arrive on one are dropped.
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_ANY);
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
+    return system_error("binding the DNS proxy to port {} ({})", port, type == SOCK_DGRAM ? "udp" : "tcp");
+  if (type == SOCK_STREAM && ::listen(fd.get(), 128) != 0) return system_error("listening on DNS port {}", port);
+  return fd;
+}
+
+Status watch(sd_event* loop, SdEventSourcePtr& source, int fd, uint32_t events, sd_event_io_handler_t handler,
+             void* userdata, const char* what) {
+  sd_event_source* raw = nullptr;
+  if (int r = sd_event_add_io(loop, &raw, fd, events, handler, userdata); r < 0) {
+    errno = -r;
+    return system_error("watching {}", what);
+  }
+  source.reset(raw);
+  return ok_status();
+}
+
+Bytes header_only(uint16_t id, uint16_t rcode) {
+  const uint8_t header[12] = {static_cast<uint8_t>(id >> 8), static_cast<uint8_t>(id & 0xff)};
+  return error_response(header, sizeof(header), rcode);
+}
+
+}  // namespace
+
+Result<std::pair<sockaddr_storage, socklen_t>> parse_upstream(const std::string& text) {
+  sockaddr_storage storage{};
+  std::string host = text;
+  uint16_t port = 53;
+  auto parse_port = [&](const std::string& digits) -> bool {
+    if (digits.empty() || digits.size() > 5 || digits.find_first_not_of("0123456789") != std::string::npos) return false;
+    const int value = std::stoi(digits);
+    if (value < 1 || value > 65535) return false;
+    port = static_cast<uint16_t>(value);
+    return true;
+  };
+  if (!text.empty() && text[0] == '[') {
+    const auto close = text.find(']');
+    if (close == std::string::npos) return make_error("upstream \"{}\": missing ']'", text);
+    host = text.substr(1, close - 1);
+    if (close + 1 < text.size() && (text[close + 1] != ':' || !parse_port(text.substr(close + 2))))
+      return make_error("upstream \"{}\": bad port", text);
+  } else if (std::count(text.begin(), text.end(), ':') == 1) {
+    host = text.substr(0, text.find(':'));
+    if (!parse_port(text.substr(text.find(':') + 1))) return make_error("upstream \"{}\": bad port", text);
+  }
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&storage);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&storage);
+  if (::inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(port);
+    return std::make_pair(storage, static_cast<socklen_t>(sizeof(sockaddr_in)));
+  }
+  if (::inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
+    return std::make_pair(storage, static_cast<socklen_t>(sizeof(sockaddr_in6)));
+  }
+  return make_error("upstream \"{}\" is not an IP address with an optional port", text);
+}
+
+Result<std::string> upstream_from_resolv_conf(const std::string& path) {
+  ldns_resolver* resolver = nullptr;
+  if (ldns_resolver_new_frm_file(&resolver, path.c_str()) != LDNS_STATUS_OK || !resolver)
+    return make_error("cannot read {}: give --dns-upstream", path);
+  std::unique_ptr<ldns_resolver, decltype(&ldns_resolver_deep_free)> owner(resolver, ldns_resolver_deep_free);
+  if (ldns_resolver_nameserver_count(resolver) == 0) return make_error("{} names no nameserver: give --dns-upstream", path);
+  char* text = ldns_rdf2str(ldns_resolver_nameservers(resolver)[0]);
+  std::string address = text ? text : "";
+  free(text);
+  return address.find(':') != std::string::npos ? "[" + address + "]" : address;
+}
+
+std::string address_str(const sockaddr_storage& addr) {
+  char text[INET6_ADDRSTRLEN] = {};
+  if (addr.ss_family == AF_INET) {
+    const auto* v4 = reinterpret_cast<const sockaddr_in*>(&addr);
+    ::inet_ntop(AF_INET, &v4->sin_addr, text, sizeof(text));
+    return fmt::format("{}:{}", text, ntohs(v4->sin_port));
+  }
+  const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&addr);
+  ::inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof(text));
+  return fmt::format("[{}]:{}", text, ntohs(v6->sin6_port));
+}
+
+Result<std::unique_ptr<DnsProxy>> DnsProxy::start(sd_event* loop, const ProxySettings& settings, QueryJudge& judge) {
+  std::unique_ptr<DnsProxy> proxy(new DnsProxy(loop, settings, judge));
+  auto udp = listen_socket(SOCK_DGRAM, settings.port);
+  if (!udp) return udp.error();
+  proxy->udp_ = std::move(*udp);
+  auto tcp = listen_socket(SOCK_STREAM, settings.port);
+  if (!tcp) return tcp.error();
+  proxy->tcp_ = std::move(*tcp);
+  proxy->upstream_.reset(::socket(settings.upstream.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!proxy->upstream_) return system_error("creating the upstream DNS socket");
+  if (::connect(proxy->upstream_.get(), reinterpret_cast<const sockaddr*>(&settings.upstream), settings.upstream_len) != 0)
+    return system_error("connecting to the upstream resolver {}", address_str(settings.upstream));
+  auto* self = proxy.get();
+  if (auto st = watch(loop, proxy->udp_source_, proxy->udp_.get(), EPOLLIN, &DnsProxy::on_udp, self, "DNS/udp"); !st)
+    return st.error();
+  if (auto st = watch(loop, proxy->tcp_source_, proxy->tcp_.get(), EPOLLIN, &DnsProxy::on_accept, self, "DNS/tcp"); !st)
+    return st.error();
+  if (auto st = watch(loop, proxy->upstream_source_, proxy->upstream_.get(), EPOLLIN, &DnsProxy::on_upstream, self,
+                      "the upstream resolver");
+      !st)
+    return st.error();
+  sd_event_source* sweep = nullptr;
+  if (sd_event_add_time_relative(loop, &sweep, CLOCK_MONOTONIC, kSweepUsec, 10'000, &DnsProxy::on_sweep, self) < 0)
+    return make_error("arming the DNS timeout sweep");
+  sd_event_source_set_enabled(sweep, SD_EVENT_ON);
+  proxy->sweep_.reset(sweep);
+  return proxy;
+}
+
+DnsProxy::~DnsProxy() {
+  connections_.clear();
+  sweep_.reset();
+  upstream_source_.reset();
+  tcp_source_.reset();
+  udp_source_.reset();
+}
+
+int DnsProxy::on_udp(sd_event_source*, int, uint32_t, void* self) {
+  static_cast<DnsProxy*>(self)->read_udp();
+  return 0;
+}
+
+int DnsProxy::on_upstream(sd_event_source*, int, uint32_t, void* self) {
+  static_cast<DnsProxy*>(self)->read_upstream();
+  return 0;
+}
+
+void DnsProxy::read_udp() {
+  uint8_t buffer[kMaxMessageBytes + 1];
+  for (int budget = 256; budget > 0; --budget) {  // then let the loop serve others
+    Client client;
+    iovec iov{buffer, sizeof(buffer)};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in_pktinfo))];
+    msghdr msg{};
+    msg.msg_name = &client.peer;
+    msg.msg_namelen = sizeof(client.peer);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    const ssize_t n = ::recvmsg(udp_.get(), &msg, MSG_DONTWAIT);
+    if (n < 0) return;  // EAGAIN: all read
+    std::optional<uint32_t> slot;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+        in_pktinfo info{};
+        std::memcpy(&info, CMSG_DATA(c), sizeof(info));
+        client.local = info.ipi_addr;
+        slot = slot_of_address(info.ipi_addr);
+      }
+    }
+    if (!slot || (msg.msg_flags & MSG_TRUNC)) continue;  // not through the redirect, or oversized: dropped
+    handle(client, *slot, buffer, static_cast<size_t>(n));
+  }
+}
+
+uint16_t DnsProxy::next_upstream_id() {
+  // Random ids: an off-path attacker must guess one to spoof an answer.
+  for (;;) {
+    const auto id = static_cast<uint16_t>(arc4random_uniform(65536));
+    if (!pending_.count(id)) return id;
+  }
+}
+
+void DnsProxy::handle(const Client& client, uint32_t slot, const uint8_t* data, size_t size) {
+  ++counters_.queries;
+  auto query = parse_query(data, size);
+  if (!query) {
+    ++counters_.malformed;
+    spdlog::debug("DNS from sandbox slot {}: {}", slot, query.error().describe());
+    if (message_id(data, size) && !(size >= 3 && (data[2] & 0x80)))  // never answer a response
+      reply(client, error_response(data, size,
+                                   query.error().describe().find("opcode") != std::string::npos ? kRcodeNotImp
+                                                                                                : kRcodeFormErr));
+    return;
+  }
+  if (auto refusal = judge_.judge(slot, *query, client.tcp ? "tcp" : "udp")) {
+    ++counters_.refused;
+    reply(client, *refusal);
+    return;
+  }
+  if (pending_.size() >= 65000) {
+    ++counters_.upstream_failures;
+    reply(client, header_only(query->id, kRcodeServFail));
+    return;
+  }
+  const uint16_t id = next_upstream_id();
+  const Bytes forward = with_id(data, size, id);
+  if (::send(upstream_.get(), forward.data(), forward.size(), MSG_DONTWAIT) != static_cast<ssize_t>(forward.size())) {
+    ++counters_.upstream_failures;
+    reply(client, header_only(query->id, kRcodeServFail));
+    return;
+  }
+  ++counters_.forwarded;
+  pending_[id] = Pending{client, slot, std::move(*query), std::chrono::steady_clock::now() + settings_.upstream_timeout};
+}
+
+void DnsProxy::read_upstream() {
+  uint8_t buffer[kMaxMessageBytes + 1];
+  for (int budget = 256; budget > 0; --budget) {
+    const ssize_t n = ::recv(upstream_.get(), buffer, sizeof(buffer), MSG_DONTWAIT);
+    if (n < 0) return;
+    auto id = message_id(buffer, static_cast<size_t>(n));
+    if (!id) continue;
+    auto it = pending_.find(*id);
+    if (it == pending_.end()) continue;  // late, or not ours
+    Pending pending = std::move(it->second);
+    pending_.erase(it);
+    Bytes answer = judge_.learn(pending.slot, pending.query, buffer, static_cast<size_t>(n));
+    answer = with_id(answer.data(), answer.size(), pending.query.id);
+    ++counters_.answered;
+    reply(pending.client, answer);
+  }
+}
+
+void DnsProxy::reply(const Client& client, const Bytes& bytes) {
+  if (bytes.empty()) return;
+  if (client.tcp) {
+    auto it = connections_.find(client.connection);
+    if (it == connections_.end()) return;  // the resolver hung up
+    TcpConnection& c = *it->second;
+    c.out.push_back(static_cast<char>(bytes.size() >> 8));
+    c.out.push_back(static_cast<char>(bytes.size() & 0xff));
+    c.out.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    serve_tcp(client.connection, EPOLLOUT);
+    return;
+  }
+  // From the very address the query went to: a connected resolver socket
+  // accepts nothing else.
+  iovec iov{const_cast<uint8_t*>(bytes.data()), bytes.size()};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in_pktinfo))] = {};
+  msghdr msg{};
+  msg.msg_name = const_cast<sockaddr_storage*>(&client.peer);
+  msg.msg_namelen = client.peer.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = IPPROTO_IP;
+  c->cmsg_type = IP_PKTINFO;
+  c->cmsg_len = CMSG_LEN(sizeof(in_pktinfo));
+  in_pktinfo info{};
+  info.ipi_spec_dst = client.local;
+  std::memcpy(CMSG_DATA(c), &info, sizeof(info));
+  if (::sendmsg(udp_.get(), &msg, MSG_DONTWAIT) < 0) spdlog::debug("DNS reply not sent: {}", std::strerror(errno));
+}
+
+int DnsProxy::on_accept(sd_event_source*, int, uint32_t, void* self) {
+  auto* proxy = static_cast<DnsProxy*>(self);
+  for (;;) {
+    UniqueFd fd(::accept4(proxy->tcp_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    if (!fd) return 0;
+    sockaddr_in local{};
+    socklen_t len = sizeof(local);
+    if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&local), &len) != 0 || local.sin_family != AF_INET)
+      continue;
+    auto slot = slot_of_address(local.sin_addr);
+    if (!slot || proxy->connections_.size() >= kMaxTcpConnections) continue;  // closed at once
+    auto connection = std::make_unique<TcpConnection>();
+    connection->fd = std::move(fd);
+    connection->slot = *slot;
+    connection->proxy = proxy;
+    connection->serial = proxy->next_serial_++;
+    sd_event_source* io = nullptr;
+    if (sd_event_add_io(proxy->loop_, &io, connection->fd.get(), EPOLLIN, &DnsProxy::on_tcp, connection.get()) < 0)
+      continue;
+    connection->io.reset(io);
+    proxy->connections_.emplace(connection->serial, std::move(connection));
+  }
+}
+
+int DnsProxy::on_tcp(sd_event_source*, int, uint32_t revents, void* userdata) {
+  auto* connection = static_cast<TcpConnection*>(userdata);
+  connection->proxy->serve_tcp(connection->serial, revents);
+  return 0;
+}
+
+void DnsProxy::serve_tcp(uint64_t serial, uint32_t revents) {
+  auto it = connections_.find(serial);
+  if (it == connections_.end()) return;
+  TcpConnection& c = *it->second;
+  if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+    char chunk[4096];
+    for (;;) {
+      const ssize_t n = ::read(c.fd.get(), chunk, sizeof(chunk));
+      if (n > 0) {
+        c.in.append(chunk, static_cast<size_t>(n));
+        if (c.in.size() > 2 * (kMaxMessageBytes + 2)) return close_tcp(serial);
+        continue;
+      }
+      if (n == 0 || errno != EAGAIN) {
+        if (c.out.empty()) return close_tcp(serial);
+        revents |= EPOLLOUT;  // flush what is owed, then close
+      }
+      break;
+    }
+    while (c.in.size() >= 2) {
+      const size_t size = (static_cast<uint8_t>(c.in[0]) << 8) | static_cast<uint8_t>(c.in[1]);
+      if (c.in.size() < 2 + size) break;
+      const std::string message = c.in.substr(2, size);
+      c.in.erase(0, 2 + size);
+      Client client;
+      client.tcp = true;
+      client.connection = serial;
+      handle(client, c.slot, reinterpret_cast<const uint8_t*>(message.data()), message.size());
+      if (!connections_.count(serial)) return;
+    }
+  }
+  if ((revents & EPOLLOUT) && !c.out.empty()) {
+    const ssize_t n = ::send(c.fd.get(), c.out.data(), c.out.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n > 0) c.out.erase(0, static_cast<size_t>(n));
+    else if (n < 0 && errno != EAGAIN) return close_tcp(serial);
+  }
+  sd_event_source_set_io_events(c.io.get(), c.out.empty() ? EPOLLIN : (EPOLLIN | EPOLLOUT));
+}
+
+void DnsProxy::close_tcp(uint64_t serial) {
+  auto it = connections_.find(serial);
+  if (it == connections_.end()) return;
+  connections_.erase(it);
+}
+
+int DnsProxy::on_sweep(sd_event_source* source, uint64_t, void* self) {
+  auto* proxy = static_cast<DnsProxy*>(self);
+  const auto now = std::chrono::steady_clock::now();
+  for (auto it = proxy->pending_.begin(); it != proxy->pending_.end();) {
+    if (it->second.deadline > now) {
+      ++it;
+      continue;
+    }
+    ++proxy->counters_.upstream_failures;
+    const Pending pending = std::move(it->second);
+    it = proxy->pending_.erase(it);
+    proxy->reply(pending.client, header_only(pending.query.id, kRcodeServFail));
+  }
+  sd_event_source_set_time_relative(source, kSweepUsec);
+  sd_event_source_set_enabled(source, SD_EVENT_ON);
+  return 0;
+}
+
+}  // namespace agentd::dns

@@ -1,0 +1,118 @@
+// agentd's DNS proxy. The kernel hooks send every DNS query of a sandbox,
+// UDP or TCP, whatever server it named, to 127.64.<slot>:<port>; the
+// proxy reads the slot back from the address the query arrived on
+// (IP_PKTINFO for UDP, getsockname for TCP), answers names the sandbox may
+// not reach itself (REFUSED or NXDOMAIN with an Extended DNS Error), and
+// forwards the others to the upstream resolver. Addresses in an answer
+// are handed to the daemon to learn *before* the answer goes back, so the
+// connect that follows never races the map write.
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "agentd/common/result.hpp"
+#include "agentd/common/sd_event_ptr.hpp"
+#include "agentd/common/unique_fd.hpp"
+#include "agentd/dns/message.hpp"
+
+namespace agentd::dns {
+
+struct ProxySettings {
+  uint16_t port = 1053;
+  sockaddr_storage upstream{};
+  socklen_t upstream_len = 0;
+  std::chrono::milliseconds upstream_timeout{2000};
+};
+
+// "198.51.100.53", "198.51.100.53:5353", "[2001:db8::53]:53", "2001:db8::53".
+Result<std::pair<sockaddr_storage, socklen_t>> parse_upstream(const std::string& text);
+// The first nameserver of /etc/resolv.conf.
+Result<std::string> upstream_from_resolv_conf(const std::string& path = "/etc/resolv.conf");
+std::string address_str(const sockaddr_storage& addr);
+
+// How the daemon answers for one query: refuse it now, or forward it and,
+// once the upstream answered, learn what it said and shape the reply.
+class QueryJudge {
+ public:
+  virtual ~QueryJudge() = default;
+  // A refusal to send back at once, or nothing to forward the query.
+  virtual std::optional<Bytes> judge(uint32_t slot, const Query& query, const std::string& transport) = 0;
+  // The upstream's answer: learn what may be learned; returns the bytes
+  // to give the sandbox (the answer, maybe without refused addresses).
+  virtual Bytes learn(uint32_t slot, const Query& query, const uint8_t* answer, size_t size) = 0;
+};
+
+class DnsProxy {
+ public:
+  static Result<std::unique_ptr<DnsProxy>> start(sd_event* loop, const ProxySettings& settings, QueryJudge& judge);
+  ~DnsProxy();
+
+  struct Counters {
+    uint64_t queries = 0, refused = 0, forwarded = 0, answered = 0, malformed = 0, upstream_failures = 0;
+  };
+  const Counters& counters() const { return counters_; }
+  const ProxySettings& settings() const { return settings_; }
+
+ private:
+  // Where an answer goes back to: a UDP peer or a TCP connection.
+  struct Client {
+    bool tcp = false;
+    sockaddr_storage peer{};    // UDP: the resolver's address
+    in_addr local{};            // UDP: the 127.64.x.y it sent to (the reply's source)
+    uint64_t connection = 0;    // TCP: the connection's serial
+  };
+  struct Pending {
+    Client client;
+    uint32_t slot = 0;
+    Query query;
+    std::chrono::steady_clock::time_point deadline;
+  };
+  struct TcpConnection {
+    DnsProxy* proxy = nullptr;
+    uint64_t serial = 0;
+    UniqueFd fd;
+    uint32_t slot = 0;
+    std::string in;   // bytes read, not yet a whole message
+    std::string out;  // bytes to write
+    SdEventSourcePtr io;
+  };
+
+  DnsProxy(sd_event* loop, ProxySettings settings, QueryJudge& judge)
+      : loop_(loop), settings_(std::move(settings)), judge_(judge) {}
+
+  static int on_udp(sd_event_source*, int fd, uint32_t, void* self);
+  static int on_upstream(sd_event_source*, int fd, uint32_t, void* self);
+  static int on_accept(sd_event_source*, int fd, uint32_t, void* self);
+  static int on_tcp(sd_event_source*, int fd, uint32_t revents, void* userdata);
+  static int on_sweep(sd_event_source*, uint64_t, void* self);
+
+  void read_udp();
+  void read_upstream();
+  void handle(const Client& client, uint32_t slot, const uint8_t* data, size_t size);
+  void reply(const Client& client, const Bytes& bytes);
+  void serve_tcp(uint64_t serial, uint32_t revents);
+  void close_tcp(uint64_t serial);
+  uint16_t next_upstream_id();
+
+  sd_event* loop_;
+  ProxySettings settings_;
+  QueryJudge& judge_;
+  UniqueFd udp_, tcp_, upstream_;
+  SdEventSourcePtr udp_source_, tcp_source_, upstream_source_, sweep_;
+  std::map<uint16_t, Pending> pending_;  // by the id sent upstream
+  std::map<uint64_t, std::unique_ptr<TcpConnection>> connections_;
+  uint64_t next_serial_ = 1;
+  uint16_t id_seed_ = 0;
+  Counters counters_;
+};
+
+}  // namespace agentd::dns

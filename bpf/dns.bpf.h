@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * DNS redirection: every query a sandbox sends to port 53 goes to agentd's
+ * proxy, whatever server it named, at 127.64.<slot>:<proxy port> so the
+ * proxy knows which sandbox asked. The socket remembers the server it
+ * named; replies (recvmsg) and the peer (getpeername) show that server
+ * again, so resolvers that check where an answer came from accept it.
+ */
+#ifndef AGENTD_DNS_BPF_H
+#define AGENTD_DNS_BPF_H
+
+#include "egress.bpf.h"
+
+#define REDIRECT_NONE 0 /* not DNS, or no proxy: judge it as any other traffic */
+#define REDIRECT_DONE 1 /* sent to the proxy */
+#define REDIRECT_DENY 2 /* DNS the proxy cannot take: refused */
+
+static __always_inline struct agentd_dns_config *dns_config(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&agentd_dnscfg, &zero);
+}
+
+static __always_inline int is_proxy_address(__u32 ip4_net_order, __u16 port_net_order,
+					    const struct agentd_dns_config *cfg)
+{
+	return cfg && cfg->enabled && (bpf_ntohl(ip4_net_order) & AGENTD_DNS_MASK) == AGENTD_DNS_NET &&
+	       bpf_ntohs(port_net_order) == cfg->proxy_port;
+}
+
+/*
+ * `as_mapped`: the socket is AF_INET6 (connect6), so the proxy's IPv4
+ * address goes in as ::ffff:127.64.x.y, which the kernel connects over
+ * IPv4 unless the socket is IPv6-only (then the connect fails: closed).
+ * Unconnected IPv6 UDP cannot be turned into IPv4 by a hook (the kernel
+ * refuses that rewrite), so such a query is refused, never let through.
+ */
+static __always_inline int redirect_dns(struct bpf_sock_addr *ctx, const struct destination *dest, int as_mapped,
+					int can_redirect)
+{
+	struct agentd_dns_config *cfg = dns_config();
+	struct agentd_sandbox_state *state;
+	struct agentd_sock_info *info;
+	struct bpf_sock *sk = ctx->sk;
+	__u32 slot, proxy_ip;
+
+	if (!cfg || !cfg->enabled || dest->port != AGENTD_DNS_PORT || !dest->proto_bit || !sk)
+		return REDIRECT_NONE;
+	slot = socket_slot(sk);
+	if (slot == AGENTD_SLOT_UNKNOWN)
+		return REDIRECT_NONE; /* judged, and denied, as unknown */
+	state = bpf_map_lookup_elem(&agentd_state, &slot);
+	if (!state || !(state->flags & AGENTD_SANDBOX_ACTIVE))
+		return REDIRECT_NONE;
+	if (!can_redirect)
+		return REDIRECT_DENY;
+	info = bpf_sk_storage_get(&agentd_socks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!info)
+		return REDIRECT_NONE;
+	info->slot = slot;
+	info->dns_family = dest->family;
+	__builtin_memcpy(info->dns_addr, dest->addr, sizeof(info->dns_addr));
+	info->dns_port = bpf_htons(AGENTD_DNS_PORT);
+
+	proxy_ip = bpf_htonl(AGENTD_DNS_NET | slot);
+	if (as_mapped) {
+		ctx->user_ip6[0] = 0;
+		ctx->user_ip6[1] = 0;
+		ctx->user_ip6[2] = bpf_htonl(0x0000ffff);
+		ctx->user_ip6[3] = proxy_ip;
+	} else {
+		ctx->user_ip4 = proxy_ip;
+	}
+	ctx->user_port = bpf_htons((__u16)cfg->proxy_port);
+	count(slot, 1);
+	return REDIRECT_DONE;
+}
+
+/* recvmsg4 and getpeername4: the proxy's address back to the server's. */
+static __always_inline void restore_dns_peer4(struct bpf_sock_addr *ctx)
+{
+	struct agentd_dns_config *cfg = dns_config();
+	struct agentd_sock_info *info;
+	__u32 ip4;
+
+	if (!ctx->sk || !is_proxy_address(ctx->user_ip4, (__u16)ctx->user_port, cfg))
+		return;
+	info = bpf_sk_storage_get(&agentd_socks, ctx->sk, 0, 0);
+	if (!info || info->dns_family != AGENTD_FAMILY_IPV4)
+		return;
+	__builtin_memcpy(&ip4, info->dns_addr, sizeof(ip4));
+	ctx->user_ip4 = ip4;
+	ctx->user_port = info->dns_port;
+}
+
+/* recvmsg6 and getpeername6: ::ffff:127.64.x.y back to the server's. */
+static __always_inline void restore_dns_peer6(struct bpf_sock_addr *ctx)
+{
+	struct agentd_dns_config *cfg = dns_config();
+	struct agentd_sock_info *info;
+	__u32 w[4];
+
+	if (!ctx->sk || ctx->user_ip6[0] != 0 || ctx->user_ip6[1] != 0 ||
+	    ctx->user_ip6[2] != bpf_htonl(0x0000ffff) ||
+	    !is_proxy_address(ctx->user_ip6[3], (__u16)ctx->user_port, cfg))
+		return;
+	info = bpf_sk_storage_get(&agentd_socks, ctx->sk, 0, 0);
+	if (!info || !info->dns_family)
+		return;
+	if (info->dns_family == AGENTD_FAMILY_IPV4) {
+		w[0] = 0;
+		w[1] = 0;
+		w[2] = bpf_htonl(0x0000ffff);
+		__builtin_memcpy(&w[3], info->dns_addr, 4);
+	} else {
+		__builtin_memcpy(w, info->dns_addr, sizeof(w));
+	}
+	ctx->user_ip6[0] = w[0];
+	ctx->user_ip6[1] = w[1];
+	ctx->user_ip6[2] = w[2];
+	ctx->user_ip6[3] = w[3];
+	ctx->user_port = info->dns_port;
+}
+
+#endif /* AGENTD_DNS_BPF_H */

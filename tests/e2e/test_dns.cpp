@@ -1,0 +1,285 @@
+// Hostname rules end to end: agentd's DNS proxy answers the sandbox's
+// queries (any server, UDP or TCP), learns allowed answers into the kernel
+// and refuses the rest, against the world's real dnsmasq.
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "expectations.hpp"
+#include "world.hpp"
+
+using namespace agentd::e2e;
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kHostPolicy = R"(apiVersion: agentd/v1
+tenant: acme
+rules:
+  - agents: "acme/eng/*"
+    allow:
+      - host: api.example.test
+        ports: [443, 80]
+      - host: "*.wild.example.test"
+        ports: [443]
+      - host: alias.example.test
+        ports: [443]
+      - host: short.example.test
+        ports: [8080]
+      - host: metadata.example.test
+      - host: "*.other.test"
+      - host: other.example.test
+    deny:
+      - host: other.example.test
+  - agents: "acme/ops/*"
+    allow:
+      - host: wild.example.test
+        ports: [443]
+)";
+
+struct DigResult {
+  std::string status;                // NOERROR, REFUSED, ...
+  std::set<std::string> addresses;   // A and AAAA data of the answer section
+  std::string ede;                   // the EDE line, if any
+  std::string raw;
+};
+
+// dig inside the sandbox; `args` are dig's (server, name, type, +tcp).
+DigResult dig_in(const World& world, const std::string& agent, std::vector<std::string> args) {
+  std::vector<std::string> argv = {"dig", "+tries=1", "+time=3", "+noall", "+comments", "+answer"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto result = world.in_sandbox(agent, argv);
+  DigResult dig;
+  dig.raw = result.describe();
+  std::istringstream lines(result.out);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (auto at = line.find("status: "); at != std::string::npos)
+      dig.status = line.substr(at + 8, line.find(',', at) - at - 8);
+    if (line.find("EDE:") != std::string::npos) dig.ede = line;
+    if (!line.empty() && line[0] != ';') {
+      std::istringstream fields(line);
+      std::string owner, ttl, klass, type, data;
+      fields >> owner >> ttl >> klass >> type >> data;
+      if (type == "A" || type == "AAAA") dig.addresses.insert(data);
+    }
+  }
+  return dig;
+}
+
+std::vector<json> dns_denials(const World& world, const std::string& name) {
+  std::vector<json> found;
+  for (int i = 0; i < 100 && found.empty(); ++i) {
+    for (const auto& d : world.denials())
+      if (d.value("name", "") == name || d.value("host", "") == name) found.push_back(d);
+    if (found.empty()) usleep(50'000);
+  }
+  return found;
+}
+
+const std::string kEng = "acme/eng/coder-1";
+const std::string kOps = "acme/ops/runner";
+
+}  // namespace
+
+TEST_CASE("an allowed name resolves and connects, a name outside the policy gets nothing") {
+  World world;
+  world.write_policy("acme.yaml", kHostPolicy);
+  REQUIRE(world.start_agentd());
+  // Before any query, the address is not reachable: nothing was learned.
+  expect_refused(world.netprobe_in_sandbox(kEng, {"connect", "tcp", "198.51.100.10", "443"}));
+  // The libc resolver, through whatever /etc/resolv.conf names: redirected.
+  auto resolved = world.netprobe_in_sandbox(kEng, {"resolve", "api.example.test", "443"});
+  expect_ok(resolved);
+  CHECK(resolved.out.find("198.51.100.10") != std::string::npos);
+  // Learned for the ports of its rule only.
+  expect_refused(world.netprobe_in_sandbox(kEng, {"connect", "tcp", "198.51.100.10", "8080"}));
+
+  DigResult refused = dig_in(world, kEng, {"@198.51.100.53", "allowed.example.test"});
+  INFO(refused.raw);
+  CHECK(refused.status == "REFUSED");
+  CHECK(refused.addresses.empty());
+  CHECK(refused.ede.find("Prohibited") != std::string::npos);
+  CHECK(refused.ede.find("may not resolve allowed.example.test") != std::string::npos);
+  auto denials = dns_denials(world, "allowed.example.test");
+  REQUIRE_FALSE(denials.empty());
+  CHECK(denials[0]["hook"] == "dns");
+  CHECK(denials[0]["sandbox"] == kEng);
+  CHECK(denials[0]["reason"] == "no_rule");
+  CHECK(world.stray_packets() == 0);
+}
+
+TEST_CASE("wildcard hosts cover subdomains at any depth, not the apex") {
+  World world;
+  world.write_policy("acme.yaml", kHostPolicy);
+  REQUIRE(world.start_agentd());
+  CHECK(dig_in(world, kEng, {"@198.51.100.53", "a.wild.example.test"}).addresses ==
+        std::set<std::string>{"198.51.100.20"});
+  CHECK(dig_in(world, kEng, {"@198.51.100.53", "x.y.wild.example.test"}).addresses ==
+        std::set<std::string>{"198.51.100.20"});
+  expect_ok(world.netprobe_in_sandbox(kEng, {"connect", "tcp", "198.51.100.20", "443"}));
+  DigResult apex = dig_in(world, kEng, {"@198.51.100.53", "wild.example.test"});
+  INFO(apex.raw);
+  CHECK(apex.status == "REFUSED");
+  expect_refused(world.netprobe_in_sandbox(kEng, {"connect", "tcp", "198.51.100.10", "443"}));
+}
+
+TEST_CASE("AAAA answers are learned as IPv6 addresses") {
+  World world;
+  world.write_policy("acme.yaml", kHostPolicy);
+  REQUIRE(world.start_agentd());
+  DigResult aaaa = dig_in(world, kEng, {"@198.51.100.53", "api.example.test", "AAAA"});
+  INFO(aaaa.raw);
+  CHECK(aaaa.addresses == std::set<std::string>{"2001:db8:1::10"});
+  expect_ok(world.netprobe_in_sandbox(kEng, {"connect", "tcp", "2001:db8:1::10", "443"}));
+}
+
+TEST_CASE("a CNAME chain is followed and its final addresses learned") {
+  World world;
+  world.write_policy("acme.yaml", kHostPolicy);
+  REQUIRE(world.start_agentd());
+  DigResult chain = dig_in(world, kEng, {"@198.51.100.53", "alias.example.test"});
+  INFO(chain.raw);
+  CHECK(chain.addresses == std::set<std::string>{"203.0.113.7"});
+  expect_ok(world.netprobe_in_sandbox(kEng, {"connect", "tcp", "203.0.113.7", "443"}));
+}
+
+TEST_CASE("a query to any server, over UDP or TCP, IPv4 or IPv6, is answered by the proxy") {
+  World world;
+  world.write_policy("acme.yaml", kHostPolicy);
+  REQUIRE(world.start_agentd());
+  // 203.0.113.99 runs no DNS server: only the proxy can answer.
+  CHECK(dig_in(world, kEng, {"@203.0.113.99", "api.example.test"}).addresses == std::set<std::string>{"198.51.100.10"});
+  DigResult tcp = dig_in(world, kEng, {"@203.0.113.99", "+tcp", "api.example.test"});
+  INFO(tcp.raw);
+  CHECK(tcp.addresses == std::set<std::string>{"198.51.100.10"});
+  CHECK(dig_in(world, kEng, {"@203.0.113.99", "+tcp", "allowed.example.test"}).status == "REFUSED");
+  CHECK(world.stray_packets() == 0);
+}
+
+TEST_CASE("the libc resolver with an IPv6 nameserver is answered by the proxy") {
+  World world;
+  world.write_policy("acme.yaml", kHostPolicy);
+  REQUIRE(world.start_agentd());
+  // A resolv.conf naming only an IPv6 server nobody runs, in a mount
+  // namespace of its own; agentctl run and the sandboxed resolver inherit it.
+  const auto conf = world.dir() / "resolv-v6.conf";
+  std::ofstream(conf) << "nameserver 2001:db8:2::99\n";
+  auto result = world.in_host(
+      {"unshare", "-m", "sh", "-c",
+       "mount --bind '" + conf.string() + "' /etc/resolv.conf && exec '" AGENTCTL_BIN "' --socket '" +
+           world.socket().string() + "' run --agent " + kEng + " -- '" NETPROBE_BIN "' resolve api.example.test 443"});
+  INFO(result.describe());
+  CHECK(result.out.find("198.51.100.10") != std::string::npos);
+  expect_ok(result);
+  // A resolver on an IPv6-only socket (dig does this) cannot be sent to the
+  // proxy's IPv4 address: its query fails, and nothing leaves the host.
+  DigResult v6only = dig_in(world, kEng, {"@2001:db8:2::99", "api.example.test"});
+  INFO(v6only.raw);
+  CHECK(v6only.addresses.empty());
+  CHECK(world.stray_packets() == 0);
+}
+
+TEST_CASE("two sandboxes with different policies asking the same name") {
+  World world;
+  world.write_policy("acme.yaml", kHostPolicy);
+  REQUIRE(world.start_agentd());
+  CHECK(dig_in(world, kEng, {"@198.51.100.53", "api.example.test"}).addresses == std::set<std::string>{"198.51.100.10"});
+  CHECK(dig_in(world, kOps, {"@198.51.100.53", "api.example.test"}).status == "REFUSED");
+  // What eng learned is eng's: ops still cannot reach the address.
+  expect_ok(world.netprobe_in_sandbox(kEng, {"connect", "tcp", "198.51.100.10", "443"}));
+  expect_refused(world.netprobe_in_sandbox(kOps, {"connect", "tcp", "198.51.100.10", "443"}));
+  // ops may resolve the apex its rule names, and reach it on 443 only.
+  CHECK(dig_in(world, kOps, {"@198.51.100.53", "wild.example.test"}).addresses == std::set<std::string>{"198.51.100.10"});
+  expect_ok(world.netprobe_in_sandbox(kOps, {"connect", "tcp", "198.51.100.10", "443"}));
+  expect_refused(world.netprobe_in_sandbox(kOps, {"connect", "tcp", "198.51.100.10", "80"}));
+}
+
+TEST_CASE("when the TTL runs out, new connections are denied and the denial says why") {
+  World world;
+  world.write_policy("acme.yaml", kHostPolicy);
+  REQUIRE(world.start_agentd({"--dns-min-ttl", "1"}));
+  CHECK(dig_in(world, kEng, {"@198.51.100.53", "short.example.test"}).addresses ==
+        std::set<std::string>{"198.51.100.20"});
+  expect_ok(world.netprobe_in_sandbox(kEng, {"connect", "tcp", "198.51.100.20", "8080"}));
+  usleep(2'200'000);  // past the 1 s TTL: waiting for expiry, not timing anything
+  expect_refused(world.netprobe_in_sandbox(kEng, {"connect", "tcp", "198.51.100.20", "8080"}));
+  auto denials = dns_denials(world, "short.example.test");
+  REQUIRE_FALSE(denials.empty());
+  CHECK(denials.back()["reason"] == "dns_expired");
+  CHECK(denials.back()["dest"] == "198.51.100.20");
+  auto explain = world.agentctl({"policy", "explain", "--agent", kEng, "--dest", "198.51.100.20:8080"});
+  CHECK(explain.out.find("learned through DNS from short.example.test, but that expired") != std::string::npos);
+}
+
+TEST_CASE("a host deny beats a wider allow, and answers pointing into protected ranges are not learned") {
+  World world;
+  world.write_policy("acme.yaml", kHostPolicy);
+  REQUIRE(world.start_agentd());
+  DigResult denied = dig_in(world, kEng, {"@198.51.100.53", "other.example.test"});
+  INFO(denied.raw);
+  CHECK(denied.status == "REFUSED");
+  CHECK(denied.ede.find("Blocked") != std::string::npos);
+  auto rule = dns_denials(world, "other.example.test");
+  REQUIRE_FALSE(rule.empty());
+  CHECK(rule[0]["reason"] == "deny_rule");
+
+  DigResult metadata = dig_in(world, kEng, {"@198.51.100.53", "metadata.example.test"});
+  INFO(metadata.raw);
+  CHECK(metadata.status == "NOERROR");
+  CHECK(metadata.addresses.empty());
+  auto rebinding = dns_denials(world, "metadata.example.test");
+  REQUIRE_FALSE(rebinding.empty());
+  CHECK(rebinding[0]["reason"] == "rebinding");
+  CHECK(rebinding[0]["rule"].get<std::string>().find("169.254.0.0/16") != std::string::npos);
+  expect_refused(world.netprobe_in_sandbox(kEng, {"connect", "tcp", "169.254.169.254", "80"}));
+}
+
+TEST_CASE("malformed queries get FORMERR or nothing, and the proxy keeps answering") {
+  World world;
+  world.write_policy("acme.yaml", kHostPolicy);
+  REQUIRE(world.start_agentd());
+  // netprobe sends "ping" (4 bytes, no DNS header) to port 53: redirected, dropped.
+  world.netprobe_in_sandbox(kEng, {"sendto", "udp", "198.51.100.53", "53"});
+  world.netprobe_in_sandbox(kEng, {"connect", "udp", "203.0.113.7", "53"});
+  CHECK(dig_in(world, kEng, {"@198.51.100.53", "api.example.test"}).addresses == std::set<std::string>{"198.51.100.10"});
+  auto status = json::parse(world.agentctl({"status", "-o", "json"}).out);
+  INFO(status["dns"].dump());
+  CHECK(status["dns"]["queries"]["malformed"].get<int>() >= 2);
+  CHECK(status["dns"]["queries"]["answered"].get<int>() >= 1);
+}
+
+TEST_CASE("the proxy's sandbox addresses cannot be reached directly") {
+  World world;
+  world.write_policy("acme.yaml", kHostPolicy);
+  REQUIRE(world.start_agentd());
+  // Asking in another sandbox's name (slot 2) by aiming at its address.
+  expect_refused(world.netprobe_in_sandbox(kEng, {"connect", "udp", "127.64.0.2", "1053"}));
+  expect_refused(world.netprobe_in_sandbox(kEng, {"connect", "tcp", "127.64.0.2", "1053"}));
+}
+
+TEST_CASE("a reload forgets learned addresses the new policy no longer allows") {
+  World world;
+  world.write_policy("acme.yaml", kHostPolicy);
+  REQUIRE(world.start_agentd({"--no-watch"}));
+  CHECK(dig_in(world, kEng, {"@198.51.100.53", "api.example.test"}).addresses == std::set<std::string>{"198.51.100.10"});
+  expect_ok(world.netprobe_in_sandbox(kEng, {"connect", "tcp", "198.51.100.10", "443"}));
+  std::string narrower = kHostPolicy;
+  narrower.replace(narrower.find("      - host: api.example.test\n        ports: [443, 80]\n"),
+                   std::string("      - host: api.example.test\n        ports: [443, 80]\n").size(),
+                   "      - host: api.example.test\n        ports: [80]\n");
+  world.write_policy("acme.yaml", narrower);
+  REQUIRE(world.agentctl({"policy", "apply"}).exit_code == 0);
+  expect_refused(world.netprobe_in_sandbox(kEng, {"connect", "tcp", "198.51.100.10", "443"}));
+  expect_ok(world.netprobe_in_sandbox(kEng, {"connect", "tcp", "198.51.100.10", "80"}));
+  std::string without = kHostPolicy;
+  without.replace(without.find("      - host: api.example.test\n        ports: [443, 80]\n"),
+                  std::string("      - host: api.example.test\n        ports: [443, 80]\n").size(), "");
+  world.write_policy("acme.yaml", without);
+  REQUIRE(world.agentctl({"policy", "apply"}).exit_code == 0);
+  expect_refused(world.netprobe_in_sandbox(kEng, {"connect", "tcp", "198.51.100.10", "80"}));
+}

@@ -1,0 +1,165 @@
+// DNS message handling: queries judged, answers learned only along the
+// CNAME chain, refusals with an Extended DNS Error, garbage survived.
+#include <catch2/catch.hpp>
+
+#include <random>
+#include <string>
+
+#include "agentd/dns/message.hpp"
+#include "agentd/dns/rebinding.hpp"
+#include "agentd_abi.h"
+
+// Last: ldns's headers define `bool` as a macro, which the C++ headers must not see.
+#include <ldns/ldns.h>
+
+using namespace agentd::dns;
+
+namespace {
+
+// A message from zone-file lines: ldns builds it, we take the wire bytes.
+Bytes wire(uint16_t id, const std::string& qname, ldns_rr_type type, bool response,
+           const std::vector<std::string>& answers = {}, bool edns = false) {
+  ldns_pkt* pkt = nullptr;
+  ldns_rdf* name = ldns_dname_new_frm_str(qname.c_str());
+  pkt = ldns_pkt_query_new(name, type, LDNS_RR_CLASS_IN, LDNS_RD);
+  ldns_pkt_set_id(pkt, id);
+  ldns_pkt_set_qr(pkt, response);
+  for (const auto& text : answers) {
+    ldns_rr* rr = nullptr;
+    REQUIRE(ldns_rr_new_frm_str(&rr, text.c_str(), 300, nullptr, nullptr) == LDNS_STATUS_OK);
+    ldns_pkt_push_rr(pkt, LDNS_SECTION_ANSWER, rr);
+  }
+  if (edns) ldns_pkt_set_edns_udp_size(pkt, 1232);
+  uint8_t* data = nullptr;
+  size_t size = 0;
+  REQUIRE(ldns_pkt2wire(&data, pkt, &size) == LDNS_STATUS_OK);
+  Bytes bytes(data, data + size);
+  free(data);
+  ldns_pkt_free(pkt);
+  return bytes;
+}
+
+}  // namespace
+
+TEST_CASE("a query is read with its name normalised") {
+  auto bytes = wire(7, "Api.Example.TEST.", LDNS_RR_TYPE_AAAA, false, {}, true);
+  auto query = parse_query(bytes.data(), bytes.size());
+  REQUIRE(query);
+  CHECK(query->id == 7);
+  CHECK(query->name == "api.example.test");
+  CHECK(query->qtype == LDNS_RR_TYPE_AAAA);
+  CHECK(query->has_edns);
+  CHECK(type_name(query->qtype) == "AAAA");
+}
+
+TEST_CASE("what is not a single standard query is refused with a reason") {
+  auto response = wire(1, "a.test.", LDNS_RR_TYPE_A, true);
+  CHECK(parse_query(response.data(), response.size()).error().describe().find("a response") != std::string::npos);
+  const uint8_t short_header[5] = {1, 2, 3, 4, 5};
+  CHECK(parse_query(short_header, sizeof(short_header)).error().describe().find("shorter than a DNS header") !=
+        std::string::npos);
+  auto truncated = wire(1, "a.test.", LDNS_RR_TYPE_A, false);
+  truncated.resize(truncated.size() - 3);
+  CHECK_FALSE(parse_query(truncated.data(), truncated.size()).ok());
+  // FORMERR keeps the id and sets QR.
+  auto formerr = error_response(truncated.data(), truncated.size(), 1);
+  REQUIRE(formerr.size() == 12);
+  CHECK(formerr[0] == truncated[0]);
+  CHECK((formerr[2] & 0x80) != 0);
+  CHECK((formerr[3] & 0x0f) == 1);
+}
+
+TEST_CASE("only addresses along the question's CNAME chain are learned") {
+  auto query_bytes = wire(9, "alias.test.", LDNS_RR_TYPE_A, false);
+  auto query = parse_query(query_bytes.data(), query_bytes.size());
+  REQUIRE(query);
+  auto answer = wire(9, "alias.test.", LDNS_RR_TYPE_A, true,
+                     {"alias.test. 60 IN CNAME middle.test.", "middle.test. 60 IN CNAME target.test.",
+                      "target.test. 30 IN A 198.51.100.7", "unrelated.test. 60 IN A 203.0.113.66"});
+  auto parsed = parse_answer(answer.data(), answer.size(), *query);
+  REQUIRE(parsed);
+  CHECK(parsed->chain == std::vector<std::string>{"alias.test", "middle.test", "target.test"});
+  REQUIRE(parsed->addresses.size() == 1);
+  CHECK(parsed->addresses[0].family == AGENTD_FAMILY_IPV4);
+  CHECK(parsed->addresses[0].addr[0] == 198);
+  CHECK(parsed->addresses[0].ttl == 30);
+  CHECK(parsed->addresses[0].owner == "target.test");
+}
+
+TEST_CASE("a CNAME loop ends, and an answer to another question is rejected") {
+  auto query_bytes = wire(3, "a.test.", LDNS_RR_TYPE_A, false);
+  auto query = parse_query(query_bytes.data(), query_bytes.size());
+  REQUIRE(query);
+  auto loop = wire(3, "a.test.", LDNS_RR_TYPE_A, true, {"a.test. 60 IN CNAME b.test.", "b.test. 60 IN CNAME a.test."});
+  auto parsed = parse_answer(loop.data(), loop.size(), *query);
+  REQUIRE(parsed);
+  CHECK(parsed->addresses.empty());
+  auto other = wire(3, "b.test.", LDNS_RR_TYPE_A, true, {"b.test. 60 IN A 198.51.100.1"});
+  CHECK_FALSE(parse_answer(other.data(), other.size(), *query).ok());
+}
+
+TEST_CASE("a refusal carries the question and an Extended DNS Error when the query had EDNS") {
+  auto query_bytes = wire(42, "evil.test.", LDNS_RR_TYPE_A, false, {}, true);
+  auto query = parse_query(query_bytes.data(), query_bytes.size());
+  REQUIRE(query);
+  auto bytes = refusal(*query, Refusal::refused, kEdeProhibited, "agentd: not allowed");
+  ldns_pkt* pkt = nullptr;
+  REQUIRE(ldns_wire2pkt(&pkt, bytes.data(), bytes.size()) == LDNS_STATUS_OK);
+  CHECK(ldns_pkt_id(pkt) == 42);
+  CHECK(ldns_pkt_get_rcode(pkt) == LDNS_RCODE_REFUSED);
+  CHECK(ldns_pkt_qdcount(pkt) == 1);
+  ldns_edns_option_list* options = ldns_pkt_edns_get_option_list(pkt);
+  REQUIRE(options);
+  REQUIRE(ldns_edns_option_list_get_count(options) == 1);
+  ldns_edns_option* ede = ldns_edns_option_list_get_option(options, 0);
+  CHECK(ldns_edns_get_code(ede) == LDNS_EDNS_EDE);
+  const uint8_t* data = ldns_edns_get_data(ede);
+  CHECK(((data[0] << 8) | data[1]) == kEdeProhibited);
+  CHECK(std::string(reinterpret_cast<const char*>(data) + 2, ldns_edns_get_size(ede) - 2) == "agentd: not allowed");
+  ldns_pkt_free(pkt);
+
+  auto plain_bytes = wire(43, "evil.test.", LDNS_RR_TYPE_A, false);
+  auto plain = parse_query(plain_bytes.data(), plain_bytes.size());
+  auto nx = refusal(*plain, Refusal::nxdomain, kEdeBlocked, "x");
+  REQUIRE(ldns_wire2pkt(&pkt, nx.data(), nx.size()) == LDNS_STATUS_OK);
+  CHECK(ldns_pkt_get_rcode(pkt) == LDNS_RCODE_NXDOMAIN);
+  CHECK_FALSE(ldns_pkt_edns(pkt));  // RFC 6891: no OPT to a query without one
+  ldns_pkt_free(pkt);
+}
+
+TEST_CASE("addresses refused for rebinding are cut from the answer") {
+  auto query_bytes = wire(5, "meta.test.", LDNS_RR_TYPE_A, false);
+  auto query = parse_query(query_bytes.data(), query_bytes.size());
+  auto answer = wire(5, "meta.test.", LDNS_RR_TYPE_A, true,
+                     {"meta.test. 60 IN A 169.254.169.254", "meta.test. 60 IN A 198.51.100.9"});
+  auto parsed = parse_answer(answer.data(), answer.size(), *query);
+  REQUIRE(parsed);
+  REQUIRE(parsed->addresses.size() == 2);
+  const auto ranges = ProtectedRanges::defaults();
+  CHECK(ranges.covering(parsed->addresses[0], {}) == "169.254.0.0/16");
+  CHECK(ranges.covering(parsed->addresses[1], {}).empty());
+  auto cut = without_addresses(answer.data(), answer.size(), {parsed->addresses[0]});
+  REQUIRE(cut);
+  auto again = parse_answer(cut->data(), cut->size(), *query);
+  REQUIRE(again);
+  REQUIRE(again->addresses.size() == 1);
+  CHECK(again->addresses[0].addr[0] == 198);
+  CHECK(ProtectedRanges::parse("10.0.0.0/8,bogus").error().describe().find("\"bogus\"") != std::string::npos);
+}
+
+TEST_CASE("random bytes and mutated messages never crash the parser") {
+  std::mt19937 random(1234);
+  auto base = wire(1, "a.b.test.", LDNS_RR_TYPE_A, true, {"a.b.test. 60 IN CNAME c.test.", "c.test. 60 IN A 1.2.3.4"});
+  auto query_bytes = wire(1, "a.b.test.", LDNS_RR_TYPE_A, false);
+  auto query = parse_query(query_bytes.data(), query_bytes.size());
+  REQUIRE(query);
+  for (int i = 0; i < 20000; ++i) {
+    Bytes m = base;
+    for (int flips = 1 + static_cast<int>(random() % 4); flips > 0; --flips) m[random() % m.size()] = static_cast<uint8_t>(random());
+    if (random() % 3 == 0) m.resize(random() % m.size());
+    (void)parse_query(m.data(), m.size());
+    (void)parse_answer(m.data(), m.size(), *query);
+    (void)without_addresses(m.data(), m.size(), {});
+  }
+  SUCCEED("20000 mutated messages handled");
+}
