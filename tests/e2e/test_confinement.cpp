@@ -318,3 +318,29 @@ TEST_CASE("the Landlock TCP port wall refuses ports no allow names, before the h
   expect_refused(run("box/net/a", "9000"), "EACCES");  // Landlock
   expect_refused(run("box/std/a", "9000"), "EPERM");   // the BPF hook
 }
+
+TEST_CASE("the strict profile runs plain tools and refuses what it does not list") {
+  Box box("  - agents: \"box/strict/*\"\n"
+          "    sandbox:\n"
+          "      syscalls:\n"
+          "        profile: strict\n");
+  auto shell = box.world.agentctl(
+      {"run", "--agent", "box/strict/a", "--", "/bin/sh", "-c", "ls / | wc -l > /dev/null && id -u && cat /etc/hostname"});
+  INFO(shell.describe());
+  CHECK(shell.exit_code == 0);
+  CHECK(shell.out.rfind("0\n", 0) == 0);
+  expect_ok(box.probe("box/strict/a", {"call", "getppid"}));
+  expect_ok(box.probe("box/strict/a", {"child", "call", "getppid"}));
+  expect_errno(box.probe("box/strict/a", {"call", "ptrace"}), "EPERM");
+  // munlockall is allowed by `default` and not listed by `strict`.
+  expect_ok(box.probe("box/std/a", {"call", "munlockall"}));
+  expect_errno(box.probe("box/strict/a", {"call", "munlockall"}), "EPERM");
+  // The allowlist holds on the i386 ABI by name, with i386's numbers.
+  expect_ok(box.probe("box/strict/a", {"call32", "getppid"}));
+  expect_errno(box.probe("box/strict/a", {"call32", "ptrace"}), "EPERM");
+  expect_errno(box.probe("box/strict/a", {"unshare", "net"}), "EPERM");
+  expect_errno(box.probe("box/strict/a", {"clone", "user"}), "EPERM");
+  // Sockets: the families the socket rules permit work, the hooks judge them.
+  expect_ok(box.world.agentctl({"run", "--agent", "box/strict/a", "--", NETPROBE_BIN, "connect", "tcp", "198.51.100.10", "80"}));
+  expect_refused(box.world.agentctl({"run", "--agent", "box/strict/a", "--", NETPROBE_BIN, "socket", "packet", "raw"}));
+}
