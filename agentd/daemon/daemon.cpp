@@ -16,6 +16,7 @@
 #include "agentd/policy/diff.hpp"
 #include "agentd/policy/explain.hpp"
 #include "agentd/policy/loader.hpp"
+#include "agentd/policy/sandbox_section.hpp"
 #include "agentd/sandbox/cgroup.hpp"
 #include "agentd/sandbox/cgroup_mount.hpp"
 
@@ -455,6 +456,7 @@ void Daemon::handle(const json& request, const api::Peer&, api::Reply reply) {
   if (method == "status") return reply.send(api::ok_response(status()));
   if (method == "sandbox.list") return reply.send(api::ok_response(sandboxes_json()));
   if (method == "sandbox.ensure") return answer(ensure_sandbox(string_param("agent")));
+  if (method == "sandbox.profile") return answer(sandbox_profile(string_param("agent")));
   if (method == "sandbox.adopt") return answer(adopt_sandbox(string_param("agent"), string_param("cgroup")));
   if (method == "policy.explain") return answer(explain(string_param("agent"), string_param("dest")));
   if (method == "policy.apply") return request_reload("agentctl policy apply", reply);
@@ -467,7 +469,7 @@ Result<json> Daemon::ensure_sandbox(const std::string& agent_text) {
   if (!agent) return agent.error();
   if (const Sandbox* existing = registry_.find_agent(agent->str())) {
     std::error_code ec;
-    if (fs::is_directory(existing->cgroup, ec)) return sandbox_to_json(*existing);
+    if (fs::is_directory(existing->cgroup, ec)) return with_profile(sandbox_to_json(*existing), *agent);
     return make_error("the cgroup of sandbox {} ({}) was removed behind agentd's back", agent->str(),
                       existing->cgroup.string());
   }
@@ -491,9 +493,26 @@ Result<json> Daemon::ensure_sandbox(const std::string& agent_text) {
   if (auto st = maps_->set_state(s.slot, {s.class_id, AGENTD_SANDBOX_ACTIVE}); !st) return st.error();
   if (auto st = maps_->set_cgroup_slot(s.cgroup_id, s.slot); !st) return st.error();
   spdlog::info("sandbox {} created (slot {}, class {}) at {}", s.agent.str(), s.slot, s.class_id, s.cgroup.string());
-  json result = sandbox_to_json(s);
+  json result = with_profile(sandbox_to_json(s), *agent);
   registry_.put(std::move(s));
   return result;
+}
+
+// The sandbox profile `agentctl run` applies: computed from the running
+// policy at each run, so a reload changes what the next command gets
+// (a running command keeps what it started with: Landlock and seccomp
+// cannot be loosened).
+json Daemon::with_profile(json sandbox, const policy::AgentName& agent) const {
+  const auto* policy = applier_->policy();
+  sandbox["profile"] = policy::to_json(policy ? policy::effective_sandbox_profile(*policy, agent)
+                                              : policy::SandboxProfile{});
+  return sandbox;
+}
+
+Result<json> Daemon::sandbox_profile(const std::string& agent_text) const {
+  auto agent = policy::parse_agent_name(agent_text);
+  if (!agent) return agent.error();
+  return with_profile(json{{"agent", agent->str()}}, *agent);
 }
 
 Result<json> Daemon::adopt_sandbox(const std::string& agent_text, const std::string& cgroup_text) {

@@ -55,6 +55,8 @@ class Daemon {
   void handle(const nlohmann::json& request, const api::Peer& peer, api::Reply reply);
   std::optional<std::string> gate(const api::Peer& peer) const;
   Result<nlohmann::json> ensure_sandbox(const std::string& agent);
+  nlohmann::json with_profile(nlohmann::json sandbox, const policy::AgentName& agent) const;
+  Result<nlohmann::json> sandbox_profile(const std::string& agent) const;
   Result<nlohmann::json> adopt_sandbox(const std::string& agent, const std::string& cgroup);
   nlohmann::json status() const;
   nlohmann::json dns_status() const;
