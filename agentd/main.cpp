@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   // Read only when given (the unit passes /etc/agentd/agentd.conf): one
   // "long-option = value" a line; the command line wins over the file.
   app.set_config("--config", "", "read options from FILE: one 'option = value' a line, as the long options");
+  app.allow_config_extras(CLI::config_extras_mode::error);  // a misspelt option is an error, not ignored
   CLI11_PARSE(app, argc, argv);
 
   // Logs go to stderr; stdout is for denial records.
