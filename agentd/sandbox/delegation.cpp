@@ -25,7 +25,13 @@ DelegatedLayout delegated_layout(const fs::path& own_cgroup) {
 bool started_by_systemd(const fs::path& own_cgroup, const fs::path& cgroup2_mount) {
   const char* invocation = std::getenv("INVOCATION_ID");
   if (invocation == nullptr || *invocation == '\0') return false;
-  return own_cgroup.lexically_normal() != cgroup2_mount.lexically_normal() &&
+  // The root cgroup is nobody's to divide; /proc/PID/cgroup names it "/",
+  // which becomes the mount with a trailing separator.
+  auto without_trailing = [](const fs::path& p) {
+    fs::path n = p.lexically_normal();
+    return n.has_filename() ? n : n.parent_path();
+  };
+  return without_trailing(own_cgroup) != without_trailing(cgroup2_mount) &&
          path_is_within(own_cgroup, cgroup2_mount);
 }
 
