@@ -12,6 +12,7 @@
 
 #include "agentd/api/protocol.hpp"
 #include "agentd/common/version.hpp"
+#include "agentd/daemon/service_manager.hpp"
 #include "agentd/events/denial_record.hpp"
 #include "agentd/policy/diff.hpp"
 #include "agentd/policy/explain.hpp"
@@ -19,6 +20,7 @@
 #include "agentd/policy/sandbox_section.hpp"
 #include "agentd/sandbox/cgroup.hpp"
 #include "agentd/sandbox/cgroup_mount.hpp"
+#include "agentd/sandbox/delegation.hpp"
 
 namespace agentd::daemon {
 namespace fs = std::filesystem;
@@ -77,7 +79,9 @@ Status Daemon::init() {
   auto mount = sandbox::find_cgroup2_mount();
   if (!mount) return mount.error();
   cgroup2_mount_ = *mount;
-  if (options_.cgroup_root.empty()) options_.cgroup_root = cgroup2_mount_ / "agentd";
+  if (options_.cgroup_root.empty()) {
+    if (auto st = choose_cgroup_root(); !st) return st.error();
+  }
   if (!sandbox::path_is_within(options_.cgroup_root, cgroup2_mount_))
     return make_error("--cgroup-root {} is not inside the cgroup2 mount {}", options_.cgroup_root.string(),
                       cgroup2_mount_.string());
@@ -119,6 +123,7 @@ Status Daemon::init() {
     return system_error("creating the event loop");
   }
   loop_.reset(loop);
+  if (auto st = enable_watchdog(loop); !st) return st.error();
   auto off_loop = OffLoop::create(loop);
   if (!off_loop) return off_loop.error();
   off_loop_ = std::move(*off_loop);
@@ -159,6 +164,30 @@ Status Daemon::init() {
   }
   spdlog::info("agentd {} enforcing: cgroup root {}, bpffs {}, socket {}", version(),
                options_.cgroup_root.string(), options_.bpffs_dir.string(), options_.socket_path.string());
+  // Only now, with the programs attached and the policy in force, may
+  // systemd start what is ordered after us.
+  notify_ready(fmt::format("enforcing policy generation {}", policy_generation_));
+  return ok_status();
+}
+
+// No --cgroup-root: under systemd with Delegate=yes the unit's cgroup is
+// divided into the daemon's leaf and the sandbox root; elsewhere the
+// sandboxes live in <cgroup2 mount>/agentd.
+Status Daemon::choose_cgroup_root() {
+  auto own = sandbox::cgroup_of_pid(::getpid(), cgroup2_mount_);
+  if (!own) return own.error();
+  if (!sandbox::started_by_systemd(*own, cgroup2_mount_)) {
+    options_.cgroup_root = cgroup2_mount_ / "agentd";
+    return ok_status();
+  }
+  const auto layout = sandbox::delegated_layout(*own);
+  if (auto st = sandbox::enter_delegated_layout(layout); !st)
+    return make_error("dividing the delegated cgroup {} (does the unit say Delegate=yes?): {}",
+                      layout.unit_cgroup.string(), st.error().describe());
+  spdlog::info("running in the delegated cgroup {}: agentd in {}, sandboxes under {}", layout.unit_cgroup.string(),
+               layout.daemon_leaf.string(), layout.sandbox_root.string());
+  options_.cgroup_root = layout.sandbox_root;
+  delegated_cgroup_ = layout.unit_cgroup;
   return ok_status();
 }
 
@@ -369,6 +398,7 @@ void Daemon::finish_reload(const std::string& why, std::vector<api::Reply> repli
   auto refuse = [&](const std::string& error) {
     last_reload_error_ = error;
     spdlog::error("policy reload ({}) refused, the running policy stays:\n{}", why, error);
+    notify_status(fmt::format("enforcing policy generation {}; last reload refused: {}", policy_generation_, error));
     for (auto& r : replies) r.send(api::error_response("policy refused, the running policy stays:\n" + error));
     reload_running_ = false;
     if (reload_queued_) start_reload();
@@ -397,6 +427,7 @@ void Daemon::finish_reload(const std::string& why, std::vector<api::Reply> repli
                        {"sandboxes_switched", report.sandboxes_switched}};
   for (auto& r : replies) r.send(api::ok_response(answer));
   if (dns_learning_) dns_learning_->revalidate();
+  notify_status(fmt::format("enforcing policy generation {}", policy_generation_));
 
   // The old classes go last, off the loop; the next reload waits for it.
   auto removed = std::make_shared<Result<size_t>>(make_error("not run"));
@@ -592,6 +623,7 @@ json Daemon::status() const {
         {"socket", options_.socket_path.string()},
         {"state_dir", options_.state_dir.string()},
         {"cgroup_root", options_.cgroup_root.string()},
+        {"delegated_cgroup", delegated_cgroup_.empty() ? json(nullptr) : json(delegated_cgroup_.string())},
         {"bpffs_dir", options_.bpffs_dir.string()}}},
       {"policy",
        {{"dir", options_.policy_dir.string()},
@@ -680,6 +712,7 @@ int Daemon::on_signal(sd_event_source* source, const signalfd_siginfo* info, voi
     return 0;
   }
   spdlog::info("signal {}: stopping; enforcement stays attached", info->ssi_signo);
+  notify_stopping();
   daemon->drain_events();
   return sd_event_exit(sd_event_source_get_event(source), 0);
 }

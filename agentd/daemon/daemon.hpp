@@ -41,6 +41,7 @@ class Daemon {
   explicit Daemon(Options options) : options_(std::move(options)) {}
 
   Status init();
+  Status choose_cgroup_root();
   Status restore_sandboxes();
   Status save_adopted() const;
   // Loads the policy dir and applies it, off the loop; the running policy
@@ -74,6 +75,7 @@ class Daemon {
 
   Options options_;
   std::filesystem::path cgroup2_mount_;
+  std::filesystem::path delegated_cgroup_;  // the systemd unit's cgroup, when it was delegated to us
   bpf::KernelFeatures features_;
   std::unique_ptr<bpf::Enforcer> enforcer_;
   std::unique_ptr<bpf::MapWriter> maps_;
