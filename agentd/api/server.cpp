@@ -18,6 +18,18 @@ constexpr uint64_t kClientDeadlineUsec = 5'000'000;  // a client that says nothi
 
 }  // namespace
 
+Status check_socket_free(const fs::path& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.string().size() >= sizeof(addr.sun_path)) return ok_status();  // listen() reports it
+  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+  UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (probe && ::connect(probe.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0)
+    return make_error("another agentd is listening on {}: stop it first, or give this one another --socket",
+                      path.string());
+  return ok_status();
+}
+
 Result<std::unique_ptr<Server>> Server::listen(sd_event* loop, const fs::path& path, Handler handler,
                                                Gate gate) {
   std::unique_ptr<Server> server(new Server(loop, path, std::move(handler), std::move(gate)));
@@ -31,6 +43,8 @@ Result<std::unique_ptr<Server>> Server::listen(sd_event* loop, const fs::path& p
   if (!path.parent_path().empty()) fs::create_directories(path.parent_path(), ec);
   if (ec) return make_error("creating {}: {}", path.parent_path().string(), ec.message());
   // A socket file left by a daemon that was killed: nobody listens on it.
+  // One somebody answers on belongs to a running agentd: never take it over.
+  if (auto busy = check_socket_free(path); !busy) return busy.error();
   ::unlink(path.c_str());
 
   server->listen_fd_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));

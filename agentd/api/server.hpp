@@ -29,6 +29,10 @@ struct Peer {
 
 class Server;
 
+// An error when a daemon already answers on `path` (a socket file nobody
+// listens on is a leftover, and free).
+Status check_socket_free(const std::filesystem::path& path);
+
 // The way to answer one request, now or later. Answering a client that
 // has gone away does nothing; every Reply is meant to be sent once.
 class Reply {

@@ -76,6 +76,10 @@ Status Daemon::init() {
   if (!loaded.ok()) return make_error("invalid policy, refusing to start:\n{}", join_diagnostics(loaded.errors));
   auto policy = std::make_shared<const policy::PolicySet>(std::move(*loaded.policy));
 
+  // Before anything in the kernel changes: a second agentd must not adopt
+  // the first one's programs and then fail on its socket.
+  if (auto free = api::check_socket_free(options_.socket_path); !free) return free.error();
+
   auto mount = sandbox::find_cgroup2_mount();
   if (!mount) return mount.error();
   cgroup2_mount_ = *mount;

@@ -213,3 +213,23 @@ TEST_CASE("an existing cgroup outside the root can be adopted as a sandbox") {
   CHECK(found);
   expect_refused(world.netprobe_in_cgroup(cgroup, {"connect", "tcp", "198.51.100.66", "80"}));
 }
+
+TEST_CASE("a second agentd on the same socket refuses to start and changes nothing") {
+  World world;
+  world.write_policy("acme.yaml", kAcmePolicy);
+  REQUIRE(world.start_agentd());
+  const json before = status_of(world);
+  auto second = world.in_host({AGENTD_BIN, "--policy-dir", (world.dir() / "policy").string(), "--state-dir",
+                               (world.dir() / "state2").string(), "--socket", world.socket().string(),
+                               "--cgroup-root", world.cgroup_root().string(), "--bpffs-dir",
+                               (world.dir() / "bpffs" / "agentd").string(), "--dns-port", "1054",
+                               "--dns-upstream", "198.51.100.53"});
+  INFO(second.describe());
+  CHECK(second.exit_code == 1);
+  CHECK(second.err.find("another agentd is listening on " + world.socket().string()) != std::string::npos);
+  // The first one still answers, with the same programs attached.
+  const json after = status_of(world);
+  CHECK(after["daemon"]["pid"] == before["daemon"]["pid"]);
+  CHECK(after["kernel"]["enforcement"]["attachments"] == before["kernel"]["enforcement"]["attachments"]);
+  expect_ok(world.netprobe_in_sandbox("acme/eng/coder-1", {"connect", "tcp", "198.51.100.10", "80"}));
+}
