@@ -73,6 +73,17 @@ void DnsLearning::record_denial(uint32_t slot, const dns::Query& query, const st
             {"rule", why}});
 }
 
+policy::NameDecision DnsLearning::decide(const Sandbox& sandbox, const policy::PolicySet& policy,
+                                         std::string_view name) {
+  if (rules_policy_ != &policy) {
+    host_rules_.clear();  // a reload: every index points into the old policy
+    rules_policy_ = &policy;
+  }
+  auto it = host_rules_.find(sandbox.slot);
+  if (it == host_rules_.end()) it = host_rules_.emplace(sandbox.slot, policy::HostRules(policy, sandbox.agent)).first;
+  return it->second.decide(name);
+}
+
 std::optional<dns::Bytes> DnsLearning::judge(uint32_t slot, const dns::Query& query, const std::string& transport) {
   const Sandbox* sandbox = registry_.find_slot(slot);
   const auto* policy = applier_.policy();
@@ -80,7 +91,7 @@ std::optional<dns::Bytes> DnsLearning::judge(uint32_t slot, const dns::Query& qu
     record_denial(slot, query, "unknown_cgroup", "no sandbox holds this slot", transport);
     return dns::refusal(query, settings_.refusal, dns::kEdeProhibited, "agentd: not a known sandbox");
   }
-  auto decision = policy::decide_name(*policy, sandbox->agent, query.name);
+  auto decision = decide(*sandbox, *policy, query.name);
   if (decision.allowed) return std::nullopt;
   ++names_refused_;
   const bool by_rule = decision.endpoint.has_value();
@@ -103,7 +114,7 @@ dns::Bytes DnsLearning::learn(uint32_t slot, const dns::Query& query, const uint
   }
   if (answer->addresses.empty()) return unchanged;
   // The policy may have changed while upstream answered: decide again.
-  auto decision = policy::decide_name(*policy, sandbox->agent, query.name);
+  auto decision = decide(*sandbox, *policy, query.name);
   if (!decision.allowed) {
     record_denial(slot, query, "no_rule", "the policy changed while the query was answered", "");
     return dns::refusal(query, settings_.refusal, dns::kEdeProhibited, "agentd: the policy changed; ask again");
@@ -175,6 +186,8 @@ void DnsLearning::erase(const Key& key) {
 }
 
 void DnsLearning::revalidate() {
+  host_rules_.clear();  // built from the policy just replaced
+  rules_policy_ = nullptr;
   const auto* policy = applier_.policy();
   std::vector<Key> gone;
   for (auto& [key, entry] : entries_) {

@@ -24,6 +24,7 @@
 #include "agentd/dns/proxy.hpp"
 #include "agentd/dns/rebinding.hpp"
 #include "agentd/policy/explain.hpp"
+#include "agentd/policy/names.hpp"
 
 namespace agentd::daemon {
 
@@ -75,6 +76,9 @@ class DnsLearning : public dns::QueryJudge {
     uint64_t expires_ns = 0;  // CLOCK_MONOTONIC, as the kernel compares
     std::vector<agentd_port_range> ranges;
   };
+  // The sandbox's host rules, indexed once per policy (a query then costs
+  // a hash lookup per label, not a pass over the tenant's rules).
+  policy::NameDecision decide(const Sandbox& sandbox, const policy::PolicySet& policy, std::string_view name);
   Status write(const Key& key, const Entry& entry);
   void erase(const Key& key);
   void record_denial(uint32_t slot, const dns::Query& query, const std::string& reason, const std::string& why,
@@ -87,6 +91,8 @@ class DnsLearning : public dns::QueryJudge {
   const SandboxRegistry& registry_;
   DenialSink denials_;
   std::map<Key, Entry> entries_;
+  const policy::PolicySet* rules_policy_ = nullptr;  // what host_rules_ were built from
+  std::map<uint32_t, policy::HostRules> host_rules_;  // by slot
   std::vector<policy::Cidr> host_addresses_;
   std::chrono::steady_clock::time_point host_addresses_read_{};
   uint64_t learned_total_ = 0, rebinding_refused_ = 0, names_refused_ = 0;
