@@ -24,7 +24,7 @@ int policy_validate(const Globals&, const std::vector<std::string>& paths) {
       for (const auto& e : loaded.errors) std::cerr << e.str() << "\n";
       if (!loaded.ok()) return kExitFailure;
       std::cout << p << ": valid (" << loaded.policy->tenants().size() << " tenants, "
-                << loaded.policy->rule_count() << " rules)\n";
+                << loaded.policy->rule_count() << " rules, " << loaded.presets.size() << " presets)\n";
     } else {
       files.emplace_back(p);
     }
@@ -36,6 +36,11 @@ int policy_validate(const Globals&, const std::vector<std::string>& paths) {
   if (!loaded.ok()) return kExitFailure;
   for (const auto& t : loaded.policy->tenants())
     std::cout << t.file << ": valid (tenant " << t.tenant << ", " << t.rules.size() << " rules)\n";
+  if (!loaded.presets.empty()) {
+    std::string names;
+    for (const auto& n : loaded.presets) names += (names.empty() ? "" : ", ") + n;
+    std::cout << "presets: valid (" << names << ")\n";
+  }
   return 0;
 }
 
@@ -46,6 +51,7 @@ int policy_explain(const Globals& g, const std::string& agent, const std::string
     auto loaded = agentd::policy::load_policy_dir(policy_dir);
     for (const auto& e : loaded.errors) std::cerr << e.str() << "\n";
     if (!loaded.ok()) return kExitFailure;
+    // ADDR:PORT is judged by the CIDR rules, HOST:PORT by the host rules.
     auto name = agentd::policy::parse_agent_name(agent);
     if (!name) {
       std::cerr << "agentctl: --agent: " << name.error().describe() << "\n";

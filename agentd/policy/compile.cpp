@@ -10,6 +10,9 @@
 
 #include <fmt/format.h>
 
+#include "agentd/policy/names.hpp"
+#include "agentd/policy/ranges.hpp"
+
 namespace agentd::policy {
 namespace {
 
@@ -35,59 +38,6 @@ std::array<uint8_t, 16> mask(const std::array<uint8_t, 16>& addr, unsigned prefi
   return out;
 }
 
-uint8_t action_of(EndpointKind kind) {
-  switch (kind) {
-    case EndpointKind::allow: return AGENTD_ACTION_ALLOW;
-    case EndpointKind::deny: return AGENTD_ACTION_DENY;
-    case EndpointKind::inference: return AGENTD_ACTION_INFERENCE;
-  }
-  return AGENTD_ACTION_DENY;
-}
-
-struct Range {
-  agentd_port_range range;
-  uint32_t origin;
-};
-
-void append_ranges(const Endpoint& e, std::vector<Range>& out) {
-  const uint8_t action = action_of(e.kind);
-  if (e.ports.empty()) {
-    out.push_back({{0, 65535, e.proto_mask, action, 0}, e.id});
-    return;
-  }
-  for (const auto& p : e.ports) out.push_back({{p.lo, p.hi, e.proto_mask, action, 0}, e.id});
-}
-
-// Identical ranges once; then, if still too many, ranges of the same action
-// and protocols that touch or overlap become one.
-std::vector<Range> simplify(std::vector<Range> ranges) {
-  auto same = [](const Range& a, const Range& b) {
-    return std::tie(a.range.action, a.range.proto_mask, a.range.lo, a.range.hi) ==
-           std::tie(b.range.action, b.range.proto_mask, b.range.lo, b.range.hi);
-  };
-  std::vector<Range> unique;
-  for (const auto& r : ranges)
-    if (std::none_of(unique.begin(), unique.end(), [&](const Range& u) { return same(u, r); })) unique.push_back(r);
-  if (unique.size() <= AGENTD_MAX_PORT_RANGES) return unique;
-  std::stable_sort(unique.begin(), unique.end(), [](const Range& a, const Range& b) {
-    return std::tie(a.range.action, a.range.proto_mask, a.range.lo) <
-           std::tie(b.range.action, b.range.proto_mask, b.range.lo);
-  });
-  std::vector<Range> merged;
-  for (const auto& r : unique) {
-    if (!merged.empty()) {
-      auto& last = merged.back().range;
-      if (last.action == r.range.action && last.proto_mask == r.range.proto_mask &&
-          static_cast<uint32_t>(r.range.lo) <= static_cast<uint32_t>(last.hi) + 1) {
-        last.hi = std::max(last.hi, r.range.hi);
-        continue;
-      }
-    }
-    merged.push_back(r);
-  }
-  return merged;
-}
-
 }  // namespace
 
 Result<CompiledClass> compile_for_agent(const PolicySet& policy, const AgentName& agent) {
@@ -95,14 +45,27 @@ Result<CompiledClass> compile_for_agent(const PolicySet& policy, const AgentName
   const TenantPolicy* tenant = policy.find(agent.tenant);
   if (!tenant) return compiled;
 
-  std::vector<uint32_t> endpoints(tenant->inference);
+  // Host endpoints make no entries: the kernel learns their addresses from
+  // the DNS proxy, per sandbox. So they are no part of the class either,
+  // but their ranges must fit a value like a CIDR's do.
+  if (auto hosts = HostRules(policy, agent).check(); !hosts) return hosts.error();
+  std::vector<uint32_t> endpoints;
+  auto take_cidrs = [&](const std::vector<uint32_t>& ids) {
+    bool any = false;
+    for (uint32_t id : ids)
+      if (!policy.endpoint(id).is_host()) {
+        endpoints.push_back(id);
+        any = true;
+      }
+    return any;
+  };
+  take_cidrs(tenant->inference);
   compiled.key = agent.tenant + "|";
   for (size_t i = 0; i < tenant->rules.size(); ++i) {
     const Rule& rule = tenant->rules[i];
     if (!rule.agents.matches(agent)) continue;
-    compiled.key += fmt::format("{},", i);
-    endpoints.insert(endpoints.end(), rule.allow.begin(), rule.allow.end());
-    endpoints.insert(endpoints.end(), rule.deny.begin(), rule.deny.end());
+    const bool allows = take_cidrs(rule.allow);
+    if (take_cidrs(rule.deny) || allows) compiled.key += fmt::format("{},", i);
   }
 
   // Endpoints by prefix, and which prefix lengths occur per family: an
@@ -118,23 +81,16 @@ Result<CompiledClass> compile_for_agent(const PolicySet& policy, const AgentName
 
   compiled.entries.reserve(by_prefix.size());
   for (const auto& [key, ids] : by_prefix) {
-    std::vector<Range> ranges;
+    std::vector<OriginRange> ranges;
     for (uint8_t length : lengths[key.family]) {
       if (length > key.prefix) break;
       auto covering = by_prefix.find({key.family, length, mask(key.addr, length)});
       if (covering == by_prefix.end()) continue;
       for (uint32_t id : covering->second) append_ranges(policy.endpoint(id), ranges);
     }
-    ranges = simplify(std::move(ranges));
-    if (ranges.size() > AGENTD_MAX_PORT_RANGES) {
-      std::set<std::string> sources;
-      for (const auto& r : ranges) sources.insert(policy.endpoint(r.origin).pos.str());
-      std::string list;
-      for (const auto& s : sources) list += (list.empty() ? "" : ", ") + s;
-      Cidr cidr{key.family, key.addr, key.prefix};
-      return make_error("{} combines {} distinct port ranges for {} (at most {}): {}", agent.str(), ranges.size(),
-                        cidr.str(), AGENTD_MAX_PORT_RANGES, list);
-    }
+    ranges = simplify_ranges(std::move(ranges));
+    if (auto fits = check_fits_one_value(policy, ranges, agent, Cidr{key.family, key.addr, key.prefix}.str()); !fits)
+      return fits.error();
     CompiledEntry entry;
     entry.family = key.family;
     entry.addr = key.addr;

@@ -29,9 +29,10 @@ struct CompiledEntry {
 };
 
 struct CompiledClass {
-  // Equal for two agents exactly when the same rules apply to them, so the
-  // daemon can share one class between them. "" for an agent whose tenant
-  // has no policy: no entries, everything denied.
+  // Equal for two agents exactly when the same CIDR rules apply to them, so
+  // the daemon can share one class between them (host rules make no
+  // entries: see names.hpp). "" for an agent whose tenant has no policy:
+  // no entries, everything denied.
   std::string key;
   std::vector<CompiledEntry> entries;  // sorted by family, address, prefix
 };

@@ -18,18 +18,24 @@ const char* kind_name(EndpointKind kind) {
   return "?";
 }
 
+// Where an endpoint is written: its place, and the preset's when it came from one.
+std::string location_of(const Endpoint& e) {
+  if (!e.preset) return e.pos.str();
+  return fmt::format("{} preset {} at {}", e.pos.str(), e.preset->name, e.preset->pos.str());
+}
+
 // canonical line -> where it is written; a multimap keeps duplicates apart.
 std::multimap<std::string, std::string> lines_of(const PolicySet& set, const TenantPolicy& tenant) {
   std::multimap<std::string, std::string> lines;
   for (uint32_t id : tenant.inference) {
     const Endpoint& e = set.endpoint(id);
-    lines.emplace(canonical_line(set, e, tenant.tenant + "/*/*"), e.pos.str());
+    lines.emplace(canonical_line(set, e, tenant.tenant + "/*/*"), location_of(e));
   }
   for (const auto& rule : tenant.rules) {
     for (const auto* ids : {&rule.allow, &rule.deny})
       for (uint32_t id : *ids) {
         const Endpoint& e = set.endpoint(id);
-        lines.emplace(canonical_line(set, e, rule.agents.text), e.pos.str());
+        lines.emplace(canonical_line(set, e, rule.agents.text), location_of(e));
       }
   }
   return lines;
@@ -45,8 +51,11 @@ std::string canonical_line(const PolicySet&, const Endpoint& e, const std::strin
   for (const auto& p : sorted)
     ports += (ports.empty() ? "" : ",") + (p.lo == p.hi ? fmt::format("{}", p.lo) : fmt::format("{}-{}", p.lo, p.hi));
   const char* proto = e.proto_mask == AGENTD_PROTO_TCP ? "tcp" : e.proto_mask == AGENTD_PROTO_UDP ? "udp" : "tcp+udp";
-  return fmt::format("{}: {} {} ports {} {}", selector, kind_name(e.kind), e.cidr.str(), ports.empty() ? "all" : ports,
-                     proto);
+  // A CIDR as before ("allow 198.51.100.0/24"), a host named as one
+  // ("allow host api.github.com"). Whether a preset said it is no part of
+  // the rule: the location says so.
+  const std::string target = e.is_host() ? "host " + e.host : e.cidr.str();
+  return fmt::format("{}: {} {} ports {} {}", selector, kind_name(e.kind), target, ports.empty() ? "all" : ports, proto);
 }
 
 std::vector<PolicyChange> diff_policies(const PolicySet& before, const PolicySet& after) {

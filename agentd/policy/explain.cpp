@@ -7,11 +7,13 @@
 
 #include <fmt/format.h>
 
+#include "agentd/policy/names.hpp"
 #include "verdict.h"
 
 namespace agentd::policy {
 
 std::string Destination::str() const {
+  if (!host.empty()) return fmt::format("{}:{}/{}", host, port, proto_bit == AGENTD_PROTO_UDP ? "udp" : "tcp");
   char text[INET6_ADDRSTRLEN] = {};
   inet_ntop(family == AGENTD_FAMILY_IPV4 ? AF_INET : AF_INET6, addr.data(), text, sizeof(text));
   const char* proto = proto_bit == AGENTD_PROTO_UDP ? "udp" : "tcp";
@@ -32,7 +34,8 @@ Result<Destination> parse_destination(std::string_view text) {
   }
   std::string host;
   std::string_view port_text;
-  if (!rest.empty() && rest[0] == '[') {
+  const bool bracketed = !rest.empty() && rest[0] == '[';
+  if (bracketed) {
     auto close = rest.find(']');
     if (close == std::string_view::npos || close + 1 >= rest.size() || rest[close + 1] != ':')
       return make_error("destination \"{}\": write IPv6 as [ADDR]:PORT", text);
@@ -51,6 +54,12 @@ Result<Destination> parse_destination(std::string_view text) {
     return make_error("destination \"{}\": \"{}\" is not a port (1-65535)", text, port_text);
   dest.port = static_cast<uint16_t>(port);
   auto cidr = parse_cidr(host);
+  if (!cidr && !bracketed) {
+    auto name = parse_host_name(host);
+    if (!name) return make_error("destination \"{}\": {}", text, name.error().message);
+    dest.host = std::move(*name);
+    return dest;
+  }
   if (!cidr || cidr->prefix != cidr->max_prefix())
     return make_error("destination \"{}\": \"{}\" is not an IP address", text, host);
   dest.family = cidr->family;
@@ -69,6 +78,40 @@ const CompiledEntry* longest_match(const CompiledClass& compiled, const Destinat
     if (network.contains(host)) best = &entry;
   }
   return best;
+}
+
+// "allowed by ...", "denied by ..." for the endpoint that decided.
+std::string decided_by(const PolicySet& policy, uint8_t action, uint32_t endpoint) {
+  const char* verb = action == AGENTD_ACTION_INFERENCE ? "allowed as the tenant's inference endpoint by"
+                     : action == AGENTD_ACTION_ALLOW   ? "allowed by"
+                                                       : "denied by";
+  return fmt::format("{} {}", verb, policy.endpoint(endpoint).describe());
+}
+
+// A host name: first whether the DNS proxy answers it, then what the
+// ranges its addresses get say about this port, as the kernel will judge.
+Decision decide_host(const PolicySet& policy, const AgentName& agent, const Destination& dest) {
+  Decision decision;
+  const NameDecision name = decide_name(policy, agent, dest.host);
+  if (!name.allowed) {
+    decision.endpoint = name.endpoint;
+    if (name.endpoint) decision.action = AGENTD_ACTION_DENY;
+    decision.explanation = name.explanation + ": the DNS proxy refuses the name";
+    return decision;
+  }
+  agentd_rule_value value{};
+  for (const auto& range : name.ranges) value.ranges[value.count++] = range;
+  const agentd_verdict verdict = agentd_judge(&value, dest.port, dest.proto_bit);
+  decision.action = verdict.action;
+  decision.allowed = verdict.action == AGENTD_ACTION_ALLOW || verdict.action == AGENTD_ACTION_INFERENCE;
+  if (verdict.index == AGENTD_RANGE_NONE) {
+    decision.explanation = fmt::format("denied: {} resolves, but no host rule allows port {}/{} (default deny)",
+                                       dest.host, dest.port, dest.proto_bit == AGENTD_PROTO_UDP ? "udp" : "tcp");
+    return decision;
+  }
+  decision.endpoint = name.origins[verdict.index];
+  decision.explanation = decided_by(policy, decision.action, *decision.endpoint);
+  return decision;
 }
 
 }  // namespace
@@ -93,16 +136,13 @@ Decision decide(const PolicySet& policy, const CompiledClass& compiled, const De
   } else if (!decision.endpoint) {
     decision.explanation = "denied: no rule allows it (default deny)";
   } else {
-    const Endpoint& e = policy.endpoint(*decision.endpoint);
-    const char* verb = decision.action == AGENTD_ACTION_INFERENCE ? "allowed as the tenant's inference endpoint by"
-                       : decision.allowed                         ? "allowed by"
-                                                                  : "denied by";
-    decision.explanation = fmt::format("{} {}", verb, e.describe());
+    decision.explanation = decided_by(policy, decision.action, *decision.endpoint);
   }
   return decision;
 }
 
 Result<Decision> explain(const PolicySet& policy, const AgentName& agent, const Destination& dest) {
+  if (!dest.host.empty()) return decide_host(policy, agent, dest);
   auto compiled = compile_for_agent(policy, agent);
   if (!compiled) return compiled.error();
   return decide(policy, *compiled, dest);

@@ -18,13 +18,16 @@ namespace agentd::policy {
 struct Destination {
   uint32_t family = AGENTD_FAMILY_IPV4;
   std::array<uint8_t, 16> addr{};
+  std::string host;  // set (normalised) for a host name; then family and addr are unused
   uint16_t port = 0;
   uint8_t proto_bit = AGENTD_PROTO_TCP;
-  std::string str() const;  // "198.51.100.7:443/tcp", "[2001:db8::1]:53/udp"
+  // "198.51.100.7:443/tcp", "[2001:db8::1]:53/udp", "api.github.com:443/tcp"
+  std::string str() const;
 };
 
-// "198.51.100.7:443", "198.51.100.7:53/udp", "[2001:db8::1]:443/tcp";
-// IPv4-mapped IPv6 is judged as IPv4. The protocol defaults to tcp.
+// "198.51.100.7:443", "198.51.100.7:53/udp", "[2001:db8::1]:443/tcp",
+// "api.github.com:443"; IPv4-mapped IPv6 is judged as IPv4. The protocol
+// defaults to tcp.
 Result<Destination> parse_destination(std::string_view text);
 
 struct Decision {
@@ -37,6 +40,9 @@ struct Decision {
 Decision decide(const CompiledClass& compiled, const Destination& dest);
 // The explanation names the rule: "denied by acme.yaml:14:9 rules[0].deny[0] (cidr ...)".
 Decision decide(const PolicySet& policy, const CompiledClass& compiled, const Destination& dest);
+// An address is judged by the CIDR rules, as the kernel's trie does; a host
+// name by the host rules (decide_name): whether the DNS proxy answers the
+// name, and then what its learned addresses may reach on that port.
 Result<Decision> explain(const PolicySet& policy, const AgentName& agent, const Destination& dest);
 
 }  // namespace agentd::policy

@@ -13,169 +13,53 @@
 
 #include <fmt/format.h>
 
-#include "agentd/policy/yaml_tree.hpp"
+#include "agentd/policy/names.hpp"
+#include "agentd/policy/presets.hpp"
+#include "agentd/policy/yaml_reader.hpp"
 
 namespace agentd::policy {
 namespace fs = std::filesystem;
 namespace {
 
-constexpr const char* kApiVersion = "agentd/v1";
-
-// Parses one file's YAML into the shared PolicySet, collecting every
+// Parses one tenant's file into the shared PolicySet, collecting every
 // problem instead of stopping at the first.
-class FileReader {
+class FileReader : public YamlReader {
  public:
-  FileReader(std::string file, PolicySet& set, std::vector<Diagnostic>& errors, std::vector<Diagnostic>& warnings)
-      : file_(std::move(file)), set_(set), errors_(errors), warnings_(warnings) {}
+  FileReader(std::string file, PolicySet& set, const PresetCatalog& presets, std::vector<Diagnostic>& errors,
+             std::vector<Diagnostic>& warnings)
+      : YamlReader(std::move(file), errors, warnings), set_(set), presets_(presets) {}
 
   std::optional<TenantPolicy> read(const std::string& text);
 
  private:
-  SourcePos pos(const YamlNode& node) const { return {file_, node.line(), node.column()}; }
-  void error(const YamlNode& node, std::string message) { errors_.push_back({pos(node), std::move(message)}); }
-  void error_at(SourcePos at, std::string message) { errors_.push_back({std::move(at), std::move(message)}); }
-
-  // A mapping whose keys are all known and none repeated; false (with
-  // errors) otherwise. libyaml keeps repeated keys, so check them here.
-  bool check_map(const YamlNode& node, const std::string& what, const std::set<std::string>& known);
-  std::optional<std::string> scalar(const YamlNode& node, const std::string& what);
-
-  void read_inference(const YamlNode& list, TenantPolicy& tenant);
   std::optional<Rule> read_rule(const YamlNode& node, size_t index, const std::string& tenant);
   std::optional<Selector> read_selector(const YamlNode& node, const std::string& tenant);
   std::vector<uint32_t> read_endpoints(const YamlNode& list, EndpointKind kind, const std::string& path,
                                        const std::string& tenant);
-  std::optional<Endpoint> read_endpoint(const YamlNode& node, EndpointKind kind, std::string path,
-                                        const std::string& tenant);
-  std::optional<std::vector<PortRange>> read_ports(const YamlNode& node);
+  // A `preset:` entry's endpoints, or an error at the name when it is unknown.
+  std::vector<Endpoint> expand(const YamlNode& node, const Endpoint& use);
   void warn_denied_inference(const TenantPolicy& tenant);
 
-  std::string file_;
   PolicySet& set_;
-  std::vector<Diagnostic>& errors_;
-  std::vector<Diagnostic>& warnings_;
+  const PresetCatalog& presets_;
 };
 
-bool FileReader::check_map(const YamlNode& node, const std::string& what, const std::set<std::string>& known) {
-  if (!node.is_map()) {
-    error(node, fmt::format("{} must be a mapping", what));
-    return false;
+std::vector<Endpoint> FileReader::expand(const YamlNode& node, const Endpoint& use) {
+  const std::string& name = use.preset->name;
+  const Preset* preset = presets_.find(name);
+  if (!preset) {
+    if (presets_.is_broken(name)) return {};  // its own file's errors say why
+    std::string known;
+    for (const auto& n : presets_.names()) known += (known.empty() ? "" : ", ") + n;
+    error(node["preset"], fmt::format("{}: unknown preset \"{}\" ({}; a preset is a file in the presets dir)", use.path,
+                                      name, known.empty() ? "no presets are defined" : "defined: " + known));
+    return {};
   }
-  bool ok = true;
-  std::set<std::string> seen;
-  for (const auto& [key_node, value] : node.pairs()) {
-    const std::string key(key_node.scalar());
-    if (!seen.insert(key).second) {
-      error(key_node, fmt::format("{}: key \"{}\" appears twice", what, key));
-      ok = false;
-    } else if (!known.count(key)) {
-      std::string names;
-      for (const auto& k : known) names += (names.empty() ? "" : ", ") + k;
-      error(key_node, fmt::format("{}: unknown key \"{}\" (expected one of: {})", what, key, names));
-      ok = false;
-    }
-  }
-  return ok;
-}
-
-std::optional<std::string> FileReader::scalar(const YamlNode& node, const std::string& what) {
-  if (!node.is_scalar()) {
-    error(node, fmt::format("{} must be a single value", what));
-    return std::nullopt;
-  }
-  return std::string(node.scalar());
-}
-
-std::optional<std::vector<PortRange>> FileReader::read_ports(const YamlNode& node) {
-  if (!node.is_sequence()) {
-    error(node, "ports must be a list, e.g. [80, 443, \"8000-8100\"]");
-    return std::nullopt;
-  }
-  if (node.size() == 0) {
-    error(node, "ports is an empty list: omit it to mean every port");
-    return std::nullopt;
-  }
-  std::vector<PortRange> ports;
-  bool ok = true;
-  for (const auto& item : node.items()) {
-    if (!item.is_scalar()) {
-      error(item, "a port is a number (443) or a range string (\"8000-8100\")");
-      ok = false;
-      continue;
-    }
-    const std::string text(item.scalar());
-    auto parse_port = [&](std::string_view digits, uint16_t& out) {
-      unsigned value = 0;
-      auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
-      if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() || value < 1 || value > 65535)
-        return false;
-      out = static_cast<uint16_t>(value);
-      return true;
-    };
-    PortRange range;
-    const auto dash = text.find('-');
-    const bool parsed = dash == std::string::npos
-                            ? parse_port(text, range.lo) && parse_port(text, range.hi)
-                            : parse_port(std::string_view(text).substr(0, dash), range.lo) &&
-                                  parse_port(std::string_view(text).substr(dash + 1), range.hi);
-    if (!parsed) {
-      error(item, fmt::format("\"{}\" is not a port (1-65535) or a port range like \"8000-8100\"", text));
-      ok = false;
-    } else if (range.lo > range.hi) {
-      error(item, fmt::format("port range \"{}\" runs backwards", text));
-      ok = false;
-    } else {
-      ports.push_back(range);
-    }
-  }
-  if (!ok) return std::nullopt;
-  return ports;
-}
-
-std::optional<Endpoint> FileReader::read_endpoint(const YamlNode& node, EndpointKind kind, std::string path,
-                                                  const std::string& tenant) {
-  // Unknown keys are reported, and the known ones are still checked, so
-  // one run shows every problem.
-  const bool keys_ok = check_map(node, path, {"cidr", "ports", "protocol"});
-  if (!node.is_map()) return std::nullopt;
-  Endpoint endpoint;
-  endpoint.kind = kind;
-  endpoint.pos = pos(node);
-  endpoint.path = std::move(path);
-  endpoint.tenant = tenant;
-  bool ok = keys_ok;
-  if (!node["cidr"]) {
-    error(node, fmt::format("{}: a destination needs \"cidr\"", endpoint.path));
-    ok = false;
-  } else if (auto text = scalar(node["cidr"], "cidr")) {
-    auto cidr = parse_cidr(*text);
-    if (cidr) {
-      endpoint.cidr = *cidr;
-    } else {
-      error(node["cidr"], cidr.error().message);
-      ok = false;
-    }
-  } else {
-    ok = false;
-  }
-  if (node["ports"]) {
-    auto ports = read_ports(node["ports"]);
-    if (ports) endpoint.ports = std::move(*ports);
-    else ok = false;
-  }
-  if (node["protocol"]) {
-    auto protocol = scalar(node["protocol"], "protocol");
-    if (protocol == std::optional<std::string>("tcp")) {
-      endpoint.proto_mask = AGENTD_PROTO_TCP;
-    } else if (protocol == std::optional<std::string>("udp")) {
-      endpoint.proto_mask = AGENTD_PROTO_UDP;
-    } else {
-      if (protocol) error(node["protocol"], fmt::format("protocol \"{}\" is not tcp or udp", *protocol));
-      ok = false;
-    }
-  }
-  if (!ok) return std::nullopt;
-  return endpoint;
+  auto endpoints = expand_preset(*preset, use);
+  if (endpoints.empty())
+    error(node, fmt::format("{}: preset \"{}\" has no destination on the ports and protocol this entry narrows it to",
+                            use.path, name));
+  return endpoints;
 }
 
 std::vector<uint32_t> FileReader::read_endpoints(const YamlNode& list, EndpointKind kind, const std::string& path,
@@ -187,9 +71,15 @@ std::vector<uint32_t> FileReader::read_endpoints(const YamlNode& list, EndpointK
   }
   size_t index = 0;
   for (const auto& item : list.items()) {
-    if (auto endpoint = read_endpoint(item, kind, fmt::format("{}[{}]", path, index), tenant))
+    auto endpoint = read_destination(item, fmt::format("{}[{}]", path, index++), true);
+    if (!endpoint) continue;
+    endpoint->kind = kind;
+    endpoint->tenant = tenant;
+    if (!endpoint->preset) {
       ids.push_back(set_.add_endpoint(std::move(*endpoint)));
-    ++index;
+      continue;
+    }
+    for (auto& expanded : expand(item, *endpoint)) ids.push_back(set_.add_endpoint(std::move(expanded)));
   }
   return ids;
 }
@@ -264,11 +154,20 @@ std::optional<Rule> FileReader::read_rule(const YamlNode& node, size_t index, co
     error(node, fmt::format("{}: a rule needs \"allow\" or \"deny\"", path));
     ok = false;
   }
-  const size_t errors_before = errors_.size();
+  const size_t errors_before = error_count();
   if (node["allow"]) rule.allow = read_endpoints(node["allow"], EndpointKind::allow, path + ".allow", tenant);
   if (node["deny"]) rule.deny = read_endpoints(node["deny"], EndpointKind::deny, path + ".deny", tenant);
-  if (!ok || errors_.size() != errors_before) return std::nullopt;
+  if (!ok || error_count() != errors_before) return std::nullopt;
   return rule;
+}
+
+// Whether a deny and an inference endpoint can meet: overlapping CIDRs, or
+// host patterns one of which matches the other (a pattern taken as a name
+// stands for the names under it).
+bool overlaps(const Endpoint& deny, const Endpoint& inference) {
+  if (deny.is_host() != inference.is_host()) return false;
+  if (deny.is_host()) return host_matches(deny.host, inference.host) || host_matches(inference.host, deny.host);
+  return deny.cidr.contains(inference.cidr) || inference.cidr.contains(deny.cidr);
 }
 
 void FileReader::warn_denied_inference(const TenantPolicy& tenant) {
@@ -277,47 +176,28 @@ void FileReader::warn_denied_inference(const TenantPolicy& tenant) {
       const Endpoint& deny = set_.endpoint(deny_id);
       for (uint32_t inference_id : tenant.inference) {
         const Endpoint& inference = set_.endpoint(inference_id);
-        if (deny.cidr.contains(inference.cidr) || inference.cidr.contains(deny.cidr))
-          warnings_.push_back({deny.pos, fmt::format("{} cannot deny the tenant's inference endpoint {} ({}): "
+        if (overlaps(deny, inference))
+          warn_at(deny.pos, fmt::format("{} cannot deny the tenant's inference endpoint {} ({}): "
                                                      "inference endpoints are reachable by every agent of the tenant",
-                                                     deny.path, inference.path, inference.cidr.str())});
+                                        deny.path, inference.path, inference.target()));
       }
     }
   }
 }
 
 std::optional<TenantPolicy> FileReader::read(const std::string& text) {
-  auto [tree, problem] = YamlTree::parse(text);
-  if (!tree) {
-    error_at({file_, problem.line, problem.column}, "invalid YAML: " + problem.message);
-    return std::nullopt;
-  }
-  const YamlNode root = tree->root();
-  if (!root || root.is_null()) {
-    error_at({file_, 1, 1}, "the file is empty: a policy file needs apiVersion and tenant");
-    return std::nullopt;
-  }
-  const size_t errors_before = errors_.size();
-  if (!check_map(root, "the policy", {"apiVersion", "tenant", "inference", "rules"}) && !root.is_map())
-    return std::nullopt;
+  const size_t errors_before = error_count();
+  std::unique_ptr<YamlTree> tree;
+  const YamlNode root = read_root(text, tree, "policy", {"apiVersion", "tenant", "inference", "rules"}, "tenant");
+  if (!root) return std::nullopt;
   TenantPolicy tenant;
   tenant.file = file_;
-  if (!root["apiVersion"]) {
-    error(root, fmt::format("missing apiVersion (this version reads \"{}\")", kApiVersion));
-  } else if (auto version = scalar(root["apiVersion"], "apiVersion"); version && *version != kApiVersion) {
-    error(root["apiVersion"], fmt::format("apiVersion \"{}\" is not supported (this version reads \"{}\")", *version,
-                                          kApiVersion));
-  }
   if (!root["tenant"]) {
     error(root, "missing tenant");
     return std::nullopt;
   }
-  auto name = scalar(root["tenant"], "tenant");
+  auto name = read_name(root["tenant"], "tenant");
   if (!name) return std::nullopt;
-  if (!is_valid_name(*name)) {
-    error(root["tenant"], fmt::format("tenant \"{}\" is not a valid name ([a-z0-9][a-z0-9_.-]*, at most 63)", *name));
-    return std::nullopt;
-  }
   tenant.tenant = *name;
   if (root["inference"]) tenant.inference = read_endpoints(root["inference"], EndpointKind::inference, "inference", *name);
   if (const YamlNode rules = root["rules"]) {
@@ -331,22 +211,24 @@ std::optional<TenantPolicy> FileReader::read(const std::string& text) {
       }
     }
   }
-  if (errors_.size() != errors_before) return std::nullopt;
+  if (error_count() != errors_before) return std::nullopt;
   warn_denied_inference(tenant);
   return tenant;
 }
 
-// sha256 of the sources, each as its name, a NUL, its size and its text.
-std::string digest_of(const std::vector<std::pair<std::string, std::string>>& files) {
-  std::vector<const std::pair<std::string, std::string>*> sorted;
-  for (const auto& f : files) sorted.push_back(&f);
-  std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->first < b->first; });
+// sha256 of the sources, each as its name (presets as "presets/NAME"), a
+// NUL, its size and its text: a preset's change is a policy change.
+std::string digest_of(const PolicyTexts& files, const PolicyTexts& presets) {
+  std::vector<std::pair<std::string, const std::string*>> sorted;
+  for (const auto& [file, text] : files) sorted.emplace_back(fs::path(file).filename().string(), &text);
+  for (const auto& [file, text] : presets) sorted.emplace_back("presets/" + fs::path(file).filename().string(), &text);
+  std::sort(sorted.begin(), sorted.end());
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
-  for (const auto* f : sorted) {
-    const std::string header = fs::path(f->first).filename().string() + '\0' + std::to_string(f->second.size()) + '\0';
+  for (const auto& [name, text] : sorted) {
+    const std::string header = name + '\0' + std::to_string(text->size()) + '\0';
     EVP_DigestUpdate(ctx.get(), header.data(), header.size());
-    EVP_DigestUpdate(ctx.get(), f->second.data(), f->second.size());
+    EVP_DigestUpdate(ctx.get(), text->data(), text->size());
   }
   unsigned char hash[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
@@ -356,14 +238,53 @@ std::string digest_of(const std::vector<std::pair<std::string, std::string>>& fi
   return hex;
 }
 
+// The *.yaml and *.yml files directly in `dir` (no hidden ones), sorted;
+// an error when the dir cannot be read.
+std::vector<fs::path> yaml_files_in(const fs::path& dir, std::error_code& ec) {
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const auto ext = entry.path().extension();
+    if (entry.is_regular_file(ec) && (ext == ".yaml" || ext == ".yml") && entry.path().filename().string()[0] != '.')
+      files.push_back(entry.path());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+PolicyTexts read_texts(const std::vector<fs::path>& files, std::vector<Diagnostic>& errors) {
+  PolicyTexts texts;
+  for (const auto& file : files) {
+    std::ifstream in(file);
+    if (!in) {
+      errors.push_back({{file.string(), 0, 0}, fmt::format("cannot read the file: {}", std::strerror(errno))});
+      continue;
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    texts.emplace_back(file.string(), text.str());
+  }
+  return texts;
+}
+
+// The presets dir of a policy dir: absent is no presets, unreadable an error.
+std::vector<fs::path> preset_files_of(const fs::path& policy_dir, std::vector<Diagnostic>& errors) {
+  const fs::path dir = policy_dir / kPresetsDir;
+  std::error_code ec;
+  if (!fs::exists(dir, ec) && !ec) return {};
+  auto files = yaml_files_in(dir, ec);
+  if (ec) errors.push_back({{dir.string(), 0, 0}, fmt::format("cannot read the presets dir: {}", ec.message())});
+  return files;
+}
+
 }  // namespace
 
-LoadResult parse_policy_texts(const std::vector<std::pair<std::string, std::string>>& files) {
+LoadResult parse_policy_texts(const PolicyTexts& files, const PolicyTexts& presets) {
   LoadResult result;
+  const PresetCatalog catalog = PresetCatalog::read(presets, result.errors, result.warnings);
   PolicySet set;
   std::map<std::string, std::string> file_of_tenant;
   for (const auto& [file, text] : files) {
-    FileReader reader(file, set, result.errors, result.warnings);
+    FileReader reader(file, set, catalog, result.errors, result.warnings);
     auto tenant = reader.read(text);
     if (!tenant) continue;
     if (auto [it, inserted] = file_of_tenant.emplace(tenant->tenant, file); !inserted) {
@@ -381,49 +302,57 @@ LoadResult parse_policy_texts(const std::vector<std::pair<std::string, std::stri
   std::stable_sort(result.errors.begin(), result.errors.end(), by_position);
   std::stable_sort(result.warnings.begin(), result.warnings.end(), by_position);
   if (result.errors.empty()) {
-    set.set_source_digest(digest_of(files));
+    set.set_source_digest(digest_of(files, presets));
+    result.presets = catalog.names();
     result.policy = std::move(set);
   }
   return result;
 }
 
 LoadResult load_policy_files(const std::vector<fs::path>& files) {
-  std::vector<std::pair<std::string, std::string>> texts;
-  LoadResult failed;
+  std::vector<Diagnostic> errors;
+  std::vector<fs::path> tenant_files, preset_files;
+  std::set<fs::path> seen_presets, dirs;
+  auto add_preset = [&](const fs::path& file) {
+    std::error_code ec;
+    if (seen_presets.insert(fs::weakly_canonical(file, ec)).second) preset_files.push_back(file);
+  };
   for (const auto& file : files) {
-    std::ifstream in(file);
-    if (!in) {
-      failed.errors.push_back({{file.string(), 0, 0}, fmt::format("cannot read the file: {}", std::strerror(errno))});
-      continue;
+    if (file.parent_path().filename() == kPresetsDir) {
+      add_preset(file);
+    } else {
+      tenant_files.push_back(file);
+      dirs.insert(file.parent_path());
     }
-    std::stringstream text;
-    text << in.rdbuf();
-    texts.emplace_back(file.string(), text.str());
   }
-  LoadResult result = parse_policy_texts(texts);
-  if (!failed.errors.empty()) {
-    failed.errors.insert(failed.errors.end(), result.errors.begin(), result.errors.end());
-    failed.warnings = std::move(result.warnings);
-    return failed;
+  for (const auto& dir : dirs)
+    for (const auto& file : preset_files_of(dir, errors)) add_preset(file);
+  PolicyTexts tenant_texts = read_texts(tenant_files, errors);
+  PolicyTexts preset_texts = read_texts(preset_files, errors);
+  LoadResult result = parse_policy_texts(tenant_texts, preset_texts);
+  if (!errors.empty()) {
+    // Nothing loads when a file could not even be read.
+    errors.insert(errors.end(), result.errors.begin(), result.errors.end());
+    result.errors = std::move(errors);
+    result.policy.reset();
+    result.presets.clear();
   }
   return result;
 }
 
 LoadResult load_policy_dir(const fs::path& dir) {
+  LoadResult result;
   std::error_code ec;
-  std::vector<fs::path> files;
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    const auto ext = entry.path().extension();
-    if (entry.is_regular_file(ec) && (ext == ".yaml" || ext == ".yml") && entry.path().filename().string()[0] != '.')
-      files.push_back(entry.path());
-  }
+  auto files = yaml_files_in(dir, ec);
   if (ec) {
-    LoadResult result;
     result.errors.push_back({{dir.string(), 0, 0}, fmt::format("cannot read the policy dir: {}", ec.message())});
     return result;
   }
-  std::sort(files.begin(), files.end());
-  return load_policy_files(files);
+  auto preset_files = preset_files_of(dir, result.errors);
+  PolicyTexts tenant_texts = read_texts(files, result.errors);
+  PolicyTexts preset_texts = read_texts(preset_files, result.errors);
+  if (!result.errors.empty()) return result;
+  return parse_policy_texts(tenant_texts, preset_texts);
 }
 
 }  // namespace agentd::policy

@@ -16,14 +16,24 @@ struct LoadResult {
   std::optional<PolicySet> policy;  // set exactly when there are no errors
   std::vector<Diagnostic> errors;
   std::vector<Diagnostic> warnings;
+  std::vector<std::string> presets;  // the names of the presets read, when ok
   bool ok() const { return policy.has_value(); }
 };
 
-// Every *.yaml and *.yml directly in `dir`, in name order; subdirectories
-// are ignored (presets live there).
+// Presets live in this subdirectory of a policy dir, one *.yaml each.
+inline constexpr const char* kPresetsDir = "presets";
+
+// (file name, text) pairs.
+using PolicyTexts = std::vector<std::pair<std::string, std::string>>;
+
+// Every *.yaml and *.yml directly in `dir`, in name order, one tenant
+// each, with the presets in `dir`/presets/; other subdirectories are
+// ignored. The source digest covers the presets too.
 LoadResult load_policy_dir(const std::filesystem::path& dir);
+// Tenant files, with the presets dir beside each of them; a file inside a
+// dir named "presets" is read as a preset (so presets validate alone).
 LoadResult load_policy_files(const std::vector<std::filesystem::path>& files);
-// In-memory (file name, text) pairs, for tests and tools.
-LoadResult parse_policy_texts(const std::vector<std::pair<std::string, std::string>>& files);
+// In-memory tenant files and preset files, for tests and tools.
+LoadResult parse_policy_texts(const PolicyTexts& files, const PolicyTexts& presets = {});
 
 }  // namespace agentd::policy

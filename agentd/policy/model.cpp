@@ -114,8 +114,13 @@ Result<Cidr> parse_cidr(std::string_view text) {
   return cidr;
 }
 
+std::string Endpoint::target() const {
+  return is_host() ? "host " + host : "cidr " + cidr.str();
+}
+
 std::string Endpoint::describe() const {
-  return fmt::format("{} {} (cidr {})", pos.str(), path, cidr.str());
+  if (preset) return fmt::format("{} {} (preset {}: {}, {})", pos.str(), path, preset->name, target(), preset->pos.str());
+  return fmt::format("{} {} ({})", pos.str(), path, target());
 }
 
 bool Selector::matches(const AgentName& agent) const {

@@ -54,16 +54,31 @@ struct PortRange {
 
 enum class EndpointKind { allow, deny, inference };
 
+// Where an endpoint came from when a `preset:` entry expanded into it.
+struct PresetOrigin {
+  std::string name;  // "pypi"
+  SourcePos pos;     // the destination inside the preset's file
+};
+
+// One destination: a CIDR (judged in the kernel's trie) or a host pattern
+// (judged by the DNS proxy, whose answers the kernel then learns).
 struct Endpoint {
   uint32_t id = 0;  // index in PolicySet::endpoints
   EndpointKind kind = EndpointKind::allow;
-  Cidr cidr;
+  Cidr cidr;         // a CIDR endpoint's network; unused when `host` is set
+  std::string host;  // "api.github.com" or "*.github.com", lowercase; empty for a CIDR endpoint
   std::vector<PortRange> ports;  // empty: every port
   uint8_t proto_mask = AGENTD_PROTO_ANY;
-  SourcePos pos;
+  SourcePos pos;     // where the policy file names it (the `preset:` entry for a preset's)
   std::string path;  // "rules[0].deny[1]", "inference[0]"
   std::string tenant;
-  // "acme.yaml:14:9 rules[0].deny[0] (cidr 198.51.100.66/32)"
+  std::optional<PresetOrigin> preset;
+
+  bool is_host() const { return !host.empty(); }
+  // "host api.github.com" or "cidr 198.51.100.0/24".
+  std::string target() const;
+  // "acme.yaml:14:9 rules[0].deny[0] (cidr 198.51.100.66/32)";
+  // "acme.yaml:9:9 rules[0].allow[2] (preset pypi: host files.pythonhosted.org, presets/pypi.yaml:7:5)".
   std::string describe() const;
 };
 

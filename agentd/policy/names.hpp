@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "agentd/common/result.hpp"
@@ -15,10 +16,23 @@
 
 namespace agentd::policy {
 
-// Whether `name` (lowercase, no trailing dot) matches a host pattern:
-// "api.github.com" matches itself only; "*.github.com" matches every
-// subdomain at any depth (a.github.com, a.b.github.com), never the apex.
+// Whether `name` matches a host pattern: "api.github.com" matches itself
+// only; "*.github.com" matches every subdomain at any depth (a.github.com,
+// a.b.github.com), never the apex. `pattern` is as the loader keeps it
+// (lowercase, no trailing dot); `name` is compared without regard to ASCII
+// case and with one trailing dot ignored, as DNS compares names.
 bool host_matches(std::string_view pattern, std::string_view name);
+
+// Lowercase, one trailing dot dropped: the form names are matched in.
+std::string normalize_name(std::string_view name);
+
+// A host pattern as written in policy ("api.github.com", "*.github.com",
+// "API.GitHub.com."), checked and normalised: RFC 1123 labels (letters,
+// digits, '-' inside; 1-63 characters), at most 253 characters, a wildcard
+// only as the whole first label, no IP literals. The error says why.
+Result<std::string> parse_host_pattern(std::string_view text);
+// The same for one name (no wildcard): what `explain --dest HOST:PORT` takes.
+Result<std::string> parse_host_name(std::string_view text);
 
 struct NameDecision {
   bool allowed = false;
@@ -26,9 +40,14 @@ struct NameDecision {
   // (an inference host before any other); empty for the default deny.
   std::optional<uint32_t> endpoint;
   // For an allowed name: the port ranges its addresses get in the kernel,
-  // the union of every matching allow (AGENTD_ACTION_ALLOW) and inference
-  // host (AGENTD_ACTION_INFERENCE), as in a compiled trie value.
+  // flattened as in a compiled trie value: every matching allow
+  // (AGENTD_ACTION_ALLOW), inference host (AGENTD_ACTION_INFERENCE) and
+  // host deny (AGENTD_ACTION_DENY; only present when the deny leaves some
+  // port open, e.g. `deny: [{host: x, ports: [25]}]` beside an allow of
+  // every port). Judge them with agentd_judge (bpf/verdict.h). At most
+  // AGENTD_MAX_PORT_RANGES. Empty when the name is denied.
   std::vector<agentd_port_range> ranges;
+  std::vector<uint32_t> origins;  // the endpoint behind each range, parallel to `ranges`
   // "allowed by acme.yaml:9:9 rules[0].allow[1] (host *.github.com)".
   std::string explanation;
 };
@@ -36,7 +55,35 @@ struct NameDecision {
 // Precedence as for CIDRs: a matching host deny beats every allow; a
 // tenant's inference host is allowed whatever a team or agent rule says;
 // a name no rule matches is denied. `name` is normalised (lowercase,
-// trailing dot dropped) before matching.
+// trailing dot dropped) before matching. A deny that names ports or a
+// protocol refuses the name only when it leaves no allowed port open;
+// otherwise its ranges go into `ranges` and the kernel denies those ports.
 NameDecision decide_name(const PolicySet& policy, const AgentName& agent, std::string_view name);
+
+// The host endpoints that apply to one agent, indexed by name: build once
+// per sandbox (or policy class) and decide each query in a few hash
+// lookups (one per label of the name) instead of walking the policy.
+// Keeps a pointer to `policy`, which must outlive it.
+class HostRules {
+ public:
+  HostRules(const PolicySet& policy, const AgentName& agent);
+
+  NameDecision decide(std::string_view name) const;
+  // Ok when, for every name, the ranges of the host rules matching it fit
+  // one rule value (AGENTD_MAX_PORT_RANGES); the CIDR compiler's check for
+  // names, run by compile_for_agent so an overflow is refused at apply time.
+  Status check() const;
+  bool empty() const { return exact_.empty() && wildcard_.empty(); }
+
+ private:
+  // Endpoint ids whose pattern matches `name` (normalised), in policy order.
+  std::vector<uint32_t> matching(std::string_view name) const;
+
+  const PolicySet* policy_;
+  AgentName agent_;
+  bool has_tenant_ = false;
+  std::unordered_map<std::string, std::vector<uint32_t>> exact_;     // "api.github.com"
+  std::unordered_map<std::string, std::vector<uint32_t>> wildcard_;  // "github.com" for "*.github.com"
+};
 
 }  // namespace agentd::policy

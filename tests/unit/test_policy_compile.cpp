@@ -7,19 +7,11 @@
 #include "agentd/policy/compile.hpp"
 #include "agentd/policy/explain.hpp"
 #include "agentd/policy/loader.hpp"
+#include "policy_fixtures.hpp"
 
 using namespace agentd::policy;
 
 namespace {
-
-PolicySet load(const std::string& text) {
-  auto result = parse_policy_texts({{"acme.yaml", text}});
-  for (const auto& e : result.errors) INFO(e.str());
-  REQUIRE(result.ok());
-  return std::move(*result.policy);
-}
-
-AgentName agent(const std::string& name) { return *parse_agent_name(name); }
 
 Decision judge(const PolicySet& set, const std::string& who, const std::string& dest) {
   auto d = parse_destination(dest);

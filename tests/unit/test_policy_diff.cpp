@@ -85,3 +85,35 @@ TEST_CASE("a tenant added or removed shows all its rules") {
   CHECK_FALSE(removed[0].added);
   CHECK(removed[0].location == "globex.yaml:6:9");
 }
+
+TEST_CASE("host destinations have lines of their own, and a preset's change shows where it is used") {
+  const char* tenant = R"(apiVersion: agentd/v1
+tenant: acme
+rules:
+  - agents: "acme/*/*"
+    allow:
+      - preset: pypi
+      - host: "*.gitlab.com"
+        protocol: tcp
+        ports: [443]
+    deny:
+      - host: gist.gitlab.com
+)";
+  const char* pypi = "apiVersion: agentd/v1\npreset: pypi\ndestinations:\n  - host: pypi.org\n    ports: [443]\n";
+  auto load_with = [&](const std::string& preset) {
+    auto result = parse_policy_texts({{"acme.yaml", tenant}}, {{"presets/pypi.yaml", preset}});
+    REQUIRE(result.ok());
+    return std::move(*result.policy);
+  };
+  const PolicySet before = load_with(pypi);
+  const PolicySet& set = before;
+  const auto& rule = set.tenants()[0].rules[0];
+  CHECK(canonical_line(set, set.endpoint(rule.allow[1]), "acme/*/*") == "acme/*/*: allow host *.gitlab.com ports 443 tcp");
+  CHECK(canonical_line(set, set.endpoint(rule.deny[0]), "acme/*/*") == "acme/*/*: deny host gist.gitlab.com ports all tcp+udp");
+
+  const PolicySet after = load_with(std::string(pypi) + "  - host: files.pythonhosted.org\n    ports: [443]\n");
+  CHECK(lines_of(diff_policies(before, after)) ==
+        std::set<std::string>{"+ acme/*/*: allow host files.pythonhosted.org ports 443 tcp+udp @ acme.yaml:6:9 preset "
+                              "pypi at presets/pypi.yaml:6:5"});
+  CHECK(diff_policies(before, load_with(pypi)).empty());
+}
