@@ -31,9 +31,13 @@ class Server;
 
 // The way to answer one request, now or later. Answering a client that
 // has gone away does nothing; every Reply is meant to be sent once.
+// A subscription streams instead: each stream() is one more line, the
+// connection stays open until the client hangs up (or cannot keep up).
 class Reply {
  public:
   void send(const nlohmann::json& response) const;
+  // False once the client is gone: forget this Reply then.
+  bool stream(const nlohmann::json& line) const;
 
  private:
   friend class Server;
@@ -63,6 +67,7 @@ class Server {
     std::string buffer;
     SdEventSourcePtr io;
     SdEventSourcePtr deadline;
+    bool streaming = false;  // a subscription: lines go out until the client hangs up
   };
 
   Server(sd_event* loop, std::filesystem::path path, Handler handler, Gate gate)
@@ -75,6 +80,7 @@ class Server {
   void serve(Client& client);
   void drop(Client& client);
   void answer(Client& client, const nlohmann::json& response);
+  bool push(Client& client, const nlohmann::json& line);
   friend class Reply;
   static void respond(int fd, const nlohmann::json& response);
 

@@ -16,6 +16,7 @@
 #include "agentd/bpf/event_reader.hpp"
 #include "agentd/bpf/features.hpp"
 #include "agentd/bpf/map_writer.hpp"
+#include "agentd/daemon/approval_service.hpp"
 #include "agentd/common/result.hpp"
 #include "agentd/common/sd_event_ptr.hpp"
 #include "agentd/daemon/denial_log.hpp"
@@ -66,6 +67,8 @@ class Daemon {
   static int on_signal(sd_event_source*, const struct signalfd_siginfo*, void* self);
   static int on_drain_timer(sd_event_source*, uint64_t, void* self);
   static int on_maintenance_timer(sd_event_source*, uint64_t, void* self);
+  static int on_approvals_timer(sd_event_source*, uint64_t, void* self);
+  Status start_approvals(sd_event* loop);
   Status start_dns(sd_event* loop);
   static int on_ring_readable(sd_event_source*, int, uint32_t, void* self);
   void drain_events();
@@ -85,6 +88,7 @@ class Daemon {
   std::unique_ptr<PolicyWatcher> watcher_;
   std::unique_ptr<OffLoop> off_loop_;
   std::unique_ptr<DnsLearning> dns_learning_;
+  std::unique_ptr<ApprovalService> approvals_;
   std::unique_ptr<dns::DnsProxy> dns_proxy_;  // after what it uses: destroyed first
 
   // Reloads run one at a time; what is asked meanwhile waits for the next.

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -95,9 +96,12 @@ struct Rule {
   SourcePos pos;
 };
 
+struct ApprovalSettings;  // approval_settings.hpp
+
 struct TenantPolicy {
   std::string tenant;
   std::string file;
+  std::shared_ptr<const ApprovalSettings> approvals;  // the file's `approvals:`; null: the defaults
   std::vector<uint32_t> inference;  // endpoint ids
   std::vector<Rule> rules;
 };
