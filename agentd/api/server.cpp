@@ -16,6 +16,23 @@ namespace {
 
 constexpr uint64_t kClientDeadlineUsec = 5'000'000;  // a client that says nothing is dropped
 
+// The groups the peer process holds (Linux 4.13+), which is what counts,
+// rather than what the user database says it could have.
+void read_peer_groups(int fd, Peer& peer) {
+  std::vector<gid_t> groups(64);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    socklen_t len = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &len) == 0) {
+      groups.resize(len / sizeof(gid_t));
+      peer.groups = std::move(groups);
+      peer.groups_known = true;
+      return;
+    }
+    if (errno != ERANGE) return;
+    groups.resize(len / sizeof(gid_t) + 1);
+  }
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Server>> Server::listen(sd_event* loop, const fs::path& path, Handler handler,
@@ -71,7 +88,8 @@ void Server::accept_clients() {
     ucred cred{};
     socklen_t len = sizeof(cred);
     if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) continue;
-    Peer peer{cred.pid, cred.uid, cred.gid};
+    Peer peer{cred.pid, cred.uid, cred.gid, {}, false};
+    read_peer_groups(fd.get(), peer);
     auto client = std::make_shared<Client>();
     client->server = this;
     client->peer = peer;

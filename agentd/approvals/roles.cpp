@@ -27,13 +27,17 @@ std::string Identity::str() const {
   return user.empty() ? fmt::format("uid {}", uid) : fmt::format("{} (uid {})", user, uid);
 }
 
-Identity identity_of(uint32_t uid, uint32_t gid) {
+Identity identity_of(uint32_t uid, uint32_t gid, const std::optional<std::vector<uint32_t>>& held) {
   Identity who;
   who.uid = uid;
   passwd pw{}, *found = nullptr;
   std::vector<char> buf(16384);
   if (getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) == 0 && found) {
     who.user = pw.pw_name;
+  }
+  if (held) {
+    who.gids = *held;
+  } else if (found) {
     int count = 64;
     std::vector<gid_t> gids(static_cast<size_t>(count));
     if (getgrouplist(pw.pw_name, pw.pw_gid, gids.data(), &count) < 0) {

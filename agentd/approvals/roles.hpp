@@ -34,9 +34,10 @@ struct Identity {
   std::string str() const;          // "alice (uid 1001)"
 };
 
-// The caller's identity: its user name and every group it belongs to
-// (getgrouplist), as the system's user database says now.
-Identity identity_of(uint32_t uid, uint32_t gid);
+// The caller's identity: its user name and its groups: those the process
+// holds when they are known (SO_PEERGROUPS), else every group the user
+// database gives the user (getgrouplist).
+Identity identity_of(uint32_t uid, uint32_t gid, const std::optional<std::vector<uint32_t>>& held = std::nullopt);
 
 struct RoleBinding {
   std::vector<std::string> users, groups;

@@ -78,7 +78,10 @@ Result<std::unique_ptr<ApprovalService>> ApprovalService::start(const ApprovalOp
 }
 
 approvals::Identity ApprovalService::identity(const api::Peer& peer) const {
-  return approvals::identity_of(peer.uid, peer.gid);
+  return approvals::identity_of(peer.uid, peer.gid,
+                                peer.groups_known ? std::optional<std::vector<uint32_t>>(
+                                                        std::vector<uint32_t>(peer.groups.begin(), peer.groups.end()))
+                                                  : std::nullopt);
 }
 
 std::optional<std::string> ApprovalService::admit(const api::Peer& peer) const {
@@ -101,7 +104,9 @@ void ApprovalService::audit(store::AuditEvent event) {
 }
 
 void ApprovalService::siem(const json& ocsf) {
-  if (siem_) siem_->write(ocsf);
+  if (!siem_) return;
+  siem_->write(ocsf);
+  if (!batch_) siem_->flush();  // a drain flushes once at its end
 }
 
 void ApprovalService::persist(const approvals::Request& request) {

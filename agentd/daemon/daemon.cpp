@@ -542,6 +542,13 @@ Result<json> Daemon::adopt_sandbox(const std::string& agent_text, const std::str
   return result;
 }
 
+uint64_t Daemon::total_suppressed() const {
+  uint64_t total = 0;
+  for (const auto& [slot, s] : registry_.all())
+    if (auto counters = maps_->counters(slot)) total += counters->suppressed;
+  return total;
+}
+
 json Daemon::sandboxes_json() const {
   json list = json::array();
   for (const auto& [slot, s] : registry_.all()) {
@@ -608,6 +615,7 @@ json Daemon::status() const {
       {"events",
        {{"received", events_received_},
         {"dropped", stat(AGENTD_STAT_EVENTS_DROPPED)},
+        {"suppressed", total_suppressed()},
         {"malformed", events_ ? events_->malformed() : 0},
         {"unclassified_sockets", stat(AGENTD_STAT_UNCLASSIFIED)}}},
   };

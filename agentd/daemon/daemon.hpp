@@ -60,6 +60,7 @@ class Daemon {
   nlohmann::json status() const;
   nlohmann::json dns_status() const;
   nlohmann::json sandboxes_json() const;
+  uint64_t total_suppressed() const;
   Result<nlohmann::json> explain(const std::string& agent, const std::string& dest) const;
 
   void on_denial(const agentd_deny_event& event);
