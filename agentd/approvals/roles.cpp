@@ -129,7 +129,8 @@ class RolesReader : NoWarnings, policy::YamlReader {
     size_t index = 0;
     for (const auto& item : list.items()) {
       const std::string path = fmt::format("roles[{}]", index++);
-      if (!check_map(item, path, {"users", "groups", "role", "tenants"})) continue;
+      check_map(item, path, {"users", "groups", "role", "tenants"});  // and the rest is still checked
+      if (!item.is_map()) continue;
       RoleBinding binding;
       binding.users = names(item["users"], path + ".users");
       binding.groups = names(item["groups"], path + ".groups");
