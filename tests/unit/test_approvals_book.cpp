@@ -22,7 +22,7 @@ Denial denial(const std::string& sandbox, uint16_t port, Time at, uint64_t count
 
 }  // namespace
 
-TEST_CASE("identical denials fold into one request; another port is another request") {
+TEST_CASE("identical denials fold into one request, another port is another request") {
   Book book;
   policy::ApprovalSettings settings;
   auto first = book.note_denial(denial("acme/eng/a", 80, t0), settings);
@@ -86,7 +86,7 @@ TEST_CASE("an allow makes a grant for the scope asked, for the tenant's time by 
   CHECK(book.grants_covering({"acme", "ops", "z"}).empty());
 }
 
-TEST_CASE("permanent and timed grants; expiry removes only what is due") {
+TEST_CASE("permanent and timed grants, expiry removes only what is due") {
   Book book;
   policy::ApprovalSettings settings;
   auto a = book.note_denial(denial("acme/eng/a", 80, t0), settings).request->id;
