@@ -6,6 +6,7 @@
 #include "agentd/common/duration.hpp"
 #include "agentd/common/version.hpp"
 #include "agentd/daemon/daemon.hpp"
+#include "agentd/daemon/service_manager.hpp"
 
 int main(int argc, char** argv) {
   agentd::daemon::Options options;
@@ -16,7 +17,8 @@ int main(int argc, char** argv) {
   app.add_option("--state-dir", options.state_dir, "persistent state")->capture_default_str();
   app.add_option("--socket", options.socket_path, "control socket for agentctl")->capture_default_str();
   app.add_option("--cgroup-root", options.cgroup_root,
-                 "cgroup v2 directory holding the sandboxes [default: <cgroup2 mount>/agentd]");
+                 "cgroup v2 directory holding the sandboxes [default: under systemd, <unit cgroup>/sandboxes "
+                 "(Delegate=yes; agentd moves itself into <unit cgroup>/daemon); elsewhere <cgroup2 mount>/agentd]");
   app.add_option("--bpffs-dir", options.bpffs_dir, "where programs, links and maps are pinned")
       ->capture_default_str();
   app.add_option("--events-log", options.events_log, "denial records as JSON lines [default: stdout]");
@@ -61,6 +63,10 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();
+  // Read only when given (the unit passes /etc/agentd/agentd.conf): one
+  // "long-option = value" a line; the command line wins over the file.
+  app.set_config("--config", "", "read options from FILE: one 'option = value' a line, as the long options");
+  app.allow_config_extras(CLI::config_extras_mode::error);  // a misspelt option is an error, not ignored
   CLI11_PARSE(app, argc, argv);
   auto retention = agentd::parse_duration(audit_retention);
   if (!retention) {
@@ -81,6 +87,7 @@ int main(int argc, char** argv) {
     auto daemon = agentd::daemon::Daemon::start(options);
     if (!daemon) {
       spdlog::error("{}", daemon.error().describe());
+      agentd::daemon::notify_start_failed(daemon.error().describe(), daemon.error().errno_value);
       return 1;
     }
     return (*daemon)->run();

@@ -138,17 +138,28 @@ static __always_inline int deny_egress(struct bpf_sock_addr *ctx, __u8 hook, __u
 	return VERDICT_DENY;
 }
 
-/* The proxy's per-sandbox addresses are reached through the redirect only:
- * aimed at directly, one sandbox could ask in another's name. */
-static __always_inline int aims_at_proxy(const struct destination *dest)
+#define PROXY_NOT 0   /* not the DNS proxy */
+#define PROXY_OWN 1   /* the proxy's address of this very sandbox */
+#define PROXY_OTHER 2 /* another sandbox's proxy address */
+
+/*
+ * The proxy's per-sandbox addresses: a sandbox may reach its own (a
+ * socket connected through the redirect sends to it; a v4-mapped IPv6
+ * socket's sends pass sendmsg4 with it), never another's, which would let
+ * it ask in another sandbox's name.
+ */
+static __always_inline int aims_at_proxy(const struct destination *dest, __u32 slot)
 {
-	__u32 zero = 0, ip4;
+	__u32 zero = 0, ip4, host;
 	struct agentd_dns_config *cfg = bpf_map_lookup_elem(&agentd_dnscfg, &zero);
 
 	if (!cfg || !cfg->enabled || dest->family != AGENTD_FAMILY_IPV4 || dest->port != cfg->proxy_port)
-		return 0;
+		return PROXY_NOT;
 	__builtin_memcpy(&ip4, dest->addr, sizeof(ip4));
-	return (bpf_ntohl(ip4) & AGENTD_DNS_MASK) == AGENTD_DNS_NET;
+	host = bpf_ntohl(ip4);
+	if ((host & AGENTD_DNS_MASK) != AGENTD_DNS_NET)
+		return PROXY_NOT;
+	return (host & ~AGENTD_DNS_MASK) == slot ? PROXY_OWN : PROXY_OTHER;
 }
 
 /*
@@ -178,8 +189,13 @@ static __always_inline int judge_egress(struct bpf_sock_addr *ctx, __u8 hook,
 	class_id = state->class_id;
 	if (!dest->proto_bit)
 		goto deny;
-	if (aims_at_proxy(dest))
+	switch (aims_at_proxy(dest, slot)) {
+	case PROXY_OWN:
+		count(slot, 1);
+		return VERDICT_ALLOW;
+	case PROXY_OTHER:
 		return deny_egress(ctx, hook, slot, class_id, AGENTD_REASON_PROXY_SPOOF, AGENTD_RANGE_NONE, dest);
+	}
 
 	if (class_id != AGENTD_CLASS_EMPTY) {
 		key.prefixlen = AGENTD_KEY_FIXED_BITS + (dest->family == AGENTD_FAMILY_IPV4 ? 32 : 128);

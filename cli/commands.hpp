@@ -23,6 +23,7 @@ int policy_apply(const Globals& g);
 int policy_diff(const Globals& g);
 int status(const Globals& g);
 int sandbox_list(const Globals& g);
+int sandbox_profile(const Globals& g, const std::string& agent, const std::string& policy_dir);
 int sandbox_adopt(const Globals& g, const std::string& agent, const std::string& cgroup);
 
 int watch(const Globals& g);

@@ -32,7 +32,7 @@ int main(int argc, char** argv) {
   validate->callback([&] { code = agentctl::policy_validate(g, paths); });
   auto* explain = policy->add_subcommand("explain", "would this agent reach this destination, and why");
   explain->add_option("--agent", agent, "TENANT/TEAM/AGENT")->required();
-  explain->add_option("--dest", dest, "ADDR:PORT[/tcp|/udp], IPv6 as [ADDR]:PORT")->required();
+  explain->add_option("--dest", dest, "ADDR:PORT or HOST:PORT, then /tcp or /udp (default tcp); IPv6 as [ADDR]:PORT")->required();
   explain->add_option("--policy-dir", policy_dir, "explain from these files instead of the running daemon");
   add_output(explain);
   explain->callback([&] { code = agentctl::policy_explain(g, agent, dest, policy_dir); });
@@ -47,11 +47,16 @@ int main(int argc, char** argv) {
   add_output(status);
   status->callback([&] { code = agentctl::status(g); });
 
-  auto* sandbox = app.add_subcommand("sandbox", "list and adopt sandboxes");
+  auto* sandbox = app.add_subcommand("sandbox", "list, inspect and adopt sandboxes");
   sandbox->require_subcommand(1);
   auto* list = sandbox->add_subcommand("list", "the sandboxes and their counters");
   add_output(list);
   list->callback([&] { code = agentctl::sandbox_list(g); });
+  auto* profile = sandbox->add_subcommand("profile", "an agent's effective sandbox profile, and what this kernel enforces");
+  profile->add_option("--agent", agent, "TENANT/TEAM/AGENT")->required();
+  profile->add_option("--policy-dir", policy_dir, "read the profile from these files instead of the running daemon");
+  add_output(profile);
+  profile->callback([&] { code = agentctl::sandbox_profile(g, agent, policy_dir); });
   auto* adopt = sandbox->add_subcommand("adopt", "make an existing cgroup an agent's sandbox");
   adopt->add_option("--agent", agent, "TENANT/TEAM/AGENT")->required();
   adopt->add_option("--cgroup", cgroup, "the cgroup v2 directory")->required();

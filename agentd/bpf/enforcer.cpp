@@ -157,10 +157,19 @@ Status Enforcer::attach_all(const fs::path& cgroup, const fs::path& pin_dir) {
       // A previous daemon's link: swap our program in behind it, atomically.
       link.reset(bpf_link__open(pin.c_str()));
       if (!link) return system_error("opening pinned link {}", pin.string());
-      if (int err = bpf_link__update_program(link.get(), prog); err != 0)
+      if (int err = bpf_link__update_program(link.get(), prog); err == -ENOLINK) {
+        // Its cgroup was removed (systemd removes a stopped unit's empty
+        // cgroup tree): nothing was enforced through it; attach afresh.
+        spdlog::info("pinned link {} outlived its cgroup; attaching afresh", pin.string());
+        link.reset();
+        fs::remove(pin, ec);
+      } else if (err != 0) {
         return make_error("updating pinned link {}: {}", pin.string(), libbpf_error(err));
-      attachment.adopted = true;
-    } else {
+      } else {
+        attachment.adopted = true;
+      }
+    }
+    if (!link) {
       link.reset(bpf_program__attach_cgroup(prog, cgroup_fd.get()));
       if (!link) return system_error("attaching {} to {}", name, cgroup.string());
       if (int err = bpf_link__pin(link.get(), pin.c_str()); err != 0)

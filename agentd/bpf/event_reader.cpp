@@ -1,8 +1,13 @@
 #include "agentd/bpf/event_reader.hpp"
 
+#include <cerrno>
 #include <cstring>
 
 namespace agentd::bpf {
+namespace {
+constexpr int kBudgetSpent = -EAGAIN;
+}  // namespace
+
 Result<EventReader> EventReader::open(int ring_map_fd, Handler handler) {
   auto state = std::make_unique<State>(State{std::move(handler), 0});
   auto callback = [](void* ctx, void* data, size_t size) -> int {
@@ -14,7 +19,8 @@ Result<EventReader> EventReader::open(int ring_map_fd, Handler handler) {
     agentd_deny_event event;
     std::memcpy(&event, data, sizeof(event));
     s->handler(event);
-    return 0;
+    // Negative stops ring_buffer__consume; this record is consumed already.
+    return --s->budget > 0 ? 0 : kBudgetSpent;
   };
   RingBufferPtr ring(ring_buffer__new(ring_map_fd, callback, state.get(), nullptr));
   if (!ring) return system_error("opening the denial ring buffer");
@@ -22,7 +28,9 @@ Result<EventReader> EventReader::open(int ring_map_fd, Handler handler) {
 }
 
 Result<int> EventReader::drain() {
+  state_->budget = kMaxRecordsPerDrain;
   int n = ring_buffer__consume(ring_.get());
+  if (n == kBudgetSpent && state_->budget <= 0) return kMaxRecordsPerDrain;
   if (n < 0) {
     errno = -n;
     return system_error("reading the denial ring buffer");

@@ -19,14 +19,19 @@ class EventReader {
 
   // For the event loop: readable when the kernel forced a wakeup.
   int fd() const { return ring_buffer__epoll_fd(ring_.get()); }
-  // Hands every pending record to the handler; returns how many.
+  // Hands pending records to the handler, at most kMaxRecordsPerDrain, and
+  // returns how many. The cap keeps a flood of denials (an agent hammering
+  // a closed door) from holding the event loop: what is left waits for the
+  // next turn, after the control socket and reloads had theirs.
   Result<int> drain();
+  static constexpr int kMaxRecordsPerDrain = 1024;
   // Records shorter than the ABI's: a kernel/daemon mismatch, counted.
   uint64_t malformed() const { return state_->malformed; }
 
   struct State {
     Handler handler;
     uint64_t malformed = 0;
+    int budget = 0;  // records this drain may still hand out
   };
 
  private:

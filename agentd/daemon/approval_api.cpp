@@ -31,7 +31,8 @@ Result<uint64_t> id_param(const json& request) {
 
 Role ApprovalService::role_needed(const std::string& method) {
   if (method == "approvals.approve" || method == "approvals.deny" || method == "grants.revoke") return Role::approver;
-  if (method == "status" || method == "sandbox.list" || method == "policy.explain" || method == "policy.diff" ||
+  if (method == "status" || method == "sandbox.list" || method == "sandbox.profile" || method == "policy.explain" ||
+      method == "policy.diff" ||
       method == "approvals.watch" || method == "approvals.list" || method == "grants.list" || method == "audit.query")
     return Role::viewer;
   return Role::admin;

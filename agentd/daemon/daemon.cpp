@@ -12,12 +12,15 @@
 
 #include "agentd/api/protocol.hpp"
 #include "agentd/common/version.hpp"
+#include "agentd/daemon/service_manager.hpp"
 #include "agentd/events/denial_record.hpp"
 #include "agentd/policy/diff.hpp"
 #include "agentd/policy/explain.hpp"
 #include "agentd/policy/loader.hpp"
+#include "agentd/policy/sandbox_section.hpp"
 #include "agentd/sandbox/cgroup.hpp"
 #include "agentd/sandbox/cgroup_mount.hpp"
+#include "agentd/sandbox/delegation.hpp"
 
 namespace agentd::daemon {
 namespace fs = std::filesystem;
@@ -76,7 +79,9 @@ Status Daemon::init() {
   auto mount = sandbox::find_cgroup2_mount();
   if (!mount) return mount.error();
   cgroup2_mount_ = *mount;
-  if (options_.cgroup_root.empty()) options_.cgroup_root = cgroup2_mount_ / "agentd";
+  if (options_.cgroup_root.empty()) {
+    if (auto st = choose_cgroup_root(); !st) return st.error();
+  }
   if (!sandbox::path_is_within(options_.cgroup_root, cgroup2_mount_))
     return make_error("--cgroup-root {} is not inside the cgroup2 mount {}", options_.cgroup_root.string(),
                       cgroup2_mount_.string());
@@ -118,6 +123,7 @@ Status Daemon::init() {
     return system_error("creating the event loop");
   }
   loop_.reset(loop);
+  if (auto st = enable_watchdog(loop); !st) return st.error();
   auto off_loop = OffLoop::create(loop);
   if (!off_loop) return off_loop.error();
   off_loop_ = std::move(*off_loop);
@@ -159,6 +165,30 @@ Status Daemon::init() {
   }
   spdlog::info("agentd {} enforcing: cgroup root {}, bpffs {}, socket {}", version(),
                options_.cgroup_root.string(), options_.bpffs_dir.string(), options_.socket_path.string());
+  // Only now, with the programs attached and the policy in force, may
+  // systemd start what is ordered after us.
+  notify_ready(fmt::format("enforcing policy generation {}", policy_generation_));
+  return ok_status();
+}
+
+// No --cgroup-root: under systemd with Delegate=yes the unit's cgroup is
+// divided into the daemon's leaf and the sandbox root; elsewhere the
+// sandboxes live in <cgroup2 mount>/agentd.
+Status Daemon::choose_cgroup_root() {
+  auto own = sandbox::cgroup_of_pid(::getpid(), cgroup2_mount_);
+  if (!own) return own.error();
+  if (!sandbox::started_by_systemd(*own, cgroup2_mount_)) {
+    options_.cgroup_root = cgroup2_mount_ / "agentd";
+    return ok_status();
+  }
+  const auto layout = sandbox::delegated_layout(*own);
+  if (auto st = sandbox::enter_delegated_layout(layout); !st)
+    return make_error("dividing the delegated cgroup {} (does the unit say Delegate=yes?): {}",
+                      layout.unit_cgroup.string(), st.error().describe());
+  spdlog::info("running in the delegated cgroup {}: agentd in {}, sandboxes under {}", layout.unit_cgroup.string(),
+               layout.daemon_leaf.string(), layout.sandbox_root.string());
+  options_.cgroup_root = layout.sandbox_root;
+  delegated_cgroup_ = layout.unit_cgroup;
   return ok_status();
 }
 
@@ -373,6 +403,7 @@ void Daemon::finish_reload(const std::string& why, std::vector<api::Reply> repli
     last_reload_error_ = error;
     spdlog::error("policy reload ({}) refused, the running policy stays:\n{}", why, error);
     approvals_->on_policy("refused", why, {{"error", error}});
+    notify_status(fmt::format("enforcing policy generation {}; last reload refused: {}", policy_generation_, error));
     for (auto& r : replies) r.send(api::error_response("policy refused, the running policy stays:\n" + error));
     reload_running_ = false;
     if (reload_queued_) start_reload();
@@ -402,6 +433,7 @@ void Daemon::finish_reload(const std::string& why, std::vector<api::Reply> repli
   for (auto& r : replies) r.send(api::ok_response(answer));
   approvals_->on_policy("loaded", why, answer);
   if (dns_learning_) dns_learning_->revalidate();
+  notify_status(fmt::format("enforcing policy generation {}", policy_generation_));
 
   // The old classes go last, off the loop; the next reload waits for it.
   auto removed = std::make_shared<Result<size_t>>(make_error("not run"));
@@ -464,6 +496,7 @@ void Daemon::handle(const json& request, const api::Peer& peer, api::Reply reply
   if (method == "status") return reply.send(api::ok_response(status()));
   if (method == "sandbox.list") return reply.send(api::ok_response(sandboxes_json()));
   if (method == "sandbox.ensure") return answer(ensure_sandbox(string_param("agent")));
+  if (method == "sandbox.profile") return answer(sandbox_profile(string_param("agent")));
   if (method == "sandbox.adopt") return answer(adopt_sandbox(string_param("agent"), string_param("cgroup")));
   if (method == "policy.explain") return answer(explain(string_param("agent"), string_param("dest")));
   if (method == "policy.apply") return request_reload("agentctl policy apply", reply);
@@ -476,7 +509,7 @@ Result<json> Daemon::ensure_sandbox(const std::string& agent_text) {
   if (!agent) return agent.error();
   if (const Sandbox* existing = registry_.find_agent(agent->str())) {
     std::error_code ec;
-    if (fs::is_directory(existing->cgroup, ec)) return sandbox_to_json(*existing);
+    if (fs::is_directory(existing->cgroup, ec)) return with_profile(sandbox_to_json(*existing), *agent);
     return make_error("the cgroup of sandbox {} ({}) was removed behind agentd's back", agent->str(),
                       existing->cgroup.string());
   }
@@ -500,10 +533,27 @@ Result<json> Daemon::ensure_sandbox(const std::string& agent_text) {
   if (auto st = maps_->set_state(s.slot, {s.class_id, AGENTD_SANDBOX_ACTIVE}); !st) return st.error();
   if (auto st = maps_->set_cgroup_slot(s.cgroup_id, s.slot); !st) return st.error();
   spdlog::info("sandbox {} created (slot {}, class {}) at {}", s.agent.str(), s.slot, s.class_id, s.cgroup.string());
-  json result = sandbox_to_json(s);
+  json result = with_profile(sandbox_to_json(s), *agent);
   registry_.put(std::move(s));
   approvals_->sync_grants();  // team and tenant grants cover a new sandbox too
   return result;
+}
+
+// The sandbox profile `agentctl run` applies: computed from the running
+// policy at each run, so a reload changes what the next command gets
+// (a running command keeps what it started with: Landlock and seccomp
+// cannot be loosened).
+json Daemon::with_profile(json sandbox, const policy::AgentName& agent) const {
+  const auto* policy = applier_->policy();
+  sandbox["profile"] = policy::to_json(policy ? policy::effective_sandbox_profile(*policy, agent)
+                                              : policy::SandboxProfile{});
+  return sandbox;
+}
+
+Result<json> Daemon::sandbox_profile(const std::string& agent_text) const {
+  auto agent = policy::parse_agent_name(agent_text);
+  if (!agent) return agent.error();
+  return with_profile(json{{"agent", agent->str()}}, *agent);
 }
 
 Result<json> Daemon::adopt_sandbox(const std::string& agent_text, const std::string& cgroup_text) {
@@ -592,6 +642,7 @@ json Daemon::status() const {
         {"socket", options_.socket_path.string()},
         {"state_dir", options_.state_dir.string()},
         {"cgroup_root", options_.cgroup_root.string()},
+        {"delegated_cgroup", delegated_cgroup_.empty() ? json(nullptr) : json(delegated_cgroup_.string())},
         {"bpffs_dir", options_.bpffs_dir.string()}}},
       {"policy",
        {{"dir", options_.policy_dir.string()},
@@ -692,6 +743,7 @@ int Daemon::on_signal(sd_event_source* source, const signalfd_siginfo* info, voi
     return 0;
   }
   spdlog::info("signal {}: stopping; enforcement stays attached", info->ssi_signo);
+  notify_stopping();
   daemon->drain_events();
   return sd_event_exit(sd_event_source_get_event(source), 0);
 }

@@ -42,6 +42,7 @@ class Daemon {
   explicit Daemon(Options options) : options_(std::move(options)) {}
 
   Status init();
+  Status choose_cgroup_root();
   Status restore_sandboxes();
   Status save_adopted() const;
   // Loads the policy dir and applies it, off the loop; the running policy
@@ -56,6 +57,8 @@ class Daemon {
   void handle(const nlohmann::json& request, const api::Peer& peer, api::Reply reply);
   std::optional<std::string> gate(const api::Peer& peer) const;
   Result<nlohmann::json> ensure_sandbox(const std::string& agent);
+  nlohmann::json with_profile(nlohmann::json sandbox, const policy::AgentName& agent) const;
+  Result<nlohmann::json> sandbox_profile(const std::string& agent) const;
   Result<nlohmann::json> adopt_sandbox(const std::string& agent, const std::string& cgroup);
   nlohmann::json status() const;
   nlohmann::json dns_status() const;
@@ -76,6 +79,7 @@ class Daemon {
 
   Options options_;
   std::filesystem::path cgroup2_mount_;
+  std::filesystem::path delegated_cgroup_;  // the systemd unit's cgroup, when it was delegated to us
   bpf::KernelFeatures features_;
   std::unique_ptr<bpf::Enforcer> enforcer_;
   std::unique_ptr<bpf::MapWriter> maps_;

@@ -10,6 +10,7 @@
 
 #include "agentd/events/denial_record.hpp"
 #include "agentd/policy/names.hpp"
+#include "verdict.h"
 
 namespace agentd::daemon {
 namespace {
@@ -274,14 +275,16 @@ std::optional<std::pair<bool, std::string>> DnsLearning::explain(uint32_t slot, 
   if (entry.expires_ns <= now)
     return std::make_pair(false, fmt::format("denied: learned through DNS from {}, but that expired {} s ago", name,
                                              (now - entry.expires_ns) / 1'000'000'000));
-  const bool port_ok = std::any_of(entry.ranges.begin(), entry.ranges.end(), [&](const auto& r) {
-    return dest.port >= r.lo && dest.port <= r.hi && (r.proto_mask & dest.proto_bit) &&
-           (r.action == AGENTD_ACTION_ALLOW || r.action == AGENTD_ACTION_INFERENCE);
-  });
+  // The kernel's own judgement of the entry (a host deny may close ports).
+  agentd_rule_value value{};
+  value.count = static_cast<uint32_t>(std::min<size_t>(entry.ranges.size(), AGENTD_MAX_PORT_RANGES));
+  for (uint32_t i = 0; i < value.count; ++i) value.ranges[i] = entry.ranges[i];
+  const agentd_verdict verdict = agentd_judge(&value, dest.port, dest.proto_bit);
+  const bool port_ok = verdict.action == AGENTD_ACTION_ALLOW || verdict.action == AGENTD_ACTION_INFERENCE;
   return std::make_pair(port_ok, fmt::format("{}: learned through DNS from {} (expires in {} s){}",
                                              port_ok ? "allowed" : "denied", name,
                                              (entry.expires_ns - now) / 1'000'000'000,
-                                             port_ok ? "" : ", but its host rules do not cover this port"));
+                                             port_ok ? "" : ", but its host rules do not open this port"));
 }
 
 json DnsLearning::to_json() const {

@@ -25,15 +25,13 @@ bool PolicyWatcher::is_policy_file(const char* name) {
 Result<std::unique_ptr<PolicyWatcher>> PolicyWatcher::watch(sd_event* loop, const std::filesystem::path& dir,
                                                             uint64_t settle_usec, Callback on_change) {
   std::unique_ptr<PolicyWatcher> watcher(new PolicyWatcher(settle_usec, std::move(on_change)));
-  const uint32_t mask = IN_CLOSE_WRITE | IN_MODIFY | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE |
-                        IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
-  sd_event_source* source = nullptr;
-  if (int r = sd_event_add_inotify(loop, &source, dir.c_str(), mask, &PolicyWatcher::on_inotify, watcher.get());
-      r < 0) {
-    errno = -r;
-    return system_error("watching the policy dir {}", dir.string());
-  }
-  watcher->inotify_.reset(source);
+  watcher->loop_ = loop;
+  watcher->dir_ = dir;
+  if (auto st = watcher->add_watch(dir, watcher->inotify_); !st) return st.error();
+  // Presets live in a subdirectory; it may appear later (see on_inotify).
+  std::error_code ec;
+  if (std::filesystem::is_directory(dir / "presets", ec))
+    if (auto st = watcher->add_watch(dir / "presets", watcher->presets_inotify_); !st) return st.error();
   sd_event_source* timer = nullptr;
   if (int r = sd_event_add_time_relative(loop, &timer, CLOCK_MONOTONIC, settle_usec, kSettleAccuracyUsec, &PolicyWatcher::on_settled,
                                          watcher.get());
@@ -46,16 +44,43 @@ Result<std::unique_ptr<PolicyWatcher>> PolicyWatcher::watch(sd_event* loop, cons
   return watcher;
 }
 
+Status PolicyWatcher::add_watch(const std::filesystem::path& dir, SdEventSourcePtr& slot) {
+  const uint32_t mask = IN_CLOSE_WRITE | IN_MODIFY | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE |
+                        IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
+  sd_event_source* source = nullptr;
+  if (int r = sd_event_add_inotify(loop_, &source, dir.c_str(), mask, &PolicyWatcher::on_inotify, this); r < 0) {
+    errno = -r;
+    return system_error("watching the policy dir {}", dir.string());
+  }
+  slot.reset(source);
+  return ok_status();
+}
+
 int PolicyWatcher::on_inotify(sd_event_source*, const inotify_event* event, void* self) {
   auto* watcher = static_cast<PolicyWatcher*>(self);
+  auto settle = [&] {
+    // Every change restarts the settle time: a burst collapses into one reload.
+    sd_event_source_set_time_relative(watcher->settle_timer_.get(), watcher->settle_usec_);
+    sd_event_source_set_enabled(watcher->settle_timer_.get(), SD_EVENT_ONESHOT);
+  };
+  if ((event->mask & IN_ISDIR) && event->len > 0 && std::string_view(event->name) == "presets") {
+    if (event->mask & (IN_DELETE | IN_MOVED_FROM)) watcher->presets_inotify_.reset();  // the parent's source runs: safe
+    if ((event->mask & (IN_CREATE | IN_MOVED_TO)) && !watcher->presets_inotify_)
+      if (auto st = watcher->add_watch(watcher->dir_ / "presets", watcher->presets_inotify_); !st)
+        spdlog::warn("{}", st.error().describe());
+    settle();  // presets appeared or went: the policy changes with them
+    return 0;
+  }
+  std::error_code ec;
+  if ((event->mask & (IN_DELETE_SELF | IN_MOVE_SELF)) && std::filesystem::is_directory(watcher->dir_, ec)) {
+    return 0;  // the presets dir went; its parent's watch saw that too
+  }
   if (event->mask & (IN_DELETE_SELF | IN_MOVE_SELF)) {
     spdlog::warn("the policy dir was removed or moved: the running policy stays; restart agentd to watch it again");
     return 0;
   }
   if (event->len == 0 || !is_policy_file(event->name)) return 0;
-  // Every change restarts the settle time: a burst collapses into one reload.
-  sd_event_source_set_time_relative(watcher->settle_timer_.get(), watcher->settle_usec_);
-  sd_event_source_set_enabled(watcher->settle_timer_.get(), SD_EVENT_ONESHOT);
+  settle();
   return 0;
 }
 

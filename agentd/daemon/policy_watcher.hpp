@@ -1,4 +1,4 @@
-// Watches the policy dir with inotify and calls back once a burst of
+// Watches the policy dir (and its presets/ subdirectory) with inotify and calls back once a burst of
 // changes has settled: editors write in steps (temp file + rename,
 // truncate + write, backup files), and one reload should follow, not five.
 #pragma once
@@ -31,7 +31,12 @@ class PolicyWatcher {
 
   uint64_t settle_usec_;
   Callback on_change_;
+  Status add_watch(const std::filesystem::path& dir, SdEventSourcePtr& slot);
+
+  sd_event* loop_ = nullptr;
+  std::filesystem::path dir_;
   SdEventSourcePtr inotify_;
+  SdEventSourcePtr presets_inotify_;  // <dir>/presets, when it exists
   SdEventSourcePtr settle_timer_;
 };
 

@@ -60,6 +60,18 @@ Status watch(sd_event* loop, SdEventSourcePtr& source, int fd, uint32_t events, 
   return ok_status();
 }
 
+bool same_endpoint(const sockaddr_storage& a, const sockaddr_storage& b) {
+  if (a.ss_family != b.ss_family) return false;
+  if (a.ss_family == AF_INET) {
+    const auto& x = reinterpret_cast<const sockaddr_in&>(a);
+    const auto& y = reinterpret_cast<const sockaddr_in&>(b);
+    return x.sin_port == y.sin_port && x.sin_addr.s_addr == y.sin_addr.s_addr;
+  }
+  const auto& x = reinterpret_cast<const sockaddr_in6&>(a);
+  const auto& y = reinterpret_cast<const sockaddr_in6&>(b);
+  return x.sin6_port == y.sin6_port && std::memcmp(&x.sin6_addr, &y.sin6_addr, sizeof(x.sin6_addr)) == 0;
+}
+
 Bytes header_only(uint16_t id, uint16_t rcode) {
   const uint8_t header[12] = {static_cast<uint8_t>(id >> 8), static_cast<uint8_t>(id & 0xff)};
   return error_response(header, sizeof(header), rcode);
@@ -135,10 +147,11 @@ Result<std::unique_ptr<DnsProxy>> DnsProxy::start(sd_event* loop, const ProxySet
   auto tcp = listen_socket(SOCK_STREAM, settings.port);
   if (!tcp) return tcp.error();
   proxy->tcp_ = std::move(*tcp);
+  // Not connected: an upstream that is unreachable now (no route yet at
+  // boot) must not stop agentd; queries get SERVFAIL until it is reachable.
+  // Answers are taken only from the upstream's address (checked on receipt).
   proxy->upstream_.reset(::socket(settings.upstream.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!proxy->upstream_) return system_error("creating the upstream DNS socket");
-  if (::connect(proxy->upstream_.get(), reinterpret_cast<const sockaddr*>(&settings.upstream), settings.upstream_len) != 0)
-    return system_error("connecting to the upstream resolver {}", address_str(settings.upstream));
   auto* self = proxy.get();
   if (auto st = watch(loop, proxy->udp_source_, proxy->udp_.get(), EPOLLIN, &DnsProxy::on_udp, self, "DNS/udp"); !st)
     return st.error();
@@ -235,8 +248,11 @@ void DnsProxy::handle(const Client& client, uint32_t slot, const uint8_t* data, 
   }
   const uint16_t id = next_upstream_id();
   const Bytes forward = with_id(data, size, id);
-  if (::send(upstream_.get(), forward.data(), forward.size(), MSG_DONTWAIT) != static_cast<ssize_t>(forward.size())) {
+  if (::sendto(upstream_.get(), forward.data(), forward.size(), MSG_DONTWAIT,
+               reinterpret_cast<const sockaddr*>(&settings_.upstream),
+               settings_.upstream_len) != static_cast<ssize_t>(forward.size())) {
     ++counters_.upstream_failures;
+    spdlog::debug("forwarding to {}: {}", address_str(settings_.upstream), std::strerror(errno));
     reply(client, header_only(query->id, kRcodeServFail));
     return;
   }
@@ -247,8 +263,13 @@ void DnsProxy::handle(const Client& client, uint32_t slot, const uint8_t* data, 
 void DnsProxy::read_upstream() {
   uint8_t buffer[kMaxMessageBytes + 1];
   for (int budget = 256; budget > 0; --budget) {
-    const ssize_t n = ::recv(upstream_.get(), buffer, sizeof(buffer), MSG_DONTWAIT);
+    sockaddr_storage from{};
+    socklen_t from_len = sizeof(from);
+    const ssize_t n =
+        ::recvfrom(upstream_.get(), buffer, sizeof(buffer), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &from_len);
     if (n < 0) return;
+    if (!same_endpoint(from, settings_.upstream))
+      continue;  // not from the upstream: a spoofing attempt or a stray
     auto id = message_id(buffer, static_cast<size_t>(n));
     if (!id) continue;
     auto it = pending_.find(*id);

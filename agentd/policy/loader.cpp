@@ -16,6 +16,7 @@
 #include "agentd/policy/names.hpp"
 #include "agentd/policy/presets.hpp"
 #include "agentd/policy/approval_settings.hpp"
+#include "agentd/policy/sandbox_reader.hpp"
 #include "agentd/policy/yaml_reader.hpp"
 
 namespace agentd::policy {
@@ -138,7 +139,7 @@ std::optional<Selector> FileReader::read_selector(const YamlNode& node, const st
 
 std::optional<Rule> FileReader::read_rule(const YamlNode& node, size_t index, const std::string& tenant) {
   const std::string path = fmt::format("rules[{}]", index);
-  const bool keys_ok = check_map(node, path, {"agents", "allow", "deny"});
+  const bool keys_ok = check_map(node, path, {"agents", "allow", "deny", "sandbox"});
   if (!node.is_map()) return std::nullopt;
   Rule rule;
   rule.pos = pos(node);
@@ -151,13 +152,17 @@ std::optional<Rule> FileReader::read_rule(const YamlNode& node, size_t index, co
   } else {
     ok = false;
   }
-  if (!node["allow"] && !node["deny"]) {
-    error(node, fmt::format("{}: a rule needs \"allow\" or \"deny\"", path));
+  if (!node["allow"] && !node["deny"] && !node["sandbox"]) {
+    error(node, fmt::format("{}: a rule needs \"allow\", \"deny\" or \"sandbox\"", path));
     ok = false;
   }
   const size_t errors_before = error_count();
   if (node["allow"]) rule.allow = read_endpoints(node["allow"], EndpointKind::allow, path + ".allow", tenant);
   if (node["deny"]) rule.deny = read_endpoints(node["deny"], EndpointKind::deny, path + ".deny", tenant);
+  if (node["sandbox"]) {
+    if (auto section = SandboxReader(*this).read(node["sandbox"], path + ".sandbox"))
+      rule.sandbox = std::make_shared<const SandboxSection>(std::move(*section));
+  }
   if (!ok || error_count() != errors_before) return std::nullopt;
   return rule;
 }

@@ -90,9 +90,12 @@ struct Selector {
   bool matches(const AgentName& agent) const;
 };
 
+struct SandboxSection;  // sandbox_section.hpp
+
 struct Rule {
   Selector agents;
   std::vector<uint32_t> allow, deny;  // endpoint ids
+  std::shared_ptr<const SandboxSection> sandbox;  // the rule's `sandbox:`, if any
   SourcePos pos;
 };
 

@@ -14,7 +14,7 @@
 #include <cstring>
 
 #include "agentd/common/unique_fd.hpp"
-#include "agentd/sandbox/socket_filter.hpp"
+#include "agentd/sandbox/privileges.hpp"
 
 namespace agentd::sandbox {
 namespace {
@@ -54,7 +54,7 @@ struct ChildFailure {
   int step;
   int error;
 };
-enum Step { kSignals = 1, kFds, kGroups, kGid, kUid, kFilter, kExec };
+enum Step { kSignals = 1, kFds, kHide, kBounding, kGroups, kGid, kUid, kCaps, kNoNewPrivs, kLandlock, kSeccomp, kExec };
 
 const char* step_name(int step) {
   switch (step) {
@@ -63,7 +63,12 @@ const char* step_name(int step) {
     case kGroups: return "setting groups";
     case kGid: return "setting the group id";
     case kUid: return "setting the user id";
-    case kFilter: return "installing the socket filter";
+    case kHide: return "hiding the cgroup tree and agentd's socket";
+    case kBounding: return "dropping the capability bounding set";
+    case kCaps: return "dropping capabilities";
+    case kNoNewPrivs: return "setting no_new_privs";
+    case kLandlock: return "enforcing the Landlock ruleset";
+    case kSeccomp: return "installing the seccomp filter";
     default: return "running";
   }
 }
@@ -72,6 +77,13 @@ const char* step_name(int step) {
   ChildFailure failure{step, errno};
   (void)!::write(pipe_fd, &failure, sizeof(failure));
   _exit(errno == ENOENT && step == kExec ? 127 : 126);
+}
+
+// For the steps that return an errno value rather than setting errno.
+void check_step(int pipe_fd, int step, int error) {
+  if (error == 0) return;
+  errno = error;
+  fail_child(pipe_fd, step);
 }
 
 [[noreturn]] void child_main(const LaunchSpec& spec, const std::optional<Identity>& identity,
@@ -83,6 +95,12 @@ const char* step_name(int step) {
   // Nothing made outside the sandbox may come in: every descriptor but
   // stdin, stdout and stderr closes at exec (the report pipe too).
   if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) != 0) fail_child(pipe_fd, kFds);
+  const Confinement* c = spec.confinement;
+  if (c) {
+    // What needs privileges first, while we have them.
+    check_step(pipe_fd, kHide, hide_host_control(c->hidden));
+    check_step(pipe_fd, kBounding, drop_bounding_set_and_lock_securebits());
+  }
   if (identity) {
     if (setgroups(identity->groups.size(), identity->groups.data()) != 0) fail_child(pipe_fd, kGroups);
     if (setgid(identity->gid) != 0) fail_child(pipe_fd, kGid);
@@ -91,11 +109,13 @@ const char* step_name(int step) {
     setenv("USER", identity->name.c_str(), 1);
     setenv("LOGNAME", identity->name.c_str(), 1);
   }
-  if (auto st = install_socket_filter(); !st) {
-    errno = st.error().errno_value;
-    fail_child(pipe_fd, kFilter);
+  if (c) {
+    check_step(pipe_fd, kCaps, clear_capabilities());
+    check_step(pipe_fd, kNoNewPrivs, set_no_new_privs());
+    if (c->landlock.fd) check_step(pipe_fd, kLandlock, landlock_restrict_self(c->landlock.fd.get()));
+    // Last: the filter may refuse what the steps above need.
+    if (c->seccomp) check_step(pipe_fd, kSeccomp, c->seccomp->install());
   }
-  (void)spec;
   execvp(argv[0], argv.data());
   fail_child(pipe_fd, kExec);
 }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "agentd/common/result.hpp"
+#include "agentd/sandbox/confinement.hpp"
 
 namespace agentd::sandbox {
 
@@ -17,6 +18,9 @@ struct LaunchSpec {
   std::filesystem::path cgroup_dir;
   std::vector<std::string> argv;
   std::optional<std::string> user;  // name or numeric uid
+  // Applied in the child before exec (confinement.hpp); without it only
+  // the cgroup and the closing of inherited descriptors apply (tests).
+  const Confinement* confinement = nullptr;
 };
 
 // Runs the command and waits for it. Returns its exit status, 128+N when a

@@ -257,9 +257,16 @@ TEST_CASE("the proxy's sandbox addresses cannot be reached directly") {
   World world;
   world.write_policy("acme.yaml", kHostPolicy);
   REQUIRE(world.start_agentd());
-  // Asking in another sandbox's name (slot 2) by aiming at its address.
+  // Asking in another sandbox's name (slot 2; eng is slot 1) by aiming at its address.
   expect_refused(world.netprobe_in_sandbox(kEng, {"connect", "udp", "127.64.0.2", "1053"}));
   expect_refused(world.netprobe_in_sandbox(kEng, {"connect", "tcp", "127.64.0.2", "1053"}));
+  expect_refused(world.netprobe_in_sandbox(kEng, {"sendto", "udp", "127.64.0.2", "1053"}));
+  bool spoof_recorded = false;
+  for (int i = 0; i < 100 && !spoof_recorded; ++i) {
+    for (const auto& d : world.denials()) spoof_recorded |= d.value("reason", "") == "proxy_spoof";
+    if (!spoof_recorded) usleep(50'000);
+  }
+  CHECK(spoof_recorded);
 }
 
 TEST_CASE("a reload forgets learned addresses the new policy no longer allows") {

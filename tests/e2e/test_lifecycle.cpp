@@ -171,11 +171,20 @@ TEST_CASE("a process inside a sandbox cannot use the control socket, even as roo
   World world;
   world.write_policy("acme.yaml", kAcmePolicy);
   REQUIRE(world.start_agentd());
+  // Under agentctl run the socket is hidden (covered by /dev/null).
   auto inside = world.agentctl({"run", "--agent", "acme/eng/coder-1", "--", AGENTCTL_BIN, "--socket",
                                 world.socket().string(), "status"});
   INFO(inside.describe());
   CHECK(inside.exit_code == 1);
-  CHECK(inside.err.find("requests from inside a sandbox are refused") != std::string::npos);
+  CHECK(inside.err.find("Connection refused") != std::string::npos);
+  // A process put into the sandbox's cgroup by other means sees the
+  // socket, and agentd's gate refuses it: the second wall.
+  const auto cgroup = world.cgroup_root() / "acme" / "eng" / "coder-1";
+  auto by_hand = world.in_host({"sh", "-c", "echo $$ > '" + (cgroup / "cgroup.procs").string() + "' && exec '" +
+                                                AGENTCTL_BIN + "' --socket '" + world.socket().string() + "' status"});
+  INFO(by_hand.describe());
+  CHECK(by_hand.exit_code == 1);
+  CHECK(by_hand.err.find("requests from inside a sandbox are refused") != std::string::npos);
 }
 
 TEST_CASE("an existing cgroup outside the root can be adopted as a sandbox") {

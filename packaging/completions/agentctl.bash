@@ -1,0 +1,51 @@
+# bash completion for agentctl(1)
+_agentctl() {
+  local cur prev words cword
+  _init_completion || return
+
+  # The subcommand path so far (run, policy explain, sandbox adopt, ...).
+  local i path=""
+  for ((i = 1; i < cword; i++)); do
+    case "${words[i]}" in
+      --) [[ $path == run ]] && { _command_offset $((i + 1)); return; } ;;
+      --socket | --agent | --user | --dest | --policy-dir | --cgroup | -o | --output) ((i++)) ;;
+      -*) ;;
+      --scope | --for | --state | --since | --decision | --limit) ((i++)) ;;
+      *) [[ $path == "" || $path == policy || $path == sandbox || $path == approvals || $path == grants ]] &&
+        path="${path:+$path }${words[i]}" ;;
+    esac
+  done
+
+  case "$prev" in
+    --socket) _filedir sock; return ;;
+    --policy-dir) _filedir -d; return ;;
+    --cgroup) _filedir -d; return ;;
+    --user) COMPREPLY=($(compgen -u -- "$cur")); return ;;
+    -o | --output) COMPREPLY=($(compgen -W "table json" -- "$cur")); return ;;
+    --agent | --dest | --for | --since | --limit) return ;;
+    --scope) COMPREPLY=($(compgen -W "agent team tenant" -- "$cur")); return ;;
+    --state) COMPREPLY=($(compgen -W "pending approved denied expired all" -- "$cur")); return ;;
+    --decision) COMPREPLY=($(compgen -W "deny approved denied allow expired revoked loaded refused" -- "$cur")); return ;;
+  esac
+
+  local words_for
+  case "$path" in
+    "") words_for="run policy status sandbox watch approvals grants audit --socket --help --version" ;;
+    approvals) words_for="list approve deny" ;;
+    "approvals list") words_for="--state -o --output" ;;
+    "approvals approve") words_for="--scope --for --always -o --output" ;;
+    "approvals deny") words_for="--for -o --output" ;;
+    grants) words_for="list revoke" ;;
+    "grants list" | "grants revoke") words_for="-o --output" ;;
+    audit) words_for="--agent --since --decision --limit -o --output" ;;
+    run) words_for="--agent --user --" ;;
+    policy) words_for="validate explain apply diff" ;;
+    "policy validate") _filedir '@(yaml|yml)'; return ;;
+    "policy explain") words_for="--agent --dest --policy-dir -o --output" ;;
+    "policy apply" | "policy diff" | status | "sandbox list") words_for="-o --output" ;;
+    sandbox) words_for="list adopt" ;;
+    "sandbox adopt") words_for="--agent --cgroup" ;;
+  esac
+  COMPREPLY=($(compgen -W "$words_for --help" -- "$cur"))
+}
+complete -F _agentctl agentctl

@@ -1,0 +1,346 @@
+// Landlock and seccomp profiles, capabilities and the hidden host controls,
+// as applied by `agentctl run`, tried from inside a sandbox as root: the
+// hard case (root owns the files that matter; only confinement stops it).
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include "agentd/policy/syscall_sets.hpp"
+#include "agentd/sandbox/landlock.hpp"
+#include "expectations.hpp"
+#include "world.hpp"
+
+using namespace agentd::e2e;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kBinDir = fs::path(SYSPROBE_BIN).parent_path().string();
+constexpr int kKilledBySigsys = 128 + SIGSYS;
+
+// box/std/*: the default profile; box/kill/*: the same, killing;
+// box/fs/*: files confined; box/user/*: runs as nobody; box/net/*: the
+// Landlock port wall.
+std::string box_policy(const World& world) {
+  const std::string dir = world.dir().string();
+  return "apiVersion: agentd/v1\n"
+         "tenant: box\n"
+         "rules:\n"
+         "  - agents: \"box/*/*\"\n"
+         "    allow:\n"
+         "      - cidr: 198.51.100.0/24\n"
+         "        ports: [80]\n"
+         "  - agents: \"box/kill/*\"\n"
+         "    sandbox:\n"
+         "      syscalls:\n"
+         "        action: kill\n"
+         "  - agents: \"box/fs/*\"\n"
+         "    sandbox:\n"
+         "      filesystem:\n"
+         "        read_only: [/etc, /proc, \"" + dir + "/ro\"]\n"
+         "        read_write: [\"" + dir + "/rw/{agent}\"]\n"
+         "        execute: [/usr/lib, /lib64, \"" + kBinDir + "\"]\n"
+         "  - agents: \"box/user/*\"\n"
+         "    sandbox:\n"
+         "      user: nobody\n"
+         "  - agents: \"box/net/*\"\n"
+         "    sandbox:\n"
+         "      network:\n"
+         "        landlock_ports: true\n";
+}
+
+struct Box {
+  World world;
+  Box(const std::string& extra_policy = "") {
+    world.write_policy("box.yaml", box_policy(world) + extra_policy);
+    fs::create_directories(world.dir() / "ro");
+    fs::create_directories(world.dir() / "rw" / "a");
+    std::ofstream(world.dir() / "ro" / "file") << "read me";
+    std::ofstream(world.dir() / "outside.txt") << "secret";
+    REQUIRE(world.start_agentd());
+  }
+  ProcessResult probe(const std::string& agent, std::vector<std::string> args,
+                      std::vector<std::string> run_options = {}) const {
+    std::vector<std::string> argv = {"run", "--agent", agent};
+    argv.insert(argv.end(), run_options.begin(), run_options.end());
+    argv.push_back("--");
+    argv.push_back(SYSPROBE_BIN);
+    argv.insert(argv.end(), args.begin(), args.end());
+    return world.agentctl(argv);
+  }
+};
+
+void expect_errno(const ProcessResult& result, const std::string& error) { expect_refused(result, error); }
+
+json status_in(const Box& box, const std::string& agent) {
+  auto result = box.probe(agent, {"status"});
+  INFO(result.describe());
+  REQUIRE(result.exit_code == 0);
+  return last_line(result);
+}
+
+}  // namespace
+
+TEST_CASE("the default profile refuses each of its syscalls, on the x86-64 and the i386 ABI") {
+  Box box;
+  for (const auto& name : agentd::policy::default_denied_syscalls()) {
+    INFO("syscall " << name);
+    // action kill: SIGSYS proves seccomp refused it, not a missing capability.
+    auto native = box.probe("box/kill/a", {"call", name});
+    auto line = last_line(native);
+    if (line.is_object() && line.value("absent", false)) {
+      INFO(native.describe());
+      CHECK(native.exit_code == 1);  // not an x86-64 syscall: tried through i386 below
+    } else {
+      INFO(native.describe());
+      CHECK(native.exit_code == kKilledBySigsys);
+    }
+    auto i386 = box.probe("box/kill/a", {"call32", name});
+    auto line32 = last_line(i386);
+    INFO(i386.describe());
+    if (!(line32.is_object() && line32.value("absent", false))) CHECK(i386.exit_code == kKilledBySigsys);
+  }
+  // With the default action the caller gets EPERM; ptrace(PTRACE_TRACEME)
+  // needs no capability, so only seccomp can refuse it.
+  expect_errno(box.probe("box/std/a", {"call", "ptrace"}), "EPERM");
+  expect_errno(box.probe("box/std/a", {"call32", "ptrace"}), "EPERM");
+  // And what is not in the profile works.
+  expect_ok(box.probe("box/kill/a", {"call", "getppid"}));
+  expect_ok(box.probe("box/kill/a", {"call32", "getppid"}));
+}
+
+TEST_CASE("no user or network namespace: unshare, clone with namespace flags, clone3") {
+  Box box;
+  for (const char* ns : {"user", "net", "mount"}) {
+    INFO(ns);
+    expect_errno(box.probe("box/std/a", {"unshare", ns}), "EPERM");
+    expect_errno(box.probe("box/std/a", {"clone", ns}), "EPERM");
+  }
+  // clone3 hides its flags from seccomp: answered ENOSYS, libc falls back to clone.
+  expect_errno(box.probe("box/std/a", {"clone3"}), "ENOSYS");
+  expect_ok(box.probe("box/std/a", {"child", "call", "getppid"}));
+}
+
+TEST_CASE("root inside a sandbox keeps no capabilities and has no_new_privs") {
+  Box box;
+  json status = status_in(box, "box/std/a");
+  INFO(status.dump());
+  CHECK(status["uid"] == 0);
+  for (const char* set : {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"}) CHECK(status[set] == "0000000000000000");
+  CHECK(status["NoNewPrivs"] == "1");
+  CHECK(status["Seccomp"] == "2");
+  CHECK(status["cgroup"].get<std::string>().find("/box/std/a") != std::string::npos);
+}
+
+TEST_CASE("the agent cannot move itself out of its cgroup, even as root") {
+  Box box;
+  const fs::path foreign = box.world.make_foreign_cgroup("escape");
+  // Root without capabilities may still write cgroup.procs (root owns it):
+  // the proof that this test tries something real.
+  auto outside = box.world.in_host({SYSPROBE_BIN, "move-cgroup", foreign.string()});
+  INFO(outside.describe());
+  REQUIRE(outside.exit_code == 0);
+  for (const char* agent : {"box/std/a", "box/fs/a"}) {
+    for (const fs::path& target : {box.world.cgroup2_mount(), box.world.cgroup_root(), foreign,
+                                   fs::path("/proc/1/root") / box.world.cgroup2_mount().relative_path()}) {
+      auto result = box.probe(agent, {"move-cgroup", target.string()});
+      auto line = last_line(result);
+      INFO(agent << " -> " << target << "\n" << result.describe());
+      REQUIRE(line.is_object());
+      CHECK_FALSE(line.value("ok", true));
+      CHECK(line["after"] == line["before"]);
+      CHECK(line["after"].get<std::string>().find(std::string("/") + agent) != std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("agentd's control socket is unreachable from a sandbox") {
+  Box box;
+  // Reachable from the host: the probe works.
+  expect_ok(box.world.in_host({SYSPROBE_BIN, "control", box.world.socket().string()}));
+  for (const char* agent : {"box/std/a", "box/fs/a"}) {
+    INFO(agent);
+    auto result = box.probe(agent, {"control", box.world.socket().string()});
+    INFO(result.describe());
+    CHECK(result.exit_code == 1);
+    CHECK(last_line(result).value("connected", false) == false);
+  }
+}
+
+TEST_CASE("a sandbox cannot ptrace or signal a process outside") {
+  Box box;
+  const pid_t victim = spawn_process({"sleep", "300"}, box.world.dir() / "victim.out", box.world.dir() / "victim.err");
+  const std::string pid = std::to_string(victim);
+  expect_errno(box.probe("box/std/a", {"ptrace", pid}), "EPERM");
+  if (agentd::sandbox::landlock_abi() >= 6) {
+    // Same uid (root), so only Landlock's signal scoping refuses this.
+    expect_errno(box.probe("box/std/a", {"signal", pid, "15"}), "EPERM");
+    expect_errno(box.probe("box/std/a", {"signal", pid, "0"}), "EPERM");
+    CHECK(poll_exit(victim) == -1);
+  } else {
+    auto result = box.probe("box/std/a", {"status"});
+    CHECK(result.err.find("signal and abstract unix socket scoping") != std::string::npos);
+  }
+  stop_process(victim, SIGKILL);
+  // Inside its own sandbox, signals still work (a shell kills its jobs).
+  expect_ok(box.probe("box/std/a", {"signal", "0", "0"}));
+}
+
+TEST_CASE("a sandbox cannot connect to an abstract unix socket made outside") {
+  Box box;
+  // Abstract names live in a network namespace: the listener, like every
+  // sandbox of the world, is in the world's host namespace.
+  const std::string name = "agentd-e2e-" + std::to_string(getpid());
+  const pid_t listener =
+      spawn_process({"nsenter", "--net=" + box.world.host_ns_path(), SYSPROBE_BIN, "abstract", "listen", name},
+                    box.world.dir() / "abstract.out", box.world.dir() / "abstract.err");
+  for (int i = 0; i < 250 && read_file(box.world.dir() / "abstract.out").find("ready") == std::string::npos; ++i)
+    usleep(20'000);
+  expect_ok(box.world.in_host({SYSPROBE_BIN, "abstract", "connect", name}));
+  if (agentd::sandbox::landlock_abi() >= 6) expect_errno(box.probe("box/std/a", {"abstract", "connect", name}), "EPERM");
+  stop_process(listener, SIGKILL);
+}
+
+TEST_CASE("files: writes outside read_write and reads outside the profile are refused, exec outside execute too") {
+  Box box;
+  const std::string dir = box.world.dir().string();
+  expect_ok(box.probe("box/fs/a", {"write", dir + "/rw/a/new"}));
+  expect_ok(box.probe("box/fs/a", {"read", dir + "/ro/file"}));
+  expect_ok(box.probe("box/fs/a", {"read", "/etc/hostname"}));
+  expect_errno(box.probe("box/fs/a", {"write", dir + "/ro/new"}), "EACCES");
+  expect_errno(box.probe("box/fs/a", {"write", dir + "/outside-new"}), "EACCES");
+  expect_errno(box.probe("box/fs/a", {"write", "/etc/agentd-e2e-must-not-exist"}), "EACCES");
+  expect_errno(box.probe("box/fs/a", {"read", dir + "/outside.txt"}), "EACCES");
+  expect_errno(box.probe("box/fs/a", {"read", "/root/.bashrc"}), "EACCES");
+  // {agent} expands: box/fs/b may not write a's directory.
+  expect_errno(box.probe("box/fs/b", {"write", dir + "/rw/a/other"}), "EACCES");
+  expect_errno(box.probe("box/fs/a", {"exec", "/usr/bin/true"}), "EACCES");
+  expect_ok(box.probe("box/fs/a", {"exec", SYSPROBE_BIN}));
+  CHECK_FALSE(fs::exists(dir + "/outside-new"));
+  CHECK_FALSE(fs::exists("/etc/agentd-e2e-must-not-exist"));
+  // A command outside `execute` does not start at all.
+  auto blocked = box.world.agentctl({"run", "--agent", "box/fs/a", "--", "/usr/bin/id"});
+  INFO(blocked.describe());
+  CHECK(blocked.exit_code == 126);
+  CHECK(blocked.err.find("Permission denied") != std::string::npos);
+}
+
+TEST_CASE("the profile is inherited by children and cannot be loosened") {
+  Box box;
+  const std::string dir = box.world.dir().string();
+  expect_errno(box.probe("box/fs/a", {"child", "write", dir + "/outside-new"}), "EACCES");
+  expect_errno(box.probe("box/fs/a", {"child", "read", dir + "/outside.txt"}), "EACCES");
+  expect_errno(box.probe("box/fs/a", {"child", "call", "ptrace"}), "EPERM");
+  expect_errno(box.probe("box/std/a", {"child", "unshare", "user"}), "EPERM");
+  auto loosened = box.probe("box/fs/a", {"loosen", dir + "/outside-new"});
+  auto line = last_line(loosened);
+  INFO(loosened.describe());
+  REQUIRE(line.is_object());
+  CHECK(line["landlock_layer"] == true);  // a layer may be added...
+  CHECK(line["seccomp_layer"] == true);
+  CHECK(line["nnp_cleared"] == false);
+  CHECK(line["write_errno"] == EACCES);   // ...and changes nothing
+  CHECK(line["ptrace_errno"] == EPERM);
+  CHECK(loosened.exit_code == 1);
+  CHECK_FALSE(fs::exists(dir + "/outside-new"));
+}
+
+TEST_CASE("require refuses to start on a kernel with a lower Landlock ABI") {
+  const int abi = agentd::sandbox::landlock_abi();
+  Box box("  - agents: \"box/new/*\"\n"
+          "    sandbox:\n"
+          "      require:\n"
+          "        landlock_abi: " + std::to_string(abi + 1) + "\n"
+          "  - agents: \"box/old/*\"\n"
+          "    sandbox:\n"
+          "      require:\n"
+          "        landlock_abi: " + std::to_string(std::max(abi, 1)) + "\n");
+  const std::string marker = (box.world.dir() / "ran").string();
+  auto refused = box.probe("box/new/a", {"write", marker});
+  INFO(refused.describe());
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.err.find("requires Landlock ABI " + std::to_string(abi + 1)) != std::string::npos);
+  CHECK_FALSE(fs::exists(marker));  // nothing ran
+  if (abi >= 1) expect_ok(box.probe("box/old/a", {"write", marker}));
+  auto profile = box.world.agentctl({"sandbox", "profile", "--agent", "box/new/a", "-o", "json"});
+  INFO(profile.describe());
+  REQUIRE(profile.exit_code == 0);
+  auto j = json::parse(profile.out);
+  CHECK(j["kernel"]["landlock"]["requirement_met"] == false);
+  CHECK(j["kernel"]["landlock"]["abi"] == abi);
+}
+
+TEST_CASE("the policy's user: the command runs as it, and --user may not disagree") {
+  Box box;
+  json status = status_in(box, "box/user/a");
+  CHECK(status["uid"] == 65534);
+  CHECK(status["CapEff"] == "0000000000000000");
+  auto disagree = box.probe("box/user/a", {"status"}, {"--user", "root"});
+  INFO(disagree.describe());
+  CHECK(disagree.exit_code == 1);
+  CHECK(disagree.err.find("disagrees") != std::string::npos);
+}
+
+TEST_CASE("sandbox profile shows the merged profile and what the kernel enforces") {
+  Box box;
+  auto result = box.world.agentctl({"sandbox", "profile", "--agent", "box/fs/a", "-o", "json"});
+  INFO(result.describe());
+  REQUIRE(result.exit_code == 0);
+  auto j = json::parse(result.out);
+  const json& p = j["profile"];
+  CHECK(p["filesystem"]["read_write"] == json::array({(box.world.dir() / "rw" / "a").string()}));
+  CHECK(p["syscalls"]["profile"] == "default");
+  CHECK(p["tcp_connect_ports"] == json::array({80}));
+  CHECK(p["sources"].size() == 1);
+  CHECK(j["kernel"]["landlock"]["abi"] == agentd::sandbox::landlock_abi());
+  auto table = box.world.agentctl({"sandbox", "profile", "--agent", "box/fs/a"});
+  CHECK(table.exit_code == 0);
+  CHECK(table.out.find("read_write:  " + (box.world.dir() / "rw" / "a").string()) != std::string::npos);
+}
+
+TEST_CASE("the Landlock TCP port wall refuses ports no allow names, before the hooks") {
+  Box box;
+  if (agentd::sandbox::landlock_abi() < 4) {
+    auto result = box.world.agentctl({"run", "--agent", "box/net/a", "--", NETPROBE_BIN, "connect", "tcp", "198.51.100.10", "80"});
+    CHECK(result.err.find("TCP port wall") != std::string::npos);
+    return;
+  }
+  auto run = [&](const std::string& agent, const std::string& port) {
+    return box.world.agentctl({"run", "--agent", agent, "--", NETPROBE_BIN, "connect", "tcp", "198.51.100.10", port});
+  };
+  expect_ok(run("box/net/a", "80"));
+  expect_refused(run("box/net/a", "9000"), "EACCES");  // Landlock
+  expect_refused(run("box/std/a", "9000"), "EPERM");   // the BPF hook
+}
+
+TEST_CASE("the strict profile runs plain tools and refuses what it does not list") {
+  Box box("  - agents: \"box/strict/*\"\n"
+          "    sandbox:\n"
+          "      syscalls:\n"
+          "        profile: strict\n");
+  auto shell = box.world.agentctl(
+      {"run", "--agent", "box/strict/a", "--", "/bin/sh", "-c", "ls / | wc -l > /dev/null && id -u && cat /etc/hostname"});
+  INFO(shell.describe());
+  CHECK(shell.exit_code == 0);
+  CHECK(shell.out.rfind("0\n", 0) == 0);
+  expect_ok(box.probe("box/strict/a", {"call", "getppid"}));
+  expect_ok(box.probe("box/strict/a", {"child", "call", "getppid"}));
+  expect_errno(box.probe("box/strict/a", {"call", "ptrace"}), "EPERM");
+  // munlockall is allowed by `default` and not listed by `strict`.
+  expect_ok(box.probe("box/std/a", {"call", "munlockall"}));
+  expect_errno(box.probe("box/strict/a", {"call", "munlockall"}), "EPERM");
+  // The allowlist holds on the i386 ABI by name, with i386's numbers.
+  expect_ok(box.probe("box/strict/a", {"call32", "getppid"}));
+  expect_errno(box.probe("box/strict/a", {"call32", "ptrace"}), "EPERM");
+  expect_errno(box.probe("box/strict/a", {"unshare", "net"}), "EPERM");
+  expect_errno(box.probe("box/strict/a", {"clone", "user"}), "EPERM");
+  // Sockets: the families the socket rules permit work, the hooks judge them.
+  expect_ok(box.world.agentctl({"run", "--agent", "box/strict/a", "--", NETPROBE_BIN, "connect", "tcp", "198.51.100.10", "80"}));
+  expect_refused(box.world.agentctl({"run", "--agent", "box/strict/a", "--", NETPROBE_BIN, "socket", "packet", "raw"}));
+}
