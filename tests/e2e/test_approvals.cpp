@@ -208,11 +208,20 @@ TEST_CASE("a sandboxed process, even root, cannot use the control socket or appr
   REQUIRE(world.start_agentd());
   expect_refused(connect_from(world, "acme/eng/coder-1", kDest, kPort));
   json request = wait_for_request(world, "acme/eng/coder-1", kDest, kPort);
+  // agentctl run hides the control socket from what it starts...
   auto inside = world.in_sandbox("acme/eng/coder-1", {AGENTCTL_BIN, "--socket", world.socket().string(), "approvals",
                                                       "approve", std::to_string(id_of(request))});
   INFO(inside.describe());
   CHECK(inside.exit_code == 1);
-  CHECK(inside.err.find("requests from inside a sandbox are refused") != std::string::npos);
+  // ...and a root process that entered the sandbox's cgroup some other way
+  // reaches the socket but is refused by the gate.
+  const auto cgroup = world.cgroup_root() / "acme" / "eng" / "coder-1";
+  auto entered = world.in_host({"sh", "-c", "echo $$ > '" + (cgroup / "cgroup.procs").string() + "' && exec '" +
+                                                AGENTCTL_BIN + "' --socket '" + world.socket().string() +
+                                                "' approvals approve " + std::to_string(id_of(request))});
+  INFO(entered.describe());
+  CHECK(entered.exit_code == 1);
+  CHECK(entered.err.find("requests from inside a sandbox are refused") != std::string::npos);
   CHECK(wait_for_request(world, "acme/eng/coder-1", kDest, kPort).is_object());  // still pending
   expect_refused(connect_from(world, "acme/eng/coder-1", kDest, kPort));
 }
