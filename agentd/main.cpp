@@ -3,6 +3,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "agentd/common/duration.hpp"
 #include "agentd/common/version.hpp"
 #include "agentd/daemon/daemon.hpp"
 #include "agentd/daemon/service_manager.hpp"
@@ -46,6 +47,19 @@ int main(int argc, char** argv) {
   app.add_option("--dns-protected", options.dns.protected_ranges,
                  "CIDRs an answer may not point into unless a cidr rule allows them (rebinding), comma-separated "
                  "[default: loopback, link-local, private, CGNAT, multicast]");
+  app.add_option("--roles", options.approvals.roles_file,
+                 "YAML file of operator roles (admin, approver, viewer) by user and group [default: root only]");
+  app.add_option("--socket-group", options.approvals.socket_group,
+                 "group that may connect to the control socket (0660); roles decide what each may do");
+  app.add_option("--audit-log", options.approvals.audit_log,
+                 "audit events as OCSF JSON lines for SIEMs: a file, or - for stdout [default: none]");
+  std::string audit_retention = "30d";
+  app.add_option("--audit-retention", audit_retention, "how long the audit trail keeps events (e.g. 30d, 12h)")
+      ->capture_default_str();
+  uint64_t audit_max_mb = 256;
+  app.add_option("--audit-max-mb", audit_max_mb, "the store's size limit; the oldest audit events go first")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 20))
+      ->capture_default_str();
   app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();
@@ -54,6 +68,13 @@ int main(int argc, char** argv) {
   app.set_config("--config", "", "read options from FILE: one 'option = value' a line, as the long options");
   app.allow_config_extras(CLI::config_extras_mode::error);  // a misspelt option is an error, not ignored
   CLI11_PARSE(app, argc, argv);
+  auto retention = agentd::parse_duration(audit_retention);
+  if (!retention) {
+    std::fprintf(stderr, "--audit-retention: %s\n", retention.error().message.c_str());
+    return 2;
+  }
+  options.approvals.audit_max_age = *retention;
+  options.approvals.audit_max_bytes = audit_max_mb << 20;
   options.dns.refusal = refusal == "nxdomain" ? agentd::dns::Refusal::nxdomain : agentd::dns::Refusal::refused;
 
   // Logs go to stderr; stdout is for denial records.

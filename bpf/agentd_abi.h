@@ -14,7 +14,7 @@
 
 /* Bumped whenever a pinned map's key or value layout changes: a daemon
  * refuses to adopt pins made with another ABI instead of misreading them. */
-#define AGENTD_ABI_VERSION 2
+#define AGENTD_ABI_VERSION 3
 
 /* ---- sizes ------------------------------------------------------------ */
 
@@ -24,6 +24,13 @@
 #define AGENTD_MAX_CGROUP_DEPTH 32     /* ancestors searched for a sandbox */
 #define AGENTD_EVENT_RING_BYTES (1 << 22)
 #define AGENTD_MAX_LEARNED     262144  /* addresses learned through DNS, all sandboxes */
+#define AGENTD_MAX_GRANTS      65536   /* (sandbox, address) pairs opened by operators */
+#define AGENTD_RATELIMIT_KEYS  65536   /* denial streams tracked by the record rate limit (LRU) */
+/* At most this many denial records per second for one (sandbox,
+ * destination, port, protocol); the rest are counted per sandbox
+ * (agentd_counters.suppressed) and reported in the next record. */
+#define AGENTD_RECORDS_PER_SECOND 5
+#define AGENTD_NEVER_EXPIRES   0xffffffffffffffffULL
 
 /* Slot 0 is never a sandbox: a socket classified to slot 0 sits in a
  * cgroup under the root that agentd does not know, and is denied. */
@@ -124,6 +131,7 @@ struct agentd_sandbox_state {
 struct agentd_counters {
 	__u64 allowed;
 	__u64 denied;
+	__u64 suppressed; /* denials whose record the rate limit held back (counted, never silent) */
 };
 
 /* Per-socket storage: the sandbox the socket was created in, and the DNS
@@ -152,6 +160,26 @@ struct agentd_learned_key {
 struct agentd_learned_value {
 	__u64 expires_ns; /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
 	struct agentd_rule_value rules;
+};
+
+/* Operator grants (agentd_grants) use the learned map's key and value:
+ * one sandbox's exact address, the ports granted, when it closes again
+ * (AGENTD_NEVER_EXPIRES for a permanent grant). */
+
+/* One stream of denials for the record rate limit. */
+struct agentd_ratelimit_key {
+	__u32 slot;
+	__u32 family; /* AGENTD_FAMILY_*, 0 for socket creation */
+	__u8 addr[16];
+	__u16 port;   /* host order */
+	__u8 protocol;
+	__u8 hook;
+};
+
+struct agentd_ratelimit_value {
+	__u64 window_start_ns; /* CLOCK_MONOTONIC */
+	__u64 records;         /* records emitted in this window */
+	__u64 suppressed;      /* held back since the last record (64-bit: BPF atomics) */
 };
 
 /* Global per-CPU counters (index into the stats array). */
@@ -183,6 +211,8 @@ struct agentd_deny_event {
 	__u8 range_index;   /* range of the rule value that decided, 0xff if none */
 	__u8 _pad1;
 	__u32 sock_type;    /* SOCK_STREAM, SOCK_DGRAM, SOCK_RAW ... */
+	__u32 suppressed;   /* identical denials held back by the rate limit before this one */
+	__u32 _pad2;
 };
 
 #define AGENTD_RANGE_NONE 0xff
@@ -192,19 +222,25 @@ static_assert(sizeof(struct agentd_rule_key) == 28, "rule key layout");
 static_assert(sizeof(struct agentd_port_range) == 8, "port range layout");
 static_assert(sizeof(struct agentd_rule_value) == 8 + 8 * AGENTD_MAX_PORT_RANGES, "rule value layout");
 static_assert(sizeof(struct agentd_sandbox_state) == 8, "sandbox state layout");
-static_assert(sizeof(struct agentd_deny_event) == 88, "deny event layout");
+static_assert(sizeof(struct agentd_deny_event) == 96, "deny event layout");
 static_assert(sizeof(struct agentd_sock_info) == 28, "sock info layout");
 static_assert(sizeof(struct agentd_learned_key) == 24, "learned key layout");
 static_assert(sizeof(struct agentd_learned_value) == 8 + 8 + 8 * AGENTD_MAX_PORT_RANGES, "learned value layout");
+static_assert(sizeof(struct agentd_counters) == 24, "counters layout");
+static_assert(sizeof(struct agentd_ratelimit_key) == 28, "rate limit key layout");
+static_assert(sizeof(struct agentd_ratelimit_value) == 24, "rate limit value layout");
 #else
 _Static_assert(sizeof(struct agentd_rule_key) == 28, "rule key layout");
 _Static_assert(sizeof(struct agentd_port_range) == 8, "port range layout");
 _Static_assert(sizeof(struct agentd_rule_value) == 8 + 8 * AGENTD_MAX_PORT_RANGES, "rule value layout");
 _Static_assert(sizeof(struct agentd_sandbox_state) == 8, "sandbox state layout");
-_Static_assert(sizeof(struct agentd_deny_event) == 88, "deny event layout");
+_Static_assert(sizeof(struct agentd_deny_event) == 96, "deny event layout");
 _Static_assert(sizeof(struct agentd_sock_info) == 28, "sock info layout");
 _Static_assert(sizeof(struct agentd_learned_key) == 24, "learned key layout");
 _Static_assert(sizeof(struct agentd_learned_value) == 8 + 8 + 8 * AGENTD_MAX_PORT_RANGES, "learned value layout");
+_Static_assert(sizeof(struct agentd_counters) == 24, "counters layout");
+_Static_assert(sizeof(struct agentd_ratelimit_key) == 28, "rate limit key layout");
+_Static_assert(sizeof(struct agentd_ratelimit_value) == 24, "rate limit value layout");
 #endif
 
 #endif /* AGENTD_ABI_H */

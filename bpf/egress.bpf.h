@@ -6,6 +6,7 @@
 #include <linux/in.h>
 #include <bpf/bpf_endian.h>
 
+#include "ratelimit.bpf.h"
 #include "sandbox.bpf.h"
 #include "verdict.h"
 
@@ -41,7 +42,8 @@ static __always_inline void count(__u32 slot, int allowed)
 		c->denied += 1;
 }
 
-/* One record per denial; a full ring is counted, never silent. */
+/* One record per denial, rate-limited per stream; what the limit holds
+ * back and what a full ring cannot take are counted, never silent. */
 static __always_inline void emit_denial(__u32 slot, __u32 class_id, __u8 hook, __u8 reason,
 					__u8 range_index, __u8 sock_family, __u32 sock_type,
 					const struct destination *dest)
@@ -49,7 +51,10 @@ static __always_inline void emit_denial(__u32 slot, __u32 class_id, __u8 hook, _
 	struct agentd_deny_event *e;
 	__u64 pid_tgid, uid_gid;
 	__u64 flags;
+	__u32 suppressed;
 
+	if (!denial_record_due(slot, dest->family, dest->addr, dest->port, dest->protocol, hook, &suppressed))
+		return;
 	e = bpf_ringbuf_reserve(&agentd_events, sizeof(*e), 0);
 	if (!e) {
 		bump_stat(AGENTD_STAT_EVENTS_DROPPED);
@@ -76,6 +81,8 @@ static __always_inline void emit_denial(__u32 slot, __u32 class_id, __u8 hook, _
 	e->range_index = range_index;
 	e->_pad1 = 0;
 	e->sock_type = sock_type;
+	e->suppressed = suppressed;
+	e->_pad2 = 0;
 
 	flags = bpf_ringbuf_query(&agentd_events, BPF_RB_AVAIL_DATA) > WAKEUP_THRESHOLD
 			? BPF_RB_FORCE_WAKEUP
@@ -103,6 +110,24 @@ static __always_inline int judge_learned(__u32 slot, const struct destination *d
 	}
 	*verdict = agentd_judge(&learned->rules, dest->port, dest->proto_bit);
 	return verdict->action == AGENTD_ACTION_ALLOW || verdict->action == AGENTD_ACTION_INFERENCE;
+}
+
+/* What an operator granted this sandbox: consulted last, on the deny path
+ * only, never after an explicit deny. An expired grant is a plain deny. */
+static __always_inline int judge_granted(__u32 slot, const struct destination *dest)
+{
+	struct agentd_learned_key key = {};
+	struct agentd_learned_value *grant;
+	struct agentd_verdict verdict;
+
+	key.slot = slot;
+	key.family = dest->family;
+	__builtin_memcpy(key.addr, dest->addr, sizeof(key.addr));
+	grant = bpf_map_lookup_elem(&agentd_grants, &key);
+	if (!grant || grant->expires_ns <= bpf_ktime_get_ns())
+		return 0;
+	verdict = agentd_judge(&grant->rules, dest->port, dest->proto_bit);
+	return verdict.action == AGENTD_ACTION_ALLOW;
 }
 
 static __always_inline int deny_egress(struct bpf_sock_addr *ctx, __u8 hook, __u32 slot, __u32 class_id,
@@ -189,7 +214,7 @@ static __always_inline int judge_egress(struct bpf_sock_addr *ctx, __u8 hook,
 						   dest);
 		}
 	}
-	if (judge_learned(slot, dest, &verdict, &reason)) {
+	if (judge_learned(slot, dest, &verdict, &reason) || judge_granted(slot, dest)) {
 		count(slot, 1);
 		return VERDICT_ALLOW;
 	}

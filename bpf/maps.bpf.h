@@ -89,6 +89,29 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } agentd_learned SEC(".maps");
 
+/* Addresses an operator opened for a sandbox (agentctl watch / approvals
+ * approve), with their expiry: consulted after the learned map, only when
+ * the class's rules say nothing, so an explicit deny always wins. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, AGENTD_MAX_GRANTS);
+	__type(key, struct agentd_learned_key);
+	__type(value, struct agentd_learned_value);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} agentd_grants SEC(".maps");
+
+/* Denial streams -> records emitted this second: an agent looping on a
+ * denied connect fills the ring with one record per stream and second,
+ * not one per attempt. LRU: a storm over many destinations evicts old
+ * streams instead of failing. Not pinned: a restart may reset the windows. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, AGENTD_RATELIMIT_KEYS);
+	__type(key, struct agentd_ratelimit_key);
+	__type(value, struct agentd_ratelimit_value);
+} agentd_ratelim SEC(".maps");
+
 /* The DNS proxy's port, or nothing: no redirect. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

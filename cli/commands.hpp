@@ -1,6 +1,8 @@
 // agentctl's subcommands. Each returns the process exit code.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -23,6 +25,15 @@ int status(const Globals& g);
 int sandbox_list(const Globals& g);
 int sandbox_profile(const Globals& g, const std::string& agent, const std::string& policy_dir);
 int sandbox_adopt(const Globals& g, const std::string& agent, const std::string& cgroup);
+
+int watch(const Globals& g);
+int approvals_list(const Globals& g, const std::string& state);
+int approvals_answer(const Globals& g, uint64_t id, bool allow, const std::string& scope, const std::string& duration,
+                     bool always);
+int grants_list(const Globals& g);
+int grants_revoke(const Globals& g, uint64_t id);
+int audit(const Globals& g, const std::string& agent, const std::string& since, const std::string& decision,
+          size_t limit);
 
 // Exit codes: 0 success, 1 the operation failed or was refused, 2 bad usage.
 constexpr int kExitFailure = 1;

@@ -19,9 +19,10 @@ std::string text(const json& value) {
 }
 
 void print_sandboxes(const json& sandboxes) {
-  Table table({"AGENT", "SLOT", "CLASS", "ALLOWED", "DENIED", "CGROUP"});
+  Table table({"AGENT", "SLOT", "CLASS", "ALLOWED", "DENIED", "UNRECORDED", "CGROUP"});
   for (const auto& s : sandboxes)
     table.add({text(s["agent"]), text(s["slot"]), text(s["class_id"]), text(s["allowed"]), text(s["denied"]),
+               text(s["suppressed"]),
                text(s["cgroup"]) + (s.value("adopted", false) ? " (adopted)" : "")});
   table.print(std::cout);
 }
@@ -59,7 +60,14 @@ int status(const Globals& g) {
   print_sandboxes(s["sandboxes"]);
   const json& e = s["events"];
   std::cout << "\ndenial records: " << text(e["received"]) << " received, " << text(e["dropped"])
-            << " dropped (ring full)\n\nkernel features:\n";
+            << " dropped (ring full), " << text(e["suppressed"])
+            << " unrecorded by the rate limit (counted per sandbox above)\n";
+  if (const json& a = s["approvals"]; a.is_object())
+    std::cout << "approvals: " << text(a["pending_requests"]) << " pending, " << text(a["grants"]) << " grants ("
+              << text(a["grant_entries"]) << " kernel entries), " << text(a["watchers"]) << " watching; store "
+              << text(a["store"]["file"]) << ", " << text(a["store"]["audit_rows"]) << " audit events, "
+              << text(a["store"]["bytes"]) << " bytes (keeps " << text(a["store"]["max_age"]) << ")\n";
+  std::cout << "\nkernel features:\n";
   Table features({"FEATURE", "VALUE"});
   for (const auto& [name, value] : s["kernel"]["features"].items()) features.add({name, text(value)});
   features.print(std::cout);

@@ -3,6 +3,7 @@
 
 #include "agentd/common/version.hpp"
 #include "commands.hpp"
+#include "commands_approvals_cli.hpp"
 
 int main(int argc, char** argv) {
   agentctl::Globals g;
@@ -60,6 +61,8 @@ int main(int argc, char** argv) {
   adopt->add_option("--agent", agent, "TENANT/TEAM/AGENT")->required();
   adopt->add_option("--cgroup", cgroup, "the cgroup v2 directory")->required();
   adopt->callback([&] { code = agentctl::sandbox_adopt(g, agent, cgroup); });
+
+  add_approval_commands(app, g, add_output, code);
 
   try {
     app.parse(argc, argv);

@@ -10,7 +10,7 @@
 
 namespace agentd::api {
 
-Result<nlohmann::json> call(const std::filesystem::path& socket_path, const nlohmann::json& request) {
+Result<UniqueFd> connect_and_send(const std::filesystem::path& socket_path, const nlohmann::json& request) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (socket_path.string().size() >= sizeof(addr.sun_path))
@@ -21,9 +21,6 @@ Result<nlohmann::json> call(const std::filesystem::path& socket_path, const nloh
   if (!fd) return system_error("creating a socket");
   if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
     return system_error("connecting to agentd at {} (is it running? see --socket)", socket_path.string());
-  timeval timeout{30, 0};
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-
   const std::string text = request.dump() + "\n";
   size_t sent = 0;
   while (sent < text.size()) {
@@ -32,6 +29,15 @@ Result<nlohmann::json> call(const std::filesystem::path& socket_path, const nloh
     if (n <= 0) return system_error("sending to agentd");
     sent += static_cast<size_t>(n);
   }
+  return fd;
+}
+
+Result<nlohmann::json> call(const std::filesystem::path& socket_path, const nlohmann::json& request) {
+  auto connected = connect_and_send(socket_path, request);
+  if (!connected) return connected.error();
+  UniqueFd fd = std::move(*connected);
+  timeval timeout{30, 0};
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
   std::string reply;
   char chunk[8192];
   for (;;) {

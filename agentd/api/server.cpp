@@ -16,6 +16,23 @@ namespace {
 
 constexpr uint64_t kClientDeadlineUsec = 5'000'000;  // a client that says nothing is dropped
 
+// The groups the peer process holds (Linux 4.13+), which is what counts,
+// rather than what the user database says it could have.
+void read_peer_groups(int fd, Peer& peer) {
+  std::vector<gid_t> groups(64);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    socklen_t len = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &len) == 0) {
+      groups.resize(len / sizeof(gid_t));
+      peer.groups = std::move(groups);
+      peer.groups_known = true;
+      return;
+    }
+    if (errno != ERANGE) return;
+    groups.resize(len / sizeof(gid_t) + 1);
+  }
+}
+
 }  // namespace
 
 Status check_socket_free(const fs::path& path) {
@@ -85,7 +102,8 @@ void Server::accept_clients() {
     ucred cred{};
     socklen_t len = sizeof(cred);
     if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) continue;
-    Peer peer{cred.pid, cred.uid, cred.gid};
+    Peer peer{cred.pid, cred.uid, cred.gid, {}, false};
+    read_peer_groups(fd.get(), peer);
     auto client = std::make_shared<Client>();
     client->server = this;
     client->peer = peer;
@@ -125,6 +143,16 @@ void Server::drop(Client& client) { clients_.erase(&client); }
 
 void Server::serve(Client& client) {
   const int fd = client.fd.get();
+  if (client.streaming) {
+    // A subscriber says nothing more; what it sends is read and dropped,
+    // and its hang-up ends the subscription.
+    char sink[512];
+    ssize_t n;
+    while ((n = ::read(fd, sink, sizeof(sink))) > 0) {
+    }
+    if (n == 0 || (errno != EAGAIN && errno != EINTR)) drop(client);
+    return;
+  }
   char chunk[4096];
   bool closed = false;
   for (;;) {
@@ -180,6 +208,33 @@ void Reply::send(const nlohmann::json& response) const {
   auto client = client_.lock();
   if (!client) return;  // gone: dropped on its deadline, or the server stopped
   server_->answer(*static_cast<Server::Client*>(client.get()), response);
+}
+
+bool Reply::stream(const nlohmann::json& line) const {
+  auto client = client_.lock();
+  if (!client) return false;
+  return server_->push(*static_cast<Server::Client*>(client.get()), line);
+}
+
+bool Server::push(Client& client, const nlohmann::json& line) {
+  if (!client.streaming) {
+    client.streaming = true;
+    sd_event_source* io = nullptr;
+    if (sd_event_add_io(loop_, &io, client.fd.get(), EPOLLIN | EPOLLRDHUP, &Server::on_readable, &client) < 0) {
+      drop(client);
+      return false;
+    }
+    client.io.reset(io);
+  }
+  // Never block the loop on a subscriber: one that cannot take a line at
+  // once (its buffer is full) is dropped; it reconnects and gets the state anew.
+  const std::string text = line.dump() + "\n";
+  const ssize_t n = ::send(client.fd.get(), text.data(), text.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (n != static_cast<ssize_t>(text.size())) {
+    drop(client);
+    return false;
+  }
+  return true;
 }
 
 void Server::respond(int fd, const nlohmann::json& response) {

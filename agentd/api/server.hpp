@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -25,6 +26,8 @@ struct Peer {
   pid_t pid = 0;
   uid_t uid = 0;
   gid_t gid = 0;
+  std::vector<gid_t> groups;  // supplementary groups (SO_PEERGROUPS), as the process holds them
+  bool groups_known = false;
 };
 
 class Server;
@@ -35,9 +38,13 @@ Status check_socket_free(const std::filesystem::path& path);
 
 // The way to answer one request, now or later. Answering a client that
 // has gone away does nothing; every Reply is meant to be sent once.
+// A subscription streams instead: each stream() is one more line, the
+// connection stays open until the client hangs up (or cannot keep up).
 class Reply {
  public:
   void send(const nlohmann::json& response) const;
+  // False once the client is gone: forget this Reply then.
+  bool stream(const nlohmann::json& line) const;
 
  private:
   friend class Server;
@@ -67,6 +74,7 @@ class Server {
     std::string buffer;
     SdEventSourcePtr io;
     SdEventSourcePtr deadline;
+    bool streaming = false;  // a subscription: lines go out until the client hangs up
   };
 
   Server(sd_event* loop, std::filesystem::path path, Handler handler, Gate gate)
@@ -79,6 +87,7 @@ class Server {
   void serve(Client& client);
   void drop(Client& client);
   void answer(Client& client, const nlohmann::json& response);
+  bool push(Client& client, const nlohmann::json& line);
   friend class Reply;
   static void respond(int fd, const nlohmann::json& response);
 

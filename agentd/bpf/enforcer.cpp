@@ -125,7 +125,8 @@ Result<std::unique_ptr<Enforcer>> Enforcer::start(const EnforcerOptions& options
   enforcer->maps_ = MapFds{bpf_map__fd(m.agentd_rules),  bpf_map__fd(m.agentd_cgroups),
                            bpf_map__fd(m.agentd_state),  bpf_map__fd(m.agentd_counts),
                            bpf_map__fd(m.agentd_stats),  bpf_map__fd(m.agentd_events),
-                           bpf_map__fd(m.agentd_learned), bpf_map__fd(m.agentd_dnscfg)};
+                           bpf_map__fd(m.agentd_learned), bpf_map__fd(m.agentd_dnscfg),
+                           bpf_map__fd(m.agentd_grants)};
   if (auto status = enforcer->attach_all(options.cgroup_root, options.bpffs_dir / "links" / "root"); !status)
     return status.error();
   return enforcer;

@@ -72,30 +72,59 @@ Result<size_t> MapWriter::delete_unused_classes(const std::set<uint32_t>& keep, 
   return doomed.size();
 }
 
-Status MapWriter::put_learned(const agentd_learned_key& key, const agentd_learned_value& value) {
-  if (bpf_map_update_elem(fds_.learned, &key, &value, BPF_ANY) != 0)
-    return system_error("writing a learned address for slot {}", key.slot);
+namespace {
+
+// The learned and the grants map share their layout: exact addresses per slot.
+Status put_exact(int fd, const agentd_learned_key& key, const agentd_learned_value& value, const char* what) {
+  if (bpf_map_update_elem(fd, &key, &value, BPF_ANY) != 0)
+    return system_error("writing a{} address for slot {}", what, key.slot);
   return ok_status();
 }
 
-Status MapWriter::delete_learned(const agentd_learned_key& key) {
-  if (bpf_map_delete_elem(fds_.learned, &key) != 0 && errno != ENOENT)
-    return system_error("removing a learned address of slot {}", key.slot);
+Status delete_exact(int fd, const agentd_learned_key& key, const char* what) {
+  if (bpf_map_delete_elem(fd, &key) != 0 && errno != ENOENT)
+    return system_error("removing a{} address of slot {}", what, key.slot);
   return ok_status();
 }
 
-Result<std::vector<std::pair<agentd_learned_key, agentd_learned_value>>> MapWriter::learned() const {
+Result<std::vector<std::pair<agentd_learned_key, agentd_learned_value>>> list_exact(int fd, const char* what) {
   std::vector<std::pair<agentd_learned_key, agentd_learned_value>> entries;
   agentd_learned_key key{}, next{};
   const void* previous = nullptr;
-  while (bpf_map_get_next_key(fds_.learned, previous, &next) == 0) {
+  while (bpf_map_get_next_key(fd, previous, &next) == 0) {
     agentd_learned_value value{};
-    if (bpf_map_lookup_elem(fds_.learned, &next, &value) == 0) entries.emplace_back(next, value);
+    if (bpf_map_lookup_elem(fd, &next, &value) == 0) entries.emplace_back(next, value);
     key = next;
     previous = &key;
   }
-  if (errno != ENOENT) return system_error("listing learned addresses");
+  if (errno != ENOENT) return system_error("listing{} addresses", what);
   return entries;
+}
+
+}  // namespace
+
+Status MapWriter::put_learned(const agentd_learned_key& key, const agentd_learned_value& value) {
+  return put_exact(fds_.learned, key, value, " learned");
+}
+
+Status MapWriter::delete_learned(const agentd_learned_key& key) {
+  return delete_exact(fds_.learned, key, " learned");
+}
+
+Result<std::vector<std::pair<agentd_learned_key, agentd_learned_value>>> MapWriter::learned() const {
+  return list_exact(fds_.learned, " learned");
+}
+
+Status MapWriter::put_grant(const agentd_learned_key& key, const agentd_learned_value& value) {
+  return put_exact(fds_.grants, key, value, " granted");
+}
+
+Status MapWriter::delete_grant(const agentd_learned_key& key) {
+  return delete_exact(fds_.grants, key, " granted");
+}
+
+Result<std::vector<std::pair<agentd_learned_key, agentd_learned_value>>> MapWriter::grants() const {
+  return list_exact(fds_.grants, " granted");
 }
 
 Status MapWriter::set_dns_config(bool enabled, uint16_t proxy_port) {
@@ -154,6 +183,7 @@ Result<agentd_counters> MapWriter::counters(uint32_t slot) const {
   for (const auto& c : per_cpu) {
     total.allowed += c.allowed;
     total.denied += c.denied;
+    total.suppressed += c.suppressed;
   }
   return total;
 }

@@ -39,6 +39,10 @@ class MapWriter {
   Status put_learned(const agentd_learned_key& key, const agentd_learned_value& value);
   Status delete_learned(const agentd_learned_key& key);
   Result<std::vector<std::pair<agentd_learned_key, agentd_learned_value>>> learned() const;
+  // Addresses operators granted (same layout as learned ones).
+  Status put_grant(const agentd_learned_key& key, const agentd_learned_value& value);
+  Status delete_grant(const agentd_learned_key& key);
+  Result<std::vector<std::pair<agentd_learned_key, agentd_learned_value>>> grants() const;
   // Where the hooks send DNS; disabled: DNS is judged like other traffic.
   Status set_dns_config(bool enabled, uint16_t proxy_port);
 

@@ -159,6 +159,7 @@ Status Daemon::init() {
       [this](const api::Peer& peer) { return gate(peer); });
   if (!server) return server.error();
   server_ = std::move(*server);
+  if (auto status = start_approvals(loop); !status) return status;
   if (auto status = start_dns(loop); !status) return status;
   if (options_.watch_policy) {
     auto watcher = PolicyWatcher::watch(loop, options_.policy_dir, options_.reload_settle_ms * 1000ULL,
@@ -212,7 +213,10 @@ Status Daemon::start_dns(sd_event* loop) {
                               : dns::ProtectedRanges::parse(options_.dns.protected_ranges);
   if (!protected_ranges) return make_error("--dns-protected: {}", protected_ranges.error().describe());
   dns_learning_ = std::make_unique<DnsLearning>(options_.dns, std::move(*protected_ranges), *maps_, *applier_,
-                                                registry_, [this](json record) { denial_log_->write(record); });
+                                                registry_, [this](json record) {
+                                                  denial_log_->write(record);
+                                                  if (approvals_) approvals_->on_denial(record);
+                                                });
   dns_learning_->adopt(options_.state_dir / "learned.json");
   dns::ProxySettings settings;
   settings.port = options_.dns.port;
@@ -402,6 +406,7 @@ void Daemon::finish_reload(const std::string& why, std::vector<api::Reply> repli
   auto refuse = [&](const std::string& error) {
     last_reload_error_ = error;
     spdlog::error("policy reload ({}) refused, the running policy stays:\n{}", why, error);
+    approvals_->on_policy("refused", why, {{"error", error}});
     notify_status(fmt::format("enforcing policy generation {}; last reload refused: {}", policy_generation_, error));
     for (auto& r : replies) r.send(api::error_response("policy refused, the running policy stays:\n" + error));
     reload_running_ = false;
@@ -430,6 +435,7 @@ void Daemon::finish_reload(const std::string& why, std::vector<api::Reply> repli
                        {"entries_written", report.entries_written},
                        {"sandboxes_switched", report.sandboxes_switched}};
   for (auto& r : replies) r.send(api::ok_response(answer));
+  approvals_->on_policy("loaded", why, answer);
   if (dns_learning_) dns_learning_->revalidate();
   notify_status(fmt::format("enforcing policy generation {}", policy_generation_));
 
@@ -475,12 +481,15 @@ std::optional<std::string> Daemon::gate(const api::Peer& peer) const {
   if (sandbox::path_is_within(*cgroup, options_.cgroup_root)) return "requests from inside a sandbox are refused";
   for (const auto& [slot, s] : registry_.all())
     if (sandbox::path_is_within(*cgroup, s.cgroup)) return "requests from inside a sandbox are refused";
-  if (peer.uid != 0) return "only root may use the control socket";
-  return std::nullopt;
+  return approvals_ ? approvals_->admit(peer) : std::optional<std::string>("agentd is starting");
 }
 
-void Daemon::handle(const json& request, const api::Peer&, api::Reply reply) {
+void Daemon::handle(const json& request, const api::Peer& peer, api::Reply reply) {
   const std::string method = request["method"];
+  // Roles: viewers read, approvers answer for their tenants, admins do the rest.
+  const auto who = approvals_->identity(peer);
+  if (auto refusal = approvals_->refuse(who, method, request)) return reply.send(api::error_response(*refusal));
+  if (approvals_->handles(method)) return approvals_->handle(method, request, who, reply);
   auto string_param = [&](const char* name) -> std::string {
     auto it = request.find(name);
     return it != request.end() && it->is_string() ? it->get<std::string>() : std::string();
@@ -530,6 +539,7 @@ Result<json> Daemon::ensure_sandbox(const std::string& agent_text) {
   spdlog::info("sandbox {} created (slot {}, class {}) at {}", s.agent.str(), s.slot, s.class_id, s.cgroup.string());
   json result = with_profile(sandbox_to_json(s), *agent);
   registry_.put(std::move(s));
+  approvals_->sync_grants();  // team and tenant grants cover a new sandbox too
   return result;
 }
 
@@ -580,9 +590,17 @@ Result<json> Daemon::adopt_sandbox(const std::string& agent_text, const std::str
   }
   json result = sandbox_to_json(s);
   registry_.put(std::move(s));
+  approvals_->sync_grants();
   if (auto st = save_adopted(); !st) return st.error();
   spdlog::info("adopted {} as the sandbox of {}", cgroup.string(), agent->str());
   return result;
+}
+
+uint64_t Daemon::total_suppressed() const {
+  uint64_t total = 0;
+  for (const auto& [slot, s] : registry_.all())
+    if (auto counters = maps_->counters(slot)) total += counters->suppressed;
+  return total;
 }
 
 json Daemon::sandboxes_json() const {
@@ -592,6 +610,7 @@ json Daemon::sandboxes_json() const {
     auto counters = maps_->counters(slot);
     item["allowed"] = counters ? counters->allowed : 0;
     item["denied"] = counters ? counters->denied : 0;
+    item["suppressed"] = counters ? counters->suppressed : 0;
     list.push_back(std::move(item));
   }
   return list;
@@ -647,9 +666,11 @@ json Daemon::status() const {
       {"sandboxes", sandboxes_json()},
       {"kernel", {{"features", features_.to_json()}, {"enforcement", enforcer_->to_json()}}},
       {"dns", dns_status()},
+      {"approvals", approvals_ ? approvals_->status() : json(nullptr)},
       {"events",
        {{"received", events_received_},
         {"dropped", stat(AGENTD_STAT_EVENTS_DROPPED)},
+        {"suppressed", total_suppressed()},
         {"malformed", events_ ? events_->malformed() : 0},
         {"unclassified_sockets", stat(AGENTD_STAT_UNCLASSIFIED)}}},
   };
@@ -671,6 +692,12 @@ Result<json> Daemon::explain(const std::string& agent_text, const std::string& d
         decision->allowed = learned->first;
         decision->explanation = learned->second;
       }
+    }
+  }
+  if (!decision->allowed && !decision->endpoint && approvals_) {
+    if (auto granted = approvals_->explain(*agent, *dest)) {
+      decision->allowed = true;
+      decision->explanation = *granted;
     }
   }
   return json{{"agent", agent->str()},
@@ -700,12 +727,16 @@ void Daemon::on_denial(const agentd_deny_event& event) {
     if (auto learned = dns_learning_->name_of(event.slot, event.addr_family, event.addr); learned && !learned->name.empty())
       context.host = learned->name;
   }
-  denial_log_->write(events::denial_to_json(event, context));
+  const json record = events::denial_to_json(event, context);
+  denial_log_->write(record);
+  approvals_->on_denial(record);
 }
 
 void Daemon::drain_events() {
+  if (approvals_) approvals_->begin_batch();
   auto drained = events_->drain();
   if (!drained) spdlog::error("{}", drained.error().describe());
+  if (approvals_) approvals_->end_batch();
   denial_log_->flush();
 }
 

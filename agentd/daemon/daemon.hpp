@@ -16,6 +16,7 @@
 #include "agentd/bpf/event_reader.hpp"
 #include "agentd/bpf/features.hpp"
 #include "agentd/bpf/map_writer.hpp"
+#include "agentd/daemon/approval_service.hpp"
 #include "agentd/common/result.hpp"
 #include "agentd/common/sd_event_ptr.hpp"
 #include "agentd/daemon/denial_log.hpp"
@@ -62,6 +63,7 @@ class Daemon {
   nlohmann::json status() const;
   nlohmann::json dns_status() const;
   nlohmann::json sandboxes_json() const;
+  uint64_t total_suppressed() const;
   Result<nlohmann::json> explain(const std::string& agent, const std::string& dest) const;
 
   void on_denial(const agentd_deny_event& event);
@@ -69,6 +71,8 @@ class Daemon {
   static int on_signal(sd_event_source*, const struct signalfd_siginfo*, void* self);
   static int on_drain_timer(sd_event_source*, uint64_t, void* self);
   static int on_maintenance_timer(sd_event_source*, uint64_t, void* self);
+  static int on_approvals_timer(sd_event_source*, uint64_t, void* self);
+  Status start_approvals(sd_event* loop);
   Status start_dns(sd_event* loop);
   static int on_ring_readable(sd_event_source*, int, uint32_t, void* self);
   void drain_events();
@@ -89,6 +93,7 @@ class Daemon {
   std::unique_ptr<PolicyWatcher> watcher_;
   std::unique_ptr<OffLoop> off_loop_;
   std::unique_ptr<DnsLearning> dns_learning_;
+  std::unique_ptr<ApprovalService> approvals_;
   std::unique_ptr<dns::DnsProxy> dns_proxy_;  // after what it uses: destroyed first
 
   // Reloads run one at a time; what is asked meanwhile waits for the next.

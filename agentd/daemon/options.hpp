@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <string>
 
+#include "agentd/daemon/approval_options.hpp"
 #include "agentd/daemon/dns_learning.hpp"
 
 namespace agentd::daemon {
@@ -20,6 +21,7 @@ struct Options {
   bool watch_policy = true;          // reload when files in the policy dir change
   unsigned reload_settle_ms = 25;    // quiet time after the last change before reloading
   DnsSettings dns;
+  ApprovalOptions approvals;
 };
 
 }  // namespace agentd::daemon

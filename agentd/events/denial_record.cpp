@@ -116,6 +116,8 @@ nlohmann::json denial_to_json(const agentd_deny_event& event, const DenialContex
     record["port"] = event.port;
     record["protocol"] = protocol_name(event.protocol);
   }
+  // Identical denials the kernel's rate limit held back before this one.
+  if (event.suppressed) record["suppressed_before"] = event.suppressed;
   if (context.rule) record["rule"] = *context.rule;
   if (context.host) record["host"] = *context.host;
   return record;

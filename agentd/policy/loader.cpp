@@ -15,6 +15,7 @@
 
 #include "agentd/policy/names.hpp"
 #include "agentd/policy/presets.hpp"
+#include "agentd/policy/approval_settings.hpp"
 #include "agentd/policy/sandbox_reader.hpp"
 #include "agentd/policy/yaml_reader.hpp"
 
@@ -193,7 +194,7 @@ void FileReader::warn_denied_inference(const TenantPolicy& tenant) {
 std::optional<TenantPolicy> FileReader::read(const std::string& text) {
   const size_t errors_before = error_count();
   std::unique_ptr<YamlTree> tree;
-  const YamlNode root = read_root(text, tree, "policy", {"apiVersion", "tenant", "inference", "rules"}, "tenant");
+  const YamlNode root = read_root(text, tree, "policy", {"apiVersion", "tenant", "inference", "rules", "approvals"}, "tenant");
   if (!root) return std::nullopt;
   TenantPolicy tenant;
   tenant.file = file_;
@@ -215,6 +216,13 @@ std::optional<TenantPolicy> FileReader::read(const std::string& text) {
         ++index;
       }
     }
+  }
+  if (const YamlNode approvals = root["approvals"]) {
+    auto settings = std::make_shared<ApprovalSettings>();
+    std::vector<Diagnostic> problems;
+    read_approval_settings(approvals, file_, problems, *settings);
+    for (auto& problem : problems) error_at(std::move(problem.pos), std::move(problem.message));
+    tenant.approvals = std::move(settings);
   }
   if (error_count() != errors_before) return std::nullopt;
   warn_denied_inference(tenant);

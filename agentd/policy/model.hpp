@@ -99,9 +99,12 @@ struct Rule {
   SourcePos pos;
 };
 
+struct ApprovalSettings;  // approval_settings.hpp
+
 struct TenantPolicy {
   std::string tenant;
   std::string file;
+  std::shared_ptr<const ApprovalSettings> approvals;  // the file's `approvals:`; null: the defaults
   std::vector<uint32_t> inference;  // endpoint ids
   std::vector<Rule> rules;
 };

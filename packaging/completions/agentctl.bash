@@ -10,7 +10,9 @@ _agentctl() {
       --) [[ $path == run ]] && { _command_offset $((i + 1)); return; } ;;
       --socket | --agent | --user | --dest | --policy-dir | --cgroup | -o | --output) ((i++)) ;;
       -*) ;;
-      *) [[ $path == "" || $path == policy || $path == sandbox ]] && path="${path:+$path }${words[i]}" ;;
+      --scope | --for | --state | --since | --decision | --limit) ((i++)) ;;
+      *) [[ $path == "" || $path == policy || $path == sandbox || $path == approvals || $path == grants ]] &&
+        path="${path:+$path }${words[i]}" ;;
     esac
   done
 
@@ -20,12 +22,22 @@ _agentctl() {
     --cgroup) _filedir -d; return ;;
     --user) COMPREPLY=($(compgen -u -- "$cur")); return ;;
     -o | --output) COMPREPLY=($(compgen -W "table json" -- "$cur")); return ;;
-    --agent | --dest) return ;;
+    --agent | --dest | --for | --since | --limit) return ;;
+    --scope) COMPREPLY=($(compgen -W "agent team tenant" -- "$cur")); return ;;
+    --state) COMPREPLY=($(compgen -W "pending approved denied expired all" -- "$cur")); return ;;
+    --decision) COMPREPLY=($(compgen -W "deny approved denied allow expired revoked loaded refused" -- "$cur")); return ;;
   esac
 
   local words_for
   case "$path" in
-    "") words_for="run policy status sandbox --socket --help --version" ;;
+    "") words_for="run policy status sandbox watch approvals grants audit --socket --help --version" ;;
+    approvals) words_for="list approve deny" ;;
+    "approvals list") words_for="--state -o --output" ;;
+    "approvals approve") words_for="--scope --for --always -o --output" ;;
+    "approvals deny") words_for="--for -o --output" ;;
+    grants) words_for="list revoke" ;;
+    "grants list" | "grants revoke") words_for="-o --output" ;;
+    audit) words_for="--agent --since --decision --limit -o --output" ;;
     run) words_for="--agent --user --" ;;
     policy) words_for="validate explain apply diff" ;;
     "policy validate") _filedir '@(yaml|yml)'; return ;;

@@ -46,7 +46,7 @@ void require_prerequisites() {
   std::vector<std::string> missing;
   if (geteuid() != 0) missing.emplace_back("root");
   if (find_cgroup2_mount().empty()) missing.emplace_back("a cgroup2 mount");
-  for (const char* tool : {"ip", "nsenter", "nft", "dnsmasq", "bpftool", "dig"})
+  for (const char* tool : {"ip", "nsenter", "nft", "dnsmasq", "bpftool", "dig", "tmux", "setpriv"})
     if (!on_path(tool)) missing.emplace_back(tool);
   for (const char* bin : {AGENTD_BIN, AGENTCTL_BIN, NETPROBE_BIN})
     if (access(bin, X_OK) != 0) missing.emplace_back(bin);

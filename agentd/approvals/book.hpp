@@ -1,0 +1,156 @@
+// The approval state machine, pure: denials become requests (one per
+// sandbox, destination, port and protocol), operators answer them, answers
+// become grants (for a time or for good, for the agent, its team or its
+// tenant), and time makes requests and grants expire. No kernel, no
+// store: the daemon persists what changes and writes grants to the maps.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "agentd/common/result.hpp"
+#include "agentd/policy/approval_settings.hpp"
+#include "agentd/policy/model.hpp"
+
+namespace agentd::approvals {
+
+using Clock = std::chrono::system_clock;
+using Time = Clock::time_point;
+
+enum class Scope { agent, team, tenant };
+std::string scope_name(Scope scope);
+std::optional<Scope> parse_scope(std::string_view text);
+
+// The process that was denied, as the kernel saw it.
+struct Process {
+  uint32_t pid = 0;
+  uint32_t uid = 0;
+  std::string comm;
+  std::string exe;  // empty when it could not be read (the process has gone)
+};
+
+// What a request is about: the same for every repeat of one denial.
+struct Target {
+  std::string sandbox;   // tenant/team/agent
+  std::string address;   // "198.51.100.20", "2001:db8::1"
+  uint16_t port = 0;
+  std::string protocol;  // "tcp" or "udp"
+  auto tie() const { return std::tie(sandbox, address, port, protocol); }
+  bool operator<(const Target& other) const { return tie() < other.tie(); }
+  bool operator==(const Target& other) const { return tie() == other.tie(); }
+  std::string str() const;  // "acme/eng/coder-1 -> 198.51.100.20:80/tcp"
+};
+
+struct Denial {
+  Target target;
+  std::string host;     // the name the address was learned from, when known
+  Process process;
+  Time time;
+  uint64_t count = 1;   // this denial plus identical ones the kernel held back
+};
+
+enum class RequestState { pending, approved, denied, expired };
+std::string state_name(RequestState state);
+std::optional<RequestState> parse_state(std::string_view text);
+
+struct Request {
+  uint64_t id = 0;
+  Target target;
+  std::string host;
+  Process process;         // the latest denied process
+  uint64_t count = 0;      // denials folded into this request
+  Time first_seen, last_seen, expires_at;
+  RequestState state = RequestState::pending;
+  std::string answered_by;  // "root (uid 0)"
+  std::optional<Time> answered_at;
+  std::string answer;       // "allow team for 1h", "deny (silent for 15m)"
+  std::optional<Time> silent_until;  // denied: repeats stay quiet until then
+  std::optional<uint64_t> grant_id;
+};
+
+struct Grant {
+  uint64_t id = 0;
+  Scope scope = Scope::agent;
+  std::string subject;   // "acme/eng/coder-1", "acme/eng" or "acme"
+  std::string address;
+  std::string host;
+  uint16_t port = 0;
+  std::string protocol;
+  std::optional<Time> expires_at;  // none: permanent
+  std::string created_by;
+  Time created_at;
+  uint64_t request_id = 0;
+
+  std::string tenant() const;  // the subject's first part
+  bool covers(const policy::AgentName& agent) const;
+};
+
+struct Decision {
+  bool allow = false;
+  Scope scope = Scope::agent;
+  // allow: how long (none with `permanent`: the tenant's grant_duration);
+  // deny: how long repeats stay silent (none: the tenant's silence_after_deny).
+  std::optional<std::chrono::seconds> duration;
+  bool permanent = false;
+};
+
+struct Answered {
+  Request request;
+  std::optional<Grant> grant;
+};
+
+class Book {
+ public:
+  enum class Noted { created, counted, silenced, off };
+  struct NoteResult {
+    Noted what = Noted::off;
+    const Request* request = nullptr;  // the request the denial went to, if any
+  };
+
+  // A denial that no rule decided. Folds into the pending request for its
+  // target, stays quiet while a deny of it is silent, or opens a request.
+  NoteResult note_denial(const Denial& denial, const policy::ApprovalSettings& settings);
+  // An operator's answer; fails for an unknown or already answered request.
+  Result<Answered> decide(uint64_t request_id, const Decision& decision, const std::string& who, Time now,
+                          const policy::ApprovalSettings& settings);
+  // Pending requests past their time become expired; they are returned.
+  std::vector<Request> expire_requests(Time now);
+  // Grants past their time are removed and returned.
+  std::vector<Grant> expire_grants(Time now);
+  Result<Grant> revoke(uint64_t grant_id);
+  // Answered and expired requests that are neither silent nor recent leave memory (the store keeps them).
+  void forget_old(Time now, std::chrono::seconds keep);
+
+  const Request* request(uint64_t id) const;
+  const std::map<uint64_t, Request>& requests() const { return requests_; }
+  const std::map<uint64_t, Grant>& grants() const { return grants_; }
+  std::vector<const Grant*> grants_covering(const policy::AgentName& agent) const;
+
+  // From the store, at start; ids continue above the largest ever given.
+  void restore(std::vector<Request> requests, std::vector<Grant> grants, uint64_t max_request_id = 0,
+               uint64_t max_grant_id = 0);
+
+ private:
+  uint64_t next_request_id_ = 1, next_grant_id_ = 1;
+  std::map<uint64_t, Request> requests_;
+  std::map<uint64_t, Grant> grants_;
+  std::map<Target, uint64_t> latest_;  // target -> its latest request
+};
+
+std::string time_text(Time time);  // RFC 3339 UTC with milliseconds, as denial records
+std::optional<Time> parse_time(std::string_view text);
+
+// As the control API shows them, and as the store keeps them.
+nlohmann::json request_to_json(const Request& request);
+nlohmann::json grant_to_json(const Grant& grant);
+Result<Request> request_from_json(const nlohmann::json& json);
+Result<Grant> grant_from_json(const nlohmann::json& json);
+
+}  // namespace agentd::approvals

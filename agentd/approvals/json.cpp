@@ -1,0 +1,129 @@
+// Requests and grants as JSON: the control API's view, and the form the
+// store keeps them in (so a restart restores exactly what was there).
+#include <ctime>
+
+#include "agentd/approvals/book.hpp"
+#include "agentd/events/denial_record.hpp"
+
+namespace agentd::approvals {
+using nlohmann::json;
+
+std::string time_text(Time time) { return events::format_time(time); }
+
+std::optional<Time> parse_time(std::string_view text) {
+  // 2024-05-01T12:34:56.789Z
+  std::tm tm{};
+  int ms = 0;
+  const std::string s(text);
+  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                  &tm.tm_min, &tm.tm_sec, &ms) != 7)
+    return std::nullopt;
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  const time_t seconds = timegm(&tm);
+  if (seconds == static_cast<time_t>(-1)) return std::nullopt;
+  return Clock::from_time_t(seconds) + std::chrono::milliseconds(ms);
+}
+
+namespace {
+
+json optional_time(const std::optional<Time>& time) { return time ? json(time_text(*time)) : json(nullptr); }
+
+std::optional<Time> optional_time(const json& value) {
+  return value.is_string() ? parse_time(value.get<std::string>()) : std::nullopt;
+}
+
+Time required_time(const json& value) {
+  auto time = optional_time(value);
+  if (!time) throw std::invalid_argument("a time is missing or malformed");
+  return *time;
+}
+
+}  // namespace
+
+json request_to_json(const Request& r) {
+  return {{"id", r.id},
+          {"sandbox", r.target.sandbox},
+          {"dest", r.target.address},
+          {"host", r.host.empty() ? json(nullptr) : json(r.host)},
+          {"port", r.target.port},
+          {"protocol", r.target.protocol},
+          {"process", {{"pid", r.process.pid}, {"uid", r.process.uid}, {"comm", r.process.comm}, {"exe", r.process.exe}}},
+          {"count", r.count},
+          {"first_seen", time_text(r.first_seen)},
+          {"last_seen", time_text(r.last_seen)},
+          {"expires_at", time_text(r.expires_at)},
+          {"state", state_name(r.state)},
+          {"answered_by", r.answered_by.empty() ? json(nullptr) : json(r.answered_by)},
+          {"answered_at", optional_time(r.answered_at)},
+          {"answer", r.answer.empty() ? json(nullptr) : json(r.answer)},
+          {"silent_until", optional_time(r.silent_until)},
+          {"grant_id", r.grant_id ? json(*r.grant_id) : json(nullptr)}};
+}
+
+json grant_to_json(const Grant& g) {
+  return {{"id", g.id},
+          {"scope", scope_name(g.scope)},
+          {"subject", g.subject},
+          {"tenant", g.tenant()},
+          {"dest", g.address},
+          {"host", g.host.empty() ? json(nullptr) : json(g.host)},
+          {"port", g.port},
+          {"protocol", g.protocol},
+          {"expires_at", optional_time(g.expires_at)},
+          {"permanent", !g.expires_at.has_value()},
+          {"created_by", g.created_by},
+          {"created_at", time_text(g.created_at)},
+          {"request_id", g.request_id}};
+}
+
+Result<Request> request_from_json(const json& j) {
+  try {
+    Request r;
+    r.id = j.at("id").get<uint64_t>();
+    r.target = {j.at("sandbox").get<std::string>(), j.at("dest").get<std::string>(), j.at("port").get<uint16_t>(),
+                j.at("protocol").get<std::string>()};
+    r.host = j.value("host", json()).is_string() ? j["host"].get<std::string>() : "";
+    const json& p = j.at("process");
+    r.process = {p.value("pid", 0u), p.value("uid", 0u), p.value("comm", ""), p.value("exe", "")};
+    r.count = j.at("count").get<uint64_t>();
+    r.first_seen = required_time(j.at("first_seen"));
+    r.last_seen = required_time(j.at("last_seen"));
+    r.expires_at = required_time(j.at("expires_at"));
+    auto state = parse_state(j.at("state").get<std::string>());
+    if (!state) return make_error("request {}: unknown state", r.id);
+    r.state = *state;
+    if (j.value("answered_by", json()).is_string()) r.answered_by = j["answered_by"].get<std::string>();
+    r.answered_at = optional_time(j.value("answered_at", json()));
+    if (j.value("answer", json()).is_string()) r.answer = j["answer"].get<std::string>();
+    r.silent_until = optional_time(j.value("silent_until", json()));
+    if (j.value("grant_id", json()).is_number()) r.grant_id = j["grant_id"].get<uint64_t>();
+    return r;
+  } catch (const std::exception& e) {
+    return make_error("a stored request is malformed: {}", e.what());
+  }
+}
+
+Result<Grant> grant_from_json(const json& j) {
+  try {
+    Grant g;
+    g.id = j.at("id").get<uint64_t>();
+    auto scope = parse_scope(j.at("scope").get<std::string>());
+    if (!scope) return make_error("grant {}: unknown scope", g.id);
+    g.scope = *scope;
+    g.subject = j.at("subject").get<std::string>();
+    g.address = j.at("dest").get<std::string>();
+    g.host = j.value("host", json()).is_string() ? j["host"].get<std::string>() : "";
+    g.port = j.at("port").get<uint16_t>();
+    g.protocol = j.at("protocol").get<std::string>();
+    g.expires_at = optional_time(j.value("expires_at", json()));
+    g.created_by = j.at("created_by").get<std::string>();
+    g.created_at = required_time(j.at("created_at"));
+    g.request_id = j.value("request_id", uint64_t{0});
+    return g;
+  } catch (const std::exception& e) {
+    return make_error("a stored grant is malformed: {}", e.what());
+  }
+}
+
+}  // namespace agentd::approvals

@@ -1,0 +1,19 @@
+// agentd's command-line settings for operators, approvals and the audit trail.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+namespace agentd::daemon {
+
+struct ApprovalOptions {
+  std::filesystem::path roles_file;  // empty: only root is served
+  std::string socket_group;          // group that may connect to the control socket (0660)
+  std::filesystem::path audit_log;   // OCSF JSON lines; "-": stdout; empty: none
+  std::chrono::seconds audit_max_age{30 * 86400};
+  uint64_t audit_max_bytes = 256ULL << 20;
+};
+
+}  // namespace agentd::daemon

@@ -1,0 +1,295 @@
+#include "agentd/daemon/approval_service.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include <spdlog/spdlog.h>
+
+#include "agentd/approvals/ocsf.hpp"
+#include "agentd/common/duration.hpp"
+#include "agentd/daemon/dns_learning.hpp"
+
+namespace agentd::daemon {
+using nlohmann::json;
+using approvals::Clock;
+
+namespace {
+
+constexpr auto kPruneInterval = std::chrono::hours(1);
+constexpr auto kKeepAnsweredInMemory = std::chrono::hours(24);
+
+std::string text(const json& record, const char* key) {
+  auto it = record.find(key);
+  return it != record.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+std::string tenant_of(const std::string& sandbox) { return sandbox.substr(0, sandbox.find('/')); }
+
+std::string exe_of(uint32_t pid) {
+  char path[4096];
+  const ssize_t n = ::readlink(fmt::format("/proc/{}/exe", pid).c_str(), path, sizeof(path) - 1);
+  return n > 0 ? std::string(path, static_cast<size_t>(n)) : std::string();
+}
+
+// Wall-clock expiry to the kernel's clock (CLOCK_MONOTONIC).
+uint64_t monotonic_deadline(const std::optional<approvals::Time>& expires_at) {
+  if (!expires_at) return AGENTD_NEVER_EXPIRES;
+  const auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(*expires_at - Clock::now()).count();
+  return left <= 0 ? 1 : monotonic_now_ns() + static_cast<uint64_t>(left);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ApprovalService>> ApprovalService::start(const ApprovalOptions& options,
+                                                                const std::filesystem::path& state_dir,
+                                                                bpf::MapWriter& maps, const PolicyApplier& applier,
+                                                                const SandboxRegistry& registry) {
+  auto roles = approvals::Roles::load(options.roles_file);
+  if (!roles) return roles.error();
+  store::Retention retention{options.audit_max_age, options.audit_max_bytes};
+  auto store = store::Store::open(state_dir / "agentd.db", retention);
+  if (!store) return store.error();
+  std::unique_ptr<ApprovalService> service(
+      new ApprovalService(std::move(*roles), std::move(*store), maps, applier, registry));
+  if (!options.audit_log.empty()) {
+    auto log = DenialLog::open(options.audit_log == "-" ? std::filesystem::path() : options.audit_log);
+    if (!log) return log.error();
+    service->siem_ = std::move(*log);
+  }
+  // The store is the source of truth: what it holds goes back into the
+  // book and the kernel; what expired while agentd was away ends now.
+  auto requests = service->store_->open_requests();
+  if (!requests) return requests.error();
+  auto grants = service->store_->live_grants();
+  if (!grants) return grants.error();
+  auto max_request = service->store_->max_request_id();
+  auto max_grant = service->store_->max_grant_id();
+  if (!max_request || !max_grant) return make_error("reading the store's ids");
+  const size_t restored = grants->size();
+  service->book_.restore(std::move(*requests), std::move(*grants), *max_request, *max_grant);
+  service->tick();
+  service->sync_grants();
+  spdlog::info("approvals: store {}, {} live grants restored, {} roles{}", service->store_->file().string(),
+               service->book_.grants().size(), service->roles_.bindings().size(),
+               restored != service->book_.grants().size() ? " (some expired while agentd was away)" : "");
+  return service;
+}
+
+approvals::Identity ApprovalService::identity(const api::Peer& peer) const {
+  return approvals::identity_of(peer.uid, peer.gid,
+                                peer.groups_known ? std::optional<std::vector<uint32_t>>(
+                                                        std::vector<uint32_t>(peer.groups.begin(), peer.groups.end()))
+                                                  : std::nullopt);
+}
+
+std::optional<std::string> ApprovalService::admit(const api::Peer& peer) const {
+  const auto who = identity(peer);
+  if (roles_.highest(who) == approvals::Role::none)
+    return fmt::format("{} has no role in agentd's roles file: only root and the users and groups it names are served",
+                       who.str());
+  return std::nullopt;
+}
+
+const policy::ApprovalSettings& ApprovalService::settings_for(const std::string& sandbox) const {
+  const auto* policy = applier_.policy();
+  return policy::approval_settings_of(policy ? policy->find(tenant_of(sandbox)) : nullptr);
+}
+
+void ApprovalService::audit(store::AuditEvent event) {
+  if (auto st = store_->audit(event); !st) {
+    if (store_errors_++ % 1000 == 0) spdlog::error("audit store: {}", st.error().describe());
+  }
+}
+
+void ApprovalService::siem(const json& ocsf) {
+  if (!siem_) return;
+  siem_->write(ocsf);
+  if (!batch_) siem_->flush();  // a drain flushes once at its end
+}
+
+void ApprovalService::persist(const approvals::Request& request) {
+  if (auto st = store_->save_request(request); !st) spdlog::error("saving request {}: {}", request.id, st.error().describe());
+}
+
+void ApprovalService::begin_batch() {
+  if (!batch_) batch_.emplace(store_->transaction());
+}
+
+void ApprovalService::end_batch() {
+  if (batch_) {
+    if (auto st = batch_->commit(); !st) spdlog::error("audit store: {}", st.error().describe());
+    batch_.reset();
+  }
+  if (siem_) siem_->flush();
+}
+
+void ApprovalService::on_denial(const json& record) {
+  const std::string sandbox = text(record, "sandbox");
+  const std::string hook = text(record, "hook");
+  store::AuditEvent event;
+  event.time = approvals::parse_time(text(record, "time")).value_or(Clock::now());
+  event.kind = "denial";
+  event.decision = "deny";
+  event.actor = hook == "dns" ? "dns" : "kernel";
+  event.sandbox = sandbox;
+  event.dest = text(record, "dest");
+  event.host = hook == "dns" ? text(record, "name") : text(record, "host");
+  event.port = static_cast<uint16_t>(record.value("port", 0));
+  event.protocol = record.contains("protocol") && record["protocol"].is_string() ? text(record, "protocol") : "";
+  event.detail = {{"reason", text(record, "reason")}, {"hook", hook}, {"comm", text(record, "comm")},
+                  {"pid", record.value("tgid", record.value("pid", 0))}, {"uid", record.value("uid", 0)}};
+  if (!text(record, "rule").empty()) event.detail["rule"] = text(record, "rule");
+  const uint64_t count = 1 + record.value("suppressed_before", uint64_t{0});
+  if (count > 1) event.detail["suppressed_before"] = count - 1;
+  audit(event);
+  siem(approvals::ocsf_denial(record));
+
+  // Only what no rule decided is a question for an operator: an explicit
+  // deny is the policy's answer, and an approval never overrides it.
+  const std::string reason = text(record, "reason");
+  if (sandbox.empty() || hook == "dns" || hook == "sock_create" || event.dest.empty() ||
+      (reason != "no_rule" && reason != "dns_expired"))
+    return;
+  approvals::Denial denial;
+  denial.target = {sandbox, event.dest, event.port, event.protocol};
+  denial.host = event.host;
+  const uint32_t pid = record.value("tgid", record.value("pid", 0u));
+  denial.process = {pid, record.value("uid", 0u), text(record, "comm"), exe_of(pid)};
+  denial.time = event.time;
+  denial.count = count;
+  auto noted = book_.note_denial(denial, settings_for(sandbox));
+  if (!noted.request) return;
+  persist(*noted.request);
+  if (noted.what == approvals::Book::Noted::created) {
+    ++requests_created_;
+    audit({event.time, "request", "pending", "agentd", sandbox, event.dest, event.host, event.port, event.protocol,
+           {{"request_id", noted.request->id}, {"expires_at", approvals::time_text(noted.request->expires_at)}}});
+    broadcast({{"event", "request"}, {"request", approvals::request_to_json(*noted.request)}}, tenant_of(sandbox));
+  } else if (noted.what == approvals::Book::Noted::counted) {
+    broadcast({{"event", "updated"}, {"request", approvals::request_to_json(*noted.request)}}, tenant_of(sandbox));
+  }
+}
+
+void ApprovalService::on_policy(const std::string& decision, const std::string& trigger, const json& detail) {
+  json d = detail;
+  d["trigger"] = trigger;
+  audit({Clock::now(), "policy", decision, "agentd", "", "", "", 0, "", d});
+}
+
+void ApprovalService::grant_ended(const approvals::Grant& grant, const std::string& why, const std::string& actor) {
+  const auto now = Clock::now();
+  if (auto st = store_->end_grant(grant.id, why, now); !st) spdlog::error("ending grant {}: {}", grant.id, st.error().describe());
+  audit({now, why == "revoked" ? "revoke" : "expiry", why, actor, grant.subject, grant.address, grant.host, grant.port,
+         grant.protocol, {{"grant_id", grant.id}, {"scope", approvals::scope_name(grant.scope)}}});
+  broadcast({{"event", "grant_ended"}, {"why", why}, {"by", actor}, {"grant", approvals::grant_to_json(grant)}},
+            grant.tenant());
+}
+
+void ApprovalService::tick() {
+  const auto now = Clock::now();
+  for (const auto& request : book_.expire_requests(now)) {
+    persist(request);
+    audit({now, "expiry", "expired", "agentd", request.target.sandbox, request.target.address, request.host,
+           request.target.port, request.target.protocol, {{"request_id", request.id}, {"denials", request.count}}});
+    siem(approvals::ocsf_decision(request, std::nullopt));
+    broadcast({{"event", "expired"}, {"request", approvals::request_to_json(request)}},
+              tenant_of(request.target.sandbox));
+  }
+  auto expired = book_.expire_grants(now);
+  for (const auto& grant : expired) grant_ended(grant, "expired", "agentd");
+  if (!expired.empty()) sync_grants();
+  book_.forget_old(now, std::chrono::duration_cast<std::chrono::seconds>(kKeepAnsweredInMemory));
+  if (std::chrono::steady_clock::now() - last_prune_ > kPruneInterval) {
+    last_prune_ = std::chrono::steady_clock::now();
+    auto pruned = store_->prune(now);
+    if (!pruned) spdlog::error("pruning the store: {}", pruned.error().describe());
+    else if (*pruned) spdlog::info("store retention: {} old rows removed", *pruned);
+  }
+  if (siem_) siem_->flush();
+}
+
+void ApprovalService::sync_grants() {
+  using Key = std::tuple<uint32_t, uint32_t, std::array<uint8_t, 16>>;
+  struct Entry {
+    std::vector<agentd_port_range> ranges;
+    uint64_t expires_ns = 0;
+  };
+  std::map<Key, Entry> desired;
+  for (const auto& [slot, sandbox] : registry_.all()) {
+    for (const auto* grant : book_.grants_covering(sandbox.agent)) {
+      auto cidr = policy::parse_cidr(grant->address);
+      if (!cidr) continue;
+      Entry& entry = desired[Key{slot, cidr->family, cidr->addr}];
+      const uint8_t proto = grant->protocol == "udp" ? AGENTD_PROTO_UDP : AGENTD_PROTO_TCP;
+      if (entry.ranges.size() < AGENTD_MAX_PORT_RANGES)
+        entry.ranges.push_back({grant->port, grant->port, proto, AGENTD_ACTION_ALLOW, 0});
+      else
+        spdlog::warn("grant {}: more than {} ports granted to {} for {}; this one is not written", grant->id,
+                     AGENTD_MAX_PORT_RANGES, sandbox.agent.str(), grant->address);
+      entry.expires_ns = std::max(entry.expires_ns, monotonic_deadline(grant->expires_at));
+    }
+  }
+  // Writes first, removals after: a grant that stays is never missing.
+  for (const auto& [key, entry] : desired) {
+    agentd_learned_key k{};
+    k.slot = std::get<0>(key);
+    k.family = std::get<1>(key);
+    std::memcpy(k.addr, std::get<2>(key).data(), sizeof(k.addr));
+    agentd_learned_value v{};
+    v.expires_ns = entry.expires_ns;
+    v.rules.count = static_cast<uint32_t>(entry.ranges.size());
+    std::copy(entry.ranges.begin(), entry.ranges.end(), v.rules.ranges);
+    if (auto st = maps_.put_grant(k, v); !st) spdlog::error("writing a grant: {}", st.error().describe());
+  }
+  auto existing = maps_.grants();
+  if (!existing) {
+    spdlog::error("{}", existing.error().describe());
+    return;
+  }
+  for (const auto& [k, v] : *existing) {
+    Key key{k.slot, k.family, {}};
+    std::memcpy(std::get<2>(key).data(), k.addr, sizeof(k.addr));
+    if (!desired.count(key))
+      if (auto st = maps_.delete_grant(k); !st) spdlog::error("{}", st.error().describe());
+  }
+  kernel_entries_ = desired.size();
+}
+
+std::optional<std::string> ApprovalService::explain(const policy::AgentName& agent, const policy::Destination& dest) const {
+  const std::string proto = dest.proto_bit == AGENTD_PROTO_UDP ? "udp" : "tcp";
+  for (const auto* grant : book_.grants_covering(agent)) {
+    auto cidr = policy::parse_cidr(grant->address);
+    if (!cidr || cidr->family != dest.family || cidr->addr != dest.addr || grant->port != dest.port ||
+        grant->protocol != proto)
+      continue;
+    return fmt::format("allowed by grant {} ({} {}, by {}, {})", grant->id, approvals::scope_name(grant->scope),
+                       grant->subject, grant->created_by,
+                       grant->expires_at ? "until " + approvals::time_text(*grant->expires_at) : std::string("permanent"));
+  }
+  return std::nullopt;
+}
+
+json ApprovalService::status() const {
+  size_t pending = 0;
+  for (const auto& [id, r] : book_.requests()) pending += r.state == approvals::RequestState::pending;
+  const auto counts = store_->counts();
+  return {{"pending_requests", pending},
+          {"requests_created", requests_created_},
+          {"grants", book_.grants().size()},
+          {"grant_entries", kernel_entries_},
+          {"watchers", watchers_.size()},
+          {"roles", roles_.bindings().size()},
+          {"store",
+           {{"file", store_->file().string()},
+            {"bytes", counts.bytes},
+            {"audit_rows", counts.audit_rows},
+            {"written", counts.written},
+            {"pruned", counts.pruned},
+            {"errors", store_errors_},
+            {"max_age", format_duration(store_->retention().max_age)},
+            {"max_bytes", store_->retention().max_bytes}}}};
+}
+
+}  // namespace agentd::daemon

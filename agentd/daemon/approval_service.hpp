@@ -1,0 +1,111 @@
+// Operators' approvals in the daemon: denial records become requests,
+// operators answer them over the control socket (agentctl watch, approvals
+// approve|deny), answers become grants in the kernel's grants map for
+// every sandbox they cover, and everything is persisted and audited.
+// Glue around the pure parts (approvals/book, approvals/roles) and the
+// store; runs on the event loop.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "agentd/api/server.hpp"
+#include "agentd/approvals/book.hpp"
+#include "agentd/approvals/roles.hpp"
+#include "agentd/bpf/map_writer.hpp"
+#include "agentd/daemon/approval_options.hpp"
+#include "agentd/daemon/denial_log.hpp"
+#include "agentd/daemon/policy_applier.hpp"
+#include "agentd/daemon/sandbox_registry.hpp"
+#include "agentd/policy/explain.hpp"
+#include "agentd/store/store.hpp"
+
+namespace agentd::daemon {
+
+class ApprovalService {
+ public:
+  // Opens the store, restores requests and grants, rewrites the live
+  // grants into the kernel and removes what expired meanwhile.
+  static Result<std::unique_ptr<ApprovalService>> start(const ApprovalOptions& options,
+                                                        const std::filesystem::path& state_dir,
+                                                        bpf::MapWriter& maps, const PolicyApplier& applier,
+                                                        const SandboxRegistry& registry);
+
+  // The control socket's second gate (the first refuses sandboxes): a
+  // caller with no role is not served.
+  std::optional<std::string> admit(const api::Peer& peer) const;
+  // The role a method needs; admin for what it does not know.
+  static approvals::Role role_needed(const std::string& method);
+  approvals::Identity identity(const api::Peer& peer) const;
+  // Why `who` may not call `method`, or nothing. Tenant-scoped methods are
+  // checked again against the tenant they touch.
+  std::optional<std::string> refuse(const approvals::Identity& who, const std::string& method,
+                                    const nlohmann::json& request) const;
+  bool handles(const std::string& method) const;
+  void handle(const std::string& method, const nlohmann::json& request, const approvals::Identity& who,
+              api::Reply reply);
+
+  // Every denial record, kernel or DNS: audited; the undecided ones
+  // become requests.
+  void on_denial(const nlohmann::json& record);
+  void on_policy(const std::string& decision, const std::string& trigger, const nlohmann::json& detail);
+  // Sandboxes appeared or went, or grants changed: the kernel's grants map
+  // made to match the live grants.
+  void sync_grants();
+  // Once a second: requests and grants whose time is up.
+  void tick();
+  // Denial records of one drain go into the store in one transaction.
+  void begin_batch();
+  void end_batch();
+
+  // "allowed by grant 3 (...)", for policy explain when the rules say nothing.
+  std::optional<std::string> explain(const policy::AgentName& agent, const policy::Destination& dest) const;
+  nlohmann::json status() const;
+
+ private:
+  ApprovalService(approvals::Roles roles, std::unique_ptr<store::Store> store, bpf::MapWriter& maps,
+                  const PolicyApplier& applier, const SandboxRegistry& registry)
+      : roles_(std::move(roles)), store_(std::move(store)), maps_(maps), applier_(applier), registry_(registry) {}
+
+  const policy::ApprovalSettings& settings_for(const std::string& sandbox) const;
+  void audit(store::AuditEvent event);
+  void siem(const nlohmann::json& ocsf);
+  void broadcast(const nlohmann::json& event, const std::string& tenant);
+  void persist(const approvals::Request& request);
+  void grant_ended(const approvals::Grant& grant, const std::string& why, const std::string& actor);
+
+  // Methods (approval_api.cpp).
+  void watch(const approvals::Identity& who, api::Reply reply);
+  Result<nlohmann::json> list_requests(const nlohmann::json& request, const approvals::Identity& who) const;
+  Result<nlohmann::json> answer(const nlohmann::json& request, const approvals::Identity& who, bool allow);
+  Result<nlohmann::json> list_grants(const approvals::Identity& who) const;
+  Result<nlohmann::json> revoke(const nlohmann::json& request, const approvals::Identity& who);
+  Result<nlohmann::json> query_audit(const nlohmann::json& request, const approvals::Identity& who) const;
+  bool may(const approvals::Identity& who, approvals::Role role, const std::string& tenant) const {
+    return roles_.role_for(who, tenant) >= role;
+  }
+
+  struct Watcher {
+    api::Reply reply;
+    approvals::Identity who;
+  };
+
+  approvals::Roles roles_;
+  approvals::Book book_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<DenialLog> siem_;
+  bpf::MapWriter& maps_;
+  const PolicyApplier& applier_;
+  const SandboxRegistry& registry_;
+  std::vector<Watcher> watchers_;
+  std::optional<store::Transaction> batch_;
+  std::chrono::steady_clock::time_point last_prune_{};
+  size_t kernel_entries_ = 0;
+  uint64_t requests_created_ = 0, store_errors_ = 0;
+};
+
+}  // namespace agentd::daemon

@@ -1,0 +1,261 @@
+#include "agentd/store/store.hpp"
+
+#include <fmt/format.h>
+
+namespace agentd::store {
+using nlohmann::json;
+
+int64_t epoch_ms(approvals::Time time) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
+}
+
+namespace {
+
+constexpr const char* kSchema = R"(
+CREATE TABLE IF NOT EXISTS requests (
+  id INTEGER PRIMARY KEY,
+  sandbox TEXT NOT NULL,
+  tenant TEXT NOT NULL,
+  state TEXT NOT NULL,
+  updated_ms INTEGER NOT NULL,
+  data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS requests_state ON requests(state);
+CREATE TABLE IF NOT EXISTS grants (
+  id INTEGER PRIMARY KEY,
+  tenant TEXT NOT NULL,
+  ended_ms INTEGER,
+  ended_why TEXT,
+  data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  time_ms INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  decision TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  tenant TEXT NOT NULL,
+  sandbox TEXT NOT NULL,
+  dest TEXT NOT NULL,
+  host TEXT NOT NULL,
+  port INTEGER NOT NULL,
+  protocol TEXT NOT NULL,
+  detail TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_time ON audit(time_ms);
+)";
+
+std::string tenant_of(const std::string& sandbox) { return sandbox.substr(0, sandbox.find('/')); }
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& file, Retention retention) {
+  auto db = Database::open(file);
+  if (!db) return db.error();
+  // auto_vacuum must be chosen before the first table exists: it lets
+  // pruning give space back without a full VACUUM.
+  for (const char* pragma : {"PRAGMA auto_vacuum=INCREMENTAL", "PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
+                             "PRAGMA foreign_keys=ON"})
+    if (auto st = db->exec(pragma); !st) return st.error();
+  if (auto st = db->exec(kSchema); !st) return make_error("creating the store's tables in {}: {}", file.string(), st.error().describe());
+  std::unique_ptr<Store> store(new Store(std::move(*db), file, retention));
+  if (auto st = store->prepare_statements(); !st) return st.error();
+  return store;
+}
+
+Status Store::prepare_statements() {
+  auto prepare = [&](Statement& into, const char* sql) -> Status {
+    auto stmt = db_.prepare(sql);
+    if (!stmt) return stmt.error();
+    into = std::move(*stmt);
+    return ok_status();
+  };
+  if (auto st = prepare(insert_audit_,
+                        "INSERT INTO audit (time_ms, kind, decision, actor, tenant, sandbox, dest, host, port, protocol, "
+                        "detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+      !st)
+    return st;
+  if (auto st = prepare(upsert_request_,
+                        "INSERT INTO requests (id, sandbox, tenant, state, updated_ms, data) VALUES (?1, ?2, ?3, ?4, ?5, "
+                        "?6) ON CONFLICT(id) DO UPDATE SET state = excluded.state, updated_ms = excluded.updated_ms, "
+                        "data = excluded.data");
+      !st)
+    return st;
+  if (auto st = prepare(upsert_grant_,
+                        "INSERT INTO grants (id, tenant, data) VALUES (?1, ?2, ?3) ON CONFLICT(id) DO UPDATE SET "
+                        "data = excluded.data");
+      !st)
+    return st;
+  return prepare(end_grant_, "UPDATE grants SET ended_ms = ?2, ended_why = ?3 WHERE id = ?1 AND ended_ms IS NULL");
+}
+
+Status Store::audit(const AuditEvent& e) {
+  ++written_;
+  return insert_audit_.bind(1, epoch_ms(e.time))
+      .bind(2, e.kind)
+      .bind(3, e.decision)
+      .bind(4, e.actor)
+      .bind(5, tenant_of(e.sandbox))
+      .bind(6, e.sandbox)
+      .bind(7, e.dest)
+      .bind(8, e.host)
+      .bind(9, int64_t{e.port})
+      .bind(10, e.protocol)
+      .bind(11, e.detail.dump())
+      .run();
+}
+
+Status Store::save_request(const approvals::Request& r) {
+  return upsert_request_.bind(1, static_cast<int64_t>(r.id))
+      .bind(2, r.target.sandbox)
+      .bind(3, tenant_of(r.target.sandbox))
+      .bind(4, approvals::state_name(r.state))
+      .bind(5, epoch_ms(r.answered_at.value_or(r.last_seen)))
+      .bind(6, approvals::request_to_json(r).dump())
+      .run();
+}
+
+Status Store::save_grant(const approvals::Grant& g) {
+  return upsert_grant_.bind(1, static_cast<int64_t>(g.id)).bind(2, g.tenant()).bind(3, approvals::grant_to_json(g).dump()).run();
+}
+
+Status Store::end_grant(uint64_t grant_id, const std::string& why, approvals::Time when) {
+  return end_grant_.bind(1, static_cast<int64_t>(grant_id)).bind(2, epoch_ms(when)).bind(3, why).run();
+}
+
+Result<std::vector<approvals::Request>> Store::open_requests() const {
+  auto stmt = db_.prepare("SELECT data FROM requests WHERE state = 'pending' OR state = 'denied' ORDER BY id");
+  if (!stmt) return stmt.error();
+  std::vector<approvals::Request> requests;
+  for (;;) {
+    auto row = stmt->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    auto request = approvals::request_from_json(json::parse(stmt->text(0), nullptr, false));
+    if (!request) return request.error();
+    requests.push_back(std::move(*request));
+  }
+  return requests;
+}
+
+Result<std::vector<approvals::Grant>> Store::live_grants() const {
+  auto stmt = db_.prepare("SELECT data FROM grants WHERE ended_ms IS NULL ORDER BY id");
+  if (!stmt) return stmt.error();
+  std::vector<approvals::Grant> grants;
+  for (;;) {
+    auto row = stmt->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    auto grant = approvals::grant_from_json(json::parse(stmt->text(0), nullptr, false));
+    if (!grant) return grant.error();
+    grants.push_back(std::move(*grant));
+  }
+  return grants;
+}
+
+Result<uint64_t> Store::max_request_id() const {
+  auto id = db_.scalar("SELECT coalesce(max(id), 0) FROM requests");
+  if (!id) return id.error();
+  return static_cast<uint64_t>(*id);
+}
+
+Result<uint64_t> Store::max_grant_id() const {
+  auto id = db_.scalar("SELECT coalesce(max(id), 0) FROM grants");
+  if (!id) return id.error();
+  return static_cast<uint64_t>(*id);
+}
+
+Result<json> Store::query_audit(const AuditQuery& q) const {
+  std::string sql =
+      "SELECT id, time_ms, kind, decision, actor, sandbox, dest, host, port, protocol, detail FROM audit WHERE 1=1";
+  if (!q.agent_glob.empty()) sql += " AND sandbox GLOB ?1";
+  if (q.since) sql += " AND time_ms >= ?2";
+  if (!q.decision.empty()) sql += " AND decision = ?3";
+  if (!q.all_tenants) {
+    sql += " AND tenant IN (''";
+    for (size_t i = 0; i < q.tenants.size(); ++i) sql += fmt::format(", ?{}", 10 + i);
+    sql += ")";
+  }
+  // The newest `limit` rows, shown oldest first.
+  sql = fmt::format(
+      "SELECT time_ms, kind, decision, actor, sandbox, dest, host, port, protocol, detail FROM ({} ORDER BY id DESC "
+      "LIMIT {}) ORDER BY id",
+      sql, q.limit);
+  auto stmt = db_.prepare(sql);
+  if (!stmt) return stmt.error();
+  if (!q.agent_glob.empty()) stmt->bind(1, q.agent_glob);
+  if (q.since) stmt->bind(2, epoch_ms(*q.since));
+  if (!q.decision.empty()) stmt->bind(3, q.decision);
+  if (!q.all_tenants)
+    for (size_t i = 0; i < q.tenants.size(); ++i) stmt->bind(static_cast<int>(10 + i), q.tenants[i]);
+  json rows = json::array();
+  for (;;) {
+    auto row = stmt->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    const auto time = approvals::Time(std::chrono::milliseconds(stmt->integer(0)));
+    auto detail = json::parse(stmt->text(9), nullptr, false);
+    rows.push_back({{"time", approvals::time_text(time)},
+                    {"kind", stmt->text(1)},
+                    {"decision", stmt->text(2)},
+                    {"actor", stmt->text(3)},
+                    {"sandbox", stmt->text(4)},
+                    {"dest", stmt->text(5)},
+                    {"host", stmt->text(6)},
+                    {"port", stmt->integer(7)},
+                    {"protocol", stmt->text(8)},
+                    {"detail", detail.is_discarded() ? json::object() : detail}});
+  }
+  return rows;
+}
+
+uint64_t Store::used_bytes() const {
+  auto pages = db_.scalar("PRAGMA page_count");
+  auto free_pages = db_.scalar("PRAGMA freelist_count");
+  auto page_size = db_.scalar("PRAGMA page_size");
+  if (!pages || !free_pages || !page_size) return 0;
+  return static_cast<uint64_t>((*pages - *free_pages) * *page_size);
+}
+
+Result<uint64_t> Store::prune(approvals::Time now) {
+  const int64_t cutoff = epoch_ms(now - retention_.max_age);
+  uint64_t removed = 0;
+  auto count_changes = [&](const std::string& sql) -> Status {
+    if (auto st = db_.exec(sql); !st) return st;
+    removed += static_cast<uint64_t>(sqlite3_changes(db_.get()));
+    return ok_status();
+  };
+  for (const std::string& sql :
+       {fmt::format("DELETE FROM audit WHERE time_ms < {}", cutoff),
+        fmt::format("DELETE FROM requests WHERE state != 'pending' AND updated_ms < {}", cutoff),
+        fmt::format("DELETE FROM grants WHERE ended_ms IS NOT NULL AND ended_ms < {}", cutoff)})
+    if (auto st = count_changes(sql); !st) return st.error();
+  // Over the size: the oldest tenth of the audit trail goes, until it fits.
+  for (int round = 0; round < 20 && used_bytes() > retention_.max_bytes; ++round) {
+    auto rows = db_.scalar("SELECT count(*) FROM audit");
+    if (!rows || *rows == 0) break;
+    const int64_t batch = std::max<int64_t>(*rows / 10, 1);
+    if (auto st = count_changes(fmt::format(
+            "DELETE FROM audit WHERE id IN (SELECT id FROM audit ORDER BY id LIMIT {})", batch));
+        !st)
+      return st.error();
+  }
+  if (removed) {
+    (void)db_.exec("PRAGMA incremental_vacuum");
+    (void)db_.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  }
+  pruned_ += removed;
+  return removed;
+}
+
+StoreCounts Store::counts() const {
+  StoreCounts c;
+  auto rows = db_.scalar("SELECT count(*) FROM audit");
+  c.audit_rows = rows ? static_cast<uint64_t>(*rows) : 0;
+  c.bytes = used_bytes();
+  c.written = written_;
+  c.pruned = pruned_;
+  return c;
+}
+
+}  // namespace agentd::store

@@ -1,0 +1,95 @@
+// agentd's persistent state in SQLite (WAL mode) under the state dir:
+// approval requests, grants (live and past) and the audit trail, with a
+// retention policy by age and size. The source of truth for grants: on
+// start the daemon rewrites the live ones into the kernel and drops the
+// expired. Used from the event loop only.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "agentd/approvals/book.hpp"
+#include "agentd/store/sqlite.hpp"
+
+namespace agentd::store {
+
+struct Retention {
+  std::chrono::seconds max_age{30 * 86400};
+  uint64_t max_bytes = 256ULL << 20;
+};
+
+// One line of the audit trail.
+struct AuditEvent {
+  approvals::Time time;
+  std::string kind;       // denial | request | decision | grant | expiry | revoke | policy
+  std::string decision;   // deny | approved | denied | allow | expired | revoked | loaded | refused
+  std::string actor;      // who: "kernel", "dns", "agentd", "alice (uid 1001)"
+  std::string sandbox;    // tenant/team/agent, or a grant's subject; empty for policy loads
+  std::string dest;       // address
+  std::string host;       // name, when known
+  uint16_t port = 0;
+  std::string protocol;
+  nlohmann::json detail = nlohmann::json::object();
+};
+
+struct AuditQuery {
+  std::string agent_glob;                   // shell glob over tenant/team/agent; empty: all
+  std::optional<approvals::Time> since;
+  std::string decision;                     // empty: all
+  std::vector<std::string> tenants;         // empty: all (the caller's role decides)
+  bool all_tenants = true;
+  size_t limit = 1000;
+};
+
+struct StoreCounts {
+  uint64_t audit_rows = 0, bytes = 0, written = 0, pruned = 0;
+};
+
+class Store {
+ public:
+  static Result<std::unique_ptr<Store>> open(const std::filesystem::path& file, Retention retention);
+
+  Status audit(const AuditEvent& event);
+  Status save_request(const approvals::Request& request);
+  Status save_grant(const approvals::Grant& grant);
+  // A grant that expired or was revoked: kept for the record, no longer live.
+  Status end_grant(uint64_t grant_id, const std::string& why, approvals::Time when);
+
+  Result<std::vector<approvals::Request>> open_requests() const;  // pending, and denied ones still silent
+  Result<std::vector<approvals::Grant>> live_grants() const;
+  Result<uint64_t> max_request_id() const;
+  Result<uint64_t> max_grant_id() const;
+  Result<nlohmann::json> query_audit(const AuditQuery& query) const;
+
+  // Deletes what is older than the retention age, then the oldest audit
+  // rows until the store is below its size; returns the rows removed.
+  Result<uint64_t> prune(approvals::Time now);
+
+  // Many writes in one transaction (a drain of denial records).
+  Transaction transaction() { return Transaction(db_); }
+  StoreCounts counts() const;
+  const std::filesystem::path& file() const { return file_; }
+  const Retention& retention() const { return retention_; }
+
+ private:
+  Store(Database db, std::filesystem::path file, Retention retention)
+      : db_(std::move(db)), file_(std::move(file)), retention_(retention) {}
+  Status prepare_statements();
+  uint64_t used_bytes() const;
+
+  mutable Database db_;
+  std::filesystem::path file_;
+  Retention retention_;
+  Statement insert_audit_, upsert_request_, upsert_grant_, end_grant_;
+  uint64_t written_ = 0, pruned_ = 0;
+};
+
+int64_t epoch_ms(approvals::Time time);
+
+}  // namespace agentd::store

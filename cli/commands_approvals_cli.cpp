@@ -1,0 +1,62 @@
+#include "commands_approvals_cli.hpp"
+
+#include <memory>
+
+namespace agentctl {
+
+void add_approval_commands(CLI::App& app, Globals& g, const std::function<void(CLI::App*)>& add_output, int& code) {
+  // The options outlive this function: CLI11 writes into them when parsing.
+  struct Args {
+    std::string state, scope = "agent", duration, agent, since, decision;
+    uint64_t id = 0;
+    bool always = false;
+    size_t limit = 1000;
+  };
+  auto a = std::make_shared<Args>();
+
+  auto* watch = app.add_subcommand("watch", "answer blocked requests at an interactive prompt (keys a p t n d s q)");
+  watch->callback([&g, &code] { code = agentctl::watch(g); });
+
+  auto* approvals = app.add_subcommand("approvals", "list and answer requests from scripts");
+  approvals->require_subcommand(1);
+  auto* list = approvals->add_subcommand("list", "requests (pending unless --state says otherwise)");
+  list->add_option("--state", a->state, "pending, approved, denied, expired or all")
+      ->check(CLI::IsMember({"pending", "approved", "denied", "expired", "all"}));
+  add_output(list);
+  list->callback([&g, &code, a] { code = approvals_list(g, a->state); });
+  auto* approve = approvals->add_subcommand("approve", "allow a request's destination");
+  approve->add_option("id", a->id, "the request's id")->required();
+  auto* duration = approve->add_option("--for", a->duration, "how long (30m, 8h, 7d) [default: the tenant's grant_duration]");
+  approve->add_flag("--always", a->always, "for good (until revoked)")->excludes(duration);
+  approve->add_option("--scope", a->scope, "who may reach it: the agent, its team or its whole tenant")
+      ->check(CLI::IsMember({"agent", "team", "tenant"}))
+      ->capture_default_str();
+  add_output(approve);
+  approve->callback([&g, &code, a] { code = approvals_answer(g, a->id, true, a->scope, a->duration, a->always); });
+  auto* deny = approvals->add_subcommand("deny", "refuse a request; repeats stay silent for a while");
+  deny->add_option("id", a->id, "the request's id")->required();
+  deny->add_option("--for", a->duration, "how long repeats stay silent [default: the tenant's silence_after_deny]");
+  add_output(deny);
+  deny->callback([&g, &code, a] { code = approvals_answer(g, a->id, false, "", a->duration, false); });
+
+  auto* grants = app.add_subcommand("grants", "show and remove grants");
+  grants->require_subcommand(1);
+  auto* glist = grants->add_subcommand("list", "live grants");
+  add_output(glist);
+  glist->callback([&g, &code] { code = grants_list(g); });
+  auto* revoke = grants->add_subcommand("revoke", "remove a grant now");
+  revoke->add_option("id", a->id, "the grant's id")->required();
+  add_output(revoke);
+  revoke->callback([&g, &code, a] { code = grants_revoke(g, a->id); });
+
+  auto* audit = app.add_subcommand("audit", "the audit trail: denials, requests, decisions, grants, expiries, policy loads");
+  audit->add_option("--agent", a->agent, "TENANT/TEAM/AGENT glob, e.g. 'acme/*/*'");
+  audit->add_option("--since", a->since, "how far back (1h, 7d) or an RFC 3339 time");
+  audit->add_option("--decision", a->decision,
+                    "deny (denials and refusals), approved, denied, allow (grants), expired, revoked, loaded, refused");
+  audit->add_option("--limit", a->limit, "the newest N events")->capture_default_str();
+  add_output(audit);
+  audit->callback([&g, &code, a] { code = agentctl::audit(g, a->agent, a->since, a->decision, a->limit); });
+}
+
+}  // namespace agentctl

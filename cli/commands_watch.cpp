@@ -1,0 +1,251 @@
+// agentctl watch: the operator's prompt. Pending requests one at a time,
+// oldest first, answered with one key; every watcher sees every answer.
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <ctime>
+#include <iostream>
+#include <map>
+#include <set>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "agentd/api/client.hpp"
+#include "agentd/api/subscription.hpp"
+#include "agentd/approvals/book.hpp"
+#include "agentd/common/duration.hpp"
+#include "commands.hpp"
+#include "terminal.hpp"
+
+namespace agentctl {
+using nlohmann::json;
+
+namespace {
+
+volatile sig_atomic_t g_stop = 0;
+void on_stop(int) { g_stop = 1; }
+
+std::string str(const json& value) {
+  if (value.is_string()) return value.get<std::string>();
+  if (value.is_null()) return "-";
+  return value.dump();
+}
+
+// "14:03:22" in local time, from an RFC 3339 timestamp.
+std::string clock_time(const json& value) {
+  auto time = agentd::approvals::parse_time(str(value));
+  if (!time) return str(value);
+  const std::time_t t = agentd::approvals::Clock::to_time_t(*time);
+  std::tm local{};
+  localtime_r(&t, &local);
+  char buf[16];
+  std::strftime(buf, sizeof(buf), "%H:%M:%S", &local);
+  return buf;
+}
+
+std::string time_left(const json& value) {
+  auto time = agentd::approvals::parse_time(str(value));
+  if (!time) return "";
+  const auto left = std::chrono::duration_cast<std::chrono::seconds>(*time - agentd::approvals::Clock::now());
+  return left.count() > 0 ? "in " + agentd::format_duration(left) : "now";
+}
+
+std::string destination(const json& r) {
+  const std::string dest = str(r["dest"]);
+  const bool v6 = dest.find(':') != std::string::npos;
+  return (v6 ? "[" + dest + "]" : dest) + ":" + str(r["port"]) + "/" + str(r["protocol"]);
+}
+
+class Prompt {
+ public:
+  Prompt(const Globals& g, Style style) : g_(g), style_(style) {}
+
+  void load(const json& first) {
+    who_ = str(first["who"]);
+    can_answer_ = first.value("can_answer", false);
+    for (const auto& r : first["pending"]) pending_[r["id"].get<uint64_t>()] = r;
+  }
+
+  void on_event(const json& event) {
+    const std::string kind = str(event["event"]);
+    const json& r = event.contains("request") ? event["request"] : json();
+    if (kind == "request" || kind == "updated") {
+      pending_[r["id"].get<uint64_t>()] = r;
+      if (kind == "request") std::cout << (style_.redraw ? "" : "\a");  // a bell for a new question
+    } else if (kind == "answered" || kind == "expired") {
+      pending_.erase(r["id"].get<uint64_t>());
+      note(kind == "expired" ? style_.yellow(fmt_request(r) + " expired unanswered")
+                             : fmt_request(r) + " answered by " + str(r["answered_by"]) + ": " + colour_answer(r));
+    } else if (kind == "grant_ended") {
+      const json& grant = event["grant"];
+      note("grant " + str(grant["id"]) + " (" + str(grant["subject"]) + " -> " + destination(grant) + ") " +
+           str(event["why"]));
+    }
+  }
+
+  // A key from the operator; false to stop.
+  bool on_key(char key) {
+    if (key == 'q' || key == 4 /* Ctrl-D */) return false;
+    const json* current = current_request();
+    if (!current) return true;
+    const uint64_t id = (*current)["id"].get<uint64_t>();
+    json request = {{"id", id}};
+    switch (key) {
+      case 'a': request["method"] = "approvals.approve"; request["scope"] = "agent"; break;
+      case 'p': request["method"] = "approvals.approve"; request["scope"] = "agent"; request["permanent"] = true; break;
+      case 't': request["method"] = "approvals.approve"; request["scope"] = "team"; break;
+      case 'n': request["method"] = "approvals.approve"; request["scope"] = "tenant"; break;
+      case 'd': request["method"] = "approvals.deny"; break;
+      case 's':
+        skipped_.insert(id);
+        note(fmt_request(*current) + " skipped (still pending for the others)");
+        return true;
+      default: return true;
+    }
+    auto result = agentd::api::call(g_.socket, request);
+    if (!result) note(style_.red(result.error().describe()));
+    // Success shows when the "answered" event comes back, as for every watcher.
+    return true;
+  }
+
+  void render() const {
+    std::cout << style_.clear();
+    size_t waiting = 0;
+    for (const auto& [id, r] : pending_) waiting += !skipped_.count(id);
+    std::cout << style_.bold("agentctl watch") << " as " << who_ << ": " << waiting << " pending"
+              << (skipped_.empty() ? "" : ", " + std::to_string(pending_.size() - waiting) + " skipped") << "   "
+              << style_.dim("(q quits)") << "\n\n";
+    if (const json* r = current_request()) {
+      const json& p = (*r)["process"];
+      std::cout << style_.bold("request " + str((*r)["id"])) << "  " << clock_time((*r)["first_seen"]) << "  "
+                << style_.bold(str((*r)["sandbox"])) << "\n"
+                << "  process      " << str(p["comm"]) << " (pid " << str(p["pid"]) << ", uid " << str(p["uid"]) << ")"
+                << (str(p["exe"]).empty() || str(p["exe"]) == "-" ? "" : " " + str(p["exe"])) << "\n"
+                << "  destination  " << style_.bold(destination(*r))
+                << ((*r)["host"].is_string() ? "  (" + str((*r)["host"]) + ")" : "") << "\n"
+                << "  tried        " << str((*r)["count"]) << " time" << ((*r)["count"] == 1 ? "" : "s") << ", last "
+                << clock_time((*r)["last_seen"]) << "\n"
+                << "  expires      " << clock_time((*r)["expires_at"]) << " (" << time_left((*r)["expires_at"]) << ")\n\n";
+      if (can_answer_)
+        std::cout << "  " << style_.key('a') << " allow agent (tenant's default time)  " << style_.key('p')
+                  << " allow agent permanently  " << style_.key('t') << " allow team  " << style_.key('n')
+                  << " allow tenant\n  " << style_.key('d') << " deny (repeats stay silent)  " << style_.key('s')
+                  << " skip  " << style_.key('q') << " quit\n";
+      else
+        std::cout << "  " << style_.dim("(viewer: you can watch, not answer)") << "  " << style_.key('s') << " skip  "
+                  << style_.key('q') << " quit\n";
+    } else {
+      std::cout << style_.dim("waiting for requests...") << "\n";
+    }
+    if (!notes_.empty()) {
+      std::cout << "\n";
+      for (const auto& n : notes_) std::cout << "  " << n << "\n";
+    }
+    std::cout.flush();
+  }
+
+ private:
+  const json* current_request() const {
+    for (const auto& [id, r] : pending_)
+      if (!skipped_.count(id)) return &r;
+    return nullptr;
+  }
+  std::string fmt_request(const json& r) const {
+    return "request " + str(r["id"]) + " (" + str(r["sandbox"]) + " -> " + destination(r) + ")";
+  }
+  std::string colour_answer(const json& r) const {
+    const std::string answer = str(r["answer"]);
+    return str(r["state"]) == "approved" ? style_.green(answer) : style_.red(answer);
+  }
+  void note(const std::string& line) {
+    notes_.push_back(line);
+    if (notes_.size() > 5) notes_.erase(notes_.begin());
+  }
+
+  const Globals& g_;
+  Style style_;
+  std::string who_;
+  bool can_answer_ = false;
+  std::map<uint64_t, json> pending_;
+  std::set<uint64_t> skipped_;
+  std::vector<std::string> notes_;
+};
+
+}  // namespace
+
+int watch(const Globals& g) {
+  auto subscription = agentd::api::Subscription::open(g.socket, {{"method", "approvals.watch"}});
+  if (!subscription) {
+    std::cerr << "agentctl: " << subscription.error().describe() << "\n";
+    return kExitFailure;
+  }
+  // The first line is the answer: the pending requests, or a refusal.
+  json first;
+  for (;;) {
+    pollfd pfd{subscription->fd(), POLLIN, 0};
+    ::poll(&pfd, 1, 30000);
+    auto line = subscription->next();
+    if (!line) {
+      std::cerr << "agentctl: " << line.error().describe() << "\n";
+      return kExitFailure;
+    }
+    if (*line) {
+      first = **line;
+      break;
+    }
+  }
+  if (!first.value("ok", false)) {
+    std::cerr << "agentctl: agentd: " << first.value("error", std::string("refused")) << "\n";
+    return kExitFailure;
+  }
+  struct sigaction sa {};
+  sa.sa_handler = on_stop;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGHUP, &sa, nullptr);
+
+  RawTerminal terminal;
+  Prompt prompt(g, Style::detect());
+  prompt.load(first["result"]);
+  prompt.render();
+  int code = 0;
+  while (!g_stop) {
+    pollfd fds[2] = {{subscription->fd(), POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
+    const int ready = ::poll(fds, 2, 1000);  // a second: the "expires in" countdown moves
+    if (ready < 0 && errno != EINTR) break;
+    bool changed = ready == 0;
+    if (fds[0].revents) {
+      for (;;) {
+        auto line = subscription->next();
+        if (!line) {
+          std::cout << "\nagentctl: " << line.error().describe() << "\n";
+          code = kExitFailure;
+          g_stop = 1;
+          break;
+        }
+        if (!*line) break;
+        prompt.on_event(**line);
+        changed = true;
+      }
+    }
+    if (fds[1].revents & POLLIN) {
+      char keys[16];
+      const ssize_t n = ::read(STDIN_FILENO, keys, sizeof(keys));
+      if (n <= 0) break;  // stdin closed
+      for (ssize_t i = 0; i < n && !g_stop; ++i) {
+        if (keys[i] == '\n' || keys[i] == '\r') continue;
+        if (!prompt.on_key(keys[i])) g_stop = 1;
+      }
+      changed = true;
+    } else if (fds[1].revents & (POLLHUP | POLLERR)) {
+      break;
+    }
+    if (changed && !g_stop) prompt.render();
+  }
+  std::cout << "\n";
+  return code;
+}
+
+}  // namespace agentctl

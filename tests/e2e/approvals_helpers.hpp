@@ -1,0 +1,48 @@
+// Helpers of the approvals e2e tests: agentctl with JSON answers, waits
+// for what the daemon does on its timers (bounded readiness waits).
+#pragma once
+
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "world.hpp"
+
+namespace agentd::e2e {
+
+// agentctl ARGS -o json, parsed; null when it failed.
+inline nlohmann::json agentctl_json(const World& world, std::vector<std::string> args) {
+  args.insert(args.end(), {"-o", "json"});
+  auto result = world.agentctl(args);
+  INFO(result.describe());
+  if (result.exit_code != 0) return nullptr;
+  auto parsed = nlohmann::json::parse(result.out, nullptr, false);
+  return parsed.is_discarded() ? nlohmann::json(nullptr) : parsed;
+}
+
+// The request for (sandbox, dest, port) once agentd has it in the state
+// wanted (and, if `count` is given, with at least that many tries).
+inline nlohmann::json wait_for_request(const World& world, const std::string& sandbox, const std::string& dest,
+                                       int port, const std::string& state = "pending", uint64_t count = 1) {
+  for (int i = 0; i < 200; ++i) {
+    auto list = agentctl_json(world, {"approvals", "list", "--state", "all"});
+    if (list.is_array())
+      for (const auto& r : list)
+        if (r["sandbox"] == sandbox && r["dest"] == dest && r["port"] == port && r["state"] == state &&
+            r["count"].get<uint64_t>() >= count)
+          return r;
+    usleep(50'000);
+  }
+  return nullptr;
+}
+
+inline ProcessResult connect_from(const World& world, const std::string& agent, const std::string& dest, int port) {
+  return world.netprobe_in_sandbox(agent, {"connect", "tcp", dest, std::to_string(port)});
+}
+
+}  // namespace agentd::e2e

@@ -1,0 +1,290 @@
+// Approvals end to end: denials become requests, operators answer, grants
+// open the kernel for the scope chosen, survive kill -9, expire, and never
+// beat an explicit deny; the audit trail says what happened.
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <catch2/catch.hpp>
+
+#include "approvals_helpers.hpp"
+#include "expectations.hpp"
+#include "policies.hpp"
+#include "world.hpp"
+
+using namespace agentd::e2e;
+using nlohmann::json;
+
+namespace {
+
+// coder-* may reach 198.51.100.0/24 on ports 80, 9000 and 5353 only:
+// port 8080 is a destination no rule decides.
+constexpr const char* kDest = "198.51.100.20";
+constexpr int kPort = 8080;
+
+uint64_t id_of(const json& request) {
+  REQUIRE(request.is_object());
+  return request["id"].get<uint64_t>();
+}
+
+}  // namespace
+
+TEST_CASE("three identical denials make one request, and approving it makes the retry succeed") {
+  World world;
+  world.write_policy("acme.yaml", kAcmePolicy);
+  REQUIRE(world.start_agentd());
+  for (int i = 0; i < 3; ++i) expect_refused(connect_from(world, "acme/eng/coder-1", kDest, kPort));
+  json request = wait_for_request(world, "acme/eng/coder-1", kDest, kPort, "pending", 3);
+  INFO(world.agentd_log());
+  REQUIRE(request.is_object());
+  CHECK(request["count"] == 3);
+  CHECK(request["protocol"] == "tcp");
+  CHECK(request["process"]["comm"] == "netprobe");
+  auto all = agentctl_json(world, {"approvals", "list"});
+  REQUIRE(all.is_array());
+  CHECK(all.size() == 1);
+
+  auto answer = agentctl_json(world, {"approvals", "approve", std::to_string(id_of(request)), "--for", "1h"});
+  REQUIRE(answer.is_object());
+  CHECK(answer["request"]["state"] == "approved");
+  CHECK(answer["grant"]["scope"] == "agent");
+  CHECK(answer["grant"]["subject"] == "acme/eng/coder-1");
+  // In force when the answer returns: the very next try succeeds.
+  expect_ok(connect_from(world, "acme/eng/coder-1", kDest, kPort));
+  // Only that port and protocol.
+  expect_refused(connect_from(world, "acme/eng/coder-1", kDest, 443));
+  // Scope agent does not open the team.
+  expect_refused(connect_from(world, "acme/eng/coder-2", kDest, kPort));
+  // Answered once: a second answer is refused.
+  auto again = world.agentctl({"approvals", "deny", std::to_string(id_of(request))});
+  CHECK(again.exit_code == 1);
+  CHECK(again.err.find("already approved") != std::string::npos);
+  auto explain = agentctl_json(world, {"policy", "explain", "--agent", "acme/eng/coder-1", "--dest",
+                                       std::string(kDest) + ":" + std::to_string(kPort)});
+  REQUIRE(explain.is_object());
+  CHECK(explain["allowed"] == true);
+  CHECK(explain["explanation"].get<std::string>().find("allowed by grant") != std::string::npos);
+  CHECK(world.stray_packets() == 0);
+}
+
+TEST_CASE("scope team opens the team and its later sandboxes, not the tenant") {
+  World world;
+  world.write_policy("acme.yaml", kAcmePolicy);
+  REQUIRE(world.start_agentd());
+  expect_refused(connect_from(world, "acme/eng/coder-1", kDest, kPort));
+  expect_refused(connect_from(world, "acme/ops/runner", kDest, kPort));
+  json request = wait_for_request(world, "acme/eng/coder-1", kDest, kPort);
+  REQUIRE(agentctl_json(world, {"approvals", "approve", std::to_string(id_of(request)), "--scope", "team"}).is_object());
+  expect_ok(connect_from(world, "acme/eng/coder-1", kDest, kPort));
+  expect_ok(connect_from(world, "acme/eng/coder-9", kDest, kPort));  // a sandbox made after the answer
+  expect_refused(connect_from(world, "acme/ops/runner", kDest, kPort));
+  auto grants = agentctl_json(world, {"grants", "list"});
+  REQUIRE(grants.is_array());
+  REQUIRE(grants.size() == 1);
+  CHECK(grants[0]["subject"] == "acme/eng");
+  CHECK(grants[0]["scope"] == "team");
+  // Revoked: closed again at once.
+  REQUIRE(world.agentctl({"grants", "revoke", std::to_string(grants[0]["id"].get<uint64_t>())}).exit_code == 0);
+  expect_refused(connect_from(world, "acme/eng/coder-1", kDest, kPort));
+}
+
+TEST_CASE("an explicit deny wins over an approval") {
+  World world;
+  world.write_policy("acme.yaml", kAcmePolicy);
+  REQUIRE(world.start_agentd());
+  // ops agents have no rule for 198.51.100.66; coder-* deny it explicitly.
+  expect_refused(connect_from(world, "acme/ops/runner", "198.51.100.66", 80));
+  expect_refused(connect_from(world, "acme/eng/coder-1", "198.51.100.66", 80));
+  json request = wait_for_request(world, "acme/ops/runner", "198.51.100.66", 80);
+  REQUIRE(agentctl_json(world, {"approvals", "approve", std::to_string(id_of(request)), "--scope", "tenant",
+                                "--always"})
+              .is_object());
+  expect_ok(connect_from(world, "acme/ops/runner", "198.51.100.66", 80));
+  expect_refused(connect_from(world, "acme/eng/coder-1", "198.51.100.66", 80));
+  // An explicit deny asks nobody: no request came of coder-1's denials.
+  auto all = agentctl_json(world, {"approvals", "list", "--state", "all"});
+  REQUIRE(all.is_array());
+  for (const auto& r : all) CHECK(r["sandbox"] != "acme/eng/coder-1");
+  // Nor does a reload that adds the deny for everyone open it again.
+  world.write_policy("acme.yaml", std::string(kAcmePolicy) + R"(  - agents: "acme/ops/*"
+    deny:
+      - cidr: 198.51.100.66/32
+)");
+  REQUIRE(world.agentctl({"policy", "apply"}).exit_code == 0);
+  expect_refused(connect_from(world, "acme/ops/runner", "198.51.100.66", 80));
+}
+
+TEST_CASE("grants survive kill -9 and a restart, and close again when their time is up") {
+  World world;
+  world.write_policy("acme.yaml", kAcmePolicy);
+  REQUIRE(world.start_agentd());
+  expect_refused(connect_from(world, "acme/eng/coder-1", kDest, kPort));
+  expect_refused(connect_from(world, "acme/eng/coder-1", kDest, 443));
+  json forever = wait_for_request(world, "acme/eng/coder-1", kDest, kPort);
+  json brief = wait_for_request(world, "acme/eng/coder-1", kDest, 443);
+  REQUIRE(agentctl_json(world, {"approvals", "approve", std::to_string(id_of(forever)), "--always"}).is_object());
+  REQUIRE(agentctl_json(world, {"approvals", "approve", std::to_string(id_of(brief)), "--for", "3s"}).is_object());
+  expect_ok(connect_from(world, "acme/eng/coder-1", kDest, kPort));
+
+  world.kill_agentd(SIGKILL);
+  const auto sandbox = world.cgroup_root() / "acme" / "eng" / "coder-1";
+  expect_ok(world.netprobe_in_cgroup(sandbox, {"connect", "tcp", kDest, std::to_string(kPort)}));
+  INFO(world.agentd_log());
+  REQUIRE(world.start_agentd());
+  expect_ok(connect_from(world, "acme/eng/coder-1", kDest, kPort));
+  auto grants = agentctl_json(world, {"grants", "list"});
+  REQUIRE(grants.is_array());
+  CHECK(grants.size() >= 1);
+
+  // The 3 s grant closes on its own (the kernel compares its deadline).
+  bool closed = false;
+  for (int i = 0; i < 100 && !closed; ++i) {
+    closed = connect_from(world, "acme/eng/coder-1", kDest, 443).exit_code == 1;
+    if (!closed) usleep(100'000);
+  }
+  CHECK(closed);
+  bool gone = false;
+  for (int i = 0; i < 50 && !gone; ++i) {
+    grants = agentctl_json(world, {"grants", "list"});
+    gone = grants.is_array() && grants.size() == 1;
+    if (!gone) usleep(100'000);
+  }
+  CHECK(gone);
+  expect_ok(connect_from(world, "acme/eng/coder-1", kDest, kPort));
+  auto expiries = agentctl_json(world, {"audit", "--decision", "expired"});
+  REQUIRE(expiries.is_array());
+  CHECK_FALSE(expiries.empty());
+}
+
+TEST_CASE("the audit query returns what happened, and OCSF lines go to the audit log") {
+  World world;
+  world.write_policy("acme.yaml", kAcmePolicy);
+  const auto audit_log = world.dir() / "audit.ocsf.jsonl";
+  REQUIRE(world.start_agentd({"--audit-log", audit_log.string()}));
+  expect_refused(connect_from(world, "acme/eng/coder-1", kDest, kPort));
+  json request = wait_for_request(world, "acme/eng/coder-1", kDest, kPort);
+  REQUIRE(agentctl_json(world, {"approvals", "approve", std::to_string(id_of(request))}).is_object());
+
+  auto events = agentctl_json(world, {"audit", "--agent", "acme/*/*", "--since", "1h"});
+  REQUIRE(events.is_array());
+  std::set<std::string> kinds;
+  for (const auto& e : events) kinds.insert(e["kind"].get<std::string>() + ":" + e["decision"].get<std::string>());
+  INFO(events.dump(2));
+  CHECK(kinds.count("denial:deny"));
+  CHECK(kinds.count("request:pending"));
+  CHECK(kinds.count("decision:approved"));
+  auto approved = agentctl_json(world, {"audit", "--decision", "approved"});
+  REQUIRE(approved.is_array());
+  REQUIRE(approved.size() == 1);
+  CHECK(approved[0]["actor"].get<std::string>().find("uid 0") != std::string::npos);
+  CHECK(approved[0]["sandbox"] == "acme/eng/coder-1");
+  auto policy_loads = agentctl_json(world, {"audit", "--decision", "loaded"});
+  REQUIRE(policy_loads.is_array());
+  CHECK(policy_loads.size() == 1);
+  CHECK(agentctl_json(world, {"audit", "--agent", "globex/*/*"}).empty());
+
+  // The SIEM's view: OCSF Network Activity, one line per event.
+  bool denial = false, decision = false;
+  std::istringstream lines(read_file(audit_log));
+  std::string line;
+  while (std::getline(lines, line)) {
+    auto e = json::parse(line);
+    CHECK(e["class_uid"] == 4001);
+    CHECK(e["category_uid"] == 4);
+    CHECK(e["type_uid"] == e["class_uid"].get<int>() * 100 + e["activity_id"].get<int>());
+    if (e["disposition_id"] == 2 && e["dst_endpoint"]["port"] == kPort) denial = true;
+    if (e["activity_id"] == 99 && e["action_id"] == 1) decision = true;
+  }
+  CHECK(denial);
+  CHECK(decision);
+}
+
+TEST_CASE("a sandboxed process, even root, cannot use the control socket or approve itself") {
+  World world;
+  world.write_policy("acme.yaml", kAcmePolicy);
+  REQUIRE(world.start_agentd());
+  expect_refused(connect_from(world, "acme/eng/coder-1", kDest, kPort));
+  json request = wait_for_request(world, "acme/eng/coder-1", kDest, kPort);
+  // agentctl run hides the control socket from what it starts...
+  auto inside = world.in_sandbox("acme/eng/coder-1", {AGENTCTL_BIN, "--socket", world.socket().string(), "approvals",
+                                                      "approve", std::to_string(id_of(request))});
+  INFO(inside.describe());
+  CHECK(inside.exit_code == 1);
+  // ...and a root process that entered the sandbox's cgroup some other way
+  // reaches the socket but is refused by the gate.
+  const auto cgroup = world.cgroup_root() / "acme" / "eng" / "coder-1";
+  auto entered = world.in_host({"sh", "-c", "echo $$ > '" + (cgroup / "cgroup.procs").string() + "' && exec '" +
+                                                AGENTCTL_BIN + "' --socket '" + world.socket().string() +
+                                                "' approvals approve " + std::to_string(id_of(request))});
+  INFO(entered.describe());
+  CHECK(entered.exit_code == 1);
+  CHECK(entered.err.find("requests from inside a sandbox are refused") != std::string::npos);
+  CHECK(wait_for_request(world, "acme/eng/coder-1", kDest, kPort).is_object());  // still pending
+  expect_refused(connect_from(world, "acme/eng/coder-1", kDest, kPort));
+}
+
+TEST_CASE("operators are authorised per tenant from their uid and groups") {
+  World world;
+  world.write_policy("acme.yaml", kAcmePolicy);
+  world.write_policy("globex.yaml", kGlobexPolicy);
+  // Numeric ids no account uses: an approver group for acme, a viewer user,
+  // and a user in the socket's group with no role.
+  const std::string approvers = "47710", socket_group = "47711", approver = "47701", viewer = "47702", nobody = "47703";
+  const auto roles = world.dir() / "roles.yaml";
+  std::ofstream(roles) << "roles:\n"
+                          "  - groups: [\"" << approvers << "\"]\n"
+                          "    role: approver\n"
+                          "    tenants: [acme]\n"
+                          "  - users: [\"" << viewer << "\"]\n"
+                          "    role: viewer\n";
+  std::filesystem::permissions(world.dir(), std::filesystem::perms::owner_all | std::filesystem::perms::others_exec |
+                                                std::filesystem::perms::group_exec);
+  REQUIRE(world.start_agentd({"--roles", roles.string(), "--socket-group", socket_group}));
+  auto as = [&](const std::string& uid, const std::vector<std::string>& groups, std::vector<std::string> args) {
+    std::string list;
+    for (const auto& g : groups) list += (list.empty() ? "" : ",") + g;
+    std::vector<std::string> argv = {"setpriv", "--reuid=" + uid, "--regid=" + uid, "--groups=" + list, AGENTCTL_BIN,
+                                     "--socket", world.socket().string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return world.in_host(argv);
+  };
+
+  expect_refused(connect_from(world, "acme/eng/coder-1", kDest, kPort));
+  expect_refused(connect_from(world, "globex/eng/bot", kDest, kPort));
+  json acme = wait_for_request(world, "acme/eng/coder-1", kDest, kPort);
+  json globex = wait_for_request(world, "globex/eng/bot", kDest, kPort);
+
+  auto refused = as(approver, {approvers, socket_group}, {"approvals", "approve", std::to_string(id_of(globex))});
+  INFO(refused.describe());
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.err.find("may not answer requests of tenant globex") != std::string::npos);
+  expect_refused(connect_from(world, "globex/eng/bot", kDest, kPort));
+
+  auto approved = as(approver, {approvers, socket_group}, {"approvals", "approve", std::to_string(id_of(acme))});
+  INFO(approved.describe());
+  CHECK(approved.exit_code == 0);
+  expect_ok(connect_from(world, "acme/eng/coder-1", kDest, kPort));
+
+  // A viewer sees, never answers.
+  auto list = as(viewer, {socket_group}, {"approvals", "list", "-o", "json"});
+  INFO(list.describe());
+  CHECK(list.exit_code == 0);
+  CHECK(list.out.find("globex/eng/bot") != std::string::npos);
+  auto viewer_answer = as(viewer, {socket_group}, {"approvals", "deny", std::to_string(id_of(globex))});
+  CHECK(viewer_answer.exit_code == 1);
+  CHECK(viewer_answer.err.find("needs the approver role") != std::string::npos);
+  // The approver's role holds for acme only: it does not see globex.
+  auto approver_list = as(approver, {approvers, socket_group}, {"approvals", "list", "-o", "json"});
+  CHECK(approver_list.out.find("globex") == std::string::npos);
+  // Admin work needs an admin.
+  CHECK(as(approver, {approvers, socket_group}, {"policy", "apply"}).exit_code == 1);
+  // In the socket's group but with no role: not served.
+  auto stranger = as(nobody, {socket_group}, {"status"});
+  CHECK(stranger.exit_code == 1);
+  CHECK(stranger.err.find("has no role") != std::string::npos);
+  // Not in the socket's group: cannot even connect.
+  CHECK(as(viewer, {"47799"}, {"status"}).exit_code == 1);
+}

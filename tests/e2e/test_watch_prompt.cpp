@@ -1,0 +1,93 @@
+// agentctl watch in a real terminal: tmux runs two watchers, keys go in
+// with send-keys, the screen comes back with capture-pane.
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include "approvals_helpers.hpp"
+#include "expectations.hpp"
+#include "policies.hpp"
+#include "world.hpp"
+
+using namespace agentd::e2e;
+
+namespace {
+
+// A tmux server of the test's own (its own socket name), killed at the end.
+class Tmux {
+ public:
+  explicit Tmux(const World& world) : world_(world), name_("agentd-e2e-" + std::to_string(getpid())) {}
+  ~Tmux() { run_process({"tmux", "-L", name_, "kill-server"}); }
+
+  void start(const std::string& session, const std::string& command) {
+    auto r = run_process({"tmux", "-L", name_, "-f", "/dev/null", "new-session", "-d", "-s", session, "-x", "160", "-y",
+                          "40", command});
+    INFO(r.describe());
+    REQUIRE(r.exit_code == 0);
+  }
+  std::string screen(const std::string& session) const {
+    return run_process({"tmux", "-L", name_, "capture-pane", "-p", "-t", session}).out;
+  }
+  // The screen once it shows `text` (bounded wait), or the last one seen.
+  std::string wait_for(const std::string& session, const std::string& text) const {
+    std::string shown;
+    for (int i = 0; i < 100; ++i) {
+      shown = screen(session);
+      if (shown.find(text) != std::string::npos) break;
+      usleep(50'000);
+    }
+    return shown;
+  }
+  void keys(const std::string& session, const std::string& keys) {
+    REQUIRE(run_process({"tmux", "-L", name_, "send-keys", "-t", session, keys}).exit_code == 0);
+  }
+
+ private:
+  const World& world_;
+  std::string name_;
+};
+
+}  // namespace
+
+TEST_CASE("agentctl watch prompts in a terminal, one key answers, and every watcher sees the answer") {
+  World world;
+  world.write_policy("acme.yaml", kAcmePolicy);
+  REQUIRE(world.start_agentd());
+  Tmux tmux(world);
+  const std::string watch = std::string(AGENTCTL_BIN) + " --socket " + world.socket().string() + " watch";
+  tmux.start("one", watch);
+  tmux.start("two", watch);
+  CHECK(tmux.wait_for("one", "waiting for requests").find("waiting for requests") != std::string::npos);
+  CHECK(tmux.wait_for("two", "waiting for requests").find("waiting for requests") != std::string::npos);
+
+  expect_refused(connect_from(world, "acme/eng/coder-1", "198.51.100.20", 8080));
+  std::string screen = tmux.wait_for("one", "198.51.100.20:8080/tcp");
+  INFO(screen);
+  CHECK(screen.find("acme/eng/coder-1") != std::string::npos);
+  CHECK(screen.find("netprobe (pid") != std::string::npos);
+  for (const char* key : {"[a] allow agent", "[p] allow agent permanently", "[t] allow team", "[n] allow tenant",
+                          "[d] deny", "[s] skip"})
+    CHECK(screen.find(key) != std::string::npos);
+  CHECK(tmux.wait_for("two", "198.51.100.20:8080/tcp").find("acme/eng/coder-1") != std::string::npos);
+
+  tmux.keys("one", "t");  // allow the team
+  std::string answered_one = tmux.wait_for("one", "answered by");
+  std::string answered_two = tmux.wait_for("two", "answered by");
+  INFO(answered_one);
+  INFO(answered_two);
+  CHECK(answered_two.find("allow team") != std::string::npos);
+  CHECK(answered_two.find("waiting for requests") != std::string::npos);
+  expect_ok(connect_from(world, "acme/eng/coder-2", "198.51.100.20", 8080));
+
+  // A deny from the other watcher: repeats stay silent.
+  expect_refused(connect_from(world, "acme/eng/coder-1", "198.51.100.20", 9999));
+  CHECK(tmux.wait_for("two", ":9999/tcp").find(":9999/tcp") != std::string::npos);
+  tmux.keys("two", "d");
+  CHECK(tmux.wait_for("one", "deny").find("deny (repeats silent") != std::string::npos);
+  expect_refused(connect_from(world, "acme/eng/coder-1", "198.51.100.20", 9999));
+  usleep(300'000);  // past a drain: the repeat must not have become a new request
+  auto pending = agentctl_json(world, {"approvals", "list"});
+  REQUIRE(pending.is_array());
+  CHECK(pending.empty());
+  tmux.keys("one", "q");
+}

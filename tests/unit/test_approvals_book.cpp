@@ -1,0 +1,153 @@
+#include <catch2/catch.hpp>
+
+#include "agentd/approvals/book.hpp"
+#include "agentd/common/duration.hpp"
+
+using namespace agentd;
+using namespace agentd::approvals;
+using namespace std::chrono_literals;
+
+namespace {
+
+const Time t0 = Clock::from_time_t(1'700'000'000);
+
+Denial denial(const std::string& sandbox, uint16_t port, Time at, uint64_t count = 1) {
+  Denial d;
+  d.target = {sandbox, "198.51.100.20", port, "tcp"};
+  d.process = {42, 1000, "curl", "/usr/bin/curl"};
+  d.time = at;
+  d.count = count;
+  return d;
+}
+
+}  // namespace
+
+TEST_CASE("identical denials fold into one request, another port is another request") {
+  Book book;
+  policy::ApprovalSettings settings;
+  auto first = book.note_denial(denial("acme/eng/a", 80, t0), settings);
+  CHECK(first.what == Book::Noted::created);
+  CHECK(book.note_denial(denial("acme/eng/a", 80, t0 + 1s), settings).what == Book::Noted::counted);
+  // The kernel held two back: they count.
+  CHECK(book.note_denial(denial("acme/eng/a", 80, t0 + 2s, 3), settings).what == Book::Noted::counted);
+  REQUIRE(book.requests().size() == 1);
+  const Request& r = book.requests().begin()->second;
+  CHECK(r.count == 5);
+  CHECK(r.first_seen == t0);
+  CHECK(r.last_seen == t0 + 2s);
+  CHECK(r.expires_at == t0 + settings.request_expiry);
+  CHECK(book.note_denial(denial("acme/eng/a", 443, t0), settings).what == Book::Noted::created);
+  CHECK(book.note_denial(denial("acme/eng/b", 80, t0), settings).what == Book::Noted::created);
+  CHECK(book.requests().size() == 3);
+}
+
+TEST_CASE("mode off asks nobody") {
+  Book book;
+  policy::ApprovalSettings settings;
+  settings.prompt = false;
+  CHECK(book.note_denial(denial("acme/eng/a", 80, t0), settings).what == Book::Noted::off);
+  CHECK(book.requests().empty());
+}
+
+TEST_CASE("unanswered requests expire, and a later denial opens a new one") {
+  Book book;
+  policy::ApprovalSettings settings;
+  settings.request_expiry = 10min;
+  book.note_denial(denial("acme/eng/a", 80, t0), settings);
+  CHECK(book.expire_requests(t0 + 9min).empty());
+  auto expired = book.expire_requests(t0 + 10min);
+  REQUIRE(expired.size() == 1);
+  CHECK(expired[0].state == RequestState::expired);
+  CHECK_FALSE(book.decide(expired[0].id, {}, "root", t0 + 11min, settings));
+  CHECK(book.note_denial(denial("acme/eng/a", 80, t0 + 11min), settings).what == Book::Noted::created);
+}
+
+TEST_CASE("an allow makes a grant for the scope asked, for the tenant's time by default") {
+  Book book;
+  policy::ApprovalSettings settings;
+  settings.grant_duration = 2h;
+  auto id = book.note_denial(denial("acme/eng/a", 80, t0), settings).request->id;
+  Decision team{true, Scope::team, std::nullopt, false};
+  auto answered = book.decide(id, team, "alice (uid 1001)", t0 + 1min, settings);
+  REQUIRE(answered);
+  REQUIRE(answered->grant);
+  CHECK(answered->grant->subject == "acme/eng");
+  CHECK(answered->grant->expires_at == t0 + 1min + 2h);
+  CHECK(answered->request.state == RequestState::approved);
+  CHECK(answered->request.answer == "allow team for 2h");
+  CHECK(answered->grant->covers({"acme", "eng", "b"}));
+  CHECK_FALSE(answered->grant->covers({"acme", "ops", "a"}));
+  CHECK_FALSE(answered->grant->covers({"globex", "eng", "a"}));
+  // Answered once only.
+  auto again = book.decide(id, {}, "bob", t0 + 2min, settings);
+  REQUIRE_FALSE(again);
+  CHECK(again.error().message.find("already approved (by alice (uid 1001))") != std::string::npos);
+  CHECK(book.grants_covering({"acme", "eng", "z"}).size() == 1);
+  CHECK(book.grants_covering({"acme", "ops", "z"}).empty());
+}
+
+TEST_CASE("permanent and timed grants, expiry removes only what is due") {
+  Book book;
+  policy::ApprovalSettings settings;
+  auto a = book.note_denial(denial("acme/eng/a", 80, t0), settings).request->id;
+  auto b = book.note_denial(denial("acme/eng/a", 81, t0), settings).request->id;
+  REQUIRE(book.decide(a, {true, Scope::agent, std::nullopt, true}, "root", t0, settings));
+  REQUIRE(book.decide(b, {true, Scope::tenant, 30min, false}, "root", t0, settings));
+  CHECK(book.expire_grants(t0 + 29min).empty());
+  auto gone = book.expire_grants(t0 + 30min);
+  REQUIRE(gone.size() == 1);
+  CHECK(gone[0].port == 81);
+  CHECK(book.grants().size() == 1);
+  CHECK_FALSE(book.grants().begin()->second.expires_at);
+  CHECK(book.revoke(book.grants().begin()->first));
+  CHECK(book.grants().empty());
+}
+
+TEST_CASE("after a deny, repeats stay silent, then ask again") {
+  Book book;
+  policy::ApprovalSettings settings;
+  settings.silence_after_deny = 15min;
+  auto id = book.note_denial(denial("acme/eng/a", 80, t0), settings).request->id;
+  auto answered = book.decide(id, {false, Scope::agent, std::nullopt, false}, "root", t0, settings);
+  REQUIRE(answered);
+  CHECK_FALSE(answered->grant);
+  CHECK(answered->request.state == RequestState::denied);
+  CHECK(book.note_denial(denial("acme/eng/a", 80, t0 + 14min), settings).what == Book::Noted::silenced);
+  CHECK(book.note_denial(denial("acme/eng/a", 80, t0 + 16min), settings).what == Book::Noted::created);
+}
+
+TEST_CASE("requests and grants survive a round trip through JSON, and ids continue after a restore") {
+  Book book;
+  policy::ApprovalSettings settings;
+  auto id = book.note_denial(denial("acme/eng/a", 80, t0), settings).request->id;
+  auto answered = book.decide(id, {true, Scope::team, 1h, false}, "root", t0, settings);
+  REQUIRE(answered);
+  auto request = request_from_json(request_to_json(answered->request));
+  auto grant = grant_from_json(grant_to_json(*answered->grant));
+  REQUIRE(request);
+  REQUIRE(grant);
+  CHECK(request->target == answered->request.target);
+  CHECK(request->state == RequestState::approved);
+  CHECK(request->answered_at == answered->request.answered_at);
+  CHECK(grant->expires_at == answered->grant->expires_at);
+  CHECK(grant->scope == Scope::team);
+  Book restored;
+  restored.restore({*request}, {*grant}, 7, 9);
+  auto next = restored.note_denial(denial("acme/eng/a", 99, t0), settings);
+  CHECK(next.request->id == 8);
+  CHECK_FALSE(request_from_json({{"id", 1}}));
+}
+
+TEST_CASE("durations as operators write them") {
+  CHECK(*parse_duration("30s") == 30s);
+  CHECK(*parse_duration("1h30m") == 90min);
+  CHECK(*parse_duration("7d") == std::chrono::hours(168));
+  CHECK(*parse_duration("2w") == std::chrono::hours(336));
+  for (const char* bad : {"", "30", "h", "1x", "-5m", "1.5h", "0s", "99999999d"}) {
+    INFO(bad);
+    CHECK_FALSE(parse_duration(bad));
+  }
+  CHECK(format_duration(90s) == "1m30s");
+  CHECK(format_duration(3600s) == "1h");
+  CHECK(format_duration(0s) == "0s");
+}

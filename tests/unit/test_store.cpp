@@ -1,0 +1,153 @@
+// The SQLite store: requests, grants and the audit trail survive a reopen;
+// queries filter; retention removes by age and by size.
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+
+#include "agentd/store/store.hpp"
+
+using namespace agentd;
+using namespace agentd::approvals;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    char tmpl[] = "/tmp/agentd-store-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+};
+
+store::AuditEvent event(Time at, const std::string& sandbox, const std::string& decision) {
+  store::AuditEvent e;
+  e.time = at;
+  e.kind = decision == "deny" ? "denial" : "decision";
+  e.decision = decision;
+  e.actor = "kernel";
+  e.sandbox = sandbox;
+  e.dest = "198.51.100.20";
+  e.port = 80;
+  e.protocol = "tcp";
+  return e;
+}
+
+}  // namespace
+
+TEST_CASE("the store keeps requests and live grants across a reopen, in WAL mode") {
+  TempDir dir;
+  const auto file = dir.path / "agentd.db";
+  const Time now = Clock::now();
+  {
+    auto s = store::Store::open(file, {});
+    REQUIRE(s);
+    Request r;
+    r.id = 4;
+    r.target = {"acme/eng/a", "198.51.100.20", 80, "tcp"};
+    r.first_seen = r.last_seen = now;
+    r.expires_at = now + 15min;
+    REQUIRE((*s)->save_request(r));
+    Grant live, ended;
+    live.id = 2;
+    live.subject = "acme/eng";
+    live.scope = Scope::team;
+    live.address = "198.51.100.20";
+    live.port = 80;
+    live.protocol = "tcp";
+    live.created_at = now;
+    live.created_by = "root (uid 0)";
+    ended = live;
+    ended.id = 3;
+    REQUIRE((*s)->save_grant(live));
+    REQUIRE((*s)->save_grant(ended));
+    REQUIRE((*s)->end_grant(3, "revoked", now));
+  }
+  auto s = store::Store::open(file, {});
+  REQUIRE(s);
+  auto db = store::Database::open(file);
+  REQUIRE(db);
+  auto mode = db->prepare("PRAGMA journal_mode");
+  REQUIRE(mode);
+  REQUIRE(*mode->step());
+  CHECK(mode->text(0) == "wal");
+  auto requests = (*s)->open_requests();
+  REQUIRE(requests);
+  REQUIRE(requests->size() == 1);
+  CHECK((*requests)[0].target.sandbox == "acme/eng/a");
+  auto grants = (*s)->live_grants();
+  REQUIRE(grants);
+  REQUIRE(grants->size() == 1);
+  CHECK((*grants)[0].id == 2);
+  CHECK(*(*s)->max_grant_id() == 3);
+  CHECK(*(*s)->max_request_id() == 4);
+}
+
+TEST_CASE("audit queries filter by agent glob, time, decision and tenant") {
+  TempDir dir;
+  auto s = store::Store::open(dir.path / "agentd.db", {});
+  REQUIRE(s);
+  const Time now = Clock::now();
+  {
+    auto batch = (*s)->transaction();
+    REQUIRE((*s)->audit(event(now - 2h, "acme/eng/a", "deny")));
+    REQUIRE((*s)->audit(event(now - 1min, "acme/ops/b", "deny")));
+    REQUIRE((*s)->audit(event(now, "acme/eng/a", "approved")));
+    REQUIRE((*s)->audit(event(now, "globex/x/y", "deny")));
+    REQUIRE(batch.commit());
+  }
+  store::AuditQuery q;
+  CHECK((*s)->query_audit(q)->size() == 4);
+  q.agent_glob = "acme/eng/*";
+  CHECK((*s)->query_audit(q)->size() == 2);
+  q.since = now - 1h;
+  CHECK((*s)->query_audit(q)->size() == 1);
+  q = {};
+  q.decision = "deny";
+  CHECK((*s)->query_audit(q)->size() == 3);
+  q = {};
+  q.all_tenants = false;
+  q.tenants = {"globex"};
+  auto rows = (*s)->query_audit(q);
+  REQUIRE(rows->size() == 1);
+  CHECK((*rows)[0]["sandbox"] == "globex/x/y");
+  q = {};
+  q.limit = 2;
+  rows = (*s)->query_audit(q);
+  REQUIRE(rows->size() == 2);
+  CHECK((*rows)[1]["sandbox"] == "globex/x/y");  // the newest, oldest first
+}
+
+TEST_CASE("retention removes what is older than the age, then the oldest until the size fits") {
+  TempDir dir;
+  store::Retention retention{24h, 256 * 1024};
+  auto s = store::Store::open(dir.path / "agentd.db", retention);
+  REQUIRE(s);
+  const Time now = Clock::now();
+  {
+    auto batch = (*s)->transaction();
+    REQUIRE((*s)->audit(event(now - 48h, "acme/eng/old", "deny")));
+    for (int i = 0; i < 5000; ++i) {
+      auto e = event(now - std::chrono::seconds(5000 - i), "acme/eng/a", "deny");
+      e.detail = {{"padding", std::string(100, 'x')}, {"i", i}};
+      REQUIRE((*s)->audit(e));
+    }
+    REQUIRE(batch.commit());
+  }
+  CHECK((*s)->counts().bytes > retention.max_bytes);
+  auto removed = (*s)->prune(now);
+  REQUIRE(removed);
+  CHECK(*removed > 1);
+  CHECK((*s)->counts().bytes <= retention.max_bytes);
+  store::AuditQuery q;
+  q.agent_glob = "acme/eng/old";
+  CHECK((*s)->query_audit(q)->empty());
+  q.agent_glob = "acme/eng/a";
+  q.limit = 100000;
+  auto rows = (*s)->query_audit(q);
+  REQUIRE_FALSE(rows->empty());
+  CHECK(rows->back()["detail"]["i"] == 4999);  // the newest stay
+}
