@@ -1,5 +1,7 @@
 #include "agentd/daemon/approval_service.hpp"
 
+#include "agentd/policy/explain.hpp"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -208,6 +210,34 @@ void ApprovalService::tick() {
     else if (*pruned) spdlog::info("store retention: {} old rows removed", *pruned);
   }
   if (siem_) siem_->flush();
+}
+
+size_t ApprovalService::revoke_denied_by_policy() {
+  const auto* policy = applier_.policy();
+  if (!policy) return 0;
+  std::vector<uint64_t> doomed;
+  for (const auto& [id, grant] : book_.grants()) {
+    auto dest = policy::parse_destination(
+        fmt::format("{}:{}/{}", grant.address.find(':') != std::string::npos ? "[" + grant.address + "]" : grant.address,
+                    grant.port, grant.protocol == "udp" ? "udp" : "tcp"));
+    if (!dest) continue;
+    size_t covered = 0, denied = 0;
+    for (const auto& [slot, sandbox] : registry_.all()) {
+      if (!grant.covers(sandbox.agent)) continue;
+      ++covered;
+      auto decision = policy::explain(*policy, sandbox.agent, *dest);
+      if (decision && !decision->allowed && decision->endpoint) ++denied;  // an explicit deny rule
+    }
+    if (covered > 0 && denied == covered) doomed.push_back(id);
+  }
+  for (uint64_t id : doomed) {
+    auto grant = book_.revoke(id);
+    if (!grant) continue;
+    grant_ended(*grant, "revoked", "policy reload (an explicit deny now covers it)");
+    spdlog::info("approvals: grant {} revoked: the new policy denies {}:{}", grant->id, grant->address, grant->port);
+  }
+  if (!doomed.empty()) sync_grants();
+  return doomed.size();
 }
 
 void ApprovalService::sync_grants() {

@@ -53,6 +53,10 @@ class ApprovalService {
   // become requests.
   void on_denial(const nlohmann::json& record);
   void on_policy(const std::string& decision, const std::string& trigger, const nlohmann::json& detail);
+  // After a reload: a grant the new policy denies outright, for every
+  // sandbox it covers, is revoked (the kernel's deny already wins; this
+  // keeps the store and `grants list` honest). Returns how many went.
+  size_t revoke_denied_by_policy();
   // Sandboxes appeared or went, or grants changed: the kernel's grants map
   // made to match the live grants.
   void sync_grants();

@@ -115,6 +115,16 @@ TEST_CASE("an explicit deny wins over an approval") {
 )");
   REQUIRE(world.agentctl({"policy", "apply"}).exit_code == 0);
   expect_refused(connect_from(world, "acme/ops/runner", "198.51.100.66", 80));
+  // The grant can never take effect again: the reload revoked it, and says so.
+  auto grants = agentctl_json(world, {"grants", "list"});
+  REQUIRE(grants.is_array());
+  for (const auto& g : grants) CHECK(g["address"] != "198.51.100.66");
+  auto revoked = agentctl_json(world, {"audit", "--decision", "revoked"});
+  INFO(revoked.dump(2));
+  REQUIRE(revoked.is_array());
+  bool by_reload = false;
+  for (const auto& e : revoked) by_reload |= e.dump().find("policy reload") != std::string::npos;
+  CHECK(by_reload);
 }
 
 TEST_CASE("grants survive kill -9 and a restart, and close again when their time is up") {
