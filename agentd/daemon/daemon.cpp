@@ -623,7 +623,8 @@ json Daemon::dns_status() const {
   const auto& c = dns_proxy_->counters();
   dns["enabled"] = true;
   dns["queries"] = {{"received", c.queries},     {"refused", c.refused},   {"forwarded", c.forwarded},
-                    {"answered", c.answered},    {"malformed", c.malformed}, {"upstream_failures", c.upstream_failures}};
+                    {"answered", c.answered},    {"malformed", c.malformed}, {"upstream_failures", c.upstream_failures},
+                    {"cache_hits", c.cache_hits}};
   return dns;
 }
 

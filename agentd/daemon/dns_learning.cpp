@@ -103,9 +103,10 @@ std::optional<dns::Bytes> DnsLearning::judge(uint32_t slot, const dns::Query& qu
   return dns::refusal(query, settings_.refusal, by_rule ? dns::kEdeBlocked : dns::kEdeProhibited, text);
 }
 
-dns::Bytes DnsLearning::learn(uint32_t slot, const dns::Query& query, const uint8_t* data, size_t size) {
+dns::Bytes DnsLearning::learn(uint32_t slot, const dns::Query& query, const uint8_t* data, size_t size,
+                              const dns::Answer* parsed) {
   const dns::Bytes unchanged(data, data + size);
-  auto answer = dns::parse_answer(data, size, query);
+  auto answer = parsed ? Result<dns::Answer>(*parsed) : dns::parse_answer(data, size, query);
   const Sandbox* sandbox = registry_.find_slot(slot);
   const auto* policy = applier_.policy();
   if (!answer || !sandbox || !policy) {
@@ -146,6 +147,13 @@ dns::Bytes DnsLearning::learn(uint32_t slot, const dns::Query& query, const uint
     entry.ranges = decision.ranges;
     if (auto it = entries_.find(key); it != entries_.end() && it->second.expires_ns > now) {
       merge_ranges(entry.ranges, it->second.ranges);  // two live names, one address: both their ports
+      // Nothing new and most of its time still ahead: no map write (a hot
+      // name would otherwise cost a syscall per query).
+      const uint64_t ttl_ns = static_cast<uint64_t>(ttl) * 1'000'000'000;
+      if (it->second.name == entry.name && it->second.ranges.size() == entry.ranges.size() &&
+          std::equal(entry.ranges.begin(), entry.ranges.end(), it->second.ranges.begin(), same_range) &&
+          it->second.expires_ns >= now + ttl_ns - ttl_ns / 4)
+        continue;
       entry.expires_ns = std::max(entry.expires_ns, it->second.expires_ns);
     }
     if (auto st = write(key, entry); !st) {

@@ -51,7 +51,8 @@ class DnsLearning : public dns::QueryJudge {
               const PolicyApplier& applier, const SandboxRegistry& registry, DenialSink denials);
 
   std::optional<dns::Bytes> judge(uint32_t slot, const dns::Query& query, const std::string& transport) override;
-  dns::Bytes learn(uint32_t slot, const dns::Query& query, const uint8_t* answer, size_t size) override;
+  dns::Bytes learn(uint32_t slot, const dns::Query& query, const uint8_t* answer, size_t size,
+                   const dns::Answer* parsed = nullptr) override;
 
   // After a reload: what the new policy no longer allows goes, the rest
   // gets the new policy's ports.

@@ -18,6 +18,10 @@ namespace {
 
 constexpr uint64_t kSweepUsec = 250'000;
 constexpr size_t kMaxTcpConnections = 512;
+constexpr auto kCacheSeconds = std::chrono::seconds(5);  // at most: TTLs handed out run at most this stale
+constexpr size_t kMaxCachedAnswers = 10000;
+
+std::string cache_key(const Query& q) { return fmt::format("{}/{}/{}", q.qtype, q.qclass, q.name); }
 constexpr uint16_t kRcodeFormErr = 1, kRcodeServFail = 2, kRcodeNotImp = 4;
 
 std::optional<uint32_t> slot_of_address(in_addr addr) {
@@ -241,6 +245,17 @@ void DnsProxy::handle(const Client& client, uint32_t slot, const uint8_t* data, 
     reply(client, *refusal);
     return;
   }
+  if (auto hit = cache_.find(cache_key(*query)); hit != cache_.end()) {
+    if (hit->second.expires > std::chrono::steady_clock::now()) {
+      ++counters_.cache_hits;
+      ++counters_.answered;
+      Bytes answer =
+          judge_.learn(slot, *query, hit->second.answer.data(), hit->second.answer.size(), &hit->second.parsed);
+      reply(client, with_id(answer.data(), answer.size(), query->id));
+      return;
+    }
+    cache_.erase(hit);
+  }
   if (pending_.size() >= 65000) {
     ++counters_.upstream_failures;
     reply(client, header_only(query->id, kRcodeServFail));
@@ -276,11 +291,23 @@ void DnsProxy::read_upstream() {
     if (it == pending_.end()) continue;  // late, or not ours
     Pending pending = std::move(it->second);
     pending_.erase(it);
+    remember(pending.query, buffer, static_cast<size_t>(n));
     Bytes answer = judge_.learn(pending.slot, pending.query, buffer, static_cast<size_t>(n));
     answer = with_id(answer.data(), answer.size(), pending.query.id);
     ++counters_.answered;
     reply(pending.client, answer);
   }
+}
+
+void DnsProxy::remember(const Query& query, const uint8_t* data, size_t size) {
+  auto answer = parse_answer(data, size, query);
+  if (!answer || answer->rcode != 0 || answer->truncated || answer->addresses.empty()) return;
+  uint32_t ttl = UINT32_MAX;
+  for (const auto& a : answer->addresses) ttl = std::min(ttl, a.ttl);
+  const auto lifetime = std::min<std::chrono::seconds>(std::chrono::seconds(ttl), kCacheSeconds);
+  if (lifetime.count() == 0) return;
+  if (cache_.size() >= kMaxCachedAnswers) cache_.clear();  // crude, bounded; refills in seconds
+  cache_[cache_key(query)] = Cached{Bytes(data, data + size), std::move(*answer), std::chrono::steady_clock::now() + lifetime};
 }
 
 void DnsProxy::reply(const Client& client, const Bytes& bytes) {

@@ -48,7 +48,9 @@ class QueryJudge {
   virtual std::optional<Bytes> judge(uint32_t slot, const Query& query, const std::string& transport) = 0;
   // The upstream's answer: learn what may be learned; returns the bytes
   // to give the sandbox (the answer, maybe without refused addresses).
-  virtual Bytes learn(uint32_t slot, const Query& query, const uint8_t* answer, size_t size) = 0;
+  // `parsed`, when given, is parse_answer() of those bytes (a cache hit).
+  virtual Bytes learn(uint32_t slot, const Query& query, const uint8_t* answer, size_t size,
+                      const Answer* parsed = nullptr) = 0;
 };
 
 class DnsProxy {
@@ -57,7 +59,8 @@ class DnsProxy {
   ~DnsProxy();
 
   struct Counters {
-    uint64_t queries = 0, refused = 0, forwarded = 0, answered = 0, malformed = 0, upstream_failures = 0;
+    uint64_t queries = 0, refused = 0, forwarded = 0, answered = 0, malformed = 0, upstream_failures = 0,
+             cache_hits = 0;
   };
   const Counters& counters() const { return counters_; }
   const ProxySettings& settings() const { return settings_; }
@@ -109,6 +112,16 @@ class DnsProxy {
   UniqueFd udp_, tcp_, upstream_;
   SdEventSourcePtr udp_source_, tcp_source_, upstream_source_, sweep_;
   std::map<uint16_t, Pending> pending_;  // by the id sent upstream
+  // Upstream answers with addresses, kept a few seconds (their TTL if
+  // shorter): a hot name costs one round trip to the upstream per interval,
+  // not one per query. Every hit is still judged and learned per sandbox.
+  struct Cached {
+    Bytes answer;
+    Answer parsed;
+    std::chrono::steady_clock::time_point expires;
+  };
+  std::map<std::string, Cached> cache_;  // by "qtype/qclass/name"
+  void remember(const Query& query, const uint8_t* answer, size_t size);
   std::map<uint64_t, std::unique_ptr<TcpConnection>> connections_;
   uint64_t next_serial_ = 1;
   uint16_t id_seed_ = 0;
