@@ -7,6 +7,7 @@
 #include "agentd/common/version.hpp"
 #include "agentd/daemon/daemon.hpp"
 #include "agentd/daemon/service_manager.hpp"
+#include "agentd_abi.h"
 
 int main(int argc, char** argv) {
   agentd::daemon::Options options;
@@ -35,6 +36,11 @@ int main(int argc, char** argv) {
                  "/etc/resolv.conf]");
   app.add_option("--dns-port", options.dns.port, "port of the DNS proxy on 127.64.0.0/16 (UDP and TCP)")
       ->check(CLI::Range(1, 65535))
+      ->capture_default_str();
+  app.add_option("--dns-ipv6-port-base", options.dns.ipv6_port_base,
+                 "queries to IPv6 servers go to [::1]:BASE+slot, one port per sandbox; 0: off (then they are "
+                 "refused where an IPv4 detour is impossible)")
+      ->check(CLI::Range(0, 65535 - AGENTD_MAX_SANDBOXES))
       ->capture_default_str();
   app.add_option("--dns-min-ttl", options.dns.min_ttl_seconds,
                  "seconds a learned address stays allowed at least, whatever its TTL")

@@ -67,6 +67,15 @@ enum agentd_hook {
  * tells the proxy which sandbox asked. Replies get the server's address
  * back as their source (recvmsg/getpeername hooks).
  */
+/*
+ * A query to an IPv6 server on an IPv6 socket cannot go to an IPv4
+ * address (IPv6-only sockets; unconnected sends, where the kernel refuses
+ * a v4-mapped rewrite), and IPv6 has no 127/8 to spread sandboxes over:
+ * such a query goes to [::1]:<base + slot> instead, one port per sandbox,
+ * each served by its own proxy socket. agentd_dns6[0] holds the base
+ * (0: off); agentd_dns6[slot] the port serving that slot, 0 while none
+ * does (then the query is refused, never let through).
+ */
 #define AGENTD_DNS_NET  0x7f400000u /* 127.64.0.0, host order */
 #define AGENTD_DNS_MASK 0xffff0000u /* /16: slots below 65536 */
 #define AGENTD_DNS_PORT 53
@@ -77,7 +86,7 @@ enum agentd_deny_reason {
 	AGENTD_REASON_UNKNOWN_CGROUP = 3, /* a cgroup under the root that is no sandbox */
 	AGENTD_REASON_SOCKET_TYPE = 4,    /* socket family/type/protocol not permitted */
 	AGENTD_REASON_DNS_EXPIRED = 5,    /* learned through DNS, but its TTL ran out */
-	AGENTD_REASON_DNS_UNSUPPORTED = 6,/* a DNS query the proxy cannot take (unconnected IPv6 UDP) */
+	AGENTD_REASON_DNS_UNSUPPORTED = 6,/* a DNS query the proxy cannot take (IPv6 server, no [::1] port serving the sandbox) */
 	AGENTD_REASON_PROXY_SPOOF = 7,    /* aimed at the DNS proxy's sandbox addresses directly */
 };
 
@@ -148,6 +157,11 @@ struct agentd_sock_info {
 struct agentd_dns_config {
 	__u32 enabled;
 	__u32 proxy_port; /* host order */
+};
+
+/* Value of agentd_dns6 (see AGENTD_DNS_NET). */
+struct agentd_dns6_port {
+	__u32 port; /* host order */
 };
 
 /* An address learned through DNS for one sandbox, with its expiry. */
@@ -227,6 +241,7 @@ static_assert(sizeof(struct agentd_sock_info) == 28, "sock info layout");
 static_assert(sizeof(struct agentd_learned_key) == 24, "learned key layout");
 static_assert(sizeof(struct agentd_learned_value) == 8 + 8 + 8 * AGENTD_MAX_PORT_RANGES, "learned value layout");
 static_assert(sizeof(struct agentd_counters) == 24, "counters layout");
+static_assert(sizeof(struct agentd_dns6_port) == 4, "dns6 port layout");
 static_assert(sizeof(struct agentd_ratelimit_key) == 28, "rate limit key layout");
 static_assert(sizeof(struct agentd_ratelimit_value) == 24, "rate limit value layout");
 #else

@@ -30,20 +30,27 @@ static __always_inline int is_proxy_address(__u32 ip4_net_order, __u16 port_net_
 }
 
 /*
- * `as_mapped`: the socket is AF_INET6 (connect6), so the proxy's IPv4
- * address goes in as ::ffff:127.64.x.y, which the kernel connects over
- * IPv4 unless the socket is IPv6-only (then the connect fails: closed).
- * Unconnected IPv6 UDP cannot be turned into IPv4 by a hook (the kernel
- * refuses that rewrite), so such a query is refused, never let through.
+ * Where the query goes. IPv4 hooks: 127.64.<slot>. IPv6 hooks, IPv6
+ * server: [::1]:<base + slot> when a proxy socket serves the slot; else,
+ * for connect6 only, ::ffff:127.64.<slot>, which a dual-stack socket
+ * connects over IPv4 (an IPv6-only one fails: closed). An IPv4-mapped
+ * server on an IPv6 socket takes that mapped address too. Unconnected
+ * IPv6 UDP cannot be turned into IPv4 by a hook (the kernel refuses that
+ * rewrite): with no [::1] port such a query is refused, never let through.
  */
-static __always_inline int redirect_dns(struct bpf_sock_addr *ctx, const struct destination *dest, int as_mapped,
-					int can_redirect)
+#define TO_PROXY4 1
+#define TO_MAPPED 2
+#define TO_LOOPBACK6 3
+
+static __always_inline int redirect_dns(struct bpf_sock_addr *ctx, const struct destination *dest, int ipv6_hook,
+					int mapped_ok)
 {
 	struct agentd_dns_config *cfg = dns_config();
 	struct agentd_sandbox_state *state;
 	struct agentd_sock_info *info;
 	struct bpf_sock *sk = ctx->sk;
-	__u32 slot, proxy_ip;
+	__u32 slot, port6 = 0, proxy_ip;
+	int route;
 
 	if (!cfg || !cfg->enabled || dest->port != AGENTD_DNS_PORT || !dest->proto_bit || !sk)
 		return REDIRECT_NONE;
@@ -53,8 +60,18 @@ static __always_inline int redirect_dns(struct bpf_sock_addr *ctx, const struct 
 	state = bpf_map_lookup_elem(&agentd_state, &slot);
 	if (!state || !(state->flags & AGENTD_SANDBOX_ACTIVE))
 		return REDIRECT_NONE;
-	if (!can_redirect)
-		return REDIRECT_DENY;
+	if (!ipv6_hook) {
+		route = TO_PROXY4;
+	} else {
+		if (dest->family == AGENTD_FAMILY_IPV6)
+			port6 = dns6_port(slot);
+		if (port6)
+			route = TO_LOOPBACK6;
+		else if (mapped_ok)
+			route = TO_MAPPED;
+		else
+			return REDIRECT_DENY;
+	}
 	info = bpf_sk_storage_get(&agentd_socks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!info)
 		return REDIRECT_NONE;
@@ -64,15 +81,22 @@ static __always_inline int redirect_dns(struct bpf_sock_addr *ctx, const struct 
 	info->dns_port = bpf_htons(AGENTD_DNS_PORT);
 
 	proxy_ip = bpf_htonl(AGENTD_DNS_NET | slot);
-	if (as_mapped) {
+	if (route == TO_PROXY4) {
+		ctx->user_ip4 = proxy_ip;
+		ctx->user_port = bpf_htons((__u16)cfg->proxy_port);
+	} else if (route == TO_MAPPED) {
 		ctx->user_ip6[0] = 0;
 		ctx->user_ip6[1] = 0;
 		ctx->user_ip6[2] = bpf_htonl(0x0000ffff);
 		ctx->user_ip6[3] = proxy_ip;
+		ctx->user_port = bpf_htons((__u16)cfg->proxy_port);
 	} else {
-		ctx->user_ip4 = proxy_ip;
+		ctx->user_ip6[0] = 0;
+		ctx->user_ip6[1] = 0;
+		ctx->user_ip6[2] = 0;
+		ctx->user_ip6[3] = bpf_htonl(1);
+		ctx->user_port = bpf_htons((__u16)port6);
 	}
-	ctx->user_port = bpf_htons((__u16)cfg->proxy_port);
 	count(slot, 1);
 	return REDIRECT_DONE;
 }
@@ -94,19 +118,32 @@ static __always_inline void restore_dns_peer4(struct bpf_sock_addr *ctx)
 	ctx->user_port = info->dns_port;
 }
 
-/* recvmsg6 and getpeername6: ::ffff:127.64.x.y back to the server's. */
+/* Is the peer [::1]:<base + slot>, the port serving this socket's sandbox? */
+static __always_inline int is_proxy6_of(struct bpf_sock_addr *ctx, const struct agentd_sock_info *info)
+{
+	__u32 base = dns6_port(0);
+
+	return base && ctx->user_ip6[0] == 0 && ctx->user_ip6[1] == 0 && ctx->user_ip6[2] == 0 &&
+	       ctx->user_ip6[3] == bpf_htonl(1) && bpf_ntohs((__u16)ctx->user_port) == base + info->slot;
+}
+
+/* recvmsg6 and getpeername6: ::ffff:127.64.x.y or [::1]:<base + slot>
+ * back to the server's address. */
 static __always_inline void restore_dns_peer6(struct bpf_sock_addr *ctx)
 {
 	struct agentd_dns_config *cfg = dns_config();
 	struct agentd_sock_info *info;
+	int mapped;
 	__u32 w[4];
 
-	if (!ctx->sk || ctx->user_ip6[0] != 0 || ctx->user_ip6[1] != 0 ||
-	    ctx->user_ip6[2] != bpf_htonl(0x0000ffff) ||
-	    !is_proxy_address(ctx->user_ip6[3], (__u16)ctx->user_port, cfg))
+	if (!ctx->sk || !cfg || !cfg->enabled)
 		return;
+	mapped = ctx->user_ip6[0] == 0 && ctx->user_ip6[1] == 0 && ctx->user_ip6[2] == bpf_htonl(0x0000ffff) &&
+		 is_proxy_address(ctx->user_ip6[3], (__u16)ctx->user_port, cfg);
+	if (!mapped && (ctx->user_ip6[3] != bpf_htonl(1) || ctx->user_ip6[2] != 0))
+		return; /* cheap: neither the proxy's mapped address nor ::1 */
 	info = bpf_sk_storage_get(&agentd_socks, ctx->sk, 0, 0);
-	if (!info || !info->dns_family)
+	if (!info || !info->dns_family || (!mapped && !is_proxy6_of(ctx, info)))
 		return;
 	if (info->dns_family == AGENTD_FAMILY_IPV4) {
 		w[0] = 0;

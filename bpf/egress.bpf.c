@@ -17,9 +17,9 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* DNS goes to the proxy; everything else is judged. */
 static __always_inline int egress(struct bpf_sock_addr *ctx, __u8 hook, const struct destination *dest,
-				  int as_mapped, int can_redirect)
+				  int ipv6_hook, int mapped_ok)
 {
-	switch (redirect_dns(ctx, dest, as_mapped, can_redirect)) {
+	switch (redirect_dns(ctx, dest, ipv6_hook, mapped_ok)) {
 	case REDIRECT_DONE:
 		return VERDICT_ALLOW;
 	case REDIRECT_DENY:
@@ -59,7 +59,7 @@ int agentd_sendmsg4(struct bpf_sock_addr *ctx)
 }
 
 /* IPv4-mapped destinations never get here (the kernel sends them through
- * sendmsg4), so a DNS query here names an IPv6 server: refused. */
+ * sendmsg4), so a DNS query here names an IPv6 server: to [::1]. */
 SEC("cgroup/sendmsg6")
 int agentd_sendmsg6(struct bpf_sock_addr *ctx)
 {

@@ -142,18 +142,44 @@ static __always_inline int deny_egress(struct bpf_sock_addr *ctx, __u8 hook, __u
 #define PROXY_OWN 1   /* the proxy's address of this very sandbox */
 #define PROXY_OTHER 2 /* another sandbox's proxy address */
 
+/* The port on ::1 that serves IPv6 DNS for `index` (0: the base), or 0. */
+static __always_inline __u32 dns6_port(__u32 index)
+{
+	struct agentd_dns6_port *entry = bpf_map_lookup_elem(&agentd_dns6, &index);
+
+	return entry ? entry->port : 0;
+}
+
+static __always_inline int is_ipv6_loopback(const __u8 *addr)
+{
+	__u32 w[4];
+
+	__builtin_memcpy(w, addr, sizeof(w));
+	return w[0] == 0 && w[1] == 0 && w[2] == 0 && w[3] == bpf_htonl(1);
+}
+
 /*
- * The proxy's per-sandbox addresses: a sandbox may reach its own (a
- * socket connected through the redirect sends to it; a v4-mapped IPv6
- * socket's sends pass sendmsg4 with it), never another's, which would let
- * it ask in another sandbox's name.
+ * The proxy's per-sandbox addresses: 127.64.<slot>:<port>, and for IPv6
+ * [::1]:<base + slot>. A sandbox may reach its own (a socket connected
+ * through the redirect sends to it; a v4-mapped IPv6 socket's sends pass
+ * sendmsg4 with it), never another's, which would let it ask in another
+ * sandbox's name.
  */
 static __always_inline int aims_at_proxy(const struct destination *dest, __u32 slot)
 {
-	__u32 zero = 0, ip4, host;
+	__u32 zero = 0, ip4, host, base;
 	struct agentd_dns_config *cfg = bpf_map_lookup_elem(&agentd_dnscfg, &zero);
 
-	if (!cfg || !cfg->enabled || dest->family != AGENTD_FAMILY_IPV4 || dest->port != cfg->proxy_port)
+	if (!cfg || !cfg->enabled)
+		return PROXY_NOT;
+	if (dest->family == AGENTD_FAMILY_IPV6) {
+		base = dns6_port(0);
+		if (!base || !is_ipv6_loopback(dest->addr) || dest->port <= base ||
+		    dest->port >= base + AGENTD_MAX_SANDBOXES)
+			return PROXY_NOT;
+		return dest->port == base + slot && dns6_port(slot) ? PROXY_OWN : PROXY_OTHER;
+	}
+	if (dest->port != cfg->proxy_port)
 		return PROXY_NOT;
 	__builtin_memcpy(&ip4, dest->addr, sizeof(ip4));
 	host = bpf_ntohl(ip4);

@@ -121,4 +121,13 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } agentd_dnscfg SEC(".maps");
 
+/* IPv6 DNS: [0] the base port on ::1, [slot] the port serving that slot. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, AGENTD_MAX_SANDBOXES);
+	__type(key, __u32);
+	__type(value, struct agentd_dns6_port);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} agentd_dns6 SEC(".maps");
+
 #endif /* AGENTD_MAPS_BPF_H */

@@ -126,7 +126,7 @@ Result<std::unique_ptr<Enforcer>> Enforcer::start(const EnforcerOptions& options
                            bpf_map__fd(m.agentd_state),  bpf_map__fd(m.agentd_counts),
                            bpf_map__fd(m.agentd_stats),  bpf_map__fd(m.agentd_events),
                            bpf_map__fd(m.agentd_learned), bpf_map__fd(m.agentd_dnscfg),
-                           bpf_map__fd(m.agentd_grants)};
+                           bpf_map__fd(m.agentd_grants),  bpf_map__fd(m.agentd_dns6)};
   if (auto status = enforcer->attach_all(options.cgroup_root, options.bpffs_dir / "links" / "root"); !status)
     return status.error();
   return enforcer;

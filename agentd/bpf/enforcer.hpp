@@ -33,7 +33,7 @@ struct Attachment {
 
 struct MapFds {
   int rules = -1, cgroups = -1, state = -1, counts = -1, stats = -1, events = -1, learned = -1, dnscfg = -1;
-  int grants = -1;
+  int grants = -1, dns6 = -1;
 };
 
 class Enforcer {

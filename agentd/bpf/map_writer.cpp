@@ -134,6 +134,13 @@ Status MapWriter::set_dns_config(bool enabled, uint16_t proxy_port) {
   return ok_status();
 }
 
+Status MapWriter::set_dns6_port(uint32_t index, uint16_t port) {
+  const agentd_dns6_port value{port};
+  if (bpf_map_update_elem(fds_.dns6, &index, &value, BPF_ANY) != 0)
+    return system_error("writing the IPv6 DNS port of slot {}", index);
+  return ok_status();
+}
+
 Status MapWriter::set_cgroup_slot(uint64_t cgroup_id, uint32_t slot) {
   if (bpf_map_update_elem(fds_.cgroups, &cgroup_id, &slot, BPF_ANY) != 0)
     return system_error("registering cgroup {} as sandbox slot {}", cgroup_id, slot);

@@ -45,6 +45,9 @@ class MapWriter {
   Result<std::vector<std::pair<agentd_learned_key, agentd_learned_value>>> grants() const;
   // Where the hooks send DNS; disabled: DNS is judged like other traffic.
   Status set_dns_config(bool enabled, uint16_t proxy_port);
+  // IPv6 DNS: index 0 the base port on ::1 (0: off), a slot the port that
+  // serves it (0: none, its IPv6 queries are refused).
+  Status set_dns6_port(uint32_t index, uint16_t port);
 
   // Summed over CPUs.
   Result<agentd_counters> counters(uint32_t slot) const;

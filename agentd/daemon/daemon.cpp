@@ -199,6 +199,7 @@ Status Daemon::choose_cgroup_root() {
 Status Daemon::start_dns(sd_event* loop) {
   if (!options_.dns.enabled) {
     spdlog::warn("DNS proxy off (--no-dns): sandboxes' DNS is judged like other traffic; host rules learn nothing");
+    if (auto st = maps_->set_dns6_port(0, 0); !st) return st;
     return maps_->set_dns_config(false, 0);
   }
   if (options_.dns.upstream.empty()) {
@@ -220,11 +221,15 @@ Status Daemon::start_dns(sd_event* loop) {
   dns_learning_->adopt(options_.state_dir / "learned.json");
   dns::ProxySettings settings;
   settings.port = options_.dns.port;
+  settings.ipv6_port_base = options_.dns.ipv6_port_base;
   settings.upstream = upstream->first;
   settings.upstream_len = upstream->second;
   auto proxy = dns::DnsProxy::start(loop, settings, *dns_learning_);
   if (!proxy) return proxy.error();
   dns_proxy_ = std::move(*proxy);
+  if (auto st = maps_->set_dns6_port(0, options_.dns.ipv6_port_base); !st) return st;
+  for (const auto& [slot, sandbox] : registry_.all())
+    if (auto st = serve_dns6(slot); !st) return st;
   // Only now do the hooks send DNS here: the proxy is listening.
   if (auto st = maps_->set_dns_config(true, options_.dns.port); !st) return st;
   sd_event_source* timer = nullptr;
@@ -236,6 +241,16 @@ Status Daemon::start_dns(sd_event* loop) {
   spdlog::info("DNS proxy on 127.64.0.0/16 port {}, upstream {}", options_.dns.port,
                dns::address_str(upstream->first));
   return ok_status();
+}
+
+Status Daemon::serve_dns6(uint32_t slot) {
+  if (!dns_proxy_ || options_.dns.ipv6_port_base == 0) return maps_->set_dns6_port(slot, 0);
+  auto port = dns_proxy_->serve_ipv6(slot);
+  if (!port) {
+    spdlog::warn("slot {}: queries to IPv6 DNS servers will be refused: {}", slot, port.error().describe());
+    return maps_->set_dns6_port(slot, 0);
+  }
+  return maps_->set_dns6_port(slot, *port);
 }
 
 int Daemon::on_maintenance_timer(sd_event_source* source, uint64_t, void* self) {
@@ -535,6 +550,7 @@ Result<json> Daemon::ensure_sandbox(const std::string& agent_text) {
   // State before the cgroup -> slot entry: the moment the kernel can see
   // the sandbox, its rules are in force.
   if (auto st = maps_->reset_counters(s.slot); !st) return st.error();
+  if (auto st = serve_dns6(s.slot); !st) return st.error();
   if (auto st = maps_->set_state(s.slot, {s.class_id, AGENTD_SANDBOX_ACTIVE}); !st) return st.error();
   if (auto st = maps_->set_cgroup_slot(s.cgroup_id, s.slot); !st) return st.error();
   spdlog::info("sandbox {} created (slot {}, class {}) at {}", s.agent.str(), s.slot, s.class_id, s.cgroup.string());
@@ -580,6 +596,7 @@ Result<json> Daemon::adopt_sandbox(const std::string& agent_text, const std::str
   if (!slot) return slot.error();
   Sandbox s{*agent, cgroup, *id, *slot, *class_id, true};
   if (auto st = maps_->reset_counters(s.slot); !st) return st.error();
+  if (auto st = serve_dns6(s.slot); !st) return st.error();
   if (auto st = maps_->set_state(s.slot, {s.class_id, AGENTD_SANDBOX_ACTIVE}); !st) return st.error();
   if (auto st = maps_->set_cgroup_slot(s.cgroup_id, s.slot); !st) return st.error();
   if (!sandbox::path_is_within(cgroup, options_.cgroup_root)) {
@@ -625,6 +642,7 @@ json Daemon::dns_status() const {
   dns["queries"] = {{"received", c.queries},     {"refused", c.refused},   {"forwarded", c.forwarded},
                     {"answered", c.answered},    {"malformed", c.malformed}, {"upstream_failures", c.upstream_failures},
                     {"cache_hits", c.cache_hits}};
+  dns["ipv6"] = {{"port_base", options_.dns.ipv6_port_base}, {"sandboxes_served", dns_proxy_->ipv6_served()}};
   return dns;
 }
 

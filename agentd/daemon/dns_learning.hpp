@@ -32,6 +32,9 @@ struct DnsSettings {
   bool enabled = true;
   std::string upstream;               // empty: the first nameserver of /etc/resolv.conf
   uint16_t port = 1053;
+  // IPv6 servers: sandbox <slot> is served at [::1]:<base + slot>; 16384
+  // keeps every slot below the kernel's ephemeral ports. 0: off.
+  uint16_t ipv6_port_base = 16384;
   uint32_t min_ttl_seconds = 60;
   dns::Refusal refusal = dns::Refusal::refused;
   std::string protected_ranges;       // empty: the defaults

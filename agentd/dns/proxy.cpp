@@ -35,22 +35,36 @@ Status set_int_option(int fd, int level, int name, int value, const char* what) 
   return ok_status();
 }
 
-Result<UniqueFd> listen_socket(int type, uint16_t port) {
-  UniqueFd fd(::socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+Result<UniqueFd> bound_socket(int family, int type, const sockaddr* addr, socklen_t len, const std::string& where) {
+  UniqueFd fd(::socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd) return system_error("creating the DNS proxy socket");
   if (auto st = set_int_option(fd.get(), SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR"); !st) return st.error();
-  if (type == SOCK_DGRAM)
+  if (family == AF_INET6)
+    if (auto st = set_int_option(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, 1, "IPV6_V6ONLY"); !st) return st.error();
+  if (family == AF_INET && type == SOCK_DGRAM)
     if (auto st = set_int_option(fd.get(), IPPROTO_IP, IP_PKTINFO, 1, "IP_PKTINFO"); !st) return st.error();
-  // Every 127.64.x.y is local through the loopback route: only a wildcard
-  // bind receives them all. Queries that did not arrive on one are dropped.
+  const char* transport = type == SOCK_DGRAM ? "udp" : "tcp";
+  if (::bind(fd.get(), addr, len) != 0) return system_error("binding the DNS proxy to {} ({})", where, transport);
+  if (type == SOCK_STREAM && ::listen(fd.get(), 128) != 0) return system_error("listening on {}", where);
+  return fd;
+}
+
+// Every 127.64.x.y is local through the loopback route: only a wildcard
+// bind receives them all. Queries that did not arrive on one are dropped.
+Result<UniqueFd> listen_socket(int type, uint16_t port) {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(INADDR_ANY);
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
-    return system_error("binding the DNS proxy to port {} ({})", port, type == SOCK_DGRAM ? "udp" : "tcp");
-  if (type == SOCK_STREAM && ::listen(fd.get(), 128) != 0) return system_error("listening on DNS port {}", port);
-  return fd;
+  return bound_socket(AF_INET, type, reinterpret_cast<sockaddr*>(&addr), sizeof(addr), fmt::format("port {}", port));
+}
+
+Result<UniqueFd> listen_socket6(int type, uint16_t port) {
+  sockaddr_in6 addr{};
+  addr.sin6_family = AF_INET6;
+  addr.sin6_port = htons(port);
+  addr.sin6_addr = in6addr_loopback;
+  return bound_socket(AF_INET6, type, reinterpret_cast<sockaddr*>(&addr), sizeof(addr), fmt::format("[::1]:{}", port));
 }
 
 Status watch(sd_event* loop, SdEventSourcePtr& source, int fd, uint32_t events, sd_event_io_handler_t handler,
@@ -175,15 +189,56 @@ Result<std::unique_ptr<DnsProxy>> DnsProxy::start(sd_event* loop, const ProxySet
 
 DnsProxy::~DnsProxy() {
   connections_.clear();
+  ipv6_.clear();
   sweep_.reset();
   upstream_source_.reset();
   tcp_source_.reset();
   udp_source_.reset();
 }
 
-int DnsProxy::on_udp(sd_event_source*, int, uint32_t, void* self) {
-  static_cast<DnsProxy*>(self)->read_udp();
+int DnsProxy::on_udp(sd_event_source*, int fd, uint32_t, void* self) {
+  static_cast<DnsProxy*>(self)->read_udp(fd, 0);
   return 0;
+}
+
+int DnsProxy::on_udp6(sd_event_source*, int fd, uint32_t, void* userdata) {
+  auto* endpoint = static_cast<Ipv6Endpoint*>(userdata);
+  endpoint->proxy->read_udp(fd, endpoint->slot);
+  return 0;
+}
+
+int DnsProxy::on_accept6(sd_event_source*, int fd, uint32_t, void* userdata) {
+  auto* endpoint = static_cast<Ipv6Endpoint*>(userdata);
+  endpoint->proxy->accept_tcp(fd, endpoint->slot);
+  return 0;
+}
+
+Result<uint16_t> DnsProxy::serve_ipv6(uint32_t slot) {
+  if (settings_.ipv6_port_base == 0) return make_error("no IPv6 port base");
+  if (slot == AGENTD_SLOT_UNKNOWN || slot >= AGENTD_MAX_SANDBOXES) return make_error("slot {} out of range", slot);
+  const uint32_t port_wide = uint32_t{settings_.ipv6_port_base} + slot;
+  if (port_wide > 65535) return make_error("port {} for slot {} is past 65535", port_wide, slot);
+  const auto port = static_cast<uint16_t>(port_wide);
+  if (ipv6_.count(slot)) return port;
+  auto endpoint = std::make_unique<Ipv6Endpoint>();
+  endpoint->proxy = this;
+  endpoint->slot = slot;
+  auto udp = listen_socket6(SOCK_DGRAM, port);
+  if (!udp) return udp.error();
+  endpoint->udp = std::move(*udp);
+  auto tcp = listen_socket6(SOCK_STREAM, port);
+  if (!tcp) return tcp.error();
+  endpoint->tcp = std::move(*tcp);
+  if (auto st = watch(loop_, endpoint->udp_source, endpoint->udp.get(), EPOLLIN, &DnsProxy::on_udp6, endpoint.get(),
+                      "DNS/udp6");
+      !st)
+    return st.error();
+  if (auto st = watch(loop_, endpoint->tcp_source, endpoint->tcp.get(), EPOLLIN, &DnsProxy::on_accept6,
+                      endpoint.get(), "DNS/tcp6");
+      !st)
+    return st.error();
+  ipv6_.emplace(slot, std::move(endpoint));
+  return port;
 }
 
 int DnsProxy::on_upstream(sd_event_source*, int, uint32_t, void* self) {
@@ -191,7 +246,7 @@ int DnsProxy::on_upstream(sd_event_source*, int, uint32_t, void* self) {
   return 0;
 }
 
-void DnsProxy::read_udp() {
+void DnsProxy::read_udp(int fd, uint32_t ipv6_slot) {
   uint8_t buffer[kMaxMessageBytes + 1];
   for (int budget = 256; budget > 0; --budget) {  // then let the loop serve others
     Client client;
@@ -204,9 +259,13 @@ void DnsProxy::read_udp() {
     msg.msg_iovlen = 1;
     msg.msg_control = control;
     msg.msg_controllen = sizeof(control);
-    const ssize_t n = ::recvmsg(udp_.get(), &msg, MSG_DONTWAIT);
+    const ssize_t n = ::recvmsg(fd, &msg, MSG_DONTWAIT);
     if (n < 0) return;  // EAGAIN: all read
     std::optional<uint32_t> slot;
+    if (ipv6_slot) {
+      client.ipv6_slot = ipv6_slot;
+      slot = ipv6_slot;
+    }
     for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
       if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
         in_pktinfo info{};
@@ -324,6 +383,14 @@ void DnsProxy::reply(const Client& client, const Bytes& bytes) {
   }
   // From the very address the query went to: a connected resolver socket
   // accepts nothing else.
+  if (client.ipv6_slot) {
+    auto it = ipv6_.find(client.ipv6_slot);
+    if (it == ipv6_.end()) return;
+    if (::sendto(it->second->udp.get(), bytes.data(), bytes.size(), MSG_DONTWAIT,
+                 reinterpret_cast<const sockaddr*>(&client.peer), sizeof(sockaddr_in6)) < 0)
+      spdlog::debug("DNS reply not sent: {}", std::strerror(errno));
+    return;
+  }
   iovec iov{const_cast<uint8_t*>(bytes.data()), bytes.size()};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in_pktinfo))] = {};
   msghdr msg{};
@@ -343,27 +410,35 @@ void DnsProxy::reply(const Client& client, const Bytes& bytes) {
   if (::sendmsg(udp_.get(), &msg, MSG_DONTWAIT) < 0) spdlog::debug("DNS reply not sent: {}", std::strerror(errno));
 }
 
-int DnsProxy::on_accept(sd_event_source*, int, uint32_t, void* self) {
-  auto* proxy = static_cast<DnsProxy*>(self);
+int DnsProxy::on_accept(sd_event_source*, int fd, uint32_t, void* self) {
+  static_cast<DnsProxy*>(self)->accept_tcp(fd, 0);
+  return 0;
+}
+
+void DnsProxy::accept_tcp(int listener, uint32_t known_slot) {
   for (;;) {
-    UniqueFd fd(::accept4(proxy->tcp_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
-    if (!fd) return 0;
-    sockaddr_in local{};
-    socklen_t len = sizeof(local);
-    if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&local), &len) != 0 || local.sin_family != AF_INET)
-      continue;
-    auto slot = slot_of_address(local.sin_addr);
-    if (!slot || proxy->connections_.size() >= kMaxTcpConnections) continue;  // closed at once
+    UniqueFd fd(::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    if (!fd) return;
+    std::optional<uint32_t> slot;
+    if (known_slot) {
+      slot = known_slot;
+    } else {
+      sockaddr_in local{};
+      socklen_t len = sizeof(local);
+      if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&local), &len) == 0 && local.sin_family == AF_INET)
+        slot = slot_of_address(local.sin_addr);
+    }
+    if (!slot || connections_.size() >= kMaxTcpConnections) continue;  // closed at once
     auto connection = std::make_unique<TcpConnection>();
     connection->fd = std::move(fd);
     connection->slot = *slot;
-    connection->proxy = proxy;
-    connection->serial = proxy->next_serial_++;
+    connection->proxy = this;
+    connection->serial = next_serial_++;
     sd_event_source* io = nullptr;
-    if (sd_event_add_io(proxy->loop_, &io, connection->fd.get(), EPOLLIN, &DnsProxy::on_tcp, connection.get()) < 0)
+    if (sd_event_add_io(loop_, &io, connection->fd.get(), EPOLLIN, &DnsProxy::on_tcp, connection.get()) < 0)
       continue;
     connection->io.reset(io);
-    proxy->connections_.emplace(connection->serial, std::move(connection));
+    connections_.emplace(connection->serial, std::move(connection));
   }
 }
 

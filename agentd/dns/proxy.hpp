@@ -1,7 +1,9 @@
 // agentd's DNS proxy. The kernel hooks send every DNS query of a sandbox,
 // UDP or TCP, whatever server it named, to 127.64.<slot>:<port>; the
 // proxy reads the slot back from the address the query arrived on
-// (IP_PKTINFO for UDP, getsockname for TCP), answers names the sandbox may
+// (IP_PKTINFO for UDP, getsockname for TCP). Queries to IPv6 servers from
+// IPv6 sockets go to [::1]:<base + slot> instead, a socket pair per
+// sandbox (IPv6 has no 127/8). The proxy answers names the sandbox may
 // not reach itself (REFUSED or NXDOMAIN with an Extended DNS Error), and
 // forwards the others to the upstream resolver. Addresses in an answer
 // are handed to the daemon to learn *before* the answer goes back, so the
@@ -28,6 +30,7 @@ namespace agentd::dns {
 
 struct ProxySettings {
   uint16_t port = 1053;
+  uint16_t ipv6_port_base = 0;  // 0: no [::1] ports
   sockaddr_storage upstream{};
   socklen_t upstream_len = 0;
   std::chrono::milliseconds upstream_timeout{2000};
@@ -63,6 +66,12 @@ class DnsProxy {
              cache_hits = 0;
   };
   const Counters& counters() const { return counters_; }
+
+  // Serves sandbox `slot` on [::1]:<base + slot>, UDP and TCP; returns that
+  // port (already served: the same). Fails when IPv6 is off or the port is
+  // taken: the sandbox's queries to IPv6 servers are then refused.
+  Result<uint16_t> serve_ipv6(uint32_t slot);
+  size_t ipv6_served() const { return ipv6_.size(); }
   const ProxySettings& settings() const { return settings_; }
 
  private:
@@ -71,6 +80,7 @@ class DnsProxy {
     bool tcp = false;
     sockaddr_storage peer{};    // UDP: the resolver's address
     in_addr local{};            // UDP: the 127.64.x.y it sent to (the reply's source)
+    uint32_t ipv6_slot = 0;     // UDP over [::1]: the slot whose socket took it (replies from there)
     uint64_t connection = 0;    // TCP: the connection's serial
   };
   struct Pending {
@@ -92,13 +102,26 @@ class DnsProxy {
   DnsProxy(sd_event* loop, ProxySettings settings, QueryJudge& judge)
       : loop_(loop), settings_(std::move(settings)), judge_(judge) {}
 
+  // One sandbox's [::1] sockets.
+  struct Ipv6Endpoint {
+    DnsProxy* proxy = nullptr;
+    uint32_t slot = 0;
+    UniqueFd udp, tcp;
+    SdEventSourcePtr udp_source, tcp_source;
+  };
+
   static int on_udp(sd_event_source*, int fd, uint32_t, void* self);
+  static int on_udp6(sd_event_source*, int fd, uint32_t, void* endpoint);
+  static int on_accept6(sd_event_source*, int fd, uint32_t, void* endpoint);
   static int on_upstream(sd_event_source*, int fd, uint32_t, void* self);
   static int on_accept(sd_event_source*, int fd, uint32_t, void* self);
   static int on_tcp(sd_event_source*, int fd, uint32_t revents, void* userdata);
   static int on_sweep(sd_event_source*, uint64_t, void* self);
 
-  void read_udp();
+  // ipv6_slot 0: the 127.64.0.0/16 socket, whose slot is in IP_PKTINFO.
+  void read_udp(int fd, uint32_t ipv6_slot);
+  // known_slot 0: the 127.64.0.0/16 listener, whose slot is the local address.
+  void accept_tcp(int listener, uint32_t known_slot);
   void read_upstream();
   void handle(const Client& client, uint32_t slot, const uint8_t* data, size_t size);
   void reply(const Client& client, const Bytes& bytes);
@@ -123,6 +146,7 @@ class DnsProxy {
   std::map<std::string, Cached> cache_;  // by "qtype/qclass/name"
   void remember(const Query& query, const uint8_t* answer, size_t size);
   std::map<uint64_t, std::unique_ptr<TcpConnection>> connections_;
+  std::map<uint32_t, std::unique_ptr<Ipv6Endpoint>> ipv6_;  // by slot
   uint64_t next_serial_ = 1;
   uint16_t id_seed_ = 0;
   Counters counters_;

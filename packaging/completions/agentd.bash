@@ -3,13 +3,17 @@ _agentd() {
   local cur prev words cword
   _init_completion || return
   case "$prev" in
-    --config | --events-log) _filedir; return ;;
     --policy-dir | --state-dir | --cgroup-root | --bpffs-dir) _filedir -d; return ;;
     --socket) _filedir sock; return ;;
     --log-level) COMPREPLY=($(compgen -W "trace debug info warn error" -- "$cur")); return ;;
-    --reload-settle-ms) return ;;
+    --config | --events-log | --roles | --audit-log) _filedir; return ;;
+    --reload-settle-ms | --dns-upstream | --dns-port | --dns-ipv6-port-base | --dns-min-ttl | --dns-protected |\
+      --socket-group | --audit-retention | --audit-max-mb) return ;;
+    --dns-refusal) COMPREPLY=($(compgen -W "refused nxdomain" -- "$cur")); return ;;
   esac
   COMPREPLY=($(compgen -W "--config --policy-dir --state-dir --socket --cgroup-root --bpffs-dir --events-log
-    --log-level --no-watch --reload-settle-ms --help --version" -- "$cur"))
+    --log-level --no-watch --reload-settle-ms --no-dns --dns-upstream --dns-port --dns-ipv6-port-base
+    --dns-min-ttl --dns-refusal --dns-protected --roles --socket-group --audit-log --audit-retention
+    --audit-max-mb --help --version" -- "$cur"))
 }
 complete -F _agentd agentd

@@ -84,6 +84,19 @@ std::vector<json> dns_denials(const World& world, const std::string& name) {
 const std::string kEng = "acme/eng/coder-1";
 const std::string kOps = "acme/ops/runner";
 
+// Runs `argv` in the sandbox of `agent` with an /etc/resolv.conf naming only
+// `nameserver` (where nothing serves DNS: only the proxy can answer), bound
+// in a mount namespace of its own that agentctl run and the resolver inherit.
+ProcessResult with_nameserver(const World& world, const std::string& nameserver, const std::string& agent,
+                              const std::vector<std::string>& argv) {
+  const auto conf = world.dir() / ("resolv-" + std::to_string(std::hash<std::string>{}(nameserver)) + ".conf");
+  std::ofstream(conf) << "nameserver " << nameserver << "\noptions timeout:2 attempts:1\n";
+  std::string command = "mount --bind '" + conf.string() + "' /etc/resolv.conf && exec '" AGENTCTL_BIN
+                        "' --socket '" + world.socket().string() + "' run --agent " + agent + " --";
+  for (const auto& arg : argv) command += " '" + arg + "'";
+  return world.in_host({"unshare", "-m", "sh", "-c", command});
+}
+
 }  // namespace
 
 TEST_CASE("an allowed name resolves and connects, a name outside the policy gets nothing") {
@@ -161,26 +174,67 @@ TEST_CASE("a query to any server, over UDP or TCP, IPv4 or IPv6, is answered by 
   CHECK(world.stray_packets() == 0);
 }
 
-TEST_CASE("the libc resolver with an IPv6 nameserver is answered by the proxy") {
+TEST_CASE("glibc, musl, Go and dig resolve through the proxy, with IPv4 or IPv6 nameservers") {
   World world;
   world.write_policy("acme.yaml", kHostPolicy);
   REQUIRE(world.start_agentd());
-  // A resolv.conf naming only an IPv6 server nobody runs, in a mount
-  // namespace of its own; agentctl run and the sandboxed resolver inherit it.
-  const auto conf = world.dir() / "resolv-v6.conf";
-  std::ofstream(conf) << "nameserver 2001:db8:2::99\n";
-  auto result = world.in_host(
-      {"unshare", "-m", "sh", "-c",
-       "mount --bind '" + conf.string() + "' /etc/resolv.conf && exec '" AGENTCTL_BIN "' --socket '" +
-           world.socket().string() + "' run --agent " + kEng + " -- '" NETPROBE_BIN "' resolve api.example.test 443"});
-  INFO(result.describe());
-  CHECK(result.out.find("198.51.100.10") != std::string::npos);
-  expect_ok(result);
-  // A resolver on an IPv6-only socket (dig does this) cannot be sent to the
-  // proxy's IPv4 address: its query fails, and nothing leaves the host.
-  DigResult v6only = dig_in(world, kEng, {"@2001:db8:2::99", "api.example.test"});
-  INFO(v6only.raw);
-  CHECK(v6only.addresses.empty());
+  struct Resolver {
+    const char* name;
+    std::vector<std::string> argv;  // the name to resolve goes last
+  };
+  // glibc's resolver asks over connected UDP, musl's over unconnected UDP
+  // to every nameserver (taking only answers from one of them), Go's pure
+  // resolver over connected UDP from sockets of the server's family.
+  const std::vector<Resolver> resolvers = {
+      {"glibc", {NETPROBE_BIN, "resolve"}}, {"musl", {MUSL_RESOLVE_BIN}}, {"go", {GO_RESOLVE_BIN}}};
+  for (const std::string nameserver : {"203.0.113.99", "2001:db8:2::99"}) {
+    for (const auto& resolver : resolvers) {
+      INFO(resolver.name << " with nameserver " << nameserver);
+      auto argv = resolver.argv;
+      argv.push_back("api.example.test");
+      auto allowed = with_nameserver(world, nameserver, kEng, argv);
+      INFO(allowed.describe());
+      CHECK(allowed.out.find("198.51.100.10") != std::string::npos);
+      CHECK(allowed.exit_code == 0);
+      argv.back() = "allowed.example.test";  // outside the policy
+      auto refused = with_nameserver(world, nameserver, kEng, argv);
+      INFO(refused.describe());
+      CHECK(refused.out.find("198.51.100.") == std::string::npos);
+      CHECK(refused.exit_code != 0);
+    }
+  }
+  // dig asks an IPv6 server from an IPv6-only socket, over UDP and TCP.
+  DigResult udp = dig_in(world, kEng, {"@2001:db8:2::99", "api.example.test"});
+  INFO(udp.raw);
+  CHECK(udp.addresses == std::set<std::string>{"198.51.100.10"});
+  DigResult tcp = dig_in(world, kEng, {"@2001:db8:2::99", "+tcp", "api.example.test"});
+  INFO(tcp.raw);
+  CHECK(tcp.addresses == std::set<std::string>{"198.51.100.10"});
+  CHECK(dig_in(world, kEng, {"@2001:db8:2::99", "allowed.example.test"}).status == "REFUSED");
+  CHECK(world.stray_packets() == 0);
+}
+
+TEST_CASE("without the [::1] ports, a query to an IPv6 server that cannot detour over IPv4 is refused") {
+  World world;
+  world.write_policy("acme.yaml", kHostPolicy);
+  REQUIRE(world.start_agentd({"--dns-ipv6-port-base", "0"}));
+  // glibc's dual-stack socket still reaches the proxy over IPv4 (v4-mapped).
+  auto glibc = with_nameserver(world, "2001:db8:2::99", kEng, {NETPROBE_BIN, "resolve", "api.example.test"});
+  INFO(glibc.describe());
+  CHECK(glibc.out.find("198.51.100.10") != std::string::npos);
+  // musl's unconnected send cannot be rewritten to IPv4: refused, recorded.
+  auto musl = with_nameserver(world, "2001:db8:2::99", kEng, {MUSL_RESOLVE_BIN, "api.example.test"});
+  INFO(musl.describe());
+  CHECK(musl.exit_code != 0);
+  CHECK(musl.out.empty());
+  bool recorded = false;
+  for (int i = 0; i < 100 && !recorded; ++i) {
+    for (const auto& d : world.denials()) recorded |= d.value("reason", "") == "dns_unsupported";
+    if (!recorded) usleep(50'000);
+  }
+  CHECK(recorded);
+  // dig's IPv6-only socket cannot connect to a v4-mapped address: no answer.
+  CHECK(dig_in(world, kEng, {"@2001:db8:2::99", "api.example.test"}).addresses.empty());
   CHECK(world.stray_packets() == 0);
 }
 
@@ -255,18 +309,29 @@ TEST_CASE("malformed queries get FORMERR or nothing, and the proxy keeps answeri
 
 TEST_CASE("the proxy's sandbox addresses cannot be reached directly") {
   World world;
-  world.write_policy("acme.yaml", kHostPolicy);
+  // Loopback allowed outright: only the proxy check stands in the way.
+  world.write_policy("acme.yaml", std::string(kHostPolicy) + R"(  - agents: "acme/eng/*"
+    allow:
+      - cidr: 127.0.0.0/8
+      - cidr: ::1/128
+)");
   REQUIRE(world.start_agentd());
-  // Asking in another sandbox's name (slot 2; eng is slot 1) by aiming at its address.
-  expect_refused(world.netprobe_in_sandbox(kEng, {"connect", "udp", "127.64.0.2", "1053"}));
-  expect_refused(world.netprobe_in_sandbox(kEng, {"connect", "tcp", "127.64.0.2", "1053"}));
-  expect_refused(world.netprobe_in_sandbox(kEng, {"sendto", "udp", "127.64.0.2", "1053"}));
-  bool spoof_recorded = false;
-  for (int i = 0; i < 100 && !spoof_recorded; ++i) {
-    for (const auto& d : world.denials()) spoof_recorded |= d.value("reason", "") == "proxy_spoof";
-    if (!spoof_recorded) usleep(50'000);
+  // Asking in another sandbox's name (slot 2; eng is slot 1) by aiming at
+  // its address, or for IPv6 at its port on ::1 (the base is 16384).
+  const std::vector<std::pair<std::string, std::string>> others = {{"127.64.0.2", "1053"}, {"::1", "16386"}};
+  for (const auto& [address, port] : others) {
+    INFO(address << " port " << port);
+    expect_refused(world.netprobe_in_sandbox(kEng, {"connect", "udp", address, port}));
+    expect_refused(world.netprobe_in_sandbox(kEng, {"connect", "tcp", address, port}));
+    expect_refused(world.netprobe_in_sandbox(kEng, {"sendto", "udp", address, port}));
+    bool spoof_recorded = false;
+    for (int i = 0; i < 100 && !spoof_recorded; ++i) {
+      for (const auto& d : world.denials())
+        spoof_recorded |= d.value("reason", "") == "proxy_spoof" && d.value("dest", "") == address;
+      if (!spoof_recorded) usleep(50'000);
+    }
+    CHECK(spoof_recorded);
   }
-  CHECK(spoof_recorded);
 }
 
 TEST_CASE("a reload forgets learned addresses the new policy no longer allows") {
