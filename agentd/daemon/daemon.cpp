@@ -639,7 +639,7 @@ json Daemon::dns_status() const {
   json dns = dns_learning_->to_json();
   const auto& c = dns_proxy_->counters();
   dns["enabled"] = true;
-  dns["queries"] = {{"received", c.queries},     {"refused", c.refused},   {"forwarded", c.forwarded},
+  dns["queries"] = {{"received", c.queries},     {"refused", c.refused},   {"forwarded", c.forwarded}, {"forwarded_tcp", c.forwarded_tcp},
                     {"answered", c.answered},    {"malformed", c.malformed}, {"upstream_failures", c.upstream_failures},
                     {"cache_hits", c.cache_hits}};
   dns["ipv6"] = {{"port_base", options_.dns.ipv6_port_base}, {"sandboxes_served", dns_proxy_->ipv6_served()}};

@@ -84,6 +84,7 @@ Result<Query> parse_query(const uint8_t* data, size_t size) {
   query.qclass = ldns_rr_get_class(question);
   query.recursion_desired = ldns_pkt_rd(p);
   query.has_edns = ldns_pkt_edns(p);
+  if (query.has_edns) query.udp_size = std::max<uint16_t>(512, ldns_pkt_edns_udp_size(p));
   return query;
 }
 
@@ -168,7 +169,10 @@ Result<Bytes> without_addresses(const uint8_t* data, size_t size, const std::vec
   return to_wire(pkt->get());
 }
 
-Bytes refusal(const Query& query, Refusal how, uint16_t ede_code, const std::string& text) {
+namespace {
+
+// A response to `query`: its id, flags and question, no records yet.
+PktPtr response_to(const Query& query) {
   PktPtr pkt(ldns_pkt_new());
   ldns_pkt* p = pkt.get();
   ldns_pkt_set_id(p, query.id);
@@ -176,7 +180,6 @@ Bytes refusal(const Query& query, Refusal how, uint16_t ede_code, const std::str
   ldns_pkt_set_opcode(p, LDNS_PACKET_QUERY);
   ldns_pkt_set_rd(p, query.recursion_desired);
   ldns_pkt_set_ra(p, true);
-  ldns_pkt_set_rcode(p, how == Refusal::nxdomain ? LDNS_RCODE_NXDOMAIN : LDNS_RCODE_REFUSED);
   ldns_rdf* owner = nullptr;
   if (ldns_str2rdf_dname(&owner, (query.name + ".").c_str()) == LDNS_STATUS_OK) {
     ldns_rr* question = ldns_rr_new();
@@ -186,6 +189,17 @@ Bytes refusal(const Query& query, Refusal how, uint16_t ede_code, const std::str
     ldns_rr_set_question(question, true);
     ldns_pkt_push_rr(p, LDNS_SECTION_QUESTION, question);
   }
+  return pkt;
+}
+
+constexpr uint16_t kOurUdpSize = 1232;  // what we advertise (the DNS flag day's size)
+
+}  // namespace
+
+Bytes refusal(const Query& query, Refusal how, uint16_t ede_code, const std::string& text) {
+  PktPtr pkt = response_to(query);
+  ldns_pkt* p = pkt.get();
+  ldns_pkt_set_rcode(p, how == Refusal::nxdomain ? LDNS_RCODE_NXDOMAIN : LDNS_RCODE_REFUSED);
   // RFC 6891: an OPT record (and so the EDE) only to a query that had one.
   if (query.has_edns) {
     std::string data(2, '\0');
@@ -195,9 +209,17 @@ Bytes refusal(const Query& query, Refusal how, uint16_t ede_code, const std::str
     ldns_edns_option_list* options = ldns_edns_option_list_new();
     ldns_edns_option_list_push(options, ldns_edns_new_from_data(LDNS_EDNS_EDE, data.size(), data.data()));
     ldns_pkt_set_edns_option_list(p, options);
-    ldns_pkt_set_edns_udp_size(p, 1232);
+    ldns_pkt_set_edns_udp_size(p, kOurUdpSize);
   }
   auto wire = to_wire(p);
+  return wire ? *wire : Bytes{};
+}
+
+Bytes truncated_response(const Query& query) {
+  PktPtr pkt = response_to(query);
+  ldns_pkt_set_tc(pkt.get(), true);
+  if (query.has_edns) ldns_pkt_set_edns_udp_size(pkt.get(), kOurUdpSize);
+  auto wire = to_wire(pkt.get());
   return wire ? *wire : Bytes{};
 }
 

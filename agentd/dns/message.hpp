@@ -26,6 +26,7 @@ struct Query {
   uint16_t qclass = 0;
   bool recursion_desired = false;
   bool has_edns = false;  // the query carried an OPT record
+  uint16_t udp_size = 512;  // the largest answer it takes over UDP: 512, or its EDNS size
 };
 
 // A query the proxy can judge: a standard query, one question. Anything
@@ -64,6 +65,9 @@ enum class Refusal { refused, nxdomain };
 // A response to `query` with that rcode and an Extended DNS Error (RFC
 // 8914) whose text tells the agent why and what to do.
 Bytes refusal(const Query& query, Refusal how, uint16_t ede_code, const std::string& text);
+// An empty answer with TC set (RFC 1035 4.2.1, RFC 7766): "ask again over
+// TCP", for a UDP resolver whose answer would be larger than it takes.
+Bytes truncated_response(const Query& query);
 // FORMERR / SERVFAIL / NOTIMP for a message whose header could be read.
 Bytes error_response(const uint8_t* data, size_t size, uint16_t rcode);
 

@@ -90,6 +90,13 @@ bool same_endpoint(const sockaddr_storage& a, const sockaddr_storage& b) {
   return x.sin6_port == y.sin6_port && std::memcmp(&x.sin6_addr, &y.sin6_addr, sizeof(x.sin6_addr)) == 0;
 }
 
+// An answer a UDP resolver takes whole, or TC: a cached answer may have
+// come over TCP, or for a resolver with a larger EDNS size.
+Bytes fit(bool over_tcp, const Query& query, Bytes answer) {
+  if (over_tcp || answer.size() <= query.udp_size) return answer;
+  return truncated_response(query);
+}
+
 Bytes header_only(uint16_t id, uint16_t rcode) {
   const uint8_t header[12] = {static_cast<uint8_t>(id >> 8), static_cast<uint8_t>(id & 0xff)};
   return error_response(header, sizeof(header), rcode);
@@ -188,6 +195,7 @@ Result<std::unique_ptr<DnsProxy>> DnsProxy::start(sd_event* loop, const ProxySet
 }
 
 DnsProxy::~DnsProxy() {
+  tcp_forwards_.clear();
   connections_.clear();
   ipv6_.clear();
   sweep_.reset();
@@ -310,7 +318,7 @@ void DnsProxy::handle(const Client& client, uint32_t slot, const uint8_t* data, 
       ++counters_.answered;
       Bytes answer =
           judge_.learn(slot, *query, hit->second.answer.data(), hit->second.answer.size(), &hit->second.parsed);
-      reply(client, with_id(answer.data(), answer.size(), query->id));
+      reply(client, fit(client.tcp, *query, with_id(answer.data(), answer.size(), query->id)));
       return;
     }
     cache_.erase(hit);
@@ -322,6 +330,15 @@ void DnsProxy::handle(const Client& client, uint32_t slot, const uint8_t* data, 
   }
   const uint16_t id = next_upstream_id();
   const Bytes forward = with_id(data, size, id);
+  const auto deadline = std::chrono::steady_clock::now() + settings_.upstream_timeout;
+  if (client.tcp) {
+    Pending pending{client, slot, std::move(*query), deadline};
+    if (!forward_over_tcp(pending, forward)) {
+      ++counters_.upstream_failures;
+      reply(client, header_only(pending.query.id, kRcodeServFail));
+    }
+    return;
+  }
   if (::sendto(upstream_.get(), forward.data(), forward.size(), MSG_DONTWAIT,
                reinterpret_cast<const sockaddr*>(&settings_.upstream),
                settings_.upstream_len) != static_cast<ssize_t>(forward.size())) {
@@ -331,7 +348,45 @@ void DnsProxy::handle(const Client& client, uint32_t slot, const uint8_t* data, 
     return;
   }
   ++counters_.forwarded;
-  pending_[id] = Pending{client, slot, std::move(*query), std::chrono::steady_clock::now() + settings_.upstream_timeout};
+  pending_[id] = Pending{client, slot, std::move(*query), deadline};
+}
+
+bool DnsProxy::forward_over_tcp(const Pending& pending, const Bytes& query) {
+  if (tcp_forwards_.size() >= kMaxTcpConnections) return false;
+  const uint64_t serial = next_serial_++;
+  auto exchange = TcpExchange::start(loop_, settings_.upstream, settings_.upstream_len, query,
+                                     [this, serial](Bytes answer) { finish_tcp_forward(serial, answer); });
+  if (!exchange) {
+    spdlog::debug("forwarding over TCP to {}: {}", address_str(settings_.upstream), exchange.error().describe());
+    return false;
+  }
+  ++counters_.forwarded;
+  ++counters_.forwarded_tcp;
+  const uint16_t id = static_cast<uint16_t>((query[0] << 8) | query[1]);
+  tcp_forwards_.emplace(serial, TcpForward{pending, id, std::move(*exchange)});
+  return true;
+}
+
+void DnsProxy::finish_tcp_forward(uint64_t serial, const Bytes& answer) {
+  auto it = tcp_forwards_.find(serial);
+  if (it == tcp_forwards_.end()) return;
+  const Pending pending = std::move(it->second.pending);
+  const uint16_t id = it->second.id;
+  tcp_forwards_.erase(it);  // the exchange calling us: it touches nothing after this call
+  if (answer.empty() || message_id(answer.data(), answer.size()) != id) {
+    ++counters_.upstream_failures;
+    reply(pending.client, header_only(pending.query.id, kRcodeServFail));
+  } else {
+    deliver(pending, answer.data(), answer.size());
+  }
+}
+
+void DnsProxy::deliver(const Pending& pending, const uint8_t* data, size_t size) {
+  remember(pending.query, data, size);
+  Bytes answer = judge_.learn(pending.slot, pending.query, data, size);
+  answer = with_id(answer.data(), answer.size(), pending.query.id);
+  ++counters_.answered;
+  reply(pending.client, fit(pending.client.tcp, pending.query, std::move(answer)));
 }
 
 void DnsProxy::read_upstream() {
@@ -350,11 +405,7 @@ void DnsProxy::read_upstream() {
     if (it == pending_.end()) continue;  // late, or not ours
     Pending pending = std::move(it->second);
     pending_.erase(it);
-    remember(pending.query, buffer, static_cast<size_t>(n));
-    Bytes answer = judge_.learn(pending.slot, pending.query, buffer, static_cast<size_t>(n));
-    answer = with_id(answer.data(), answer.size(), pending.query.id);
-    ++counters_.answered;
-    reply(pending.client, answer);
+    deliver(pending, buffer, static_cast<size_t>(n));
   }
 }
 
@@ -504,6 +555,16 @@ int DnsProxy::on_sweep(sd_event_source* source, uint64_t, void* self) {
     ++proxy->counters_.upstream_failures;
     const Pending pending = std::move(it->second);
     it = proxy->pending_.erase(it);
+    proxy->reply(pending.client, header_only(pending.query.id, kRcodeServFail));
+  }
+  for (auto it = proxy->tcp_forwards_.begin(); it != proxy->tcp_forwards_.end();) {
+    if (it->second.pending.deadline > now) {
+      ++it;
+      continue;
+    }
+    ++proxy->counters_.upstream_failures;
+    const Pending pending = std::move(it->second.pending);
+    it = proxy->tcp_forwards_.erase(it);
     proxy->reply(pending.client, header_only(pending.query.id, kRcodeServFail));
   }
   sd_event_source_set_time_relative(source, kSweepUsec);

@@ -25,6 +25,7 @@
 #include "agentd/common/sd_event_ptr.hpp"
 #include "agentd/common/unique_fd.hpp"
 #include "agentd/dns/message.hpp"
+#include "agentd/dns/tcp_exchange.hpp"
 
 namespace agentd::dns {
 
@@ -62,8 +63,8 @@ class DnsProxy {
   ~DnsProxy();
 
   struct Counters {
-    uint64_t queries = 0, refused = 0, forwarded = 0, answered = 0, malformed = 0, upstream_failures = 0,
-             cache_hits = 0;
+    uint64_t queries = 0, refused = 0, forwarded = 0, forwarded_tcp = 0, answered = 0, malformed = 0,
+             upstream_failures = 0, cache_hits = 0;
   };
   const Counters& counters() const { return counters_; }
 
@@ -123,6 +124,12 @@ class DnsProxy {
   // known_slot 0: the 127.64.0.0/16 listener, whose slot is the local address.
   void accept_tcp(int listener, uint32_t known_slot);
   void read_upstream();
+  // Queries that came over TCP go upstream over TCP: their answers may not
+  // fit UDP (a UDP client gets the truncated answer and retries over TCP).
+  bool forward_over_tcp(const Pending& pending, const Bytes& query);
+  void finish_tcp_forward(uint64_t serial, const Bytes& answer);
+  // The upstream's answer to a pending query: cached, learned, returned.
+  void deliver(const Pending& pending, const uint8_t* answer, size_t size);
   void handle(const Client& client, uint32_t slot, const uint8_t* data, size_t size);
   void reply(const Client& client, const Bytes& bytes);
   void serve_tcp(uint64_t serial, uint32_t revents);
@@ -135,6 +142,12 @@ class DnsProxy {
   UniqueFd udp_, tcp_, upstream_;
   SdEventSourcePtr udp_source_, tcp_source_, upstream_source_, sweep_;
   std::map<uint16_t, Pending> pending_;  // by the id sent upstream
+  struct TcpForward {
+    Pending pending;
+    uint16_t id = 0;  // the id sent upstream
+    std::unique_ptr<TcpExchange> exchange;
+  };
+  std::map<uint64_t, TcpForward> tcp_forwards_;  // by serial
   // Upstream answers with addresses, kept a few seconds (their TTL if
   // shorter): a hot name costs one round trip to the upstream per interval,
   // not one per query. Every hit is still judged and learned per sandbox.

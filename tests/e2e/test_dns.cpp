@@ -33,6 +33,8 @@ rules:
       - host: metadata.example.test
       - host: "*.other.test"
       - host: other.example.test
+      - host: big.example.test
+        ports: [443]
     deny:
       - host: other.example.test
   - agents: "acme/ops/*"
@@ -235,6 +237,33 @@ TEST_CASE("without the [::1] ports, a query to an IPv6 server that cannot detour
   CHECK(recorded);
   // dig's IPv6-only socket cannot connect to a v4-mapped address: no answer.
   CHECK(dig_in(world, kEng, {"@2001:db8:2::99", "api.example.test"}).addresses.empty());
+  CHECK(world.stray_packets() == 0);
+}
+
+TEST_CASE("an answer too large for UDP reaches the resolver whole, over TCP") {
+  World world;
+  world.write_policy("acme.yaml", kHostPolicy);
+  REQUIRE(world.start_agentd());
+  std::set<std::string> all;
+  for (int i = 0; i < kBigAnswerRecords; ++i) all.insert("198.51.100." + std::to_string(100 + i));
+  // Over TCP the proxy asks the upstream over TCP, so nothing is cut.
+  DigResult tcp = dig_in(world, kEng, {"@203.0.113.99", "+tcp", "+noedns", "big.example.test"});
+  INFO(tcp.raw);
+  CHECK(tcp.addresses == all);
+  // Over UDP the answer comes back truncated; dig retries over TCP as
+  // resolvers do, and gets it whole.
+  DigResult udp = dig_in(world, kEng, {"@203.0.113.99", "+noedns", "big.example.test"});
+  INFO(udp.raw);
+  CHECK(udp.addresses == all);
+  CHECK(udp.raw.find("Truncated, retrying in TCP mode") != std::string::npos);
+  // glibc does the same, and every address of the answer was learned.
+  auto glibc = with_nameserver(world, "203.0.113.99", kEng, {NETPROBE_BIN, "resolve", "big.example.test"});
+  INFO(glibc.describe());
+  CHECK(glibc.out.find("198.51.100.139") != std::string::npos);
+  auto explained = world.in_host({AGENTCTL_BIN, "--socket", world.socket().string(), "policy", "explain", "--agent",
+                                  kEng, "--dest", "198.51.100.139:443/tcp"});
+  INFO(explained.describe());
+  CHECK(explained.out.find("big.example.test") != std::string::npos);
   CHECK(world.stray_packets() == 0);
 }
 

@@ -143,8 +143,7 @@ void World::build() {
   // Servers: the "internet", a loopback service on the host, a real DNS.
   start_server(net_ns_, {NETPROBE_BIN, "serve", "--tcp", "80,443,8080,9000", "--udp", "5353,9000"}, "net-server");
   start_server(host_ns_, {NETPROBE_BIN, "serve", "--tcp", "7070", "--udp", "7070"}, "loopback-server");
-  pid_t dns = start_server(net_ns_,
-                           {"dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--bind-interfaces",
+  std::vector<std::string> dnsmasq = {"dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--bind-interfaces",
                             "--listen-address=198.51.100.53", "--no-resolv", "--no-hosts",
                             "--address=/allowed.example.test/198.51.100.10",
                             "--address=/denied.example.test/198.51.100.66",
@@ -162,8 +161,12 @@ void World::build() {
                             "--host-record=private.example.test,10.1.2.3,300",
                             "--host-record=other.example.test,198.51.100.66,300",
                             "--pid-file=" + (dir_ / "dnsmasq.pid").string(),
-                            "--log-facility=" + (dir_ / "dnsmasq.log").string()},
-                           "dnsmasq");
+                            "--log-facility=" + (dir_ / "dnsmasq.log").string()};
+  // big.example.test: 40 A records, an answer that UDP without EDNS (512
+  // bytes) truncates.
+  for (int i = 0; i < kBigAnswerRecords; ++i)
+    dnsmasq.push_back("--host-record=big.example.test,198.51.100." + std::to_string(100 + i) + ",300");
+  pid_t dns = start_server(net_ns_, dnsmasq, "dnsmasq");
   for (const char* name : {"net-server", "loopback-server"}) {
     bool ready = false;
     for (int i = 0; i < 250 && !ready; ++i) {

@@ -31,6 +31,10 @@ namespace agentd::e2e {
 // tests need is missing; with CI=true it fails instead, naming it.
 void require_prerequisites();
 
+// The world's DNS server answers big.example.test with this many A records
+// (198.51.100.100 and up): more than UDP without EDNS carries.
+constexpr int kBigAnswerRecords = 40;
+
 class World {
  public:
   World();

@@ -49,7 +49,13 @@ TEST_CASE("a query is read with its name normalised") {
   CHECK(query->name == "api.example.test");
   CHECK(query->qtype == LDNS_RR_TYPE_AAAA);
   CHECK(query->has_edns);
+  CHECK(query->udp_size == 1232);
   CHECK(type_name(query->qtype) == "AAAA");
+  auto plain_bytes = wire(8, "api.example.test.", LDNS_RR_TYPE_A, false);
+  auto plain = parse_query(plain_bytes.data(), plain_bytes.size());
+  REQUIRE(plain);
+  CHECK_FALSE(plain->has_edns);
+  CHECK(plain->udp_size == 512);  // RFC 1035: without EDNS, 512 bytes over UDP
 }
 
 TEST_CASE("what is not a single standard query is refused with a reason") {
@@ -125,6 +131,24 @@ TEST_CASE("a refusal carries the question and an Extended DNS Error when the que
   CHECK(ldns_pkt_get_rcode(pkt) == LDNS_RCODE_NXDOMAIN);
   CHECK_FALSE(ldns_pkt_edns(pkt));  // RFC 6891: no OPT to a query without one
   ldns_pkt_free(pkt);
+}
+
+TEST_CASE("a truncated response tells the resolver to ask over TCP, and carries no records") {
+  auto query_bytes = wire(77, "big.example.test.", LDNS_RR_TYPE_A, false);
+  auto query = parse_query(query_bytes.data(), query_bytes.size());
+  REQUIRE(query);
+  auto bytes = truncated_response(*query);
+  ldns_pkt* pkt = nullptr;
+  REQUIRE(ldns_wire2pkt(&pkt, bytes.data(), bytes.size()) == LDNS_STATUS_OK);
+  CHECK(ldns_pkt_id(pkt) == 77);
+  CHECK(ldns_pkt_qr(pkt));
+  CHECK(ldns_pkt_tc(pkt));
+  CHECK(ldns_pkt_get_rcode(pkt) == LDNS_RCODE_NOERROR);
+  CHECK(ldns_pkt_qdcount(pkt) == 1);
+  CHECK(ldns_pkt_ancount(pkt) == 0);
+  CHECK_FALSE(ldns_pkt_edns(pkt));
+  ldns_pkt_free(pkt);
+  CHECK(bytes.size() <= 512);
 }
 
 TEST_CASE("addresses refused for rebinding are cut from the answer") {
