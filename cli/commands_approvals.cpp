@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agentd/api/client.hpp"
+#include "approval_text.hpp"
 #include "commands.hpp"
 #include "table.hpp"
 
@@ -12,18 +13,6 @@ namespace agentctl {
 using nlohmann::json;
 
 namespace {
-
-std::string str(const json& value) {
-  if (value.is_string()) return value.get<std::string>();
-  if (value.is_null()) return "-";
-  return value.dump();
-}
-
-std::string destination(const json& r) {
-  const std::string dest = str(r["dest"]);
-  const bool v6 = dest.find(':') != std::string::npos;
-  return (v6 ? "[" + dest + "]" : dest) + ":" + str(r["port"]) + "/" + str(r["protocol"]);
-}
 
 int fail(const agentd::Error& error) {
   std::cerr << "agentctl: " << error.describe() << "\n";
@@ -43,19 +32,19 @@ int call_and_print(const Globals& g, const json& request, Print print) {
 void print_requests(const json& list) {
   Table table({"ID", "STATE", "AGENT", "DESTINATION", "HOST", "TRIES", "PROCESS", "FIRST SEEN", "EXPIRES", "ANSWER"});
   for (const auto& r : list)
-    table.add({str(r["id"]), str(r["state"]), str(r["sandbox"]), destination(r), str(r["host"]), str(r["count"]),
-               str(r["process"]["comm"]) + " (" + str(r["process"]["pid"]) + ")", str(r["first_seen"]),
-               str(r["expires_at"]),
-               r["answer"].is_null() ? "-" : str(r["answer"]) + " by " + str(r["answered_by"])});
+    table.add({json_text(r["id"]), json_text(r["state"]), json_text(r["sandbox"]), destination_text(r), json_text(r["host"]), json_text(r["count"]),
+               json_text(r["process"]["comm"]) + " (" + json_text(r["process"]["pid"]) + ")", json_text(r["first_seen"]),
+               json_text(r["expires_at"]),
+               r["answer"].is_null() ? "-" : json_text(r["answer"]) + " by " + json_text(r["answered_by"])});
   table.print(std::cout);
 }
 
 void print_grants(const json& list) {
   Table table({"ID", "SCOPE", "FOR", "DESTINATION", "HOST", "EXPIRES", "BY", "REQUEST"});
   for (const auto& g : list)
-    table.add({str(g["id"]), str(g["scope"]), str(g["subject"]), destination(g), str(g["host"]),
-               g.value("permanent", false) ? "never" : str(g["expires_at"]), str(g["created_by"]),
-               str(g["request_id"])});
+    table.add({json_text(g["id"]), json_text(g["scope"]), json_text(g["subject"]), destination_text(g), json_text(g["host"]),
+               g.value("permanent", false) ? "never" : json_text(g["expires_at"]), json_text(g["created_by"]),
+               json_text(g["request_id"])});
   table.print(std::cout);
 }
 
@@ -75,12 +64,12 @@ int approvals_answer(const Globals& g, uint64_t id, bool allow, const std::strin
   if (always) request["permanent"] = true;
   return call_and_print(g, request, [](const json& result) {
     const json& r = result["request"];
-    std::cout << "request " << str(r["id"]) << " (" << str(r["sandbox"]) << " -> " << destination(r)
-              << "): " << str(r["answer"]) << "\n";
+    std::cout << "request " << json_text(r["id"]) << " (" << json_text(r["sandbox"]) << " -> " << destination_text(r)
+              << "): " << json_text(r["answer"]) << "\n";
     if (result.contains("grant"))
-      std::cout << "grant " << str(result["grant"]["id"]) << " for " << str(result["grant"]["subject"])
+      std::cout << "grant " << json_text(result["grant"]["id"]) << " for " << json_text(result["grant"]["subject"])
                 << (result["grant"].value("permanent", false) ? ", permanent"
-                                                               : ", until " + str(result["grant"]["expires_at"]))
+                                                               : ", until " + json_text(result["grant"]["expires_at"]))
                 << "\n";
   });
 }
@@ -89,7 +78,7 @@ int grants_list(const Globals& g) { return call_and_print(g, {{"method", "grants
 
 int grants_revoke(const Globals& g, uint64_t id) {
   return call_and_print(g, {{"method", "grants.revoke"}, {"id", id}}, [](const json& grant) {
-    std::cout << "grant " << str(grant["id"]) << " revoked (" << str(grant["subject"]) << " -> " << destination(grant)
+    std::cout << "grant " << json_text(grant["id"]) << " revoked (" << json_text(grant["subject"]) << " -> " << destination_text(grant)
               << ")\n";
   });
 }
@@ -106,9 +95,9 @@ int audit(const Globals& g, const std::string& agent, const std::string& since, 
       std::string detail;
       for (const auto& [k, v] : e["detail"].items())
         if (k == "reason" || k == "answer" || k == "request_id" || k == "grant_id" || k == "trigger" || k == "error")
-          detail += (detail.empty() ? "" : " ") + k + "=" + str(v);
-      table.add({str(e["time"]), str(e["kind"]), str(e["decision"]), str(e["actor"]), str(e["sandbox"]),
-                 str(e["dest"]).empty() ? "-" : destination(e), str(e["host"]).empty() ? "-" : str(e["host"]),
+          detail += (detail.empty() ? "" : " ") + k + "=" + json_text(v);
+      table.add({json_text(e["time"]), json_text(e["kind"]), json_text(e["decision"]), json_text(e["actor"]), json_text(e["sandbox"]),
+                 json_text(e["dest"]).empty() ? "-" : destination_text(e), json_text(e["host"]).empty() ? "-" : json_text(e["host"]),
                  detail.empty() ? "-" : detail});
     }
     table.print(std::cout);

@@ -16,6 +16,7 @@
 #include "agentd/api/subscription.hpp"
 #include "agentd/approvals/book.hpp"
 #include "agentd/common/duration.hpp"
+#include "approval_text.hpp"
 #include "commands.hpp"
 #include "terminal.hpp"
 
@@ -27,16 +28,10 @@ namespace {
 volatile sig_atomic_t g_stop = 0;
 void on_stop(int) { g_stop = 1; }
 
-std::string str(const json& value) {
-  if (value.is_string()) return value.get<std::string>();
-  if (value.is_null()) return "-";
-  return value.dump();
-}
-
 // "14:03:22" in local time, from an RFC 3339 timestamp.
 std::string clock_time(const json& value) {
-  auto time = agentd::approvals::parse_time(str(value));
-  if (!time) return str(value);
+  auto time = agentd::approvals::parse_time(json_text(value));
+  if (!time) return json_text(value);
   const std::time_t t = agentd::approvals::Clock::to_time_t(*time);
   std::tm local{};
   localtime_r(&t, &local);
@@ -46,16 +41,10 @@ std::string clock_time(const json& value) {
 }
 
 std::string time_left(const json& value) {
-  auto time = agentd::approvals::parse_time(str(value));
+  auto time = agentd::approvals::parse_time(json_text(value));
   if (!time) return "";
   const auto left = std::chrono::duration_cast<std::chrono::seconds>(*time - agentd::approvals::Clock::now());
   return left.count() > 0 ? "in " + agentd::format_duration(left) : "now";
-}
-
-std::string destination(const json& r) {
-  const std::string dest = str(r["dest"]);
-  const bool v6 = dest.find(':') != std::string::npos;
-  return (v6 ? "[" + dest + "]" : dest) + ":" + str(r["port"]) + "/" + str(r["protocol"]);
 }
 
 class Prompt {
@@ -63,13 +52,13 @@ class Prompt {
   Prompt(const Globals& g, Style style) : g_(g), style_(style) {}
 
   void load(const json& first) {
-    who_ = str(first["who"]);
+    who_ = json_text(first["who"]);
     can_answer_ = first.value("can_answer", false);
     for (const auto& r : first["pending"]) pending_[r["id"].get<uint64_t>()] = r;
   }
 
   void on_event(const json& event) {
-    const std::string kind = str(event["event"]);
+    const std::string kind = json_text(event["event"]);
     const json& r = event.contains("request") ? event["request"] : json();
     if (kind == "request" || kind == "updated") {
       pending_[r["id"].get<uint64_t>()] = r;
@@ -77,11 +66,11 @@ class Prompt {
     } else if (kind == "answered" || kind == "expired") {
       pending_.erase(r["id"].get<uint64_t>());
       note(kind == "expired" ? style_.yellow(fmt_request(r) + " expired unanswered")
-                             : fmt_request(r) + " answered by " + str(r["answered_by"]) + ": " + colour_answer(r));
+                             : fmt_request(r) + " answered by " + json_text(r["answered_by"]) + ": " + colour_answer(r));
     } else if (kind == "grant_ended") {
       const json& grant = event["grant"];
-      note("grant " + str(grant["id"]) + " (" + str(grant["subject"]) + " -> " + destination(grant) + ") " +
-           str(event["why"]));
+      note("grant " + json_text(grant["id"]) + " (" + json_text(grant["subject"]) + " -> " + destination_text(grant) + ") " +
+           json_text(event["why"]));
     }
   }
 
@@ -119,13 +108,18 @@ class Prompt {
               << style_.dim("(q quits)") << "\n\n";
     if (const json* r = current_request()) {
       const json& p = (*r)["process"];
-      std::cout << style_.bold("request " + str((*r)["id"])) << "  " << clock_time((*r)["first_seen"]) << "  "
-                << style_.bold(str((*r)["sandbox"])) << "\n"
-                << "  process      " << str(p["comm"]) << " (pid " << str(p["pid"]) << ", uid " << str(p["uid"]) << ")"
-                << (str(p["exe"]).empty() || str(p["exe"]) == "-" ? "" : " " + str(p["exe"])) << "\n"
-                << "  destination  " << style_.bold(destination(*r))
-                << ((*r)["host"].is_string() ? "  (" + str((*r)["host"]) + ")" : "") << "\n"
-                << "  tried        " << str((*r)["count"]) << " time" << ((*r)["count"] == 1 ? "" : "s") << ", last "
+      const bool name = json_text((*r)["protocol"]) == "dns";
+      // A name request comes from the DNS proxy, which knows the sandbox but not the process.
+      const std::string process =
+          p.value("pid", 0) == 0 ? std::string("- (asked through DNS)")
+                                 : json_text(p["comm"]) + " (pid " + json_text(p["pid"]) + ", uid " + json_text(p["uid"]) +
+                                       ")" + (json_text(p["exe"]).empty() || json_text(p["exe"]) == "-" ? "" : " " + json_text(p["exe"]));
+      std::cout << style_.bold("request " + json_text((*r)["id"])) << "  " << clock_time((*r)["first_seen"]) << "  "
+                << style_.bold(json_text((*r)["sandbox"])) << "\n"
+                << "  process      " << process << "\n"
+                << "  destination  " << style_.bold(destination_text(*r))
+                << (!name && (*r)["host"].is_string() ? "  (" + json_text((*r)["host"]) + ")" : "") << "\n"
+                << "  tried        " << json_text((*r)["count"]) << " time" << ((*r)["count"] == 1 ? "" : "s") << ", last "
                 << clock_time((*r)["last_seen"]) << "\n"
                 << "  expires      " << clock_time((*r)["expires_at"]) << " (" << time_left((*r)["expires_at"]) << ")\n\n";
       if (can_answer_)
@@ -153,11 +147,11 @@ class Prompt {
     return nullptr;
   }
   std::string fmt_request(const json& r) const {
-    return "request " + str(r["id"]) + " (" + str(r["sandbox"]) + " -> " + destination(r) + ")";
+    return "request " + json_text(r["id"]) + " (" + json_text(r["sandbox"]) + " -> " + destination_text(r) + ")";
   }
   std::string colour_answer(const json& r) const {
-    const std::string answer = str(r["answer"]);
-    return str(r["state"]) == "approved" ? style_.green(answer) : style_.red(answer);
+    const std::string answer = json_text(r["answer"]);
+    return json_text(r["state"]) == "approved" ? style_.green(answer) : style_.red(answer);
   }
   void note(const std::string& line) {
     notes_.push_back(line);

@@ -40,6 +40,7 @@ std::optional<RequestState> parse_state(std::string_view text) {
 }
 
 std::string Target::str() const {
+  if (is_name()) return fmt::format("{} -> {} (DNS)", sandbox, name);
   const bool v6 = address.find(':') != std::string::npos;
   return fmt::format("{} -> {}{}{}:{}/{}", sandbox, v6 ? "[" : "", address, v6 ? "]" : "", port, protocol);
 }
@@ -123,7 +124,7 @@ Result<Answered> Book::decide(uint64_t request_id, const Decision& decision, con
   grant.scope = decision.scope;
   grant.subject = *subject;
   grant.address = request.target.address;
-  grant.host = request.host;
+  grant.host = request.target.is_name() ? request.target.name : request.host;
   grant.port = request.target.port;
   grant.protocol = request.target.protocol;
   if (!decision.permanent) grant.expires_at = now + decision.duration.value_or(settings.grant_duration);

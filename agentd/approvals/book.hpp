@@ -36,16 +36,23 @@ struct Process {
   std::string exe;  // empty when it could not be read (the process has gone)
 };
 
+// The protocol of a name request: the DNS proxy refused a name, so there
+// is no address yet; granting it allows the name as a host rule would.
+inline constexpr const char* kNameProtocol = "dns";
+
 // What a request is about: the same for every repeat of one denial.
 struct Target {
   std::string sandbox;   // tenant/team/agent
-  std::string address;   // "198.51.100.20", "2001:db8::1"
-  uint16_t port = 0;
-  std::string protocol;  // "tcp" or "udp"
-  auto tie() const { return std::tie(sandbox, address, port, protocol); }
+  std::string address;   // "198.51.100.20", "2001:db8::1"; empty for a name
+  uint16_t port = 0;     // 0 for a name
+  std::string protocol;  // "tcp", "udp", or kNameProtocol
+  std::string name;      // a name request's name ("pypi.org"), else empty
+  auto tie() const { return std::tie(sandbox, address, port, protocol, name); }
   bool operator<(const Target& other) const { return tie() < other.tie(); }
   bool operator==(const Target& other) const { return tie() == other.tie(); }
-  std::string str() const;  // "acme/eng/coder-1 -> 198.51.100.20:80/tcp"
+  bool is_name() const { return protocol == kNameProtocol; }
+  // "acme/eng/coder-1 -> 198.51.100.20:80/tcp", "acme/eng/coder-1 -> pypi.org (DNS)"
+  std::string str() const;
 };
 
 struct Denial {
@@ -79,10 +86,10 @@ struct Grant {
   uint64_t id = 0;
   Scope scope = Scope::agent;
   std::string subject;   // "acme/eng/coder-1", "acme/eng" or "acme"
-  std::string address;
-  std::string host;
+  std::string address;   // empty for a name grant
+  std::string host;      // a name grant's name; else the name the address was learned from
   uint16_t port = 0;
-  std::string protocol;
+  std::string protocol;  // kNameProtocol: the name resolves, its addresses open on every port
   std::optional<Time> expires_at;  // none: permanent
   std::string created_by;
   Time created_at;
@@ -90,6 +97,7 @@ struct Grant {
 
   std::string tenant() const;  // the subject's first part
   bool covers(const policy::AgentName& agent) const;
+  bool is_name() const { return protocol == kNameProtocol; }
 };
 
 struct Decision {

@@ -82,8 +82,9 @@ Result<Request> request_from_json(const json& j) {
     Request r;
     r.id = j.at("id").get<uint64_t>();
     r.target = {j.at("sandbox").get<std::string>(), j.at("dest").get<std::string>(), j.at("port").get<uint16_t>(),
-                j.at("protocol").get<std::string>()};
+                j.at("protocol").get<std::string>(), ""};
     r.host = j.value("host", json()).is_string() ? j["host"].get<std::string>() : "";
+    if (r.target.is_name()) r.target.name = r.host;  // a name request keeps its name as the host
     const json& p = j.at("process");
     r.process = {p.value("pid", 0u), p.value("uid", 0u), p.value("comm", ""), p.value("exe", "")};
     r.count = j.at("count").get<uint64_t>();

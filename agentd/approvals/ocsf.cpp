@@ -87,7 +87,10 @@ json ocsf_denial(const json& record) {
 
 json ocsf_decision(const Request& request, const std::optional<Grant>& grant) {
   const Time when = request.answered_at.value_or(request.last_seen);
-  json event = base(kNetworkActivity, "Network Activity", kActivityOther, "Other",
+  // A decision about a name is DNS Activity, about an address Network Activity.
+  const bool name = request.target.is_name();
+  json event = base(name ? kDnsActivity : kNetworkActivity, name ? "DNS Activity" : "Network Activity",
+                    kActivityOther, "Other",
                     std::chrono::duration_cast<std::chrono::milliseconds>(when.time_since_epoch()).count());
   const bool allowed = request.state == RequestState::approved;
   set_outcome(event, allowed);
@@ -96,10 +99,15 @@ json ocsf_decision(const Request& request, const std::optional<Grant>& grant) {
   event["status_id"] = 1;
   event["status"] = "Success";
   event["src_endpoint"] = {{"name", request.target.sandbox}};
-  json dst = {{"ip", request.target.address}, {"port", request.target.port}};
-  if (!request.host.empty()) dst["hostname"] = request.host;
-  event["dst_endpoint"] = dst;
-  event["connection_info"] = {{"protocol_name", request.target.protocol}, {"direction_id", 2}, {"direction", "Outbound"}};
+  if (name) {
+    event["query"] = {{"hostname", request.target.name}};
+  } else {
+    json dst = {{"ip", request.target.address}, {"port", request.target.port}};
+    if (!request.host.empty()) dst["hostname"] = request.host;
+    event["dst_endpoint"] = dst;
+    event["connection_info"] = {{"protocol_name", request.target.protocol}, {"direction_id", 2},
+                                {"direction", "Outbound"}};
+  }
   if (!request.answered_by.empty()) event["actor"] = {{"user", {{"name", request.answered_by}}}};
   event["message"] = request.target.str() + ": " + request.answer;
   json unmapped = {{"request_id", request.id}, {"state", state_name(request.state)}, {"denials", request.count}};

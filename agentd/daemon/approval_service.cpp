@@ -12,6 +12,7 @@
 #include "agentd/approvals/ocsf.hpp"
 #include "agentd/common/duration.hpp"
 #include "agentd/daemon/dns_learning.hpp"
+#include "agentd/policy/names.hpp"
 
 namespace agentd::daemon {
 using nlohmann::json;
@@ -40,6 +41,20 @@ uint64_t monotonic_deadline(const std::optional<approvals::Time>& expires_at) {
   if (!expires_at) return AGENTD_NEVER_EXPIRES;
   const auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(*expires_at - Clock::now()).count();
   return left <= 0 ? 1 : monotonic_now_ns() + static_cast<uint64_t>(left);
+}
+
+// Does a rule of `policy` deny what `grant` opens for `agent` outright?
+bool policy_denies(const policy::PolicySet& policy, const approvals::Grant& grant, const policy::AgentName& agent) {
+  if (grant.is_name()) {
+    const auto decision = policy::HostRules(policy, agent).decide(grant.host);
+    return !decision.allowed && decision.endpoint;  // a host deny rule
+  }
+  auto dest = policy::parse_destination(
+      fmt::format("{}:{}/{}", grant.address.find(':') != std::string::npos ? "[" + grant.address + "]" : grant.address,
+                  grant.port, grant.protocol == "udp" ? "udp" : "tcp"));
+  if (!dest) return false;
+  auto decision = policy::explain(policy, agent, *dest);
+  return decision && !decision->allowed && decision->endpoint;  // an explicit deny rule
 }
 
 }  // namespace
@@ -150,15 +165,21 @@ void ApprovalService::on_denial(const json& record) {
 
   // Only what no rule decided is a question for an operator: an explicit
   // deny is the policy's answer, and an approval never overrides it.
+  // A name no host rule allows is a question too (the proxy refused it, so
+  // there is no address yet); a rebinding refusal is not.
   const std::string reason = text(record, "reason");
-  if (sandbox.empty() || hook == "dns" || hook == "sock_create" || event.dest.empty() ||
+  const bool name_request = hook == "dns" && reason == "no_rule" && !event.host.empty();
+  if (sandbox.empty() || hook == "sock_create" || (!name_request && (hook == "dns" || event.dest.empty())) ||
       (reason != "no_rule" && reason != "dns_expired"))
     return;
   approvals::Denial denial;
-  denial.target = {sandbox, event.dest, event.port, event.protocol};
+  if (name_request)
+    denial.target = {sandbox, "", 0, approvals::kNameProtocol, event.host};
+  else
+    denial.target = {sandbox, event.dest, event.port, event.protocol, ""};
   denial.host = event.host;
-  const uint32_t pid = record.value("tgid", record.value("pid", 0u));
-  denial.process = {pid, record.value("uid", 0u), text(record, "comm"), exe_of(pid)};
+  const uint32_t pid = record.value("tgid", record.value("pid", 0u));  // the proxy knows no process: 0
+  denial.process = {pid, record.value("uid", 0u), text(record, "comm"), pid ? exe_of(pid) : ""};
   denial.time = event.time;
   denial.count = count;
   auto noted = book_.note_denial(denial, settings_for(sandbox));
@@ -166,7 +187,8 @@ void ApprovalService::on_denial(const json& record) {
   persist(*noted.request);
   if (noted.what == approvals::Book::Noted::created) {
     ++requests_created_;
-    audit({event.time, "request", "pending", "agentd", sandbox, event.dest, event.host, event.port, event.protocol,
+    audit({event.time, "request", "pending", "agentd", sandbox, event.dest, event.host, denial.target.port,
+           denial.target.protocol,
            {{"request_id", noted.request->id}, {"expires_at", approvals::time_text(noted.request->expires_at)}}});
     broadcast({{"event", "request"}, {"request", approvals::request_to_json(*noted.request)}}, tenant_of(sandbox));
   } else if (noted.what == approvals::Book::Noted::counted) {
@@ -187,6 +209,7 @@ void ApprovalService::grant_ended(const approvals::Grant& grant, const std::stri
          grant.protocol, {{"grant_id", grant.id}, {"scope", approvals::scope_name(grant.scope)}}});
   broadcast({{"event", "grant_ended"}, {"why", why}, {"by", actor}, {"grant", approvals::grant_to_json(grant)}},
             grant.tenant());
+  if (grant.is_name() && name_grant_ended_) name_grant_ended_();
 }
 
 void ApprovalService::tick() {
@@ -217,16 +240,11 @@ size_t ApprovalService::revoke_denied_by_policy() {
   if (!policy) return 0;
   std::vector<uint64_t> doomed;
   for (const auto& [id, grant] : book_.grants()) {
-    auto dest = policy::parse_destination(
-        fmt::format("{}:{}/{}", grant.address.find(':') != std::string::npos ? "[" + grant.address + "]" : grant.address,
-                    grant.port, grant.protocol == "udp" ? "udp" : "tcp"));
-    if (!dest) continue;
     size_t covered = 0, denied = 0;
     for (const auto& [slot, sandbox] : registry_.all()) {
       if (!grant.covers(sandbox.agent)) continue;
       ++covered;
-      auto decision = policy::explain(*policy, sandbox.agent, *dest);
-      if (decision && !decision->allowed && decision->endpoint) ++denied;  // an explicit deny rule
+      denied += policy_denies(*policy, grant, sandbox.agent);
     }
     if (covered > 0 && denied == covered) doomed.push_back(id);
   }
@@ -234,7 +252,8 @@ size_t ApprovalService::revoke_denied_by_policy() {
     auto grant = book_.revoke(id);
     if (!grant) continue;
     grant_ended(*grant, "revoked", "policy reload (an explicit deny now covers it)");
-    spdlog::info("approvals: grant {} revoked: the new policy denies {}:{}", grant->id, grant->address, grant->port);
+    spdlog::info("approvals: grant {} revoked: the new policy denies {}", grant->id,
+                 grant->is_name() ? grant->host : fmt::format("{}:{}", grant->address, grant->port));
   }
   if (!doomed.empty()) sync_grants();
   return doomed.size();
@@ -249,6 +268,7 @@ void ApprovalService::sync_grants() {
   std::map<Key, Entry> desired;
   for (const auto& [slot, sandbox] : registry_.all()) {
     for (const auto* grant : book_.grants_covering(sandbox.agent)) {
+      if (grant->is_name()) continue;  // the DNS proxy consults those; their addresses are learned
       auto cidr = policy::parse_cidr(grant->address);
       if (!cidr) continue;
       Entry& entry = desired[Key{slot, cidr->family, cidr->addr}];
@@ -285,6 +305,16 @@ void ApprovalService::sync_grants() {
       if (auto st = maps_.delete_grant(k); !st) spdlog::error("{}", st.error().describe());
   }
   kernel_entries_ = desired.size();
+}
+
+std::optional<std::string> ApprovalService::name_grant(const policy::AgentName& agent, std::string_view name) const {
+  for (const auto* grant : book_.grants_covering(agent)) {
+    if (!grant->is_name() || grant->host != name) continue;
+    return fmt::format("granted by grant {} ({} {}, by {}, {})", grant->id, approvals::scope_name(grant->scope),
+                       grant->subject, grant->created_by,
+                       grant->expires_at ? "until " + approvals::time_text(*grant->expires_at) : std::string("permanent"));
+  }
+  return std::nullopt;
 }
 
 std::optional<std::string> ApprovalService::explain(const policy::AgentName& agent, const policy::Destination& dest) const {

@@ -6,9 +6,11 @@
 // store; runs on the event loop.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -66,6 +68,12 @@ class ApprovalService {
   void begin_batch();
   void end_batch();
 
+  // A live name grant covering `agent` for `name` (normalised), as the DNS
+  // proxy's decision reads it: "granted by grant 4 (...)".
+  std::optional<std::string> name_grant(const policy::AgentName& agent, std::string_view name) const;
+  // Called when a name grant ends: what was learned through it must go.
+  void on_name_grant_ended(std::function<void()> callback) { name_grant_ended_ = std::move(callback); }
+
   // "allowed by grant 3 (...)", for policy explain when the rules say nothing.
   std::optional<std::string> explain(const policy::AgentName& agent, const policy::Destination& dest) const;
   nlohmann::json status() const;
@@ -81,6 +89,7 @@ class ApprovalService {
   void broadcast(const nlohmann::json& event, const std::string& tenant);
   void persist(const approvals::Request& request);
   void grant_ended(const approvals::Grant& grant, const std::string& why, const std::string& actor);
+  std::function<void()> name_grant_ended_;
 
   // Methods (approval_api.cpp).
   void watch(const approvals::Identity& who, api::Reply reply);

@@ -218,6 +218,12 @@ Status Daemon::start_dns(sd_event* loop) {
                                                   denial_log_->write(record);
                                                   if (approvals_) approvals_->on_denial(record);
                                                 });
+  if (approvals_) {
+    dns_learning_->set_name_grants([this](const policy::AgentName& agent, std::string_view name) {
+      return approvals_->name_grant(agent, name);
+    });
+    approvals_->on_name_grant_ended([this] { dns_learning_->revalidate(); });
+  }
   dns_learning_->adopt(options_.state_dir / "learned.json");
   dns::ProxySettings settings;
   settings.port = options_.dns.port;
@@ -715,7 +721,7 @@ Result<json> Daemon::explain(const std::string& agent_text, const std::string& d
     }
   }
   if (!decision->allowed && !decision->endpoint && approvals_) {
-    if (auto granted = approvals_->explain(*agent, *dest)) {
+    if (auto granted = dest->host.empty() ? approvals_->explain(*agent, *dest) : approvals_->name_grant(*agent, dest->host)) {
       decision->allowed = true;
       decision->explanation = *granted;
     }

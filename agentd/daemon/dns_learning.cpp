@@ -81,7 +81,16 @@ policy::NameDecision DnsLearning::decide(const Sandbox& sandbox, const policy::P
   }
   auto it = host_rules_.find(sandbox.slot);
   if (it == host_rules_.end()) it = host_rules_.emplace(sandbox.slot, policy::HostRules(policy, sandbox.agent)).first;
-  return it->second.decide(name);
+  auto decision = it->second.decide(name);
+  // What no rule decided an operator may have granted; never over a deny.
+  if (!decision.allowed && !decision.endpoint && name_grants_) {
+    if (auto granted = name_grants_(sandbox.agent, name)) {
+      decision.allowed = true;
+      decision.ranges = {agentd_port_range{1, 65535, AGENTD_PROTO_ANY, AGENTD_ACTION_ALLOW, 0}};
+      decision.explanation = *granted;
+    }
+  }
+  return decision;
 }
 
 std::optional<dns::Bytes> DnsLearning::judge(uint32_t slot, const dns::Query& query, const std::string& transport) {
@@ -96,10 +105,13 @@ std::optional<dns::Bytes> DnsLearning::judge(uint32_t slot, const dns::Query& qu
   ++names_refused_;
   const bool by_rule = decision.endpoint.has_value();
   record_denial(slot, query, by_rule ? "deny_rule" : "no_rule", decision.explanation, transport);
+  // A name no rule decided is a request operators see (agentctl watch); a
+  // denied one is the policy's answer.
   const std::string text = fmt::format(
-      "agentd: {} may not resolve {} ({}). Ask an operator to allow it; they can check with: agentctl policy explain "
-      "--agent {} --dest {}:443",
-      sandbox->agent.str(), query.name, decision.explanation, sandbox->agent.str(), query.name);
+      "agentd: {} may not resolve {} ({}). {}; check with: agentctl policy explain --agent {} --dest {}:443",
+      sandbox->agent.str(), query.name, decision.explanation,
+      by_rule ? "A deny rule of the policy blocks it" : "Operators have been asked (agentctl watch); retry once allowed",
+      sandbox->agent.str(), query.name);
   return dns::refusal(query, settings_.refusal, by_rule ? dns::kEdeBlocked : dns::kEdeProhibited, text);
 }
 
@@ -204,7 +216,7 @@ void DnsLearning::revalidate() {
       if (!sandbox) gone.push_back(key);
       continue;  // a name we do not know (adopted): it keeps its TTL
     }
-    auto decision = policy::decide_name(*policy, sandbox->agent, entry.name);
+    auto decision = decide(*sandbox, *policy, entry.name);  // rules, then operators' name grants
     if (!decision.allowed) {
       gone.push_back(key);
       continue;
@@ -216,7 +228,7 @@ void DnsLearning::revalidate() {
     }
   }
   for (const auto& key : gone) erase(key);
-  if (!gone.empty()) spdlog::info("reload: {} learned addresses no longer allowed, removed", gone.size());
+  if (!gone.empty()) spdlog::info("{} learned addresses no longer allowed, removed", gone.size());
 }
 
 void DnsLearning::collect_garbage() {

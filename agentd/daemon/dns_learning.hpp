@@ -53,6 +53,11 @@ class DnsLearning : public dns::QueryJudge {
   DnsLearning(const DnsSettings& settings, dns::ProtectedRanges protected_ranges, bpf::MapWriter& maps,
               const PolicyApplier& applier, const SandboxRegistry& registry, DenialSink denials);
 
+  // Operators' name grants: for an agent and a name no rule decided, how
+  // the grant that opens it reads ("granted by ..."), or nothing.
+  using NameGrants = std::function<std::optional<std::string>(const policy::AgentName&, std::string_view name)>;
+  void set_name_grants(NameGrants grants) { name_grants_ = std::move(grants); }
+
   std::optional<dns::Bytes> judge(uint32_t slot, const dns::Query& query, const std::string& transport) override;
   dns::Bytes learn(uint32_t slot, const dns::Query& query, const uint8_t* answer, size_t size,
                    const dns::Answer* parsed = nullptr) override;
@@ -94,6 +99,7 @@ class DnsLearning : public dns::QueryJudge {
   const PolicyApplier& applier_;
   const SandboxRegistry& registry_;
   DenialSink denials_;
+  NameGrants name_grants_;
   std::map<Key, Entry> entries_;
   const policy::PolicySet* rules_policy_ = nullptr;  // what host_rules_ were built from
   std::map<uint32_t, policy::HostRules> host_rules_;  // by slot

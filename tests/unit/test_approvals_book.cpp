@@ -151,3 +151,40 @@ TEST_CASE("durations as operators write them") {
   CHECK(format_duration(3600s) == "1h");
   CHECK(format_duration(0s) == "0s");
 }
+
+TEST_CASE("a refused name is a request of its own, and its grant names the name") {
+  Book book;
+  policy::ApprovalSettings settings;
+  auto name_denial = [&](const std::string& name) {
+    Denial d;
+    d.target = {"acme/eng/a", "", 0, kNameProtocol, name};
+    d.host = name;
+    d.time = t0;
+    return d;
+  };
+  auto first = book.note_denial(name_denial("pypi.org"), settings);
+  REQUIRE(first.request);
+  CHECK(first.what == Book::Noted::created);
+  CHECK(first.request->target.is_name());
+  CHECK(first.request->target.str() == "acme/eng/a -> pypi.org (DNS)");
+  // Another name is another request; the same name folds.
+  CHECK(book.note_denial(name_denial("files.pythonhosted.org"), settings).what == Book::Noted::created);
+  CHECK(book.note_denial(name_denial("pypi.org"), settings).what == Book::Noted::counted);
+  const uint64_t id = first.request->id;
+  auto answered = book.decide(id, Decision{true, Scope::team, 1h, false}, "root (uid 0)", t0, settings);
+  REQUIRE(answered);
+  REQUIRE(answered->grant);
+  CHECK(answered->grant->is_name());
+  CHECK(answered->grant->host == "pypi.org");
+  CHECK(answered->grant->address.empty());
+  CHECK(answered->grant->covers(*policy::parse_agent_name("acme/eng/b")));
+  // Through JSON (the store), the request keeps its name.
+  auto restored = request_from_json(request_to_json(answered->request));
+  REQUIRE(restored);
+  CHECK(restored->target == answered->request.target);
+  CHECK(restored->target.name == "pypi.org");
+  auto grant = grant_from_json(grant_to_json(*answered->grant));
+  REQUIRE(grant);
+  CHECK(grant->is_name());
+  CHECK(grant->host == "pypi.org");
+}

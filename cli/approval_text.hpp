@@ -1,0 +1,17 @@
+// How requests, grants and audit rows read in agentctl's tables and in
+// the watch prompt (one wording for both).
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace agentctl {
+
+// A JSON value as text: strings as they are, null as "-".
+std::string json_text(const nlohmann::json& value);
+// "198.51.100.20:443/tcp", "[2001:db8::1]:53/udp", or for a name request
+// or grant (protocol "dns") "pypi.org (DNS)".
+std::string destination_text(const nlohmann::json& record);
+
+}  // namespace agentctl

@@ -1,0 +1,131 @@
+// Names as questions for operators: a name no host rule allows is refused
+// by the DNS proxy and becomes a request; approving it lets the sandbox
+// resolve the name and reach its addresses, until the grant ends.
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include <string>
+
+#include "approvals_helpers.hpp"
+#include "expectations.hpp"
+#include "world.hpp"
+
+using namespace agentd::e2e;
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kPolicy = R"(apiVersion: agentd/v1
+tenant: acme
+rules:
+  - agents: "acme/eng/*"
+    allow:
+      - host: api.example.test
+        ports: [443]
+    deny:
+      - host: other.example.test
+)";
+
+constexpr const char* kName = "a.wild.example.test";  // 198.51.100.20 in the world's DNS
+constexpr const char* kAddress = "198.51.100.20";
+
+// dig NAME in the sandbox: the addresses of the answer, or its status line.
+std::string dig(const World& world, const std::string& agent, const std::string& name) {
+  auto result = world.in_sandbox(agent, {"dig", "+tries=1", "+time=3", "+short", name});
+  return result.out + result.err;
+}
+
+json wait_for_name_request(const World& world, const std::string& sandbox, const std::string& name) {
+  for (int i = 0; i < 200; ++i) {
+    auto list = agentctl_json(world, {"approvals", "list", "--state", "all"});
+    if (list.is_array())
+      for (const auto& r : list)
+        if (r["sandbox"] == sandbox && r["protocol"] == "dns" && r["host"] == name) return r;
+    usleep(50'000);
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("a refused name becomes a request, and approving it opens the name until the grant ends") {
+  World world;
+  world.write_policy("acme.yaml", kPolicy);
+  REQUIRE(world.start_agentd());
+  auto refused = world.in_sandbox("acme/eng/coder-1", {"dig", "+tries=1", "+time=3", kName});
+  INFO(refused.describe());
+  CHECK(refused.out.find("status: REFUSED") != std::string::npos);
+  CHECK(refused.out.find("Operators have been asked") != std::string::npos);
+  json request = wait_for_name_request(world, "acme/eng/coder-1", kName);
+  INFO(world.agentd_log());
+  REQUIRE(request.is_object());
+  CHECK(request["state"] == "pending");
+  CHECK(request["dest"] == "");
+  // The agent may try the address it knows some other way: no rule, no grant.
+  expect_refused(connect_from(world, "acme/eng/coder-1", kAddress, 443));
+
+  auto answer = agentctl_json(world, {"approvals", "approve", std::to_string(request["id"].get<uint64_t>()), "--for",
+                                      "1h"});
+  REQUIRE(answer.is_object());
+  CHECK(answer["grant"]["protocol"] == "dns");
+  CHECK(answer["grant"]["host"] == kName);
+  // The retry resolves, and the addresses learned open on any port.
+  CHECK(dig(world, "acme/eng/coder-1", kName).find(kAddress) != std::string::npos);
+  expect_ok(connect_from(world, "acme/eng/coder-1", kAddress, 443));
+  expect_ok(connect_from(world, "acme/eng/coder-1", kAddress, 8080));
+  auto explain = agentctl_json(world, {"policy", "explain", "--agent", "acme/eng/coder-1", "--dest",
+                                       std::string(kName) + ":443"});
+  REQUIRE(explain.is_object());
+  CHECK(explain["allowed"] == true);
+  CHECK(explain["explanation"].get<std::string>().find("granted by grant") != std::string::npos);
+  // Scope agent: the rest of the team still asks.
+  CHECK(dig(world, "acme/eng/coder-2", kName).find(kAddress) == std::string::npos);
+
+  // A reload keeps what the grant opened.
+  world.write_policy("acme.yaml", std::string(kPolicy) + "# touched\n");
+  REQUIRE(world.agentctl({"policy", "apply"}).exit_code == 0);
+  expect_ok(connect_from(world, "acme/eng/coder-1", kAddress, 443));
+
+  // Revoked: the name is refused again and its addresses close at once.
+  REQUIRE(world.agentctl({"grants", "revoke", std::to_string(answer["grant"]["id"].get<uint64_t>())}).exit_code == 0);
+  expect_refused(connect_from(world, "acme/eng/coder-1", kAddress, 443));
+  CHECK(dig(world, "acme/eng/coder-1", kName).find(kAddress) == std::string::npos);
+  CHECK(world.stray_packets() == 0);
+}
+
+TEST_CASE("a name a deny rule blocks asks nobody") {
+  World world;
+  world.write_policy("acme.yaml", kPolicy);
+  REQUIRE(world.start_agentd());
+  auto refused = world.in_sandbox("acme/eng/coder-1", {"dig", "+tries=1", "+time=3", "other.example.test"});
+  INFO(refused.describe());
+  CHECK(refused.out.find("status: REFUSED") != std::string::npos);
+  CHECK(refused.out.find("A deny rule of the policy blocks it") != std::string::npos);
+  // A name nobody decided does make a request: once it is there, the
+  // denied name's record (written before it) has been handled too.
+  CHECK(dig(world, "acme/eng/coder-1", kName).find(kAddress) == std::string::npos);
+  REQUIRE(wait_for_name_request(world, "acme/eng/coder-1", kName).is_object());
+  auto all = agentctl_json(world, {"approvals", "list", "--state", "all"});
+  REQUIRE(all.is_array());
+  for (const auto& r : all) CHECK(r["host"] != "other.example.test");
+}
+
+TEST_CASE("a reload that denies a granted name revokes the grant") {
+  World world;
+  world.write_policy("acme.yaml", kPolicy);
+  REQUIRE(world.start_agentd());
+  CHECK(dig(world, "acme/eng/coder-1", kName).find(kAddress) == std::string::npos);
+  json request = wait_for_name_request(world, "acme/eng/coder-1", kName);
+  REQUIRE(request.is_object());
+  REQUIRE(agentctl_json(world, {"approvals", "approve", std::to_string(request["id"].get<uint64_t>()), "--always"})
+              .is_object());
+  CHECK(dig(world, "acme/eng/coder-1", kName).find(kAddress) != std::string::npos);
+  world.write_policy("acme.yaml", std::string(kPolicy) + "      - host: \"*.wild.example.test\"\n");
+  REQUIRE(world.agentctl({"policy", "apply"}).exit_code == 0);
+  auto grants = agentctl_json(world, {"grants", "list"});
+  REQUIRE(grants.is_array());
+  CHECK(grants.empty());
+  expect_refused(connect_from(world, "acme/eng/coder-1", kAddress, 443));
+  CHECK(dig(world, "acme/eng/coder-1", kName).find(kAddress) == std::string::npos);
+}
