@@ -5,11 +5,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstring>
 
 #include <spdlog/spdlog.h>
 
 #include "agentd/approvals/ocsf.hpp"
+#include "agentd/bpf/learned_entry.hpp"
 #include "agentd/common/duration.hpp"
 #include "agentd/daemon/dns_learning.hpp"
 #include "agentd/policy/names.hpp"
@@ -260,7 +260,7 @@ size_t ApprovalService::revoke_denied_by_policy() {
 }
 
 void ApprovalService::sync_grants() {
-  using Key = std::tuple<uint32_t, uint32_t, std::array<uint8_t, 16>>;
+  using Key = bpf::LearnedKey;
   struct Entry {
     std::vector<agentd_port_range> ranges;
     uint64_t expires_ns = 0;
@@ -283,15 +283,9 @@ void ApprovalService::sync_grants() {
   }
   // Writes first, removals after: a grant that stays is never missing.
   for (const auto& [key, entry] : desired) {
-    agentd_learned_key k{};
-    k.slot = std::get<0>(key);
-    k.family = std::get<1>(key);
-    std::memcpy(k.addr, std::get<2>(key).data(), sizeof(k.addr));
-    agentd_learned_value v{};
-    v.expires_ns = entry.expires_ns;
-    v.rules.count = static_cast<uint32_t>(entry.ranges.size());
-    std::copy(entry.ranges.begin(), entry.ranges.end(), v.rules.ranges);
-    if (auto st = maps_.put_grant(k, v); !st) spdlog::error("writing a grant: {}", st.error().describe());
+    const auto value = bpf::make_learned_value(entry.expires_ns, bpf::make_rule_value(entry.ranges));
+    if (auto st = maps_.put_grant(bpf::make_learned_key(key), value); !st)
+      spdlog::error("writing a grant: {}", st.error().describe());
   }
   auto existing = maps_.grants();
   if (!existing) {
@@ -299,9 +293,7 @@ void ApprovalService::sync_grants() {
     return;
   }
   for (const auto& [k, v] : *existing) {
-    Key key{k.slot, k.family, {}};
-    std::memcpy(std::get<2>(key).data(), k.addr, sizeof(k.addr));
-    if (!desired.count(key))
+    if (!desired.count(bpf::learned_key_of(k)))
       if (auto st = maps_.delete_grant(k); !st) spdlog::error("{}", st.error().describe());
   }
   kernel_entries_ = desired.size();

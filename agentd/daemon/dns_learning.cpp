@@ -183,24 +183,14 @@ dns::Bytes DnsLearning::learn(uint32_t slot, const dns::Query& query, const uint
 }
 
 Status DnsLearning::write(const Key& key, const Entry& entry) {
-  agentd_learned_key k{};
-  k.slot = std::get<0>(key);
-  k.family = std::get<1>(key);
-  std::memcpy(k.addr, std::get<2>(key).data(), sizeof(k.addr));
-  agentd_learned_value v{};
-  v.expires_ns = entry.expires_ns;
-  v.rules.count = static_cast<uint32_t>(std::min<size_t>(entry.ranges.size(), AGENTD_MAX_PORT_RANGES));
-  for (uint32_t i = 0; i < v.rules.count; ++i) v.rules.ranges[i] = entry.ranges[i];
   dirty_ = true;
-  return maps_.put_learned(k, v);
+  return maps_.put_learned(bpf::make_learned_key(key),
+                           bpf::make_learned_value(entry.expires_ns, bpf::make_rule_value(entry.ranges)));
 }
 
 void DnsLearning::erase(const Key& key) {
-  agentd_learned_key k{};
-  k.slot = std::get<0>(key);
-  k.family = std::get<1>(key);
-  std::memcpy(k.addr, std::get<2>(key).data(), sizeof(k.addr));
-  if (auto st = maps_.delete_learned(k); !st) spdlog::error("forgetting a learned address: {}", st.error().describe());
+  if (auto st = maps_.delete_learned(bpf::make_learned_key(key)); !st)
+    spdlog::error("forgetting a learned address: {}", st.error().describe());
   entries_.erase(key);
   dirty_ = true;
 }
@@ -254,11 +244,10 @@ void DnsLearning::adopt(const std::filesystem::path& state_file) {
     return;
   }
   for (const auto& [k, v] : *kept) {
-    Key key{k.slot, k.family, {}};
-    std::memcpy(std::get<2>(key).data(), k.addr, 16);
+    const Key key = bpf::learned_key_of(k);
     Entry entry;
     entry.expires_ns = v.expires_ns;
-    entry.ranges.assign(v.rules.ranges, v.rules.ranges + std::min<uint32_t>(v.rules.count, AGENTD_MAX_PORT_RANGES));
+    entry.ranges = bpf::ranges_of(v.rules);
     const std::string id = fmt::format("{}/{}/{}", k.slot, k.family, address_text(k.family, std::get<2>(key)));
     if (auto it = names.find(id); it != names.end()) entry.name = it->second;
     entries_[key] = std::move(entry);
@@ -309,9 +298,7 @@ std::optional<std::pair<bool, std::string>> DnsLearning::explain(uint32_t slot, 
     return std::make_pair(false, fmt::format("denied: learned through DNS from {}, but that expired {} s ago", name,
                                              (now - entry.expires_ns) / 1'000'000'000));
   // The kernel's own judgement of the entry (a host deny may close ports).
-  agentd_rule_value value{};
-  value.count = static_cast<uint32_t>(std::min<size_t>(entry.ranges.size(), AGENTD_MAX_PORT_RANGES));
-  for (uint32_t i = 0; i < value.count; ++i) value.ranges[i] = entry.ranges[i];
+  const agentd_rule_value value = bpf::make_rule_value(entry.ranges);
   const agentd_verdict verdict = agentd_judge(&value, dest.port, dest.proto_bit);
   const bool port_ok = verdict.action == AGENTD_ACTION_ALLOW || verdict.action == AGENTD_ACTION_INFERENCE;
   return std::make_pair(port_ok, fmt::format("{}: learned through DNS from {} (expires in {} s){}",

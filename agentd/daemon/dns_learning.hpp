@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "agentd/bpf/learned_entry.hpp"
 #include "agentd/bpf/map_writer.hpp"
 #include "agentd/daemon/policy_applier.hpp"
 #include "agentd/daemon/sandbox_registry.hpp"
@@ -79,7 +80,7 @@ class DnsLearning : public dns::QueryJudge {
   nlohmann::json to_json() const;
 
  private:
-  using Key = std::tuple<uint32_t, uint32_t, std::array<uint8_t, 16>>;  // slot, family, address
+  using Key = bpf::LearnedKey;  // slot, family, address
   struct Entry {
     std::string name;
     uint64_t expires_ns = 0;  // CLOCK_MONOTONIC, as the kernel compares

@@ -6,7 +6,6 @@
 // latency runs keep one outstanding (p50/p99, no queueing in the figure).
 //
 //   build/tests/bench/bench_dns [rounds] [seconds per run]
-#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -16,8 +15,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench_stats.hpp"
 #include "world.hpp"
 
+using namespace agentd::bench;
 using namespace agentd::e2e;
 using nlohmann::json;
 
@@ -38,12 +39,6 @@ struct Run {
   double qps = 0;
   std::vector<double> latencies_us;
 };
-
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
-}
 
 // dnsperf -v prints one line per answer ("> NOERROR api.example.test A
 // 0.000123") and a summary with "Queries per second:".

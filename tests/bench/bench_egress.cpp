@@ -5,7 +5,6 @@
 // Also: how long the 100,000 rules took to compile and load into the maps.
 //
 //   build/tests/bench/bench_egress [rounds] [connects per round] [sendtos per round]
-#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -14,8 +13,10 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "bench_stats.hpp"
 #include "world.hpp"
 
+using namespace agentd::bench;
 using namespace agentd::e2e;
 using nlohmann::json;
 
@@ -35,22 +36,6 @@ std::string big_policy() {
   }
   text += "      - cidr: 127.0.0.1/32\n        ports: [7070]\n";
   return text;
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
-
-double ns_per_op(const ProcessResult& r) {
-  auto end = r.out.find_last_not_of('\n');
-  auto start = r.out.rfind('\n', end);
-  auto line = json::parse(r.out.substr(start == std::string::npos ? 0 : start + 1), nullptr, false);
-  if (!line.is_object() || !line.value("ok", false)) {
-    std::fprintf(stderr, "bench run failed:\n%s\n", r.describe().c_str());
-    std::exit(1);
-  }
-  return line["ns_per_op"].get<double>();
 }
 
 }  // namespace

@@ -9,7 +9,6 @@
 // control socket in a loop and reports the slowest answer.
 //
 //   build/tests/bench/bench_reload [rounds]
-#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -23,8 +22,10 @@
 #include <nlohmann/json.hpp>
 
 #include "agentd/api/client.hpp"
+#include "bench_stats.hpp"
 #include "world.hpp"
 
+using namespace agentd::bench;
 using namespace agentd::e2e;
 using nlohmann::json;
 namespace fs = std::filesystem;
@@ -92,11 +93,6 @@ double time_change(World& world, const std::string& text, const std::string& wan
     std::exit(1);
   }
   return line["at_ns"].get<double>() / 1e6 - written;
-}
-
-double percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
 }
 
 }  // namespace

@@ -9,7 +9,6 @@
 // a profile with files confined (Landlock checks every open).
 //
 //   build/tests/bench/bench_sandbox [rounds] [opens per round] [getppids per round]
-#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -19,30 +18,12 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "bench_stats.hpp"
 #include "world.hpp"
 
+using namespace agentd::bench;
 using namespace agentd::e2e;
 using nlohmann::json;
-
-namespace {
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
-
-double ns_per_op(const ProcessResult& r) {
-  auto end = r.out.find_last_not_of('\n');
-  auto start = r.out.rfind('\n', end);
-  auto line = json::parse(r.out.substr(start == std::string::npos ? 0 : start + 1), nullptr, false);
-  if (!line.is_object() || !line.value("ok", false)) {
-    std::fprintf(stderr, "bench run failed:\n%s\n", r.describe().c_str());
-    std::exit(1);
-  }
-  return line["ns_per_op"].get<double>();
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   const int rounds = argc > 1 ? std::atoi(argv[1]) : 21;

@@ -26,9 +26,11 @@
 
 #include "agentd/api/client.hpp"
 #include "agentd/store/store.hpp"
+#include "bench_stats.hpp"
 #include "policies.hpp"
 #include "world.hpp"
 
+using namespace agentd::bench;
 using namespace agentd::e2e;
 using nlohmann::json;
 
@@ -54,11 +56,6 @@ uint64_t rss_kb(int pid) {
   while (std::getline(in, line))
     if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6));
   return 0;
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
 }
 
 json sandbox_of(const json& status) {

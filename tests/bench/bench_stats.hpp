@@ -1,0 +1,42 @@
+// What the benchmarks share: medians and percentiles of their samples, and
+// the ns-per-op figure that netprobe and sysprobe `bench` print as their
+// last line.
+#pragma once
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "process.hpp"
+
+namespace agentd::bench {
+
+// The sample at fraction p of the sorted samples (1: the largest); 0 when
+// there is none.
+inline double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
+}
+
+inline double median(std::vector<double> v) { return percentile(std::move(v), 0.5); }
+
+// The probe's last line, {"ok":true,"ns_per_op":...}; a failed run ends
+// the benchmark with the probe's output (a figure from it would be wrong).
+inline double ns_per_op(const e2e::ProcessResult& r) {
+  auto end = r.out.find_last_not_of('\n');
+  auto start = r.out.rfind('\n', end);
+  auto line = nlohmann::json::parse(r.out.substr(start == std::string::npos ? 0 : start + 1), nullptr, false);
+  if (!line.is_object() || !line.value("ok", false)) {
+    std::fprintf(stderr, "bench run failed:\n%s\n", r.describe().c_str());
+    std::exit(1);
+  }
+  return line["ns_per_op"].get<double>();
+}
+
+}  // namespace agentd::bench
