@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
   app.add_option("--dns-ipv6-port-base", options.dns.ipv6_port_base,
                  "queries to IPv6 servers go to [::1]:BASE+slot, one port per sandbox; 0: off (then they are "
                  "refused where an IPv4 detour is impossible)")
-      ->check(CLI::Range(0, 65535 - AGENTD_MAX_SANDBOXES))
+      ->check(CLI::Range(0, 0) | CLI::Range(1024, 65535 - AGENTD_MAX_SANDBOXES))
       ->capture_default_str();
   app.add_option("--dns-min-ttl", options.dns.min_ttl_seconds,
                  "seconds a learned address stays allowed at least, whatever its TTL")

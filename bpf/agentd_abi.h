@@ -59,6 +59,8 @@ enum agentd_hook {
 	AGENTD_HOOK_SENDMSG4 = 3,
 	AGENTD_HOOK_SENDMSG6 = 4,
 	AGENTD_HOOK_SOCK_CREATE = 5,
+	AGENTD_HOOK_BIND4 = 6,
+	AGENTD_HOOK_BIND6 = 7,
 };
 
 /*
@@ -87,7 +89,7 @@ enum agentd_deny_reason {
 	AGENTD_REASON_SOCKET_TYPE = 4,    /* socket family/type/protocol not permitted */
 	AGENTD_REASON_DNS_EXPIRED = 5,    /* learned through DNS, but its TTL ran out */
 	AGENTD_REASON_DNS_UNSUPPORTED = 6,/* a DNS query the proxy cannot take (IPv6 server, no [::1] port serving the sandbox) */
-	AGENTD_REASON_PROXY_SPOOF = 7,    /* aimed at the DNS proxy's sandbox addresses directly */
+	AGENTD_REASON_PROXY_SPOOF = 7,    /* aimed at, or bound to, the DNS proxy's addresses or ports */
 };
 
 /* ---- map keys and values ---------------------------------------------- */

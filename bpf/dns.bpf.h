@@ -160,4 +160,47 @@ static __always_inline void restore_dns_peer6(struct bpf_sock_addr *ctx)
 	ctx->user_port = info->dns_port;
 }
 
+static __always_inline int is_ipv6_any(const __u8 *addr)
+{
+	__u32 w[4];
+
+	__builtin_memcpy(w, addr, sizeof(w));
+	return !(w[0] | w[1] | w[2] | w[3]);
+}
+
+/*
+ * Binds a sandbox may not make: where the proxy listens (127.64.0.0/16 at
+ * any port; the proxy port on any IPv4 address or on [::]; [::1] or [::]
+ * at a port of the IPv6 range). A socket bound there could take queries
+ * meant for the proxy (a more specific or reused bind wins delivery), or
+ * keep agentd from listening again after a restart.
+ */
+static __always_inline int binds_proxy_address(const struct destination *dest)
+{
+	struct agentd_dns_config *cfg = dns_config();
+	__u32 ip4, base;
+
+	if (!cfg || !cfg->enabled)
+		return 0;
+	if (dest->family == AGENTD_FAMILY_IPV4) {
+		__builtin_memcpy(&ip4, dest->addr, sizeof(ip4));
+		return (bpf_ntohl(ip4) & AGENTD_DNS_MASK) == AGENTD_DNS_NET || dest->port == cfg->proxy_port;
+	}
+	if (dest->port == cfg->proxy_port && is_ipv6_any(dest->addr))
+		return 1; /* a dual-stack wildcard holds the IPv4 port too */
+	base = dns6_port(0);
+	return base && dest->port > base && dest->port < base + AGENTD_MAX_SANDBOXES &&
+	       (is_ipv6_loopback(dest->addr) || is_ipv6_any(dest->addr));
+}
+
+static __always_inline int judge_bind(struct bpf_sock_addr *ctx, __u8 hook, const struct destination *dest)
+{
+	__u32 slot;
+
+	if (!ctx->sk || !binds_proxy_address(dest))
+		return VERDICT_ALLOW;
+	slot = socket_slot(ctx->sk);
+	return deny_egress(ctx, hook, slot, AGENTD_CLASS_EMPTY, AGENTD_REASON_PROXY_SPOOF, AGENTD_RANGE_NONE, dest);
+}
+
 #endif /* AGENTD_DNS_BPF_H */

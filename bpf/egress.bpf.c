@@ -69,6 +69,25 @@ int agentd_sendmsg6(struct bpf_sock_addr *ctx)
 	return egress(ctx, AGENTD_HOOK_SENDMSG6, &dest, 1, 0);
 }
 
+/* No sandbox binds where the DNS proxy listens (see binds_proxy_address). */
+SEC("cgroup/bind4")
+int agentd_bind4(struct bpf_sock_addr *ctx)
+{
+	struct destination dest = {};
+
+	dest_from_ipv4(ctx, &dest);
+	return judge_bind(ctx, AGENTD_HOOK_BIND4, &dest);
+}
+
+SEC("cgroup/bind6")
+int agentd_bind6(struct bpf_sock_addr *ctx)
+{
+	struct destination dest = {};
+
+	dest_from_ipv6(ctx, &dest);
+	return judge_bind(ctx, AGENTD_HOOK_BIND6, &dest);
+}
+
 /* Replies from the proxy show the server the query was sent to. */
 SEC("cgroup/recvmsg4")
 int agentd_recvmsg4(struct bpf_sock_addr *ctx)

@@ -177,7 +177,11 @@ static __always_inline int aims_at_proxy(const struct destination *dest, __u32 s
 		if (!base || !is_ipv6_loopback(dest->addr) || dest->port <= base ||
 		    dest->port >= base + AGENTD_MAX_SANDBOXES)
 			return PROXY_NOT;
-		return dest->port == base + slot && dns6_port(slot) ? PROXY_OWN : PROXY_OTHER;
+		if (dest->port == base + slot)
+			return dns6_port(slot) ? PROXY_OWN : PROXY_NOT;
+		/* Another sandbox's port only while it is served: the rest of
+		 * the range stays open to what the policy allows on ::1. */
+		return dns6_port(dest->port - base) ? PROXY_OTHER : PROXY_NOT;
 	}
 	if (dest->port != cfg->proxy_port)
 		return PROXY_NOT;

@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agentd/api/client.hpp"
-#include "approval_text.hpp"
+#include "record_text.hpp"
 #include "commands.hpp"
 #include "table.hpp"
 

@@ -5,6 +5,7 @@
 
 #include "agentd/api/client.hpp"
 #include "commands.hpp"
+#include "record_text.hpp"
 #include "table.hpp"
 
 namespace agentctl {
@@ -12,18 +13,12 @@ using nlohmann::json;
 
 namespace {
 
-std::string text(const json& value) {
-  if (value.is_string()) return value.get<std::string>();
-  if (value.is_null()) return "-";
-  return value.dump();
-}
-
 void print_sandboxes(const json& sandboxes) {
   Table table({"AGENT", "SLOT", "CLASS", "ALLOWED", "DENIED", "UNRECORDED", "CGROUP"});
   for (const auto& s : sandboxes)
-    table.add({text(s["agent"]), text(s["slot"]), text(s["class_id"]), text(s["allowed"]), text(s["denied"]),
-               text(s["suppressed"]),
-               text(s["cgroup"]) + (s.value("adopted", false) ? " (adopted)" : "")});
+    table.add({json_text(s["agent"]), json_text(s["slot"]), json_text(s["class_id"]), json_text(s["allowed"]), json_text(s["denied"]),
+               json_text(s["suppressed"]),
+               json_text(s["cgroup"]) + (s.value("adopted", false) ? " (adopted)" : "")});
   table.print(std::cout);
 }
 
@@ -43,35 +38,48 @@ int status(const Globals& g) {
     return 0;
   }
   const json& d = s["daemon"];
-  std::cout << "agentd " << text(d["version"]) << " (pid " << text(d["pid"]) << "), up since "
-            << text(d["started_at"]) << "\n"
-            << "  cgroup root " << text(d["cgroup_root"]) << ", bpffs " << text(d["bpffs_dir"]) << "\n\n";
+  std::cout << "agentd " << json_text(d["version"]) << " (pid " << json_text(d["pid"]) << "), up since "
+            << json_text(d["started_at"]) << "\n"
+            << "  cgroup root " << json_text(d["cgroup_root"]) << ", bpffs " << json_text(d["bpffs_dir"]) << "\n\n";
   const json& p = s["policy"];
-  std::cout << "policy " << text(p["dir"]) << ": generation " << text(p["generation"]) << ", loaded "
-            << text(p["loaded_at"]) << " (" << text(p["last_reload"]["trigger"]) << ", "
-            << text(p["last_reload"]["ms"]) << " ms)\n  digest " << text(p["digest"])
+  std::cout << "policy " << json_text(p["dir"]) << ": generation " << json_text(p["generation"]) << ", loaded "
+            << json_text(p["loaded_at"]) << " (" << json_text(p["last_reload"]["trigger"]) << ", "
+            << json_text(p["last_reload"]["ms"]) << " ms)\n  digest " << json_text(p["digest"])
             << (p.value("watching", false) ? ", watching the dir for changes" : "") << "\n";
-  if (!p["last_error"].is_null()) std::cout << "  last reload refused:\n" << text(p["last_error"]) << "\n";
+  if (!p["last_error"].is_null()) std::cout << "  last reload refused:\n" << json_text(p["last_error"]) << "\n";
   Table tenants({"TENANT", "RULES", "INFERENCE", "FILE"});
   for (const auto& t : p["tenants"])
-    tenants.add({text(t["tenant"]), text(t["rules"]), text(t["inference"]), text(t["file"])});
+    tenants.add({json_text(t["tenant"]), json_text(t["rules"]), json_text(t["inference"]), json_text(t["file"])});
   tenants.print(std::cout);
   std::cout << "\nsandboxes:\n";
   print_sandboxes(s["sandboxes"]);
   const json& e = s["events"];
-  std::cout << "\ndenial records: " << text(e["received"]) << " received, " << text(e["dropped"])
-            << " dropped (ring full), " << text(e["suppressed"])
+  std::cout << "\ndenial records: " << json_text(e["received"]) << " received, " << json_text(e["dropped"])
+            << " dropped (ring full), " << json_text(e["suppressed"])
             << " unrecorded by the rate limit (counted per sandbox above)\n";
+  if (const json& dns = s["dns"]; dns.value("enabled", false)) {
+    const json& q = dns["queries"];
+    std::cout << "dns proxy: upstream " << json_text(dns["upstream"]) << ", 127.64.<slot>:" << json_text(dns["port"])
+              << ", [::1]:" << json_text(dns["ipv6"]["port_base"]) << "+<slot> (" << json_text(dns["ipv6"]["sandboxes_served"])
+              << " sandboxes served)\n  queries: " << json_text(q["received"]) << " received, " << json_text(q["refused"])
+              << " refused, " << json_text(q["forwarded"]) << " forwarded (" << json_text(q["forwarded_tcp"]) << " over TCP), "
+              << json_text(q["cache_hits"]) << " from the cache, " << json_text(q["upstream_failures"])
+              << " upstream failures, " << json_text(q["malformed"]) << " malformed\n  learned: "
+              << json_text(dns["learned_entries"]) << " addresses now, " << json_text(dns["rebinding_refused"])
+              << " refused for rebinding\n";
+  } else {
+    std::cout << "dns proxy: off\n";
+  }
   if (const json& a = s["approvals"]; a.is_object())
-    std::cout << "approvals: " << text(a["pending_requests"]) << " pending, " << text(a["grants"]) << " grants ("
-              << text(a["grant_entries"]) << " kernel entries), " << text(a["watchers"]) << " watching; store "
-              << text(a["store"]["file"]) << ", " << text(a["store"]["audit_rows"]) << " audit events, "
-              << text(a["store"]["bytes"]) << " bytes (keeps " << text(a["store"]["max_age"]) << ")\n";
+    std::cout << "approvals: " << json_text(a["pending_requests"]) << " pending, " << json_text(a["grants"]) << " grants ("
+              << json_text(a["grant_entries"]) << " kernel entries), " << json_text(a["watchers"]) << " watching; store "
+              << json_text(a["store"]["file"]) << ", " << json_text(a["store"]["audit_rows"]) << " audit events, "
+              << json_text(a["store"]["bytes"]) << " bytes (keeps " << json_text(a["store"]["max_age"]) << ")\n";
   std::cout << "\nkernel features:\n";
   Table features({"FEATURE", "VALUE"});
-  for (const auto& [name, value] : s["kernel"]["features"].items()) features.add({name, text(value)});
+  for (const auto& [name, value] : s["kernel"]["features"].items()) features.add({name, json_text(value)});
   features.print(std::cout);
-  std::cout << "socket family hook: " << text(s["kernel"]["enforcement"]["socket_family_hook"]) << "\n";
+  std::cout << "socket family hook: " << json_text(s["kernel"]["enforcement"]["socket_family_hook"]) << "\n";
   return 0;
 }
 
@@ -89,8 +97,8 @@ int sandbox_list(const Globals& g) {
 int sandbox_adopt(const Globals& g, const std::string& agent, const std::string& cgroup) {
   auto result = agentd::api::call(g.socket, {{"method", "sandbox.adopt"}, {"agent", agent}, {"cgroup", cgroup}});
   if (!result) return fail(result.error());
-  std::cout << "adopted " << text((*result)["cgroup"]) << " as the sandbox of " << text((*result)["agent"])
-            << " (slot " << text((*result)["slot"]) << ")\n";
+  std::cout << "adopted " << json_text((*result)["cgroup"]) << " as the sandbox of " << json_text((*result)["agent"])
+            << " (slot " << json_text((*result)["slot"]) << ")\n";
   return 0;
 }
 

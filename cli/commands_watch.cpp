@@ -16,7 +16,7 @@
 #include "agentd/api/subscription.hpp"
 #include "agentd/approvals/book.hpp"
 #include "agentd/common/duration.hpp"
-#include "approval_text.hpp"
+#include "record_text.hpp"
 #include "commands.hpp"
 #include "terminal.hpp"
 

@@ -1,5 +1,7 @@
 #include "agentd/approvals/book.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "agentd/common/duration.hpp"
@@ -189,6 +191,20 @@ void Book::forget_old(Time now, std::chrono::seconds keep) {
       ++it;
     }
   }
+}
+
+const Request* Book::pending(const Target& target) const {
+  auto it = latest_.find(target);
+  if (it == latest_.end()) return nullptr;
+  const Request& latest = requests_.at(it->second);
+  return latest.state == RequestState::pending ? &latest : nullptr;
+}
+
+size_t Book::pending_names(const std::string& sandbox) const {
+  return std::count_if(requests_.begin(), requests_.end(), [&](const auto& entry) {
+    const Request& r = entry.second;
+    return r.state == RequestState::pending && r.target.is_name() && r.target.sandbox == sandbox;
+  });
 }
 
 const Request* Book::request(uint64_t id) const {

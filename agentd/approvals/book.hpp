@@ -137,6 +137,10 @@ class Book {
   void forget_old(Time now, std::chrono::seconds keep);
 
   const Request* request(uint64_t id) const;
+  // The pending request about `target`, if there is one.
+  const Request* pending(const Target& target) const;
+  // How many name requests of `sandbox` are pending.
+  size_t pending_names(const std::string& sandbox) const;
   const std::map<uint64_t, Request>& requests() const { return requests_; }
   const std::map<uint64_t, Grant>& grants() const { return grants_; }
   std::vector<const Grant*> grants_covering(const policy::AgentName& agent) const;

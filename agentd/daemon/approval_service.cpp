@@ -22,6 +22,7 @@ namespace {
 
 constexpr auto kPruneInterval = std::chrono::hours(1);
 constexpr auto kKeepAnsweredInMemory = std::chrono::hours(24);
+constexpr size_t kMaxPendingNamesPerSandbox = 32;
 
 std::string text(const json& record, const char* key) {
   auto it = record.find(key);
@@ -182,6 +183,12 @@ void ApprovalService::on_denial(const json& record) {
   denial.process = {pid, record.value("uid", 0u), text(record, "comm"), pid ? exe_of(pid) : ""};
   denial.time = event.time;
   denial.count = count;
+  // An agent resolving random names must not bury the operators: past a
+  // cap of pending name requests, new names are audited, not asked.
+  if (name_request && !book_.pending(denial.target) && book_.pending_names(sandbox) >= kMaxPendingNamesPerSandbox) {
+    ++name_requests_capped_;
+    return;
+  }
   auto noted = book_.note_denial(denial, settings_for(sandbox));
   if (!noted.request) return;
   persist(*noted.request);
@@ -299,14 +306,19 @@ void ApprovalService::sync_grants() {
   kernel_entries_ = desired.size();
 }
 
-std::optional<std::string> ApprovalService::name_grant(const policy::AgentName& agent, std::string_view name) const {
+std::optional<ApprovalService::NameGrant> ApprovalService::name_grant(const policy::AgentName& agent,
+                                                                      std::string_view name) const {
+  std::optional<NameGrant> found;
   for (const auto* grant : book_.grants_covering(agent)) {
     if (!grant->is_name() || grant->host != name) continue;
-    return fmt::format("granted by grant {} ({} {}, by {}, {})", grant->id, approvals::scope_name(grant->scope),
+    const uint64_t until = monotonic_deadline(grant->expires_at);
+    if (found && found->until_ns >= until) continue;  // the one that lasts longest
+    found = NameGrant{fmt::format("granted by grant {} ({} {}, by {}, {})", grant->id, approvals::scope_name(grant->scope),
                        grant->subject, grant->created_by,
-                       grant->expires_at ? "until " + approvals::time_text(*grant->expires_at) : std::string("permanent"));
+                       grant->expires_at ? "until " + approvals::time_text(*grant->expires_at) : std::string("permanent")),
+                      until};
   }
-  return std::nullopt;
+  return found;
 }
 
 std::optional<std::string> ApprovalService::explain(const policy::AgentName& agent, const policy::Destination& dest) const {
@@ -329,6 +341,7 @@ json ApprovalService::status() const {
   const auto counts = store_->counts();
   return {{"pending_requests", pending},
           {"requests_created", requests_created_},
+          {"name_requests_capped", name_requests_capped_},
           {"grants", book_.grants().size()},
           {"grant_entries", kernel_entries_},
           {"watchers", watchers_.size()},

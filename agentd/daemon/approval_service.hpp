@@ -68,9 +68,14 @@ class ApprovalService {
   void begin_batch();
   void end_batch();
 
-  // A live name grant covering `agent` for `name` (normalised), as the DNS
-  // proxy's decision reads it: "granted by grant 4 (...)".
-  std::optional<std::string> name_grant(const policy::AgentName& agent, std::string_view name) const;
+  // A live name grant covering `agent` for `name` (normalised): how the
+  // DNS proxy's decision reads it ("granted by grant 4 (...)") and when it
+  // ends on the kernel's clock.
+  struct NameGrant {
+    std::string explanation;
+    uint64_t until_ns = 0;  // CLOCK_MONOTONIC; AGENTD_NEVER_EXPIRES when permanent
+  };
+  std::optional<NameGrant> name_grant(const policy::AgentName& agent, std::string_view name) const;
   // Called when a name grant ends: what was learned through it must go.
   void on_name_grant_ended(std::function<void()> callback) { name_grant_ended_ = std::move(callback); }
 
@@ -118,7 +123,7 @@ class ApprovalService {
   std::optional<store::Transaction> batch_;
   std::chrono::steady_clock::time_point last_prune_{};
   size_t kernel_entries_ = 0;
-  uint64_t requests_created_ = 0, store_errors_ = 0;
+  uint64_t requests_created_ = 0, store_errors_ = 0, name_requests_capped_ = 0;
 };
 
 }  // namespace agentd::daemon

@@ -46,6 +46,20 @@ std::chrono::system_clock::time_point wall_time_of(uint64_t monotonic_ns) {
   return std::chrono::system_clock::now() - std::chrono::duration_cast<std::chrono::system_clock::duration>(age);
 }
 
+// Ports the kernel hands out on its own (ip_local_port_range) may be
+// taken by any socket when a sandbox needs its own: say so at the start.
+void warn_if_ephemeral(uint16_t base) {
+  if (base == 0) return;
+  std::ifstream range_file("/proc/sys/net/ipv4/ip_local_port_range");
+  uint32_t low = 0, high = 0;
+  if (!(range_file >> low >> high)) return;
+  const uint32_t first = uint32_t{base} + 1, last = uint32_t{base} + AGENTD_MAX_SANDBOXES - 1;
+  if (first <= high && low <= last)
+    spdlog::warn("the IPv6 DNS ports [::1]:{}-{} overlap the kernel's ephemeral ports {}-{}: a sandbox whose port "
+                 "is taken cannot ask IPv6 servers; move them with --dns-ipv6-port-base",
+                 first, last, low, high);
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Daemon>> Daemon::start(Options options) {
@@ -219,12 +233,19 @@ Status Daemon::start_dns(sd_event* loop) {
                                                   if (approvals_) approvals_->on_denial(record);
                                                 });
   if (approvals_) {
-    dns_learning_->set_name_grants([this](const policy::AgentName& agent, std::string_view name) {
-      return approvals_->name_grant(agent, name);
-    });
+    dns_learning_->set_name_grants(
+        [this](const policy::AgentName& agent,
+               std::string_view name) -> std::optional<std::pair<std::string, uint64_t>> {
+          auto granted = approvals_->name_grant(agent, name);
+          if (!granted) return std::nullopt;
+          return std::make_pair(granted->explanation, granted->until_ns);
+        });
     approvals_->on_name_grant_ended([this] { dns_learning_->revalidate(); });
   }
   dns_learning_->adopt(options_.state_dir / "learned.json");
+  // What the previous daemon learned is judged by today's policy and
+  // grants (one may have ended while agentd was away).
+  dns_learning_->revalidate();
   dns::ProxySettings settings;
   settings.port = options_.dns.port;
   settings.ipv6_port_base = options_.dns.ipv6_port_base;
@@ -234,6 +255,7 @@ Status Daemon::start_dns(sd_event* loop) {
   if (!proxy) return proxy.error();
   dns_proxy_ = std::move(*proxy);
   if (auto st = maps_->set_dns6_port(0, options_.dns.ipv6_port_base); !st) return st;
+  warn_if_ephemeral(options_.dns.ipv6_port_base);
   for (const auto& [slot, sandbox] : registry_.all())
     if (auto st = serve_dns6(slot); !st) return st;
   // Only now do the hooks send DNS here: the proxy is listening.
@@ -721,7 +743,11 @@ Result<json> Daemon::explain(const std::string& agent_text, const std::string& d
     }
   }
   if (!decision->allowed && !decision->endpoint && approvals_) {
-    if (auto granted = dest->host.empty() ? approvals_->explain(*agent, *dest) : approvals_->name_grant(*agent, dest->host)) {
+    auto granted = dest->host.empty() ? approvals_->explain(*agent, *dest) : [&]() -> std::optional<std::string> {
+      auto name = approvals_->name_grant(*agent, dest->host);
+      return name ? std::optional<std::string>(name->explanation) : std::nullopt;
+    }();
+    if (granted) {
       decision->allowed = true;
       decision->explanation = *granted;
     }

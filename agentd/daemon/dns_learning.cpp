@@ -21,6 +21,9 @@ using nlohmann::json;
 // than "no rule", and then leave.
 constexpr uint64_t kExpiredGraceNs = 600ULL * 1'000'000'000;
 constexpr auto kHostAddressesMaxAge = std::chrono::seconds(5);
+// At most a day, whatever a zone says (RFC 2181 allows 68 years): an
+// address stays open no longer than this without being asked for again.
+constexpr uint32_t kMaxTtlSeconds = 86400;
 
 bool same_range(const agentd_port_range& a, const agentd_port_range& b) {
   return a.lo == b.lo && a.hi == b.hi && a.proto_mask == b.proto_mask && a.action == b.action;
@@ -83,11 +86,12 @@ policy::NameDecision DnsLearning::decide(const Sandbox& sandbox, const policy::P
   if (it == host_rules_.end()) it = host_rules_.emplace(sandbox.slot, policy::HostRules(policy, sandbox.agent)).first;
   auto decision = it->second.decide(name);
   // What no rule decided an operator may have granted; never over a deny.
-  if (!decision.allowed && !decision.endpoint && name_grants_) {
+  if (!decision.allowed && !decision.endpoint && !decision.failed_closed && name_grants_) {
     if (auto granted = name_grants_(sandbox.agent, name)) {
       decision.allowed = true;
       decision.ranges = {agentd_port_range{1, 65535, AGENTD_PROTO_ANY, AGENTD_ACTION_ALLOW, 0}};
-      decision.explanation = *granted;
+      decision.explanation = granted->first;
+      decision.granted_until_ns = granted->second;
     }
   }
   return decision;
@@ -152,10 +156,11 @@ dns::Bytes DnsLearning::learn(uint32_t slot, const dns::Query& query, const uint
       continue;
     }
     const Key key{slot, address.family, address.addr};
-    const uint32_t ttl = std::max(address.ttl, settings_.min_ttl_seconds);
+    const uint32_t ttl = std::clamp(address.ttl, settings_.min_ttl_seconds,
+                                    std::max(kMaxTtlSeconds, settings_.min_ttl_seconds));
     Entry entry;
     entry.name = query.name;
-    entry.expires_ns = now + static_cast<uint64_t>(ttl) * 1'000'000'000;
+    entry.expires_ns = std::min(now + static_cast<uint64_t>(ttl) * 1'000'000'000, decision.granted_until_ns);
     entry.ranges = decision.ranges;
     if (auto it = entries_.find(key); it != entries_.end() && it->second.expires_ns > now) {
       merge_ranges(entry.ranges, it->second.ranges);  // two live names, one address: both their ports

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include <spdlog/spdlog.h>
@@ -18,6 +19,7 @@ namespace {
 
 constexpr uint64_t kSweepUsec = 250'000;
 constexpr size_t kMaxTcpConnections = 512;
+constexpr size_t kMaxTcpForwardsPerSandbox = 32;
 constexpr auto kCacheSeconds = std::chrono::seconds(5);  // at most: TTLs handed out run at most this stale
 constexpr size_t kMaxCachedAnswers = 10000;
 
@@ -38,7 +40,11 @@ Status set_int_option(int fd, int level, int name, int value, const char* what) 
 Result<UniqueFd> bound_socket(int family, int type, const sockaddr* addr, socklen_t len, const std::string& where) {
   UniqueFd fd(::socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd) return system_error("creating the DNS proxy socket");
-  if (auto st = set_int_option(fd.get(), SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR"); !st) return st.error();
+  // TCP only: a restart must not wait out TIME_WAIT. Never for UDP, where
+  // SO_REUSEADDR would let another socket bind beside the proxy and take
+  // its queries.
+  if (type == SOCK_STREAM)
+    if (auto st = set_int_option(fd.get(), SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR"); !st) return st.error();
   if (family == AF_INET6)
     if (auto st = set_int_option(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, 1, "IPV6_V6ONLY"); !st) return st.error();
   if (family == AF_INET && type == SOCK_DGRAM)
@@ -352,7 +358,11 @@ void DnsProxy::handle(const Client& client, uint32_t slot, const uint8_t* data, 
 }
 
 bool DnsProxy::forward_over_tcp(const Pending& pending, const Bytes& query) {
+  // Bounded overall and per sandbox: one sandbox cannot take them all.
   if (tcp_forwards_.size() >= kMaxTcpConnections) return false;
+  const auto of_slot = std::count_if(tcp_forwards_.begin(), tcp_forwards_.end(),
+                                     [&](const auto& f) { return f.second.pending.slot == pending.slot; });
+  if (of_slot >= static_cast<long>(kMaxTcpForwardsPerSandbox)) return false;
   const uint64_t serial = next_serial_++;
   auto exchange = TcpExchange::start(loop_, settings_.upstream, settings_.upstream_len, query,
                                      [this, serial](Bytes answer) { finish_tcp_forward(serial, answer); });
@@ -542,6 +552,9 @@ void DnsProxy::close_tcp(uint64_t serial) {
   auto it = connections_.find(serial);
   if (it == connections_.end()) return;
   connections_.erase(it);
+  // Nobody is left to answer: what it asked upstream is dropped.
+  for (auto f = tcp_forwards_.begin(); f != tcp_forwards_.end();)
+    f = f->second.pending.client.connection == serial ? tcp_forwards_.erase(f) : std::next(f);
 }
 
 int DnsProxy::on_sweep(sd_event_source* source, uint64_t, void* self) {

@@ -17,6 +17,8 @@ std::string hook_name(uint8_t hook) {
     case AGENTD_HOOK_SENDMSG4: return "sendmsg4";
     case AGENTD_HOOK_SENDMSG6: return "sendmsg6";
     case AGENTD_HOOK_SOCK_CREATE: return "sock_create";
+    case AGENTD_HOOK_BIND4: return "bind4";
+    case AGENTD_HOOK_BIND6: return "bind6";
     default: return fmt::format("hook{}", hook);
   }
 }

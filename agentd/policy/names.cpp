@@ -151,6 +151,7 @@ NameDecision HostRules::decide(std::string_view raw_name) const {
   ranges = simplify_ranges(std::move(ranges));
   if (auto fits = check_fits_one_value(*policy_, ranges, agent_, "host " + name); !fits) {
     decision.explanation = "denied: " + fits.error().message;  // fail closed; apply refuses such a policy
+    decision.failed_closed = true;
     return decision;
   }
 

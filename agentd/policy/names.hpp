@@ -50,6 +50,13 @@ struct NameDecision {
   std::vector<uint32_t> origins;  // the endpoint behind each range, parallel to `ranges`
   // "allowed by acme.yaml:9:9 rules[0].allow[1] (host *.github.com)".
   std::string explanation;
+  // Denied because the matching rules do not fit one kernel value: not a
+  // "no rule" a grant may fill (apply refuses such a policy anyway).
+  bool failed_closed = false;
+  // Set by the daemon when an operator's name grant allowed the name: its
+  // end on the kernel's clock (CLOCK_MONOTONIC ns); addresses learned
+  // through it close then at the latest, even while agentd is stopped.
+  uint64_t granted_until_ns = UINT64_MAX;
 };
 
 // Precedence as for CIDRs: a matching host deny beats every allow; a

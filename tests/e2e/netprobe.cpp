@@ -4,6 +4,7 @@
 //   netprobe connect tcp|udp ADDR PORT     TCP handshake, or UDP connect + echo
 //   netprobe sendto udp ADDR PORT          unconnected sendto + echo
 //   netprobe fastopen ADDR PORT            TCP sendto(MSG_FASTOPEN)
+//   netprobe bind tcp|udp ADDR PORT        bind (SO_REUSEADDR, as a squatter would)
 //   netprobe socket FAMILY TYPE [PROTO]    create a socket
 //   netprobe serve [--tcp P,..] [--udp P,..] [--bind ADDR]   accept/echo until SIGTERM
 //   netprobe bench connect|sendto ADDR PORT COUNT   ns per operation
@@ -142,6 +143,18 @@ int do_sendto(const std::string& addr, int port) {
   if (sendto(fd, "ping", 4, 0, reinterpret_cast<sockaddr*>(&a.storage), a.length) < 0)
     return report("sendto", detail, false, errno);
   return await_echo(fd) ? report("echo", detail, true, 0) : report("echo", detail, false, ETIMEDOUT);
+}
+
+int do_bind(const std::string& proto, const std::string& addr, int port) {
+  Address a;
+  if (!parse_address(addr, port, a) || (proto != "tcp" && proto != "udp")) return 2;
+  const std::string detail = "\"proto\":\"" + proto + "\",\"dest\":\"" + addr + "\",\"port\":" + std::to_string(port) + ",";
+  int fd = socket(a.family, proto == "tcp" ? SOCK_STREAM : SOCK_DGRAM, 0);
+  if (fd < 0) return report("socket", detail, false, errno);
+  const int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a.storage), a.length) != 0) return report("bind", detail, false, errno);
+  return report("bind", detail, true, 0);
 }
 
 int do_fastopen(const std::string& addr, int port) {
@@ -327,6 +340,7 @@ int main(int argc, char** argv) {
   const std::string cmd = arg(0);
   if (cmd == "connect" && args.size() == 4) return do_connect(arg(1), arg(2), std::atoi(arg(3).c_str()));
   if (cmd == "sendto" && args.size() == 4 && arg(1) == "udp") return do_sendto(arg(2), std::atoi(arg(3).c_str()));
+  if (cmd == "bind" && args.size() == 4) return do_bind(arg(1), arg(2), std::atoi(arg(3).c_str()));
   if (cmd == "fastopen" && args.size() == 3) return do_fastopen(arg(1), std::atoi(arg(2).c_str()));
   if (cmd == "socket" && (args.size() == 3 || args.size() == 4)) return do_socket(arg(1), arg(2), arg(3));
   if (cmd == "bench" && args.size() == 5) return do_bench(arg(1), arg(2), std::atoi(arg(3).c_str()), std::atol(arg(4).c_str()));

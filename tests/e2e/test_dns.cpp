@@ -213,6 +213,8 @@ TEST_CASE("glibc, musl, Go and dig resolve through the proxy, with IPv4 or IPv6 
   INFO(tcp.raw);
   CHECK(tcp.addresses == std::set<std::string>{"198.51.100.10"});
   CHECK(dig_in(world, kEng, {"@2001:db8:2::99", "allowed.example.test"}).status == "REFUSED");
+  auto status = json::parse(world.agentctl({"status", "-o", "json"}).out);
+  CHECK(status["dns"]["ipv6"]["sandboxes_served"].get<int>() >= 1);
   CHECK(world.stray_packets() == 0);
 }
 
@@ -264,6 +266,12 @@ TEST_CASE("an answer too large for UDP reaches the resolver whole, over TCP") {
                                   kEng, "--dest", "198.51.100.139:443/tcp"});
   INFO(explained.describe());
   CHECK(explained.out.find("big.example.test") != std::string::npos);
+  auto status = json::parse(world.agentctl({"status", "-o", "json"}).out);
+  INFO(status["dns"].dump());
+  CHECK(status["dns"]["queries"]["forwarded_tcp"].get<int>() >= 1);
+  auto text = world.agentctl({"status"});
+  INFO(text.describe());
+  CHECK(text.out.find("dns proxy: upstream 198.51.100.53") != std::string::npos);
   CHECK(world.stray_packets() == 0);
 }
 
@@ -345,9 +353,30 @@ TEST_CASE("the proxy's sandbox addresses cannot be reached directly") {
       - cidr: ::1/128
 )");
   REQUIRE(world.start_agentd());
-  // Asking in another sandbox's name (slot 2; eng is slot 1) by aiming at
-  // its address, or for IPv6 at its port on ::1 (the base is 16384).
+  // eng is slot 1, ops slot 2 (sandboxes get the lowest free slot).
+  REQUIRE(world.in_sandbox(kEng, {"true"}).exit_code == 0);
+  REQUIRE(world.in_sandbox(kOps, {"true"}).exit_code == 0);
+  // Asking in ops' name by aiming at its address, or for IPv6 at its port
+  // on ::1 (the base is 16384).
   const std::vector<std::pair<std::string, std::string>> others = {{"127.64.0.2", "1053"}, {"::1", "16386"}};
+  // Nor take the proxy's place by binding there: its sandbox addresses,
+  // its port on any address, the IPv6 range on ::1 or ::.
+  const std::vector<std::pair<std::string, std::string>> squats = {
+      {"127.64.0.2", "1053"}, {"127.64.0.2", "80"}, {"127.0.0.1", "1053"}, {"0.0.0.0", "1053"},
+      {"::1", "16386"},       {"::", "16386"},      {"::", "1053"},        {"::1", "16390"}};
+  for (const auto& [address, port] : squats) {
+    INFO("bind " << address << " port " << port);
+    for (const char* proto : {"udp", "tcp"}) {
+      auto bound = world.netprobe_in_sandbox(kEng, {"bind", proto, address, port});
+      INFO(bound.describe());
+      CHECK(bound.out.find("\"error\":\"EPERM\"") != std::string::npos);
+    }
+  }
+  // What is not the proxy's stays the sandbox's to bind.
+  expect_ok(world.netprobe_in_sandbox(kEng, {"bind", "udp", "127.0.0.1", "5300"}));
+  expect_ok(world.netprobe_in_sandbox(kEng, {"bind", "udp", "::1", "16000"}));
+  // A port of the range that serves no sandbox is the policy's to judge.
+  expect_refused(world.netprobe_in_sandbox(kEng, {"connect", "tcp", "::1", "16390"}), "ECONNREFUSED");
   for (const auto& [address, port] : others) {
     INFO(address << " port " << port);
     expect_refused(world.netprobe_in_sandbox(kEng, {"connect", "udp", address, port}));

@@ -1,6 +1,7 @@
 // Names as questions for operators: a name no host rule allows is refused
 // by the DNS proxy and becomes a request; approving it lets the sandbox
 // resolve the name and reach its addresses, until the grant ends.
+#include <signal.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -45,6 +46,18 @@ json wait_for_name_request(const World& world, const std::string& sandbox, const
     usleep(50'000);
   }
   return nullptr;
+}
+
+// coder-1 asks for kName, is refused, an operator approves (with `how`):
+// the retry resolves.
+template <typename... How>
+void approve_name(const World& world, How... how) {
+  CHECK(dig(world, "acme/eng/coder-1", kName).find(kAddress) == std::string::npos);
+  json request = wait_for_name_request(world, "acme/eng/coder-1", kName);
+  REQUIRE(request.is_object());
+  REQUIRE(agentctl_json(world, {"approvals", "approve", std::to_string(request["id"].get<uint64_t>()), how...})
+              .is_object());
+  CHECK(dig(world, "acme/eng/coder-1", kName).find(kAddress) != std::string::npos);
 }
 
 }  // namespace
@@ -115,12 +128,7 @@ TEST_CASE("a reload that denies a granted name revokes the grant") {
   World world;
   world.write_policy("acme.yaml", kPolicy);
   REQUIRE(world.start_agentd());
-  CHECK(dig(world, "acme/eng/coder-1", kName).find(kAddress) == std::string::npos);
-  json request = wait_for_name_request(world, "acme/eng/coder-1", kName);
-  REQUIRE(request.is_object());
-  REQUIRE(agentctl_json(world, {"approvals", "approve", std::to_string(request["id"].get<uint64_t>()), "--always"})
-              .is_object());
-  CHECK(dig(world, "acme/eng/coder-1", kName).find(kAddress) != std::string::npos);
+  approve_name(world, "--always");
   world.write_policy("acme.yaml", std::string(kPolicy) + "      - host: \"*.wild.example.test\"\n");
   REQUIRE(world.agentctl({"policy", "apply"}).exit_code == 0);
   auto grants = agentctl_json(world, {"grants", "list"});
@@ -128,4 +136,28 @@ TEST_CASE("a reload that denies a granted name revokes the grant") {
   CHECK(grants.empty());
   expect_refused(connect_from(world, "acme/eng/coder-1", kAddress, 443));
   CHECK(dig(world, "acme/eng/coder-1", kName).find(kAddress) == std::string::npos);
+}
+
+TEST_CASE("addresses learned through a name grant close when it ends, even while agentd is stopped") {
+  World world;
+  world.write_policy("acme.yaml", kPolicy);
+  REQUIRE(world.start_agentd());
+  // The world's DNS gives this name a TTL of 300 s: the grant's 3 s bound it.
+  approve_name(world, "--for", "3s");
+  expect_ok(connect_from(world, "acme/eng/coder-1", kAddress, 443));
+  world.kill_agentd(SIGKILL);
+  const auto sandbox = world.cgroup_root() / "acme" / "eng" / "coder-1";
+  bool closed = false;
+  for (int i = 0; i < 300 && !closed; ++i) {  // the kernel closes it on its own; poll for that
+    closed = world.netprobe_in_cgroup(sandbox, {"connect", "tcp", kAddress, "443"}).out.find("EPERM") !=
+             std::string::npos;
+    if (!closed) usleep(100'000);
+  }
+  CHECK(closed);
+  REQUIRE(world.start_agentd());
+  auto grants = agentctl_json(world, {"grants", "list"});
+  REQUIRE(grants.is_array());
+  CHECK(grants.empty());
+  CHECK(dig(world, "acme/eng/coder-1", kName).find(kAddress) == std::string::npos);
+  expect_refused(connect_from(world, "acme/eng/coder-1", kAddress, 443));
 }

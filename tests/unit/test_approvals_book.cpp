@@ -170,6 +170,10 @@ TEST_CASE("a refused name is a request of its own, and its grant names the name"
   // Another name is another request; the same name folds.
   CHECK(book.note_denial(name_denial("files.pythonhosted.org"), settings).what == Book::Noted::created);
   CHECK(book.note_denial(name_denial("pypi.org"), settings).what == Book::Noted::counted);
+  CHECK(book.pending_names("acme/eng/a") == 2);
+  CHECK(book.pending_names("acme/eng/b") == 0);
+  CHECK(book.pending(name_denial("pypi.org").target) == first.request);
+  CHECK(book.pending(name_denial("pypa.org").target) == nullptr);
   const uint64_t id = first.request->id;
   auto answered = book.decide(id, Decision{true, Scope::team, 1h, false}, "root (uid 0)", t0, settings);
   REQUIRE(answered);
@@ -178,6 +182,7 @@ TEST_CASE("a refused name is a request of its own, and its grant names the name"
   CHECK(answered->grant->host == "pypi.org");
   CHECK(answered->grant->address.empty());
   CHECK(answered->grant->covers(*policy::parse_agent_name("acme/eng/b")));
+  CHECK(book.pending_names("acme/eng/a") == 1);  // answered: no longer pending
   // Through JSON (the store), the request keeps its name.
   auto restored = request_from_json(request_to_json(answered->request));
   REQUIRE(restored);

@@ -1,4 +1,4 @@
-#include "approval_text.hpp"
+#include "record_text.hpp"
 
 namespace agentctl {
 

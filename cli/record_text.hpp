@@ -1,5 +1,5 @@
-// How requests, grants and audit rows read in agentctl's tables and in
-// the watch prompt (one wording for both).
+// How agentd's JSON records read in agentctl's tables, status and watch
+// prompt (one wording everywhere).
 #pragma once
 
 #include <string>
