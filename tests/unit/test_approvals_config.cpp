@@ -128,3 +128,29 @@ TEST_CASE("OCSF: a kernel denial is Network Activity, a refused name DNS Activit
   CHECK(d["query"]["hostname"] == "evil.example");
   CHECK(d["disposition_id"] == 2);
 }
+
+TEST_CASE("OCSF: a decision about a name is DNS Activity, about an address Network Activity") {
+  const auto t0 = Clock::from_time_t(1'714'564'800);
+  Request name;
+  name.id = 5;
+  name.target = {"acme/eng/a", "", 0, kNameProtocol, "pypi.org"};
+  name.host = "pypi.org";
+  name.state = RequestState::approved;
+  name.answered_at = t0;
+  name.answer = "allow agent for 1h";
+  auto n = ocsf_decision(name, std::nullopt);
+  CHECK(n["class_uid"] == 4003);
+  CHECK(n["type_uid"] == 400399);
+  CHECK(n["query"]["hostname"] == "pypi.org");
+  CHECK_FALSE(n.contains("dst_endpoint"));
+  CHECK(n["action_id"] == 1);
+  CHECK(n["message"] == "acme/eng/a -> pypi.org (DNS): allow agent for 1h");
+
+  Request address = name;
+  address.target = {"acme/eng/a", "198.51.100.20", 443, "tcp", ""};
+  address.state = RequestState::denied;
+  auto a = ocsf_decision(address, std::nullopt);
+  CHECK(a["class_uid"] == 4001);
+  CHECK(a["dst_endpoint"]["ip"] == "198.51.100.20");
+  CHECK(a["action_id"] == 2);
+}
