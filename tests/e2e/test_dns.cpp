@@ -275,6 +275,21 @@ TEST_CASE("an answer too large for UDP reaches the resolver whole, over TCP") {
   CHECK(world.stray_packets() == 0);
 }
 
+TEST_CASE("an IPv6 upstream resolver serves the proxy, over UDP and TCP") {
+  World world;
+  world.write_policy("acme.yaml", kHostPolicy);
+  REQUIRE(world.start_agentd({"--dns-upstream", "[2001:db8:1::53]:53"}));
+  DigResult udp = dig_in(world, kEng, {"@203.0.113.99", "api.example.test", "AAAA"});
+  INFO(udp.raw);
+  CHECK(udp.addresses == std::set<std::string>{"2001:db8:1::10"});
+  DigResult tcp = dig_in(world, kEng, {"@203.0.113.99", "+tcp", "+noedns", "big.example.test"});
+  INFO(tcp.raw);
+  CHECK(tcp.addresses.size() == static_cast<size_t>(kBigAnswerRecords));
+  auto status = json::parse(world.agentctl({"status", "-o", "json"}).out);
+  CHECK(status["dns"]["upstream"] == "[2001:db8:1::53]:53");
+  CHECK(world.stray_packets() == 0);
+}
+
 TEST_CASE("two sandboxes with different policies asking the same name") {
   World world;
   world.write_policy("acme.yaml", kHostPolicy);

@@ -120,7 +120,7 @@ void World::build() {
   for (const char* a : {"198.51.100.20/32", "198.51.100.53/32", "198.51.100.66/32"})
     sh({"ip", "-n", net_ns_, "addr", "add", a, "dev", veth_net});
   sh({"ip", "-n", net_ns_, "addr", "add", "2001:db8:1::10/64", "dev", veth_net, "nodad"});
-  for (const char* a : {"2001:db8:1::20/128", "2001:db8:1::66/128"})
+  for (const char* a : {"2001:db8:1::20/128", "2001:db8:1::53/128", "2001:db8:1::66/128"})
     sh({"ip", "-n", net_ns_, "addr", "add", a, "dev", veth_net, "nodad"});
   sh({"ip", "-n", net_ns_, "addr", "add", "203.0.113.7/32", "dev", "lo"});
   sh({"ip", "-n", net_ns_, "addr", "add", "2001:db8:2::7/128", "dev", "lo"});
@@ -144,7 +144,7 @@ void World::build() {
   start_server(net_ns_, {NETPROBE_BIN, "serve", "--tcp", "80,443,8080,9000", "--udp", "5353,9000"}, "net-server");
   start_server(host_ns_, {NETPROBE_BIN, "serve", "--tcp", "7070", "--udp", "7070"}, "loopback-server");
   std::vector<std::string> dnsmasq = {"dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--bind-interfaces",
-                            "--listen-address=198.51.100.53", "--no-resolv", "--no-hosts",
+                            "--listen-address=198.51.100.53", "--listen-address=2001:db8:1::53", "--no-resolv", "--no-hosts",
                             "--address=/allowed.example.test/198.51.100.10",
                             "--address=/denied.example.test/198.51.100.66",
                             // For the hostname tests: A and AAAA, wildcard depth, a CNAME chain,
@@ -197,7 +197,10 @@ bool World::start_agentd(const std::vector<std::string>& extra_args) {
   std::vector<std::string> argv = {"nsenter", "--net=" + host_ns_path(), AGENTD_BIN, "--policy-dir",
                                    (dir_ / "policy").string(), "--state-dir", (dir_ / "state").string(), "--socket",
                                    socket_.string(), "--cgroup-root", cgroup_root_.string(), "--bpffs-dir",
-                                   (bpffs_ / "agentd").string(), "--dns-upstream", "198.51.100.53"};
+                                   (bpffs_ / "agentd").string()};
+  // The world's resolver, unless the test names another.
+  if (std::find(extra_args.begin(), extra_args.end(), "--dns-upstream") == extra_args.end())
+    argv.insert(argv.end(), {"--dns-upstream", "198.51.100.53"});
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   agentd_pid_ = spawn_process(argv, dir_ / "events.jsonl", dir_ / "agentd.log");
   // Wait for the daemon to answer (or to fail): a readiness wait, not a timing.
