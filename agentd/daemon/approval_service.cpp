@@ -182,7 +182,8 @@ void ApprovalService::on_denial(const json& record) {
   const uint32_t pid = record.value("tgid", record.value("pid", 0u));  // the proxy knows no process: 0
   denial.process = {pid, record.value("uid", 0u), text(record, "comm"), pid ? exe_of(pid) : ""};
   denial.time = event.time;
-  denial.count = count;
+  // The proxy's held-back refusals were of any names, not repeats of this one.
+  denial.count = name_request ? 1 : count;
   // An agent resolving random names must not bury the operators: past a
   // cap of pending name requests, new names are audited, not asked.
   if (name_request && !book_.pending(denial.target) && book_.pending_names(sandbox) >= kMaxPendingNamesPerSandbox) {

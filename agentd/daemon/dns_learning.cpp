@@ -24,6 +24,9 @@ constexpr auto kHostAddressesMaxAge = std::chrono::seconds(5);
 // At most a day, whatever a zone says (RFC 2181 allows 68 years): an
 // address stays open no longer than this without being asked for again.
 constexpr uint32_t kMaxTtlSeconds = 86400;
+// DNS denial records a sandbox may cause per second (the kernel allows 5 a
+// second per destination; refused names have no destination to key on).
+constexpr uint32_t kDnsRecordsPerSecond = 20;
 
 bool same_range(const agentd_port_range& a, const agentd_port_range& b) {
   return a.lo == b.lo && a.hi == b.hi && a.proto_mask == b.proto_mask && a.action == b.action;
@@ -64,16 +67,34 @@ DnsLearning::DnsLearning(const DnsSettings& settings, dns::ProtectedRanges prote
 
 void DnsLearning::record_denial(uint32_t slot, const dns::Query& query, const std::string& reason,
                                 const std::string& why, const std::string& transport) {
+  // As the kernel does for connections: a sandbox that floods refused
+  // names gets a bounded number of records a second; the rest are counted
+  // and reported in its next record (never silent). Every query is still
+  // refused.
+  RecordBudget& budget = record_budget_[slot];
+  const auto now = std::chrono::steady_clock::now();
+  if (now - budget.window_start >= std::chrono::seconds(1)) {
+    budget.window_start = now;
+    budget.used = 0;
+  }
+  if (budget.used >= kDnsRecordsPerSecond) {
+    ++budget.held;
+    ++records_held_;
+    return;
+  }
+  ++budget.used;
   const Sandbox* sandbox = registry_.find_slot(slot);
-  denials_({{"type", "deny"},
-            {"time", events::format_time(std::chrono::system_clock::now())},
-            {"sandbox", sandbox ? json(sandbox->agent.str()) : json(nullptr)},
-            {"hook", "dns"},
-            {"name", query.name},
-            {"qtype", dns::type_name(query.qtype)},
-            {"protocol", transport},
-            {"reason", reason},
-            {"rule", why}});
+  json record = {{"type", "deny"},
+                 {"time", events::format_time(std::chrono::system_clock::now())},
+                 {"sandbox", sandbox ? json(sandbox->agent.str()) : json(nullptr)},
+                 {"hook", "dns"},
+                 {"name", query.name},
+                 {"qtype", dns::type_name(query.qtype)},
+                 {"protocol", transport},
+                 {"reason", reason},
+                 {"rule", why}};
+  if (budget.held) record["suppressed_before"] = std::exchange(budget.held, 0);
+  denials_(std::move(record));
 }
 
 policy::NameDecision DnsLearning::decide(const Sandbox& sandbox, const policy::PolicySet& policy,
@@ -321,7 +342,8 @@ json DnsLearning::to_json() const {
           {"learned_entries", entries_.size()},
           {"learned_total", learned_total_},
           {"names_refused", names_refused_},
-          {"rebinding_refused", rebinding_refused_}};
+          {"rebinding_refused", rebinding_refused_},
+          {"records_held", records_held_}};
 }
 
 }  // namespace agentd::daemon

@@ -108,7 +108,13 @@ class DnsLearning : public dns::QueryJudge {
   std::map<uint32_t, policy::HostRules> host_rules_;  // by slot
   std::vector<policy::Cidr> host_addresses_;
   std::chrono::steady_clock::time_point host_addresses_read_{};
-  uint64_t learned_total_ = 0, rebinding_refused_ = 0, names_refused_ = 0;
+  struct RecordBudget {
+    std::chrono::steady_clock::time_point window_start{};
+    uint32_t used = 0;  // records in this window
+    uint64_t held = 0;  // refusals not recorded since the last record
+  };
+  std::map<uint32_t, RecordBudget> record_budget_;  // by slot
+  uint64_t learned_total_ = 0, rebinding_refused_ = 0, names_refused_ = 0, records_held_ = 0;
   bool dirty_ = false;
 };
 

@@ -290,6 +290,43 @@ TEST_CASE("an IPv6 upstream resolver serves the proxy, over UDP and TCP") {
   CHECK(world.stray_packets() == 0);
 }
 
+TEST_CASE("a flood of refused names is refused in full, with a bounded number of records, none silent") {
+  World world;
+  world.write_policy("acme.yaml", kHostPolicy);
+  REQUIRE(world.start_agentd());
+  const auto queries = world.dir() / "refused.txt";
+  {
+    std::ofstream out(queries);
+    for (int i = 0; i < 500; ++i) out << "n" << i << ".refused.test A\n";
+  }
+  auto flood = world.in_sandbox(kEng, {"dnsperf", "-s", "203.0.113.99", "-d", queries.string(), "-n", "1", "-q", "64"});
+  INFO(flood.describe());
+  CHECK(flood.out.find("Queries completed:    500") != std::string::npos);
+  auto status = json::parse(world.agentctl({"status", "-o", "json"}).out);
+  INFO(status["dns"].dump());
+  const uint64_t refused = status["dns"]["names_refused"].get<uint64_t>();
+  const uint64_t held = status["dns"]["records_held"].get<uint64_t>();
+  CHECK(refused == 500);
+  CHECK(held > 0);
+  // Records written plus refusals held back account for every refusal.
+  uint64_t recorded = 0, reported_held = 0;
+  for (int i = 0; i < 100 && recorded + held < refused; ++i) {
+    recorded = reported_held = 0;
+    for (const auto& d : world.denials())
+      if (d.value("hook", "") == "dns") {
+        ++recorded;
+        reported_held += d.value("suppressed_before", uint64_t{0});
+      }
+    if (recorded + held < refused) usleep(50'000);
+  }
+  CHECK(recorded + held == refused);
+  CHECK(reported_held <= held);
+  // At most 32 of those names wait as requests for the operators.
+  auto requests = json::parse(world.agentctl({"approvals", "list", "-o", "json"}).out);
+  CHECK(requests.size() <= 32);
+  CHECK(requests.size() >= 1);
+}
+
 TEST_CASE("two sandboxes with different policies asking the same name") {
   World world;
   world.write_policy("acme.yaml", kHostPolicy);
