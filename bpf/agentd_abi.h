@@ -61,6 +61,9 @@ enum agentd_hook {
 	AGENTD_HOOK_SOCK_CREATE = 5,
 	AGENTD_HOOK_BIND4 = 6,
 	AGENTD_HOOK_BIND6 = 7,
+	AGENTD_HOOK_SETSOCKOPT = 8,  /* an option that reroutes or respoofs (route_options.h) */
+	AGENTD_HOOK_SKB_EGRESS = 9,  /* a packet the second wall dropped (packet_path.bpf.h) */
+	AGENTD_HOOK_SKB_INGRESS = 10, /* a connection or datagram into the sandbox (inbound.bpf.h) */
 };
 
 /*
@@ -90,6 +93,8 @@ enum agentd_deny_reason {
 	AGENTD_REASON_DNS_EXPIRED = 5,    /* learned through DNS, but its TTL ran out */
 	AGENTD_REASON_DNS_UNSUPPORTED = 6,/* a DNS query the proxy cannot take (IPv6 server, no [::1] port serving the sandbox) */
 	AGENTD_REASON_PROXY_SPOOF = 7,    /* aimed at, or bound to, the DNS proxy's addresses or ports */
+	AGENTD_REASON_ROUTE_OPTION = 8,   /* a socket option that changes the route or the claimed source */
+	AGENTD_REASON_ROUTE_HEADER = 9,   /* a packet with an IPv6 routing header or IPv4 options */
 };
 
 /* ---- map keys and values ---------------------------------------------- */
@@ -110,6 +115,10 @@ struct agentd_rule_key {
 };
 #define AGENTD_FAMILY_IPV4 4
 #define AGENTD_FAMILY_IPV6 6
+/* Or'ed into a rule key's family: an `inbound:` rule, judging the peer of
+ * a connection or datagram into the sandbox. Egress lookups never carry
+ * it, so the two directions share the trie and never meet. */
+#define AGENTD_FAMILY_INBOUND 0x100
 #define AGENTD_KEY_FIXED_BITS 64 /* class_id + family */
 
 struct agentd_port_range {
@@ -228,7 +237,7 @@ struct agentd_deny_event {
 	__u8 _pad1;
 	__u32 sock_type;    /* SOCK_STREAM, SOCK_DGRAM, SOCK_RAW ... */
 	__u32 suppressed;   /* identical denials held back by the rate limit before this one */
-	__u32 _pad2;
+	__u32 option;       /* setsockopt: level << 16 | optname; packet wall: the header or option type */
 };
 
 #define AGENTD_RANGE_NONE 0xff

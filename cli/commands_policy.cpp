@@ -45,7 +45,7 @@ int policy_validate(const Globals&, const std::vector<std::string>& paths) {
 }
 
 int policy_explain(const Globals& g, const std::string& agent, const std::string& dest,
-                   const std::string& policy_dir) {
+                   const std::string& policy_dir, bool inbound) {
   json answer;
   if (!policy_dir.empty()) {
     auto loaded = agentd::policy::load_policy_dir(policy_dir);
@@ -62,6 +62,7 @@ int policy_explain(const Globals& g, const std::string& agent, const std::string
       std::cerr << "agentctl: --dest: " << destination.error().describe() << "\n";
       return 2;
     }
+    destination->inbound = inbound;
     auto decision = agentd::policy::explain(*loaded.policy, *name, *destination);
     if (!decision) {
       std::cerr << "agentctl: " << decision.error().describe() << "\n";
@@ -72,7 +73,7 @@ int policy_explain(const Globals& g, const std::string& agent, const std::string
               {"allowed", decision->allowed},
               {"explanation", decision->explanation}};
   } else {
-    auto result = agentd::api::call(g.socket, {{"method", "policy.explain"}, {"agent", agent}, {"dest", dest}});
+    auto result = agentd::api::call(g.socket, {{"method", "policy.explain"}, {"agent", agent}, {"dest", dest}, {"inbound", inbound}});
     if (!result) {
       std::cerr << "agentctl: " << result.error().describe() << "\n";
       return kExitFailure;

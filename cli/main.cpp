@@ -34,8 +34,12 @@ int main(int argc, char** argv) {
   explain->add_option("--agent", agent, "TENANT/TEAM/AGENT")->required();
   explain->add_option("--dest", dest, "ADDR:PORT or HOST:PORT, then /tcp or /udp (default tcp); IPv6 as [ADDR]:PORT")->required();
   explain->add_option("--policy-dir", policy_dir, "explain from these files instead of the running daemon");
+  bool inbound = false;
+  explain->add_flag("--inbound", inbound,
+                    "--dest is a peer connecting or sending into the sandbox, PORT the sandbox's own port "
+                    "(judged by inbound: rules)");
   add_output(explain);
-  explain->callback([&] { code = agentctl::policy_explain(g, agent, dest, policy_dir); });
+  explain->callback([&] { code = agentctl::policy_explain(g, agent, dest, policy_dir, inbound); });
   auto* apply = policy->add_subcommand("apply", "make the daemon reload its policy dir now");
   add_output(apply);
   apply->callback([&] { code = agentctl::policy_apply(g); });

@@ -60,6 +60,18 @@ void warn_if_ephemeral(uint16_t base) {
                  first, last, low, high);
 }
 
+// The route walls refuse the options that bind an address the host does
+// not own; the host-wide sysctls below would allow it to any socket.
+void warn_if_nonlocal_bind() {
+  for (const char* sysctl : {"/proc/sys/net/ipv4/ip_nonlocal_bind", "/proc/sys/net/ipv6/ip_nonlocal_bind"}) {
+    std::ifstream file(sysctl);
+    int value = 0;
+    if (file >> value && value != 0)
+      spdlog::warn("{} is {}: any sandbox may send from addresses this host does not own (spoofing); set it to 0",
+                   sysctl, value);
+  }
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Daemon>> Daemon::start(Options options) {
@@ -256,6 +268,7 @@ Status Daemon::start_dns(sd_event* loop) {
   dns_proxy_ = std::move(*proxy);
   if (auto st = maps_->set_dns6_port(0, options_.dns.ipv6_port_base); !st) return st;
   warn_if_ephemeral(options_.dns.ipv6_port_base);
+  warn_if_nonlocal_bind();
   for (const auto& [slot, sandbox] : registry_.all())
     if (auto st = serve_dns6(slot); !st) return st;
   // Only now do the hooks send DNS here: the proxy is listening.
@@ -546,7 +559,12 @@ void Daemon::handle(const json& request, const api::Peer& peer, api::Reply reply
   if (method == "sandbox.ensure") return answer(ensure_sandbox(string_param("agent")));
   if (method == "sandbox.profile") return answer(sandbox_profile(string_param("agent")));
   if (method == "sandbox.adopt") return answer(adopt_sandbox(string_param("agent"), string_param("cgroup")));
-  if (method == "policy.explain") return answer(explain(string_param("agent"), string_param("dest")));
+  if (method == "policy.explain") {
+    const auto inbound = request.find("inbound");
+    if (inbound != request.end() && !inbound->is_boolean())
+      return reply.send(api::error_response("\"inbound\" must be true or false"));
+    return answer(explain(string_param("agent"), string_param("dest"), inbound != request.end() && inbound->get<bool>()));
+  }
   if (method == "policy.apply") return request_reload("agentctl policy apply", reply);
   if (method == "policy.diff") return diff_policy(reply);
   reply.send(api::error_response(fmt::format("unknown method \"{}\"", method)));
@@ -724,17 +742,19 @@ json Daemon::status() const {
   };
 }
 
-Result<json> Daemon::explain(const std::string& agent_text, const std::string& dest_text) const {
+Result<json> Daemon::explain(const std::string& agent_text, const std::string& dest_text, bool inbound) const {
   auto agent = policy::parse_agent_name(agent_text);
   if (!agent) return agent.error();
   auto dest = policy::parse_destination(dest_text);
   if (!dest) return dest.error();
+  dest->inbound = inbound;
   const auto* policy = applier_->policy();
   if (!policy) return make_error("no policy loaded");
   auto decision = policy::explain(*policy, *agent, *dest);
   if (!decision) return decision.error();
   // The rules say nothing: the kernel then asks what DNS taught the sandbox.
-  if (!decision->allowed && !decision->endpoint && dns_learning_) {
+  // DNS and grants open egress only: an inbound peer has its rules' answer.
+  if (!decision->allowed && !decision->endpoint && dns_learning_ && !inbound) {
     if (const Sandbox* sandbox = registry_.find_agent(agent->str())) {
       if (auto learned = dns_learning_->explain(sandbox->slot, *dest)) {
         decision->allowed = learned->first;
@@ -742,7 +762,7 @@ Result<json> Daemon::explain(const std::string& agent_text, const std::string& d
       }
     }
   }
-  if (!decision->allowed && !decision->endpoint && approvals_) {
+  if (!decision->allowed && !decision->endpoint && approvals_ && !inbound) {
     auto granted = dest->host.empty() ? approvals_->explain(*agent, *dest) : [&]() -> std::optional<std::string> {
       auto name = approvals_->name_grant(*agent, dest->host);
       return name ? std::optional<std::string>(name->explanation) : std::nullopt;
@@ -770,6 +790,7 @@ void Daemon::on_denial(const agentd_deny_event& event) {
       std::memcpy(dest.addr.data(), event.addr, dest.addr.size());
       dest.port = event.port;
       dest.proto_bit = event.protocol == IPPROTO_UDP ? AGENTD_PROTO_UDP : AGENTD_PROTO_TCP;
+      dest.inbound = event.hook == AGENTD_HOOK_SKB_INGRESS;
       auto decision = policy::decide(*compiled, dest);
       if (decision.endpoint && applier_->policy())
         context.rule = applier_->policy()->endpoint(*decision.endpoint).describe();

@@ -64,7 +64,7 @@ class Daemon {
   nlohmann::json dns_status() const;
   nlohmann::json sandboxes_json() const;
   uint64_t total_suppressed() const;
-  Result<nlohmann::json> explain(const std::string& agent, const std::string& dest) const;
+  Result<nlohmann::json> explain(const std::string& agent, const std::string& dest, bool inbound) const;
 
   void on_denial(const agentd_deny_event& event);
 

@@ -64,8 +64,9 @@ Result<CompiledClass> compile_for_agent(const PolicySet& policy, const AgentName
   for (size_t i = 0; i < tenant->rules.size(); ++i) {
     const Rule& rule = tenant->rules[i];
     if (!rule.agents.matches(agent)) continue;
-    const bool allows = take_cidrs(rule.allow);
-    if (take_cidrs(rule.deny) || allows) compiled.key += fmt::format("{},", i);
+    bool any = take_cidrs(rule.allow);
+    for (const auto* ids : {&rule.deny, &rule.inbound_allow, &rule.inbound_deny}) any = take_cidrs(*ids) || any;
+    if (any) compiled.key += fmt::format("{},", i);
   }
 
   // Endpoints by prefix, and which prefix lengths occur per family: an
@@ -75,8 +76,8 @@ Result<CompiledClass> compile_for_agent(const PolicySet& policy, const AgentName
   std::map<uint32_t, std::set<uint8_t>> lengths;
   for (uint32_t id : endpoints) {
     const Endpoint& e = policy.endpoint(id);
-    by_prefix[{e.cidr.family, e.cidr.prefix, e.cidr.addr}].push_back(id);
-    lengths[e.cidr.family].insert(e.cidr.prefix);
+    by_prefix[{e.key_family(), e.cidr.prefix, e.cidr.addr}].push_back(id);
+    lengths[e.key_family()].insert(e.cidr.prefix);
   }
 
   compiled.entries.reserve(by_prefix.size());
@@ -89,7 +90,7 @@ Result<CompiledClass> compile_for_agent(const PolicySet& policy, const AgentName
       for (uint32_t id : covering->second) append_ranges(policy.endpoint(id), ranges);
     }
     ranges = simplify_ranges(std::move(ranges));
-    if (auto fits = check_fits_one_value(policy, ranges, agent, Cidr{key.family, key.addr, key.prefix}.str()); !fits)
+    if (auto fits = check_fits_one_value(policy, ranges, agent, Cidr{key.family & ~uint32_t{AGENTD_FAMILY_INBOUND}, key.addr, key.prefix}.str()); !fits)
       return fits.error();
     CompiledEntry entry;
     entry.family = key.family;

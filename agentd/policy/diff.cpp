@@ -32,7 +32,7 @@ std::multimap<std::string, std::string> lines_of(const PolicySet& set, const Ten
     lines.emplace(canonical_line(set, e, tenant.tenant + "/*/*"), location_of(e));
   }
   for (const auto& rule : tenant.rules) {
-    for (const auto* ids : {&rule.allow, &rule.deny})
+    for (const auto* ids : {&rule.allow, &rule.deny, &rule.inbound_allow, &rule.inbound_deny})
       for (uint32_t id : *ids) {
         const Endpoint& e = set.endpoint(id);
         lines.emplace(canonical_line(set, e, rule.agents.text), location_of(e));
@@ -55,7 +55,8 @@ std::string canonical_line(const PolicySet&, const Endpoint& e, const std::strin
   // ("allow host api.github.com"). Whether a preset said it is no part of
   // the rule: the location says so.
   const std::string target = e.is_host() ? "host " + e.host : e.cidr.str();
-  return fmt::format("{}: {} {} ports {} {}", selector, kind_name(e.kind), target, ports.empty() ? "all" : ports, proto);
+  return fmt::format("{}: {}{} {} ports {} {}", selector, e.inbound ? "inbound " : "", kind_name(e.kind), target,
+                     ports.empty() ? "all" : ports, proto);
 }
 
 std::vector<PolicyChange> diff_policies(const PolicySet& before, const PolicySet& after) {

@@ -17,6 +17,7 @@ std::string Destination::str() const {
   char text[INET6_ADDRSTRLEN] = {};
   inet_ntop(family == AGENTD_FAMILY_IPV4 ? AF_INET : AF_INET6, addr.data(), text, sizeof(text));
   const char* proto = proto_bit == AGENTD_PROTO_UDP ? "udp" : "tcp";
+  if (inbound) return fmt::format("from {} to port {}/{}", text, port, proto);
   return family == AGENTD_FAMILY_IPV4 ? fmt::format("{}:{}/{}", text, port, proto)
                                       : fmt::format("[{}]:{}/{}", text, port, proto);
 }
@@ -71,9 +72,10 @@ namespace {
 
 const CompiledEntry* longest_match(const CompiledClass& compiled, const Destination& dest) {
   const CompiledEntry* best = nullptr;
+  const uint32_t key_family = dest.family | (dest.inbound ? AGENTD_FAMILY_INBOUND : 0u);
   for (const auto& entry : compiled.entries) {
-    if (entry.family != dest.family || (best && best->prefix >= entry.prefix)) continue;
-    Cidr network{entry.family, entry.addr, entry.prefix};
+    if (entry.family != key_family || (best && best->prefix >= entry.prefix)) continue;
+    Cidr network{dest.family, entry.addr, entry.prefix};
     Cidr host{dest.family, dest.addr, network.max_prefix()};
     if (network.contains(host)) best = &entry;
   }
@@ -134,7 +136,8 @@ Decision decide(const PolicySet& policy, const CompiledClass& compiled, const De
   if (compiled.key.empty()) {
     decision.explanation = "denied: the agent's tenant has no policy (default deny)";
   } else if (!decision.endpoint) {
-    decision.explanation = "denied: no rule allows it (default deny)";
+    decision.explanation = dest.inbound ? "denied: no inbound rule allows it (default deny)"
+                                        : "denied: no rule allows it (default deny)";
   } else {
     decision.explanation = decided_by(policy, decision.action, *decision.endpoint);
   }
@@ -142,6 +145,9 @@ Decision decide(const PolicySet& policy, const CompiledClass& compiled, const De
 }
 
 Result<Decision> explain(const PolicySet& policy, const AgentName& agent, const Destination& dest) {
+  if (dest.inbound && !dest.host.empty())
+    return make_error("inbound peer \"{}\" must be an address: inbound rules judge the address that connects in",
+                      dest.host);
   if (!dest.host.empty()) return decide_host(policy, agent, dest);
   auto compiled = compile_for_agent(policy, agent);
   if (!compiled) return compiled.error();

@@ -21,7 +21,11 @@ struct Destination {
   std::string host;  // set (normalised) for a host name; then family and addr are unused
   uint16_t port = 0;
   uint8_t proto_bit = AGENTD_PROTO_TCP;
-  // "198.51.100.7:443/tcp", "[2001:db8::1]:53/udp", "api.github.com:443/tcp"
+  // A peer connecting or sending into the sandbox (judged by `inbound:`
+  // rules); then port is the sandbox's own port.
+  bool inbound = false;
+  // "198.51.100.7:443/tcp", "[2001:db8::1]:53/udp", "api.github.com:443/tcp";
+  // inbound: "from 198.51.100.7 to port 8080/tcp"
   std::string str() const;
 };
 

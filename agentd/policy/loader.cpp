@@ -41,6 +41,8 @@ class FileReader : public YamlReader {
   // A `preset:` entry's endpoints, or an error at the name when it is unknown.
   std::vector<Endpoint> expand(const YamlNode& node, const Endpoint& use);
   void warn_denied_inference(const TenantPolicy& tenant);
+  // A rule's `inbound:` section: allow and deny lists of CIDRs.
+  void read_inbound(const YamlNode& node, const std::string& path, const std::string& tenant, Rule& rule);
 
   PolicySet& set_;
   const PresetCatalog& presets_;
@@ -84,6 +86,41 @@ std::vector<uint32_t> FileReader::read_endpoints(const YamlNode& list, EndpointK
     for (auto& expanded : expand(item, *endpoint)) ids.push_back(set_.add_endpoint(std::move(expanded)));
   }
   return ids;
+}
+
+void FileReader::read_inbound(const YamlNode& node, const std::string& path, const std::string& tenant, Rule& rule) {
+  check_map(node, path, {"allow", "deny"});
+  if (!node.is_map()) return;
+  if (!node["allow"] && !node["deny"]) {
+    error(node, fmt::format("{}: needs \"allow\" or \"deny\"", path));
+    return;
+  }
+  auto read = [&](const char* key, EndpointKind kind, std::vector<uint32_t>& into) {
+    if (!node[key]) return;
+    const std::string list_path = path + "." + key;
+    if (!node[key].is_sequence()) {
+      error(node[key], fmt::format("{} must be a list of peers", list_path));
+      return;
+    }
+    size_t index = 0;
+    for (const auto& item : node[key].items()) {
+      const std::string item_path = fmt::format("{}[{}]", list_path, index++);
+      if (item.is_map() && (item["host"] || item["preset"])) {
+        error(item, fmt::format("{}: an inbound peer is a \"cidr\": a peer connecting in has an address, not a name "
+                                "that agentd resolved",
+                                item_path));
+        continue;
+      }
+      auto endpoint = read_destination(item, item_path, false);
+      if (!endpoint) continue;
+      endpoint->kind = kind;
+      endpoint->tenant = tenant;
+      endpoint->inbound = true;
+      into.push_back(set_.add_endpoint(std::move(*endpoint)));
+    }
+  };
+  read("allow", EndpointKind::allow, rule.inbound_allow);
+  read("deny", EndpointKind::deny, rule.inbound_deny);
 }
 
 std::optional<Selector> FileReader::read_selector(const YamlNode& node, const std::string& tenant) {
@@ -139,7 +176,7 @@ std::optional<Selector> FileReader::read_selector(const YamlNode& node, const st
 
 std::optional<Rule> FileReader::read_rule(const YamlNode& node, size_t index, const std::string& tenant) {
   const std::string path = fmt::format("rules[{}]", index);
-  const bool keys_ok = check_map(node, path, {"agents", "allow", "deny", "sandbox"});
+  const bool keys_ok = check_map(node, path, {"agents", "allow", "deny", "inbound", "sandbox"});
   if (!node.is_map()) return std::nullopt;
   Rule rule;
   rule.pos = pos(node);
@@ -152,13 +189,14 @@ std::optional<Rule> FileReader::read_rule(const YamlNode& node, size_t index, co
   } else {
     ok = false;
   }
-  if (!node["allow"] && !node["deny"] && !node["sandbox"]) {
-    error(node, fmt::format("{}: a rule needs \"allow\", \"deny\" or \"sandbox\"", path));
+  if (!node["allow"] && !node["deny"] && !node["inbound"] && !node["sandbox"]) {
+    error(node, fmt::format("{}: a rule needs \"allow\", \"deny\", \"inbound\" or \"sandbox\"", path));
     ok = false;
   }
   const size_t errors_before = error_count();
   if (node["allow"]) rule.allow = read_endpoints(node["allow"], EndpointKind::allow, path + ".allow", tenant);
   if (node["deny"]) rule.deny = read_endpoints(node["deny"], EndpointKind::deny, path + ".deny", tenant);
+  if (node["inbound"]) read_inbound(node["inbound"], path + ".inbound", tenant, rule);
   if (node["sandbox"]) {
     if (auto section = SandboxReader(*this).read(node["sandbox"], path + ".sandbox"))
       rule.sandbox = std::make_shared<const SandboxSection>(std::move(*section));

@@ -115,6 +115,7 @@ Result<Cidr> parse_cidr(std::string_view text) {
 }
 
 std::string Endpoint::target() const {
+  if (inbound) return "inbound from cidr " + cidr.str();
   return is_host() ? "host " + host : "cidr " + cidr.str();
 }
 

@@ -74,8 +74,13 @@ struct Endpoint {
   std::string path;  // "rules[0].deny[1]", "inference[0]"
   std::string tenant;
   std::optional<PresetOrigin> preset;
+  // An `inbound:` endpoint: the peers that may connect or send into the
+  // sandbox, on the sandbox's own ports. CIDRs only.
+  bool inbound = false;
 
   bool is_host() const { return !host.empty(); }
+  // The family as the rules trie keys it (AGENTD_FAMILY_INBOUND or'ed in).
+  uint32_t key_family() const { return cidr.family | (inbound ? AGENTD_FAMILY_INBOUND : 0u); }
   // "host api.github.com" or "cidr 198.51.100.0/24".
   std::string target() const;
   // "acme.yaml:14:9 rules[0].deny[0] (cidr 198.51.100.66/32)";
@@ -95,6 +100,7 @@ struct SandboxSection;  // sandbox_section.hpp
 struct Rule {
   Selector agents;
   std::vector<uint32_t> allow, deny;  // endpoint ids
+  std::vector<uint32_t> inbound_allow, inbound_deny;  // the rule's `inbound:` (endpoint ids)
   std::shared_ptr<const SandboxSection> sandbox;  // the rule's `sandbox:`, if any
   SourcePos pos;
 };

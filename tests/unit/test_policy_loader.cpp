@@ -85,7 +85,7 @@ TEST_CASE("each kind of error is reported at its line and column") {
       {"apiVersion: agentd/v1\ntenant: acme\nrules:\n  - agents: \"acme/E*/*\"\n    deny: [{cidr: 10.0.0.0/8}]\n",
        "acme.yaml:4:13: agents \"acme/E*/*\": team \"E*\" has the character 'E'"},
       {"apiVersion: agentd/v1\ntenant: acme\nrules:\n  - agents: \"acme/*/*\"\n",
-       "acme.yaml:4:5: rules[0]: a rule needs \"allow\", \"deny\" or \"sandbox\""},
+       "acme.yaml:4:5: rules[0]: a rule needs \"allow\", \"deny\", \"inbound\" or \"sandbox\""},
       {"apiVersion: agentd/v1\ntenant: acme\nrules:\n  - agents: \"acme/*/*\"\n    allow:\n      - cidr: 10.0.0.300/8\n",
        "acme.yaml:6:15: \"10.0.0.300/8\" is not an IPv4 or IPv6 address or CIDR"},
       {"apiVersion: agentd/v1\ntenant: acme\nrules:\n  - agents: \"acme/*/*\"\n    allow:\n      - cidr: 10.0.0.1/8\n",
