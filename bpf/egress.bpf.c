@@ -11,6 +11,8 @@
 #define AGENTD_INLINE static __always_inline
 #include "dns.bpf.h"
 #include "egress.bpf.h"
+#include "inbound.bpf.h"
+#include "packet_path.bpf.h"
 #include "socket_policy.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -150,4 +152,25 @@ int BPF_PROG(agentd_socket_family, int family, int type, int protocol, int kern)
 	if (kern || agentd_socket_permitted(family, type, protocol))
 		return VERDICT_ALLOW;
 	return refuse_socket(family, type, protocol);
+}
+
+/* Options that reroute or claim another source: refused (route_options.h). */
+SEC("cgroup/setsockopt")
+int agentd_setsockopt(struct bpf_sockopt *ctx)
+{
+	return judge_setsockopt(ctx);
+}
+
+/* The second wall: what ancillary data added behind setsockopt's back. */
+SEC("cgroup_skb/egress")
+int agentd_packet_egress(struct __sk_buff *skb)
+{
+	return judge_packet_egress(skb);
+}
+
+/* Connections and datagrams into a sandbox (inbound.bpf.h). */
+SEC("cgroup_skb/ingress")
+int agentd_packet_ingress(struct __sk_buff *skb)
+{
+	return judge_packet_ingress(skb);
 }

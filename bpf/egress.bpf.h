@@ -43,13 +43,14 @@ static __always_inline void count(__u32 slot, int allowed)
 }
 
 /* One record per denial, rate-limited per stream; what the limit holds
- * back and what a full ring cannot take are counted, never silent. */
-static __always_inline void emit_denial(__u32 slot, __u32 class_id, __u8 hook, __u8 reason,
-					__u8 range_index, __u8 sock_family, __u32 sock_type,
-					const struct destination *dest)
+ * back and what a full ring cannot take are counted, never silent.
+ * from_task: the record names the calling process. The packet wall runs
+ * where no task is meaningful (softirq, retransmits) and leaves it out. */
+static __always_inline void emit_record(__u32 slot, __u32 class_id, __u8 hook, __u8 reason, __u8 range_index,
+					__u8 sock_family, __u32 sock_type, const struct destination *dest,
+					__u32 option, const int from_task)
 {
 	struct agentd_deny_event *e;
-	__u64 pid_tgid, uid_gid;
 	__u64 flags;
 	__u32 suppressed;
 
@@ -60,17 +61,27 @@ static __always_inline void emit_denial(__u32 slot, __u32 class_id, __u8 hook, _
 		bump_stat(AGENTD_STAT_EVENTS_DROPPED);
 		return;
 	}
-	pid_tgid = bpf_get_current_pid_tgid();
-	uid_gid = bpf_get_current_uid_gid();
+	if (from_task) {
+		__u64 pid_tgid = bpf_get_current_pid_tgid();
+		__u64 uid_gid = bpf_get_current_uid_gid();
+
+		e->cgroup_id = bpf_get_current_cgroup_id();
+		e->pid = (__u32)pid_tgid;
+		e->tgid = pid_tgid >> 32;
+		e->uid = (__u32)uid_gid;
+		e->gid = uid_gid >> 32;
+		bpf_get_current_comm(e->comm, sizeof(e->comm));
+	} else {
+		e->cgroup_id = 0;
+		e->pid = 0;
+		e->tgid = 0;
+		e->uid = 0;
+		e->gid = 0;
+		__builtin_memset(e->comm, 0, sizeof(e->comm));
+	}
 	e->timestamp_ns = bpf_ktime_get_ns();
-	e->cgroup_id = bpf_get_current_cgroup_id();
-	e->pid = (__u32)pid_tgid;
-	e->tgid = pid_tgid >> 32;
-	e->uid = (__u32)uid_gid;
-	e->gid = uid_gid >> 32;
 	e->slot = slot;
 	e->class_id = class_id;
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	__builtin_memcpy(e->addr, dest->addr, sizeof(e->addr));
 	e->addr_family = dest->family;
 	e->port = dest->port;
@@ -82,12 +93,19 @@ static __always_inline void emit_denial(__u32 slot, __u32 class_id, __u8 hook, _
 	e->_pad1 = 0;
 	e->sock_type = sock_type;
 	e->suppressed = suppressed;
-	e->_pad2 = 0;
+	e->option = option;
 
 	flags = bpf_ringbuf_query(&agentd_events, BPF_RB_AVAIL_DATA) > WAKEUP_THRESHOLD
 			? BPF_RB_FORCE_WAKEUP
 			: BPF_RB_NO_WAKEUP;
 	bpf_ringbuf_submit(e, flags);
+}
+
+static __always_inline void emit_denial(__u32 slot, __u32 class_id, __u8 hook, __u8 reason,
+					__u8 range_index, __u8 sock_family, __u32 sock_type,
+					const struct destination *dest)
+{
+	emit_record(slot, class_id, hook, reason, range_index, sock_family, sock_type, dest, 0, 1);
 }
 
 /* Addresses learned through DNS for this sandbox: consulted only when the
@@ -192,6 +210,61 @@ static __always_inline int aims_at_proxy(const struct destination *dest, __u32 s
 	return (host & ~AGENTD_DNS_MASK) == slot ? PROXY_OWN : PROXY_OTHER;
 }
 
+/* One longest-prefix lookup in the class's rules (key_family carries
+ * AGENTD_FAMILY_INBOUND for inbound rules), then the port ranges. */
+static __always_inline struct agentd_verdict judge_rules(__u32 class_id, __u32 key_family, const __u8 *addr,
+							 __u16 port, __u8 proto_bit)
+{
+	struct agentd_rule_key key = {};
+	struct agentd_verdict none = { 0, AGENTD_RANGE_NONE };
+	struct agentd_rule_value *value;
+
+	if (class_id == AGENTD_CLASS_EMPTY)
+		return none;
+	key.prefixlen = AGENTD_KEY_FIXED_BITS + ((key_family & ~AGENTD_FAMILY_INBOUND) == AGENTD_FAMILY_IPV4 ? 32 : 128);
+	key.class_id = class_id;
+	key.family = key_family;
+	__builtin_memcpy(key.addr, addr, sizeof(key.addr));
+	value = bpf_map_lookup_elem(&agentd_rules, &key);
+	return value ? agentd_judge(value, port, proto_bit) : none;
+}
+
+/*
+ * Whether the sandbox may send to dest: the class's rules, then what DNS
+ * taught, then what an operator granted. On a denial *reason says why
+ * (an explicit deny: AGENTD_REASON_DENY_RULE) and *verdict which range.
+ */
+static __always_inline int egress_allowed(__u32 slot, __u32 class_id, const struct destination *dest,
+					  struct agentd_verdict *verdict, __u8 *reason)
+{
+	*verdict = judge_rules(class_id, dest->family, dest->addr, dest->port, dest->proto_bit);
+	if (verdict->action == AGENTD_ACTION_ALLOW || verdict->action == AGENTD_ACTION_INFERENCE)
+		return 1;
+	if (verdict->action == AGENTD_ACTION_DENY) {
+		*reason = AGENTD_REASON_DENY_RULE;
+		return 0;
+	}
+	return judge_learned(slot, dest, verdict, reason) || judge_granted(slot, dest);
+}
+
+/*
+ * A UDP server's answer: from a port that an `inbound:` rule opens to this
+ * peer, back to that peer (TCP answers travel on the accepted socket,
+ * which no hook judges). Never over an explicit egress deny.
+ */
+static __always_inline int answers_inbound_peer(struct bpf_sock *sk, __u32 class_id, const struct destination *dest,
+						__u8 reason)
+{
+	struct agentd_verdict verdict;
+	__u32 local_port = sk->src_port;
+
+	if (reason == AGENTD_REASON_DENY_RULE || dest->proto_bit != AGENTD_PROTO_UDP || !local_port)
+		return 0;
+	verdict = judge_rules(class_id, dest->family | AGENTD_FAMILY_INBOUND, dest->addr, (__u16)local_port,
+			      AGENTD_PROTO_UDP);
+	return verdict.action == AGENTD_ACTION_ALLOW;
+}
+
 /*
  * The egress decision for one socket operation: the socket's sandbox, its
  * class, one longest-prefix lookup, the port ranges; then what DNS taught.
@@ -200,9 +273,7 @@ static __always_inline int aims_at_proxy(const struct destination *dest, __u32 s
 static __always_inline int judge_egress(struct bpf_sock_addr *ctx, __u8 hook,
 					const struct destination *dest)
 {
-	struct agentd_rule_key key = {};
 	struct agentd_sandbox_state *state;
-	struct agentd_rule_value *value;
 	struct agentd_verdict verdict = { 0, AGENTD_RANGE_NONE };
 	__u8 reason = AGENTD_REASON_NO_RULE;
 	__u32 slot, class_id = AGENTD_CLASS_EMPTY;
@@ -226,25 +297,7 @@ static __always_inline int judge_egress(struct bpf_sock_addr *ctx, __u8 hook,
 	case PROXY_OTHER:
 		return deny_egress(ctx, hook, slot, class_id, AGENTD_REASON_PROXY_SPOOF, AGENTD_RANGE_NONE, dest);
 	}
-
-	if (class_id != AGENTD_CLASS_EMPTY) {
-		key.prefixlen = AGENTD_KEY_FIXED_BITS + (dest->family == AGENTD_FAMILY_IPV4 ? 32 : 128);
-		key.class_id = class_id;
-		key.family = dest->family;
-		__builtin_memcpy(key.addr, dest->addr, sizeof(key.addr));
-		value = bpf_map_lookup_elem(&agentd_rules, &key);
-		if (value) {
-			verdict = agentd_judge(value, dest->port, dest->proto_bit);
-			if (verdict.action == AGENTD_ACTION_ALLOW || verdict.action == AGENTD_ACTION_INFERENCE) {
-				count(slot, 1);
-				return VERDICT_ALLOW;
-			}
-			if (verdict.action == AGENTD_ACTION_DENY)
-				return deny_egress(ctx, hook, slot, class_id, AGENTD_REASON_DENY_RULE, verdict.index,
-						   dest);
-		}
-	}
-	if (judge_learned(slot, dest, &verdict, &reason) || judge_granted(slot, dest)) {
+	if (egress_allowed(slot, class_id, dest, &verdict, &reason) || answers_inbound_peer(sk, class_id, dest, reason)) {
 		count(slot, 1);
 		return VERDICT_ALLOW;
 	}

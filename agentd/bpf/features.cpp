@@ -54,6 +54,8 @@ KernelFeatures probe_kernel_features() {
   f.btf = std::filesystem::exists("/sys/kernel/btf/vmlinux");
   f.cgroup_sock_addr = prog_type_supported(BPF_PROG_TYPE_CGROUP_SOCK_ADDR);
   f.cgroup_sock = prog_type_supported(BPF_PROG_TYPE_CGROUP_SOCK);
+  f.cgroup_sockopt = prog_type_supported(BPF_PROG_TYPE_CGROUP_SOCKOPT);
+  f.cgroup_skb = prog_type_supported(BPF_PROG_TYPE_CGROUP_SKB);
   f.lpm_trie = map_type_supported(BPF_MAP_TYPE_LPM_TRIE);
   f.sk_storage = map_type_supported(BPF_MAP_TYPE_SK_STORAGE);
   f.ringbuf = map_type_supported(BPF_MAP_TYPE_RINGBUF);
@@ -67,6 +69,8 @@ std::vector<std::string> KernelFeatures::missing_required() const {
   std::vector<std::string> missing;
   if (!cgroup_sock_addr) missing.emplace_back("BPF_PROG_TYPE_CGROUP_SOCK_ADDR (connect/sendmsg hooks)");
   if (!cgroup_sock) missing.emplace_back("BPF_PROG_TYPE_CGROUP_SOCK (sock_create hook)");
+  if (!cgroup_sockopt) missing.emplace_back("BPF_PROG_TYPE_CGROUP_SOCKOPT (setsockopt hook)");
+  if (!cgroup_skb) missing.emplace_back("BPF_PROG_TYPE_CGROUP_SKB (packet walls)");
   if (!lpm_trie) missing.emplace_back("BPF_MAP_TYPE_LPM_TRIE (CIDR rules)");
   if (!sk_storage) missing.emplace_back("BPF_MAP_TYPE_SK_STORAGE (per-socket sandbox)");
   if (!ringbuf) missing.emplace_back("BPF_MAP_TYPE_RINGBUF (denial records)");
@@ -79,6 +83,8 @@ nlohmann::json KernelFeatures::to_json() const {
       {"btf", btf},
       {"cgroup_sock_addr", cgroup_sock_addr},
       {"cgroup_sock", cgroup_sock},
+      {"cgroup_sockopt", cgroup_sockopt},
+      {"cgroup_skb", cgroup_skb},
       {"lpm_trie", lpm_trie},
       {"sk_storage", sk_storage},
       {"ringbuf", ringbuf},

@@ -15,6 +15,8 @@ struct KernelFeatures {
   bool btf = false;                 // /sys/kernel/btf/vmlinux (LSM programs need it)
   bool cgroup_sock_addr = false;    // connect/sendmsg hooks
   bool cgroup_sock = false;         // sock_create hook
+  bool cgroup_sockopt = false;      // setsockopt hook (route options)
+  bool cgroup_skb = false;          // packet walls: routing headers out, inbound in
   bool lpm_trie = false;
   bool sk_storage = false;
   bool ringbuf = false;

@@ -152,13 +152,18 @@ void ApprovalService::on_denial(const json& record) {
   event.decision = "deny";
   event.actor = hook == "dns" ? "dns" : "kernel";
   event.sandbox = sandbox;
-  event.dest = text(record, "dest");
+  // Inbound records name the peer that tried to come in as "source".
+  const bool inbound = hook == "packet_ingress";
+  event.dest = inbound ? text(record, "source") : text(record, "dest");
   event.host = hook == "dns" ? text(record, "name") : text(record, "host");
   event.port = static_cast<uint16_t>(record.value("port", 0));
   event.protocol = record.contains("protocol") && record["protocol"].is_string() ? text(record, "protocol") : "";
   event.detail = {{"reason", text(record, "reason")}, {"hook", hook}, {"comm", text(record, "comm")},
                   {"pid", record.value("tgid", record.value("pid", 0))}, {"uid", record.value("uid", 0)}};
   if (!text(record, "rule").empty()) event.detail["rule"] = text(record, "rule");
+  if (inbound) event.detail["direction"] = "inbound";
+  for (const char* what : {"option", "header"})  // what the route walls refused
+    if (!text(record, what).empty()) event.detail[what] = text(record, what);
   const uint64_t count = 1 + record.value("suppressed_before", uint64_t{0});
   if (count > 1) event.detail["suppressed_before"] = count - 1;
   audit(event);
@@ -170,7 +175,8 @@ void ApprovalService::on_denial(const json& record) {
   // there is no address yet); a rebinding refusal is not.
   const std::string reason = text(record, "reason");
   const bool name_request = hook == "dns" && reason == "no_rule" && !event.host.empty();
-  if (sandbox.empty() || hook == "sock_create" || (!name_request && (hook == "dns" || event.dest.empty())) ||
+  // Inbound refusals are audited, not asked: an `inbound:` rule opens a port.
+  if (sandbox.empty() || hook == "sock_create" || inbound || (!name_request && (hook == "dns" || event.dest.empty())) ||
       (reason != "no_rule" && reason != "dns_expired"))
     return;
   approvals::Denial denial;

@@ -19,6 +19,9 @@ std::string hook_name(uint8_t hook) {
     case AGENTD_HOOK_SOCK_CREATE: return "sock_create";
     case AGENTD_HOOK_BIND4: return "bind4";
     case AGENTD_HOOK_BIND6: return "bind6";
+    case AGENTD_HOOK_SETSOCKOPT: return "setsockopt";
+    case AGENTD_HOOK_SKB_EGRESS: return "packet_egress";
+    case AGENTD_HOOK_SKB_INGRESS: return "packet_ingress";
     default: return fmt::format("hook{}", hook);
   }
 }
@@ -32,6 +35,8 @@ std::string reason_name(uint8_t reason) {
     case AGENTD_REASON_DNS_EXPIRED: return "dns_expired";
     case AGENTD_REASON_DNS_UNSUPPORTED: return "dns_unsupported";
     case AGENTD_REASON_PROXY_SPOOF: return "proxy_spoof";
+    case AGENTD_REASON_ROUTE_OPTION: return "route_option";
+    case AGENTD_REASON_ROUTE_HEADER: return "route_header";
     default: return fmt::format("reason{}", reason);
   }
 }
@@ -113,11 +118,22 @@ nlohmann::json denial_to_json(const agentd_deny_event& event, const DenialContex
   if (event.hook == AGENTD_HOOK_SOCK_CREATE) {
     record["sock_type"] = socket_type_name(event.sock_type);
     record["protocol"] = event.protocol;
+  } else if (event.hook == AGENTD_HOOK_SETSOCKOPT) {
+    record["sock_type"] = socket_type_name(event.sock_type);
+    record["protocol"] = protocol_name(event.protocol);
+    record["option"] = socket_option_name(event.option);
+  } else if (event.hook == AGENTD_HOOK_SKB_INGRESS) {
+    // Inbound: the peer that tried to connect or send in, the sandbox's port.
+    record["direction"] = "inbound";
+    record["source"] = address_text(event);
+    record["port"] = event.port;
+    record["protocol"] = protocol_name(event.protocol);
   } else {
     record["dest"] = address_text(event);
     record["port"] = event.port;
     record["protocol"] = protocol_name(event.protocol);
   }
+  if (event.hook == AGENTD_HOOK_SKB_EGRESS) record["header"] = packet_header_name(event.addr_family, event.option);
   // Identical denials the kernel's rate limit held back before this one.
   if (event.suppressed) record["suppressed_before"] = event.suppressed;
   if (context.rule) record["rule"] = *context.rule;

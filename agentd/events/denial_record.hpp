@@ -24,6 +24,11 @@ std::string reason_name(uint8_t reason);
 std::string family_name(uint32_t af);
 std::string socket_type_name(uint32_t type);
 std::string protocol_name(uint8_t protocol);
+// A setsockopt record's option ("IPV6_RTHDR"), from AGENTD_OPTION_CODE.
+std::string socket_option_name(uint32_t option_code);
+// What the packet wall found: "routing_header" (IPv6) or "ip_option_131"
+// (IPv4, the first option's type: 131 is a loose source route).
+std::string packet_header_name(uint32_t addr_family, uint32_t header);
 // The destination address as text ("198.51.100.7", "2001:db8::1").
 std::string address_text(const agentd_deny_event& event);
 // RFC 3339 UTC with milliseconds.

@@ -11,6 +11,8 @@
 //   netprobe loop ADDR PORT STOPFILE       TCP connects until STOPFILE exists: counts
 //   netprobe resolve NAME [PORT]             getaddrinfo, then a TCP connect to the first address
 //   netprobe until ok|refused ADDR PORT    TCP connects until that outcome: its wall-clock time
+//   netprobe from SRC tcp|udp ADDR PORT    from source address SRC: a TCP handshake (2 s bound),
+//                                          or a UDP datagram and its echo (inbound tests)
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -332,6 +334,33 @@ int do_until(const std::string& wanted, const std::string& addr, int port) {
   return report("until", "", false, ETIMEDOUT);
 }
 
+// A peer with a chosen source address: what the inbound tests use to be
+// an allowed or a forbidden host. A dropped SYN is retried for minutes:
+// two seconds without an answer counts as ETIMEDOUT.
+int do_from(const std::string& source, const std::string& proto, const std::string& addr, int port) {
+  Address a, s;
+  if (!parse_address(addr, port, a) || !parse_address(source, 0, s) || a.family != s.family) return 2;
+  const bool tcp = proto == "tcp";
+  const std::string detail = "\"source\":\"" + source + "\",\"proto\":\"" + proto + "\",\"dest\":\"" + addr +
+                             "\",\"port\":" + std::to_string(port) + ",";
+  int fd = socket(a.family, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK, 0);
+  if (fd < 0) return report("socket", detail, false, errno);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&s.storage), s.length) != 0) return report("bind", detail, false, errno);
+  if (!tcp) {
+    if (connect(fd, reinterpret_cast<sockaddr*>(&a.storage), a.length) != 0 || send(fd, "ping", 4, 0) < 0)
+      return report("send", detail, false, errno);
+    return await_echo(fd) ? report("echo", detail, true, 0) : report("echo", detail, false, ETIMEDOUT);
+  }
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a.storage), a.length) != 0 && errno != EINPROGRESS)
+    return report("connect", detail, false, errno);
+  pollfd p{fd, POLLOUT, 0};
+  if (poll(&p, 1, 2000) != 1) return report("connect", detail, false, ETIMEDOUT);
+  int error = 0;
+  socklen_t length = sizeof(error);
+  getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length);
+  return report("connect", detail, error == 0, error);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -348,6 +377,7 @@ int main(int argc, char** argv) {
   if (cmd == "resolve" && (args.size() == 2 || args.size() == 3))
     return do_resolve(arg(1), args.size() == 3 ? std::atoi(arg(2).c_str()) : 0);
   if (cmd == "until" && args.size() == 4) return do_until(arg(1), arg(2), std::atoi(arg(3).c_str()));
+  if (cmd == "from" && args.size() == 5) return do_from(arg(1), arg(2), arg(3), std::atoi(arg(4).c_str()));
   if (cmd == "serve") {
     std::vector<int> tcp, udp;
     std::string bind_addr;

@@ -44,7 +44,7 @@ TEST_CASE("status reports the kernel's features, and the socket family hook foll
   // agentd mounts securityfs when it is missing, so the list is there now.
   const bool lsm = lsm_list_has_bpf();
   CHECK(features["bpf_lsm"] == lsm);
-  for (const char* required : {"cgroup_sock_addr", "cgroup_sock", "lpm_trie", "sk_storage", "ringbuf"})
+  for (const char* required : {"cgroup_sock_addr", "cgroup_sock", "cgroup_sockopt", "cgroup_skb", "lpm_trie", "sk_storage", "ringbuf"})
     CHECK(features[required] == true);
 
   // Degrading as documented: the socket family hook is on exactly when its

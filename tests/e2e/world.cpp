@@ -140,6 +140,26 @@ void World::build() {
                           "}\n";
   sh({"ip", "netns", "exec", host_ns_, "nft", "-f", rules.string()});
 
+  // The sniffer on the internet's side of the wire: what arrives from the
+  // host that no sandbox may send, whoever sent it: packets to the
+  // forbidden hosts (.66 and ::66, denied by every test policy), packets
+  // that carry a routing header or IPv4 options, and packets whose source
+  // is not the host's own address (spoofed).
+  const fs::path sniff = dir_ / "sniff.nft";
+  std::ofstream(sniff) << "table inet agentd_sniff {\n"
+                          "  chain in {\n"
+                          "    type filter hook prerouting priority -300; policy accept;\n"
+                          "    iifname != \"" << veth_net << "\" accept\n"
+                          "    ip daddr 198.51.100.66 counter\n"
+                          "    ip6 daddr 2001:db8:1::66 counter\n"
+                          "    exthdr rt exists counter\n"
+                          "    ip hdrlength > 5 counter\n"
+                          "    ip saddr != 198.51.100.1 counter\n"
+                          "    ip6 saddr != { ::, 2001:db8:1::1, fe80::/10 } counter\n"
+                          "  }\n"
+                          "}\n";
+  sh({"ip", "netns", "exec", net_ns_, "nft", "-f", sniff.string()});
+
   // Servers: the "internet", a loopback service on the host, a real DNS.
   start_server(net_ns_, {NETPROBE_BIN, "serve", "--tcp", "80,443,8080,9000", "--udp", "5353,9000"}, "net-server");
   start_server(host_ns_, {NETPROBE_BIN, "serve", "--tcp", "7070", "--udp", "7070"}, "loopback-server");
@@ -288,20 +308,38 @@ ProcessResult World::netprobe_outside(std::vector<std::string> args) const {
   return in_host(args);
 }
 
+ProcessResult World::netprobe_in_internet(std::vector<std::string> args) const {
+  args.insert(args.begin(), {"nsenter", "--net=/run/netns/" + net_ns_, NETPROBE_BIN});
+  return run_process(args);
+}
+
 ProcessResult World::netprobe_in_cgroup(const fs::path& cgroup, std::vector<std::string> args) const {
-  std::string cmd = "echo $$ > '" + (cgroup / "cgroup.procs").string() + "' && exec '" NETPROBE_BIN "'";
-  for (const auto& a : args) cmd += " '" + a + "'";
+  args.insert(args.begin(), NETPROBE_BIN);
+  return in_cgroup(cgroup, args);
+}
+
+ProcessResult World::in_cgroup(const fs::path& cgroup, std::vector<std::string> argv) const {
+  std::string cmd = "echo $$ > '" + (cgroup / "cgroup.procs").string() + "' && exec";
+  for (const auto& a : argv) cmd += " '" + a + "'";
   return in_host({"sh", "-c", cmd});
 }
 
-uint64_t World::stray_packets() const {
-  auto listing = run_process({"ip", "netns", "exec", host_ns_, "nft", "list", "table", "inet", "agentd_watch"});
+namespace {
+uint64_t sum_counters(const std::string& listing) {
   uint64_t total = 0;
   std::regex counter("packets ([0-9]+)");
-  for (auto it = std::sregex_iterator(listing.out.begin(), listing.out.end(), counter); it != std::sregex_iterator();
-       ++it)
+  for (auto it = std::sregex_iterator(listing.begin(), listing.end(), counter); it != std::sregex_iterator(); ++it)
     total += std::stoull((*it)[1]);
   return total;
+}
+}  // namespace
+
+uint64_t World::forbidden_arrivals() const {
+  return sum_counters(run_process({"ip", "netns", "exec", net_ns_, "nft", "list", "table", "inet", "agentd_sniff"}).out);
+}
+
+uint64_t World::stray_packets() const {
+  return sum_counters(run_process({"ip", "netns", "exec", host_ns_, "nft", "list", "table", "inet", "agentd_watch"}).out);
 }
 
 std::vector<std::pair<std::string, int>> World::attachments(const fs::path& cgroup) const {

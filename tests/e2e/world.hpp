@@ -60,6 +60,8 @@ class World {
   ProcessResult netprobe_in_sandbox(const std::string& agent, std::vector<std::string> args,
                                     const std::optional<std::string>& user = std::nullopt) const;
   ProcessResult netprobe_outside(std::vector<std::string> args) const;
+  // A netprobe in the "internet" ns: a peer that connects in to the host.
+  ProcessResult netprobe_in_internet(std::vector<std::string> args) const;
   // Any command inside a sandbox (dig, sh).
   ProcessResult in_sandbox(const std::string& agent, std::vector<std::string> argv) const;
   // A sandboxed netprobe in the background; its output goes to dir()/name.out.
@@ -68,12 +70,19 @@ class World {
   ProcessResult wait_spawned(pid_t pid, const std::string& name);
   // A process moved into a cgroup by hand, with no agentd involved.
   ProcessResult netprobe_in_cgroup(const std::filesystem::path& cgroup, std::vector<std::string> args) const;
+  // Any command moved into a cgroup by hand, as root with every capability
+  // (a container adopted as it runs keeps what its runtime gave it).
+  ProcessResult in_cgroup(const std::filesystem::path& cgroup, std::vector<std::string> argv) const;
 
   // A cgroup outside the sandbox root (to adopt), removed at teardown.
   std::filesystem::path make_foreign_cgroup(const std::string& name);
 
   // Packets sent from the host ns to addresses outside the test ranges.
   uint64_t stray_packets() const;
+  // Packets the internet ns received from the host that no sandbox may
+  // send: to 198.51.100.66 or 2001:db8:1::66, with a routing header or IPv4
+  // options, or from a source that is not the host's (see build()).
+  uint64_t forbidden_arrivals() const;
   // Attach types on the cgroup root and how many programs each has.
   std::vector<std::pair<std::string, int>> attachments(const std::filesystem::path& cgroup) const;
 

@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The packet goes where the hooks judged it would. The connect/sendmsg
+ * hooks judge a sockaddr; routing headers and source routes send the
+ * packet elsewhere first. Two walls:
+ *  1. cgroup/setsockopt refuses the options that do so (route_options.h);
+ *  2. cgroup_skb/egress drops any sandbox packet that still carries an
+ *     IPv6 routing header or IPv4 options, which ancillary data
+ *     (sendmsg cmsg IPV6_RTHDR, IP_RETOPTS) adds without any setsockopt.
+ * The second wall costs one byte read for an ordinary packet.
+ */
+#ifndef AGENTD_PACKET_PATH_BPF_H
+#define AGENTD_PACKET_PATH_BPF_H
+
+#include "egress.bpf.h"
+#include "route_options.h"
+
+#define AGENTD_PAGE_SIZE 4096
+
+#define ETH_P_IP_NET 0x0008   /* htons(0x0800) */
+#define ETH_P_IPV6_NET 0xdd86 /* htons(0x86dd) */
+
+#define NEXTHDR_HOP 0
+#define NEXTHDR_TCP 6
+#define NEXTHDR_UDP 17
+#define NEXTHDR_ROUTING 43
+#define NEXTHDR_FRAGMENT 44
+#define NEXTHDR_AUTH 51
+#define NEXTHDR_ICMPV6 58
+#define NEXTHDR_NONE 59
+#define NEXTHDR_DEST 60
+/* More extension headers than this before the payload: dropped, not
+ * walked further (the kernel builds at most hop-by-hop, destination
+ * options, routing, destination options, fragment). */
+#define MAX_EXTENSION_HEADERS 6
+
+#define IPV4_DADDR_OFFSET 16
+#define IPV4_MIN_HEADER 20
+#define IPV6_NEXTHDR_OFFSET 6
+#define IPV6_DADDR_OFFSET 24
+#define IPV6_HEADER 40
+
+/* A refused option: EPERM to the caller, and a record. */
+static __always_inline int refuse_option(struct bpf_sockopt *ctx)
+{
+	struct destination dest = {};
+	struct bpf_sock *sk = ctx->sk;
+	__u32 slot;
+
+	if (!sk)
+		return VERDICT_DENY;
+	slot = socket_slot(sk);
+	dest.protocol = (__u8)sk->protocol;
+	count(slot, 0);
+	emit_record(slot, AGENTD_CLASS_EMPTY, AGENTD_HOOK_SETSOCKOPT, AGENTD_REASON_ROUTE_OPTION, AGENTD_RANGE_NONE,
+		    (__u8)sk->family, sk->type, &dest, AGENTD_OPTION_CODE(ctx->level, ctx->optname), 1);
+	return VERDICT_DENY;
+}
+
+static __always_inline int judge_setsockopt(struct bpf_sockopt *ctx)
+{
+	if (ctx->optlen != 0 && agentd_option_reroutes(ctx->level, ctx->optname))
+		return refuse_option(ctx);
+	/* The program sees at most a page of a longer option; 0 tells the
+	 * kernel to use the caller's buffer untouched (left as it is, kernels
+	 * before 6.5 fail the call with EFAULT). */
+	if (ctx->optlen > AGENTD_PAGE_SIZE)
+		ctx->optlen = 0;
+	return VERDICT_ALLOW;
+}
+
+/* The sandbox of the socket that sent the packet, from its storage. */
+static __always_inline __u32 packet_slot(struct __sk_buff *skb)
+{
+	struct bpf_sock *sk = skb->sk;
+	struct agentd_sock_info *info;
+
+	if (!sk)
+		return AGENTD_SLOT_UNKNOWN;
+	sk = bpf_sk_fullsock(sk);
+	if (!sk)
+		return AGENTD_SLOT_UNKNOWN;
+	info = bpf_sk_storage_get(&agentd_socks, sk, 0, 0);
+	return info ? info->slot : AGENTD_SLOT_UNKNOWN;
+}
+
+static __always_inline int drop_rerouted(struct __sk_buff *skb, struct destination *dest, __u32 option)
+{
+	__u32 slot = packet_slot(skb);
+
+	count(slot, 0);
+	emit_record(slot, AGENTD_CLASS_EMPTY, AGENTD_HOOK_SKB_EGRESS, AGENTD_REASON_ROUTE_HEADER, AGENTD_RANGE_NONE,
+		    dest->family == AGENTD_FAMILY_IPV4 ? 2 /* AF_INET */ : 10 /* AF_INET6 */, 0, dest, option, 0);
+	return VERDICT_DENY;
+}
+
+#define HEADER_FIT 0xffff
+
+/* The header that makes the IPv6 packet unfit, or HEADER_FIT: a
+ * routing header anywhere before the payload; a chain too long or
+ * unreadable counts as one (fail closed). */
+static __always_inline __u32 ipv6_reroute_header(struct __sk_buff *skb, __u8 nexthdr)
+{
+	__u32 offset = IPV6_HEADER;
+	int i;
+
+	for (i = 0; i < MAX_EXTENSION_HEADERS; i++) {
+		__u8 ext[2];
+
+		switch (nexthdr) {
+		case NEXTHDR_ROUTING:
+			return NEXTHDR_ROUTING;
+		case NEXTHDR_HOP:
+		case NEXTHDR_DEST:
+		case NEXTHDR_AUTH:
+			break;
+		default:
+			/* The payload, or a fragment header: a routing header
+			 * belongs to the unfragmentable part before it. */
+			return HEADER_FIT;
+		}
+		if (bpf_skb_load_bytes(skb, offset, ext, sizeof(ext)))
+			return nexthdr;
+		offset += nexthdr == NEXTHDR_AUTH ? ((__u32)ext[1] + 2) * 4 : ((__u32)ext[1] + 1) * 8;
+		nexthdr = ext[0];
+	}
+	return nexthdr;
+}
+
+static __always_inline int judge_packet_egress(struct __sk_buff *skb)
+{
+	struct destination dest = {};
+	__u8 first;
+
+	if (skb->protocol == ETH_P_IP_NET) {
+		if (bpf_skb_load_bytes(skb, 0, &first, 1))
+			return VERDICT_DENY;
+		if ((first & 0x0f) * 4 <= IPV4_MIN_HEADER)
+			return VERDICT_ALLOW;
+		/* IPv4 options: a source route, or any other the kernel was
+		 * handed through IP_RETOPTS ancillary data. */
+		dest.family = AGENTD_FAMILY_IPV4;
+		bpf_skb_load_bytes(skb, IPV4_DADDR_OFFSET, dest.addr, 4);
+		bpf_skb_load_bytes(skb, IPV4_MIN_HEADER, &first, 1);
+		return drop_rerouted(skb, &dest, first);
+	}
+	if (skb->protocol == ETH_P_IPV6_NET) {
+		__u32 header;
+
+		if (bpf_skb_load_bytes(skb, IPV6_NEXTHDR_OFFSET, &first, 1))
+			return VERDICT_DENY;
+		if (first == NEXTHDR_TCP || first == NEXTHDR_UDP || first == NEXTHDR_ICMPV6)
+			return VERDICT_ALLOW;
+		header = ipv6_reroute_header(skb, first);
+		if (header == HEADER_FIT)
+			return VERDICT_ALLOW;
+		dest.family = AGENTD_FAMILY_IPV6;
+		bpf_skb_load_bytes(skb, IPV6_DADDR_OFFSET, dest.addr, 16);
+		return drop_rerouted(skb, &dest, header);
+	}
+	return VERDICT_ALLOW;
+}
+
+#endif /* AGENTD_PACKET_PATH_BPF_H */

@@ -1,0 +1,136 @@
+// Attack: a forbidden host connects into a sandbox (issue "No way out",
+// class 4). The agent listens; what it writes back on an accepted socket
+// passes no egress hook, so the peer must be judged as it comes in. Peers
+// in the "internet" ns with chosen source addresses: .20 / ::20 allowed by
+// an `inbound:` rule, .66 denied by one, .10 / ::10 by the default.
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <iterator>
+
+#include "expectations.hpp"
+#include "world.hpp"
+
+using namespace agentd::e2e;
+using nlohmann::json;
+
+namespace {
+
+const std::string kAgent = "acme/eng/coder-1";
+
+const char* kInboundPolicy = R"(apiVersion: agentd/v1
+tenant: acme
+rules:
+  - agents: "acme/eng/*"
+    allow:
+      - cidr: 198.51.100.0/24
+        ports: [9000]
+    inbound:
+      allow:
+        - cidr: 198.51.100.20/32
+          ports: [8080]
+          protocol: tcp
+        - cidr: 198.51.100.20/32
+          ports: [8081]
+          protocol: udp
+        - cidr: 2001:db8:1::20/128
+          ports: [8080]
+      deny:
+        - cidr: 198.51.100.66/32
+)";
+
+// A sandboxed server on tcp 8080 and udp 8081 (dual stack), once it listens.
+pid_t start_sandboxed_server(World& world) {
+  pid_t pid = world.spawn_in_sandbox(kAgent, {"serve", "--tcp", "8080", "--udp", "8081"}, "inbound-server");
+  for (int i = 0; i < 250; ++i) {
+    std::ifstream out(world.dir() / "inbound-server.out");
+    std::string text((std::istreambuf_iterator<char>(out)), std::istreambuf_iterator<char>());
+    if (text.find("\"ready\":true") != std::string::npos) return pid;
+    usleep(20'000);
+  }
+  FAIL("the sandboxed server did not start");
+  return pid;
+}
+
+json wait_for_inbound_record(const World& world, const std::string& source, int port) {
+  for (int i = 0; i < 100; ++i) {
+    for (const auto& d : world.denials())
+      if (d.value("hook", "") == "packet_ingress" && d.value("source", "") == source && d.value("port", 0) == port)
+        return d;
+    usleep(50'000);
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("only peers an inbound rule allows connect or send into a sandbox") {
+  World world;
+  world.write_policy("acme.yaml", kInboundPolicy);
+  INFO(world.agentd_log());
+  REQUIRE(world.start_agentd());
+  start_sandboxed_server(world);
+
+  // Allowed peers, over IPv4 and IPv6, TCP and UDP.
+  expect_ok(world.netprobe_in_internet({"from", "198.51.100.20", "tcp", "198.51.100.1", "8080"}));
+  expect_ok(world.netprobe_in_internet({"from", "2001:db8:1::20", "tcp", "2001:db8:1::1", "8080"}));
+  expect_ok(world.netprobe_in_internet({"from", "198.51.100.20", "udp", "198.51.100.1", "8081"}));
+  // Forbidden peers: nothing answers them, and each leaves a record.
+  expect_refused(world.netprobe_in_internet({"from", "198.51.100.10", "tcp", "198.51.100.1", "8080"}), "ETIMEDOUT");
+  expect_refused(world.netprobe_in_internet({"from", "198.51.100.66", "tcp", "198.51.100.1", "8080"}), "ETIMEDOUT");
+  expect_refused(world.netprobe_in_internet({"from", "2001:db8:1::10", "tcp", "2001:db8:1::1", "8080"}), "ETIMEDOUT");
+  expect_refused(world.netprobe_in_internet({"from", "198.51.100.20", "tcp", "198.51.100.1", "8081"}), "ECONNREFUSED");
+  expect_refused(world.netprobe_in_internet({"from", "198.51.100.10", "udp", "198.51.100.1", "8081"}), "ETIMEDOUT");
+
+  auto by_default = wait_for_inbound_record(world, "198.51.100.10", 8080);
+  INFO(world.agentd_log());
+  REQUIRE(by_default.is_object());
+  CHECK(by_default["sandbox"] == kAgent);
+  CHECK(by_default["reason"] == "no_rule");
+  CHECK(by_default["direction"] == "inbound");
+  auto by_rule = wait_for_inbound_record(world, "198.51.100.66", 8080);
+  REQUIRE(by_rule.is_object());
+  CHECK(by_rule["reason"] == "deny_rule");
+  CHECK(by_rule.value("rule", "").find("rules[0].inbound.deny[0]") != std::string::npos);
+  REQUIRE(wait_for_inbound_record(world, "2001:db8:1::10", 8080).is_object());
+  REQUIRE(wait_for_inbound_record(world, "198.51.100.10", 8081).is_object());
+  // Inbound refusals are audited, never turned into egress requests.
+  auto requests = world.agentctl({"approvals", "list", "-o", "json"});
+  CHECK(requests.out.find("198.51.100.10") == std::string::npos);
+
+  // Over loopback the host itself may connect (documented).
+  expect_ok(world.netprobe_outside({"connect", "tcp", "127.0.0.1", "8080"}));
+  // Replies to what the sandbox sent still arrive (unconnected UDP).
+  expect_ok(world.netprobe_in_sandbox(kAgent, {"sendto", "udp", "198.51.100.10", "9000"}));
+
+  // explain agrees with the kernel.
+  auto explained = world.agentctl({"policy", "explain", "--agent", kAgent, "--dest", "198.51.100.66:8080", "--inbound"});
+  INFO(explained.describe());
+  CHECK(explained.out.find("denied by") != std::string::npos);
+  explained = world.agentctl({"policy", "explain", "--agent", kAgent, "--dest", "198.51.100.20:8080", "--inbound"});
+  CHECK(explained.out.find("allowed by") != std::string::npos);
+  CHECK(world.agentctl({"status"}).exit_code == 0);
+}
+
+TEST_CASE("with no inbound rule a listening sandbox takes no connection from the network") {
+  World world;
+  world.write_policy("acme.yaml", R"(apiVersion: agentd/v1
+tenant: acme
+rules:
+  - agents: "acme/eng/*"
+    allow:
+      - cidr: 198.51.100.0/24
+)");
+  INFO(world.agentd_log());
+  REQUIRE(world.start_agentd());
+  start_sandboxed_server(world);
+  for (const char* peer : {"198.51.100.10", "198.51.100.20", "198.51.100.66"})
+    expect_refused(world.netprobe_in_internet({"from", peer, "tcp", "198.51.100.1", "8080"}), "ETIMEDOUT");
+  expect_refused(world.netprobe_in_internet({"from", "2001:db8:1::66", "tcp", "2001:db8:1::1", "8080"}), "ETIMEDOUT");
+  // The sandbox's own traffic is unaffected: it may reach the /24 and hear back.
+  expect_ok(world.netprobe_in_sandbox(kAgent, {"connect", "tcp", "198.51.100.10", "80"}));
+  expect_ok(world.netprobe_in_sandbox(kAgent, {"sendto", "udp", "198.51.100.10", "9000"}));
+  CHECK(world.agentctl({"status"}).exit_code == 0);
+}
