@@ -7,6 +7,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "agentd/common/guard.hpp"
+
 namespace agentd::daemon {
 
 // sd-event batches timers with a default slack of 250 ms; a reload should
@@ -85,7 +87,8 @@ int PolicyWatcher::on_inotify(sd_event_source*, const inotify_event* event, void
 }
 
 int PolicyWatcher::on_settled(sd_event_source*, uint64_t, void* self) {
-  static_cast<PolicyWatcher*>(self)->on_change_();
+  auto* watcher = static_cast<PolicyWatcher*>(self);
+  guarded("reacting to a policy dir change", watcher->failed_, watcher->on_change_);
   return 0;
 }
 

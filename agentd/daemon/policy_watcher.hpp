@@ -22,6 +22,8 @@ class PolicyWatcher {
 
   // Only policy files matter: *.yaml and *.yml, not hidden, not backups.
   static bool is_policy_file(const char* name);
+  // Reactions to a change that threw (logged; the next change tries again).
+  uint64_t failed() const { return failed_; }
 
  private:
   PolicyWatcher(uint64_t settle_usec, Callback on_change)
@@ -38,6 +40,7 @@ class PolicyWatcher {
   SdEventSourcePtr inotify_;
   SdEventSourcePtr presets_inotify_;  // <dir>/presets, when it exists
   SdEventSourcePtr settle_timer_;
+  uint64_t failed_ = 0;
 };
 
 }  // namespace agentd::daemon
