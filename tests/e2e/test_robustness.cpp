@@ -101,6 +101,10 @@ TEST_CASE("a process name that is not UTF-8 and holds escapes is recorded escape
   CHECK(requests[0]["process"]["comm"] == kEscapedComm);
   auto human = world.agentctl({"approvals", "list"});
   CHECK(human.exit_code == 0);
+  auto human_status = world.agentctl({"status"});
+  INFO(human_status.describe());
+  CHECK(human_status.exit_code == 0);
+  CHECK(human_status.out.find("0 malformed, 0 failed (logged and skipped)") != std::string::npos);
   CHECK_FALSE(agentctl_json(world, {"audit"}).is_null());
 
   // The same record left in the pinned ring for the next agentd: stopped
