@@ -29,6 +29,7 @@ class PolicyWatcher {
   PolicyWatcher(uint64_t settle_usec, Callback on_change)
       : settle_usec_(settle_usec), on_change_(std::move(on_change)) {}
   static int on_inotify(sd_event_source*, const struct inotify_event* event, void* self);
+  static void on_event(PolicyWatcher* watcher, const struct inotify_event* event);
   static int on_settled(sd_event_source*, uint64_t, void* self);
 
   uint64_t settle_usec_;
