@@ -19,7 +19,7 @@ TEST_CASE("safe_text keeps valid UTF-8 as it is, control characters included") {
   CHECK(safe_text("nul\0in"s) == "nul\0in"s);
 }
 
-TEST_CASE("safe_text writes each byte that is not well-formed UTF-8 as \\xNN") {
+TEST_CASE("safe_text writes each byte that is not well-formed UTF-8 as a visible hex escape") {
   struct Case {
     std::string in, out;
   };
