@@ -418,7 +418,8 @@ void Daemon::start_reload() {
   const std::string running_digest = applier_->policy() ? applier_->policy()->source_digest() : "";
 
   struct Outcome {
-    Result<PreparedPolicy> prepared = make_error("not run");
+    // What is left when the work threw (logged by OffLoop): a refusal.
+    Result<PreparedPolicy> prepared = make_error("loading or compiling the policy failed; agentd's log says why");
     std::vector<policy::Diagnostic> errors;
     bool unchanged = false;
   };
@@ -447,7 +448,17 @@ void Daemon::start_reload() {
           if (reload_queued_) start_reload();
           return;
         }
-        finish_reload(why, std::move(replies), std::move(outcome->prepared), outcome->errors);
+        // A reload that threw half-way must not leave reload_running_ set:
+        // every later reload would wait for it forever.
+        const std::vector<api::Reply> waiting = replies;
+        if (!guarded("finishing a policy reload", loop_failures_, [&] {
+              finish_reload(why, std::move(replies), std::move(outcome->prepared), outcome->errors);
+            })) {
+          last_reload_error_ = "the reload failed inside agentd; its log says why";
+          for (const auto& r : waiting) r.send(api::error_response(last_reload_error_));  // no-op for those answered
+          reload_running_ = false;
+          if (reload_queued_) start_reload();
+        }
       });
 }
 
