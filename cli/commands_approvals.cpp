@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agentd/api/client.hpp"
+#include "agentd/common/json_dump.hpp"
 #include "record_text.hpp"
 #include "commands.hpp"
 #include "table.hpp"
@@ -24,7 +25,7 @@ template <typename Print>
 int call_and_print(const Globals& g, const json& request, Print print) {
   auto result = agentd::api::call(g.socket, request);
   if (!result) return fail(result.error());
-  if (g.output == "json") std::cout << result->dump(2) << "\n";
+  if (g.output == "json") std::cout << agentd::dump_json(*result, 2) << "\n";
   else print(*result);
   return 0;
 }

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agentd/api/client.hpp"
+#include "agentd/common/json_dump.hpp"
 #include "agentd/policy/explain.hpp"
 #include "agentd/policy/loader.hpp"
 #include "commands.hpp"
@@ -81,7 +82,7 @@ int policy_explain(const Globals& g, const std::string& agent, const std::string
     answer = *result;
   }
   if (g.output == "json") {
-    std::cout << answer.dump(2) << "\n";
+    std::cout << agentd::dump_json(answer, 2) << "\n";
   } else {
     std::cout << answer["agent"].get<std::string>() << " -> " << answer["dest"].get<std::string>() << ": "
               << (answer["allowed"].get<bool>() ? "allowed" : "denied") << "\n  "
@@ -97,7 +98,7 @@ int policy_apply(const Globals& g) {
     return kExitFailure;
   }
   if (g.output == "json") {
-    std::cout << result->dump(2) << "\n";
+    std::cout << agentd::dump_json(*result, 2) << "\n";
   } else if (!result->value("changed", false)) {
     std::cout << "policy unchanged: generation " << result->value("generation", 0) << "\n";
   } else {
@@ -115,7 +116,7 @@ int policy_diff(const Globals& g) {
     return kExitFailure;
   }
   if (g.output == "json") {
-    std::cout << result->dump(2) << "\n";
+    std::cout << agentd::dump_json(*result, 2) << "\n";
     return 0;
   }
   const auto& changes = (*result)["changes"];

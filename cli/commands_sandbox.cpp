@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agentd/api/client.hpp"
+#include "agentd/common/json_dump.hpp"
 #include "agentd/policy/loader.hpp"
 #include "agentd/policy/syscall_sets.hpp"
 #include "agentd/sandbox/landlock.hpp"
@@ -37,7 +38,7 @@ agentd::Result<json> profile_of(const Globals& g, const std::string& agent, cons
 std::string list(const json& names) {
   if (!names.is_array() || names.empty()) return "-";
   std::string text;
-  for (const auto& n : names) text += (text.empty() ? "" : ", ") + (n.is_string() ? n.get<std::string>() : n.dump());
+  for (const auto& n : names) text += (text.empty() ? "" : ", ") + (n.is_string() ? n.get<std::string>() : agentd::dump_json(n));
   return text;
 }
 
@@ -64,7 +65,7 @@ int sandbox_profile(const Globals& g, const std::string& agent, const std::strin
   if (program) kernel["seccomp"]["instructions"] = program->instructions();
   else kernel["seccomp"]["error"] = program.error().describe();
   if (g.output == "json") {
-    std::cout << json{{"agent", agent}, {"profile", *profile_json}, {"kernel", kernel}}.dump(2) << "\n";
+    std::cout << agentd::dump_json(json{{"agent", agent}, {"profile", *profile_json}, {"kernel", kernel}}, 2) << "\n";
     return program ? 0 : kExitFailure;
   }
   const json& p = *profile_json;

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agentd/api/client.hpp"
+#include "agentd/common/json_dump.hpp"
 #include "commands.hpp"
 #include "record_text.hpp"
 #include "table.hpp"
@@ -34,7 +35,7 @@ int status(const Globals& g) {
   if (!result) return fail(result.error());
   const json& s = *result;
   if (g.output == "json") {
-    std::cout << s.dump(2) << "\n";
+    std::cout << agentd::dump_json(s, 2) << "\n";
     return 0;
   }
   const json& d = s["daemon"];
@@ -56,7 +57,8 @@ int status(const Globals& g) {
   const json& e = s["events"];
   std::cout << "\ndenial records: " << json_text(e["received"]) << " received, " << json_text(e["dropped"])
             << " dropped (ring full), " << json_text(e["suppressed"])
-            << " unrecorded by the rate limit (counted per sandbox above)\n";
+            << " unrecorded by the rate limit (counted per sandbox above), " << json_text(e["malformed"])
+            << " malformed, " << json_text(e["records_failed"]) << " failed (logged and skipped)\n";
   if (const json& dns = s["dns"]; dns.value("enabled", false)) {
     const json& q = dns["queries"];
     std::cout << "dns proxy: upstream " << json_text(dns["upstream"]) << ", 127.64.<slot>:" << json_text(dns["port"])
@@ -87,7 +89,7 @@ int sandbox_list(const Globals& g) {
   auto result = agentd::api::call(g.socket, {{"method", "sandbox.list"}});
   if (!result) return fail(result.error());
   if (g.output == "json") {
-    std::cout << result->dump(2) << "\n";
+    std::cout << agentd::dump_json(*result, 2) << "\n";
   } else {
     print_sandboxes(*result);
   }

@@ -1,11 +1,13 @@
 #include "record_text.hpp"
 
+#include "agentd/common/json_dump.hpp"
+
 namespace agentctl {
 
 std::string json_text(const nlohmann::json& value) {
   if (value.is_string()) return value.get<std::string>();
   if (value.is_null()) return "-";
-  return value.dump();
+  return agentd::dump_json(value);
 }
 
 std::string destination_text(const nlohmann::json& record) {

@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "agentd/common/json_dump.hpp"
 #include "agentd/common/unique_fd.hpp"
 
 namespace agentd::api {
@@ -21,7 +22,7 @@ Result<UniqueFd> connect_and_send(const std::filesystem::path& socket_path, cons
   if (!fd) return system_error("creating a socket");
   if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
     return system_error("connecting to agentd at {} (is it running? see --socket)", socket_path.string());
-  const std::string text = request.dump() + "\n";
+  const std::string text = agentd::dump_json(request) + "\n";
   size_t sent = 0;
   while (sent < text.size()) {
     ssize_t n = ::send(fd.get(), text.data() + sent, text.size() - sent, MSG_NOSIGNAL);

@@ -9,6 +9,9 @@
 #include <spdlog/spdlog.h>
 
 #include "agentd/api/protocol.hpp"
+#include "agentd/common/guard.hpp"
+#include "agentd/common/json_dump.hpp"
+#include "agentd/common/safe_text.hpp"
 
 namespace agentd::api {
 namespace fs = std::filesystem;
@@ -90,8 +93,11 @@ Server::~Server() {
   if (listen_fd_) ::unlink(path_.c_str());
 }
 
+// sd-event is C: nothing may unwind through it, and a callback that
+// returned an error would be switched off for good.
 int Server::on_accept(sd_event_source*, int, uint32_t, void* self) {
-  static_cast<Server*>(self)->accept_clients();
+  auto* server = static_cast<Server*>(self);
+  guarded("accepting control clients", server->failed_, [&] { server->accept_clients(); });
   return 0;
 }
 
@@ -111,7 +117,7 @@ void Server::accept_clients() {
     // answer: closing on unread data would reset the connection instead.
     client->refusal = gate_(peer);
     if (client->refusal)
-      spdlog::warn("control socket: refused pid {} uid {}: {}", peer.pid, peer.uid, *client->refusal);
+      spdlog::warn("control socket: refused pid {} uid {}: {}", peer.pid, peer.uid, terminal_text(*client->refusal));
     client->fd = std::move(fd);
     sd_event_source* io = nullptr;
     sd_event_source* deadline = nullptr;
@@ -129,13 +135,16 @@ void Server::accept_clients() {
 
 int Server::on_deadline(sd_event_source*, uint64_t, void* userdata) {
   auto* client = static_cast<Client*>(userdata);
-  client->server->drop(*client);
+  Server* server = client->server;
+  guarded("dropping a silent control client", server->failed_, [&] { server->drop(*client); });
   return 0;
 }
 
 int Server::on_readable(sd_event_source*, int, uint32_t, void* userdata) {
   auto* client = static_cast<Client*>(userdata);
-  client->server->serve(*client);
+  Server* server = client->server;
+  if (!guarded("a control request", server->failed_, [&] { server->serve(*client); }))
+    server->clients_.erase(client);  // if it is still there: its state is unknown now
   return 0;
 }
 
@@ -193,9 +202,10 @@ void Server::serve(Client& client) {
   try {
     handler_(request, client.peer, reply);  // may answer, and so drop the client: do not touch it after
   } catch (const std::exception& e) {
-    // A handler bug must not take the daemon (and its bookkeeping) down.
-    spdlog::error("control request {} failed: {}", request["method"].get<std::string>(), e.what());
-    reply.send(error_response(fmt::format("internal error: {}", e.what())));
+    // A handler bug must not take the daemon (and its bookkeeping) down:
+    // counted, logged, and the client told (a Reply already sent does nothing).
+    log_failure(fmt::format("control request {}", request["method"].get<std::string>()), e.what(), ++failed_);
+    reply.send(error_response(fmt::format("internal error: {}", safe_text(e.what()))));
   }
 }
 
@@ -228,7 +238,7 @@ bool Server::push(Client& client, const nlohmann::json& line) {
   }
   // Never block the loop on a subscriber: one that cannot take a line at
   // once (its buffer is full) is dropped; it reconnects and gets the state anew.
-  const std::string text = line.dump() + "\n";
+  const std::string text = agentd::dump_json(line) + "\n";
   const ssize_t n = ::send(client.fd.get(), text.data(), text.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   if (n != static_cast<ssize_t>(text.size())) {
     drop(client);
@@ -238,7 +248,7 @@ bool Server::push(Client& client, const nlohmann::json& line) {
 }
 
 void Server::respond(int fd, const nlohmann::json& response) {
-  std::string text = response.dump() + "\n";
+  std::string text = agentd::dump_json(response) + "\n";
   // Responses are small; a client that does not read within a second loses it.
   int flags = ::fcntl(fd, F_GETFL);
   ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);

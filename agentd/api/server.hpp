@@ -63,6 +63,9 @@ class Server {
   static Result<std::unique_ptr<Server>> listen(sd_event* loop, const std::filesystem::path& path,
                                                 Handler handler, Gate gate);
   ~Server();
+  // Requests (and client handling) that failed with an exception: each was
+  // logged, answered with an error where possible, and the server went on.
+  uint64_t failed() const { return failed_; }
 
  private:
   // Heap-held: its address is the userdata of its two event sources.
@@ -99,6 +102,7 @@ class Server {
   SdEventSourcePtr listen_source_;
   // Shared so that a Reply can tell whether its client is still there.
   std::map<Client*, std::shared_ptr<Client>> clients_;
+  uint64_t failed_ = 0;
 };
 
 }  // namespace agentd::api

@@ -1,5 +1,7 @@
 #include "agentd/bpf/event_reader.hpp"
 
+#include "agentd/common/guard.hpp"
+
 #include <cerrno>
 #include <cstring>
 
@@ -9,7 +11,7 @@ constexpr int kBudgetSpent = -EAGAIN;
 }  // namespace
 
 Result<EventReader> EventReader::open(int ring_map_fd, Handler handler) {
-  auto state = std::make_unique<State>(State{std::move(handler), 0});
+  auto state = std::make_unique<State>(State{std::move(handler)});
   auto callback = [](void* ctx, void* data, size_t size) -> int {
     auto* s = static_cast<State*>(ctx);
     if (size < sizeof(agentd_deny_event)) {
@@ -18,7 +20,11 @@ Result<EventReader> EventReader::open(int ring_map_fd, Handler handler) {
     }
     agentd_deny_event event;
     std::memcpy(&event, data, sizeof(event));
-    s->handler(event);
+    // libbpf is C: an exception must not unwind through it. A record that
+    // cannot be handled is counted and skipped; returning 0 consumes it,
+    // so it never stands in front of the records after it, nor makes the
+    // next agentd (which finds it still in the pinned ring) fail again.
+    guarded("a denial record", s->failed, [&] { s->handler(event); });
     // Negative stops ring_buffer__consume; this record is consumed already.
     return --s->budget > 0 ? 0 : kBudgetSpent;
   };

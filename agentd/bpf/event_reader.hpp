@@ -27,10 +27,13 @@ class EventReader {
   static constexpr int kMaxRecordsPerDrain = 1024;
   // Records shorter than the ABI's: a kernel/daemon mismatch, counted.
   uint64_t malformed() const { return state_->malformed; }
+  // Records whose handler threw: logged with the cause and skipped.
+  uint64_t failed() const { return state_->failed; }
 
   struct State {
     Handler handler;
     uint64_t malformed = 0;
+    uint64_t failed = 0;
     int budget = 0;  // records this drain may still hand out
   };
 

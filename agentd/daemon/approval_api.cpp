@@ -3,9 +3,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include "agentd/api/params.hpp"
 #include "agentd/api/protocol.hpp"
 #include "agentd/approvals/ocsf.hpp"
 #include "agentd/common/duration.hpp"
+#include "agentd/common/safe_text.hpp"
 #include "agentd/daemon/approval_service.hpp"
 
 namespace agentd::daemon {
@@ -21,10 +23,35 @@ std::string string_param(const json& request, const char* name) {
   return it != request.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
-Result<uint64_t> id_param(const json& request) {
-  auto it = request.find("id");
-  if (it == request.end() || !it->is_number_unsigned()) return make_error("the request needs \"id\", a number");
-  return it->get<uint64_t>();
+Result<uint64_t> id_param(const json& request) { return api::required_number(request, "id", 1, api::kMaxId); }
+
+constexpr uint64_t kMaxAuditRows = 100000;
+
+// An operator's answer from the request's fields, every one checked
+// before anything is looked up or changed: a wrong type or value is
+// refused naming the field, never read as a default.
+Result<approvals::Decision> decision_of(const json& request, bool allow) {
+  auto scope_text = api::optional_string(request, "scope");
+  if (!scope_text) return scope_text.error();
+  auto permanent = api::optional_bool(request, "permanent");
+  if (!permanent) return permanent.error();
+  auto for_text = api::optional_string(request, "for");
+  if (!for_text) return for_text.error();
+  approvals::Decision decision;
+  decision.allow = allow;
+  if (allow) {
+    auto scope = approvals::parse_scope(scope_text->value_or("agent"));
+    if (!scope) return make_error("scope \"{}\" is not agent, team or tenant", terminal_text(**scope_text));
+    decision.scope = *scope;
+    decision.permanent = permanent->value_or(false);
+  }
+  if (*for_text) {
+    auto duration = parse_duration(**for_text);
+    if (!duration) return make_error("for: {}", terminal_text(duration.error().message));
+    decision.duration = *duration;
+  }
+  if (decision.permanent && decision.duration) return make_error("give a time (for) or permanent, not both");
+  return decision;
 }
 
 }  // namespace
@@ -97,7 +124,9 @@ void ApprovalService::watch(const approvals::Identity& who, api::Reply reply) {
 }
 
 Result<json> ApprovalService::list_requests(const json& request, const approvals::Identity& who) const {
-  const std::string state = string_param(request, "state");
+  auto state_field = api::optional_string(request, "state");
+  if (!state_field) return state_field.error();
+  const std::string state = state_field->value_or("");
   if (!state.empty() && state != "all" && !approvals::parse_state(state))
     return make_error("state \"{}\" is not pending, approved, denied, expired or all", state);
   json list = json::array();
@@ -114,6 +143,8 @@ Result<json> ApprovalService::list_requests(const json& request, const approvals
 Result<json> ApprovalService::answer(const json& request, const approvals::Identity& who, bool allow) {
   auto id = id_param(request);
   if (!id) return id.error();
+  auto decision = decision_of(request, allow);
+  if (!decision) return decision.error();
   const approvals::Request* found = book_.request(*id);
   if (!found) return make_error("no request {} (see agentctl approvals list)", *id);
   const std::string sandbox = found->target.sandbox;
@@ -123,21 +154,7 @@ Result<json> ApprovalService::answer(const json& request, const approvals::Ident
   if (!may(who, Role::approver, tenant))
     return make_error("{} may not answer requests of tenant {} (role: {})", who.str(), tenant,
                       approvals::role_name(roles_.role_for(who, tenant)));
-  approvals::Decision decision;
-  decision.allow = allow;
-  if (allow) {
-    auto scope = approvals::parse_scope(string_param(request, "scope").empty() ? "agent" : string_param(request, "scope"));
-    if (!scope) return make_error("scope \"{}\" is not agent, team or tenant", string_param(request, "scope"));
-    decision.scope = *scope;
-    decision.permanent = request.value("permanent", false);
-  }
-  if (request.contains("for")) {
-    auto duration = parse_duration(string_param(request, "for"));
-    if (!duration) return make_error("for: {}", duration.error().message);
-    decision.duration = *duration;
-  }
-  if (decision.permanent && decision.duration) return make_error("give a time (for) or permanent, not both");
-  auto answered = book_.decide(*id, decision, who.str(), approvals::Clock::now(), settings_for(sandbox));
+  auto answered = book_.decide(*id, *decision, who.str(), approvals::Clock::now(), settings_for(sandbox));
   if (!answered) return answered.error();
   const approvals::Request& r = answered->request;
   persist(r);
@@ -153,7 +170,7 @@ Result<json> ApprovalService::answer(const json& request, const approvals::Ident
             {"expires_at", g.expires_at ? json(approvals::time_text(*g.expires_at)) : json(nullptr)}}});
     sync_grants();  // in force before the answer returns: the agent's next try succeeds
   }
-  spdlog::info("approvals: request {} ({}) answered by {}: {}", r.id, r.target.str(), who.str(), r.answer);
+  spdlog::info("approvals: request {} ({}) answered by {}: {}", r.id, terminal_text(r.target.str()), who.str(), r.answer);
   json result = {{"request", approvals::request_to_json(r)}};
   if (answered->grant) result["grant"] = approvals::grant_to_json(*answered->grant);
   json event = result;
@@ -186,9 +203,17 @@ Result<json> ApprovalService::revoke(const json& request, const approvals::Ident
 
 Result<json> ApprovalService::query_audit(const json& request, const approvals::Identity& who) const {
   store::AuditQuery query;
-  query.agent_glob = string_param(request, "agent");
-  query.decision = string_param(request, "decision");
-  if (const std::string since = string_param(request, "since"); !since.empty()) {
+  auto agent = api::optional_string(request, "agent");
+  if (!agent) return agent.error();
+  auto decision = api::optional_string(request, "decision");
+  if (!decision) return decision.error();
+  auto since_field = api::optional_string(request, "since");
+  if (!since_field) return since_field.error();
+  auto limit = api::optional_number(request, "limit", 1, UINT64_MAX);
+  if (!limit) return limit.error();
+  query.agent_glob = agent->value_or("");
+  query.decision = decision->value_or("");
+  if (const std::string since = since_field->value_or(""); !since.empty()) {
     if (auto time = approvals::parse_time(since)) {
       query.since = *time;
     } else {
@@ -197,8 +222,7 @@ Result<json> ApprovalService::query_audit(const json& request, const approvals::
       query.since = approvals::Clock::now() - *ago;
     }
   }
-  if (request.contains("limit") && request["limit"].is_number_unsigned())
-    query.limit = std::min<size_t>(request["limit"].get<size_t>(), 100000);
+  if (*limit) query.limit = static_cast<size_t>(std::min<uint64_t>(**limit, kMaxAuditRows));
   if (auto tenants = roles_.tenants_for(who, Role::viewer)) {
     query.all_tenants = false;
     query.tenants = *tenants;

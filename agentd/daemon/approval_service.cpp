@@ -11,6 +11,7 @@
 #include "agentd/approvals/ocsf.hpp"
 #include "agentd/bpf/learned_entry.hpp"
 #include "agentd/common/duration.hpp"
+#include "agentd/common/safe_text.hpp"
 #include "agentd/daemon/dns_learning.hpp"
 #include "agentd/policy/names.hpp"
 
@@ -31,10 +32,12 @@ std::string text(const json& record, const char* key) {
 
 std::string tenant_of(const std::string& sandbox) { return sandbox.substr(0, sandbox.find('/')); }
 
+// The sandbox chose the file name: bytes, made valid UTF-8 for the
+// request's JSON, the store and the prompt.
 std::string exe_of(uint32_t pid) {
   char path[4096];
   const ssize_t n = ::readlink(fmt::format("/proc/{}/exe", pid).c_str(), path, sizeof(path) - 1);
-  return n > 0 ? std::string(path, static_cast<size_t>(n)) : std::string();
+  return n > 0 ? safe_text(std::string_view(path, static_cast<size_t>(n))) : std::string();
 }
 
 // Wall-clock expiry to the kernel's clock (CLOCK_MONOTONIC).
@@ -267,7 +270,7 @@ size_t ApprovalService::revoke_denied_by_policy() {
     if (!grant) continue;
     grant_ended(*grant, "revoked", "policy reload (an explicit deny now covers it)");
     spdlog::info("approvals: grant {} revoked: the new policy denies {}", grant->id,
-                 grant->is_name() ? grant->host : fmt::format("{}:{}", grant->address, grant->port));
+                 terminal_text(grant->is_name() ? grant->host : fmt::format("{}:{}", grant->address, grant->port)));
   }
   if (!doomed.empty()) sync_grants();
   return doomed.size();

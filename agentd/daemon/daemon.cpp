@@ -10,7 +10,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include "agentd/api/params.hpp"
 #include "agentd/api/protocol.hpp"
+#include "agentd/common/guard.hpp"
+#include "agentd/common/json_dump.hpp"
+#include "agentd/common/safe_text.hpp"
 #include "agentd/common/version.hpp"
 #include "agentd/daemon/service_manager.hpp"
 #include "agentd/events/denial_record.hpp"
@@ -18,6 +22,7 @@
 #include "agentd/policy/explain.hpp"
 #include "agentd/policy/loader.hpp"
 #include "agentd/policy/sandbox_section.hpp"
+#include "agentd/sandbox/adopt_check.hpp"
 #include "agentd/sandbox/cgroup.hpp"
 #include "agentd/sandbox/cgroup_mount.hpp"
 #include "agentd/sandbox/delegation.hpp"
@@ -296,8 +301,10 @@ Status Daemon::serve_dns6(uint32_t slot) {
 
 int Daemon::on_maintenance_timer(sd_event_source* source, uint64_t, void* self) {
   auto* daemon = static_cast<Daemon*>(self);
-  daemon->dns_learning_->collect_garbage();
-  daemon->dns_learning_->save(daemon->options_.state_dir / "learned.json");
+  guarded("the learned addresses' sweep", daemon->loop_failures_, [&] {
+    daemon->dns_learning_->collect_garbage();
+    daemon->dns_learning_->save(daemon->options_.state_dir / "learned.json");
+  });
   sd_event_source_set_time_relative(source, kMaintenanceUsec);
   sd_event_source_set_enabled(source, SD_EVENT_ON);
   return 0;
@@ -394,7 +401,7 @@ Status Daemon::save_adopted() const {
   const fs::path temp = options_.state_dir / "adopted.json.tmp";
   {
     std::ofstream out(temp, std::ios::trunc);
-    out << list.dump(2) << "\n";
+    out << agentd::dump_json(list, 2) << "\n";
     if (!out) return make_error("writing {}", temp.string());
   }
   std::error_code ec;
@@ -424,7 +431,8 @@ void Daemon::start_reload() {
   const std::string running_digest = applier_->policy() ? applier_->policy()->source_digest() : "";
 
   struct Outcome {
-    Result<PreparedPolicy> prepared = make_error("not run");
+    // What is left when the work threw (logged by OffLoop): a refusal.
+    Result<PreparedPolicy> prepared = make_error("loading or compiling the policy failed; agentd's log says why");
     std::vector<policy::Diagnostic> errors;
     bool unchanged = false;
   };
@@ -453,7 +461,17 @@ void Daemon::start_reload() {
           if (reload_queued_) start_reload();
           return;
         }
-        finish_reload(why, std::move(replies), std::move(outcome->prepared), outcome->errors);
+        // A reload that threw half-way must not leave reload_running_ set:
+        // every later reload would wait for it forever.
+        const std::vector<api::Reply> waiting = replies;
+        if (!guarded("finishing a policy reload", loop_failures_, [&] {
+              finish_reload(why, std::move(replies), std::move(outcome->prepared), outcome->errors);
+            })) {
+          last_reload_error_ = "the reload failed inside agentd; its log says why";
+          for (const auto& r : waiting) r.send(api::error_response(last_reload_error_));  // no-op for those answered
+          reload_running_ = false;
+          if (reload_queued_) start_reload();
+        }
       });
 }
 
@@ -547,23 +565,32 @@ void Daemon::handle(const json& request, const api::Peer& peer, api::Reply reply
   const auto who = approvals_->identity(peer);
   if (auto refusal = approvals_->refuse(who, method, request)) return reply.send(api::error_response(*refusal));
   if (approvals_->handles(method)) return approvals_->handle(method, request, who, reply);
-  auto string_param = [&](const char* name) -> std::string {
-    auto it = request.find(name);
-    return it != request.end() && it->is_string() ? it->get<std::string>() : std::string();
-  };
   auto answer = [&](Result<json> result) {
     reply.send(result ? api::ok_response(std::move(*result)) : api::error_response(result.error().describe()));
   };
+  // A method's string fields, each checked (present, a string) before it runs.
+  auto with_fields = [&](std::initializer_list<const char*> names, auto run) {
+    std::vector<std::string> values;
+    for (const char* name : names) {
+      auto value = api::required_string(request, name);
+      if (!value) return answer(value.error());
+      values.push_back(std::move(*value));
+    }
+    answer(run(values));
+  };
+  using Fields = std::vector<std::string>;
   if (method == "status") return reply.send(api::ok_response(status()));
   if (method == "sandbox.list") return reply.send(api::ok_response(sandboxes_json()));
-  if (method == "sandbox.ensure") return answer(ensure_sandbox(string_param("agent")));
-  if (method == "sandbox.profile") return answer(sandbox_profile(string_param("agent")));
-  if (method == "sandbox.adopt") return answer(adopt_sandbox(string_param("agent"), string_param("cgroup")));
+  if (method == "sandbox.ensure") return with_fields({"agent"}, [&](const Fields& f) { return ensure_sandbox(f[0]); });
+  if (method == "sandbox.profile")
+    return with_fields({"agent"}, [&](const Fields& f) { return sandbox_profile(f[0]); });
+  if (method == "sandbox.adopt")
+    return with_fields({"agent", "cgroup"}, [&](const Fields& f) { return adopt_sandbox(f[0], f[1]); });
   if (method == "policy.explain") {
-    const auto inbound = request.find("inbound");
-    if (inbound != request.end() && !inbound->is_boolean())
-      return reply.send(api::error_response("\"inbound\" must be true or false"));
-    return answer(explain(string_param("agent"), string_param("dest"), inbound != request.end() && inbound->get<bool>()));
+    auto inbound = api::optional_bool(request, "inbound");
+    if (!inbound) return answer(inbound.error());
+    return with_fields({"agent", "dest"},
+                       [&](const Fields& f) { return explain(f[0], f[1], inbound->value_or(false)); });
   }
   if (method == "policy.apply") return request_reload("agentctl policy apply", reply);
   if (method == "policy.diff") return diff_policy(reply);
@@ -628,10 +655,19 @@ Result<json> Daemon::adopt_sandbox(const std::string& agent_text, const std::str
   if (!agent) return agent.error();
   if (const Sandbox* existing = registry_.find_agent(agent->str()))
     return make_error("agent {} already has a sandbox at {}", agent->str(), existing->cgroup.string());
-  if (cgroup_text.empty()) return make_error("no cgroup given");
-  fs::path cgroup = fs::weakly_canonical(fs::path(cgroup_text));
-  if (!sandbox::path_is_within(cgroup, cgroup2_mount_) || cgroup == cgroup2_mount_)
-    return make_error("{} is not a cgroup below the cgroup2 mount {}", cgroup.string(), cgroup2_mount_.string());
+  auto own = sandbox::cgroup_of_pid(::getpid(), cgroup2_mount_);
+  if (!own) return make_error("cannot tell agentd's own cgroup: {}", own.error().describe());
+  const sandbox::AdoptLimits limits{cgroup2_mount_, options_.cgroup_root, *own};
+  auto checked = sandbox::check_adoptable(cgroup_text, limits);
+  if (!checked) return checked.error();
+  // The path as given passed; what it resolves to (a symlink on the way)
+  // must pass as well.
+  std::error_code ec;
+  const fs::path resolved = fs::canonical(*checked, ec);
+  if (ec) return make_error("cgroup {}: {}", checked->string(), ec.message());
+  auto recheck = sandbox::check_adoptable(resolved.string(), limits);
+  if (!recheck) return recheck.error();
+  const fs::path cgroup = *recheck;
   auto id = sandbox::cgroup_id_of(cgroup);
   if (!id) return id.error();
   if (const Sandbox* existing = registry_.find_cgroup_id(*id))
@@ -656,7 +692,7 @@ Result<json> Daemon::adopt_sandbox(const std::string& agent_text, const std::str
   registry_.put(std::move(s));
   approvals_->sync_grants();
   if (auto st = save_adopted(); !st) return st.error();
-  spdlog::info("adopted {} as the sandbox of {}", cgroup.string(), agent->str());
+  spdlog::info("adopted {} as the sandbox of {}", terminal_text(cgroup.string()), agent->str());
   return result;
 }
 
@@ -687,7 +723,7 @@ json Daemon::dns_status() const {
   dns["enabled"] = true;
   dns["queries"] = {{"received", c.queries},     {"refused", c.refused},   {"forwarded", c.forwarded}, {"forwarded_tcp", c.forwarded_tcp},
                     {"answered", c.answered},    {"malformed", c.malformed}, {"upstream_failures", c.upstream_failures},
-                    {"cache_hits", c.cache_hits}};
+                    {"cache_hits", c.cache_hits}, {"failed", c.failed}};
   dns["ipv6"] = {{"port_base", options_.dns.ipv6_port_base}, {"sandboxes_served", dns_proxy_->ipv6_served()}};
   return dns;
 }
@@ -738,7 +774,15 @@ json Daemon::status() const {
         {"dropped", stat(AGENTD_STAT_EVENTS_DROPPED)},
         {"suppressed", total_suppressed()},
         {"malformed", events_ ? events_->malformed() : 0},
+        {"records_failed", events_ ? events_->failed() : 0},
         {"unclassified_sockets", stat(AGENTD_STAT_UNCLASSIFIED)}}},
+      // Units of work that threw: each was logged with its cause and
+      // skipped, and agentd went on (guard.hpp).
+      {"failures",
+       {{"records", events_ ? events_->failed() : 0},
+        {"control_requests", server_ ? server_->failed() : 0},
+        {"dns", dns_proxy_ ? dns_proxy_->counters().failed : 0},
+        {"loop_callbacks", loop_failures_ + (off_loop_ ? off_loop_->failed() : 0) + (watcher_ ? watcher_->failed() : 0)}}},
   };
 }
 
@@ -813,27 +857,34 @@ void Daemon::drain_events() {
   denial_log_->flush();
 }
 
+// The sd-event callbacks: sd-event is C, so nothing may unwind through
+// it, and a callback that returned an error would be switched off for
+// good. Each runs its work guarded (counted, logged) and returns 0;
+// timers are re-armed whatever the work did.
 int Daemon::on_signal(sd_event_source* source, const signalfd_siginfo* info, void* self) {
   auto* daemon = static_cast<Daemon*>(self);
   if (info->ssi_signo == SIGHUP) {
-    daemon->request_reload("SIGHUP", std::nullopt);  // errors are logged and shown by status
+    // errors are logged and shown by status
+    guarded("a SIGHUP reload", daemon->loop_failures_, [&] { daemon->request_reload("SIGHUP", std::nullopt); });
     return 0;
   }
   spdlog::info("signal {}: stopping; enforcement stays attached", info->ssi_signo);
   notify_stopping();
-  daemon->drain_events();
+  guarded("the last drain of denial records", daemon->loop_failures_, [&] { daemon->drain_events(); });
   return sd_event_exit(sd_event_source_get_event(source), 0);
 }
 
 int Daemon::on_drain_timer(sd_event_source* source, uint64_t, void* self) {
-  static_cast<Daemon*>(self)->drain_events();
+  auto* daemon = static_cast<Daemon*>(self);
+  guarded("draining denial records", daemon->loop_failures_, [&] { daemon->drain_events(); });
   sd_event_source_set_time_relative(source, kDrainIntervalUsec);
   sd_event_source_set_enabled(source, SD_EVENT_ON);
   return 0;
 }
 
 int Daemon::on_ring_readable(sd_event_source*, int, uint32_t, void* self) {
-  static_cast<Daemon*>(self)->drain_events();
+  auto* daemon = static_cast<Daemon*>(self);
+  guarded("draining denial records", daemon->loop_failures_, [&] { daemon->drain_events(); });
   return 0;
 }
 

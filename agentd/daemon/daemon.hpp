@@ -113,6 +113,7 @@ class Daemon {
   std::string last_reload_trigger_ = "start";
   double last_reload_ms_ = 0;
   uint64_t events_received_ = 0;
+  uint64_t loop_failures_ = 0;  // event-loop callbacks that threw (guard.hpp)
 };
 
 }  // namespace agentd::daemon

@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "agentd/common/guard.hpp"
 #include "agentd/daemon/daemon.hpp"
 
 namespace agentd::daemon {
@@ -51,7 +52,8 @@ Status Daemon::start_approvals(sd_event* loop) {
 }
 
 int Daemon::on_approvals_timer(sd_event_source* source, uint64_t, void* self) {
-  static_cast<Daemon*>(self)->approvals_->tick();
+  auto* daemon = static_cast<Daemon*>(self);
+  guarded("the approvals' expiry tick", daemon->loop_failures_, [&] { daemon->approvals_->tick(); });
   sd_event_source_set_time_relative(source, kApprovalsTickUsec);
   sd_event_source_set_enabled(source, SD_EVENT_ON);
   return 0;

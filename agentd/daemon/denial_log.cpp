@@ -1,5 +1,7 @@
 #include "agentd/daemon/denial_log.hpp"
 
+#include "agentd/common/json_dump.hpp"
+
 namespace agentd::daemon {
 
 Result<std::unique_ptr<DenialLog>> DenialLog::open(const std::filesystem::path& file) {
@@ -15,7 +17,7 @@ DenialLog::~DenialLog() {
 }
 
 void DenialLog::write(const nlohmann::json& record) {
-  const std::string line = record.dump() + "\n";
+  const std::string line = agentd::dump_json(record) + "\n";
   std::fwrite(line.data(), 1, line.size(), out_);
 }
 

@@ -8,6 +8,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "agentd/common/json_dump.hpp"
+#include "agentd/common/safe_text.hpp"
 #include "agentd/events/denial_record.hpp"
 #include "agentd/policy/names.hpp"
 #include "verdict.h"
@@ -88,11 +90,11 @@ void DnsLearning::record_denial(uint32_t slot, const dns::Query& query, const st
                  {"time", events::format_time(std::chrono::system_clock::now())},
                  {"sandbox", sandbox ? json(sandbox->agent.str()) : json(nullptr)},
                  {"hook", "dns"},
-                 {"name", query.name},
+                 {"name", safe_text(query.name)},  // ldns escapes odd bytes; this keeps JSON whole regardless
                  {"qtype", dns::type_name(query.qtype)},
                  {"protocol", transport},
                  {"reason", reason},
-                 {"rule", why}};
+                 {"rule", safe_text(why)}};
   if (budget.held) record["suppressed_before"] = std::exchange(budget.held, 0);
   denials_(std::move(record));
 }
@@ -147,7 +149,7 @@ dns::Bytes DnsLearning::learn(uint32_t slot, const dns::Query& query, const uint
   const Sandbox* sandbox = registry_.find_slot(slot);
   const auto* policy = applier_.policy();
   if (!answer || !sandbox || !policy) {
-    if (!answer) spdlog::warn("upstream answer for {} not used: {}", query.name, answer.error().describe());
+    if (!answer) spdlog::warn("upstream answer for {} not used: {}", terminal_text(query.name), terminal_text(answer.error().describe()));
     return dns::error_response(data, size, 2);  // SERVFAIL: nothing learned, nothing handed out
   }
   if (answer->addresses.empty()) return unchanged;
@@ -291,7 +293,7 @@ void DnsLearning::save(const std::filesystem::path& state_file) {
   const auto temp = state_file.string() + ".tmp";
   {
     std::ofstream out(temp, std::ios::trunc);
-    out << names.dump() << "\n";
+    out << agentd::dump_json(names) << "\n";
     if (!out) return;
   }
   std::error_code ec;

@@ -3,6 +3,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "agentd/common/guard.hpp"
+
 namespace agentd::daemon {
 
 Result<std::unique_ptr<OffLoop>> OffLoop::create(sd_event* loop) {
@@ -30,7 +32,8 @@ void OffLoop::run(std::function<void()> work, std::function<void()> done) {
   Task* raw = task.get();
   const int fd = wakeup_.get();
   raw->thread = std::thread([raw, fd, work = std::move(work)] {
-    work();
+    // An exception leaving a thread would end the process (std::terminate).
+    guarded("off-loop work", raw->failed, work);
     raw->finished = true;
     const uint64_t one = 1;
     (void)!::write(fd, &one, sizeof(one));
@@ -48,9 +51,10 @@ int OffLoop::on_wakeup(sd_event_source*, int fd, uint32_t, void* self) {
       continue;
     }
     (*it)->thread.join();
+    off->failed_ += (*it)->failed;
     auto done = std::move((*it)->done);
     it = off->tasks_.erase(it);
-    done();  // may start new work: the list is consistent by now
+    guarded("finishing off-loop work", off->failed_, done);  // may start new work: the list is consistent by now
   }
   return 0;
 }

@@ -23,12 +23,17 @@ class OffLoop {
 
   // `work` runs on a new thread and must not touch loop-owned state;
   // `done` runs on the loop once `work` has returned.
+  // An exception from `work` is logged and counted, and `done` still
+  // runs (it finds the results `work` did not set, as it left them).
   void run(std::function<void()> work, std::function<void()> done);
+  // Work and completions that threw; each was logged.
+  uint64_t failed() const { return failed_; }
 
  private:
   struct Task {
     std::function<void()> done;
     std::atomic<bool> finished{false};
+    uint64_t failed = 0;  // written by the thread before `finished`
     std::thread thread;
   };
 
@@ -38,6 +43,7 @@ class OffLoop {
   UniqueFd wakeup_;  // eventfd: a thread finished
   SdEventSourcePtr source_;
   std::list<std::unique_ptr<Task>> tasks_;
+  uint64_t failed_ = 0;
 };
 
 }  // namespace agentd::daemon

@@ -7,6 +7,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "agentd/common/guard.hpp"
+
 namespace agentd::daemon {
 
 // sd-event batches timers with a default slack of 250 ms; a reload should
@@ -56,8 +58,15 @@ Status PolicyWatcher::add_watch(const std::filesystem::path& dir, SdEventSourceP
   return ok_status();
 }
 
+// sd-event is C: nothing may unwind through it; a failure is counted,
+// logged, and the next event is watched as before.
 int PolicyWatcher::on_inotify(sd_event_source*, const inotify_event* event, void* self) {
   auto* watcher = static_cast<PolicyWatcher*>(self);
+  guarded("a policy dir event", watcher->failed_, [&] { on_event(watcher, event); });
+  return 0;
+}
+
+void PolicyWatcher::on_event(PolicyWatcher* watcher, const inotify_event* event) {
   auto settle = [&] {
     // Every change restarts the settle time: a burst collapses into one reload.
     sd_event_source_set_time_relative(watcher->settle_timer_.get(), watcher->settle_usec_);
@@ -69,23 +78,23 @@ int PolicyWatcher::on_inotify(sd_event_source*, const inotify_event* event, void
       if (auto st = watcher->add_watch(watcher->dir_ / "presets", watcher->presets_inotify_); !st)
         spdlog::warn("{}", st.error().describe());
     settle();  // presets appeared or went: the policy changes with them
-    return 0;
+    return;
   }
   std::error_code ec;
   if ((event->mask & (IN_DELETE_SELF | IN_MOVE_SELF)) && std::filesystem::is_directory(watcher->dir_, ec)) {
-    return 0;  // the presets dir went; its parent's watch saw that too
+    return;  // the presets dir went; its parent's watch saw that too
   }
   if (event->mask & (IN_DELETE_SELF | IN_MOVE_SELF)) {
     spdlog::warn("the policy dir was removed or moved: the running policy stays; restart agentd to watch it again");
-    return 0;
+    return;
   }
-  if (event->len == 0 || !is_policy_file(event->name)) return 0;
+  if (event->len == 0 || !is_policy_file(event->name)) return;
   settle();
-  return 0;
 }
 
 int PolicyWatcher::on_settled(sd_event_source*, uint64_t, void* self) {
-  static_cast<PolicyWatcher*>(self)->on_change_();
+  auto* watcher = static_cast<PolicyWatcher*>(self);
+  guarded("reacting to a policy dir change", watcher->failed_, watcher->on_change_);
   return 0;
 }
 

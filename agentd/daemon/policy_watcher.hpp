@@ -22,11 +22,14 @@ class PolicyWatcher {
 
   // Only policy files matter: *.yaml and *.yml, not hidden, not backups.
   static bool is_policy_file(const char* name);
+  // Reactions to a change that threw (logged; the next change tries again).
+  uint64_t failed() const { return failed_; }
 
  private:
   PolicyWatcher(uint64_t settle_usec, Callback on_change)
       : settle_usec_(settle_usec), on_change_(std::move(on_change)) {}
   static int on_inotify(sd_event_source*, const struct inotify_event* event, void* self);
+  static void on_event(PolicyWatcher* watcher, const struct inotify_event* event);
   static int on_settled(sd_event_source*, uint64_t, void* self);
 
   uint64_t settle_usec_;
@@ -38,6 +41,7 @@ class PolicyWatcher {
   SdEventSourcePtr inotify_;
   SdEventSourcePtr presets_inotify_;  // <dir>/presets, when it exists
   SdEventSourcePtr settle_timer_;
+  uint64_t failed_ = 0;
 };
 
 }  // namespace agentd::daemon

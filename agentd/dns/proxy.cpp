@@ -9,6 +9,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "agentd/common/guard.hpp"
+
 #include "agentd_abi.h"
 
 // Last: ldns's headers may define `bool` as a macro.
@@ -210,20 +212,25 @@ DnsProxy::~DnsProxy() {
   udp_source_.reset();
 }
 
+// sd-event is C: nothing may unwind through it, and a callback returning
+// an error is switched off for good. Each callback runs guarded.
 int DnsProxy::on_udp(sd_event_source*, int fd, uint32_t, void* self) {
-  static_cast<DnsProxy*>(self)->read_udp(fd, 0);
+  auto* proxy = static_cast<DnsProxy*>(self);
+  guarded("reading DNS/udp", proxy->counters_.failed, [&] { proxy->read_udp(fd, 0); });
   return 0;
 }
 
 int DnsProxy::on_udp6(sd_event_source*, int fd, uint32_t, void* userdata) {
   auto* endpoint = static_cast<Ipv6Endpoint*>(userdata);
-  endpoint->proxy->read_udp(fd, endpoint->slot);
+  DnsProxy* proxy = endpoint->proxy;
+  guarded("reading DNS/udp6", proxy->counters_.failed, [&] { proxy->read_udp(fd, endpoint->slot); });
   return 0;
 }
 
 int DnsProxy::on_accept6(sd_event_source*, int fd, uint32_t, void* userdata) {
   auto* endpoint = static_cast<Ipv6Endpoint*>(userdata);
-  endpoint->proxy->accept_tcp(fd, endpoint->slot);
+  DnsProxy* proxy = endpoint->proxy;
+  guarded("accepting DNS/tcp6", proxy->counters_.failed, [&] { proxy->accept_tcp(fd, endpoint->slot); });
   return 0;
 }
 
@@ -256,7 +263,8 @@ Result<uint16_t> DnsProxy::serve_ipv6(uint32_t slot) {
 }
 
 int DnsProxy::on_upstream(sd_event_source*, int, uint32_t, void* self) {
-  static_cast<DnsProxy*>(self)->read_upstream();
+  auto* proxy = static_cast<DnsProxy*>(self);
+  guarded("reading the upstream's answers", proxy->counters_.failed, [&] { proxy->read_upstream(); });
   return 0;
 }
 
@@ -302,6 +310,12 @@ uint16_t DnsProxy::next_upstream_id() {
 }
 
 void DnsProxy::handle(const Client& client, uint32_t slot, const uint8_t* data, size_t size) {
+  // A query that throws (a bug, a name no code path expected) is counted,
+  // logged and dropped (its resolver retries); the others are served.
+  guarded("a DNS query", counters_.failed, [&] { handle_query(client, slot, data, size); });
+}
+
+void DnsProxy::handle_query(const Client& client, uint32_t slot, const uint8_t* data, size_t size) {
   ++counters_.queries;
   auto query = parse_query(data, size);
   if (!query) {
@@ -392,6 +406,10 @@ void DnsProxy::finish_tcp_forward(uint64_t serial, const Bytes& answer) {
 }
 
 void DnsProxy::deliver(const Pending& pending, const uint8_t* data, size_t size) {
+  guarded("a DNS answer", counters_.failed, [&] { deliver_answer(pending, data, size); });
+}
+
+void DnsProxy::deliver_answer(const Pending& pending, const uint8_t* data, size_t size) {
   remember(pending.query, data, size);
   Bytes answer = judge_.learn(pending.slot, pending.query, data, size);
   answer = with_id(answer.data(), answer.size(), pending.query.id);
@@ -472,7 +490,8 @@ void DnsProxy::reply(const Client& client, const Bytes& bytes) {
 }
 
 int DnsProxy::on_accept(sd_event_source*, int fd, uint32_t, void* self) {
-  static_cast<DnsProxy*>(self)->accept_tcp(fd, 0);
+  auto* proxy = static_cast<DnsProxy*>(self);
+  guarded("accepting DNS/tcp", proxy->counters_.failed, [&] { proxy->accept_tcp(fd, 0); });
   return 0;
 }
 
@@ -505,7 +524,10 @@ void DnsProxy::accept_tcp(int listener, uint32_t known_slot) {
 
 int DnsProxy::on_tcp(sd_event_source*, int, uint32_t revents, void* userdata) {
   auto* connection = static_cast<TcpConnection*>(userdata);
-  connection->proxy->serve_tcp(connection->serial, revents);
+  DnsProxy* proxy = connection->proxy;
+  const uint64_t serial = connection->serial;
+  if (!guarded("a DNS/tcp connection", proxy->counters_.failed, [&] { proxy->serve_tcp(serial, revents); }))
+    proxy->close_tcp(serial);  // its buffers are in an unknown state now
   return 0;
 }
 

@@ -65,6 +65,7 @@ class DnsProxy {
   struct Counters {
     uint64_t queries = 0, refused = 0, forwarded = 0, forwarded_tcp = 0, answered = 0, malformed = 0,
              upstream_failures = 0, cache_hits = 0;
+    uint64_t failed = 0;  // queries, answers and callbacks that threw: logged and dropped
   };
   const Counters& counters() const { return counters_; }
 
@@ -130,7 +131,9 @@ class DnsProxy {
   void finish_tcp_forward(uint64_t serial, const Bytes& answer);
   // The upstream's answer to a pending query: cached, learned, returned.
   void deliver(const Pending& pending, const uint8_t* answer, size_t size);
+  void deliver_answer(const Pending& pending, const uint8_t* answer, size_t size);
   void handle(const Client& client, uint32_t slot, const uint8_t* data, size_t size);
+  void handle_query(const Client& client, uint32_t slot, const uint8_t* data, size_t size);
   void reply(const Client& client, const Bytes& bytes);
   void serve_tcp(uint64_t serial, uint32_t revents);
   void close_tcp(uint64_t serial);

@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "agentd/common/safe_text.hpp"
+
 namespace agentd::events {
 
 std::string hook_name(uint8_t hook) {
@@ -99,8 +101,10 @@ std::string format_time(std::chrono::system_clock::time_point time) {
 }
 
 nlohmann::json denial_to_json(const agentd_deny_event& event, const DenialContext& context) {
-  char comm[sizeof(event.comm) + 1] = {};
-  std::memcpy(comm, event.comm, sizeof(event.comm));
+  // The process name is whatever the sandbox set (PR_SET_NAME): bytes,
+  // up to the first NUL, made valid UTF-8 before JSON sees them.
+  const auto* comm_bytes = reinterpret_cast<const char*>(event.comm);
+  const std::string comm = safe_text(std::string_view(comm_bytes, strnlen(comm_bytes, sizeof(event.comm))));
   nlohmann::json record = {
       {"type", "deny"},
       {"time", format_time(context.time)},
@@ -136,8 +140,8 @@ nlohmann::json denial_to_json(const agentd_deny_event& event, const DenialContex
   if (event.hook == AGENTD_HOOK_SKB_EGRESS) record["header"] = packet_header_name(event.addr_family, event.option);
   // Identical denials the kernel's rate limit held back before this one.
   if (event.suppressed) record["suppressed_before"] = event.suppressed;
-  if (context.rule) record["rule"] = *context.rule;
-  if (context.host) record["host"] = *context.host;
+  if (context.rule) record["rule"] = safe_text(*context.rule);
+  if (context.host) record["host"] = safe_text(*context.host);
   return record;
 }
 

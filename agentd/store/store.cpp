@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "agentd/common/json_dump.hpp"
+
 namespace agentd::store {
 using nlohmann::json;
 
@@ -101,7 +103,7 @@ Status Store::audit(const AuditEvent& e) {
       .bind(8, e.host)
       .bind(9, int64_t{e.port})
       .bind(10, e.protocol)
-      .bind(11, e.detail.dump())
+      .bind(11, dump_json(e.detail))
       .run();
 }
 
@@ -111,12 +113,12 @@ Status Store::save_request(const approvals::Request& r) {
       .bind(3, tenant_of(r.target.sandbox))
       .bind(4, approvals::state_name(r.state))
       .bind(5, epoch_ms(r.answered_at.value_or(r.last_seen)))
-      .bind(6, approvals::request_to_json(r).dump())
+      .bind(6, dump_json(approvals::request_to_json(r)))
       .run();
 }
 
 Status Store::save_grant(const approvals::Grant& g) {
-  return upsert_grant_.bind(1, static_cast<int64_t>(g.id)).bind(2, g.tenant()).bind(3, approvals::grant_to_json(g).dump()).run();
+  return upsert_grant_.bind(1, static_cast<int64_t>(g.id)).bind(2, g.tenant()).bind(3, dump_json(approvals::grant_to_json(g))).run();
 }
 
 Status Store::end_grant(uint64_t grant_id, const std::string& why, approvals::Time when) {

@@ -13,12 +13,17 @@
 //   netprobe until ok|refused ADDR PORT    TCP connects until that outcome: its wall-clock time
 //   netprobe from SRC tcp|udp ADDR PORT    from source address SRC: a TCP handshake (2 s bound),
 //                                          or a UDP datagram and its echo (inbound tests)
+//
+// Before any action, `--comm-hex HEX` sets the process name the kernel
+// records (prctl PR_SET_NAME) to those bytes: any bytes, as an attacker
+// would choose them (not UTF-8, terminal escapes, newlines).
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -26,6 +31,7 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -361,10 +367,30 @@ int do_from(const std::string& source, const std::string& proto, const std::stri
   return report("connect", detail, error == 0, error);
 }
 
+// "ff1b5b" -> "\xff\x1b[": nothing else, or no name.
+std::optional<std::string> from_hex(const std::string& hex) {
+  if (hex.size() % 2 != 0) return std::nullopt;
+  std::string bytes;
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    char* end = nullptr;
+    const std::string pair = hex.substr(i, 2);
+    const long value = std::strtol(pair.c_str(), &end, 16);
+    if (end != pair.c_str() + 2) return std::nullopt;
+    bytes += static_cast<char>(value);
+  }
+  return bytes;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.size() >= 2 && args[0] == "--comm-hex") {
+    auto name = from_hex(args[1]);
+    if (!name || name->empty() || name->find('\0') != std::string::npos) return 2;
+    if (::prctl(PR_SET_NAME, name->c_str(), 0, 0, 0) != 0) return 1;  // the kernel keeps the first 15 bytes
+    args.erase(args.begin(), args.begin() + 2);
+  }
   auto arg = [&](size_t i) { return i < args.size() ? args[i] : std::string(); };
   const std::string cmd = arg(0);
   if (cmd == "connect" && args.size() == 4) return do_connect(arg(1), arg(2), std::atoi(arg(3).c_str()));

@@ -1,5 +1,5 @@
 // Runs the fuzz target over files (the seed corpus, or crashes found by
-// libFuzzer) without libFuzzer: `dns_replay FILE...`.
+// libFuzzer) without libFuzzer: `dns_replay FILE...`, `events_replay FILE...`.
 #include <cstdint>
 #include <cstdio>
 #include <fstream>

@@ -1,0 +1,142 @@
+// Fuzz target for the path a denial record takes, fed what a sandbox
+// controls: arbitrary bytes as the kernel's record (agentd_deny_event, its
+// comm among them) followed by an executable path and a host name (split
+// at the first NUL). Record -> denial JSON -> OCSF -> approvals book ->
+// store (in-memory SQLite) and back -> request and grant JSON -> terminal
+// text. Every JSON text must be valid UTF-8, dump without throwing and
+// parse back to the same value; terminal text must be one line without
+// controls. Built with libFuzzer by scripts/fuzz; with a replay main in
+// every build (events_replay).
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "agentd/approvals/book.hpp"
+#include "agentd/approvals/ocsf.hpp"
+#include "agentd/common/safe_text.hpp"
+#include "agentd/events/denial_record.hpp"
+#include "agentd/store/store.hpp"
+
+using namespace agentd;
+using nlohmann::json;
+
+namespace {
+
+void require(bool ok, const char* what) {
+  if (ok) return;
+  std::fprintf(stderr, "fuzz_events: %s\n", what);
+  std::abort();
+}
+
+// The plain dump(), which throws on invalid UTF-8: it must not, here.
+void check_json(const json& value) {
+  const std::string text = value.dump();
+  require(is_valid_utf8(text), "JSON text is not valid UTF-8");
+  require(json::parse(text) == value, "JSON does not parse back to itself");
+}
+
+void check_terminal(const std::string& text) {
+  const std::string shown = terminal_text(text);
+  require(is_valid_utf8(shown), "terminal text is not valid UTF-8");
+  for (unsigned char c : shown) require(c >= 0x20 && c != 0x7f, "terminal text holds a control byte");
+}
+
+std::string text_of(const json& record, const char* key) {
+  auto it = record.find(key);
+  return it != record.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// A fresh in-memory store now and then: it must not grow without end.
+store::Store& the_store() {
+  static std::unique_ptr<store::Store> store;
+  static int uses = 0;
+  if (!store || ++uses % 200 == 0) {
+    store.reset();
+    auto opened = store::Store::open(":memory:", store::Retention{});
+    require(opened.ok(), "cannot open an in-memory store");
+    store = std::move(*opened);
+  }
+  return *store;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  agentd_deny_event event{};
+  std::memcpy(&event, data, std::min(size, sizeof(event)));
+  std::string_view rest;
+  if (size > sizeof(event)) rest = {reinterpret_cast<const char*>(data) + sizeof(event), size - sizeof(event)};
+  const size_t nul = rest.find('\0');
+  const std::string exe(rest.substr(0, nul));
+  const std::string host(nul == std::string_view::npos ? std::string_view() : rest.substr(nul + 1));
+
+  // The kernel's record, as the daemon turns it into JSON.
+  events::DenialContext context;
+  context.sandbox = "acme/eng/coder-1";
+  context.time = approvals::Clock::now();
+  if (!host.empty()) context.host = host;
+  if (event.reason == AGENTD_REASON_DENY_RULE) context.rule = host;
+  const json record = events::denial_to_json(event, context);
+  check_json(record);
+  check_json(approvals::ocsf_denial(record));
+  // A refused name, as the DNS proxy reports it.
+  const json dns_record = {{"type", "deny"}, {"time", text_of(record, "time")}, {"sandbox", "acme/eng/coder-1"},
+                           {"hook", "dns"}, {"name", safe_text(host)}, {"reason", "no_rule"}};
+  check_json(approvals::ocsf_denial(dns_record));
+
+  // The approvals book and the store, as the approval service feeds them.
+  static approvals::Book book;
+  const policy::ApprovalSettings settings;
+  approvals::Denial denial;
+  denial.target = {"acme/eng/coder-1", text_of(record, "dest"), event.port, text_of(record, "protocol"), ""};
+  denial.host = text_of(record, "host");
+  denial.process = {event.tgid, event.uid, text_of(record, "comm"), safe_text(exe)};
+  denial.time = context.time;
+  denial.count = 1 + event.suppressed;
+  store::Store& store = the_store();
+  store::AuditEvent audit{denial.time, "denial", "deny", "kernel", "acme/eng/coder-1", denial.target.address,
+                          denial.host, event.port, denial.target.protocol,
+                          {{"comm", denial.process.comm}, {"reason", text_of(record, "reason")}}};
+  require(store.audit(audit).ok(), "the store refused an audit event");
+  auto noted = book.note_denial(denial, settings);
+  if (noted.request) {
+    check_json(approvals::request_to_json(*noted.request));
+    require(store.save_request(*noted.request).ok(), "the store refused a request");
+    approvals::Decision allow;
+    allow.allow = true;
+    if (auto answered = book.decide(noted.request->id, allow, "fuzz (uid 0)", denial.time, settings)) {
+      check_json(approvals::request_to_json(answered->request));
+      check_json(approvals::ocsf_decision(answered->request, answered->grant));
+      if (answered->grant) {
+        check_json(approvals::grant_to_json(*answered->grant));
+        require(store.save_grant(*answered->grant).ok(), "the store refused a grant");
+        // Revoked at once, so that reading the live grants back stays cheap.
+        require(store.end_grant(answered->grant->id, "revoked", denial.time).ok(), "the store refused to end a grant");
+        (void)book.revoke(answered->grant->id);
+      }
+    }
+  }
+  // What the store gives back is what a restarted agentd and agentctl read.
+  store::AuditQuery latest;
+  latest.limit = 4;  // this input's rows; the whole table would make each run slower than the last
+  auto audit_rows = store.query_audit(latest);
+  require(audit_rows.ok(), "the audit query failed");
+  check_json(*audit_rows);
+  auto grants = store.live_grants();
+  require(grants.ok(), "reading grants back failed");
+  for (const auto& g : *grants) check_json(approvals::grant_to_json(g));
+
+  // And what agentctl shows of it.
+  check_terminal(text_of(record, "comm"));
+  check_terminal(denial.process.exe);
+  check_terminal(host);
+  check_terminal(std::string(reinterpret_cast<const char*>(data), size));
+  return 0;
+}
