@@ -1,6 +1,7 @@
 // agentctl run: ask agentd for the agent's sandbox and its profile, then
 // start the command inside it (born in the cgroup, never outside), confined
 // by the profile, and return its exit status.
+#include <filesystem>
 #include <iostream>
 
 #include "agentd/api/client.hpp"
@@ -9,6 +10,20 @@
 #include "commands.hpp"
 
 namespace agentctl {
+namespace {
+
+// Without a user in the policy or on the command line the command runs as
+// the uid agentd derived for the sandbox: agentd owns the range, a client
+// never picks one.
+agentd::Result<uint32_t> run_as_uid(const nlohmann::json& sandbox) {
+  if (auto it = sandbox.find("run_as"); it != sandbox.end() && it->contains("uid"))
+    return (*it)["uid"].get<uint32_t>();
+  if (auto it = sandbox.find("run_as_error"); it != sandbox.end() && it->is_string())
+    return agentd::make_error("{}", it->get<std::string>());
+  return agentd::make_error("agentd sent no user for the sandbox; upgrade agentd");
+}
+
+}  // namespace
 
 int run_command(const Globals& g, const std::string& agent, const std::string& user,
                 const std::vector<std::string>& argv) {
@@ -32,8 +47,16 @@ int run_command(const Globals& g, const std::string& agent, const std::string& u
     return fail("the policy runs " + agent + " as \"" + *profile->user + "\"; --user " + user + " disagrees");
   if (profile->user) spec.user = *profile->user;
   else if (!user.empty()) spec.user = user;
+  else if (auto uid = run_as_uid(*sandbox)) spec.sandbox_uid = *uid;
+  else return fail(uid.error().describe());
 
-  auto confinement = agentd::sandbox::prepare_confinement(*profile, g.socket);
+  // agentd names its directories; an agentd that names none is older
+  // than this agentctl and would leave its socket and policy in view.
+  if (!sandbox->contains("hide")) return fail("agentd sent no directories to hide; upgrade agentd");
+  std::vector<std::string> hidden = (*sandbox)["hide"].get<std::vector<std::string>>();
+  // The socket we reached agentd through, whatever agentd says.
+  hidden.push_back(std::filesystem::absolute(g.socket).parent_path().string());
+  auto confinement = agentd::sandbox::prepare_confinement(*profile, hidden);
   if (!confinement) return fail(confinement.error().describe());
   for (const auto& warning : confinement->warnings) std::cerr << "agentctl: warning: " << warning << "\n";
   spec.confinement = &*confinement;
