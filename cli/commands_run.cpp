@@ -1,8 +1,10 @@
 // agentctl run: ask agentd for the agent's sandbox and its profile, then
 // start the command inside it (born in the cgroup, never outside), confined
 // by the profile, and return its exit status.
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include "agentd/api/client.hpp"
 #include "agentd/sandbox/confinement.hpp"
@@ -23,6 +25,20 @@ agentd::Result<uint32_t> run_as_uid(const nlohmann::json& sandbox) {
   return agentd::make_error("agentd sent no user for the sandbox; upgrade agentd");
 }
 
+// io_uring's IORING_OP_SOCKET makes sockets without the socket syscall,
+// out of seccomp's sight: only the BPF LSM hook (lsm_cgroup/socket_create)
+// refuses the families other than inet then. Without that hook a profile
+// that allows io_uring_setup would hand out vsock and netlink sockets.
+std::optional<std::string> io_uring_refusal(const agentd::policy::SandboxProfile& profile,
+                                            const nlohmann::json& sandbox) {
+  if (std::find(profile.allow.begin(), profile.allow.end(), "io_uring_setup") == profile.allow.end()) return {};
+  const std::string hook = sandbox.value("socket_family_hook", "unknown (agentd did not say)");
+  if (hook == "active") return {};
+  return "the policy allows io_uring_setup, but agentd's socket family hook is " + hook +
+         ": io_uring would make sockets of any family (vsock, netlink) that nothing refuses. Take "
+         "io_uring_setup out of the profile's allow list, or run a kernel where the BPF LSM program loads";
+}
+
 }  // namespace
 
 int run_command(const Globals& g, const std::string& agent, const std::string& user,
@@ -38,6 +54,8 @@ int run_command(const Globals& g, const std::string& agent, const std::string& u
   if (!sandbox->contains("profile")) return fail("agentd sent no sandbox profile; upgrade agentd");
   auto profile = agentd::policy::sandbox_profile_from_json((*sandbox)["profile"]);
   if (!profile) return fail(profile.error().describe());
+
+  if (auto refusal = io_uring_refusal(*profile, *sandbox)) return fail(*refusal);
 
   agentd::sandbox::LaunchSpec spec;
   spec.cgroup_dir = sandbox->value("cgroup", "");

@@ -560,7 +560,7 @@ Result<json> Daemon::ensure_sandbox(const std::string& agent_text) {
     std::error_code ec;
     if (fs::is_directory(existing->cgroup, ec)) {
       json result = with_profile(sandbox_to_json(*existing), *agent);
-      result.update(run_context(options_, existing->slot));
+      result.update(run_context(options_, existing->slot, enforcer_->socket_family_hook()));
       return result;
     }
     return make_error("the cgroup of sandbox {} ({}) was removed behind agentd's back", agent->str(),
@@ -588,7 +588,7 @@ Result<json> Daemon::ensure_sandbox(const std::string& agent_text) {
   if (auto st = maps_->set_cgroup_slot(s.cgroup_id, s.slot); !st) return st.error();
   spdlog::info("sandbox {} created (slot {}, class {}) at {}", s.agent.str(), s.slot, s.class_id, s.cgroup.string());
   json result = with_profile(sandbox_to_json(s), *agent);
-  result.update(run_context(options_, s.slot));
+  result.update(run_context(options_, s.slot, enforcer_->socket_family_hook()));
   registry_.put(std::move(s));
   approvals_->sync_grants();  // team and tenant grants cover a new sandbox too
   return result;

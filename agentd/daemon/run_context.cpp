@@ -4,7 +4,7 @@
 
 namespace agentd::daemon {
 
-nlohmann::json run_context(const Options& options, uint32_t slot) {
+nlohmann::json run_context(const Options& options, uint32_t slot, const std::string& socket_family_hook) {
   nlohmann::json context;
   // An error is not a refusal yet: a policy user or the operator's --user
   // needs no uid from the range.
@@ -17,6 +17,7 @@ nlohmann::json run_context(const Options& options, uint32_t slot) {
   // detached by the unlink and the new file seen.
   context["hide"] = {options.policy_dir.string(), options.state_dir.string(),
                      options.socket_path.parent_path().string(), options.bpffs_dir.string()};
+  context["socket_family_hook"] = socket_family_hook;
   return context;
 }
 

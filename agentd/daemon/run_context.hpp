@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include <nlohmann/json.hpp>
 
@@ -13,8 +14,11 @@
 
 namespace agentd::daemon {
 
-// {"run_as": {"uid": N, "gid": N}} or {"run_as_error": "why"}, and
-// {"hide": [policy dir, state dir, socket dir, bpffs dir]}.
-nlohmann::json run_context(const Options& options, uint32_t slot);
+// {"run_as": {"uid": N, "gid": N}} or {"run_as_error": "why"},
+// {"hide": [policy dir, state dir, socket dir, bpffs dir]}, and
+// {"socket_family_hook": "active" or "unavailable: why"}: without that
+// hook, io_uring makes sockets of families that only seccomp's socket
+// rules refuse, and seccomp cannot see io_uring's requests.
+nlohmann::json run_context(const Options& options, uint32_t slot, const std::string& socket_family_hook);
 
 }  // namespace agentd::daemon

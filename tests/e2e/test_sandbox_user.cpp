@@ -21,7 +21,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// own/*: no user (agentd's uid); own/root/*: user: root, explicitly.
+// own/*: no user (agentd's uid); own/root/*: user: root, explicitly;
+// own/uring/*: io_uring allowed.
 std::string policy_text() {
   return "apiVersion: agentd/v1\n"
          "tenant: own\n"
@@ -32,7 +33,11 @@ std::string policy_text() {
          "        ports: [80]\n"
          "  - agents: \"own/root/*\"\n"
          "    sandbox:\n"
-         "      user: root\n";
+         "      user: root\n"
+         "  - agents: \"own/uring/*\"\n"
+         "    sandbox:\n"
+         "      syscalls:\n"
+         "        allow: [io_uring_setup]\n";
 }
 
 struct Host {
@@ -216,4 +221,19 @@ TEST_CASE("agentctl run keeps the command's exit status, stdin and signals throu
   kill(run, SIGTERM);
   auto term = host.world.wait_spawned(run, "term");
   CHECK(term.exit_code == 128 + SIGTERM);
+}
+
+TEST_CASE("io_uring is refused at run while the socket family hook is missing") {
+  Host host;
+  auto status = json::parse(host.world.agentctl({"status", "-o", "json"}).out);
+  const std::string hook = status["kernel"]["enforcement"].value("socket_family_hook", "");
+  auto run = host.world.agentctl({"run", "--agent", "own/uring/a", "--", "true"});
+  INFO(run.describe() << "\nhook: " << hook);
+  if (hook == "active") {
+    CHECK(run.exit_code == 0);
+  } else {
+    CHECK(run.exit_code == 1);
+    CHECK(run.err.find("allows io_uring_setup") != std::string::npos);
+    CHECK(run.err.find(hook) != std::string::npos);
+  }
 }
