@@ -15,7 +15,7 @@ TEST_CASE("agentd's directories are hidden whole, once each, and never /") {
   CHECK(paths->agentd_dirs == std::vector<std::string>{"/run/agentd", "/var/lib/agentd", "/etc/agentd/policies"});
 }
 
-TEST_CASE("the host's /proc is replaced, not covered; other procfs mounts are covered") {
+TEST_CASE("the host's /proc is replaced, not covered, and other procfs mounts are covered") {
   auto paths = find_host_control_paths({});
   REQUIRE(paths);
   CHECK(std::find(paths->proc_mounts.begin(), paths->proc_mounts.end(), "/proc") == paths->proc_mounts.end());

@@ -279,7 +279,7 @@ TEST_CASE("require above the kernel's Landlock ABI refuses before anything start
   CHECK(coverage["scope_signals"] == "not enforced (needs ABI 6)");
 }
 
-TEST_CASE("user: root is allowed, explicitly, with a warning; no user gets none") {
+TEST_CASE("user: root is allowed, explicitly, with a warning, and another user gets none") {
   for (const char* root : {"root", "\"0\""}) {
     INFO(root);
     auto result = parse(std::string("  - agents: \"acme/*/*\"\n    sandbox:\n      user: ") + root + "\n");
