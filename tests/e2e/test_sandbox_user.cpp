@@ -237,3 +237,31 @@ TEST_CASE("io_uring is refused at run while the socket family hook is missing") 
     CHECK(run.err.find(hook) != std::string::npos);
   }
 }
+
+TEST_CASE("a sandbox without a uid left in agentd's range does not start, unless a user is named") {
+  World world;
+  world.write_policy("own.yaml", policy_text());
+  REQUIRE(world.start_agentd({"--sandbox-uids", "80000-80001"}));
+  auto first = world.agentctl({"run", "--agent", "own/eng/a", "--", "id", "-u"});
+  CHECK(first.out == "80001\n");
+  const std::string marker = (world.dir() / "ran").string();
+  auto second = world.agentctl({"run", "--agent", "own/eng/b", "--", "touch", marker});
+  INFO(second.describe());
+  CHECK(second.exit_code == 1);
+  CHECK(second.err.find("has no uid in the sandbox uid range 80000-80001") != std::string::npos);
+  CHECK_FALSE(fs::exists(marker));  // nothing ran
+  // The operator may still name a user, and the policy's root needs no uid.
+  CHECK(world.agentctl({"run", "--agent", "own/eng/b", "--user", "nobody", "--", "id", "-u"}).out == "65534\n");
+  CHECK(world.agentctl({"run", "--agent", "own/root/b", "--", "id", "-u"}).out == "0\n");
+}
+
+TEST_CASE("agentd refuses a uid range that reaches root, nobody or 2^31") {
+  for (const char* range : {"0-16383", "60000-70000", "2147480000-2147490000", "80000"}) {
+    INFO(range);
+    World world;
+    world.write_policy("own.yaml", policy_text());
+    CHECK_FALSE(world.start_agentd({"--sandbox-uids", range}));
+    CHECK(world.agentd_exit_code() == 2);
+    CHECK(world.agentd_log().find("--sandbox-uids") != std::string::npos);
+  }
+}
