@@ -213,6 +213,13 @@ TEST_CASE("agentctl run keeps the command's exit status, stdin and signals throu
                                                    host.world.socket().string() + "' run --agent own/eng/a -- cat"});
   INFO(piped.describe());
   CHECK(piped.out == "through-stdin\n");
+  // A terminal stays the command's terminal (script(1) gives agentctl one).
+  auto tty = host.world.in_host({"script", "-qec", "'" AGENTCTL_BIN "' --socket '" + host.world.socket().string() +
+                                                       "' run --agent own/eng/a -- sh -c 'test -t 0 && tty'",
+                                 "/dev/null"});
+  INFO(tty.describe());
+  CHECK(tty.exit_code == 0);
+  CHECK(tty.out.find("/dev/pts/") != std::string::npos);
   // SIGTERM to agentctl reaches the command through the init.
   const fs::path never = host.world.dir() / "never";
   const pid_t run = host.world.spawn_in_sandbox("own/eng/a", {"wait-for", never.string(), "status"}, "term",
