@@ -22,6 +22,11 @@ int main(int argc, char** argv) {
                  "(Delegate=yes; agentd moves itself into <unit cgroup>/daemon); elsewhere <cgroup2 mount>/agentd]");
   app.add_option("--bpffs-dir", options.bpffs_dir, "where programs, links and maps are pinned")
       ->capture_default_str();
+  std::string sandbox_uids = options.sandbox_uids.str();
+  app.add_option("--sandbox-uids", sandbox_uids,
+                 "uids (and gids) of sandboxes whose policy names no user, FIRST-LAST: sandbox slot N runs as "
+                 "FIRST+N; no account of the host may own one")
+      ->capture_default_str();
   app.add_option("--events-log", options.events_log, "denial records as JSON lines [default: stdout]");
   app.add_flag("!--no-watch", options.watch_policy, "do not reload when policy files change (SIGHUP and "
                "agentctl policy apply still do)");
@@ -74,6 +79,12 @@ int main(int argc, char** argv) {
   app.set_config("--config", "", "read options from FILE: one 'option = value' a line, as the long options");
   app.allow_config_extras(CLI::config_extras_mode::error);  // a misspelt option is an error, not ignored
   CLI11_PARSE(app, argc, argv);
+  auto uid_range = agentd::sandbox::parse_uid_range(sandbox_uids);
+  if (!uid_range) {
+    std::fprintf(stderr, "--sandbox-uids: %s\n", uid_range.error().message.c_str());
+    return 2;
+  }
+  options.sandbox_uids = *uid_range;
   auto retention = agentd::parse_duration(audit_retention);
   if (!retention) {
     std::fprintf(stderr, "--audit-retention: %s\n", retention.error().message.c_str());

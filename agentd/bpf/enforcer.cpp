@@ -11,6 +11,8 @@
 #include <cstdarg>
 #include <cstdio>
 
+#include "agentd/bpf/lsm_probe.hpp"
+
 namespace agentd::bpf {
 namespace fs = std::filesystem;
 namespace {
@@ -105,7 +107,7 @@ Result<std::unique_ptr<Enforcer>> Enforcer::start(const EnforcerOptions& options
   std::string lsm_status = "active";
   if (features.bpf_lsm_active) {
     skeleton = open_and_load(true, err);
-    if (!skeleton) lsm_status = "unavailable: loading the LSM program failed: " + libbpf_error(err);
+    if (!skeleton) lsm_status = "unavailable: loading the LSM program failed: " + libbpf_error(err) + lsm_refusal_cause();
   } else {
     lsm_status = "unavailable: the bpf LSM is not active (add 'bpf' to the kernel's lsm= list)";
   }

@@ -54,6 +54,8 @@ class Enforcer {
   Status detach_extra_cgroup(uint64_t cgroup_id);
 
   nlohmann::json to_json() const;
+  // "active", or "unavailable: why" (agentctl run refuses io_uring without it).
+  const std::string& socket_family_hook() const { return lsm_status_; }
 
  private:
   Enforcer(EnforcerOptions options, EgressSkeleton skeleton);

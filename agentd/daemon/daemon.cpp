@@ -16,6 +16,7 @@
 #include "agentd/common/json_dump.hpp"
 #include "agentd/common/safe_text.hpp"
 #include "agentd/common/version.hpp"
+#include "agentd/daemon/run_context.hpp"
 #include "agentd/daemon/service_manager.hpp"
 #include "agentd/events/denial_record.hpp"
 #include "agentd/policy/diff.hpp"
@@ -602,7 +603,11 @@ Result<json> Daemon::ensure_sandbox(const std::string& agent_text) {
   if (!agent) return agent.error();
   if (const Sandbox* existing = registry_.find_agent(agent->str())) {
     std::error_code ec;
-    if (fs::is_directory(existing->cgroup, ec)) return with_profile(sandbox_to_json(*existing), *agent);
+    if (fs::is_directory(existing->cgroup, ec)) {
+      json result = with_profile(sandbox_to_json(*existing), *agent);
+      result.update(run_context(options_, existing->slot, enforcer_->socket_family_hook()));
+      return result;
+    }
     return make_error("the cgroup of sandbox {} ({}) was removed behind agentd's back", agent->str(),
                       existing->cgroup.string());
   }
@@ -628,6 +633,7 @@ Result<json> Daemon::ensure_sandbox(const std::string& agent_text) {
   if (auto st = maps_->set_cgroup_slot(s.cgroup_id, s.slot); !st) return st.error();
   spdlog::info("sandbox {} created (slot {}, class {}) at {}", s.agent.str(), s.slot, s.class_id, s.cgroup.string());
   json result = with_profile(sandbox_to_json(s), *agent);
+  result.update(run_context(options_, s.slot, enforcer_->socket_family_hook()));
   registry_.put(std::move(s));
   approvals_->sync_grants();  // team and tenant grants cover a new sandbox too
   return result;
@@ -749,7 +755,8 @@ json Daemon::status() const {
         {"state_dir", options_.state_dir.string()},
         {"cgroup_root", options_.cgroup_root.string()},
         {"delegated_cgroup", delegated_cgroup_.empty() ? json(nullptr) : json(delegated_cgroup_.string())},
-        {"bpffs_dir", options_.bpffs_dir.string()}}},
+        {"bpffs_dir", options_.bpffs_dir.string()},
+        {"sandbox_uids", options_.sandbox_uids.str()}}},
       {"policy",
        {{"dir", options_.policy_dir.string()},
         {"generation", policy_generation_},

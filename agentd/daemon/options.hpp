@@ -7,6 +7,7 @@
 
 #include "agentd/daemon/approval_options.hpp"
 #include "agentd/daemon/dns_learning.hpp"
+#include "agentd/sandbox/sandbox_uids.hpp"
 
 namespace agentd::daemon {
 
@@ -20,6 +21,7 @@ struct Options {
   std::string log_level = "info";
   bool watch_policy = true;          // reload when files in the policy dir change
   unsigned reload_settle_ms = 25;    // quiet time after the last change before reloading
+  sandbox::UidRange sandbox_uids;    // uids of sandboxes whose policy names no user
   DnsSettings dns;
   ApprovalOptions approvals;
 };

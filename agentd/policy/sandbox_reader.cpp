@@ -70,6 +70,13 @@ std::optional<std::string> SandboxReader::read_user(const YamlNode& node, const 
     error(node, fmt::format("{}: \"{}\" is not a user name or a numeric uid", path, *user));
     return std::nullopt;
   }
+  // Allowed, as an explicit choice: root without capabilities still owns
+  // every root-owned file that the profile's Landlock paths leave open.
+  if (user && (*user == "root" || *user == "0"))
+    warn(node, fmt::format("{}: the agent runs as root (without capabilities, in its own PID and mount "
+                           "namespaces), owning every root-owned file its filesystem rules leave open; without "
+                           "user: it gets a uid of its own from agentd",
+                           path));
   return user;
 }
 

@@ -3,9 +3,9 @@
 namespace agentd::sandbox {
 
 Result<Confinement> prepare_confinement(const policy::SandboxProfile& profile,
-                                        const std::filesystem::path& control_socket) {
+                                        const std::vector<std::string>& agentd_dirs) {
   Confinement c;
-  auto hidden = find_host_control_paths(control_socket);
+  auto hidden = find_host_control_paths(agentd_dirs);
   if (!hidden) return hidden.error();
   c.hidden = std::move(*hidden);
   auto landlock = build_landlock_ruleset(profile, landlock_abi());

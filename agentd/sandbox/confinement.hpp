@@ -2,7 +2,8 @@
 // prepared in the parent (where a problem can still be reported and
 // nothing has started) and applied in the child just before exec, in this
 // order: hide the host's controls, drop the bounding set, switch user,
-// clear capabilities, no_new_privs, Landlock, seccomp.
+// clear capabilities, no_new_privs, Landlock, seccomp; the mounts come
+// first because seccomp, Landlock and the lost capabilities forbid them.
 #pragma once
 
 #include <filesystem>
@@ -25,9 +26,10 @@ struct Confinement {
   std::vector<std::string> warnings;  // for the operator, before the command starts
 };
 
-// An Error when the profile cannot be had here: a required Landlock ABI
-// above the kernel's, a filter libseccomp refuses.
+// `agentd_dirs` are the directories agentd named to hide (its answer to
+// sandbox.ensure). An Error when the profile cannot be had here: a
+// required Landlock ABI above the kernel's, a filter libseccomp refuses.
 Result<Confinement> prepare_confinement(const policy::SandboxProfile& profile,
-                                        const std::filesystem::path& control_socket);
+                                        const std::vector<std::string>& agentd_dirs);
 
 }  // namespace agentd::sandbox

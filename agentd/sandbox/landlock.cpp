@@ -161,6 +161,8 @@ Result<LandlockRuleset> build_landlock_ruleset(const policy::SandboxProfile& pro
       beneath.parent_fd = path.get();
       if (::syscall(SYS_landlock_add_rule, ruleset.fd.get(), LANDLOCK_RULE_PATH_BENEATH, &beneath, 0) != 0)
         return system_error("Landlock rule for {}", grant.path);
+      if (grant.path == "/proc" || grant.path.rfind("/proc/", 0) == 0)
+        ruleset.proc_grants.push_back({grant.path, beneath.allowed_access});
     }
   }
   if (attr.handled_access_net) {
@@ -171,6 +173,19 @@ Result<LandlockRuleset> build_landlock_ruleset(const policy::SandboxProfile& pro
     }
   }
   return ruleset;
+}
+
+int landlock_regrant_proc(const LandlockRuleset& ruleset) {
+  for (const auto& grant : ruleset.proc_grants) {
+    // Gone in the sandbox's /proc (another process's pid): nothing to grant.
+    UniqueFd path(::open(grant.path.c_str(), O_PATH | O_CLOEXEC));
+    if (!path) continue;
+    landlock_path_beneath_attr beneath{};
+    beneath.allowed_access = grant.access;
+    beneath.parent_fd = path.get();
+    if (::syscall(SYS_landlock_add_rule, ruleset.fd.get(), LANDLOCK_RULE_PATH_BENEATH, &beneath, 0) != 0) return errno;
+  }
+  return 0;
 }
 
 int landlock_restrict_self(int ruleset_fd) {

@@ -3,6 +3,7 @@
 // the restriction itself (in the child, just before exec).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -18,9 +19,19 @@ namespace agentd::sandbox {
 // Landlock is not enabled (lsm=).
 int landlock_abi();
 
+struct PathGrant {
+  std::string path;
+  uint64_t access;
+};
+
 struct LandlockRuleset {
   UniqueFd fd;  // invalid when there is nothing to enforce
   std::vector<std::string> warnings;  // what this kernel could not enforce, and skipped paths
+  // Grants on /proc and below. The command gets a /proc of its own after
+  // the ruleset is built, and Landlock's rules hold on inodes: those made
+  // on the host's /proc do not reach the new one, so the child grants
+  // them again there (landlock_regrant_proc).
+  std::vector<PathGrant> proc_grants;
 };
 
 // The ruleset for `profile` on a kernel with `abi`: every access right the
@@ -28,6 +39,10 @@ struct LandlockRuleset {
 // Best effort: what the kernel lacks becomes a warning, unless the profile
 // requires a higher ABI, which is an Error (nothing may start).
 Result<LandlockRuleset> build_landlock_ruleset(const policy::SandboxProfile& profile, int abi);
+
+// In the child, once its own /proc is mounted: the proc grants again, on
+// the paths as they are now. Returns 0 or an errno value.
+int landlock_regrant_proc(const LandlockRuleset& ruleset);
 
 // Enforces the ruleset on the calling thread and what it execs. Needs
 // no_new_privs. Returns 0 or an errno value (safe between clone and exec).

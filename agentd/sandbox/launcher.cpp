@@ -6,6 +6,7 @@
 #include <linux/sched.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 
 #include "agentd/common/unique_fd.hpp"
 #include "agentd/sandbox/privileges.hpp"
+#include "agentd/sandbox/sandbox_init.hpp"
 
 namespace agentd::sandbox {
 namespace {
@@ -54,21 +56,26 @@ struct ChildFailure {
   int step;
   int error;
 };
-enum Step { kSignals = 1, kFds, kHide, kBounding, kGroups, kGid, kUid, kCaps, kNoNewPrivs, kLandlock, kSeccomp, kExec };
+enum Step {
+  kSignals = 1, kFds, kProc, kHide, kBounding, kGroups, kGid, kUid, kCaps, kNoNewPrivs, kLandlock, kSeccomp,
+  kFork, kExec
+};
 
 const char* step_name(int step) {
   switch (step) {
     case kSignals: return "resetting signals";
     case kFds: return "closing inherited descriptors";
+    case kProc: return "mounting the sandbox's /proc";
     case kGroups: return "setting groups";
     case kGid: return "setting the group id";
     case kUid: return "setting the user id";
-    case kHide: return "hiding the cgroup tree and agentd's socket";
+    case kHide: return "hiding agentd's directories, the cgroup tree and the kernel's settings";
     case kBounding: return "dropping the capability bounding set";
     case kCaps: return "dropping capabilities";
     case kNoNewPrivs: return "setting no_new_privs";
     case kLandlock: return "enforcing the Landlock ruleset";
     case kSeccomp: return "installing the seccomp filter";
+    case kFork: return "starting the command under the sandbox's init";
     default: return "running";
   }
 }
@@ -86,38 +93,63 @@ void check_step(int pipe_fd, int step, int error) {
   fail_child(pipe_fd, step);
 }
 
+void switch_user(const Identity& identity, int pipe_fd) {
+  if (setgroups(identity.groups.size(), identity.groups.data()) != 0) fail_child(pipe_fd, kGroups);
+  if (setgid(identity.gid) != 0) fail_child(pipe_fd, kGid);
+  if (setuid(identity.uid) != 0) fail_child(pipe_fd, kUid);
+  setenv("HOME", identity.home.c_str(), 1);
+  setenv("USER", identity.name.c_str(), 1);
+  setenv("LOGNAME", identity.name.c_str(), 1);
+}
+
+// PID 1 of the new PID and mount namespaces: confines itself, then forks
+// the command, which inherits all of it, and becomes its init.
 [[noreturn]] void child_main(const LaunchSpec& spec, const std::optional<Identity>& identity,
                              std::vector<char*>& argv, int pipe_fd) {
-  sigset_t none;
-  sigemptyset(&none);
+  sigset_t all;
+  sigfillset(&all);
   for (int sig = 1; sig < NSIG; ++sig) signal(sig, SIG_DFL);
-  if (sigprocmask(SIG_SETMASK, &none, nullptr) != 0) fail_child(pipe_fd, kSignals);
+  // Blocked until the init's handlers are in place (sandbox_init.cpp).
+  if (sigprocmask(SIG_SETMASK, &all, nullptr) != 0) fail_child(pipe_fd, kSignals);
   // Nothing made outside the sandbox may come in: every descriptor but
   // stdin, stdout and stderr closes at exec (the report pipe too).
   if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) != 0) fail_child(pipe_fd, kFds);
+  check_step(pipe_fd, kProc, mount_private_proc());
   const Confinement* c = spec.confinement;
   if (c) {
     // What needs privileges first, while we have them.
     check_step(pipe_fd, kHide, hide_host_control(c->hidden));
+    if (c->landlock.fd) check_step(pipe_fd, kLandlock, landlock_regrant_proc(c->landlock));
     check_step(pipe_fd, kBounding, drop_bounding_set_and_lock_securebits());
   }
-  if (identity) {
-    if (setgroups(identity->groups.size(), identity->groups.data()) != 0) fail_child(pipe_fd, kGroups);
-    if (setgid(identity->gid) != 0) fail_child(pipe_fd, kGid);
-    if (setuid(identity->uid) != 0) fail_child(pipe_fd, kUid);
-    setenv("HOME", identity->home.c_str(), 1);
-    setenv("USER", identity->name.c_str(), 1);
-    setenv("LOGNAME", identity->name.c_str(), 1);
-  }
+  if (identity) switch_user(*identity, pipe_fd);
   if (c) {
     check_step(pipe_fd, kCaps, clear_capabilities());
     check_step(pipe_fd, kNoNewPrivs, set_no_new_privs());
     if (c->landlock.fd) check_step(pipe_fd, kLandlock, landlock_restrict_self(c->landlock.fd.get()));
-    // Last: the filter may refuse what the steps above need.
+    // The init is not dumpable (the command becomes so again at exec):
+    // its /proc/1 belongs to root and ptrace needs CAP_SYS_PTRACE, even
+    // for a command of the same uid.
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) fail_child(pipe_fd, kNoNewPrivs);
+    // Last: the filter may refuse what the steps above need. The init is
+    // under it too: the command could otherwise ptrace its unfiltered
+    // parent (same uid) and walk out through it.
     if (c->seccomp) check_step(pipe_fd, kSeccomp, c->seccomp->install());
   }
-  execvp(argv[0], argv.data());
-  fail_child(pipe_fd, kExec);
+  const pid_t command = ::fork();
+  if (command < 0) fail_child(pipe_fd, kFork);
+  if (command == 0) {
+    check_step(pipe_fd, kSignals, reset_signals());
+    execvp(argv[0], argv.data());
+    fail_child(pipe_fd, kExec);
+  }
+  // The init never execs, so close-on-exec never closes its descriptors:
+  // it closes them itself. Only the command holds the report pipe now
+  // (agentctl reads until it closes at exec), and nothing agentctl opened
+  // (the cgroup's directory, whose ".." leads out of the covers) stays
+  // reachable through /proc/1/fd.
+  syscall(SYS_close_range, 3U, ~0U, 0U);
+  run_sandbox_init(command);
 }
 
 pid_t forward_to = -1;
@@ -134,6 +166,10 @@ Result<int> run_in_cgroup(const LaunchSpec& spec) {
     auto resolved = resolve_user(*spec.user);
     if (!resolved) return resolved.error();
     identity = std::move(*resolved);
+  } else if (spec.sandbox_uid) {
+    // As systemd does for a dynamic user without a home.
+    const auto id = static_cast<uid_t>(*spec.sandbox_uid);
+    identity = Identity{id, static_cast<gid_t>(id), {}, fmt::format("agentd-{}", id), "/"};
   }
   std::vector<std::string> args = spec.argv;
   std::vector<char*> argv;
@@ -147,7 +183,8 @@ Result<int> run_in_cgroup(const LaunchSpec& spec) {
   UniqueFd report_read(pipe_fds[0]), report_write(pipe_fds[1]);
 
   clone_args args_struct{};
-  args_struct.flags = CLONE_INTO_CGROUP;
+  // PID 1 of a PID namespace of its own, in a mount namespace of its own.
+  args_struct.flags = CLONE_INTO_CGROUP | CLONE_NEWPID | CLONE_NEWNS;
   args_struct.exit_signal = SIGCHLD;
   args_struct.cgroup = static_cast<uint64_t>(cgroup_fd.get());
   std::fflush(nullptr);  // nothing buffered may be written twice
@@ -156,9 +193,10 @@ Result<int> run_in_cgroup(const LaunchSpec& spec) {
   if (pid == 0) child_main(spec, identity, argv, report_write.get());
 
   report_write.reset();
-  // The terminal sends ^C and ^\ to the whole foreground group, the child
-  // included; we wait for its answer instead of dying first. Termination
-  // requests sent to us alone are passed on.
+  // The terminal sends ^C and ^\ to the whole foreground group, the
+  // command included; we wait for its answer instead of dying first.
+  // Termination requests sent to us alone are passed on to the sandbox's
+  // init, which passes them on to the command.
   forward_to = static_cast<pid_t>(pid);
   struct sigaction ignore{}, forward{};
   ignore.sa_handler = SIG_IGN;

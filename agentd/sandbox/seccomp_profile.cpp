@@ -11,6 +11,7 @@
 
 #include "agentd/common/unique_fd.hpp"
 #include "agentd/policy/syscall_sets.hpp"
+#include "agentd/sandbox/process_filter.hpp"
 #include "agentd/sandbox/socket_filter.hpp"
 
 namespace agentd::sandbox {
@@ -67,9 +68,12 @@ Status add_default_profile(scmp_filter_ctx ctx, const policy::SandboxProfile& p,
                            const std::set<std::string>& allow) {
   std::set<std::string> denied(policy::default_denied_syscalls().begin(), policy::default_denied_syscalls().end());
   denied.insert(p.deny.begin(), p.deny.end());
+  std::set<std::string> refused;
   for (const auto& name : denied)
-    if (!allow.count(name))
-      if (auto st = add_rule(ctx, action, name); !st) return st;
+    if (!allow.count(name)) refused.insert(name);
+  if (auto st = refuse_foreign_process_calls(ctx, refused); !st) return st;
+  for (const auto& name : refused)
+    if (auto st = add_rule(ctx, action, name); !st) return st;
   if (!allow.count("clone") && !denied.count("clone"))
     if (auto st = refuse_namespace_clones(ctx, action); !st) return st;
   if (!allow.count("clone3") && !denied.count("clone3")) return refuse_clone3(ctx);
@@ -82,6 +86,9 @@ Status add_strict_profile(scmp_filter_ctx ctx, const policy::SandboxProfile& p) 
   for (const auto& name : p.deny) allowed.erase(name);
   // The socket rules judge these by their arguments.
   for (const char* judged : {"socket", "socketpair", "socketcall", "io_uring_setup"}) allowed.erase(judged);
+  // And the process rules these: allowed on the caller only, or not at all.
+  if (auto st = allow_own_process_calls(ctx, allowed); !st) return st;
+  std::erase_if(allowed, [](const std::string& name) { return is_self_only_syscall(name); });
   if (allowed.erase("clone")) {
     const uint64_t flags = policy::namespace_clone_flags();
     if (auto st = check_seccomp(seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
@@ -132,10 +139,13 @@ Result<SeccompProgram> build_seccomp_program(const policy::SandboxProfile& p) {
   if (auto st = add_socket_rules(ctx, strict, allow.count("io_uring_setup") > 0); !st) return st.error();
   Status profile_rules = ok_status();
   switch (p.profile) {
-    case SyscallProfileKind::none:
+    case SyscallProfileKind::none: {
+      const std::set<std::string> refused(p.deny.begin(), p.deny.end());
+      if (profile_rules = refuse_foreign_process_calls(ctx, refused); !profile_rules) break;
       for (const auto& name : p.deny)
         if (profile_rules = add_rule(ctx, action, name); !profile_rules) break;
       break;
+    }
     case SyscallProfileKind::standard: profile_rules = add_default_profile(ctx, p, action, allow); break;
     case SyscallProfileKind::strict: profile_rules = add_strict_profile(ctx, p); break;
   }

@@ -12,7 +12,12 @@
 //   sysprobe abstract listen|connect NAME   an abstract unix socket: listen (until killed) or connect
 //   sysprobe control SOCKET            connect to agentd's socket, ask for status
 //   sysprobe ptrace PID | signal PID SIG
-//   sysprobe status                    capabilities, no_new_privs, seccomp mode
+//   sysprobe status                    capabilities, no_new_privs, seccomp mode, uid, gid, pid
+//   sysprobe open-write PATH           open PATH for writing (never writes: core_pattern is the host's)
+//   sysprobe unlink PATH | list DIR    unlink(2); the entries of DIR ("entries":N)
+//   sysprobe setpriority PID | prlimit PID   reprioritise PID (nice 19) or read its RLIMIT_NOFILE
+//   sysprobe see-pid PID               whether /proc/PID exists here
+//   sysprobe wait-for PATH ACTION ...  print {"waiting":true}, wait (at most 60 s) for PATH, then ACTION
 //   sysprobe loosen PATH               stack a permissive Landlock layer and seccomp filter, then write PATH and call ptrace
 //   sysprobe child ACTION ...          fork and exec this binary with ACTION ...; its output and status
 //   sysprobe bench getppid|file PATH COUNT   ns per operation
@@ -32,6 +37,10 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <dirent.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <cstdio>
@@ -274,8 +283,44 @@ int main(int argc, char** argv) {
           extra += (extra.empty() ? "" : ",") + std::string("\"") + key + "\":\"" + value + "\"";
         }
       }
-      extra += ",\"uid\":" + std::to_string(getuid()) + ",\"cgroup\":\"" + own_cgroup() + "\"";
+      extra += ",\"uid\":" + std::to_string(getuid()) + ",\"gid\":" + std::to_string(getgid()) +
+               ",\"pid\":" + std::to_string(getpid()) + ",\"cgroup\":\"" + own_cgroup() + "\"";
       return report("status", true, 0, extra);
+    }
+    if (action == "open-write") {
+      int fd = open(arg(0).c_str(), O_WRONLY | O_CLOEXEC);
+      const int saved = errno;
+      if (fd >= 0) close(fd);
+      errno = saved;
+      return result("open-write", fd);
+    }
+    if (action == "unlink") return result("unlink", unlink(arg(0).c_str()));
+    if (action == "list") {
+      DIR* dir = opendir(arg(0).c_str());
+      if (!dir) return result("list", -1);
+      int entries = 0;
+      while (dirent* e = readdir(dir))
+        if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) ++entries;
+      closedir(dir);
+      return report("list", true, 0, "\"entries\":" + std::to_string(entries));
+    }
+    if (action == "setpriority")
+      return result("setpriority", setpriority(PRIO_PROCESS, static_cast<id_t>(std::atoi(arg(0).c_str())), 19));
+    if (action == "prlimit") {
+      rlimit old{};
+      return result("prlimit", prlimit(std::atoi(arg(0).c_str()), RLIMIT_NOFILE, nullptr, &old));
+    }
+    if (action == "see-pid") {
+      struct stat st{};
+      return result("see-pid", stat(("/proc/" + arg(0)).c_str(), &st));
+    }
+    if (action == "wait-for") {
+      if (argc < 4) return usage();
+      report("wait-for", true, 0, "\"waiting\":true");
+      for (int i = 0; i < 600 && access(arg(0).c_str(), F_OK) != 0; ++i) usleep(100'000);
+      argv[2] = const_cast<char*>("sysprobe");
+      execv("/proc/self/exe", argv + 2);
+      return result("wait-for", -1);
     }
     if (action == "loosen") return loosen(arg(0));
     if (action == "child") return argc > 2 ? child(argv + 2) : usage();

@@ -1,6 +1,8 @@
 // Landlock and seccomp profiles, capabilities and the hidden host controls,
-// as applied by `agentctl run`, tried from inside a sandbox as root: the
-// hard case (root owns the files that matter; only confinement stops it).
+// as applied by `agentctl run`, tried from inside a sandbox as root (the
+// policy says `user: root`): the hard case (root owns the files that
+// matter; only confinement stops it). The default user is
+// test_sandbox_user.cpp's.
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -24,9 +26,9 @@ namespace {
 const std::string kBinDir = fs::path(SYSPROBE_BIN).parent_path().string();
 constexpr int kKilledBySigsys = 128 + SIGSYS;
 
-// box/std/*: the default profile; box/kill/*: the same, killing;
-// box/fs/*: files confined; box/user/*: runs as nobody; box/net/*: the
-// Landlock port wall.
+// Every box runs as root, explicitly; box/std/*: the default profile;
+// box/kill/*: the same, killing; box/fs/*: files confined; box/user/*:
+// runs as nobody; box/net/*: the Landlock port wall.
 std::string box_policy(const World& world) {
   const std::string dir = world.dir().string();
   return "apiVersion: agentd/v1\n"
@@ -36,6 +38,8 @@ std::string box_policy(const World& world) {
          "    allow:\n"
          "      - cidr: 198.51.100.0/24\n"
          "        ports: [80]\n"
+         "    sandbox:\n"
+         "      user: root\n"
          "  - agents: \"box/kill/*\"\n"
          "    sandbox:\n"
          "      syscalls:\n"
@@ -178,12 +182,12 @@ TEST_CASE("a sandbox cannot ptrace or signal a process outside") {
   const pid_t victim = spawn_process({"sleep", "300"}, box.world.dir() / "victim.out", box.world.dir() / "victim.err");
   const std::string pid = std::to_string(victim);
   expect_errno(box.probe("box/std/a", {"ptrace", pid}), "EPERM");
-  if (agentd::sandbox::landlock_abi() >= 6) {
-    // Same uid (root), so only Landlock's signal scoping refuses this.
-    expect_errno(box.probe("box/std/a", {"signal", pid, "15"}), "EPERM");
-    expect_errno(box.probe("box/std/a", {"signal", pid, "0"}), "EPERM");
-    CHECK(poll_exit(victim) == -1);
-  } else {
+  // Same uid (root): the sandbox's PID namespace leaves the pid naming
+  // nothing; Landlock's signal scoping (ABI 6) is the wall behind it.
+  expect_errno(box.probe("box/std/a", {"signal", pid, "15"}), "ESRCH");
+  expect_errno(box.probe("box/std/a", {"signal", pid, "0"}), "ESRCH");
+  CHECK(poll_exit(victim) == -1);
+  if (agentd::sandbox::landlock_abi() < 6) {
     auto result = box.probe("box/std/a", {"status"});
     CHECK(result.err.find("signal and abstract unix socket scoping") != std::string::npos);
   }
@@ -305,7 +309,7 @@ TEST_CASE("sandbox profile shows the merged profile and what the kernel enforces
   CHECK(p["filesystem"]["read_write"] == json::array({(box.world.dir() / "rw" / "a").string()}));
   CHECK(p["syscalls"]["profile"] == "default");
   CHECK(p["tcp_connect_ports"] == json::array({80}));
-  CHECK(p["sources"].size() == 1);
+  CHECK(p["sources"].size() == 2);  // box/*/* (user: root) and box/fs/*
   CHECK(j["kernel"]["landlock"]["abi"] == agentd::sandbox::landlock_abi());
   auto table = box.world.agentctl({"sandbox", "profile", "--agent", "box/fs/a"});
   CHECK(table.exit_code == 0);

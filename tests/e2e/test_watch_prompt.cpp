@@ -83,7 +83,8 @@ TEST_CASE("agentctl watch prompts in a terminal, one key answers, and every watc
   expect_refused(connect_from(world, "acme/eng/coder-1", "198.51.100.20", 9999));
   CHECK(tmux.wait_for("two", ":9999/tcp").find(":9999/tcp") != std::string::npos);
   tmux.keys("two", "d");
-  CHECK(tmux.wait_for("one", "deny").find("deny (repeats silent") != std::string::npos);
+  // The answer, not the prompt's "[d] deny" legend, which is on screen first.
+  CHECK(tmux.wait_for("one", "deny (repeats silent").find("deny (repeats silent") != std::string::npos);
   expect_refused(connect_from(world, "acme/eng/coder-1", "198.51.100.20", 9999));
   usleep(300'000);  // past a drain: the repeat must not have become a new request
   auto pending = agentctl_json(world, {"approvals", "list"});

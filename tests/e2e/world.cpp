@@ -96,9 +96,15 @@ void World::build() {
   char tmpl[] = "/tmp/agentd-e2e-XXXXXX";
   if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
   dir_ = tmpl;
+  // Sandboxes run as uids of their own: they may reach the files a test
+  // hands them (binaries, inputs, stop files), never list the dir.
+  fs::permissions(dir_, fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
   fs::create_directories(dir_ / "policy");
   fs::create_directories(dir_ / "state");
-  socket_ = dir_ / "agentd.sock";
+  // A directory of its own, as /run/agentd: agentctl run hides the whole
+  // socket directory from sandboxes, and the world dir holds their files.
+  fs::create_directories(dir_ / "run");
+  socket_ = dir_ / "run" / "agentd.sock";
 
   // Namespaces and the wire between them.
   const std::string veth_host = "ad" + std::to_string(getpid()) + "a";
@@ -241,9 +247,10 @@ void World::signal_agentd(int signal) const {
   if (agentd_pid_ > 0) kill(agentd_pid_, signal);
 }
 
-pid_t World::spawn_in_sandbox(const std::string& agent, std::vector<std::string> args, const std::string& name) {
+pid_t World::spawn_in_sandbox(const std::string& agent, std::vector<std::string> args, const std::string& name,
+                              const std::string& binary) {
   std::vector<std::string> argv = {"nsenter", "--net=" + host_ns_path(), AGENTCTL_BIN, "--socket", socket_.string(),
-                                   "run", "--agent", agent, "--", NETPROBE_BIN};
+                                   "run", "--agent", agent, "--", binary};
   argv.insert(argv.end(), args.begin(), args.end());
   pid_t pid = spawn_process(argv, dir_ / (name + ".out"), dir_ / (name + ".err"));
   spawned_.push_back(pid);

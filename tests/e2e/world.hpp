@@ -64,8 +64,10 @@ class World {
   ProcessResult netprobe_in_internet(std::vector<std::string> args) const;
   // Any command inside a sandbox (dig, sh).
   ProcessResult in_sandbox(const std::string& agent, std::vector<std::string> argv) const;
-  // A sandboxed netprobe in the background; its output goes to dir()/name.out.
-  pid_t spawn_in_sandbox(const std::string& agent, std::vector<std::string> args, const std::string& name);
+  // A sandboxed netprobe (or `binary`) in the background; its output goes
+  // to dir()/name.out.
+  pid_t spawn_in_sandbox(const std::string& agent, std::vector<std::string> args, const std::string& name,
+                         const std::string& binary = NETPROBE_BIN);
   // Waits (bounded) for a background process and returns its output.
   ProcessResult wait_spawned(pid_t pid, const std::string& name);
   // A process moved into a cgroup by hand, with no agentd involved.
@@ -90,6 +92,10 @@ class World {
   const std::filesystem::path& cgroup_root() const { return cgroup_root_; }
   const std::filesystem::path& cgroup2_mount() const { return cgroup2_mount_; }
   const std::filesystem::path& socket() const { return socket_; }
+  std::filesystem::path policy_dir() const { return dir_ / "policy"; }
+  std::filesystem::path state_dir() const { return dir_ / "state"; }
+  std::filesystem::path bpffs_dir() const { return bpffs_ / "agentd"; }
+  pid_t agentd_pid() const { return agentd_pid_; }
   std::string host_ns_path() const { return "/run/netns/" + host_ns_; }
 
  private:

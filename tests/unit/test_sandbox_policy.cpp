@@ -278,3 +278,16 @@ TEST_CASE("require above the kernel's Landlock ABI refuses before anything start
   CHECK(coverage["truncate"] == "not enforced (needs ABI 3)");
   CHECK(coverage["scope_signals"] == "not enforced (needs ABI 6)");
 }
+
+TEST_CASE("user: root is allowed, explicitly, with a warning, and another user gets none") {
+  for (const char* root : {"root", "\"0\""}) {
+    INFO(root);
+    auto result = parse(std::string("  - agents: \"acme/*/*\"\n    sandbox:\n      user: ") + root + "\n");
+    REQUIRE(result.ok());
+    REQUIRE(result.warnings.size() == 1);
+    CHECK(result.warnings[0].str().find("acme.yaml:6:13: rules[0].sandbox.user: the agent runs as root") == 0);
+  }
+  auto nobody = parse("  - agents: \"acme/*/*\"\n    sandbox:\n      user: nobody\n");
+  REQUIRE(nobody.ok());
+  CHECK(nobody.warnings.empty());
+}
