@@ -7,6 +7,7 @@
 #include "commands.hpp"
 #include "record_text.hpp"
 #include "table.hpp"
+#include "terminal_text.hpp"
 
 namespace agentctl {
 using nlohmann::json;
@@ -23,7 +24,7 @@ void print_sandboxes(const json& sandboxes) {
 }
 
 int fail(const agentd::Error& error) {
-  std::cerr << "agentctl: " << error.describe() << "\n";
+  std::cerr << "agentctl: " << terminal_text(error.describe()) << "\n";  // may quote a record
   return kExitFailure;
 }
 

@@ -1,11 +1,14 @@
 #include "record_text.hpp"
 
+#include "terminal_text.hpp"
+
 namespace agentctl {
 
 std::string json_text(const nlohmann::json& value) {
-  if (value.is_string()) return value.get<std::string>();
+  // Strings in records come from sandboxes (comm, exe, names): never raw.
+  if (value.is_string()) return terminal_text(value.get_ref<const std::string&>());
   if (value.is_null()) return "-";
-  return value.dump();
+  return terminal_text(value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 std::string destination_text(const nlohmann::json& record) {
