@@ -159,12 +159,27 @@ dns::Bytes DnsLearning::learn(uint32_t slot, const dns::Query& query, const uint
   }
   if (std::chrono::steady_clock::now() - host_addresses_read_ > kHostAddressesMaxAge) {
     host_addresses_ = dns::host_addresses();
+    host_broadcasts_ = dns::host_broadcasts();
     host_addresses_read_ = std::chrono::steady_clock::now();
   }
   const policy::CompiledClass* compiled = applier_.compiled(sandbox->class_id);
   std::vector<dns::LearnedAddress> refused;
   const uint64_t now = monotonic_now_ns();
   for (const auto& address : answer->addresses) {
+    // Broadcast, multicast, loopback, unspecified...: never a site, so
+    // never learned, not even where a CIDR rule covers it (that rule opens
+    // it already: then the answer keeps it). The rest of the answer is.
+    if (const auto kind = dns::unlearnable_kind(address, host_broadcasts_); !kind.empty()) {
+      ++unlearnable_refused_;
+      if (!(compiled && dns::cidr_rule_allows(*compiled, address))) refused.push_back(address);
+      spdlog::debug("DNS answer for {} in {}: {} ({}) is {}, not learned", query.name, sandbox->agent.str(),
+                   address_text(address.family, address.addr), address.owner, kind);
+      record_denial(slot, query, "unlearnable",
+                    fmt::format("{} ({}) is {}: never learned from DNS", address_text(address.family, address.addr),
+                                address.owner, kind),
+                    "");
+      continue;
+    }
     const std::string range = protected_.covering(address, host_addresses_);
     if (!range.empty() && !(compiled && dns::cidr_rule_allows(*compiled, address))) {
       ++rebinding_refused_;
@@ -343,6 +358,7 @@ json DnsLearning::to_json() const {
           {"learned_total", learned_total_},
           {"names_refused", names_refused_},
           {"rebinding_refused", rebinding_refused_},
+          {"unlearnable_refused", unlearnable_refused_},
           {"records_held", records_held_}};
 }
 
