@@ -65,9 +65,11 @@ int status(const Globals& g) {
               << " sandboxes served)\n  queries: " << json_text(q["received"]) << " received, " << json_text(q["refused"])
               << " refused, " << json_text(q["forwarded"]) << " forwarded (" << json_text(q["forwarded_tcp"]) << " over TCP), "
               << json_text(q["cache_hits"]) << " from the cache, " << json_text(q["upstream_failures"])
-              << " upstream failures, " << json_text(q["malformed"]) << " malformed\n  learned: "
+              << " upstream failures, " << json_text(q["mismatched"]) << " stray answers discarded, "
+              << json_text(q["malformed"]) << " malformed\n  learned: "
               << json_text(dns["learned_entries"]) << " addresses now, " << json_text(dns["rebinding_refused"])
-              << " refused for rebinding\n";
+              << " refused for rebinding, " << json_text(dns["unlearnable_refused"])
+              << " never learnable (broadcast, multicast, ...)\n";
   } else {
     std::cout << "dns proxy: off\n";
   }

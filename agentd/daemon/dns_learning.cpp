@@ -125,6 +125,17 @@ std::optional<dns::Bytes> DnsLearning::judge(uint32_t slot, const dns::Query& qu
     record_denial(slot, query, "unknown_cgroup", "no sandbox holds this slot", transport);
     return dns::refusal(query, settings_.refusal, dns::kEdeProhibited, "agentd: not a known sandbox");
   }
+  // The proxy forwards a rebuilt query of the usual shape only (see
+  // dns::upstream_query); other classes and types are refused here, where
+  // refusals are recorded, before any name rule.
+  if (const std::string why = dns::not_forwarded(query); !why.empty()) {
+    ++names_refused_;
+    record_denial(slot, query, "query_type", why, transport);
+    return dns::refusal(query, dns::Refusal::refused, dns::kEdeNotSupported,
+                        fmt::format("agentd: {}; agentd forwards A, AAAA, CNAME, HTTPS, SVCB, MX, TXT, SRV, PTR, "
+                                    "NS, SOA and CAA queries of class IN",
+                                    why));
+  }
   auto decision = decide(*sandbox, *policy, query.name);
   if (decision.allowed) return std::nullopt;
   ++names_refused_;
