@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "dns_helpers.hpp"
 #include "expectations.hpp"
 #include "world.hpp"
 
@@ -42,46 +43,6 @@ rules:
       - host: wild.example.test
         ports: [443]
 )";
-
-struct DigResult {
-  std::string status;                // NOERROR, REFUSED, ...
-  std::set<std::string> addresses;   // A and AAAA data of the answer section
-  std::string ede;                   // the EDE line, if any
-  std::string raw;
-};
-
-// dig inside the sandbox; `args` are dig's (server, name, type, +tcp).
-DigResult dig_in(const World& world, const std::string& agent, std::vector<std::string> args) {
-  std::vector<std::string> argv = {"dig", "+tries=1", "+time=3", "+noall", "+comments", "+answer"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  auto result = world.in_sandbox(agent, argv);
-  DigResult dig;
-  dig.raw = result.describe();
-  std::istringstream lines(result.out);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (auto at = line.find("status: "); at != std::string::npos)
-      dig.status = line.substr(at + 8, line.find(',', at) - at - 8);
-    if (line.find("EDE:") != std::string::npos) dig.ede = line;
-    if (!line.empty() && line[0] != ';') {
-      std::istringstream fields(line);
-      std::string owner, ttl, klass, type, data;
-      fields >> owner >> ttl >> klass >> type >> data;
-      if (type == "A" || type == "AAAA") dig.addresses.insert(data);
-    }
-  }
-  return dig;
-}
-
-std::vector<json> dns_denials(const World& world, const std::string& name) {
-  std::vector<json> found;
-  for (int i = 0; i < 100 && found.empty(); ++i) {
-    for (const auto& d : world.denials())
-      if (d.value("name", "") == name || d.value("host", "") == name) found.push_back(d);
-    if (found.empty()) usleep(50'000);
-  }
-  return found;
-}
 
 const std::string kEng = "acme/eng/coder-1";
 const std::string kOps = "acme/ops/runner";
@@ -403,14 +364,19 @@ TEST_CASE("the proxy's sandbox addresses cannot be reached directly") {
     allow:
       - cidr: 127.0.0.0/8
       - cidr: ::1/128
+      - cidr: 0.0.0.0/32
+      - cidr: ::/128
 )");
   REQUIRE(world.start_agentd());
   // eng is slot 1, ops slot 2 (sandboxes get the lowest free slot).
   REQUIRE(world.in_sandbox(kEng, {"true"}).exit_code == 0);
   REQUIRE(world.in_sandbox(kOps, {"true"}).exit_code == 0);
   // Asking in ops' name by aiming at its address, or for IPv6 at its port
-  // on ::1 (the base is 16384).
-  const std::vector<std::pair<std::string, std::string>> others = {{"127.64.0.2", "1053"}, {"::1", "16386"}};
+  // on ::1 (the base is 16384); or through the unspecified address, which
+  // the kernel delivers to loopback: [::] at ops' port, 0.0.0.0 (also
+  // v4-mapped) at the proxy's.
+  const std::vector<std::pair<std::string, std::string>> others = {
+      {"127.64.0.2", "1053"}, {"::1", "16386"}, {"::", "16386"}, {"0.0.0.0", "1053"}, {"::ffff:0.0.0.0", "1053"}};
   // Nor take the proxy's place by binding there: its sandbox addresses,
   // its port on any address, the IPv6 range on ::1 or ::.
   const std::vector<std::pair<std::string, std::string>> squats = {
@@ -437,11 +403,15 @@ TEST_CASE("the proxy's sandbox addresses cannot be reached directly") {
     bool spoof_recorded = false;
     for (int i = 0; i < 100 && !spoof_recorded; ++i) {
       for (const auto& d : world.denials())
-        spoof_recorded |= d.value("reason", "") == "proxy_spoof" && d.value("dest", "") == address;
+        spoof_recorded |= d.value("reason", "") == "proxy_spoof" &&
+                          (d.value("dest", "") == address || "::ffff:" + d.value("dest", "") == address);
       if (!spoof_recorded) usleep(50'000);
     }
     CHECK(spoof_recorded);
   }
+  // The proxy still serves both sandboxes.
+  CHECK(dig_in(world, kEng, {"@198.51.100.53", "api.example.test"}).addresses == std::set<std::string>{"198.51.100.10"});
+  CHECK(dig_in(world, kOps, {"@198.51.100.53", "wild.example.test"}).addresses == std::set<std::string>{"198.51.100.10"});
 }
 
 TEST_CASE("a reload forgets learned addresses the new policy no longer allows") {
