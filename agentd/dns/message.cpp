@@ -276,8 +276,12 @@ Bytes error_response(const uint8_t* data, size_t size, uint16_t rcode) {
 }
 
 std::string type_name(uint16_t qtype) {
-  const ldns_rr_descriptor* d = ldns_rr_descript(qtype);
-  return d && d->_name ? d->_name : fmt::format("TYPE{}", qtype);
+  // ldns_rr_type2str knows the meta types too (ANY, AXFR), which have no
+  // descriptor; unknown ones read "TYPE65280".
+  char* text = ldns_rr_type2str(static_cast<ldns_rr_type>(qtype));
+  std::string name = text ? text : fmt::format("TYPE{}", qtype);
+  free(text);
+  return name;
 }
 
 }  // namespace agentd::dns
