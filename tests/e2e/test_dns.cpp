@@ -32,6 +32,7 @@ rules:
       - host: short.example.test
         ports: [8080]
       - host: metadata.example.test
+      - host: private.example.test
       - host: "*.other.test"
       - host: other.example.test
       - host: big.example.test
@@ -336,11 +337,22 @@ TEST_CASE("a host deny beats a wider allow, and answers pointing into protected 
   INFO(metadata.raw);
   CHECK(metadata.status == "NOERROR");
   CHECK(metadata.addresses.empty());
-  auto rebinding = dns_denials(world, "metadata.example.test");
+  // Link-local is never a site: not learned even where a cidr rule would lift rebinding.
+  auto link_local = dns_denials(world, "metadata.example.test");
+  REQUIRE_FALSE(link_local.empty());
+  CHECK(link_local[0]["reason"] == "unlearnable");
+  CHECK(link_local[0]["rule"].get<std::string>().find("169.254.169.254 (metadata.example.test) is link-local") !=
+        std::string::npos);
+  expect_refused(world.netprobe_in_sandbox(kEng, {"connect", "tcp", "169.254.169.254", "80"}));
+
+  DigResult private_range = dig_in(world, kEng, {"@198.51.100.53", "private.example.test"});
+  INFO(private_range.raw);
+  CHECK(private_range.status == "NOERROR");
+  CHECK(private_range.addresses.empty());
+  auto rebinding = dns_denials(world, "private.example.test");
   REQUIRE_FALSE(rebinding.empty());
   CHECK(rebinding[0]["reason"] == "rebinding");
-  CHECK(rebinding[0]["rule"].get<std::string>().find("169.254.0.0/16") != std::string::npos);
-  expect_refused(world.netprobe_in_sandbox(kEng, {"connect", "tcp", "169.254.169.254", "80"}));
+  CHECK(rebinding[0]["rule"].get<std::string>().find("10.0.0.0/8") != std::string::npos);
 }
 
 TEST_CASE("malformed queries get FORMERR or nothing, and the proxy keeps answering") {
