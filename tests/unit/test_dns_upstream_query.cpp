@@ -177,3 +177,32 @@ TEST_CASE("an upstream answer counts only with our id and the question echoed") 
   const Bytes cut(good.begin(), good.begin() + 14);
   CHECK_FALSE(answers(cut.data(), cut.size(), *query, 0x4242));
 }
+
+TEST_CASE("odd names survive the rebuild: escapes, binary bytes, the root") {
+  // Labels as raw bytes: a dot inside a label, a NUL, high bytes, upper case.
+  const std::vector<std::string> labels_list[] = {
+      {"a.b", "test"}, {std::string("x\0y", 3), "test"}, {"\xff\xfe", "Example"}, {"*", "test"}, {"\\", "\""}, {}};
+  for (const auto& labels : labels_list) {
+    Bytes wire;
+    for (const auto& label : labels) {
+      wire.push_back(static_cast<uint8_t>(label.size()));
+      wire.insert(wire.end(), label.begin(), label.end());
+    }
+    wire.push_back(0);
+    Bytes message = {0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0};
+    message.insert(message.end(), wire.begin(), wire.end());
+    message.insert(message.end(), {0, 1, 0, 1});
+    auto query = parse_query(message.data(), message.size());
+    REQUIRE(query);
+    INFO(query->name);
+    auto rebuilt = upstream_query(*query, 9);
+    REQUIRE(rebuilt);
+    auto again = parse_query(rebuilt->data(), rebuilt->size());
+    REQUIRE(again);
+    CHECK(again->name == query->name);
+    CHECK(answers(rebuilt->data(), rebuilt->size(), *query, 9) == false);  // a query is no answer
+    Bytes echoed = *rebuilt;
+    echoed[2] |= 0x80;
+    CHECK(answers(echoed.data(), echoed.size(), *query, 9));
+  }
+}
