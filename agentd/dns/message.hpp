@@ -47,7 +47,8 @@ std::string not_forwarded(const Query& query);
 // class IN, RD as the sandbox set it, and when the sandbox used EDNS an
 // OPT record with our UDP size and its DO bit only. No EDNS option (client
 // subnet, cookie, padding), no authority or additional record and no
-// other flag of the sandbox's message reaches the upstream.
+// other flag of the sandbox's message reaches the upstream. An error for
+// a query not_forwarded() refuses.
 Result<Bytes> upstream_query(const Query& query, uint16_t id);
 
 // Whether a message answers the query sent upstream with `id`: a response

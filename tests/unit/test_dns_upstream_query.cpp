@@ -147,6 +147,10 @@ TEST_CASE("only class IN and the usual types are forwarded") {
   chaos.qtype = LDNS_RR_TYPE_TXT;
   chaos.qclass = LDNS_RR_CLASS_CH;  // version.bind and friends
   CHECK(not_forwarded(chaos) == "class 3 is not forwarded (only IN)");
+  CHECK_FALSE(upstream_query(chaos, 1).ok());  // never built, whoever asks
+  Query zero;
+  zero.qclass = LDNS_RR_CLASS_IN;  // type 0, which ldns would make A
+  CHECK_FALSE(upstream_query(zero, 1).ok());
 }
 
 TEST_CASE("an upstream answer counts only with our id and the question echoed") {
