@@ -185,14 +185,18 @@ static __always_inline int is_ipv6_loopback(const __u8 *addr)
  */
 static __always_inline int aims_at_proxy(const struct destination *dest, __u32 slot)
 {
-	__u32 zero = 0, ip4, host, base;
+	__u32 zero = 0, ip4, host, base, w[4];
 	struct agentd_dns_config *cfg = bpf_map_lookup_elem(&agentd_dnscfg, &zero);
 
 	if (!cfg || !cfg->enabled)
 		return PROXY_NOT;
 	if (dest->family == AGENTD_FAMILY_IPV6) {
 		base = dns6_port(0);
-		if (!base || !is_ipv6_loopback(dest->addr) || dest->port <= base ||
+		/* [::] is loopback here: the kernel delivers a connect or a
+		 * send to the unspecified address to [::1], so [::]:<port of
+		 * another sandbox> would ask in that sandbox's name. */
+		__builtin_memcpy(w, dest->addr, sizeof(w));
+		if (!base || (w[0] | w[1] | w[2]) || (w[3] != 0 && w[3] != bpf_htonl(1)) || dest->port <= base ||
 		    dest->port >= base + AGENTD_MAX_SANDBOXES)
 			return PROXY_NOT;
 		if (dest->port == base + slot)
@@ -205,6 +209,11 @@ static __always_inline int aims_at_proxy(const struct destination *dest, __u32 s
 		return PROXY_NOT;
 	__builtin_memcpy(&ip4, dest->addr, sizeof(ip4));
 	host = bpf_ntohl(ip4);
+	/* 0.0.0.0 (also as ::ffff:0.0.0.0, normalised to IPv4) reaches the
+	 * proxy's wildcard socket from loopback: never this sandbox's own
+	 * address, so it is another's. */
+	if (host == 0)
+		return PROXY_OTHER;
 	if ((host & AGENTD_DNS_MASK) != AGENTD_DNS_NET)
 		return PROXY_NOT;
 	return (host & ~AGENTD_DNS_MASK) == slot ? PROXY_OWN : PROXY_OTHER;

@@ -9,6 +9,7 @@
 #include "record_text.hpp"
 #include "commands.hpp"
 #include "table.hpp"
+#include "terminal_text.hpp"
 
 namespace agentctl {
 using nlohmann::json;
@@ -16,7 +17,7 @@ using nlohmann::json;
 namespace {
 
 int fail(const agentd::Error& error) {
-  std::cerr << "agentctl: " << error.describe() << "\n";
+  std::cerr << "agentctl: " << terminal_text(error.describe()) << "\n";  // may quote a record
   return kExitFailure;
 }
 

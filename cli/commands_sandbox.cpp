@@ -12,6 +12,7 @@
 #include "agentd/sandbox/landlock.hpp"
 #include "agentd/sandbox/seccomp_profile.hpp"
 #include "commands.hpp"
+#include "record_text.hpp"
 
 namespace agentctl {
 using nlohmann::json;
@@ -38,7 +39,7 @@ agentd::Result<json> profile_of(const Globals& g, const std::string& agent, cons
 std::string list(const json& names) {
   if (!names.is_array() || names.empty()) return "-";
   std::string text;
-  for (const auto& n : names) text += (text.empty() ? "" : ", ") + (n.is_string() ? n.get<std::string>() : agentd::dump_json(n));
+  for (const auto& n : names) text += (text.empty() ? "" : ", ") + json_text(n);
   return text;
 }
 
@@ -71,7 +72,7 @@ int sandbox_profile(const Globals& g, const std::string& agent, const std::strin
   const json& p = *profile_json;
   const json& sc = p["syscalls"];
   std::cout << "sandbox profile of " << agent << "\n"
-            << "  user:        " << (p["user"].is_null() ? "as started (--user, else root)" : p["user"].get<std::string>())
+            << "  user:        " << (p["user"].is_null() ? "as started (--user, else root)" : json_text(p["user"]))
             << "\n";
   if (p["filesystem"].is_null()) {
     std::cout << "  filesystem:  not confined (no rule has sandbox.filesystem)\n";
@@ -80,8 +81,8 @@ int sandbox_profile(const Globals& g, const std::string& agent, const std::strin
               << "  read_write:  " << list(p["filesystem"]["read_write"]) << "\n"
               << "  execute:     " << list(p["filesystem"]["execute"]) << "\n";
   }
-  std::cout << "  syscalls:    profile " << sc["profile"].get<std::string>() << ", action "
-            << sc["action"].get<std::string>() << "\n"
+  std::cout << "  syscalls:    profile " << json_text(sc["profile"]) << ", action "
+            << json_text(sc["action"]) << "\n"
             << "    deny:      " << list(sc["deny"]) << "\n"
             << "    allow:     " << list(sc["allow"]) << "\n";
   if (sc["profile"] == "default")
@@ -93,7 +94,7 @@ int sandbox_profile(const Globals& g, const std::string& agent, const std::strin
             << "  from:        " << list(p["sources"]) << "\n\n"
             << "this kernel (Landlock ABI " << abi << "):\n";
   for (const auto& [name, value] : kernel["landlock"].items())
-    if (value.is_string()) std::cout << fmt::format("  landlock {:<28} {}\n", name, value.get<std::string>());
+    if (value.is_string()) std::cout << fmt::format("  landlock {:<28} {}\n", name, json_text(value));
   if (!kernel["landlock"]["requirement_met"].get<bool>())
     std::cout << "  REFUSED: the policy requires Landlock ABI " << p["require"]["landlock_abi"].get<int>()
               << "; agentctl run will not start\n";

@@ -8,6 +8,7 @@
 #include "commands.hpp"
 #include "record_text.hpp"
 #include "table.hpp"
+#include "terminal_text.hpp"
 
 namespace agentctl {
 using nlohmann::json;
@@ -24,7 +25,7 @@ void print_sandboxes(const json& sandboxes) {
 }
 
 int fail(const agentd::Error& error) {
-  std::cerr << "agentctl: " << error.describe() << "\n";
+  std::cerr << "agentctl: " << terminal_text(error.describe()) << "\n";  // may quote a record
   return kExitFailure;
 }
 
@@ -66,9 +67,11 @@ int status(const Globals& g) {
               << " sandboxes served)\n  queries: " << json_text(q["received"]) << " received, " << json_text(q["refused"])
               << " refused, " << json_text(q["forwarded"]) << " forwarded (" << json_text(q["forwarded_tcp"]) << " over TCP), "
               << json_text(q["cache_hits"]) << " from the cache, " << json_text(q["upstream_failures"])
-              << " upstream failures, " << json_text(q["malformed"]) << " malformed\n  learned: "
+              << " upstream failures, " << json_text(q["mismatched"]) << " stray answers discarded, "
+              << json_text(q["malformed"]) << " malformed\n  learned: "
               << json_text(dns["learned_entries"]) << " addresses now, " << json_text(dns["rebinding_refused"])
-              << " refused for rebinding\n";
+              << " refused for rebinding, " << json_text(dns["unlearnable_refused"])
+              << " never learnable (broadcast, multicast, ...)\n";
   } else {
     std::cout << "dns proxy: off\n";
   }

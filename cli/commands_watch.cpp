@@ -4,7 +4,6 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <ctime>
 #include <iostream>
 #include <map>
 #include <set>
@@ -14,11 +13,11 @@
 
 #include "agentd/api/client.hpp"
 #include "agentd/api/subscription.hpp"
-#include "agentd/approvals/book.hpp"
-#include "agentd/common/duration.hpp"
 #include "record_text.hpp"
 #include "commands.hpp"
 #include "terminal.hpp"
+#include "terminal_text.hpp"
+#include "watch_view.hpp"
 
 namespace agentctl {
 using nlohmann::json;
@@ -27,25 +26,6 @@ namespace {
 
 volatile sig_atomic_t g_stop = 0;
 void on_stop(int) { g_stop = 1; }
-
-// "14:03:22" in local time, from an RFC 3339 timestamp.
-std::string clock_time(const json& value) {
-  auto time = agentd::approvals::parse_time(json_text(value));
-  if (!time) return json_text(value);
-  const std::time_t t = agentd::approvals::Clock::to_time_t(*time);
-  std::tm local{};
-  localtime_r(&t, &local);
-  char buf[16];
-  std::strftime(buf, sizeof(buf), "%H:%M:%S", &local);
-  return buf;
-}
-
-std::string time_left(const json& value) {
-  auto time = agentd::approvals::parse_time(json_text(value));
-  if (!time) return "";
-  const auto left = std::chrono::duration_cast<std::chrono::seconds>(*time - agentd::approvals::Clock::now());
-  return left.count() > 0 ? "in " + agentd::format_duration(left) : "now";
-}
 
 class Prompt {
  public:
@@ -94,7 +74,7 @@ class Prompt {
       default: return true;
     }
     auto result = agentd::api::call(g_.socket, request);
-    if (!result) note(style_.red(result.error().describe()));
+    if (!result) note(style_.red(terminal_text(result.error().describe())));
     // Success shows when the "answered" event comes back, as for every watcher.
     return true;
   }
@@ -107,21 +87,7 @@ class Prompt {
               << (skipped_.empty() ? "" : ", " + std::to_string(pending_.size() - waiting) + " skipped") << "   "
               << style_.dim("(q quits)") << "\n\n";
     if (const json* r = current_request()) {
-      const json& p = (*r)["process"];
-      const bool name = json_text((*r)["protocol"]) == "dns";
-      // A name request comes from the DNS proxy, which knows the sandbox but not the process.
-      const std::string process =
-          p.value("pid", 0) == 0 ? std::string("- (asked through DNS)")
-                                 : json_text(p["comm"]) + " (pid " + json_text(p["pid"]) + ", uid " + json_text(p["uid"]) +
-                                       ")" + (json_text(p["exe"]).empty() || json_text(p["exe"]) == "-" ? "" : " " + json_text(p["exe"]));
-      std::cout << style_.bold("request " + json_text((*r)["id"])) << "  " << clock_time((*r)["first_seen"]) << "  "
-                << style_.bold(json_text((*r)["sandbox"])) << "\n"
-                << "  process      " << process << "\n"
-                << "  destination  " << style_.bold(destination_text(*r))
-                << (!name && (*r)["host"].is_string() ? "  (" + json_text((*r)["host"]) + ")" : "") << "\n"
-                << "  tried        " << json_text((*r)["count"]) << " time" << ((*r)["count"] == 1 ? "" : "s") << ", last "
-                << clock_time((*r)["last_seen"]) << "\n"
-                << "  expires      " << clock_time((*r)["expires_at"]) << " (" << time_left((*r)["expires_at"]) << ")\n\n";
+      std::cout << request_view(*r, style_);
       if (can_answer_)
         std::cout << "  " << style_.key('a') << " allow agent (tenant's default time)  " << style_.key('p')
                   << " allow agent permanently  " << style_.key('t') << " allow team  " << style_.key('n')
@@ -191,7 +157,7 @@ int watch(const Globals& g) {
     }
   }
   if (!first.value("ok", false)) {
-    std::cerr << "agentctl: agentd: " << first.value("error", std::string("refused")) << "\n";
+    std::cerr << "agentctl: agentd: " << (first.contains("error") ? json_text(first["error"]) : "refused") << "\n";
     return kExitFailure;
   }
   struct sigaction sa {};

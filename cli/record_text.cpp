@@ -1,13 +1,15 @@
 #include "record_text.hpp"
 
 #include "agentd/common/json_dump.hpp"
+#include "terminal_text.hpp"
 
 namespace agentctl {
 
 std::string json_text(const nlohmann::json& value) {
-  if (value.is_string()) return value.get<std::string>();
+  // Strings in records come from sandboxes (comm, exe, names): never raw.
+  if (value.is_string()) return terminal_text(value.get_ref<const std::string&>());
   if (value.is_null()) return "-";
-  return agentd::dump_json(value);
+  return terminal_text(agentd::dump_json(value));
 }
 
 std::string destination_text(const nlohmann::json& record) {

@@ -8,7 +8,8 @@
 
 namespace agentctl {
 
-// A JSON value as text: strings as they are, null as "-".
+// A JSON value as text for a terminal: strings with controls, escapes
+// and invisible characters escaped (terminal_text), null as "-".
 std::string json_text(const nlohmann::json& value);
 // "198.51.100.20:443/tcp", "[2001:db8::1]:53/udp", or for a name request
 // or grant (protocol "dns") "pypi.org (DNS)".

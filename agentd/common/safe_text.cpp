@@ -66,9 +66,20 @@ void walk(std::string_view s, Valid on_valid, Invalid on_invalid) {
   }
 }
 
-bool moves_or_reorders(char32_t c) {
-  return c == 0x061c || c == 0x200e || c == 0x200f || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069) ||
-         c == 0x2028 || c == 0x2029;
+// Code points a terminal may act on, or that reorder or hide text: C1
+// controls (U+009B is CSI on some terminals) and the format characters of
+// categories Cf/Zl/Zp that render as nothing.
+bool invisible(char32_t c) {
+  return (c >= 0x80 && c <= 0x9f) ||     // C1 controls
+         c == 0xad ||                     // soft hyphen
+         c == 0x61c ||                    // Arabic letter mark
+         c == 0x180e ||                   // Mongolian vowel separator
+         (c >= 0x200b && c <= 0x200f) ||  // zero-width space/joiners, LRM, RLM
+         (c >= 0x2028 && c <= 0x202e) ||  // line/paragraph separators, bidi embeddings and overrides
+         (c >= 0x2060 && c <= 0x206f) ||  // word joiner, invisible operators, bidi isolates
+         c == 0xfeff ||                   // zero-width no-break space (BOM)
+         (c >= 0xfff9 && c <= 0xfffb) ||  // interlinear annotation
+         (c >= 0xe0000 && c <= 0xe007f);  // tags
 }
 
 }  // namespace
@@ -105,7 +116,7 @@ std::string terminal_text(std::string_view bytes) {
           default: break;
         }
         if (c < 0x20 || c == 0x7f) return append_hex(out, "\\x", c, 2);
-        if ((c >= 0x80 && c <= 0x9f) || moves_or_reorders(c)) return append_hex(out, "\\u", c, 4);
+        if (invisible(c)) return c > 0xffff ? append_hex(out, "\\U", c, 8) : append_hex(out, "\\u", c, 4);
         out += raw;
       },
       [&](uint8_t b) { append_hex(out, "\\x", b, 2); });

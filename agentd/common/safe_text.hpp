@@ -27,10 +27,10 @@ std::string safe_text(std::string_view bytes);
 // One line of plain text for a terminal or a log: safe_text, and then
 // every character that could move the cursor, change colours, end the
 // line or reorder what is shown is written as an escape instead:
-// \n \r \t, other C0 controls, ESC and DEL as \xNN; C1 controls
-// (U+0080-U+009F), the bidi marks, embeddings, overrides and isolates
-// (U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069) and the line and
-// paragraph separators (U+2028, U+2029) as \uNNNN.
+// \n \r \t, other C0 controls, ESC and DEL as \xNN; C1 controls, the bidi
+// marks, embeddings, overrides and isolates, zero-width and other invisible
+// format characters and the line and paragraph separators as \uNNNN (or
+// \UNNNNNNNN above the BMP). The result holds no byte below 0x20, no DEL.
 std::string terminal_text(std::string_view bytes);
 
 }  // namespace agentd

@@ -729,7 +729,7 @@ json Daemon::dns_status() const {
   dns["enabled"] = true;
   dns["queries"] = {{"received", c.queries},     {"refused", c.refused},   {"forwarded", c.forwarded}, {"forwarded_tcp", c.forwarded_tcp},
                     {"answered", c.answered},    {"malformed", c.malformed}, {"upstream_failures", c.upstream_failures},
-                    {"cache_hits", c.cache_hits}, {"failed", c.failed}};
+                    {"cache_hits", c.cache_hits}, {"failed", c.failed}, {"mismatched", c.mismatched}};
   dns["ipv6"] = {{"port_base", options_.dns.ipv6_port_base}, {"sandboxes_served", dns_proxy_->ipv6_served()}};
   return dns;
 }

@@ -127,6 +127,17 @@ std::optional<dns::Bytes> DnsLearning::judge(uint32_t slot, const dns::Query& qu
     record_denial(slot, query, "unknown_cgroup", "no sandbox holds this slot", transport);
     return dns::refusal(query, settings_.refusal, dns::kEdeProhibited, "agentd: not a known sandbox");
   }
+  // The proxy forwards a rebuilt query of the usual shape only (see
+  // dns::upstream_query); other classes and types are refused here, where
+  // refusals are recorded, before any name rule.
+  if (const std::string why = dns::not_forwarded(query); !why.empty()) {
+    ++names_refused_;
+    record_denial(slot, query, "query_type", why, transport);
+    return dns::refusal(query, dns::Refusal::refused, dns::kEdeNotSupported,
+                        fmt::format("agentd: {}; agentd forwards A, AAAA, CNAME, HTTPS, SVCB, MX, TXT, SRV, PTR, "
+                                    "NS, SOA and CAA queries of class IN",
+                                    why));
+  }
   auto decision = decide(*sandbox, *policy, query.name);
   if (decision.allowed) return std::nullopt;
   ++names_refused_;
@@ -161,12 +172,27 @@ dns::Bytes DnsLearning::learn(uint32_t slot, const dns::Query& query, const uint
   }
   if (std::chrono::steady_clock::now() - host_addresses_read_ > kHostAddressesMaxAge) {
     host_addresses_ = dns::host_addresses();
+    host_broadcasts_ = dns::host_broadcasts();
     host_addresses_read_ = std::chrono::steady_clock::now();
   }
   const policy::CompiledClass* compiled = applier_.compiled(sandbox->class_id);
   std::vector<dns::LearnedAddress> refused;
   const uint64_t now = monotonic_now_ns();
   for (const auto& address : answer->addresses) {
+    // Broadcast, multicast, loopback, unspecified...: never a site, so
+    // never learned, not even where a CIDR rule covers it (that rule opens
+    // it already: then the answer keeps it). The rest of the answer is.
+    if (const auto kind = dns::unlearnable_kind(address, host_broadcasts_); !kind.empty()) {
+      ++unlearnable_refused_;
+      if (!(compiled && dns::cidr_rule_allows(*compiled, address))) refused.push_back(address);
+      spdlog::debug("DNS answer for {} in {}: {} ({}) is {}, not learned", query.name, sandbox->agent.str(),
+                   address_text(address.family, address.addr), address.owner, kind);
+      record_denial(slot, query, "unlearnable",
+                    fmt::format("{} ({}) is {}: never learned from DNS", address_text(address.family, address.addr),
+                                address.owner, kind),
+                    "");
+      continue;
+    }
     const std::string range = protected_.covering(address, host_addresses_);
     if (!range.empty() && !(compiled && dns::cidr_rule_allows(*compiled, address))) {
       ++rebinding_refused_;
@@ -345,6 +371,7 @@ json DnsLearning::to_json() const {
           {"learned_total", learned_total_},
           {"names_refused", names_refused_},
           {"rebinding_refused", rebinding_refused_},
+          {"unlearnable_refused", unlearnable_refused_},
           {"records_held", records_held_}};
 }
 

@@ -24,6 +24,7 @@
 #include "agentd/daemon/sandbox_registry.hpp"
 #include "agentd/dns/proxy.hpp"
 #include "agentd/dns/rebinding.hpp"
+#include "agentd/dns/unlearnable.hpp"
 #include "agentd/policy/explain.hpp"
 #include "agentd/policy/names.hpp"
 
@@ -107,6 +108,7 @@ class DnsLearning : public dns::QueryJudge {
   const policy::PolicySet* rules_policy_ = nullptr;  // what host_rules_ were built from
   std::map<uint32_t, policy::HostRules> host_rules_;  // by slot
   std::vector<policy::Cidr> host_addresses_;
+  std::vector<policy::Cidr> host_broadcasts_;  // read with host_addresses_
   std::chrono::steady_clock::time_point host_addresses_read_{};
   struct RecordBudget {
     std::chrono::steady_clock::time_point window_start{};
@@ -114,7 +116,7 @@ class DnsLearning : public dns::QueryJudge {
     uint64_t held = 0;  // refusals not recorded since the last record
   };
   std::map<uint32_t, RecordBudget> record_budget_;  // by slot
-  uint64_t learned_total_ = 0, rebinding_refused_ = 0, names_refused_ = 0, records_held_ = 0;
+  uint64_t learned_total_ = 0, rebinding_refused_ = 0, unlearnable_refused_ = 0, names_refused_ = 0, records_held_ = 0;
   bool dirty_ = false;
 };
 

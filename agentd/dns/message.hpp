@@ -26,12 +26,35 @@ struct Query {
   uint16_t qclass = 0;
   bool recursion_desired = false;
   bool has_edns = false;  // the query carried an OPT record
+  bool dnssec_ok = false;  // its DO bit
   uint16_t udp_size = 512;  // the largest answer it takes over UDP: 512, or its EDNS size
 };
 
 // A query the proxy can judge: a standard query, one question. Anything
 // else is an Error saying why (the caller answers FORMERR or NOTIMP).
 Result<Query> parse_query(const uint8_t* data, size_t size);
+
+// Query types the proxy forwards (README, "DNS"): what agents' resolvers
+// ask for when they connect somewhere. ANY, AXFR, NULL and the rest are
+// refused: they serve no connection and widen what a query can carry.
+bool forwarded_type(uint16_t qtype);
+// Why the proxy does not forward `query` (class other than IN, a type
+// outside forwarded_type()), or empty when it does.
+std::string not_forwarded(const Query& query);
+
+// The query sent upstream, rebuilt from what was judged and nothing else:
+// one question (the name in lowercase, so letter case carries nothing),
+// class IN, RD as the sandbox set it, and when the sandbox used EDNS an
+// OPT record with our UDP size and its DO bit only. No EDNS option (client
+// subnet, cookie, padding), no authority or additional record and no
+// other flag of the sandbox's message reaches the upstream. An error for
+// a query not_forwarded() refuses.
+Result<Bytes> upstream_query(const Query& query, uint16_t id);
+
+// Whether a message answers the query sent upstream with `id`: a response
+// with that id echoing the question (name, type, class). Anything else
+// is discarded, never handed to the sandbox nor learned from.
+bool answers(const uint8_t* data, size_t size, const Query& query, uint16_t id);
 
 // The header id of a message, when it has a header at all.
 std::optional<uint16_t> message_id(const uint8_t* data, size_t size);
@@ -74,6 +97,7 @@ Bytes error_response(const uint8_t* data, size_t size, uint16_t rcode);
 // EDE info codes (RFC 8914).
 constexpr uint16_t kEdeBlocked = 15;
 constexpr uint16_t kEdeProhibited = 18;
+constexpr uint16_t kEdeNotSupported = 21;
 
 std::string type_name(uint16_t qtype);
 

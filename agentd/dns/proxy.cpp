@@ -1,7 +1,7 @@
 #include "agentd/dns/proxy.hpp"
 
 #include <arpa/inet.h>
-#include <stdlib.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -22,10 +22,16 @@ namespace {
 constexpr uint64_t kSweepUsec = 250'000;
 constexpr size_t kMaxTcpConnections = 512;
 constexpr size_t kMaxTcpForwardsPerSandbox = 32;
+// A socket each: bounded well below the daemon's descriptor limit.
+constexpr size_t kMaxUdpForwards = 384;
+constexpr size_t kMaxUdpForwardsPerSandbox = 64;
 constexpr auto kCacheSeconds = std::chrono::seconds(5);  // at most: TTLs handed out run at most this stale
 constexpr size_t kMaxCachedAnswers = 10000;
 
-std::string cache_key(const Query& q) { return fmt::format("{}/{}/{}", q.qtype, q.qclass, q.name); }
+// What the rebuilt upstream query depends on: the answer differs with them.
+std::string cache_key(const Query& q) {
+  return fmt::format("{}/{}/{}/{}/{}", q.qtype, q.qclass, q.has_edns, q.dnssec_ok, q.name);
+}
 constexpr uint16_t kRcodeFormErr = 1, kRcodeServFail = 2, kRcodeNotImp = 4;
 
 std::optional<uint32_t> slot_of_address(in_addr addr) {
@@ -105,6 +111,15 @@ Bytes fit(bool over_tcp, const Query& query, Bytes answer) {
   return truncated_response(query);
 }
 
+// The id of a query sent upstream: from the kernel's CSPRNG, so neither an
+// off-path host nor a sandbox watching earlier ids can predict it.
+uint16_t random_id() {
+  uint16_t id = 0;
+  while (::getrandom(&id, sizeof(id), 0) != static_cast<ssize_t>(sizeof(id))) {
+  }
+  return id;
+}
+
 Bytes header_only(uint16_t id, uint16_t rcode) {
   const uint8_t header[12] = {static_cast<uint8_t>(id >> 8), static_cast<uint8_t>(id & 0xff)};
   return error_response(header, sizeof(header), rcode);
@@ -180,19 +195,10 @@ Result<std::unique_ptr<DnsProxy>> DnsProxy::start(sd_event* loop, const ProxySet
   auto tcp = listen_socket(SOCK_STREAM, settings.port);
   if (!tcp) return tcp.error();
   proxy->tcp_ = std::move(*tcp);
-  // Not connected: an upstream that is unreachable now (no route yet at
-  // boot) must not stop agentd; queries get SERVFAIL until it is reachable.
-  // Answers are taken only from the upstream's address (checked on receipt).
-  proxy->upstream_.reset(::socket(settings.upstream.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!proxy->upstream_) return system_error("creating the upstream DNS socket");
   auto* self = proxy.get();
   if (auto st = watch(loop, proxy->udp_source_, proxy->udp_.get(), EPOLLIN, &DnsProxy::on_udp, self, "DNS/udp"); !st)
     return st.error();
   if (auto st = watch(loop, proxy->tcp_source_, proxy->tcp_.get(), EPOLLIN, &DnsProxy::on_accept, self, "DNS/tcp"); !st)
-    return st.error();
-  if (auto st = watch(loop, proxy->upstream_source_, proxy->upstream_.get(), EPOLLIN, &DnsProxy::on_upstream, self,
-                      "the upstream resolver");
-      !st)
     return st.error();
   sd_event_source* sweep = nullptr;
   if (sd_event_add_time_relative(loop, &sweep, CLOCK_MONOTONIC, kSweepUsec, 10'000, &DnsProxy::on_sweep, self) < 0)
@@ -204,10 +210,10 @@ Result<std::unique_ptr<DnsProxy>> DnsProxy::start(sd_event* loop, const ProxySet
 
 DnsProxy::~DnsProxy() {
   tcp_forwards_.clear();
+  udp_forwards_.clear();
   connections_.clear();
   ipv6_.clear();
   sweep_.reset();
-  upstream_source_.reset();
   tcp_source_.reset();
   udp_source_.reset();
 }
@@ -262,9 +268,11 @@ Result<uint16_t> DnsProxy::serve_ipv6(uint32_t slot) {
   return port;
 }
 
-int DnsProxy::on_upstream(sd_event_source*, int, uint32_t, void* self) {
-  auto* proxy = static_cast<DnsProxy*>(self);
-  guarded("reading the upstream's answers", proxy->counters_.failed, [&] { proxy->read_upstream(); });
+int DnsProxy::on_upstream(sd_event_source*, int, uint32_t, void* userdata) {
+  auto* forward = static_cast<UdpForward*>(userdata);
+  auto* proxy = forward->proxy;
+  const auto serial = forward->serial;
+  guarded("reading the upstream's answers", proxy->counters_.failed, [&] { proxy->read_upstream(serial); });
   return 0;
 }
 
@@ -298,14 +306,6 @@ void DnsProxy::read_udp(int fd, uint32_t ipv6_slot) {
     }
     if (!slot || (msg.msg_flags & MSG_TRUNC)) continue;  // not through the redirect, or oversized: dropped
     handle(client, *slot, buffer, static_cast<size_t>(n));
-  }
-}
-
-uint16_t DnsProxy::next_upstream_id() {
-  // Random ids: an off-path attacker must guess one to spoof an answer.
-  for (;;) {
-    const auto id = static_cast<uint16_t>(arc4random_uniform(65536));
-    if (!pending_.count(id)) return id;
   }
 }
 
@@ -343,32 +343,54 @@ void DnsProxy::handle_query(const Client& client, uint32_t slot, const uint8_t* 
     }
     cache_.erase(hit);
   }
-  if (pending_.size() >= 65000) {
-    ++counters_.upstream_failures;
-    reply(client, header_only(query->id, kRcodeServFail));
-    return;
-  }
-  const uint16_t id = next_upstream_id();
-  const Bytes forward = with_id(data, size, id);
+  // Never the sandbox's bytes: a query rebuilt from what was judged.
+  const uint16_t id = random_id();
+  auto forward = upstream_query(*query, id);
   const auto deadline = std::chrono::steady_clock::now() + settings_.upstream_timeout;
-  if (client.tcp) {
-    Pending pending{client, slot, std::move(*query), deadline};
-    if (!forward_over_tcp(pending, forward)) {
-      ++counters_.upstream_failures;
-      reply(client, header_only(pending.query.id, kRcodeServFail));
-    }
-    return;
-  }
-  if (::sendto(upstream_.get(), forward.data(), forward.size(), MSG_DONTWAIT,
-               reinterpret_cast<const sockaddr*>(&settings_.upstream),
-               settings_.upstream_len) != static_cast<ssize_t>(forward.size())) {
+  Pending pending{client, slot, std::move(*query), deadline};
+  const bool sent = forward && (client.tcp ? forward_over_tcp(pending, *forward) : forward_over_udp(pending, id, *forward));
+  if (!sent) {
     ++counters_.upstream_failures;
-    spdlog::debug("forwarding to {}: {}", address_str(settings_.upstream), std::strerror(errno));
-    reply(client, header_only(query->id, kRcodeServFail));
-    return;
+    if (!forward) spdlog::debug("DNS from sandbox slot {}: {}", slot, forward.error().describe());
+    reply(client, header_only(pending.query.id, kRcodeServFail));
   }
+}
+
+bool DnsProxy::forward_over_udp(const Pending& pending, uint16_t id, const Bytes& query) {
+  const auto in_flight = udp_forwards_of_slot_.find(pending.slot);
+  if (udp_forwards_.size() >= kMaxUdpForwards ||
+      (in_flight != udp_forwards_of_slot_.end() && in_flight->second >= kMaxUdpForwardsPerSandbox))
+    return false;
+  auto forward = std::make_unique<UdpForward>();
+  forward->fd.reset(::socket(settings_.upstream.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  // Connected: the kernel binds a random ephemeral port and delivers only
+  // what the upstream's address sends to it. An upstream unreachable now
+  // (no route yet at boot) fails this query only.
+  if (!forward->fd ||
+      ::connect(forward->fd.get(), reinterpret_cast<const sockaddr*>(&settings_.upstream), settings_.upstream_len) != 0 ||
+      ::send(forward->fd.get(), query.data(), query.size(), MSG_DONTWAIT) != static_cast<ssize_t>(query.size())) {
+    spdlog::debug("forwarding to {}: {}", address_str(settings_.upstream), std::strerror(errno));
+    return false;
+  }
+  forward->proxy = this;
+  forward->serial = next_serial_++;
+  forward->pending = pending;
+  forward->id = id;
+  if (!watch(loop_, forward->io, forward->fd.get(), EPOLLIN, &DnsProxy::on_upstream, forward.get(),
+             "the upstream resolver"))
+    return false;
   ++counters_.forwarded;
-  pending_[id] = Pending{client, slot, std::move(*query), deadline};
+  ++udp_forwards_of_slot_[pending.slot];
+  udp_forwards_.emplace(forward->serial, std::move(forward));
+  return true;
+}
+
+void DnsProxy::drop_udp_forward(uint64_t serial) {
+  auto it = udp_forwards_.find(serial);
+  if (it == udp_forwards_.end()) return;
+  if (auto n = udp_forwards_of_slot_.find(it->second->pending.slot); n != udp_forwards_of_slot_.end() && --n->second == 0)
+    udp_forwards_of_slot_.erase(n);
+  udp_forwards_.erase(it);
 }
 
 bool DnsProxy::forward_over_tcp(const Pending& pending, const Bytes& query) {
@@ -397,7 +419,7 @@ void DnsProxy::finish_tcp_forward(uint64_t serial, const Bytes& answer) {
   const Pending pending = std::move(it->second.pending);
   const uint16_t id = it->second.id;
   tcp_forwards_.erase(it);  // the exchange calling us: it touches nothing after this call
-  if (answer.empty() || message_id(answer.data(), answer.size()) != id) {
+  if (answer.empty() || !answers(answer.data(), answer.size(), pending.query, id)) {
     ++counters_.upstream_failures;
     reply(pending.client, header_only(pending.query.id, kRcodeServFail));
   } else {
@@ -417,23 +439,28 @@ void DnsProxy::deliver_answer(const Pending& pending, const uint8_t* data, size_
   reply(pending.client, fit(pending.client.tcp, pending.query, std::move(answer)));
 }
 
-void DnsProxy::read_upstream() {
+void DnsProxy::read_upstream(uint64_t serial) {
+  auto it = udp_forwards_.find(serial);
+  if (it == udp_forwards_.end()) return;
+  UdpForward& forward = *it->second;
   uint8_t buffer[kMaxMessageBytes + 1];
-  for (int budget = 256; budget > 0; --budget) {
+  for (int budget = 16; budget > 0; --budget) {
     sockaddr_storage from{};
     socklen_t from_len = sizeof(from);
-    const ssize_t n =
-        ::recvfrom(upstream_.get(), buffer, sizeof(buffer), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &from_len);
-    if (n < 0) return;
-    if (!same_endpoint(from, settings_.upstream))
-      continue;  // not from the upstream: a spoofing attempt or a stray
-    auto id = message_id(buffer, static_cast<size_t>(n));
-    if (!id) continue;
-    auto it = pending_.find(*id);
-    if (it == pending_.end()) continue;  // late, or not ours
-    Pending pending = std::move(it->second);
-    pending_.erase(it);
+    const ssize_t n = ::recvfrom(forward.fd.get(), buffer, sizeof(buffer), MSG_DONTWAIT,
+                                 reinterpret_cast<sockaddr*>(&from), &from_len);
+    if (n < 0) return;  // EAGAIN; an ICMP error waits for the timeout, as a lost answer does
+    // Wrong source, id or question: a spoofing attempt or a stray. The
+    // real answer may still come until the deadline.
+    if (!same_endpoint(from, settings_.upstream) ||
+        !answers(buffer, static_cast<size_t>(n), forward.pending.query, forward.id)) {
+      ++counters_.mismatched;
+      continue;
+    }
+    const Pending pending = forward.pending;
+    drop_udp_forward(serial);  // closes the socket: nothing more is read from it
     deliver(pending, buffer, static_cast<size_t>(n));
+    return;
   }
 }
 
@@ -582,14 +609,16 @@ void DnsProxy::close_tcp(uint64_t serial) {
 int DnsProxy::on_sweep(sd_event_source* source, uint64_t, void* self) {
   auto* proxy = static_cast<DnsProxy*>(self);
   const auto now = std::chrono::steady_clock::now();
-  for (auto it = proxy->pending_.begin(); it != proxy->pending_.end();) {
-    if (it->second.deadline > now) {
+  for (auto it = proxy->udp_forwards_.begin(); it != proxy->udp_forwards_.end();) {
+    if (it->second->pending.deadline > now) {
       ++it;
       continue;
     }
+    const uint64_t serial = it->first;
+    const Pending pending = it->second->pending;
+    ++it;
     ++proxy->counters_.upstream_failures;
-    const Pending pending = std::move(it->second);
-    it = proxy->pending_.erase(it);
+    proxy->drop_udp_forward(serial);
     proxy->reply(pending.client, header_only(pending.query.id, kRcodeServFail));
   }
   for (auto it = proxy->tcp_forwards_.begin(); it != proxy->tcp_forwards_.end();) {

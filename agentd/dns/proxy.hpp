@@ -64,7 +64,8 @@ class DnsProxy {
 
   struct Counters {
     uint64_t queries = 0, refused = 0, forwarded = 0, forwarded_tcp = 0, answered = 0, malformed = 0,
-             upstream_failures = 0, cache_hits = 0;
+             upstream_failures = 0, cache_hits = 0,
+             mismatched = 0;  // upstream datagrams that did not answer the query (discarded)
     uint64_t failed = 0;  // queries, answers and callbacks that threw: logged and dropped
   };
   const Counters& counters() const { return counters_; }
@@ -115,7 +116,7 @@ class DnsProxy {
   static int on_udp(sd_event_source*, int fd, uint32_t, void* self);
   static int on_udp6(sd_event_source*, int fd, uint32_t, void* endpoint);
   static int on_accept6(sd_event_source*, int fd, uint32_t, void* endpoint);
-  static int on_upstream(sd_event_source*, int fd, uint32_t, void* self);
+  static int on_upstream(sd_event_source*, int fd, uint32_t, void* forward);
   static int on_accept(sd_event_source*, int fd, uint32_t, void* self);
   static int on_tcp(sd_event_source*, int fd, uint32_t revents, void* userdata);
   static int on_sweep(sd_event_source*, uint64_t, void* self);
@@ -124,7 +125,10 @@ class DnsProxy {
   void read_udp(int fd, uint32_t ipv6_slot);
   // known_slot 0: the 127.64.0.0/16 listener, whose slot is the local address.
   void accept_tcp(int listener, uint32_t known_slot);
-  void read_upstream();
+  // A query that came over UDP goes upstream from a socket of its own.
+  bool forward_over_udp(const Pending& pending, uint16_t id, const Bytes& query);
+  void read_upstream(uint64_t serial);
+  void drop_udp_forward(uint64_t serial);
   // Queries that came over TCP go upstream over TCP: their answers may not
   // fit UDP (a UDP client gets the truncated answer and retries over TCP).
   bool forward_over_tcp(const Pending& pending, const Bytes& query);
@@ -137,14 +141,27 @@ class DnsProxy {
   void reply(const Client& client, const Bytes& bytes);
   void serve_tcp(uint64_t serial, uint32_t revents);
   void close_tcp(uint64_t serial);
-  uint16_t next_upstream_id();
 
   sd_event* loop_;
   ProxySettings settings_;
   QueryJudge& judge_;
-  UniqueFd udp_, tcp_, upstream_;
-  SdEventSourcePtr udp_source_, tcp_source_, upstream_source_, sweep_;
-  std::map<uint16_t, Pending> pending_;  // by the id sent upstream
+  UniqueFd udp_, tcp_;
+  SdEventSourcePtr udp_source_, tcp_source_, sweep_;
+  // A UDP query upstream has its own connected socket: a fresh source port
+  // the kernel picks at random and a random id, so a sandbox cannot tell
+  // from one query where the next one leaves from, nor an off-path host
+  // guess both; only the upstream's address can answer it (the kernel
+  // checks, and so do we), and only with that id and question.
+  struct UdpForward {
+    DnsProxy* proxy = nullptr;
+    uint64_t serial = 0;
+    Pending pending;
+    uint16_t id = 0;  // the id sent upstream
+    UniqueFd fd;
+    SdEventSourcePtr io;
+  };
+  std::map<uint64_t, std::unique_ptr<UdpForward>> udp_forwards_;  // by serial
+  std::map<uint32_t, size_t> udp_forwards_of_slot_;                // in flight, by slot
   struct TcpForward {
     Pending pending;
     uint16_t id = 0;  // the id sent upstream
@@ -164,7 +181,6 @@ class DnsProxy {
   std::map<uint64_t, std::unique_ptr<TcpConnection>> connections_;
   std::map<uint32_t, std::unique_ptr<Ipv6Endpoint>> ipv6_;  // by slot
   uint64_t next_serial_ = 1;
-  uint16_t id_seed_ = 0;
   Counters counters_;
 };
 

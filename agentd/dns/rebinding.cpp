@@ -1,13 +1,13 @@
 #include "agentd/dns/rebinding.hpp"
 
 #include <ifaddrs.h>
+#include <net/if.h>
 #include <netinet/in.h>
 
 #include <cstring>
 #include <memory>
 
 namespace agentd::dns {
-namespace {
 
 policy::Cidr as_host_cidr(const LearnedAddress& address) {
   policy::Cidr cidr;
@@ -16,8 +16,6 @@ policy::Cidr as_host_cidr(const LearnedAddress& address) {
   cidr.prefix = cidr.max_prefix();
   return cidr;
 }
-
-}  // namespace
 
 ProtectedRanges ProtectedRanges::defaults() {
   auto parsed = parse(
@@ -59,20 +57,25 @@ std::string ProtectedRanges::str() const {
   return text;
 }
 
-std::vector<policy::Cidr> host_addresses() {
+namespace {
+
+// The interfaces' own addresses, or (broadcast) their IPv4 broadcast
+// addresses, as host CIDRs.
+std::vector<policy::Cidr> interface_addresses(bool broadcast) {
   std::vector<policy::Cidr> result;
   ifaddrs* list = nullptr;
   if (::getifaddrs(&list) != 0) return result;
   std::unique_ptr<ifaddrs, decltype(&::freeifaddrs)> owner(list, ::freeifaddrs);
   for (ifaddrs* a = list; a; a = a->ifa_next) {
-    if (!a->ifa_addr) continue;
+    const sockaddr* addr = broadcast ? ((a->ifa_flags & IFF_BROADCAST) ? a->ifa_broadaddr : nullptr) : a->ifa_addr;
+    if (!addr) continue;
     policy::Cidr cidr;
-    if (a->ifa_addr->sa_family == AF_INET) {
+    if (addr->sa_family == AF_INET) {
       cidr.family = AGENTD_FAMILY_IPV4;
-      std::memcpy(cidr.addr.data(), &reinterpret_cast<sockaddr_in*>(a->ifa_addr)->sin_addr, 4);
-    } else if (a->ifa_addr->sa_family == AF_INET6) {
+      std::memcpy(cidr.addr.data(), &reinterpret_cast<const sockaddr_in*>(addr)->sin_addr, 4);
+    } else if (addr->sa_family == AF_INET6 && !broadcast) {
       cidr.family = AGENTD_FAMILY_IPV6;
-      std::memcpy(cidr.addr.data(), &reinterpret_cast<sockaddr_in6*>(a->ifa_addr)->sin6_addr, 16);
+      std::memcpy(cidr.addr.data(), &reinterpret_cast<const sockaddr_in6*>(addr)->sin6_addr, 16);
     } else {
       continue;
     }
@@ -81,6 +84,12 @@ std::vector<policy::Cidr> host_addresses() {
   }
   return result;
 }
+
+}  // namespace
+
+std::vector<policy::Cidr> host_addresses() { return interface_addresses(false); }
+
+std::vector<policy::Cidr> host_broadcasts() { return interface_addresses(true); }
 
 bool cidr_rule_allows(const policy::CompiledClass& compiled, const LearnedAddress& address) {
   // The longest covering entry carries every range that applies there.

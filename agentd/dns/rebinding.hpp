@@ -31,8 +31,13 @@ class ProtectedRanges {
   std::vector<policy::Cidr> ranges_;
 };
 
+// The address as a /32 or /128.
+policy::Cidr as_host_cidr(const LearnedAddress& address);
+
 // The addresses of this host's interfaces (in agentd's network namespace).
 std::vector<policy::Cidr> host_addresses();
+// Their IPv4 broadcast addresses (never learned: see unlearnable.hpp).
+std::vector<policy::Cidr> host_broadcasts();
 
 // Whether a CIDR rule of the class allows `address` on some port: then
 // the operator opened that range on purpose, and learning it adds nothing.

@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "dns_helpers.hpp"
 #include "expectations.hpp"
 #include "world.hpp"
 
@@ -31,6 +32,7 @@ rules:
       - host: short.example.test
         ports: [8080]
       - host: metadata.example.test
+      - host: private.example.test
       - host: "*.other.test"
       - host: other.example.test
       - host: big.example.test
@@ -42,46 +44,6 @@ rules:
       - host: wild.example.test
         ports: [443]
 )";
-
-struct DigResult {
-  std::string status;                // NOERROR, REFUSED, ...
-  std::set<std::string> addresses;   // A and AAAA data of the answer section
-  std::string ede;                   // the EDE line, if any
-  std::string raw;
-};
-
-// dig inside the sandbox; `args` are dig's (server, name, type, +tcp).
-DigResult dig_in(const World& world, const std::string& agent, std::vector<std::string> args) {
-  std::vector<std::string> argv = {"dig", "+tries=1", "+time=3", "+noall", "+comments", "+answer"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  auto result = world.in_sandbox(agent, argv);
-  DigResult dig;
-  dig.raw = result.describe();
-  std::istringstream lines(result.out);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (auto at = line.find("status: "); at != std::string::npos)
-      dig.status = line.substr(at + 8, line.find(',', at) - at - 8);
-    if (line.find("EDE:") != std::string::npos) dig.ede = line;
-    if (!line.empty() && line[0] != ';') {
-      std::istringstream fields(line);
-      std::string owner, ttl, klass, type, data;
-      fields >> owner >> ttl >> klass >> type >> data;
-      if (type == "A" || type == "AAAA") dig.addresses.insert(data);
-    }
-  }
-  return dig;
-}
-
-std::vector<json> dns_denials(const World& world, const std::string& name) {
-  std::vector<json> found;
-  for (int i = 0; i < 100 && found.empty(); ++i) {
-    for (const auto& d : world.denials())
-      if (d.value("name", "") == name || d.value("host", "") == name) found.push_back(d);
-    if (found.empty()) usleep(50'000);
-  }
-  return found;
-}
 
 const std::string kEng = "acme/eng/coder-1";
 const std::string kOps = "acme/ops/runner";
@@ -375,11 +337,22 @@ TEST_CASE("a host deny beats a wider allow, and answers pointing into protected 
   INFO(metadata.raw);
   CHECK(metadata.status == "NOERROR");
   CHECK(metadata.addresses.empty());
-  auto rebinding = dns_denials(world, "metadata.example.test");
+  // Link-local is never a site: not learned even where a cidr rule would lift rebinding.
+  auto link_local = dns_denials(world, "metadata.example.test");
+  REQUIRE_FALSE(link_local.empty());
+  CHECK(link_local[0]["reason"] == "unlearnable");
+  CHECK(link_local[0]["rule"].get<std::string>().find("169.254.169.254 (metadata.example.test) is link-local") !=
+        std::string::npos);
+  expect_refused(world.netprobe_in_sandbox(kEng, {"connect", "tcp", "169.254.169.254", "80"}));
+
+  DigResult private_range = dig_in(world, kEng, {"@198.51.100.53", "private.example.test"});
+  INFO(private_range.raw);
+  CHECK(private_range.status == "NOERROR");
+  CHECK(private_range.addresses.empty());
+  auto rebinding = dns_denials(world, "private.example.test");
   REQUIRE_FALSE(rebinding.empty());
   CHECK(rebinding[0]["reason"] == "rebinding");
-  CHECK(rebinding[0]["rule"].get<std::string>().find("169.254.0.0/16") != std::string::npos);
-  expect_refused(world.netprobe_in_sandbox(kEng, {"connect", "tcp", "169.254.169.254", "80"}));
+  CHECK(rebinding[0]["rule"].get<std::string>().find("10.0.0.0/8") != std::string::npos);
 }
 
 TEST_CASE("malformed queries get FORMERR or nothing, and the proxy keeps answering") {
@@ -403,14 +376,19 @@ TEST_CASE("the proxy's sandbox addresses cannot be reached directly") {
     allow:
       - cidr: 127.0.0.0/8
       - cidr: ::1/128
+      - cidr: 0.0.0.0/32
+      - cidr: ::/128
 )");
   REQUIRE(world.start_agentd());
   // eng is slot 1, ops slot 2 (sandboxes get the lowest free slot).
   REQUIRE(world.in_sandbox(kEng, {"true"}).exit_code == 0);
   REQUIRE(world.in_sandbox(kOps, {"true"}).exit_code == 0);
   // Asking in ops' name by aiming at its address, or for IPv6 at its port
-  // on ::1 (the base is 16384).
-  const std::vector<std::pair<std::string, std::string>> others = {{"127.64.0.2", "1053"}, {"::1", "16386"}};
+  // on ::1 (the base is 16384); or through the unspecified address, which
+  // the kernel delivers to loopback: [::] at ops' port, 0.0.0.0 (also
+  // v4-mapped) at the proxy's.
+  const std::vector<std::pair<std::string, std::string>> others = {
+      {"127.64.0.2", "1053"}, {"::1", "16386"}, {"::", "16386"}, {"0.0.0.0", "1053"}, {"::ffff:0.0.0.0", "1053"}};
   // Nor take the proxy's place by binding there: its sandbox addresses,
   // its port on any address, the IPv6 range on ::1 or ::.
   const std::vector<std::pair<std::string, std::string>> squats = {
@@ -437,11 +415,15 @@ TEST_CASE("the proxy's sandbox addresses cannot be reached directly") {
     bool spoof_recorded = false;
     for (int i = 0; i < 100 && !spoof_recorded; ++i) {
       for (const auto& d : world.denials())
-        spoof_recorded |= d.value("reason", "") == "proxy_spoof" && d.value("dest", "") == address;
+        spoof_recorded |= d.value("reason", "") == "proxy_spoof" &&
+                          (d.value("dest", "") == address || "::ffff:" + d.value("dest", "") == address);
       if (!spoof_recorded) usleep(50'000);
     }
     CHECK(spoof_recorded);
   }
+  // The proxy still serves both sandboxes.
+  CHECK(dig_in(world, kEng, {"@198.51.100.53", "api.example.test"}).addresses == std::set<std::string>{"198.51.100.10"});
+  CHECK(dig_in(world, kOps, {"@198.51.100.53", "wild.example.test"}).addresses == std::set<std::string>{"198.51.100.10"});
 }
 
 TEST_CASE("a reload forgets learned addresses the new policy no longer allows") {

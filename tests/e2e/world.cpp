@@ -186,6 +186,11 @@ void World::build() {
                             "--host-record=metadata.example.test,169.254.169.254,300",
                             "--host-record=private.example.test,10.1.2.3,300",
                             "--host-record=other.example.test,198.51.100.66,300",
+                            // Answers no name may teach (limited broadcast, multicast), alone
+                            // and beside an address that is learned.
+                            "--host-record=bcast.example.test,255.255.255.255,ff02::1,300",
+                            "--host-record=mixed.example.test,224.0.0.1,300",
+                            "--host-record=mixed.example.test,198.51.100.20,300",
                             "--pid-file=" + (dir_ / "dnsmasq.pid").string(),
                             "--log-facility=" + (dir_ / "dnsmasq.log").string()};
   // big.example.test: 40 A records, an answer that UDP without EDNS (512
@@ -212,6 +217,10 @@ void World::build() {
   cgroup2_mount_ = find_cgroup2_mount();
   cgroup_root_ = cgroup2_mount_ / ("agentd-e2e-" + std::to_string(getpid()));
   fs::create_directories(cgroup_root_);
+}
+
+pid_t World::serve_in_net(std::vector<std::string> argv, const std::string& name) {
+  return start_server(net_ns_, std::move(argv), name);
 }
 
 void World::write_policy(const std::string& file_name, const std::string& yaml) {

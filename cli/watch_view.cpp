@@ -1,0 +1,49 @@
+#include "watch_view.hpp"
+
+#include <ctime>
+
+#include "agentd/approvals/book.hpp"
+#include "agentd/common/duration.hpp"
+#include "record_text.hpp"
+
+namespace agentctl {
+using nlohmann::json;
+
+std::string clock_time(const json& value) {
+  auto time = agentd::approvals::parse_time(json_text(value));
+  if (!time) return json_text(value);
+  const std::time_t t = agentd::approvals::Clock::to_time_t(*time);
+  std::tm local{};
+  localtime_r(&t, &local);
+  char buf[16];
+  std::strftime(buf, sizeof(buf), "%H:%M:%S", &local);
+  return buf;
+}
+
+std::string time_left(const json& value) {
+  auto time = agentd::approvals::parse_time(json_text(value));
+  if (!time) return "";
+  const auto left = std::chrono::duration_cast<std::chrono::seconds>(*time - agentd::approvals::Clock::now());
+  return left.count() > 0 ? "in " + agentd::format_duration(left) : "now";
+}
+
+std::string request_view(const json& r, const Style& style) {
+  const json& p = r["process"];
+  const bool name = json_text(r["protocol"]) == "dns";
+  const std::string exe = json_text(p["exe"]);
+  // A name request comes from the DNS proxy, which knows the sandbox but not the process.
+  const std::string process = p.value("pid", 0) == 0
+                                  ? std::string("- (asked through DNS)")
+                                  : json_text(p["comm"]) + " (pid " + json_text(p["pid"]) + ", uid " +
+                                        json_text(p["uid"]) + ")" + (exe.empty() || exe == "-" ? "" : " " + exe);
+  return style.bold("request " + json_text(r["id"])) + "  " + clock_time(r["first_seen"]) + "  " +
+         style.bold(json_text(r["sandbox"])) + "\n" +
+         "  process      " + process + "\n" +
+         "  destination  " + style.bold(destination_text(r)) +
+         (!name && r["host"].is_string() ? "  (" + json_text(r["host"]) + ")" : "") + "\n" +
+         "  tried        " + json_text(r["count"]) + " time" + (r["count"] == 1 ? "" : "s") + ", last " +
+         clock_time(r["last_seen"]) + "\n" +
+         "  expires      " + clock_time(r["expires_at"]) + " (" + time_left(r["expires_at"]) + ")\n\n";
+}
+
+}  // namespace agentctl
