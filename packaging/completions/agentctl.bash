@@ -41,7 +41,7 @@ _agentctl() {
     run) words_for="--agent --user --" ;;
     policy) words_for="validate explain apply diff" ;;
     "policy validate") _filedir '@(yaml|yml)'; return ;;
-    "policy explain") words_for="--agent --dest --policy-dir -o --output" ;;
+    "policy explain") words_for="--agent --dest --inbound --policy-dir -o --output" ;;
     "policy apply" | "policy diff" | status | "sandbox list") words_for="-o --output" ;;
     sandbox) words_for="list adopt" ;;
     "sandbox adopt") words_for="--agent --cgroup" ;;

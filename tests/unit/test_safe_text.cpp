@@ -99,7 +99,7 @@ TEST_CASE("terminal_text writes what would steer a terminal as visible escapes")
       {"\xe2\x81\xa6\xe2\x81\xa7\xe2\x81\xa8\xe2\x81\xa9", "\\u2066\\u2067\\u2068\\u2069"},
       {"\xe2\x80\x8e\xe2\x80\x8f\xd8\x9c", "\\u200e\\u200f\\u061c"},
       {"\xe2\x80\xa8\xe2\x80\xa9", "\\u2028\\u2029"},
-      {"\xe2\x80\x8d", "\xe2\x80\x8d"},                   // a zero-width joiner moves nothing
+      {"\xe2\x80\x8d", "\\u200d"},                        // a zero-width joiner hides where names differ
   };
   for (const auto& c : cases) {
     INFO(c.out);
