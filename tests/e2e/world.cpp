@@ -182,7 +182,7 @@ void World::build() {
                             "--host-record=target.example.test,203.0.113.7,300",
                             "--cname=alias.example.test,middle.example.test,300",
                             "--cname=middle.example.test,target.example.test,300",
-                            "--host-record=short.example.test,198.51.100.20,1",
+                            "--host-record=short.example.test,198.51.100.20,3",
                             "--host-record=metadata.example.test,169.254.169.254,300",
                             "--host-record=private.example.test,10.1.2.3,300",
                             "--host-record=other.example.test,198.51.100.66,300",
