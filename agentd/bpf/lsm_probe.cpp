@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <fstream>
 
 namespace agentd::bpf {
 namespace {
@@ -26,6 +27,12 @@ int load_minimal(bpf_prog_type type, bpf_attach_type attach, const char* target)
   return 0;
 }
 
+bool init_private_engaged() {
+  std::ifstream sysctl("/proc/sys/kernel/init_private");
+  int value = 0;
+  return sysctl >> value && value == 1;
+}
+
 }  // namespace
 
 std::string lsm_refusal_cause() {
@@ -34,9 +41,16 @@ std::string lsm_refusal_cause() {
   const int fentry = load_minimal(BPF_PROG_TYPE_TRACING, BPF_TRACE_FENTRY, "do_nanosleep");
   const int raw_tp = load_minimal(BPF_PROG_TYPE_TRACING, BPF_TRACE_RAW_TP, "sched_switch");
   std::string cause = std::string("; this kernel refuses even a two-instruction LSM program (") + std::strerror(lsm) + ")";
-  if (lsm == EPERM && fentry == EPERM && raw_tp == 0)
+  if (lsm == EPERM && fentry == EPERM && raw_tp == 0) {
     cause += " and every program attached through a BPF trampoline (fentry too), before the verifier runs, while "
              "tp_btf programs load: a restriction of this kernel build, not of agentd's program";
+    // A vendor patch seen on Firecracker guests: once its init sets
+    // kernel.init_private=1 (one way, never back), bpf_prog_load refuses
+    // LSM, EXT and fentry/fexit/fmod_ret programs from every process but
+    // PID 1, before any capability check, and ftrace function tracing too.
+    if (init_private_engaged())
+      cause += "; here kernel.init_private=1 (a vendor patch) reserves trampoline programs to PID 1";
+  }
   return cause;
 }
 
