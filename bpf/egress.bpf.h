@@ -131,20 +131,22 @@ static __always_inline int judge_learned(__u32 slot, const struct destination *d
 }
 
 /* What an operator granted this sandbox: consulted last, on the deny path
- * only, never after an explicit deny. An expired grant is a plain deny. */
-static __always_inline int judge_granted(__u32 slot, const struct destination *dest)
+ * only, never after an explicit deny. An expired grant is a plain deny.
+ * key_family carries AGENTD_FAMILY_INBOUND for a grant that lets a peer
+ * in (then port is the sandbox's own). */
+static __always_inline int judge_granted(__u32 slot, __u32 key_family, const __u8 *addr, __u16 port, __u8 proto_bit)
 {
 	struct agentd_learned_key key = {};
 	struct agentd_learned_value *grant;
 	struct agentd_verdict verdict;
 
 	key.slot = slot;
-	key.family = dest->family;
-	__builtin_memcpy(key.addr, dest->addr, sizeof(key.addr));
+	key.family = key_family;
+	__builtin_memcpy(key.addr, addr, sizeof(key.addr));
 	grant = bpf_map_lookup_elem(&agentd_grants, &key);
 	if (!grant || grant->expires_ns <= bpf_ktime_get_ns())
 		return 0;
-	verdict = agentd_judge(&grant->rules, dest->port, dest->proto_bit);
+	verdict = agentd_judge(&grant->rules, port, proto_bit);
 	return verdict.action == AGENTD_ACTION_ALLOW;
 }
 
@@ -253,7 +255,8 @@ static __always_inline int egress_allowed(__u32 slot, __u32 class_id, const stru
 		*reason = AGENTD_REASON_DENY_RULE;
 		return 0;
 	}
-	return judge_learned(slot, dest, verdict, reason) || judge_granted(slot, dest);
+	return judge_learned(slot, dest, verdict, reason) ||
+	       judge_granted(slot, dest->family, dest->addr, dest->port, dest->proto_bit);
 }
 
 /*

@@ -14,6 +14,9 @@
  *  - an unconnected UDP socket (it receives from anyone): the peer needs
  *    an `inbound:` rule for the socket's port, or to be a destination the
  *    sandbox may send to (a reply to what it asked).
+ * Where no rule decides, an operator's inbound grant (agentd_grants, key
+ * family with AGENTD_FAMILY_INBOUND) lets the peer in; a refusal becomes
+ * an approval request as an egress one does.
  * Whatever arrives over loopback came from this host: from another
  * sandbox, whose own egress rules had to allow 127.0.0.1 or ::1, or from
  * an unsandboxed host process, which the operator trusts. It is let in.
@@ -116,6 +119,9 @@ static __always_inline int judge_packet_ingress(struct __sk_buff *skb)
 		return VERDICT_ALLOW;
 	if (verdict.action == AGENTD_ACTION_DENY)
 		return drop_inbound(slot, class_id, AGENTD_REASON_DENY_RULE, verdict.index, &peer, local_port);
+	/* An operator let this peer in (never past an explicit deny). */
+	if (judge_granted(slot, peer.family | AGENTD_FAMILY_INBOUND, peer.addr, local_port, peer.proto_bit))
+		return VERDICT_ALLOW;
 	/* A reply: from a host and port the sandbox may send to. */
 	if (udp && peer.port && egress_allowed(slot, class_id, &peer, &verdict, &reason))
 		return VERDICT_ALLOW;

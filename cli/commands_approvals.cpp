@@ -66,8 +66,7 @@ int approvals_answer(const Globals& g, uint64_t id, bool allow, const std::strin
   if (always) request["permanent"] = true;
   return call_and_print(g, request, [](const json& result) {
     const json& r = result["request"];
-    std::cout << "request " << json_text(r["id"]) << " (" << json_text(r["sandbox"]) << " -> " << destination_text(r)
-              << "): " << json_text(r["answer"]) << "\n";
+    std::cout << "request " << json_text(r["id"]) << " (" << flow_text(r["sandbox"], r) << "): " << json_text(r["answer"]) << "\n";
     if (result.contains("grant"))
       std::cout << "grant " << json_text(result["grant"]["id"]) << " for " << json_text(result["grant"]["subject"])
                 << (result["grant"].value("permanent", false) ? ", permanent"
@@ -80,8 +79,7 @@ int grants_list(const Globals& g) { return call_and_print(g, {{"method", "grants
 
 int grants_revoke(const Globals& g, uint64_t id) {
   return call_and_print(g, {{"method", "grants.revoke"}, {"id", id}}, [](const json& grant) {
-    std::cout << "grant " << json_text(grant["id"]) << " revoked (" << json_text(grant["subject"]) << " -> " << destination_text(grant)
-              << ")\n";
+    std::cout << "grant " << json_text(grant["id"]) << " revoked (" << flow_text(grant["subject"], grant) << ")\n";
   });
 }
 

@@ -49,7 +49,7 @@ class Prompt {
                              : fmt_request(r) + " answered by " + json_text(r["answered_by"]) + ": " + colour_answer(r));
     } else if (kind == "grant_ended") {
       const json& grant = event["grant"];
-      note("grant " + json_text(grant["id"]) + " (" + json_text(grant["subject"]) + " -> " + destination_text(grant) + ") " +
+      note("grant " + json_text(grant["id"]) + " (" + flow_text(grant["subject"], grant) + ") " +
            json_text(event["why"]));
     }
   }
@@ -113,7 +113,7 @@ class Prompt {
     return nullptr;
   }
   std::string fmt_request(const json& r) const {
-    return "request " + json_text(r["id"]) + " (" + json_text(r["sandbox"]) + " -> " + destination_text(r) + ")";
+    return "request " + json_text(r["id"]) + " (" + flow_text(r["sandbox"], r) + ")";
   }
   std::string colour_answer(const json& r) const {
     const std::string answer = json_text(r["answer"]);

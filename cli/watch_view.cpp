@@ -31,15 +31,19 @@ std::string request_view(const json& r, const Style& style) {
   const json& p = r["process"];
   const bool name = json_text(r["protocol"]) == "dns";
   const std::string exe = json_text(p["exe"]);
-  // A name request comes from the DNS proxy, which knows the sandbox but not the process.
+  const bool inbound = r.value("direction", json()) == "inbound";
+  // A name request comes from the DNS proxy, which knows the sandbox but
+  // not the process; an inbound one from a peer, judged on the packet path.
   const std::string process = p.value("pid", 0) == 0
-                                  ? std::string("- (asked through DNS)")
+                                  ? std::string(inbound ? "- (a peer connecting in)" : "- (asked through DNS)")
                                   : json_text(p["comm"]) + " (pid " + json_text(p["pid"]) + ", uid " +
                                         json_text(p["uid"]) + ")" + (exe.empty() || exe == "-" ? "" : " " + exe);
   return style.bold("request " + json_text(r["id"])) + "  " + clock_time(r["first_seen"]) + "  " +
          style.bold(json_text(r["sandbox"])) + "\n" +
          "  process      " + process + "\n" +
-         "  destination  " + style.bold(destination_text(r)) +
+         // A peer asking in reads differently from the agent asking out.
+         (inbound ? "  inbound      " : "  destination  ") +
+         style.bold(destination_text(r)) +
          (!name && r["host"].is_string() ? "  (" + json_text(r["host"]) + ")" : "") + "\n" +
          "  tried        " + json_text(r["count"]) + " time" + (r["count"] == 1 ? "" : "s") + ", last " +
          clock_time(r["last_seen"]) + "\n" +

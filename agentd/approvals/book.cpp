@@ -44,6 +44,7 @@ std::optional<RequestState> parse_state(std::string_view text) {
 std::string Target::str() const {
   if (is_name()) return fmt::format("{} -> {} (DNS)", sandbox, name);
   const bool v6 = address.find(':') != std::string::npos;
+  if (inbound) return fmt::format("{} <- {} to port {}/{}", sandbox, address, port, protocol);
   return fmt::format("{} -> {}{}{}:{}/{}", sandbox, v6 ? "[" : "", address, v6 ? "]" : "", port, protocol);
 }
 
@@ -129,6 +130,7 @@ Result<Answered> Book::decide(uint64_t request_id, const Decision& decision, con
   grant.host = request.target.is_name() ? request.target.name : request.host;
   grant.port = request.target.port;
   grant.protocol = request.target.protocol;
+  grant.inbound = request.target.inbound;
   if (!decision.permanent) grant.expires_at = now + decision.duration.value_or(settings.grant_duration);
   grant.created_by = who;
   grant.created_at = now;

@@ -47,11 +47,15 @@ struct Target {
   uint16_t port = 0;     // 0 for a name
   std::string protocol;  // "tcp", "udp", or kNameProtocol
   std::string name;      // a name request's name ("pypi.org"), else empty
-  auto tie() const { return std::tie(sandbox, address, port, protocol, name); }
+  // A peer that tried to connect or send into the sandbox: then address
+  // is the peer's and port the sandbox's own (judged by `inbound:` rules).
+  bool inbound = false;
+  auto tie() const { return std::tie(sandbox, address, port, protocol, name, inbound); }
   bool operator<(const Target& other) const { return tie() < other.tie(); }
   bool operator==(const Target& other) const { return tie() == other.tie(); }
   bool is_name() const { return protocol == kNameProtocol; }
-  // "acme/eng/coder-1 -> 198.51.100.20:80/tcp", "acme/eng/coder-1 -> pypi.org (DNS)"
+  // "acme/eng/coder-1 -> 198.51.100.20:80/tcp", "acme/eng/coder-1 -> pypi.org (DNS)",
+  // "acme/eng/coder-1 <- 198.51.100.20 to port 8080/tcp"
   std::string str() const;
 };
 
@@ -90,6 +94,7 @@ struct Grant {
   std::string host;      // a name grant's name; else the name the address was learned from
   uint16_t port = 0;
   std::string protocol;  // kNameProtocol: the name resolves, its addresses open on every port
+  bool inbound = false;  // opens `port` of the sandbox to the peer `address`, not egress
   std::optional<Time> expires_at;  // none: permanent
   std::string created_by;
   Time created_at;

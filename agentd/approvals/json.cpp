@@ -39,6 +39,16 @@ Time required_time(const json& value) {
   return *time;
 }
 
+const char* direction_name(bool inbound) { return inbound ? "inbound" : "outbound"; }
+
+// Rows written before inbound requests existed carry no direction: outbound.
+bool inbound_of(const json& j) {
+  const std::string direction = j.value("direction", std::string("outbound"));
+  if (direction != "inbound" && direction != "outbound")
+    throw std::invalid_argument("direction must be inbound or outbound, not " + direction);
+  return direction == "inbound";
+}
+
 }  // namespace
 
 json request_to_json(const Request& r) {
@@ -48,6 +58,7 @@ json request_to_json(const Request& r) {
           {"host", r.host.empty() ? json(nullptr) : json(r.host)},
           {"port", r.target.port},
           {"protocol", r.target.protocol},
+          {"direction", direction_name(r.target.inbound)},
           {"process", {{"pid", r.process.pid}, {"uid", r.process.uid}, {"comm", r.process.comm}, {"exe", r.process.exe}}},
           {"count", r.count},
           {"first_seen", time_text(r.first_seen)},
@@ -70,6 +81,7 @@ json grant_to_json(const Grant& g) {
           {"host", g.host.empty() ? json(nullptr) : json(g.host)},
           {"port", g.port},
           {"protocol", g.protocol},
+          {"direction", direction_name(g.inbound)},
           {"expires_at", optional_time(g.expires_at)},
           {"permanent", !g.expires_at.has_value()},
           {"created_by", g.created_by},
@@ -84,7 +96,8 @@ Result<Request> request_from_json(const json& j) {
     r.target = {j.at("sandbox").get<std::string>(), j.at("dest").get<std::string>(), j.at("port").get<uint16_t>(),
                 j.at("protocol").get<std::string>(), ""};
     r.host = j.value("host", json()).is_string() ? j["host"].get<std::string>() : "";
-    if (r.target.is_name()) r.target.name = r.host;  // a name request keeps its name as the host
+    if (r.target.is_name()) r.target.name = r.host;
+    r.target.inbound = inbound_of(j);  // a name request keeps its name as the host
     const json& p = j.at("process");
     r.process = {p.value("pid", 0u), p.value("uid", 0u), p.value("comm", ""), p.value("exe", "")};
     r.count = j.at("count").get<uint64_t>();
@@ -117,6 +130,7 @@ Result<Grant> grant_from_json(const json& j) {
     g.host = j.value("host", json()).is_string() ? j["host"].get<std::string>() : "";
     g.port = j.at("port").get<uint16_t>();
     g.protocol = j.at("protocol").get<std::string>();
+    g.inbound = inbound_of(j);
     g.expires_at = optional_time(j.value("expires_at", json()));
     g.created_by = j.at("created_by").get<std::string>();
     g.created_at = required_time(j.at("created_at"));

@@ -42,6 +42,11 @@ void set_outcome(json& event, bool allowed) {
   event["disposition"] = allowed ? "Allowed" : "Blocked";
 }
 
+// OCSF connection_info.direction_id: 1 Inbound, 2 Outbound.
+json connection_info(const std::string& protocol, bool inbound) {
+  return {{"protocol_name", protocol}, {"direction_id", inbound ? 1 : 2}, {"direction", inbound ? "Inbound" : "Outbound"}};
+}
+
 std::string text(const json& record, const char* key) {
   auto it = record.find(key);
   return it != record.end() && it->is_string() ? it->get<std::string>() : std::string();
@@ -64,14 +69,22 @@ json ocsf_denial(const json& record) {
     event["query"] = {{"hostname", text(record, "name")}, {"type", text(record, "qtype")}};
     event["rcode_id"] = 5;
     event["rcode"] = "Refused";
-    event["connection_info"] = {{"protocol_name", text(record, "protocol")}, {"direction_id", 2}, {"direction", "Outbound"}};
+    event["connection_info"] = connection_info(text(record, "protocol"), false);
     event["message"] = sandbox + " may not resolve " + text(record, "name");
+  } else if (text(record, "direction") == "inbound") {
+    // The peer started it: it is the source, the sandbox's port the destination.
+    event["src_endpoint"] = {{"ip", text(record, "source")}};
+    json dst = {{"name", sandbox.empty() ? json(nullptr) : json(sandbox)}};
+    if (record.contains("port")) dst["port"] = record["port"];
+    event["dst_endpoint"] = dst;
+    event["connection_info"] = connection_info(text(record, "protocol"), true);
+    event["message"] = sandbox + " refused a connection from " + text(record, "source");
   } else {
     json dst = {{"ip", text(record, "dest")}};
     if (record.contains("port")) dst["port"] = record["port"];
     if (!text(record, "host").empty()) dst["hostname"] = text(record, "host");
     event["dst_endpoint"] = dst;
-    event["connection_info"] = {{"protocol_name", text(record, "protocol")}, {"direction_id", 2}, {"direction", "Outbound"}};
+    event["connection_info"] = connection_info(text(record, "protocol"), false);
     event["actor"] = {{"process",
                        {{"pid", record.value("tgid", record.value("pid", 0))},
                         {"name", text(record, "comm")},
@@ -101,12 +114,15 @@ json ocsf_decision(const Request& request, const std::optional<Grant>& grant) {
   event["src_endpoint"] = {{"name", request.target.sandbox}};
   if (name) {
     event["query"] = {{"hostname", request.target.name}};
+  } else if (request.target.inbound) {
+    event["src_endpoint"] = {{"ip", request.target.address}};
+    event["dst_endpoint"] = {{"name", request.target.sandbox}, {"port", request.target.port}};
+    event["connection_info"] = connection_info(request.target.protocol, true);
   } else {
     json dst = {{"ip", request.target.address}, {"port", request.target.port}};
     if (!request.host.empty()) dst["hostname"] = request.host;
     event["dst_endpoint"] = dst;
-    event["connection_info"] = {{"protocol_name", request.target.protocol}, {"direction_id", 2},
-                                {"direction", "Outbound"}};
+    event["connection_info"] = connection_info(request.target.protocol, false);
   }
   if (!request.answered_by.empty()) event["actor"] = {{"user", {{"name", request.answered_by}}}};
   event["message"] = request.target.str() + ": " + request.answer;

@@ -57,6 +57,7 @@ bool policy_denies(const policy::PolicySet& policy, const approvals::Grant& gran
       fmt::format("{}:{}/{}", grant.address.find(':') != std::string::npos ? "[" + grant.address + "]" : grant.address,
                   grant.port, grant.protocol == "udp" ? "udp" : "tcp"));
   if (!dest) return false;
+  dest->inbound = grant.inbound;
   auto decision = policy::explain(policy, agent, *dest);
   return decision && !decision->allowed && decision->endpoint;  // an explicit deny rule
 }
@@ -178,15 +179,14 @@ void ApprovalService::on_denial(const json& record) {
   // there is no address yet); a rebinding refusal is not.
   const std::string reason = text(record, "reason");
   const bool name_request = hook == "dns" && reason == "no_rule" && !event.host.empty();
-  // Inbound refusals are audited, not asked: an `inbound:` rule opens a port.
-  if (sandbox.empty() || hook == "sock_create" || inbound || (!name_request && (hook == "dns" || event.dest.empty())) ||
+  if (sandbox.empty() || hook == "sock_create" || (!name_request && (hook == "dns" || event.dest.empty())) ||
       (reason != "no_rule" && reason != "dns_expired"))
     return;
   approvals::Denial denial;
   if (name_request)
     denial.target = {sandbox, "", 0, approvals::kNameProtocol, event.host};
   else
-    denial.target = {sandbox, event.dest, event.port, event.protocol, ""};
+    denial.target = {sandbox, event.dest, event.port, event.protocol, "", inbound};
   denial.host = event.host;
   const uint32_t pid = record.value("tgid", record.value("pid", 0u));  // the proxy knows no process: 0
   denial.process = {pid, record.value("uid", 0u), text(record, "comm"), pid ? exe_of(pid) : ""};
@@ -288,7 +288,9 @@ void ApprovalService::sync_grants() {
       if (grant->is_name()) continue;  // the DNS proxy consults those; their addresses are learned
       auto cidr = policy::parse_cidr(grant->address);
       if (!cidr) continue;
-      Entry& entry = desired[Key{slot, cidr->family, cidr->addr}];
+      // An inbound grant opens the sandbox's port to the peer: its key
+      // carries the inbound bit, as the class's inbound rules do.
+      Entry& entry = desired[Key{slot, cidr->family | (grant->inbound ? AGENTD_FAMILY_INBOUND : 0u), cidr->addr}];
       const uint8_t proto = grant->protocol == "udp" ? AGENTD_PROTO_UDP : AGENTD_PROTO_TCP;
       if (entry.ranges.size() < AGENTD_MAX_PORT_RANGES)
         entry.ranges.push_back({grant->port, grant->port, proto, AGENTD_ACTION_ALLOW, 0});
@@ -336,7 +338,7 @@ std::optional<std::string> ApprovalService::explain(const policy::AgentName& age
   for (const auto* grant : book_.grants_covering(agent)) {
     auto cidr = policy::parse_cidr(grant->address);
     if (!cidr || cidr->family != dest.family || cidr->addr != dest.addr || grant->port != dest.port ||
-        grant->protocol != proto)
+        grant->protocol != proto || grant->inbound != dest.inbound)
       continue;
     return fmt::format("allowed by grant {} ({} {}, by {}, {})", grant->id, approvals::scope_name(grant->scope),
                        grant->subject, grant->created_by,

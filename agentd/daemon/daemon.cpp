@@ -804,7 +804,7 @@ Result<json> Daemon::explain(const std::string& agent_text, const std::string& d
   auto decision = policy::explain(*policy, *agent, *dest);
   if (!decision) return decision.error();
   // The rules say nothing: the kernel then asks what DNS taught the sandbox.
-  // DNS and grants open egress only: an inbound peer has its rules' answer.
+  // DNS opens egress only; an operator's grant may open either direction.
   if (!decision->allowed && !decision->endpoint && dns_learning_ && !inbound) {
     if (const Sandbox* sandbox = registry_.find_agent(agent->str())) {
       if (auto learned = dns_learning_->explain(sandbox->slot, *dest)) {
@@ -813,7 +813,7 @@ Result<json> Daemon::explain(const std::string& agent_text, const std::string& d
       }
     }
   }
-  if (!decision->allowed && !decision->endpoint && approvals_ && !inbound) {
+  if (!decision->allowed && !decision->endpoint && approvals_) {
     auto granted = dest->host.empty() ? approvals_->explain(*agent, *dest) : [&]() -> std::optional<std::string> {
       auto name = approvals_->name_grant(*agent, dest->host);
       return name ? std::optional<std::string>(name->explanation) : std::nullopt;

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "approvals_helpers.hpp"
 #include "expectations.hpp"
 #include "world.hpp"
 
@@ -39,6 +40,16 @@ rules:
           ports: [8080]
       deny:
         - cidr: 198.51.100.66/32
+)";
+
+// No inbound rule at all: the sandbox may reach the /24 on 80 and 9000.
+const char* kEgressOnlyPolicy = R"(apiVersion: agentd/v1
+tenant: acme
+rules:
+  - agents: "acme/eng/*"
+    allow:
+      - cidr: 198.51.100.0/24
+        ports: [80, 9000]
 )";
 
 // A sandboxed server on tcp 8080 and udp 8081 (dual stack), once it listens.
@@ -96,9 +107,13 @@ TEST_CASE("only peers an inbound rule allows connect or send into a sandbox") {
   CHECK(by_rule.value("rule", "").find("rules[0].inbound.deny[0]") != std::string::npos);
   REQUIRE(wait_for_inbound_record(world, "2001:db8:1::10", 8080).is_object());
   REQUIRE(wait_for_inbound_record(world, "198.51.100.10", 8081).is_object());
-  // Inbound refusals are audited, never turned into egress requests.
+  // A peer no rule decided is a question for an operator (an inbound
+  // request); one an explicit deny refused is not.
+  auto asked = wait_for_request(world, kAgent, "198.51.100.10", 8080);
+  REQUIRE(asked.is_object());
+  CHECK(asked["direction"] == "inbound");
   auto requests = world.agentctl({"approvals", "list", "-o", "json"});
-  CHECK(requests.out.find("198.51.100.10") == std::string::npos);
+  CHECK(requests.out.find("198.51.100.66") == std::string::npos);
 
   // Over loopback the host itself may connect (documented).
   expect_ok(world.netprobe_outside({"connect", "tcp", "127.0.0.1", "8080"}));
@@ -116,13 +131,7 @@ TEST_CASE("only peers an inbound rule allows connect or send into a sandbox") {
 
 TEST_CASE("with no inbound rule a listening sandbox takes no connection from the network") {
   World world;
-  world.write_policy("acme.yaml", R"(apiVersion: agentd/v1
-tenant: acme
-rules:
-  - agents: "acme/eng/*"
-    allow:
-      - cidr: 198.51.100.0/24
-)");
+  world.write_policy("acme.yaml", kEgressOnlyPolicy);
   INFO(world.agentd_log());
   REQUIRE(world.start_agentd());
   start_sandboxed_server(world);
@@ -132,5 +141,47 @@ rules:
   // The sandbox's own traffic is unaffected: it may reach the /24 and hear back.
   expect_ok(world.netprobe_in_sandbox(kAgent, {"connect", "tcp", "198.51.100.10", "80"}));
   expect_ok(world.netprobe_in_sandbox(kAgent, {"sendto", "udp", "198.51.100.10", "9000"}));
+  CHECK(world.agentctl({"status"}).exit_code == 0);
+}
+
+TEST_CASE("an operator lets a refused peer in, only that peer, only inward, until revoked") {
+  World world;
+  world.write_policy("acme.yaml", kEgressOnlyPolicy);
+  INFO(world.agentd_log());
+  REQUIRE(world.start_agentd());
+  start_sandboxed_server(world);
+
+  expect_refused(world.netprobe_in_internet({"from", "198.51.100.20", "tcp", "198.51.100.1", "8080"}), "ETIMEDOUT");
+  auto request = wait_for_request(world, kAgent, "198.51.100.20", 8080);
+  REQUIRE(request.is_object());
+  CHECK(request["direction"] == "inbound");
+  CHECK(request["protocol"] == "tcp");
+  auto listed = world.agentctl({"approvals", "list"});
+  CHECK(listed.out.find("from 198.51.100.20 to port 8080/tcp") != std::string::npos);
+
+  auto answer = agentctl_json(world, {"approvals", "approve", std::to_string(request["id"].get<uint64_t>())});
+  REQUIRE(answer.is_object());
+  REQUIRE(answer["grant"].is_object());
+  CHECK(answer["grant"]["direction"] == "inbound");
+  const auto grant_id = answer["grant"]["id"].get<uint64_t>();
+
+  // The peer comes in now; another peer does not, nor the same peer on another port.
+  expect_ok(world.netprobe_in_internet({"from", "198.51.100.20", "tcp", "198.51.100.1", "8080"}));
+  expect_refused(world.netprobe_in_internet({"from", "198.51.100.66", "tcp", "198.51.100.1", "8080"}), "ETIMEDOUT");
+  expect_refused(world.netprobe_in_internet({"from", "198.51.100.20", "udp", "198.51.100.1", "8081"}), "ETIMEDOUT");
+  // An inbound grant opens nothing outward: the agent still cannot reach the peer there.
+  expect_refused(world.netprobe_in_sandbox(kAgent, {"connect", "tcp", "198.51.100.20", "8080"}));
+  // explain agrees with the kernel, in both directions.
+  auto explained = world.agentctl({"policy", "explain", "--agent", kAgent, "--dest", "198.51.100.20:8080", "--inbound"});
+  INFO(explained.describe());
+  CHECK(explained.out.find("allowed by grant") != std::string::npos);
+  explained = world.agentctl({"policy", "explain", "--agent", kAgent, "--dest", "198.51.100.20:8080"});
+  CHECK(explained.out.find("allowed by grant") == std::string::npos);
+
+  // Revoked: the peer is refused again, and no SYN-ACK ever reached the refused one.
+  REQUIRE(world.agentctl({"grants", "revoke", std::to_string(grant_id)}).exit_code == 0);
+  expect_refused(world.netprobe_in_internet({"from", "198.51.100.20", "tcp", "198.51.100.1", "8080"}), "ETIMEDOUT");
+  CHECK(world.forbidden_arrivals() == 0);
+  CHECK(world.stray_packets() == 0);
   CHECK(world.agentctl({"status"}).exit_code == 0);
 }

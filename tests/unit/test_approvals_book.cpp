@@ -193,3 +193,40 @@ TEST_CASE("a refused name is a request of its own, and its grant names the name"
   CHECK(grant->is_name());
   CHECK(grant->host == "pypi.org");
 }
+
+TEST_CASE("a peer coming in is a request of its own, and its grant opens only that direction") {
+  Book book;
+  policy::ApprovalSettings settings;
+  Denial out = denial("acme/eng/a", 8080, t0);
+  Denial in = out;
+  in.target.inbound = true;  // 198.51.100.20 tried to reach the sandbox's port 8080
+  CHECK(book.note_denial(out, settings).what == Book::Noted::created);
+  auto noted = book.note_denial(in, settings);
+  REQUIRE(noted.what == Book::Noted::created);
+  CHECK(book.requests().size() == 2);
+  CHECK(noted.request->target.str() == "acme/eng/a <- 198.51.100.20 to port 8080/tcp");
+  CHECK(out.target.str() == "acme/eng/a -> 198.51.100.20:8080/tcp");
+
+  auto answered = book.decide(noted.request->id, {true, Scope::agent, 1h, false}, "root", t0 + 1s, settings);
+  REQUIRE(answered);
+  REQUIRE(answered->grant);
+  CHECK(answered->grant->inbound);
+  CHECK(answered->grant->port == 8080);
+
+  // The direction survives the store.
+  auto request = request_from_json(request_to_json(answered->request));
+  REQUIRE(request);
+  CHECK(request->target.inbound);
+  CHECK(request_to_json(answered->request)["direction"] == "inbound");
+  auto grant = grant_from_json(grant_to_json(*answered->grant));
+  REQUIRE(grant);
+  CHECK(grant->inbound);
+  // Rows from before directions existed are outbound; a wrong one is refused.
+  auto legacy = grant_to_json(*answered->grant);
+  legacy.erase("direction");
+  CHECK_FALSE(grant_from_json(legacy)->inbound);
+  legacy["direction"] = "sideways";
+  auto refused = grant_from_json(legacy);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().describe().find("direction") != std::string::npos);
+}

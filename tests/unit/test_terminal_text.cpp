@@ -123,3 +123,29 @@ TEST_CASE("the watch prompt cannot be given a forged destination line") {
   CHECK(agentctl::destination_text({{"protocol", "dns"}, {"host", "a\x1b]0;pwned\x07.test"}}) ==
         "a\\x1b]0;pwned\\x07.test (DNS)");
 }
+
+TEST_CASE("an inbound request reads as a peer coming in, never as a destination") {
+  nlohmann::json request = {{"id", 9},
+                            {"sandbox", "acme/dev/coder"},
+                            {"dest", "198.51.100.20"},
+                            {"port", 8080},
+                            {"protocol", "tcp"},
+                            {"direction", "inbound"},
+                            {"host", nullptr},
+                            {"count", 2},
+                            {"first_seen", "2026-01-01T00:00:00Z"},
+                            {"last_seen", "2026-01-01T00:00:00Z"},
+                            {"expires_at", "2026-01-01T00:05:00Z"},
+                            {"process", {{"pid", 0}, {"uid", 0}, {"comm", ""}, {"exe", ""}}}};
+  agentctl::Style style;
+  const std::string view = agentctl::request_view(request, style);
+  INFO(view);
+  CHECK(view.find("  inbound      from 198.51.100.20 to port 8080/tcp") != std::string::npos);
+  CHECK(view.find("destination") == std::string::npos);
+  CHECK(agentctl::flow_text(request["sandbox"], request) == "acme/dev/coder <- 198.51.100.20 to port 8080/tcp");
+  request["direction"] = "outbound";
+  CHECK(agentctl::flow_text(request["sandbox"], request) == "acme/dev/coder -> 198.51.100.20:8080/tcp");
+  // Audit events carry the direction in their detail.
+  CHECK(agentctl::destination_text({{"dest", "2001:db8::20"}, {"port", 22}, {"protocol", "tcp"},
+                                    {"detail", {{"direction", "inbound"}}}}) == "from 2001:db8::20 to port 22/tcp");
+}
