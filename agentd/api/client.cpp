@@ -27,6 +27,9 @@ Result<UniqueFd> connect_and_send(const std::filesystem::path& socket_path, cons
   while (sent < text.size()) {
     ssize_t n = ::send(fd.get(), text.data() + sent, text.size() - sent, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
+    // agentd may answer and close at accept (a caller inside a sandbox, a
+    // uid at its limit) before reading: its one line waits to be read.
+    if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) return fd;
     if (n <= 0) return system_error("sending to agentd");
     sent += static_cast<size_t>(n);
   }

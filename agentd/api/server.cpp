@@ -51,8 +51,8 @@ Status check_socket_free(const fs::path& path) {
 }
 
 Result<std::unique_ptr<Server>> Server::listen(sd_event* loop, const fs::path& path, Handler handler,
-                                               Gate gate) {
-  std::unique_ptr<Server> server(new Server(loop, path, std::move(handler), std::move(gate)));
+                                               Gate gate, ClientLimits limits) {
+  std::unique_ptr<Server> server(new Server(loop, path, std::move(handler), std::move(gate), limits));
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (path.string().size() >= sizeof(addr.sun_path))
@@ -110,14 +110,32 @@ void Server::accept_clients() {
     if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) continue;
     Peer peer{cred.pid, cred.uid, cred.gid, {}, false};
     read_peer_groups(fd.get(), peer);
+    auto refusal = gate_(peer);
+    if (refusal && refusal->at_accept) {
+      // Told and closed now: a sandbox holds none of our descriptors.
+      // Logged at the first of a burst only (a flood must not flood the log).
+      if (refused_in_sandbox_++ % 1000 == 0)
+        spdlog::warn("control socket: closed pid {} uid {} at accept: {} ({} so far)", peer.pid, peer.uid,
+                     terminal_text(refusal->why), refused_in_sandbox_);
+      turn_away(fd.get(), refusal->why);
+      continue;
+    }
+    if (auto limit = over_limit(peer)) {
+      if (refused_over_limit_++ % 1000 == 0)
+        spdlog::warn("control socket: closed pid {} uid {} at accept: {} ({} so far)", peer.pid, peer.uid, *limit,
+                     refused_over_limit_);
+      turn_away(fd.get(), *limit);
+      continue;
+    }
     auto client = std::make_shared<Client>();
     client->server = this;
     client->peer = peer;
     // A refused peer still gets its request read, then the refusal as the
     // answer: closing on unread data would reset the connection instead.
-    client->refusal = gate_(peer);
-    if (client->refusal)
-      spdlog::warn("control socket: refused pid {} uid {}: {}", peer.pid, peer.uid, terminal_text(*client->refusal));
+    if (refusal) {
+      client->refusal = refusal->why;
+      spdlog::warn("control socket: refused pid {} uid {}: {}", peer.pid, peer.uid, terminal_text(refusal->why));
+    }
     client->fd = std::move(fd);
     sd_event_source* io = nullptr;
     sd_event_source* deadline = nullptr;
@@ -131,6 +149,40 @@ void Server::accept_clients() {
     Client* key = client.get();
     clients_.emplace(key, std::move(client));
   }
+}
+
+std::optional<std::string> Server::over_limit(const Peer& peer) const {
+  if (clients_.size() >= limits_.total)
+    return fmt::format("agentd holds {} control connections, its limit: try again later", limits_.total);
+  size_t held = 0;
+  for (const auto& [key, client] : clients_) held += client->peer.uid == peer.uid;
+  if (held >= limits_.per_uid)
+    return fmt::format("uid {} holds {} control connections, the limit per uid: close some", peer.uid, held);
+  return std::nullopt;
+}
+
+void Server::turn_away(int fd, const std::string& why) {
+  // One line, never waited for: a client that does not read misses it.
+  const std::string text = agentd::dump_json(error_response(why)) + "\n";
+  (void)::send(fd, text.data(), text.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  // Closing on unread data resets the connection, and a reset client
+  // reads ECONNRESET instead of our line: take what it already sent (a
+  // request line, bounded) without waiting for more.
+  char sink[4096];
+  for (size_t taken = 0; taken < kMaxRequestBytes;) {
+    const ssize_t n = ::recv(fd, sink, sizeof(sink), MSG_DONTWAIT);
+    if (n <= 0) break;
+    taken += static_cast<size_t>(n);
+  }
+}
+
+ServerCounters Server::counters() const {
+  ServerCounters c;
+  c.clients = clients_.size();
+  for (const auto& [key, client] : clients_) c.subscriptions += client->streaming;
+  c.refused_in_sandbox = refused_in_sandbox_;
+  c.refused_over_limit = refused_over_limit_;
+  return c;
 }
 
 int Server::on_deadline(sd_event_source*, uint64_t, void* userdata) {
@@ -228,6 +280,14 @@ bool Reply::stream(const nlohmann::json& line) const {
 
 bool Server::push(Client& client, const nlohmann::json& line) {
   if (!client.streaming) {
+    size_t streams = 0;
+    for (const auto& [key, other] : clients_) streams += other->streaming && other->peer.uid == client.peer.uid;
+    if (streams >= limits_.subscriptions_per_uid) {
+      ++refused_over_limit_;
+      answer(client, error_response(fmt::format("uid {} holds {} subscriptions, the limit per uid: close some",
+                                                client.peer.uid, streams)));
+      return false;
+    }
     client.streaming = true;
     sd_event_source* io = nullptr;
     if (sd_event_add_io(loop_, &io, client.fd.get(), EPOLLIN | EPOLLRDHUP, &Server::on_readable, &client) < 0) {

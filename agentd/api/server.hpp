@@ -1,6 +1,8 @@
 // The control socket: accepts local clients, reads one request line,
-// answers (at once, or later for work done off the loop), closes. Every peer is identified by SO_PEERCRED and passed
-// through a gate first (a process inside any sandbox is never served).
+// answers (at once, or later for work done off the loop), closes. Every
+// peer is identified by SO_PEERCRED and passed through a gate first (a
+// process inside any sandbox is closed at accept), and each uid holds a
+// bounded number of connections and subscriptions.
 // Clients are handled on the daemon's event loop and never block it.
 #pragma once
 
@@ -54,18 +56,45 @@ class Reply {
   Server* server_;
 };
 
+// Why a peer is not served. at_accept: it is told and closed at once,
+// never held (a process inside a sandbox: it must not be able to hold
+// the daemon's descriptors); otherwise its request is read and answered
+// with the refusal (an operator without a role learns why).
+struct Refusal {
+  std::string why;
+  bool at_accept = false;
+};
+
+// What one uid may hold at a time, so that one flooding client (or one
+// sandbox that reached the socket before it was hidden) costs only
+// itself: connections beyond these are told why and closed at accept.
+struct ClientLimits {
+  size_t per_uid = 64;
+  size_t subscriptions_per_uid = 16;
+  size_t total = 4096;  // the unit's LimitNOFILE leaves room for this and every sandbox
+};
+
+// What the socket turned away, for `status`.
+struct ServerCounters {
+  size_t clients = 0, subscriptions = 0;
+  uint64_t refused_in_sandbox = 0;  // closed at accept (Refusal::at_accept)
+  uint64_t refused_over_limit = 0;  // a uid at its limit, or the total reached
+};
+
 class Server {
  public:
   using Handler = std::function<void(const nlohmann::json& request, const Peer& peer, Reply reply)>;
   // Returns the reason to refuse a peer, or nothing to serve it.
-  using Gate = std::function<std::optional<std::string>(const Peer& peer)>;
+  using Gate = std::function<std::optional<Refusal>(const Peer& peer)>;
 
   static Result<std::unique_ptr<Server>> listen(sd_event* loop, const std::filesystem::path& path,
-                                                Handler handler, Gate gate);
+                                                Handler handler, Gate gate, ClientLimits limits = {});
   ~Server();
   // Requests (and client handling) that failed with an exception: each was
   // logged, answered with an error where possible, and the server went on.
   uint64_t failed() const { return failed_; }
+  ServerCounters counters() const;
+  const ClientLimits& limits() const { return limits_; }
 
  private:
   // Heap-held: its address is the userdata of its two event sources.
@@ -80,8 +109,11 @@ class Server {
     bool streaming = false;  // a subscription: lines go out until the client hangs up
   };
 
-  Server(sd_event* loop, std::filesystem::path path, Handler handler, Gate gate)
-      : loop_(loop), path_(std::move(path)), handler_(std::move(handler)), gate_(std::move(gate)) {}
+  Server(sd_event* loop, std::filesystem::path path, Handler handler, Gate gate, ClientLimits limits)
+      : loop_(loop), path_(std::move(path)), handler_(std::move(handler)), gate_(std::move(gate)), limits_(limits) {}
+  // Why this peer may not open one more connection, or nothing.
+  std::optional<std::string> over_limit(const Peer& peer) const;
+  static void turn_away(int fd, const std::string& why);
 
   static int on_accept(sd_event_source*, int fd, uint32_t, void* self);
   static int on_readable(sd_event_source*, int fd, uint32_t, void* client);
@@ -98,11 +130,13 @@ class Server {
   std::filesystem::path path_;
   Handler handler_;
   Gate gate_;
+  ClientLimits limits_;
   UniqueFd listen_fd_;
   SdEventSourcePtr listen_source_;
   // Shared so that a Reply can tell whether its client is still there.
   std::map<Client*, std::shared_ptr<Client>> clients_;
   uint64_t failed_ = 0;
+  uint64_t refused_in_sandbox_ = 0, refused_over_limit_ = 0;
 };
 
 }  // namespace agentd::api

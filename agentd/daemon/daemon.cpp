@@ -1,4 +1,5 @@
 #include "agentd/daemon/daemon.hpp"
+#include "agentd/daemon/open_files.hpp"
 
 #include <netinet/in.h>
 #include <signal.h>
@@ -549,15 +550,18 @@ void Daemon::diff_policy(api::Reply reply) {
       [answer, reply] { reply.send(*answer); });
 }
 
-std::optional<std::string> Daemon::gate(const api::Peer& peer) const {
-  // An agent must never steer its own enforcement: a process in any
-  // sandbox is refused whatever its uid.
+std::optional<api::Refusal> Daemon::gate(const api::Peer& peer) const {
+  // An agent must never steer its own enforcement, nor hold the daemon's
+  // descriptors: a process in any sandbox is closed at accept, whatever its uid.
   auto cgroup = sandbox::cgroup_of_pid(peer.pid, cgroup2_mount_);
-  if (!cgroup) return "cannot tell the caller's cgroup: " + cgroup.error().describe();
-  if (sandbox::path_is_within(*cgroup, options_.cgroup_root)) return "requests from inside a sandbox are refused";
+  if (!cgroup) return api::Refusal{"cannot tell the caller's cgroup: " + cgroup.error().describe(), true};
+  const api::Refusal in_sandbox{"requests from inside a sandbox are refused", true};
+  if (sandbox::path_is_within(*cgroup, options_.cgroup_root)) return in_sandbox;
   for (const auto& [slot, s] : registry_.all())
-    if (sandbox::path_is_within(*cgroup, s.cgroup)) return "requests from inside a sandbox are refused";
-  return approvals_ ? approvals_->admit(peer) : std::optional<std::string>("agentd is starting");
+    if (sandbox::path_is_within(*cgroup, s.cgroup)) return in_sandbox;
+  auto refusal = approvals_ ? approvals_->admit(peer) : std::optional<std::string>("agentd is starting");
+  if (!refusal) return std::nullopt;
+  return api::Refusal{*refusal, false};
 }
 
 void Daemon::handle(const json& request, const api::Peer& peer, api::Reply reply) {
@@ -776,6 +780,7 @@ json Daemon::status() const {
       {"kernel", {{"features", features_.to_json()}, {"enforcement", enforcer_->to_json()}}},
       {"dns", dns_status()},
       {"approvals", approvals_ ? approvals_->status() : json(nullptr)},
+      {"control", control_status()},
       {"events",
        {{"received", events_received_},
         {"dropped", stat(AGENTD_STAT_EVENTS_DROPPED)},
@@ -791,6 +796,19 @@ json Daemon::status() const {
         {"dns", dns_proxy_ ? dns_proxy_->counters().failed : 0},
         {"loop_callbacks", loop_failures_ + (off_loop_ ? off_loop_->failed() : 0) + (watcher_ ? watcher_->failed() : 0)}}},
   };
+}
+
+json Daemon::control_status() const {
+  if (!server_) return nullptr;
+  const auto c = server_->counters();
+  const api::ClientLimits& limits = server_->limits();
+  return {{"clients", c.clients},
+          {"subscriptions", c.subscriptions},
+          {"refused_in_sandbox", c.refused_in_sandbox},
+          {"refused_over_limit", c.refused_over_limit},
+          {"limits", {{"per_uid", limits.per_uid}, {"subscriptions_per_uid", limits.subscriptions_per_uid},
+                      {"total", limits.total}}},
+          {"open_file_limit", open_file_limit()}};
 }
 
 Result<json> Daemon::explain(const std::string& agent_text, const std::string& dest_text, bool inbound) const {

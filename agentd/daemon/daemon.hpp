@@ -55,7 +55,8 @@ class Daemon {
   void diff_policy(api::Reply reply);
 
   void handle(const nlohmann::json& request, const api::Peer& peer, api::Reply reply);
-  std::optional<std::string> gate(const api::Peer& peer) const;
+  std::optional<api::Refusal> gate(const api::Peer& peer) const;
+  nlohmann::json control_status() const;
   Result<nlohmann::json> ensure_sandbox(const std::string& agent);
   nlohmann::json with_profile(nlohmann::json sandbox, const policy::AgentName& agent) const;
   Result<nlohmann::json> sandbox_profile(const std::string& agent) const;

@@ -11,6 +11,9 @@
 //   sysprobe move-cgroup DIR           write our pid to DIR/cgroup.procs; reports our cgroup after
 //   sysprobe abstract listen|connect NAME   an abstract unix socket: listen (until killed) or connect
 //   sysprobe control SOCKET            connect to agentd's socket, ask for status
+//   sysprobe hold-control SOCKET N [UNTIL]  open N connections to it and say nothing; count those
+//                                      agentd turned away with a line ("refused", "refusal": the first
+//                                      one) and those it kept ("kept"); hold them until UNTIL exists
 //   sysprobe ptrace PID | signal PID SIG
 //   sysprobe status                    capabilities, no_new_privs, seccomp mode, uid, gid, pid
 //   sysprobe open-write PATH           open PATH for writing (never writes: core_pattern is the host's)
@@ -23,6 +26,7 @@
 //   sysprobe bench getppid|file PATH COUNT   ns per operation
 //   sysprobe allow-all ACTION ...      ACTION under a one-instruction allow-all seccomp filter (the floor)
 #include <fcntl.h>
+#include <poll.h>
 #include <linux/landlock.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
@@ -167,6 +171,57 @@ int child(char** argv) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+// A client that floods the control socket. Every refusal comes as one
+// line at accept, before we send anything; a kept connection gets no line
+// (agentd's deadline closes it after 5 s). Without UNTIL each connection
+// is waited on for its line (a readiness wait: a kept one costs the
+// deadline). With UNTIL they are held, "connected" is reported, and they
+// are sorted once UNTIL exists: the test creates it after a later client
+// was served, so agentd has accepted (or refused) every one of ours.
+int hold_control(const std::string& path, size_t count, const std::string& until) {
+  rlimit files{};
+  getrlimit(RLIMIT_NOFILE, &files);
+  files.rlim_cur = files.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &files);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+  std::vector<int> fds;
+  for (size_t i = 0; i < count; ++i) {
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+      if (fd >= 0) close(fd);
+      break;
+    }
+    fds.push_back(fd);
+  }
+  if (!until.empty()) {
+    std::printf("{\"connected\":%zu}\n", fds.size());
+    std::fflush(stdout);
+    for (int i = 0; i < 1200 && access(until.c_str(), F_OK) != 0; ++i) usleep(50'000);
+  }
+  size_t refused = 0, kept = 0;
+  std::string first;
+  for (int fd : fds) {
+    pollfd p{fd, POLLIN, 0};
+    char line[512] = {};
+    if (poll(&p, 1, until.empty() ? 7000 : 0) > 0 && read(fd, line, sizeof(line) - 1) > 0 &&
+        std::strstr(line, "\"error\"")) {
+      ++refused;
+      if (first.empty()) first = line;
+    } else {
+      ++kept;
+    }
+    close(fd);
+  }
+  while (!first.empty() && (first.back() == '\n' || first.back() == '}' || first.back() == '"')) first.pop_back();
+  std::string escaped;
+  for (char c : first) escaped += c == '"' || c == '\\' ? std::string("\\") + c : std::string(1, c);
+  return report("hold-control", true, 0,
+                "\"connected\":" + std::to_string(fds.size()) + ",\"refused\":" + std::to_string(refused) +
+                    ",\"kept\":" + std::to_string(kept) + ",\"refusal\":\"" + escaped + "\"");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -270,6 +325,7 @@ int main(int argc, char** argv) {
       const bool served = n > 0 && std::strstr(answer, "\"ok\":true") != nullptr;
       return report("control", served, EACCES, std::string("\"connected\":true"));
     }
+    if (action == "hold-control") return hold_control(arg(0), std::stoul(arg(1)), args.size() > 2 ? arg(2) : "");
     if (action == "ptrace") return result("ptrace", ptrace(PTRACE_ATTACH, std::atoi(arg(0).c_str()), 0, 0));
     if (action == "signal") return result("signal", kill(std::atoi(arg(0).c_str()), std::atoi(arg(1).c_str())));
     if (action == "status") {

@@ -1,0 +1,37 @@
+#include "agentd/daemon/open_files.hpp"
+
+#include <sys/resource.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <spdlog/spdlog.h>
+
+#include "agentd_abi.h"
+
+namespace agentd::daemon {
+
+uint64_t raise_open_file_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised{limit.rlim_max, limit.rlim_max};
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0)
+      limit = raised;
+    else
+      spdlog::warn("raising the open file limit to {}: {}", limit.rlim_max, std::strerror(errno));
+  }
+  // Two per sandbox at the most sandboxes, and room for clients besides.
+  constexpr uint64_t kWanted = 4 * AGENTD_MAX_SANDBOXES;
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < kWanted)
+    spdlog::warn("open file limit {} is below {}: far fewer sandboxes than {} fit (raise LimitNOFILE or ulimit -n)",
+                 limit.rlim_cur, kWanted, AGENTD_MAX_SANDBOXES);
+  return limit.rlim_cur;
+}
+
+uint64_t open_file_limit() {
+  rlimit limit{};
+  return ::getrlimit(RLIMIT_NOFILE, &limit) == 0 ? limit.rlim_cur : 0;
+}
+
+}  // namespace agentd::daemon

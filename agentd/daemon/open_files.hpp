@@ -1,0 +1,18 @@
+// agentd holds descriptors for every sandbox (its cgroup, its DNS proxy
+// sockets), for DNS-over-TCP clients and for control clients; the usual
+// soft limit of 1024 would refuse the 500th sandbox. The soft limit is
+// raised to the hard one at start (systemd's advice for such daemons; the
+// unit sets LimitNOFILE), and the figure is in `status`.
+#pragma once
+
+#include <cstdint>
+
+namespace agentd::daemon {
+
+// Raises RLIMIT_NOFILE's soft limit to its hard limit; returns the limit
+// in force afterwards (logged as a warning when it stays low).
+uint64_t raise_open_file_limit();
+// The soft limit in force now.
+uint64_t open_file_limit();
+
+}  // namespace agentd::daemon

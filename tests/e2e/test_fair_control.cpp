@@ -1,0 +1,98 @@
+// Fair under abuse, the control socket: a sandbox that reaches it (one
+// adopted, or entered by root) is closed at accept and holds none of
+// agentd's descriptors; any one uid holds a bounded number of connections,
+// so a flooding client costs only itself and root is still served.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <iterator>
+
+#include "approvals_helpers.hpp"
+#include "expectations.hpp"
+#include "policies.hpp"
+#include "world.hpp"
+
+using namespace agentd::e2e;
+using nlohmann::json;
+
+namespace {
+
+json last_json_line(const std::string& text) {
+  const auto end = text.find_last_not_of('\n');
+  if (end == std::string::npos) return nullptr;
+  const auto start = text.rfind('\n', end);
+  return json::parse(text.substr(start == std::string::npos ? 0 : start + 1, end + 1), nullptr, false);
+}
+
+}  // namespace
+
+TEST_CASE("a sandbox flooding the control socket is closed at accept and holds none of agentd's descriptors") {
+  World world;
+  world.write_policy("acme.yaml", kAcmePolicy);
+  INFO(world.agentd_log());
+  REQUIRE(world.start_agentd());
+  expect_refused(connect_from(world, "acme/eng/coder-1", "198.51.100.20", 8080));  // the sandbox exists
+
+  // Root inside the sandbox's cgroup, past the hidden directory: 2,000 connections, not a word sent.
+  const auto cgroup = world.cgroup_root() / "acme" / "eng" / "coder-1";
+  auto flood = world.in_cgroup(cgroup, {SYSPROBE_BIN, "hold-control", world.socket().string(), "2000"});
+  INFO(flood.describe());
+  auto held = last_json_line(flood.out);
+  REQUIRE(held.is_object());
+  CHECK(held["connected"] == 2000);
+  CHECK(held["refused"] == 2000);  // each told why at once, none kept
+  CHECK(held["kept"] == 0);
+  CHECK(held.value("refusal", "").find("requests from inside a sandbox are refused") != std::string::npos);
+
+  auto status = agentctl_json(world, {"status"});
+  REQUIRE(status.is_object());
+  CHECK(status["control"]["refused_in_sandbox"].get<uint64_t>() >= 2000);
+  CHECK(status["control"]["clients"].get<uint64_t>() <= 1);  // this status call
+  CHECK(status["control"]["open_file_limit"].get<uint64_t>() >= 1024);
+  // The flood is logged once per thousand, not once per connection.
+  const std::string log = world.agentd_log();
+  size_t lines = 0;
+  for (auto at = log.find("at accept"); at != std::string::npos; at = log.find("at accept", at + 1)) ++lines;
+  CHECK(lines >= 1);
+  CHECK(lines <= 3);
+}
+
+TEST_CASE("one uid at its control connection limit costs only itself") {
+  World world;
+  world.write_policy("acme.yaml", kAcmePolicy);
+  // A uid in the socket's group, with no role: it may connect, it is never served.
+  const std::string socket_group = "47711", flooder = "47703";
+  std::filesystem::permissions(world.dir(), std::filesystem::perms::owner_all | std::filesystem::perms::others_exec |
+                                                std::filesystem::perms::group_exec);
+  INFO(world.agentd_log());
+  REQUIRE(world.start_agentd({"--socket-group", socket_group}));
+
+  const auto out = world.dir() / "hold.out", done = world.dir() / "hold.done";
+  const std::string script =
+      "setpriv --reuid=" + flooder + " --regid=" + flooder + " --groups=" + socket_group + " '" + SYSPROBE_BIN +
+      "' hold-control '" + world.socket().string() + "' 300 '" + done.string() + "' > '" + out.string() +
+      "' & i=0; until grep -q connected '" + out.string() + "' || [ $i -ge 400 ]; do i=$((i+1)); sleep 0.05; done; '" +
+      AGENTCTL_BIN + "' --socket '" + world.socket().string() + "' status -o json; rc=$?; touch '" + done.string() +
+      "'; wait; exit $rc";
+  auto run = world.in_host({"sh", "-c", script});
+  INFO(run.describe());
+  // Root was served while the flooder held all it may hold.
+  REQUIRE(run.exit_code == 0);
+  auto during = json::parse(run.out, nullptr, false);
+  REQUIRE(during.is_object());
+  const auto limit = during["control"]["limits"]["per_uid"].get<uint64_t>();
+  CHECK(limit == 64);
+  CHECK(during["control"]["clients"].get<uint64_t>() <= limit + 1);
+  CHECK(during["control"]["refused_over_limit"].get<uint64_t>() >= 300 - limit);
+
+  std::ifstream in(out);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto held = last_json_line(text);
+  INFO(text);
+  REQUIRE(held.is_object());
+  CHECK(held["connected"] == 300);
+  CHECK(held["refused"] == 300 - limit);
+  CHECK(held["kept"] == limit);
+  CHECK(held.value("refusal", "").find("holds 64 control connections, the limit per uid") != std::string::npos);
+  CHECK(world.agentctl({"status"}).exit_code == 0);
+}
