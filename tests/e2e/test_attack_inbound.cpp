@@ -66,13 +66,9 @@ pid_t start_sandboxed_server(World& world) {
 }
 
 json wait_for_inbound_record(const World& world, const std::string& source, int port) {
-  for (int i = 0; i < 100; ++i) {
-    for (const auto& d : world.denials())
-      if (d.value("hook", "") == "packet_ingress" && d.value("source", "") == source && d.value("port", 0) == port)
-        return d;
-    usleep(50'000);
-  }
-  return nullptr;
+  return world.wait_for_denial([&](const json& d) {
+    return d.value("hook", "") == "packet_ingress" && d.value("source", "") == source && d.value("port", 0) == port;
+  });
 }
 
 }  // namespace

@@ -36,12 +36,7 @@ ProcessResult attack_in_sandbox(const World& world, std::vector<std::string> arg
 
 // The kernel's record of a refusal: waits for the drain timer.
 json wait_for_record(const World& world, const std::string& hook, const std::string& key, const std::string& value) {
-  for (int i = 0; i < 100; ++i) {
-    for (const auto& d : world.denials())
-      if (d.value("hook", "") == hook && d.value(key, "") == value) return d;
-    usleep(50'000);
-  }
-  return nullptr;
+  return world.wait_for_denial([&](const json& d) { return d.value("hook", "") == hook && d.value(key, "") == value; });
 }
 
 struct Attack {

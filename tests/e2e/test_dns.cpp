@@ -193,12 +193,7 @@ TEST_CASE("without the [::1] ports, a query to an IPv6 server that cannot detour
   INFO(musl.describe());
   CHECK(musl.exit_code != 0);
   CHECK(musl.out.empty());
-  bool recorded = false;
-  for (int i = 0; i < 100 && !recorded; ++i) {
-    for (const auto& d : world.denials()) recorded |= d.value("reason", "") == "dns_unsupported";
-    if (!recorded) usleep(50'000);
-  }
-  CHECK(recorded);
+  CHECK(world.wait_for_denial([](const json& d) { return d.value("reason", "") == "dns_unsupported"; }).is_object());
   // dig's IPv6-only socket cannot connect to a v4-mapped address: no answer.
   CHECK(dig_in(world, kEng, {"@2001:db8:2::99", "api.example.test"}).addresses.empty());
   CHECK(world.stray_packets() == 0);
@@ -415,14 +410,12 @@ TEST_CASE("the proxy's sandbox addresses cannot be reached directly") {
     expect_refused(world.netprobe_in_sandbox(kEng, {"connect", "udp", address, port}));
     expect_refused(world.netprobe_in_sandbox(kEng, {"connect", "tcp", address, port}));
     expect_refused(world.netprobe_in_sandbox(kEng, {"sendto", "udp", address, port}));
-    bool spoof_recorded = false;
-    for (int i = 0; i < 100 && !spoof_recorded; ++i) {
-      for (const auto& d : world.denials())
-        spoof_recorded |= d.value("reason", "") == "proxy_spoof" &&
-                          (d.value("dest", "") == address || "::ffff:" + d.value("dest", "") == address);
-      if (!spoof_recorded) usleep(50'000);
-    }
-    CHECK(spoof_recorded);
+    CHECK(world
+              .wait_for_denial([&](const json& d) {
+                return d.value("reason", "") == "proxy_spoof" &&
+                       (d.value("dest", "") == address || "::ffff:" + d.value("dest", "") == address);
+              })
+              .is_object());
   }
   // The proxy still serves both sandboxes.
   CHECK(dig_in(world, kEng, {"@198.51.100.53", "api.example.test"}).addresses == std::set<std::string>{"198.51.100.10"});

@@ -66,12 +66,9 @@ bool wait_for(const std::filesystem::path& file, const std::string& text) {
 }
 
 bool recorded(const World& world, const std::string& reason, const std::string& field, const std::string& value) {
-  for (int i = 0; i < 100; ++i) {
-    for (const auto& d : world.denials())
-      if (d.value("reason", "") == reason && d.value(field, "") == value) return true;
-    usleep(50'000);
-  }
-  return false;
+  return world
+      .wait_for_denial([&](const json& d) { return d.value("reason", "") == reason && d.value(field, "") == value; })
+      .is_object();
 }
 
 }  // namespace

@@ -33,12 +33,8 @@ json status_of(const World& world) { return agentctl_json(world, {"status"}); }
 // The denial to `port` with the hostile name, waiting (bounded) for agentd
 // to drain it: null if it never came.
 json wait_for_denial(const World& world, int port) {
-  for (int i = 0; i < 250; ++i) {
-    for (const auto& record : world.denials())
-      if (record.value("port", 0) == port && record.value("comm", "") == kEscapedComm) return record;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return nullptr;
+  return world.wait_for_denial(
+      [&](const json& record) { return record.value("port", 0) == port && record.value("comm", "") == kEscapedComm; });
 }
 
 // One request line on the control socket, as any client could write it;

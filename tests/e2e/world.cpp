@@ -294,6 +294,15 @@ std::vector<nlohmann::json> World::denials() const {
   return records;
 }
 
+nlohmann::json World::wait_for_denial(const std::function<bool(const nlohmann::json&)>& matches) const {
+  for (int i = 0; i < 100; ++i) {
+    for (const auto& record : denials())
+      if (matches(record)) return record;
+    usleep(50'000);
+  }
+  return nullptr;
+}
+
 ProcessResult World::in_host(std::vector<std::string> argv) const {
   argv.insert(argv.begin(), {"nsenter", "--net=" + host_ns_path()});
   return run_process(argv);

@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -53,6 +54,9 @@ class World {
   int agentd_exit_code() const { return agentd_exit_code_; }
   std::string agentd_log() const;
   std::vector<nlohmann::json> denials() const;  // events.jsonl, parsed
+  // The first denial record that `matches`, once agentd has drained it
+  // (a bounded readiness wait, 5 s at the most); null if none came.
+  nlohmann::json wait_for_denial(const std::function<bool(const nlohmann::json&)>& matches) const;
 
   // Commands in the host ns.
   ProcessResult in_host(std::vector<std::string> argv) const;
