@@ -238,17 +238,22 @@ bool World::start_agentd(const std::vector<std::string>& extra_args) {
     argv.insert(argv.end(), {"--dns-upstream", "198.51.100.53"});
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   agentd_pid_ = spawn_process(argv, dir_ / "events.jsonl", dir_ / "agentd.log");
-  // Wait for the daemon to answer (or to fail): a readiness wait, not a timing.
-  for (int i = 0; i < 500; ++i) {
+  // Wait for the daemon to answer (or to fail): a readiness wait, not a
+  // timing. The bound is generous: a VM whose host is busy compiling
+  // takes tens of seconds to load and attach the programs.
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (std::chrono::steady_clock::now() < give_up) {
     int code = poll_exit(agentd_pid_);
     if (code >= 0) {
       agentd_exit_code_ = code;
       agentd_pid_ = -1;
+      std::cerr << "agentd exited with " << code << " at start; its log:\n" << agentd_log() << "\n";
       return false;
     }
     if (fs::exists(socket_) && agentctl({"status", "-o", "json"}).exit_code == 0) return true;
     sleep_ms(20);
   }
+  std::cerr << "agentd did not answer within 120 s; its log:\n" << agentd_log() << "\n";
   return false;
 }
 
