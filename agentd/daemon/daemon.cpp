@@ -267,6 +267,7 @@ Status Daemon::start_dns(sd_event* loop) {
   dns::ProxySettings settings;
   settings.port = options_.dns.port;
   settings.ipv6_port_base = options_.dns.ipv6_port_base;
+  settings.limits = options_.dns.limits;
   settings.upstream = upstream->first;
   settings.upstream_len = upstream->second;
   auto proxy = dns::DnsProxy::start(loop, settings, *dns_learning_);
@@ -730,7 +731,35 @@ json Daemon::dns_status() const {
   dns["queries"] = {{"received", c.queries},     {"refused", c.refused},   {"forwarded", c.forwarded}, {"forwarded_tcp", c.forwarded_tcp},
                     {"answered", c.answered},    {"malformed", c.malformed}, {"upstream_failures", c.upstream_failures},
                     {"cache_hits", c.cache_hits}, {"failed", c.failed}, {"mismatched", c.mismatched}};
+  dns["queries"]["over_budget"] = c.over_budget;
   dns["ipv6"] = {{"port_base", options_.dns.ipv6_port_base}, {"sandboxes_served", dns_proxy_->ipv6_served()}};
+  const auto& limits = options_.dns.limits;
+  dns["tcp"] = {{"connections", dns_proxy_->tcp_connections()},
+                {"per_sandbox", limits.tcp_per_sandbox},
+                {"total", limits.tcp_total},
+                {"idle_timeout_ms", limits.tcp_idle.count()},
+                {"in_flight_per_sandbox", limits.in_flight_per_sandbox},
+                {"buffered_per_sandbox", limits.buffered_per_sandbox}};
+  // Each sandbox's share of what they all share, and what its budgets
+  // refused it: the flood shows against the sandbox that made it.
+  json sandboxes = json::array();
+  const auto& use = dns_proxy_->sandbox_use();
+  for (const auto& [slot, s] : registry_.all()) {
+    json item = dns_learning_->slot_json(slot);
+    item["agent"] = s.agent.str();
+    item["slot"] = slot;
+    const dns::SandboxUse u = use.count(slot) ? use.at(slot) : dns::SandboxUse{};
+    item["tcp"] = u.tcp;
+    item["in_flight"] = u.in_flight;
+    item["buffered"] = u.buffered;
+    item["tcp_refused"] = u.tcp_refused;
+    item["tcp_evicted"] = u.tcp_evicted;
+    item["tcp_idle_closed"] = u.tcp_idle_closed;
+    item["tcp_cut_off"] = u.tcp_cut_off;
+    item["in_flight_refused"] = u.in_flight_refused;
+    sandboxes.push_back(std::move(item));
+  }
+  dns["sandboxes"] = std::move(sandboxes);
   return dns;
 }
 
