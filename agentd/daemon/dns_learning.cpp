@@ -274,7 +274,10 @@ bool DnsLearning::erase_oldest(uint32_t slot, bool expired_only) {
       oldest_expiry = it->second.expires_ns;
       oldest = it->first;
     }
-  if (!oldest || (expired_only && oldest_expiry > now)) return false;
+  if (!oldest || (expired_only && oldest_expiry > now)) {
+    if (expired_only) none_expired_before_[slot] = oldest_expiry;
+    return false;
+  }
   erase(*oldest);
   return true;
 }
@@ -284,7 +287,9 @@ std::string DnsLearning::admit(uint32_t slot, const Sandbox& sandbox) {
   Verdict verdict = quota_.admit(slot);
   // An expired entry opens nothing any more; it is kept only so a denial can
   // say "expired". At the quota it makes room first.
-  while (verdict == Verdict::sandbox_full && erase_oldest(slot, true)) verdict = quota_.admit(slot);
+  const auto searched = none_expired_before_.find(slot);
+  const bool may_have_expired = searched == none_expired_before_.end() || searched->second <= monotonic_now_ns();
+  while (verdict == Verdict::sandbox_full && may_have_expired && erase_oldest(slot, true)) verdict = quota_.admit(slot);
   if (verdict == Verdict::make_room) {
     // The map is full and this sandbox holds less than its fair share: the
     // largest holder gives up the entry that expires first.

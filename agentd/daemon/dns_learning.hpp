@@ -121,6 +121,10 @@ class DnsLearning : public dns::QueryJudge {
   NameGrants name_grants_;
   std::map<Key, Entry> entries_;
   bpf::LearnedQuota quota_;  // counts what entries_ holds, by slot
+  // A sandbox at its quota whose entries were searched for an expired one
+  // in vain: none expires before this (CLOCK_MONOTONIC ns), so its next
+  // query need not search again (a search walks all its entries).
+  std::map<uint32_t, uint64_t> none_expired_before_;
   const policy::PolicySet* rules_policy_ = nullptr;  // what host_rules_ were built from
   std::map<uint32_t, policy::HostRules> host_rules_;  // by slot
   std::vector<policy::Cidr> host_addresses_;
