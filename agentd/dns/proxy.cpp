@@ -51,7 +51,8 @@ Status set_int_option(int fd, int level, int name, int value, const char* what) 
   return ok_status();
 }
 
-Result<UniqueFd> bound_socket(int family, int type, const sockaddr* addr, socklen_t len, const std::string& where) {
+Result<UniqueFd> bound_socket(int family, int type, const sockaddr* addr, socklen_t len, const std::string& where,
+                              bool shared_port = false) {
   UniqueFd fd(::socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd) return system_error("creating the DNS proxy socket");
   // TCP only: a restart must not wait out TIME_WAIT. Never for UDP, where
@@ -59,6 +60,12 @@ Result<UniqueFd> bound_socket(int family, int type, const sockaddr* addr, sockle
   // its queries.
   if (type == SOCK_STREAM)
     if (auto st = set_int_option(fd.get(), SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR"); !st) return st.error();
+  // The IPv4 UDP sockets: the wildcard one and each sandbox's own
+  // 127.64.<slot> one share the port. SO_REUSEPORT, unlike SO_REUSEADDR,
+  // lets only sockets of the same uid (root's, agentd's) bind beside them;
+  // the hooks keep sandboxes off the port whatever their uid.
+  if (shared_port)
+    if (auto st = set_int_option(fd.get(), SOL_SOCKET, SO_REUSEPORT, 1, "SO_REUSEPORT"); !st) return st.error();
   if (family == AF_INET6)
     if (auto st = set_int_option(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, 1, "IPV6_V6ONLY"); !st) return st.error();
   if (family == AF_INET && type == SOCK_DGRAM)
@@ -76,8 +83,24 @@ Result<UniqueFd> listen_socket(int type, uint16_t port) {
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(INADDR_ANY);
-  return bound_socket(AF_INET, type, reinterpret_cast<sockaddr*>(&addr), sizeof(addr), fmt::format("port {}", port));
+  return bound_socket(AF_INET, type, reinterpret_cast<sockaddr*>(&addr), sizeof(addr), fmt::format("port {}", port),
+                      type == SOCK_DGRAM);
 }
+
+// A sandbox's own UDP socket at 127.64.<slot>:<port>.
+Result<UniqueFd> slot_socket(uint32_t slot, uint16_t port) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(AGENTD_DNS_NET | slot);
+  return bound_socket(AF_INET, SOCK_DGRAM, reinterpret_cast<sockaddr*>(&addr), sizeof(addr),
+                      fmt::format("127.64.{}.{}:{}", slot >> 8, slot & 0xff, port), true);
+}
+
+// Datagrams read per turn of the loop: from the shared socket, and from a
+// sandbox's own (then every other ready sandbox's turn comes first).
+constexpr int kSharedUdpPerTurn = 256;
+constexpr int kOwnUdpPerTurn = 32;
 
 Result<UniqueFd> listen_socket6(int type, uint16_t port) {
   sockaddr_in6 addr{};
@@ -219,6 +242,7 @@ DnsProxy::~DnsProxy() {
   udp_forwards_.clear();
   connections_.clear();
   ipv6_.clear();
+  ipv4_.clear();
   sweep_.reset();
   tcp_source_.reset();
   udp_source_.reset();
@@ -228,15 +252,39 @@ DnsProxy::~DnsProxy() {
 // an error is switched off for good. Each callback runs guarded.
 int DnsProxy::on_udp(sd_event_source*, int fd, uint32_t, void* self) {
   auto* proxy = static_cast<DnsProxy*>(self);
-  guarded("reading DNS/udp", proxy->counters_.failed, [&] { proxy->read_udp(fd, 0); });
+  guarded("reading DNS/udp", proxy->counters_.failed, [&] { proxy->read_udp(fd, 0, false); });
   return 0;
 }
 
 int DnsProxy::on_udp6(sd_event_source*, int fd, uint32_t, void* userdata) {
   auto* endpoint = static_cast<Ipv6Endpoint*>(userdata);
   DnsProxy* proxy = endpoint->proxy;
-  guarded("reading DNS/udp6", proxy->counters_.failed, [&] { proxy->read_udp(fd, endpoint->slot); });
+  guarded("reading DNS/udp6", proxy->counters_.failed, [&] { proxy->read_udp(fd, endpoint->slot, true); });
   return 0;
+}
+
+int DnsProxy::on_udp4(sd_event_source*, int fd, uint32_t, void* userdata) {
+  auto* endpoint = static_cast<Ipv4Endpoint*>(userdata);
+  DnsProxy* proxy = endpoint->proxy;
+  guarded("reading DNS/udp", proxy->counters_.failed, [&] { proxy->read_udp(fd, endpoint->slot, false); });
+  return 0;
+}
+
+Status DnsProxy::serve_udp4(uint32_t slot) {
+  if (slot == AGENTD_SLOT_UNKNOWN || slot >= AGENTD_MAX_SANDBOXES) return make_error("slot {} out of range", slot);
+  if (ipv4_.count(slot)) return ok_status();
+  auto endpoint = std::make_unique<Ipv4Endpoint>();
+  endpoint->proxy = this;
+  endpoint->slot = slot;
+  auto udp = slot_socket(slot, settings_.port);
+  if (!udp) return udp.error();
+  endpoint->udp = std::move(*udp);
+  if (auto st = watch(loop_, endpoint->source, endpoint->udp.get(), EPOLLIN, &DnsProxy::on_udp4, endpoint.get(),
+                      "DNS/udp of a sandbox");
+      !st)
+    return st;
+  ipv4_.emplace(slot, std::move(endpoint));
+  return ok_status();
 }
 
 int DnsProxy::on_accept6(sd_event_source*, int fd, uint32_t, void* userdata) {
@@ -282,9 +330,9 @@ int DnsProxy::on_upstream(sd_event_source*, int, uint32_t, void* userdata) {
   return 0;
 }
 
-void DnsProxy::read_udp(int fd, uint32_t ipv6_slot) {
+void DnsProxy::read_udp(int fd, uint32_t own_slot, bool ipv6) {
   uint8_t buffer[kMaxMessageBytes + 1];
-  for (int budget = 256; budget > 0; --budget) {  // then let the loop serve others
+  for (int budget = own_slot ? kOwnUdpPerTurn : kSharedUdpPerTurn; budget > 0; --budget) {  // then the others' turn
     Client client;
     iovec iov{buffer, sizeof(buffer)};
     alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in_pktinfo))];
@@ -298,11 +346,11 @@ void DnsProxy::read_udp(int fd, uint32_t ipv6_slot) {
     const ssize_t n = ::recvmsg(fd, &msg, MSG_DONTWAIT);
     if (n < 0) return;  // EAGAIN: all read
     std::optional<uint32_t> slot;
-    if (ipv6_slot) {
-      client.ipv6_slot = ipv6_slot;
-      slot = ipv6_slot;
+    if (own_slot) {
+      (ipv6 ? client.ipv6_slot : client.ipv4_slot) = own_slot;
+      slot = own_slot;
     }
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c && !own_slot; c = CMSG_NXTHDR(&msg, c)) {
       if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
         in_pktinfo info{};
         std::memcpy(&info, CMSG_DATA(c), sizeof(info));
@@ -513,6 +561,14 @@ void DnsProxy::reply(const Client& client, const Bytes& bytes) {
   }
   // From the very address the query went to: a connected resolver socket
   // accepts nothing else.
+  if (client.ipv4_slot) {
+    auto it = ipv4_.find(client.ipv4_slot);
+    if (it == ipv4_.end()) return;
+    if (::sendto(it->second->udp.get(), bytes.data(), bytes.size(), MSG_DONTWAIT,
+                 reinterpret_cast<const sockaddr*>(&client.peer), sizeof(sockaddr_in)) < 0)
+      spdlog::debug("DNS reply not sent: {}", std::strerror(errno));
+    return;
+  }
   if (client.ipv6_slot) {
     auto it = ipv6_.find(client.ipv6_slot);
     if (it == ipv6_.end()) return;

@@ -78,6 +78,13 @@ class DnsProxy {
   // taken: the sandbox's queries to IPv6 servers are then refused.
   Result<uint16_t> serve_ipv6(uint32_t slot);
   size_t ipv6_served() const { return ipv6_.size(); }
+  // Serves sandbox `slot` over UDP on a socket of its own, 127.64.<slot>:<port>
+  // (the kernel prefers it to the wildcard socket): its queries queue apart
+  // from every other sandbox's, so a flood fills its own receive queue only,
+  // and the loop takes each sandbox's queries in turn. When it fails, the
+  // sandbox's queries still reach the shared socket.
+  Status serve_udp4(uint32_t slot);
+  size_t ipv4_served() const { return ipv4_.size(); }
   // Each sandbox's use of the proxy and what its budgets refused, by slot.
   const std::map<uint32_t, SandboxUse>& sandbox_use() const { return use_; }
   size_t tcp_connections() const { return connections_.size(); }
@@ -90,6 +97,7 @@ class DnsProxy {
     sockaddr_storage peer{};    // UDP: the resolver's address
     in_addr local{};            // UDP: the 127.64.x.y it sent to (the reply's source)
     uint32_t ipv6_slot = 0;     // UDP over [::1]: the slot whose socket took it (replies from there)
+    uint32_t ipv4_slot = 0;     // UDP on a sandbox's own 127.64 socket: replies from there
     uint64_t connection = 0;    // TCP: the connection's serial
   };
   struct Pending {
@@ -125,6 +133,7 @@ class DnsProxy {
 
   static int on_udp(sd_event_source*, int fd, uint32_t, void* self);
   static int on_udp6(sd_event_source*, int fd, uint32_t, void* endpoint);
+  static int on_udp4(sd_event_source*, int fd, uint32_t, void* endpoint);
   static int on_accept6(sd_event_source*, int fd, uint32_t, void* endpoint);
   static int on_upstream(sd_event_source*, int fd, uint32_t, void* forward);
   static int on_accept(sd_event_source*, int fd, uint32_t, void* self);
@@ -132,8 +141,9 @@ class DnsProxy {
   static int on_sweep(sd_event_source*, uint64_t, void* self);
   static int on_resume(sd_event_source*, void* connection);
 
-  // ipv6_slot 0: the 127.64.0.0/16 socket, whose slot is in IP_PKTINFO.
-  void read_udp(int fd, uint32_t ipv6_slot);
+  // own_slot 0: the shared 127.64.0.0/16 socket, whose slot is in
+  // IP_PKTINFO; else the socket of that sandbox, [::1] or 127.64.
+  void read_udp(int fd, uint32_t own_slot, bool ipv6);
   // known_slot 0: the 127.64.0.0/16 listener, whose slot is the local address.
   void accept_tcp(int listener, uint32_t known_slot);
   // A query that came over UDP goes upstream from a socket of its own.
@@ -200,6 +210,13 @@ class DnsProxy {
   void remember(const Query& query, const uint8_t* answer, size_t size);
   std::map<uint64_t, std::unique_ptr<TcpConnection>> connections_;
   std::map<uint32_t, std::unique_ptr<Ipv6Endpoint>> ipv6_;  // by slot
+  struct Ipv4Endpoint {
+    DnsProxy* proxy = nullptr;
+    uint32_t slot = 0;
+    UniqueFd udp;
+    SdEventSourcePtr source;
+  };
+  std::map<uint32_t, std::unique_ptr<Ipv4Endpoint>> ipv4_;  // by slot
   uint64_t next_serial_ = 1;
   Counters counters_;
 };
