@@ -16,6 +16,9 @@
 //       queries for NAME as fast as the socket takes them, never reading an
 //       answer, for up to SECONDS; print how many were sent and whether (and
 //       after how long) the server closed the connection
+//   dnsprobe udpflood ADDR PORT NAME SECONDS    send queries for NAME over
+//       UDP as fast as the socket takes them for SECONDS, never reading an
+//       answer; print how many were sent
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -221,6 +224,35 @@ int pipeline(const std::string& addr, int port, const std::string& name, int sec
   return 0;
 }
 
+int udpflood(const std::string& addr, int port, const std::string& name, int seconds) {
+  sockaddr_storage to{};
+  socklen_t to_len = 0;
+  if (!parse_address(addr, port, to, to_len)) return 2;
+  ldns_pkt* pkt = ldns_pkt_query_new(ldns_dname_new_frm_str((name + ".").c_str()), LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN,
+                                     LDNS_RD);
+  uint8_t* wire = nullptr;
+  size_t size = 0;
+  const bool built = pkt && ldns_pkt2wire(&wire, pkt, &size) == LDNS_STATUS_OK;
+  ldns_pkt_free(pkt);
+  if (!built) return 2;
+  int fd = socket(to.ss_family, SOCK_DGRAM, 0);
+  if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&to), to_len) != 0) {
+    std::printf("{\"op\":\"udpflood\",\"ok\":false,\"errno\":%d}\n", errno);
+    return 1;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  uint64_t sent = 0;
+  while (seconds_since(start) < seconds) {
+    wire[0] = static_cast<uint8_t>(sent >> 8);
+    wire[1] = static_cast<uint8_t>(sent);
+    if (send(fd, wire, size, 0) == static_cast<ssize_t>(size)) ++sent;
+  }
+  free(wire);
+  std::printf("{\"op\":\"udpflood\",\"ok\":true,\"sent\":%llu}\n", static_cast<unsigned long long>(sent));
+  close(fd);
+  return 0;
+}
+
 volatile sig_atomic_t stopping = 0;
 
 int record(const std::string& addr, int port, const std::string& file) {
@@ -265,6 +297,7 @@ int main(int argc, char** argv) {
   if (cmd == "hostile" && argc == 5) return hostile(argv[2], std::atoi(argv[3]), argv[4]);
   if (cmd == "record" && argc == 5) return record(argv[2], std::atoi(argv[3]), argv[4]);
   if (cmd == "hold" && argc == 6) return hold(argv[2], std::atoi(argv[3]), std::atoi(argv[4]), std::atoi(argv[5]));
+  if (cmd == "udpflood" && argc == 6) return udpflood(argv[2], std::atoi(argv[3]), argv[4], std::atoi(argv[5]));
   if (cmd == "pipeline" && argc == 6) return pipeline(argv[2], std::atoi(argv[3]), argv[4], std::atoi(argv[5]));
   std::fprintf(stderr, "usage: see the comment at the top of dnsprobe.cpp\n");
   return 2;

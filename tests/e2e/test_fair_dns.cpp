@@ -187,3 +187,32 @@ TEST_CASE("pipelined queries whose answers are never read: the client is cut off
   other_tenant_unaffected(world);
   CHECK(world.stray_packets() == 0);
 }
+
+TEST_CASE("a UDP query flood of one sandbox fills its own queue only: another tenant's queries are all answered") {
+  World world;
+  write_policies(world);
+  REQUIRE(world.start_agentd());
+  // A sends refused-name queries as fast as it can and reads no answer.
+  const pid_t flooder =
+      world.spawn_in_sandbox(kA, {"udpflood", "203.0.113.99", "53", "refused.example.test", "8"}, "udpflood", DNSPROBE_BIN);
+  usleep(500'000);
+  // B asks 20 times, one try each: a query lost in a full queue would
+  // show as a timeout here.
+  auto asks = world.in_sandbox(
+      kB, {"sh", "-c",
+           "i=0; while [ $i -lt 20 ]; do dig +tries=1 +time=2 +short @203.0.113.99 api.example.test; i=$((i+1)); done"});
+  INFO(asks.describe());
+  int answered = 0;
+  std::istringstream lines(asks.out);
+  std::string line;
+  while (std::getline(lines, line)) answered += line == "198.51.100.10";
+  CHECK(answered == 20);
+  auto flood = world.wait_spawned(flooder, "udpflood");
+  INFO(flood.describe());
+  auto result = last_line(flood);
+  REQUIRE(result.is_object());
+  CHECK(result["sent"].get<long>() > 10000);  // it did flood
+  auto status = json::parse(world.agentctl({"status", "-o", "json"}).out);
+  CHECK(status["dns"]["udp"]["own_sockets"].get<int>() >= 2);  // A's and B's
+  CHECK(world.stray_packets() == 0);
+}
