@@ -60,6 +60,10 @@ int main(int argc, char** argv) {
                  "DNS-over-TCP connections one sandbox may hold open at once; more are closed at accept")
       ->check(CLI::Range(size_t{1}, size_t{512}))
       ->capture_default_str();
+  app.add_option("--dns-in-flight-per-sandbox", options.dns.limits.in_flight_per_sandbox,
+                 "DNS queries one sandbox may have upstream at once; past it they are answered SERVFAIL at once")
+      ->check(CLI::Range(size_t{1}, size_t{384}))
+      ->capture_default_str();
   std::string tcp_idle = "10s";
   app.add_option("--dns-tcp-idle-timeout", tcp_idle,
                  "a DNS-over-TCP client with nothing in flight is closed after this long idle (RFC 7766)")

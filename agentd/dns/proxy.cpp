@@ -26,7 +26,7 @@ constexpr size_t kMaxTcpForwards = 512;
 constexpr size_t kMaxUdpForwards = 384;
 // Connections accepted per turn of the loop: a sandbox that connects in a
 // loop delays the others' queries by this many accepts at most.
-constexpr int kAcceptsPerTurn = 64;
+constexpr int kAcceptsPerTurn = 16;
 // The kernel's send buffer of a client connection (it doubles it): a client
 // that does not read fills it soon, so what it is owed shows in `out`, where
 // the budgets see it, and the kernel holds little for it.
@@ -100,7 +100,7 @@ Result<UniqueFd> slot_socket(uint32_t slot, uint16_t port) {
 // Datagrams read per turn of the loop: from the shared socket, and from a
 // sandbox's own (then every other ready sandbox's turn comes first).
 constexpr int kSharedUdpPerTurn = 256;
-constexpr int kOwnUdpPerTurn = 32;
+constexpr int kOwnUdpPerTurn = 8;
 
 Result<UniqueFd> listen_socket6(int type, uint16_t port) {
   sockaddr_in6 addr{};
