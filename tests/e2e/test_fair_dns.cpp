@@ -192,9 +192,12 @@ TEST_CASE("a UDP query flood of one sandbox fills its own queue only: another te
   World world;
   write_policies(world);
   REQUIRE(world.start_agentd());
-  // A sends refused-name queries as fast as it can and reads no answer.
+  // A sends queries as fast as it can and reads no answer: refused names,
+  // and an allowed name with TTL 0 (never cached: each goes upstream).
   const pid_t flooder =
       world.spawn_in_sandbox(kA, {"udpflood", "203.0.113.99", "53", "refused.example.test", "8"}, "udpflood", DNSPROBE_BIN);
+  const pid_t forwarder = world.spawn_in_sandbox(
+      kA, {"udpflood", "203.0.113.99", "53", "203-0-113-5.many.example.test", "8"}, "udpflood-fwd", DNSPROBE_BIN);
   usleep(500'000);
   // B asks 20 times, one try each: a query lost in a full queue would
   // show as a timeout here.
@@ -212,7 +215,13 @@ TEST_CASE("a UDP query flood of one sandbox fills its own queue only: another te
   auto result = last_line(flood);
   REQUIRE(result.is_object());
   CHECK(result["sent"].get<long>() > 10000);  // it did flood
+  world.wait_spawned(forwarder, "udpflood-fwd");
   auto status = json::parse(world.agentctl({"status", "-o", "json"}).out);
   CHECK(status["dns"]["udp"]["own_sockets"].get<int>() >= 2);  // A's and B's
+  // A hit its cap of queries upstream; B, asking one at a time, never did.
+  const json a = dns_budget(world, kA), b = dns_budget(world, kB);
+  INFO(a.dump() << " " << b.dump());
+  CHECK(a["in_flight_refused"].get<long>() > 0);
+  CHECK(b["in_flight_refused"] == 0);
   CHECK(world.stray_packets() == 0);
 }
