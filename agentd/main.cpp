@@ -52,6 +52,23 @@ int main(int argc, char** argv) {
                  "seconds a learned address stays allowed at least, whatever its TTL")
       ->check(CLI::Range(0u, 86400u))
       ->capture_default_str();
+  app.add_option("--dns-learned-quota", options.dns.learned_quota,
+                 "addresses learned through DNS that one sandbox may hold at once; past it its answers are "
+                 "SERVFAIL (EDE names the quota) until some expire; 0: no quota (the map's 262144 still hold)")
+      ->check(CLI::Range(0u, static_cast<unsigned>(AGENTD_MAX_LEARNED)))
+      ->capture_default_str();
+  app.add_option("--dns-tcp-per-sandbox", options.dns.limits.tcp_per_sandbox,
+                 "DNS-over-TCP connections one sandbox may hold open at once; more are closed at accept")
+      ->check(CLI::Range(size_t{1}, size_t{512}))
+      ->capture_default_str();
+  app.add_option("--dns-in-flight-per-sandbox", options.dns.limits.in_flight_per_sandbox,
+                 "DNS queries one sandbox may have upstream at once; past it they are answered SERVFAIL at once")
+      ->check(CLI::Range(size_t{1}, size_t{384}))
+      ->capture_default_str();
+  std::string tcp_idle = "10s";
+  app.add_option("--dns-tcp-idle-timeout", tcp_idle,
+                 "a DNS-over-TCP client with nothing in flight is closed after this long idle (RFC 7766)")
+      ->capture_default_str();
   std::string refusal = "refused";
   app.add_option("--dns-refusal", refusal, "answer for names a sandbox may not resolve")
       ->check(CLI::IsMember({"refused", "nxdomain"}))
@@ -92,6 +109,13 @@ int main(int argc, char** argv) {
     return 2;
   }
   options.approvals.audit_max_age = *retention;
+  auto idle = agentd::parse_duration(tcp_idle);
+  if (!idle || *idle > std::chrono::hours(1)) {
+    std::fprintf(stderr, "--dns-tcp-idle-timeout: %s\n",
+                 idle ? "at most 1h (an idle client holds a descriptor)" : idle.error().message.c_str());
+    return 2;
+  }
+  options.dns.limits.tcp_idle = *idle;
   options.approvals.audit_max_bytes = audit_max_mb << 20;
   options.dns.refusal = refusal == "nxdomain" ? agentd::dns::Refusal::nxdomain : agentd::dns::Refusal::refused;
 

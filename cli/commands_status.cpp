@@ -24,6 +24,25 @@ void print_sandboxes(const json& sandboxes) {
   table.print(std::cout);
 }
 
+// Only the sandboxes that hold something or hit a budget: a flood shows
+// against the sandbox that made it.
+void print_dns_budgets(const json& sandboxes) {
+  Table table({"AGENT", "LEARNED", "QUOTA HITS", "TCP", "TCP REFUSED", "IDLE CLOSED", "CUT OFF", "IN FLIGHT REFUSED"});
+  bool any = false;
+  for (const auto& s : sandboxes) {
+    const auto n = [&](const char* key) { return s.value(key, uint64_t{0}); };
+    if (n("learned") + n("quota_hits") + n("tcp") + n("tcp_refused") + n("tcp_evicted") + n("tcp_idle_closed") +
+            n("tcp_cut_off") + n("in_flight_refused") ==
+        0)
+      continue;
+    any = true;
+    table.add({json_text(s["agent"]), json_text(s["learned"]) + "/" + json_text(s["quota"]), json_text(s["quota_hits"]),
+               json_text(s["tcp"]), json_text(s["tcp_refused"]) + (n("tcp_evicted") ? " (+" + json_text(s["tcp_evicted"]) + " evicted)" : ""),
+               json_text(s["tcp_idle_closed"]), json_text(s["tcp_cut_off"]), json_text(s["in_flight_refused"])});
+  }
+  if (any) table.print(std::cout);
+}
+
 int fail(const agentd::Error& error) {
   std::cerr << "agentctl: " << terminal_text(error.describe()) << "\n";  // may quote a record
   return kExitFailure;
@@ -71,7 +90,13 @@ int status(const Globals& g) {
               << json_text(q["malformed"]) << " malformed\n  learned: "
               << json_text(dns["learned_entries"]) << " addresses now, " << json_text(dns["rebinding_refused"])
               << " refused for rebinding, " << json_text(dns["unlearnable_refused"])
-              << " never learnable (broadcast, multicast, ...)\n";
+              << " never learnable (broadcast, multicast, ...), " << json_text(dns["quota_refused"])
+              << " answers refused at a quota (" << json_text(dns["learned_quota"]) << " a sandbox)\n  tcp: "
+              << json_text(dns["tcp"]["connections"]) << " connections (" << json_text(dns["tcp"]["per_sandbox"])
+              << " a sandbox, " << json_text(dns["tcp"]["total"]) << " in all), idle ones closed after "
+              << json_text(dns["tcp"]["idle_timeout_ms"]) << " ms; " << json_text(q["over_budget"])
+              << " queries past a sandbox's in-flight limit\n";
+    print_dns_budgets(dns["sandboxes"]);
   } else {
     std::cout << "dns proxy: off\n";
   }

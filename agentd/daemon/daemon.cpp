@@ -268,6 +268,7 @@ Status Daemon::start_dns(sd_event* loop) {
   dns::ProxySettings settings;
   settings.port = options_.dns.port;
   settings.ipv6_port_base = options_.dns.ipv6_port_base;
+  settings.limits = options_.dns.limits;
   settings.upstream = upstream->first;
   settings.upstream_len = upstream->second;
   auto proxy = dns::DnsProxy::start(loop, settings, *dns_learning_);
@@ -277,7 +278,7 @@ Status Daemon::start_dns(sd_event* loop) {
   warn_if_ephemeral(options_.dns.ipv6_port_base);
   warn_if_nonlocal_bind();
   for (const auto& [slot, sandbox] : registry_.all())
-    if (auto st = serve_dns6(slot); !st) return st;
+    if (auto st = serve_dns_slot(slot); !st) return st;
   // Only now do the hooks send DNS here: the proxy is listening.
   if (auto st = maps_->set_dns_config(true, options_.dns.port); !st) return st;
   sd_event_source* timer = nullptr;
@@ -291,7 +292,11 @@ Status Daemon::start_dns(sd_event* loop) {
   return ok_status();
 }
 
-Status Daemon::serve_dns6(uint32_t slot) {
+Status Daemon::serve_dns_slot(uint32_t slot) {
+  if (dns_proxy_)
+    if (auto st = dns_proxy_->serve_udp4(slot); !st)
+      spdlog::warn("slot {}: its DNS over UDP shares the proxy's socket with every sandbox: {}", slot,
+                   st.error().describe());
   if (!dns_proxy_ || options_.dns.ipv6_port_base == 0) return maps_->set_dns6_port(slot, 0);
   auto port = dns_proxy_->serve_ipv6(slot);
   if (!port) {
@@ -632,7 +637,7 @@ Result<json> Daemon::ensure_sandbox(const std::string& agent_text) {
   // State before the cgroup -> slot entry: the moment the kernel can see
   // the sandbox, its rules are in force.
   if (auto st = maps_->reset_counters(s.slot); !st) return st.error();
-  if (auto st = serve_dns6(s.slot); !st) return st.error();
+  if (auto st = serve_dns_slot(s.slot); !st) return st.error();
   if (auto st = maps_->set_state(s.slot, {s.class_id, AGENTD_SANDBOX_ACTIVE}); !st) return st.error();
   if (auto st = maps_->set_cgroup_slot(s.cgroup_id, s.slot); !st) return st.error();
   spdlog::info("sandbox {} created (slot {}, class {}) at {}", s.agent.str(), s.slot, s.class_id, s.cgroup.string());
@@ -688,7 +693,7 @@ Result<json> Daemon::adopt_sandbox(const std::string& agent_text, const std::str
   if (!slot) return slot.error();
   Sandbox s{*agent, cgroup, *id, *slot, *class_id, true};
   if (auto st = maps_->reset_counters(s.slot); !st) return st.error();
-  if (auto st = serve_dns6(s.slot); !st) return st.error();
+  if (auto st = serve_dns_slot(s.slot); !st) return st.error();
   if (auto st = maps_->set_state(s.slot, {s.class_id, AGENTD_SANDBOX_ACTIVE}); !st) return st.error();
   if (auto st = maps_->set_cgroup_slot(s.cgroup_id, s.slot); !st) return st.error();
   if (!sandbox::path_is_within(cgroup, options_.cgroup_root)) {
@@ -734,7 +739,36 @@ json Daemon::dns_status() const {
   dns["queries"] = {{"received", c.queries},     {"refused", c.refused},   {"forwarded", c.forwarded}, {"forwarded_tcp", c.forwarded_tcp},
                     {"answered", c.answered},    {"malformed", c.malformed}, {"upstream_failures", c.upstream_failures},
                     {"cache_hits", c.cache_hits}, {"failed", c.failed}, {"mismatched", c.mismatched}};
+  dns["queries"]["over_budget"] = c.over_budget;
   dns["ipv6"] = {{"port_base", options_.dns.ipv6_port_base}, {"sandboxes_served", dns_proxy_->ipv6_served()}};
+  dns["udp"] = {{"own_sockets", dns_proxy_->ipv4_served()}};
+  const auto& limits = options_.dns.limits;
+  dns["tcp"] = {{"connections", dns_proxy_->tcp_connections()},
+                {"per_sandbox", limits.tcp_per_sandbox},
+                {"total", limits.tcp_total},
+                {"idle_timeout_ms", limits.tcp_idle.count()},
+                {"in_flight_per_sandbox", limits.in_flight_per_sandbox},
+                {"buffered_per_sandbox", limits.buffered_per_sandbox}};
+  // Each sandbox's share of what they all share, and what its budgets
+  // refused it: the flood shows against the sandbox that made it.
+  json sandboxes = json::array();
+  const auto& use = dns_proxy_->sandbox_use();
+  for (const auto& [slot, s] : registry_.all()) {
+    json item = dns_learning_->slot_json(slot);
+    item["agent"] = s.agent.str();
+    item["slot"] = slot;
+    const dns::SandboxUse u = use.count(slot) ? use.at(slot) : dns::SandboxUse{};
+    item["tcp"] = u.tcp;
+    item["in_flight"] = u.in_flight;
+    item["buffered"] = u.buffered;
+    item["tcp_refused"] = u.tcp_refused;
+    item["tcp_evicted"] = u.tcp_evicted;
+    item["tcp_idle_closed"] = u.tcp_idle_closed;
+    item["tcp_cut_off"] = u.tcp_cut_off;
+    item["in_flight_refused"] = u.in_flight_refused;
+    sandboxes.push_back(std::move(item));
+  }
+  dns["sandboxes"] = std::move(sandboxes);
   return dns;
 }
 

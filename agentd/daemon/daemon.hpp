@@ -75,9 +75,11 @@ class Daemon {
   static int on_approvals_timer(sd_event_source*, uint64_t, void* self);
   Status start_approvals(sd_event* loop);
   Status start_dns(sd_event* loop);
-  // Opens [::1]:<base + slot> for a sandbox's queries to IPv6 servers and
-  // tells the kernel; on failure those queries stay refused (logged).
-  Status serve_dns6(uint32_t slot);
+  // Opens the sandbox's own DNS sockets: UDP on 127.64.<slot> (on failure
+  // its queries reach the shared socket, logged), and [::1]:<base + slot>
+  // for its queries to IPv6 servers, told to the kernel (on failure those
+  // queries stay refused, logged).
+  Status serve_dns_slot(uint32_t slot);
   static int on_ring_readable(sd_event_source*, int, uint32_t, void* self);
   void drain_events();
 

@@ -65,7 +65,8 @@ DnsLearning::DnsLearning(const DnsSettings& settings, dns::ProtectedRanges prote
       maps_(maps),
       applier_(applier),
       registry_(registry),
-      denials_(std::move(denials)) {}
+      denials_(std::move(denials)),
+      quota_(settings.learned_quota, AGENTD_MAX_LEARNED) {}
 
 void DnsLearning::record_denial(uint32_t slot, const dns::Query& query, const std::string& reason,
                                 const std::string& why, const std::string& transport) {
@@ -222,6 +223,18 @@ dns::Bytes DnsLearning::learn(uint32_t slot, const dns::Query& query, const uint
         continue;
       entry.expires_ns = std::max(entry.expires_ns, it->second.expires_ns);
     }
+    const bool is_new = !entries_.count(key);
+    if (is_new) {
+      if (std::string why = admit(slot, *sandbox); !why.empty()) {
+        // Nothing of this answer beyond what is learned already: the
+        // sandbox gets SERVFAIL (its resolver may try again later, once
+        // entries expired), and a record says which budget it hit.
+        ++quota_refused_;
+        quota_.refused(slot);
+        record_denial(slot, query, "learned_quota", why, "");
+        return dns::refusal(query, dns::Refusal::servfail, dns::kEdeOther, "agentd: " + why);
+      }
+    }
     if (auto st = write(key, entry); !st) {
       spdlog::error("learning {} for {}: {}", address_text(address.family, address.addr), sandbox->agent.str(),
                     st.error().describe());
@@ -229,6 +242,7 @@ dns::Bytes DnsLearning::learn(uint32_t slot, const dns::Query& query, const uint
       continue;
     }
     entries_[key] = std::move(entry);
+    if (is_new) quota_.added(slot);
     ++learned_total_;
   }
   if (refused.empty()) return unchanged;
@@ -245,8 +259,57 @@ Status DnsLearning::write(const Key& key, const Entry& entry) {
 void DnsLearning::erase(const Key& key) {
   if (auto st = maps_.delete_learned(bpf::make_learned_key(key)); !st)
     spdlog::error("forgetting a learned address: {}", st.error().describe());
-  entries_.erase(key);
+  if (entries_.erase(key)) quota_.removed(std::get<0>(key));
   dirty_ = true;
+}
+
+bool DnsLearning::erase_oldest(uint32_t slot, bool expired_only) {
+  // entries_ is ordered by slot first: this sandbox's entries are one run.
+  const uint64_t now = monotonic_now_ns();
+  const Key first{slot, 0, {}};
+  std::optional<Key> oldest;
+  uint64_t oldest_expiry = UINT64_MAX;
+  for (auto it = entries_.lower_bound(first); it != entries_.end() && std::get<0>(it->first) == slot; ++it)
+    if (it->second.expires_ns < oldest_expiry) {
+      oldest_expiry = it->second.expires_ns;
+      oldest = it->first;
+    }
+  if (!oldest || (expired_only && oldest_expiry > now)) {
+    if (expired_only) none_expired_before_[slot] = oldest_expiry;
+    return false;
+  }
+  erase(*oldest);
+  return true;
+}
+
+std::string DnsLearning::admit(uint32_t slot, const Sandbox& sandbox) {
+  using Verdict = bpf::LearnedQuota::Verdict;
+  Verdict verdict = quota_.admit(slot);
+  // An expired entry opens nothing any more; it is kept only so a denial can
+  // say "expired". At the quota it makes room first.
+  const auto searched = none_expired_before_.find(slot);
+  const bool may_have_expired = searched == none_expired_before_.end() || searched->second <= monotonic_now_ns();
+  while (verdict == Verdict::sandbox_full && may_have_expired && erase_oldest(slot, true)) verdict = quota_.admit(slot);
+  if (verdict == Verdict::make_room) {
+    // The map is full and this sandbox holds less than its fair share: the
+    // largest holder gives up the entry that expires first.
+    if (auto victim = quota_.victim(slot); victim && erase_oldest(*victim, false)) {
+      ++evicted_;
+      verdict = quota_.admit(slot);
+    }
+  }
+  switch (verdict) {
+    case Verdict::admit:
+      return "";
+    case Verdict::sandbox_full:
+      return fmt::format("{} holds {} learned addresses, its quota (--dns-learned-quota {}); names resolve again "
+                         "as they expire (agentctl status shows the count)",
+                         sandbox.agent.str(), quota_.held(slot), quota_.per_sandbox());
+    default:
+      return fmt::format("the learned-address map is full ({} entries) and {} holds its fair share ({}); names "
+                         "resolve again as they expire",
+                         quota_.capacity(), sandbox.agent.str(), quota_.fair_share(slot));
+  }
 }
 
 void DnsLearning::revalidate() {
@@ -304,7 +367,7 @@ void DnsLearning::adopt(const std::filesystem::path& state_file) {
     entry.ranges = bpf::ranges_of(v.rules);
     const std::string id = fmt::format("{}/{}/{}", k.slot, k.family, address_text(k.family, std::get<2>(key)));
     if (auto it = names.find(id); it != names.end()) entry.name = it->second;
-    entries_[key] = std::move(entry);
+    if (entries_.insert_or_assign(key, std::move(entry)).second) quota_.added(k.slot);
   }
   if (!kept->empty()) spdlog::info("{} learned addresses kept from the previous daemon", kept->size());
 }
@@ -372,7 +435,15 @@ json DnsLearning::to_json() const {
           {"names_refused", names_refused_},
           {"rebinding_refused", rebinding_refused_},
           {"unlearnable_refused", unlearnable_refused_},
-          {"records_held", records_held_}};
+          {"records_held", records_held_},
+          {"learned_quota", quota_.per_sandbox()},
+          {"learned_capacity", quota_.capacity()},
+          {"quota_refused", quota_refused_},
+          {"learned_evicted", evicted_}};
+}
+
+json DnsLearning::slot_json(uint32_t slot) const {
+  return {{"learned", quota_.held(slot)}, {"quota", quota_.per_sandbox()}, {"quota_hits", quota_.hits(slot)}};
 }
 
 }  // namespace agentd::daemon

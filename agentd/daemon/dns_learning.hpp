@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agentd/bpf/learned_entry.hpp"
+#include "agentd/bpf/learned_quota.hpp"
 #include "agentd/bpf/map_writer.hpp"
 #include "agentd/daemon/policy_applier.hpp"
 #include "agentd/daemon/sandbox_registry.hpp"
@@ -40,6 +41,12 @@ struct DnsSettings {
   uint32_t min_ttl_seconds = 60;
   dns::Refusal refusal = dns::Refusal::refused;
   std::string protected_ranges;       // empty: the defaults
+  // Learned addresses one sandbox may hold in the kernel at once (0: no
+  // quota); the map holds AGENTD_MAX_LEARNED for every sandbox together:
+  // 4096 lets 64 sandboxes fill their quota before the map is full, and a
+  // full map makes room for a sandbox below its fair share (learned_quota.hpp).
+  uint32_t learned_quota = 4096;
+  dns::ClientLimits limits;  // the proxy's per-sandbox budgets
 };
 
 struct LearnedName {
@@ -81,6 +88,8 @@ class DnsLearning : public dns::QueryJudge {
   // undecided: (allowed, "learned through DNS from NAME, expires in 42 s").
   std::optional<std::pair<bool, std::string>> explain(uint32_t slot, const policy::Destination& dest) const;
   nlohmann::json to_json() const;
+  // One sandbox's share: {"learned": held, "quota": ..., "quota_hits": ...}.
+  nlohmann::json slot_json(uint32_t slot) const;
 
  private:
   using Key = bpf::LearnedKey;  // slot, family, address
@@ -94,6 +103,12 @@ class DnsLearning : public dns::QueryJudge {
   policy::NameDecision decide(const Sandbox& sandbox, const policy::PolicySet& policy, std::string_view name);
   Status write(const Key& key, const Entry& entry);
   void erase(const Key& key);
+  // Before a new entry of `slot` is written: its own long-expired entries
+  // go first, then the quota decides. Empty when it may be written, else
+  // why not (the EDE text).
+  std::string admit(uint32_t slot, const Sandbox& sandbox);
+  // Erases the entry of `slot` that expired first, or expires next.
+  bool erase_oldest(uint32_t slot, bool expired_only);
   void record_denial(uint32_t slot, const dns::Query& query, const std::string& reason, const std::string& why,
                      const std::string& transport);
 
@@ -105,6 +120,11 @@ class DnsLearning : public dns::QueryJudge {
   DenialSink denials_;
   NameGrants name_grants_;
   std::map<Key, Entry> entries_;
+  bpf::LearnedQuota quota_;  // counts what entries_ holds, by slot
+  // A sandbox at its quota whose entries were searched for an expired one
+  // in vain: none expires before this (CLOCK_MONOTONIC ns), so its next
+  // query need not search again (a search walks all its entries).
+  std::map<uint32_t, uint64_t> none_expired_before_;
   const policy::PolicySet* rules_policy_ = nullptr;  // what host_rules_ were built from
   std::map<uint32_t, policy::HostRules> host_rules_;  // by slot
   std::vector<policy::Cidr> host_addresses_;
@@ -116,7 +136,8 @@ class DnsLearning : public dns::QueryJudge {
     uint64_t held = 0;  // refusals not recorded since the last record
   };
   std::map<uint32_t, RecordBudget> record_budget_;  // by slot
-  uint64_t learned_total_ = 0, rebinding_refused_ = 0, unlearnable_refused_ = 0, names_refused_ = 0, records_held_ = 0;
+  uint64_t learned_total_ = 0, rebinding_refused_ = 0, unlearnable_refused_ = 0, names_refused_ = 0, records_held_ = 0,
+           quota_refused_ = 0, evicted_ = 0;
   bool dirty_ = false;
 };
 

@@ -245,7 +245,9 @@ PktPtr response_to(const Query& query) {
 Bytes refusal(const Query& query, Refusal how, uint16_t ede_code, const std::string& text) {
   PktPtr pkt = response_to(query);
   ldns_pkt* p = pkt.get();
-  ldns_pkt_set_rcode(p, how == Refusal::nxdomain ? LDNS_RCODE_NXDOMAIN : LDNS_RCODE_REFUSED);
+  ldns_pkt_set_rcode(p, how == Refusal::nxdomain   ? LDNS_RCODE_NXDOMAIN
+                        : how == Refusal::servfail ? LDNS_RCODE_SERVFAIL
+                                                   : LDNS_RCODE_REFUSED);
   // RFC 6891: an OPT record (and so the EDE) only to a query that had one.
   if (query.has_edns) {
     std::string data(2, '\0');

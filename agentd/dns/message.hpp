@@ -83,7 +83,8 @@ Result<Answer> parse_answer(const uint8_t* data, size_t size, const Query& query
 // are not handed out either), as wire bytes.
 Result<Bytes> without_addresses(const uint8_t* data, size_t size, const std::vector<LearnedAddress>& drop);
 
-enum class Refusal { refused, nxdomain };
+// servfail: the name is allowed but agentd cannot serve it now (a budget).
+enum class Refusal { refused, nxdomain, servfail };
 
 // A response to `query` with that rcode and an Extended DNS Error (RFC
 // 8914) whose text tells the agent why and what to do.
@@ -95,6 +96,7 @@ Bytes truncated_response(const Query& query);
 Bytes error_response(const uint8_t* data, size_t size, uint16_t rcode);
 
 // EDE info codes (RFC 8914).
+constexpr uint16_t kEdeOther = 0;
 constexpr uint16_t kEdeBlocked = 15;
 constexpr uint16_t kEdeProhibited = 18;
 constexpr uint16_t kEdeNotSupported = 21;

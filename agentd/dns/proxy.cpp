@@ -20,11 +20,17 @@ namespace agentd::dns {
 namespace {
 
 constexpr uint64_t kSweepUsec = 250'000;
-constexpr size_t kMaxTcpConnections = 512;
-constexpr size_t kMaxTcpForwardsPerSandbox = 32;
-// A socket each: bounded well below the daemon's descriptor limit.
+// A socket each: bounded well below the daemon's descriptor limit. Per
+// sandbox, ClientLimits::in_flight_per_sandbox bounds both together.
+constexpr size_t kMaxTcpForwards = 512;
 constexpr size_t kMaxUdpForwards = 384;
-constexpr size_t kMaxUdpForwardsPerSandbox = 64;
+// Connections accepted per turn of the loop: a sandbox that connects in a
+// loop delays the others' queries by this many accepts at most.
+constexpr int kAcceptsPerTurn = 16;
+// The kernel's send buffer of a client connection (it doubles it): a client
+// that does not read fills it soon, so what it is owed shows in `out`, where
+// the budgets see it, and the kernel holds little for it.
+constexpr int kClientSendBuffer = 32 << 10;
 constexpr auto kCacheSeconds = std::chrono::seconds(5);  // at most: TTLs handed out run at most this stale
 constexpr size_t kMaxCachedAnswers = 10000;
 
@@ -45,7 +51,8 @@ Status set_int_option(int fd, int level, int name, int value, const char* what) 
   return ok_status();
 }
 
-Result<UniqueFd> bound_socket(int family, int type, const sockaddr* addr, socklen_t len, const std::string& where) {
+Result<UniqueFd> bound_socket(int family, int type, const sockaddr* addr, socklen_t len, const std::string& where,
+                              bool shared_port = false) {
   UniqueFd fd(::socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd) return system_error("creating the DNS proxy socket");
   // TCP only: a restart must not wait out TIME_WAIT. Never for UDP, where
@@ -53,6 +60,12 @@ Result<UniqueFd> bound_socket(int family, int type, const sockaddr* addr, sockle
   // its queries.
   if (type == SOCK_STREAM)
     if (auto st = set_int_option(fd.get(), SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR"); !st) return st.error();
+  // The IPv4 UDP sockets: the wildcard one and each sandbox's own
+  // 127.64.<slot> one share the port. SO_REUSEPORT, unlike SO_REUSEADDR,
+  // lets only sockets of the same uid (root's, agentd's) bind beside them;
+  // the hooks keep sandboxes off the port whatever their uid.
+  if (shared_port)
+    if (auto st = set_int_option(fd.get(), SOL_SOCKET, SO_REUSEPORT, 1, "SO_REUSEPORT"); !st) return st.error();
   if (family == AF_INET6)
     if (auto st = set_int_option(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, 1, "IPV6_V6ONLY"); !st) return st.error();
   if (family == AF_INET && type == SOCK_DGRAM)
@@ -70,8 +83,24 @@ Result<UniqueFd> listen_socket(int type, uint16_t port) {
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(INADDR_ANY);
-  return bound_socket(AF_INET, type, reinterpret_cast<sockaddr*>(&addr), sizeof(addr), fmt::format("port {}", port));
+  return bound_socket(AF_INET, type, reinterpret_cast<sockaddr*>(&addr), sizeof(addr), fmt::format("port {}", port),
+                      type == SOCK_DGRAM);
 }
+
+// A sandbox's own UDP socket at 127.64.<slot>:<port>.
+Result<UniqueFd> slot_socket(uint32_t slot, uint16_t port) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(AGENTD_DNS_NET | slot);
+  return bound_socket(AF_INET, SOCK_DGRAM, reinterpret_cast<sockaddr*>(&addr), sizeof(addr),
+                      fmt::format("127.64.{}.{}:{}", slot >> 8, slot & 0xff, port), true);
+}
+
+// Datagrams read per turn of the loop: from the shared socket, and from a
+// sandbox's own (then every other ready sandbox's turn comes first).
+constexpr int kSharedUdpPerTurn = 256;
+constexpr int kOwnUdpPerTurn = 8;
 
 Result<UniqueFd> listen_socket6(int type, uint16_t port) {
   sockaddr_in6 addr{};
@@ -213,6 +242,7 @@ DnsProxy::~DnsProxy() {
   udp_forwards_.clear();
   connections_.clear();
   ipv6_.clear();
+  ipv4_.clear();
   sweep_.reset();
   tcp_source_.reset();
   udp_source_.reset();
@@ -222,15 +252,39 @@ DnsProxy::~DnsProxy() {
 // an error is switched off for good. Each callback runs guarded.
 int DnsProxy::on_udp(sd_event_source*, int fd, uint32_t, void* self) {
   auto* proxy = static_cast<DnsProxy*>(self);
-  guarded("reading DNS/udp", proxy->counters_.failed, [&] { proxy->read_udp(fd, 0); });
+  guarded("reading DNS/udp", proxy->counters_.failed, [&] { proxy->read_udp(fd, 0, false); });
   return 0;
 }
 
 int DnsProxy::on_udp6(sd_event_source*, int fd, uint32_t, void* userdata) {
   auto* endpoint = static_cast<Ipv6Endpoint*>(userdata);
   DnsProxy* proxy = endpoint->proxy;
-  guarded("reading DNS/udp6", proxy->counters_.failed, [&] { proxy->read_udp(fd, endpoint->slot); });
+  guarded("reading DNS/udp6", proxy->counters_.failed, [&] { proxy->read_udp(fd, endpoint->slot, true); });
   return 0;
+}
+
+int DnsProxy::on_udp4(sd_event_source*, int fd, uint32_t, void* userdata) {
+  auto* endpoint = static_cast<Ipv4Endpoint*>(userdata);
+  DnsProxy* proxy = endpoint->proxy;
+  guarded("reading DNS/udp", proxy->counters_.failed, [&] { proxy->read_udp(fd, endpoint->slot, false); });
+  return 0;
+}
+
+Status DnsProxy::serve_udp4(uint32_t slot) {
+  if (slot == AGENTD_SLOT_UNKNOWN || slot >= AGENTD_MAX_SANDBOXES) return make_error("slot {} out of range", slot);
+  if (ipv4_.count(slot)) return ok_status();
+  auto endpoint = std::make_unique<Ipv4Endpoint>();
+  endpoint->proxy = this;
+  endpoint->slot = slot;
+  auto udp = slot_socket(slot, settings_.port);
+  if (!udp) return udp.error();
+  endpoint->udp = std::move(*udp);
+  if (auto st = watch(loop_, endpoint->source, endpoint->udp.get(), EPOLLIN, &DnsProxy::on_udp4, endpoint.get(),
+                      "DNS/udp of a sandbox");
+      !st)
+    return st;
+  ipv4_.emplace(slot, std::move(endpoint));
+  return ok_status();
 }
 
 int DnsProxy::on_accept6(sd_event_source*, int fd, uint32_t, void* userdata) {
@@ -276,9 +330,9 @@ int DnsProxy::on_upstream(sd_event_source*, int, uint32_t, void* userdata) {
   return 0;
 }
 
-void DnsProxy::read_udp(int fd, uint32_t ipv6_slot) {
+void DnsProxy::read_udp(int fd, uint32_t own_slot, bool ipv6) {
   uint8_t buffer[kMaxMessageBytes + 1];
-  for (int budget = 256; budget > 0; --budget) {  // then let the loop serve others
+  for (int budget = own_slot ? kOwnUdpPerTurn : kSharedUdpPerTurn; budget > 0; --budget) {  // then the others' turn
     Client client;
     iovec iov{buffer, sizeof(buffer)};
     alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in_pktinfo))];
@@ -292,11 +346,11 @@ void DnsProxy::read_udp(int fd, uint32_t ipv6_slot) {
     const ssize_t n = ::recvmsg(fd, &msg, MSG_DONTWAIT);
     if (n < 0) return;  // EAGAIN: all read
     std::optional<uint32_t> slot;
-    if (ipv6_slot) {
-      client.ipv6_slot = ipv6_slot;
-      slot = ipv6_slot;
+    if (own_slot) {
+      (ipv6 ? client.ipv6_slot : client.ipv4_slot) = own_slot;
+      slot = own_slot;
     }
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c && !own_slot; c = CMSG_NXTHDR(&msg, c)) {
       if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
         in_pktinfo info{};
         std::memcpy(&info, CMSG_DATA(c), sizeof(info));
@@ -343,6 +397,18 @@ void DnsProxy::handle_query(const Client& client, uint32_t slot, const uint8_t* 
     }
     cache_.erase(hit);
   }
+  // A sandbox asks the upstream for at most this many answers at once;
+  // past it, SERVFAIL at once (its resolver retries) rather than a queue.
+  SandboxUse& use = use_[slot];
+  if (use.in_flight >= settings_.limits.in_flight_per_sandbox) {
+    ++use.in_flight_refused;
+    ++counters_.over_budget;
+    reply(client, refusal(*query, Refusal::servfail, kEdeOther,
+                          fmt::format("agentd: this sandbox has {} queries in flight, its limit; ask again once they "
+                                      "are answered",
+                                      use.in_flight)));
+    return;
+  }
   // Never the sandbox's bytes: a query rebuilt from what was judged.
   const uint16_t id = random_id();
   auto forward = upstream_query(*query, id);
@@ -357,10 +423,7 @@ void DnsProxy::handle_query(const Client& client, uint32_t slot, const uint8_t* 
 }
 
 bool DnsProxy::forward_over_udp(const Pending& pending, uint16_t id, const Bytes& query) {
-  const auto in_flight = udp_forwards_of_slot_.find(pending.slot);
-  if (udp_forwards_.size() >= kMaxUdpForwards ||
-      (in_flight != udp_forwards_of_slot_.end() && in_flight->second >= kMaxUdpForwardsPerSandbox))
-    return false;
+  if (udp_forwards_.size() >= kMaxUdpForwards) return false;
   auto forward = std::make_unique<UdpForward>();
   forward->fd.reset(::socket(settings_.upstream.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   // Connected: the kernel binds a random ephemeral port and delivers only
@@ -380,7 +443,7 @@ bool DnsProxy::forward_over_udp(const Pending& pending, uint16_t id, const Bytes
              "the upstream resolver"))
     return false;
   ++counters_.forwarded;
-  ++udp_forwards_of_slot_[pending.slot];
+  ++use_[pending.slot].in_flight;
   udp_forwards_.emplace(forward->serial, std::move(forward));
   return true;
 }
@@ -388,17 +451,13 @@ bool DnsProxy::forward_over_udp(const Pending& pending, uint16_t id, const Bytes
 void DnsProxy::drop_udp_forward(uint64_t serial) {
   auto it = udp_forwards_.find(serial);
   if (it == udp_forwards_.end()) return;
-  if (auto n = udp_forwards_of_slot_.find(it->second->pending.slot); n != udp_forwards_of_slot_.end() && --n->second == 0)
-    udp_forwards_of_slot_.erase(n);
+  forward_done(it->second->pending);
   udp_forwards_.erase(it);
 }
 
 bool DnsProxy::forward_over_tcp(const Pending& pending, const Bytes& query) {
-  // Bounded overall and per sandbox: one sandbox cannot take them all.
-  if (tcp_forwards_.size() >= kMaxTcpConnections) return false;
-  const auto of_slot = std::count_if(tcp_forwards_.begin(), tcp_forwards_.end(),
-                                     [&](const auto& f) { return f.second.pending.slot == pending.slot; });
-  if (of_slot >= static_cast<long>(kMaxTcpForwardsPerSandbox)) return false;
+  // Bounded overall; per sandbox, handle_query checked its queries in flight.
+  if (tcp_forwards_.size() >= kMaxTcpForwards) return false;
   const uint64_t serial = next_serial_++;
   auto exchange = TcpExchange::start(loop_, settings_.upstream, settings_.upstream_len, query,
                                      [this, serial](Bytes answer) { finish_tcp_forward(serial, answer); });
@@ -408,6 +467,8 @@ bool DnsProxy::forward_over_tcp(const Pending& pending, const Bytes& query) {
   }
   ++counters_.forwarded;
   ++counters_.forwarded_tcp;
+  ++use_[pending.slot].in_flight;
+  if (auto c = connections_.find(pending.client.connection); c != connections_.end()) ++c->second->in_flight;
   const uint16_t id = static_cast<uint16_t>((query[0] << 8) | query[1]);
   tcp_forwards_.emplace(serial, TcpForward{pending, id, std::move(*exchange)});
   return true;
@@ -419,6 +480,7 @@ void DnsProxy::finish_tcp_forward(uint64_t serial, const Bytes& answer) {
   const Pending pending = std::move(it->second.pending);
   const uint16_t id = it->second.id;
   tcp_forwards_.erase(it);  // the exchange calling us: it touches nothing after this call
+  forward_done(pending);
   if (answer.empty() || !answers(answer.data(), answer.size(), pending.query, id)) {
     ++counters_.upstream_failures;
     reply(pending.client, header_only(pending.query.id, kRcodeServFail));
@@ -481,14 +543,32 @@ void DnsProxy::reply(const Client& client, const Bytes& bytes) {
     auto it = connections_.find(client.connection);
     if (it == connections_.end()) return;  // the resolver hung up
     TcpConnection& c = *it->second;
+    SandboxUse& use = use_[c.slot];
+    // A client that asks and does not read is cut off, not buffered for:
+    // what a sandbox's clients are owed stays below its budget.
+    if (use.buffered + bytes.size() + 2 > settings_.limits.buffered_per_sandbox) {
+      ++use.tcp_cut_off;
+      spdlog::debug("DNS/tcp of sandbox slot {}: {} answer bytes unread, closed", c.slot, use.buffered);
+      return close_tcp(client.connection);
+    }
+    if (c.out.empty()) c.last_written = std::chrono::steady_clock::now();  // the stall clock starts now
     c.out.push_back(static_cast<char>(bytes.size() >> 8));
     c.out.push_back(static_cast<char>(bytes.size() & 0xff));
     c.out.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    use.buffered += bytes.size() + 2;
     serve_tcp(client.connection, EPOLLOUT);
     return;
   }
   // From the very address the query went to: a connected resolver socket
   // accepts nothing else.
+  if (client.ipv4_slot) {
+    auto it = ipv4_.find(client.ipv4_slot);
+    if (it == ipv4_.end()) return;
+    if (::sendto(it->second->udp.get(), bytes.data(), bytes.size(), MSG_DONTWAIT,
+                 reinterpret_cast<const sockaddr*>(&client.peer), sizeof(sockaddr_in)) < 0)
+      spdlog::debug("DNS reply not sent: {}", std::strerror(errno));
+    return;
+  }
   if (client.ipv6_slot) {
     auto it = ipv6_.find(client.ipv6_slot);
     if (it == ipv6_.end()) return;
@@ -523,7 +603,7 @@ int DnsProxy::on_accept(sd_event_source*, int fd, uint32_t, void* self) {
 }
 
 void DnsProxy::accept_tcp(int listener, uint32_t known_slot) {
-  for (;;) {
+  for (int turn = 0; turn < kAcceptsPerTurn; ++turn) {
     UniqueFd fd(::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
     if (!fd) return;
     std::optional<uint32_t> slot;
@@ -535,16 +615,25 @@ void DnsProxy::accept_tcp(int listener, uint32_t known_slot) {
       if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&local), &len) == 0 && local.sin_family == AF_INET)
         slot = slot_of_address(local.sin_addr);
     }
-    if (!slot || connections_.size() >= kMaxTcpConnections) continue;  // closed at once
+    if (!slot) continue;  // not through the redirect: closed at once
+    SandboxUse& use = use_[*slot];
+    if (use.tcp >= settings_.limits.tcp_per_sandbox ||
+        (connections_.size() >= settings_.limits.tcp_total && !make_room_for(*slot))) {
+      ++use.tcp_refused;  // closed at once: the client sees a reset, its resolver tries UDP or again
+      continue;
+    }
+    (void)set_int_option(fd.get(), SOL_SOCKET, SO_SNDBUF, kClientSendBuffer, "SO_SNDBUF");  // best effort
     auto connection = std::make_unique<TcpConnection>();
     connection->fd = std::move(fd);
     connection->slot = *slot;
     connection->proxy = this;
     connection->serial = next_serial_++;
+    connection->last_read = connection->last_written = std::chrono::steady_clock::now();
     sd_event_source* io = nullptr;
     if (sd_event_add_io(loop_, &io, connection->fd.get(), EPOLLIN, &DnsProxy::on_tcp, connection.get()) < 0)
       continue;
     connection->io.reset(io);
+    ++use.tcp;
     connections_.emplace(connection->serial, std::move(connection));
   }
 }
@@ -558,52 +647,148 @@ int DnsProxy::on_tcp(sd_event_source*, int, uint32_t revents, void* userdata) {
   return 0;
 }
 
+int DnsProxy::on_resume(sd_event_source*, void* userdata) {
+  auto* connection = static_cast<TcpConnection*>(userdata);
+  DnsProxy* proxy = connection->proxy;
+  const uint64_t serial = connection->serial;
+  if (!guarded("a DNS/tcp connection", proxy->counters_.failed, [&] { proxy->serve_tcp(serial, EPOLLIN); }))
+    proxy->close_tcp(serial);
+  return 0;
+}
+
+bool DnsProxy::paused(const TcpConnection& c) const {
+  return c.in_flight >= settings_.limits.queries_per_connection || c.out.size() >= settings_.limits.buffered_pause;
+}
+
+namespace {
+
+// The length of the first whole message in `in`, when it holds one.
+std::optional<size_t> whole_message(const std::string& in) {
+  if (in.size() < 2) return std::nullopt;
+  const size_t size = (static_cast<uint8_t>(in[0]) << 8) | static_cast<uint8_t>(in[1]);
+  if (in.size() < 2 + size) return std::nullopt;
+  return size;
+}
+
+}  // namespace
+
 void DnsProxy::serve_tcp(uint64_t serial, uint32_t revents) {
   auto it = connections_.find(serial);
   if (it == connections_.end()) return;
   TcpConnection& c = *it->second;
-  if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-    char chunk[4096];
-    for (;;) {
+  const auto now = std::chrono::steady_clock::now();
+  // Reset or gone both ways: nothing owed can reach it any more. (Reported
+  // even while reading pauses: waiting would spin the loop.)
+  if (revents & (EPOLLHUP | EPOLLERR)) return close_tcp(serial);
+  if ((revents & EPOLLIN) && !c.eof) {
+    // At most messages_per_turn messages, then the loop serves the others.
+    // Bytes are read only while no whole message waits, a chunk at a time:
+    // `in` holds at most one message and a chunk, whatever the client sends.
+    for (size_t handled = 0; !paused(c);) {
+      if (auto size = whole_message(c.in)) {
+        if (handled++ == settings_.limits.messages_per_turn) break;
+        const std::string message = c.in.substr(2, *size);
+        c.in.erase(0, 2 + *size);
+        Client client;
+        client.tcp = true;
+        client.connection = serial;
+        handle(client, c.slot, reinterpret_cast<const uint8_t*>(message.data()), message.size());
+        if (!connections_.count(serial)) return;
+        continue;
+      }
+      char chunk[4096];
       const ssize_t n = ::read(c.fd.get(), chunk, sizeof(chunk));
       if (n > 0) {
         c.in.append(chunk, static_cast<size_t>(n));
-        if (c.in.size() > 2 * (kMaxMessageBytes + 2)) return close_tcp(serial);
+        c.last_read = now;
         continue;
       }
-      if (n == 0 || errno != EAGAIN) {
-        if (c.out.empty()) return close_tcp(serial);
-        revents |= EPOLLOUT;  // flush what is owed, then close
-      }
+      if (n == 0 || errno != EAGAIN) c.eof = true;  // flush what is owed, then close
       break;
     }
-    while (c.in.size() >= 2) {
-      const size_t size = (static_cast<uint8_t>(c.in[0]) << 8) | static_cast<uint8_t>(c.in[1]);
-      if (c.in.size() < 2 + size) break;
-      const std::string message = c.in.substr(2, size);
-      c.in.erase(0, 2 + size);
-      Client client;
-      client.tcp = true;
-      client.connection = serial;
-      handle(client, c.slot, reinterpret_cast<const uint8_t*>(message.data()), message.size());
-      if (!connections_.count(serial)) return;
+  }
+  if (!c.out.empty()) {
+    const ssize_t n = ::send(c.fd.get(), c.out.data(), c.out.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n > 0) {
+      c.out.erase(0, static_cast<size_t>(n));
+      use_[c.slot].buffered -= static_cast<size_t>(n);
+      c.last_written = now;
+    } else if (n < 0 && errno != EAGAIN) {
+      return close_tcp(serial);
     }
   }
-  if ((revents & EPOLLOUT) && !c.out.empty()) {
-    const ssize_t n = ::send(c.fd.get(), c.out.data(), c.out.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n > 0) c.out.erase(0, static_cast<size_t>(n));
-    else if (n < 0 && errno != EAGAIN) return close_tcp(serial);
+  if (c.eof && c.out.empty()) return close_tcp(serial);
+  const bool reading = !c.eof && !paused(c);
+  const uint32_t events = (reading ? uint32_t{EPOLLIN} : 0u) | (c.out.empty() ? 0u : uint32_t{EPOLLOUT});
+  sd_event_source_set_io_events(c.io.get(), events);
+  // Messages read already wait for no event of the socket: come back to
+  // them on the next turn of the loop, after every other ready client.
+  if (reading && whole_message(c.in)) {
+    if (!c.resume) {
+      sd_event_source* resume = nullptr;
+      if (sd_event_add_defer(loop_, &resume, &DnsProxy::on_resume, &c) < 0) return close_tcp(serial);
+      c.resume.reset(resume);
+    }
+    sd_event_source_set_enabled(c.resume.get(), SD_EVENT_ONESHOT);
   }
-  sd_event_source_set_io_events(c.io.get(), c.out.empty() ? EPOLLIN : (EPOLLIN | EPOLLOUT));
 }
 
 void DnsProxy::close_tcp(uint64_t serial) {
   auto it = connections_.find(serial);
   if (it == connections_.end()) return;
+  SandboxUse& use = use_[it->second->slot];
+  --use.tcp;
+  use.buffered -= it->second->out.size();
   connections_.erase(it);
   // Nobody is left to answer: what it asked upstream is dropped.
-  for (auto f = tcp_forwards_.begin(); f != tcp_forwards_.end();)
-    f = f->second.pending.client.connection == serial ? tcp_forwards_.erase(f) : std::next(f);
+  for (auto f = tcp_forwards_.begin(); f != tcp_forwards_.end();) {
+    if (f->second.pending.client.connection != serial) {
+      ++f;
+      continue;
+    }
+    forward_done(f->second.pending);
+    f = tcp_forwards_.erase(f);
+  }
+}
+
+void DnsProxy::forward_done(const Pending& pending) {
+  if (auto u = use_.find(pending.slot); u != use_.end() && u->second.in_flight > 0) --u->second.in_flight;
+  if (!pending.client.tcp) return;
+  if (auto c = connections_.find(pending.client.connection); c != connections_.end() && c->second->in_flight > 0)
+    --c->second->in_flight;
+}
+
+bool DnsProxy::make_room_for(uint32_t slot) {
+  auto victim = tcp_victim(use_, slot);
+  if (!victim) return false;
+  std::optional<uint64_t> oldest;
+  auto oldest_time = std::chrono::steady_clock::time_point::max();
+  for (const auto& [serial, c] : connections_) {
+    const auto active = std::max(c->last_read, c->last_written);
+    if (c->slot == *victim && active < oldest_time) {
+      oldest_time = active;
+      oldest = serial;
+    }
+  }
+  if (!oldest) return false;
+  ++use_[*victim].tcp_evicted;
+  close_tcp(*oldest);
+  return true;
+}
+
+void DnsProxy::sweep_tcp(std::chrono::steady_clock::time_point now) {
+  std::vector<std::pair<uint64_t, TcpVerdict>> closing;
+  for (const auto& [serial, c] : connections_) {
+    const auto verdict = tcp_verdict(settings_.limits, now, c->out.size(), c->in_flight, c->last_read, c->last_written);
+    if (verdict != TcpVerdict::keep) closing.emplace_back(serial, verdict);
+  }
+  for (const auto& [serial, verdict] : closing) {
+    auto it = connections_.find(serial);
+    if (it == connections_.end()) continue;
+    SandboxUse& use = use_[it->second->slot];
+    ++(verdict == TcpVerdict::idle ? use.tcp_idle_closed : use.tcp_cut_off);
+    close_tcp(serial);
+  }
 }
 
 int DnsProxy::on_sweep(sd_event_source* source, uint64_t, void* self) {
@@ -618,19 +803,24 @@ int DnsProxy::on_sweep(sd_event_source* source, uint64_t, void* self) {
     const Pending pending = it->second->pending;
     ++it;
     ++proxy->counters_.upstream_failures;
-    proxy->drop_udp_forward(serial);
+    proxy->drop_udp_forward(serial);  // forward_done: the budgets free up before the reply
     proxy->reply(pending.client, header_only(pending.query.id, kRcodeServFail));
   }
-  for (auto it = proxy->tcp_forwards_.begin(); it != proxy->tcp_forwards_.end();) {
-    if (it->second.pending.deadline > now) {
-      ++it;
-      continue;
-    }
+  // Collected first: a reply may close its connection, and with it other
+  // forwards of that connection.
+  std::vector<uint64_t> late;
+  for (const auto& [serial, forward] : proxy->tcp_forwards_)
+    if (forward.pending.deadline <= now) late.push_back(serial);
+  for (const uint64_t serial : late) {
+    auto it = proxy->tcp_forwards_.find(serial);
+    if (it == proxy->tcp_forwards_.end()) continue;
     ++proxy->counters_.upstream_failures;
     const Pending pending = std::move(it->second.pending);
-    it = proxy->tcp_forwards_.erase(it);
+    proxy->tcp_forwards_.erase(it);
+    proxy->forward_done(pending);
     proxy->reply(pending.client, header_only(pending.query.id, kRcodeServFail));
   }
+  proxy->sweep_tcp(now);
   sd_event_source_set_time_relative(source, kSweepUsec);
   sd_event_source_set_enabled(source, SD_EVENT_ON);
   return 0;

@@ -24,6 +24,7 @@
 #include "agentd/common/result.hpp"
 #include "agentd/common/sd_event_ptr.hpp"
 #include "agentd/common/unique_fd.hpp"
+#include "agentd/dns/client_budget.hpp"
 #include "agentd/dns/message.hpp"
 #include "agentd/dns/tcp_exchange.hpp"
 
@@ -35,6 +36,7 @@ struct ProxySettings {
   sockaddr_storage upstream{};
   socklen_t upstream_len = 0;
   std::chrono::milliseconds upstream_timeout{2000};
+  ClientLimits limits;  // what one sandbox may hold (client_budget.hpp)
 };
 
 // "198.51.100.53", "198.51.100.53:5353", "[2001:db8::53]:53", "2001:db8::53".
@@ -67,6 +69,7 @@ class DnsProxy {
              upstream_failures = 0, cache_hits = 0,
              mismatched = 0;  // upstream datagrams that did not answer the query (discarded)
     uint64_t failed = 0;  // queries, answers and callbacks that threw: logged and dropped
+    uint64_t over_budget = 0;  // queries answered SERVFAIL because their sandbox had too many in flight
   };
   const Counters& counters() const { return counters_; }
 
@@ -75,6 +78,16 @@ class DnsProxy {
   // taken: the sandbox's queries to IPv6 servers are then refused.
   Result<uint16_t> serve_ipv6(uint32_t slot);
   size_t ipv6_served() const { return ipv6_.size(); }
+  // Serves sandbox `slot` over UDP on a socket of its own, 127.64.<slot>:<port>
+  // (the kernel prefers it to the wildcard socket): its queries queue apart
+  // from every other sandbox's, so a flood fills its own receive queue only,
+  // and the loop takes each sandbox's queries in turn. When it fails, the
+  // sandbox's queries still reach the shared socket.
+  Status serve_udp4(uint32_t slot);
+  size_t ipv4_served() const { return ipv4_.size(); }
+  // Each sandbox's use of the proxy and what its budgets refused, by slot.
+  const std::map<uint32_t, SandboxUse>& sandbox_use() const { return use_; }
+  size_t tcp_connections() const { return connections_.size(); }
   const ProxySettings& settings() const { return settings_; }
 
  private:
@@ -84,6 +97,7 @@ class DnsProxy {
     sockaddr_storage peer{};    // UDP: the resolver's address
     in_addr local{};            // UDP: the 127.64.x.y it sent to (the reply's source)
     uint32_t ipv6_slot = 0;     // UDP over [::1]: the slot whose socket took it (replies from there)
+    uint32_t ipv4_slot = 0;     // UDP on a sandbox's own 127.64 socket: replies from there
     uint64_t connection = 0;    // TCP: the connection's serial
   };
   struct Pending {
@@ -97,9 +111,13 @@ class DnsProxy {
     uint64_t serial = 0;
     UniqueFd fd;
     uint32_t slot = 0;
-    std::string in;   // bytes read, not yet a whole message
+    std::string in;   // bytes read, not yet a whole message (at most one, and a chunk)
     std::string out;  // bytes to write
+    size_t in_flight = 0;  // its queries upstream
+    bool eof = false;      // the client closed its side: flush what is owed, then close
+    std::chrono::steady_clock::time_point last_read, last_written;  // for the idle and stall sweeps
     SdEventSourcePtr io;
+    SdEventSourcePtr resume;  // messages already read wait for the next turn of the loop
   };
 
   DnsProxy(sd_event* loop, ProxySettings settings, QueryJudge& judge)
@@ -115,14 +133,17 @@ class DnsProxy {
 
   static int on_udp(sd_event_source*, int fd, uint32_t, void* self);
   static int on_udp6(sd_event_source*, int fd, uint32_t, void* endpoint);
+  static int on_udp4(sd_event_source*, int fd, uint32_t, void* endpoint);
   static int on_accept6(sd_event_source*, int fd, uint32_t, void* endpoint);
   static int on_upstream(sd_event_source*, int fd, uint32_t, void* forward);
   static int on_accept(sd_event_source*, int fd, uint32_t, void* self);
   static int on_tcp(sd_event_source*, int fd, uint32_t revents, void* userdata);
   static int on_sweep(sd_event_source*, uint64_t, void* self);
+  static int on_resume(sd_event_source*, void* connection);
 
-  // ipv6_slot 0: the 127.64.0.0/16 socket, whose slot is in IP_PKTINFO.
-  void read_udp(int fd, uint32_t ipv6_slot);
+  // own_slot 0: the shared 127.64.0.0/16 socket, whose slot is in
+  // IP_PKTINFO; else the socket of that sandbox, [::1] or 127.64.
+  void read_udp(int fd, uint32_t own_slot, bool ipv6);
   // known_slot 0: the 127.64.0.0/16 listener, whose slot is the local address.
   void accept_tcp(int listener, uint32_t known_slot);
   // A query that came over UDP goes upstream from a socket of its own.
@@ -141,6 +162,15 @@ class DnsProxy {
   void reply(const Client& client, const Bytes& bytes);
   void serve_tcp(uint64_t serial, uint32_t revents);
   void close_tcp(uint64_t serial);
+  // Not read from while it has this many queries upstream or is owed this
+  // many bytes: the client's own socket buffers hold what it sends meanwhile.
+  bool paused(const TcpConnection& c) const;
+  // All connections taken: close the least recently active one of the
+  // sandbox holding the most, when that is fairer than refusing `slot`.
+  bool make_room_for(uint32_t slot);
+  // A forwarded query was answered, failed or dropped: its budgets free up.
+  void forward_done(const Pending& pending);
+  void sweep_tcp(std::chrono::steady_clock::time_point now);
 
   sd_event* loop_;
   ProxySettings settings_;
@@ -161,7 +191,7 @@ class DnsProxy {
     SdEventSourcePtr io;
   };
   std::map<uint64_t, std::unique_ptr<UdpForward>> udp_forwards_;  // by serial
-  std::map<uint32_t, size_t> udp_forwards_of_slot_;                // in flight, by slot
+  std::map<uint32_t, SandboxUse> use_;                             // by slot
   struct TcpForward {
     Pending pending;
     uint16_t id = 0;  // the id sent upstream
@@ -180,6 +210,13 @@ class DnsProxy {
   void remember(const Query& query, const uint8_t* answer, size_t size);
   std::map<uint64_t, std::unique_ptr<TcpConnection>> connections_;
   std::map<uint32_t, std::unique_ptr<Ipv6Endpoint>> ipv6_;  // by slot
+  struct Ipv4Endpoint {
+    DnsProxy* proxy = nullptr;
+    uint32_t slot = 0;
+    UniqueFd udp;
+    SdEventSourcePtr source;
+  };
+  std::map<uint32_t, std::unique_ptr<Ipv4Endpoint>> ipv4_;  // by slot
   uint64_t next_serial_ = 1;
   Counters counters_;
 };

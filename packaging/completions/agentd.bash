@@ -8,12 +8,14 @@ _agentd() {
     --log-level) COMPREPLY=($(compgen -W "trace debug info warn error" -- "$cur")); return ;;
     --config | --events-log | --roles | --audit-log) _filedir; return ;;
     --reload-settle-ms | --dns-upstream | --dns-port | --dns-ipv6-port-base | --dns-min-ttl | --dns-protected |\
+      --dns-learned-quota | --dns-tcp-per-sandbox | --dns-tcp-idle-timeout | --dns-in-flight-per-sandbox |\
       --socket-group | --audit-retention | --audit-max-mb | --sandbox-uids) return ;;
     --dns-refusal) COMPREPLY=($(compgen -W "refused nxdomain" -- "$cur")); return ;;
   esac
   COMPREPLY=($(compgen -W "--config --policy-dir --state-dir --socket --cgroup-root --bpffs-dir --sandbox-uids --events-log
     --log-level --no-watch --reload-settle-ms --no-dns --dns-upstream --dns-port --dns-ipv6-port-base
-    --dns-min-ttl --dns-refusal --dns-protected --roles --socket-group --audit-log --audit-retention
+    --dns-min-ttl --dns-learned-quota --dns-tcp-per-sandbox --dns-tcp-idle-timeout --dns-in-flight-per-sandbox
+    --dns-refusal --dns-protected --roles --socket-group --audit-log --audit-retention
     --audit-max-mb --help --version" -- "$cur"))
 }
 complete -F _agentd agentd

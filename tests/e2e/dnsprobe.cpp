@@ -8,12 +8,27 @@
 //   dnsprobe record ADDR PORT FILE     a UDP "resolver" that appends each
 //       query it receives to FILE as a line "SOURCEPORT HEX" and answers it with an
 //       empty NOERROR response, until SIGTERM
+//   dnsprobe hold ADDR PORT COUNT SECONDS    open COUNT TCP connections
+//       and hold them, sending nothing, for SECONDS; print how many were
+//       opened, how many the server closed within a second ("at_once"),
+//       how many later ("later"), how many were still open at the end
+//   dnsprobe pipeline ADDR PORT NAME SECONDS    one TCP connection: write
+//       queries for NAME as fast as the socket takes them, never reading an
+//       answer, for up to SECONDS; print how many were sent and whether (and
+//       after how long) the server closed the connection
+//   dnsprobe udpflood ADDR PORT NAME SECONDS    send queries for NAME over
+//       UDP as fast as the socket takes them for SECONDS, never reading an
+//       answer; print how many were sent
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <chrono>
+#include <vector>
 
 #include <cctype>
 #include <cerrno>
@@ -95,6 +110,149 @@ int hostile(const std::string& addr, int port, const std::string& name) {
   return 0;
 }
 
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Whether the peer closed `fd`: EOF or an error on a read that does not block.
+bool closed_by_peer(int fd) {
+  char byte;
+  const ssize_t n = recv(fd, &byte, 1, MSG_DONTWAIT | MSG_PEEK);
+  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+int hold(const std::string& addr, int port, int count, int seconds) {
+  sockaddr_storage to{};
+  socklen_t to_len = 0;
+  if (!parse_address(addr, port, to, to_len) || count < 1) return 2;
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<int> fds;
+  int failed = 0;
+  for (int i = 0; i < count; ++i) {
+    int fd = socket(to.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+      ++failed;
+      continue;
+    }
+    if (connect(fd, reinterpret_cast<sockaddr*>(&to), to_len) != 0 && errno != EINPROGRESS) {
+      close(fd);
+      ++failed;
+      continue;
+    }
+    fds.push_back(fd);
+  }
+  // Connected (or refused) within 10 s: a full accept queue retries SYNs.
+  int opened = 0;
+  for (int fd : fds) {
+    pollfd pfd{fd, POLLOUT, 0};
+    int error = 0;
+    socklen_t len = sizeof(error);
+    const double left = 10.0 - seconds_since(start);
+    if (poll(&pfd, 1, left > 0 ? static_cast<int>(left * 1000) : 0) == 1 &&
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) == 0 && error == 0)
+      ++opened;
+    else
+      ++failed;
+  }
+  const auto held_from = std::chrono::steady_clock::now();
+  std::vector<double> closed_after(fds.size(), -1);
+  while (seconds_since(held_from) < seconds) {
+    for (size_t i = 0; i < fds.size(); ++i)
+      if (closed_after[i] < 0 && closed_by_peer(fds[i])) closed_after[i] = seconds_since(held_from);
+    usleep(20'000);
+  }
+  int at_once = 0, later = 0, open = 0;
+  for (double t : closed_after) (t < 0 ? open : t < 1.0 ? at_once : later)++;
+  std::printf("{\"op\":\"hold\",\"opened\":%d,\"failed\":%d,\"at_once\":%d,\"later\":%d,\"open\":%d}\n", opened,
+              failed, at_once, later, open);
+  for (int fd : fds) close(fd);
+  return 0;
+}
+
+int pipeline(const std::string& addr, int port, const std::string& name, int seconds) {
+  sockaddr_storage to{};
+  socklen_t to_len = 0;
+  if (!parse_address(addr, port, to, to_len)) return 2;
+  ldns_pkt* pkt = ldns_pkt_query_new(ldns_dname_new_frm_str((name + ".").c_str()), LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN,
+                                     LDNS_RD);
+  uint8_t* wire = nullptr;
+  size_t size = 0;
+  const bool built = pkt && ldns_pkt2wire(&wire, pkt, &size) == LDNS_STATUS_OK;
+  ldns_pkt_free(pkt);
+  if (!built) return 2;
+  std::string framed;
+  for (int i = 0; i < 64; ++i) {  // 64 queries a write, ids 0..63
+    wire[0] = 0;
+    wire[1] = static_cast<uint8_t>(i);
+    framed.push_back(static_cast<char>(size >> 8));
+    framed.push_back(static_cast<char>(size & 0xff));
+    framed.append(reinterpret_cast<const char*>(wire), size);
+  }
+  free(wire);
+  int fd = socket(to.ss_family, SOCK_STREAM, 0);
+  if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&to), to_len) != 0) {
+    std::printf("{\"op\":\"pipeline\",\"ok\":false,\"errno\":%d}\n", errno);
+    return 1;
+  }
+  fcntl(fd, F_SETFL, O_NONBLOCK);
+  const auto start = std::chrono::steady_clock::now();
+  uint64_t sent = 0;
+  double closed_at = -1;
+  size_t offset = 0;
+  while (seconds_since(start) < seconds) {
+    const ssize_t n = send(fd, framed.data() + offset, framed.size() - offset, MSG_NOSIGNAL);
+    if (n > 0) {
+      sent += static_cast<uint64_t>(n);
+      offset = (offset + static_cast<size_t>(n)) % framed.size();
+      continue;
+    }
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+      closed_at = seconds_since(start);
+      break;
+    }
+    // Blocked: the server reads no more. Closed meanwhile?
+    if (closed_by_peer(fd)) {
+      closed_at = seconds_since(start);
+      break;
+    }
+    pollfd pfd{fd, POLLOUT, 0};
+    poll(&pfd, 1, 100);
+  }
+  std::printf("{\"op\":\"pipeline\",\"ok\":true,\"queries_sent\":%llu,\"closed\":%s,\"closed_after\":%.2f}\n",
+              static_cast<unsigned long long>(sent / (size + 2)), closed_at >= 0 ? "true" : "false", closed_at);
+  close(fd);
+  return 0;
+}
+
+int udpflood(const std::string& addr, int port, const std::string& name, int seconds) {
+  sockaddr_storage to{};
+  socklen_t to_len = 0;
+  if (!parse_address(addr, port, to, to_len)) return 2;
+  ldns_pkt* pkt = ldns_pkt_query_new(ldns_dname_new_frm_str((name + ".").c_str()), LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN,
+                                     LDNS_RD);
+  uint8_t* wire = nullptr;
+  size_t size = 0;
+  const bool built = pkt && ldns_pkt2wire(&wire, pkt, &size) == LDNS_STATUS_OK;
+  ldns_pkt_free(pkt);
+  if (!built) return 2;
+  int fd = socket(to.ss_family, SOCK_DGRAM, 0);
+  if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&to), to_len) != 0) {
+    std::printf("{\"op\":\"udpflood\",\"ok\":false,\"errno\":%d}\n", errno);
+    return 1;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  uint64_t sent = 0;
+  while (seconds_since(start) < seconds) {
+    wire[0] = static_cast<uint8_t>(sent >> 8);
+    wire[1] = static_cast<uint8_t>(sent);
+    if (send(fd, wire, size, 0) == static_cast<ssize_t>(size)) ++sent;
+  }
+  free(wire);
+  std::printf("{\"op\":\"udpflood\",\"ok\":true,\"sent\":%llu}\n", static_cast<unsigned long long>(sent));
+  close(fd);
+  return 0;
+}
+
 volatile sig_atomic_t stopping = 0;
 
 int record(const std::string& addr, int port, const std::string& file) {
@@ -138,6 +296,9 @@ int main(int argc, char** argv) {
   const std::string cmd = argc > 1 ? argv[1] : "";
   if (cmd == "hostile" && argc == 5) return hostile(argv[2], std::atoi(argv[3]), argv[4]);
   if (cmd == "record" && argc == 5) return record(argv[2], std::atoi(argv[3]), argv[4]);
+  if (cmd == "hold" && argc == 6) return hold(argv[2], std::atoi(argv[3]), std::atoi(argv[4]), std::atoi(argv[5]));
+  if (cmd == "udpflood" && argc == 6) return udpflood(argv[2], std::atoi(argv[3]), argv[4], std::atoi(argv[5]));
+  if (cmd == "pipeline" && argc == 6) return pipeline(argv[2], std::atoi(argv[3]), argv[4], std::atoi(argv[5]));
   std::fprintf(stderr, "usage: see the comment at the top of dnsprobe.cpp\n");
   return 2;
 }

@@ -1,6 +1,8 @@
 // The policies the e2e tests enforce, against world.hpp's addresses.
 #pragma once
 
+#include <string>
+
 namespace agentd::e2e {
 
 inline constexpr const char* kAcmePolicy = R"(apiVersion: agentd/v1
@@ -33,5 +35,14 @@ rules:
       - cidr: 198.51.100.20/32
         ports: [80]
 )";
+
+// A tenant whose every agent may resolve and reach (port 443) any name of
+// the world's many.example.test zone and api.example.test: the DNS
+// fairness tests and benchmark give one to the flooder, one to the victim.
+inline std::string many_names_policy(const std::string& tenant) {
+  return "apiVersion: agentd/v1\ntenant: " + tenant + "\nrules:\n  - agents: \"" + tenant +
+         "/*/*\"\n    allow:\n      - host: \"*.many.example.test\"\n        ports: [443]\n"
+         "      - host: api.example.test\n        ports: [443]\n";
+}
 
 }  // namespace agentd::e2e

@@ -191,6 +191,12 @@ void World::build() {
                             "--host-record=bcast.example.test,255.255.255.255,ff02::1,300",
                             "--host-record=mixed.example.test,224.0.0.1,300",
                             "--host-record=mixed.example.test,198.51.100.20,300",
+                            // A zone that answers any number of names, each with an address of
+                            // its own (203-0-113-9.many.example.test: 203.0.113.9;
+                            // 2001-db8-5--1f.many.example.test: 2001:db8:5::1f), TTL 0: for the
+                            // learned-address quota.
+                            "--synth-domain=many.example.test,203.0.113.0/24",
+                            "--synth-domain=many.example.test,2001:db8:5::/64",
                             "--pid-file=" + (dir_ / "dnsmasq.pid").string(),
                             "--log-facility=" + (dir_ / "dnsmasq.log").string()};
   // big.example.test: 40 A records, an answer that UDP without EDNS (512

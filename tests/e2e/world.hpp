@@ -10,7 +10,8 @@
 //            a loopback server on :7070 (tcp and udp).
 //   net ns:  198.51.100.10 (.20 .53 .66), 2001:db8:1::10 (::20 ::66),
 //            203.0.113.7, 2001:db8:2::7; tcp 80,443,8080,9000, udp 5353,9000;
-//            dnsmasq on 198.51.100.53.
+//            dnsmasq on 198.51.100.53 (many.example.test: a name for
+//            every address of 203.0.113.0/24 and 2001:db8:5::/64).
 #pragma once
 
 #include <sys/types.h>

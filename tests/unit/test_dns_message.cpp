@@ -133,6 +133,27 @@ TEST_CASE("a refusal carries the question and an Extended DNS Error when the que
   ldns_pkt_free(pkt);
 }
 
+TEST_CASE("a budget refusal is SERVFAIL with the budget named in the Extended DNS Error") {
+  auto query_bytes = wire(44, "n1.many.example.test.", LDNS_RR_TYPE_A, false, {}, true);
+  auto query = parse_query(query_bytes.data(), query_bytes.size());
+  REQUIRE(query);
+  auto bytes = refusal(*query, Refusal::servfail, kEdeOther, "agentd: acme/eng/a holds 8 learned addresses, its quota");
+  ldns_pkt* pkt = nullptr;
+  REQUIRE(ldns_wire2pkt(&pkt, bytes.data(), bytes.size()) == LDNS_STATUS_OK);
+  CHECK(ldns_pkt_id(pkt) == 44);
+  CHECK(ldns_pkt_get_rcode(pkt) == LDNS_RCODE_SERVFAIL);
+  CHECK(ldns_pkt_ancount(pkt) == 0);
+  ldns_edns_option_list* options = ldns_pkt_edns_get_option_list(pkt);
+  REQUIRE(options);
+  REQUIRE(ldns_edns_option_list_get_count(options) == 1);
+  ldns_edns_option* ede = ldns_edns_option_list_get_option(options, 0);
+  const uint8_t* data = ldns_edns_get_data(ede);
+  CHECK(((data[0] << 8) | data[1]) == kEdeOther);
+  CHECK(std::string(reinterpret_cast<const char*>(data) + 2, ldns_edns_get_size(ede) - 2).find("its quota") !=
+        std::string::npos);
+  ldns_pkt_free(pkt);
+}
+
 TEST_CASE("a truncated response tells the resolver to ask over TCP, and carries no records") {
   auto query_bytes = wire(77, "big.example.test.", LDNS_RR_TYPE_A, false);
   auto query = parse_query(query_bytes.data(), query_bytes.size());
