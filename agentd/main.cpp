@@ -6,6 +6,7 @@
 #include "agentd/common/duration.hpp"
 #include "agentd/common/version.hpp"
 #include "agentd/daemon/daemon.hpp"
+#include "agentd/common/accept_or_shed.hpp"
 #include "agentd/daemon/open_files.hpp"
 #include "agentd/daemon/service_manager.hpp"
 #include "agentd_abi.h"
@@ -126,6 +127,7 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::from_str(options.log_level));
 
   agentd::daemon::raise_open_file_limit();
+  agentd::reserve_descriptor();  // for shedding a connection when out of descriptors
   try {
     auto daemon = agentd::daemon::Daemon::start(options);
     if (!daemon) {

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "agentd/api/protocol.hpp"
+#include "agentd/common/accept_or_shed.hpp"
 #include "agentd/common/guard.hpp"
 #include "agentd/common/json_dump.hpp"
 #include "agentd/common/safe_text.hpp"
@@ -103,8 +104,8 @@ int Server::on_accept(sd_event_source*, int, uint32_t, void* self) {
 
 void Server::accept_clients() {
   for (;;) {
-    UniqueFd fd(::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
-    if (!fd) return;  // EAGAIN: all taken; other errors: the client is gone
+    UniqueFd fd = accept_or_shed(listen_fd_.get(), SOCK_NONBLOCK | SOCK_CLOEXEC, &shed_);
+    if (!fd) return;  // EAGAIN: all taken; out of descriptors: one shed; other errors: the client is gone
     ucred cred{};
     socklen_t len = sizeof(cred);
     if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) continue;
@@ -182,6 +183,7 @@ ServerCounters Server::counters() const {
   for (const auto& [key, client] : clients_) c.subscriptions += client->streaming;
   c.refused_in_sandbox = refused_in_sandbox_;
   c.refused_over_limit = refused_over_limit_;
+  c.shed = shed_;
   return c;
 }
 

@@ -740,6 +740,7 @@ json Daemon::dns_status() const {
                     {"answered", c.answered},    {"malformed", c.malformed}, {"upstream_failures", c.upstream_failures},
                     {"cache_hits", c.cache_hits}, {"failed", c.failed}, {"mismatched", c.mismatched}};
   dns["queries"]["over_budget"] = c.over_budget;
+  dns["tcp_shed_out_of_descriptors"] = c.shed;
   dns["ipv6"] = {{"port_base", options_.dns.ipv6_port_base}, {"sandboxes_served", dns_proxy_->ipv6_served()}};
   dns["udp"] = {{"own_sockets", dns_proxy_->ipv4_served()}};
   const auto& limits = options_.dns.limits;
@@ -840,6 +841,7 @@ json Daemon::control_status() const {
           {"subscriptions", c.subscriptions},
           {"refused_in_sandbox", c.refused_in_sandbox},
           {"refused_over_limit", c.refused_over_limit},
+          {"shed_out_of_descriptors", c.shed},
           {"limits", {{"per_uid", limits.per_uid}, {"subscriptions_per_uid", limits.subscriptions_per_uid},
                       {"total", limits.total}}},
           {"open_file_limit", open_file_limit()}};

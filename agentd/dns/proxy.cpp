@@ -9,6 +9,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "agentd/common/accept_or_shed.hpp"
 #include "agentd/common/guard.hpp"
 
 #include "agentd_abi.h"
@@ -604,7 +605,7 @@ int DnsProxy::on_accept(sd_event_source*, int fd, uint32_t, void* self) {
 
 void DnsProxy::accept_tcp(int listener, uint32_t known_slot) {
   for (int turn = 0; turn < kAcceptsPerTurn; ++turn) {
-    UniqueFd fd(::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    UniqueFd fd = accept_or_shed(listener, SOCK_NONBLOCK | SOCK_CLOEXEC, &counters_.shed);
     if (!fd) return;
     std::optional<uint32_t> slot;
     if (known_slot) {

@@ -70,6 +70,7 @@ class DnsProxy {
              mismatched = 0;  // upstream datagrams that did not answer the query (discarded)
     uint64_t failed = 0;  // queries, answers and callbacks that threw: logged and dropped
     uint64_t over_budget = 0;  // queries answered SERVFAIL because their sandbox had too many in flight
+    uint64_t shed = 0;         // TCP connections closed at accept: agentd was out of descriptors
   };
   const Counters& counters() const { return counters_; }
 
