@@ -41,6 +41,10 @@ int main(int argc, char** argv) {
   app.add_option("--dns-upstream", options.dns.upstream,
                  "resolver the proxy forwards allowed names to, ADDR[:PORT] [default: first nameserver of "
                  "/etc/resolv.conf]");
+  app.add_option("--resolv-conf", options.dns.resolv_conf,
+                 "where the upstream resolver is read from without --dns-upstream; followed as it changes (an "
+                 "emptied file: allowed names get SERVFAIL until it names a nameserver again)")
+      ->capture_default_str();
   app.add_option("--dns-port", options.dns.port, "port of the DNS proxy on 127.64.0.0/16 (UDP and TCP)")
       ->check(CLI::Range(1, 65535))
       ->capture_default_str();

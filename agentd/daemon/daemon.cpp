@@ -1,9 +1,9 @@
 #include "agentd/daemon/daemon.hpp"
-#include "agentd/daemon/open_files.hpp"
 
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,6 +17,7 @@
 #include "agentd/common/json_dump.hpp"
 #include "agentd/common/safe_text.hpp"
 #include "agentd/common/version.hpp"
+#include "agentd/daemon/open_files.hpp"
 #include "agentd/daemon/run_context.hpp"
 #include "agentd/daemon/service_manager.hpp"
 #include "agentd/events/denial_record.hpp"
@@ -37,6 +38,14 @@ namespace {
 
 constexpr uint64_t kDrainIntervalUsec = 100'000;  // how late a denial record may be logged
 constexpr uint64_t kMaintenanceUsec = 5'000'000;  // learned addresses: expiry sweep and save
+
+// What tells a rewritten file from the one read before: inode, size and
+// modification time ("" when it is missing).
+std::string file_identity(const std::string& path) {
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0) return "";
+  return fmt::format("{}:{}:{}.{}", st.st_ino, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+}
 
 std::string join_diagnostics(const std::vector<policy::Diagnostic>& diagnostics) {
   std::string text;
@@ -235,12 +244,25 @@ Status Daemon::start_dns(sd_event* loop) {
     if (auto st = maps_->set_dns6_port(0, 0); !st) return st;
     return maps_->set_dns_config(false, 0);
   }
-  if (options_.dns.upstream.empty()) {
-    auto upstream = dns::upstream_from_resolv_conf();
-    if (!upstream) return upstream.error();
-    options_.dns.upstream = *upstream;
+  // Without --dns-upstream the proxy follows resolv.conf; a host whose
+  // resolv.conf names no nameserver (yet) is enforced all the same, its
+  // allowed names failing closed until one appears.
+  std::string no_upstream;
+  upstream_follows_resolv_conf_ = options_.dns.upstream.empty();
+  if (upstream_follows_resolv_conf_) {
+    resolv_conf_seen_ = file_identity(options_.dns.resolv_conf);
+    auto upstream = dns::upstream_from_resolv_conf(options_.dns.resolv_conf);
+    if (upstream) {
+      options_.dns.upstream = *upstream;
+    } else {
+      no_upstream = upstream.error().describe();
+      spdlog::warn("DNS proxy without an upstream resolver: {}; allowed names get SERVFAIL until {} names one",
+                   no_upstream, options_.dns.resolv_conf);
+    }
   }
-  auto upstream = dns::parse_upstream(options_.dns.upstream);
+  auto upstream = options_.dns.upstream.empty() ? Result<std::pair<sockaddr_storage, socklen_t>>(
+                                                      std::make_pair(sockaddr_storage{}, socklen_t{0}))
+                                                : dns::parse_upstream(options_.dns.upstream);
   if (!upstream) return make_error("--dns-upstream: {}", upstream.error().describe());
   auto protected_ranges = options_.dns.protected_ranges.empty()
                               ? Result<dns::ProtectedRanges>(dns::ProtectedRanges::defaults())
@@ -261,6 +283,7 @@ Status Daemon::start_dns(sd_event* loop) {
         });
     approvals_->on_name_grant_ended([this] { dns_learning_->revalidate(); });
   }
+  if (!no_upstream.empty()) dns_learning_->set_upstream("", no_upstream);
   dns_learning_->adopt(options_.state_dir / "learned.json");
   // What the previous daemon learned is judged by today's policy and
   // grants (one may have ended while agentd was away).
@@ -288,7 +311,7 @@ Status Daemon::start_dns(sd_event* loop) {
   sd_event_source_set_enabled(timer, SD_EVENT_ON);
   sources_.emplace_back(timer);
   spdlog::info("DNS proxy on 127.64.0.0/16 port {}, upstream {}", options_.dns.port,
-               dns::address_str(upstream->first));
+               no_upstream.empty() ? dns::address_str(upstream->first) : "none yet");
   return ok_status();
 }
 
@@ -306,9 +329,32 @@ Status Daemon::serve_dns_slot(uint32_t slot) {
   return maps_->set_dns6_port(slot, *port);
 }
 
+void Daemon::follow_resolv_conf() {
+  if (!upstream_follows_resolv_conf_ || !dns_proxy_) return;
+  const std::string seen = file_identity(options_.dns.resolv_conf);
+  if (seen == resolv_conf_seen_) return;
+  resolv_conf_seen_ = seen;
+  auto text = dns::upstream_from_resolv_conf(options_.dns.resolv_conf);
+  auto upstream = text ? dns::parse_upstream(*text) : Result<std::pair<sockaddr_storage, socklen_t>>(text.error());
+  if (!upstream) {
+    if (dns_learning_->upstream().empty()) return;
+    // Fail closed, as at start: no upstream rather than a stale one.
+    spdlog::warn("{} changed and names no usable nameserver ({}): allowed names get SERVFAIL until it does",
+                 options_.dns.resolv_conf, upstream.error().describe());
+    dns_learning_->set_upstream("", upstream.error().describe());
+    dns_proxy_->set_upstream(sockaddr_storage{}, 0);
+    return;
+  }
+  if (*text == dns_learning_->upstream()) return;
+  spdlog::info("{} changed: the DNS proxy now forwards to {}", options_.dns.resolv_conf, dns::address_str(upstream->first));
+  dns_proxy_->set_upstream(upstream->first, upstream->second);
+  dns_learning_->set_upstream(*text);
+}
+
 int Daemon::on_maintenance_timer(sd_event_source* source, uint64_t, void* self) {
   auto* daemon = static_cast<Daemon*>(self);
   guarded("the learned addresses' sweep", daemon->loop_failures_, [&] {
+    daemon->follow_resolv_conf();
     daemon->dns_learning_->collect_garbage();
     daemon->dns_learning_->save(daemon->options_.state_dir / "learned.json");
   });

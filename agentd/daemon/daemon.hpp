@@ -57,6 +57,9 @@ class Daemon {
   void handle(const nlohmann::json& request, const api::Peer& peer, api::Reply reply);
   std::optional<api::Refusal> gate(const api::Peer& peer) const;
   nlohmann::json control_status() const;
+  // Without --dns-upstream: a changed resolv.conf gives the proxy its new
+  // upstream (or none: fail closed). Checked on the maintenance timer.
+  void follow_resolv_conf();
   Result<nlohmann::json> ensure_sandbox(const std::string& agent);
   nlohmann::json with_profile(nlohmann::json sandbox, const policy::AgentName& agent) const;
   Result<nlohmann::json> sandbox_profile(const std::string& agent) const;
@@ -99,6 +102,8 @@ class Daemon {
   std::unique_ptr<PolicyWatcher> watcher_;
   std::unique_ptr<OffLoop> off_loop_;
   std::unique_ptr<DnsLearning> dns_learning_;
+  bool upstream_follows_resolv_conf_ = false;
+  std::string resolv_conf_seen_;  // file_identity() of it when last read
   std::unique_ptr<ApprovalService> approvals_;
   std::unique_ptr<dns::DnsProxy> dns_proxy_;  // after what it uses: destroyed first
 

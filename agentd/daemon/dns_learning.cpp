@@ -100,6 +100,11 @@ void DnsLearning::record_denial(uint32_t slot, const dns::Query& query, const st
   denials_(std::move(record));
 }
 
+void DnsLearning::set_upstream(const std::string& upstream, const std::string& why_none) {
+  settings_.upstream = upstream;
+  no_upstream_why_ = why_none;
+}
+
 policy::NameDecision DnsLearning::decide(const Sandbox& sandbox, const policy::PolicySet& policy,
                                          std::string_view name) {
   if (rules_policy_ != &policy) {
@@ -140,6 +145,14 @@ std::optional<dns::Bytes> DnsLearning::judge(uint32_t slot, const dns::Query& qu
                                     why));
   }
   auto decision = decide(*sandbox, *policy, query.name);
+  if (decision.allowed && settings_.upstream.empty()) {
+    // Started on a host whose resolv.conf names no nameserver: every
+    // allowed name fails closed, said and recorded, until one is known.
+    ++no_upstream_refused_;
+    record_denial(slot, query, "no_upstream", no_upstream_why_, transport);
+    return dns::refusal(query, dns::Refusal::servfail, dns::kEdeNotReady,
+                        fmt::format("agentd has no upstream resolver yet: {}", no_upstream_why_));
+  }
   if (decision.allowed) return std::nullopt;
   ++names_refused_;
   const bool by_rule = decision.endpoint.has_value();
@@ -425,7 +438,9 @@ std::optional<std::pair<bool, std::string>> DnsLearning::explain(uint32_t slot, 
 }
 
 json DnsLearning::to_json() const {
-  return {{"upstream", settings_.upstream},
+  return {{"upstream", settings_.upstream.empty() ? json(nullptr) : json(settings_.upstream)},
+          {"no_upstream", no_upstream_why_.empty() ? json(nullptr) : json(no_upstream_why_)},
+          {"no_upstream_refused", no_upstream_refused_},
           {"port", settings_.port},
           {"min_ttl_seconds", settings_.min_ttl_seconds},
           {"refusal", settings_.refusal == dns::Refusal::nxdomain ? "nxdomain" : "refused"},

@@ -33,7 +33,8 @@ namespace agentd::daemon {
 
 struct DnsSettings {
   bool enabled = true;
-  std::string upstream;               // empty: the first nameserver of /etc/resolv.conf
+  std::string upstream;               // empty: the first nameserver of resolv_conf, followed as it changes
+  std::string resolv_conf = "/etc/resolv.conf";
   uint16_t port = 1053;
   // IPv6 servers: sandbox <slot> is served at [::1]:<base + slot>; 16384
   // keeps every slot below the kernel's ephemeral ports. 0: off.
@@ -72,6 +73,12 @@ class DnsLearning : public dns::QueryJudge {
   std::optional<dns::Bytes> judge(uint32_t slot, const dns::Query& query, const std::string& transport) override;
   dns::Bytes learn(uint32_t slot, const dns::Query& query, const uint8_t* answer, size_t size,
                    const dns::Answer* parsed = nullptr) override;
+
+  // The upstream resolver the proxy forwards to ("198.51.100.53:53"), or
+  // none, and why: then allowed names get SERVFAIL (EDE Not Ready) and a
+  // `no_upstream` record until one is set.
+  void set_upstream(const std::string& upstream, const std::string& why_none = "");
+  const std::string& upstream() const { return settings_.upstream; }
 
   // After a reload: what the new policy no longer allows goes, the rest
   // gets the new policy's ports.
@@ -137,7 +144,8 @@ class DnsLearning : public dns::QueryJudge {
   };
   std::map<uint32_t, RecordBudget> record_budget_;  // by slot
   uint64_t learned_total_ = 0, rebinding_refused_ = 0, unlearnable_refused_ = 0, names_refused_ = 0, records_held_ = 0,
-           quota_refused_ = 0, evicted_ = 0;
+           quota_refused_ = 0, evicted_ = 0, no_upstream_refused_ = 0;
+  std::string no_upstream_why_;
   bool dirty_ = false;
 };
 

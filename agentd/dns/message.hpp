@@ -97,6 +97,7 @@ Bytes error_response(const uint8_t* data, size_t size, uint16_t rcode);
 
 // EDE info codes (RFC 8914).
 constexpr uint16_t kEdeOther = 0;
+constexpr uint16_t kEdeNotReady = 14;
 constexpr uint16_t kEdeBlocked = 15;
 constexpr uint16_t kEdeProhibited = 18;
 constexpr uint16_t kEdeNotSupported = 21;

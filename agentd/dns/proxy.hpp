@@ -78,6 +78,12 @@ class DnsProxy {
   // port (already served: the same). Fails when IPv6 is off or the port is
   // taken: the sandbox's queries to IPv6 servers are then refused.
   Result<uint16_t> serve_ipv6(uint32_t slot);
+  // Where allowed queries go from now on (resolv.conf changed); answers
+  // still on their way from the previous one are not taken.
+  void set_upstream(const sockaddr_storage& upstream, socklen_t length) {
+    settings_.upstream = upstream;
+    settings_.upstream_len = length;
+  }
   size_t ipv6_served() const { return ipv6_.size(); }
   // Serves sandbox `slot` over UDP on a socket of its own, 127.64.<slot>:<port>
   // (the kernel prefers it to the wildcard socket): its queries queue apart

@@ -6,14 +6,14 @@ _agentd() {
     --policy-dir | --state-dir | --cgroup-root | --bpffs-dir) _filedir -d; return ;;
     --socket) _filedir sock; return ;;
     --log-level) COMPREPLY=($(compgen -W "trace debug info warn error" -- "$cur")); return ;;
-    --config | --events-log | --roles | --audit-log) _filedir; return ;;
+    --config | --events-log | --roles | --audit-log | --resolv-conf) _filedir; return ;;
     --reload-settle-ms | --dns-upstream | --dns-port | --dns-ipv6-port-base | --dns-min-ttl | --dns-protected |\
       --dns-learned-quota | --dns-tcp-per-sandbox | --dns-tcp-idle-timeout | --dns-in-flight-per-sandbox |\
       --socket-group | --audit-retention | --audit-max-mb | --sandbox-uids) return ;;
     --dns-refusal) COMPREPLY=($(compgen -W "refused nxdomain" -- "$cur")); return ;;
   esac
   COMPREPLY=($(compgen -W "--config --policy-dir --state-dir --socket --cgroup-root --bpffs-dir --sandbox-uids --events-log
-    --log-level --no-watch --reload-settle-ms --no-dns --dns-upstream --dns-port --dns-ipv6-port-base
+    --log-level --no-watch --reload-settle-ms --no-dns --dns-upstream --resolv-conf --dns-port --dns-ipv6-port-base
     --dns-min-ttl --dns-learned-quota --dns-tcp-per-sandbox --dns-tcp-idle-timeout --dns-in-flight-per-sandbox
     --dns-refusal --dns-protected --roles --socket-group --audit-log --audit-retention
     --audit-max-mb --help --version" -- "$cur"))

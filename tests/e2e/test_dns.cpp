@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "approvals_helpers.hpp"
 #include "dns_helpers.hpp"
 #include "expectations.hpp"
 #include "world.hpp"
@@ -442,4 +443,42 @@ TEST_CASE("a reload forgets learned addresses the new policy no longer allows") 
   world.write_policy("acme.yaml", without);
   REQUIRE(world.agentctl({"policy", "apply"}).exit_code == 0);
   expect_refused(world.netprobe_in_sandbox(kEng, {"connect", "tcp", "198.51.100.10", "80"}));
+}
+
+TEST_CASE("started where resolv.conf names no nameserver, agentd enforces, refuses names, then follows it") {
+  World world;
+  world.write_policy("acme.yaml", kHostPolicy);
+  const auto conf = world.dir() / "host-resolv.conf";
+  std::ofstream(conf) << "# no nameserver yet (DHCP has not answered)\n";
+  INFO(world.agentd_log());
+  REQUIRE(world.start_agentd({"--resolv-conf", conf.string()}));
+  auto status = agentctl_json(world, {"status"});
+  REQUIRE(status.is_object());
+  CHECK(status["dns"]["upstream"].is_null());
+  CHECK(status["dns"]["no_upstream"].get<std::string>().find("names no nameserver") != std::string::npos);
+  // Enforcing all the same: the default deny holds...
+  expect_refused(world.netprobe_in_sandbox(kEng, {"connect", "tcp", "198.51.100.10", "443"}));
+  // ...and an allowed name fails closed, said and recorded.
+  DigResult early = dig_in(world, kEng, {"@198.51.100.53", "api.example.test"});
+  INFO(early.raw);
+  CHECK(early.status == "SERVFAIL");
+  CHECK(early.addresses.empty());
+  CHECK(early.ede.find("no upstream resolver yet") != std::string::npos);
+  auto records = dns_denials(world, "api.example.test");
+  REQUIRE_FALSE(records.empty());
+  CHECK(records[0]["reason"] == "no_upstream");
+
+  // The nameserver appears: agentd follows (its maintenance timer reads the file).
+  std::ofstream(conf) << "nameserver 198.51.100.53\n";
+  bool following = false;
+  for (int i = 0; i < 300 && !following; ++i) {
+    auto now = agentctl_json(world, {"status"});
+    following = now.is_object() && now["dns"]["upstream"] == "198.51.100.53";
+    if (!following) usleep(50'000);
+  }
+  REQUIRE(following);
+  auto resolved = world.netprobe_in_sandbox(kEng, {"resolve", "api.example.test", "443"});
+  expect_ok(resolved);
+  CHECK(resolved.out.find("198.51.100.10") != std::string::npos);
+  CHECK(world.stray_packets() == 0);
 }

@@ -239,8 +239,9 @@ bool World::start_agentd(const std::vector<std::string>& extra_args) {
                                    (dir_ / "policy").string(), "--state-dir", (dir_ / "state").string(), "--socket",
                                    socket_.string(), "--cgroup-root", cgroup_root_.string(), "--bpffs-dir",
                                    (bpffs_ / "agentd").string()};
-  // The world's resolver, unless the test names another.
-  if (std::find(extra_args.begin(), extra_args.end(), "--dns-upstream") == extra_args.end())
+  // The world's resolver, unless the test names another (or a resolv.conf).
+  if (std::find(extra_args.begin(), extra_args.end(), "--dns-upstream") == extra_args.end() &&
+      std::find(extra_args.begin(), extra_args.end(), "--resolv-conf") == extra_args.end())
     argv.insert(argv.end(), {"--dns-upstream", "198.51.100.53"});
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   agentd_pid_ = spawn_process(argv, dir_ / "events.jsonl", dir_ / "agentd.log");
