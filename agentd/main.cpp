@@ -71,6 +71,15 @@ int main(int argc, char** argv) {
   app.add_option("--audit-max-mb", audit_max_mb, "the store's size limit; the oldest audit events go first")
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 20))
       ->capture_default_str();
+  app.add_option("--sandbox-records-per-second", options.record_budget.per_second,
+                 "denial records one sandbox may write a second, any destinations; the rest are counted and "
+                 "reported with its next record (held_before)")
+      ->check(CLI::Range(1u, 1'000'000u))
+      ->capture_default_str();
+  app.add_option("--sandbox-record-burst", options.record_budget.burst,
+                 "denial records one sandbox may write at once before --sandbox-records-per-second applies")
+      ->check(CLI::Range(1u, 1'000'000u))
+      ->capture_default_str();
   app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();

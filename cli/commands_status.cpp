@@ -16,10 +16,11 @@ using nlohmann::json;
 namespace {
 
 void print_sandboxes(const json& sandboxes) {
-  Table table({"AGENT", "SLOT", "CLASS", "ALLOWED", "DENIED", "UNRECORDED", "CGROUP"});
+  // DENIED = RECORDED + SUPPRESSED + HELD + DROPPED, per sandbox.
+  Table table({"AGENT", "SLOT", "CLASS", "ALLOWED", "DENIED", "RECORDED", "SUPPRESSED", "HELD", "DROPPED", "CGROUP"});
   for (const auto& s : sandboxes)
     table.add({json_text(s["agent"]), json_text(s["slot"]), json_text(s["class_id"]), json_text(s["allowed"]), json_text(s["denied"]),
-               json_text(s["suppressed"]),
+               json_text(s["recorded"]), json_text(s["suppressed"]), json_text(s["held"]), json_text(s["dropped"]),
                json_text(s["cgroup"]) + (s.value("adopted", false) ? " (adopted)" : "")});
   table.print(std::cout);
 }
@@ -58,7 +59,9 @@ int status(const Globals& g) {
   const json& e = s["events"];
   std::cout << "\ndenial records: " << json_text(e["received"]) << " received, " << json_text(e["dropped"])
             << " dropped (ring full), " << json_text(e["suppressed"])
-            << " unrecorded by the rate limit (counted per sandbox above), " << json_text(e["malformed"])
+            << " suppressed (repeats of one destination), " << json_text(e["held"])
+            << " held by sandbox budgets of " << json_text(e["sandbox_budget"]["records_per_second"]) << "/s, burst "
+            << json_text(e["sandbox_budget"]["burst"]) << " (each counted per sandbox above), " << json_text(e["malformed"])
             << " malformed, " << json_text(e["records_failed"]) << " failed (logged and skipped)\n";
   if (const json& dns = s["dns"]; dns.value("enabled", false)) {
     const json& q = dns["queries"];

@@ -169,6 +169,7 @@ void ApprovalService::on_denial(const json& record) {
     if (!text(record, what).empty()) event.detail[what] = text(record, what);
   const uint64_t count = 1 + record.value("suppressed_before", uint64_t{0});
   if (count > 1) event.detail["suppressed_before"] = count - 1;
+  if (record.contains("held_before")) event.detail["held_before"] = record["held_before"];
   audit(event);
   siem(approvals::ocsf_denial(record));
 
