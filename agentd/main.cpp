@@ -80,6 +80,11 @@ int main(int argc, char** argv) {
                  "denial records one sandbox may write at once before --sandbox-records-per-second applies")
       ->check(CLI::Range(1u, 1'000'000u))
       ->capture_default_str();
+  app.add_option("--audit-max-denials-per-second", options.approvals.audit_max_denials_per_second,
+                 "denial events the store takes a second, all sandboxes; the rest reach the events log and the "
+                 "SIEM and are counted in one store row a second")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1000000}))
+      ->capture_default_str();
   app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();

@@ -14,6 +14,7 @@ struct ApprovalOptions {
   std::filesystem::path audit_log;   // OCSF JSON lines; "-": stdout; empty: none
   std::chrono::seconds audit_max_age{30 * 86400};
   uint64_t audit_max_bytes = 256ULL << 20;
+  uint64_t audit_max_denials_per_second = 1000;  // denial rows the store takes a second (store/write_budget.hpp)
 };
 
 }  // namespace agentd::daemon

@@ -89,6 +89,7 @@ Result<std::unique_ptr<ApprovalService>> ApprovalService::start(const ApprovalOp
   auto max_grant = service->store_->max_grant_id();
   if (!max_request || !max_grant) return make_error("reading the store's ids");
   const size_t restored = grants->size();
+  service->denial_rows_ = store::WriteBudget(options.audit_max_denials_per_second);
   service->book_.restore(std::move(*requests), std::move(*grants), *max_request, *max_grant);
   service->tick();
   service->sync_grants();
@@ -170,7 +171,7 @@ void ApprovalService::on_denial(const json& record) {
   const uint64_t count = 1 + record.value("suppressed_before", uint64_t{0});
   if (count > 1) event.detail["suppressed_before"] = count - 1;
   if (record.contains("held_before")) event.detail["held_before"] = record["held_before"];
-  audit(event);
+  if (denial_rows_.admit(std::chrono::steady_clock::now())) audit(event);
   siem(approvals::ocsf_denial(record));
 
   // Only what no rule decided is a question for an operator: an explicit
@@ -240,6 +241,9 @@ void ApprovalService::tick() {
     broadcast({{"event", "expired"}, {"request", approvals::request_to_json(request)}},
               tenant_of(request.target.sandbox));
   }
+  if (const uint64_t skipped = denial_rows_.take_skipped())
+    audit({now, "denial", "not_stored", "agentd", "", "", "", 0, "",
+           {{"count", skipped}, {"why", fmt::format("over {} denial rows a second", denial_rows_.per_second())}}});
   auto expired = book_.expire_grants(now);
   for (const auto& grant : expired) grant_ended(grant, "expired", "agentd");
   if (!expired.empty()) sync_grants();
@@ -361,9 +365,16 @@ json ApprovalService::status() const {
            {{"file", store_->file().string()},
             {"bytes", counts.bytes},
             {"audit_rows", counts.audit_rows},
+            {"file_bytes", counts.file_bytes},
             {"written", counts.written},
             {"pruned", counts.pruned},
+            {"pruned_for_size", counts.pruned_for_size},
             {"errors", store_errors_},
+            {"denial_rows",
+             {{"per_second_max", denial_rows_.per_second()},
+              {"last_second", denial_rows_.last_second()},
+              {"busiest_second", denial_rows_.max_second()},
+              {"not_stored", denial_rows_.skipped_total()}}},
             {"max_age", format_duration(store_->retention().max_age)},
             {"max_bytes", store_->retention().max_bytes}}}};
 }

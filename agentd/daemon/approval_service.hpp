@@ -25,6 +25,7 @@
 #include "agentd/daemon/sandbox_registry.hpp"
 #include "agentd/policy/explain.hpp"
 #include "agentd/store/store.hpp"
+#include "agentd/store/write_budget.hpp"
 
 namespace agentd::daemon {
 
@@ -114,6 +115,7 @@ class ApprovalService {
 
   approvals::Roles roles_;
   approvals::Book book_;
+  store::WriteBudget denial_rows_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<DenialLog> siem_;
   bpf::MapWriter& maps_;
