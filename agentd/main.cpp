@@ -85,6 +85,15 @@ int main(int argc, char** argv) {
                  "SIEM and are counted in one store row a second")
       ->check(CLI::Range(uint64_t{1}, uint64_t{1000000}))
       ->capture_default_str();
+  app.add_option("--approval-requests-per-sandbox", options.approvals.request_caps.per_sandbox,
+                 "pending approval requests one sandbox may have, every kind; past it new destinations fold into "
+                 "one \"N more destinations\" entry (agentctl approvals list --expand)")
+      ->check(CLI::Range(size_t{1}, size_t{100000}))
+      ->capture_default_str();
+  app.add_option("--approval-requests-per-tenant", options.approvals.request_caps.per_tenant,
+                 "pending approval requests all sandboxes of one tenant may have; past it, as above")
+      ->check(CLI::Range(size_t{1}, size_t{1000000}))
+      ->capture_default_str();
   app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();

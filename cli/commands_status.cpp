@@ -82,7 +82,16 @@ int status(const Globals& g) {
     std::cout << "approvals: " << json_text(a["pending_requests"]) << " pending, " << json_text(a["grants"]) << " grants ("
               << json_text(a["grant_entries"]) << " kernel entries), " << json_text(a["watchers"]) << " watching; store "
               << json_text(a["store"]["file"]) << ", " << json_text(a["store"]["audit_rows"]) << " audit events, "
-              << json_text(a["store"]["bytes"]) << " bytes (keeps " << json_text(a["store"]["max_age"]) << ")\n";
+              << json_text(a["store"]["bytes"]) << " bytes of " << json_text(a["store"]["max_bytes"]) << " (file "
+              << json_text(a["store"]["file_bytes"]) << "; keeps " << json_text(a["store"]["max_age"]) << ", "
+              << json_text(a["store"]["pruned_for_size"]) << " oldest removed for size)\n  requests capped at "
+              << json_text(a["caps"]["per_sandbox"]) << " per sandbox, " << json_text(a["caps"]["per_tenant"])
+              << " per tenant: " << json_text(a["requests_folded"]) << " denials folded into " << json_text(a["folds"])
+              << " \"more destinations\" entries (agentctl approvals list)\n  denial rows into the store: "
+              << json_text(a["store"]["denial_rows"]["last_second"]) << " in the last second, busiest "
+              << json_text(a["store"]["denial_rows"]["busiest_second"]) << ", limit "
+              << json_text(a["store"]["denial_rows"]["per_second_max"]) << "/s, "
+              << json_text(a["store"]["denial_rows"]["not_stored"]) << " not stored (counted in summary rows)\n";
   std::cout << "\nkernel features:\n";
   Table features({"FEATURE", "VALUE"});
   for (const auto& [name, value] : s["kernel"]["features"].items()) features.add({name, json_text(value)});
