@@ -238,8 +238,11 @@ bool World::start_agentd(const std::vector<std::string>& extra_args) {
     argv.insert(argv.end(), {"--dns-upstream", "198.51.100.53"});
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   agentd_pid_ = spawn_process(argv, dir_ / "events.jsonl", dir_ / "agentd.log");
-  // Wait for the daemon to answer (or to fail): a readiness wait, not a timing.
-  for (int i = 0; i < 500; ++i) {
+  // Wait for the daemon to answer (or to fail): a readiness wait, not a
+  // timing. Bounded at about 30 s: under emulation (scripts/vm-test) the
+  // first start in a fresh guest reads agentd over 9p and verifies its BPF
+  // programs slowly, and 10 s was not always enough.
+  for (int i = 0; i < 1500; ++i) {
     int code = poll_exit(agentd_pid_);
     if (code >= 0) {
       agentd_exit_code_ = code;
