@@ -94,6 +94,29 @@ int main(int argc, char** argv) {
   app.add_option("--audit-max-mb", audit_max_mb, "the store's size limit; the oldest audit events go first")
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 20))
       ->capture_default_str();
+  app.add_option("--sandbox-records-per-second", options.record_budget.per_second,
+                 "denial records one sandbox may write a second, any destinations; the rest are counted and "
+                 "reported with its next record (held_before)")
+      ->check(CLI::Range(1u, 1'000'000u))
+      ->capture_default_str();
+  app.add_option("--sandbox-record-burst", options.record_budget.burst,
+                 "denial records one sandbox may write at once before --sandbox-records-per-second applies")
+      ->check(CLI::Range(1u, 1'000'000u))
+      ->capture_default_str();
+  app.add_option("--audit-max-denials-per-second", options.approvals.audit_max_denials_per_second,
+                 "denial events the store takes a second, all sandboxes; the rest reach the events log and the "
+                 "SIEM and are counted in one store row a second")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1000000}))
+      ->capture_default_str();
+  app.add_option("--approval-requests-per-sandbox", options.approvals.request_caps.per_sandbox,
+                 "pending approval requests one sandbox may have, every kind; past it new destinations fold into "
+                 "one \"N more destinations\" entry (agentctl approvals list --expand)")
+      ->check(CLI::Range(size_t{1}, size_t{100000}))
+      ->capture_default_str();
+  app.add_option("--approval-requests-per-tenant", options.approvals.request_caps.per_tenant,
+                 "pending approval requests all sandboxes of one tenant may have; past it, as above")
+      ->check(CLI::Range(size_t{1}, size_t{1000000}))
+      ->capture_default_str();
   app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();

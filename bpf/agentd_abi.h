@@ -14,7 +14,7 @@
 
 /* Bumped whenever a pinned map's key or value layout changes: a daemon
  * refuses to adopt pins made with another ABI instead of misreading them. */
-#define AGENTD_ABI_VERSION 3
+#define AGENTD_ABI_VERSION 4
 
 /* ---- sizes ------------------------------------------------------------ */
 
@@ -30,6 +30,15 @@
  * destination, port, protocol); the rest are counted per sandbox
  * (agentd_counters.suppressed) and reported in the next record. */
 #define AGENTD_RECORDS_PER_SECOND 5
+/* Defaults of one sandbox's denial record budget, any destinations: a
+ * burst of this many records, then this many a second (agentd's
+ * --sandbox-records-per-second, --sandbox-record-burst). Held-back
+ * denials are counted (agentd_record_counts.held) and reported in the
+ * sandbox's next record. The ring holds about 37,000 records: it takes
+ * well over a hundred sandboxes spending their whole burst at once,
+ * between two drains, to fill it. */
+#define AGENTD_SANDBOX_RECORDS_PER_SECOND 100
+#define AGENTD_SANDBOX_RECORD_BURST 200
 #define AGENTD_NEVER_EXPIRES   0xffffffffffffffffULL
 
 /* Slot 0 is never a sandbox: a socket classified to slot 0 sits in a
@@ -154,6 +163,21 @@ struct agentd_counters {
 	__u64 suppressed; /* denials whose record the rate limit held back (counted, never silent) */
 };
 
+/* Per-CPU counters of one slot: what became of the denials that the
+ * stream limit let through. Per slot, summed over CPUs:
+ * denied = recorded + suppressed + held + dropped. */
+struct agentd_record_counts {
+	__u64 recorded; /* written into the ring */
+	__u64 held;     /* held back by the sandbox's record budget */
+	__u64 dropped;  /* the ring was full */
+};
+
+/* One sandbox's denial record budget (record_budget.bpf.h). */
+struct agentd_record_budget {
+	__u64 tat_ns; /* CLOCK_MONOTONIC: when the bucket is full again, GCRA's theoretical arrival time */
+	__u64 held;   /* held back since the sandbox's last record */
+};
+
 /* Per-socket storage: the sandbox the socket was created in, and the DNS
  * server it last asked (to give replies that source back). */
 struct agentd_sock_info {
@@ -238,6 +262,8 @@ struct agentd_deny_event {
 	__u32 sock_type;    /* SOCK_STREAM, SOCK_DGRAM, SOCK_RAW ... */
 	__u32 suppressed;   /* identical denials held back by the rate limit before this one */
 	__u32 option;       /* setsockopt: level << 16 | optname; packet wall: the header or option type */
+	__u32 held_before;  /* this sandbox's denials (any destination) its record budget held back since its last record */
+	__u32 _pad2;
 };
 
 #define AGENTD_RANGE_NONE 0xff
@@ -247,7 +273,9 @@ static_assert(sizeof(struct agentd_rule_key) == 28, "rule key layout");
 static_assert(sizeof(struct agentd_port_range) == 8, "port range layout");
 static_assert(sizeof(struct agentd_rule_value) == 8 + 8 * AGENTD_MAX_PORT_RANGES, "rule value layout");
 static_assert(sizeof(struct agentd_sandbox_state) == 8, "sandbox state layout");
-static_assert(sizeof(struct agentd_deny_event) == 96, "deny event layout");
+static_assert(sizeof(struct agentd_deny_event) == 104, "deny event layout");
+static_assert(sizeof(struct agentd_record_counts) == 24, "record counts layout");
+static_assert(sizeof(struct agentd_record_budget) == 16, "record budget layout");
 static_assert(sizeof(struct agentd_sock_info) == 28, "sock info layout");
 static_assert(sizeof(struct agentd_learned_key) == 24, "learned key layout");
 static_assert(sizeof(struct agentd_learned_value) == 8 + 8 + 8 * AGENTD_MAX_PORT_RANGES, "learned value layout");
@@ -260,7 +288,9 @@ _Static_assert(sizeof(struct agentd_rule_key) == 28, "rule key layout");
 _Static_assert(sizeof(struct agentd_port_range) == 8, "port range layout");
 _Static_assert(sizeof(struct agentd_rule_value) == 8 + 8 * AGENTD_MAX_PORT_RANGES, "rule value layout");
 _Static_assert(sizeof(struct agentd_sandbox_state) == 8, "sandbox state layout");
-_Static_assert(sizeof(struct agentd_deny_event) == 96, "deny event layout");
+_Static_assert(sizeof(struct agentd_deny_event) == 104, "deny event layout");
+_Static_assert(sizeof(struct agentd_record_counts) == 24, "record counts layout");
+_Static_assert(sizeof(struct agentd_record_budget) == 16, "record budget layout");
 _Static_assert(sizeof(struct agentd_sock_info) == 28, "sock info layout");
 _Static_assert(sizeof(struct agentd_learned_key) == 24, "learned key layout");
 _Static_assert(sizeof(struct agentd_learned_value) == 8 + 8 + 8 * AGENTD_MAX_PORT_RANGES, "learned value layout");

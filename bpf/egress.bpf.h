@@ -7,6 +7,7 @@
 #include <bpf/bpf_endian.h>
 
 #include "ratelimit.bpf.h"
+#include "record_budget.bpf.h"
 #include "sandbox.bpf.h"
 #include "verdict.h"
 
@@ -42,22 +43,33 @@ static __always_inline void count(__u32 slot, int allowed)
 		c->denied += 1;
 }
 
-/* One record per denial, rate-limited per stream; what the limit holds
- * back and what a full ring cannot take are counted, never silent.
+/* One record per denial, rate-limited per stream and then per sandbox
+ * (record_budget.bpf.h); what the limits hold back and what a full ring
+ * cannot take are counted per sandbox, never silent.
  * from_task: the record names the calling process. The packet wall runs
  * where no task is meaningful (softirq, retransmits) and leaves it out. */
 static __always_inline void emit_record(__u32 slot, __u32 class_id, __u8 hook, __u8 reason, __u8 range_index,
 					__u8 sock_family, __u32 sock_type, const struct destination *dest,
 					__u32 option, const int from_task)
 {
+	struct agentd_ratelimit_value *stream;
+	struct agentd_record_budget *budget;
 	struct agentd_deny_event *e;
+	__u64 now = bpf_ktime_get_ns();
 	__u64 flags;
-	__u32 suppressed;
 
-	if (!denial_record_due(slot, dest->family, dest->addr, dest->port, dest->protocol, hook, &suppressed))
+	if (!denial_record_due(slot, dest->family, dest->addr, dest->port, dest->protocol, hook, now, &stream))
 		return;
+	budget = bpf_map_lookup_elem(&agentd_budget, &slot);
+	if (!record_budget_take(budget, now)) {
+		record_budget_hold(budget, slot);
+		return;
+	}
 	e = bpf_ringbuf_reserve(&agentd_events, sizeof(*e), 0);
 	if (!e) {
+		/* Only when many sandboxes spend their budgets at once: counted
+		 * for this sandbox, and globally as before. */
+		count_record(slot, RECORD_DROPPED);
 		bump_stat(AGENTD_STAT_EVENTS_DROPPED);
 		return;
 	}
@@ -79,7 +91,7 @@ static __always_inline void emit_record(__u32 slot, __u32 class_id, __u8 hook, _
 		e->gid = 0;
 		__builtin_memset(e->comm, 0, sizeof(e->comm));
 	}
-	e->timestamp_ns = bpf_ktime_get_ns();
+	e->timestamp_ns = now;
 	e->slot = slot;
 	e->class_id = class_id;
 	__builtin_memcpy(e->addr, dest->addr, sizeof(e->addr));
@@ -92,8 +104,11 @@ static __always_inline void emit_record(__u32 slot, __u32 class_id, __u8 hook, _
 	e->range_index = range_index;
 	e->_pad1 = 0;
 	e->sock_type = sock_type;
-	e->suppressed = suppressed;
+	e->suppressed = take_suppressed(stream);
 	e->option = option;
+	e->held_before = record_budget_take_held(budget);
+	e->_pad2 = 0;
+	count_record(slot, RECORD_WRITTEN);
 
 	flags = bpf_ringbuf_query(&agentd_events, BPF_RB_AVAIL_DATA) > WAKEUP_THRESHOLD
 			? BPF_RB_FORCE_WAKEUP

@@ -112,6 +112,28 @@ struct {
 	__type(value, struct agentd_ratelimit_value);
 } agentd_ratelim SEC(".maps");
 
+/* slot -> what became of the denials the stream limit let through:
+ * recorded, held back by the sandbox's record budget, or dropped because
+ * the ring was full. Per CPU, pinned, beside agentd_counts (kept apart so
+ * that pins made by an older agentd are adopted unchanged). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, AGENTD_MAX_SANDBOXES);
+	__type(key, __u32);
+	__type(value, struct agentd_record_counts);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} agentd_records SEC(".maps");
+
+/* slot -> its denial record budget (record_budget.bpf.h). Shared across
+ * CPUs: the budget is the sandbox's, whichever CPU it runs on. Not
+ * pinned: a restart refills every bucket. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, AGENTD_MAX_SANDBOXES);
+	__type(key, __u32);
+	__type(value, struct agentd_record_budget);
+} agentd_budget SEC(".maps");
+
 /* The DNS proxy's port, or nothing: no redirect. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -3,9 +3,9 @@
  * The denial record rate limit: at most AGENTD_RECORDS_PER_SECOND records a
  * second for one (sandbox, destination, port, protocol, hook). What it holds
  * back is counted per sandbox (agentd_counters.suppressed) and carried in
- * the stream's next record, so every denial is accounted for: records
- * received + ring-full drops + suppressed = denials. Runs on the deny path
- * only; the allowed path never gets here.
+ * the stream's next record. What passes goes on to the sandbox's record
+ * budget (record_budget.bpf.h), which closes the accounting. Runs on the
+ * deny path only; the allowed path never gets here.
  */
 #ifndef AGENTD_RATELIMIT_BPF_H
 #define AGENTD_RATELIMIT_BPF_H
@@ -22,30 +22,40 @@ static __always_inline void count_suppressed(__u32 slot)
 		c->suppressed += 1;
 }
 
-/* Moves the stream's held-back count into the record. Read, then an atomic
- * subtract (no exchange before BPF ISA v3): an increment in between stays
- * for the next record, none is lost. */
-static __always_inline void take_suppressed(struct agentd_ratelimit_value *value, __u32 *suppressed)
+/* Moves a held-back count into a record. Read, then an atomic subtract
+ * (no exchange before BPF ISA v3): an increment in between stays for the
+ * next record, none is lost. Called only once the record has its place
+ * in the ring, so a full ring never loses what was held. */
+static __always_inline __u32 take_held_count(__u64 *count)
 {
-	__u64 held = value->suppressed;
+	__u64 held = *count;
 
+	if (held > 0xffffffffULL)
+		held = 0xffffffffULL; /* the rest stays for the next record */
 	if (held)
-		__sync_fetch_and_add(&value->suppressed, -held);
-	*suppressed = (__u32)held;
+		__sync_fetch_and_add(count, -held);
+	return (__u32)held;
+}
+
+/* What the stream held back since its last record (none for a new one). */
+static __always_inline __u32 take_suppressed(struct agentd_ratelimit_value *value)
+{
+	return value ? take_held_count(&value->suppressed) : 0;
 }
 
 /*
- * Whether this denial gets a record; if so, *suppressed is how many of
- * its stream were held back since the stream's last record. Concurrent
+ * Whether this denial's stream may have a record; if so, *stream is the
+ * stream's state (NULL for a stream seen for the first time), from which
+ * take_suppressed() moves what it held back into the record. Concurrent
  * CPUs may let a record or two more through a window: the limit bounds
  * the rate, the accounting stays exact (each denial takes one branch).
  */
 static __always_inline int denial_record_due(__u32 slot, __u32 family, const __u8 *addr, __u16 port,
-					     __u8 protocol, __u8 hook, __u32 *suppressed)
+					     __u8 protocol, __u8 hook, __u64 now,
+					     struct agentd_ratelimit_value **stream)
 {
 	struct agentd_ratelimit_key key = {};
 	struct agentd_ratelimit_value fresh = {}, *value;
-	__u64 now = bpf_ktime_get_ns();
 
 	key.slot = slot;
 	key.family = family;
@@ -53,7 +63,7 @@ static __always_inline int denial_record_due(__u32 slot, __u32 family, const __u
 	key.port = port;
 	key.protocol = protocol;
 	key.hook = hook;
-	*suppressed = 0;
+	*stream = NULL;
 	value = bpf_map_lookup_elem(&agentd_ratelim, &key);
 	if (!value) {
 		fresh.window_start_ns = now;
@@ -64,12 +74,12 @@ static __always_inline int denial_record_due(__u32 slot, __u32 family, const __u
 	if (now - value->window_start_ns >= RATELIMIT_WINDOW_NS) {
 		value->window_start_ns = now;
 		value->records = 1;
-		take_suppressed(value, suppressed);
+		*stream = value;
 		return 1;
 	}
 	if (value->records < AGENTD_RECORDS_PER_SECOND) {
 		__sync_fetch_and_add(&value->records, 1);
-		take_suppressed(value, suppressed);
+		*stream = value;
 		return 1;
 	}
 	__sync_fetch_and_add(&value->suppressed, 1);

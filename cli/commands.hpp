@@ -27,7 +27,7 @@ int sandbox_profile(const Globals& g, const std::string& agent, const std::strin
 int sandbox_adopt(const Globals& g, const std::string& agent, const std::string& cgroup);
 
 int watch(const Globals& g);
-int approvals_list(const Globals& g, const std::string& state);
+int approvals_list(const Globals& g, const std::string& state, const std::string& expand);
 int approvals_answer(const Globals& g, uint64_t id, bool allow, const std::string& scope, const std::string& duration,
                      bool always);
 int grants_list(const Globals& g);

@@ -52,10 +52,32 @@ void print_grants(const json& list) {
 
 }  // namespace
 
-int approvals_list(const Globals& g, const std::string& state) {
+// A sandbox past its request caps has one "N more destinations" entry
+// instead of a request per destination; --expand shows what it holds.
+void print_fold(const json& fold) {
+  std::cout << json_text(fold["sandbox"]) << ": " << json_text(fold["summary"]) << " (" << json_text(fold["denials"])
+            << " denials; past " << json_text(fold["why"]) << "; since " << json_text(fold["first_seen"]) << ")\n";
+  Table table({"DESTINATION", "HOST", "TRIES", "FIRST SEEN", "LAST SEEN"});
+  for (const auto& d : fold["kept"])
+    table.add({destination_text(d), json_text(d["host"]), json_text(d["count"]), json_text(d["first_seen"]),
+               json_text(d["last_seen"])});
+  table.print(std::cout);
+  if (fold["kept"].size() < fold["destinations"].get<uint64_t>())
+    std::cout << "(the first " << fold["kept"].size() << " destinations are kept; the others are counted and in the audit trail)\n";
+}
+
+int approvals_list(const Globals& g, const std::string& state, const std::string& expand) {
+  if (!expand.empty()) return call_and_print(g, {{"method", "approvals.folds"}, {"sandbox", expand}}, print_fold);
   json request = {{"method", "approvals.list"}};
   if (!state.empty()) request["state"] = state;
-  return call_and_print(g, request, print_requests);
+  if (int code = call_and_print(g, request, print_requests); code != 0) return code;
+  if (g.output == "json" || (!state.empty() && state != "pending")) return 0;
+  auto folds = agentd::api::call(g.socket, {{"method", "approvals.folds"}});
+  if (!folds) return fail(folds.error());
+  for (const auto& f : *folds)
+    std::cout << json_text(f["sandbox"]) << ": " << json_text(f["summary"]) << " (agentctl approvals list --expand "
+              << json_text(f["sandbox"]) << ")\n";
+  return 0;
 }
 
 int approvals_answer(const Globals& g, uint64_t id, bool allow, const std::string& scope, const std::string& duration,

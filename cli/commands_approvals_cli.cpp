@@ -7,7 +7,7 @@ namespace agentctl {
 void add_approval_commands(CLI::App& app, Globals& g, const std::function<void(CLI::App*)>& add_output, int& code) {
   // The options outlive this function: CLI11 writes into them when parsing.
   struct Args {
-    std::string state, scope = "agent", duration, agent, since, decision;
+    std::string state, scope = "agent", duration, agent, since, decision, expand;
     uint64_t id = 0;
     bool always = false;
     size_t limit = 1000;
@@ -22,8 +22,10 @@ void add_approval_commands(CLI::App& app, Globals& g, const std::function<void(C
   auto* list = approvals->add_subcommand("list", "requests (pending unless --state says otherwise)");
   list->add_option("--state", a->state, "pending, approved, denied, expired or all")
       ->check(CLI::IsMember({"pending", "approved", "denied", "expired", "all"}));
+  list->add_option("--expand", a->expand,
+                   "a sandbox past its request caps: the destinations its \"N more destinations\" entry holds");
   add_output(list);
-  list->callback([&g, &code, a] { code = approvals_list(g, a->state); });
+  list->callback([&g, &code, a] { code = approvals_list(g, a->state, a->expand); });
   auto* approve = approvals->add_subcommand("approve", "allow a request's destination");
   approve->add_option("id", a->id, "the request's id")->required();
   auto* duration = approve->add_option("--for", a->duration, "how long (30m, 8h, 7d) [default: the tenant's grant_duration]");

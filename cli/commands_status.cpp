@@ -16,10 +16,11 @@ using nlohmann::json;
 namespace {
 
 void print_sandboxes(const json& sandboxes) {
-  Table table({"AGENT", "SLOT", "CLASS", "ALLOWED", "DENIED", "UNRECORDED", "CGROUP"});
+  // DENIED = RECORDED + SUPPRESSED + HELD + DROPPED, per sandbox.
+  Table table({"AGENT", "SLOT", "CLASS", "ALLOWED", "DENIED", "RECORDED", "SUPPRESSED", "HELD", "DROPPED", "CGROUP"});
   for (const auto& s : sandboxes)
     table.add({json_text(s["agent"]), json_text(s["slot"]), json_text(s["class_id"]), json_text(s["allowed"]), json_text(s["denied"]),
-               json_text(s["suppressed"]),
+               json_text(s["recorded"]), json_text(s["suppressed"]), json_text(s["held"]), json_text(s["dropped"]),
                json_text(s["cgroup"]) + (s.value("adopted", false) ? " (adopted)" : "")});
   table.print(std::cout);
 }
@@ -77,7 +78,9 @@ int status(const Globals& g) {
   const json& e = s["events"];
   std::cout << "\ndenial records: " << json_text(e["received"]) << " received, " << json_text(e["dropped"])
             << " dropped (ring full), " << json_text(e["suppressed"])
-            << " unrecorded by the rate limit (counted per sandbox above), " << json_text(e["malformed"])
+            << " suppressed (repeats of one destination), " << json_text(e["held"])
+            << " held by sandbox budgets of " << json_text(e["sandbox_budget"]["records_per_second"]) << "/s, burst "
+            << json_text(e["sandbox_budget"]["burst"]) << " (each counted per sandbox above), " << json_text(e["malformed"])
             << " malformed, " << json_text(e["records_failed"]) << " failed (logged and skipped)\n";
   if (const json& dns = s["dns"]; dns.value("enabled", false)) {
     const json& q = dns["queries"];
@@ -104,7 +107,16 @@ int status(const Globals& g) {
     std::cout << "approvals: " << json_text(a["pending_requests"]) << " pending, " << json_text(a["grants"]) << " grants ("
               << json_text(a["grant_entries"]) << " kernel entries), " << json_text(a["watchers"]) << " watching; store "
               << json_text(a["store"]["file"]) << ", " << json_text(a["store"]["audit_rows"]) << " audit events, "
-              << json_text(a["store"]["bytes"]) << " bytes (keeps " << json_text(a["store"]["max_age"]) << ")\n";
+              << json_text(a["store"]["bytes"]) << " bytes of " << json_text(a["store"]["max_bytes"]) << " (file "
+              << json_text(a["store"]["file_bytes"]) << "; keeps " << json_text(a["store"]["max_age"]) << ", "
+              << json_text(a["store"]["pruned_for_size"]) << " oldest removed for size)\n  requests capped at "
+              << json_text(a["caps"]["per_sandbox"]) << " per sandbox, " << json_text(a["caps"]["per_tenant"])
+              << " per tenant: " << json_text(a["requests_folded"]) << " denials folded into " << json_text(a["folds"])
+              << " \"more destinations\" entries (agentctl approvals list)\n  denial rows into the store: "
+              << json_text(a["store"]["denial_rows"]["last_second"]) << " in the last second, busiest "
+              << json_text(a["store"]["denial_rows"]["busiest_second"]) << ", limit "
+              << json_text(a["store"]["denial_rows"]["per_second_max"]) << "/s, "
+              << json_text(a["store"]["denial_rows"]["not_stored"]) << " not stored (counted in summary rows)\n";
   std::cout << "\nkernel features:\n";
   Table features({"FEATURE", "VALUE"});
   for (const auto& [name, value] : s["kernel"]["features"].items()) features.add({name, json_text(value)});

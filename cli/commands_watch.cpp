@@ -35,6 +35,15 @@ class Prompt {
     who_ = json_text(first["who"]);
     can_answer_ = first.value("can_answer", false);
     for (const auto& r : first["pending"]) pending_[r["id"].get<uint64_t>()] = r;
+    if (first.contains("folds"))
+      for (const auto& f : first["folds"]) on_fold(f);
+  }
+
+  // A sandbox past its request caps: told once, not at every denial it folds.
+  void on_fold(const json& fold) {
+    const std::string sandbox = json_text(fold["sandbox"]);
+    if (!folds_.insert(sandbox).second) return;
+    note(style_.yellow(sandbox + ": " + json_text(fold["summary"]) + " (agentctl approvals list --expand " + sandbox + ")"));
   }
 
   void on_event(const json& event) {
@@ -47,6 +56,11 @@ class Prompt {
       pending_.erase(r["id"].get<uint64_t>());
       note(kind == "expired" ? style_.yellow(fmt_request(r) + " expired unanswered")
                              : fmt_request(r) + " answered by " + json_text(r["answered_by"]) + ": " + colour_answer(r));
+    } else if (kind == "folded") {
+      on_fold(event["fold"]);
+    } else if (kind == "fold_expired") {
+      folds_.erase(json_text(event["fold"]["sandbox"]));
+      note(json_text(event["fold"]["sandbox"]) + ": " + json_text(event["fold"]["summary"]) + ", no longer tried");
     } else if (kind == "grant_ended") {
       const json& grant = event["grant"];
       note("grant " + json_text(grant["id"]) + " (" + flow_text(grant["subject"], grant) + ") " +
@@ -130,6 +144,7 @@ class Prompt {
   bool can_answer_ = false;
   std::map<uint64_t, json> pending_;
   std::set<uint64_t> skipped_;
+  std::set<std::string> folds_;  // sandboxes whose "more destinations" entry was shown
   std::vector<std::string> notes_;
 };
 

@@ -209,6 +209,26 @@ size_t Book::pending_names(const std::string& sandbox) const {
   });
 }
 
+Book::PendingCounts Book::pending_counts(const std::string& sandbox) const {
+  const std::string tenant = sandbox.substr(0, sandbox.find('/'));
+  PendingCounts counts;
+  for (const auto& [id, r] : requests_) {
+    if (r.state != RequestState::pending) continue;
+    const std::string& s = r.target.sandbox;
+    if (s == sandbox) ++counts.sandbox;
+    if (s.size() > tenant.size() && s.compare(0, tenant.size(), tenant) == 0 && s[tenant.size()] == '/') ++counts.tenant;
+  }
+  return counts;
+}
+
+bool Book::takes(const Target& target, Time time) const {
+  auto it = latest_.find(target);
+  if (it == latest_.end()) return false;
+  const Request& latest = requests_.at(it->second);
+  return latest.state == RequestState::pending ||
+         (latest.state == RequestState::denied && latest.silent_until && time < *latest.silent_until);
+}
+
 const Request* Book::request(uint64_t id) const {
   auto it = requests_.find(id);
   return it == requests_.end() ? nullptr : &it->second;

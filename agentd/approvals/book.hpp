@@ -146,6 +146,15 @@ class Book {
   const Request* pending(const Target& target) const;
   // How many name requests of `sandbox` are pending.
   size_t pending_names(const std::string& sandbox) const;
+  // Pending requests of every kind, of `sandbox` and of its tenant: what
+  // the caps of folds.hpp count.
+  struct PendingCounts {
+    size_t sandbox = 0, tenant = 0;
+  };
+  PendingCounts pending_counts(const std::string& sandbox) const;
+  // Whether a denial of `target` at `time` goes to a request that exists
+  // (pending, or denied and still silent) rather than opening a new one.
+  bool takes(const Target& target, Time time) const;
   const std::map<uint64_t, Request>& requests() const { return requests_; }
   const std::map<uint64_t, Grant>& grants() const { return grants_; }
   std::vector<const Grant*> grants_covering(const policy::AgentName& agent) const;

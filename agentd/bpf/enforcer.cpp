@@ -94,6 +94,9 @@ Result<std::unique_ptr<Enforcer>> Enforcer::start(const EnforcerOptions& options
       return nullptr;
     }
     bpf_program__set_autoload(skeleton->progs.agentd_socket_family, with_lsm);
+    // Constants the verifier sees; 0 is refused by the option parser.
+    skeleton->rodata->agentd_record_interval_ns = 1'000'000'000ULL / options.record_budget.per_second;
+    skeleton->rodata->agentd_record_burst = options.record_budget.burst;
     err = egress_bpf::load(skeleton.get());
     return err == 0 ? std::move(skeleton) : nullptr;
   };
@@ -128,7 +131,8 @@ Result<std::unique_ptr<Enforcer>> Enforcer::start(const EnforcerOptions& options
                            bpf_map__fd(m.agentd_state),  bpf_map__fd(m.agentd_counts),
                            bpf_map__fd(m.agentd_stats),  bpf_map__fd(m.agentd_events),
                            bpf_map__fd(m.agentd_learned), bpf_map__fd(m.agentd_dnscfg),
-                           bpf_map__fd(m.agentd_grants),  bpf_map__fd(m.agentd_dns6)};
+                           bpf_map__fd(m.agentd_grants),  bpf_map__fd(m.agentd_dns6),
+                           bpf_map__fd(m.agentd_records), bpf_map__fd(m.agentd_budget)};
   if (auto status = enforcer->attach_all(options.cgroup_root, options.bpffs_dir / "links" / "root"); !status)
     return status.error();
   return enforcer;

@@ -5,6 +5,7 @@
 // no moment without enforcement.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -16,12 +17,20 @@
 #include "agentd/bpf/libbpf_ptr.hpp"
 #include "agentd/common/result.hpp"
 #include "agentd/common/unique_fd.hpp"
+#include "agentd_abi.h"
 
 namespace agentd::bpf {
+
+// One sandbox's denial record budget (bpf/record_budget.bpf.h).
+struct RecordBudget {
+  uint32_t per_second = AGENTD_SANDBOX_RECORDS_PER_SECOND;
+  uint32_t burst = AGENTD_SANDBOX_RECORD_BURST;
+};
 
 struct EnforcerOptions {
   std::filesystem::path bpffs_dir;    // maps/ and links/ are pinned here
   std::filesystem::path cgroup_root;  // where the hooks attach
+  RecordBudget record_budget;
 };
 
 struct Attachment {
@@ -33,7 +42,7 @@ struct Attachment {
 
 struct MapFds {
   int rules = -1, cgroups = -1, state = -1, counts = -1, stats = -1, events = -1, learned = -1, dnscfg = -1;
-  int grants = -1, dns6 = -1;
+  int grants = -1, dns6 = -1, records = -1, budget = -1;
 };
 
 class Enforcer {

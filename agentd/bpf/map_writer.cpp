@@ -6,6 +6,21 @@
 #include <cstring>
 
 namespace agentd::bpf {
+namespace {
+
+// One entry of a per-CPU map, read on every possible CPU and summed.
+template <typename T, typename Add>
+Result<T> sum_per_cpu(int fd, uint32_t key, const char* what, Add add) {
+  const int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) return make_error("counting possible CPUs: {}", cpus);
+  std::vector<T> per_cpu(static_cast<size_t>(cpus));
+  if (bpf_map_lookup_elem(fd, &key, per_cpu.data()) != 0) return system_error("reading {} {}", what, key);
+  T total{};
+  for (const auto& c : per_cpu) add(total, c);
+  return total;
+}
+
+}  // namespace
 
 agentd_rule_key make_rule_key(uint32_t class_id, const policy::CompiledEntry& entry) {
   agentd_rule_key key{};
@@ -181,39 +196,42 @@ Result<agentd_sandbox_state> MapWriter::state(uint32_t slot) const {
 }
 
 Result<agentd_counters> MapWriter::counters(uint32_t slot) const {
-  const int cpus = libbpf_num_possible_cpus();
-  if (cpus <= 0) return make_error("counting possible CPUs: {}", cpus);
-  std::vector<agentd_counters> per_cpu(static_cast<size_t>(cpus));
-  if (bpf_map_lookup_elem(fds_.counts, &slot, per_cpu.data()) != 0)
-    return system_error("reading counters of sandbox slot {}", slot);
-  agentd_counters total{};
-  for (const auto& c : per_cpu) {
-    total.allowed += c.allowed;
-    total.denied += c.denied;
-    total.suppressed += c.suppressed;
-  }
-  return total;
+  return sum_per_cpu<agentd_counters>(fds_.counts, slot, "counters of sandbox slot",
+                                      [](agentd_counters& total, const agentd_counters& c) {
+                                        total.allowed += c.allowed;
+                                        total.denied += c.denied;
+                                        total.suppressed += c.suppressed;
+                                      });
 }
 
+Result<agentd_record_counts> MapWriter::record_counts(uint32_t slot) const {
+  return sum_per_cpu<agentd_record_counts>(fds_.records, slot, "record counts of sandbox slot",
+                                           [](agentd_record_counts& total, const agentd_record_counts& c) {
+                                             total.recorded += c.recorded;
+                                             total.held += c.held;
+                                             total.dropped += c.dropped;
+                                           });
+}
+
+// A slot given to a new sandbox starts with zero counts and a full record
+// budget: nothing of the previous holder's is charged to it.
 Status MapWriter::reset_counters(uint32_t slot) {
   const int cpus = libbpf_num_possible_cpus();
   if (cpus <= 0) return make_error("counting possible CPUs: {}", cpus);
   std::vector<agentd_counters> zero(static_cast<size_t>(cpus));
   if (bpf_map_update_elem(fds_.counts, &slot, zero.data(), BPF_ANY) != 0)
     return system_error("resetting counters of sandbox slot {}", slot);
+  std::vector<agentd_record_counts> zero_records(static_cast<size_t>(cpus));
+  if (bpf_map_update_elem(fds_.records, &slot, zero_records.data(), BPF_ANY) != 0)
+    return system_error("resetting record counts of sandbox slot {}", slot);
+  const agentd_record_budget full{};
+  if (bpf_map_update_elem(fds_.budget, &slot, &full, BPF_ANY) != 0)
+    return system_error("resetting the record budget of sandbox slot {}", slot);
   return ok_status();
 }
 
 Result<uint64_t> MapWriter::stat(agentd_stat which) const {
-  const int cpus = libbpf_num_possible_cpus();
-  if (cpus <= 0) return make_error("counting possible CPUs: {}", cpus);
-  std::vector<uint64_t> per_cpu(static_cast<size_t>(cpus));
-  uint32_t key = which;
-  if (bpf_map_lookup_elem(fds_.stats, &key, per_cpu.data()) != 0)
-    return system_error("reading stat {}", key);
-  uint64_t total = 0;
-  for (uint64_t v : per_cpu) total += v;
-  return total;
+  return sum_per_cpu<uint64_t>(fds_.stats, which, "stat", [](uint64_t& total, uint64_t v) { total += v; });
 }
 
 }  // namespace agentd::bpf

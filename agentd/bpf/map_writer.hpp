@@ -51,6 +51,8 @@ class MapWriter {
 
   // Summed over CPUs.
   Result<agentd_counters> counters(uint32_t slot) const;
+  // What became of a slot's denials past the stream limit (summed over CPUs).
+  Result<agentd_record_counts> record_counts(uint32_t slot) const;
   Status reset_counters(uint32_t slot);
   Result<uint64_t> stat(agentd_stat which) const;
 

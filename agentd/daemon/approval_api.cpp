@@ -60,7 +60,7 @@ Role ApprovalService::role_needed(const std::string& method) {
   if (method == "approvals.approve" || method == "approvals.deny" || method == "grants.revoke") return Role::approver;
   if (method == "status" || method == "sandbox.list" || method == "sandbox.profile" || method == "policy.explain" ||
       method == "policy.diff" ||
-      method == "approvals.watch" || method == "approvals.list" || method == "grants.list" || method == "audit.query")
+      method == "approvals.watch" || method == "approvals.list" || method == "approvals.folds" || method == "grants.list" || method == "audit.query")
     return Role::viewer;
   return Role::admin;
 }
@@ -92,6 +92,7 @@ void ApprovalService::handle(const std::string& method, const json& request, con
   };
   if (method == "approvals.watch") return watch(who, reply);
   if (method == "approvals.list") return answer_with(list_requests(request, who));
+  if (method == "approvals.folds") return answer_with(list_folds(request, who));
   if (method == "approvals.approve") return answer_with(answer(request, who, true));
   if (method == "approvals.deny") return answer_with(answer(request, who, false));
   if (method == "grants.list") return answer_with(list_grants(who));
@@ -118,7 +119,12 @@ void ApprovalService::watch(const approvals::Identity& who, api::Reply reply) {
     if (r.state == approvals::RequestState::pending && may(who, Role::viewer, tenant_of(r.target.sandbox)))
       pending.push_back(approvals::request_to_json(r));
   const bool can_answer = roles_.highest(who) >= Role::approver;
-  if (!reply.stream(api::ok_response({{"who", who.str()}, {"can_answer", can_answer}, {"pending", pending}}))) return;
+  json folds = json::array();
+  for (const auto& [name, fold] : folds_.all())
+    if (may(who, Role::viewer, tenant_of(name))) folds.push_back(approvals::fold_to_json(fold, false));
+  if (!reply.stream(api::ok_response(
+          {{"who", who.str()}, {"can_answer", can_answer}, {"pending", pending}, {"folds", folds}})))
+    return;
   watchers_.push_back({reply, who});
   spdlog::info("approvals: {} watching ({} watchers)", who.str(), watchers_.size());
 }
@@ -137,6 +143,24 @@ Result<json> ApprovalService::list_requests(const json& request, const approvals
       continue;
     list.push_back(approvals::request_to_json(r));
   }
+  return list;
+}
+
+// The fold entries ("N more destinations from this sandbox"); with
+// "sandbox", that sandbox's fold expanded to the destinations it holds.
+Result<json> ApprovalService::list_folds(const json& request, const approvals::Identity& who) const {
+  auto sandbox = api::optional_string(request, "sandbox");
+  if (!sandbox) return sandbox.error();
+  if (*sandbox) {
+    if (!may(who, Role::viewer, tenant_of(**sandbox)))
+      return make_error("{} may not see requests of tenant {}", who.str(), tenant_of(**sandbox));
+    const auto* fold = folds_.find(**sandbox);
+    if (!fold) return make_error("no fold entry for sandbox \"{}\" (it is below its request caps)", safe_text(**sandbox));
+    return approvals::fold_to_json(*fold, true);
+  }
+  json list = json::array();
+  for (const auto& [name, fold] : folds_.all())
+    if (may(who, Role::viewer, tenant_of(name))) list.push_back(approvals::fold_to_json(fold, false));
   return list;
 }
 

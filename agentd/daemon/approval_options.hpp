@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <string>
 
+#include "agentd/approvals/folds.hpp"
+
 namespace agentd::daemon {
 
 struct ApprovalOptions {
@@ -14,6 +16,8 @@ struct ApprovalOptions {
   std::filesystem::path audit_log;   // OCSF JSON lines; "-": stdout; empty: none
   std::chrono::seconds audit_max_age{30 * 86400};
   uint64_t audit_max_bytes = 256ULL << 20;
+  uint64_t audit_max_denials_per_second = 1000;  // denial rows the store takes a second (store/write_budget.hpp)
+  approvals::RequestCaps request_caps;  // pending requests per sandbox and per tenant; past them, folds
 };
 
 }  // namespace agentd::daemon

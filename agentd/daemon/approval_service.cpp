@@ -23,7 +23,6 @@ namespace {
 
 constexpr auto kPruneInterval = std::chrono::hours(1);
 constexpr auto kKeepAnsweredInMemory = std::chrono::hours(24);
-constexpr size_t kMaxPendingNamesPerSandbox = 32;
 
 std::string text(const json& record, const char* key) {
   auto it = record.find(key);
@@ -90,6 +89,8 @@ Result<std::unique_ptr<ApprovalService>> ApprovalService::start(const ApprovalOp
   auto max_grant = service->store_->max_grant_id();
   if (!max_request || !max_grant) return make_error("reading the store's ids");
   const size_t restored = grants->size();
+  service->caps_ = options.request_caps;
+  service->denial_rows_ = store::WriteBudget(options.audit_max_denials_per_second);
   service->book_.restore(std::move(*requests), std::move(*grants), *max_request, *max_grant);
   service->tick();
   service->sync_grants();
@@ -170,7 +171,8 @@ void ApprovalService::on_denial(const json& record) {
     if (!text(record, what).empty()) event.detail[what] = text(record, what);
   const uint64_t count = 1 + record.value("suppressed_before", uint64_t{0});
   if (count > 1) event.detail["suppressed_before"] = count - 1;
-  audit(event);
+  if (record.contains("held_before")) event.detail["held_before"] = record["held_before"];
+  if (denial_rows_.admit(std::chrono::steady_clock::now())) audit(event);
   siem(approvals::ocsf_denial(record));
 
   // Only what no rule decided is a question for an operator: an explicit
@@ -193,13 +195,20 @@ void ApprovalService::on_denial(const json& record) {
   denial.time = event.time;
   // The proxy's held-back refusals were of any names, not repeats of this one.
   denial.count = name_request ? 1 : count;
-  // An agent resolving random names must not bury the operators: past a
-  // cap of pending name requests, new names are audited, not asked.
-  if (name_request && !book_.pending(denial.target) && book_.pending_names(sandbox) >= kMaxPendingNamesPerSandbox) {
-    ++name_requests_capped_;
-    return;
+  // An agent trying random destinations or names must not bury the
+  // operators nor grow agentd: past the caps (every kind of request), a
+  // new destination folds into the sandbox's one "N more destinations"
+  // entry; what already has a request still counts there.
+  const auto& settings = settings_for(sandbox);
+  if (!settings.prompt) return;
+  if (!book_.takes(denial.target, denial.time)) {
+    if (auto why = approvals::Folds::over_cap(book_.pending_counts(sandbox), caps_); !why.empty()) {
+      folds_.add(denial, why, settings.request_expiry);
+      ++requests_folded_;
+      return;  // operators hear of it from tick(), once a second at most
+    }
   }
-  auto noted = book_.note_denial(denial, settings_for(sandbox));
+  auto noted = book_.note_denial(denial, settings);
   if (!noted.request) return;
   persist(*noted.request);
   if (noted.what == approvals::Book::Noted::created) {
@@ -239,6 +248,10 @@ void ApprovalService::tick() {
     broadcast({{"event", "expired"}, {"request", approvals::request_to_json(request)}},
               tenant_of(request.target.sandbox));
   }
+  tell_folds(now);
+  if (const uint64_t skipped = denial_rows_.take_skipped())
+    audit({now, "denial", "not_stored", "agentd", "", "", "", 0, "",
+           {{"count", skipped}, {"why", fmt::format("over {} denial rows a second", denial_rows_.per_second())}}});
   auto expired = book_.expire_grants(now);
   for (const auto& grant : expired) grant_ended(grant, "expired", "agentd");
   if (!expired.empty()) sync_grants();
@@ -347,13 +360,27 @@ std::optional<std::string> ApprovalService::explain(const policy::AgentName& age
   return std::nullopt;
 }
 
+// Folds change with every folded denial; watchers hear of each changed
+// fold once a tick, and of a fold whose time ran out.
+void ApprovalService::tell_folds(approvals::Time now) {
+  for (const auto& fold : folds_.expire(now)) {
+    audit({now, "fold", "expired", "agentd", fold.sandbox, "", "", 0, "",
+           {{"destinations", fold.destinations}, {"denials", fold.denials}, {"why", fold.why}}});
+    broadcast({{"event", "fold_expired"}, {"fold", approvals::fold_to_json(fold, false)}}, tenant_of(fold.sandbox));
+  }
+  for (const auto* fold : folds_.take_changed())
+    broadcast({{"event", "folded"}, {"fold", approvals::fold_to_json(*fold, false)}}, tenant_of(fold->sandbox));
+}
+
 json ApprovalService::status() const {
   size_t pending = 0;
   for (const auto& [id, r] : book_.requests()) pending += r.state == approvals::RequestState::pending;
   const auto counts = store_->counts();
   return {{"pending_requests", pending},
           {"requests_created", requests_created_},
-          {"name_requests_capped", name_requests_capped_},
+          {"requests_folded", requests_folded_},
+          {"folds", folds_.all().size()},
+          {"caps", {{"per_sandbox", caps_.per_sandbox}, {"per_tenant", caps_.per_tenant}}},
           {"grants", book_.grants().size()},
           {"grant_entries", kernel_entries_},
           {"watchers", watchers_.size()},
@@ -362,9 +389,16 @@ json ApprovalService::status() const {
            {{"file", store_->file().string()},
             {"bytes", counts.bytes},
             {"audit_rows", counts.audit_rows},
+            {"file_bytes", counts.file_bytes},
             {"written", counts.written},
             {"pruned", counts.pruned},
+            {"pruned_for_size", counts.pruned_for_size},
             {"errors", store_errors_},
+            {"denial_rows",
+             {{"per_second_max", denial_rows_.per_second()},
+              {"last_second", denial_rows_.last_second()},
+              {"busiest_second", denial_rows_.max_second()},
+              {"not_stored", denial_rows_.skipped_total()}}},
             {"max_age", format_duration(store_->retention().max_age)},
             {"max_bytes", store_->retention().max_bytes}}}};
 }

@@ -17,6 +17,7 @@
 
 #include "agentd/api/server.hpp"
 #include "agentd/approvals/book.hpp"
+#include "agentd/approvals/folds.hpp"
 #include "agentd/approvals/roles.hpp"
 #include "agentd/bpf/map_writer.hpp"
 #include "agentd/daemon/approval_options.hpp"
@@ -25,6 +26,7 @@
 #include "agentd/daemon/sandbox_registry.hpp"
 #include "agentd/policy/explain.hpp"
 #include "agentd/store/store.hpp"
+#include "agentd/store/write_budget.hpp"
 
 namespace agentd::daemon {
 
@@ -99,6 +101,8 @@ class ApprovalService {
   // Methods (approval_api.cpp).
   void watch(const approvals::Identity& who, api::Reply reply);
   Result<nlohmann::json> list_requests(const nlohmann::json& request, const approvals::Identity& who) const;
+  Result<nlohmann::json> list_folds(const nlohmann::json& request, const approvals::Identity& who) const;
+  void tell_folds(approvals::Time now);
   Result<nlohmann::json> answer(const nlohmann::json& request, const approvals::Identity& who, bool allow);
   Result<nlohmann::json> list_grants(const approvals::Identity& who) const;
   Result<nlohmann::json> revoke(const nlohmann::json& request, const approvals::Identity& who);
@@ -114,6 +118,9 @@ class ApprovalService {
 
   approvals::Roles roles_;
   approvals::Book book_;
+  approvals::RequestCaps caps_;
+  approvals::Folds folds_;  // past the caps: one entry per sandbox
+  store::WriteBudget denial_rows_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<DenialLog> siem_;
   bpf::MapWriter& maps_;
@@ -123,7 +130,7 @@ class ApprovalService {
   std::optional<store::Transaction> batch_;
   std::chrono::steady_clock::time_point last_prune_{};
   size_t kernel_entries_ = 0;
-  uint64_t requests_created_ = 0, store_errors_ = 0, name_requests_capped_ = 0;
+  uint64_t requests_created_ = 0, store_errors_ = 0, requests_folded_ = 0;
 };
 
 }  // namespace agentd::daemon

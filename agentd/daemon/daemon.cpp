@@ -138,7 +138,7 @@ Status Daemon::init() {
   if (ec) return make_error("creating state dir {}: {}", options_.state_dir.string(), ec.message());
 
   features_ = bpf::probe_kernel_features();
-  auto enforcer = bpf::Enforcer::start({options_.bpffs_dir, options_.cgroup_root}, features_);
+  auto enforcer = bpf::Enforcer::start({options_.bpffs_dir, options_.cgroup_root, options_.record_budget}, features_);
   if (!enforcer) return enforcer.error();
   enforcer_ = std::move(*enforcer);
   maps_ = std::make_unique<bpf::MapWriter>(enforcer_->maps());
@@ -757,10 +757,15 @@ Result<json> Daemon::adopt_sandbox(const std::string& agent_text, const std::str
   return result;
 }
 
-uint64_t Daemon::total_suppressed() const {
-  uint64_t total = 0;
-  for (const auto& [slot, s] : registry_.all())
-    if (auto counters = maps_->counters(slot)) total += counters->suppressed;
+Daemon::RecordTotals Daemon::record_totals() const {
+  RecordTotals total;
+  for (const auto& [slot, s] : registry_.all()) {
+    if (auto counters = maps_->counters(slot)) total.suppressed += counters->suppressed;
+    if (auto records = maps_->record_counts(slot)) {
+      total.held += records->held;
+      total.dropped += records->dropped;
+    }
+  }
   return total;
 }
 
@@ -772,6 +777,13 @@ json Daemon::sandboxes_json() const {
     item["allowed"] = counters ? counters->allowed : 0;
     item["denied"] = counters ? counters->denied : 0;
     item["suppressed"] = counters ? counters->suppressed : 0;
+    // Per sandbox, what became of its denials: every one is in exactly one
+    // of recorded, suppressed (repeats of one destination), held (its
+    // record budget) and dropped (the ring was full).
+    auto records = maps_->record_counts(slot);
+    item["recorded"] = records ? records->recorded : 0;
+    item["held"] = records ? records->held : 0;
+    item["dropped"] = records ? records->dropped : 0;
     list.push_back(std::move(item));
   }
   return list;
@@ -827,6 +839,7 @@ json Daemon::status() const {
       tenants.push_back({{"tenant", t.tenant}, {"file", t.file}, {"rules", t.rules.size()},
                          {"inference", t.inference.size()}});
   }
+  const RecordTotals totals = record_totals();
   auto stat = [&](agentd_stat which) -> uint64_t {
     auto value = maps_->stat(which);
     return value ? *value : 0;
@@ -865,7 +878,11 @@ json Daemon::status() const {
       {"events",
        {{"received", events_received_},
         {"dropped", stat(AGENTD_STAT_EVENTS_DROPPED)},
-        {"suppressed", total_suppressed()},
+        {"dropped_by_sandboxes", totals.dropped},
+        {"suppressed", totals.suppressed},
+        {"held", totals.held},
+        {"sandbox_budget",
+         {{"records_per_second", options_.record_budget.per_second}, {"burst", options_.record_budget.burst}}},
         {"malformed", events_ ? events_->malformed() : 0},
         {"records_failed", events_ ? events_->failed() : 0},
         {"unclassified_sockets", stat(AGENTD_STAT_UNCLASSIFIED)}}},

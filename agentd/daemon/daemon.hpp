@@ -67,7 +67,10 @@ class Daemon {
   nlohmann::json status() const;
   nlohmann::json dns_status() const;
   nlohmann::json sandboxes_json() const;
-  uint64_t total_suppressed() const;
+  struct RecordTotals {
+    uint64_t suppressed = 0, held = 0, dropped = 0;
+  };
+  RecordTotals record_totals() const;  // over the live sandboxes
   Result<nlohmann::json> explain(const std::string& agent, const std::string& dest, bool inbound) const;
 
   void on_denial(const agentd_deny_event& event);

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <string>
 
+#include "agentd/bpf/enforcer.hpp"
 #include "agentd/daemon/approval_options.hpp"
 #include "agentd/daemon/dns_learning.hpp"
 #include "agentd/sandbox/sandbox_uids.hpp"
@@ -24,6 +25,7 @@ struct Options {
   sandbox::UidRange sandbox_uids;    // uids of sandboxes whose policy names no user
   DnsSettings dns;
   ApprovalOptions approvals;
+  bpf::RecordBudget record_budget;   // each sandbox's denial records (bpf/record_budget.bpf.h)
 };
 
 }  // namespace agentd::daemon

@@ -140,6 +140,9 @@ nlohmann::json denial_to_json(const agentd_deny_event& event, const DenialContex
   if (event.hook == AGENTD_HOOK_SKB_EGRESS) record["header"] = packet_header_name(event.addr_family, event.option);
   // Identical denials the kernel's rate limit held back before this one.
   if (event.suppressed) record["suppressed_before"] = event.suppressed;
+  // Other denials of this sandbox (any destination) that its record budget
+  // held back since its previous record.
+  if (event.held_before) record["held_before"] = event.held_before;
   if (context.rule) record["rule"] = safe_text(*context.rule);
   if (context.host) record["host"] = safe_text(*context.host);
   return record;

@@ -62,6 +62,10 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& file, Re
   if (auto st = db->exec(kSchema); !st) return make_error("creating the store's tables in {}: {}", file.string(), st.error().describe());
   std::unique_ptr<Store> store(new Store(std::move(*db), file, retention));
   if (auto st = store->prepare_statements(); !st) return st.error();
+  if (auto st = store->size_pragmas(); !st) return st.error();
+  // A store left over the cap (by an older agentd, or a smaller cap now).
+  if (auto st = store->keep_within_cap(); !st) return st.error();
+  (void)store->db_.exec("PRAGMA incremental_vacuum");  // and the file shrinks to it
   return store;
 }
 
@@ -92,7 +96,11 @@ Status Store::prepare_statements() {
 }
 
 Status Store::audit(const AuditEvent& e) {
-  ++written_;
+  if (++written_ % kCapCheckEvery == 0)
+    if (auto st = keep_within_cap(); !st) return st;
+  const std::string detail = dump_json(e.detail);
+  unflushed_bytes_ += 64 + e.kind.size() + e.decision.size() + e.actor.size() + 2 * e.sandbox.size() + e.dest.size() +
+                      e.host.size() + e.protocol.size() + detail.size();
   return insert_audit_.bind(1, epoch_ms(e.time))
       .bind(2, e.kind)
       .bind(3, e.decision)
@@ -103,7 +111,7 @@ Status Store::audit(const AuditEvent& e) {
       .bind(8, e.host)
       .bind(9, int64_t{e.port})
       .bind(10, e.protocol)
-      .bind(11, dump_json(e.detail))
+      .bind(11, detail)
       .run();
 }
 
@@ -257,6 +265,8 @@ StoreCounts Store::counts() const {
   c.bytes = used_bytes();
   c.written = written_;
   c.pruned = pruned_;
+  c.file_bytes = file_bytes();
+  c.pruned_for_size = pruned_for_size_;
   return c;
 }
 

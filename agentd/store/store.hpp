@@ -49,6 +49,8 @@ struct AuditQuery {
 
 struct StoreCounts {
   uint64_t audit_rows = 0, bytes = 0, written = 0, pruned = 0;
+  uint64_t file_bytes = 0;       // the database file and its WAL, as the disk sees them
+  uint64_t pruned_for_size = 0;  // oldest audit rows removed to stay under max_bytes
 };
 
 class Store {
@@ -70,6 +72,12 @@ class Store {
   // Deletes what is older than the retention age, then the oldest audit
   // rows until the store is below its size; returns the rows removed.
   Result<uint64_t> prune(approvals::Time now);
+  // The size cap at every moment (store_cap.cpp): every kCapCheckEvery
+  // audit writes, and after each batch, a store above its high-water mark
+  // loses its oldest audit rows down to the low-water mark, inside the
+  // writer's own transaction, so a burst never grows it past max_bytes.
+  Status keep_within_cap();
+  static constexpr uint64_t kCapCheckEvery = 16;
 
   // Many writes in one transaction (a drain of denial records).
   Transaction transaction() { return Transaction(db_); }
@@ -81,13 +89,17 @@ class Store {
   Store(Database db, std::filesystem::path file, Retention retention)
       : db_(std::move(db)), file_(std::move(file)), retention_(retention) {}
   Status prepare_statements();
+  Status size_pragmas();
+  Status checkpoint();
   uint64_t used_bytes() const;
+  uint64_t file_bytes() const;
 
   mutable Database db_;
   std::filesystem::path file_;
   Retention retention_;
   Statement insert_audit_, upsert_request_, upsert_grant_, end_grant_;
-  uint64_t written_ = 0, pruned_ = 0;
+  uint64_t written_ = 0, pruned_ = 0, pruned_for_size_ = 0;
+  uint64_t unflushed_bytes_ = 0;  // row bytes written since the last checkpoint (store_cap.cpp)
 };
 
 int64_t epoch_ms(approvals::Time time);

@@ -32,7 +32,7 @@ _agentctl() {
   case "$path" in
     "") words_for="run policy status sandbox watch approvals grants audit --socket --help --version" ;;
     approvals) words_for="list approve deny" ;;
-    "approvals list") words_for="--state -o --output" ;;
+    "approvals list") words_for="--state --expand -o --output" ;;
     "approvals approve") words_for="--scope --for --always -o --output" ;;
     "approvals deny") words_for="--for -o --output" ;;
     grants) words_for="list revoke" ;;

@@ -9,13 +9,16 @@ _agentd() {
     --config | --events-log | --roles | --audit-log | --resolv-conf) _filedir; return ;;
     --reload-settle-ms | --dns-upstream | --dns-port | --dns-ipv6-port-base | --dns-min-ttl | --dns-protected |\
       --dns-learned-quota | --dns-tcp-per-sandbox | --dns-tcp-idle-timeout | --dns-in-flight-per-sandbox |\
-      --socket-group | --audit-retention | --audit-max-mb | --sandbox-uids) return ;;
+      --socket-group | --audit-retention | --audit-max-mb | --sandbox-uids | --audit-max-denials-per-second |\
+      --sandbox-records-per-second | --sandbox-record-burst | --approval-requests-per-sandbox |\
+      --approval-requests-per-tenant) return ;;
     --dns-refusal) COMPREPLY=($(compgen -W "refused nxdomain" -- "$cur")); return ;;
   esac
   COMPREPLY=($(compgen -W "--config --policy-dir --state-dir --socket --cgroup-root --bpffs-dir --sandbox-uids --events-log
     --log-level --no-watch --reload-settle-ms --no-dns --dns-upstream --resolv-conf --dns-port --dns-ipv6-port-base
     --dns-min-ttl --dns-learned-quota --dns-tcp-per-sandbox --dns-tcp-idle-timeout --dns-in-flight-per-sandbox
     --dns-refusal --dns-protected --roles --socket-group --audit-log --audit-retention
-    --audit-max-mb --help --version" -- "$cur"))
+    --audit-max-mb --audit-max-denials-per-second --sandbox-records-per-second --sandbox-record-burst
+    --approval-requests-per-sandbox --approval-requests-per-tenant --help --version" -- "$cur"))
 }
 complete -F _agentd agentd

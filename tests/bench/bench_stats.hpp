@@ -4,8 +4,10 @@
 #pragma once
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -25,6 +27,15 @@ inline double percentile(std::vector<double> v, double p) {
 }
 
 inline double median(std::vector<double> v) { return percentile(std::move(v), 0.5); }
+
+// A process's resident set in kB (VmRSS); 0 when it cannot be read.
+inline uint64_t rss_kb(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6));
+  return 0;
+}
 
 // The probe's last line, {"ok":true,"ns_per_op":...}; a failed run ends
 // the benchmark with the probe's output (a figure from it would be wrong).

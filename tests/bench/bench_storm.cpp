@@ -50,14 +50,6 @@ double status_ms(const World& world, json* status = nullptr) {
   return ms;
 }
 
-uint64_t rss_kb(int pid) {
-  std::ifstream in(fmt::format("/proc/{}/status", pid));
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6));
-  return 0;
-}
-
 json sandbox_of(const json& status) {
   for (const auto& s : status["sandboxes"])
     if (s["agent"] == kAgent) return s;

@@ -41,6 +41,21 @@ inline nlohmann::json wait_for_request(const World& world, const std::string& sa
   return nullptr;
 }
 
+// agentctl status, parsed (the test fails when agentctl does).
+inline nlohmann::json daemon_status(const World& world) {
+  auto result = world.agentctl({"status", "-o", "json"});
+  INFO(result.describe());
+  REQUIRE(result.exit_code == 0);
+  return nlohmann::json::parse(result.out);
+}
+
+// One sandbox's entry in a status answer; null when it has none.
+inline nlohmann::json sandbox_in(const nlohmann::json& status, const std::string& agent) {
+  for (const auto& s : status["sandboxes"])
+    if (s["agent"] == agent) return s;
+  return nullptr;
+}
+
 inline ProcessResult connect_from(const World& world, const std::string& agent, const std::string& dest, int port) {
   return world.netprobe_in_sandbox(agent, {"connect", "tcp", dest, std::to_string(port)});
 }

@@ -9,6 +9,8 @@
 //   netprobe serve [--tcp P,..] [--udp P,..] [--bind ADDR]   accept/echo until SIGTERM
 //   netprobe bench connect|sendto ADDR PORT COUNT   ns per operation
 //   netprobe loop ADDR PORT STOPFILE       TCP connects until STOPFILE exists: counts
+//   netprobe spray STOPFILE                TCP connects, each to a new destination in 192.0.2.0/24
+//                                          (address, then port; not 53), until STOPFILE exists (120 s at most)
 //   netprobe resolve NAME [PORT]             getaddrinfo, then a TCP connect to the first address
 //   netprobe until ok|refused ADDR PORT    TCP connects until that outcome: its wall-clock time
 //   netprobe from SRC tcp|udp ADDR PORT    from source address SRC: a TCP handshake (2 s bound),
@@ -315,6 +317,32 @@ int do_loop(const std::string& addr, int port, const std::string& stop_file) {
   return 0;
 }
 
+// A flood of distinct destinations, as an agent scanning would make: every
+// connect goes somewhere it has not gone before, so the per-destination
+// record limit never applies. TEST-NET-1 only, which no policy allows and
+// nothing in the test world serves; never port 53, which the hooks send to
+// agentd's DNS proxy instead of denying.
+int do_spray(const std::string& stop_file) {
+  long ok = 0, refused = 0, other = 0;
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  for (long i = 0;; ++i) {
+    if (i % 64 == 0 && (access(stop_file.c_str(), F_OK) == 0 || std::chrono::steady_clock::now() > give_up)) break;
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(0xc0000200u | static_cast<uint32_t>(i & 0xff));  // 192.0.2.x
+    const auto port = static_cast<uint16_t>(1 + (i >> 8) % 65535);
+    if (port == 53) continue;
+    sin.sin_port = htons(port);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&sin), sizeof(sin)) == 0) ++ok;
+    else if (errno == EPERM) ++refused;
+    else ++other;
+    close(fd);
+  }
+  std::printf("{\"op\":\"spray\",\"connected\":%ld,\"refused\":%ld,\"other\":%ld,\"ok\":true}\n", ok, refused, other);
+  return 0;
+}
+
 // Connects until the outcome is the one wanted (at most 60 s); prints
 // when, in wall-clock nanoseconds, so a benchmark can compare it with when
 // it changed the policy.
@@ -400,6 +428,7 @@ int main(int argc, char** argv) {
   if (cmd == "socket" && (args.size() == 3 || args.size() == 4)) return do_socket(arg(1), arg(2), arg(3));
   if (cmd == "bench" && args.size() == 5) return do_bench(arg(1), arg(2), std::atoi(arg(3).c_str()), std::atol(arg(4).c_str()));
   if (cmd == "loop" && args.size() == 4) return do_loop(arg(1), std::atoi(arg(2).c_str()), arg(3));
+  if (cmd == "spray" && args.size() == 2) return do_spray(arg(1));
   if (cmd == "resolve" && (args.size() == 2 || args.size() == 3))
     return do_resolve(arg(1), args.size() == 3 ? std::atoi(arg(2).c_str()) : 0);
   if (cmd == "until" && args.size() == 4) return do_until(arg(1), arg(2), std::atoi(arg(3).c_str()));

@@ -4,29 +4,13 @@
 
 #include <catch2/catch.hpp>
 
+#include "approvals_helpers.hpp"
 #include "expectations.hpp"
 #include "policies.hpp"
 #include "world.hpp"
 
 using namespace agentd::e2e;
 using nlohmann::json;
-
-namespace {
-
-json status_of(const World& world) {
-  auto result = world.agentctl({"status", "-o", "json"});
-  INFO(result.describe());
-  REQUIRE(result.exit_code == 0);
-  return json::parse(result.out);
-}
-
-json sandbox_in(const json& status, const std::string& agent) {
-  for (const auto& s : status["sandboxes"])
-    if (s["agent"] == agent) return s;
-  return nullptr;
-}
-
-}  // namespace
 
 TEST_CASE("every denial is a JSON record, and status counts it") {
   World world;
@@ -54,7 +38,7 @@ TEST_CASE("every denial is a JSON record, and status counts it") {
   CHECK(d["comm"] == "netprobe");
   CHECK(d["rule"].get<std::string>().find("acme.yaml:14:9 rules[0].deny[0]") != std::string::npos);
 
-  json status = status_of(world);
+  json status = daemon_status(world);
   json sandbox = sandbox_in(status, "acme/eng/coder-1");
   INFO(status.dump(2));
   REQUIRE(sandbox.is_object());
@@ -95,7 +79,7 @@ TEST_CASE("kill -9 of agentd changes nothing, and a restart adopts without a sec
   CHECK(world.agentd_log().find("sandbox acme/eng/coder-1 (slot 1)") != std::string::npos);
   expect_ok(world.netprobe_in_sandbox(agent, {"connect", "tcp", "198.51.100.10", "80"}));
   expect_refused(world.netprobe_in_sandbox(agent, {"connect", "tcp", "198.51.100.66", "80"}));
-  json status = status_of(world);
+  json status = daemon_status(world);
   for (const auto& a : status["kernel"]["enforcement"]["attachments"]) CHECK(a["adopted"] == true);
   CHECK(sandbox_in(status, agent)["slot"] == 1);
   CHECK(world.stray_packets() == 0);
@@ -218,7 +202,7 @@ TEST_CASE("a second agentd on the same socket refuses to start and changes nothi
   World world;
   world.write_policy("acme.yaml", kAcmePolicy);
   REQUIRE(world.start_agentd());
-  const json before = status_of(world);
+  const json before = daemon_status(world);
   auto second = world.in_host({AGENTD_BIN, "--policy-dir", (world.dir() / "policy").string(), "--state-dir",
                                (world.dir() / "state2").string(), "--socket", world.socket().string(),
                                "--cgroup-root", world.cgroup_root().string(), "--bpffs-dir",
@@ -228,7 +212,7 @@ TEST_CASE("a second agentd on the same socket refuses to start and changes nothi
   CHECK(second.exit_code == 1);
   CHECK(second.err.find("another agentd is listening on " + world.socket().string()) != std::string::npos);
   // The first one still answers, with the same programs attached.
-  const json after = status_of(world);
+  const json after = daemon_status(world);
   CHECK(after["daemon"]["pid"] == before["daemon"]["pid"]);
   CHECK(after["kernel"]["enforcement"]["attachments"] == before["kernel"]["enforcement"]["attachments"]);
   expect_ok(world.netprobe_in_sandbox("acme/eng/coder-1", {"connect", "tcp", "198.51.100.10", "80"}));

@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "agentd/store/store.hpp"
@@ -121,33 +122,81 @@ TEST_CASE("audit queries filter by agent glob, time, decision and tenant") {
   CHECK((*rows)[1]["sandbox"] == "globex/x/y");  // the newest, oldest first
 }
 
-TEST_CASE("retention removes what is older than the age, then the oldest until the size fits") {
+TEST_CASE("retention removes what is older than the age") {
   TempDir dir;
   store::Retention retention{24h, 256 * 1024};
   auto s = store::Store::open(dir.path / "agentd.db", retention);
   REQUIRE(s);
   const Time now = Clock::now();
-  {
-    auto batch = (*s)->transaction();
-    REQUIRE((*s)->audit(event(now - 48h, "acme/eng/old", "deny")));
-    for (int i = 0; i < 5000; ++i) {
-      auto e = event(now - std::chrono::seconds(5000 - i), "acme/eng/a", "deny");
-      e.detail = {{"padding", std::string(100, 'x')}, {"i", i}};
-      REQUIRE((*s)->audit(e));
-    }
-    REQUIRE(batch.commit());
-  }
-  CHECK((*s)->counts().bytes > retention.max_bytes);
+  REQUIRE((*s)->audit(event(now - 48h, "acme/eng/old", "deny")));
+  REQUIRE((*s)->audit(event(now - 1h, "acme/eng/a", "deny")));
   auto removed = (*s)->prune(now);
   REQUIRE(removed);
-  CHECK(*removed > 1);
-  CHECK((*s)->counts().bytes <= retention.max_bytes);
+  CHECK(*removed == 1);
   store::AuditQuery q;
   q.agent_glob = "acme/eng/old";
   CHECK((*s)->query_audit(q)->empty());
   q.agent_glob = "acme/eng/a";
+  CHECK((*s)->query_audit(q)->size() == 1);
+}
+
+TEST_CASE("a burst never grows the store past its cap, and the oldest audit events go first") {
+  TempDir dir;
+  const auto file = dir.path / "agentd.db";
+  store::Retention retention{24h, 256 * 1024};
+  auto s = store::Store::open(file, retention);
+  REQUIRE(s);
+  Request pending;  // requests are never removed for size
+  pending.id = 7;
+  pending.target = {"acme/eng/a", "198.51.100.20", 80, "tcp"};
+  REQUIRE((*s)->save_request(pending));
+  const Time now = Clock::now();
+  uint64_t largest = 0, largest_file = 0;
+  for (int b = 0; b < 10; ++b) {
+    auto batch = (*s)->transaction();
+    for (int i = b * 1000; i < (b + 1) * 1000; ++i) {
+      auto e = event(now - std::chrono::seconds(10000 - i), "acme/eng/a", "deny");
+      e.detail = {{"padding", std::string(100, 'x')}, {"i", i}};
+      REQUIRE((*s)->audit(e));
+      const auto counts = (*s)->counts();  // at every moment, mid-transaction too
+      largest = std::max(largest, counts.bytes);
+      largest_file = std::max(largest_file, counts.file_bytes);
+    }
+    REQUIRE(batch.commit());
+  }
+  // 10,000 rows of ~200 bytes would be ~2 MB: eight times the cap.
+  CHECK(largest <= retention.max_bytes);
+  CHECK((*s)->counts().pruned_for_size > 5000);
+  // The database file and its WAL together, as the disk sees them.
+  CHECK(largest_file <= retention.max_bytes);
+  store::AuditQuery q;
+  q.agent_glob = "acme/eng/a";
   q.limit = 100000;
   auto rows = (*s)->query_audit(q);
   REQUIRE_FALSE(rows->empty());
-  CHECK(rows->back()["detail"]["i"] == 4999);  // the newest stay
+  CHECK(rows->back()["detail"]["i"] == 9999);  // the newest stay
+  CHECK(rows->front()["detail"]["i"] > 0);       // the oldest went
+  auto open = (*s)->open_requests();
+  REQUIRE(open);
+  CHECK(open->size() == 1);
+}
+
+TEST_CASE("a store found over a smaller cap shrinks to it when opened") {
+  TempDir dir;
+  const auto file = dir.path / "agentd.db";
+  {
+    auto s = store::Store::open(file, {24h, 4 << 20});
+    REQUIRE(s);
+    auto batch = (*s)->transaction();
+    for (int i = 0; i < 5000; ++i) {
+      auto e = event(Clock::now(), "acme/eng/a", "deny");
+      e.detail = {{"padding", std::string(100, 'x')}, {"i", i}};
+      REQUIRE((*s)->audit(e));
+    }
+    REQUIRE(batch.commit());
+    CHECK((*s)->counts().bytes > 256 * 1024);
+  }
+  auto s = store::Store::open(file, {24h, 256 * 1024});
+  REQUIRE(s);
+  CHECK((*s)->counts().bytes <= 256 * 1024);
 }

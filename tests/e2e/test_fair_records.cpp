@@ -1,0 +1,206 @@
+// Issue 12, the records side: one sandbox's flood of denials to distinct
+// destinations costs another tenant's sandbox no record, every denial of
+// the flooding sandbox is accounted for (recorded, suppressed, held by its
+// record budget, or dropped: counted per sandbox), its approval requests
+// stay bounded with one "N more destinations" entry, and the store stays
+// under its cap while it is written.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "approvals_helpers.hpp"
+#include "expectations.hpp"
+#include "policies.hpp"
+#include "world.hpp"
+
+using namespace agentd::e2e;
+using nlohmann::json;
+
+namespace {
+
+const std::string kFlooder = "acme/eng/coder-1";
+const std::string kOther = "globex/eng/bot";
+
+// A counter of a sandbox's status entry; 0 when the sandbox has none yet.
+uint64_t count_of(const json& sandbox, const char* what) {
+  return sandbox.is_object() ? sandbox.value(what, uint64_t{0}) : 0;
+}
+
+std::vector<json> records_of(const World& world, const std::string& agent) {
+  std::vector<json> mine;
+  for (auto& r : world.denials())
+    if (r.value("sandbox", json()).is_string() && r["sandbox"] == agent) mine.push_back(std::move(r));
+  return mine;
+}
+
+uint64_t bytes_on_disk(const std::filesystem::path& file) {
+  struct stat st {};
+  return ::stat(file.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+}
+
+// The store as the disk sees it: the database and its WAL.
+uint64_t store_on_disk(const std::filesystem::path& db) {
+  return bytes_on_disk(db) + bytes_on_disk(db.string() + "-wal");
+}
+
+// Polls (bounded) until `done` holds on a fresh status; returns the last.
+template <typename Done>
+json poll_status(const World& world, Done done, int tries = 300) {
+  json status = daemon_status(world);
+  for (int i = 0; i < tries && !done(status); ++i) {
+    usleep(100'000);
+    status = daemon_status(world);
+  }
+  return status;
+}
+
+// Every record the kernel wrote for `agent` reached events.jsonl.
+json drained(const World& world, const std::string& agent) {
+  return poll_status(world, [&](const json& s) {
+    return records_of(world, agent).size() == count_of(sandbox_in(s, agent), "recorded");
+  });
+}
+
+void start(World& world, std::vector<std::string> args) {
+  world.write_policy("acme.yaml", kAcmePolicy);
+  world.write_policy("globex.yaml", kGlobexPolicy);
+  INFO(world.agentd_log());
+  REQUIRE(world.start_agentd(args));
+}
+
+}  // namespace
+
+TEST_CASE("a flood of distinct destinations costs another tenant no record, and every denial is accounted for") {
+  World world;
+  // Default record budget; a small store cap.
+  start(world, {"--audit-max-mb", "1"});
+  const auto stop = world.dir() / "stop-spray";
+  pid_t spray = world.spawn_in_sandbox(kFlooder, {"spray", stop.string()}, "spray");
+  // The flood is on once its budget holds records back.
+  auto status = poll_status(world, [](const json& s) { return count_of(sandbox_in(s, kFlooder), "held") > 0; });
+  REQUIRE(count_of(sandbox_in(status, kFlooder), "held") > 0);
+
+  // Meanwhile another tenant's sandbox is denied 20 times, 20 destinations.
+  for (int i = 0; i < 20; ++i)
+    expect_refused(world.netprobe_in_sandbox(kOther, {"connect", "tcp", "192.0.2.200", std::to_string(2001 + i)}));
+
+  std::ofstream(stop) << "stop";
+  auto sprayed = world.wait_spawned(spray, "spray");
+  INFO(sprayed.describe());
+  const auto outcome = last_line(sprayed);
+  REQUIRE(outcome.is_object());
+  const uint64_t attempts = outcome["refused"].get<uint64_t>();
+  CHECK(outcome["connected"] == 0);
+  CHECK(outcome["other"] == 0);
+
+  // What the budget still holds comes with the flooder's next record: a
+  // few more denials (each to a new destination) until one is recorded.
+  uint64_t closing = 0;
+  for (; closing < 50; ++closing) {
+    const auto before = count_of(sandbox_in(daemon_status(world), kFlooder), "recorded");
+    expect_refused(world.netprobe_in_sandbox(kFlooder, {"connect", "tcp", "192.0.2.250", std::to_string(40000 + closing)}));
+    if (count_of(sandbox_in(daemon_status(world), kFlooder), "recorded") > before) {
+      ++closing;
+      break;
+    }
+  }
+  status = drained(world, kFlooder);
+  status = drained(world, kOther);
+
+  // The other tenant lost nothing: 20 denials, 20 records, none held or dropped.
+  const json other = sandbox_in(status, kOther);
+  CHECK(count_of(other, "denied") == 20);
+  CHECK(count_of(other, "held") == 0);
+  CHECK(count_of(other, "dropped") == 0);
+  std::set<int> ports;
+  for (const auto& r : records_of(world, kOther)) ports.insert(r["port"].get<int>());
+  CHECK(ports.size() == 20);
+
+  // The flooder: every attempt counted, in exactly one of four places...
+  const json flooder = sandbox_in(status, kFlooder);
+  INFO(flooder.dump());
+  CHECK(count_of(flooder, "denied") == attempts + closing);
+  CHECK(count_of(flooder, "denied") == count_of(flooder, "recorded") + count_of(flooder, "suppressed") +
+                                          count_of(flooder, "held") + count_of(flooder, "dropped"));
+  // ...and what was not recorded is reported in the records that were.
+  const auto records = records_of(world, kFlooder);
+  uint64_t reported = 0;
+  for (const auto& r : records)
+    reported += 1 + r.value("suppressed_before", uint64_t{0}) + r.value("held_before", uint64_t{0});
+  CHECK(records.size() == count_of(flooder, "recorded"));
+  CHECK(reported + count_of(flooder, "dropped") == count_of(flooder, "denied"));
+  // The budget kept the flood to a small share of the ring.
+  CHECK(count_of(flooder, "recorded") < attempts / 2);
+
+  // Approval requests stay bounded; the rest is one fold entry.
+  const json approvals = status["approvals"];
+  const uint64_t per_sandbox = approvals["caps"]["per_sandbox"].get<uint64_t>();
+  auto list = world.agentctl({"approvals", "list", "-o", "json"});
+  REQUIRE(list.exit_code == 0);
+  uint64_t flooder_pending = 0, other_pending = 0;
+  for (const auto& r : json::parse(list.out)) {
+    flooder_pending += r["sandbox"] == kFlooder;
+    other_pending += r["sandbox"] == kOther;
+  }
+  CHECK(flooder_pending == per_sandbox);
+  CHECK(other_pending == 20);  // below its cap: each is a request of its own
+  CHECK(approvals["folds"] == 1);
+  auto text = world.agentctl({"approvals", "list"});
+  INFO(text.describe());
+  CHECK(text.out.find(kFlooder + ": ") != std::string::npos);
+  CHECK(text.out.find("more destinations from this sandbox") != std::string::npos);
+  auto expanded = world.agentctl({"approvals", "list", "--expand", kFlooder, "-o", "json"});
+  INFO(expanded.describe());
+  REQUIRE(expanded.exit_code == 0);
+  const json fold = json::parse(expanded.out);
+  CHECK(fold["destinations"].get<uint64_t>() > 0);
+  REQUIRE_FALSE(fold["kept"].empty());
+  CHECK(fold["kept"][0]["dest"].get<std::string>().rfind("192.0.2.", 0) == 0);
+  auto missing = world.agentctl({"approvals", "list", "--expand", kOther});
+  CHECK(missing.exit_code != 0);
+  CHECK(missing.err.find("no fold entry") != std::string::npos);
+
+  // The store stayed under its (small) cap.
+  CHECK(approvals["store"]["bytes"].get<uint64_t>() <= (1u << 20));
+}
+
+TEST_CASE("a storm of stored denials never grows the store past its cap, and the write rate is bounded") {
+  World world;
+  // A budget so large that the store, not the kernel, is what a storm meets.
+  start(world, {"--audit-max-mb", "1", "--sandbox-records-per-second", "100000", "--sandbox-record-burst", "100000",
+                "--audit-max-denials-per-second", "3000"});
+  const auto stop = world.dir() / "stop-spray";
+  const auto db = world.state_dir() / "agentd.db";
+  pid_t spray = world.spawn_in_sandbox(kFlooder, {"spray", stop.string()}, "spray");
+  uint64_t largest_used = 0, largest_file = 0;
+  auto status = poll_status(world, [&](const json& s) {
+    largest_used = std::max(largest_used, s["approvals"]["store"]["bytes"].get<uint64_t>());
+    largest_file = std::max(largest_file, store_on_disk(db));
+    return s["approvals"]["store"]["pruned_for_size"].get<uint64_t>() > 0;
+  }, 900);
+  std::ofstream(stop) << "stop";
+  auto sprayed = world.wait_spawned(spray, "spray");
+  INFO(sprayed.describe());
+  status = daemon_status(world);
+  const json store = status["approvals"]["store"];
+  INFO(store.dump());
+  // The cap was reached (the oldest went for size) and never passed.
+  REQUIRE(store["pruned_for_size"].get<uint64_t>() > 0);
+  CHECK(largest_used <= (1u << 20));
+  CHECK(largest_file <= (1u << 20));
+  CHECK(store_on_disk(db) <= (1u << 20));
+  CHECK(store["file_bytes"].get<uint64_t>() <= (1u << 20));
+  // No second stored more denial rows than the limit.
+  CHECK(store["denial_rows"]["busiest_second"].get<uint64_t>() <= 3000);
+  // The accounting closes here too, whatever the ring took.
+  const json flooder = sandbox_in(status, kFlooder);
+  CHECK(count_of(flooder, "denied") == count_of(flooder, "recorded") + count_of(flooder, "suppressed") +
+                                          count_of(flooder, "held") + count_of(flooder, "dropped"));
+}
