@@ -169,26 +169,34 @@ int hold(const std::string& addr, int port, int count, int seconds) {
   return 0;
 }
 
-int pipeline(const std::string& addr, int port, const std::string& name, int seconds) {
-  sockaddr_storage to{};
-  socklen_t to_len = 0;
-  if (!parse_address(addr, port, to, to_len)) return 2;
+// An A query for `name` in wire form (empty if ldns cannot build it).
+std::vector<uint8_t> a_query(const std::string& name) {
   ldns_pkt* pkt = ldns_pkt_query_new(ldns_dname_new_frm_str((name + ".").c_str()), LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN,
                                      LDNS_RD);
   uint8_t* wire = nullptr;
   size_t size = 0;
-  const bool built = pkt && ldns_pkt2wire(&wire, pkt, &size) == LDNS_STATUS_OK;
+  std::vector<uint8_t> query;
+  if (pkt && ldns_pkt2wire(&wire, pkt, &size) == LDNS_STATUS_OK) query.assign(wire, wire + size);
+  free(wire);
   ldns_pkt_free(pkt);
-  if (!built) return 2;
+  return query;
+}
+
+int pipeline(const std::string& addr, int port, const std::string& name, int seconds) {
+  sockaddr_storage to{};
+  socklen_t to_len = 0;
+  if (!parse_address(addr, port, to, to_len)) return 2;
+  std::vector<uint8_t> wire = a_query(name);
+  if (wire.empty()) return 2;
+  const size_t size = wire.size();
   std::string framed;
   for (int i = 0; i < 64; ++i) {  // 64 queries a write, ids 0..63
     wire[0] = 0;
     wire[1] = static_cast<uint8_t>(i);
     framed.push_back(static_cast<char>(size >> 8));
     framed.push_back(static_cast<char>(size & 0xff));
-    framed.append(reinterpret_cast<const char*>(wire), size);
+    framed.append(reinterpret_cast<const char*>(wire.data()), size);
   }
-  free(wire);
   int fd = socket(to.ss_family, SOCK_STREAM, 0);
   if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&to), to_len) != 0) {
     std::printf("{\"op\":\"pipeline\",\"ok\":false,\"errno\":%d}\n", errno);
@@ -228,13 +236,8 @@ int udpflood(const std::string& addr, int port, const std::string& name, int sec
   sockaddr_storage to{};
   socklen_t to_len = 0;
   if (!parse_address(addr, port, to, to_len)) return 2;
-  ldns_pkt* pkt = ldns_pkt_query_new(ldns_dname_new_frm_str((name + ".").c_str()), LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN,
-                                     LDNS_RD);
-  uint8_t* wire = nullptr;
-  size_t size = 0;
-  const bool built = pkt && ldns_pkt2wire(&wire, pkt, &size) == LDNS_STATUS_OK;
-  ldns_pkt_free(pkt);
-  if (!built) return 2;
+  std::vector<uint8_t> wire = a_query(name);
+  if (wire.empty()) return 2;
   int fd = socket(to.ss_family, SOCK_DGRAM, 0);
   if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&to), to_len) != 0) {
     std::printf("{\"op\":\"udpflood\",\"ok\":false,\"errno\":%d}\n", errno);
@@ -245,9 +248,8 @@ int udpflood(const std::string& addr, int port, const std::string& name, int sec
   while (seconds_since(start) < seconds) {
     wire[0] = static_cast<uint8_t>(sent >> 8);
     wire[1] = static_cast<uint8_t>(sent);
-    if (send(fd, wire, size, 0) == static_cast<ssize_t>(size)) ++sent;
+    if (send(fd, wire.data(), wire.size(), 0) == static_cast<ssize_t>(wire.size())) ++sent;
   }
-  free(wire);
   std::printf("{\"op\":\"udpflood\",\"ok\":true,\"sent\":%llu}\n", static_cast<unsigned long long>(sent));
   close(fd);
   return 0;
