@@ -25,6 +25,7 @@
 #define AGENTD_EVENT_RING_BYTES (1 << 22)
 #define AGENTD_MAX_LEARNED     262144  /* addresses learned through DNS, all sandboxes */
 #define AGENTD_MAX_GRANTS      65536   /* (sandbox, address) pairs opened by operators */
+#define AGENTD_MAX_VERIFYING   65536   /* name-allowed connections waiting for their first bytes' check */
 #define AGENTD_RATELIMIT_KEYS  65536   /* denial streams tracked by the record rate limit (LRU) */
 /* At most this many denial records per second for one (sandbox,
  * destination, port, protocol); the rest are counted per sandbox
@@ -73,6 +74,7 @@ enum agentd_hook {
 	AGENTD_HOOK_SETSOCKOPT = 8,  /* an option that reroutes or respoofs (route_options.h) */
 	AGENTD_HOOK_SKB_EGRESS = 9,  /* a packet the second wall dropped (packet_path.bpf.h) */
 	AGENTD_HOOK_SKB_INGRESS = 10, /* a connection or datagram into the sandbox (inbound.bpf.h) */
+	AGENTD_HOOK_NAME_CHECK = 11,  /* the first bytes of a name-allowed connection (name_check.bpf.h) */
 };
 
 /*
@@ -104,6 +106,28 @@ enum agentd_deny_reason {
 	AGENTD_REASON_PROXY_SPOOF = 7,    /* aimed at, or bound to, the DNS proxy's addresses or ports */
 	AGENTD_REASON_ROUTE_OPTION = 8,   /* a socket option that changes the route or the claimed source */
 	AGENTD_REASON_ROUTE_HEADER = 9,   /* a packet with an IPv6 routing header or IPv4 options */
+	/* Name verification (name_check.bpf.h): the connection was allowed
+	 * only by a host rule or a name grant, and its first bytes ... */
+	AGENTD_REASON_NAME_NOT_ALLOWED = 10, /* ... name a host no rule or grant allows */
+	AGENTD_REASON_NAME_DENIED = 11,      /* ... name a host an explicit deny matches */
+	AGENTD_REASON_NO_NAME = 12,          /* ... are a ClientHello without SNI or an HTTP request without Host */
+	AGENTD_REASON_ECH = 13,              /* ... are a ClientHello with Encrypted Client Hello (the outer name hides the real one) */
+	AGENTD_REASON_UNPARSABLE = 14,       /* ... look like TLS or HTTP but do not parse (split records, two Host headers, ...) */
+	AGENTD_REASON_NAMELESS = 15,         /* ... are another protocol, under `verify: strict` */
+	AGENTD_REASON_UNVERIFIED_DATA = 16,  /* ... left before the check (TCP fast open, a send racing the handshake) */
+	AGENTD_REASON_QUIC = 17,             /* UDP to port 443 of an address allowed only by name: QUIC hides the name */
+};
+
+/*
+ * Name verification of one port range (agentd_port_range.verify): what a
+ * TCP connection that this range allowed must show on its first bytes.
+ * Only host rules and name grants set it; a CIDR range is 0 (by address).
+ */
+enum agentd_verify {
+	AGENTD_VERIFY_OFF = 0,     /* the address is enough (CIDR rules; `verify: off`) */
+	AGENTD_VERIFY_NAME = 1,    /* TLS needs an allowed SNI, HTTP an allowed Host; other protocols by address */
+	AGENTD_VERIFY_LENIENT = 2, /* as NAME, but a ClientHello without SNI or with ECH passes by address */
+	AGENTD_VERIFY_STRICT = 3,  /* as NAME, and other protocols are refused */
 };
 
 /* ---- map keys and values ---------------------------------------------- */
@@ -135,7 +159,8 @@ struct agentd_port_range {
 	__u16 hi;
 	__u8 proto_mask; /* AGENTD_PROTO_* */
 	__u8 action;     /* enum agentd_action */
-	__u16 _pad;      /* userspace keeps which rule made each range */
+	__u8 verify;     /* enum agentd_verify: the first bytes a connection allowed by this range must show */
+	__u8 _pad;       /* userspace keeps which rule made each range */
 };
 
 /*
@@ -215,6 +240,49 @@ struct agentd_learned_value {
  * one sandbox's exact address, the ports granted, when it closes again
  * (AGENTD_NEVER_EXPIRES for a permanent grant). */
 
+/*
+ * Names a sandbox's TLS SNI or HTTP Host may carry (agentd_names, an LPM
+ * trie): the name lower-case and reversed, so that a pattern's suffix is
+ * a key prefix. "api.example.test" is stored as "tset.elpmaxe.ipa\0" (the
+ * NUL ends an exact name), "*.example.test" as "tset.elpmaxe." (a proper
+ * subdomain only, as the DNS proxy matches). prefixlen counts bits after
+ * itself: 32 (scope) + 8 * stored bytes. Scope: the policy class, or
+ * AGENTD_NAME_GRANT_SCOPE | slot for an operator's name grants.
+ */
+#define AGENTD_NAME_MAX 248 /* stored bytes; names of 248 and more are refused */
+#define AGENTD_NAME_GRANT_SCOPE 0x80000000u
+struct agentd_name_key {
+	__u32 prefixlen;
+	__u32 scope;
+	__u8 name[AGENTD_NAME_MAX];
+};
+/* Value of agentd_names: agentd_learned_value, the ports (and denies) of
+ * every pattern that matches the stored name, flattened; a grant expires. */
+
+/* A name-allowed TCP socket's verification (agentd_namesk). */
+enum agentd_name_state {
+	AGENTD_NAME_PENDING = 1,  /* marked at connect, its first bytes not yet seen */
+	AGENTD_NAME_VERIFIED = 2, /* passed: leaves the sockhash, runs at full speed */
+	AGENTD_NAME_REFUSED = 3,  /* every later send fails, every later packet is dropped */
+};
+struct agentd_name_sock {
+	__u64 cookie;     /* the sockhash key */
+	__u32 state;      /* enum agentd_name_state */
+	__u32 slot;
+	__u8 addr[16];    /* the destination, for the record */
+	__u32 family;     /* AGENTD_FAMILY_* */
+	__u16 port;       /* host order */
+	__u8 verify;      /* enum agentd_verify of the range that allowed the address */
+	__u8 range_index; /* that range, in the learned entry */
+};
+
+/* Per-CPU counts of one slot's verified connections. */
+struct agentd_name_counts {
+	__u64 verified;     /* showed an allowed name */
+	__u64 refused;      /* refused on their first bytes (or by the packet wall) */
+	__u64 unverifiable; /* another protocol, passed by address */
+};
+
 /* One stream of denials for the record rate limit. */
 struct agentd_ratelimit_key {
 	__u32 slot;
@@ -268,6 +336,15 @@ struct agentd_deny_event {
 
 #define AGENTD_RANGE_NONE 0xff
 
+/* A name check's record: the denial record and the name the first bytes
+ * carried, if any, as the names trie holds it (lower-case, reversed). */
+struct agentd_name_event {
+	struct agentd_deny_event event;
+	__u32 name_len;
+	__u32 _pad;
+	__u8 name[AGENTD_NAME_MAX];
+};
+
 #ifdef __cplusplus
 static_assert(sizeof(struct agentd_rule_key) == 28, "rule key layout");
 static_assert(sizeof(struct agentd_port_range) == 8, "port range layout");
@@ -280,6 +357,10 @@ static_assert(sizeof(struct agentd_sock_info) == 28, "sock info layout");
 static_assert(sizeof(struct agentd_learned_key) == 24, "learned key layout");
 static_assert(sizeof(struct agentd_learned_value) == 8 + 8 + 8 * AGENTD_MAX_PORT_RANGES, "learned value layout");
 static_assert(sizeof(struct agentd_counters) == 24, "counters layout");
+static_assert(sizeof(struct agentd_name_key) == 256, "name key layout");
+static_assert(sizeof(struct agentd_name_sock) == 40, "name sock layout");
+static_assert(sizeof(struct agentd_name_counts) == 24, "name counts layout");
+static_assert(sizeof(struct agentd_name_event) == 104 + 8 + AGENTD_NAME_MAX, "name event layout");
 static_assert(sizeof(struct agentd_dns6_port) == 4, "dns6 port layout");
 static_assert(sizeof(struct agentd_ratelimit_key) == 28, "rate limit key layout");
 static_assert(sizeof(struct agentd_ratelimit_value) == 24, "rate limit value layout");
@@ -295,6 +376,10 @@ _Static_assert(sizeof(struct agentd_sock_info) == 28, "sock info layout");
 _Static_assert(sizeof(struct agentd_learned_key) == 24, "learned key layout");
 _Static_assert(sizeof(struct agentd_learned_value) == 8 + 8 + 8 * AGENTD_MAX_PORT_RANGES, "learned value layout");
 _Static_assert(sizeof(struct agentd_counters) == 24, "counters layout");
+_Static_assert(sizeof(struct agentd_name_key) == 256, "name key layout");
+_Static_assert(sizeof(struct agentd_name_sock) == 40, "name sock layout");
+_Static_assert(sizeof(struct agentd_name_counts) == 24, "name counts layout");
+_Static_assert(sizeof(struct agentd_name_event) == 104 + 8 + AGENTD_NAME_MAX, "name event layout");
 _Static_assert(sizeof(struct agentd_ratelimit_key) == 28, "rate limit key layout");
 _Static_assert(sizeof(struct agentd_ratelimit_value) == 24, "rate limit value layout");
 #endif

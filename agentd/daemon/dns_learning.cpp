@@ -118,7 +118,8 @@ policy::NameDecision DnsLearning::decide(const Sandbox& sandbox, const policy::P
   if (!decision.allowed && !decision.endpoint && !decision.failed_closed && name_grants_) {
     if (auto granted = name_grants_(sandbox.agent, name)) {
       decision.allowed = true;
-      decision.ranges = {agentd_port_range{1, 65535, AGENTD_PROTO_ANY, AGENTD_ACTION_ALLOW, 0}};
+      // Verified like a host rule's: the grant opens the name, not its address.
+      decision.ranges = {agentd_port_range{1, 65535, AGENTD_PROTO_ANY, AGENTD_ACTION_ALLOW, AGENTD_VERIFY_NAME, 0}};
       decision.explanation = granted->first;
       decision.granted_until_ns = granted->second;
     }

@@ -40,32 +40,56 @@ std::array<uint8_t, 16> mask(const std::array<uint8_t, 16>& addr, unsigned prefi
 
 }  // namespace
 
+agentd_name_key make_name_key(uint32_t scope, std::string_view pattern) {
+  agentd_name_key key{};
+  key.scope = scope;
+  const bool wildcard = pattern.size() >= 2 && pattern[0] == '*' && pattern[1] == '.';
+  std::string_view stored = wildcard ? pattern.substr(1) : pattern;  // ".github.com" for "*.github.com"
+  size_t n = 0;
+  for (auto it = stored.rbegin(); it != stored.rend() && n < AGENTD_NAME_MAX; ++it) key.name[n++] = static_cast<uint8_t>(*it);
+  if (!wildcard && n < AGENTD_NAME_MAX) key.name[n++] = 0;  // an exact name ends here
+  key.prefixlen = 32 + 8 * static_cast<uint32_t>(n);
+  return key;
+}
+
 Result<CompiledClass> compile_for_agent(const PolicySet& policy, const AgentName& agent) {
   CompiledClass compiled;
   const TenantPolicy* tenant = policy.find(agent.tenant);
   if (!tenant) return compiled;
 
-  // Host endpoints make no entries: the kernel learns their addresses from
-  // the DNS proxy, per sandbox. So they are no part of the class either,
-  // but their ranges must fit a value like a CIDR's do.
-  if (auto hosts = HostRules(policy, agent).check(); !hosts) return hosts.error();
+  // Host endpoints make no address entries: the kernel learns their
+  // addresses from the DNS proxy, per sandbox. Their ranges must fit a
+  // value like a CIDR's do, and their names go into the class's names.
+  const HostRules hosts(policy, agent);
+  if (auto fits = hosts.check(); !fits) return fits.error();
+  for (auto& pattern : hosts.patterns()) {
+    // The kernel refuses a name of AGENTD_NAME_MAX bytes or more (with its
+    // NUL) whatever the trie says: a pattern that long matches none it takes.
+    if (pattern.pattern.size() >= AGENTD_NAME_MAX) continue;
+    CompiledName name;
+    name.pattern = std::move(pattern.pattern);
+    for (const auto& r : pattern.ranges) {
+      name.value.ranges[name.value.count++] = r.range;  // check() made sure they fit
+      name.origins.push_back(r.origin);
+    }
+    compiled.names.push_back(std::move(name));
+  }
   std::vector<uint32_t> endpoints;
-  auto take_cidrs = [&](const std::vector<uint32_t>& ids) {
+  auto take = [&](const std::vector<uint32_t>& ids) {
     bool any = false;
-    for (uint32_t id : ids)
-      if (!policy.endpoint(id).is_host()) {
-        endpoints.push_back(id);
-        any = true;
-      }
+    for (uint32_t id : ids) {
+      any = true;
+      if (!policy.endpoint(id).is_host()) endpoints.push_back(id);
+    }
     return any;
   };
-  take_cidrs(tenant->inference);
+  take(tenant->inference);
   compiled.key = agent.tenant + "|";
   for (size_t i = 0; i < tenant->rules.size(); ++i) {
     const Rule& rule = tenant->rules[i];
     if (!rule.agents.matches(agent)) continue;
-    bool any = take_cidrs(rule.allow);
-    for (const auto* ids : {&rule.deny, &rule.inbound_allow, &rule.inbound_deny}) any = take_cidrs(*ids) || any;
+    bool any = take(rule.allow);
+    for (const auto* ids : {&rule.deny, &rule.inbound_allow, &rule.inbound_deny}) any = take(*ids) || any;
     if (any) compiled.key += fmt::format("{},", i);
   }
 

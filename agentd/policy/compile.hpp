@@ -12,6 +12,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "agentd/common/result.hpp"
@@ -28,14 +29,31 @@ struct CompiledEntry {
   std::vector<uint32_t> origins;  // the endpoint behind each range, parallel to value.ranges
 };
 
+// A host pattern as the kernel's names trie holds it (names.hpp NamePattern):
+// what a verified connection's TLS SNI or HTTP Host is judged by.
+struct CompiledName {
+  std::string pattern;  // "api.github.com", "*.github.com"
+  agentd_rule_value value{};
+  std::vector<uint32_t> origins;  // the endpoint behind each range
+};
+
 struct CompiledClass {
-  // Equal for two agents exactly when the same CIDR rules apply to them, so
-  // the daemon can share one class between them (host rules make no
-  // entries: see names.hpp). "" for an agent whose tenant has no policy:
-  // no entries, everything denied.
+  // Equal for two agents exactly when the same rules apply to them, so the
+  // daemon can share one class between them. "" for an agent whose tenant
+  // has no policy: no entries, everything denied.
   std::string key;
   std::vector<CompiledEntry> entries;  // sorted by family, address, prefix
+  // Host rules make no address entries (the kernel learns their addresses
+  // from the DNS proxy, per sandbox), but their names are what a
+  // name-allowed connection's first bytes are checked against.
+  std::vector<CompiledName> names;  // sorted by pattern
+  bool empty() const { return entries.empty() && names.empty(); }
 };
+
+// The names trie's key of a pattern in `scope` (a class id, or
+// AGENTD_NAME_GRANT_SCOPE | slot): reversed, an exact name NUL-terminated
+// (see agentd_name_key). The pattern must be as the loader keeps it.
+agentd_name_key make_name_key(uint32_t scope, std::string_view pattern);
 
 Result<CompiledClass> compile_for_agent(const PolicySet& policy, const AgentName& agent);
 

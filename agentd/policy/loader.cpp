@@ -79,6 +79,12 @@ std::vector<uint32_t> FileReader::read_endpoints(const YamlNode& list, EndpointK
     if (!endpoint) continue;
     endpoint->kind = kind;
     endpoint->tenant = tenant;
+    if (kind == EndpointKind::deny && endpoint->verify) {
+      error(item["verify"], fmt::format("{}: verify applies to what a rule allows; a deny refuses the name whatever "
+                                        "the connection carries",
+                                        endpoint->path));
+      continue;
+    }
     if (!endpoint->preset) {
       ids.push_back(set_.add_endpoint(std::move(*endpoint)));
       continue;

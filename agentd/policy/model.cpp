@@ -148,4 +148,21 @@ uint32_t PolicySet::add_endpoint(Endpoint endpoint) {
   return endpoints_.back().id;
 }
 
+std::optional<uint8_t> parse_verify(std::string_view text) {
+  if (text == "name") return uint8_t{AGENTD_VERIFY_NAME};
+  if (text == "strict") return uint8_t{AGENTD_VERIFY_STRICT};
+  if (text == "lenient") return uint8_t{AGENTD_VERIFY_LENIENT};
+  if (text == "off") return uint8_t{AGENTD_VERIFY_OFF};
+  return std::nullopt;
+}
+
+std::string_view verify_name(uint8_t verify) {
+  switch (verify) {
+    case AGENTD_VERIFY_NAME: return "name";
+    case AGENTD_VERIFY_STRICT: return "strict";
+    case AGENTD_VERIFY_LENIENT: return "lenient";
+    default: return "off";
+  }
+}
+
 }  // namespace agentd::policy

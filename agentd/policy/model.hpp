@@ -55,6 +55,11 @@ struct PortRange {
 
 enum class EndpointKind { allow, deny, inference };
 
+// `verify:` as written ("name", "strict", "lenient", "off") to AGENTD_VERIFY_*.
+std::optional<uint8_t> parse_verify(std::string_view text);
+// AGENTD_VERIFY_* as policy writes it.
+std::string_view verify_name(uint8_t verify);
+
 // Where an endpoint came from when a `preset:` entry expanded into it.
 struct PresetOrigin {
   std::string name;  // "pypi"
@@ -77,8 +82,17 @@ struct Endpoint {
   // An `inbound:` endpoint: the peers that may connect or send into the
   // sandbox, on the sandbox's own ports. CIDRs only.
   bool inbound = false;
+  // A host rule's `verify:` (AGENTD_VERIFY_*): what the first bytes of a
+  // TCP connection it allowed must show, since its address may serve other
+  // names too (a CDN). Unset: AGENTD_VERIFY_NAME.
+  std::optional<uint8_t> verify;
 
   bool is_host() const { return !host.empty(); }
+  // What the kernel checks on connections this endpoint allowed: only
+  // host allows and inference hosts are verified; a CIDR or a deny never.
+  uint8_t verify_mode() const {
+    return is_host() && kind != EndpointKind::deny ? verify.value_or(uint8_t{AGENTD_VERIFY_NAME}) : uint8_t{AGENTD_VERIFY_OFF};
+  }
   // The family as the rules trie keys it (AGENTD_FAMILY_INBOUND or'ed in).
   uint32_t key_family() const { return cidr.family | (inbound ? AGENTD_FAMILY_INBOUND : 0u); }
   // "host api.github.com" or "cidr 198.51.100.0/24".

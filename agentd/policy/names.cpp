@@ -205,6 +205,24 @@ Status HostRules::check() const {
   return ok_status();
 }
 
+std::vector<NamePattern> HostRules::patterns() const {
+  // As in check(): a pattern taken as a name matches every pattern that
+  // matches the names it stands for ("*.b.example" as a name matches
+  // "*.example" too), so the longest stored prefix of a name carries all
+  // the patterns of that name.
+  std::vector<NamePattern> out;
+  for (const auto* index : {&exact_, &wildcard_}) {
+    for (const auto& [key, unused] : *index) {
+      const std::string name = index == &exact_ ? key : "*." + key;
+      std::vector<OriginRange> ranges;
+      for (uint32_t id : matching(name)) append_ranges(policy_->endpoint(id), ranges);
+      out.push_back({name, simplify_ranges(std::move(ranges))});
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const NamePattern& a, const NamePattern& b) { return a.pattern < b.pattern; });
+  return out;
+}
+
 NameDecision decide_name(const PolicySet& policy, const AgentName& agent, std::string_view name) {
   return HostRules(policy, agent).decide(name);
 }

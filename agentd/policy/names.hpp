@@ -12,6 +12,7 @@
 
 #include "agentd/common/result.hpp"
 #include "agentd/policy/model.hpp"
+#include "agentd/policy/ranges.hpp"
 #include "agentd_abi.h"
 
 namespace agentd::policy {
@@ -71,6 +72,15 @@ NameDecision decide_name(const PolicySet& policy, const AgentName& agent, std::s
 // per sandbox (or policy class) and decide each query in a few hash
 // lookups (one per label of the name) instead of walking the policy.
 // Keeps a pointer to `policy`, which must outlive it.
+// One host pattern of a sandbox's policy as the kernel's names trie holds
+// it (agentd_name_key): with the ranges of every pattern that matches the
+// pattern taken as a name, flattened, so that the trie's one longest match
+// for a name sees all that applies to it, denies included.
+struct NamePattern {
+  std::string pattern;  // "api.github.com", "*.github.com"
+  std::vector<OriginRange> ranges;
+};
+
 class HostRules {
  public:
   HostRules(const PolicySet& policy, const AgentName& agent);
@@ -81,6 +91,8 @@ class HostRules {
   // names, run by compile_for_agent so an overflow is refused at apply time.
   Status check() const;
   bool empty() const { return exact_.empty() && wildcard_.empty(); }
+  // Every pattern that applies, in name order, flattened (see NamePattern).
+  std::vector<NamePattern> patterns() const;
 
  private:
   // Endpoint ids whose pattern matches `name` (normalised), in policy order.

@@ -104,6 +104,7 @@ std::vector<Endpoint> expand_preset(const Preset& preset, const Endpoint& use) {
     e.tenant = use.tenant;
     e.ports = std::move(*ports);
     e.proto_mask = proto_mask;
+    if (use.verify) e.verify = use.verify;  // the entry's `verify:` over the preset's
     e.preset = PresetOrigin{preset.name, d.pos};
     e.pos = use.pos;
     e.path = use.path;

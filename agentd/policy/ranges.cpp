@@ -17,17 +17,18 @@ uint8_t action_of(EndpointKind kind) {
 
 void append_ranges(const Endpoint& e, std::vector<OriginRange>& out) {
   const uint8_t action = action_of(e.kind);
+  const uint8_t verify = e.verify_mode();
   if (e.ports.empty()) {
-    out.push_back({{0, 65535, e.proto_mask, action, 0}, e.id});
+    out.push_back({{0, 65535, e.proto_mask, action, verify, 0}, e.id});
     return;
   }
-  for (const auto& p : e.ports) out.push_back({{p.lo, p.hi, e.proto_mask, action, 0}, e.id});
+  for (const auto& p : e.ports) out.push_back({{p.lo, p.hi, e.proto_mask, action, verify, 0}, e.id});
 }
 
 std::vector<OriginRange> simplify_ranges(std::vector<OriginRange> ranges) {
   auto same = [](const OriginRange& a, const OriginRange& b) {
-    return std::tie(a.range.action, a.range.proto_mask, a.range.lo, a.range.hi) ==
-           std::tie(b.range.action, b.range.proto_mask, b.range.lo, b.range.hi);
+    return std::tie(a.range.action, a.range.proto_mask, a.range.verify, a.range.lo, a.range.hi) ==
+           std::tie(b.range.action, b.range.proto_mask, b.range.verify, b.range.lo, b.range.hi);
   };
   std::vector<OriginRange> unique;
   for (const auto& r : ranges)
@@ -35,14 +36,14 @@ std::vector<OriginRange> simplify_ranges(std::vector<OriginRange> ranges) {
       unique.push_back(r);
   if (unique.size() <= AGENTD_MAX_PORT_RANGES) return unique;
   std::stable_sort(unique.begin(), unique.end(), [](const OriginRange& a, const OriginRange& b) {
-    return std::tie(a.range.action, a.range.proto_mask, a.range.lo) <
-           std::tie(b.range.action, b.range.proto_mask, b.range.lo);
+    return std::tie(a.range.action, a.range.proto_mask, a.range.verify, a.range.lo) <
+           std::tie(b.range.action, b.range.proto_mask, b.range.verify, b.range.lo);
   });
   std::vector<OriginRange> merged;
   for (const auto& r : unique) {
     if (!merged.empty()) {
       auto& last = merged.back().range;
-      if (last.action == r.range.action && last.proto_mask == r.range.proto_mask &&
+      if (last.action == r.range.action && last.proto_mask == r.range.proto_mask && last.verify == r.range.verify &&
           static_cast<uint32_t>(r.range.lo) <= static_cast<uint32_t>(last.hi) + 1) {
         last.hi = std::max(last.hi, r.range.hi);
         continue;

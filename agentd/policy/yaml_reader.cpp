@@ -135,7 +135,7 @@ bool YamlReader::read_host(const YamlNode& node, Endpoint& endpoint) {
 std::optional<Endpoint> YamlReader::read_destination(const YamlNode& node, std::string path, bool presets) {
   // Unknown keys are reported, and the known ones are still checked, so
   // one run shows every problem.
-  std::set<std::string> known{"cidr", "host", "ports", "protocol"};
+  std::set<std::string> known{"cidr", "host", "ports", "protocol", "verify"};
   if (presets) known.insert("preset");
   const bool keys_ok = check_map(node, path, known);
   if (!node.is_map()) return std::nullopt;
@@ -193,8 +193,24 @@ std::optional<Endpoint> YamlReader::read_destination(const YamlNode& node, std::
       ok = false;
     }
   }
+  if (node["verify"]) ok = read_verify(node["verify"], endpoint) && ok;
   if (!ok) return std::nullopt;
   return endpoint;
+}
+
+bool YamlReader::read_verify(const YamlNode& node, Endpoint& endpoint) {
+  auto text = scalar(node, "verify");
+  if (!text) return false;
+  if (!endpoint.is_host() && !endpoint.preset) {
+    error(node, fmt::format("{}: verify applies to host rules; a cidr rule opens addresses, not names", endpoint.path));
+    return false;
+  }
+  if (auto mode = parse_verify(*text)) {
+    endpoint.verify = *mode;
+    return true;
+  }
+  error(node, fmt::format("{}: verify \"{}\" is not name, strict, lenient or off", endpoint.path, *text));
+  return false;
 }
 
 }  // namespace agentd::policy

@@ -54,6 +54,8 @@ class YamlReader {
  private:
   std::optional<std::vector<PortRange>> read_ports(const YamlNode& node);
   bool read_host(const YamlNode& node, Endpoint& endpoint);
+  // `verify: name|strict|lenient|off`, on a host or preset destination.
+  bool read_verify(const YamlNode& node, Endpoint& endpoint);
 
   std::vector<Diagnostic>& errors_;
   std::vector<Diagnostic>& warnings_;

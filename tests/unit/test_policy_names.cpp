@@ -182,7 +182,7 @@ rules:
   CHECK(c.explanation == "allowed by acme.yaml:8:9 rules[0].allow[1] (host c.example.com)");
 }
 
-TEST_CASE("host rules make no trie entries and are no part of the class") {
+TEST_CASE("host rules make no trie entries, but their names set the class apart") {
   const PolicySet set = load(R"(apiVersion: agentd/v1
 tenant: acme
 rules:
@@ -199,7 +199,10 @@ rules:
   REQUIRE(eng.ok());
   REQUIRE(ops.ok());
   CHECK(eng->entries.size() == 1);
-  CHECK(eng->key == ops->key);  // the same trie entries: one class
+  CHECK(eng->entries.size() == ops->entries.size());  // the same trie entries...
+  CHECK(eng->names.size() == 2);                      // ...but not the same names to verify
+  CHECK(ops->names.size() == 1);
+  CHECK(eng->key != ops->key);
   CHECK_FALSE(eng->key.empty());
   CHECK(decide_name(set, agent("acme/eng/a"), "github.com").allowed);
   CHECK_FALSE(decide_name(set, agent("acme/ops/a"), "github.com").allowed);
