@@ -12,6 +12,7 @@
 #include "dns.bpf.h"
 #include "egress.bpf.h"
 #include "inbound.bpf.h"
+#include "name_check.bpf.h"
 #include "packet_path.bpf.h"
 #include "socket_policy.h"
 
@@ -166,6 +167,22 @@ SEC("cgroup_skb/egress")
 int agentd_packet_egress(struct __sk_buff *skb)
 {
 	return judge_packet_egress(skb);
+}
+
+/* Name-allowed connections: into the sockhash when established, out once
+ * their first bytes were verified (name_check.bpf.h). */
+SEC("sockops")
+int agentd_sockops(struct bpf_sock_ops *skops)
+{
+	return track_name_socket(skops);
+}
+
+/* The first bytes of a name-allowed connection (attached to the sockhash
+ * agentd_verifying, not to a cgroup). */
+SEC("sk_msg")
+int agentd_first_bytes(struct sk_msg_md *msg)
+{
+	return check_first_bytes(msg);
 }
 
 /* Connections and datagrams into a sandbox (inbound.bpf.h). */

@@ -11,6 +11,12 @@
 #include "sandbox.bpf.h"
 #include "verdict.h"
 
+/* name_check.bpf.h: what a name-allowed connection must show. */
+struct destination;
+static __always_inline int expect_name(struct bpf_sock *sk, __u32 slot, const struct destination *dest, __u8 verify,
+				       __u8 range_index, __u8 *reason);
+static __always_inline void expect_no_name(struct bpf_sock *sk, const struct destination *dest);
+
 /* Verdicts the verifier accepts from cgroup programs: exactly 0 or 1. */
 #define VERDICT_DENY 0
 #define VERDICT_ALLOW 1
@@ -43,36 +49,37 @@ static __always_inline void count(__u32 slot, int allowed)
 		c->denied += 1;
 }
 
-/* One record per denial, rate-limited per stream and then per sandbox
- * (record_budget.bpf.h); what the limits hold back and what a full ring
- * cannot take are counted per sandbox, never silent.
- * from_task: the record names the calling process. The packet wall runs
- * where no task is meaningful (softirq, retransmits) and leaves it out. */
-static __always_inline void emit_record(__u32 slot, __u32 class_id, __u8 hook, __u8 reason, __u8 range_index,
-					__u8 sock_family, __u32 sock_type, const struct destination *dest,
-					__u32 option, const int from_task)
+/* Whether this denial gets a record: rate-limited per stream and then per
+ * sandbox (record_budget.bpf.h); what the limits hold back is counted per
+ * sandbox, never silent. */
+static __always_inline int record_admitted(__u32 slot, __u8 hook, const struct destination *dest, __u64 now,
+					   struct agentd_ratelimit_value **stream, struct agentd_record_budget **budget)
 {
-	struct agentd_ratelimit_value *stream;
-	struct agentd_record_budget *budget;
-	struct agentd_deny_event *e;
-	__u64 now = bpf_ktime_get_ns();
-	__u64 flags;
+	if (!denial_record_due(slot, dest->family, dest->addr, dest->port, dest->protocol, hook, now, stream))
+		return 0;
+	*budget = bpf_map_lookup_elem(&agentd_budget, &slot);
+	if (!record_budget_take(*budget, now)) {
+		record_budget_hold(*budget, slot);
+		return 0;
+	}
+	return 1;
+}
 
-	if (!denial_record_due(slot, dest->family, dest->addr, dest->port, dest->protocol, hook, now, &stream))
-		return;
-	budget = bpf_map_lookup_elem(&agentd_budget, &slot);
-	if (!record_budget_take(budget, now)) {
-		record_budget_hold(budget, slot);
-		return;
-	}
-	e = bpf_ringbuf_reserve(&agentd_events, sizeof(*e), 0);
-	if (!e) {
-		/* Only when many sandboxes spend their budgets at once: counted
-		 * for this sandbox, and globally as before. */
-		count_record(slot, RECORD_DROPPED);
-		bump_stat(AGENTD_STAT_EVENTS_DROPPED);
-		return;
-	}
+/* A full ring: only when many sandboxes spend their budgets at once;
+ * counted for this sandbox, and globally as before. */
+static __always_inline void record_lost(__u32 slot)
+{
+	count_record(slot, RECORD_DROPPED);
+	bump_stat(AGENTD_STAT_EVENTS_DROPPED);
+}
+
+/* from_task: the record names the calling process. The packet wall runs
+ * where no task is meaningful (softirq, retransmits) and leaves it out. */
+static __always_inline void fill_record(struct agentd_deny_event *e, __u32 slot, __u32 class_id, __u8 hook,
+					__u8 reason, __u8 range_index, __u8 sock_family, __u32 sock_type,
+					const struct destination *dest, __u32 option, const int from_task, __u64 now,
+					struct agentd_ratelimit_value *stream, struct agentd_record_budget *budget)
+{
 	if (from_task) {
 		__u64 pid_tgid = bpf_get_current_pid_tgid();
 		__u64 uid_gid = bpf_get_current_uid_gid();
@@ -109,11 +116,37 @@ static __always_inline void emit_record(__u32 slot, __u32 class_id, __u8 hook, _
 	e->held_before = record_budget_take_held(budget);
 	e->_pad2 = 0;
 	count_record(slot, RECORD_WRITTEN);
+}
 
-	flags = bpf_ringbuf_query(&agentd_events, BPF_RB_AVAIL_DATA) > WAKEUP_THRESHOLD
-			? BPF_RB_FORCE_WAKEUP
-			: BPF_RB_NO_WAKEUP;
-	bpf_ringbuf_submit(e, flags);
+static __always_inline void submit_record(void *record)
+{
+	__u64 flags = bpf_ringbuf_query(&agentd_events, BPF_RB_AVAIL_DATA) > WAKEUP_THRESHOLD
+			      ? BPF_RB_FORCE_WAKEUP
+			      : BPF_RB_NO_WAKEUP;
+
+	bpf_ringbuf_submit(record, flags);
+}
+
+/* One record per denial, within the limits (record_admitted). */
+static __always_inline void emit_record(__u32 slot, __u32 class_id, __u8 hook, __u8 reason, __u8 range_index,
+					__u8 sock_family, __u32 sock_type, const struct destination *dest,
+					__u32 option, const int from_task)
+{
+	struct agentd_ratelimit_value *stream = 0;
+	struct agentd_record_budget *budget = 0;
+	struct agentd_deny_event *e;
+	__u64 now = bpf_ktime_get_ns();
+
+	if (!record_admitted(slot, hook, dest, now, &stream, &budget))
+		return;
+	e = bpf_ringbuf_reserve(&agentd_events, sizeof(*e), 0);
+	if (!e) {
+		record_lost(slot);
+		return;
+	}
+	fill_record(e, slot, class_id, hook, reason, range_index, sock_family, sock_type, dest, option, from_task, now,
+		    stream, budget);
+	submit_record(e);
 }
 
 static __always_inline void emit_denial(__u32 slot, __u32 class_id, __u8 hook, __u8 reason,
@@ -123,10 +156,15 @@ static __always_inline void emit_denial(__u32 slot, __u32 class_id, __u8 hook, _
 	emit_record(slot, class_id, hook, reason, range_index, sock_family, sock_type, dest, 0, 1);
 }
 
+/* Or'ed into a learned verdict's verify (never stored): the range that
+ * allowed the address names UDP alone, so QUIC to it was asked for. */
+#define VERIFY_UDP_NAMED 0x80
+
 /* Addresses learned through DNS for this sandbox: consulted only when the
- * class's rules say nothing. An expired entry denies, and says why. */
+ * class's rules say nothing. An expired entry denies, and says why.
+ * *verify: what the range that allowed it asks of the connection. */
 static __always_inline int judge_learned(__u32 slot, const struct destination *dest, struct agentd_verdict *verdict,
-					 __u8 *reason)
+					 __u8 *reason, __u8 *verify)
 {
 	struct agentd_learned_key key = {};
 	struct agentd_learned_value *learned;
@@ -142,7 +180,14 @@ static __always_inline int judge_learned(__u32 slot, const struct destination *d
 		return 0;
 	}
 	*verdict = agentd_judge(&learned->rules, dest->port, dest->proto_bit);
-	return verdict->action == AGENTD_ACTION_ALLOW || verdict->action == AGENTD_ACTION_INFERENCE;
+	if (verdict->action != AGENTD_ACTION_ALLOW && verdict->action != AGENTD_ACTION_INFERENCE)
+		return 0;
+	if (verdict->index < AGENTD_MAX_PORT_RANGES) {
+		const struct agentd_port_range *r = &learned->rules.ranges[verdict->index];
+
+		*verify = r->verify | (r->proto_mask == AGENTD_PROTO_UDP ? VERIFY_UDP_NAMED : 0);
+	}
+	return 1;
 }
 
 /* What an operator granted this sandbox: consulted last, on the deny path
@@ -259,9 +304,11 @@ static __always_inline struct agentd_verdict judge_rules(__u32 class_id, __u32 k
  * Whether the sandbox may send to dest: the class's rules, then what DNS
  * taught, then what an operator granted. On a denial *reason says why
  * (an explicit deny: AGENTD_REASON_DENY_RULE) and *verdict which range.
+ * *verify: AGENTD_VERIFY_OFF unless only a name allowed it (a learned
+ * address), then what that name's rule asks of the connection.
  */
 static __always_inline int egress_allowed(__u32 slot, __u32 class_id, const struct destination *dest,
-					  struct agentd_verdict *verdict, __u8 *reason)
+					  struct agentd_verdict *verdict, __u8 *reason, __u8 *verify)
 {
 	*verdict = judge_rules(class_id, dest->family, dest->addr, dest->port, dest->proto_bit);
 	if (verdict->action == AGENTD_ACTION_ALLOW || verdict->action == AGENTD_ACTION_INFERENCE)
@@ -270,7 +317,7 @@ static __always_inline int egress_allowed(__u32 slot, __u32 class_id, const stru
 		*reason = AGENTD_REASON_DENY_RULE;
 		return 0;
 	}
-	return judge_learned(slot, dest, verdict, reason) ||
+	return judge_learned(slot, dest, verdict, reason, verify) ||
 	       judge_granted(slot, dest->family, dest->addr, dest->port, dest->proto_bit);
 }
 
@@ -302,7 +349,7 @@ static __always_inline int judge_egress(struct bpf_sock_addr *ctx, __u8 hook,
 {
 	struct agentd_sandbox_state *state;
 	struct agentd_verdict verdict = { 0, AGENTD_RANGE_NONE };
-	__u8 reason = AGENTD_REASON_NO_RULE;
+	__u8 reason = AGENTD_REASON_NO_RULE, verify = AGENTD_VERIFY_OFF;
 	__u32 slot, class_id = AGENTD_CLASS_EMPTY;
 	struct bpf_sock *sk = ctx->sk;
 
@@ -324,7 +371,16 @@ static __always_inline int judge_egress(struct bpf_sock_addr *ctx, __u8 hook,
 	case PROXY_OTHER:
 		return deny_egress(ctx, hook, slot, class_id, AGENTD_REASON_PROXY_SPOOF, AGENTD_RANGE_NONE, dest);
 	}
-	if (egress_allowed(slot, class_id, dest, &verdict, &reason) || answers_inbound_peer(sk, class_id, dest, reason)) {
+	if (egress_allowed(slot, class_id, dest, &verdict, &reason, &verify)) {
+		/* Allowed only by a name: the connection must show it (name_check.bpf.h). */
+		if (verify == AGENTD_VERIFY_OFF)
+			expect_no_name(sk, dest);
+		else if (!expect_name(sk, slot, dest, verify, verdict.index, &reason))
+			goto deny;
+		count(slot, 1);
+		return VERDICT_ALLOW;
+	}
+	if (answers_inbound_peer(sk, class_id, dest, reason)) {
 		count(slot, 1);
 		return VERDICT_ALLOW;
 	}

@@ -152,4 +152,50 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } agentd_dns6 SEC(".maps");
 
+/* ---- name verification (name_check.bpf.h) ------------------------------ */
+
+/* (scope, reversed name) -> the ports that name may reach: a class's host
+ * patterns and operators' name grants (agentd_name_key). One longest-
+ * prefix lookup per scope judges the name a connection's first bytes carry. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, AGENTD_MAX_RULES);
+	__type(key, struct agentd_name_key);
+	__type(value, struct agentd_learned_value);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} agentd_names SEC(".maps");
+
+/* Per socket: a name-allowed TCP connection's verification, from connect
+ * to the verdict on its first bytes. Apart from agentd_socks, whose pinned
+ * layout older daemons share. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct agentd_name_sock);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} agentd_namesk SEC(".maps");
+
+/* Sockets waiting for their first bytes' check, by cookie: the sk_msg
+ * program runs on their sends only. Verified sockets leave (sockops), so
+ * the rest of the connection runs without it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKHASH);
+	__uint(max_entries, AGENTD_MAX_VERIFYING);
+	__type(key, __u64);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} agentd_verifying SEC(".maps");
+
+/* slot -> verified, refused, unverifiable connections (agentctl status). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, AGENTD_MAX_SANDBOXES);
+	__type(key, __u32);
+	__type(value, struct agentd_name_counts);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} agentd_namecnt SEC(".maps");
+
+
 #endif /* AGENTD_MAPS_BPF_H */

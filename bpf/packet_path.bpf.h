@@ -13,6 +13,7 @@
 #define AGENTD_PACKET_PATH_BPF_H
 
 #include "egress.bpf.h"
+#include "name_check.bpf.h"
 #include "route_options.h"
 
 #define AGENTD_PAGE_SIZE 4096
@@ -132,6 +133,8 @@ static __always_inline int judge_packet_egress(struct __sk_buff *skb)
 	struct destination dest = {};
 	__u8 first;
 
+	if (unverified_payload(skb))
+		return VERDICT_DENY;
 	if (skb->protocol == ETH_P_IP_NET) {
 		if (bpf_skb_load_bytes(skb, 0, &first, 1))
 			return VERDICT_DENY;

@@ -25,6 +25,25 @@ void print_sandboxes(const json& sandboxes) {
   table.print(std::cout);
 }
 
+// Name-allowed TCP connections by what their first bytes showed: an
+// allowed name, a refusal, or another protocol passed by address. Only
+// the sandboxes that made any.
+void print_name_checks(const json& sandboxes) {
+  Table table({"AGENT", "VERIFIED", "REFUSED", "UNVERIFIABLE"});
+  bool any = false;
+  for (const auto& s : sandboxes) {
+    if (!s.contains("names")) continue;
+    const json& n = s["names"];
+    if (n.value("verified", uint64_t{0}) + n.value("refused", uint64_t{0}) + n.value("unverifiable", uint64_t{0}) == 0)
+      continue;
+    any = true;
+    table.add({json_text(s["agent"]), json_text(n["verified"]), json_text(n["refused"]), json_text(n["unverifiable"])});
+  }
+  if (!any) return;
+  std::cout << "\nname checks (connections allowed only by a host rule or a name grant):\n";
+  table.print(std::cout);
+}
+
 // Only the sandboxes that hold something or hit a budget: a flood shows
 // against the sandbox that made it.
 void print_dns_budgets(const json& sandboxes) {
@@ -75,6 +94,7 @@ int status(const Globals& g) {
   tenants.print(std::cout);
   std::cout << "\nsandboxes:\n";
   print_sandboxes(s["sandboxes"]);
+  print_name_checks(s["sandboxes"]);
   const json& e = s["events"];
   std::cout << "\ndenial records: " << json_text(e["received"]) << " received, " << json_text(e["dropped"])
             << " dropped (ring full), " << json_text(e["suppressed"])

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 
+#include <bpf/bpf.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdarg>
@@ -132,17 +133,32 @@ Result<std::unique_ptr<Enforcer>> Enforcer::start(const EnforcerOptions& options
                            bpf_map__fd(m.agentd_stats),  bpf_map__fd(m.agentd_events),
                            bpf_map__fd(m.agentd_learned), bpf_map__fd(m.agentd_dnscfg),
                            bpf_map__fd(m.agentd_grants),  bpf_map__fd(m.agentd_dns6),
-                           bpf_map__fd(m.agentd_records), bpf_map__fd(m.agentd_budget)};
+                           bpf_map__fd(m.agentd_records), bpf_map__fd(m.agentd_budget),
+                           bpf_map__fd(m.agentd_names),  bpf_map__fd(m.agentd_namecnt)};
+  if (auto status = enforcer->attach_first_bytes(); !status) return status.error();
   if (auto status = enforcer->attach_all(options.cgroup_root, options.bpffs_dir / "links" / "root"); !status)
     return status.error();
   return enforcer;
+}
+
+// The sk_msg program runs on the sockets of agentd_verifying, not on a
+// cgroup. Attached to the (pinned) map, it stays with the map when we
+// exit; a new daemon's attach replaces it, and sockets already in the
+// map keep the program they were checked with until they leave.
+Status Enforcer::attach_first_bytes() {
+  bpf_program* prog = skeleton_->progs.agentd_first_bytes;
+  const int map_fd = bpf_map__fd(skeleton_->maps.agentd_verifying);
+  if (bpf_prog_attach(bpf_program__fd(prog), map_fd, BPF_SK_MSG_VERDICT, 0) != 0)
+    return system_error("attaching agentd_first_bytes to the sockhash agentd_verifying");
+  return ok_status();
 }
 
 std::vector<bpf_program*> Enforcer::programs() const {
   std::vector<bpf_program*> result;
   bpf_program* prog = nullptr;
   bpf_object__for_each_program(prog, skeleton_->obj) {
-    if (bpf_program__autoload(prog)) result.push_back(prog);
+    // sk_msg attaches to its sockhash (attach_first_bytes), not to a cgroup.
+    if (bpf_program__autoload(prog) && bpf_program__type(prog) != BPF_PROG_TYPE_SK_MSG) result.push_back(prog);
   }
   return result;
 }
@@ -213,6 +229,7 @@ nlohmann::json Enforcer::to_json() const {
   nlohmann::json list = nlohmann::json::array();
   for (const auto& a : attachments_)
     list.push_back({{"hook", a.hook}, {"cgroup", a.cgroup}, {"pin", a.pin}, {"adopted", a.adopted}});
+  list.push_back({{"hook", "agentd_first_bytes"}, {"map", "agentd_verifying"}, {"adopted", false}});
   return {{"attachments", list}, {"socket_family_hook", lsm_status_}};
 }
 

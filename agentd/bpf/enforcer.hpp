@@ -43,6 +43,7 @@ struct Attachment {
 struct MapFds {
   int rules = -1, cgroups = -1, state = -1, counts = -1, stats = -1, events = -1, learned = -1, dnscfg = -1;
   int grants = -1, dns6 = -1, records = -1, budget = -1;
+  int names = -1, namecnt = -1;  // name verification: the names trie, its counts
 };
 
 class Enforcer {
@@ -69,6 +70,7 @@ class Enforcer {
  private:
   Enforcer(EnforcerOptions options, EgressSkeleton skeleton);
   Status attach_all(const std::filesystem::path& cgroup, const std::filesystem::path& pin_dir);
+  Status attach_first_bytes();
   std::vector<bpf_program*> programs() const;
 
   EnforcerOptions options_;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <string_view>
 
 #include "agentd/bpf/libbpf_ptr.hpp"
 #include "agentd/common/result.hpp"
@@ -13,7 +14,9 @@ namespace agentd::bpf {
 
 class EventReader {
  public:
-  using Handler = std::function<void(const agentd_deny_event&)>;
+  // `name`: what a name check's record says the connection's first bytes
+  // carried (reversed, as the names trie holds it); empty for the rest.
+  using Handler = std::function<void(const agentd_deny_event&, std::string_view name)>;
 
   static Result<EventReader> open(int ring_map_fd, Handler handler);
 

@@ -4,6 +4,7 @@
 #include <bpf/libbpf.h>
 
 #include <cstring>
+#include <string>
 
 namespace agentd::bpf {
 namespace {
@@ -56,35 +57,93 @@ Status MapWriter::put_class(uint32_t class_id, const std::vector<policy::Compile
   return ok_status();
 }
 
-Result<std::set<uint32_t>> MapWriter::classes_in_rules() const {
-  std::set<uint32_t> classes;
-  agentd_rule_key key{}, next{};
+Status MapWriter::put_names(uint32_t class_id, const std::vector<policy::CompiledName>& names) {
+  for (const auto& name : names) {
+    const agentd_name_key key = policy::make_name_key(class_id, name.pattern);
+    agentd_learned_value value{};
+    value.expires_ns = AGENTD_NEVER_EXPIRES;
+    value.rules = name.value;
+    if (bpf_map_update_elem(fds_.names, &key, &value, BPF_ANY) != 0)
+      return system_error("writing the name {} of class {}", name.pattern, class_id);
+  }
+  return ok_status();
+}
+
+Status MapWriter::put_name_grant(uint32_t slot, const std::string& name, uint64_t expires_ns) {
+  const agentd_name_key key = policy::make_name_key(AGENTD_NAME_GRANT_SCOPE | slot, name);
+  agentd_learned_value value{};
+  value.expires_ns = expires_ns;
+  value.rules.count = 1;
+  value.rules.ranges[0] = {1, 65535, AGENTD_PROTO_ANY, AGENTD_ACTION_ALLOW, AGENTD_VERIFY_NAME, 0};
+  if (bpf_map_update_elem(fds_.names, &key, &value, BPF_ANY) != 0)
+    return system_error("writing the granted name {} of slot {}", name, slot);
+  return ok_status();
+}
+
+namespace {
+
+// Every key of an LPM trie, collected first: deleting while walking a
+// trie restarts the walk.
+template <typename Key>
+Result<std::vector<Key>> trie_keys(int fd, const char* what) {
+  std::vector<Key> keys;
+  Key key{}, next{};
   const void* previous = nullptr;
-  while (bpf_map_get_next_key(fds_.rules, previous, &next) == 0) {
-    classes.insert(next.class_id);
+  while (bpf_map_get_next_key(fd, previous, &next) == 0) {
+    keys.push_back(next);
     key = next;
     previous = &key;
   }
-  if (errno != ENOENT) return system_error("listing rule entries");
+  if (errno != ENOENT) return system_error("listing {}", what);
+  return keys;
+}
+
+}  // namespace
+
+Result<std::vector<agentd_name_key>> MapWriter::granted_names() const {
+  auto keys = trie_keys<agentd_name_key>(fds_.names, "names");
+  if (!keys) return keys.error();
+  std::erase_if(*keys, [](const agentd_name_key& k) { return !(k.scope & AGENTD_NAME_GRANT_SCOPE); });
+  return keys;
+}
+
+Status MapWriter::delete_name(const agentd_name_key& key) {
+  if (bpf_map_delete_elem(fds_.names, &key) != 0 && errno != ENOENT)
+    return system_error("removing a name of scope {:#x}", key.scope);
+  return ok_status();
+}
+
+Result<std::set<uint32_t>> MapWriter::classes_in_rules() const {
+  std::set<uint32_t> classes;
+  auto rules = trie_keys<agentd_rule_key>(fds_.rules, "rule entries");
+  if (!rules) return rules.error();
+  for (const auto& k : *rules) classes.insert(k.class_id);
+  auto names = trie_keys<agentd_name_key>(fds_.names, "names");
+  if (!names) return names.error();
+  for (const auto& k : *names)
+    if (!(k.scope & AGENTD_NAME_GRANT_SCOPE)) classes.insert(k.scope);
   return classes;
 }
 
 Result<size_t> MapWriter::delete_unused_classes(const std::set<uint32_t>& keep, uint32_t below) {
-  // Collect first: deleting while walking an LPM trie restarts the walk.
-  std::vector<agentd_rule_key> doomed;
-  agentd_rule_key key{}, next{};
-  const void* previous = nullptr;
-  while (bpf_map_get_next_key(fds_.rules, previous, &next) == 0) {
-    if (next.class_id < below && !keep.count(next.class_id)) doomed.push_back(next);
-    key = next;
-    previous = &key;
-  }
-  if (errno != ENOENT) return system_error("listing rule entries");
-  for (const auto& k : doomed) {
+  auto doomed = [&](uint32_t id) { return id < below && !keep.count(id); };
+  size_t removed = 0;
+  auto rules = trie_keys<agentd_rule_key>(fds_.rules, "rule entries");
+  if (!rules) return rules.error();
+  for (const auto& k : *rules) {
+    if (!doomed(k.class_id)) continue;
     if (bpf_map_delete_elem(fds_.rules, &k) != 0 && errno != ENOENT)
       return system_error("removing a rule entry of class {}", k.class_id);
+    ++removed;
   }
-  return doomed.size();
+  auto names = trie_keys<agentd_name_key>(fds_.names, "names");
+  if (!names) return names.error();
+  for (const auto& k : *names) {
+    if ((k.scope & AGENTD_NAME_GRANT_SCOPE) || !doomed(k.scope)) continue;
+    if (auto st = delete_name(k); !st) return st.error();
+    ++removed;
+  }
+  return removed;
 }
 
 namespace {
@@ -204,6 +263,15 @@ Result<agentd_counters> MapWriter::counters(uint32_t slot) const {
                                       });
 }
 
+Result<agentd_name_counts> MapWriter::name_counts(uint32_t slot) const {
+  return sum_per_cpu<agentd_name_counts>(fds_.namecnt, slot, "name verification counts of slot",
+                                         [](agentd_name_counts& t, const agentd_name_counts& c) {
+                                           t.verified += c.verified;
+                                           t.refused += c.refused;
+                                           t.unverifiable += c.unverifiable;
+                                         });
+}
+
 Result<agentd_record_counts> MapWriter::record_counts(uint32_t slot) const {
   return sum_per_cpu<agentd_record_counts>(fds_.records, slot, "record counts of sandbox slot",
                                            [](agentd_record_counts& total, const agentd_record_counts& c) {
@@ -224,6 +292,9 @@ Status MapWriter::reset_counters(uint32_t slot) {
   std::vector<agentd_record_counts> zero_records(static_cast<size_t>(cpus));
   if (bpf_map_update_elem(fds_.records, &slot, zero_records.data(), BPF_ANY) != 0)
     return system_error("resetting record counts of sandbox slot {}", slot);
+  std::vector<agentd_name_counts> zero_names(static_cast<size_t>(cpus));
+  if (bpf_map_update_elem(fds_.namecnt, &slot, zero_names.data(), BPF_ANY) != 0)
+    return system_error("resetting name verification counts of sandbox slot {}", slot);
   const agentd_record_budget full{};
   if (bpf_map_update_elem(fds_.budget, &slot, &full, BPF_ANY) != 0)
     return system_error("resetting the record budget of sandbox slot {}", slot);

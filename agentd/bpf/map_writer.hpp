@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <set>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -25,7 +26,14 @@ class MapWriter {
   // made since are not touched (this runs off the loop while new
   // sandboxes may appear).
   Result<size_t> delete_unused_classes(const std::set<uint32_t>& keep, uint32_t below);
-  // The classes that have entries in the rules trie.
+  // A class's names (the names trie): what its verified connections may carry.
+  Status put_names(uint32_t class_id, const std::vector<policy::CompiledName>& names);
+  // An operator's name grant for one sandbox, until `expires_ns` (CLOCK_MONOTONIC).
+  Status put_name_grant(uint32_t slot, const std::string& name, uint64_t expires_ns);
+  // The granted names in the trie (scope AGENTD_NAME_GRANT_SCOPE | slot).
+  Result<std::vector<agentd_name_key>> granted_names() const;
+  Status delete_name(const agentd_name_key& key);
+  // The classes that have entries in the rules or the names trie.
   Result<std::set<uint32_t>> classes_in_rules() const;
 
   Status set_cgroup_slot(uint64_t cgroup_id, uint32_t slot);
@@ -53,6 +61,8 @@ class MapWriter {
   Result<agentd_counters> counters(uint32_t slot) const;
   // What became of a slot's denials past the stream limit (summed over CPUs).
   Result<agentd_record_counts> record_counts(uint32_t slot) const;
+  // What the name checks did with a slot's connections (summed over CPUs).
+  Result<agentd_name_counts> name_counts(uint32_t slot) const;
   Status reset_counters(uint32_t slot);
   Result<uint64_t> stat(agentd_stat which) const;
 

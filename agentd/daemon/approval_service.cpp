@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <set>
 
 #include <spdlog/spdlog.h>
 
@@ -13,6 +14,7 @@
 #include "agentd/common/duration.hpp"
 #include "agentd/common/safe_text.hpp"
 #include "agentd/daemon/dns_learning.hpp"
+#include "agentd/policy/compile.hpp"
 #include "agentd/policy/names.hpp"
 
 namespace agentd::daemon {
@@ -180,16 +182,20 @@ void ApprovalService::on_denial(const json& record) {
   // A name no host rule allows is a question too (the proxy refused it, so
   // there is no address yet); a rebinding refusal is not.
   const std::string reason = text(record, "reason");
-  const bool name_request = hook == "dns" && reason == "no_rule" && !event.host.empty();
-  if (sandbox.empty() || hook == "sock_create" || (!name_request && (hook == "dns" || event.dest.empty())) ||
-      (reason != "no_rule" && reason != "dns_expired"))
+  // A name check that found a name no rule or grant allows asks for the
+  // name, as the DNS proxy's refusals do: its address is open already.
+  const std::string checked_name = hook == "name_check" && reason == "name_not_allowed" ? text(record, "name") : "";
+  const bool name_request = (hook == "dns" && reason == "no_rule" && !event.host.empty()) || !checked_name.empty();
+  if (sandbox.empty() || hook == "sock_create" || (hook == "name_check" && !name_request) ||
+      (!name_request && (hook == "dns" || event.dest.empty())) ||
+      (reason != "no_rule" && reason != "dns_expired" && !name_request))
     return;
   approvals::Denial denial;
   if (name_request)
-    denial.target = {sandbox, "", 0, approvals::kNameProtocol, event.host};
+    denial.target = {sandbox, "", 0, approvals::kNameProtocol, checked_name.empty() ? event.host : checked_name};
   else
     denial.target = {sandbox, event.dest, event.port, event.protocol, "", inbound};
-  denial.host = event.host;
+  denial.host = name_request ? denial.target.host : event.host;
   const uint32_t pid = record.value("tgid", record.value("pid", 0u));  // the proxy knows no process: 0
   denial.process = {pid, record.value("uid", 0u), text(record, "comm"), pid ? exe_of(pid) : ""};
   denial.time = event.time;
@@ -213,7 +219,7 @@ void ApprovalService::on_denial(const json& record) {
   persist(*noted.request);
   if (noted.what == approvals::Book::Noted::created) {
     ++requests_created_;
-    audit({event.time, "request", "pending", "agentd", sandbox, event.dest, event.host, denial.target.port,
+    audit({event.time, "request", "pending", "agentd", sandbox, event.dest, name_request ? denial.target.host : event.host, denial.target.port,
            denial.target.protocol,
            {{"request_id", noted.request->id}, {"expires_at", approvals::time_text(noted.request->expires_at)}}});
     broadcast({{"event", "request"}, {"request", approvals::request_to_json(*noted.request)}}, tenant_of(sandbox));
@@ -296,9 +302,17 @@ void ApprovalService::sync_grants() {
     uint64_t expires_ns = 0;
   };
   std::map<Key, Entry> desired;
+  // Name grants: the DNS proxy consults the book for those and the kernel
+  // learns their addresses; the names trie holds the names themselves,
+  // which the first bytes of a connection to such an address must carry.
+  std::map<std::pair<uint32_t, std::string>, uint64_t> names;
   for (const auto& [slot, sandbox] : registry_.all()) {
     for (const auto* grant : book_.grants_covering(sandbox.agent)) {
-      if (grant->is_name()) continue;  // the DNS proxy consults those; their addresses are learned
+      if (grant->is_name()) {
+        uint64_t& until = names[{slot, grant->host}];
+        until = std::max(until, monotonic_deadline(grant->expires_at));
+        continue;
+      }
       auto cidr = policy::parse_cidr(grant->address);
       if (!cidr) continue;
       // An inbound grant opens the sandbox's port to the peer: its key
@@ -306,7 +320,7 @@ void ApprovalService::sync_grants() {
       Entry& entry = desired[Key{slot, cidr->family | (grant->inbound ? AGENTD_FAMILY_INBOUND : 0u), cidr->addr}];
       const uint8_t proto = grant->protocol == "udp" ? AGENTD_PROTO_UDP : AGENTD_PROTO_TCP;
       if (entry.ranges.size() < AGENTD_MAX_PORT_RANGES)
-        entry.ranges.push_back({grant->port, grant->port, proto, AGENTD_ACTION_ALLOW, 0});
+        entry.ranges.push_back({grant->port, grant->port, proto, AGENTD_ACTION_ALLOW, AGENTD_VERIFY_OFF, 0});
       else
         spdlog::warn("grant {}: more than {} ports granted to {} for {}; this one is not written", grant->id,
                      AGENTD_MAX_PORT_RANGES, sandbox.agent.str(), grant->address);
@@ -314,6 +328,21 @@ void ApprovalService::sync_grants() {
     }
   }
   // Writes first, removals after: a grant that stays is never missing.
+  for (const auto& [key, until] : names)
+    if (auto st = maps_.put_name_grant(key.first, key.second, until); !st)
+      spdlog::error("writing a name grant: {}", st.error().describe());
+  if (auto granted = maps_.granted_names(); granted) {
+    std::set<std::vector<uint8_t>> wanted;
+    for (const auto& [key, until] : names) {
+      const auto k = policy::make_name_key(AGENTD_NAME_GRANT_SCOPE | key.first, key.second);
+      wanted.insert(std::vector<uint8_t>(reinterpret_cast<const uint8_t*>(&k), reinterpret_cast<const uint8_t*>(&k + 1)));
+    }
+    for (const auto& k : *granted)
+      if (!wanted.count(std::vector<uint8_t>(reinterpret_cast<const uint8_t*>(&k), reinterpret_cast<const uint8_t*>(&k + 1))))
+        if (auto st = maps_.delete_name(k); !st) spdlog::error("{}", st.error().describe());
+  } else {
+    spdlog::error("{}", granted.error().describe());
+  }
   for (const auto& [key, entry] : desired) {
     const auto value = bpf::make_learned_value(entry.expires_ns, bpf::make_rule_value(entry.ranges));
     if (auto st = maps_.put_grant(bpf::make_learned_key(key), value); !st)

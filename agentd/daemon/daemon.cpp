@@ -159,7 +159,7 @@ Status Daemon::init() {
   if (!log) return log.error();
   denial_log_ = std::move(*log);
   auto reader = bpf::EventReader::open(enforcer_->maps().events,
-                                       [this](const agentd_deny_event& e) { on_denial(e); });
+                                       [this](const agentd_deny_event& e, std::string_view name) { on_denial(e, name); });
   if (!reader) return reader.error();
   events_ = std::make_unique<bpf::EventReader>(std::move(*reader));
 
@@ -784,6 +784,11 @@ json Daemon::sandboxes_json() const {
     item["recorded"] = records ? records->recorded : 0;
     item["held"] = records ? records->held : 0;
     item["dropped"] = records ? records->dropped : 0;
+    // Name-allowed TCP connections, by what their first bytes showed.
+    auto names = maps_->name_counts(slot);
+    item["names"] = {{"verified", names ? names->verified : 0},
+                     {"refused", names ? names->refused : 0},
+                     {"unverifiable", names ? names->unverifiable : 0}};
     list.push_back(std::move(item));
   }
   return list;
@@ -946,7 +951,7 @@ Result<json> Daemon::explain(const std::string& agent_text, const std::string& d
               {"explanation", decision->explanation}};
 }
 
-void Daemon::on_denial(const agentd_deny_event& event) {
+void Daemon::on_denial(const agentd_deny_event& event, std::string_view name) {
   ++events_received_;
   events::DenialContext context;
   context.time = wall_time_of(event.timestamp_ns);
@@ -967,6 +972,19 @@ void Daemon::on_denial(const agentd_deny_event& event) {
   if (dns_learning_ && event.hook != AGENTD_HOOK_SOCK_CREATE) {
     if (auto learned = dns_learning_->name_of(event.slot, event.addr_family, event.addr); learned && !learned->name.empty())
       context.host = learned->name;
+  }
+  if (event.hook == AGENTD_HOOK_NAME_CHECK) {
+    if (!name.empty()) context.name = events::unreversed_name(name);
+    // The rule that allowed the address: the host rule (or grant) of the
+    // name it was learned from.
+    const Sandbox* s = registry_.find_slot(event.slot);
+    if (context.host && s && applier_->policy()) {
+      auto decision = policy::decide_name(*applier_->policy(), s->agent, *context.host);
+      if (decision.endpoint && decision.allowed)
+        context.rule = applier_->policy()->endpoint(*decision.endpoint).describe();
+      else if (approvals_)
+        if (auto granted = approvals_->name_grant(s->agent, *context.host)) context.rule = granted->explanation;
+    }
   }
   const json record = events::denial_to_json(event, context);
   denial_log_->write(record);

@@ -73,7 +73,7 @@ class Daemon {
   RecordTotals record_totals() const;  // over the live sandboxes
   Result<nlohmann::json> explain(const std::string& agent, const std::string& dest, bool inbound) const;
 
-  void on_denial(const agentd_deny_event& event);
+  void on_denial(const agentd_deny_event& event, std::string_view name);
 
   static int on_signal(sd_event_source*, const struct signalfd_siginfo*, void* self);
   static int on_drain_timer(sd_event_source*, uint64_t, void* self);

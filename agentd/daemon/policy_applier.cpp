@@ -24,8 +24,13 @@ std::string PolicyApplier::identity_of(const policy::CompiledClass& compiled) {
     bytes.push_back(static_cast<char>(e.prefix));
     bytes.append(reinterpret_cast<const char*>(&e.value), sizeof(e.value));
   }
-  return fmt::format("{}#{:016x}#{}", compiled.key, std::hash<std::string_view>{}(bytes),
-                     compiled.entries.size());
+  for (const auto& n : compiled.names) {
+    bytes.append(n.pattern);
+    bytes.push_back('\0');
+    bytes.append(reinterpret_cast<const char*>(&n.value), sizeof(n.value));
+  }
+  return fmt::format("{}#{:016x}#{}#{}", compiled.key, std::hash<std::string_view>{}(bytes),
+                     compiled.entries.size(), compiled.names.size());
 }
 
 uint32_t PolicyApplier::allocate_id() {
@@ -52,6 +57,7 @@ Status PolicyApplier::write_class(uint32_t id, const policy::CompiledClass& comp
                                   ClassWrite& largest) {
   const auto started = std::chrono::steady_clock::now();
   if (auto status = maps_.put_class(id, compiled.entries); !status) return status;
+  if (auto status = maps_.put_names(id, compiled.names); !status) return status;
   const double write_ms = ms_since(started);
   spdlog::debug("class {} ({}): {} entries compiled in {:.1f} ms, written in {:.1f} ms", id, compiled.key,
                 compiled.entries.size(), compile_ms, write_ms);
@@ -80,7 +86,7 @@ Result<PreparedPolicy> PolicyApplier::prepare(std::shared_ptr<const policy::Poli
   // 2. Additions: classes that are new get written under fresh ids.
   for (size_t i = 0; i < agents.size(); ++i) {
     auto& [compiled, compile_ms] = compiled_by_agent[i];
-    if (compiled.entries.empty()) {
+    if (compiled.empty()) {
       prepared.identity_by_agent[agents[i].str()] = "";
       continue;
     }
@@ -125,7 +131,7 @@ Result<CleanupPlan> PolicyApplier::commit(PreparedPolicy prepared, SandboxRegist
     }
     auto compiled = policy::compile_for_agent(*prepared.policy, sandbox.agent);
     if (!compiled) return make_error("{}: {}", sandbox.agent.str(), compiled.error().describe());
-    if (compiled->entries.empty()) {
+    if (compiled->empty()) {
       class_by_slot[slot] = AGENTD_CLASS_EMPTY;
       continue;
     }
@@ -189,7 +195,7 @@ Result<uint32_t> PolicyApplier::class_for(const policy::AgentName& agent) {
   auto compiled = policy::compile_for_agent(*policy_, agent);
   if (!compiled) return make_error("{}: {}", agent.str(), compiled.error().describe());
   const double ms = ms_since(started);
-  if (compiled->entries.empty()) return static_cast<uint32_t>(AGENTD_CLASS_EMPTY);
+  if (compiled->empty()) return static_cast<uint32_t>(AGENTD_CLASS_EMPTY);
   std::string identity = identity_of(*compiled);
   if (auto it = classes_.find(identity); it != classes_.end()) return it->second.id;
   const uint32_t id = allocate_id();

@@ -24,6 +24,7 @@ std::string hook_name(uint8_t hook) {
     case AGENTD_HOOK_SETSOCKOPT: return "setsockopt";
     case AGENTD_HOOK_SKB_EGRESS: return "packet_egress";
     case AGENTD_HOOK_SKB_INGRESS: return "packet_ingress";
+    case AGENTD_HOOK_NAME_CHECK: return "name_check";
     default: return fmt::format("hook{}", hook);
   }
 }
@@ -39,6 +40,14 @@ std::string reason_name(uint8_t reason) {
     case AGENTD_REASON_PROXY_SPOOF: return "proxy_spoof";
     case AGENTD_REASON_ROUTE_OPTION: return "route_option";
     case AGENTD_REASON_ROUTE_HEADER: return "route_header";
+    case AGENTD_REASON_NAME_NOT_ALLOWED: return "name_not_allowed";
+    case AGENTD_REASON_NAME_DENIED: return "name_denied";
+    case AGENTD_REASON_NO_NAME: return "no_name";
+    case AGENTD_REASON_ECH: return "ech";
+    case AGENTD_REASON_UNPARSABLE: return "unparsable";
+    case AGENTD_REASON_NAMELESS: return "nameless";
+    case AGENTD_REASON_UNVERIFIED_DATA: return "unverified_data";
+    case AGENTD_REASON_QUIC: return "quic";
     default: return fmt::format("reason{}", reason);
   }
 }
@@ -86,6 +95,10 @@ std::string address_text(const agentd_deny_event& event) {
     inet_ntop(AF_INET6, event.addr, text, sizeof(text));
   }
   return text;
+}
+
+std::string unreversed_name(std::string_view reversed) {
+  return safe_text(std::string(reversed.rbegin(), reversed.rend()));
 }
 
 std::string format_time(std::chrono::system_clock::time_point time) {
@@ -145,6 +158,7 @@ nlohmann::json denial_to_json(const agentd_deny_event& event, const DenialContex
   if (event.held_before) record["held_before"] = event.held_before;
   if (context.rule) record["rule"] = safe_text(*context.rule);
   if (context.host) record["host"] = safe_text(*context.host);
+  if (context.name) record["name"] = safe_text(*context.name);
   return record;
 }
 

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -16,6 +17,7 @@ struct DenialContext {
   std::optional<std::string> sandbox;  // tenant/team/agent, when known
   std::optional<std::string> rule;     // the deny rule that decided, when one did
   std::optional<std::string> host;     // the name the address was learned from through DNS
+  std::optional<std::string> name;     // a name check's: the name the connection's first bytes carried
   std::chrono::system_clock::time_point time;
 };
 
@@ -31,6 +33,9 @@ std::string socket_option_name(uint32_t option_code);
 std::string packet_header_name(uint32_t addr_family, uint32_t header);
 // The destination address as text ("198.51.100.7", "2001:db8::1").
 std::string address_text(const agentd_deny_event& event);
+// A name check's name as the kernel records it (reversed, as the names
+// trie holds it) in reading order; bytes outside host names are escaped.
+std::string unreversed_name(std::string_view reversed);
 // RFC 3339 UTC with milliseconds.
 std::string format_time(std::chrono::system_clock::time_point time);
 
