@@ -41,6 +41,18 @@ inline nlohmann::json wait_for_request(const World& world, const std::string& sa
   return nullptr;
 }
 
+// The name request (protocol "dns") of `sandbox` for `name`, once agentd has it.
+inline nlohmann::json wait_for_name_request(const World& world, const std::string& sandbox, const std::string& name) {
+  for (int i = 0; i < 200; ++i) {
+    auto list = agentctl_json(world, {"approvals", "list", "--state", "all"});
+    if (list.is_array())
+      for (const auto& r : list)
+        if (r["sandbox"] == sandbox && r["protocol"] == "dns" && r["host"] == name) return r;
+    usleep(50'000);
+  }
+  return nullptr;
+}
+
 // agentctl status, parsed (the test fails when agentctl does).
 inline nlohmann::json daemon_status(const World& world) {
   auto result = world.agentctl({"status", "-o", "json"});

@@ -37,17 +37,6 @@ std::string dig(const World& world, const std::string& agent, const std::string&
   return result.out + result.err;
 }
 
-json wait_for_name_request(const World& world, const std::string& sandbox, const std::string& name) {
-  for (int i = 0; i < 200; ++i) {
-    auto list = agentctl_json(world, {"approvals", "list", "--state", "all"});
-    if (list.is_array())
-      for (const auto& r : list)
-        if (r["sandbox"] == sandbox && r["protocol"] == "dns" && r["host"] == name) return r;
-    usleep(50'000);
-  }
-  return nullptr;
-}
-
 // coder-1 asks for kName, is refused, an operator approves (with `how`):
 // the retry resolves.
 template <typename... How>

@@ -178,6 +178,9 @@ void World::build() {
                             "--host-record=api.example.test,198.51.100.10,2001:db8:1::10,300",
                             "--host-record=wild.example.test,198.51.100.10,300",
                             "--host-record=a.wild.example.test,198.51.100.20,300",
+                            // Two names on one address (test_names.cpp): one allowed, one denied.
+                            "--host-record=ok.names.example.test,198.51.100.20,2001:db8:1::20,300",
+                            "--host-record=evil.names.example.test,198.51.100.20,2001:db8:1::20,300",
                             "--host-record=x.y.wild.example.test,198.51.100.20,300",
                             "--host-record=target.example.test,203.0.113.7,300",
                             "--cname=alias.example.test,middle.example.test,300",
