@@ -43,6 +43,10 @@ enum fb_result {
 	FB_UNPARSABLE = 5, /* TLS or HTTP that does not parse, or that we will not guess at */
 };
 
+/* The parser itself needs the includer's accessors; the constants above
+ * are enough for code that only reads its results. */
+#ifdef FB_MSG
+
 /* The HTTP scan's state: kept outside the stack (a map value in the
  * kernel), or the verifier walks every state a bpf_loop callback leaves. */
 struct fb_scan {
@@ -373,5 +377,7 @@ AGENTD_INLINE int fb_copy_reversed(FB_MSG *msg, __u32 off, __u32 len, __u8 *out)
 	}
 	return (int)len;
 }
+
+#endif /* FB_MSG */
 
 #endif /* AGENTD_FIRST_BYTES_H */

@@ -195,7 +195,7 @@ void ApprovalService::on_denial(const json& record) {
     denial.target = {sandbox, "", 0, approvals::kNameProtocol, checked_name.empty() ? event.host : checked_name};
   else
     denial.target = {sandbox, event.dest, event.port, event.protocol, "", inbound};
-  denial.host = name_request ? denial.target.host : event.host;
+  denial.host = name_request ? denial.target.name : event.host;
   const uint32_t pid = record.value("tgid", record.value("pid", 0u));  // the proxy knows no process: 0
   denial.process = {pid, record.value("uid", 0u), text(record, "comm"), pid ? exe_of(pid) : ""};
   denial.time = event.time;
@@ -219,7 +219,7 @@ void ApprovalService::on_denial(const json& record) {
   persist(*noted.request);
   if (noted.what == approvals::Book::Noted::created) {
     ++requests_created_;
-    audit({event.time, "request", "pending", "agentd", sandbox, event.dest, name_request ? denial.target.host : event.host, denial.target.port,
+    audit({event.time, "request", "pending", "agentd", sandbox, event.dest, name_request ? denial.target.name : event.host, denial.target.port,
            denial.target.protocol,
            {{"request_id", noted.request->id}, {"expires_at", approvals::time_text(noted.request->expires_at)}}});
     broadcast({{"event", "request"}, {"request", approvals::request_to_json(*noted.request)}}, tenant_of(sandbox));

@@ -268,7 +268,7 @@ TEST_CASE("first bytes: an HTTP request's Host") {
   // Not whole yet: held, a byte at a time, not passed as another protocol.
   auto partial = parse(std::string("GET / HTTP/1.1\r\nHost: ok.exa"));
   CHECK(partial.result == FB_MORE);
-  CHECK(partial.cork == 30);
+  CHECK(partial.cork == 29);  // one byte more than it has
   auto one = parse(std::string("G"));
   CHECK(one.result == FB_MORE);
   CHECK(one.cork == 4);
