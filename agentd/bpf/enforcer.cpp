@@ -229,8 +229,10 @@ nlohmann::json Enforcer::to_json() const {
   nlohmann::json list = nlohmann::json::array();
   for (const auto& a : attachments_)
     list.push_back({{"hook", a.hook}, {"cgroup", a.cgroup}, {"pin", a.pin}, {"adopted", a.adopted}});
-  list.push_back({{"hook", "agentd_first_bytes"}, {"map", "agentd_verifying"}, {"adopted", false}});
-  return {{"attachments", list}, {"socket_family_hook", lsm_status_}};
+  // Not a cgroup link: attached to its sockhash afresh by every daemon.
+  return {{"attachments", list},
+          {"socket_family_hook", lsm_status_},
+          {"name_check", "agentd_first_bytes on the sockhash agentd_verifying"}};
 }
 
 }  // namespace agentd::bpf
