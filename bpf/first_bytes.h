@@ -189,19 +189,28 @@ static long fb_http_scan_step(__u32 i, void *ctx)
 {
 	struct fb_scan_ctx *c = (struct fb_scan_ctx *)ctx;
 	void *data = c->msg->data, *end = c->msg->data_end;
+	__u8 b0, b1, b2 = 0, b3 = 0;
 	__u32 w;
 
 	i &= FB_HTTP_MASK;
-	if (data + i + 4 > end)
+	if (data + i + 2 > end)
 		return 1;
-	w = ((__u32) * (__u8 *)(data + i) << 24) | ((__u32) * (__u8 *)(data + i + 1) << 16) |
-	    ((__u32) * (__u8 *)(data + i + 2) << 8) | *(__u8 *)(data + i + 3);
-	if (w == 0x0d0a0d0a || (w >> 16) == 0x0a0a || (w >> 8) == 0x0a0d0a) {
+	b0 = *(__u8 *)(data + i);
+	b1 = *(__u8 *)(data + i + 1);
+	if (data + i + 3 <= end)
+		b2 = *(__u8 *)(data + i + 2);
+	if (data + i + 4 <= end)
+		b3 = *(__u8 *)(data + i + 3);
+	/* The blank line that ends the block, even as the message's last
+	 * bytes: \r\n\r\n, or the bare \n\n and \n\r\n that servers take too. */
+	if ((b0 == '\n' && b1 == '\n') || (b0 == '\n' && b1 == '\r' && b2 == '\n') ||
+	    (b0 == '\r' && b1 == '\n' && b2 == '\r' && b3 == '\n')) {
 		c->out->hdr_end = i + 1;
 		return 1;
 	}
 	if (data + i + 6 > end)
 		return 0;
+	w = ((__u32)b0 << 24) | ((__u32)b1 << 16) | ((__u32)b2 << 8) | b3;
 	if ((w | 0x00202020) == 0x0a686f73 /* "\nhos" */ && (*(__u8 *)(data + i + 4) | 0x20) == 't' &&
 	    *(__u8 *)(data + i + 5) == ':') {
 		if (!c->out->hosts)

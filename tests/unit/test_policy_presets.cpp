@@ -213,7 +213,7 @@ destinations:
                                  "presets/bad.yaml:5:11: \"a..example\" has an empty label (two dots in a row, or a "
                                  "leading dot)",
                                  "presets/bad.yaml:6:5: destinations[1]: unknown key \"preset\" (expected one of: "
-                                 "cidr, host, ports, protocol)",
+                                 "cidr, host, ports, protocol, verify)",
                              });
 
   auto empty = parse_policy_texts({}, {{"presets/x.yaml", "apiVersion: agentd/v1\npreset: x\n"}, {"presets/y.yaml", ""}});
