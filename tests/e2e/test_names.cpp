@@ -186,7 +186,7 @@ TEST_CASE("over IPv6 the same: the allowed name reaches, the denied one on its a
   CHECK(server_saw(world).find("evil") == std::string::npos);
 }
 
-TEST_CASE("a server-first protocol passes by address, unless its rule says verify: strict; QUIC is refused") {
+TEST_CASE("a server-first protocol passes by address, unless its rule says verify: strict, and QUIC is refused") {
   World world;
   world.write_policy("acme.yaml", kPolicy);
   REQUIRE(world.start_agentd());
