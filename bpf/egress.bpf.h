@@ -210,11 +210,28 @@ static __always_inline int judge_granted(__u32 slot, __u32 key_family, const __u
 	return verdict.action == AGENTD_ACTION_ALLOW;
 }
 
+/*
+ * A denial's count and record: a global function, so the verifier checks
+ * it once, on its own, instead of once for every path that denies (each
+ * hook has many, and the record's limits branch a lot). At most five
+ * arguments: hook, reason and range index travel packed.
+ */
+__noinline int record_egress_denial(struct bpf_sock_addr *ctx, __u32 packed, __u32 slot, __u32 class_id,
+				    const struct destination *dest)
+{
+	if (!ctx || !dest)
+		return 0;
+	count(slot, 0);
+	emit_denial(slot, class_id, packed & 0xff, (packed >> 8) & 0xff, (packed >> 16) & 0xff, (__u8)ctx->family,
+		    ctx->type, dest);
+	return 0;
+}
+
 static __always_inline int deny_egress(struct bpf_sock_addr *ctx, __u8 hook, __u32 slot, __u32 class_id,
 				       __u8 reason, __u8 range_index, const struct destination *dest)
 {
-	count(slot, 0);
-	emit_denial(slot, class_id, hook, reason, range_index, (__u8)ctx->family, ctx->type, dest);
+	record_egress_denial(ctx, (__u32)hook | ((__u32)reason << 8) | ((__u32)range_index << 16), slot, class_id,
+			     dest);
 	return VERDICT_DENY;
 }
 
