@@ -20,9 +20,9 @@
 //   - denial rows stored per second (busiest second, the limit).
 //
 //   [AGENTD_NICE=-10] build/tests/bench/bench_abuse [seconds] [store cap MB]
-// AGENTD_NICE renices agentd, a stand-in for the CPU weight its cgroup
-// gets under systemd (sandbox/cpu_share.hpp), which this bench's agentd,
-// started by hand, does not have.
+// AGENTD_NICE renices agentd, a stand-in for keeping the flooding sandbox
+// to its CPU share (sandbox/cpu_share.hpp), which a hybrid cgroup layout
+// cannot give.
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
