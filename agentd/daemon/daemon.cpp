@@ -922,6 +922,7 @@ json Daemon::control_status() const {
           {"subscriptions", c.subscriptions},
           {"refused_in_sandbox", c.refused_in_sandbox},
           {"refused_over_limit", c.refused_over_limit},
+          {"refused_no_role", c.refused_no_role},
           {"shed_out_of_descriptors", c.shed},
           {"limits", {{"per_uid", limits.per_uid}, {"subscriptions_per_uid", limits.subscriptions_per_uid},
                       {"total", limits.total}}},
