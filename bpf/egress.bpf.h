@@ -160,6 +160,31 @@ static __always_inline void emit_denial(__u32 slot, __u32 class_id, __u8 hook, _
  * allowed the address names UDP alone, so QUIC to it was asked for. */
 #define VERIFY_UDP_NAMED 0x80
 
+/*
+ * agentd_judge as a global function: the verifier checks it once, on its
+ * own, instead of walking its sixteen ranges again at every call site with
+ * every state the caller brings (it is called for rules, learned names,
+ * grants and inbound rules on each hook). Returns action | index << 8.
+ */
+__attribute__((noinline)) int agentd_judge_once(const struct agentd_rule_value *value, __u32 port, __u32 proto_bit)
+{
+	struct agentd_verdict v;
+
+	if (!value)
+		return AGENTD_RANGE_NONE << 8;
+	v = agentd_judge(value, (__u16)port, (__u8)proto_bit);
+	return v.action | v.index << 8;
+}
+
+static __always_inline struct agentd_verdict judge_value(const struct agentd_rule_value *value, __u16 port,
+							 __u8 proto_bit)
+{
+	int packed = agentd_judge_once(value, port, proto_bit);
+	struct agentd_verdict v = { (__u8)packed, (__u8)(packed >> 8) };
+
+	return v;
+}
+
 /* Addresses learned through DNS for this sandbox: consulted only when the
  * class's rules say nothing. An expired entry denies, and says why.
  * *verify: what the range that allowed it asks of the connection. */
@@ -179,11 +204,19 @@ static __always_inline int judge_learned(__u32 slot, const struct destination *d
 		*reason = AGENTD_REASON_DNS_EXPIRED;
 		return 0;
 	}
-	*verdict = agentd_judge(&learned->rules, dest->port, dest->proto_bit);
+	*verdict = judge_value(&learned->rules, dest->port, dest->proto_bit);
 	if (verdict->action != AGENTD_ACTION_ALLOW && verdict->action != AGENTD_ACTION_INFERENCE)
 		return 0;
 	if (verdict->index < AGENTD_MAX_PORT_RANGES) {
-		const struct agentd_port_range *r = &learned->rules.ranges[verdict->index];
+		/* Masked in the instruction stream as well: the compiler folds
+		 * the check above into a test on another register, which the
+		 * verifier does not connect to the index. */
+		__u32 index = verdict->index;
+		const struct agentd_port_range *r;
+
+		asm volatile("%0 &= 15" : "+r"(index));
+		_Static_assert(AGENTD_MAX_PORT_RANGES == 16, "the mask above");
+		r = &learned->rules.ranges[index];
 
 		*verify = r->verify | (r->proto_mask == AGENTD_PROTO_UDP ? VERIFY_UDP_NAMED : 0);
 	}
@@ -206,7 +239,7 @@ static __always_inline int judge_granted(__u32 slot, __u32 key_family, const __u
 	grant = bpf_map_lookup_elem(&agentd_grants, &key);
 	if (!grant || grant->expires_ns <= bpf_ktime_get_ns())
 		return 0;
-	verdict = agentd_judge(&grant->rules, port, proto_bit);
+	verdict = judge_value(&grant->rules, port, proto_bit);
 	return verdict.action == AGENTD_ACTION_ALLOW;
 }
 
@@ -314,7 +347,7 @@ static __always_inline struct agentd_verdict judge_rules(__u32 class_id, __u32 k
 	key.family = key_family;
 	__builtin_memcpy(key.addr, addr, sizeof(key.addr));
 	value = bpf_map_lookup_elem(&agentd_rules, &key);
-	return value ? agentd_judge(value, port, proto_bit) : none;
+	return value ? judge_value(value, port, proto_bit) : none;
 }
 
 /*

@@ -163,7 +163,7 @@ static __always_inline __u8 name_action(struct name_scratch *scr, __u32 scope, _
 	v = bpf_map_lookup_elem(&agentd_names, &scr->key);
 	if (!v || v->expires_ns <= bpf_ktime_get_ns())
 		return 0;
-	verdict = agentd_judge(&v->rules, port, AGENTD_PROTO_TCP);
+	verdict = judge_value(&v->rules, port, AGENTD_PROTO_TCP);
 	return verdict.action;
 }
 

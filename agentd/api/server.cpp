@@ -19,6 +19,18 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr uint64_t kClientDeadlineUsec = 5'000'000;  // a client that says nothing is dropped
+// Connections taken per wakeup: a client that connects without pause must
+// not keep the loop (the DNS proxy, the records, every other client) in
+// accept; the listener is level-triggered, so the rest wait one turn.
+constexpr int kAcceptsPerWakeup = 64;
+
+// Now, from the clock rather than sd_event_now(): that is when the loop's
+// turn began, and one turn of a flood can outlast a client's whole deadline.
+uint64_t monotonic_now_usec() {
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<uint64_t>(now.tv_sec) * 1'000'000 + static_cast<uint64_t>(now.tv_nsec) / 1000;
+}
 
 // The groups the peer process holds (Linux 4.13+), which is what counts,
 // rather than what the user database says it could have.
@@ -103,7 +115,7 @@ int Server::on_accept(sd_event_source*, int, uint32_t, void* self) {
 }
 
 void Server::accept_clients() {
-  for (;;) {
+  for (int taken = 0; taken < kAcceptsPerWakeup; ++taken) {
     UniqueFd fd = accept_or_shed(listen_fd_.get(), SOCK_NONBLOCK | SOCK_CLOEXEC, &shed_);
     if (!fd) return;  // EAGAIN: all taken; out of descriptors: one shed; other errors: the client is gone
     ucred cred{};
@@ -135,7 +147,10 @@ void Server::accept_clients() {
     // answer: closing on unread data would reset the connection instead.
     if (refusal) {
       client->refusal = refusal->why;
-      spdlog::warn("control socket: refused pid {} uid {}: {}", peer.pid, peer.uid, terminal_text(refusal->why));
+      // Any uid that may connect can repeat this: the first of each thousand is logged.
+      if (refused_no_role_++ % 1000 == 0)
+        spdlog::warn("control socket: refused pid {} uid {}: {} ({} so far)", peer.pid, peer.uid,
+                     terminal_text(refusal->why), refused_no_role_);
     }
     client->fd = std::move(fd);
     sd_event_source* io = nullptr;
@@ -143,8 +158,8 @@ void Server::accept_clients() {
     if (sd_event_add_io(loop_, &io, client->fd.get(), EPOLLIN, &Server::on_readable, client.get()) < 0)
       continue;
     client->io.reset(io);
-    if (sd_event_add_time_relative(loop_, &deadline, CLOCK_MONOTONIC, kClientDeadlineUsec, 0,
-                                   &Server::on_deadline, client.get()) < 0)
+    if (sd_event_add_time(loop_, &deadline, CLOCK_MONOTONIC, monotonic_now_usec() + kClientDeadlineUsec, 0,
+                          &Server::on_deadline, client.get()) < 0)
       continue;
     client->deadline.reset(deadline);
     Client* key = client.get();
@@ -183,6 +198,7 @@ ServerCounters Server::counters() const {
   for (const auto& [key, client] : clients_) c.subscriptions += client->streaming;
   c.refused_in_sandbox = refused_in_sandbox_;
   c.refused_over_limit = refused_over_limit_;
+  c.refused_no_role = refused_no_role_;
   c.shed = shed_;
   return c;
 }

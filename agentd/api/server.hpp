@@ -79,6 +79,7 @@ struct ServerCounters {
   size_t clients = 0, subscriptions = 0;
   uint64_t refused_in_sandbox = 0;  // closed at accept (Refusal::at_accept)
   uint64_t refused_over_limit = 0;  // a uid at its limit, or the total reached
+  uint64_t refused_no_role = 0;     // answered with the refusal: a uid with no role
   uint64_t shed = 0;                // closed at accept: agentd was out of descriptors
 };
 
@@ -137,7 +138,7 @@ class Server {
   // Shared so that a Reply can tell whether its client is still there.
   std::map<Client*, std::shared_ptr<Client>> clients_;
   uint64_t failed_ = 0;
-  uint64_t refused_in_sandbox_ = 0, refused_over_limit_ = 0, shed_ = 0;
+  uint64_t refused_in_sandbox_ = 0, refused_over_limit_ = 0, refused_no_role_ = 0, shed_ = 0;
 };
 
 }  // namespace agentd::api

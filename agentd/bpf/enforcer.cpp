@@ -110,7 +110,8 @@ Result<std::unique_ptr<Enforcer>> Enforcer::start(const EnforcerOptions& options
   EgressSkeleton skeleton;
   std::string lsm_status = "active";
   if (features.bpf_lsm_active) {
-    skeleton = open_and_load(true, err);
+    if (const int refused = minimal_lsm_refusal(); refused != 0) err = -refused;  // one load instead of two
+    else skeleton = open_and_load(true, err);
     if (!skeleton) lsm_status = "unavailable: loading the LSM program failed: " + libbpf_error(err) + lsm_refusal_cause();
   } else {
     lsm_status = "unavailable: the bpf LSM is not active (add 'bpf' to the kernel's lsm= list)";

@@ -35,6 +35,8 @@ bool init_private_engaged() {
 
 }  // namespace
 
+int minimal_lsm_refusal() { return load_minimal(BPF_PROG_TYPE_LSM, BPF_LSM_MAC, "socket_create"); }
+
 std::string lsm_refusal_cause() {
   const int lsm = load_minimal(BPF_PROG_TYPE_LSM, BPF_LSM_MAC, "socket_create");
   if (lsm == 0) return "; a minimal LSM program loads, so agentd's own program was refused (a bug: report it)";

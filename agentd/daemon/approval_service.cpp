@@ -103,10 +103,10 @@ Result<std::unique_ptr<ApprovalService>> ApprovalService::start(const ApprovalOp
 }
 
 approvals::Identity ApprovalService::identity(const api::Peer& peer) const {
-  return approvals::identity_of(peer.uid, peer.gid,
-                                peer.groups_known ? std::optional<std::vector<uint32_t>>(
-                                                        std::vector<uint32_t>(peer.groups.begin(), peer.groups.end()))
-                                                  : std::nullopt);
+  return identities_.get(peer.uid, peer.gid,
+                         peer.groups_known ? std::optional<std::vector<uint32_t>>(
+                                                 std::vector<uint32_t>(peer.groups.begin(), peer.groups.end()))
+                                           : std::nullopt);
 }
 
 std::optional<std::string> ApprovalService::admit(const api::Peer& peer) const {

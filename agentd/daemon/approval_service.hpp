@@ -18,6 +18,7 @@
 #include "agentd/api/server.hpp"
 #include "agentd/approvals/book.hpp"
 #include "agentd/approvals/folds.hpp"
+#include "agentd/approvals/identity_cache.hpp"
 #include "agentd/approvals/roles.hpp"
 #include "agentd/bpf/map_writer.hpp"
 #include "agentd/daemon/approval_options.hpp"
@@ -117,6 +118,9 @@ class ApprovalService {
   };
 
   approvals::Roles roles_;
+  // Asked for every control connection, before any limit: the user
+  // database is consulted once a minute per caller, not per connection.
+  mutable approvals::IdentityCache identities_;
   approvals::Book book_;
   approvals::RequestCaps caps_;
   approvals::Folds folds_;  // past the caps: one entry per sandbox

@@ -28,6 +28,7 @@
 #include "agentd/sandbox/adopt_check.hpp"
 #include "agentd/sandbox/cgroup.hpp"
 #include "agentd/sandbox/cgroup_mount.hpp"
+#include "agentd/sandbox/cpu_share.hpp"
 #include "agentd/sandbox/delegation.hpp"
 
 namespace agentd::daemon {
@@ -134,6 +135,13 @@ Status Daemon::init() {
   std::error_code ec;
   fs::create_directories(options_.cgroup_root, ec);
   if (ec) return make_error("creating cgroup root {}: {}", options_.cgroup_root.string(), ec.message());
+  // Whether tenants will share the CPU fairly (the root hands cpu down);
+  // each new sandbox tries the levels above it again.
+  if (auto st = sandbox::share_cpu_fairly(options_.cgroup_root, "tenant"); !st) {
+    cpu_share_off_ = st.error().describe();
+    spdlog::warn("sandboxes do not get CPU shares of their own (one that runs many busy processes takes CPU from "
+                 "the others): {}", cpu_share_off_);
+  }
   fs::create_directories(options_.state_dir, ec);
   if (ec) return make_error("creating state dir {}: {}", options_.state_dir.string(), ec.message());
 
@@ -672,6 +680,13 @@ Result<json> Daemon::ensure_sandbox(const std::string& agent_text) {
   if (!slot) return slot.error();
   const fs::path relative = fs::path(agent->tenant) / agent->team / agent->agent;
   if (auto st = sandbox::create_cgroup_path(options_.cgroup_root, relative); !st) return st.error();
+  // Fairness, not enforcement: a sandbox without its CPU share still starts.
+  if (auto st = sandbox::share_cpu_fairly(options_.cgroup_root, relative); !st) {
+    if (cpu_share_off_.empty()) spdlog::warn("sandbox {} gets no CPU share of its own: {}", agent->str(), st.error().describe());
+    cpu_share_off_ = st.error().describe();
+  } else {
+    cpu_share_off_.clear();
+  }
   Sandbox s;
   s.agent = *agent;
   s.cgroup = options_.cgroup_root / relative;
@@ -859,6 +874,9 @@ json Daemon::status() const {
         {"cgroup_root", options_.cgroup_root.string()},
         {"delegated_cgroup", delegated_cgroup_.empty() ? json(nullptr) : json(delegated_cgroup_.string())},
         {"bpffs_dir", options_.bpffs_dir.string()},
+        {"cpu",
+         {{"sandbox_shares", cpu_share_off_.empty()},
+          {"sandbox_shares_off", cpu_share_off_.empty() ? json(nullptr) : json(cpu_share_off_)}}},
         {"sandbox_uids", options_.sandbox_uids.str()}}},
       {"policy",
        {{"dir", options_.policy_dir.string()},
@@ -909,6 +927,7 @@ json Daemon::control_status() const {
           {"subscriptions", c.subscriptions},
           {"refused_in_sandbox", c.refused_in_sandbox},
           {"refused_over_limit", c.refused_over_limit},
+          {"refused_no_role", c.refused_no_role},
           {"shed_out_of_descriptors", c.shed},
           {"limits", {{"per_uid", limits.per_uid}, {"subscriptions_per_uid", limits.subscriptions_per_uid},
                       {"total", limits.total}}},

@@ -92,6 +92,9 @@ class Daemon {
   Options options_;
   std::filesystem::path cgroup2_mount_;
   std::filesystem::path delegated_cgroup_;  // the systemd unit's cgroup, when it was delegated to us
+  // Per-sandbox CPU shares (sandbox/cpu_share.hpp): why they are off, or
+  // empty while every sandbox got its share.
+  std::string cpu_share_off_;
   bpf::KernelFeatures features_;
   std::unique_ptr<bpf::Enforcer> enforcer_;
   std::unique_ptr<bpf::MapWriter> maps_;

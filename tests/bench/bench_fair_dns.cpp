@@ -32,26 +32,6 @@ using nlohmann::json;
 
 namespace {
 
-// dnsperf -v prints one line per answer ("> NOERROR api.example.test A
-// 0.000123"); lost queries print "[Timeout]" and count as the timeout.
-std::vector<double> latencies_us(const ProcessResult& result, uint64_t& lost) {
-  std::vector<double> out;
-  std::istringstream lines(result.out);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.rfind("> ", 0) == 0) {
-      out.push_back(std::atof(line.c_str() + line.find_last_of(' ') + 1) * 1e6);
-    } else if (auto at = line.find("Queries lost:"); at != std::string::npos) {
-      lost += std::strtoull(line.c_str() + at + 13, nullptr, 10);
-    }
-  }
-  if (out.empty()) {
-    std::fprintf(stderr, "dnsperf run failed:\n%s\n", result.describe().c_str());
-    std::exit(1);
-  }
-  return out;
-}
-
 long status_kb(pid_t pid, const char* field) {
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
   std::string line;
@@ -95,12 +75,12 @@ int main(int argc, char** argv) {
   std::vector<double> udp_idle, udp_flood, tcp_idle, tcp_flood, direct_idle, direct_flood;
   uint64_t lost_idle = 0, lost_flood = 0;
   for (int r = 0; r < rounds; ++r) {
-    auto idle_udp = latencies_us(world.in_sandbox(b, calm("udp")), lost_idle);
+    auto idle_udp = dnsperf_latencies_us(world.in_sandbox(b, calm("udp")), lost_idle);
     udp_idle.insert(udp_idle.end(), idle_udp.begin(), idle_udp.end());
-    auto idle_tcp = latencies_us(world.in_sandbox(b, calm("tcp")), lost_idle);
+    auto idle_tcp = dnsperf_latencies_us(world.in_sandbox(b, calm("tcp")), lost_idle);
     tcp_idle.insert(tcp_idle.end(), idle_tcp.begin(), idle_tcp.end());
     uint64_t ignored = 0;
-    auto idle_direct = latencies_us(world.in_host(calm("udp")), ignored);
+    auto idle_direct = dnsperf_latencies_us(world.in_host(calm("udp")), ignored);
     direct_idle.insert(direct_idle.end(), idle_direct.begin(), idle_direct.end());
 
     const std::string flood_seconds = std::to_string(3 * seconds + 3);
@@ -117,11 +97,11 @@ int main(int argc, char** argv) {
                                                  "flood-pipe-" + tag, DNSPROBE_BIN),
                           "flood-pipe-" + tag);
     sleep(1);  // the flood is under way
-    auto flood_udp = latencies_us(world.in_sandbox(b, calm("udp")), lost_flood);
+    auto flood_udp = dnsperf_latencies_us(world.in_sandbox(b, calm("udp")), lost_flood);
     udp_flood.insert(udp_flood.end(), flood_udp.begin(), flood_udp.end());
-    auto flood_tcp = latencies_us(world.in_sandbox(b, calm("tcp")), lost_flood);
+    auto flood_tcp = dnsperf_latencies_us(world.in_sandbox(b, calm("tcp")), lost_flood);
     tcp_flood.insert(tcp_flood.end(), flood_tcp.begin(), flood_tcp.end());
-    auto flood_direct = latencies_us(world.in_host(calm("udp")), ignored);
+    auto flood_direct = dnsperf_latencies_us(world.in_host(calm("udp")), ignored);
     direct_flood.insert(direct_flood.end(), flood_direct.begin(), flood_direct.end());
     for (const auto& [pid, name] : flooders) world.wait_spawned(pid, name);
   }

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -48,6 +49,26 @@ inline double ns_per_op(const e2e::ProcessResult& r) {
     std::exit(1);
   }
   return line["ns_per_op"].get<double>();
+}
+
+// dnsperf -v prints one line per answer ("> NOERROR api.example.test A
+// 0.000123"); lost queries print "[Timeout]" and count as the timeout.
+inline std::vector<double> dnsperf_latencies_us(const e2e::ProcessResult& result, uint64_t& lost) {
+  std::vector<double> out;
+  std::istringstream lines(result.out);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind("> ", 0) == 0) {
+      out.push_back(std::atof(line.c_str() + line.find_last_of(' ') + 1) * 1e6);
+    } else if (auto at = line.find("Queries lost:"); at != std::string::npos) {
+      lost += std::strtoull(line.c_str() + at + 13, nullptr, 10);
+    }
+  }
+  if (out.empty()) {
+    std::fprintf(stderr, "dnsperf run failed:\n%s\n", result.describe().c_str());
+    std::exit(1);
+  }
+  return out;
 }
 
 }  // namespace agentd::bench

@@ -13,7 +13,8 @@
 //   sysprobe control SOCKET            connect to agentd's socket, ask for status
 //   sysprobe hold-control SOCKET N [UNTIL]  open N connections to it and say nothing; count those
 //                                      agentd turned away with a line ("refused", "refusal": the first
-//                                      one) and those it kept ("kept"); hold them until UNTIL exists
+//                                      one), those it closed without a word ("closed") and those
+//                                      still open ("kept"); hold them until UNTIL exists
 //   sysprobe ptrace PID | signal PID SIG
 //   sysprobe status                    capabilities, no_new_privs, seccomp mode, uid, gid, pid
 //   sysprobe open-write PATH           open PATH for writing (never writes: core_pattern is the host's)
@@ -200,17 +201,20 @@ int hold_control(const std::string& path, size_t count, const std::string& until
     std::fflush(stdout);
     for (int i = 0; i < 1200 && access(until.c_str(), F_OK) != 0; ++i) usleep(50'000);
   }
-  size_t refused = 0, kept = 0;
+  // refused: told why (an error line); closed: hung up without a word (a
+  // silent client's deadline); kept: still open, nothing said.
+  size_t refused = 0, kept = 0, closed = 0;
   std::string first;
   for (int fd : fds) {
     pollfd p{fd, POLLIN, 0};
     char line[512] = {};
-    if (poll(&p, 1, until.empty() ? 7000 : 0) > 0 && read(fd, line, sizeof(line) - 1) > 0 &&
-        std::strstr(line, "\"error\"")) {
+    if (poll(&p, 1, until.empty() ? 7000 : 0) <= 0) {
+      ++kept;
+    } else if (read(fd, line, sizeof(line) - 1) > 0 && std::strstr(line, "\"error\"")) {
       ++refused;
       if (first.empty()) first = line;
     } else {
-      ++kept;
+      ++closed;
     }
     close(fd);
   }
@@ -219,7 +223,8 @@ int hold_control(const std::string& path, size_t count, const std::string& until
   for (char c : first) escaped += c == '"' || c == '\\' ? std::string("\\") + c : std::string(1, c);
   return report("hold-control", true, 0,
                 "\"connected\":" + std::to_string(fds.size()) + ",\"refused\":" + std::to_string(refused) +
-                    ",\"kept\":" + std::to_string(kept) + ",\"refusal\":\"" + escaped + "\"");
+                    ",\"kept\":" + std::to_string(kept) +
+                    ",\"closed\":" + std::to_string(closed) + ",\"refusal\":\"" + escaped + "\"");
 }
 
 }  // namespace

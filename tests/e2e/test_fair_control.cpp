@@ -82,8 +82,10 @@ TEST_CASE("one uid at its control connection limit costs only itself") {
   REQUIRE(during.is_object());
   const auto limit = during["control"]["limits"]["per_uid"].get<uint64_t>();
   CHECK(limit == 64);
+  // What the flooder held while root was served: never past its limit.
   CHECK(during["control"]["clients"].get<uint64_t>() <= limit + 1);
-  CHECK(during["control"]["refused_over_limit"].get<uint64_t>() >= 300 - limit);
+  CHECK(during["control"]["refused_over_limit"].get<uint64_t>() >= 1);
+  CHECK(during["control"]["refused_no_role"].get<uint64_t>() >= limit);  // those it holds have no role
 
   std::ifstream in(out);
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -91,8 +93,20 @@ TEST_CASE("one uid at its control connection limit costs only itself") {
   INFO(text);
   REQUIRE(held.is_object());
   CHECK(held["connected"] == 300);
-  CHECK(held["refused"] == 300 - limit);
-  CHECK(held["kept"] == limit);
+  // Each was turned away with the reason, held, or (held past the 5 s a
+  // silent client gets, as on a slow machine) closed; never more than the
+  // limit held at once.
+  const auto refused = held["refused"].get<uint64_t>(), kept = held["kept"].get<uint64_t>(),
+             closed = held["closed"].get<uint64_t>();
+  CHECK(refused + kept + closed == 300);
+  CHECK(refused >= 1);
+  CHECK(kept <= limit);
+  CHECK(kept + closed >= limit);
   CHECK(held.value("refusal", "").find("holds 64 control connections, the limit per uid") != std::string::npos);
   CHECK(world.agentctl({"status"}).exit_code == 0);
+  // Every one of them was refused for want of a role: said once, not 64 times.
+  const std::string log = world.agentd_log();
+  size_t lines = 0;
+  for (auto at = log.find("has no role"); at != std::string::npos; at = log.find("has no role", at + 1)) ++lines;
+  CHECK(lines == 1);
 }

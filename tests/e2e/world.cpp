@@ -83,6 +83,27 @@ void World::sh(std::vector<std::string> argv) {
   }
 }
 
+void World::mark(const std::string& phase) const {
+  // Where a world's time goes (a VM under emulation spends most of it outside
+  // the tests' own steps): phases.log, kept with the world's logs.
+  if (dir_.empty()) return;
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  std::ofstream(dir_ / "phases.log", std::ios::app)
+      << std::chrono::duration_cast<std::chrono::milliseconds>(now).count() << " " << phase << "\n";
+}
+
+void World::ip_batch(const std::string& ns, const std::vector<std::string>& commands) {
+  const fs::path file = dir_ / ("ip-" + (ns.empty() ? std::string("root") : ns) + ".batch");
+  {
+    std::ofstream out(file);
+    for (const auto& command : commands) out << command << "\n";
+  }
+  std::vector<std::string> argv = {"ip"};
+  if (!ns.empty()) argv.insert(argv.end(), {"-n", ns});
+  argv.insert(argv.end(), {"-batch", file.string()});
+  sh(argv);  // stops at the first command that fails, and says which
+}
+
 pid_t World::start_server(const std::string& ns, std::vector<std::string> args, const std::string& name) {
   std::vector<std::string> argv = {"nsenter", "--net=/run/netns/" + ns};
   argv.insert(argv.end(), args.begin(), args.end());
@@ -96,6 +117,7 @@ void World::build() {
   char tmpl[] = "/tmp/agentd-e2e-XXXXXX";
   if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
   dir_ = tmpl;
+  mark("world started");
   // Sandboxes run as uids of their own: they may reach the files a test
   // hands them (binaries, inputs, stop files), never list the dir.
   fs::permissions(dir_, fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
@@ -106,33 +128,30 @@ void World::build() {
   fs::create_directories(dir_ / "run");
   socket_ = dir_ / "run" / "agentd.sock";
 
-  // Namespaces and the wire between them.
+  // Namespaces and the wire between them: one `ip -batch` per namespace,
+  // not one process per command (in a VM under emulation each exec costs
+  // a tenth of a second, and every test builds a world).
   const std::string veth_host = "ad" + std::to_string(getpid()) + "a";
   const std::string veth_net = "ad" + std::to_string(getpid()) + "b";
-  sh({"ip", "netns", "add", host_ns_});
-  host_ns_made_ = true;
-  sh({"ip", "netns", "add", net_ns_});
-  net_ns_made_ = true;
-  sh({"ip", "link", "add", veth_host, "netns", host_ns_, "type", "veth", "peer", "name", veth_net, "netns", net_ns_});
-  for (const auto* ns : {&host_ns_, &net_ns_}) {
-    sh({"ip", "-n", *ns, "link", "set", "lo", "up"});
-    sh({"ip", "netns", "exec", *ns, "sysctl", "-qw", "net.ipv4.tcp_fastopen=3"});
-    sh({"ip", "netns", "exec", *ns, "sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0"});
-  }
-  sh({"ip", "-n", host_ns_, "addr", "add", "198.51.100.1/24", "dev", veth_host});
-  sh({"ip", "-n", host_ns_, "addr", "add", "2001:db8:1::1/64", "dev", veth_host, "nodad"});
-  sh({"ip", "-n", host_ns_, "link", "set", veth_host, "up"});
-  sh({"ip", "-n", net_ns_, "addr", "add", "198.51.100.10/24", "dev", veth_net});
+  host_ns_made_ = net_ns_made_ = true;  // teardown deletes what exists of them
+  ip_batch("", {"netns add " + host_ns_, "netns add " + net_ns_,
+                "link add " + veth_host + " netns " + host_ns_ + " type veth peer name " + veth_net + " netns " +
+                    net_ns_});
+  for (const auto* ns : {&host_ns_, &net_ns_})
+    sh({"ip", "netns", "exec", *ns, "sysctl", "-qw", "net.ipv4.tcp_fastopen=3", "net.ipv6.conf.all.accept_dad=0"});
+  ip_batch(host_ns_, {"link set lo up", "addr add 198.51.100.1/24 dev " + veth_host,
+                      "addr add 2001:db8:1::1/64 dev " + veth_host + " nodad", "link set " + veth_host + " up",
+                      "route add 203.0.113.0/24 via 198.51.100.10", "route add 2001:db8:2::/64 via 2001:db8:1::10"});
+  std::vector<std::string> net = {"link set lo up", "addr add 198.51.100.10/24 dev " + veth_net};
   for (const char* a : {"198.51.100.20/32", "198.51.100.53/32", "198.51.100.66/32"})
-    sh({"ip", "-n", net_ns_, "addr", "add", a, "dev", veth_net});
-  sh({"ip", "-n", net_ns_, "addr", "add", "2001:db8:1::10/64", "dev", veth_net, "nodad"});
+    net.push_back(std::string("addr add ") + a + " dev " + veth_net);
+  net.push_back("addr add 2001:db8:1::10/64 dev " + veth_net + " nodad");
   for (const char* a : {"2001:db8:1::20/128", "2001:db8:1::53/128", "2001:db8:1::66/128"})
-    sh({"ip", "-n", net_ns_, "addr", "add", a, "dev", veth_net, "nodad"});
-  sh({"ip", "-n", net_ns_, "addr", "add", "203.0.113.7/32", "dev", "lo"});
-  sh({"ip", "-n", net_ns_, "addr", "add", "2001:db8:2::7/128", "dev", "lo"});
-  sh({"ip", "-n", net_ns_, "link", "set", veth_net, "up"});
-  sh({"ip", "-n", host_ns_, "route", "add", "203.0.113.0/24", "via", "198.51.100.10"});
-  sh({"ip", "-n", host_ns_, "-6", "route", "add", "2001:db8:2::/64", "via", "2001:db8:1::10"});
+    net.push_back(std::string("addr add ") + a + " dev " + veth_net + " nodad");
+  net.insert(net.end(), {"addr add 203.0.113.7/32 dev lo", "addr add 2001:db8:2::7/128 dev lo",
+                         "link set " + veth_net + " up"});
+  ip_batch(net_ns_, net);
+  mark("namespaces made");
 
   // The watch: count what leaves the host ns for anywhere but the test
   // ranges (link-local and multicast are the link's own chatter).
@@ -215,6 +234,7 @@ void World::build() {
     }
     if (!ready) throw std::runtime_error(std::string(name) + " did not start: " + read_file(dir_ / (std::string(name) + ".err")));
   }
+  mark("servers ready");
   sleep_ms(100);
   if (poll_exit(dns) >= 0) throw std::runtime_error("dnsmasq exited: " + read_file(dir_ / "dnsmasq.err"));
 
@@ -226,6 +246,7 @@ void World::build() {
   cgroup2_mount_ = find_cgroup2_mount();
   cgroup_root_ = cgroup2_mount_ / ("agentd-e2e-" + std::to_string(getpid()));
   fs::create_directories(cgroup_root_);
+  mark("world built");
 }
 
 pid_t World::serve_in_net(std::vector<std::string> argv, const std::string& name) {
@@ -247,6 +268,7 @@ bool World::start_agentd(const std::vector<std::string>& extra_args) {
       std::find(extra_args.begin(), extra_args.end(), "--resolv-conf") == extra_args.end())
     argv.insert(argv.end(), {"--dns-upstream", "198.51.100.53"});
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  mark("agentd starting");
   agentd_pid_ = spawn_process(argv, dir_ / "events.jsonl", dir_ / "agentd.log");
   // Wait for the daemon to answer (or to fail): a readiness wait, not a
   // timing. The bound is generous: a VM whose host is busy compiling
@@ -260,7 +282,10 @@ bool World::start_agentd(const std::vector<std::string>& extra_args) {
       std::cerr << "agentd exited with " << code << " at start; its log:\n" << agentd_log() << "\n";
       return false;
     }
-    if (fs::exists(socket_) && agentctl({"status", "-o", "json"}).exit_code == 0) return true;
+    if (fs::exists(socket_) && agentctl({"status", "-o", "json"}).exit_code == 0) {
+      mark("agentd ready");
+      return true;
+    }
     sleep_ms(20);
   }
   std::cerr << "agentd did not answer within 120 s; its log:\n" << agentd_log() << "\n";
@@ -425,17 +450,25 @@ void remove_cgroup_tree(const fs::path& root) {
 void World::teardown() {
   for (pid_t pid : spawned_) stop_process(pid, SIGTERM, 2000);
   spawned_.clear();
+  mark("teardown");
   kill_agentd(SIGTERM);
+  mark("agentd stopped");
   for (pid_t pid : servers_) stop_process(pid, SIGTERM, 2000);
   servers_.clear();
+  mark("servers stopped");
   std::error_code ec;
   remove_cgroup_tree(cgroup_root_);
   for (const auto& cgroup : foreign_cgroups_) remove_cgroup_tree(cgroup);
   foreign_cgroups_.clear();
   if (bpffs_mounted_) umount2(bpffs_.c_str(), MNT_DETACH);
   bpffs_mounted_ = false;
-  if (host_ns_made_) run_process({"ip", "netns", "del", host_ns_});
-  if (net_ns_made_) run_process({"ip", "netns", "del", net_ns_});
+  if ((host_ns_made_ || net_ns_made_) && !dir_.empty()) {
+    // One process for both (-force: past one that never came to be).
+    const fs::path file = dir_ / "ip-teardown.batch";
+    std::ofstream(file) << "netns del " << host_ns_ << "\nnetns del " << net_ns_ << "\n";
+    run_process({"ip", "-force", "-batch", file.string()});
+    mark("namespaces deleted");
+  }
   host_ns_made_ = net_ns_made_ = false;
   if (!dir_.empty()) {
     // Kept when a test asks (AGENTD_E2E_KEEP=1) so its logs can be read.

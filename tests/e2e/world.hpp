@@ -110,6 +110,9 @@ class World {
   void build();
   void teardown();
   void sh(std::vector<std::string> argv);  // throws with the output on failure
+  void mark(const std::string& phase) const;  // a line in phases.log
+  // `ip [-n NS] -batch`: the commands in one process, each line as after `ip`.
+  void ip_batch(const std::string& ns, const std::vector<std::string>& commands);
   pid_t start_server(const std::string& ns, std::vector<std::string> args, const std::string& name);
 
   std::string host_ns_, net_ns_;
