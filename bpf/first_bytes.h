@@ -54,7 +54,15 @@ struct fb_scan {
 	__u32 hosts;   /* Host headers seen (saturates at 2) */
 	__u32 hdr_end; /* offset of the blank line, 0: not yet; then the value's length */
 	__u32 _pad;
+	/* TLS: the extension walk */
+	__u32 off;     /* the next extension */
+	__u32 ext_end; /* where the extensions end */
+	__u32 sni;     /* the server_name extension's body, 0: none */
+	__u32 flags;   /* FB_TLS_SEEN_* */
 };
+
+#define FB_TLS_SEEN_ECH 1
+#define FB_TLS_SEEN_BAD 2
 
 struct fb_scan_ctx {
 	FB_MSG *msg;
@@ -84,9 +92,41 @@ AGENTD_INLINE int fb_name_byte(__u8 c)
  * larger than the first write is corked until its record is whole (one
  * record at most: a ClientHello spread over records is refused).
  */
-AGENTD_INLINE int fb_parse_tls(FB_MSG *msg, __u32 size, __u32 *name_off, __u32 *name_len)
+/* One extension: its type and length; the walk's state is in the scan
+ * (a map value in the kernel), so the verifier checks one step, not 48. */
+static long fb_tls_ext_step(__u32 i, void *ctx)
 {
-	__u32 rec_len, need, hs_len, off, ext_end, i, sni = 0, ech = 0;
+	struct fb_scan_ctx *c = (struct fb_scan_ctx *)ctx;
+	void *data = c->msg->data, *end = c->msg->data_end;
+	struct fb_scan *s = c->out;
+	__u32 off = s->off, type, len;
+
+	if (off >= s->ext_end)
+		return 1;
+	off &= FB_PARSE_MASK;
+	if (data + off + 4 > end) {
+		s->flags |= FB_TLS_SEEN_BAD;
+		return 1;
+	}
+	type = fb_be16(data + off);
+	len = fb_be16(data + off + 2);
+	if (type == FB_TLS_EXT_SERVER_NAME) {
+		if (s->sni) {
+			s->flags |= FB_TLS_SEEN_BAD; /* two SNI extensions: which one counts? */
+			return 1;
+		}
+		s->sni = off + 4;
+	} else if (type == FB_TLS_EXT_ECH) {
+		s->flags |= FB_TLS_SEEN_ECH;
+	}
+	s->off = off + 4 + len;
+	return 0;
+}
+
+AGENTD_INLINE int fb_parse_tls(FB_MSG *msg, __u32 size, struct fb_scan *scan, __u32 *name_off, __u32 *name_len)
+{
+	struct fb_scan_ctx c = { msg, scan };
+	__u32 rec_len, need, hs_len, off, ext_end, sni, ech;
 	void *data, *end;
 
 	if (size < 5) {
@@ -137,28 +177,17 @@ AGENTD_INLINE int fb_parse_tls(FB_MSG *msg, __u32 size, __u32 *name_off, __u32 *
 		return FB_UNPARSABLE;
 	if (off + 2 + fb_be16(data + off) != ext_end)
 		return FB_UNPARSABLE;
-	off += 2;
-	for (i = 0; i < FB_TLS_MAX_EXTENSIONS; i++) {
-		__u32 type, len;
-
-		if (off >= ext_end)
-			break;
-		off &= FB_PARSE_MASK;
-		if (data + off + 4 > end)
-			return FB_UNPARSABLE;
-		type = fb_be16(data + off);
-		len = fb_be16(data + off + 2);
-		if (type == FB_TLS_EXT_SERVER_NAME) {
-			if (sni)
-				return FB_UNPARSABLE; /* two SNI extensions: which one counts? */
-			sni = off + 4;
-		} else if (type == FB_TLS_EXT_ECH) {
-			ech = 1;
-		}
-		off += 4 + len;
-	}
-	if (off != ext_end)
+	scan->off = off + 2;
+	scan->ext_end = ext_end;
+	scan->sni = 0;
+	scan->flags = 0;
+	fb_loop(FB_TLS_MAX_EXTENSIONS, fb_tls_ext_step, &c);
+	if (scan->flags & FB_TLS_SEEN_BAD)
+		return FB_UNPARSABLE;
+	if (scan->off != ext_end)
 		return FB_UNPARSABLE; /* more extensions than we walk, or an overlong one */
+	ech = scan->flags & FB_TLS_SEEN_ECH;
+	sni = scan->sni;
 	if (ech)
 		return FB_ECH;
 	if (!sni)
@@ -342,7 +371,7 @@ AGENTD_INLINE int fb_first_name(FB_MSG *msg, __u32 size, struct fb_scan *scan, _
 {
 	switch (fb_classify(msg, size)) {
 	case FB_KIND_TLS:
-		return fb_parse_tls(msg, size, name_off, name_len);
+		return fb_parse_tls(msg, size, scan, name_off, name_len);
 	case FB_KIND_HTTP:
 		return fb_parse_http(msg, size, scan, name_off, name_len);
 	case FB_KIND_MORE:
@@ -360,31 +389,68 @@ AGENTD_INLINE int fb_first_name(FB_MSG *msg, __u32 size, struct fb_scan *scan, _
  * the stored length, or -1 for a byte no host name has or a name of
  * AGENTD_NAME_MAX bytes or more (no room for the NUL the caller adds).
  */
+struct fb_copy_ctx {
+	FB_MSG *msg;
+	__u32 off, len;
+	__u8 *out;
+	int bad;
+};
+
+/* One byte of the name, from its end: lowered, checked, stored. */
+static long fb_copy_step(__u32 i, void *ctx)
+{
+	struct fb_copy_ctx *c = (struct fb_copy_ctx *)ctx;
+	void *data = c->msg->data, *end = c->msg->data_end;
+	__u32 pos;
+	__u8 ch;
+
+	if (i >= c->len || i >= AGENTD_NAME_MAX - 1)
+		return 1;
+	pos = (c->off + c->len - 1 - i) & FB_PARSE_MASK;
+	if (data + pos + 1 > end) {
+		c->bad = 1;
+		return 1;
+	}
+	ch = fb_lower(*(__u8 *)(data + pos));
+	if (!fb_name_byte(ch)) {
+		c->bad = 1;
+		return 1;
+	}
+	/* Masked in the instruction stream: the compiler would fold it
+	 * into the check above, which the verifier does not carry over. */
+#ifdef __bpf__
+	asm volatile("%0 &= 0xff" : "+r"(i));
+#else
+	i &= 0xff;
+#endif
+	c->out[i] = ch;
+	return 0;
+}
+
+/*
+ * The name at [off, off + len), lower-cased and reversed into out (the
+ * names trie's form, agentd_name_key; AGENTD_NAME_MAX bytes), one trailing
+ * dot dropped. Returns the stored length, or -1 for a byte no host name
+ * has or a name of AGENTD_NAME_MAX bytes or more (no room for the NUL the
+ * caller adds). A loop callback: the verifier checks one step, not each.
+ */
 AGENTD_INLINE int fb_copy_reversed(FB_MSG *msg, __u32 off, __u32 len, __u8 *out)
 {
 	void *data = msg->data, *end = msg->data_end;
-	__u32 i;
+	struct fb_copy_ctx c;
 
 	if (len > 1 && data + ((off + len - 1) & FB_PARSE_MASK) + 1 <= end &&
 	    *(__u8 *)(data + ((off + len - 1) & FB_PARSE_MASK)) == '.')
 		len -= 1;
 	if (len == 0 || len > AGENTD_NAME_MAX - 1)
 		return -1;
-	for (i = 0; i < AGENTD_NAME_MAX - 1; i++) {
-		__u32 pos;
-		__u8 ch;
-
-		if (i >= len)
-			break;
-		pos = (off + len - 1 - i) & FB_PARSE_MASK;
-		if (data + pos + 1 > end)
-			return -1;
-		ch = fb_lower(*(__u8 *)(data + pos));
-		if (!fb_name_byte(ch))
-			return -1;
-		out[i] = ch;
-	}
-	return (int)len;
+	c.msg = msg;
+	c.off = off;
+	c.len = len;
+	c.out = out;
+	c.bad = 0;
+	fb_loop(AGENTD_NAME_MAX - 1, fb_copy_step, &c);
+	return c.bad ? -1 : (int)len;
 }
 
 #endif /* FB_MSG */

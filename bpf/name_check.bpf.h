@@ -37,6 +37,7 @@
 struct name_scratch {
 	struct agentd_name_key key;
 	struct fb_scan scan;
+	__u32 name_off, name_len; /* where the first bytes carry the name */
 };
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -194,6 +195,26 @@ static __always_inline __u8 judge_name(struct name_scratch *scr, __u32 len, cons
 	return AGENTD_REASON_NAME_NOT_ALLOWED;
 }
 
+/*
+ * The parser and the name's copy as global functions: the verifier checks
+ * each once, on its own, rather than again for every state the caller
+ * brings to it (the copy alone was walked once per way to a name).
+ * Neither leaves the caller a packet pointer: both read msg->data anew.
+ */
+__attribute__((noinline)) int first_name_once(struct sk_msg_md *msg, struct name_scratch *scr)
+{
+	if (!scr)
+		return FB_UNPARSABLE;
+	return fb_first_name(msg, msg->size, &scr->scan, &scr->name_off, &scr->name_len);
+}
+
+__attribute__((noinline)) int copy_name_once(struct sk_msg_md *msg, struct name_scratch *scr)
+{
+	if (!scr)
+		return -1;
+	return fb_copy_reversed(msg, scr->name_off, scr->name_len, scr->key.name);
+}
+
 /* A refusal's record: the denial and the name the bytes carried. */
 static __always_inline void record_name_refusal(const struct agentd_name_sock *s, __u32 class_id, __u8 reason,
 						__u8 sock_family, const int from_task, const struct name_scratch *scr,
@@ -238,7 +259,7 @@ static __always_inline __u32 class_of(__u32 slot)
 /* sk_msg: the verdict on a waiting socket's first message. */
 static __always_inline int check_first_bytes(struct sk_msg_md *msg)
 {
-	__u32 zero = 0, name_off = 0, name_len = 0, class_id, stored = 0;
+	__u32 zero = 0, class_id, stored = 0;
 	struct agentd_name_sock *s;
 	struct name_scratch *scr;
 	struct bpf_sock *sk = msg->sk;
@@ -257,13 +278,13 @@ static __always_inline int check_first_bytes(struct sk_msg_md *msg)
 	scr = bpf_map_lookup_elem(&agentd_namescr, &zero);
 	if (!scr)
 		return SK_DROP;
-	found = fb_first_name(msg, msg->size, &scr->scan, &name_off, &name_len);
+	found = first_name_once(msg, scr);
 	if (found == FB_MORE)
 		return SK_PASS; /* the kernel holds the bytes and runs us again */
 	class_id = class_of(s->slot);
 	switch (found) {
 	case FB_NAME:
-		copied = fb_copy_reversed(msg, name_off, name_len, scr->key.name);
+		copied = copy_name_once(msg, scr);
 		if (copied < 0) {
 			reason = AGENTD_REASON_UNPARSABLE;
 			break;
