@@ -129,6 +129,12 @@ TEST_CASE("a host rule opens its name on a shared address, never the other names
   // A ClientHello in two writes is held until whole, then judged.
   expect_reached(client(world, "split", kOk, kV4, 8443), kOk);
   expect_not_reached(client(world, "split", kEvil, kV4, 8443));
+  // Written with sendfile(2): the same check, the same verdicts.
+  expect_reached(client(world, "sendfile", kOk, kV4, 8081), kOk);
+  expect_not_reached(client(world, "sendfile", kEvil, kV4, 8081));
+  // An Encrypted Client Hello hides the real name behind the outer one: refused.
+  expect_not_reached(client(world, "ech", kOk, kV4, 8443));
+  CHECK(world.wait_for_denial([](const json& d) { return d.value("reason", "") == "ech"; }).is_object());
   // No SNI: nothing to verify, refused.
   expect_not_reached(client(world, "nosni", kOk, kV4, 8443));
   CHECK(world.wait_for_denial([](const json& d) { return d.value("reason", "") == "no_name"; }).is_object());
