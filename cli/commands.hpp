@@ -18,7 +18,7 @@ int run_command(const Globals& g, const std::string& agent, const std::string& u
                 const std::vector<std::string>& argv);
 int policy_validate(const Globals& g, const std::vector<std::string>& paths);
 int policy_explain(const Globals& g, const std::string& agent, const std::string& dest,
-                   const std::string& policy_dir, bool inbound);
+                   const std::string& policy_dir, bool inbound, const std::string& sni);
 int policy_apply(const Globals& g);
 int policy_diff(const Globals& g);
 int status(const Globals& g);

@@ -8,6 +8,7 @@
 #include "agentd/api/client.hpp"
 #include "agentd/common/json_dump.hpp"
 #include "agentd/policy/explain.hpp"
+#include "agentd/policy/names.hpp"
 #include "agentd/policy/loader.hpp"
 #include "commands.hpp"
 
@@ -46,7 +47,7 @@ int policy_validate(const Globals&, const std::vector<std::string>& paths) {
 }
 
 int policy_explain(const Globals& g, const std::string& agent, const std::string& dest,
-                   const std::string& policy_dir, bool inbound) {
+                   const std::string& policy_dir, bool inbound, const std::string& sni) {
   json answer;
   if (!policy_dir.empty()) {
     auto loaded = agentd::policy::load_policy_dir(policy_dir);
@@ -64,6 +65,14 @@ int policy_explain(const Globals& g, const std::string& agent, const std::string
       return 2;
     }
     destination->inbound = inbound;
+    if (!sni.empty()) {
+      auto name = agentd::policy::parse_host_name(sni);
+      if (!name) {
+        std::cerr << "agentctl: --sni: " << name.error().describe() << "\n";
+        return 2;
+      }
+      destination->sni = *name;
+    }
     auto decision = agentd::policy::explain(*loaded.policy, *name, *destination);
     if (!decision) {
       std::cerr << "agentctl: " << decision.error().describe() << "\n";
@@ -74,7 +83,9 @@ int policy_explain(const Globals& g, const std::string& agent, const std::string
               {"allowed", decision->allowed},
               {"explanation", decision->explanation}};
   } else {
-    auto result = agentd::api::call(g.socket, {{"method", "policy.explain"}, {"agent", agent}, {"dest", dest}, {"inbound", inbound}});
+    json request = {{"method", "policy.explain"}, {"agent", agent}, {"dest", dest}, {"inbound", inbound}};
+    if (!sni.empty()) request["sni"] = sni;
+    auto result = agentd::api::call(g.socket, request);
     if (!result) {
       std::cerr << "agentctl: " << result.error().describe() << "\n";
       return kExitFailure;

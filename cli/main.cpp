@@ -38,8 +38,12 @@ int main(int argc, char** argv) {
   explain->add_flag("--inbound", inbound,
                     "--dest is a peer connecting or sending into the sandbox, PORT the sandbox's own port "
                     "(judged by inbound: rules)");
+  std::string sni;
+  explain->add_option("--sni", sni,
+                      "the host name the connection's first bytes carry (TLS SNI or HTTP Host), "
+                      "as the kernel checks it on a connection a host rule allowed");
   add_output(explain);
-  explain->callback([&] { code = agentctl::policy_explain(g, agent, dest, policy_dir, inbound); });
+  explain->callback([&] { code = agentctl::policy_explain(g, agent, dest, policy_dir, inbound, sni); });
   auto* apply = policy->add_subcommand("apply", "make the daemon reload its policy dir now");
   add_output(apply);
   apply->callback([&] { code = agentctl::policy_apply(g); });

@@ -23,6 +23,7 @@
 #include "agentd/events/denial_record.hpp"
 #include "agentd/policy/diff.hpp"
 #include "agentd/policy/explain.hpp"
+#include "agentd/policy/names.hpp"
 #include "agentd/policy/loader.hpp"
 #include "agentd/policy/sandbox_section.hpp"
 #include "agentd/sandbox/adopt_check.hpp"
@@ -653,8 +654,11 @@ void Daemon::handle(const json& request, const api::Peer& peer, api::Reply reply
   if (method == "policy.explain") {
     auto inbound = api::optional_bool(request, "inbound");
     if (!inbound) return answer(inbound.error());
-    return with_fields({"agent", "dest"},
-                       [&](const Fields& f) { return explain(f[0], f[1], inbound->value_or(false)); });
+    auto sni = api::optional_string(request, "sni");
+    if (!sni) return answer(sni.error());
+    return with_fields({"agent", "dest"}, [&](const Fields& f) {
+      return explain(f[0], f[1], inbound->value_or(false), sni->value_or(""));
+    });
   }
   if (method == "policy.apply") return request_reload("agentctl policy apply", reply);
   if (method == "policy.diff") return diff_policy(reply);
@@ -934,12 +938,18 @@ json Daemon::control_status() const {
           {"open_file_limit", open_file_limit()}};
 }
 
-Result<json> Daemon::explain(const std::string& agent_text, const std::string& dest_text, bool inbound) const {
+Result<json> Daemon::explain(const std::string& agent_text, const std::string& dest_text, bool inbound,
+                             const std::string& sni) const {
   auto agent = policy::parse_agent_name(agent_text);
   if (!agent) return agent.error();
   auto dest = policy::parse_destination(dest_text);
   if (!dest) return dest.error();
   dest->inbound = inbound;
+  if (!sni.empty()) {
+    auto name = policy::parse_host_name(sni);
+    if (!name) return make_error("sni: {}", name.error().describe());
+    dest->sni = *name;
+  }
   const auto* policy = applier_->policy();
   if (!policy) return make_error("no policy loaded");
   auto decision = policy::explain(*policy, *agent, *dest);

@@ -71,7 +71,8 @@ class Daemon {
     uint64_t suppressed = 0, held = 0, dropped = 0;
   };
   RecordTotals record_totals() const;  // over the live sandboxes
-  Result<nlohmann::json> explain(const std::string& agent, const std::string& dest, bool inbound) const;
+  Result<nlohmann::json> explain(const std::string& agent, const std::string& dest, bool inbound,
+                                 const std::string& sni) const;
 
   void on_denial(const agentd_deny_event& event, std::string_view name);
 

@@ -116,6 +116,45 @@ Decision decide_host(const PolicySet& policy, const AgentName& agent, const Dest
   return decision;
 }
 
+// What the kernel's name check makes of a connection that a host rule
+// allowed (bpf/name_check.bpf.h): its first bytes must name a host that the
+// host rules allow on that port, and that no host deny names.
+void explain_verification(const PolicySet& policy, const AgentName& agent, const Destination& dest,
+                          Decision& decision) {
+  if (!decision.allowed || !decision.endpoint || dest.inbound || dest.proto_bit != AGENTD_PROTO_TCP) return;
+  const Endpoint& endpoint = policy.endpoint(*decision.endpoint);
+  if (!endpoint.is_host()) {
+    if (!dest.sni.empty()) decision.explanation += "; a CIDR rule allows the address, so the name it carries is not checked";
+    return;
+  }
+  const uint8_t verify = endpoint.verify_mode();
+  if (verify == AGENTD_VERIFY_OFF) {
+    decision.explanation += "; verify: off: connections are judged by address alone";
+    return;
+  }
+  if (dest.sni.empty()) {
+    decision.explanation += fmt::format(
+        "; verify: {}: each connection's first bytes must name an allowed host (TLS SNI or HTTP Host){}",
+        verify_name(verify),
+        verify == AGENTD_VERIFY_STRICT ? ", and a protocol that names none is refused"
+        : verify == AGENTD_VERIFY_LENIENT ? "; a hello without a name or with ECH passes"
+                                          : "; other protocols pass by address");
+    return;
+  }
+  Destination named = dest;
+  named.host = dest.sni;
+  const Decision name = decide_host(policy, agent, named);
+  if (name.allowed) {
+    decision.explanation += fmt::format("; its first bytes name {}, which is {}: verified", dest.sni, name.explanation);
+    return;
+  }
+  decision.allowed = false;
+  decision.action = AGENTD_ACTION_DENY;
+  decision.explanation += fmt::format(
+      "; but its first bytes name {}: {}: the kernel refuses the connection at its first write", dest.sni,
+      name.explanation);
+}
+
 }  // namespace
 
 Decision decide(const CompiledClass& compiled, const Destination& dest) {
@@ -148,10 +187,16 @@ Result<Decision> explain(const PolicySet& policy, const AgentName& agent, const 
   if (dest.inbound && !dest.host.empty())
     return make_error("inbound peer \"{}\" must be an address: inbound rules judge the address that connects in",
                       dest.host);
-  if (!dest.host.empty()) return decide_host(policy, agent, dest);
+  if (!dest.host.empty()) {
+    Decision decision = decide_host(policy, agent, dest);
+    explain_verification(policy, agent, dest, decision);
+    return decision;
+  }
   auto compiled = compile_for_agent(policy, agent);
   if (!compiled) return compiled.error();
-  return decide(policy, *compiled, dest);
+  Decision decision = decide(policy, *compiled, dest);
+  explain_verification(policy, agent, dest, decision);
+  return decision;
 }
 
 }  // namespace agentd::policy

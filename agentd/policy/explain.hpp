@@ -24,6 +24,9 @@ struct Destination {
   // A peer connecting or sending into the sandbox (judged by `inbound:`
   // rules); then port is the sandbox's own port.
   bool inbound = false;
+  // The name the connection's first bytes carry (TLS SNI, HTTP Host), for
+  // a destination a host rule allows: judged as the kernel's check does.
+  std::string sni;
   // "198.51.100.7:443/tcp", "[2001:db8::1]:53/udp", "api.github.com:443/tcp";
   // inbound: "from 198.51.100.7 to port 8080/tcp"
   std::string str() const;
@@ -46,7 +49,9 @@ Decision decide(const CompiledClass& compiled, const Destination& dest);
 Decision decide(const PolicySet& policy, const CompiledClass& compiled, const Destination& dest);
 // An address is judged by the CIDR rules, as the kernel's trie does; a host
 // name by the host rules (decide_name): whether the DNS proxy answers the
-// name, and then what its learned addresses may reach on that port.
+// name, and then what its learned addresses may reach on that port. Where a
+// host rule allows a TCP destination, the explanation says what its
+// connections must name, and with dest.sni whether that name passes.
 Result<Decision> explain(const PolicySet& policy, const AgentName& agent, const Destination& dest);
 
 }  // namespace agentd::policy

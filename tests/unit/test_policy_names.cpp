@@ -245,7 +245,9 @@ TEST_CASE("explain takes HOST:PORT and answers by the host rules") {
   CHECK(parse_destination("[api.github.com]:443").error().message.find("not an IP address") != std::string::npos);
 
   CHECK(explain_text("acme/ops/a", "raw.github.com:443") ==
-        std::make_pair(true, std::string("allowed by acme.yaml:9:9 rules[0].allow[0] (host *.github.com)")));
+        std::make_pair(true, std::string("allowed by acme.yaml:9:9 rules[0].allow[0] (host *.github.com)"
+                                         "; verify: name: each connection's first bytes must name an allowed host (TLS SNI or HTTP Host); other "
+                                         "protocols pass by address")));
   CHECK(explain_text("acme/ops/a", "raw.github.com:443/udp") ==
         std::make_pair(false, std::string("denied: raw.github.com resolves, but no host rule allows port 443/udp "
                                           "(default deny)")));
@@ -257,10 +259,55 @@ TEST_CASE("explain takes HOST:PORT and answers by the host rules") {
                                           "refuses the name")));
   CHECK(explain_text("acme/ops/a", "api.openai.com:443") ==
         std::make_pair(true, std::string("allowed as the tenant's inference endpoint by acme.yaml:4:5 inference[0] "
-                                         "(host api.openai.com)")));
+                                         "(host api.openai.com)"
+                                         "; verify: name: each connection's first bytes must name an allowed host (TLS SNI or HTTP Host); other "
+                                         "protocols pass by address")));
   CHECK(explain_text("acme/ops/a", "api.openai.com:80") ==
         std::make_pair(false, std::string("denied by acme.yaml:16:9 rules[0].deny[1] (host *.openai.com)")));
   CHECK(explain_text("acme/ops/a", "mail.example.org:25") ==
         std::make_pair(false, std::string("denied by acme.yaml:17:9 rules[0].deny[2] (host mail.example.org)")));
   CHECK(explain_text("acme/ops/a", "mail.example.org:587").first);
+}
+
+TEST_CASE("explain --sni: the name a connection's first bytes carry, judged as the kernel checks it") {
+  const PolicySet set = load(kHosts);
+  auto explain_sni = [&](const std::string& who, const std::string& dest, const std::string& sni) {
+    auto d = parse_destination(dest);
+    REQUIRE(d.ok());
+    d->sni = sni;
+    auto decision = explain(set, agent(who), *d);
+    REQUIRE(decision.ok());
+    return std::make_pair(decision->allowed, decision->explanation);
+  };
+  // The address of an allowed name, carrying another allowed name: verified.
+  CHECK(explain_sni("acme/ops/a", "raw.github.com:443", "api.github.com") ==
+        std::make_pair(true, std::string("allowed by acme.yaml:9:9 rules[0].allow[0] (host *.github.com); its first "
+                                         "bytes name api.github.com, which is allowed by acme.yaml:9:9 "
+                                         "rules[0].allow[0] (host *.github.com): verified")));
+  // Carrying a denied name (the CDN's other site): refused at the first write.
+  CHECK(explain_sni("acme/ops/a", "raw.github.com:443", "gist.github.com") ==
+        std::make_pair(false, std::string("allowed by acme.yaml:9:9 rules[0].allow[0] (host *.github.com); but its "
+                                          "first bytes name gist.github.com: denied by acme.yaml:15:9 "
+                                          "rules[0].deny[0] (host gist.github.com): the DNS proxy refuses the name: "
+                                          "the kernel refuses the connection at its first write")));
+  // A name no rule allows on that port.
+  CHECK_FALSE(explain_sni("acme/ops/a", "raw.github.com:443", "evil.example.com").first);
+  CHECK(explain_sni("acme/ops/a", "raw.github.com:443", "pastebin.com").first);
+  // A CIDR-allowed address is not verified.
+  const PolicySet cidr = load(R"(apiVersion: agentd/v1
+tenant: acme
+rules:
+  - agents: "acme/*/*"
+    allow:
+      - cidr: 198.51.100.0/24
+        ports: [443]
+)");
+  auto d = parse_destination("198.51.100.7:443");
+  REQUIRE(d.ok());
+  d->sni = "evil.example.com";
+  auto decision = explain(cidr, agent("acme/ops/a"), *d);
+  REQUIRE(decision.ok());
+  CHECK(decision->allowed);
+  CHECK(decision->explanation.find("a CIDR rule allows the address, so the name it carries is not checked") !=
+        std::string::npos);
 }
