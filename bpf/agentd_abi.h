@@ -274,6 +274,7 @@ struct agentd_name_sock {
 	__u16 port;       /* host order */
 	__u8 verify;      /* enum agentd_verify of the range that allowed the address */
 	__u8 range_index; /* that range, in the learned entry */
+	char comm[16];    /* the process that connected: sk_msg may not ask (6.1) */
 };
 
 /* Per-CPU counts of one slot's verified connections. */
@@ -358,7 +359,7 @@ static_assert(sizeof(struct agentd_learned_key) == 24, "learned key layout");
 static_assert(sizeof(struct agentd_learned_value) == 8 + 8 + 8 * AGENTD_MAX_PORT_RANGES, "learned value layout");
 static_assert(sizeof(struct agentd_counters) == 24, "counters layout");
 static_assert(sizeof(struct agentd_name_key) == 256, "name key layout");
-static_assert(sizeof(struct agentd_name_sock) == 40, "name sock layout");
+static_assert(sizeof(struct agentd_name_sock) == 56, "name sock layout");
 static_assert(sizeof(struct agentd_name_counts) == 24, "name counts layout");
 static_assert(sizeof(struct agentd_name_event) == 104 + 8 + AGENTD_NAME_MAX, "name event layout");
 static_assert(sizeof(struct agentd_dns6_port) == 4, "dns6 port layout");
@@ -377,7 +378,7 @@ _Static_assert(sizeof(struct agentd_learned_key) == 24, "learned key layout");
 _Static_assert(sizeof(struct agentd_learned_value) == 8 + 8 + 8 * AGENTD_MAX_PORT_RANGES, "learned value layout");
 _Static_assert(sizeof(struct agentd_counters) == 24, "counters layout");
 _Static_assert(sizeof(struct agentd_name_key) == 256, "name key layout");
-_Static_assert(sizeof(struct agentd_name_sock) == 40, "name sock layout");
+_Static_assert(sizeof(struct agentd_name_sock) == 56, "name sock layout");
 _Static_assert(sizeof(struct agentd_name_counts) == 24, "name counts layout");
 _Static_assert(sizeof(struct agentd_name_event) == 104 + 8 + AGENTD_NAME_MAX, "name event layout");
 _Static_assert(sizeof(struct agentd_ratelimit_key) == 28, "rate limit key layout");

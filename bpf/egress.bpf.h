@@ -75,6 +75,8 @@ static __always_inline void record_lost(__u32 slot)
 
 /* from_task: the record names the calling process. The packet wall runs
  * where no task is meaningful (softirq, retransmits) and leaves it out. */
+#define FROM_TASK_IDS 2 /* from_task: the task's ids, but not its comm */
+
 static __always_inline void fill_record(struct agentd_deny_event *e, __u32 slot, __u32 class_id, __u8 hook,
 					__u8 reason, __u8 range_index, __u8 sock_family, __u32 sock_type,
 					const struct destination *dest, __u32 option, const int from_task, __u64 now,
@@ -89,7 +91,12 @@ static __always_inline void fill_record(struct agentd_deny_event *e, __u32 slot,
 		e->tgid = pid_tgid >> 32;
 		e->uid = (__u32)uid_gid;
 		e->gid = uid_gid >> 32;
-		bpf_get_current_comm(e->comm, sizeof(e->comm));
+		/* FROM_TASK_IDS: the caller fills comm (sk_msg may not ask
+		 * for it on 6.1); the constant removes the call. */
+		if (from_task == FROM_TASK_IDS)
+			__builtin_memset(e->comm, 0, sizeof(e->comm));
+		else
+			bpf_get_current_comm(e->comm, sizeof(e->comm));
 	} else {
 		e->cgroup_id = 0;
 		e->pid = 0;

@@ -100,6 +100,7 @@ static __always_inline int expect_name(struct bpf_sock *sk, __u32 slot, const st
 	s->port = dest->port;
 	s->verify = verify & ~VERIFY_UDP_NAMED;
 	s->range_index = range_index;
+	bpf_get_current_comm(s->comm, sizeof(s->comm));
 	return 1;
 }
 
@@ -239,7 +240,9 @@ static __always_inline void record_name_refusal(const struct agentd_name_sock *s
 		return;
 	}
 	fill_record(&e->event, s->slot, class_id, AGENTD_HOOK_NAME_CHECK, reason, s->range_index, sock_family,
-		    SOCK_STREAM_TYPE, &dest, 0, from_task, now, stream, budget);
+		    SOCK_STREAM_TYPE, &dest, 0, from_task ? FROM_TASK_IDS : 0, now, stream, budget);
+	if (from_task)
+		__builtin_memcpy(e->event.comm, s->comm, sizeof(e->event.comm));
 	e->name_len = scr && name_len < AGENTD_NAME_MAX ? name_len : 0;
 	e->_pad = 0;
 	if (scr)
