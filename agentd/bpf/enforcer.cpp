@@ -52,10 +52,19 @@ Status ensure_bpffs_dir(const fs::path& dir) {
 // matter come back as return values and are reported with context.
 int log_libbpf(enum libbpf_print_level level, const char* format, va_list args) {
   if (level == LIBBPF_DEBUG && !spdlog::should_log(spdlog::level::trace)) return 0;
-  char line[1024];
-  std::vsnprintf(line, sizeof(line), format, args);
-  std::string text(line);
+  // A verifier log is one message of up to megabytes, its reason at the
+  // end: kept whole here, and its last lines logged.
+  va_list copy;
+  va_copy(copy, args);
+  const int size = std::vsnprintf(nullptr, 0, format, copy);
+  va_end(copy);
+  if (size <= 0) return 0;
+  std::string text(static_cast<size_t>(size) + 1, '\0');
+  std::vsnprintf(text.data(), text.size(), format, args);
+  text.resize(static_cast<size_t>(size));
   while (!text.empty() && text.back() == '\n') text.pop_back();
+  constexpr size_t kTail = 4096;
+  if (text.size() > kTail) text = "[...] " + text.substr(text.size() - kTail);
   spdlog::debug("libbpf: {}", text);
   return 0;
 }
