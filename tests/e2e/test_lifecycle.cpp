@@ -145,6 +145,15 @@ TEST_CASE("policy explain names the deciding rule, with or without the daemon") 
     auto allowed = with_dest("[2001:db8:1::10]:9000/udp");
     CHECK(allowed["allowed"] == true);
     CHECK(allowed["explanation"].get<std::string>().find("rules[0].allow[1]") != std::string::npos);
+    // A CIDR rule's address: whatever name the connection carries, it is not checked.
+    auto args = base;
+    args.insert(args.end(), {"--dest", "198.51.100.10:80", "--sni", "evil.example.test"});
+    auto by_cidr = world.agentctl(args);
+    INFO(by_cidr.describe());
+    CHECK(by_cidr.out.find("the name it carries is not checked") != std::string::npos);
+    args = base;
+    args.insert(args.end(), {"--dest", "198.51.100.10:80", "--sni", "not_a_name!"});
+    CHECK(world.agentctl(args).exit_code != 0);  // named in the error, never half-explained
     auto nothing = with_dest("192.0.2.1:80");
     CHECK(nothing["allowed"] == false);
     CHECK(nothing["explanation"].get<std::string>().find("default deny") != std::string::npos);

@@ -163,6 +163,15 @@ TEST_CASE("a name no rule allows, on an allowed name's address, becomes a reques
   auto denial = name_denial(world, "name_not_allowed", stranger);
   INFO(world.agentd_log());
   REQUIRE(denial.is_object());
+  // What explain says of it, from the daemon: the address is allowed, the name is not.
+  auto explained = world.agentctl(
+      {"policy", "explain", "--agent", kAgent, "--dest", kOk + ":8443", "--sni", stranger, "-o", "json"});
+  INFO(explained.describe());
+  REQUIRE(explained.exit_code == 0);
+  auto why = json::parse(explained.out);
+  CHECK(why["allowed"] == false);
+  CHECK(why["explanation"].get<std::string>().find("the kernel refuses the connection at its first write") !=
+        std::string::npos);
   json request = wait_for_name_request(world, kAgent, stranger);
   REQUIRE(request.is_object());
   CHECK(request["state"] == "pending");
@@ -210,5 +219,44 @@ TEST_CASE("a server-first protocol passes by address, unless its rule says verif
   REQUIRE(world.in_sandbox(kAgent, {"dig", "+short", "a.wild.example.test"}).out.find(kV4) != std::string::npos);
   expect_not_reached(client(world, "banner", "-", kV4, 2222));
   CHECK(world.wait_for_denial([](const json& d) { return d.value("reason", "") == "nameless"; }).is_object());
+  CHECK(world.stray_packets() == 0);
+}
+
+TEST_CASE("a request sent through io_uring gets the same name check, where io_uring may run at all") {
+  // io_uring is refused by every syscall profile unless a rule allows it,
+  // and agentctl run refuses such a profile while the socket family hook
+  // is missing (this kernel's LSM programs may not load): then that
+  // refusal is what holds; where the hook is active, the check.
+  World world;
+  world.write_policy("acme.yaml", std::string(kPolicy) + R"(  - agents: "acme/uring/*"
+    allow:
+      - host: ok.names.example.test
+        ports: [8081]
+    deny:
+      - host: evil.names.example.test
+    sandbox:
+      syscalls:
+        allow: [io_uring_setup]
+)");
+  REQUIRE(world.start_agentd());
+  serve_names(world);
+  const std::string agent = "acme/uring/a";
+  auto status = daemon_status(world);
+  const std::string hook = status["kernel"]["enforcement"].value("socket_family_hook", "");
+  auto learned = world.agentctl({"run", "--agent", agent, "--", "dig", "+short", "+tries=1", kOk});
+  INFO(learned.describe() << "\nhook: " << hook);
+  if (hook != "active") {
+    CHECK(learned.exit_code == 1);
+    CHECK(learned.err.find("allows io_uring_setup") != std::string::npos);
+    return;
+  }
+  REQUIRE(learned.out.find(kV4) != std::string::npos);
+  auto ok = world.in_sandbox(agent, {E2E_URING_CLIENT, kV4, "8081", kOk});
+  expect_reached(ok, kOk);
+  auto evil = world.in_sandbox(agent, {E2E_URING_CLIENT, kV4, "8081", kEvil});
+  expect_not_reached(evil);
+  CHECK(evil.out.find("refused send") != std::string::npos);
+  CHECK(name_denial(world, "name_denied", kEvil).is_object());
+  CHECK(server_saw(world).find("evil") == std::string::npos);
   CHECK(world.stray_packets() == 0);
 }
