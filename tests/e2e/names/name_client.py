@@ -64,17 +64,14 @@ try:
     if mode == "http":
         data = request(sock.sendall, sock.recv)
     elif mode == "sendfile":
-        with tempfile.TemporaryFile() as f:
-            f.write(b"GET / HTTP/1.1\r\nHost: " + name.encode() + b"\r\nConnection: close\r\n\r\n")
-            f.flush()
-            f.seek(0)
-            sock.sendfile(f)
-        data = b""
-        while b"hello" not in data:
-            chunk = sock.recv(4096)
-            if not chunk:
-                break
-            data += chunk
+        def send_from_file(b):
+            with tempfile.TemporaryFile() as f:
+                f.write(b)
+                f.flush()
+                f.seek(0)
+                sock.sendfile(f)
+
+        data = request(send_from_file, sock.recv)
     elif mode == "ech":
         sock.sendall(with_ech(client_hello(ctx)))
         data = sock.recv(100)  # the server's answer to a hello it cannot use, or nothing
