@@ -29,6 +29,7 @@
 #define FB_TLS_MAX_EXTENSIONS 48
 #define FB_HTTP_MAX 4096          /* an HTTP request's header block, at most */
 #define FB_HTTP_MASK 0xfff
+#define FB_HTTP_METHOD_MAX 16   /* the request line's first blank, at most */
 #define FB_TLS_HANDSHAKE 0x16
 #define FB_TLS_CLIENT_HELLO 1
 #define FB_TLS_EXT_SERVER_NAME 0
@@ -58,7 +59,10 @@ struct fb_scan {
 	__u32 off;     /* the next extension */
 	__u32 ext_end; /* where the extensions end */
 	__u32 sni;     /* the server_name extension's body, 0: none */
-	__u32 flags;   /* FB_TLS_SEEN_* */
+	__u32 flags;   /* FB_TLS_SEEN_*; HTTP: FB_HTTP_TARGET_MATCHES */
+	/* HTTP: an absolute-form target's authority, 0: origin form */
+	__u32 target;
+	__u32 _pad2;
 };
 
 #define FB_TLS_SEEN_ECH 1
@@ -87,6 +91,14 @@ AGENTD_INLINE int fb_name_byte(__u8 c)
 	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_';
 }
 
+/* A byte of an HTTP token (RFC 9110 5.6.2): what a method is made of. */
+AGENTD_INLINE int fb_tchar(__u8 c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '!' || c == '#' ||
+	       c == '$' || c == '%' || c == '&' || c == '\'' || c == '*' || c == '+' || c == '-' || c == '.' ||
+	       c == '^' || c == '_' || c == '`' || c == '|' || c == '~';
+}
+
 /*
  * TLS: the record header, the ClientHello, its extensions. A ClientHello
  * larger than the first write is corked until its record is whole (one
@@ -101,6 +113,7 @@ static long fb_tls_ext_step(__u32 i, void *ctx)
 	struct fb_scan *s = c->out;
 	__u32 off = s->off, type, len;
 
+	(void)i;
 	if (off >= s->ext_end)
 		return 1;
 	off &= FB_PARSE_MASK;
@@ -272,10 +285,70 @@ static long fb_http_value_step(__u32 i, void *ctx)
 	return 0;
 }
 
+#define FB_HTTP_TARGET_MATCHES 1
+
+/* The end of an absolute-form target's host: what may follow it. */
+AGENTD_INLINE int fb_authority_end(__u8 c)
+{
+	return c == '/' || c == '?' || c == '#' || c == ' ' || c == ':';
+}
+
+/*
+ * One byte of an absolute-form target's host against the same byte of the
+ * Host value (hosts: its start, hdr_end: its length), case aside. They
+ * match when the target's host ends exactly where the Host value does.
+ */
+static long fb_http_target_step(__u32 i, void *ctx)
+{
+	struct fb_scan_ctx *c = (struct fb_scan_ctx *)ctx;
+	void *data = c->msg->data, *end = c->msg->data_end;
+	__u32 t = (c->out->target + i) & FB_HTTP_MASK;
+	__u32 h = (c->out->hosts + i) & FB_HTTP_MASK;
+	__u8 tc;
+
+	if (data + t + 1 > end)
+		return 1;
+	tc = *(__u8 *)(data + t);
+	if (i == c->out->hdr_end) {
+		if (fb_authority_end(tc))
+			c->out->flags = FB_HTTP_TARGET_MATCHES;
+		return 1;
+	}
+	if (data + h + 1 > end || fb_authority_end(tc))
+		return 1;
+	return fb_lower(tc) != fb_lower(*(__u8 *)(data + h));
+}
+
+/* "http://" or "https://", any case, at off: the authority's offset, or 0. */
+AGENTD_INLINE __u32 fb_http_absolute_target(void *data, void *end, __u32 off)
+{
+	__u32 w;
+
+	off &= 0x1f;
+	if (data + off + 8 > end)
+		return 0;
+	w = ((__u32) * (__u8 *)(data + off) << 24) | ((__u32) * (__u8 *)(data + off + 1) << 16) |
+	    ((__u32) * (__u8 *)(data + off + 2) << 8) | *(__u8 *)(data + off + 3);
+	if ((w | 0x20202020) != 0x68747470 /* "http" */)
+		return 0;
+	off += 4;
+	if ((*(__u8 *)(data + off) | 0x20) == 's')
+		off += 1;
+	if (data + off + 3 > end)
+		return 0;
+	if (*(__u8 *)(data + off) != ':' || *(__u8 *)(data + off + 1) != '/' || *(__u8 *)(data + off + 2) != '/')
+		return 0;
+	return off + 3;
+}
+
 /*
  * HTTP/1.x: the header block must be whole (corked a byte at a time, up to
  * FB_HTTP_MAX), with exactly one Host header. An absolute-form target
- * ("GET http://host/") is refused: servers take its host over Host's.
+ * ("GET http://host/", as sent to proxies) is taken only when its host is
+ * the Host header's: servers route by the target's host over Host's
+ * (RFC 9112 3.2.2), front ends sometimes by Host, so both must name the
+ * same, checked site. Any other target form (authority-form CONNECT,
+ * userinfo, an IP literal, another scheme) is refused.
  */
 AGENTD_INLINE int fb_parse_http(FB_MSG *msg, __u32 size, struct fb_scan *scan, __u32 *name_off, __u32 *name_len)
 {
@@ -285,19 +358,6 @@ AGENTD_INLINE int fb_parse_http(FB_MSG *msg, __u32 size, struct fb_scan *scan, _
 
 	lim = size < FB_HTTP_MAX ? size : FB_HTTP_MAX;
 	if (fb_pull(msg, lim))
-		return FB_UNPARSABLE;
-	data = msg->data;
-	end = msg->data_end;
-	for (i = 3; i < 10; i++) {
-		if (data + i + 2 > end)
-			break;
-		if (*(__u8 *)(data + i) == ' ') {
-			first_sp = i;
-			break;
-		}
-	}
-	if (first_sp && data + first_sp + 2 <= end && *(__u8 *)(data + first_sp + 1) != '/' &&
-	    *(__u8 *)(data + first_sp + 1) != '*')
 		return FB_UNPARSABLE;
 	scan->host = 0;
 	scan->hosts = 0;
@@ -309,6 +369,32 @@ AGENTD_INLINE int fb_parse_http(FB_MSG *msg, __u32 size, struct fb_scan *scan, _
 		fb_cork(msg, size + 1); /* the rest of the header block */
 		return FB_MORE;
 	}
+	/* The block is whole: the request line's target, after the method
+	 * (a token; a tab or other byte where a lenient server might see a
+	 * blank is refused). */
+	data = msg->data;
+	end = msg->data_end;
+	for (i = 1; i < FB_HTTP_METHOD_MAX + 1; i++) {
+		__u8 ch;
+
+		if (data + i + 2 > end)
+			break;
+		ch = *(__u8 *)(data + i);
+		if (ch == ' ') {
+			first_sp = i;
+			break;
+		}
+		if (!fb_tchar(ch))
+			return FB_UNPARSABLE;
+	}
+	if (!first_sp || data + first_sp + 2 > end)
+		return FB_UNPARSABLE;
+	scan->target = 0;
+	if (*(__u8 *)(data + first_sp + 1) != '/' && *(__u8 *)(data + first_sp + 1) != '*') {
+		scan->target = fb_http_absolute_target(data, end, first_sp + 1);
+		if (!scan->target)
+			return FB_UNPARSABLE;
+	}
 	if (!scan->host)
 		return FB_NO_NAME;
 	if (scan->hosts != 1)
@@ -318,6 +404,12 @@ AGENTD_INLINE int fb_parse_http(FB_MSG *msg, __u32 size, struct fb_scan *scan, _
 	fb_loop(8 + AGENTD_NAME_MAX, fb_http_value_step, &c);
 	if (!scan->hdr_end)
 		return FB_UNPARSABLE;
+	if (scan->target) {
+		scan->flags = 0;
+		fb_loop(AGENTD_NAME_MAX + 1, fb_http_target_step, &c);
+		if (scan->flags != FB_HTTP_TARGET_MATCHES)
+			return FB_UNPARSABLE;
+	}
 	*name_off = scan->hosts;
 	*name_len = scan->hdr_end;
 	return FB_NAME;
@@ -329,18 +421,91 @@ AGENTD_INLINE int fb_parse_http(FB_MSG *msg, __u32 size, struct fb_scan *scan, _
 #define FB_KIND_MORE 3
 #define FB_KIND_REFUSE 4
 
+/* One byte of the first line: where it ends (hdr_end: one past its \n). */
+static long fb_line_end_step(__u32 i, void *ctx)
+{
+	struct fb_scan_ctx *c = (struct fb_scan_ctx *)ctx;
+	void *data = c->msg->data, *end = c->msg->data_end;
+
+	i &= FB_HTTP_MASK;
+	if (data + i + 1 > end)
+		return 1;
+	if (*(__u8 *)(data + i) == '\n') {
+		c->out->hdr_end = i + 1;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * A line that begins with a method we do not know ("XPOST / HTTP/1.1"):
+ * HTTP if it ends in a version, as every server reads it (nginx takes any
+ * upper-case method, Go any token, and routes by Host). Held until the
+ * line is whole; IMAP's "a1 LOGIN ..." and the like pass as another protocol.
+ */
+AGENTD_INLINE int fb_classify_line(FB_MSG *msg, __u32 size, struct fb_scan *scan)
+{
+	struct fb_scan_ctx c = { msg, scan };
+	void *data, *end;
+	__u32 e, i;
+
+	if (fb_pull(msg, size < FB_HTTP_MAX ? size : FB_HTTP_MAX))
+		return FB_KIND_REFUSE;
+	scan->hdr_end = 0;
+	fb_loop(FB_HTTP_MAX, fb_line_end_step, &c);
+	if (!scan->hdr_end) {
+		if (size >= FB_HTTP_MAX)
+			return FB_KIND_REFUSE; /* a request line longer than we read */
+		fb_cork(msg, size + 1);
+		return FB_KIND_MORE;
+	}
+	data = msg->data;
+	end = msg->data_end;
+	e = scan->hdr_end - 1; /* the \n */
+	for (i = 0; i < 8 && e > 0; i++) {
+		__u32 j = (e - 1) & FB_HTTP_MASK;
+		__u8 ch;
+
+		if (data + j + 1 > end)
+			return FB_KIND_OTHER;
+		ch = *(__u8 *)(data + j);
+		if (ch != '\r' && ch != ' ' && ch != '\t')
+			break;
+		e = j;
+	}
+	/* " HTTP/d.d" before the line's end, any case */
+	e &= FB_HTTP_MASK;
+	if (e < 9 || data + e > end)
+		return FB_KIND_OTHER;
+	{
+		__u32 v = e - 9;
+		__u32 w;
+
+		if (data + v + 9 > end)
+			return FB_KIND_OTHER;
+		w = ((__u32) * (__u8 *)(data + v + 1) << 24) | ((__u32) * (__u8 *)(data + v + 2) << 16) |
+		    ((__u32) * (__u8 *)(data + v + 3) << 8) | *(__u8 *)(data + v + 4);
+		if ((*(__u8 *)(data + v) == ' ' || *(__u8 *)(data + v) == '\t') && (w | 0x20202020) == 0x68747470 &&
+		    *(__u8 *)(data + v + 5) == '/' && *(__u8 *)(data + v + 7) == '.')
+			return FB_KIND_HTTP;
+	}
+	return FB_KIND_OTHER;
+}
 /*
  * Which protocol the bytes start. What could still become a request is
  * held, not passed as "another protocol": a first write of "G" may be
  * "GET ...", and servers skip a leading CRLF before the request line
- * (RFC 9112 2.2), so a leading CR or LF is refused.
+ * (RFC 9112 2.2), so a leading CR or LF is refused. A token and a blank
+ * start a request line when the line ends in an HTTP version, whatever
+ * the method.
  */
-AGENTD_INLINE int fb_classify(FB_MSG *msg, __u32 size)
+AGENTD_INLINE int fb_classify(FB_MSG *msg, __u32 size, struct fb_scan *scan)
 {
+	__u32 head = size < FB_HTTP_METHOD_MAX + 1 ? size : FB_HTTP_METHOD_MAX + 1;
 	void *data, *end;
-	__u32 w;
+	__u32 i, w;
 
-	if (fb_pull(msg, size < 4 ? size : 4))
+	if (fb_pull(msg, head))
 		return FB_KIND_REFUSE;
 	data = msg->data;
 	end = msg->data_end;
@@ -350,26 +515,38 @@ AGENTD_INLINE int fb_classify(FB_MSG *msg, __u32 size)
 		return FB_KIND_TLS;
 	if (*(__u8 *)data == '\r' || *(__u8 *)data == '\n')
 		return FB_KIND_REFUSE;
-	if (data + 4 > end) {
-		__u8 ch = *(__u8 *)data;
+	if (data + 4 <= end) {
+		w = ((__u32) * (__u8 *)data << 24) | ((__u32) * (__u8 *)(data + 1) << 16) |
+		    ((__u32) * (__u8 *)(data + 2) << 8) | *(__u8 *)(data + 3);
+		if (w == 0x50524920 /* "PRI " */)
+			return FB_KIND_REFUSE;
+		if (fb_http_method(w))
+			return FB_KIND_HTTP;
+	}
+	for (i = 0; i < FB_HTTP_METHOD_MAX + 1; i++) {
+		__u8 ch;
 
-		if (ch >= 'A' && ch <= 'Z') {
-			fb_cork(msg, 4);
+		if (data + i + 1 > end) {
+			if (i < size)
+				return FB_KIND_REFUSE; /* pulled less than asked */
+			fb_cork(msg, size + 1); /* a token so far: maybe a method */
 			return FB_KIND_MORE;
 		}
-		return FB_KIND_OTHER;
+		ch = *(__u8 *)(data + i);
+		if ((ch == ' ' || ch == '\t') && i > 0) /* a tab, for lenient servers */
+			return fb_classify_line(msg, size, scan);
+		if (!fb_tchar(ch))
+			return FB_KIND_OTHER;
 	}
-	w = ((__u32) * (__u8 *)data << 24) | ((__u32) * (__u8 *)(data + 1) << 16) |
-	    ((__u32) * (__u8 *)(data + 2) << 8) | *(__u8 *)(data + 3);
-	if (w == 0x50524920 /* "PRI " */)
-		return FB_KIND_REFUSE;
-	return fb_http_method(w) ? FB_KIND_HTTP : FB_KIND_OTHER;
+	/* A token longer than the methods we read: nginx takes an upper-case
+	 * method of any length, so it is HTTP too when its line says so. */
+	return fb_classify_line(msg, size, scan);
 }
 
 /* The name the first bytes carry, or why there is none (enum fb_result). */
 AGENTD_INLINE int fb_first_name(FB_MSG *msg, __u32 size, struct fb_scan *scan, __u32 *name_off, __u32 *name_len)
 {
-	switch (fb_classify(msg, size)) {
+	switch (fb_classify(msg, size, scan)) {
 	case FB_KIND_TLS:
 		return fb_parse_tls(msg, size, scan, name_off, name_len);
 	case FB_KIND_HTTP:

@@ -253,7 +253,33 @@ TEST_CASE("first bytes: an HTTP request's Host") {
       {"GET / HTTP/1.1\nHost: ok.example.test\n\n", FB_NAME, "ok.example.test"},
       {"GET / HTTP/1.1\r\nAccept: */*\r\n\r\n", FB_NO_NAME, ""},
       {"GET / HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\n\r\n", FB_UNPARSABLE, ""},
+      // An absolute-form target counts only when it names the Host's site.
       {"GET http://evil.example.test/ HTTP/1.1\r\nHost: ok.example.test\r\n\r\n", FB_UNPARSABLE, ""},
+      {"GET http://OK.example.test:8080/x?y HTTP/1.1\r\nHost: ok.example.test:8080\r\n\r\n", FB_NAME,
+       "ok.example.test"},
+      {"GET HTTPS://ok.example.test HTTP/1.1\r\nHost: ok.example.test\r\n\r\n", FB_NAME, "ok.example.test"},
+      {"GET http://ok.example.test.evil.test/ HTTP/1.1\r\nHost: ok.example.test\r\n\r\n", FB_UNPARSABLE, ""},
+      {"GET http://ok.example/ HTTP/1.1\r\nHost: ok.example.test\r\n\r\n", FB_UNPARSABLE, ""},
+      {"GET http://ok.example.test@evil.test/ HTTP/1.1\r\nHost: ok.example.test\r\n\r\n", FB_UNPARSABLE, ""},
+      {"GET http://[2001:db8::1]/ HTTP/1.1\r\nHost: ok.example.test\r\n\r\n", FB_UNPARSABLE, ""},
+      {"GET ftp://ok.example.test/ HTTP/1.1\r\nHost: ok.example.test\r\n\r\n", FB_UNPARSABLE, ""},
+      {"CONNECT evil.example.test:443 HTTP/1.1\r\nHost: ok.example.test\r\n\r\n", FB_UNPARSABLE, ""},
+      {"GET http://ok.example.test/ HTTP/1.1\r\nAccept: */*\r\n\r\n", FB_NO_NAME, ""},
+      // The method runs to the first blank: a long one, or a tab, hides no target.
+      {"POSTPOSTPOSTPOSTPOST http://evil.example.test/ HTTP/1.1\r\nHost: ok.example.test\r\n\r\n", FB_UNPARSABLE,
+       ""},
+      {"GET\thttp://evil.example.test/ HTTP/1.1\r\nHost: ok.example.test\r\n\r\n", FB_UNPARSABLE, ""},
+      // A method we do not know is still HTTP when the line ends in a version:
+      // nginx takes any upper-case method, Go any token, and route by Host.
+      {"GETX / HTTP/1.1\r\nHost: ok.example.test\r\n\r\n", FB_NAME, "ok.example.test"},
+      {"xpost / http/1.1\r\nHost: evil.example.test\r\n\r\n", FB_NAME, "evil.example.test"},
+      {"M-SEARCH * HTTP/1.1  \r\nHost: evil.example.test\r\n\r\n", FB_NAME, "evil.example.test"},
+      {"XPOST http://evil.example.test/ HTTP/1.1\r\nHost: ok.example.test\r\n\r\n", FB_UNPARSABLE, ""},
+      {"XPOST / HTTP/1.1\r\nAccept: */*\r\n\r\n", FB_NO_NAME, ""},
+      // Other line protocols pass as what they are.
+      {"a001 LOGIN user secret\r\n", FB_OTHER, ""},
+      {"EHLO client.example.test\r\n", FB_OTHER, ""},
+      {"*1\r\n$4\r\nPING\r\n", FB_OTHER, ""},
       {"\r\nGET / HTTP/1.1\r\nHost: ok.example.test\r\n\r\n", FB_UNPARSABLE, ""},
       {"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", FB_UNPARSABLE, ""},
       {"SSH-2.0-OpenSSH_9.2\r\n", FB_OTHER, ""},
@@ -271,7 +297,15 @@ TEST_CASE("first bytes: an HTTP request's Host") {
   CHECK(partial.cork == 29);  // one byte more than it has
   auto one = parse(std::string("G"));
   CHECK(one.result == FB_MORE);
-  CHECK(one.cork == 4);
+  CHECK(one.cork == 2);
+  auto line = parse(std::string("XPOST / HT"));  // an unknown method: held until its line ends
+  CHECK(line.result == FB_MORE);
+  CHECK(line.cork == 11);
+  CHECK(parse(std::string("XPOST / HTTP/1.1\r\nHost: ok.exa")).result == FB_MORE);
+  CHECK(parse(std::string("XPOST ") + std::string(5000, 'a')).result == FB_UNPARSABLE);
+  // A method longer than the parser reads: HTTP, and refused.
+  CHECK(parse(std::string(40, 'A') + " / HTTP/1.1\r\nHost: evil.example.test\r\n\r\n").result == FB_UNPARSABLE);
+  CHECK(parse(std::string(40, 'A') + "\r\n").result == FB_OTHER);
   CHECK(parse(std::string("GET / HTTP/1.1\r\nHost: [2001:db8::1]\r\n\r\n")).stored == -1);
 }
 
