@@ -74,6 +74,16 @@ int main(int argc, char** argv) {
   app.add_option("--dns-tcp-idle-timeout", tcp_idle,
                  "a DNS-over-TCP client with nothing in flight is closed after this long idle (RFC 7766)")
       ->capture_default_str();
+  app.add_option("--max-sandboxes", options.max_sandboxes,
+                 "sandboxes at once; a slot (and its uid from --sandbox-uids) passes to another agent only after "
+                 "every slot has been used")
+      ->check(CLI::Range(1u, static_cast<unsigned>(AGENTD_MAX_SANDBOXES - 1)))
+      ->capture_default_str();
+  std::string retire_grace = "30s";
+  app.add_option("--retire-grace", retire_grace,
+                 "a sandbox `agentctl run` made is retired (its slot and state released) once empty and this "
+                 "long after a command was last started in it; sandbox.keep in the policy keeps one")
+      ->capture_default_str();
   std::string refusal = "refused";
   app.add_option("--dns-refusal", refusal, "answer for names a sandbox may not resolve")
       ->check(CLI::IsMember({"refused", "nxdomain"}))
@@ -144,6 +154,14 @@ int main(int argc, char** argv) {
     return 2;
   }
   options.dns.limits.tcp_idle = *idle;
+  auto grace = agentd::parse_duration(retire_grace);
+  if (!grace || *grace < std::chrono::seconds(1)) {
+    std::fprintf(stderr, "--retire-grace: %s\n",
+                 grace ? "at least 1s (a command moves into its sandbox after agentd hands it over)"
+                       : grace.error().message.c_str());
+    return 2;
+  }
+  options.retire_grace = *grace;
   options.approvals.audit_max_bytes = audit_max_mb << 20;
   options.dns.refusal = refusal == "nxdomain" ? agentd::dns::Refusal::nxdomain : agentd::dns::Refusal::refused;
 

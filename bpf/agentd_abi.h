@@ -180,6 +180,13 @@ struct agentd_sandbox_state {
 	__u32 flags;    /* AGENTD_SANDBOX_* */
 };
 #define AGENTD_SANDBOX_ACTIVE (1u << 0)
+/*
+ * The upper half of flags: the slot's generation, one more each time the
+ * slot is given to a new sandbox. A socket remembers the generation it was
+ * made under, so a socket that outlives its sandbox (passed to a process
+ * outside it) is never judged as the slot's next sandbox.
+ */
+#define AGENTD_SANDBOX_GEN_SHIFT 16
 
 /* Per-CPU counters of one sandbox slot. */
 struct agentd_counters {
@@ -210,7 +217,7 @@ struct agentd_sock_info {
 	__u32 dns_family; /* AGENTD_FAMILY_*, 0: no DNS query redirected */
 	__u8 dns_addr[16];
 	__u16 dns_port;   /* network order */
-	__u16 _pad;
+	__u16 generation; /* the slot's, when the socket was made (AGENTD_SANDBOX_GEN_SHIFT) */
 };
 
 /* The DNS proxy's settings (one entry). */

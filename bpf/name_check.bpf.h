@@ -259,6 +259,14 @@ static __always_inline __u32 class_of(__u32 slot)
 	return state && (state->flags & AGENTD_SANDBOX_ACTIVE) ? state->class_id : AGENTD_CLASS_EMPTY;
 }
 
+/* The sandbox that made the socket still holds its slot (sandbox.bpf.h). */
+static __always_inline int sandbox_still_holds(struct bpf_sock *sk, __u32 slot)
+{
+	struct agentd_sock_info *info = bpf_sk_storage_get(&agentd_socks, sk, 0, 0);
+
+	return info && remembered_slot(info) == slot;
+}
+
 /* sk_msg: the verdict on a waiting socket's first message. */
 static __always_inline int check_first_bytes(struct sk_msg_md *msg)
 {
@@ -284,6 +292,12 @@ static __always_inline int check_first_bytes(struct sk_msg_md *msg)
 	found = first_name_once(msg, scr);
 	if (found == FB_MORE)
 		return SK_PASS; /* the kernel holds the bytes and runs us again */
+	if (!sandbox_still_holds(sk, s->slot)) {
+		/* Its sandbox was retired (the socket lives on elsewhere): the
+		 * slot, its grants and its counts may be another sandbox's now. */
+		s->state = AGENTD_NAME_REFUSED;
+		return SK_DROP;
+	}
 	class_id = class_of(s->slot);
 	switch (found) {
 	case FB_NAME:

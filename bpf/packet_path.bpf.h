@@ -82,7 +82,7 @@ static __always_inline __u32 packet_slot(struct __sk_buff *skb)
 	if (!sk)
 		return AGENTD_SLOT_UNKNOWN;
 	info = bpf_sk_storage_get(&agentd_socks, sk, 0, 0);
-	return info ? info->slot : AGENTD_SLOT_UNKNOWN;
+	return info ? remembered_slot(info) : AGENTD_SLOT_UNKNOWN;
 }
 
 static __always_inline int drop_rerouted(struct __sk_buff *skb, struct destination *dest, __u32 option)

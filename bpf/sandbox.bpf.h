@@ -41,6 +41,14 @@ static __always_inline __u32 classify_current_task(void)
 	return AGENTD_SLOT_UNKNOWN;
 }
 
+/* The sandbox generation that holds the slot now. */
+static __always_inline __u16 slot_generation(__u32 slot)
+{
+	struct agentd_sandbox_state *state = bpf_map_lookup_elem(&agentd_state, &slot);
+
+	return state ? (__u16)(state->flags >> AGENTD_SANDBOX_GEN_SHIFT) : 0;
+}
+
 /* Remember at creation which sandbox a socket belongs to. */
 static __always_inline __u32 remember_socket(struct bpf_sock *sk)
 {
@@ -48,8 +56,24 @@ static __always_inline __u32 remember_socket(struct bpf_sock *sk)
 	struct agentd_sock_info *info;
 
 	info = bpf_sk_storage_get(&agentd_socks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (info)
+	if (info) {
 		info->slot = slot;
+		info->generation = slot_generation(slot);
+	}
+	return slot;
+}
+
+/*
+ * The slot a socket's storage names, while the sandbox it was made in
+ * still holds it; a retired sandbox's socket belongs to no sandbox (slot
+ * 0: everything denied), whoever holds the slot now.
+ */
+static __always_inline __u32 remembered_slot(const struct agentd_sock_info *info)
+{
+	__u32 slot = info->slot;
+
+	if (info->generation != slot_generation(slot))
+		return AGENTD_SLOT_UNKNOWN;
 	return slot;
 }
 
@@ -63,7 +87,7 @@ static __always_inline __u32 socket_slot(struct bpf_sock *sk)
 	struct agentd_sock_info *info = bpf_sk_storage_get(&agentd_socks, sk, 0, 0);
 
 	if (info)
-		return info->slot;
+		return remembered_slot(info);
 	bump_stat(AGENTD_STAT_UNCLASSIFIED);
 	return remember_socket(sk);
 }

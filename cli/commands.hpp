@@ -25,6 +25,7 @@ int status(const Globals& g);
 int sandbox_list(const Globals& g);
 int sandbox_profile(const Globals& g, const std::string& agent, const std::string& policy_dir);
 int sandbox_adopt(const Globals& g, const std::string& agent, const std::string& cgroup);
+int sandbox_remove(const Globals& g, const std::string& agent);
 
 int watch(const Globals& g);
 int approvals_list(const Globals& g, const std::string& state, const std::string& expand);

@@ -51,11 +51,12 @@ void add_approval_commands(CLI::App& app, Globals& g, const std::function<void(C
   add_output(revoke);
   revoke->callback([&g, &code, a] { code = grants_revoke(g, a->id); });
 
-  auto* audit = app.add_subcommand("audit", "the audit trail: denials, requests, decisions, grants, expiries, policy loads");
+  auto* audit = app.add_subcommand("audit", "the audit trail: denials, requests, decisions, grants, expiries, policy loads, sandboxes");
   audit->add_option("--agent", a->agent, "TENANT/TEAM/AGENT glob, e.g. 'acme/*/*'");
   audit->add_option("--since", a->since, "how far back (1h, 7d) or an RFC 3339 time");
   audit->add_option("--decision", a->decision,
-                    "deny (denials and refusals), approved, denied, allow (grants), expired, revoked, loaded, refused");
+                    "deny (denials and refusals), approved, denied, allow (grants), expired, revoked, loaded, refused, "
+                    "created, adopted, retired (sandboxes)");
   audit->add_option("--limit", a->limit, "the newest N events")->capture_default_str();
   add_output(audit);
   audit->callback([&g, &code, a] { code = agentctl::audit(g, a->agent, a->since, a->decision, a->limit); });

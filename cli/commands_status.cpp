@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agentd/api/client.hpp"
+#include "agentd/common/duration.hpp"
 #include "agentd/common/json_dump.hpp"
 #include "commands.hpp"
 #include "record_text.hpp"
@@ -17,11 +18,17 @@ namespace {
 
 void print_sandboxes(const json& sandboxes) {
   // DENIED = RECORDED + SUPPRESSED + HELD + DROPPED, per sandbox.
-  Table table({"AGENT", "SLOT", "CLASS", "ALLOWED", "DENIED", "RECORDED", "SUPPRESSED", "HELD", "DROPPED", "CGROUP"});
-  for (const auto& s : sandboxes)
-    table.add({json_text(s["agent"]), json_text(s["slot"]), json_text(s["class_id"]), json_text(s["allowed"]), json_text(s["denied"]),
-               json_text(s["recorded"]), json_text(s["suppressed"]), json_text(s["held"]), json_text(s["dropped"]),
+  Table table({"AGENT", "SLOT", "STATE", "AGE", "CLASS", "ALLOWED", "DENIED", "RECORDED", "SUPPRESSED", "HELD", "DROPPED",
+               "CGROUP"});
+  for (const auto& s : sandboxes) {
+    const int64_t age = s.value("age_seconds", int64_t{-1});
+    table.add({json_text(s["agent"]), json_text(s["slot"]),
+               json_text(s["state"]) + (s.value("keep", false) ? " (kept)" : ""),
+               age >= 0 ? agentd::format_duration(std::chrono::seconds{age}) : "-", json_text(s["class_id"]),
+               json_text(s["allowed"]), json_text(s["denied"]), json_text(s["recorded"]), json_text(s["suppressed"]),
+               json_text(s["held"]), json_text(s["dropped"]),
                json_text(s["cgroup"]) + (s.value("adopted", false) ? " (adopted)" : "")});
+  }
   table.print(std::cout);
 }
 
@@ -153,6 +160,14 @@ int sandbox_list(const Globals& g) {
   } else {
     print_sandboxes(*result);
   }
+  return 0;
+}
+
+int sandbox_remove(const Globals& g, const std::string& agent) {
+  auto result = agentd::api::call(g.socket, {{"method", "sandbox.remove"}, {"agent", agent}});
+  if (!result) return fail(result.error());
+  std::cout << "removed the sandbox of " << json_text((*result)["agent"]) << " (slot " << json_text((*result)["slot"])
+            << "); its records stay in the audit trail\n";
   return 0;
 }
 

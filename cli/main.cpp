@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
   add_output(status);
   status->callback([&] { code = agentctl::status(g); });
 
-  auto* sandbox = app.add_subcommand("sandbox", "list, inspect and adopt sandboxes");
+  auto* sandbox = app.add_subcommand("sandbox", "list, inspect, adopt and remove sandboxes");
   sandbox->require_subcommand(1);
   auto* list = sandbox->add_subcommand("list", "the sandboxes and their counters");
   add_output(list);
@@ -69,6 +69,10 @@ int main(int argc, char** argv) {
   adopt->add_option("--agent", agent, "TENANT/TEAM/AGENT")->required();
   adopt->add_option("--cgroup", cgroup, "the cgroup v2 directory")->required();
   adopt->callback([&] { code = agentctl::sandbox_adopt(g, agent, cgroup); });
+  auto* remove = sandbox->add_subcommand(
+      "remove", "retire a sandbox now: an adopted one (its processes are no longer enforced), or an empty one");
+  remove->add_option("--agent", agent, "TENANT/TEAM/AGENT")->required();
+  remove->callback([&] { code = agentctl::sandbox_remove(g, agent); });
 
   add_approval_commands(app, g, add_output, code);
 

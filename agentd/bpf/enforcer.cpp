@@ -144,7 +144,8 @@ Result<std::unique_ptr<Enforcer>> Enforcer::start(const EnforcerOptions& options
                            bpf_map__fd(m.agentd_learned), bpf_map__fd(m.agentd_dnscfg),
                            bpf_map__fd(m.agentd_grants),  bpf_map__fd(m.agentd_dns6),
                            bpf_map__fd(m.agentd_records), bpf_map__fd(m.agentd_budget),
-                           bpf_map__fd(m.agentd_names),  bpf_map__fd(m.agentd_namecnt)};
+                           bpf_map__fd(m.agentd_names),  bpf_map__fd(m.agentd_namecnt),
+                           bpf_map__fd(m.agentd_ratelim)};
   if (auto status = enforcer->attach_first_bytes(); !status) return status.error();
   if (auto status = enforcer->attach_all(options.cgroup_root, options.bpffs_dir / "links" / "root"); !status)
     return status.error();

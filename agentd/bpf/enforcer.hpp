@@ -44,6 +44,7 @@ struct MapFds {
   int rules = -1, cgroups = -1, state = -1, counts = -1, stats = -1, events = -1, learned = -1, dnscfg = -1;
   int grants = -1, dns6 = -1, records = -1, budget = -1;
   int names = -1, namecnt = -1;  // name verification: the names trie, its counts
+  int ratelim = -1;              // the records' per-destination rate limit
 };
 
 class Enforcer {

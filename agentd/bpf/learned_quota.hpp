@@ -36,6 +36,8 @@ class LearnedQuota {
 
   void added(uint32_t slot);
   void removed(uint32_t slot);
+  // A retired sandbox's counts (its entries removed first).
+  void forget(uint32_t slot) { hits_.erase(slot); }
   // A refused write (sandbox_full or map_full): counted per sandbox.
   void refused(uint32_t slot) { ++hits_[slot]; }
 

@@ -301,6 +301,23 @@ Status MapWriter::reset_counters(uint32_t slot) {
   return ok_status();
 }
 
+Status MapWriter::forget_rate_limits(uint32_t slot) {
+  // Collected first: deleting while walking would restart the walk.
+  std::vector<agentd_ratelimit_key> mine;
+  agentd_ratelimit_key key{}, next{};
+  const void* previous = nullptr;
+  while (bpf_map_get_next_key(fds_.ratelim, previous, &next) == 0) {
+    if (next.slot == slot) mine.push_back(next);
+    key = next;
+    previous = &key;
+  }
+  if (errno != ENOENT) return system_error("listing the rate limits of sandbox slot {}", slot);
+  for (const auto& k : mine)
+    if (bpf_map_delete_elem(fds_.ratelim, &k) != 0 && errno != ENOENT)
+      return system_error("forgetting a rate limit of sandbox slot {}", slot);
+  return ok_status();
+}
+
 Result<uint64_t> MapWriter::stat(agentd_stat which) const {
   return sum_per_cpu<uint64_t>(fds_.stats, which, "stat", [](uint64_t& total, uint64_t v) { total += v; });
 }

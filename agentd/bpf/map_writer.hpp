@@ -64,6 +64,9 @@ class MapWriter {
   // What the name checks did with a slot's connections (summed over CPUs).
   Result<agentd_name_counts> name_counts(uint32_t slot) const;
   Status reset_counters(uint32_t slot);
+  // The records' rate-limit state of a slot, forgotten: a retired
+  // sandbox's repeats never hold back the next one's records.
+  Status forget_rate_limits(uint32_t slot);
   Result<uint64_t> stat(agentd_stat which) const;
 
  private:

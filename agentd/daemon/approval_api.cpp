@@ -72,7 +72,7 @@ std::optional<std::string> ApprovalService::refuse(const approvals::Identity& wh
     return fmt::format("{} may not call {} (it needs the {} role)", who.str(), method, approvals::role_name(needed));
   // An admin of some tenants makes sandboxes for those only; reloading the
   // policy of every tenant needs an admin of every tenant.
-  if (method == "sandbox.ensure" || method == "sandbox.adopt") {
+  if (method == "sandbox.ensure" || method == "sandbox.adopt" || method == "sandbox.remove") {
     const std::string tenant = tenant_of(string_param(request, "agent"));
     if (!may(who, Role::admin, tenant)) return fmt::format("{} is no admin of tenant {}", who.str(), tenant);
   } else if (needed == Role::admin && roles_.tenants_for(who, Role::admin)) {

@@ -228,6 +228,10 @@ void ApprovalService::on_denial(const json& record) {
   }
 }
 
+void ApprovalService::on_sandbox(const std::string& sandbox, const std::string& decision, const json& detail) {
+  audit({Clock::now(), "sandbox", decision, "agentd", sandbox, "", "", 0, "", detail});
+}
+
 void ApprovalService::on_policy(const std::string& decision, const std::string& trigger, const json& detail) {
   json d = detail;
   d["trigger"] = trigger;

@@ -58,6 +58,9 @@ class ApprovalService {
   // become requests.
   void on_denial(const nlohmann::json& record);
   void on_policy(const std::string& decision, const std::string& trigger, const nlohmann::json& detail);
+  // A sandbox made, adopted or retired: kept in the audit trail, so a
+  // retired sandbox's life stays on record after its slot is reused.
+  void on_sandbox(const std::string& sandbox, const std::string& decision, const nlohmann::json& detail);
   // After a reload: a grant the new policy denies outright, for every
   // sandbox it covers, is revoked (the kernel's deny already wins; this
   // keeps the store and `grants list` honest). Returns how many went.

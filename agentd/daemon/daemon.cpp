@@ -154,6 +154,11 @@ Status Daemon::init() {
   applier_ = std::make_unique<PolicyApplier>(*maps_);
   if (auto status = applier_->reserve_existing_ids(); !status) return status.error();
 
+  // Each slot's last generation, kept in the kernel across restarts: the
+  // next sandbox in a slot gets one more, and 0 marks a slot never used.
+  registry_ = SandboxRegistry(options_.max_sandboxes);
+  for (uint32_t slot = 1; slot <= registry_.max_slots(); ++slot)
+    if (auto state = maps_->state(slot)) registry_.set_generation(slot, generation_of(*state));
   if (auto status = restore_sandboxes(); !status) return status.error();
   const auto apply_started = std::chrono::steady_clock::now();
   auto report = applier_->apply(policy, registry_);
@@ -367,6 +372,7 @@ int Daemon::on_maintenance_timer(sd_event_source* source, uint64_t, void* self) 
     daemon->dns_learning_->collect_garbage();
     daemon->dns_learning_->save(daemon->options_.state_dir / "learned.json");
   });
+  guarded("retiring idle sandboxes", daemon->loop_failures_, [&] { daemon->retire_idle_sandboxes(); });
   sd_event_source_set_time_relative(source, kMaintenanceUsec);
   sd_event_source_set_enabled(source, SD_EVENT_ON);
   return 0;
@@ -376,6 +382,14 @@ int Daemon::on_maintenance_timer(sd_event_source* source, uint64_t, void* self) 
 // tree (sandboxes agentd made), the adopted list in the state dir, and the
 // cgroup -> slot map in the kernel, whose slots are kept so live sockets
 // keep their sandbox.
+// When a restored sandbox began, as near as the cgroup tells: its
+// directory's change time.
+static std::chrono::system_clock::time_point cgroup_birth(const fs::path& cgroup) {
+  struct stat st {};
+  if (::stat(cgroup.c_str(), &st) != 0) return std::chrono::system_clock::now();
+  return std::chrono::system_clock::time_point{std::chrono::seconds{st.st_ctim.tv_sec}};
+}
+
 Status Daemon::restore_sandboxes() {
   auto in_map = maps_->cgroup_slots();
   if (!in_map) return in_map.error();
@@ -422,18 +436,24 @@ Status Daemon::restore_sandboxes() {
       continue;
     }
     s.cgroup_id = *id;
+    s.created_at = cgroup_birth(s.cgroup);
+    s.handed_out = std::chrono::steady_clock::now();  // a command may be on its way in
     if (auto it = slot_of.find(s.cgroup_id); it != slot_of.end() && !registry_.find_slot(it->second)) {
       s.slot = it->second;
       auto state = maps_->state(s.slot);
-      if (state) s.class_id = state->class_id;
+      if (state) {
+        s.class_id = state->class_id;
+        s.generation = generation_of(*state);  // its sockets carry it
+      }
       slot_of.erase(it);
     } else {
-      auto slot = registry_.free_slot();
+      auto slot = claim_slot(s.agent.str());
       if (!slot) return slot.error();
       s.slot = *slot;
+      s.generation = next_generation(registry_.generation(s.slot));
       // A fresh slot may hold a departed sandbox's state: clear it before
       // the cgroup points at it (inactive denies everything meanwhile).
-      if (auto st = maps_->set_state(s.slot, {AGENTD_CLASS_EMPTY, 0}); !st) return st;
+      if (auto st = maps_->set_state(s.slot, retired_state(s)); !st) return st;
       if (auto st = maps_->reset_counters(s.slot); !st) return st;
       if (auto st = maps_->set_cgroup_slot(s.cgroup_id, s.slot); !st) return st;
     }
@@ -450,7 +470,10 @@ Status Daemon::restore_sandboxes() {
       continue;
     }
     if (auto st = maps_->delete_cgroup(cgroup_id); !st) return st;
-    if (auto st = maps_->set_state(slot, {AGENTD_CLASS_EMPTY, 0}); !st) return st;
+    Sandbox departed;
+    departed.slot = slot;
+    if (auto state = maps_->state(slot)) departed.generation = generation_of(*state);
+    if (auto st = maps_->set_state(slot, retired_state(departed)); !st) return st;
   }
   return ok_status();
 }
@@ -649,6 +672,7 @@ void Daemon::handle(const json& request, const api::Peer& peer, api::Reply reply
   if (method == "sandbox.ensure") return with_fields({"agent"}, [&](const Fields& f) { return ensure_sandbox(f[0]); });
   if (method == "sandbox.profile")
     return with_fields({"agent"}, [&](const Fields& f) { return sandbox_profile(f[0]); });
+  if (method == "sandbox.remove") return with_fields({"agent"}, [&](const Fields& f) { return remove_sandbox(f[0]); });
   if (method == "sandbox.adopt")
     return with_fields({"agent", "cgroup"}, [&](const Fields& f) { return adopt_sandbox(f[0], f[1]); });
   if (method == "policy.explain") {
@@ -668,19 +692,21 @@ void Daemon::handle(const json& request, const api::Peer& peer, api::Reply reply
 Result<json> Daemon::ensure_sandbox(const std::string& agent_text) {
   auto agent = policy::parse_agent_name(agent_text);
   if (!agent) return agent.error();
-  if (const Sandbox* existing = registry_.find_agent(agent->str())) {
+  if (const Sandbox* found = registry_.find_agent(agent->str())) {
+    Sandbox* existing = registry_.find_slot(found->slot);
     std::error_code ec;
     if (fs::is_directory(existing->cgroup, ec)) {
+      existing->handed_out = std::chrono::steady_clock::now();
       json result = with_profile(sandbox_to_json(*existing), *agent);
       result.update(run_context(options_, existing->slot, enforcer_->socket_family_hook()));
       return result;
     }
-    return make_error("the cgroup of sandbox {} ({}) was removed behind agentd's back", agent->str(),
-                      existing->cgroup.string());
+    // Removed behind agentd's back: retired now, and made anew below.
+    if (auto st = retire_sandbox(existing->slot, "its cgroup is gone"); !st) return st.error();
   }
   auto class_id = applier_->class_for(*agent);
   if (!class_id) return class_id.error();
-  auto slot = registry_.free_slot();
+  auto slot = claim_slot(agent->str());
   if (!slot) return slot.error();
   const fs::path relative = fs::path(agent->tenant) / agent->team / agent->agent;
   if (auto st = sandbox::create_cgroup_path(options_.cgroup_root, relative); !st) return st.error();
@@ -699,15 +725,19 @@ Result<json> Daemon::ensure_sandbox(const std::string& agent_text) {
   s.cgroup_id = *id;
   s.slot = *slot;
   s.class_id = *class_id;
+  s.generation = next_generation(registry_.generation(s.slot));
+  s.created_at = std::chrono::system_clock::now();
+  s.handed_out = std::chrono::steady_clock::now();
   // State before the cgroup -> slot entry: the moment the kernel can see
   // the sandbox, its rules are in force.
   if (auto st = maps_->reset_counters(s.slot); !st) return st.error();
   if (auto st = serve_dns_slot(s.slot); !st) return st.error();
-  if (auto st = maps_->set_state(s.slot, {s.class_id, AGENTD_SANDBOX_ACTIVE}); !st) return st.error();
+  if (auto st = maps_->set_state(s.slot, active_state(s)); !st) return st.error();
   if (auto st = maps_->set_cgroup_slot(s.cgroup_id, s.slot); !st) return st.error();
   spdlog::info("sandbox {} created (slot {}, class {}) at {}", s.agent.str(), s.slot, s.class_id, s.cgroup.string());
   json result = with_profile(sandbox_to_json(s), *agent);
   result.update(run_context(options_, s.slot, enforcer_->socket_family_hook()));
+  approvals_->on_sandbox(s.agent.str(), "created", {{"slot", s.slot}, {"generation", s.generation}});
   registry_.put(std::move(s));
   approvals_->sync_grants();  // team and tenant grants cover a new sandbox too
   return result;
@@ -754,21 +784,24 @@ Result<json> Daemon::adopt_sandbox(const std::string& agent_text, const std::str
     return make_error("{} is already the sandbox of {}", cgroup.string(), existing->agent.str());
   auto class_id = applier_->class_for(*agent);
   if (!class_id) return class_id.error();
-  auto slot = registry_.free_slot();
+  auto slot = claim_slot(agent->str());
   if (!slot) return slot.error();
   Sandbox s{*agent, cgroup, *id, *slot, *class_id, true};
+  s.generation = next_generation(registry_.generation(s.slot));
+  s.created_at = std::chrono::system_clock::now();
   if (auto st = maps_->reset_counters(s.slot); !st) return st.error();
   if (auto st = serve_dns_slot(s.slot); !st) return st.error();
-  if (auto st = maps_->set_state(s.slot, {s.class_id, AGENTD_SANDBOX_ACTIVE}); !st) return st.error();
+  if (auto st = maps_->set_state(s.slot, active_state(s)); !st) return st.error();
   if (auto st = maps_->set_cgroup_slot(s.cgroup_id, s.slot); !st) return st.error();
   if (!sandbox::path_is_within(cgroup, options_.cgroup_root)) {
     if (auto st = enforcer_->attach_extra_cgroup(cgroup, s.cgroup_id); !st) {
       (void)maps_->delete_cgroup(s.cgroup_id);
-      (void)maps_->set_state(s.slot, {AGENTD_CLASS_EMPTY, 0});
+      (void)maps_->set_state(s.slot, retired_state(s));
       return st.error();
     }
   }
   json result = sandbox_to_json(s);
+  approvals_->on_sandbox(s.agent.str(), "adopted", {{"slot", s.slot}, {"generation", s.generation}, {"cgroup", cgroup.string()}});
   registry_.put(std::move(s));
   approvals_->sync_grants();
   if (auto st = save_adopted(); !st) return st.error();
@@ -808,6 +841,14 @@ json Daemon::sandboxes_json() const {
     item["names"] = {{"verified", names ? names->verified : 0},
                      {"refused", names ? names->refused : 0},
                      {"unverifiable", names ? names->unverifiable : 0}};
+    // Running, or empty (a run sandbox waiting out --retire-grace, an
+    // adopted one, or one the policy keeps).
+    auto populated = sandbox::cgroup_populated(s.cgroup);
+    item["state"] = !populated ? "unknown" : *populated ? "running" : "empty";
+    const auto* policy = applier_->policy();
+    item["keep"] = policy && policy::effective_sandbox_profile(*policy, s.agent).keep;
+    item["age_seconds"] =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now() - s.created_at).count();
     list.push_back(std::move(item));
   }
   return list;

@@ -64,6 +64,17 @@ class Daemon {
   nlohmann::json with_profile(nlohmann::json sandbox, const policy::AgentName& agent) const;
   Result<nlohmann::json> sandbox_profile(const std::string& agent) const;
   Result<nlohmann::json> adopt_sandbox(const std::string& agent, const std::string& cgroup);
+  // A free slot for the agent (SandboxRegistry::free_slot), said in the
+  // log when it passes from another agent, with its uid.
+  Result<uint32_t> claim_slot(const std::string& agent);
+  // Releases a sandbox: a run sandbox's cgroup first (it fails while a
+  // process remains, and then nothing is released), then its slot, learned
+  // addresses, grants, rate limits, DNS sockets; the audit trail keeps it.
+  Status retire_sandbox(uint32_t slot, const std::string& why);
+  // On the maintenance timer: the sandboxes sandbox_retirement.hpp retires.
+  void retire_idle_sandboxes();
+  // `agentctl sandbox remove`: an adopted sandbox, or an empty run sandbox.
+  Result<nlohmann::json> remove_sandbox(const std::string& agent);
   nlohmann::json status() const;
   nlohmann::json dns_status() const;
   nlohmann::json sandboxes_json() const;

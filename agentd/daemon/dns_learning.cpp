@@ -360,6 +360,17 @@ void DnsLearning::collect_garbage() {
   for (const auto& key : old) erase(key);
 }
 
+void DnsLearning::forget_slot(uint32_t slot) {
+  std::vector<Key> mine;
+  for (auto it = entries_.lower_bound(Key{slot, 0, {}}); it != entries_.end() && std::get<0>(it->first) == slot; ++it)
+    mine.push_back(it->first);
+  for (const auto& key : mine) erase(key);
+  quota_.forget(slot);
+  none_expired_before_.erase(slot);
+  host_rules_.erase(slot);
+  record_budget_.erase(slot);
+}
+
 void DnsLearning::adopt(const std::filesystem::path& state_file) {
   std::map<std::string, std::string> names;  // "slot/family/address" -> name
   std::ifstream in(state_file);

@@ -85,6 +85,9 @@ class DnsLearning : public dns::QueryJudge {
   void revalidate();
   // Entries that expired long ago leave the kernel and the table.
   void collect_garbage();
+  // A retired sandbox: everything it learned leaves the kernel, and what
+  // was kept per slot goes, so the slot's next sandbox starts clean.
+  void forget_slot(uint32_t slot);
   // Entries the kernel kept from a previous daemon, with the names saved
   // in the state dir; and the save itself.
   void adopt(const std::filesystem::path& state_file);

@@ -2,6 +2,7 @@
 // several instances side by side by pointing every path elsewhere.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <string>
 
@@ -26,6 +27,11 @@ struct Options {
   DnsSettings dns;
   ApprovalOptions approvals;
   bpf::RecordBudget record_budget;   // each sandbox's denial records (bpf/record_budget.bpf.h)
+  // An empty sandbox `agentctl run` made is retired once this long has
+  // passed since a command was last handed it (sandbox_retirement.hpp).
+  std::chrono::seconds retire_grace{30};
+  // Sandboxes at once (slots 1..N; the kernel's maps hold 16383).
+  uint32_t max_sandboxes = AGENTD_MAX_SANDBOXES - 1;
 };
 
 }  // namespace agentd::daemon

@@ -155,7 +155,9 @@ Result<CleanupPlan> PolicyApplier::commit(PreparedPolicy prepared, SandboxRegist
       auto current = maps_.state(slot);
       if (current && current->class_id == id && (current->flags & AGENTD_SANDBOX_ACTIVE)) continue;
     }
-    if (auto status = maps_.set_state(slot, {id, AGENTD_SANDBOX_ACTIVE}); !status) return status.error();
+    agentd_sandbox_state next = active_state(sandbox);  // the same generation
+    next.class_id = id;
+    if (auto status = maps_.set_state(slot, next); !status) return status.error();
     sandbox.class_id = id;
     ++prepared.report.sandboxes_switched;
   }

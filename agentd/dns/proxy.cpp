@@ -752,6 +752,18 @@ void DnsProxy::close_tcp(uint64_t serial) {
   }
 }
 
+void DnsProxy::stop_serving(uint32_t slot) {
+  ipv4_.erase(slot);
+  ipv6_.erase(slot);
+  std::vector<uint64_t> connections;
+  for (const auto& [serial, c] : connections_)
+    if (c->slot == slot) connections.push_back(serial);
+  for (uint64_t serial : connections) close_tcp(serial);  // and their forwards
+  std::erase_if(udp_forwards_, [&](const auto& f) { return f.second->pending.slot == slot; });
+  std::erase_if(tcp_forwards_, [&](const auto& f) { return f.second.pending.slot == slot; });
+  use_.erase(slot);
+}
+
 void DnsProxy::forward_done(const Pending& pending) {
   if (auto u = use_.find(pending.slot); u != use_.end() && u->second.in_flight > 0) --u->second.in_flight;
   if (!pending.client.tcp) return;

@@ -91,6 +91,10 @@ class DnsProxy {
   // and the loop takes each sandbox's queries in turn. When it fails, the
   // sandbox's queries still reach the shared socket.
   Status serve_udp4(uint32_t slot);
+  // A retired sandbox: its sockets closed, its connections and the
+  // queries it has upstream dropped (an answer arriving later is never
+  // learned for the slot's next sandbox), its use forgotten.
+  void stop_serving(uint32_t slot);
   size_t ipv4_served() const { return ipv4_.size(); }
   // Each sandbox's use of the proxy and what its budgets refused, by slot.
   const std::map<uint32_t, SandboxUse>& sandbox_use() const { return use_; }

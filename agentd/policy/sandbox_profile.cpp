@@ -109,7 +109,7 @@ SandboxProfile effective_sandbox_profile(const PolicySet& policy, const AgentNam
   Scalar<std::string> user;
   Scalar<SyscallProfileKind> kind;
   Scalar<SyscallAction> action;
-  Scalar<bool> landlock_ports;
+  Scalar<bool> landlock_ports, keep;
   std::set<std::string> read_only, read_write, execute, deny, allow;
   for (size_t i = 0; i < tenant->rules.size(); ++i) {
     const Rule& rule = tenant->rules[i];
@@ -120,6 +120,7 @@ SandboxProfile effective_sandbox_profile(const PolicySet& policy, const AgentNam
     kind.offer(s.profile, rank);
     action.offer(s.action, rank);
     landlock_ports.offer(s.landlock_ports, rank);
+    keep.offer(s.keep, rank);
     profile.filesystem = profile.filesystem || s.has_filesystem;
     for (const auto& p : s.read_only) read_only.insert(expand_path(p.path, agent));
     for (const auto& p : s.read_write) read_write.insert(expand_path(p.path, agent));
@@ -133,6 +134,7 @@ SandboxProfile effective_sandbox_profile(const PolicySet& policy, const AgentNam
   profile.profile = kind.value.value_or(SyscallProfileKind::standard);
   profile.action = action.value.value_or(SyscallAction::error);
   profile.landlock_tcp_ports = landlock_ports.value.value_or(false);
+  profile.keep = keep.value.value_or(false);
   // A path that may be written need not be listed as read-only too.
   for (const auto& p : read_write) read_only.erase(p);
   profile.read_only = sorted(read_only);
@@ -156,6 +158,7 @@ nlohmann::json to_json(const SandboxProfile& p) {
        {{"profile", name_of(p.profile)}, {"deny", p.deny}, {"allow", p.allow}, {"action", name_of(p.action)}}},
       {"require", {{"landlock_abi", p.require_landlock_abi}}},
       {"network", {{"landlock_ports", p.landlock_tcp_ports}}},
+      {"keep", p.keep},
       {"tcp_connect_ports", p.tcp_connect_ports ? json(*p.tcp_connect_ports) : json(nullptr)},
       {"sources", p.sources},
   };
@@ -187,6 +190,7 @@ Result<SandboxProfile> sandbox_profile_from_json(const nlohmann::json& j) {
     p.require_landlock_abi = j.at("require").at("landlock_abi").get<int>();
     p.landlock_tcp_ports = j.at("network").at("landlock_ports").get<bool>();
     if (!j.at("tcp_connect_ports").is_null()) p.tcp_connect_ports = j.at("tcp_connect_ports").get<std::vector<uint16_t>>();
+    p.keep = j.value("keep", false);
     p.sources = j.value("sources", std::vector<std::string>{});
     return p;
   } catch (const nlohmann::json::exception& e) {

@@ -50,7 +50,7 @@ std::string path_problem(std::string_view path) {
 
 std::optional<SandboxSection> SandboxReader::read(const YamlNode& node, const std::string& path) {
   const size_t errors_before = error_count();
-  check_map(node, path, {"user", "filesystem", "syscalls", "network", "require"});
+  check_map(node, path, {"user", "filesystem", "syscalls", "network", "require", "keep"});
   if (!node.is_map()) return std::nullopt;
   SandboxSection section;
   section.pos = pos(node);
@@ -60,6 +60,12 @@ std::optional<SandboxSection> SandboxReader::read(const YamlNode& node, const st
   if (node["syscalls"]) read_syscalls(node["syscalls"], path + ".syscalls", section);
   if (node["network"]) read_network(node["network"], path + ".network", section);
   if (node["require"]) read_require(node["require"], path + ".require", section);
+  if (node["keep"]) {
+    auto text = scalar(node["keep"], path + ".keep");
+    if (text == std::optional<std::string>("true")) section.keep = true;
+    else if (text == std::optional<std::string>("false")) section.keep = false;
+    else if (text) error(node["keep"], fmt::format("{}.keep \"{}\" is not true or false", path, *text));
+  }
   if (error_count() != errors_before) return std::nullopt;
   return section;
 }

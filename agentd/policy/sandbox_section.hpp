@@ -48,6 +48,7 @@ struct SandboxSection {
   std::optional<SyscallAction> action;
   std::optional<int> landlock_abi;
   std::optional<bool> landlock_ports;  // network.landlock_ports
+  std::optional<bool> keep;            // not retired when its last process exits
 };
 
 // The effective profile of one agent; what agentd hands `agentctl run`.
@@ -69,6 +70,9 @@ struct SandboxProfile {
   // Off unless asked: it refuses before the BPF hooks see the connect (no
   // denial record, EACCES), and no grant can widen it for a running agent.
   bool landlock_tcp_ports = false;
+  // keep: a named long-lived sandbox, kept (slot, learned addresses,
+  // counters) when its last process exits; others are retired.
+  bool keep = false;
   std::vector<std::string> sources;  // "file:line:column rules[N].sandbox", in merge order
 };
 

@@ -16,6 +16,25 @@ Result<uint64_t> cgroup_id_of(const fs::path& cgroup) {
   return static_cast<uint64_t>(st.st_ino);
 }
 
+Result<bool> parse_populated(std::string_view events) {
+  std::istringstream lines{std::string(events)};
+  std::string key, value;
+  while (lines >> key >> value) {
+    if (key != "populated") continue;
+    if (value == "0" || value == "1") return value == "1";
+    return make_error("cgroup.events: populated is \"{}\", not 0 or 1", value);
+  }
+  return make_error("cgroup.events has no populated line");
+}
+
+Result<bool> cgroup_populated(const fs::path& cgroup) {
+  std::ifstream in(cgroup / "cgroup.events");
+  if (!in) return system_error("reading {}", (cgroup / "cgroup.events").string());
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_populated(text.str());
+}
+
 Status create_cgroup_path(const fs::path& root, const fs::path& relative) {
   fs::path current = root;
   for (const auto& part : relative) {

@@ -28,6 +28,11 @@ Result<std::string> parse_proc_cgroup(std::string_view text);
 // component on normalised paths (so /a/bc is not inside /a/b).
 bool path_is_within(const std::filesystem::path& inner, const std::filesystem::path& outer);
 
+// Whether a process is in the cgroup or below it (cgroup.events).
+Result<bool> cgroup_populated(const std::filesystem::path& cgroup);
+// Pure: the "populated" field of a cgroup.events text.
+Result<bool> parse_populated(std::string_view events);
+
 // Kills every process in the cgroup and below (cgroup.kill).
 Status kill_cgroup(const std::filesystem::path& cgroup);
 // Removes a cgroup tree, deepest first; fails while processes remain.

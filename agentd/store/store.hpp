@@ -27,8 +27,9 @@ struct Retention {
 // One line of the audit trail.
 struct AuditEvent {
   approvals::Time time;
-  std::string kind;       // denial | request | decision | grant | expiry | revoke | policy
+  std::string kind;       // denial | request | decision | grant | expiry | revoke | policy | sandbox
   std::string decision;   // deny | approved | denied | allow | expired | revoked | loaded | refused
+                          // | created | adopted | retired
   std::string actor;      // who: "kernel", "dns", "agentd", "alice (uid 1001)"
   std::string sandbox;    // tenant/team/agent, or a grant's subject; empty for policy loads
   std::string dest;       // address

@@ -306,6 +306,13 @@ pid_t World::spawn_in_sandbox(const std::string& agent, std::vector<std::string>
   return pid;
 }
 
+pid_t World::spawn_in_host(std::vector<std::string> argv, const std::string& name) {
+  argv.insert(argv.begin(), {"nsenter", "--net=" + host_ns_path()});
+  pid_t pid = spawn_process(argv, dir_ / (name + ".out"), dir_ / (name + ".err"));
+  spawned_.push_back(pid);
+  return pid;
+}
+
 ProcessResult World::wait_spawned(pid_t pid, const std::string& name) {
   ProcessResult result;
   result.exit_code = stop_process(pid, 0, 60000);  // signal 0: just wait

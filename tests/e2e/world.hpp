@@ -78,6 +78,8 @@ class World {
                          const std::string& binary = NETPROBE_BIN);
   // Waits (bounded) for a background process and returns its output.
   ProcessResult wait_spawned(pid_t pid, const std::string& name);
+  // The same, in the host namespace outside any sandbox.
+  pid_t spawn_in_host(std::vector<std::string> argv, const std::string& name);
   // A process moved into a cgroup by hand, with no agentd involved.
   ProcessResult netprobe_in_cgroup(const std::filesystem::path& cgroup, std::vector<std::string> args) const;
   // Any command moved into a cgroup by hand, as root with every capability

@@ -174,13 +174,15 @@ TEST_CASE("sandbox errors name their place") {
        {"acme.yaml:7:23: rules[0].sandbox.require.landlock_abi \"new\" is not a Landlock ABI version (1, 2, ...)"}},
       {"  - agents: \"acme/*/*\"\n    sandbox:\n      user: \"bad user\"\n      seccomp: strict\n",
        {"acme.yaml:6:13: rules[0].sandbox.user: \"bad user\" is not a user name or a numeric uid",
-        "acme.yaml:7:7: rules[0].sandbox: unknown key \"seccomp\" (expected one of: filesystem, network, require, "
-        "syscalls, user)"}},
+        "acme.yaml:7:7: rules[0].sandbox: unknown key \"seccomp\" (expected one of: filesystem, keep, network, "
+        "require, syscalls, user)"}},
       {"  - agents: \"acme/*/*\"\n    sandbox:\n      filesystem:\n        read_only: /usr\n",
        {"acme.yaml:7:20: rules[0].sandbox.filesystem.read_only must be a list of absolute paths, e.g. [/usr, "
         "/workspace/{agent}]"}},
       {"  - agents: \"acme/*/*\"\n    sandbox:\n      network:\n        landlock_ports: maybe\n",
        {"acme.yaml:7:25: rules[0].sandbox.network.landlock_ports \"maybe\" is not true or false"}},
+      {"  - agents: \"acme/*/*\"\n    sandbox:\n      keep: forever\n",
+       {"acme.yaml:6:13: rules[0].sandbox.keep \"forever\" is not true or false"}},
   };
   for (const auto& c : cases) {
     auto result = parse(c.rules);
@@ -188,6 +190,22 @@ TEST_CASE("sandbox errors name their place") {
     CHECK_FALSE(result.ok());
     CHECK(errors_of(result) == c.errors);
   }
+}
+
+TEST_CASE("keep: the most specific selector decides which sandboxes outlive their last process") {
+  const std::string rules = R"(  - agents: "acme/*/*"
+    sandbox:
+      keep: true
+  - agents: "acme/ci/*"
+    sandbox:
+      keep: false
+)";
+  CHECK(profile_of(rules, "acme/eng/coder-1").keep);
+  CHECK_FALSE(profile_of(rules, "acme/ci/job-1").keep);
+  CHECK_FALSE(profile_of("  - agents: \"acme/*/*\"\n    sandbox:\n      user: tenant-user\n", "acme/eng/coder-1").keep);
+  auto back = sandbox_profile_from_json(to_json(profile_of(rules, "acme/eng/coder-1")));
+  REQUIRE(back);
+  CHECK(back->keep);
 }
 
 TEST_CASE("placeholders expand per agent") {

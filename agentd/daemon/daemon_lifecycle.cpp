@@ -1,0 +1,108 @@
+// A sandbox's end: retired when `agentctl run`'s last process in it exits,
+// when an adopted cgroup disappears, or on `agentctl sandbox remove`. What
+// it held per slot is released, so a host that runs one sandbox per task
+// never runs out of slots and the slot's next sandbox starts clean.
+#include <spdlog/spdlog.h>
+
+#include "agentd/common/safe_text.hpp"
+#include "agentd/daemon/daemon.hpp"
+#include "agentd/daemon/sandbox_retirement.hpp"
+#include "agentd/policy/sandbox_section.hpp"
+#include "agentd/sandbox/cgroup.hpp"
+
+namespace agentd::daemon {
+
+namespace fs = std::filesystem;
+
+Result<uint32_t> Daemon::claim_slot(const std::string& agent) {
+  auto slot = registry_.free_slot(agent);
+  if (!slot || registry_.generation(*slot) == 0) return slot;
+  const std::string previous = registry_.previous_agent(*slot);
+  if (previous == agent) return slot;
+  // Every slot has been used: the uid agentd gives a sandbox whose policy
+  // names no user is the slot's, and files that uid left where others can
+  // reach them (/tmp, outside Landlock's paths) are now the new sandbox's.
+  spdlog::warn("slot {} passes to {} from {}: all {} slots have been used; a sandbox without sandbox.user runs as "
+               "the slot's uid, which may own files the previous one left (give sandboxes a filesystem: "
+               "section, or a wider --sandbox-uids and --max-sandboxes)",
+               *slot, agent, previous.empty() ? "a sandbox of an earlier agentd" : previous, registry_.max_slots());
+  return slot;
+}
+
+Status Daemon::retire_sandbox(uint32_t slot, const std::string& why) {
+  const Sandbox* found = registry_.find_slot(slot);
+  if (!found) return make_error("no sandbox in slot {}", slot);
+  const Sandbox gone = *found;
+  std::error_code ec;
+  if (!gone.adopted) {
+    // Removed first: once the cgroup is gone no command can move in, and
+    // while a process remains the removal fails and the sandbox stays whole.
+    if (fs::exists(gone.cgroup, ec))
+      if (auto st = sandbox::remove_cgroup_tree(gone.cgroup); !st) return st;
+  } else if (!sandbox::path_is_within(gone.cgroup, options_.cgroup_root)) {
+    if (auto st = enforcer_->detach_extra_cgroup(gone.cgroup_id); !st)
+      spdlog::warn("sandbox {}: detaching from {}: {}", gone.agent.str(), terminal_text(gone.cgroup.string()),
+                   st.error().describe());
+  }
+  drain_events();  // its last records still name it
+  // The kernel first: from here its sockets belong to no sandbox (their
+  // generation is no longer the slot's), whoever gets the slot next.
+  if (auto st = maps_->delete_cgroup(gone.cgroup_id); !st) return st;
+  if (auto st = maps_->set_state(slot, retired_state(gone)); !st) return st;
+  registry_.erase(slot);
+  dns_learning_->forget_slot(slot);
+  if (dns_proxy_) dns_proxy_->stop_serving(slot);
+  if (auto st = maps_->set_dns6_port(slot, 0); !st)
+    spdlog::warn("slot {}: clearing its IPv6 DNS port: {}", slot, st.error().describe());
+  if (auto st = maps_->forget_rate_limits(slot); !st)
+    spdlog::warn("slot {}: forgetting its rate limits: {}", slot, st.error().describe());
+  approvals_->sync_grants();  // its grant entries leave the kernel (the grants stay, by agent)
+  if (gone.adopted)
+    if (auto st = save_adopted(); !st) spdlog::error("saving the adopted sandboxes: {}", st.error().describe());
+  const auto age = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now() - gone.created_at);
+  approvals_->on_sandbox(gone.agent.str(), "retired",
+                         {{"slot", slot}, {"generation", gone.generation}, {"why", why}, {"age_seconds", age.count()}});
+  spdlog::info("sandbox {} (slot {}) retired: {}", gone.agent.str(), slot, why);
+  return ok_status();
+}
+
+void Daemon::retire_idle_sandboxes() {
+  const auto now = std::chrono::steady_clock::now();
+  const auto* policy = applier_->policy();
+  std::vector<std::pair<uint32_t, std::string>> due;
+  for (const auto& [slot, s] : registry_.all()) {
+    RetirementView view;
+    view.adopted = s.adopted;
+    view.keep = policy && policy::effective_sandbox_profile(*policy, s.agent).keep;
+    view.since_handed_out = now - s.handed_out;
+    std::error_code ec;
+    if (fs::is_directory(s.cgroup, ec)) {
+      auto populated = sandbox::cgroup_populated(s.cgroup);
+      if (!populated) continue;  // unreadable now: judged again next time
+      view.populated = *populated;
+    }
+    if (auto why = retirement_reason(view, options_.retire_grace)) due.emplace_back(slot, *why);
+  }
+  for (const auto& [slot, why] : due)
+    if (auto st = retire_sandbox(slot, why); !st)
+      spdlog::warn("sandbox in slot {} not retired ({}): {}", slot, why, st.error().describe());
+}
+
+Result<nlohmann::json> Daemon::remove_sandbox(const std::string& agent_text) {
+  auto agent = policy::parse_agent_name(agent_text);
+  if (!agent) return agent.error();
+  const Sandbox* s = registry_.find_agent(agent->str());
+  if (!s) return make_error("agent {} has no sandbox", agent->str());
+  const uint32_t slot = s->slot;
+  if (!s->adopted) {
+    auto populated = sandbox::cgroup_populated(s->cgroup);
+    if (populated && *populated)
+      return make_error("sandbox {} still runs processes (in {}): end them first, or let it retire when they exit",
+                        agent->str(), terminal_text(s->cgroup.string()));
+  }
+  nlohmann::json result = sandbox_to_json(*s);
+  if (auto st = retire_sandbox(slot, "removed by agentctl sandbox remove"); !st) return st.error();
+  return result;
+}
+
+}  // namespace agentd::daemon

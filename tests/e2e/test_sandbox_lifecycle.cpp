@@ -1,0 +1,189 @@
+// A sandbox's end: retired when its last process exits, its slot reused by
+// the next sandbox, which inherits nothing: not its learned addresses, not
+// its counters, and not a socket that outlived it in another process.
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include <catch2/catch.hpp>
+
+#include "approvals_helpers.hpp"
+#include "expectations.hpp"
+#include "world.hpp"
+
+using namespace agentd::e2e;
+using nlohmann::json;
+
+namespace {
+
+const std::string kHolder = E2E_LIFECYCLE_DIR "/fd_holder.py";
+
+// coder-1 may reach wild.example.test (198.51.100.10) by name; every eng
+// agent 198.51.100.20 by address.
+constexpr const char* kPolicy = R"(apiVersion: agentd/v1
+tenant: acme
+rules:
+  - agents: "acme/eng/coder-1"
+    allow:
+      - host: wild.example.test
+        ports: [80]
+  - agents: "acme/eng/*"
+    allow:
+      - cidr: 198.51.100.20/32
+        ports: [80]
+)";
+
+std::string text_of(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+bool wait_for_text(const std::filesystem::path& file, const std::string& text) {
+  for (int i = 0; i < 200; ++i) {
+    if (text_of(file).find(text) != std::string::npos) return true;
+    usleep(50'000);
+  }
+  return false;
+}
+
+json sandbox_list(const World& world) {
+  auto r = world.agentctl({"sandbox", "list", "-o", "json"});
+  INFO(r.describe());
+  REQUIRE(r.exit_code == 0);
+  return json::parse(r.out);
+}
+
+json listed(const json& list, const std::string& agent) {
+  for (const auto& s : list)
+    if (s["agent"] == agent) return s;
+  return nullptr;
+}
+
+// The maintenance sweep runs every 5 s: a retired sandbox leaves the list
+// within a few sweeps.
+bool wait_until_retired(const World& world, const std::string& agent) {
+  for (int i = 0; i < 300; ++i) {
+    if (listed(sandbox_list(world), agent).is_null()) return true;
+    usleep(100'000);
+  }
+  return false;
+}
+
+void touch(const std::filesystem::path& file) { std::ofstream(file) << "go\n"; }
+
+}  // namespace
+
+TEST_CASE("a sandbox is retired when its last process exits, and the next one in its slot inherits nothing") {
+  World world;
+  world.write_policy("acme.yaml", kPolicy);
+  // One slot: the next sandbox must take the retired one's (with the
+  // default 16383, a slot passes to another agent only once all were used).
+  REQUIRE(world.start_agentd({"--retire-grace", "1s", "--max-sandboxes", "1"}));
+  const std::string first = "acme/eng/coder-1", next = "acme/eng/coder-2";
+  // In /tmp: the world's directory is not the sandbox user's to enter.
+  const std::string unix_name = "/tmp/agentd-e2e-fd-" + std::to_string(::getpid()) + ".sock";
+  const auto release = world.dir() / "release", go = world.dir() / "go";
+
+  // A process outside any sandbox that will hold a socket made in the first.
+  pid_t holder = world.spawn_in_host({"python3", kHolder, "hold", unix_name, release.string(), go.string(),
+                                      "198.51.100.20", "80"},
+                                     "holder");
+  REQUIRE(wait_for_text(world.dir() / "holder.out", "listening"));
+  pid_t giver = world.spawn_in_sandbox(first, {kHolder, "give", unix_name}, "giver", "/usr/bin/python3");
+  const bool held_it = wait_for_text(world.dir() / "holder.out", "held");
+  INFO("giver: " << text_of(world.dir() / "giver.out") << text_of(world.dir() / "giver.err"));
+  INFO("holder: " << text_of(world.dir() / "holder.err"));
+  REQUIRE(held_it);
+
+  // While the giver keeps it in use: a name learned, a denial, counters.
+  expect_ok(world.netprobe_in_sandbox(first, {"resolve", "wild.example.test", "80"}));
+  expect_refused(world.netprobe_in_sandbox(first, {"connect", "tcp", "198.51.100.66", "80"}));
+  const json before = listed(sandbox_list(world), first);
+  INFO(before.dump());
+  REQUIRE(before.is_object());
+  CHECK(before["state"] == "running");
+  CHECK(before["denied"].get<uint64_t>() >= 1);
+  const auto slot = before["slot"].get<uint32_t>();
+  const auto generation = before["generation"].get<uint32_t>();
+  const std::string cgroup = before["cgroup"].get<std::string>();
+
+  // Its last process exits: retired, its cgroup removed, the audit trail keeps it.
+  touch(release);
+  CHECK(world.wait_spawned(giver, "giver").exit_code == 0);
+  INFO(world.agentd_log());
+  REQUIRE(wait_until_retired(world, first));
+  CHECK_FALSE(std::filesystem::exists(cgroup));
+  auto audit = world.agentctl({"audit", "--decision", "retired", "-o", "json"});
+  INFO(audit.describe());
+  CHECK(audit.exit_code == 0);
+  CHECK(audit.out.find(first) != std::string::npos);
+  CHECK(audit.out.find("its last process exited") != std::string::npos);
+
+  // The next sandbox takes the slot, one generation on, and starts clean:
+  // the address the first learned is not open to it, its counters are its own.
+  expect_refused(world.netprobe_in_sandbox(next, {"connect", "tcp", "198.51.100.10", "80"}));
+  expect_ok(world.netprobe_in_sandbox(next, {"connect", "tcp", "198.51.100.20", "80"}));
+  const json after = listed(sandbox_list(world), next);
+  INFO(after.dump());
+  REQUIRE(after.is_object());
+  CHECK(after["slot"] == slot);
+  CHECK(after["generation"] == generation + 1);
+  CHECK(after["allowed"] == 1);
+  CHECK(after["denied"] == 1);
+  CHECK(world.agentd_log().find("slot 1 passes to " + next + " from " + first) != std::string::npos);
+
+  // The socket the first sandbox made, held outside it: not the next
+  // sandbox's, though its rules allow the address.
+  touch(go);
+  auto held = world.wait_spawned(holder, "holder");
+  INFO(held.describe());
+  CHECK(held.exit_code == 1);
+  CHECK(held.out.find("refused") != std::string::npos);
+
+  // agentd still serves; nothing left the test world.
+  CHECK(daemon_status(world)["sandboxes"].size() == 1);
+  CHECK(world.stray_packets() == 0);
+}
+
+TEST_CASE("a kept sandbox outlives its last process, and sandbox remove retires one on demand") {
+  World world;
+  world.write_policy("acme.yaml", std::string(kPolicy) + R"(  - agents: "acme/ops/*"
+    allow:
+      - cidr: 198.51.100.20/32
+        ports: [80]
+    sandbox:
+      keep: true
+)");
+  REQUIRE(world.start_agentd({"--retire-grace", "1s"}));
+  expect_ok(world.netprobe_in_sandbox("acme/ops/runner", {"connect", "tcp", "198.51.100.20", "80"}));
+  expect_ok(world.netprobe_in_sandbox("acme/eng/coder-1", {"connect", "tcp", "198.51.100.20", "80"}));
+  REQUIRE(wait_until_retired(world, "acme/eng/coder-1"));
+  // Another agent gets a slot never used, not the one just freed.
+  expect_ok(world.netprobe_in_sandbox("acme/eng/coder-2", {"connect", "tcp", "198.51.100.20", "80"}));
+  CHECK(listed(sandbox_list(world), "acme/eng/coder-2")["slot"] == 3);
+  const json kept = listed(sandbox_list(world), "acme/ops/runner");
+  INFO(kept.dump());
+  REQUIRE(kept.is_object());  // several sweeps later, still there
+  CHECK(kept["state"] == "empty");
+  CHECK(kept["keep"] == true);
+  CHECK(kept["allowed"] == 1);
+
+  // Removing one that does not exist, or one still running, is refused.
+  auto missing = world.agentctl({"sandbox", "remove", "--agent", "acme/eng/nobody"});
+  CHECK(missing.exit_code != 0);
+  CHECK(missing.err.find("has no sandbox") != std::string::npos);
+  auto removed = world.agentctl({"sandbox", "remove", "--agent", "acme/ops/runner"});
+  INFO(removed.describe());
+  CHECK(removed.exit_code == 0);
+  CHECK(listed(sandbox_list(world), "acme/ops/runner").is_null());
+  // Made anew on the next run, in its own slot again, counting from zero.
+  expect_ok(world.netprobe_in_sandbox("acme/ops/runner", {"connect", "tcp", "198.51.100.20", "80"}));
+  const json again = listed(sandbox_list(world), "acme/ops/runner");
+  INFO(again.dump());
+  CHECK(again["allowed"] == 1);
+  CHECK(again["slot"] == 1);
+  CHECK(again["generation"] == 2);
+}
