@@ -116,6 +116,7 @@ enum agentd_deny_reason {
 	AGENTD_REASON_NAMELESS = 15,         /* ... are another protocol, under `verify: strict` */
 	AGENTD_REASON_UNVERIFIED_DATA = 16,  /* ... left before the check (TCP fast open, a send racing the handshake) */
 	AGENTD_REASON_QUIC = 17,             /* UDP to port 443 of an address allowed only by name: QUIC hides the name */
+	AGENTD_REASON_DNS_NETNS = 18,        /* DNS from a network namespace the proxy does not serve yet (a container's): agentd starts serving it */
 };
 
 /*
@@ -225,6 +226,18 @@ struct agentd_dns_config {
 	__u32 enabled;
 	__u32 proxy_port; /* host order */
 };
+
+/*
+ * Key of agentd_dnsns: a network namespace (its cookie) where the proxy
+ * listens for one sandbox (slot), or for all of them (slot 0: agentd's
+ * own namespace, where the shared sockets are).
+ */
+struct agentd_dnsns_key {
+	__u64 netns_cookie;
+	__u32 slot;
+	__u32 _pad;
+};
+#define AGENTD_MAX_DNS_NETNS 4096
 
 /* Value of agentd_dns6 (see AGENTD_DNS_NET). */
 struct agentd_dns6_port {
@@ -370,6 +383,7 @@ static_assert(sizeof(struct agentd_name_sock) == 56, "name sock layout");
 static_assert(sizeof(struct agentd_name_counts) == 24, "name counts layout");
 static_assert(sizeof(struct agentd_name_event) == 104 + 8 + AGENTD_NAME_MAX, "name event layout");
 static_assert(sizeof(struct agentd_dns6_port) == 4, "dns6 port layout");
+static_assert(sizeof(struct agentd_dnsns_key) == 16, "dns netns key layout");
 static_assert(sizeof(struct agentd_ratelimit_key) == 28, "rate limit key layout");
 static_assert(sizeof(struct agentd_ratelimit_value) == 24, "rate limit value layout");
 #else

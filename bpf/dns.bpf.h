@@ -14,6 +14,20 @@
 #define REDIRECT_NONE 0 /* not DNS, or no proxy: judge it as any other traffic */
 #define REDIRECT_DONE 1 /* sent to the proxy */
 #define REDIRECT_DENY 2 /* DNS the proxy cannot take: refused */
+#define REDIRECT_NETNS 3 /* from a network namespace the proxy does not serve (yet): refused */
+
+/* Does the proxy listen, for this sandbox, in the caller's network
+ * namespace? agentd's own serves every sandbox; another (a container's)
+ * the sandboxes agentd opened sockets there for. */
+static __always_inline int proxy_serves(struct bpf_sock_addr *ctx, __u32 slot)
+{
+	struct agentd_dnsns_key key = { .netns_cookie = bpf_get_netns_cookie(ctx), .slot = 0 };
+
+	if (bpf_map_lookup_elem(&agentd_dnsns, &key))
+		return 1;
+	key.slot = slot;
+	return bpf_map_lookup_elem(&agentd_dnsns, &key) != 0;
+}
 
 static __always_inline struct agentd_dns_config *dns_config(void)
 {
@@ -60,6 +74,8 @@ static __always_inline int redirect_dns(struct bpf_sock_addr *ctx, const struct 
 	state = bpf_map_lookup_elem(&agentd_state, &slot);
 	if (!state || !(state->flags & AGENTD_SANDBOX_ACTIVE))
 		return REDIRECT_NONE;
+	if (!proxy_serves(ctx, slot))
+		return REDIRECT_NETNS;
 	if (!ipv6_hook) {
 		route = TO_PROXY4;
 	} else {

@@ -28,6 +28,9 @@ static __always_inline int egress(struct bpf_sock_addr *ctx, __u8 hook, const st
 	case REDIRECT_DENY:
 		return deny_egress(ctx, hook, socket_slot(ctx->sk), AGENTD_CLASS_EMPTY,
 				   AGENTD_REASON_DNS_UNSUPPORTED, AGENTD_RANGE_NONE, dest);
+	case REDIRECT_NETNS:
+		return deny_egress(ctx, hook, socket_slot(ctx->sk), AGENTD_CLASS_EMPTY, AGENTD_REASON_DNS_NETNS,
+				   AGENTD_RANGE_NONE, dest);
 	default:
 		return judge_egress(ctx, hook, dest);
 	}

@@ -152,6 +152,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } agentd_dns6 SEC(".maps");
 
+/* Where the proxy listens (agentd_dnsns_key); a query from any other
+ * network namespace is refused, with a record that makes agentd serve it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, AGENTD_MAX_DNS_NETNS);
+	__type(key, struct agentd_dnsns_key);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} agentd_dnsns SEC(".maps");
+
 /* ---- name verification (name_check.bpf.h) ------------------------------ */
 
 /* (scope, reversed name) -> the ports that name may reach: a class's host

@@ -4,6 +4,7 @@
 #include <linux/magic.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <sys/statfs.h>
 
 #include <bpf/bpf.h>
@@ -13,10 +14,30 @@
 #include <cstdio>
 
 #include "agentd/bpf/lsm_probe.hpp"
+#include "agentd/common/unique_fd.hpp"
 
 namespace agentd::bpf {
 namespace fs = std::filesystem;
 namespace {
+
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+
+// agentd_dnsns[{own namespace, slot 0}]: every sandbox is served here.
+Status serve_own_netns(int dnsns_fd) {
+  UniqueFd probe(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!probe) return system_error("creating a socket to learn agentd's network namespace");
+  uint64_t cookie = 0;
+  socklen_t len = sizeof(cookie);
+  if (::getsockopt(probe.get(), SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len) != 0)
+    return system_error("reading agentd's network namespace cookie (SO_NETNS_COOKIE, Linux 5.14)");
+  agentd_dnsns_key key{cookie, 0, 0};
+  const uint32_t served = 1;
+  if (bpf_map_update_elem(dnsns_fd, &key, &served, BPF_ANY) != 0)
+    return system_error("telling the kernel where the DNS proxy listens");
+  return ok_status();
+}
 
 bool is_bpffs(const fs::path& path) {
   struct statfs st {};
@@ -145,7 +166,10 @@ Result<std::unique_ptr<Enforcer>> Enforcer::start(const EnforcerOptions& options
                            bpf_map__fd(m.agentd_grants),  bpf_map__fd(m.agentd_dns6),
                            bpf_map__fd(m.agentd_records), bpf_map__fd(m.agentd_budget),
                            bpf_map__fd(m.agentd_names),  bpf_map__fd(m.agentd_namecnt),
-                           bpf_map__fd(m.agentd_ratelim)};
+                           bpf_map__fd(m.agentd_ratelim), bpf_map__fd(m.agentd_dnsns)};
+  // Before any hook is attached: DNS from agentd's own network namespace,
+  // where the proxy's shared sockets listen, is served for every sandbox.
+  if (auto status = serve_own_netns(enforcer->maps_.dnsns); !status) return status.error();
   if (auto status = enforcer->attach_first_bytes(); !status) return status.error();
   if (auto status = enforcer->attach_all(options.cgroup_root, options.bpffs_dir / "links" / "root"); !status)
     return status.error();

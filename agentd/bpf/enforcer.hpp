@@ -45,6 +45,7 @@ struct MapFds {
   int grants = -1, dns6 = -1, records = -1, budget = -1;
   int names = -1, namecnt = -1;  // name verification: the names trie, its counts
   int ratelim = -1;              // the records' per-destination rate limit
+  int dnsns = -1;                // network namespaces where the DNS proxy listens
 };
 
 class Enforcer {

@@ -318,6 +318,21 @@ Status MapWriter::forget_rate_limits(uint32_t slot) {
   return ok_status();
 }
 
+Status MapWriter::put_dns_netns(uint64_t cookie, uint32_t slot) {
+  const agentd_dnsns_key key{cookie, slot, 0};
+  const uint32_t served = 1;
+  if (bpf_map_update_elem(fds_.dnsns, &key, &served, BPF_ANY) != 0)
+    return system_error("serving DNS for sandbox slot {} in network namespace {}", slot, cookie);
+  return ok_status();
+}
+
+Status MapWriter::delete_dns_netns(uint64_t cookie, uint32_t slot) {
+  const agentd_dnsns_key key{cookie, slot, 0};
+  if (bpf_map_delete_elem(fds_.dnsns, &key) != 0 && errno != ENOENT)
+    return system_error("forgetting DNS for sandbox slot {} in network namespace {}", slot, cookie);
+  return ok_status();
+}
+
 Result<uint64_t> MapWriter::stat(agentd_stat which) const {
   return sum_per_cpu<uint64_t>(fds_.stats, which, "stat", [](uint64_t& total, uint64_t v) { total += v; });
 }

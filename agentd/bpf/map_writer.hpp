@@ -67,6 +67,10 @@ class MapWriter {
   // The records' rate-limit state of a slot, forgotten: a retired
   // sandbox's repeats never hold back the next one's records.
   Status forget_rate_limits(uint32_t slot);
+  // Where the DNS proxy listens for a sandbox besides agentd's own
+  // network namespace (a container's): bpf/dns.bpf.h, proxy_serves.
+  Status put_dns_netns(uint64_t cookie, uint32_t slot);
+  Status delete_dns_netns(uint64_t cookie, uint32_t slot);
   Result<uint64_t> stat(agentd_stat which) const;
 
  private:

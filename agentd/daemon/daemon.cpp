@@ -373,6 +373,7 @@ int Daemon::on_maintenance_timer(sd_event_source* source, uint64_t, void* self) 
     daemon->dns_learning_->save(daemon->options_.state_dir / "learned.json");
   });
   guarded("retiring idle sandboxes", daemon->loop_failures_, [&] { daemon->retire_idle_sandboxes(); });
+  guarded("leaving unused network namespaces", daemon->loop_failures_, [&] { daemon->sweep_sandbox_netns(); });
   sd_event_source_set_time_relative(source, kMaintenanceUsec);
   sd_event_source_set_enabled(source, SD_EVENT_ON);
   return 0;
@@ -1059,6 +1060,7 @@ void Daemon::on_denial(const agentd_deny_event& event, std::string_view name) {
   const json record = events::denial_to_json(event, context);
   denial_log_->write(record);
   approvals_->on_denial(record);
+  if (event.reason == AGENTD_REASON_DNS_NETNS) serve_sandbox_netns(event.slot, static_cast<pid_t>(event.tgid));
 }
 
 void Daemon::drain_events() {

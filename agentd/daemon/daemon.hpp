@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -73,6 +74,18 @@ class Daemon {
   Status retire_sandbox(uint32_t slot, const std::string& why);
   // On the maintenance timer: the sandboxes sandbox_retirement.hpp retires.
   void retire_idle_sandboxes();
+  // DNS from a sandbox's process in another network namespace (a
+  // container's), refused by the kernel with a dns_netns record: the
+  // proxy's sockets for that sandbox, opened inside it (daemon_netns.cpp).
+  void serve_sandbox_netns(uint32_t slot, pid_t hint);
+  // The proxy's sockets inside the namespace of one process of the
+  // sandbox (checked to be in it); false when not served, logged.
+  bool serve_netns_of(const Sandbox& sandbox, pid_t pid);
+  // On the maintenance timer: namespaces none of the sandbox's processes
+  // is in any more are left.
+  void sweep_sandbox_netns();
+  // A retiring sandbox's namespaces, out of the kernel's map.
+  void forget_sandbox_netns(uint32_t slot);
   // `agentctl sandbox remove`: an adopted sandbox, or an empty run sandbox.
   Result<nlohmann::json> remove_sandbox(const std::string& agent);
   nlohmann::json status() const;
@@ -139,6 +152,10 @@ class Daemon {
   std::string last_reload_trigger_ = "start";
   double last_reload_ms_ = 0;
   uint64_t events_received_ = 0;
+  // Served namespaces no process of their sandbox was in at the last
+  // sweeps: since when (DnsProxy::Foreign ids).
+  std::map<uint64_t, std::chrono::steady_clock::time_point> netns_unused_since_;
+  std::map<uint32_t, std::chrono::steady_clock::time_point> netns_walked_at_;  // by slot: its processes last walked
   uint64_t loop_failures_ = 0;  // event-loop callbacks that threw (guard.hpp)
 };
 

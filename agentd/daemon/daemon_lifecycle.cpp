@@ -51,6 +51,7 @@ Status Daemon::retire_sandbox(uint32_t slot, const std::string& why) {
   if (auto st = maps_->set_state(slot, retired_state(gone)); !st) return st;
   registry_.erase(slot);
   dns_learning_->forget_slot(slot);
+  forget_sandbox_netns(slot);
   if (dns_proxy_) dns_proxy_->stop_serving(slot);
   if (auto st = maps_->set_dns6_port(slot, 0); !st)
     spdlog::warn("slot {}: clearing its IPv6 DNS port: {}", slot, st.error().describe());

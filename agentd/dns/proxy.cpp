@@ -11,6 +11,7 @@
 
 #include "agentd/common/accept_or_shed.hpp"
 #include "agentd/common/guard.hpp"
+#include "agentd/dns/proxy_sockets.hpp"
 
 #include "agentd_abi.h"
 
@@ -47,69 +48,10 @@ std::optional<uint32_t> slot_of_address(in_addr addr) {
   return host & ~AGENTD_DNS_MASK;
 }
 
-Status set_int_option(int fd, int level, int name, int value, const char* what) {
-  if (::setsockopt(fd, level, name, &value, sizeof(value)) != 0) return system_error("setting {}", what);
-  return ok_status();
-}
-
-Result<UniqueFd> bound_socket(int family, int type, const sockaddr* addr, socklen_t len, const std::string& where,
-                              bool shared_port = false) {
-  UniqueFd fd(::socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!fd) return system_error("creating the DNS proxy socket");
-  // TCP only: a restart must not wait out TIME_WAIT. Never for UDP, where
-  // SO_REUSEADDR would let another socket bind beside the proxy and take
-  // its queries.
-  if (type == SOCK_STREAM)
-    if (auto st = set_int_option(fd.get(), SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR"); !st) return st.error();
-  // The IPv4 UDP sockets: the wildcard one and each sandbox's own
-  // 127.64.<slot> one share the port. SO_REUSEPORT, unlike SO_REUSEADDR,
-  // lets only sockets of the same uid (root's, agentd's) bind beside them;
-  // the hooks keep sandboxes off the port whatever their uid.
-  if (shared_port)
-    if (auto st = set_int_option(fd.get(), SOL_SOCKET, SO_REUSEPORT, 1, "SO_REUSEPORT"); !st) return st.error();
-  if (family == AF_INET6)
-    if (auto st = set_int_option(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, 1, "IPV6_V6ONLY"); !st) return st.error();
-  if (family == AF_INET && type == SOCK_DGRAM)
-    if (auto st = set_int_option(fd.get(), IPPROTO_IP, IP_PKTINFO, 1, "IP_PKTINFO"); !st) return st.error();
-  const char* transport = type == SOCK_DGRAM ? "udp" : "tcp";
-  if (::bind(fd.get(), addr, len) != 0) return system_error("binding the DNS proxy to {} ({})", where, transport);
-  if (type == SOCK_STREAM && ::listen(fd.get(), 128) != 0) return system_error("listening on {}", where);
-  return fd;
-}
-
-// Every 127.64.x.y is local through the loopback route: only a wildcard
-// bind receives them all. Queries that did not arrive on one are dropped.
-Result<UniqueFd> listen_socket(int type, uint16_t port) {
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_ANY);
-  return bound_socket(AF_INET, type, reinterpret_cast<sockaddr*>(&addr), sizeof(addr), fmt::format("port {}", port),
-                      type == SOCK_DGRAM);
-}
-
-// A sandbox's own UDP socket at 127.64.<slot>:<port>.
-Result<UniqueFd> slot_socket(uint32_t slot, uint16_t port) {
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(AGENTD_DNS_NET | slot);
-  return bound_socket(AF_INET, SOCK_DGRAM, reinterpret_cast<sockaddr*>(&addr), sizeof(addr),
-                      fmt::format("127.64.{}.{}:{}", slot >> 8, slot & 0xff, port), true);
-}
-
 // Datagrams read per turn of the loop: from the shared socket, and from a
 // sandbox's own (then every other ready sandbox's turn comes first).
 constexpr int kSharedUdpPerTurn = 256;
 constexpr int kOwnUdpPerTurn = 8;
-
-Result<UniqueFd> listen_socket6(int type, uint16_t port) {
-  sockaddr_in6 addr{};
-  addr.sin6_family = AF_INET6;
-  addr.sin6_port = htons(port);
-  addr.sin6_addr = in6addr_loopback;
-  return bound_socket(AF_INET6, type, reinterpret_cast<sockaddr*>(&addr), sizeof(addr), fmt::format("[::1]:{}", port));
-}
 
 Status watch(sd_event* loop, SdEventSourcePtr& source, int fd, uint32_t events, sd_event_io_handler_t handler,
              void* userdata, const char* what) {
@@ -244,6 +186,7 @@ DnsProxy::~DnsProxy() {
   connections_.clear();
   ipv6_.clear();
   ipv4_.clear();
+  foreign_.clear();
   sweep_.reset();
   tcp_source_.reset();
   udp_source_.reset();
@@ -331,7 +274,7 @@ int DnsProxy::on_upstream(sd_event_source*, int, uint32_t, void* userdata) {
   return 0;
 }
 
-void DnsProxy::read_udp(int fd, uint32_t own_slot, bool ipv6) {
+void DnsProxy::read_udp(int fd, uint32_t own_slot, bool ipv6, uint64_t foreign) {
   uint8_t buffer[kMaxMessageBytes + 1];
   for (int budget = own_slot ? kOwnUdpPerTurn : kSharedUdpPerTurn; budget > 0; --budget) {  // then the others' turn
     Client client;
@@ -347,7 +290,10 @@ void DnsProxy::read_udp(int fd, uint32_t own_slot, bool ipv6) {
     const ssize_t n = ::recvmsg(fd, &msg, MSG_DONTWAIT);
     if (n < 0) return;  // EAGAIN: all read
     std::optional<uint32_t> slot;
-    if (own_slot) {
+    if (foreign) {
+      client.foreign = foreign;
+      slot = own_slot;
+    } else if (own_slot) {
       (ipv6 ? client.ipv6_slot : client.ipv4_slot) = own_slot;
       slot = own_slot;
     }
@@ -562,6 +508,16 @@ void DnsProxy::reply(const Client& client, const Bytes& bytes) {
   }
   // From the very address the query went to: a connected resolver socket
   // accepts nothing else.
+  if (client.foreign) {
+    auto it = foreign_.find(client.foreign);
+    if (it == foreign_.end()) return;  // the namespace was left meanwhile
+    const bool v6 = client.peer.ss_family == AF_INET6;
+    const int fd = v6 ? it->second->sockets.udp6.get() : it->second->sockets.udp4.get();
+    if (::sendto(fd, bytes.data(), bytes.size(), MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&client.peer),
+                 v6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in)) < 0)
+      spdlog::debug("DNS reply not sent: {}", std::strerror(errno));
+    return;
+  }
   if (client.ipv4_slot) {
     auto it = ipv4_.find(client.ipv4_slot);
     if (it == ipv4_.end()) return;
@@ -752,9 +708,59 @@ void DnsProxy::close_tcp(uint64_t serial) {
   }
 }
 
+int DnsProxy::on_foreign_udp(sd_event_source*, int fd, uint32_t, void* userdata) {
+  auto* endpoint = static_cast<ForeignEndpoint*>(userdata);
+  DnsProxy* proxy = endpoint->proxy;
+  const bool v6 = fd == endpoint->sockets.udp6.get();
+  guarded("reading DNS/udp in a sandbox's namespace", proxy->counters_.failed,
+          [&] { proxy->read_udp(fd, endpoint->info.slot, v6, endpoint->info.id); });
+  return 0;
+}
+
+int DnsProxy::on_foreign_accept(sd_event_source*, int fd, uint32_t, void* userdata) {
+  auto* endpoint = static_cast<ForeignEndpoint*>(userdata);
+  DnsProxy* proxy = endpoint->proxy;
+  guarded("accepting DNS/tcp in a sandbox's namespace", proxy->counters_.failed,
+          [&] { proxy->accept_tcp(fd, endpoint->info.slot); });
+  return 0;
+}
+
+Result<uint64_t> DnsProxy::serve_foreign(uint32_t slot, uint64_t netns_ino, NetnsSockets sockets) {
+  if (slot == AGENTD_SLOT_UNKNOWN || slot >= AGENTD_MAX_SANDBOXES) return make_error("slot {} out of range", slot);
+  auto endpoint = std::make_unique<ForeignEndpoint>();
+  endpoint->proxy = this;
+  endpoint->info = {next_foreign_++, slot, sockets.cookie, netns_ino, static_cast<bool>(sockets.udp6)};
+  endpoint->sockets = std::move(sockets);
+  auto* e = endpoint.get();
+  const char* what = "DNS in a sandbox's namespace";
+  if (auto st = watch(loop_, e->udp4_source, e->sockets.udp4.get(), EPOLLIN, &DnsProxy::on_foreign_udp, e, what); !st)
+    return st.error();
+  if (auto st = watch(loop_, e->tcp4_source, e->sockets.tcp4.get(), EPOLLIN, &DnsProxy::on_foreign_accept, e, what); !st)
+    return st.error();
+  if (e->sockets.udp6) {
+    if (auto st = watch(loop_, e->udp6_source, e->sockets.udp6.get(), EPOLLIN, &DnsProxy::on_foreign_udp, e, what); !st)
+      return st.error();
+    if (auto st = watch(loop_, e->tcp6_source, e->sockets.tcp6.get(), EPOLLIN, &DnsProxy::on_foreign_accept, e, what);
+        !st)
+      return st.error();
+  }
+  const uint64_t id = e->info.id;
+  foreign_.emplace(id, std::move(endpoint));
+  return id;
+}
+
+std::vector<DnsProxy::Foreign> DnsProxy::foreign() const {
+  std::vector<Foreign> list;
+  for (const auto& [id, e] : foreign_) list.push_back(e->info);
+  return list;
+}
+
+void DnsProxy::stop_foreign(uint64_t id) { foreign_.erase(id); }
+
 void DnsProxy::stop_serving(uint32_t slot) {
   ipv4_.erase(slot);
   ipv6_.erase(slot);
+  std::erase_if(foreign_, [&](const auto& f) { return f.second->info.slot == slot; });
   std::vector<uint64_t> connections;
   for (const auto& [serial, c] : connections_)
     if (c->slot == slot) connections.push_back(serial);

@@ -20,12 +20,14 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "agentd/common/result.hpp"
 #include "agentd/common/sd_event_ptr.hpp"
 #include "agentd/common/unique_fd.hpp"
 #include "agentd/dns/client_budget.hpp"
 #include "agentd/dns/message.hpp"
+#include "agentd/dns/proxy_sockets.hpp"
 #include "agentd/dns/tcp_exchange.hpp"
 
 namespace agentd::dns {
@@ -91,7 +93,19 @@ class DnsProxy {
   // and the loop takes each sandbox's queries in turn. When it fails, the
   // sandbox's queries still reach the shared socket.
   Status serve_udp4(uint32_t slot);
-  // A retired sandbox: its sockets closed, its connections and the
+  // A sandbox's sockets inside another network namespace (a container's,
+  // from open_in_netns), served as its own: replies leave from them.
+  struct Foreign {
+    uint64_t id = 0;
+    uint32_t slot = 0;
+    uint64_t cookie = 0;     // the namespace, as the hooks see it
+    uint64_t netns_ino = 0;  // the namespace, as /proc/PID/ns/net shows it
+    bool ipv6 = false;
+  };
+  Result<uint64_t> serve_foreign(uint32_t slot, uint64_t netns_ino, NetnsSockets sockets);
+  std::vector<Foreign> foreign() const;
+  void stop_foreign(uint64_t id);
+  // A retired sandbox: its sockets closed (in any namespace), its connections and the
   // queries it has upstream dropped (an answer arriving later is never
   // learned for the slot's next sandbox), its use forgotten.
   void stop_serving(uint32_t slot);
@@ -110,6 +124,7 @@ class DnsProxy {
     uint32_t ipv6_slot = 0;     // UDP over [::1]: the slot whose socket took it (replies from there)
     uint32_t ipv4_slot = 0;     // UDP on a sandbox's own 127.64 socket: replies from there
     uint64_t connection = 0;    // TCP: the connection's serial
+    uint64_t foreign = 0;       // UDP in another namespace: the endpoint that took it (replies from there)
   };
   struct Pending {
     Client client;
@@ -154,7 +169,7 @@ class DnsProxy {
 
   // own_slot 0: the shared 127.64.0.0/16 socket, whose slot is in
   // IP_PKTINFO; else the socket of that sandbox, [::1] or 127.64.
-  void read_udp(int fd, uint32_t own_slot, bool ipv6);
+  void read_udp(int fd, uint32_t own_slot, bool ipv6, uint64_t foreign = 0);
   // known_slot 0: the 127.64.0.0/16 listener, whose slot is the local address.
   void accept_tcp(int listener, uint32_t known_slot);
   // A query that came over UDP goes upstream from a socket of its own.
@@ -228,6 +243,16 @@ class DnsProxy {
     SdEventSourcePtr source;
   };
   std::map<uint32_t, std::unique_ptr<Ipv4Endpoint>> ipv4_;  // by slot
+  struct ForeignEndpoint {
+    DnsProxy* proxy = nullptr;
+    Foreign info;
+    NetnsSockets sockets;
+    SdEventSourcePtr udp4_source, tcp4_source, udp6_source, tcp6_source;
+  };
+  static int on_foreign_udp(sd_event_source*, int fd, uint32_t, void* endpoint);
+  static int on_foreign_accept(sd_event_source*, int fd, uint32_t, void* endpoint);
+  std::map<uint64_t, std::unique_ptr<ForeignEndpoint>> foreign_;  // by id
+  uint64_t next_foreign_ = 1;
   uint64_t next_serial_ = 1;
   Counters counters_;
 };

@@ -48,6 +48,7 @@ std::string reason_name(uint8_t reason) {
     case AGENTD_REASON_NAMELESS: return "nameless";
     case AGENTD_REASON_UNVERIFIED_DATA: return "unverified_data";
     case AGENTD_REASON_QUIC: return "quic";
+    case AGENTD_REASON_DNS_NETNS: return "dns_netns";
     default: return fmt::format("reason{}", reason);
   }
 }

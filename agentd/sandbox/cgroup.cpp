@@ -35,6 +35,20 @@ Result<bool> cgroup_populated(const fs::path& cgroup) {
   return parse_populated(text.str());
 }
 
+std::vector<pid_t> cgroup_pids(const fs::path& cgroup) {
+  std::vector<pid_t> pids;
+  auto read_procs = [&](const fs::path& dir) {
+    std::ifstream in(dir / "cgroup.procs");
+    pid_t pid = 0;
+    while (in >> pid) pids.push_back(pid);
+  };
+  read_procs(cgroup);
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(cgroup, ec), end; !ec && it != end; it.increment(ec))
+    if (it->is_directory(ec)) read_procs(it->path());
+  return pids;
+}
+
 Status create_cgroup_path(const fs::path& root, const fs::path& relative) {
   fs::path current = root;
   for (const auto& part : relative) {

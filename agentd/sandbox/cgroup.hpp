@@ -33,6 +33,9 @@ Result<bool> cgroup_populated(const std::filesystem::path& cgroup);
 // Pure: the "populated" field of a cgroup.events text.
 Result<bool> parse_populated(std::string_view events);
 
+// The processes in the cgroup and below it (cgroup.procs of each).
+std::vector<pid_t> cgroup_pids(const std::filesystem::path& cgroup);
+
 // Kills every process in the cgroup and below (cgroup.kill).
 Status kill_cgroup(const std::filesystem::path& cgroup);
 // Removes a cgroup tree, deepest first; fails while processes remain.
