@@ -15,7 +15,7 @@ struct Globals {
 };
 
 int run_command(const Globals& g, const std::string& agent, const std::string& user,
-                const std::vector<std::string>& argv);
+                const std::vector<std::string>& argv, bool unknown_tenant = false);
 int policy_validate(const Globals& g, const std::vector<std::string>& paths);
 int policy_explain(const Globals& g, const std::string& agent, const std::string& dest,
                    const std::string& policy_dir, bool inbound, const std::string& sni);
@@ -24,7 +24,7 @@ int policy_diff(const Globals& g);
 int status(const Globals& g);
 int sandbox_list(const Globals& g);
 int sandbox_profile(const Globals& g, const std::string& agent, const std::string& policy_dir);
-int sandbox_adopt(const Globals& g, const std::string& agent, const std::string& cgroup);
+int sandbox_adopt(const Globals& g, const std::string& agent, const std::string& cgroup, bool unknown_tenant = false);
 int sandbox_remove(const Globals& g, const std::string& agent);
 
 int watch(const Globals& g);

@@ -42,12 +42,14 @@ std::optional<std::string> io_uring_refusal(const agentd::policy::SandboxProfile
 }  // namespace
 
 int run_command(const Globals& g, const std::string& agent, const std::string& user,
-                const std::vector<std::string>& argv) {
+                const std::vector<std::string>& argv, bool unknown_tenant) {
   auto fail = [](const std::string& message) {
     std::cerr << "agentctl: " << message << "\n";
     return kExitFailure;
   };
-  auto sandbox = agentd::api::call(g.socket, {{"method", "sandbox.ensure"}, {"agent", agent}});
+  nlohmann::json request = {{"method", "sandbox.ensure"}, {"agent", agent}};
+  if (unknown_tenant) request["unknown_tenant"] = true;
+  auto sandbox = agentd::api::call(g.socket, request);
   if (!sandbox) return fail(sandbox.error().describe());
   // An agentd that sends no profile is older than this agentctl: refuse
   // rather than run unconfined.

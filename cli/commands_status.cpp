@@ -171,8 +171,10 @@ int sandbox_remove(const Globals& g, const std::string& agent) {
   return 0;
 }
 
-int sandbox_adopt(const Globals& g, const std::string& agent, const std::string& cgroup) {
-  auto result = agentd::api::call(g.socket, {{"method", "sandbox.adopt"}, {"agent", agent}, {"cgroup", cgroup}});
+int sandbox_adopt(const Globals& g, const std::string& agent, const std::string& cgroup, bool unknown_tenant) {
+  json request = {{"method", "sandbox.adopt"}, {"agent", agent}, {"cgroup", cgroup}};
+  if (unknown_tenant) request["unknown_tenant"] = true;
+  auto result = agentd::api::call(g.socket, request);
   if (!result) return fail(result.error());
   std::cout << "adopted " << json_text((*result)["cgroup"]) << " as the sandbox of " << json_text((*result)["agent"])
             << " (slot " << json_text((*result)["slot"]) << ")\n";

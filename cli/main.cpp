@@ -22,8 +22,12 @@ int main(int argc, char** argv) {
   auto* run = app.add_subcommand("run", "run a command inside an agent's sandbox");
   run->add_option("--agent", agent, "TENANT/TEAM/AGENT")->required();
   run->add_option("--user", user, "run the command as this user (name or uid)");
+  bool unknown_tenant = false;
+  run->add_flag("--unknown-tenant", unknown_tenant,
+                "make the sandbox even if no policy file names its tenant (a staged roll-out: everything is denied "
+                "until one does); without it such a name is refused as a likely typo");
   run->add_option("command", command, "the command and its arguments (after --)")->required();
-  run->callback([&] { code = agentctl::run_command(g, agent, user, command); });
+  run->callback([&] { code = agentctl::run_command(g, agent, user, command, unknown_tenant); });
 
   auto* policy = app.add_subcommand("policy", "check and explain policy");
   policy->require_subcommand(1);
@@ -68,7 +72,8 @@ int main(int argc, char** argv) {
   auto* adopt = sandbox->add_subcommand("adopt", "make an existing cgroup an agent's sandbox");
   adopt->add_option("--agent", agent, "TENANT/TEAM/AGENT")->required();
   adopt->add_option("--cgroup", cgroup, "the cgroup v2 directory")->required();
-  adopt->callback([&] { code = agentctl::sandbox_adopt(g, agent, cgroup); });
+  adopt->add_flag("--unknown-tenant", unknown_tenant, "adopt even if no policy file names the agent's tenant");
+  adopt->callback([&] { code = agentctl::sandbox_adopt(g, agent, cgroup, unknown_tenant); });
   auto* remove = sandbox->add_subcommand(
       "remove", "retire a sandbox now: an adopted one (its processes are no longer enforced), or an empty one");
   remove->add_option("--agent", agent, "TENANT/TEAM/AGENT")->required();

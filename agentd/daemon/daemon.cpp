@@ -7,8 +7,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "agentd/api/params.hpp"
@@ -670,12 +672,16 @@ void Daemon::handle(const json& request, const api::Peer& peer, api::Reply reply
   using Fields = std::vector<std::string>;
   if (method == "status") return reply.send(api::ok_response(status()));
   if (method == "sandbox.list") return reply.send(api::ok_response(sandboxes_json()));
-  if (method == "sandbox.ensure") return with_fields({"agent"}, [&](const Fields& f) { return ensure_sandbox(f[0]); });
+  auto unknown_tenant = api::optional_bool(request, "unknown_tenant");
+  if (!unknown_tenant) return answer(unknown_tenant.error());
+  const bool any_tenant = unknown_tenant->value_or(false);
+  if (method == "sandbox.ensure")
+    return with_fields({"agent"}, [&](const Fields& f) { return ensure_sandbox(f[0], any_tenant); });
   if (method == "sandbox.profile")
     return with_fields({"agent"}, [&](const Fields& f) { return sandbox_profile(f[0]); });
   if (method == "sandbox.remove") return with_fields({"agent"}, [&](const Fields& f) { return remove_sandbox(f[0]); });
   if (method == "sandbox.adopt")
-    return with_fields({"agent", "cgroup"}, [&](const Fields& f) { return adopt_sandbox(f[0], f[1]); });
+    return with_fields({"agent", "cgroup"}, [&](const Fields& f) { return adopt_sandbox(f[0], f[1], any_tenant); });
   if (method == "policy.explain") {
     auto inbound = api::optional_bool(request, "inbound");
     if (!inbound) return answer(inbound.error());
@@ -690,7 +696,20 @@ void Daemon::handle(const json& request, const api::Peer& peer, api::Reply reply
   reply.send(api::error_response(fmt::format("unknown method \"{}\"", method)));
 }
 
-Result<json> Daemon::ensure_sandbox(const std::string& agent_text) {
+Status Daemon::check_tenant_known(const policy::AgentName& agent, bool unknown_tenant) const {
+  const auto* policy = applier_->policy();
+  if (unknown_tenant || (policy && policy->find(agent.tenant))) return ok_status();
+  std::vector<std::string> known;
+  if (policy)
+    for (const auto& t : policy->tenants()) known.push_back(t.tenant);
+  std::sort(known.begin(), known.end());
+  return make_error(
+      "tenant {} has no policy in {} (known tenants: {}); a typo? Its sandbox would deny everything. To make it "
+      "anyway (a staged roll-out), add --unknown-tenant",
+      agent.tenant, options_.policy_dir.string(), known.empty() ? "none" : fmt::format("{}", fmt::join(known, ", ")));
+}
+
+Result<json> Daemon::ensure_sandbox(const std::string& agent_text, bool unknown_tenant) {
   auto agent = policy::parse_agent_name(agent_text);
   if (!agent) return agent.error();
   if (const Sandbox* found = registry_.find_agent(agent->str())) {
@@ -705,6 +724,7 @@ Result<json> Daemon::ensure_sandbox(const std::string& agent_text) {
     // Removed behind agentd's back: retired now, and made anew below.
     if (auto st = retire_sandbox(existing->slot, "its cgroup is gone"); !st) return st.error();
   }
+  if (auto known = check_tenant_known(*agent, unknown_tenant); !known) return known.error();
   auto class_id = applier_->class_for(*agent);
   if (!class_id) return class_id.error();
   auto slot = claim_slot(agent->str());
@@ -761,9 +781,10 @@ Result<json> Daemon::sandbox_profile(const std::string& agent_text) const {
   return with_profile(json{{"agent", agent->str()}}, *agent);
 }
 
-Result<json> Daemon::adopt_sandbox(const std::string& agent_text, const std::string& cgroup_text) {
+Result<json> Daemon::adopt_sandbox(const std::string& agent_text, const std::string& cgroup_text, bool unknown_tenant) {
   auto agent = policy::parse_agent_name(agent_text);
   if (!agent) return agent.error();
+  if (auto known = check_tenant_known(*agent, unknown_tenant); !known) return known.error();
   if (const Sandbox* existing = registry_.find_agent(agent->str()))
     return make_error("agent {} already has a sandbox at {}", agent->str(), existing->cgroup.string());
   auto own = sandbox::cgroup_of_pid(::getpid(), cgroup2_mount_);

@@ -61,10 +61,14 @@ class Daemon {
   // Without --dns-upstream: a changed resolv.conf gives the proxy its new
   // upstream (or none: fail closed). Checked on the maintenance timer.
   void follow_resolv_conf();
-  Result<nlohmann::json> ensure_sandbox(const std::string& agent);
+  Result<nlohmann::json> ensure_sandbox(const std::string& agent, bool unknown_tenant = false);
+  // A new sandbox's tenant has a policy file, or the caller said it may
+  // not (a staged roll-out): a typo never makes a sandbox that denies
+  // everything and says nothing.
+  Status check_tenant_known(const policy::AgentName& agent, bool unknown_tenant) const;
   nlohmann::json with_profile(nlohmann::json sandbox, const policy::AgentName& agent) const;
   Result<nlohmann::json> sandbox_profile(const std::string& agent) const;
-  Result<nlohmann::json> adopt_sandbox(const std::string& agent, const std::string& cgroup);
+  Result<nlohmann::json> adopt_sandbox(const std::string& agent, const std::string& cgroup, bool unknown_tenant = false);
   // A free slot for the agent (SandboxRegistry::free_slot), said in the
   // log when it passes from another agent, with its uid.
   Result<uint32_t> claim_slot(const std::string& agent);

@@ -30,18 +30,6 @@ using namespace agentd::bench;
 using namespace agentd::e2e;
 using nlohmann::json;
 
-namespace {
-
-long status_kb(pid_t pid, const char* field) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(status, line))
-    if (line.rfind(field, 0) == 0) return std::atol(line.c_str() + std::string(field).size());
-  return -1;
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   const int rounds = argc > 1 ? std::atoi(argv[1]) : 3;
   const int seconds = argc > 2 ? std::atoi(argv[2]) : 5;

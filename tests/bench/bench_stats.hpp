@@ -29,6 +29,15 @@ inline double percentile(std::vector<double> v, double p) {
 
 inline double median(std::vector<double> v) { return percentile(std::move(v), 0.5); }
 
+// A field of /proc/PID/status in kB ("VmRSS:", "VmHWM:"); -1 when absent.
+inline long status_kb(int pid, const char* field) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind(field, 0) == 0) return std::atol(line.c_str() + std::string(field).size());
+  return -1;
+}
+
 // A process's resident set in kB (VmRSS); 0 when it cannot be read.
 inline uint64_t rss_kb(int pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");

@@ -79,6 +79,11 @@ TEST_CASE("tenant isolation, glob selectors and the default deny") {
                 {{"connect", "tcp", "198.51.100.10", "80"}, false, "acme's rule is not globex's"},
                 {{"connect", "tcp", "203.0.113.7", "443"}, false, "acme's inference is not globex's"},
             });
+  // A tenant no policy names is refused as a likely typo, unless the
+  // sandbox is asked for as such (a staged roll-out); then it exists, and
+  // everything is denied.
+  REQUIRE(world.agentctl({"run", "--agent", "initech/any/agent", "--", "/bin/true"}).exit_code != 0);
+  REQUIRE(world.agentctl({"run", "--agent", "initech/any/agent", "--unknown-tenant", "--", "/bin/true"}).exit_code == 0);
   run_table(world, "initech/any/agent",
             {
                 {{"connect", "tcp", "198.51.100.10", "80"}, false, "a tenant without policy: everything denied"},

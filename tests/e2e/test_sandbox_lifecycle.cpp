@@ -187,3 +187,26 @@ TEST_CASE("a kept sandbox outlives its last process, and sandbox remove retires 
   CHECK(again["slot"] == 1);
   CHECK(again["generation"] == 2);
 }
+
+TEST_CASE("a sandbox for a tenant no policy names is refused as a likely typo, unless asked for") {
+  World world;
+  world.write_policy("acme.yaml", kPolicy);
+  REQUIRE(world.start_agentd());
+  auto typo = world.netprobe_in_sandbox("acem/eng/coder-1", {"connect", "tcp", "198.51.100.20", "80"});
+  INFO(typo.describe());
+  CHECK(typo.exit_code != 0);
+  CHECK(typo.err.find("tenant acem has no policy") != std::string::npos);
+  CHECK(typo.err.find("known tenants: acme") != std::string::npos);
+  CHECK(listed(sandbox_list(world), "acem/eng/coder-1").is_null());
+  const auto cgroup = world.make_foreign_cgroup("typo");
+  auto adopt = world.agentctl({"sandbox", "adopt", "--agent", "acem/ops/box", "--cgroup", cgroup.string()});
+  CHECK(adopt.exit_code != 0);
+  CHECK(adopt.err.find("tenant acem has no policy") != std::string::npos);
+
+  // A staged roll-out says so: the sandbox is made, and denies everything.
+  auto staged = world.agentctl({"run", "--agent", "acem/eng/coder-1", "--unknown-tenant", "--", NETPROBE_BIN, "connect",
+                                "tcp", "198.51.100.20", "80"});
+  INFO(staged.describe());
+  expect_refused(staged);
+  CHECK(listed(sandbox_list(world), "acem/eng/coder-1").is_object());
+}
