@@ -16,6 +16,12 @@ namespace fs = std::filesystem;
 
 Result<uint32_t> Daemon::claim_slot(const std::string& agent) {
   auto slot = registry_.free_slot(agent);
+  if (!slot) {
+    // All taken: the sandboxes due for retirement go now, not at the
+    // next sweep, and their slots are taken again.
+    retire_idle_sandboxes();
+    slot = registry_.free_slot(agent);
+  }
   if (!slot || registry_.generation(*slot) == 0) return slot;
   const std::string previous = registry_.previous_agent(*slot);
   if (previous == agent) return slot;

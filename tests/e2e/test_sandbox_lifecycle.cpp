@@ -210,3 +210,17 @@ TEST_CASE("a sandbox for a tenant no policy names is refused as a likely typo, u
   expect_refused(staged);
   CHECK(listed(sandbox_list(world), "acem/eng/coder-1").is_object());
 }
+
+TEST_CASE("with every slot taken, a new sandbox retires those due at once instead of failing") {
+  World world;
+  world.write_policy("acme.yaml", kPolicy);
+  REQUIRE(world.start_agentd({"--retire-grace", "1s", "--max-sandboxes", "1"}));
+  expect_ok(world.netprobe_in_sandbox("acme/eng/coder-1", {"connect", "tcp", "198.51.100.20", "80"}));
+  usleep(1'500'000);  // past the grace: due, whether or not the 5 s sweep came by
+  auto next = world.netprobe_in_sandbox("acme/eng/coder-2", {"connect", "tcp", "198.51.100.20", "80"});
+  INFO(next.describe() << world.agentd_log());
+  expect_ok(next);
+  const json list = sandbox_list(world);
+  CHECK(list.size() == 1);
+  CHECK(listed(list, "acme/eng/coder-2")["slot"] == 1);
+}
