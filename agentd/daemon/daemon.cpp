@@ -381,10 +381,6 @@ int Daemon::on_maintenance_timer(sd_event_source* source, uint64_t, void* self) 
   return 0;
 }
 
-// Rebuilds the registry from what outlived the previous daemon: the cgroup
-// tree (sandboxes agentd made), the adopted list in the state dir, and the
-// cgroup -> slot map in the kernel, whose slots are kept so live sockets
-// keep their sandbox.
 // When a restored sandbox began, as near as the cgroup tells: its
 // directory's change time.
 static std::chrono::system_clock::time_point cgroup_birth(const fs::path& cgroup) {
@@ -393,6 +389,10 @@ static std::chrono::system_clock::time_point cgroup_birth(const fs::path& cgroup
   return std::chrono::system_clock::time_point{std::chrono::seconds{st.st_ctim.tv_sec}};
 }
 
+// Rebuilds the registry from what outlived the previous daemon: the cgroup
+// tree (sandboxes agentd made), the adopted list in the state dir, and the
+// cgroup -> slot map in the kernel, whose slots are kept so live sockets
+// keep their sandbox.
 Status Daemon::restore_sandboxes() {
   auto in_map = maps_->cgroup_slots();
   if (!in_map) return in_map.error();

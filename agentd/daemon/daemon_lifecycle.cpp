@@ -80,7 +80,6 @@ void Daemon::retire_idle_sandboxes() {
   for (const auto& [slot, s] : registry_.all()) {
     RetirementView view;
     view.adopted = s.adopted;
-    view.keep = policy && policy::effective_sandbox_profile(*policy, s.agent).keep;
     view.since_handed_out = now - s.handed_out;
     std::error_code ec;
     if (fs::is_directory(s.cgroup, ec)) {
@@ -88,7 +87,12 @@ void Daemon::retire_idle_sandboxes() {
       if (!populated) continue;  // unreadable now: judged again next time
       view.populated = *populated;
     }
-    if (auto why = retirement_reason(view, options_.retire_grace)) due.emplace_back(slot, *why);
+    auto why = retirement_reason(view, options_.retire_grace);
+    if (!why) continue;
+    // Merging the profile costs a pass over the tenant's rules: asked only
+    // of a sandbox that would go.
+    view.keep = policy && policy::effective_sandbox_profile(*policy, s.agent).keep;
+    if ((why = retirement_reason(view, options_.retire_grace))) due.emplace_back(slot, *why);
   }
   for (const auto& [slot, why] : due)
     if (auto st = retire_sandbox(slot, why); !st)
