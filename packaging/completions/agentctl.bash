@@ -38,13 +38,15 @@ _agentctl() {
     grants) words_for="list revoke" ;;
     "grants list" | "grants revoke") words_for="-o --output" ;;
     audit) words_for="--agent --since --decision --limit -o --output" ;;
-    run) words_for="--agent --user --" ;;
+    run) words_for="--agent --user --unknown-tenant --" ;;
     policy) words_for="validate explain apply diff" ;;
     "policy validate") _filedir '@(yaml|yml)'; return ;;
     "policy explain") words_for="--agent --dest --inbound --policy-dir -o --output" ;;
     "policy apply" | "policy diff" | status | "sandbox list") words_for="-o --output" ;;
-    sandbox) words_for="list adopt" ;;
-    "sandbox adopt") words_for="--agent --cgroup" ;;
+    sandbox) words_for="list profile adopt remove" ;;
+    "sandbox adopt") words_for="--agent --cgroup --unknown-tenant" ;;
+    "sandbox remove") words_for="--agent" ;;
+    "sandbox profile") words_for="--agent --policy-dir -o --output" ;;
   esac
   COMPREPLY=($(compgen -W "$words_for --help" -- "$cur"))
 }
