@@ -12,6 +12,7 @@
 
 #include <cstdarg>
 #include <cstdio>
+#include <vector>
 
 #include "agentd/bpf/lsm_probe.hpp"
 #include "agentd/common/unique_fd.hpp"
@@ -36,6 +37,18 @@ Status serve_own_netns(int dnsns_fd) {
   const uint32_t served = 1;
   if (bpf_map_update_elem(dnsns_fd, &key, &served, BPF_ANY) != 0)
     return system_error("telling the kernel where the DNS proxy listens");
+  // Other namespaces a previous agentd served: its sockets there are gone,
+  // so their queries must be refused (with a record that serves them
+  // again), not sent where nothing listens.
+  std::vector<agentd_dnsns_key> stale;
+  agentd_dnsns_key at{}, next{};
+  const void* previous = nullptr;
+  while (bpf_map_get_next_key(dnsns_fd, previous, &next) == 0) {
+    if (next.netns_cookie != cookie || next.slot != 0) stale.push_back(next);
+    at = next;
+    previous = &at;
+  }
+  for (const auto& k : stale) (void)bpf_map_delete_elem(dnsns_fd, &k);
   return ok_status();
 }
 

@@ -302,19 +302,23 @@ Status MapWriter::reset_counters(uint32_t slot) {
 }
 
 Status MapWriter::forget_rate_limits(uint32_t slot) {
+  return forget_rate_limits([slot](uint32_t s) { return s == slot; });
+}
+
+Status MapWriter::forget_rate_limits(const std::function<bool(uint32_t slot)>& which) {
   // Collected first: deleting while walking would restart the walk.
   std::vector<agentd_ratelimit_key> mine;
   agentd_ratelimit_key key{}, next{};
   const void* previous = nullptr;
   while (bpf_map_get_next_key(fds_.ratelim, previous, &next) == 0) {
-    if (next.slot == slot) mine.push_back(next);
+    if (which(next.slot)) mine.push_back(next);
     key = next;
     previous = &key;
   }
-  if (errno != ENOENT) return system_error("listing the rate limits of sandbox slot {}", slot);
+  if (errno != ENOENT) return system_error("listing the sandboxes' rate limits");
   for (const auto& k : mine)
     if (bpf_map_delete_elem(fds_.ratelim, &k) != 0 && errno != ENOENT)
-      return system_error("forgetting a rate limit of sandbox slot {}", slot);
+      return system_error("forgetting a rate limit of sandbox slot {}", k.slot);
   return ok_status();
 }
 

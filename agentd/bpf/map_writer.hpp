@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <set>
 #include <string>
 #include <utility>
@@ -67,6 +68,7 @@ class MapWriter {
   // The records' rate-limit state of a slot, forgotten: a retired
   // sandbox's repeats never hold back the next one's records.
   Status forget_rate_limits(uint32_t slot);
+  Status forget_rate_limits(const std::function<bool(uint32_t slot)>& which);
   // Where the DNS proxy listens for a sandbox besides agentd's own
   // network namespace (a container's): bpf/dns.bpf.h, proxy_serves.
   Status put_dns_netns(uint64_t cookie, uint32_t slot);

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <set>
 
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
@@ -302,7 +303,9 @@ Status Daemon::start_dns(sd_event* loop) {
   if (!no_upstream.empty()) dns_learning_->set_upstream("", no_upstream);
   dns_learning_->adopt(options_.state_dir / "learned.json");
   // What the previous daemon learned is judged by today's policy and
-  // grants (one may have ended while agentd was away).
+  // grants (one may have ended while agentd was away); a slot no sandbox
+  // holds now keeps nothing for the next one.
+  dns_learning_->forget_departed();
   dns_learning_->revalidate();
   dns::ProxySettings settings;
   settings.port = options_.dns.port;
@@ -397,6 +400,11 @@ Status Daemon::restore_sandboxes() {
   auto in_map = maps_->cgroup_slots();
   if (!in_map) return in_map.error();
   std::map<uint64_t, uint32_t> slot_of(in_map->begin(), in_map->end());
+  // A sandbox the kernel still maps keeps its slot: none goes to another
+  // sandbox restored before it (its sockets and learned addresses are there).
+  std::set<uint32_t> mapped;
+  for (const auto& [cgroup_id, slot] : slot_of) mapped.insert(slot);
+  registry_.reserve(mapped);
 
   std::vector<Sandbox> found;
   std::error_code ec;
@@ -478,6 +486,11 @@ Status Daemon::restore_sandboxes() {
     if (auto state = maps_->state(slot)) departed.generation = generation_of(*state);
     if (auto st = maps_->set_state(slot, retired_state(departed)); !st) return st;
   }
+  registry_.reserve({});
+  // What departed slots left in the kernel's rate limits (their learned
+  // addresses go once the DNS side is up: forget_departed).
+  if (auto st = maps_->forget_rate_limits([&](uint32_t slot) { return !registry_.find_slot(slot); }); !st)
+    spdlog::warn("forgetting departed sandboxes' rate limits: {}", st.error().describe());
   return ok_status();
 }
 

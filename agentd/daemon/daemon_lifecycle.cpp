@@ -16,7 +16,7 @@ namespace fs = std::filesystem;
 
 Result<uint32_t> Daemon::claim_slot(const std::string& agent) {
   auto slot = registry_.free_slot(agent);
-  if (!slot) {
+  if (!slot && events_ && dns_learning_ && approvals_) {  // not while restoring at start
     // All taken: the sandboxes due for retirement go now, not at the
     // next sweep, and their slots are taken again.
     retire_idle_sandboxes();
@@ -45,16 +45,18 @@ Status Daemon::retire_sandbox(uint32_t slot, const std::string& why) {
     // while a process remains the removal fails and the sandbox stays whole.
     if (fs::exists(gone.cgroup, ec))
       if (auto st = sandbox::remove_cgroup_tree(gone.cgroup); !st) return st;
-  } else if (!sandbox::path_is_within(gone.cgroup, options_.cgroup_root)) {
-    if (auto st = enforcer_->detach_extra_cgroup(gone.cgroup_id); !st)
-      spdlog::warn("sandbox {}: detaching from {}: {}", gone.agent.str(), terminal_text(gone.cgroup.string()),
-                   st.error().describe());
   }
   drain_events();  // its last records still name it
   // The kernel first: from here its sockets belong to no sandbox (their
   // generation is no longer the slot's), whoever gets the slot next.
   if (auto st = maps_->delete_cgroup(gone.cgroup_id); !st) return st;
   if (auto st = maps_->set_state(slot, retired_state(gone)); !st) return st;
+  // An adopted cgroup outside the root loses its programs last: a failure
+  // above leaves it enforced, as it was.
+  if (gone.adopted && !sandbox::path_is_within(gone.cgroup, options_.cgroup_root))
+    if (auto st = enforcer_->detach_extra_cgroup(gone.cgroup_id); !st)
+      spdlog::warn("sandbox {}: detaching from {}: {}", gone.agent.str(), terminal_text(gone.cgroup.string()),
+                   st.error().describe());
   registry_.erase(slot);
   dns_learning_->forget_slot(slot);
   forget_sandbox_netns(slot);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <set>
 
 #include <spdlog/spdlog.h>
 
@@ -369,6 +370,13 @@ void DnsLearning::forget_slot(uint32_t slot) {
   none_expired_before_.erase(slot);
   host_rules_.erase(slot);
   record_budget_.erase(slot);
+}
+
+void DnsLearning::forget_departed() {
+  std::set<uint32_t> departed;
+  for (const auto& [key, entry] : entries_)
+    if (!registry_.find_slot(std::get<0>(key))) departed.insert(std::get<0>(key));
+  for (uint32_t slot : departed) forget_slot(slot);
 }
 
 void DnsLearning::adopt(const std::filesystem::path& state_file) {

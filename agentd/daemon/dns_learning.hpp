@@ -88,6 +88,8 @@ class DnsLearning : public dns::QueryJudge {
   // A retired sandbox: everything it learned leaves the kernel, and what
   // was kept per slot goes, so the slot's next sandbox starts clean.
   void forget_slot(uint32_t slot);
+  // At start: the slots the registry does not hold, forgotten.
+  void forget_departed();
   // Entries the kernel kept from a previous daemon, with the names saved
   // in the state dir; and the save itself.
   void adopt(const std::filesystem::path& state_file);

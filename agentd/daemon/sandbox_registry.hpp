@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -69,6 +70,9 @@ class SandboxRegistry {
   // Who held a free slot last, if this agentd saw it: "" when unknown.
   std::string previous_agent(uint32_t slot) const;
   uint32_t max_slots() const { return max_slots_; }
+  // Slots free_slot must not hand out (at a restart: those the kernel
+  // still maps to a sandbox not restored yet).
+  void reserve(std::set<uint32_t> slots) { reserved_ = std::move(slots); }
 
   const std::map<uint32_t, Sandbox>& all() const { return by_slot_; }
   std::map<uint32_t, Sandbox>& all() { return by_slot_; }
@@ -83,6 +87,7 @@ class SandboxRegistry {
   };
   std::map<uint32_t, Freed> freed_;  // by slot, since this agentd started
   uint64_t retirements_ = 0;
+  std::set<uint32_t> reserved_;
 };
 
 nlohmann::json sandbox_to_json(const Sandbox& sandbox);

@@ -55,13 +55,13 @@ Result<UniqueFd> listen_socket(int type, uint16_t port) {
                       type == SOCK_DGRAM);
 }
 
-Result<UniqueFd> slot_socket(uint32_t slot, uint16_t port, int type) {
+Result<UniqueFd> slot_socket(uint32_t slot, uint16_t port, int type, bool shared_port) {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(AGENTD_DNS_NET | slot);
   return bound_socket(AF_INET, type, reinterpret_cast<sockaddr*>(&addr), sizeof(addr),
-                      fmt::format("127.64.{}.{}:{}", slot >> 8, slot & 0xff, port), type == SOCK_DGRAM);
+                      fmt::format("127.64.{}.{}:{}", slot >> 8, slot & 0xff, port), shared_port && type == SOCK_DGRAM);
 }
 
 Result<UniqueFd> listen_socket6(int type, uint16_t port) {
@@ -88,9 +88,11 @@ Result<NetnsSockets> open_in_netns(int netns_fd, uint32_t slot, uint16_t port, u
       return;
     }
     NetnsSockets sockets;
-    auto udp = slot_socket(slot, port, SOCK_DGRAM);
+    // No SO_REUSEPORT here: nothing of agentd's shares the port in this
+    // namespace, and a root process there must not bind beside it.
+    auto udp = slot_socket(slot, port, SOCK_DGRAM, false);
     if (!udp) return void(result = udp.error());
-    auto tcp = slot_socket(slot, port, SOCK_STREAM);
+    auto tcp = slot_socket(slot, port, SOCK_STREAM, false);
     if (!tcp) return void(result = tcp.error());
     auto cookie = netns_cookie(udp->get());
     if (!cookie) return void(result = cookie.error());

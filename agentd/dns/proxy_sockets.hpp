@@ -22,8 +22,9 @@ Result<UniqueFd> bound_socket(int family, int type, const sockaddr* addr, sockle
 // 0.0.0.0:<port>: every 127.64.x.y is local through the loopback route,
 // and only a wildcard bind receives them all.
 Result<UniqueFd> listen_socket(int type, uint16_t port);
-// A sandbox's own socket at 127.64.<slot>:<port>.
-Result<UniqueFd> slot_socket(uint32_t slot, uint16_t port, int type = SOCK_DGRAM);
+// A sandbox's own socket at 127.64.<slot>:<port>; shared_port: beside the
+// wildcard UDP socket (agentd's own namespace only).
+Result<UniqueFd> slot_socket(uint32_t slot, uint16_t port, int type = SOCK_DGRAM, bool shared_port = true);
 // [::1]:<port>.
 Result<UniqueFd> listen_socket6(int type, uint16_t port);
 
