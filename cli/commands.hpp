@@ -26,6 +26,11 @@ int sandbox_list(const Globals& g);
 int sandbox_profile(const Globals& g, const std::string& agent, const std::string& policy_dir);
 int sandbox_adopt(const Globals& g, const std::string& agent, const std::string& cgroup, bool unknown_tenant = false);
 int sandbox_remove(const Globals& g, const std::string& agent);
+// --container: ENGINE is auto, podman or docker.
+int sandbox_adopt_container(const Globals& g, const std::string& agent, const std::string& container,
+                            const std::string& engine, bool unknown_tenant = false);
+// Reads an OCI runtime's state on stdin (hooks.d, stage createRuntime).
+int oci_hook(const Globals& g);
 
 int watch(const Globals& g);
 int approvals_list(const Globals& g, const std::string& state, const std::string& expand);

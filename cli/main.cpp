@@ -69,15 +69,32 @@ int main(int argc, char** argv) {
   profile->add_option("--policy-dir", policy_dir, "read the profile from these files instead of the running daemon");
   add_output(profile);
   profile->callback([&] { code = agentctl::sandbox_profile(g, agent, policy_dir); });
-  auto* adopt = sandbox->add_subcommand("adopt", "make an existing cgroup an agent's sandbox");
+  auto* adopt = sandbox->add_subcommand("adopt", "make an existing cgroup or running container an agent's sandbox");
   adopt->add_option("--agent", agent, "TENANT/TEAM/AGENT")->required();
-  adopt->add_option("--cgroup", cgroup, "the cgroup v2 directory")->required();
+  auto* cgroup_option = adopt->add_option("--cgroup", cgroup, "the cgroup v2 directory");
+  std::string container, engine = "auto";
+  auto* container_option =
+      adopt->add_option("--container", container, "a running Podman or Docker container (id or name)");
+  cgroup_option->excludes(container_option);
+  adopt->add_option("--engine", engine, "with --container: auto (the one that knows it), podman or docker")
+      ->check(CLI::IsMember({"auto", "podman", "docker"}))
+      ->needs(container_option)
+      ->capture_default_str();
   adopt->add_flag("--unknown-tenant", unknown_tenant, "adopt even if no policy file names the agent's tenant");
-  adopt->callback([&] { code = agentctl::sandbox_adopt(g, agent, cgroup, unknown_tenant); });
+  adopt->callback([&] {
+    if (container.empty() && cgroup.empty()) throw CLI::RequiredError("--cgroup or --container");
+    code = container.empty() ? agentctl::sandbox_adopt(g, agent, cgroup, unknown_tenant)
+                             : agentctl::sandbox_adopt_container(g, agent, container, engine, unknown_tenant);
+  });
   auto* remove = sandbox->add_subcommand(
       "remove", "retire a sandbox now: an adopted one (its processes are no longer enforced), or an empty one");
   remove->add_option("--agent", agent, "TENANT/TEAM/AGENT")->required();
   remove->callback([&] { code = agentctl::sandbox_remove(g, agent); });
+
+  auto* hook = app.add_subcommand(
+      "oci-hook", "the OCI runtime hook (hooks.d): adopts a container annotated io.agentd.agent=TENANT/TEAM/AGENT "
+                  "before its first instruction; reads the runtime's state on stdin");
+  hook->callback([&] { code = agentctl::oci_hook(g); });
 
   add_approval_commands(app, g, add_output, code);
 

@@ -323,6 +323,11 @@ Status Daemon::start_dns(sd_event* loop) {
     if (auto st = serve_dns_slot(slot); !st) return st;
   // Only now do the hooks send DNS here: the proxy is listening.
   if (auto st = maps_->set_dns_config(true, options_.dns.port); !st) return st;
+  // Containers adopted before a restart run in namespaces of their own,
+  // which the previous daemon served: served again before their next
+  // query, not after its refusal.
+  for (const auto& [slot, sandbox] : registry_.all())
+    if (sandbox.adopted) serve_sandbox_netns(slot, 0);
   sd_event_source* timer = nullptr;
   if (sd_event_add_time_relative(loop, &timer, CLOCK_MONOTONIC, kMaintenanceUsec, 0, &Daemon::on_maintenance_timer,
                                  this) < 0)
@@ -798,8 +803,16 @@ Result<json> Daemon::adopt_sandbox(const std::string& agent_text, const std::str
   auto agent = policy::parse_agent_name(agent_text);
   if (!agent) return agent.error();
   if (auto known = check_tenant_known(*agent, unknown_tenant); !known) return known.error();
-  if (const Sandbox* existing = registry_.find_agent(agent->str()))
-    return make_error("agent {} already has a sandbox at {}", agent->str(), existing->cgroup.string());
+  if (const Sandbox* existing = registry_.find_agent(agent->str())) {
+    // A container restarted under the same name (its OCI hook adopts it
+    // again) must not wait for the sweep to notice the old cgroup went.
+    std::error_code gone_ec;
+    if (!existing->adopted || fs::exists(existing->cgroup, gone_ec) || gone_ec)
+      return make_error("agent {} already has a sandbox at {} (one sandbox per agent: name each container's agent "
+                        "apart, or `agentctl sandbox remove --agent {}` first)",
+                        agent->str(), terminal_text(existing->cgroup.string()), agent->str());
+    if (auto st = retire_sandbox(existing->slot, "its cgroup is gone"); !st) return st.error();
+  }
   auto own = sandbox::cgroup_of_pid(::getpid(), cgroup2_mount_);
   if (!own) return make_error("cannot tell agentd's own cgroup: {}", own.error().describe());
   const sandbox::AdoptLimits limits{cgroup2_mount_, options_.cgroup_root, *own};
@@ -841,6 +854,9 @@ Result<json> Daemon::adopt_sandbox(const std::string& agent_text, const std::str
   approvals_->sync_grants();
   if (auto st = save_adopted(); !st) return st.error();
   spdlog::info("adopted {} as the sandbox of {}", terminal_text(cgroup.string()), agent->str());
+  // A container adopted by its OCI hook has not run its first instruction
+  // yet: its network namespace is served before its first query.
+  serve_sandbox_netns(result["slot"].get<uint32_t>(), 0);
   return result;
 }
 

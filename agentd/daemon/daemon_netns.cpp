@@ -46,17 +46,24 @@ void Daemon::serve_sandbox_netns(uint32_t slot, pid_t hint) {
     ++count;
   }
   // The process that asked, then every other of the sandbox's: a resolver
-  // may be gone by now, its container's other processes are not. The walk
-  // over them at most once a second per sandbox: its records (one per
-  // destination, within its record budget) cannot keep agentd walking.
+  // may be gone by now, its container's other processes are not. A walk
+  // that a record asks for (hint > 0) at most once a second per sandbox:
+  // its records (one per destination, within its record budget) cannot
+  // keep agentd walking. agentd's own walks (adoption, start, the sweep)
+  // do not count against it: a container that starts right after its
+  // parent cgroup was adopted is found on its first refused query.
   std::vector<pid_t> pids;
-  const auto now = std::chrono::steady_clock::now();
-  auto& walked = netns_walked_at_[slot];
-  if (now - walked >= std::chrono::seconds(1)) {
-    walked = now;
+  if (hint <= 0) {
     pids = sandbox::cgroup_pids(s->cgroup);
+  } else {
+    const auto now = std::chrono::steady_clock::now();
+    auto& walked = netns_walked_at_[slot];
+    if (now - walked >= std::chrono::seconds(1)) {
+      walked = now;
+      pids = sandbox::cgroup_pids(s->cgroup);
+    }
+    pids.insert(pids.begin(), hint);
   }
-  if (hint > 0) pids.insert(pids.begin(), hint);
   for (pid_t pid : pids) {
     auto ino = netns_inode_of(pid);
     if (!ino || served.count(*ino)) continue;

@@ -42,6 +42,8 @@ void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms
 
 }  // namespace
 
+void report_missing(const std::vector<std::string>& missing);
+
 void require_prerequisites() {
   std::vector<std::string> missing;
   if (geteuid() != 0) missing.emplace_back("root");
@@ -50,6 +52,17 @@ void require_prerequisites() {
     if (!on_path(tool)) missing.emplace_back(tool);
   for (const char* bin : {AGENTD_BIN, AGENTCTL_BIN, NETPROBE_BIN})
     if (access(bin, X_OK) != 0) missing.emplace_back(bin);
+  report_missing(missing);
+}
+
+void require_tools(const std::vector<std::string>& tools) {
+  std::vector<std::string> missing;
+  for (const auto& tool : tools)
+    if (!on_path(tool.c_str())) missing.push_back(tool);
+  report_missing(missing);
+}
+
+void report_missing(const std::vector<std::string>& missing) {
   if (missing.empty()) return;
   std::string list;
   for (const auto& m : missing) list += (list.empty() ? "" : ", ") + m;

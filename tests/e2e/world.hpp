@@ -32,6 +32,8 @@ namespace agentd::e2e {
 // Exits the test process with 77 (ctest: skipped) when something the e2e
 // tests need is missing; with CI=true it fails instead, naming it.
 void require_prerequisites();
+// The same for what some tests need beyond that (podman, dockerd).
+void require_tools(const std::vector<std::string>& tools);
 
 // The world's DNS server answers big.example.test with this many A records
 // (198.51.100.100 and up): more than UDP without EDNS carries.

@@ -1,0 +1,204 @@
+// Containers as sandboxes: `agentctl oci-hook` (run by Podman, or any OCI
+// runtime, through the hooks.d file the package ships) and `agentctl
+// sandbox adopt --container` (a container that already runs). Both find
+// the container's cgroup from its first process and ask agentd to adopt it.
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <iostream>
+#include <sstream>
+
+#include "agentd/api/client.hpp"
+#include "agentd/common/safe_text.hpp"
+#include "agentd/common/unique_fd.hpp"
+#include "agentd/sandbox/cgroup.hpp"
+#include "agentd/sandbox/cgroup_mount.hpp"
+#include "agentd/sandbox/container_ref.hpp"
+#include "commands.hpp"
+
+extern char** environ;
+
+namespace agentctl {
+namespace {
+
+using agentd::make_error;
+using agentd::Result;
+using agentd::terminal_text;
+using agentd::UniqueFd;
+
+int fail(const std::string& message) {
+  std::cerr << "agentctl: " << message << "\n";
+  return kExitFailure;
+}
+
+// The OCI state is a few hundred bytes; a runtime that sends more than this
+// is not sending a state.
+constexpr size_t kMaxStateBytes = 1 << 20;
+
+struct Captured {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+// Runs argv (found on PATH) with no shell between, and returns what it
+// printed. Output past 64 KiB is cut: an inspect prints one line.
+Result<Captured> capture(const std::vector<std::string>& argv) {
+  int out_pipe[2], err_pipe[2];
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0) return agentd::system_error("pipe");
+  UniqueFd out_read(out_pipe[0]), out_write(out_pipe[1]);
+  if (::pipe2(err_pipe, O_CLOEXEC) != 0) return agentd::system_error("pipe");
+  UniqueFd err_read(err_pipe[0]), err_write(err_pipe[1]);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, out_write.get(), STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, err_write.get(), STDERR_FILENO);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = -1;
+  const int rc = ::posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) return make_error("cannot run {}: {}", argv[0], std::strerror(rc));
+  out_write.reset();
+  err_write.reset();
+  Captured result;
+  auto drain = [](int fd, std::string& into) {
+    char buffer[4096];
+    ssize_t n;
+    while ((n = ::read(fd, buffer, sizeof buffer)) > 0)
+      if (into.size() < 65536) into.append(buffer, static_cast<size_t>(n));
+  };
+  drain(out_read.get(), result.out);
+  drain(err_read.get(), result.err);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
+}
+
+struct Located {
+  std::string engine, id;
+  pid_t pid = 0;
+};
+
+// `ENGINE container inspect` of the reference: its full id and first pid.
+Result<Located> inspect_with(const std::string& engine, const std::string& ref) {
+  auto ran = capture({engine, "container", "inspect", "--format", "{{.Id}} {{.State.Pid}}", ref});
+  if (!ran) return ran.error();
+  if (ran->exit_code != 0) {
+    std::string why = ran->err.substr(0, ran->err.find('\n'));
+    return make_error("{} knows no container {}{}", engine, ref, why.empty() ? "" : ": " + terminal_text(why));
+  }
+  std::istringstream fields(ran->out);
+  Located found{engine, "", 0};
+  long long pid = -1;
+  if (!(fields >> found.id >> pid)) return make_error("{} printed no id and pid for {}", engine, ref);
+  if (auto st = agentd::sandbox::check_container_id(found.id); !st) return st.error();
+  if (pid <= 1) return make_error("container {} is not running ({} reports pid {})", ref, engine, pid);
+  found.pid = static_cast<pid_t>(pid);
+  return found;
+}
+
+bool on_path(const std::string& program) {
+  const char* path = std::getenv("PATH");
+  std::istringstream dirs(path ? path : "/usr/bin:/bin");
+  for (std::string dir; std::getline(dirs, dir, ':');)
+    if (!dir.empty() && ::access((dir + "/" + program).c_str(), X_OK) == 0) return true;
+  return false;
+}
+
+Result<Located> locate(const std::string& ref, const std::string& engine) {
+  if (auto st = agentd::sandbox::check_container_ref(ref); !st) return st.error();
+  if (engine != "auto") return inspect_with(engine, ref);
+  // Both engines on one host: the one that knows the container, and never
+  // a guess between two that both do.
+  std::vector<Located> found;
+  std::vector<std::string> misses;
+  for (const std::string candidate : {"podman", "docker"}) {
+    if (!on_path(candidate)) continue;
+    auto located = inspect_with(candidate, ref);
+    if (located) found.push_back(*located);
+    else misses.push_back(located.error().describe());
+  }
+  if (found.size() == 1) return found.front();
+  if (found.size() > 1)
+    return make_error("both podman and docker have a container {}: say which with --engine", ref);
+  if (misses.empty()) return make_error("neither podman nor docker is on PATH: give the cgroup with --cgroup");
+  std::string joined;
+  for (const auto& m : misses) joined += (joined.empty() ? "" : "; ") + m;
+  return make_error("{}", joined);
+}
+
+// The cgroup of a container's process, read while a pidfd holds it: a pid
+// that exits meanwhile fails the last check instead of naming another. A
+// pid from `inspect` may have been reused before the pidfd took it: then
+// the cgroup must name the container (`container_id` non-empty). The pid
+// an OCI runtime hands its hook is its own child, held before its start.
+Result<std::filesystem::path> container_cgroup(pid_t pid, const std::string& container_id) {
+  auto mount = agentd::sandbox::find_cgroup2_mount();
+  if (!mount) return mount.error();
+  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  if (!pidfd) return agentd::system_error("the container's process {}", pid);
+  auto cgroup = agentd::sandbox::cgroup_of_pid(pid, *mount);
+  if (!cgroup) return cgroup.error();
+  if (::syscall(SYS_pidfd_send_signal, pidfd.get(), 0, nullptr, 0) != 0)
+    return make_error("the container's process {} exited while its cgroup was read", pid);
+  if (!container_id.empty())
+    if (auto st = agentd::sandbox::check_cgroup_names_container(cgroup->string(), container_id); !st)
+      return st.error();
+  return *cgroup;
+}
+
+Result<nlohmann::json> adopt(const Globals& g, const std::string& agent, const std::filesystem::path& cgroup,
+                             bool unknown_tenant) {
+  nlohmann::json request = {{"method", "sandbox.adopt"}, {"agent", agent}, {"cgroup", cgroup.string()}};
+  if (unknown_tenant) request["unknown_tenant"] = true;
+  return agentd::api::call(g.socket, request);
+}
+
+}  // namespace
+
+int sandbox_adopt_container(const Globals& g, const std::string& agent, const std::string& container,
+                            const std::string& engine, bool unknown_tenant) {
+  auto located = locate(container, engine);
+  if (!located) return fail(located.error().describe());
+  auto cgroup = container_cgroup(located->pid, located->id);
+  if (!cgroup) return fail(cgroup.error().describe());
+  auto result = adopt(g, agent, *cgroup, unknown_tenant);
+  if (!result) return fail(result.error().describe());
+  std::cout << "adopted " << located->engine << " container " << located->id.substr(0, 12) << " ("
+            << terminal_text(cgroup->string()) << ") as the sandbox of " << terminal_text((*result)["agent"].get<std::string>())
+            << " (slot " << (*result)["slot"].dump() << ")\n";
+  return 0;
+}
+
+int oci_hook(const Globals& g) {
+  // Whatever fails here fails the container's start: a container asked
+  // to be a sandbox never runs outside one.
+  std::string state_text;
+  char buffer[4096];
+  ssize_t n;
+  while ((n = ::read(STDIN_FILENO, buffer, sizeof buffer)) > 0) {
+    state_text.append(buffer, static_cast<size_t>(n));
+    if (state_text.size() > kMaxStateBytes) return fail("oci-hook: the OCI state on stdin is larger than 1 MiB");
+  }
+  if (n < 0) return fail(std::string("oci-hook: reading the OCI state: ") + std::strerror(errno));
+  auto state = agentd::sandbox::parse_oci_state(state_text);
+  if (!state) return fail("oci-hook: " + state.error().describe());
+  // The hooks.d file runs the hook only with the annotation; without it
+  // (a hook configured by hand for every container) nothing is asked.
+  if (state->agent.empty()) return 0;
+  auto cgroup = container_cgroup(state->pid, "");
+  if (!cgroup) return fail("oci-hook: " + cgroup.error().describe());
+  auto result = adopt(g, state->agent, *cgroup, state->unknown_tenant);
+  if (!result)
+    return fail("oci-hook: container " + state->id.substr(0, 12) + " is not started: " + result.error().describe());
+  return 0;
+}
+
+}  // namespace agentctl
