@@ -30,7 +30,7 @@ _agentctl() {
 
   local words_for
   case "$path" in
-    "") words_for="run policy status sandbox watch approvals grants audit --socket --help --version" ;;
+    "") words_for="run policy status sandbox watch approvals grants audit oci-hook --socket --help --version" ;;
     approvals) words_for="list approve deny" ;;
     "approvals list") words_for="--state --expand -o --output" ;;
     "approvals approve") words_for="--scope --for --always -o --output" ;;
@@ -44,7 +44,11 @@ _agentctl() {
     "policy explain") words_for="--agent --dest --inbound --policy-dir -o --output" ;;
     "policy apply" | "policy diff" | status | "sandbox list") words_for="-o --output" ;;
     sandbox) words_for="list profile adopt remove" ;;
-    "sandbox adopt") words_for="--agent --cgroup --unknown-tenant" ;;
+    "sandbox adopt")
+      case "$prev" in
+        --engine) COMPREPLY=($(compgen -W "auto podman docker" -- "$cur")); return ;;
+      esac
+      words_for="--agent --cgroup --container --engine --unknown-tenant" ;;
     "sandbox remove") words_for="--agent" ;;
     "sandbox profile") words_for="--agent --policy-dir -o --output" ;;
   esac
