@@ -6,6 +6,7 @@
 #include <spawn.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <iostream>
@@ -177,6 +178,15 @@ int sandbox_adopt_container(const Globals& g, const std::string& agent, const st
   return 0;
 }
 
+// The hook's failure, on stderr and in the system log: runc shows a hook's
+// stderr, crun only "error executing hook".
+int hook_fail(const std::string& message) {
+  ::openlog("agentctl-oci-hook", LOG_PID, LOG_DAEMON);
+  ::syslog(LOG_ERR, "%s", terminal_text(message).c_str());
+  ::closelog();
+  return fail("oci-hook: " + message);
+}
+
 int oci_hook(const Globals& g) {
   // Whatever fails here fails the container's start: a container asked
   // to be a sandbox never runs outside one.
@@ -185,19 +195,20 @@ int oci_hook(const Globals& g) {
   ssize_t n;
   while ((n = ::read(STDIN_FILENO, buffer, sizeof buffer)) > 0) {
     state_text.append(buffer, static_cast<size_t>(n));
-    if (state_text.size() > kMaxStateBytes) return fail("oci-hook: the OCI state on stdin is larger than 1 MiB");
+    if (state_text.size() > kMaxStateBytes) return hook_fail("the OCI state on stdin is larger than 1 MiB");
   }
-  if (n < 0) return fail(std::string("oci-hook: reading the OCI state: ") + std::strerror(errno));
+  if (n < 0) return hook_fail(std::string("reading the OCI state: ") + std::strerror(errno));
   auto state = agentd::sandbox::parse_oci_state(state_text);
-  if (!state) return fail("oci-hook: " + state.error().describe());
+  if (!state) return hook_fail(state.error().describe());
   // The hooks.d file runs the hook only with the annotation; without it
   // (a hook configured by hand for every container) nothing is asked.
   if (state->agent.empty()) return 0;
   auto cgroup = container_cgroup(state->pid, "");
-  if (!cgroup) return fail("oci-hook: " + cgroup.error().describe());
+  if (!cgroup) return hook_fail(cgroup.error().describe());
   auto result = adopt(g, state->agent, *cgroup, state->unknown_tenant);
   if (!result)
-    return fail("oci-hook: container " + state->id.substr(0, 12) + " is not started: " + result.error().describe());
+    return hook_fail("container " + terminal_text(state->id.substr(0, 12)) + " is not started: " +
+                     result.error().describe());
   return 0;
 }
 

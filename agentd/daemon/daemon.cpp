@@ -699,7 +699,15 @@ void Daemon::handle(const json& request, const api::Peer& peer, api::Reply reply
     return with_fields({"agent"}, [&](const Fields& f) { return sandbox_profile(f[0]); });
   if (method == "sandbox.remove") return with_fields({"agent"}, [&](const Fields& f) { return remove_sandbox(f[0]); });
   if (method == "sandbox.adopt")
-    return with_fields({"agent", "cgroup"}, [&](const Fields& f) { return adopt_sandbox(f[0], f[1], any_tenant); });
+    return with_fields({"agent", "cgroup"}, [&](const Fields& f) {
+      // An OCI hook's caller may not show the hook's own message (crun
+      // does not): the refusal is in agentd's log as well.
+      auto adopted = adopt_sandbox(f[0], f[1], any_tenant);
+      if (!adopted)
+        spdlog::warn("adopting {} as the sandbox of {} refused: {}", terminal_text(f[1]), terminal_text(f[0]),
+                     adopted.error().describe());
+      return adopted;
+    });
   if (method == "policy.explain") {
     auto inbound = api::optional_bool(request, "inbound");
     if (!inbound) return answer(inbound.error());
