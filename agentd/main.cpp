@@ -84,6 +84,14 @@ int main(int argc, char** argv) {
                  "a sandbox `agentctl run` made is retired (its slot and state released) once empty and this "
                  "long after a command was last started in it; sandbox.keep in the policy keeps one")
       ->capture_default_str();
+  app.add_option("--metrics-listen", options.metrics_listen,
+                 "serve Prometheus metrics at GET /metrics: a loopback ADDRESS:PORT (127.0.0.1:9464, [::1]:9464) "
+                 "or unix:PATH (root only) [default: off]");
+  app.add_option("--metrics-sandboxes", options.metrics_sandboxes,
+                 "per-sandbox metric series for at most this many sandboxes; the others are summed into one "
+                 "series labelled _other")
+      ->check(CLI::Range(size_t{0}, size_t{16383}))
+      ->capture_default_str();
   std::string refusal = "refused";
   app.add_option("--dns-refusal", refusal, "answer for names a sandbox may not resolve")
       ->check(CLI::IsMember({"refused", "nxdomain"}))

@@ -407,9 +407,16 @@ void ApprovalService::tell_folds(approvals::Time now) {
 
 json ApprovalService::status() const {
   size_t pending = 0;
-  for (const auto& [id, r] : book_.requests()) pending += r.state == approvals::RequestState::pending;
+  json pending_by_sandbox = json::object();
+  for (const auto& [id, r] : book_.requests()) {
+    if (r.state != approvals::RequestState::pending) continue;
+    ++pending;
+    auto& n = pending_by_sandbox[r.target.sandbox];
+    n = n.is_number() ? n.get<uint64_t>() + 1 : 1;
+  }
   const auto counts = store_->counts();
   return {{"pending_requests", pending},
+          {"pending_by_sandbox", std::move(pending_by_sandbox)},
           {"requests_created", requests_created_},
           {"requests_folded", requests_folded_},
           {"folds", folds_.all().size()},

@@ -29,6 +29,8 @@
 #include "agentd/policy/names.hpp"
 #include "agentd/policy/loader.hpp"
 #include "agentd/policy/sandbox_section.hpp"
+#include "agentd/metrics/exposition.hpp"
+#include "agentd/metrics/listen_address.hpp"
 #include "agentd/sandbox/adopt_check.hpp"
 #include "agentd/sandbox/cgroup.hpp"
 #include "agentd/sandbox/cgroup_mount.hpp"
@@ -102,6 +104,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(Options options) {
 }
 
 Daemon::~Daemon() {
+  metrics_.reset();  // its thread waits on the loop, which runs no more
   if (dns_learning_) dns_learning_->save(options_.state_dir / "learned.json");
   server_.reset();
   sources_.clear();
@@ -225,6 +228,16 @@ Status Daemon::init() {
                                         [this] { request_reload("policy dir changed", std::nullopt); });
     if (!watcher) return watcher.error();
     watcher_ = std::move(*watcher);
+  }
+  if (!options_.metrics_listen.empty()) {
+    auto where = metrics::parse_listen_address(options_.metrics_listen);
+    if (!where) return where.error();
+    auto endpoint = metrics::Endpoint::start(loop, *where, [this] {
+      return metrics::render(status(), reload_metrics_, options_.metrics_sandboxes);
+    });
+    if (!endpoint) return endpoint.error();
+    metrics_ = std::move(*endpoint);
+    spdlog::info("metrics at {} (GET /metrics)", options_.metrics_listen);
   }
   spdlog::info("agentd {} enforcing: cgroup root {}, bpffs {}, socket {}", version(),
                options_.cgroup_root.string(), options_.bpffs_dir.string(), options_.socket_path.string());
@@ -584,6 +597,7 @@ void Daemon::start_reload() {
 void Daemon::finish_reload(const std::string& why, std::vector<api::Reply> replies, Result<PreparedPolicy> prepared,
                            const std::vector<policy::Diagnostic>& errors) {
   auto refuse = [&](const std::string& error) {
+    ++reload_metrics_.refused;
     last_reload_error_ = error;
     spdlog::error("policy reload ({}) refused, the running policy stays:\n{}", why, error);
     approvals_->on_policy("refused", why, {{"error", error}});
@@ -601,6 +615,8 @@ void Daemon::finish_reload(const std::string& why, std::vector<api::Reply> repli
   last_reload_error_.clear();
   last_reload_trigger_ = why;
   last_reload_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - reload_started_).count();
+  ++reload_metrics_.applied;
+  reload_metrics_.duration.observe(last_reload_ms_ / 1000.0);
   policy_loaded_at_ = std::chrono::system_clock::now();
   ++policy_generation_;
   spdlog::info("policy reloaded ({}): generation {} in {:.1f} ms: {} classes written ({} entries), {} kept, "

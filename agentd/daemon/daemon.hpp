@@ -26,6 +26,8 @@
 #include "agentd/daemon/policy_applier.hpp"
 #include "agentd/daemon/policy_watcher.hpp"
 #include "agentd/daemon/sandbox_registry.hpp"
+#include "agentd/metrics/endpoint.hpp"
+#include "agentd/metrics/histogram.hpp"
 
 namespace agentd::daemon {
 
@@ -141,6 +143,8 @@ class Daemon {
   std::string resolv_conf_seen_;  // file_identity() of it when last read
   std::unique_ptr<ApprovalService> approvals_;
   std::unique_ptr<dns::DnsProxy> dns_proxy_;  // after what it uses: destroyed first
+  metrics::ReloadMetrics reload_metrics_;
+  std::unique_ptr<metrics::Endpoint> metrics_;  // its thread reads through the loop: stopped first
 
   // Reloads run one at a time; what is asked meanwhile waits for the next.
   bool reload_running_ = false;

@@ -132,14 +132,17 @@ std::optional<dns::Bytes> DnsLearning::judge(uint32_t slot, const dns::Query& qu
   const Sandbox* sandbox = registry_.find_slot(slot);
   const auto* policy = applier_.policy();
   if (!sandbox || !policy) {
+    // No sandbox: nothing to count it against (a slot that is not one's).
     record_denial(slot, query, "unknown_cgroup", "no sandbox holds this slot", transport);
     return dns::refusal(query, settings_.refusal, dns::kEdeProhibited, "agentd: not a known sandbox");
   }
   // The proxy forwards a rebuilt query of the usual shape only (see
   // dns::upstream_query); other classes and types are refused here, where
   // refusals are recorded, before any name rule.
+  auto& counted = slot_queries_[slot];
   if (const std::string why = dns::not_forwarded(query); !why.empty()) {
     ++names_refused_;
+    ++counted.refused;
     record_denial(slot, query, "query_type", why, transport);
     return dns::refusal(query, dns::Refusal::refused, dns::kEdeNotSupported,
                         fmt::format("agentd: {}; agentd forwards A, AAAA, CNAME, HTTPS, SVCB, MX, TXT, SRV, PTR, "
@@ -151,12 +154,17 @@ std::optional<dns::Bytes> DnsLearning::judge(uint32_t slot, const dns::Query& qu
     // Started on a host whose resolv.conf names no nameserver: every
     // allowed name fails closed, said and recorded, until one is known.
     ++no_upstream_refused_;
+    ++counted.refused;
     record_denial(slot, query, "no_upstream", no_upstream_why_, transport);
     return dns::refusal(query, dns::Refusal::servfail, dns::kEdeNotReady,
                         fmt::format("agentd has no upstream resolver yet: {}", no_upstream_why_));
   }
-  if (decision.allowed) return std::nullopt;
+  if (decision.allowed) {
+    ++counted.allowed;
+    return std::nullopt;
+  }
   ++names_refused_;
+  ++counted.refused;
   const bool by_rule = decision.endpoint.has_value();
   record_denial(slot, query, by_rule ? "deny_rule" : "no_rule", decision.explanation, transport);
   // A name no rule decided is a request operators see (agentctl watch); a
@@ -370,6 +378,7 @@ void DnsLearning::forget_slot(uint32_t slot) {
   none_expired_before_.erase(slot);
   host_rules_.erase(slot);
   record_budget_.erase(slot);
+  slot_queries_.erase(slot);
 }
 
 void DnsLearning::forget_departed() {
@@ -478,7 +487,12 @@ json DnsLearning::to_json() const {
 }
 
 json DnsLearning::slot_json(uint32_t slot) const {
-  return {{"learned", quota_.held(slot)}, {"quota", quota_.per_sandbox()}, {"quota_hits", quota_.hits(slot)}};
+  const auto counted = slot_queries_.find(slot);
+  const SlotQueries queries = counted == slot_queries_.end() ? SlotQueries{} : counted->second;
+  return {{"learned", quota_.held(slot)},
+          {"quota", quota_.per_sandbox()},
+          {"quota_hits", quota_.hits(slot)},
+          {"queries", {{"allowed", queries.allowed}, {"refused", queries.refused}}}};
 }
 
 }  // namespace agentd::daemon

@@ -148,6 +148,12 @@ class DnsLearning : public dns::QueryJudge {
     uint64_t held = 0;  // refusals not recorded since the last record
   };
   std::map<uint32_t, RecordBudget> record_budget_;  // by slot
+  // Each sandbox's queries by verdict (status, metrics); a reused slot
+  // starts from zero.
+  struct SlotQueries {
+    uint64_t allowed = 0, refused = 0;
+  };
+  std::map<uint32_t, SlotQueries> slot_queries_;
   uint64_t learned_total_ = 0, rebinding_refused_ = 0, unlearnable_refused_ = 0, names_refused_ = 0, records_held_ = 0,
            quota_refused_ = 0, evicted_ = 0, no_upstream_refused_ = 0;
   std::string no_upstream_why_;

@@ -30,6 +30,11 @@ struct Options {
   // An empty sandbox `agentctl run` made is retired once this long has
   // passed since a command was last handed it (sandbox_retirement.hpp).
   std::chrono::seconds retire_grace{30};
+  // Prometheus metrics: off unless a loopback address or unix socket is
+  // given (metrics::parse_listen_address); per-sandbox series for at most
+  // metrics_sandboxes sandboxes, the rest summed.
+  std::string metrics_listen;
+  size_t metrics_sandboxes = 500;
   // Sandboxes at once (slots 1..N; the kernel's maps hold 16383).
   uint32_t max_sandboxes = AGENTD_MAX_SANDBOXES - 1;
 };
