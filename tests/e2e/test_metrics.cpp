@@ -88,6 +88,9 @@ TEST_CASE("metrics: promtool accepts them and a real Prometheus scrapes what san
   INFO(lint.describe());
   CHECK(lint.exit_code == 0);
 
+  // A sandbox cannot read other tenants' names off the loopback port:
+  // its policy does not allow it.
+  expect_refused(world.netprobe_in_sandbox(agent, {"connect", "tcp", "127.0.0.1", "9464"}));
   // Only GET /metrics.
   CHECK(curl(world, std::string("http://") + kMetrics + "/", {"-o", "/dev/null", "-w", "%{http_code}"}).out == "404");
   CHECK(curl(world, std::string("http://") + kMetrics + "/metrics", {"-o", "/dev/null", "-w", "%{http_code}", "-X", "POST"})
@@ -106,14 +109,14 @@ TEST_CASE("metrics: promtool accepts them and a real Prometheus scrapes what san
        "--web.listen-address=" + std::string(kPrometheus)},
       "prometheus");
   double up = -1, denied = -1;
-  for (int i = 0; i < 1200 && (up != 1 || denied < 1); ++i) {  // a bounded wait: startup, then scrapes
+  for (int i = 0; i < 1200 && (up != 1 || denied < 2); ++i) {  // a bounded wait: startup, then scrapes
     usleep(100'000);
     up = query(world, "up{job=\"agentd\"}");
     denied = query(world, "agentd_sandbox_verdicts_total{agent=\"coder-1\",verdict=\"denied\"}");
   }
   INFO(read_file(world.dir() / "prometheus.err"));
   CHECK(up == 1);
-  CHECK(denied == 1);
+  CHECK(denied == 2);  // the two refused connects
   // The shipped rules loaded and evaluate without error.
   auto rules = curl(world, std::string("http://") + kPrometheus + "/api/v1/rules");
   auto doc = json::parse(rules.out, nullptr, false);
