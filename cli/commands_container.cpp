@@ -3,6 +3,7 @@
 // sandbox adopt --container` (a container that already runs). Both find
 // the container's cgroup from its first process and ask agentd to adopt it.
 #include <fcntl.h>
+#include <poll.h>
 #include <spawn.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -67,14 +68,28 @@ Result<Captured> capture(const std::vector<std::string>& argv) {
   out_write.reset();
   err_write.reset();
   Captured result;
-  auto drain = [](int fd, std::string& into) {
-    char buffer[4096];
-    ssize_t n;
-    while ((n = ::read(fd, buffer, sizeof buffer)) > 0)
-      if (into.size() < 65536) into.append(buffer, static_cast<size_t>(n));
-  };
-  drain(out_read.get(), result.out);
-  drain(err_read.get(), result.err);
+  // Both pipes at once: a child that fills one while we wait on the other
+  // would wait for us forever.
+  pollfd fds[2] = {{out_read.get(), POLLIN, 0}, {err_read.get(), POLLIN, 0}};
+  std::string* into[2] = {&result.out, &result.err};
+  int open_pipes = 2;
+  while (open_pipes > 0) {
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      char buffer[4096];
+      const ssize_t n = ::read(fds[i].fd, buffer, sizeof buffer);
+      if (n > 0) {
+        if (into[i]->size() < 65536) into[i]->append(buffer, static_cast<size_t>(n));
+      } else if (n == 0 || errno != EINTR) {
+        fds[i].fd = -1;  // ignored by poll from now on
+        --open_pipes;
+      }
+    }
+  }
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
@@ -126,6 +141,8 @@ Result<Located> locate(const std::string& ref, const std::string& engine) {
     if (located) found.push_back(*located);
     else misses.push_back(located.error().describe());
   }
+  // podman-docker's `docker` is podman: one container, named twice.
+  if (found.size() == 2 && found[0].id == found[1].id) found.pop_back();
   if (found.size() == 1) return found.front();
   if (found.size() > 1)
     return make_error("both podman and docker have a container {}: say which with --engine", ref);
@@ -137,9 +154,10 @@ Result<Located> locate(const std::string& ref, const std::string& engine) {
 
 // The cgroup of a container's process, read while a pidfd holds it: a pid
 // that exits meanwhile fails the last check instead of naming another. A
-// pid from `inspect` may have been reused before the pidfd took it: then
-// the cgroup must name the container (`container_id` non-empty). The pid
-// an OCI runtime hands its hook is its own child, held before its start.
+// pid from `inspect` may have been reused before the pidfd took it, and a
+// container run without a cgroup of its own (podman --cgroups=disabled)
+// is in its runtime's or the operator's: either way the cgroup must name
+// the container, or nothing is adopted.
 Result<std::filesystem::path> container_cgroup(pid_t pid, const std::string& container_id) {
   auto mount = agentd::sandbox::find_cgroup2_mount();
   if (!mount) return mount.error();
@@ -149,9 +167,8 @@ Result<std::filesystem::path> container_cgroup(pid_t pid, const std::string& con
   if (!cgroup) return cgroup.error();
   if (::syscall(SYS_pidfd_send_signal, pidfd.get(), 0, nullptr, 0) != 0)
     return make_error("the container's process {} exited while its cgroup was read", pid);
-  if (!container_id.empty())
-    if (auto st = agentd::sandbox::check_cgroup_names_container(cgroup->string(), container_id); !st)
-      return st.error();
+  if (auto st = agentd::sandbox::check_cgroup_names_container(cgroup->string(), container_id); !st)
+    return st.error();
   return *cgroup;
 }
 
@@ -203,7 +220,7 @@ int oci_hook(const Globals& g) {
   // The hooks.d file runs the hook only with the annotation; without it
   // (a hook configured by hand for every container) nothing is asked.
   if (state->agent.empty()) return 0;
-  auto cgroup = container_cgroup(state->pid, "");
+  auto cgroup = container_cgroup(state->pid, state->id);
   if (!cgroup) return hook_fail(cgroup.error().describe());
   auto result = adopt(g, state->agent, *cgroup, state->unknown_tenant);
   if (!result)

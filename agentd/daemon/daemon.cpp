@@ -721,7 +721,7 @@ void Daemon::handle(const json& request, const api::Peer& peer, api::Reply reply
       auto adopted = adopt_sandbox(f[0], f[1], any_tenant);
       if (!adopted)
         spdlog::warn("adopting {} as the sandbox of {} refused: {}", terminal_text(f[1]), terminal_text(f[0]),
-                     adopted.error().describe());
+                     terminal_text(adopted.error().describe()));
       return adopted;
     });
   if (method == "policy.explain") {
@@ -830,8 +830,10 @@ Result<json> Daemon::adopt_sandbox(const std::string& agent_text, const std::str
   if (const Sandbox* existing = registry_.find_agent(agent->str())) {
     // A container restarted under the same name (its OCI hook adopts it
     // again) must not wait for the sweep to notice the old cgroup went.
-    std::error_code gone_ec;
-    if (!existing->adopted || fs::exists(existing->cgroup, gone_ec) || gone_ec)
+    // Gone means its cgroup is: no directory, or another cgroup at its
+    // path (a container restarted under the same name).
+    auto still = sandbox::cgroup_id_of(existing->cgroup);
+    if (!existing->adopted || (still && *still == existing->cgroup_id))
       return make_error("agent {} already has a sandbox at {} (one sandbox per agent: name each container's agent "
                         "apart, or `agentctl sandbox remove --agent {}` first)",
                         agent->str(), terminal_text(existing->cgroup.string()), agent->str());

@@ -83,8 +83,10 @@ void Daemon::retire_idle_sandboxes() {
     RetirementView view;
     view.adopted = s.adopted;
     view.since_handed_out = now - s.handed_out;
-    std::error_code ec;
-    if (fs::is_directory(s.cgroup, ec)) {
+    // The same directory is not the same cgroup: a container restarted
+    // under its old path (docker restart, podman restart) has a new one,
+    // which the kernel does not know as this sandbox. By id, then.
+    if (auto id = sandbox::cgroup_id_of(s.cgroup); id && *id == s.cgroup_id) {
       auto populated = sandbox::cgroup_populated(s.cgroup);
       if (!populated) continue;  // unreadable now: judged again next time
       view.populated = *populated;

@@ -20,6 +20,7 @@ namespace {
 constexpr unsigned kConnectionLimit = 8;
 constexpr unsigned kConnectionTimeoutSeconds = 10;
 constexpr auto kRenderTimeout = std::chrono::seconds(5);
+constexpr auto kFreshFor = std::chrono::seconds(1);
 
 MHD_Result respond(MHD_Connection* connection, unsigned status, const std::string& body, const char* type) {
   MHD_Response* response =
@@ -120,6 +121,10 @@ uint64_t Endpoint::scrapes() const {
 
 std::optional<std::string> Endpoint::fetch() {
   std::unique_lock lock(mutex_);
+  if (!text_.empty() && std::chrono::steady_clock::now() - rendered_at_ < kFreshFor) {
+    ++scrapes_;
+    return text_;
+  }
   const uint64_t ticket = ++asked_;
   const uint64_t one = 1;
   if (::write(wake_.get(), &one, sizeof one) != sizeof one) return std::nullopt;
@@ -143,6 +148,7 @@ int Endpoint::on_wakeup(sd_event_source*, int fd, uint32_t, void* self) {
   {
     std::lock_guard lock(endpoint->mutex_);
     endpoint->text_ = std::move(text);
+    endpoint->rendered_at_ = std::chrono::steady_clock::now();
     endpoint->answered_ = endpoint->asked_;
   }
   endpoint->answered_cv_.notify_all();

@@ -2,9 +2,11 @@
 // or a unix socket (--metrics-listen), served by libmicrohttpd's own
 // thread. The text is rendered on agentd's event loop, where the state it
 // reads lives: a scrape wakes the loop through an eventfd and waits for
-// the text (5 s at most, then 503).
+// the text (5 s at most, then 503). A text less than a second old is
+// served again: scrapes in a loop cannot keep the event loop rendering.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -52,6 +54,7 @@ class Endpoint {
   uint64_t asked_ = 0, answered_ = 0, scrapes_ = 0;
   bool stopping_ = false;
   std::string text_;
+  std::chrono::steady_clock::time_point rendered_at_{};
 };
 
 }  // namespace agentd::metrics

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <cmath>
 #include <map>
 #include <utility>
 #include <vector>
@@ -39,7 +40,10 @@ class Text {
 
  private:
   static std::string format_value(double value) {
-    if (value == static_cast<double>(static_cast<int64_t>(value)) && value < 9.0e15 && value > -9.0e15)
+    if (std::isnan(value)) return "NaN";
+    if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
+    // Whole numbers as integers (counters), checked in range before the cast.
+    if (value < 9.0e15 && value > -9.0e15 && value == std::floor(value))
       return fmt::format("{}", static_cast<int64_t>(value));
     return fmt::format("{}", value);
   }

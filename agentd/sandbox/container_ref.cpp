@@ -70,7 +70,7 @@ Status check_container_id(std::string_view id) {
 }
 
 Status check_cgroup_names_container(std::string_view cgroup_path, std::string_view container_id) {
-  if (auto st = check_container_id(container_id); !st) return st;
+  if (auto st = check_container_ref(container_id); !st) return st;
   // The last two components: crun leaves the process in a "container"
   // leaf under the container's own cgroup.
   std::string_view rest = cgroup_path;
@@ -82,7 +82,8 @@ Status check_cgroup_names_container(std::string_view cgroup_path, std::string_vi
     rest = slash == std::string_view::npos ? std::string_view() : rest.substr(0, slash);
   }
   return make_error("the container's process is in cgroup {}, which does not name container {}: it is not the "
-                    "container's (it exited?) or the runtime keeps it elsewhere; adopt its cgroup with --cgroup",
+                    "container's (it exited?), the container has no cgroup of its own (podman --cgroups=disabled), "
+                    "or the runtime keeps it elsewhere; adopt its cgroup with --cgroup",
                     terminal_text(cgroup_path), container_id.substr(0, 12));
 }
 

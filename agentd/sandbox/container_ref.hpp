@@ -48,7 +48,10 @@ Status check_container_id(std::string_view id);
 // components: libpod-<id>, docker-<id>.scope, <parent>/<id>, with a
 // trailing "container" leaf for crun's own cgroup). Else the pid no longer
 // is the container's (it exited and was reused) and adopting its cgroup
-// would enforce the wrong processes.
+// would enforce the wrong processes; or the container has no cgroup of its
+// own (podman --cgroups=disabled) and the pid's cgroup is the runtime's or
+// the operator's session. `container_id` is any id check_container_ref
+// takes (runc's own ids are names).
 Status check_cgroup_names_container(std::string_view cgroup_path, std::string_view container_id);
 
 }  // namespace agentd::sandbox

@@ -84,5 +84,9 @@ TEST_CASE("the cgroup of a container's process must name the container") {
   CHECK_FALSE(check_cgroup_names_container("/sys/fs/cgroup/unified/user.slice", kId));
   CHECK_FALSE(check_cgroup_names_container("/sys/fs/cgroup/" + kId + "/a/b", kId));
   CHECK_FALSE(check_cgroup_names_container("/sys/fs/cgroup/x", "short"));
+  CHECK(check_cgroup_names_container("/sys/fs/cgroup/mybox", "mybox"));  // runc run mybox
+  // podman --cgroups=disabled: the process stays in the caller's cgroup
+  CHECK_FALSE(check_cgroup_names_container("/sys/fs/cgroup/user.slice/user-0.slice/session-1.scope", kId));
+  CHECK_FALSE(check_cgroup_names_container("/sys/fs/cgroup/x", "../x"));
   CHECK_FALSE(check_container_id(std::string(64, 'G')));
 }
