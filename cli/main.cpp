@@ -10,7 +10,11 @@ int main(int argc, char** argv) {
   CLI::App app{"agentctl: manage agentd, the egress enforcer for AI-agent sandboxes"};
   app.set_version_flag("--version", agentd::version());
   app.require_subcommand(1);
-  app.add_option("--socket", g.socket, "agentd's control socket")->capture_default_str();
+  app.add_option("--socket", g.socket, "agentd's control socket")->envname("AGENTD_SOCKET")->capture_default_str();
+  // --socket (and the other global options) after the subcommand too:
+  // `agentctl status --socket PATH` as well as `agentctl --socket PATH status`.
+  // Set before the subcommands are added, which inherit it.
+  app.fallthrough();
   auto add_output = [&](CLI::App* cmd) {
     cmd->add_option("-o,--output", g.output, "table or json")->check(CLI::IsMember({"table", "json"}));
   };
