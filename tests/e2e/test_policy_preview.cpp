@@ -240,3 +240,30 @@ TEST_CASE("policy validate and diff read hostile input without a crash, naming t
   CHECK(links.exit_code == 0);
   CHECK(links.out.find("valid (0 tenants") != std::string::npos);
 }
+
+TEST_CASE("policy diff PATH by a viewer of one tenant compares that tenant only") {
+  World world;
+  world.write_policy("acme.yaml", kRunning);
+  world.write_policy("globex.yaml", kGlobexPolicy);
+  // Numeric ids no account uses: a viewer of acme, and the socket's group.
+  const std::string socket_group = "47721", viewer = "47722";
+  const auto roles = world.dir() / "roles.yaml";
+  std::ofstream(roles) << "roles:\n  - users: [\"" << viewer << "\"]\n    role: viewer\n    tenants: [acme]\n";
+  fs::permissions(world.dir(), fs::perms::owner_all | fs::perms::others_exec | fs::perms::group_exec);
+  REQUIRE(world.start_agentd({"--roles", roles.string(), "--socket-group", socket_group}));
+  // The candidate changes both tenants.
+  const fs::path staging = world.dir() / "staging";
+  write_file(staging / "acme.yaml", kCandidate);
+  write_file(staging / "globex.yaml", "apiVersion: agentd/v1\ntenant: globex\nrules:\n  - agents: \"globex/*/*\"\n"
+                                      "    allow:\n      - cidr: 203.0.113.0/24\n");
+  auto diff = world.in_host({"setpriv", "--reuid=" + viewer, "--regid=" + viewer, "--groups=" + socket_group,
+                             AGENTCTL_BIN, "--socket", world.socket().string(), "policy", "diff", staging.string()});
+  INFO(diff.describe());
+  REQUIRE(diff.exit_code == 0);
+  CHECK(diff.out.find("+ acme  acme/eng/*: allow 198.51.100.0/24") != std::string::npos);
+  CHECK(diff.out.find("globex") == std::string::npos);
+  CHECK(diff.err.find("compared tenants acme only: your role covers those") != std::string::npos);
+  // root sees both.
+  auto all = world.agentctl({"policy", "diff", staging.string()});
+  CHECK(all.out.find("+ globex  globex/*/*: allow 203.0.113.0/24") != std::string::npos);
+}
