@@ -16,11 +16,14 @@ struct Globals {
 
 int run_command(const Globals& g, const std::string& agent, const std::string& user,
                 const std::vector<std::string>& argv, bool unknown_tenant = false);
-int policy_validate(const Globals& g, const std::vector<std::string>& paths);
+// --strict: warnings (rules that do nothing) fail like errors.
+int policy_validate(const Globals& g, const std::vector<std::string>& paths, bool strict = false);
 int policy_explain(const Globals& g, const std::string& agent, const std::string& dest,
                    const std::string& policy_dir, bool inbound, const std::string& sni);
 int policy_apply(const Globals& g);
-int policy_diff(const Globals& g);
+// No paths: agentd's policy dir against what it applied (policy.diff).
+// PATHS (one DIR, or FILEs): that candidate against what it applied.
+int policy_diff(const Globals& g, const std::vector<std::string>& paths = {});
 int status(const Globals& g);
 int sandbox_list(const Globals& g);
 int sandbox_profile(const Globals& g, const std::string& agent, const std::string& policy_dir);

@@ -1,47 +1,119 @@
-// agentctl policy validate|explain|apply.
+// agentctl policy validate|explain|apply|diff.
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
+#include <set>
+#include <tuple>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "agentd/api/client.hpp"
 #include "agentd/common/json_dump.hpp"
+#include "agentd/common/safe_text.hpp"
+#include "agentd/policy/diff.hpp"
 #include "agentd/policy/explain.hpp"
+#include "agentd/policy/lint.hpp"
 #include "agentd/policy/names.hpp"
 #include "agentd/policy/loader.hpp"
 #include "commands.hpp"
 
 namespace agentctl {
 namespace fs = std::filesystem;
+using agentd::make_error;
+using agentd::Result;
+using agentd::terminal_text;
 using nlohmann::json;
 
-int policy_validate(const Globals&, const std::vector<std::string>& paths) {
+namespace {
+
+// Loader warnings and lint warnings (rules that do nothing) together, in
+// file:line:column order.
+std::vector<agentd::policy::Diagnostic> warnings_of(const agentd::policy::LoadResult& loaded) {
+  auto warnings = loaded.warnings;
+  if (loaded.ok())
+    for (auto& w : agentd::policy::lint_policy(*loaded.policy)) warnings.push_back(std::move(w));
+  std::stable_sort(warnings.begin(), warnings.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.pos.file, a.pos.line, a.pos.column) < std::tie(b.pos.file, b.pos.line, b.pos.column);
+  });
+  return warnings;
+}
+
+json diagnostic_json(const agentd::policy::Diagnostic& d) {
+  return {{"file", d.pos.file}, {"line", d.pos.line}, {"col", d.pos.column}, {"message", d.message}};
+}
+
+// File names and quoted values are the policy's bytes: shown, never obeyed.
+void print_error(const agentd::policy::Diagnostic& e) { std::cerr << terminal_text(e.str()) << "\n"; }
+
+void print_warning(const agentd::policy::Diagnostic& w) {
+  std::cerr << terminal_text(fmt::format("{}: warning: {}", w.pos.str(), w.message)) << "\n";
+}
+
+// One candidate policy: a single DIR as agentd reads its policy dir, or
+// FILEs (tenants, with the presets dir beside them).
+Result<agentd::policy::LoadResult> load_candidate(const std::vector<std::string>& paths) {
+  std::error_code ec;
+  if (paths.size() == 1 && fs::is_directory(paths[0], ec)) return agentd::policy::load_policy_dir(paths[0]);
+  std::vector<fs::path> files;
+  for (const auto& p : paths) {
+    if (fs::is_directory(p, ec))
+      return make_error("{} is a directory: give one policy dir, or policy files, as the candidate", p);
+    files.emplace_back(p);
+  }
+  return agentd::policy::load_policy_files(files);
+}
+
+}  // namespace
+
+int policy_validate(const Globals& g, const std::vector<std::string>& paths, bool strict) {
+  // Each dir alone, as agentd would read it; the files together.
+  std::vector<agentd::policy::LoadResult> results;
+  std::vector<std::string> summaries;
   std::vector<fs::path> files;
   for (const auto& p : paths) {
     std::error_code ec;
-    if (fs::is_directory(p, ec)) {
-      auto loaded = agentd::policy::load_policy_dir(p);
-      for (const auto& w : loaded.warnings) std::cerr << w.str() << ": warning\n";
-      for (const auto& e : loaded.errors) std::cerr << e.str() << "\n";
-      if (!loaded.ok()) return kExitFailure;
-      std::cout << p << ": valid (" << loaded.policy->tenants().size() << " tenants, "
-                << loaded.policy->rule_count() << " rules, " << loaded.presets.size() << " presets)\n";
-    } else {
+    if (!fs::is_directory(p, ec)) {
       files.emplace_back(p);
+      continue;
+    }
+    auto& loaded = results.emplace_back(agentd::policy::load_policy_dir(p));
+    if (loaded.ok())
+      summaries.push_back(fmt::format("{}: valid ({} tenants, {} rules, {} presets)", p,
+                                      loaded.policy->tenants().size(), loaded.policy->rule_count(),
+                                      loaded.presets.size()));
+  }
+  if (!files.empty()) {
+    auto& loaded = results.emplace_back(agentd::policy::load_policy_files(files));
+    if (loaded.ok()) {
+      for (const auto& t : loaded.policy->tenants())
+        summaries.push_back(fmt::format("{}: valid (tenant {}, {} rules)", t.file, t.tenant, t.rules.size()));
+      if (!loaded.presets.empty())
+        summaries.push_back(fmt::format("presets: valid ({})", fmt::join(loaded.presets, ", ")));
     }
   }
-  if (files.empty()) return 0;
-  auto loaded = agentd::policy::load_policy_files(files);
-  for (const auto& w : loaded.warnings) std::cerr << w.str() << ": warning\n";
-  for (const auto& e : loaded.errors) std::cerr << e.str() << "\n";
-  if (!loaded.ok()) return kExitFailure;
-  for (const auto& t : loaded.policy->tenants())
-    std::cout << t.file << ": valid (tenant " << t.tenant << ", " << t.rules.size() << " rules)\n";
-  if (!loaded.presets.empty()) {
-    std::string names;
-    for (const auto& n : loaded.presets) names += (names.empty() ? "" : ", ") + n;
-    std::cout << "presets: valid (" << names << ")\n";
+  std::vector<agentd::policy::Diagnostic> errors, warnings;
+  for (const auto& loaded : results) {
+    errors.insert(errors.end(), loaded.errors.begin(), loaded.errors.end());
+    for (auto& w : warnings_of(loaded)) warnings.push_back(std::move(w));
+  }
+  const bool ok = errors.empty() && (!strict || warnings.empty());
+  if (g.output == "json") {
+    json out = {{"ok", ok}, {"errors", json::array()}, {"warnings", json::array()}};
+    for (const auto& e : errors) out["errors"].push_back(diagnostic_json(e));
+    for (const auto& w : warnings) out["warnings"].push_back(diagnostic_json(w));
+    std::cout << agentd::dump_json(out, 2) << "\n";
+    return ok ? 0 : kExitFailure;
+  }
+  for (const auto& e : errors) print_error(e);
+  for (const auto& w : warnings) print_warning(w);
+  if (!errors.empty()) return kExitFailure;
+  for (const auto& line : summaries) std::cout << terminal_text(line) << "\n";
+  if (!ok) {
+    std::cerr << fmt::format("agentctl: {} warning{}, and --strict makes warnings fail\n", warnings.size(),
+                             warnings.size() == 1 ? "" : "s");
+    return kExitFailure;
   }
   return 0;
 }
@@ -51,7 +123,7 @@ int policy_explain(const Globals& g, const std::string& agent, const std::string
   json answer;
   if (!policy_dir.empty()) {
     auto loaded = agentd::policy::load_policy_dir(policy_dir);
-    for (const auto& e : loaded.errors) std::cerr << e.str() << "\n";
+    for (const auto& e : loaded.errors) print_error(e);
     if (!loaded.ok()) return kExitFailure;
     // ADDR:PORT is judged by the CIDR rules, HOST:PORT by the host rules.
     auto name = agentd::policy::parse_agent_name(agent);
@@ -120,25 +192,94 @@ int policy_apply(const Globals& g) {
   return 0;
 }
 
-int policy_diff(const Globals& g) {
+namespace {
+
+// `policy diff`'s answer, as agentd's policy.diff gives it: the changes.
+int print_diff(const Globals& g, const json& result, const std::string& nothing) {
+  if (g.output == "json") {
+    std::cout << agentd::dump_json(result, 2) << "\n";
+    return 0;
+  }
+  const auto& changes = result["changes"];
+  if (changes.empty()) {
+    std::cout << nothing << "\n";
+    return 0;
+  }
+  for (const auto& c : changes)
+    std::cout << c["change"].get<std::string>() << " " << c["tenant"].get<std::string>() << "  "
+              << c["rule"].get<std::string>() << "  (" << terminal_text(c["at"].get<std::string>()) << ")\n";
+  return 0;
+}
+
+// What the running daemon applied, parsed here from the sources it read.
+Result<std::pair<agentd::policy::LoadResult, json>> applied_policy(const Globals& g) {
+  auto source = agentd::api::call(g.socket, {{"method", "policy.source"}});
+  if (!source) return source.error();
+  agentd::policy::PolicyTexts files, presets;
+  try {
+    for (const auto& f : (*source)["files"]) files.emplace_back(f.at("name"), f.at("text"));
+    for (const auto& f : (*source)["presets"]) presets.emplace_back(f.at("name"), f.at("text"));
+  } catch (const json::exception&) {
+    return make_error("agentd's policy.source answer is not what this agentctl reads (a version skew?)");
+  }
+  auto running = agentd::policy::parse_policy_texts(files, presets);
+  if (!running.ok()) {
+    std::string why;
+    for (const auto& e : running.errors) why += "\n" + e.str();
+    return make_error("the policy agentd applied does not parse with this agentctl (a version skew?):{}", why);
+  }
+  return std::pair{std::move(running), std::move(*source)};
+}
+
+// `policy diff PATH...`: the candidate against what agentd applied,
+// computed here; nothing is sent to agentd but the question.
+int policy_diff_candidate(const Globals& g, const std::vector<std::string>& paths) {
+  auto candidate = load_candidate(paths);
+  if (!candidate) {
+    std::cerr << "agentctl: " << terminal_text(candidate.error().describe()) << "\n";
+    return kExitFailure;
+  }
+  for (const auto& e : candidate->errors) print_error(e);
+  if (!candidate->ok()) {
+    std::cerr << "agentctl: the candidate does not validate; nothing was compared\n";
+    return kExitFailure;
+  }
+  for (const auto& w : warnings_of(*candidate)) print_warning(w);
+  auto applied = applied_policy(g);
+  if (!applied) {
+    std::cerr << "agentctl: " << applied.error().describe() << "\n";
+    return kExitFailure;
+  }
+  auto& [running, source] = *applied;
+  // A viewer of some tenants compares those only.
+  const bool scoped = source.value("scoped", false);
+  std::set<std::string> visible;
+  for (const auto& t : source["tenants"]) visible.insert(t.get<std::string>());
+  json changes = json::array();
+  for (const auto& c : agentd::policy::diff_policies(*running.policy, *candidate->policy)) {
+    if (scoped && !visible.count(c.tenant)) continue;
+    changes.push_back({{"change", c.added ? "+" : "-"}, {"tenant", c.tenant}, {"rule", c.line}, {"at", c.location}});
+  }
+  if (scoped)
+    std::cerr << fmt::format("agentctl: compared tenants {} only: your role covers those\n",
+                             visible.empty() ? "(none)" : fmt::format("{}", fmt::join(visible, ", ")));
+  const json result = {{"generation", source.value("generation", 0)},
+                       {"running_digest", running.policy->source_digest()},
+                       {"candidate_digest", candidate->policy->source_digest()},
+                       {"changes", changes}};
+  return print_diff(g, result, "no changes: the candidate is what agentd enforces");
+}
+
+}  // namespace
+
+int policy_diff(const Globals& g, const std::vector<std::string>& paths) {
+  if (!paths.empty()) return policy_diff_candidate(g, paths);
   auto result = agentd::api::call(g.socket, {{"method", "policy.diff"}});
   if (!result) {
     std::cerr << "agentctl: " << result.error().describe() << "\n";
     return kExitFailure;
   }
-  if (g.output == "json") {
-    std::cout << agentd::dump_json(*result, 2) << "\n";
-    return 0;
-  }
-  const auto& changes = (*result)["changes"];
-  if (changes.empty()) {
-    std::cout << "no changes: the policy dir is what agentd enforces\n";
-    return 0;
-  }
-  for (const auto& c : changes)
-    std::cout << c["change"].get<std::string>() << " " << c["tenant"].get<std::string>() << "  "
-              << c["rule"].get<std::string>() << "  (" << c["at"].get<std::string>() << ")\n";
-  return 0;
+  return print_diff(g, *result, "no changes: the policy dir is what agentd enforces");
 }
 
 }  // namespace agentctl

@@ -35,9 +35,13 @@ int main(int argc, char** argv) {
 
   auto* policy = app.add_subcommand("policy", "check and explain policy");
   policy->require_subcommand(1);
-  auto* validate = policy->add_subcommand("validate", "check policy files without a daemon");
+  auto* validate = policy->add_subcommand(
+      "validate", "check policy files without a daemon, and warn about rules that do nothing");
   validate->add_option("paths", paths, "policy files or directories")->required();
-  validate->callback([&] { code = agentctl::policy_validate(g, paths); });
+  bool strict = false;
+  validate->add_flag("--strict", strict, "warnings fail too (exit 1)");
+  add_output(validate);
+  validate->callback([&] { code = agentctl::policy_validate(g, paths, strict); });
   auto* explain = policy->add_subcommand("explain", "would this agent reach this destination, and why");
   explain->add_option("--agent", agent, "TENANT/TEAM/AGENT")->required();
   explain->add_option("--dest", dest, "ADDR:PORT or HOST:PORT, then /tcp or /udp (default tcp); IPv6 as [ADDR]:PORT")->required();
@@ -55,9 +59,13 @@ int main(int argc, char** argv) {
   auto* apply = policy->add_subcommand("apply", "make the daemon reload its policy dir now");
   add_output(apply);
   apply->callback([&] { code = agentctl::policy_apply(g); });
-  auto* diff = policy->add_subcommand("diff", "what an apply would change, rule by rule");
+  auto* diff = policy->add_subcommand(
+      "diff", "what an apply would change, rule by rule; with PATH, a candidate against what agentd applied");
+  std::vector<std::string> diff_paths;
+  diff->add_option("paths", diff_paths,
+                   "a candidate policy dir (or policy files), compared with the running policy without applying it");
   add_output(diff);
-  diff->callback([&] { code = agentctl::policy_diff(g); });
+  diff->callback([&] { code = agentctl::policy_diff(g, diff_paths); });
 
   auto* status = app.add_subcommand("status", "the daemon, its policy, sandboxes and kernel features");
   add_output(status);

@@ -59,7 +59,7 @@ Result<approvals::Decision> decision_of(const json& request, bool allow) {
 Role ApprovalService::role_needed(const std::string& method) {
   if (method == "approvals.approve" || method == "approvals.deny" || method == "grants.revoke") return Role::approver;
   if (method == "status" || method == "sandbox.list" || method == "sandbox.profile" || method == "policy.explain" ||
-      method == "policy.diff" ||
+      method == "policy.diff" || method == "policy.source" ||
       method == "approvals.watch" || method == "approvals.list" || method == "approvals.folds" || method == "grants.list" || method == "audit.query")
     return Role::viewer;
   return Role::admin;

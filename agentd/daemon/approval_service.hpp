@@ -51,6 +51,10 @@ class ApprovalService {
   std::optional<std::string> refuse(const approvals::Identity& who, const std::string& method,
                                     const nlohmann::json& request) const;
   bool handles(const std::string& method) const;
+  // Whether `who` may read `tenant`'s policy and records.
+  bool may_view(const approvals::Identity& who, const std::string& tenant) const {
+    return may(who, approvals::Role::viewer, tenant);
+  }
   void handle(const std::string& method, const nlohmann::json& request, const approvals::Identity& who,
               api::Reply reply);
 

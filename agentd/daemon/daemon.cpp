@@ -670,6 +670,29 @@ void Daemon::diff_policy(api::Reply reply) {
       [answer, reply] { reply.send(*answer); });
 }
 
+json Daemon::policy_source(const approvals::Identity& who) const {
+  auto running = applier_->policy_ptr();
+  json files = json::array(), presets = json::array(), tenants = json::array();
+  bool scoped = false;
+  if (running && running->sources()) {
+    // A viewer of some tenants sees those tenants' files; presets are shared.
+    std::set<std::string> shown;
+    for (const auto& t : running->tenants()) {
+      if (!approvals_->may_view(who, t.tenant)) {
+        scoped = true;
+        continue;
+      }
+      shown.insert(t.file);
+      tenants.push_back(t.tenant);
+    }
+    for (const auto& [name, text] : running->sources()->files)
+      if (shown.count(name)) files.push_back({{"name", name}, {"text", text}});
+    for (const auto& [name, text] : running->sources()->presets) presets.push_back({{"name", name}, {"text", text}});
+  }
+  return {{"generation", policy_generation_}, {"digest", running ? running->source_digest() : ""},
+          {"files", files}, {"presets", presets}, {"tenants", tenants}, {"scoped", scoped}};
+}
+
 std::optional<api::Refusal> Daemon::gate(const api::Peer& peer) const {
   // An agent must never steer its own enforcement, nor hold the daemon's
   // descriptors: a process in any sandbox is closed at accept, whatever its uid.
@@ -735,6 +758,7 @@ void Daemon::handle(const json& request, const api::Peer& peer, api::Reply reply
   }
   if (method == "policy.apply") return request_reload("agentctl policy apply", reply);
   if (method == "policy.diff") return diff_policy(reply);
+  if (method == "policy.source") return reply.send(api::ok_response(policy_source(who)));
   reply.send(api::error_response(fmt::format("unknown method \"{}\"", method)));
 }
 

@@ -56,6 +56,8 @@ class Daemon {
   void finish_reload(const std::string& why, std::vector<api::Reply> replies, Result<PreparedPolicy> prepared,
                      const std::vector<policy::Diagnostic>& errors);
   void diff_policy(api::Reply reply);
+  // The applied policy's source texts, those of the tenants `who` may view.
+  nlohmann::json policy_source(const approvals::Identity& who) const;
 
   void handle(const nlohmann::json& request, const api::Peer& peer, api::Reply reply);
   std::optional<api::Refusal> gate(const api::Peer& peer) const;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -311,14 +312,45 @@ std::vector<fs::path> yaml_files_in(const fs::path& dir, std::error_code& ec) {
 PolicyTexts read_texts(const std::vector<fs::path>& files, std::vector<Diagnostic>& errors) {
   PolicyTexts texts;
   for (const auto& file : files) {
-    std::ifstream in(file);
-    if (!in) {
-      errors.push_back({{file.string(), 0, 0}, fmt::format("cannot read the file: {}", std::strerror(errno))});
+    auto fail = [&](const std::string& why) { errors.push_back({{file.string(), 0, 0}, why}); };
+    // Only a regular file (behind a link or not): a FIFO would block the
+    // read, a device never end it.
+    std::error_code ec;
+    const auto status = fs::status(file, ec);
+    if (ec) {
+      fail(fmt::format("cannot read the file: {}", ec.message()));
       continue;
     }
-    std::stringstream text;
-    text << in.rdbuf();
-    texts.emplace_back(file.string(), text.str());
+    if (fs::is_directory(status)) {
+      fail("is a directory, not a policy file");
+      continue;
+    }
+    if (!fs::is_regular_file(status)) {
+      fail("is not a regular file (a device, FIFO or socket): a policy file is YAML text");
+      continue;
+    }
+    std::ifstream in(file, std::ios::binary);
+    if (!in) {
+      fail(fmt::format("cannot read the file: {}", std::strerror(errno)));
+      continue;
+    }
+    // Read at most one byte past the limit: a file that grows while it
+    // is read cannot take more memory than that.
+    std::string text;
+    char chunk[64 * 1024];
+    while (in && text.size() <= kMaxPolicyFileBytes) {
+      in.read(chunk, sizeof(chunk));
+      text.append(chunk, static_cast<size_t>(in.gcount()));
+    }
+    if (in.bad()) {
+      fail(fmt::format("cannot read the file: {}", std::strerror(errno)));
+      continue;
+    }
+    if (text.size() > kMaxPolicyFileBytes) {
+      fail(fmt::format("is larger than {} MiB: a policy file that large is refused", kMaxPolicyFileBytes >> 20));
+      continue;
+    }
+    texts.emplace_back(file.string(), std::move(text));
   }
   return texts;
 }
@@ -360,6 +392,7 @@ LoadResult parse_policy_texts(const PolicyTexts& files, const PolicyTexts& prese
   std::stable_sort(result.warnings.begin(), result.warnings.end(), by_position);
   if (result.errors.empty()) {
     set.set_source_digest(digest_of(files, presets));
+    set.set_sources(std::make_shared<const PolicySources>(PolicySources{files, presets}));
     result.presets = catalog.names();
     result.policy = std::move(set);
   }

@@ -20,11 +20,12 @@ struct LoadResult {
   bool ok() const { return policy.has_value(); }
 };
 
+// A policy or preset file larger than this is refused (with its name), not
+// read: a policy of 100,000 rules is about 10 MiB.
+inline constexpr size_t kMaxPolicyFileBytes = size_t{64} << 20;
+
 // Presets live in this subdirectory of a policy dir, one *.yaml each.
 inline constexpr const char* kPresetsDir = "presets";
-
-// (file name, text) pairs.
-using PolicyTexts = std::vector<std::pair<std::string, std::string>>;
 
 // Every *.yaml and *.yml directly in `dir`, in name order, one tenant
 // each, with the presets in `dir`/presets/; other subdirectories are

@@ -52,10 +52,7 @@ std::string Cidr::str() const {
   return fmt::format("{}/{}", text, prefix);
 }
 
-namespace {
-
-// Keeps the first `prefix` bits of an address, zeroes the rest.
-std::array<uint8_t, 16> masked(const std::array<uint8_t, 16>& addr, unsigned prefix) {
+std::array<uint8_t, 16> masked_address(const std::array<uint8_t, 16>& addr, unsigned prefix) {
   std::array<uint8_t, 16> out{};
   for (unsigned i = 0; i < 16; ++i) {
     if (prefix >= 8 * (i + 1)) {
@@ -67,10 +64,8 @@ std::array<uint8_t, 16> masked(const std::array<uint8_t, 16>& addr, unsigned pre
   return out;
 }
 
-}  // namespace
-
 bool Cidr::contains(const Cidr& other) const {
-  return family == other.family && prefix <= other.prefix && masked(other.addr, prefix) == addr;
+  return family == other.family && prefix <= other.prefix && masked_address(other.addr, prefix) == addr;
 }
 
 Result<Cidr> parse_cidr(std::string_view text) {
@@ -106,7 +101,7 @@ Result<Cidr> parse_cidr(std::string_view text) {
   if (prefix && *prefix > cidr.max_prefix())
     return make_error("\"{}\": prefix length {} is longer than {}", text, *prefix, cidr.max_prefix());
   cidr.prefix = static_cast<uint8_t>(prefix.value_or(cidr.max_prefix()));
-  if (auto network = masked(cidr.addr, cidr.prefix); network != cidr.addr) {
+  if (auto network = masked_address(cidr.addr, cidr.prefix); network != cidr.addr) {
     Cidr hint = cidr;
     hint.addr = network;
     return make_error("\"{}\" has host bits set; did you mean {}?", text, hint.str());

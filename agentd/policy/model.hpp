@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "agentd/common/result.hpp"
@@ -45,6 +46,8 @@ struct Cidr {
   uint8_t max_prefix() const { return family == AGENTD_FAMILY_IPV4 ? 32 : 128; }
   bool contains(const Cidr& other) const;
 };
+// Keeps the first `prefix` bits of an address, zeroes the rest.
+std::array<uint8_t, 16> masked_address(const std::array<uint8_t, 16>& addr, unsigned prefix);
 // "198.51.100.0/24", "2001:db8::/32", a bare address (/32 or /128). Host
 // bits set is an error with a hint; IPv4-mapped IPv6 becomes IPv4.
 Result<Cidr> parse_cidr(std::string_view text);
@@ -129,6 +132,15 @@ struct TenantPolicy {
   std::vector<Rule> rules;
 };
 
+// (file name, text) pairs.
+using PolicyTexts = std::vector<std::pair<std::string, std::string>>;
+
+// The texts a policy was read from, as read: what `agentctl policy diff
+// PATH` compares a candidate with (control method policy.source).
+struct PolicySources {
+  PolicyTexts files, presets;
+};
+
 class PolicySet {
  public:
   const std::vector<TenantPolicy>& tenants() const { return tenants_; }
@@ -141,6 +153,9 @@ class PolicySet {
   // `agentctl status` shows, to compare with the files in Git.
   const std::string& source_digest() const { return source_digest_; }
   void set_source_digest(std::string digest) { source_digest_ = std::move(digest); }
+  // Null for a policy built in memory.
+  const std::shared_ptr<const PolicySources>& sources() const { return sources_; }
+  void set_sources(std::shared_ptr<const PolicySources> sources) { sources_ = std::move(sources); }
 
   // Building (the loader's side).
   uint32_t add_endpoint(Endpoint endpoint);
@@ -150,6 +165,7 @@ class PolicySet {
   std::vector<TenantPolicy> tenants_;
   std::vector<Endpoint> endpoints_;
   std::string source_digest_;
+  std::shared_ptr<const PolicySources> sources_;
 };
 
 }  // namespace agentd::policy

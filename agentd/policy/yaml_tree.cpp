@@ -60,6 +60,16 @@ std::pair<std::unique_ptr<YamlTree>, YamlError> YamlTree::parse(std::string_view
     error.column = static_cast<int>(parser.problem_mark.column) + 1;
     error.message = parser.problem ? parser.problem : "cannot parse";
     if (parser.context) error.message = fmt::format("{} {}", parser.context, error.message);
+    // A plain value that starts with * is an alias to YAML (`host: *.github.com`,
+    // `agents: *`): say so at the *, not where libyaml gave up.
+    if (error.message.find("alias") != std::string::npos) {
+      if (parser.context) {
+        error.line = static_cast<int>(parser.context_mark.line) + 1;
+        error.column = static_cast<int>(parser.context_mark.column) + 1;
+      }
+      error.message += "; a value that starts with * is read as a YAML alias: quote it, as in "
+                       "host: \"*.example.com\"";
+    }
     yaml_parser_delete(&parser);
     // libyaml leaves no document to free when loading fails.
     std::memset(&tree->doc_, 0, sizeof(tree->doc_));

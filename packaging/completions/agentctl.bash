@@ -40,9 +40,16 @@ _agentctl() {
     audit) words_for="--agent --since --decision --limit -o --output" ;;
     run) words_for="--agent --user --unknown-tenant --" ;;
     policy) words_for="validate explain apply diff" ;;
-    "policy validate") _filedir '@(yaml|yml)'; return ;;
+    "policy validate" | "policy diff")
+      # Options after a dash; otherwise candidate files and dirs.
+      if [[ $cur == -* ]]; then
+        [[ $path == "policy validate" ]] && words_for="--strict -o --output" || words_for="-o --output"
+      else
+        _filedir '@(yaml|yml)'
+        return
+      fi ;;
     "policy explain") words_for="--agent --dest --inbound --policy-dir -o --output" ;;
-    "policy apply" | "policy diff" | status | "sandbox list") words_for="-o --output" ;;
+    "policy apply" | status | "sandbox list") words_for="-o --output" ;;
     sandbox) words_for="list profile adopt remove" ;;
     "sandbox adopt")
       case "$prev" in

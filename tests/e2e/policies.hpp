@@ -27,6 +27,31 @@ rules:
         ports: [7070]
 )";
 
+// Two policies for acme that differ in every rule (test_reload.cpp,
+// test_policy_preview.cpp): A allows 198.51.100.10:80 and 198.51.100.20:8080
+// to every agent; B the whole /24 on 80 and 443 to eng, but 198.51.100.66.
+inline constexpr const char* kSwitchPolicyA = R"(apiVersion: agentd/v1
+tenant: acme
+rules:
+  - agents: "acme/*/*"
+    allow:
+      - cidr: 198.51.100.10/32
+        ports: [80]
+      - cidr: 198.51.100.20/32
+        ports: [8080]
+)";
+
+inline constexpr const char* kSwitchPolicyB = R"(apiVersion: agentd/v1
+tenant: acme
+rules:
+  - agents: "acme/eng/*"
+    allow:
+      - cidr: 198.51.100.0/24
+        ports: [80, 443]
+    deny:
+      - cidr: 198.51.100.66/32
+)";
+
 inline constexpr const char* kGlobexPolicy = R"(apiVersion: agentd/v1
 tenant: globex
 rules:

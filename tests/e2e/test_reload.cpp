@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "expectations.hpp"
+#include "policies.hpp"
 #include "world.hpp"
 
 using namespace agentd::e2e;
@@ -23,27 +24,8 @@ namespace {
 
 // Both allow 198.51.100.10:80 and deny 198.51.100.66:80, by different rules,
 // so every switch between them writes a new class and moves the sandbox.
-const char* kPolicyA = R"(apiVersion: agentd/v1
-tenant: acme
-rules:
-  - agents: "acme/*/*"
-    allow:
-      - cidr: 198.51.100.10/32
-        ports: [80]
-      - cidr: 198.51.100.20/32
-        ports: [8080]
-)";
-
-const char* kPolicyB = R"(apiVersion: agentd/v1
-tenant: acme
-rules:
-  - agents: "acme/eng/*"
-    allow:
-      - cidr: 198.51.100.0/24
-        ports: [80, 443]
-    deny:
-      - cidr: 198.51.100.66/32
-)";
+const char* kPolicyA = kSwitchPolicyA;
+const char* kPolicyB = kSwitchPolicyB;
 
 json status_of(const World& world) {
   auto result = world.agentctl({"status", "-o", "json"});

@@ -186,3 +186,16 @@ TEST_CASE("names, agent names and CIDRs") {
   CHECK_FALSE(parse_cidr("10.1.2.0/24")->contains(*parse_cidr("10.0.0.0/8")));
   CHECK_FALSE(parse_cidr("::/0")->contains(*parse_cidr("10.0.0.0/8")));
 }
+
+TEST_CASE("an unquoted * in YAML is an error with a hint to quote it, at the *") {
+  for (const char* value : {"*.example.com", "*foo", "*"}) {
+    auto loaded = parse_policy_texts(
+        {{"acme.yaml", std::string("apiVersion: agentd/v1\ntenant: acme\nrules:\n  - agents: \"acme/*/*\"\n    allow:\n      - host: ") + value + "\n"}});
+    INFO(value);
+    REQUIRE_FALSE(loaded.ok());
+    REQUIRE(loaded.errors.size() == 1);
+    const std::string error = loaded.errors[0].str();
+    CHECK(error.find("acme.yaml:6:15: invalid YAML") == 0);
+    CHECK(error.find("quote it") != std::string::npos);
+  }
+}

@@ -1,5 +1,7 @@
 // host: and preset: in policy files: errors with file:line:column,
 // expansion, narrowing, warnings, the presets dir and the source digest.
+#include <sys/stat.h>
+
 #include <catch2/catch.hpp>
 
 #include <stdlib.h>
@@ -278,4 +280,42 @@ TEST_CASE("the shipped policies and presets validate") {
     CHECK(decide_name(*loaded.policy, ds, name).allowed);
   CHECK_FALSE(decide_name(*loaded.policy, ds, "uploads.acme.example").allowed);
   CHECK_FALSE(decide_name(*loaded.policy, *parse_agent_name("acme/eng/coder-1"), "pypi.org").allowed);
+}
+
+TEST_CASE("files that are not policy text are refused with the file and the reason, never read") {
+  TempDir dir;
+  auto error_of = [](const LoadResult& loaded) {
+    REQUIRE_FALSE(loaded.ok());
+    REQUIRE(loaded.errors.size() == 1);
+    return loaded.errors[0].str();
+  };
+  const fs::path missing = dir.path / "missing.yaml";
+  CHECK(error_of(load_policy_files({missing})) == missing.string() + ": cannot read the file: No such file or directory");
+  REQUIRE(mkfifo((dir.path / "fifo.yaml").c_str(), 0600) == 0);
+  CHECK(error_of(load_policy_files({dir.path / "fifo.yaml"})).find("fifo.yaml: is not a regular file") != std::string::npos);
+  fs::create_directories(dir.path / "sub.yaml");
+  CHECK(error_of(load_policy_files({dir.path / "sub.yaml"})).find("sub.yaml: is a directory") != std::string::npos);
+  { std::ofstream(dir.path / "huge.yaml"); }
+  fs::resize_file(dir.path / "huge.yaml", kMaxPolicyFileBytes + 1);  // sparse
+  CHECK(error_of(load_policy_files({dir.path / "huge.yaml"})).find("huge.yaml: is larger than 64 MiB") != std::string::npos);
+  // In a dir, what is not a regular file is no policy file: skipped.
+  fs::remove(dir.path / "huge.yaml");
+  auto loaded = load_policy_dir(dir.path);
+  CHECK(loaded.ok());
+}
+
+TEST_CASE("a loaded policy keeps its sources, which parse to the same policy") {
+  TempDir dir;
+  dir.write("acme.yaml", rules("      - preset: pypi\n"));
+  dir.write("presets/pypi.yaml", kPypi);
+  auto loaded = load_policy_dir(dir.path);
+  REQUIRE(loaded.ok());
+  const auto& sources = loaded.policy->sources();
+  REQUIRE(sources);
+  REQUIRE(sources->files.size() == 1);
+  CHECK(sources->files[0].first == (dir.path / "acme.yaml").string());
+  REQUIRE(sources->presets.size() == 1);
+  auto again = parse_policy_texts(sources->files, sources->presets);
+  REQUIRE(again.ok());
+  CHECK(again.policy->source_digest() == loaded.policy->source_digest());
 }
