@@ -47,6 +47,10 @@ Result<nlohmann::json> call(const std::filesystem::path& socket_path, const nloh
   for (;;) {
     ssize_t n = ::read(fd.get(), chunk, sizeof(chunk));
     if (n < 0 && errno == EINTR) continue;
+    // agentd answers a caller it turns away at accept and closes at once;
+    // a request it had not read by then resets the connection, after the
+    // answer, which is whole: the reset is its end, not an error.
+    if (n < 0 && errno == ECONNRESET && !reply.empty()) break;
     if (n < 0) return system_error("reading agentd's answer");
     if (n == 0) break;
     reply.append(chunk, static_cast<size_t>(n));
