@@ -2,7 +2,11 @@
 
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
+
+#include <cstring>
 
 #include <algorithm>
 #include <chrono>
@@ -19,6 +23,20 @@ namespace agentd::e2e {
 namespace fs = std::filesystem;
 
 namespace {
+
+// Whether a unix socket at `path` takes a connection (agentd listens).
+bool accepts_connections(const fs::path& path) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  const std::string text = path.string();
+  if (text.size() >= sizeof(address.sun_path)) return true;  // too long to try here: leave it to agentctl
+  std::memcpy(address.sun_path, text.c_str(), text.size() + 1);
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return true;
+  const bool connected = ::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0;
+  ::close(fd);
+  return connected;
+}
 
 bool on_path(const std::string& tool) {
   return run_process({"sh", "-c", "command -v " + tool}).exit_code == 0;
@@ -151,7 +169,7 @@ void World::build() {
                 "link add " + veth_host + " netns " + host_ns_ + " type veth peer name " + veth_net + " netns " +
                     net_ns_});
   for (const auto* ns : {&host_ns_, &net_ns_})
-    sh({"ip", "netns", "exec", *ns, "sysctl", "-qw", "net.ipv4.tcp_fastopen=3", "net.ipv6.conf.all.accept_dad=0"});
+    sh({"nsenter", "--net=/run/netns/" + *ns, "sysctl", "-qw", "net.ipv4.tcp_fastopen=3", "net.ipv6.conf.all.accept_dad=0"});
   ip_batch(host_ns_, {"link set lo up", "addr add 198.51.100.1/24 dev " + veth_host,
                       "addr add 2001:db8:1::1/64 dev " + veth_host + " nodad", "link set " + veth_host + " up",
                       "route add 203.0.113.0/24 via 198.51.100.10", "route add 2001:db8:2::/64 via 2001:db8:1::10"});
@@ -176,7 +194,7 @@ void World::build() {
                           "    ip6 daddr != { 2001:db8::/32, ::1, fe80::/10, ff00::/8 } counter\n"
                           "  }\n"
                           "}\n";
-  sh({"ip", "netns", "exec", host_ns_, "nft", "-f", rules.string()});
+  sh({"nsenter", "--net=" + host_ns_path(), "nft", "-f", rules.string()});
 
   // The sniffer on the internet's side of the wire: what arrives from the
   // host that no sandbox may send, whoever sent it: packets to the
@@ -196,7 +214,7 @@ void World::build() {
                           "    ip6 saddr != { ::, 2001:db8:1::1, fe80::/10 } counter\n"
                           "  }\n"
                           "}\n";
-  sh({"ip", "netns", "exec", net_ns_, "nft", "-f", sniff.string()});
+  sh({"nsenter", "--net=/run/netns/" + net_ns_, "nft", "-f", sniff.string()});
 
   // Servers: the "internet", a loopback service on the host, a real DNS.
   start_server(net_ns_, {NETPROBE_BIN, "serve", "--tcp", "80,443,8080,9000", "--udp", "5353,9000"}, "net-server");
@@ -295,7 +313,9 @@ bool World::start_agentd(const std::vector<std::string>& extra_args) {
       std::cerr << "agentd exited with " << code << " at start; its log:\n" << agentd_log() << "\n";
       return false;
     }
-    if (fs::exists(socket_) && agentctl({"status", "-o", "json"}).exit_code == 0) {
+    // agentctl only once the socket takes connections: under emulation an
+    // agentctl every 20 ms would take the CPU that agentd starts with.
+    if (accepts_connections(socket_) && agentctl({"status", "-o", "json"}).exit_code == 0) {
       mark("agentd ready");
       return true;
     }
@@ -420,11 +440,11 @@ uint64_t sum_counters(const std::string& listing) {
 }  // namespace
 
 uint64_t World::forbidden_arrivals() const {
-  return sum_counters(run_process({"ip", "netns", "exec", net_ns_, "nft", "list", "table", "inet", "agentd_sniff"}).out);
+  return sum_counters(run_process({"nsenter", "--net=/run/netns/" + net_ns_, "nft", "list", "table", "inet", "agentd_sniff"}).out);
 }
 
 uint64_t World::stray_packets() const {
-  return sum_counters(run_process({"ip", "netns", "exec", host_ns_, "nft", "list", "table", "inet", "agentd_watch"}).out);
+  return sum_counters(run_process({"nsenter", "--net=" + host_ns_path(), "nft", "list", "table", "inet", "agentd_watch"}).out);
 }
 
 std::vector<std::pair<std::string, int>> World::attachments(const fs::path& cgroup) const {
