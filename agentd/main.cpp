@@ -92,7 +92,10 @@ int main(int argc, char** argv) {
                  "series labelled _other")
       ->check(CLI::Range(size_t{0}, size_t{16383}))
       ->capture_default_str();
-  std::string refusal = "refused";
+  // NXDOMAIN by default: every resolver takes it as final at once; musl
+  // ignores REFUSED and waits out its timeout, glibc reports a temporary
+  // failure that clients such as pip retry.
+  std::string refusal = "nxdomain";
   app.add_option("--dns-refusal", refusal, "answer for names a sandbox may not resolve")
       ->check(CLI::IsMember({"refused", "nxdomain"}))
       ->capture_default_str();

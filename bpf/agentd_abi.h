@@ -181,6 +181,10 @@ struct agentd_sandbox_state {
 	__u32 flags;    /* AGENTD_SANDBOX_* */
 };
 #define AGENTD_SANDBOX_ACTIVE (1u << 0)
+/* The tenant's `refuse_with: econnrefused`: a denied connect or send fails
+ * with ECONNREFUSED instead of EPERM (where the kernel lets a program say
+ * so: bpf_set_retval, probed at start). */
+#define AGENTD_SANDBOX_REFUSE_CONNREFUSED (1u << 1)
 /*
  * The upper half of flags: the slot's generation, one more each time the
  * slot is given to a new sandbox. A socket remembers the generation it was

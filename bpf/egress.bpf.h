@@ -267,11 +267,35 @@ __noinline int record_egress_denial(struct bpf_sock_addr *ctx, __u32 packed, __u
 	return 0;
 }
 
+/* Whether bpf_set_retval may be called from these programs (probed by
+ * agentd: a constant, so where it is false the verifier never sees the
+ * call). */
+const volatile __u8 agentd_can_set_retval = 0;
+
+#define ECONNREFUSED_NUM 111
+
+/*
+ * A denied connect or send fails with EPERM, unless the sandbox's tenant
+ * asked for ECONNREFUSED (refuse_with), which clients that retry EPERM
+ * (wget) take as final at once.
+ */
+static __always_inline void refuse_as_asked(__u32 slot)
+{
+	struct agentd_sandbox_state *state;
+
+	if (!agentd_can_set_retval)
+		return;
+	state = bpf_map_lookup_elem(&agentd_state, &slot);
+	if (state && (state->flags & AGENTD_SANDBOX_ACTIVE) && (state->flags & AGENTD_SANDBOX_REFUSE_CONNREFUSED))
+		bpf_set_retval(-ECONNREFUSED_NUM);
+}
+
 static __always_inline int deny_egress(struct bpf_sock_addr *ctx, __u8 hook, __u32 slot, __u32 class_id,
 				       __u8 reason, __u8 range_index, const struct destination *dest)
 {
 	record_egress_denial(ctx, (__u32)hook | ((__u32)reason << 8) | ((__u32)range_index << 16), slot, class_id,
 			     dest);
+	refuse_as_asked(slot);
 	return VERDICT_DENY;
 }
 

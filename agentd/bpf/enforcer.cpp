@@ -141,6 +141,9 @@ Result<std::unique_ptr<Enforcer>> Enforcer::start(const EnforcerOptions& options
     // Constants the verifier sees; 0 is refused by the option parser.
     skeleton->rodata->agentd_record_interval_ns = 1'000'000'000ULL / options.record_budget.per_second;
     skeleton->rodata->agentd_record_burst = options.record_budget.burst;
+    // Without it, refuse_with: econnrefused falls back to EPERM (and the
+    // policy loads: it is how a refusal looks, not whether it happens).
+    skeleton->rodata->agentd_can_set_retval = features.set_retval;
     err = egress_bpf::load(skeleton.get());
     return err == 0 ? std::move(skeleton) : nullptr;
   };

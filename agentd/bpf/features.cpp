@@ -59,6 +59,7 @@ KernelFeatures probe_kernel_features() {
   f.lpm_trie = map_type_supported(BPF_MAP_TYPE_LPM_TRIE);
   f.sk_storage = map_type_supported(BPF_MAP_TYPE_SK_STORAGE);
   f.ringbuf = map_type_supported(BPF_MAP_TYPE_RINGBUF);
+  f.set_retval = libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_FUNC_set_retval, nullptr) > 0;
   f.bpf_lsm_active = f.btf && lsm_list_has_bpf(read_active_lsms());
   f.landlock_abi = probe_landlock_abi();
   f.seccomp_filter = ::prctl(PR_GET_SECCOMP) >= 0;
@@ -88,6 +89,7 @@ nlohmann::json KernelFeatures::to_json() const {
       {"lpm_trie", lpm_trie},
       {"sk_storage", sk_storage},
       {"ringbuf", ringbuf},
+      {"set_retval", set_retval},
       {"bpf_lsm", bpf_lsm_active},
       {"landlock_abi", landlock_abi},
       {"seccomp_filter", seccomp_filter},

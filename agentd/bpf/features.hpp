@@ -20,6 +20,7 @@ struct KernelFeatures {
   bool lpm_trie = false;
   bool sk_storage = false;
   bool ringbuf = false;
+  bool set_retval = false;          // bpf_set_retval in connect/sendmsg hooks (refuse_with)
   bool bpf_lsm_active = false;      // "bpf" in /sys/kernel/security/lsm
   int landlock_abi = 0;             // 0: Landlock unavailable
   bool seccomp_filter = false;

@@ -472,6 +472,7 @@ Status Daemon::restore_sandboxes() {
       auto state = maps_->state(s.slot);
       if (state) {
         s.class_id = state->class_id;
+        s.refusal_flags = state->flags & AGENTD_SANDBOX_REFUSE_CONNREFUSED;
         s.generation = generation_of(*state);  // its sockets carry it
       }
       slot_of.erase(it);
@@ -812,6 +813,7 @@ Result<json> Daemon::ensure_sandbox(const std::string& agent_text, bool unknown_
   s.cgroup_id = *id;
   s.slot = *slot;
   s.class_id = *class_id;
+  s.refusal_flags = applier_->refusal_flags_for(*agent);
   s.generation = next_generation(registry_.generation(s.slot));
   s.created_at = std::chrono::system_clock::now();
   s.handed_out = std::chrono::steady_clock::now();
@@ -885,6 +887,7 @@ Result<json> Daemon::adopt_sandbox(const std::string& agent_text, const std::str
   auto slot = claim_slot(agent->str());
   if (!slot) return slot.error();
   Sandbox s{*agent, cgroup, *id, *slot, *class_id, true};
+  s.refusal_flags = applier_->refusal_flags_for(*agent);
   s.generation = next_generation(registry_.generation(s.slot));
   s.created_at = std::chrono::system_clock::now();
   if (auto st = maps_->reset_counters(s.slot); !st) return st.error();

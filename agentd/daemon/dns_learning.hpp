@@ -40,7 +40,7 @@ struct DnsSettings {
   // keeps every slot below the kernel's ephemeral ports. 0: off.
   uint16_t ipv6_port_base = 16384;
   uint32_t min_ttl_seconds = 60;
-  dns::Refusal refusal = dns::Refusal::refused;
+  dns::Refusal refusal = dns::Refusal::nxdomain;
   std::string protected_ranges;       // empty: the defaults
   // Learned addresses one sandbox may hold in the kernel at once (0: no
   // quota); the map holds AGENTD_MAX_LEARNED for every sandbox together:

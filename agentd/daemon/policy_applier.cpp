@@ -13,6 +13,12 @@ double ms_since(std::chrono::steady_clock::time_point started) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
 }
 
+// The tenant's refuse_with as the sandbox state's flag.
+uint32_t refusal_flags_in(const policy::PolicySet& policy, const policy::AgentName& agent) {
+  const policy::TenantPolicy* tenant = policy.find(agent.tenant);
+  return tenant && tenant->refuse_with == policy::RefuseWith::econnrefused ? AGENTD_SANDBOX_REFUSE_CONNREFUSED : 0u;
+}
+
 }  // namespace
 
 std::string PolicyApplier::identity_of(const policy::CompiledClass& compiled) {
@@ -151,14 +157,19 @@ Result<CleanupPlan> PolicyApplier::commit(PreparedPolicy prepared, SandboxRegist
   // The switch: one write per sandbox.
   for (auto& [slot, sandbox] : registry.all()) {
     const uint32_t id = class_by_slot[slot];
-    if (sandbox.class_id == id) {
+    const uint32_t refusal = refusal_flags_in(*prepared.policy, sandbox.agent);
+    if (sandbox.class_id == id && sandbox.refusal_flags == refusal) {
       auto current = maps_.state(slot);
-      if (current && current->class_id == id && (current->flags & AGENTD_SANDBOX_ACTIVE)) continue;
+      if (current && current->class_id == id && (current->flags & AGENTD_SANDBOX_ACTIVE) &&
+          (current->flags & AGENTD_SANDBOX_REFUSE_CONNREFUSED) == refusal)
+        continue;
     }
-    agentd_sandbox_state next = active_state(sandbox);  // the same generation
-    next.class_id = id;
-    if (auto status = maps_.set_state(slot, next); !status) return status.error();
+    Sandbox next_sandbox = sandbox;
+    next_sandbox.class_id = id;
+    next_sandbox.refusal_flags = refusal;
+    if (auto status = maps_.set_state(slot, active_state(next_sandbox)); !status) return status.error();  // the same generation
     sandbox.class_id = id;
+    sandbox.refusal_flags = refusal;
     ++prepared.report.sandboxes_switched;
   }
 
@@ -189,6 +200,10 @@ Result<ApplyReport> PolicyApplier::apply(std::shared_ptr<const policy::PolicySet
   ApplyReport report = last_report_;
   report.entries_removed = *removed;
   return report;
+}
+
+uint32_t PolicyApplier::refusal_flags_for(const policy::AgentName& agent) const {
+  return policy_ ? refusal_flags_in(*policy_, agent) : 0;
 }
 
 Result<uint32_t> PolicyApplier::class_for(const policy::AgentName& agent) {

@@ -92,6 +92,9 @@ class PolicyApplier {
 
   // The class for one sandbox under the current policy, written if new.
   Result<uint32_t> class_for(const policy::AgentName& agent);
+  // AGENTD_SANDBOX_REFUSE_* for an agent under the running policy (its
+  // tenant's refuse_with).
+  uint32_t refusal_flags_for(const policy::AgentName& agent) const;
 
   // The compiled rules behind a class id (for explaining denials).
   const policy::CompiledClass* compiled(uint32_t class_id) const;

@@ -27,6 +27,8 @@ struct Sandbox {
   uint32_t slot = AGENTD_SLOT_UNKNOWN;
   uint32_t class_id = AGENTD_CLASS_EMPTY;
   bool adopted = false;  // an existing cgroup taken over, not made by agentd
+  // AGENTD_SANDBOX_REFUSE_* from its tenant's policy (refuse_with).
+  uint32_t refusal_flags = 0;
   // The slot's generation while this sandbox holds it (agentd_abi.h,
   // AGENTD_SANDBOX_GEN_SHIFT): its sockets carry it.
   uint16_t generation = 0;

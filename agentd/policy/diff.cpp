@@ -27,6 +27,9 @@ std::string location_of(const Endpoint& e) {
 // canonical line -> where it is written; a multimap keeps duplicates apart.
 std::multimap<std::string, std::string> lines_of(const PolicySet& set, const TenantPolicy& tenant) {
   std::multimap<std::string, std::string> lines;
+  // How its denials fail is part of what a change does to the agents.
+  if (tenant.refuse_with == RefuseWith::econnrefused)
+    lines.emplace(tenant.tenant + "/*/*: refuse_with econnrefused", tenant.file);
   for (uint32_t id : tenant.inference) {
     const Endpoint& e = set.endpoint(id);
     lines.emplace(canonical_line(set, e, tenant.tenant + "/*/*"), location_of(e));

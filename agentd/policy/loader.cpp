@@ -239,7 +239,7 @@ void FileReader::warn_denied_inference(const TenantPolicy& tenant) {
 std::optional<TenantPolicy> FileReader::read(const std::string& text) {
   const size_t errors_before = error_count();
   std::unique_ptr<YamlTree> tree;
-  const YamlNode root = read_root(text, tree, "policy", {"apiVersion", "tenant", "inference", "rules", "approvals"}, "tenant");
+  const YamlNode root = read_root(text, tree, "policy", {"apiVersion", "tenant", "inference", "rules", "approvals", "refuse_with"}, "tenant");
   if (!root) return std::nullopt;
   TenantPolicy tenant;
   tenant.file = file_;
@@ -268,6 +268,16 @@ std::optional<TenantPolicy> FileReader::read(const std::string& text) {
     read_approval_settings(approvals, file_, problems, *settings);
     for (auto& problem : problems) error_at(std::move(problem.pos), std::move(problem.message));
     tenant.approvals = std::move(settings);
+  }
+  if (const YamlNode refuse_with = root["refuse_with"]) {
+    if (auto value = scalar(refuse_with, "refuse_with")) {
+      if (*value == "eperm")
+        tenant.refuse_with = RefuseWith::eperm;
+      else if (*value == "econnrefused")
+        tenant.refuse_with = RefuseWith::econnrefused;
+      else
+        error(refuse_with, fmt::format("refuse_with must be eperm or econnrefused, not \"{}\"", *value));
+    }
   }
   if (error_count() != errors_before) return std::nullopt;
   warn_denied_inference(tenant);

@@ -124,9 +124,15 @@ struct Rule {
 
 struct ApprovalSettings;  // approval_settings.hpp
 
+// How the kernel refuses a tenant's denied connect or send: EPERM (the
+// default: "not permitted", what a firewall says), or ECONNREFUSED, which
+// clients that retry EPERM (wget: 145 s) take as final at once.
+enum class RefuseWith { eperm, econnrefused };
+
 struct TenantPolicy {
   std::string tenant;
   std::string file;
+  RefuseWith refuse_with = RefuseWith::eperm;  // the file's `refuse_with:`
   std::shared_ptr<const ApprovalSettings> approvals;  // the file's `approvals:`; null: the defaults
   std::vector<uint32_t> inference;  // endpoint ids
   std::vector<Rule> rules;

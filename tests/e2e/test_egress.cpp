@@ -1,11 +1,16 @@
 // Egress enforcement end to end: real kernel, real cgroups, the test world.
 #include <catch2/catch.hpp>
+#include <signal.h>
+
+#include <chrono>
+#include <thread>
 
 #include "expectations.hpp"
 #include "policies.hpp"
 #include "world.hpp"
 
 using namespace agentd::e2e;
+using nlohmann::json;
 
 namespace {
 
@@ -164,4 +169,76 @@ TEST_CASE("agentctl run returns the command's exit status") {
   INFO(bad_name.describe());
   CHECK(bad_name.exit_code == 1);
   CHECK(bad_name.err.find("\"Acme\" is not a valid name") != std::string::npos);
+}
+
+// refuse_with: how a denied connect or send fails. Clients retry EPERM
+// (wget for 145 s); ECONNREFUSED is final to them. The destination is a
+// host whose server would accept, so ECONNREFUSED can only come from the
+// hook, and the sniffer proves nothing reached it.
+TEST_CASE("refuse_with: econnrefused makes a tenant's denials fail with ECONNREFUSED, still recorded") {
+  World world;
+  const std::string refusing = R"(apiVersion: agentd/v1
+tenant: acme
+refuse_with: econnrefused
+rules:
+  - agents: "acme/*/*"
+    allow:
+      - cidr: 198.51.100.10/32
+        ports: [80]
+)";
+  world.write_policy("acme.yaml", refusing);
+  world.write_policy("globex.yaml", kGlobexPolicy);
+  INFO(world.agentd_log());
+  REQUIRE(world.start_agentd());
+  auto features = json::parse(world.agentctl({"status", "-o", "json"}).out)["kernel"]["features"];
+  INFO(features.dump());
+  REQUIRE(features.value("set_retval", false));
+  // A process in each sandbox keeps it alive (an empty one is retired),
+  // so a reload below switches a running sandbox.
+  world.spawn_in_sandbox("acme/eng/coder-1", {"60"}, "acme-sleeper", "/bin/sleep");
+  world.spawn_in_sandbox("globex/web/bot", {"60"}, "globex-sleeper", "/bin/sleep");
+
+  expect_ok(world.netprobe_in_sandbox("acme/eng/coder-1", {"connect", "tcp", "198.51.100.10", "80"}));
+  for (const auto& args : std::vector<std::vector<std::string>>{{"connect", "tcp", "198.51.100.66", "80"},
+                                                                {"connect", "tcp", "2001:db8:1::66", "80"},
+                                                                {"connect", "udp", "198.51.100.66", "9000"},
+                                                                {"sendto", "udp", "198.51.100.66", "9000"},
+                                                                {"sendto", "udp", "2001:db8:1::66", "9000"}}) {
+    INFO(args[0] << " " << args[1] << " " << args[2]);
+    expect_refused(world.netprobe_in_sandbox("acme/eng/coder-1", args), "ECONNREFUSED");
+  }
+  // Another tenant keeps the default.
+  expect_refused(world.netprobe_in_sandbox("globex/web/bot", {"connect", "tcp", "198.51.100.66", "80"}), "EPERM");
+  // Recorded like any denial.
+  CHECK(!world.wait_for_denial([](const json& d) {
+               return d.value("sandbox", json()).is_string() && d["sandbox"] == "acme/eng/coder-1" &&
+                      d.value("dest", "") == "198.51.100.66";
+             }).is_null());
+  auto refuse_with_of = [&](const std::string& agent) {
+    for (int i = 0; i < 250; ++i) {
+      const json status = json::parse(world.agentctl({"status", "-o", "json"}).out);
+      for (const auto& s : status["sandboxes"])
+        if (s.value("agent", "") == agent) return s.value("refuse_with", "");
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return std::string("(no such sandbox)");
+  };
+  CHECK(refuse_with_of("acme/eng/coder-1") == "econnrefused");
+  CHECK(refuse_with_of("globex/web/bot") == "eperm");
+
+  // A reload to the default switches the running sandbox back to EPERM.
+  const uint64_t generation =
+      json::parse(world.agentctl({"status", "-o", "json"}).out)["policy"]["generation"].get<uint64_t>();
+  world.write_policy("acme.yaml", kSwitchPolicyA);
+  world.signal_agentd(SIGHUP);
+  bool reloaded = false;
+  for (int i = 0; i < 250 && !reloaded; ++i) {
+    reloaded =
+        json::parse(world.agentctl({"status", "-o", "json"}).out)["policy"]["generation"].get<uint64_t>() > generation;
+    if (!reloaded) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  REQUIRE(reloaded);
+  CHECK(refuse_with_of("acme/eng/coder-1") == "eperm");
+  expect_refused(world.netprobe_in_sandbox("acme/eng/coder-1", {"connect", "tcp", "198.51.100.66", "80"}), "EPERM");
+  CHECK(world.stray_packets() == 0);
 }

@@ -57,7 +57,7 @@ TEST_CASE("a refused name becomes a request, and approving it opens the name unt
   REQUIRE(world.start_agentd());
   auto refused = world.in_sandbox("acme/eng/coder-1", {"dig", "+tries=1", "+time=3", kName});
   INFO(refused.describe());
-  CHECK(refused.out.find("status: REFUSED") != std::string::npos);
+  CHECK(refused.out.find("status: NXDOMAIN") != std::string::npos);
   CHECK(refused.out.find("Operators have been asked") != std::string::npos);
   json request = wait_for_name_request(world, "acme/eng/coder-1", kName);
   INFO(world.agentd_log());
@@ -102,7 +102,7 @@ TEST_CASE("a name a deny rule blocks asks nobody") {
   REQUIRE(world.start_agentd());
   auto refused = world.in_sandbox("acme/eng/coder-1", {"dig", "+tries=1", "+time=3", "other.example.test"});
   INFO(refused.describe());
-  CHECK(refused.out.find("status: REFUSED") != std::string::npos);
+  CHECK(refused.out.find("status: NXDOMAIN") != std::string::npos);
   CHECK(refused.out.find("A deny rule of the policy blocks it") != std::string::npos);
   // A name nobody decided does make a request: once it is there, the
   // denied name's record (written before it) has been handled too.

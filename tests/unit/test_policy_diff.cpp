@@ -117,3 +117,11 @@ rules:
                               "pypi at presets/pypi.yaml:6:5"});
   CHECK(diff_policies(before, load_with(pypi)).empty());
 }
+
+TEST_CASE("a change of refuse_with is a change") {
+  auto before = load({{"acme.yaml", kBefore}});
+  auto after = load({{"acme.yaml", std::string(kBefore) + "refuse_with: econnrefused\n"}});
+  CHECK(lines_of(diff_policies(before, after)) ==
+        std::set<std::string>{"+ acme/*/*: refuse_with econnrefused @ acme.yaml"});
+  CHECK(diff_policies(after, after).empty());
+}

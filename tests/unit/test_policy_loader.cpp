@@ -199,3 +199,20 @@ TEST_CASE("an unquoted * in YAML is an error with a hint to quote it, at the *")
     CHECK(error.find("quote it") != std::string::npos);
   }
 }
+
+TEST_CASE("refuse_with chooses how a tenant's denials fail: eperm by default, econnrefused, nothing else") {
+  auto fallback = parse(kExample);
+  REQUIRE(fallback.errors.empty());
+  CHECK(fallback.policy->find("acme")->refuse_with == RefuseWith::eperm);
+  auto refusing = parse(std::string(kExample) + "refuse_with: econnrefused\n");
+  REQUIRE(refusing.errors.empty());
+  CHECK(refusing.policy->find("acme")->refuse_with == RefuseWith::econnrefused);
+  auto explicit_default = parse(std::string(kExample) + "refuse_with: eperm\n");
+  REQUIRE(explicit_default.errors.empty());
+  CHECK(explicit_default.policy->find("acme")->refuse_with == RefuseWith::eperm);
+
+  CHECK(errors_of(parse("apiVersion: agentd/v1\ntenant: acme\nrefuse_with: reset\n")) ==
+        std::vector<std::string>{"acme.yaml:3:14: refuse_with must be eperm or econnrefused, not \"reset\""});
+  CHECK(errors_of(parse("apiVersion: agentd/v1\ntenant: acme\nrefuse_with: [eperm]\n")) ==
+        std::vector<std::string>{"acme.yaml:3:14: refuse_with must be a single value"});
+}
