@@ -103,8 +103,9 @@ class Prompt {
     if (const json* r = current_request()) {
       std::cout << request_view(*r, style_);
       if (can_answer_)
+        // Each key line fits 80 columns (an ssh session's default terminal).
         std::cout << "  " << style_.key('a') << " allow agent (tenant's default time)  " << style_.key('p')
-                  << " allow agent permanently  " << style_.key('t') << " allow team  " << style_.key('n')
+                  << " allow agent permanently\n  " << style_.key('t') << " allow team  " << style_.key('n')
                   << " allow tenant\n  " << style_.key('d') << " deny (repeats stay silent)  " << style_.key('s')
                   << " skip  " << style_.key('q') << " quit\n";
       else

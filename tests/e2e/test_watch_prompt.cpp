@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <sstream>
+
 #include "approvals_helpers.hpp"
 #include "expectations.hpp"
 #include "policies.hpp"
@@ -68,6 +70,10 @@ TEST_CASE("agentctl watch prompts in a terminal, one key answers, and every watc
   for (const char* key : {"[a] allow agent", "[p] allow agent permanently", "[t] allow team", "[n] allow tenant",
                           "[d] deny", "[s] skip"})
     CHECK(screen.find(key) != std::string::npos);
+  // The key lines fit an 80-column terminal (this one has 160: nothing wraps).
+  std::istringstream lines(screen);
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind("  [", 0) == 0) CHECK(line.find_last_not_of(' ') < 80);
   CHECK(tmux.wait_for("two", "198.51.100.20:8080/tcp").find("acme/eng/coder-1") != std::string::npos);
 
   tmux.keys("one", "t");  // allow the team
