@@ -160,6 +160,32 @@ std::vector<Request> Book::expire_requests(Time now) {
   return expired;
 }
 
+std::vector<Request> Book::settle(const std::function<std::string(const Request&)>& allowed_because, Time now) {
+  std::vector<Request> settled;
+  for (auto& [id, request] : requests_) {
+    if (request.state != RequestState::pending) continue;
+    std::string why = allowed_because(request);
+    if (why.empty()) continue;
+    request.state = RequestState::approved;
+    request.answered_by = "agentd";
+    request.answered_at = now;
+    request.answer = std::move(why);
+    settled.push_back(request);
+  }
+  return settled;
+}
+
+const Grant* Book::grant_opening(const Target& target, const policy::AgentName& agent) const {
+  for (const auto& [id, grant] : grants_) {
+    if (!grant.covers(agent)) continue;
+    if (target.is_name() ? grant.is_name() && grant.host == target.name
+                         : !grant.is_name() && grant.address == target.address && grant.port == target.port &&
+                               grant.protocol == target.protocol && grant.inbound == target.inbound)
+      return &grant;
+  }
+  return nullptr;
+}
+
 std::vector<Grant> Book::expire_grants(Time now) {
   std::vector<Grant> expired;
   for (auto it = grants_.begin(); it != grants_.end();) {

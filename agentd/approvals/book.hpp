@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -135,6 +136,15 @@ class Book {
                           const policy::ApprovalSettings& settings);
   // Pending requests past their time become expired; they are returned.
   std::vector<Request> expire_requests(Time now);
+  // Pending requests that something other than an answer now allows (a
+  // reload, a grant made for another request): `allowed_because` says
+  // why, or "" when it does not allow it. Each one it allows is approved
+  // by "agentd" with that reason as its answer, and returned; no grant is
+  // made, what allows it is one already.
+  std::vector<Request> settle(const std::function<std::string(const Request&)>& allowed_because, Time now);
+  // A live grant that opens `target` to `agent`: the same address, port,
+  // protocol and direction, or for a name request the same name.
+  const Grant* grant_opening(const Target& target, const policy::AgentName& agent) const;
   // Grants past their time are removed and returned.
   std::vector<Grant> expire_grants(Time now);
   Result<Grant> revoke(uint64_t grant_id);

@@ -200,6 +200,9 @@ Result<json> ApprovalService::answer(const json& request, const approvals::Ident
   json event = result;
   event["event"] = "answered";
   broadcast(event, tenant);
+  // A team or tenant grant may answer other agents' requests for the same
+  // destination.
+  if (answered->grant) settle_pending(fmt::format("grant {}", answered->grant->id));
   return result;
 }
 

@@ -208,6 +208,12 @@ void ApprovalService::on_denial(const json& record) {
   const auto& settings = settings_for(sandbox);
   if (!settings.prompt) return;
   if (!book_.takes(denial.target, denial.time)) {
+    // Denied just before a grant or a reload opened it (the record was on
+    // its way): the operator or the policy has decided already.
+    if (!allowed_now(denial.target).empty()) {
+      ++requests_already_allowed_;
+      return;
+    }
     if (auto why = approvals::Folds::over_cap(book_.pending_counts(sandbox), caps_); !why.empty()) {
       folds_.add(denial, why, settings.request_expiry);
       ++requests_folded_;
@@ -273,6 +279,42 @@ void ApprovalService::tick() {
     else if (*pruned) spdlog::info("store retention: {} old rows removed", *pruned);
   }
   if (siem_) siem_->flush();
+}
+
+std::string ApprovalService::allowed_now(const approvals::Target& target) const {
+  auto agent = policy::parse_agent_name(target.sandbox);
+  if (!agent) return "";
+  if (const approvals::Grant* grant = book_.grant_opening(target, *agent))
+    return fmt::format("allowed by grant {} ({} {})", grant->id, approvals::scope_name(grant->scope), grant->subject);
+  const auto* policy = applier_.policy();
+  if (!policy) return "";
+  if (target.is_name()) {
+    const auto decision = policy::HostRules(*policy, *agent).decide(target.name);
+    return decision.allowed ? decision.explanation : "";
+  }
+  if (target.inbound) return "";  // inbound rules are judged by the kernel alone; left to the operator
+  auto dest = policy::parse_destination(fmt::format(
+      "{}:{}/{}", target.address.find(':') != std::string::npos ? "[" + target.address + "]" : target.address,
+      target.port, target.protocol == "udp" ? "udp" : "tcp"));
+  if (!dest) return "";
+  auto decision = policy::explain(*policy, *agent, *dest);
+  return decision && decision->allowed ? decision->explanation : "";
+}
+
+size_t ApprovalService::settle_pending(const std::string& trigger) {
+  const auto now = Clock::now();
+  auto settled = book_.settle([this](const approvals::Request& r) { return allowed_now(r.target); }, now);
+  requests_settled_ += settled.size();
+  for (const auto& r : settled) {
+    persist(r);
+    audit({now, "decision", "approved", "agentd", r.target.sandbox, r.target.address, r.host, r.target.port,
+           r.target.protocol, {{"request_id", r.id}, {"answer", r.answer}, {"trigger", trigger}, {"denials", r.count}}});
+    siem(approvals::ocsf_decision(r, std::nullopt));
+    spdlog::info("approvals: request {} ({}) needs no answer after {}: {}", r.id, terminal_text(r.target.str()),
+                 trigger, terminal_text(r.answer));
+    broadcast({{"event", "answered"}, {"request", approvals::request_to_json(r)}}, tenant_of(r.target.sandbox));
+  }
+  return settled.size();
 }
 
 size_t ApprovalService::revoke_denied_by_policy() {
@@ -419,6 +461,10 @@ json ApprovalService::status() const {
           {"pending_by_sandbox", std::move(pending_by_sandbox)},
           {"requests_created", requests_created_},
           {"requests_folded", requests_folded_},
+          // Pending requests a reload or grant allowed (settle_pending), and
+          // denials that arrived after their destination was allowed.
+          {"requests_settled", requests_settled_},
+          {"requests_already_allowed", requests_already_allowed_},
           {"folds", folds_.all().size()},
           {"caps", {{"per_sandbox", caps_.per_sandbox}, {"per_tenant", caps_.per_tenant}}},
           {"grants", book_.grants().size()},

@@ -69,6 +69,11 @@ class ApprovalService {
   // sandbox it covers, is revoked (the kernel's deny already wins; this
   // keeps the store and `grants list` honest). Returns how many went.
   size_t revoke_denied_by_policy();
+  // After a reload or a new grant: pending requests that the policy or a
+  // live grant now allows are approved by agentd (audited, and watchers
+  // told), so nobody is asked about what is already open. `trigger` says
+  // what changed. Returns how many were settled.
+  size_t settle_pending(const std::string& trigger);
   // Sandboxes appeared or went, or grants changed: the kernel's grants map
   // made to match the live grants.
   void sync_grants();
@@ -99,6 +104,9 @@ class ApprovalService {
       : roles_(std::move(roles)), store_(std::move(store)), maps_(maps), applier_(applier), registry_(registry) {}
 
   const policy::ApprovalSettings& settings_for(const std::string& sandbox) const;
+  // Why `target` is allowed now (a rule of the running policy, a live
+  // grant), or "" while nothing allows it.
+  std::string allowed_now(const approvals::Target& target) const;
   void audit(store::AuditEvent event);
   void siem(const nlohmann::json& ocsf);
   void broadcast(const nlohmann::json& event, const std::string& tenant);
@@ -142,6 +150,7 @@ class ApprovalService {
   std::chrono::steady_clock::time_point last_prune_{};
   size_t kernel_entries_ = 0;
   uint64_t requests_created_ = 0, store_errors_ = 0, requests_folded_ = 0;
+  uint64_t requests_settled_ = 0, requests_already_allowed_ = 0;
 };
 
 }  // namespace agentd::daemon

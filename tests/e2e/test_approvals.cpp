@@ -91,6 +91,51 @@ TEST_CASE("scope team opens the team and its later sandboxes, not the tenant") {
   expect_refused(connect_from(world, "acme/eng/coder-1", kDest, kPort));
 }
 
+TEST_CASE("pending requests that a team grant or a reload now allows settle themselves, audited") {
+  World world;
+  world.write_policy("acme.yaml", kAcmePolicy);
+  REQUIRE(world.start_agentd());
+  for (const char* agent : {"acme/eng/coder-1", "acme/eng/coder-2", "acme/ops/runner"})
+    expect_refused(connect_from(world, agent, kDest, kPort));
+  json first = wait_for_request(world, "acme/eng/coder-1", kDest, kPort);
+  REQUIRE(wait_for_request(world, "acme/eng/coder-2", kDest, kPort).is_object());
+  REQUIRE(wait_for_request(world, "acme/ops/runner", kDest, kPort).is_object());
+
+  // A team grant for coder-1's request answers coder-2's too: same team,
+  // same destination. The runner's team is another.
+  REQUIRE(agentctl_json(world, {"approvals", "approve", std::to_string(id_of(first)), "--scope", "team"}).is_object());
+  json second = wait_for_request(world, "acme/eng/coder-2", kDest, kPort, "approved");
+  REQUIRE(second.is_object());
+  CHECK(second["answered_by"] == "agentd");
+  CHECK(second["answer"].get<std::string>().find("allowed by grant") != std::string::npos);
+  auto pending = agentctl_json(world, {"approvals", "list"});
+  REQUIRE(pending.is_array());
+  REQUIRE(pending.size() == 1);
+  CHECK(pending[0]["sandbox"] == "acme/ops/runner");
+
+  // A reload whose policy allows the runner's destination answers it.
+  world.write_policy("acme.yaml", std::string(kAcmePolicy) + "      - cidr: 198.51.100.20/32\n        ports: [8080]\n");
+  world.signal_agentd(SIGHUP);
+  json third = wait_for_request(world, "acme/ops/runner", kDest, kPort, "approved");
+  REQUIRE(third.is_object());
+  CHECK(third["answered_by"] == "agentd");
+  CHECK(third["answer"].get<std::string>().find("allowed by") != std::string::npos);
+  CHECK(agentctl_json(world, {"approvals", "list"}).empty());
+  CHECK(daemon_status(world)["approvals"]["requests_settled"] == 2);
+  // On the record as agentd's decisions, with what changed.
+  auto decisions = agentctl_json(world, {"audit", "--decision", "approved"});
+  REQUIRE(decisions.is_array());
+  size_t by_agentd = 0;
+  for (const auto& d : decisions)
+    if (d["actor"] == "agentd") {
+      ++by_agentd;
+      INFO(d.dump());
+      CHECK(d["detail"].contains("trigger"));
+    }
+  CHECK(by_agentd == 2);
+  expect_ok(connect_from(world, "acme/ops/runner", kDest, kPort));
+}
+
 TEST_CASE("an explicit deny wins over an approval") {
   World world;
   world.write_policy("acme.yaml", kAcmePolicy);

@@ -230,3 +230,47 @@ TEST_CASE("a peer coming in is a request of its own, and its grant opens only th
   REQUIRE_FALSE(refused);
   CHECK(refused.error().describe().find("direction") != std::string::npos);
 }
+
+TEST_CASE("settle approves the pending requests something now allows, and only those") {
+  Book book;
+  policy::ApprovalSettings settings;
+  auto a = book.note_denial(denial("acme/eng/a", 80, t0), settings).request->id;
+  auto b = book.note_denial(denial("acme/eng/b", 80, t0), settings).request->id;
+  auto c = book.note_denial(denial("acme/eng/a", 443, t0), settings).request->id;
+  // A team grant answering a: b (same team, same destination) is opened by it, c is not.
+  auto answered = book.decide(a, {true, Scope::team, std::nullopt, false}, "root", t0 + 1min, settings);
+  REQUIRE(answered);
+  auto allowed = [&](const Request& r) -> std::string {
+    auto agent = policy::parse_agent_name(r.target.sandbox);
+    const Grant* g = agent ? book.grant_opening(r.target, *agent) : nullptr;
+    return g ? "allowed by grant " + std::to_string(g->id) : "";
+  };
+  auto settled = book.settle(allowed, t0 + 2min);
+  REQUIRE(settled.size() == 1);
+  CHECK(settled[0].id == b);
+  CHECK(book.request(b)->state == RequestState::approved);
+  CHECK(book.request(b)->answered_by == "agentd");
+  CHECK(book.request(b)->answer == "allowed by grant " + std::to_string(answered->grant->id));
+  CHECK_FALSE(book.request(b)->grant_id);
+  CHECK(book.request(c)->state == RequestState::pending);
+  // Answered or settled requests are never settled again.
+  CHECK(book.settle([](const Request&) { return std::string("anything"); }, t0 + 3min).size() == 1);  // c only
+  CHECK(book.request(a)->answered_by == "root");
+}
+
+TEST_CASE("grant_opening matches the destination exactly, names by name") {
+  Book book;
+  policy::ApprovalSettings settings;
+  auto a = book.note_denial(denial("acme/eng/a", 80, t0), settings).request->id;
+  REQUIRE(book.decide(a, {true, Scope::agent, std::nullopt, false}, "root", t0, settings));
+  const policy::AgentName agent{"acme", "eng", "a"};
+  CHECK(book.grant_opening({"acme/eng/a", "198.51.100.20", 80, "tcp"}, agent));
+  CHECK_FALSE(book.grant_opening({"acme/eng/a", "198.51.100.20", 80, "udp"}, agent));
+  CHECK_FALSE(book.grant_opening({"acme/eng/a", "198.51.100.21", 80, "tcp"}, agent));
+  CHECK_FALSE(book.grant_opening({"acme/eng/a", "198.51.100.20", 81, "tcp"}, agent));
+  Target inbound{"acme/eng/a", "198.51.100.20", 80, "tcp"};
+  inbound.inbound = true;
+  CHECK_FALSE(book.grant_opening(inbound, agent));
+  CHECK_FALSE(book.grant_opening({"acme/eng/b", "198.51.100.20", 80, "tcp"}, {"acme", "eng", "b"}));
+  CHECK_FALSE(book.grant_opening({"acme/eng/a", "", 0, kNameProtocol, "pypi.org"}, agent));
+}
