@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "agent_filter.hpp"
+
 namespace agentctl {
 
 struct Globals {
@@ -35,10 +37,16 @@ int sandbox_adopt_container(const Globals& g, const std::string& agent, const st
 // Reads an OCI runtime's state on stdin (hooks.d, stage createRuntime).
 int oci_hook(const Globals& g);
 
-int watch(const Globals& g);
-int approvals_list(const Globals& g, const std::string& state, const std::string& expand);
+// --agent/--tenant: only those sandboxes' requests.
+int watch(const Globals& g, const AgentFilter& filter = {});
+int approvals_list(const Globals& g, const std::string& state, const std::string& expand,
+                   const AgentFilter& filter = {});
 int approvals_answer(const Globals& g, uint64_t id, bool allow, const std::string& scope, const std::string& duration,
                      bool always);
+// --all: every pending request that `filter` (not empty) takes, answered
+// alike; fails if any answer did.
+int approvals_answer_all(const Globals& g, const AgentFilter& filter, bool allow, const std::string& scope,
+                         const std::string& duration, bool always);
 int grants_list(const Globals& g);
 int grants_revoke(const Globals& g, uint64_t id);
 int audit(const Globals& g, const std::string& agent, const std::string& since, const std::string& decision,

@@ -22,13 +22,19 @@ int fail(const agentd::Error& error) {
 }
 
 // Calls agentd; prints JSON as is, or hands the result to `table`.
-template <typename Print>
-int call_and_print(const Globals& g, const json& request, Print print) {
+// The same, with `shown` choosing what of the answer -o json prints.
+template <typename Print, typename Shown>
+int call_and_print(const Globals& g, const json& request, Print print, Shown shown) {
   auto result = agentd::api::call(g.socket, request);
   if (!result) return fail(result.error());
-  if (g.output == "json") std::cout << agentd::dump_json(*result, 2) << "\n";
+  if (g.output == "json") std::cout << agentd::dump_json(shown(*result), 2) << "\n";
   else print(*result);
   return 0;
+}
+
+template <typename Print>
+int call_and_print(const Globals& g, const json& request, Print print) {
+  return call_and_print(g, request, print, [](const json& j) { return j; });
 }
 
 void print_requests(const json& list) {
@@ -66,15 +72,49 @@ void print_fold(const json& fold) {
     std::cout << "(the first " << fold["kept"].size() << " destinations are kept; the others are counted and in the audit trail)\n";
 }
 
-int approvals_list(const Globals& g, const std::string& state, const std::string& expand) {
+namespace {
+
+// What `filter` takes of a list of requests or folds (by their sandbox).
+json only_matching(const json& list, const AgentFilter& filter) {
+  json kept = json::array();
+  for (const auto& item : list)
+    if (filter.matches(item.value("sandbox", ""))) kept.push_back(item);
+  return kept;
+}
+
+void print_answer(const json& result) {
+  const json& r = result["request"];
+  std::cout << "request " << json_text(r["id"]) << " (" << flow_text(r["sandbox"], r) << "): " << json_text(r["answer"]) << "\n";
+  if (result.contains("grant"))
+    std::cout << "grant " << json_text(result["grant"]["id"]) << " for " << json_text(result["grant"]["subject"])
+              << (result["grant"].value("permanent", false) ? ", permanent"
+                                                             : ", until " + json_text(result["grant"]["expires_at"]))
+              << "\n";
+}
+
+json answer_request(uint64_t id, bool allow, const std::string& scope, const std::string& duration, bool always) {
+  json request = {{"method", allow ? "approvals.approve" : "approvals.deny"}, {"id", id}};
+  if (allow) request["scope"] = scope;
+  if (!duration.empty()) request["for"] = duration;
+  if (always) request["permanent"] = true;
+  return request;
+}
+
+}  // namespace
+
+int approvals_list(const Globals& g, const std::string& state, const std::string& expand, const AgentFilter& filter) {
+  if (auto why = filter.problem(); !why.empty()) return fail(agentd::Error{why});
   if (!expand.empty()) return call_and_print(g, {{"method", "approvals.folds"}, {"sandbox", expand}}, print_fold);
   json request = {{"method", "approvals.list"}};
   if (!state.empty()) request["state"] = state;
-  if (int code = call_and_print(g, request, print_requests); code != 0) return code;
+  if (int code = call_and_print(g, request, [&](const json& list) { print_requests(only_matching(list, filter)); },
+                                [&](const json& list) { return only_matching(list, filter); });
+      code != 0)
+    return code;
   if (g.output == "json" || (!state.empty() && state != "pending")) return 0;
   auto folds = agentd::api::call(g.socket, {{"method", "approvals.folds"}});
   if (!folds) return fail(folds.error());
-  for (const auto& f : *folds)
+  for (const auto& f : only_matching(*folds, filter))
     std::cout << json_text(f["sandbox"]) << ": " << json_text(f["summary"]) << " (agentctl approvals list --expand "
               << json_text(f["sandbox"]) << ")\n";
   return 0;
@@ -82,19 +122,34 @@ int approvals_list(const Globals& g, const std::string& state, const std::string
 
 int approvals_answer(const Globals& g, uint64_t id, bool allow, const std::string& scope, const std::string& duration,
                      bool always) {
-  json request = {{"method", allow ? "approvals.approve" : "approvals.deny"}, {"id", id}};
-  if (allow) request["scope"] = scope;
-  if (!duration.empty()) request["for"] = duration;
-  if (always) request["permanent"] = true;
-  return call_and_print(g, request, [](const json& result) {
-    const json& r = result["request"];
-    std::cout << "request " << json_text(r["id"]) << " (" << flow_text(r["sandbox"], r) << "): " << json_text(r["answer"]) << "\n";
-    if (result.contains("grant"))
-      std::cout << "grant " << json_text(result["grant"]["id"]) << " for " << json_text(result["grant"]["subject"])
-                << (result["grant"].value("permanent", false) ? ", permanent"
-                                                               : ", until " + json_text(result["grant"]["expires_at"]))
-                << "\n";
-  });
+  return call_and_print(g, answer_request(id, allow, scope, duration, always), print_answer);
+}
+
+int approvals_answer_all(const Globals& g, const AgentFilter& filter, bool allow, const std::string& scope,
+                         const std::string& duration, bool always) {
+  if (filter.empty()) return fail(agentd::Error{"--all needs --agent or --tenant: say whose requests"});
+  if (auto why = filter.problem(); !why.empty()) return fail(agentd::Error{why});
+  auto pending = agentd::api::call(g.socket, {{"method", "approvals.list"}});
+  if (!pending) return fail(pending.error());
+  json answers = json::array();
+  int code = 0;
+  for (const auto& r : only_matching(*pending, filter)) {
+    const uint64_t id = r["id"].get<uint64_t>();
+    auto result = agentd::api::call(g.socket, answer_request(id, allow, scope, duration, always));
+    if (!result) {
+      // Answered meanwhile (a grant of this batch settled it, another
+      // operator): said, and the others still answered.
+      std::cerr << "agentctl: request " << id << ": " << terminal_text(result.error().describe()) << "\n";
+      code = kExitFailure;
+      continue;
+    }
+    if (g.output == "json") answers.push_back(*result);
+    else print_answer(*result);
+  }
+  if (g.output == "json") std::cout << agentd::dump_json(answers, 2) << "\n";
+  else if (answers.empty() && code == 0 && only_matching(*pending, filter).empty())
+    std::cout << "no pending request matches\n";
+  return code;
 }
 
 int grants_list(const Globals& g) { return call_and_print(g, {{"method", "grants.list"}}, print_grants); }

@@ -1,21 +1,29 @@
 #include "commands_approvals_cli.hpp"
 
+#include <iostream>
 #include <memory>
 
 namespace agentctl {
+namespace {
+
+int usage_error(const std::string& message) {
+  std::cerr << "agentctl: " << message << "\n";
+  return 2;  // bad usage (commands.hpp)
+}
+
+}  // namespace
 
 void add_approval_commands(CLI::App& app, Globals& g, const std::function<void(CLI::App*)>& add_output, int& code) {
   // The options outlive this function: CLI11 writes into them when parsing.
   struct Args {
     std::string state, scope = "agent", duration, agent, since, decision, expand;
     uint64_t id = 0;
-    bool always = false;
+    bool always = false, all = false;
+    AgentFilter filter;
     size_t limit = 1000;
   };
   auto a = std::make_shared<Args>();
 
-  auto* watch = app.add_subcommand("watch", "answer blocked requests at an interactive prompt (keys a p t n d s q)");
-  watch->callback([&g, &code] { code = agentctl::watch(g); });
 
   auto* approvals = app.add_subcommand("approvals", "list and answer requests from scripts");
   approvals->require_subcommand(1);
@@ -24,22 +32,44 @@ void add_approval_commands(CLI::App& app, Globals& g, const std::function<void(C
       ->check(CLI::IsMember({"pending", "approved", "denied", "expired", "all"}));
   list->add_option("--expand", a->expand,
                    "a sandbox past its request caps: the destinations its \"N more destinations\" entry holds");
+  // Whose requests: a glob over TENANT/TEAM/AGENT, as audit --agent, or a tenant.
+  auto add_filter = [a](CLI::App* command) {
+    command->add_option("--agent", a->filter.agent_glob, "only sandboxes matching this TENANT/TEAM/AGENT glob, e.g. 'acme/ds/*'");
+    command->add_option("--tenant", a->filter.tenant, "only this tenant's sandboxes");
+  };
+  add_filter(list);
+
+  auto* watch = app.add_subcommand("watch", "answer blocked requests at an interactive prompt (keys a p t n d s q)");
+  add_filter(watch);
+  watch->callback([&g, &code, a] { code = agentctl::watch(g, a->filter); });
   add_output(list);
-  list->callback([&g, &code, a] { code = approvals_list(g, a->state, a->expand); });
+  list->callback([&g, &code, a] { code = approvals_list(g, a->state, a->expand, a->filter); });
   auto* approve = approvals->add_subcommand("approve", "allow a request's destination");
-  approve->add_option("id", a->id, "the request's id")->required();
+  auto* approve_id = approve->add_option("id", a->id, "the request's id");
+  approve->add_flag("--all", a->all, "every pending request of --agent/--tenant instead of one id")->excludes(approve_id);
+  add_filter(approve);
   auto* duration = approve->add_option("--for", a->duration, "how long (30m, 8h, 7d) [default: the tenant's grant_duration]");
   approve->add_flag("--always", a->always, "for good (until revoked)")->excludes(duration);
   approve->add_option("--scope", a->scope, "who may reach it: the agent, its team or its whole tenant")
       ->check(CLI::IsMember({"agent", "team", "tenant"}))
       ->capture_default_str();
   add_output(approve);
-  approve->callback([&g, &code, a] { code = approvals_answer(g, a->id, true, a->scope, a->duration, a->always); });
+  approve->callback([&g, &code, a] {
+    if (a->all) code = approvals_answer_all(g, a->filter, true, a->scope, a->duration, a->always);
+    else if (a->id == 0) code = usage_error("approvals approve: give a request id, or --all with --agent or --tenant");
+    else code = approvals_answer(g, a->id, true, a->scope, a->duration, a->always);
+  });
   auto* deny = approvals->add_subcommand("deny", "refuse a request; repeats stay silent for a while");
-  deny->add_option("id", a->id, "the request's id")->required();
+  auto* deny_id = deny->add_option("id", a->id, "the request's id");
+  deny->add_flag("--all", a->all, "every pending request of --agent/--tenant instead of one id")->excludes(deny_id);
+  add_filter(deny);
   deny->add_option("--for", a->duration, "how long repeats stay silent [default: the tenant's silence_after_deny]");
   add_output(deny);
-  deny->callback([&g, &code, a] { code = approvals_answer(g, a->id, false, "", a->duration, false); });
+  deny->callback([&g, &code, a] {
+    if (a->all) code = approvals_answer_all(g, a->filter, false, "", a->duration, false);
+    else if (a->id == 0) code = usage_error("approvals deny: give a request id, or --all with --agent or --tenant");
+    else code = approvals_answer(g, a->id, false, "", a->duration, false);
+  });
 
   auto* grants = app.add_subcommand("grants", "show and remove grants");
   grants->require_subcommand(1);

@@ -6,6 +6,7 @@
 
 #include <iostream>
 #include <map>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -29,12 +30,16 @@ void on_stop(int) { g_stop = 1; }
 
 class Prompt {
  public:
-  Prompt(const Globals& g, Style style) : g_(g), style_(style) {}
+  Prompt(const Globals& g, Style style, AgentFilter filter) : g_(g), style_(style), filter_(std::move(filter)) {}
 
+  // The watch's first answer; again after a reconnect, when it replaces
+  // what was pending (answers given meanwhile are not missed).
   void load(const json& first) {
     who_ = json_text(first["who"]);
     can_answer_ = first.value("can_answer", false);
-    for (const auto& r : first["pending"]) pending_[r["id"].get<uint64_t>()] = r;
+    pending_.clear();
+    for (const auto& r : first["pending"])
+      if (filter_.matches(json_text(r["sandbox"]))) pending_[r["id"].get<uint64_t>()] = r;
     if (first.contains("folds"))
       for (const auto& f : first["folds"]) on_fold(f);
   }
@@ -49,6 +54,7 @@ class Prompt {
   void on_event(const json& event) {
     const std::string kind = json_text(event["event"]);
     const json& r = event.contains("request") ? event["request"] : json();
+    if (!r.is_null() && !filter_.matches(json_text(r["sandbox"]))) return;  // --agent/--tenant
     if (kind == "request" || kind == "updated") {
       pending_[r["id"].get<uint64_t>()] = r;
       if (kind == "request") std::cout << (style_.redraw ? "" : "\a");  // a bell for a new question
@@ -68,6 +74,11 @@ class Prompt {
     }
   }
 
+  void note(const std::string& line) {
+    notes_.push_back(line);
+    if (notes_.size() > 5) notes_.erase(notes_.begin());
+  }
+
   // A key from the operator; false to stop.
   bool on_key(char key) {
     if (key == 'q' || key == 4 /* Ctrl-D */) return false;
@@ -84,6 +95,11 @@ class Prompt {
       case 's':
         skipped_.insert(id);
         note(fmt_request(*current) + " skipped (still pending for the others)");
+        // Nothing else waits: the skipped ones come back, oldest first.
+        if (!current_request()) {
+          skipped_.clear();
+          note("no other request: the skipped ones come back");
+        }
         return true;
       default: return true;
     }
@@ -134,13 +150,10 @@ class Prompt {
     const std::string answer = json_text(r["answer"]);
     return json_text(r["state"]) == "approved" ? style_.green(answer) : style_.red(answer);
   }
-  void note(const std::string& line) {
-    notes_.push_back(line);
-    if (notes_.size() > 5) notes_.erase(notes_.begin());
-  }
 
   const Globals& g_;
   Style style_;
+  AgentFilter filter_;
   std::string who_;
   bool can_answer_ = false;
   std::map<uint64_t, json> pending_;
@@ -151,29 +164,54 @@ class Prompt {
 
 }  // namespace
 
-int watch(const Globals& g) {
+namespace {
+
+// The watch's subscription and its first line (the pending requests), or
+// why not: agentd is not there, or refused.
+struct Opened {
+  std::optional<agentd::api::Subscription> subscription;
+  json first;
+  std::string error;
+};
+
+Opened open_watch(const Globals& g) {
+  Opened opened;
   auto subscription = agentd::api::Subscription::open(g.socket, {{"method", "approvals.watch"}});
   if (!subscription) {
-    std::cerr << "agentctl: " << subscription.error().describe() << "\n";
-    return kExitFailure;
+    opened.error = subscription.error().describe();
+    return opened;
   }
-  // The first line is the answer: the pending requests, or a refusal.
-  json first;
-  for (;;) {
+  for (;;) {  // the first line is the answer: the pending requests, or a refusal
     pollfd pfd{subscription->fd(), POLLIN, 0};
     ::poll(&pfd, 1, 30000);
     auto line = subscription->next();
     if (!line) {
-      std::cerr << "agentctl: " << line.error().describe() << "\n";
-      return kExitFailure;
+      opened.error = line.error().describe();
+      return opened;
     }
     if (*line) {
-      first = **line;
+      opened.first = **line;
       break;
     }
   }
-  if (!first.value("ok", false)) {
-    std::cerr << "agentctl: agentd: " << (first.contains("error") ? json_text(first["error"]) : "refused") << "\n";
+  if (!opened.first.value("ok", false)) {
+    opened.error = "agentd: " + (opened.first.contains("error") ? json_text(opened.first["error"]) : "refused");
+    return opened;
+  }
+  opened.subscription = std::move(*subscription);
+  return opened;
+}
+
+}  // namespace
+
+int watch(const Globals& g, const AgentFilter& filter) {
+  if (auto why = filter.problem(); !why.empty()) {
+    std::cerr << "agentctl: " << why << "\n";
+    return 2;
+  }
+  Opened opened = open_watch(g);
+  if (!opened.subscription) {
+    std::cerr << "agentctl: " << terminal_text(opened.error) << "\n";
     return kExitFailure;
   }
   struct sigaction sa {};
@@ -183,22 +221,36 @@ int watch(const Globals& g) {
   sigaction(SIGHUP, &sa, nullptr);
 
   RawTerminal terminal;
-  Prompt prompt(g, Style::detect());
-  prompt.load(first["result"]);
+  Prompt prompt(g, Style::detect(), filter);
+  prompt.load(opened.first["result"]);
   prompt.render();
-  int code = 0;
+  std::optional<agentd::api::Subscription> subscription = std::move(opened.subscription);
+  std::string lost;  // while agentd is away: why
   while (!g_stop) {
-    pollfd fds[2] = {{subscription->fd(), POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
+    // agentd went away (a package upgrade restarts it): try again each
+    // second, keys still work (q quits), and say so.
+    if (!subscription) {
+      Opened again = open_watch(g);
+      if (again.subscription) {
+        subscription = std::move(again.subscription);
+        prompt.load(again.first["result"]);
+        prompt.note("reconnected to agentd");
+        lost.clear();
+        prompt.render();
+      }
+    }
+    pollfd fds[2] = {{subscription ? subscription->fd() : -1, POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
     const int ready = ::poll(fds, 2, 1000);  // a second: the "expires in" countdown moves
     if (ready < 0 && errno != EINTR) break;
     bool changed = ready == 0;
-    if (fds[0].revents) {
+    if (subscription && fds[0].revents) {
       for (;;) {
         auto line = subscription->next();
         if (!line) {
-          std::cout << "\nagentctl: " << line.error().describe() << "\n";
-          code = kExitFailure;
-          g_stop = 1;
+          lost = line.error().describe();
+          prompt.note("agentd went away (" + terminal_text(lost) + "); reconnecting");
+          subscription.reset();
+          changed = true;
           break;
         }
         if (!*line) break;
@@ -221,7 +273,7 @@ int watch(const Globals& g) {
     if (changed && !g_stop) prompt.render();
   }
   std::cout << "\n";
-  return code;
+  return 0;
 }
 
 }  // namespace agentctl

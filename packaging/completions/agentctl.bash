@@ -22,7 +22,7 @@ _agentctl() {
     --cgroup) _filedir -d; return ;;
     --user) COMPREPLY=($(compgen -u -- "$cur")); return ;;
     -o | --output) COMPREPLY=($(compgen -W "table json" -- "$cur")); return ;;
-    --agent | --dest | --for | --since | --limit) return ;;
+    --agent | --tenant | --dest | --for | --since | --limit) return ;;
     --scope) COMPREPLY=($(compgen -W "agent team tenant" -- "$cur")); return ;;
     --state) COMPREPLY=($(compgen -W "pending approved denied expired all" -- "$cur")); return ;;
     --decision) COMPREPLY=($(compgen -W "deny approved denied allow expired revoked loaded refused" -- "$cur")); return ;;
@@ -32,9 +32,10 @@ _agentctl() {
   case "$path" in
     "") words_for="run policy status sandbox watch approvals grants audit oci-hook --socket --help --version" ;;
     approvals) words_for="list approve deny" ;;
-    "approvals list") words_for="--state --expand -o --output" ;;
-    "approvals approve") words_for="--scope --for --always -o --output" ;;
-    "approvals deny") words_for="--for -o --output" ;;
+    "approvals list") words_for="--state --expand --agent --tenant -o --output" ;;
+    "approvals approve") words_for="--all --agent --tenant --scope --for --always -o --output" ;;
+    "approvals deny") words_for="--all --agent --tenant --for -o --output" ;;
+    watch) words_for="--agent --tenant" ;;
     grants) words_for="list revoke" ;;
     "grants list" | "grants revoke") words_for="-o --output" ;;
     audit) words_for="--agent --since --decision --limit -o --output" ;;

@@ -136,6 +136,34 @@ TEST_CASE("pending requests that a team grant or a reload now allows settle them
   expect_ok(connect_from(world, "acme/ops/runner", kDest, kPort));
 }
 
+TEST_CASE("approvals list and deny take --agent and --tenant, and --all answers every matching request") {
+  World world;
+  world.write_policy("acme.yaml", kAcmePolicy);
+  REQUIRE(world.start_agentd());
+  for (int port : {8080, 8081})
+    for (const char* agent : {"acme/eng/coder-1", "acme/ops/runner"}) expect_refused(connect_from(world, agent, kDest, port));
+  REQUIRE(wait_for_request(world, "acme/ops/runner", kDest, 8081).is_object());
+  REQUIRE(wait_for_request(world, "acme/eng/coder-1", kDest, 8081).is_object());
+  auto eng = agentctl_json(world, {"approvals", "list", "--agent", "acme/eng/*"});
+  REQUIRE(eng.is_array());
+  CHECK(eng.size() == 2);
+  for (const auto& r : eng) CHECK(r["sandbox"] == "acme/eng/coder-1");
+  CHECK(agentctl_json(world, {"approvals", "list", "--tenant", "globex"}).empty());
+  // Bad filters and a bare --all are refused before anything is answered.
+  CHECK(world.agentctl({"approvals", "deny", "--all"}).exit_code == 1);
+  CHECK(world.agentctl({"approvals", "list", "--agent", "coder-*"}).exit_code == 1);
+  CHECK(world.agentctl({"approvals", "deny"}).exit_code == 2);
+  CHECK(agentctl_json(world, {"approvals", "list"}).size() == 4);
+
+  auto denied = agentctl_json(world, {"approvals", "deny", "--agent", "acme/ops/*", "--all"});
+  REQUIRE(denied.is_array());
+  CHECK(denied.size() == 2);
+  auto left = agentctl_json(world, {"approvals", "list"});
+  REQUIRE(left.is_array());
+  CHECK(left.size() == 2);
+  for (const auto& r : left) CHECK(r["sandbox"] == "acme/eng/coder-1");
+}
+
 TEST_CASE("an explicit deny wins over an approval") {
   World world;
   world.write_policy("acme.yaml", kAcmePolicy);

@@ -1,5 +1,6 @@
 // agentctl watch in a real terminal: tmux runs two watchers, keys go in
 // with send-keys, the screen comes back with capture-pane.
+#include <signal.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -97,4 +98,27 @@ TEST_CASE("agentctl watch prompts in a terminal, one key answers, and every watc
   REQUIRE(pending.is_array());
   CHECK(pending.empty());
   tmux.keys("one", "q");
+
+  // A watcher of one team sees only that team's requests.
+  tmux.start("ops", std::string(AGENTCTL_BIN) + " --socket " + world.socket().string() + " watch --agent 'acme/ops/*'");
+  CHECK(tmux.wait_for("ops", "waiting for requests").find("waiting for requests") != std::string::npos);
+  expect_refused(connect_from(world, "acme/eng/coder-1", "198.51.100.20", 9998));
+  CHECK(tmux.wait_for("two", ":9998/tcp").find(":9998/tcp") != std::string::npos);
+  expect_refused(connect_from(world, "acme/ops/runner", "198.51.100.20", 9997));
+  std::string ops = tmux.wait_for("ops", ":9997/tcp");
+  INFO(ops);
+  CHECK(ops.find("acme/ops/runner") != std::string::npos);
+  CHECK(ops.find(":9998") == std::string::npos);
+
+  // agentd restarts under the watchers (a package upgrade): they say so,
+  // reconnect, and show what is pending again.
+  world.kill_agentd(SIGTERM);
+  CHECK(tmux.wait_for("two", "agentd went away").find("agentd went away") != std::string::npos);
+  REQUIRE(world.start_agentd());
+  std::string back = tmux.wait_for("two", "reconnected to agentd");
+  INFO(back);
+  CHECK(back.find("reconnected to agentd") != std::string::npos);
+  CHECK(back.find("2 pending") != std::string::npos);  // :9998 and :9997, kept in the store
+  tmux.keys("two", "q");
+  tmux.keys("ops", "q");
 }
