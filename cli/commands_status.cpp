@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include <nlohmann/json.hpp>
+#include <fmt/format.h>
 
 #include "agentd/api/client.hpp"
 #include "agentd/common/duration.hpp"
@@ -111,7 +112,12 @@ int status(const Globals& g) {
             << " malformed, " << json_text(e["records_failed"]) << " failed (logged and skipped)\n";
   if (const json& dns = s["dns"]; dns.value("enabled", false)) {
     const json& q = dns["queries"];
-    std::cout << "dns proxy: upstream " << json_text(dns["upstream"]) << ", 127.64.<slot>:" << json_text(dns["port"])
+    // No upstream is something to fix, so it says why and what it costs.
+    const std::string upstream =
+        dns["upstream"].is_null() ? fmt::format("none ({}; {} allowed names refused)", json_text(dns["no_upstream"]),
+                                                json_text(dns["no_upstream_refused"]))
+                                  : json_text(dns["upstream"]);
+    std::cout << "dns proxy: upstream " << upstream << ", 127.64.<slot>:" << json_text(dns["port"])
               << ", [::1]:" << json_text(dns["ipv6"]["port_base"]) << "+<slot> (" << json_text(dns["ipv6"]["sandboxes_served"])
               << " sandboxes served)\n  queries: " << json_text(q["received"]) << " received, " << json_text(q["refused"])
               << " refused, " << json_text(q["forwarded"]) << " forwarded (" << json_text(q["forwarded_tcp"]) << " over TCP), "

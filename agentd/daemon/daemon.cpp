@@ -243,7 +243,7 @@ Status Daemon::init() {
                options_.cgroup_root.string(), options_.bpffs_dir.string(), options_.socket_path.string());
   // Only now, with the programs attached and the policy in force, may
   // systemd start what is ordered after us.
-  notify_ready(fmt::format("enforcing policy generation {}", policy_generation_));
+  notify_ready(service_status());
   return ok_status();
 }
 
@@ -380,12 +380,24 @@ void Daemon::follow_resolv_conf() {
                  options_.dns.resolv_conf, upstream.error().describe());
     dns_learning_->set_upstream("", upstream.error().describe());
     dns_proxy_->set_upstream(sockaddr_storage{}, 0);
+    notify_status(service_status());
     return;
   }
   if (*text == dns_learning_->upstream()) return;
   spdlog::info("{} changed: the DNS proxy now forwards to {}", options_.dns.resolv_conf, dns::address_str(upstream->first));
   dns_proxy_->set_upstream(upstream->first, upstream->second);
   dns_learning_->set_upstream(*text);
+  notify_status(service_status());
+}
+
+// The one line `systemctl status` shows: what is enforced, and what an
+// operator must fix (a refused reload, no upstream resolver for names).
+std::string Daemon::service_status() const {
+  std::string line = fmt::format("enforcing policy generation {}", policy_generation_);
+  if (!last_reload_error_.empty()) line += fmt::format("; last reload refused: {}", last_reload_error_);
+  if (dns_learning_ && dns_learning_->upstream().empty() && !dns_learning_->no_upstream_why().empty())
+    line += fmt::format("; DNS: no upstream resolver, allowed names get SERVFAIL ({})", dns_learning_->no_upstream_why());
+  return line;
 }
 
 int Daemon::on_maintenance_timer(sd_event_source* source, uint64_t, void* self) {
@@ -602,7 +614,7 @@ void Daemon::finish_reload(const std::string& why, std::vector<api::Reply> repli
     last_reload_error_ = error;
     spdlog::error("policy reload ({}) refused, the running policy stays:\n{}", why, error);
     approvals_->on_policy("refused", why, {{"error", error}});
-    notify_status(fmt::format("enforcing policy generation {}; last reload refused: {}", policy_generation_, error));
+    notify_status(service_status());
     for (auto& r : replies) r.send(api::error_response("policy refused, the running policy stays:\n" + error));
     reload_running_ = false;
     if (reload_queued_) start_reload();
@@ -638,7 +650,7 @@ void Daemon::finish_reload(const std::string& why, std::vector<api::Reply> repli
     approvals_->revoke_denied_by_policy();
     approvals_->settle_pending(fmt::format("policy generation {} ({})", policy_generation_, why));
   }
-  notify_status(fmt::format("enforcing policy generation {}", policy_generation_));
+  notify_status(service_status());
 
   // The old classes go last, off the loop; the next reload waits for it.
   auto removed = std::make_shared<Result<size_t>>(make_error("not run"));

@@ -65,6 +65,7 @@ class Daemon {
   // Without --dns-upstream: a changed resolv.conf gives the proxy its new
   // upstream (or none: fail closed). Checked on the maintenance timer.
   void follow_resolv_conf();
+  std::string service_status() const;
   Result<nlohmann::json> ensure_sandbox(const std::string& agent, bool unknown_tenant = false);
   // A new sandbox's tenant has a policy file, or the caller said it may
   // not (a staged roll-out): a typo never makes a sandbox that denies

@@ -79,6 +79,8 @@ class DnsLearning : public dns::QueryJudge {
   // `no_upstream` record until one is set.
   void set_upstream(const std::string& upstream, const std::string& why_none = "");
   const std::string& upstream() const { return settings_.upstream; }
+  // Why there is no upstream ("" while there is one).
+  const std::string& no_upstream_why() const { return no_upstream_why_; }
 
   // After a reload: what the new policy no longer allows goes, the rest
   // gets the new policy's ports.

@@ -468,6 +468,12 @@ TEST_CASE("started where resolv.conf names no nameserver, agentd enforces, refus
   auto records = dns_denials(world, "api.example.test");
   REQUIRE_FALSE(records.empty());
   CHECK(records[0]["reason"] == "no_upstream");
+  // The operator's view says it in words, not as a bare "-".
+  auto human = world.agentctl({"status"});
+  INFO(human.out);
+  CHECK(human.out.find("upstream none (") != std::string::npos);
+  CHECK(human.out.find("names no nameserver") != std::string::npos);
+  CHECK(human.out.find("allowed names refused)") != std::string::npos);
 
   // The nameserver appears: agentd follows (its maintenance timer reads the file).
   std::ofstream(conf) << "nameserver 198.51.100.53\n";
@@ -481,5 +487,19 @@ TEST_CASE("started where resolv.conf names no nameserver, agentd enforces, refus
   auto resolved = world.netprobe_in_sandbox(kEng, {"resolve", "api.example.test", "443"});
   expect_ok(resolved);
   CHECK(resolved.out.find("198.51.100.10") != std::string::npos);
+
+  // ...and goes: closed again, never a stale upstream.
+  std::ofstream(conf) << "# the lease ended\n";
+  bool closed = false;
+  for (int i = 0; i < 300 && !closed; ++i) {
+    auto now = agentctl_json(world, {"status"});
+    closed = now.is_object() && now["dns"]["upstream"].is_null();
+    if (!closed) usleep(50'000);
+  }
+  REQUIRE(closed);
+  DigResult late = dig_in(world, kEng, {"@198.51.100.53", "api.example.test"});
+  INFO(late.raw);
+  CHECK(late.status == "SERVFAIL");
+  CHECK(late.addresses.empty());
   CHECK(world.stray_packets() == 0);
 }
