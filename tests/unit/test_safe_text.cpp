@@ -79,6 +79,18 @@ TEST_CASE("dump_json never throws on invalid UTF-8: the second wall") {
   CHECK_NOTHROW(agentd::dump_json(record, 2));
 }
 
+TEST_CASE("dump_json writes ASCII: no bidi override, C1 control or DEL reaches a log raw") {
+  // U+202E (right-to-left override), U+009B (CSI), DEL, and an accent.
+  const std::string comm = "ab\xe2\x80\xae" "cd\xc2\x9b" "31m\x7f" "\xc3\xa9";
+  const nlohmann::json record = {{"comm", comm}};
+  const std::string line = agentd::dump_json(record);
+  for (unsigned char c : line) CHECK((c >= 0x20 && c < 0x7f));
+  CHECK(line.find("\\u202e") != std::string::npos);
+  CHECK(line.find("\\u009b") != std::string::npos);
+  CHECK(line.find("\\u007f") != std::string::npos);
+  CHECK(nlohmann::json::parse(line)["comm"] == comm);  // every reader gets the same bytes back
+}
+
 TEST_CASE("terminal_text writes what would steer a terminal as visible escapes") {
   struct Case {
     std::string in, out;
