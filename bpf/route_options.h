@@ -16,7 +16,11 @@
  *   reflects) to a forbidden host.
  * - SO_BINDTODEVICE, SO_BINDTOIFINDEX, IP_UNICAST_IF, IPV6_UNICAST_IF:
  *   send out an interface the routing table would not pick, to whatever
- *   holds the judged address on that link.
+ *   holds the judged address on that link. The sticky IPV6_PKTINFO does
+ *   both at once (an interface and a source address for every datagram),
+ *   and IP_MULTICAST_IF / IPV6_MULTICAST_IF pick the interface (and for
+ *   IPv4 the source) of multicast. Receiving packet info
+ *   (IPV6_RECVPKTINFO, IP_PKTINFO) stays allowed.
  *
  * An empty option (optlen 0) clears or reads nothing and stays allowed.
  * Plain C with the values spelled out, shared with the userspace tests
@@ -41,12 +45,15 @@
 #define AGENTD_IP_OPTIONS 4
 #define AGENTD_IP_FREEBIND 15
 #define AGENTD_IP_TRANSPARENT 19
+#define AGENTD_IP_MULTICAST_IF 32
 #define AGENTD_IP_UNICAST_IF 50
 
 #define AGENTD_IPV6_2292HOPOPTS 3
 #define AGENTD_IPV6_2292DSTOPTS 4
 #define AGENTD_IPV6_2292RTHDR 5
 #define AGENTD_IPV6_2292PKTOPTIONS 6
+#define AGENTD_IPV6_MULTICAST_IF 17
+#define AGENTD_IPV6_PKTINFO 50
 #define AGENTD_IPV6_HOPOPTS 54
 #define AGENTD_IPV6_RTHDRDSTOPTS 55
 #define AGENTD_IPV6_RTHDR 57
@@ -65,13 +72,16 @@ AGENTD_INLINE int agentd_option_reroutes(__s32 level, __s32 optname)
 		return optname == AGENTD_SO_BINDTODEVICE || optname == AGENTD_SO_BINDTOIFINDEX;
 	case AGENTD_SOL_IP:
 		return optname == AGENTD_IP_OPTIONS || optname == AGENTD_IP_FREEBIND ||
-		       optname == AGENTD_IP_TRANSPARENT || optname == AGENTD_IP_UNICAST_IF;
+		       optname == AGENTD_IP_TRANSPARENT || optname == AGENTD_IP_UNICAST_IF ||
+		       optname == AGENTD_IP_MULTICAST_IF;
 	case AGENTD_SOL_IPV6:
 		switch (optname) {
 		case AGENTD_IPV6_2292HOPOPTS:
 		case AGENTD_IPV6_2292DSTOPTS:
 		case AGENTD_IPV6_2292RTHDR:
 		case AGENTD_IPV6_2292PKTOPTIONS:
+		case AGENTD_IPV6_MULTICAST_IF:
+		case AGENTD_IPV6_PKTINFO:
 		case AGENTD_IPV6_HOPOPTS:
 		case AGENTD_IPV6_RTHDRDSTOPTS:
 		case AGENTD_IPV6_RTHDR:

@@ -22,6 +22,7 @@ std::string socket_option_name(uint32_t option_code) {
         case AGENTD_IP_FREEBIND: return "IP_FREEBIND";
         case AGENTD_IP_TRANSPARENT: return "IP_TRANSPARENT";
         case AGENTD_IP_UNICAST_IF: return "IP_UNICAST_IF";
+        case AGENTD_IP_MULTICAST_IF: return "IP_MULTICAST_IF";
       }
       break;
     case AGENTD_SOL_IPV6:
@@ -30,6 +31,8 @@ std::string socket_option_name(uint32_t option_code) {
         case AGENTD_IPV6_2292DSTOPTS: return "IPV6_2292DSTOPTS";
         case AGENTD_IPV6_2292RTHDR: return "IPV6_2292RTHDR";
         case AGENTD_IPV6_2292PKTOPTIONS: return "IPV6_2292PKTOPTIONS";
+        case AGENTD_IPV6_MULTICAST_IF: return "IPV6_MULTICAST_IF";
+        case AGENTD_IPV6_PKTINFO: return "IPV6_PKTINFO";
         case AGENTD_IPV6_HOPOPTS: return "IPV6_HOPOPTS";
         case AGENTD_IPV6_RTHDRDSTOPTS: return "IPV6_RTHDRDSTOPTS";
         case AGENTD_IPV6_RTHDR: return "IPV6_RTHDR";

@@ -11,6 +11,7 @@
 //   routeprobe lsrr-cmsg DEST PORT VIA       IPv4 loose source route as IP_RETOPTS ancillary data
 //   routeprobe freebind DEST PORT VIA        IPV6_FREEBIND/IP_FREEBIND, bind VIA, send from it
 //   routeprobe transparent DEST PORT VIA     IPV6_TRANSPARENT/IP_TRANSPARENT, bind VIA, send from it
+//   routeprobe pktinfo DEST PORT VIA          sticky IPV6_PKTINFO: VIA as every datagram's source
 //   routeprobe bindtodevice DEST PORT DEV    SO_BINDTODEVICE, then send
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -145,7 +146,7 @@ int spoof_source(int fd, const Target& t, int v4_option, int v6_option) {
 }
 
 int usage() {
-  std::fprintf(stderr, "usage: routeprobe srh-option|rthdr2-cmsg|lsrr-option|lsrr-cmsg|freebind|transparent DEST PORT VIA\n"
+  std::fprintf(stderr, "usage: routeprobe srh-option|rthdr2-cmsg|lsrr-option|lsrr-cmsg|freebind|transparent|pktinfo DEST PORT VIA\n"
                        "       routeprobe bindtodevice DEST PORT DEV\n");
   return 2;
 }
@@ -184,6 +185,12 @@ int main(int argc, char** argv) {
   }
   if (action == "freebind") return spoof_source(fd, t, IP_FREEBIND, IPV6_FREEBIND);
   if (action == "transparent") return spoof_source(fd, t, IP_TRANSPARENT, IPV6_TRANSPARENT);
+  if (action == "pktinfo" && t.family == AF_INET6) {
+    in6_pktinfo info{};
+    info.ipi6_addr = t.via6;
+    if (report("setsockopt", setsockopt(fd, IPPROTO_IPV6, IPV6_PKTINFO, &info, sizeof(info)))) return 1;
+    return send_plain(fd, t);
+  }
   if (action == "bindtodevice") {
     const std::string dev = argv[4];
     if (report("setsockopt", setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, dev.c_str(), static_cast<socklen_t>(dev.size()))))

@@ -54,6 +54,7 @@ const std::vector<Attack> kOptionAttacks = {
     {{"freebind", "2001:db8:1::10", "9000", "2001:db8:1::66"}, "setsockopt", "option", "IPV6_FREEBIND"},
     {{"freebind", "198.51.100.10", "9000", "198.51.100.66"}, "setsockopt", "option", "IP_FREEBIND"},
     {{"transparent", "2001:db8:1::10", "9000", "2001:db8:1::66"}, "setsockopt", "option", "IPV6_TRANSPARENT"},
+    {{"pktinfo", "2001:db8:1::10", "9000", "2001:db8:1::66"}, "setsockopt", "option", "IPV6_PKTINFO"},
 };
 // The same headers as ancillary data. Recent kernels refuse IP_RETOPTS to
 // a process without CAP_NET_RAW and type 2 routing headers without Mobile

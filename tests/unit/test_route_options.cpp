@@ -31,6 +31,9 @@ TEST_CASE("route option constants match the system headers") {
   STATIC_REQUIRE(AGENTD_IPV6_TRANSPARENT == IPV6_TRANSPARENT);
   STATIC_REQUIRE(AGENTD_IPV6_UNICAST_IF == IPV6_UNICAST_IF);
   STATIC_REQUIRE(AGENTD_IPV6_FREEBIND == IPV6_FREEBIND);
+  STATIC_REQUIRE(AGENTD_IP_MULTICAST_IF == IP_MULTICAST_IF);
+  STATIC_REQUIRE(AGENTD_IPV6_MULTICAST_IF == IPV6_MULTICAST_IF);
+  STATIC_REQUIRE(AGENTD_IPV6_PKTINFO == IPV6_PKTINFO);
 }
 
 TEST_CASE("options that reroute or respoof are refused, with their names in records") {
@@ -39,6 +42,7 @@ TEST_CASE("options that reroute or respoof are refused, with their names in reco
       {SOL_IPV6, IPV6_FREEBIND},   {SOL_IPV6, IPV6_TRANSPARENT}, {SOL_IP, IP_OPTIONS},
       {SOL_IP, IP_FREEBIND},       {SOL_IP, IP_TRANSPARENT},   {SOL_SOCKET, SO_BINDTODEVICE},
       {SOL_IPV6, IPV6_HOPOPTS},    {SOL_IPV6, IPV6_DSTOPTS},   {SOL_IP, IP_UNICAST_IF},
+      {SOL_IPV6, IPV6_PKTINFO},    {SOL_IP, IP_MULTICAST_IF},  {SOL_IPV6, IPV6_MULTICAST_IF},
   };
   for (const auto& [level, name] : refused) {
     INFO(level << "/" << name);
