@@ -117,6 +117,8 @@ enum agentd_deny_reason {
 	AGENTD_REASON_UNVERIFIED_DATA = 16,  /* ... left before the check (TCP fast open, a send racing the handshake) */
 	AGENTD_REASON_QUIC = 17,             /* UDP to port 443 of an address allowed only by name: QUIC hides the name */
 	AGENTD_REASON_DNS_NETNS = 18,        /* DNS from a network namespace the proxy does not serve yet (a container's): agentd starts serving it */
+	AGENTD_REASON_HOST_ADDRESS = 19,     /* one of the host's own addresses, judged as loopback: no 127.0.0.1/::1 rule allows the port */
+	AGENTD_REASON_FOREIGN_SOURCE = 20,   /* a bind to an address the host does not own (possible with ip_nonlocal_bind) */
 };
 
 /*
@@ -242,6 +244,23 @@ struct agentd_dnsns_key {
 	__u32 _pad;
 };
 #define AGENTD_MAX_DNS_NETNS 4096
+
+/*
+ * Key of agentd_hostaddr: an address of the host itself in a network
+ * namespace (its cookie), and the unspecified addresses (0.0.0.0, ::),
+ * which the kernel delivers locally too. A packet to one of them never
+ * leaves the host: it loops back to whatever listens there (another
+ * sandbox, a host service on 0.0.0.0), so the hooks judge it as loopback.
+ * The entry with family 0 (and a zero address) marks a namespace whose
+ * addresses are listed: there a bind to any other address is refused.
+ */
+struct agentd_hostaddr_key {
+	__u64 netns_cookie;
+	__u32 family;  /* AGENTD_FAMILY_IPV4 or AGENTD_FAMILY_IPV6 */
+	__u8 addr[16]; /* IPv4 in the first 4 bytes, the rest zero */
+	__u32 _pad;
+};
+#define AGENTD_MAX_HOST_ADDRS 4096
 
 /* Value of agentd_dns6 (see AGENTD_DNS_NET). */
 struct agentd_dns6_port {
@@ -388,6 +407,7 @@ static_assert(sizeof(struct agentd_name_counts) == 24, "name counts layout");
 static_assert(sizeof(struct agentd_name_event) == 104 + 8 + AGENTD_NAME_MAX, "name event layout");
 static_assert(sizeof(struct agentd_dns6_port) == 4, "dns6 port layout");
 static_assert(sizeof(struct agentd_dnsns_key) == 16, "dns netns key layout");
+static_assert(sizeof(struct agentd_hostaddr_key) == 32, "host address key layout");
 static_assert(sizeof(struct agentd_ratelimit_key) == 28, "rate limit key layout");
 static_assert(sizeof(struct agentd_ratelimit_value) == 24, "rate limit value layout");
 #else

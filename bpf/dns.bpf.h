@@ -213,10 +213,19 @@ static __always_inline int judge_bind(struct bpf_sock_addr *ctx, __u8 hook, cons
 {
 	__u32 slot;
 
-	if (!ctx->sk || !binds_proxy_address(dest))
+	if (!ctx->sk)
 		return VERDICT_ALLOW;
-	slot = socket_slot(ctx->sk);
-	return deny_egress(ctx, hook, slot, AGENTD_CLASS_EMPTY, AGENTD_REASON_PROXY_SPOOF, AGENTD_RANGE_NONE, dest);
+	if (binds_proxy_address(dest)) {
+		slot = socket_slot(ctx->sk);
+		return deny_egress(ctx, hook, slot, AGENTD_CLASS_EMPTY, AGENTD_REASON_PROXY_SPOOF, AGENTD_RANGE_NONE,
+				   dest);
+	}
+	if (binds_foreign_source(ctx, dest)) {
+		slot = socket_slot(ctx->sk);
+		return deny_egress(ctx, hook, slot, AGENTD_CLASS_EMPTY, AGENTD_REASON_FOREIGN_SOURCE, AGENTD_RANGE_NONE,
+				   dest);
+	}
+	return VERDICT_ALLOW;
 }
 
 #endif /* AGENTD_DNS_BPF_H */

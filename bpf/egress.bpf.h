@@ -388,6 +388,71 @@ static __always_inline struct agentd_verdict judge_rules(__u32 class_id, __u32 k
  * *verify: AGENTD_VERIFY_OFF unless only a name allowed it (a learned
  * address), then what that name's rule asks of the connection.
  */
+/*
+ * Whether dest is one of the host's own addresses in the socket's network
+ * namespace (agentd_hostaddr): a connection there loops back to whatever
+ * listens on the host, however wide a CIDR rule covers it.
+ */
+static __always_inline int is_host_address(void *ctx, const struct destination *dest)
+{
+	struct agentd_hostaddr_key key = {};
+
+	key.netns_cookie = bpf_get_netns_cookie(ctx);
+	key.family = dest->family;
+	__builtin_memcpy(key.addr, dest->addr, sizeof(key.addr));
+	return bpf_map_lookup_elem(&agentd_hostaddr, &key) != 0;
+}
+
+/*
+ * A bind to an address the host does not own, in a network namespace whose
+ * addresses agentd lists (the entry with family 0 says so): the kernel
+ * refuses that itself unless ip_nonlocal_bind is on, and then a sandbox
+ * could claim a forbidden host's address as its source and have an allowed
+ * service answer (or reflect) there. Loopback, multicast (a group to
+ * receive) and the unspecified addresses are not claims.
+ */
+static __always_inline int binds_foreign_source(void *ctx, const struct destination *dest)
+{
+	struct agentd_hostaddr_key key = {};
+
+	if (dest->family == AGENTD_FAMILY_IPV4 && (dest->addr[0] == 127 || (dest->addr[0] & 0xf0) == 0xe0))
+		return 0;
+	if (dest->family == AGENTD_FAMILY_IPV6 && (is_ipv6_loopback(dest->addr) || dest->addr[0] == 0xff))
+		return 0;
+	key.netns_cookie = bpf_get_netns_cookie(ctx);
+	if (!bpf_map_lookup_elem(&agentd_hostaddr, &key))
+		return 0;
+	return !is_host_address(ctx, dest);
+}
+
+/*
+ * The host's own address is judged as loopback: the rules for 127.0.0.1 or
+ * ::1 on that port, or an operator's grant of that exact address. Never a
+ * CIDR that happens to cover the host, nor what DNS taught (agentd never
+ * learns the host's addresses).
+ */
+static __always_inline int host_address_allowed(__u32 slot, __u32 class_id, const struct destination *dest,
+						struct agentd_verdict *verdict, __u8 *reason)
+{
+	__u8 loopback[16] = {};
+
+	if (dest->family == AGENTD_FAMILY_IPV4) {
+		loopback[0] = 127;
+		loopback[3] = 1;
+	} else {
+		loopback[15] = 1;
+	}
+	*verdict = judge_rules(class_id, dest->family, loopback, dest->port, dest->proto_bit);
+	if (verdict->action == AGENTD_ACTION_ALLOW || verdict->action == AGENTD_ACTION_INFERENCE)
+		return 1;
+	if (verdict->action == AGENTD_ACTION_DENY) {
+		*reason = AGENTD_REASON_DENY_RULE;
+		return 0;
+	}
+	*reason = AGENTD_REASON_HOST_ADDRESS;
+	return judge_granted(slot, dest->family, dest->addr, dest->port, dest->proto_bit);
+}
+
 static __always_inline int egress_allowed(__u32 slot, __u32 class_id, const struct destination *dest,
 					  struct agentd_verdict *verdict, __u8 *reason, __u8 *verify)
 {
@@ -452,7 +517,8 @@ static __always_inline int judge_egress(struct bpf_sock_addr *ctx, __u8 hook,
 	case PROXY_OTHER:
 		return deny_egress(ctx, hook, slot, class_id, AGENTD_REASON_PROXY_SPOOF, AGENTD_RANGE_NONE, dest);
 	}
-	if (egress_allowed(slot, class_id, dest, &verdict, &reason, &verify)) {
+	if (is_host_address(ctx, dest) ? host_address_allowed(slot, class_id, dest, &verdict, &reason)
+				       : egress_allowed(slot, class_id, dest, &verdict, &reason, &verify)) {
 		/* Allowed only by a name: the connection must show it (name_check.bpf.h). */
 		if (verify == AGENTD_VERIFY_OFF)
 			expect_no_name(sk, dest);

@@ -162,6 +162,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } agentd_dnsns SEC(".maps");
 
+/* The host's own addresses (agentd_hostaddr_key), judged as loopback. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, AGENTD_MAX_HOST_ADDRS);
+	__type(key, struct agentd_hostaddr_key);
+	__type(value, __u8);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} agentd_hostaddr SEC(".maps");
+
 /* ---- name verification (name_check.bpf.h) ------------------------------ */
 
 /* (scope, reversed name) -> the ports that name may reach: a class's host

@@ -15,6 +15,8 @@
 #include <vector>
 
 #include "agentd/bpf/lsm_probe.hpp"
+#include "agentd/bpf/map_writer.hpp"
+#include "agentd/dns/rebinding.hpp"
 #include "agentd/common/unique_fd.hpp"
 
 namespace agentd::bpf {
@@ -25,14 +27,18 @@ namespace {
 #define SO_NETNS_COOKIE 71
 #endif
 
-// agentd_dnsns[{own namespace, slot 0}]: every sandbox is served here.
-Status serve_own_netns(int dnsns_fd) {
+Result<uint64_t> own_netns_cookie() {
   UniqueFd probe(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
   if (!probe) return system_error("creating a socket to learn agentd's network namespace");
   uint64_t cookie = 0;
   socklen_t len = sizeof(cookie);
   if (::getsockopt(probe.get(), SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len) != 0)
     return system_error("reading agentd's network namespace cookie (SO_NETNS_COOKIE, Linux 5.14)");
+  return cookie;
+}
+
+// agentd_dnsns[{own namespace, slot 0}]: every sandbox is served here.
+Status serve_own_netns(int dnsns_fd, uint64_t cookie) {
   agentd_dnsns_key key{cookie, 0, 0};
   const uint32_t served = 1;
   if (bpf_map_update_elem(dnsns_fd, &key, &served, BPF_ANY) != 0)
@@ -182,10 +188,19 @@ Result<std::unique_ptr<Enforcer>> Enforcer::start(const EnforcerOptions& options
                            bpf_map__fd(m.agentd_grants),  bpf_map__fd(m.agentd_dns6),
                            bpf_map__fd(m.agentd_records), bpf_map__fd(m.agentd_budget),
                            bpf_map__fd(m.agentd_names),  bpf_map__fd(m.agentd_namecnt),
-                           bpf_map__fd(m.agentd_ratelim), bpf_map__fd(m.agentd_dnsns)};
+                           bpf_map__fd(m.agentd_ratelim), bpf_map__fd(m.agentd_dnsns),
+                           bpf_map__fd(m.agentd_hostaddr)};
   // Before any hook is attached: DNS from agentd's own network namespace,
   // where the proxy's shared sockets listen, is served for every sandbox.
-  if (auto status = serve_own_netns(enforcer->maps_.dnsns); !status) return status.error();
+  auto cookie = own_netns_cookie();
+  if (!cookie) return cookie.error();
+  enforcer->netns_cookie_ = *cookie;
+  if (auto status = serve_own_netns(enforcer->maps_.dnsns, *cookie); !status) return status.error();
+  // And the host's own addresses, judged as loopback from the first
+  // connect (a restart keeps the pinned list until the daemon refreshes it).
+  if (auto listed = MapWriter(enforcer->maps_).sync_host_addresses(*cookie, host_address_keys(*cookie, dns::host_addresses()));
+      !listed)
+    return listed.error();
   if (auto status = enforcer->attach_first_bytes(); !status) return status.error();
   if (auto status = enforcer->attach_all(options.cgroup_root, options.bpffs_dir / "links" / "root"); !status)
     return status.error();

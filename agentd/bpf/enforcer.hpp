@@ -46,6 +46,7 @@ struct MapFds {
   int names = -1, namecnt = -1;  // name verification: the names trie, its counts
   int ratelim = -1;              // the records' per-destination rate limit
   int dnsns = -1;                // network namespaces where the DNS proxy listens
+  int hostaddr = -1;             // the host's own addresses, judged as loopback
 };
 
 class Enforcer {
@@ -57,6 +58,8 @@ class Enforcer {
   Enforcer& operator=(const Enforcer&) = delete;
 
   const MapFds& maps() const { return maps_; }
+  // agentd's own network namespace, where the shared proxy sockets are.
+  uint64_t netns_cookie() const { return netns_cookie_; }
   const std::vector<Attachment>& attachments() const { return attachments_; }
 
   // Attaches every hook to an adopted cgroup outside the root as well,
@@ -78,6 +81,7 @@ class Enforcer {
   EnforcerOptions options_;
   EgressSkeleton skeleton_;
   MapFds maps_;
+  uint64_t netns_cookie_ = 0;
   std::vector<LinkPtr> links_;
   std::vector<Attachment> attachments_;
   std::string lsm_status_;  // whether the LSM socket-family hook is in force, and if not why

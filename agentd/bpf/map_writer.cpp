@@ -4,6 +4,7 @@
 #include <bpf/libbpf.h>
 
 #include <cstring>
+#include <set>
 #include <string>
 
 namespace agentd::bpf {
@@ -335,6 +336,32 @@ Status MapWriter::delete_dns_netns(uint64_t cookie, uint32_t slot) {
   if (bpf_map_delete_elem(fds_.dnsns, &key) != 0 && errno != ENOENT)
     return system_error("forgetting DNS for sandbox slot {} in network namespace {}", slot, cookie);
   return ok_status();
+}
+
+Result<size_t> MapWriter::sync_host_addresses(uint64_t netns_cookie, const std::vector<agentd_hostaddr_key>& keys) {
+  // New addresses first, then the stale ones: an address that stays is
+  // never missing for a moment.
+  const std::set<agentd_hostaddr_key, HostAddressKeyLess> wanted(keys.begin(), keys.end());
+  size_t changed = 0;
+  const uint8_t listed = 1;
+  for (const auto& k : wanted) {
+    uint8_t present = 0;
+    if (bpf_map_lookup_elem(fds_.hostaddr, &k, &present) == 0) continue;
+    if (bpf_map_update_elem(fds_.hostaddr, &k, &listed, BPF_ANY) != 0)
+      return system_error("listing one of the host's addresses for the hooks");
+    ++changed;
+  }
+  std::vector<agentd_hostaddr_key> stale;
+  agentd_hostaddr_key at{}, next{};
+  const void* previous = nullptr;
+  while (bpf_map_get_next_key(fds_.hostaddr, previous, &next) == 0) {
+    if (next.netns_cookie == netns_cookie && !wanted.count(next)) stale.push_back(next);
+    at = next;
+    previous = &at;
+  }
+  for (const auto& k : stale)
+    if (bpf_map_delete_elem(fds_.hostaddr, &k) == 0) ++changed;
+  return changed;
 }
 
 Result<uint64_t> MapWriter::stat(agentd_stat which) const {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "agentd/bpf/enforcer.hpp"
+#include "agentd/bpf/host_address_keys.hpp"
 #include "agentd/common/result.hpp"
 #include "agentd/policy/compile.hpp"
 #include "agentd_abi.h"
@@ -74,6 +75,9 @@ class MapWriter {
   Status put_dns_netns(uint64_t cookie, uint32_t slot);
   Status delete_dns_netns(uint64_t cookie, uint32_t slot);
   Result<uint64_t> stat(agentd_stat which) const;
+  // Makes the host addresses listed for one network namespace exactly
+  // `keys` (host_address_keys); returns how many entries changed.
+  Result<size_t> sync_host_addresses(uint64_t netns_cookie, const std::vector<agentd_hostaddr_key>& keys);
 
  private:
   MapFds fds_;

@@ -188,7 +188,7 @@ void ApprovalService::on_denial(const json& record) {
   const bool name_request = (hook == "dns" && reason == "no_rule" && !event.host.empty()) || !checked_name.empty();
   if (sandbox.empty() || hook == "sock_create" || (hook == "name_check" && !name_request) ||
       (!name_request && (hook == "dns" || event.dest.empty())) ||
-      (reason != "no_rule" && reason != "dns_expired" && !name_request))
+      (reason != "no_rule" && reason != "dns_expired" && reason != "host_address" && !name_request))
     return;
   approvals::Denial denial;
   if (name_request)
@@ -293,9 +293,16 @@ std::string ApprovalService::allowed_now(const approvals::Target& target) const 
     return decision.allowed ? decision.explanation : "";
   }
   if (target.inbound) return "";  // inbound rules are judged by the kernel alone; left to the operator
-  auto dest = policy::parse_destination(fmt::format(
-      "{}:{}/{}", target.address.find(':') != std::string::npos ? "[" + target.address + "]" : target.address,
-      target.port, target.protocol == "udp" ? "udp" : "tcp"));
+  std::string address = target.address;
+  if (auto cidr = policy::parse_cidr(target.address); cidr && cidr->prefix == cidr->max_prefix()) {
+    const bool own = std::any_of(host_addresses_.begin(), host_addresses_.end(), [&](const policy::Cidr& host) {
+      return host.family == cidr->family && host.addr == cidr->addr;
+    });
+    const bool unspecified = cidr->addr == std::array<uint8_t, 16>{};
+    if (own || unspecified) address = cidr->family == AGENTD_FAMILY_IPV4 ? "127.0.0.1" : "::1";
+  }
+  auto dest = policy::parse_destination(fmt::format("{}:{}/{}", address.find(':') != std::string::npos ? "[" + address + "]" : address,
+                                                    target.port, target.protocol == "udp" ? "udp" : "tcp"));
   if (!dest) return "";
   auto decision = policy::explain(*policy, *agent, *dest);
   return decision && decision->allowed ? decision->explanation : "";

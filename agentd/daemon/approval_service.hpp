@@ -74,6 +74,9 @@ class ApprovalService {
   // told), so nobody is asked about what is already open. `trigger` says
   // what changed. Returns how many were settled.
   size_t settle_pending(const std::string& trigger);
+  // The host's own addresses: a request for one is judged against the
+  // loopback rules, as the hooks judge the connection.
+  void set_host_addresses(std::vector<policy::Cidr> addresses) { host_addresses_ = std::move(addresses); }
   // Sandboxes appeared or went, or grants changed: the kernel's grants map
   // made to match the live grants.
   void sync_grants();
@@ -107,6 +110,7 @@ class ApprovalService {
   // Why `target` is allowed now (a rule of the running policy, a live
   // grant), or "" while nothing allows it.
   std::string allowed_now(const approvals::Target& target) const;
+  std::vector<policy::Cidr> host_addresses_;  // judged as loopback, as the hooks do
   void audit(store::AuditEvent event);
   void siem(const nlohmann::json& ocsf);
   void broadcast(const nlohmann::json& event, const std::string& tenant);

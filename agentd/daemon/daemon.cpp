@@ -21,6 +21,7 @@
 #include "agentd/common/safe_text.hpp"
 #include "agentd/common/version.hpp"
 #include "agentd/daemon/open_files.hpp"
+#include "agentd/dns/rebinding.hpp"
 #include "agentd/daemon/run_context.hpp"
 #include "agentd/daemon/service_manager.hpp"
 #include "agentd/events/denial_record.hpp"
@@ -390,6 +391,19 @@ void Daemon::follow_resolv_conf() {
   notify_status(service_status());
 }
 
+// The host's addresses change (DHCP, a new interface): the hooks judge
+// each one as loopback, and approvals see them as the kernel does.
+void Daemon::refresh_host_addresses() {
+  const uint64_t cookie = enforcer_->netns_cookie();
+  auto addresses = dns::host_addresses();
+  auto changed = maps_->sync_host_addresses(cookie, bpf::host_address_keys(cookie, addresses));
+  if (!changed)
+    spdlog::warn("the host's addresses are not up to date for the hooks: {}", changed.error().describe());
+  else if (*changed)
+    spdlog::info("the host's addresses changed: {} entries updated for the hooks", *changed);
+  approvals_->set_host_addresses(std::move(addresses));
+}
+
 // The one line `systemctl status` shows: what is enforced, and what an
 // operator must fix (a refused reload, no upstream resolver for names).
 std::string Daemon::service_status() const {
@@ -407,6 +421,7 @@ int Daemon::on_maintenance_timer(sd_event_source* source, uint64_t, void* self) 
     daemon->dns_learning_->collect_garbage();
     daemon->dns_learning_->save(daemon->options_.state_dir / "learned.json");
   });
+  guarded("the host's addresses", daemon->loop_failures_, [&] { daemon->refresh_host_addresses(); });
   guarded("retiring idle sandboxes", daemon->loop_failures_, [&] { daemon->retire_idle_sandboxes(); });
   guarded("leaving unused network namespaces", daemon->loop_failures_, [&] { daemon->sweep_sandbox_netns(); });
   sd_event_source_set_time_relative(source, kMaintenanceUsec);

@@ -66,6 +66,7 @@ class Daemon {
   // upstream (or none: fail closed). Checked on the maintenance timer.
   void follow_resolv_conf();
   std::string service_status() const;
+  void refresh_host_addresses();
   Result<nlohmann::json> ensure_sandbox(const std::string& agent, bool unknown_tenant = false);
   // A new sandbox's tenant has a policy file, or the caller said it may
   // not (a staged roll-out): a typo never makes a sandbox that denies

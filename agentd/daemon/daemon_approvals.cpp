@@ -8,6 +8,7 @@
 
 #include "agentd/common/guard.hpp"
 #include "agentd/daemon/daemon.hpp"
+#include "agentd/dns/rebinding.hpp"
 
 namespace agentd::daemon {
 namespace {
@@ -39,6 +40,7 @@ Status Daemon::start_approvals(sd_event* loop) {
   auto service = ApprovalService::start(options_.approvals, options_.state_dir, *maps_, *applier_, registry_);
   if (!service) return service.error();
   approvals_ = std::move(*service);
+  approvals_->set_host_addresses(dns::host_addresses());
   const auto* policy = applier_->policy();
   approvals_->on_policy("loaded", "start",
                         {{"generation", policy_generation_}, {"digest", policy ? policy->source_digest() : ""}});

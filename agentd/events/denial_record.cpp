@@ -49,6 +49,8 @@ std::string reason_name(uint8_t reason) {
     case AGENTD_REASON_UNVERIFIED_DATA: return "unverified_data";
     case AGENTD_REASON_QUIC: return "quic";
     case AGENTD_REASON_DNS_NETNS: return "dns_netns";
+    case AGENTD_REASON_HOST_ADDRESS: return "host_address";
+    case AGENTD_REASON_FOREIGN_SOURCE: return "foreign_source";
     default: return fmt::format("reason{}", reason);
   }
 }

@@ -181,3 +181,91 @@ TEST_CASE("an operator lets a refused peer in, only that peer, only inward, unti
   CHECK(world.stray_packets() == 0);
   CHECK(world.agentctl({"status"}).exit_code == 0);
 }
+
+// The host's own address is loopback whatever its subnet: a sandbox whose
+// CIDR rule covers the host's /24 must not reach what listens on the host
+// (another sandbox's listener, a host service on 0.0.0.0) through it. The
+// host ns's loopback-server listens on [::]:7070.
+const char* kHostSubnetPolicy = R"(apiVersion: agentd/v1
+tenant: acme
+rules:
+  - agents: "acme/eng/*"
+    allow:
+      - cidr: 198.51.100.0/24
+        ports: [80, 7070]
+      - cidr: 2001:db8:1::/64
+        ports: [80, 7070]
+)";
+
+TEST_CASE("the host's own addresses are loopback: a CIDR over the host's subnet does not open them") {
+  for (const std::optional<std::string> user : {std::optional<std::string>(), std::optional<std::string>("root")}) {
+    World world;
+    world.write_policy("acme.yaml", kHostSubnetPolicy);
+    INFO(world.agentd_log());
+    REQUIRE(world.start_agentd());
+    INFO("user " << user.value_or("(default)"));
+    // The service is there, and the host itself reaches it.
+    expect_ok(world.netprobe_outside({"connect", "tcp", "198.51.100.1", "7070"}));
+    // The sandbox does not, by any of the host's addresses or the unspecified ones.
+    for (const char* own : {"198.51.100.1", "2001:db8:1::1", "0.0.0.0", "::", "::ffff:198.51.100.1"}) {
+      INFO(own);
+      expect_refused(world.netprobe_in_sandbox(kAgent, {"connect", "tcp", own, "7070"}, user));
+      expect_refused(world.netprobe_in_sandbox(kAgent, {"sendto", "udp", own, "7070"}, user));
+    }
+    auto record = world.wait_for_denial([](const json& d) {
+      return d.value("dest", "") == "198.51.100.1" && d.value("port", 0) == 7070 && d.value("protocol", "") == "tcp";
+    });
+    REQUIRE(record.is_object());
+    CHECK(record["reason"] == "host_address");
+    // The rest of the /24 is as the rule says.
+    expect_ok(world.netprobe_in_sandbox(kAgent, {"connect", "tcp", "198.51.100.10", "80"}, user));
+    expect_ok(world.netprobe_in_sandbox(kAgent, {"connect", "tcp", "2001:db8:1::10", "80"}, user));
+
+    // It is a question for an operator, who may open that exact address.
+    auto request = wait_for_request(world, kAgent, "198.51.100.1", 7070);
+    REQUIRE(request.is_object());
+    auto answer = agentctl_json(world, {"approvals", "approve", std::to_string(request["id"].get<uint64_t>())});
+    REQUIRE(answer.is_object());
+    expect_ok(world.netprobe_in_sandbox(kAgent, {"connect", "tcp", "198.51.100.1", "7070"}, user));
+    expect_refused(world.netprobe_in_sandbox(kAgent, {"connect", "tcp", "2001:db8:1::1", "7070"}, user));
+
+    // A loopback rule opens the host's addresses on its ports, as loopback.
+    std::string with_loopback = kHostSubnetPolicy;
+    with_loopback += "      - cidr: ::1/128\n        ports: [7070]\n";
+    world.write_policy("acme.yaml", with_loopback);
+    REQUIRE(world.agentctl({"policy", "apply"}).exit_code == 0);
+    expect_ok(world.netprobe_in_sandbox(kAgent, {"connect", "tcp", "2001:db8:1::1", "7070"}, user));
+    CHECK(world.stray_packets() == 0);
+    CHECK(world.forbidden_arrivals() == 0);
+    CHECK(world.agentctl({"status"}).exit_code == 0);
+  }
+}
+
+TEST_CASE("with ip_nonlocal_bind on, a sandbox cannot bind an address the host does not own") {
+  World world;
+  world.write_policy("acme.yaml", kEgressOnlyPolicy);
+  INFO(world.agentd_log());
+  REQUIRE(world.in_host({"sysctl", "-qw", "net.ipv4.ip_nonlocal_bind=1", "net.ipv6.ip_nonlocal_bind=1"}).exit_code == 0);
+  REQUIRE(world.start_agentd());
+  // Outside any sandbox the sysctl lets anyone claim a forbidden host's address...
+  expect_ok(world.netprobe_outside({"bind", "udp", "198.51.100.66", "9000"}));
+  // ...a sandbox cannot, as its default user or as root.
+  for (const std::optional<std::string> user : {std::optional<std::string>(), std::optional<std::string>("root")}) {
+    for (const char* foreign : {"198.51.100.66", "2001:db8:1::66"}) {
+      INFO(foreign);
+      expect_refused(world.netprobe_in_sandbox(kAgent, {"bind", "udp", foreign, "9000"}, user));
+      expect_refused(world.netprobe_in_sandbox(kAgent, {"bind", "tcp", foreign, "9000"}, user));
+    }
+    // Its own addresses, loopback and the wildcard stay bindable.
+    for (const char* own : {"198.51.100.1", "2001:db8:1::1", "127.0.0.1", "0.0.0.0", "::"})
+      expect_ok(world.netprobe_in_sandbox(kAgent, {"bind", "udp", own, "9001"}, user));
+  }
+  auto record = world.wait_for_denial([](const json& d) {
+    return d.value("hook", "") == "bind4" && d.value("dest", "") == "198.51.100.66";
+  });
+  REQUIRE(record.is_object());
+  CHECK(record["reason"] == "foreign_source");
+  CHECK(world.forbidden_arrivals() == 0);
+  CHECK(world.stray_packets() == 0);
+  CHECK(world.agentctl({"status"}).exit_code == 0);
+}
