@@ -78,9 +78,12 @@ std::optional<std::string> SandboxReader::read_user(const YamlNode& node, const 
   }
   // Allowed, as an explicit choice: root without capabilities still owns
   // every root-owned file that the profile's Landlock paths leave open.
-  if (user && (*user == "root" || *user == "0"))
+  // "0", "00", ...: every spelling of uid 0 is root.
+  const bool uid_zero = user && !user->empty() && user->find_first_not_of('0') == std::string::npos;
+  if (user && (*user == "root" || uid_zero))
     warn(node, fmt::format("{}: the agent runs as root (without capabilities, in its own PID and mount "
-                           "namespaces), owning every root-owned file its filesystem rules leave open; without "
+                           "namespaces), owning every root-owned file its filesystem rules leave open (with no "
+                           "filesystem: rules, every one on the host: /etc/cron.d, /usr/sbin, ...); without "
                            "user: it gets a uid of its own from agentd",
                            path));
   return user;

@@ -298,7 +298,7 @@ TEST_CASE("require above the kernel's Landlock ABI refuses before anything start
 }
 
 TEST_CASE("user: root is allowed, explicitly, with a warning, and another user gets none") {
-  for (const char* root : {"root", "\"0\""}) {
+  for (const char* root : {"root", "\"0\"", "\"000\""}) {
     INFO(root);
     auto result = parse(std::string("  - agents: \"acme/*/*\"\n    sandbox:\n      user: ") + root + "\n");
     REQUIRE(result.ok());
