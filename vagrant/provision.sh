@@ -54,6 +54,9 @@ in_bookworm_chroot() {
   cp /etc/resolv.conf "$root/etc/resolv.conf"
   # The kernel's file systems as the tests need them: the box's cgroup tree
   # and bpffs, a /run of the chroot's own (network namespaces live there).
+  # The root a mount of its own: `ip netns` makes / a slave mount, which a
+  # plain directory cannot be.
+  mountpoint -q "$root" || mount --bind "$root" "$root"
   for fs in proc sys dev; do
     mountpoint -q "$root/$fs" || mount --rbind "/$fs" "$root/$fs"
     mount --make-rslave "$root/$fs"
