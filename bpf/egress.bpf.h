@@ -55,13 +55,17 @@ static __always_inline void count(__u32 slot, int allowed)
 static __always_inline int record_admitted(__u32 slot, __u8 hook, const struct destination *dest, __u64 now,
 					   struct agentd_ratelimit_value **stream, struct agentd_record_budget **budget)
 {
-	if (!denial_record_due(slot, dest->family, dest->addr, dest->port, dest->protocol, hook, now, stream))
+	int fresh;
+
+	if (!denial_record_due(slot, dest->family, dest->addr, dest->port, dest->protocol, hook, now, stream, &fresh))
 		return 0;
 	*budget = bpf_map_lookup_elem(&agentd_budget, &slot);
 	if (!record_budget_take(*budget, now)) {
 		record_budget_hold(*budget, slot);
 		return 0;
 	}
+	if (fresh)
+		remember_stream(slot, dest->family, dest->addr, dest->port, dest->protocol, hook, now);
 	return 1;
 }
 

@@ -43,32 +43,40 @@ static __always_inline __u32 take_suppressed(struct agentd_ratelimit_value *valu
 	return value ? take_held_count(&value->suppressed) : 0;
 }
 
+static __always_inline void ratelimit_key(struct agentd_ratelimit_key *key, __u32 slot, __u32 family,
+					  const __u8 *addr, __u16 port, __u8 protocol, __u8 hook)
+{
+	key->slot = slot;
+	key->family = family;
+	__builtin_memcpy(key->addr, addr, sizeof(key->addr));
+	key->port = port;
+	key->protocol = protocol;
+	key->hook = hook;
+}
+
 /*
  * Whether this denial's stream may have a record; if so, *stream is the
- * stream's state (NULL for a stream seen for the first time), from which
- * take_suppressed() moves what it held back into the record. Concurrent
- * CPUs may let a record or two more through a window: the limit bounds
- * the rate, the accounting stays exact (each denial takes one branch).
+ * stream's state, or NULL for a stream seen for the first time (*fresh
+ * set), which remember_stream() enters only once the sandbox's budget
+ * admitted its record: a sandbox spraying new destinations past its budget
+ * adds nothing to the shared LRU, so it cannot push out another sandbox's
+ * streams and the counts they hold. Concurrent CPUs may let a record or
+ * two more through a window: the limit bounds the rate, the accounting
+ * stays exact (each denial takes one branch).
  */
 static __always_inline int denial_record_due(__u32 slot, __u32 family, const __u8 *addr, __u16 port,
 					     __u8 protocol, __u8 hook, __u64 now,
-					     struct agentd_ratelimit_value **stream)
+					     struct agentd_ratelimit_value **stream, int *fresh)
 {
 	struct agentd_ratelimit_key key = {};
-	struct agentd_ratelimit_value fresh = {}, *value;
+	struct agentd_ratelimit_value *value;
 
-	key.slot = slot;
-	key.family = family;
-	__builtin_memcpy(key.addr, addr, sizeof(key.addr));
-	key.port = port;
-	key.protocol = protocol;
-	key.hook = hook;
+	ratelimit_key(&key, slot, family, addr, port, protocol, hook);
 	*stream = NULL;
+	*fresh = 0;
 	value = bpf_map_lookup_elem(&agentd_ratelim, &key);
 	if (!value) {
-		fresh.window_start_ns = now;
-		fresh.records = 1;
-		bpf_map_update_elem(&agentd_ratelim, &key, &fresh, BPF_ANY);
+		*fresh = 1;
 		return 1;
 	}
 	if (now - value->window_start_ns >= RATELIMIT_WINDOW_NS) {
@@ -85,6 +93,19 @@ static __always_inline int denial_record_due(__u32 slot, __u32 family, const __u
 	__sync_fetch_and_add(&value->suppressed, 1);
 	count_suppressed(slot);
 	return 0;
+}
+
+/* A new stream whose first record the budget admitted. */
+static __always_inline void remember_stream(__u32 slot, __u32 family, const __u8 *addr, __u16 port, __u8 protocol,
+					    __u8 hook, __u64 now)
+{
+	struct agentd_ratelimit_key key = {};
+	struct agentd_ratelimit_value fresh = {};
+
+	ratelimit_key(&key, slot, family, addr, port, protocol, hook);
+	fresh.window_start_ns = now;
+	fresh.records = 1;
+	bpf_map_update_elem(&agentd_ratelim, &key, &fresh, BPF_ANY);
 }
 
 #endif /* AGENTD_RATELIMIT_BPF_H */

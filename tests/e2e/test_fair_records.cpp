@@ -171,6 +171,43 @@ TEST_CASE("a flood of distinct destinations costs another tenant no record, and 
   CHECK(approvals["store"]["bytes"].get<uint64_t>() <= (1u << 20));
 }
 
+TEST_CASE("a flood of new destinations cannot push another sandbox's held-back count out of the shared rate limit") {
+  World world;
+  start(world, {});
+  // The other sandbox repeats one denied destination: a few records, the
+  // rest held back by the per-destination limit for its next record.
+  const auto stop_other = world.dir() / "stop-loop";
+  pid_t loop = world.spawn_in_sandbox(kOther, {"loop", "192.0.2.201", "3000", stop_other.string()}, "loop");
+  auto status = poll_status(world, [](const json& s) { return count_of(sandbox_in(s, kOther), "suppressed") >= 100; });
+  std::ofstream(stop_other) << "stop";
+  (void)world.wait_spawned(loop, "loop");
+  REQUIRE(count_of(sandbox_in(status, kOther), "suppressed") >= 100);
+
+  // The flooder sprays three times more new destinations than the shared
+  // limit map holds (65,536). Past its record budget it adds none; within
+  // it, the map's LRU evicts streams seen once before one seen often.
+  const auto stop = world.dir() / "stop-spray";
+  pid_t spray = world.spawn_in_sandbox(kFlooder, {"spray", stop.string()}, "spray");
+  status = poll_status(
+      world, [](const json& s) { return count_of(sandbox_in(s, kFlooder), "denied") > 200'000; }, 900);
+  std::ofstream(stop) << "stop";
+  (void)world.wait_spawned(spray, "spray");
+  REQUIRE(count_of(sandbox_in(status, kFlooder), "denied") > 200'000);
+
+  // A second later the other sandbox's next denial there carries all it held.
+  usleep(1'100'000);
+  expect_refused(world.netprobe_in_sandbox(kOther, {"connect", "tcp", "192.0.2.201", "3000"}));
+  status = drained(world, kOther);
+  const json other = sandbox_in(status, kOther);
+  INFO(other.dump());
+  uint64_t reported = 0;
+  for (const auto& r : records_of(world, kOther))
+    reported += 1 + r.value("suppressed_before", uint64_t{0}) + r.value("held_before", uint64_t{0});
+  CHECK(count_of(other, "dropped") == 0);
+  CHECK(reported == count_of(other, "denied"));
+  CHECK(world.agentctl({"status"}).exit_code == 0);
+}
+
 TEST_CASE("a storm of stored denials never grows the store past its cap, and the write rate is bounded") {
   World world;
   // A budget so large that the store, not the kernel, is what a storm meets.
