@@ -272,11 +272,15 @@ void ApprovalService::tick() {
   for (const auto& grant : expired) grant_ended(grant, "expired", "agentd");
   if (!expired.empty()) sync_grants();
   book_.forget_old(now, std::chrono::duration_cast<std::chrono::seconds>(kKeepAnsweredInMemory));
-  if (std::chrono::steady_clock::now() - last_prune_ > kPruneInterval) {
-    last_prune_ = std::chrono::steady_clock::now();
+  // The sweep removes a bounded share a tick and goes on at the next, so
+  // a month of rows to remove never holds the loop.
+  if (prune_more_ || std::chrono::steady_clock::now() - last_prune_ > kPruneInterval) {
+    if (!prune_more_) last_prune_ = std::chrono::steady_clock::now();
     auto pruned = store_->prune(now);
+    prune_more_ = pruned && pruned->more;
     if (!pruned) spdlog::error("pruning the store: {}", pruned.error().describe());
-    else if (*pruned) spdlog::info("store retention: {} old rows removed", *pruned);
+    else swept_ += pruned->removed;
+    if (!prune_more_ && swept_) spdlog::info("store retention: {} old rows removed", std::exchange(swept_, 0));
   }
   if (siem_) siem_->flush();
 }
@@ -478,7 +482,11 @@ json ApprovalService::status() const {
             {"file_bytes", counts.file_bytes},
             {"written", counts.written},
             {"pruned", counts.pruned},
-            {"pruned_for_size", counts.pruned_for_size},
+            {"pruned_for_size", counts.pruned_for_size},  // audit events, as before by_kind came
+            {"pruned_for_size_by_kind",
+             {{"audit", counts.pruned_for_size},
+              {"requests", counts.requests_pruned_for_size},
+              {"grants", counts.grants_pruned_for_size}}},
             {"errors", store_errors_},
             {"denial_rows",
              {{"per_second_max", denial_rows_.per_second()},
