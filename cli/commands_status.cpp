@@ -139,7 +139,9 @@ int status(const Globals& g) {
   if (const json& a = s["approvals"]; a.is_object()) {
     // Newer than the rest of "store": an older agentd has not got it.
     const json by_kind = a["store"].value("pruned_for_size_by_kind", json::object());
-    std::cout << "approvals: " << json_text(a["pending_requests"]) << " pending, " << json_text(a["grants"]) << " grants ("
+    std::cout << "approvals: " << json_text(a["pending_requests"]) << " pending ("
+              << json_text(a.value("in_memory", json::object()).value("requests", json()))
+              << " requests in memory), " << json_text(a["grants"]) << " grants ("
               << json_text(a["grant_entries"]) << " kernel entries), " << json_text(a["watchers"]) << " watching; store "
               << json_text(a["store"]["file"]) << ", " << json_text(a["store"]["audit_rows"]) << " audit events, "
               << json_text(a["store"]["bytes"]) << " bytes of " << json_text(a["store"]["max_bytes"]) << " (file "

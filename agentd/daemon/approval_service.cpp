@@ -24,7 +24,6 @@ using approvals::Clock;
 namespace {
 
 constexpr auto kPruneInterval = std::chrono::hours(1);
-constexpr auto kKeepAnsweredInMemory = std::chrono::hours(24);
 
 std::string text(const json& record, const char* key) {
   auto it = record.find(key);
@@ -271,7 +270,7 @@ void ApprovalService::tick() {
   auto expired = book_.expire_grants(now);
   for (const auto& grant : expired) grant_ended(grant, "expired", "agentd");
   if (!expired.empty()) sync_grants();
-  book_.forget_old(now, std::chrono::duration_cast<std::chrono::seconds>(kKeepAnsweredInMemory));
+  book_.forget_old(now);
   // The sweep removes a bounded share a tick and goes on at the next, so
   // a month of rows to remove never holds the loop.
   if (prune_more_ || std::chrono::steady_clock::now() - last_prune_ > kPruneInterval) {
@@ -452,16 +451,16 @@ void ApprovalService::tell_folds(approvals::Time now) {
 }
 
 json ApprovalService::status() const {
-  size_t pending = 0;
   json pending_by_sandbox = json::object();
-  for (const auto& [id, r] : book_.requests()) {
-    if (r.state != approvals::RequestState::pending) continue;
-    ++pending;
-    auto& n = pending_by_sandbox[r.target.sandbox];
-    n = n.is_number() ? n.get<uint64_t>() + 1 : 1;
-  }
+  for (const auto& [sandbox, n] : book_.index().pending_by_sandbox()) pending_by_sandbox[sandbox] = n;
   const auto counts = store_->counts();
-  return {{"pending_requests", pending},
+  const auto& limits = book_.index().limits();
+  return {{"pending_requests", book_.index().pending_total()},
+          // Answered and expired requests kept in memory (the store keeps all).
+          {"in_memory",
+           {{"requests", book_.requests().size()},
+            {"decided_per_sandbox", limits.decided_per_sandbox},
+            {"silenced_per_sandbox", limits.silenced_per_sandbox}}},
           {"pending_by_sandbox", std::move(pending_by_sandbox)},
           {"requests_created", requests_created_},
           {"requests_folded", requests_folded_},
