@@ -155,7 +155,9 @@ int status(const Globals& g) {
               << " \"more destinations\" entries (agentctl approvals list)\n  denial rows into the store: "
               << json_text(a["store"]["denial_rows"]["last_second"]) << " in the last second, busiest "
               << json_text(a["store"]["denial_rows"]["busiest_second"]) << ", limit "
-              << json_text(a["store"]["denial_rows"]["per_second_max"]) << "/s, "
+              << json_text(a["store"]["denial_rows"]["per_second_max"]) << "/s ("
+              << json_text(a["store"]["denial_rows"].value("share_per_sandbox", json())) << " a sandbox, "
+              << json_text(a["store"]["denial_rows"].value("sandboxes_writing", json())) << " writing), "
               << json_text(a["store"]["denial_rows"]["not_stored"]) << " not stored (counted in summary rows)\n";
   }
   std::cout << "\nkernel features:\n";

@@ -173,7 +173,7 @@ void ApprovalService::on_denial(const json& record) {
   const uint64_t count = 1 + record.value("suppressed_before", uint64_t{0});
   if (count > 1) event.detail["suppressed_before"] = count - 1;
   if (record.contains("held_before")) event.detail["held_before"] = record["held_before"];
-  if (denial_rows_.admit(std::chrono::steady_clock::now())) audit(event);
+  if (denial_rows_.admit(sandbox, std::chrono::steady_clock::now())) audit(event);
   siem(approvals::ocsf_denial(record));
 
   // Only what no rule decided is a question for an operator: an explicit
@@ -264,9 +264,12 @@ void ApprovalService::tick() {
               tenant_of(request.target.sandbox));
   }
   tell_folds(now);
-  if (const uint64_t skipped = denial_rows_.take_skipped())
-    audit({now, "denial", "not_stored", "agentd", "", "", "", 0, "",
-           {{"count", skipped}, {"why", fmt::format("over {} denial rows a second", denial_rows_.per_second())}}});
+  // One summary row per sandbox whose rows were not stored: whose they were.
+  for (const auto& [sandbox, skipped] : denial_rows_.take_skipped())
+    audit({now, "denial", "not_stored", "agentd", sandbox, "", "", 0, "",
+           {{"count", skipped},
+            {"why", fmt::format("over its share of {} denial rows a second, shared by the sandboxes writing",
+                                denial_rows_.per_second())}}});
   auto expired = book_.expire_grants(now);
   for (const auto& grant : expired) grant_ended(grant, "expired", "agentd");
   if (!expired.empty()) sync_grants();
@@ -491,7 +494,10 @@ json ApprovalService::status() const {
              {{"per_second_max", denial_rows_.per_second()},
               {"last_second", denial_rows_.last_second()},
               {"busiest_second", denial_rows_.max_second()},
-              {"not_stored", denial_rows_.skipped_total()}}},
+              {"not_stored", denial_rows_.skipped_total()},
+              // What one sandbox may store a second now, and among how many.
+              {"share_per_sandbox", denial_rows_.share()},
+              {"sandboxes_writing", denial_rows_.writers()}}},
             {"max_age", format_duration(store_->retention().max_age)},
             {"max_bytes", store_->retention().max_bytes}}}};
 }
