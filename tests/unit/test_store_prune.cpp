@@ -72,7 +72,7 @@ std::set<uint64_t> request_ids(const std::filesystem::path& file) {
 
 }  // namespace
 
-TEST_CASE("requests that keep expiring never grow the store past its cap; pending, silent and newest stay") {
+TEST_CASE("requests that keep expiring never grow the store past its cap, and pending, silent and newest stay") {
   SmallStore store;
   auto& s = store.s;
   const Time now = Clock::now();
