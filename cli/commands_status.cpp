@@ -136,20 +136,30 @@ int status(const Globals& g) {
   } else {
     std::cout << "dns proxy: off\n";
   }
-  if (const json& a = s["approvals"]; a.is_object())
-    std::cout << "approvals: " << json_text(a["pending_requests"]) << " pending, " << json_text(a["grants"]) << " grants ("
+  if (const json& a = s["approvals"]; a.is_object()) {
+    // Newer than the rest of "store": an older agentd has not got it.
+    const json by_kind = a["store"].value("pruned_for_size_by_kind", json::object());
+    std::cout << "approvals: " << json_text(a["pending_requests"]) << " pending ("
+              << json_text(a.value("in_memory", json::object()).value("requests", json()))
+              << " requests in memory), " << json_text(a["grants"]) << " grants ("
               << json_text(a["grant_entries"]) << " kernel entries), " << json_text(a["watchers"]) << " watching; store "
               << json_text(a["store"]["file"]) << ", " << json_text(a["store"]["audit_rows"]) << " audit events, "
               << json_text(a["store"]["bytes"]) << " bytes of " << json_text(a["store"]["max_bytes"]) << " (file "
               << json_text(a["store"]["file_bytes"]) << "; keeps " << json_text(a["store"]["max_age"]) << ", "
-              << json_text(a["store"]["pruned_for_size"]) << " oldest removed for size)\n  requests capped at "
+              << json_text(a["store"]["pruned_for_size"]) << " oldest events, "
+              << json_text(by_kind.value("requests", json())) << " finished requests and "
+              << json_text(by_kind.value("grants", json()))
+              << " ended grants removed for size)\n  requests capped at "
               << json_text(a["caps"]["per_sandbox"]) << " per sandbox, " << json_text(a["caps"]["per_tenant"])
               << " per tenant: " << json_text(a["requests_folded"]) << " denials folded into " << json_text(a["folds"])
               << " \"more destinations\" entries (agentctl approvals list)\n  denial rows into the store: "
               << json_text(a["store"]["denial_rows"]["last_second"]) << " in the last second, busiest "
               << json_text(a["store"]["denial_rows"]["busiest_second"]) << ", limit "
-              << json_text(a["store"]["denial_rows"]["per_second_max"]) << "/s, "
+              << json_text(a["store"]["denial_rows"]["per_second_max"]) << "/s ("
+              << json_text(a["store"]["denial_rows"].value("share_per_sandbox", json())) << " a sandbox, "
+              << json_text(a["store"]["denial_rows"].value("sandboxes_writing", json())) << " writing), "
               << json_text(a["store"]["denial_rows"]["not_stored"]) << " not stored (counted in summary rows)\n";
+  }
   std::cout << "\nkernel features:\n";
   Table features({"FEATURE", "VALUE"});
   for (const auto& [name, value] : s["kernel"]["features"].items()) features.add({name, json_text(value)});

@@ -1,6 +1,7 @@
 #include "agentd/approvals/book.hpp"
 
 #include <algorithm>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -81,10 +82,12 @@ Book::NoteResult Book::note_denial(const Denial& denial, const policy::ApprovalS
     Request& latest = requests_.at(it->second);
     const bool silent = latest.state == RequestState::denied && latest.silent_until && denial.time < *latest.silent_until;
     if (latest.state == RequestState::pending || silent) {
-      latest.count += denial.count;
-      latest.last_seen = std::max(latest.last_seen, denial.time);
-      latest.process = denial.process;
-      if (!denial.host.empty()) latest.host = denial.host;
+      change(latest, [&](Request& r) {
+        r.count += denial.count;
+        r.last_seen = std::max(r.last_seen, denial.time);
+        r.process = denial.process;
+        if (!denial.host.empty()) r.host = denial.host;
+      });
       return {silent ? Noted::silenced : Noted::counted, &latest};
     }
   }
@@ -98,6 +101,7 @@ Book::NoteResult Book::note_denial(const Denial& denial, const policy::ApprovalS
   request.expires_at = denial.time + settings.request_expiry;
   latest_[request.target] = request.id;
   auto [it, inserted] = requests_.emplace(request.id, std::move(request));
+  index_.add(it->second);
   return {Noted::created, &it->second};
 }
 
@@ -109,15 +113,18 @@ Result<Answered> Book::decide(uint64_t request_id, const Decision& decision, con
   if (request.state != RequestState::pending)
     return make_error("request {} is already {}{}", request_id, state_name(request.state),
                       request.answered_by.empty() ? "" : " (by " + request.answered_by + ")");
-  request.answered_by = who;
-  request.answered_at = now;
   Answered answered;
   if (!decision.allow) {
     const auto silence = decision.duration.value_or(settings.silence_after_deny);
-    request.state = RequestState::denied;
-    request.silent_until = now + silence;
-    request.answer = fmt::format("deny (repeats silent for {})", format_duration(silence));
+    change(request, [&](Request& r) {
+      r.answered_by = who;
+      r.answered_at = now;
+      r.state = RequestState::denied;
+      r.silent_until = now + silence;
+      r.answer = fmt::format("deny (repeats silent for {})", format_duration(silence));
+    });
     answered.request = request;
+    keep_bounds(answered.request.target.sandbox);
     return answered;
   }
   auto subject = subject_of(request.target.sandbox, decision.scope);
@@ -135,43 +142,59 @@ Result<Answered> Book::decide(uint64_t request_id, const Decision& decision, con
   grant.created_by = who;
   grant.created_at = now;
   grant.request_id = request.id;
-  request.state = RequestState::approved;
-  request.grant_id = grant.id;
-  request.answer = fmt::format("allow {} {}", scope_name(decision.scope),
-                               decision.permanent ? std::string("permanently")
-                                                  : "for " + format_duration(std::chrono::duration_cast<std::chrono::seconds>(
-                                                                 *grant.expires_at - now)));
+  change(request, [&](Request& r) {
+    r.answered_by = who;
+    r.answered_at = now;
+    r.state = RequestState::approved;
+    r.grant_id = grant.id;
+    r.answer = fmt::format("allow {} {}", scope_name(decision.scope),
+                           decision.permanent ? std::string("permanently")
+                                              : "for " + format_duration(std::chrono::duration_cast<std::chrono::seconds>(
+                                                             *grant.expires_at - now)));
+  });
   grants_[grant.id] = grant;
   answered.request = request;
   answered.grant = std::move(grant);
+  keep_bounds(answered.request.target.sandbox);
   return answered;
 }
 
 std::vector<Request> Book::expire_requests(Time now) {
   std::vector<Request> expired;
-  for (auto& [id, request] : requests_) {
-    if (request.state == RequestState::pending && request.expires_at <= now) {
-      request.state = RequestState::expired;
-      request.answered_at = now;
-      request.answer = "expired unanswered";
-      expired.push_back(request);
-    }
+  std::set<std::string> sandboxes;
+  for (uint64_t id : index_.due(now)) {
+    Request& request = requests_.at(id);
+    change(request, [&](Request& r) {
+      r.state = RequestState::expired;
+      r.answered_at = now;
+      r.answer = "expired unanswered";
+    });
+    expired.push_back(request);
+    sandboxes.insert(request.target.sandbox);
   }
+  for (const auto& sandbox : sandboxes) keep_bounds(sandbox);
+  // In id order, as they were made.
+  std::sort(expired.begin(), expired.end(), [](const Request& a, const Request& b) { return a.id < b.id; });
   return expired;
 }
 
 std::vector<Request> Book::settle(const std::function<std::string(const Request&)>& allowed_because, Time now) {
   std::vector<Request> settled;
-  for (auto& [id, request] : requests_) {
-    if (request.state != RequestState::pending) continue;
+  std::set<std::string> sandboxes;
+  for (uint64_t id : index_.pending_ids()) {
+    Request& request = requests_.at(id);
     std::string why = allowed_because(request);
     if (why.empty()) continue;
-    request.state = RequestState::approved;
-    request.answered_by = "agentd";
-    request.answered_at = now;
-    request.answer = std::move(why);
+    change(request, [&](Request& r) {
+      r.state = RequestState::approved;
+      r.answered_by = "agentd";
+      r.answered_at = now;
+      r.answer = std::move(why);
+    });
     settled.push_back(request);
+    sandboxes.insert(request.target.sandbox);
   }
+  for (const auto& sandbox : sandboxes) keep_bounds(sandbox);
   return settled;
 }
 
@@ -207,18 +230,21 @@ Result<Grant> Book::revoke(uint64_t grant_id) {
   return grant;
 }
 
-void Book::forget_old(Time now, std::chrono::seconds keep) {
-  for (auto it = requests_.begin(); it != requests_.end();) {
-    const Request& r = it->second;
-    const bool old = r.state != RequestState::pending && r.answered_at && *r.answered_at + keep < now &&
-                     !(r.silent_until && *r.silent_until > now);
-    if (old) {
-      if (auto latest = latest_.find(r.target); latest != latest_.end() && latest->second == r.id) latest_.erase(latest);
-      it = requests_.erase(it);
-    } else {
-      ++it;
-    }
-  }
+void Book::forget_old(Time now) {
+  for (uint64_t id : index_.to_forget(now)) forget(id);
+}
+
+void Book::keep_bounds(const std::string& sandbox) {
+  for (uint64_t id : index_.to_forget(sandbox)) forget(id);
+}
+
+void Book::forget(uint64_t request_id) {
+  auto it = requests_.find(request_id);
+  if (it == requests_.end()) return;
+  const Request& r = it->second;
+  index_.remove(r);
+  if (auto latest = latest_.find(r.target); latest != latest_.end() && latest->second == r.id) latest_.erase(latest);
+  requests_.erase(it);
 }
 
 const Request* Book::pending(const Target& target) const {
@@ -228,23 +254,10 @@ const Request* Book::pending(const Target& target) const {
   return latest.state == RequestState::pending ? &latest : nullptr;
 }
 
-size_t Book::pending_names(const std::string& sandbox) const {
-  return std::count_if(requests_.begin(), requests_.end(), [&](const auto& entry) {
-    const Request& r = entry.second;
-    return r.state == RequestState::pending && r.target.is_name() && r.target.sandbox == sandbox;
-  });
-}
+size_t Book::pending_names(const std::string& sandbox) const { return index_.pending_names(sandbox); }
 
 Book::PendingCounts Book::pending_counts(const std::string& sandbox) const {
-  const std::string tenant = sandbox.substr(0, sandbox.find('/'));
-  PendingCounts counts;
-  for (const auto& [id, r] : requests_) {
-    if (r.state != RequestState::pending) continue;
-    const std::string& s = r.target.sandbox;
-    if (s == sandbox) ++counts.sandbox;
-    if (s.size() > tenant.size() && s.compare(0, tenant.size(), tenant) == 0 && s[tenant.size()] == '/') ++counts.tenant;
-  }
-  return counts;
+  return {index_.pending(sandbox), index_.pending_in_tenant(sandbox.substr(0, sandbox.find('/')))};
 }
 
 bool Book::takes(const Target& target, Time time) const {
@@ -271,12 +284,17 @@ void Book::restore(std::vector<Request> requests, std::vector<Grant> grants, uin
                    uint64_t max_grant_id) {
   next_request_id_ = std::max(next_request_id_, max_request_id + 1);
   next_grant_id_ = std::max(next_grant_id_, max_grant_id + 1);
+  std::set<std::string> sandboxes;
   for (auto& r : requests) {
     next_request_id_ = std::max(next_request_id_, r.id + 1);
     auto& latest = latest_[r.target];
     latest = std::max(latest, r.id);
+    sandboxes.insert(r.target.sandbox);
+    if (auto it = requests_.find(r.id); it != requests_.end()) index_.remove(it->second);
+    index_.add(r);
     requests_[r.id] = std::move(r);
   }
+  for (const auto& sandbox : sandboxes) keep_bounds(sandbox);
   for (auto& g : grants) {
     next_grant_id_ = std::max(next_grant_id_, g.id + 1);
     grants_[g.id] = std::move(g);

@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "agentd/approvals/request_index.hpp"
 #include "agentd/common/result.hpp"
 #include "agentd/policy/approval_settings.hpp"
 #include "agentd/policy/model.hpp"
@@ -122,6 +123,8 @@ struct Answered {
 
 class Book {
  public:
+  explicit Book(RequestIndex::Limits limits = {}) : index_(limits) {}
+
   enum class Noted { created, counted, silenced, off };
   struct NoteResult {
     Noted what = Noted::off;
@@ -148,8 +151,10 @@ class Book {
   // Grants past their time are removed and returned.
   std::vector<Grant> expire_grants(Time now);
   Result<Grant> revoke(uint64_t grant_id);
-  // Answered and expired requests that are neither silent nor recent leave memory (the store keeps them).
-  void forget_old(Time now, std::chrono::seconds keep);
+  // Answered and expired requests that are neither silent nor recent
+  // leave memory (the store keeps them); request_index.hpp bounds them by
+  // number too, at every change.
+  void forget_old(Time now);
 
   const Request* request(uint64_t id) const;
   // The pending request about `target`, if there is one.
@@ -166,6 +171,7 @@ class Book {
   // (pending, or denied and still silent) rather than opening a new one.
   bool takes(const Target& target, Time time) const;
   const std::map<uint64_t, Request>& requests() const { return requests_; }
+  const RequestIndex& index() const { return index_; }
   const std::map<uint64_t, Grant>& grants() const { return grants_; }
   std::vector<const Grant*> grants_covering(const policy::AgentName& agent) const;
 
@@ -174,7 +180,20 @@ class Book {
                uint64_t max_grant_id = 0);
 
  private:
+  // Every change of a request goes through here, so the index sees the
+  // request as it was and as it is.
+  template <typename Change>
+  void change(Request& request, Change&& how) {
+    index_.remove(request);
+    how(request);
+    index_.add(request);
+  }
+  void forget(uint64_t request_id);
+  // What the sandbox's bounds say must go, after its requests changed.
+  void keep_bounds(const std::string& sandbox);
+
   uint64_t next_request_id_ = 1, next_grant_id_ = 1;
+  RequestIndex index_;
   std::map<uint64_t, Request> requests_;
   std::map<uint64_t, Grant> grants_;
   std::map<Target, uint64_t> latest_;  // target -> its latest request

@@ -24,7 +24,6 @@ using approvals::Clock;
 namespace {
 
 constexpr auto kPruneInterval = std::chrono::hours(1);
-constexpr auto kKeepAnsweredInMemory = std::chrono::hours(24);
 
 std::string text(const json& record, const char* key) {
   auto it = record.find(key);
@@ -174,7 +173,7 @@ void ApprovalService::on_denial(const json& record) {
   const uint64_t count = 1 + record.value("suppressed_before", uint64_t{0});
   if (count > 1) event.detail["suppressed_before"] = count - 1;
   if (record.contains("held_before")) event.detail["held_before"] = record["held_before"];
-  if (denial_rows_.admit(std::chrono::steady_clock::now())) audit(event);
+  if (denial_rows_.admit(sandbox, std::chrono::steady_clock::now())) audit(event);
   siem(approvals::ocsf_denial(record));
 
   // Only what no rule decided is a question for an operator: an explicit
@@ -265,18 +264,25 @@ void ApprovalService::tick() {
               tenant_of(request.target.sandbox));
   }
   tell_folds(now);
-  if (const uint64_t skipped = denial_rows_.take_skipped())
-    audit({now, "denial", "not_stored", "agentd", "", "", "", 0, "",
-           {{"count", skipped}, {"why", fmt::format("over {} denial rows a second", denial_rows_.per_second())}}});
+  // One summary row per sandbox whose rows were not stored: whose they were.
+  for (const auto& [sandbox, skipped] : denial_rows_.take_skipped())
+    audit({now, "denial", "not_stored", "agentd", sandbox, "", "", 0, "",
+           {{"count", skipped},
+            {"why", fmt::format("over its share of {} denial rows a second, shared by the sandboxes writing",
+                                denial_rows_.per_second())}}});
   auto expired = book_.expire_grants(now);
   for (const auto& grant : expired) grant_ended(grant, "expired", "agentd");
   if (!expired.empty()) sync_grants();
-  book_.forget_old(now, std::chrono::duration_cast<std::chrono::seconds>(kKeepAnsweredInMemory));
-  if (std::chrono::steady_clock::now() - last_prune_ > kPruneInterval) {
-    last_prune_ = std::chrono::steady_clock::now();
+  book_.forget_old(now);
+  // The sweep removes a bounded share a tick and goes on at the next, so
+  // a month of rows to remove never holds the loop.
+  if (prune_more_ || std::chrono::steady_clock::now() - last_prune_ > kPruneInterval) {
+    if (!prune_more_) last_prune_ = std::chrono::steady_clock::now();
     auto pruned = store_->prune(now);
+    prune_more_ = pruned && pruned->more;
     if (!pruned) spdlog::error("pruning the store: {}", pruned.error().describe());
-    else if (*pruned) spdlog::info("store retention: {} old rows removed", *pruned);
+    else swept_ += pruned->removed;
+    if (!prune_more_ && swept_) spdlog::info("store retention: {} old rows removed", std::exchange(swept_, 0));
   }
   if (siem_) siem_->flush();
 }
@@ -455,16 +461,16 @@ void ApprovalService::tell_folds(approvals::Time now) {
 }
 
 json ApprovalService::status() const {
-  size_t pending = 0;
   json pending_by_sandbox = json::object();
-  for (const auto& [id, r] : book_.requests()) {
-    if (r.state != approvals::RequestState::pending) continue;
-    ++pending;
-    auto& n = pending_by_sandbox[r.target.sandbox];
-    n = n.is_number() ? n.get<uint64_t>() + 1 : 1;
-  }
+  for (const auto& [sandbox, n] : book_.index().pending_by_sandbox()) pending_by_sandbox[sandbox] = n;
   const auto counts = store_->counts();
-  return {{"pending_requests", pending},
+  const auto& limits = book_.index().limits();
+  return {{"pending_requests", book_.index().pending_total()},
+          // Answered and expired requests kept in memory (the store keeps all).
+          {"in_memory",
+           {{"requests", book_.requests().size()},
+            {"decided_per_sandbox", limits.decided_per_sandbox},
+            {"silenced_per_sandbox", limits.silenced_per_sandbox}}},
           {"pending_by_sandbox", std::move(pending_by_sandbox)},
           {"requests_created", requests_created_},
           {"requests_folded", requests_folded_},
@@ -485,13 +491,20 @@ json ApprovalService::status() const {
             {"file_bytes", counts.file_bytes},
             {"written", counts.written},
             {"pruned", counts.pruned},
-            {"pruned_for_size", counts.pruned_for_size},
+            {"pruned_for_size", counts.pruned_for_size},  // audit events, as before by_kind came
+            {"pruned_for_size_by_kind",
+             {{"audit", counts.pruned_for_size},
+              {"requests", counts.requests_pruned_for_size},
+              {"grants", counts.grants_pruned_for_size}}},
             {"errors", store_errors_},
             {"denial_rows",
              {{"per_second_max", denial_rows_.per_second()},
               {"last_second", denial_rows_.last_second()},
               {"busiest_second", denial_rows_.max_second()},
-              {"not_stored", denial_rows_.skipped_total()}}},
+              {"not_stored", denial_rows_.skipped_total()},
+              // What one sandbox may store a second now, and among how many.
+              {"share_per_sandbox", denial_rows_.share()},
+              {"sandboxes_writing", denial_rows_.writers()}}},
             {"max_age", format_duration(store_->retention().max_age)},
             {"max_bytes", store_->retention().max_bytes}}}};
 }

@@ -152,6 +152,8 @@ class ApprovalService {
   std::vector<Watcher> watchers_;
   std::optional<store::Transaction> batch_;
   std::chrono::steady_clock::time_point last_prune_{};
+  bool prune_more_ = false;  // the retention sweep goes on at the next tick
+  uint64_t swept_ = 0;       // rows the running sweep removed
   size_t kernel_entries_ = 0;
   uint64_t requests_created_ = 0, store_errors_ = 0, requests_folded_ = 0;
   uint64_t requests_settled_ = 0, requests_already_allowed_ = 0;

@@ -1,5 +1,7 @@
 #include "agentd/store/store.hpp"
 
+#include <limits>
+
 #include <fmt/format.h>
 
 #include "agentd/common/json_dump.hpp"
@@ -22,7 +24,10 @@ CREATE TABLE IF NOT EXISTS requests (
   updated_ms INTEGER NOT NULL,
   data TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS requests_state ON requests(state);
+-- (state, updated_ms) serves open_requests() and the size prune's
+-- finished requests older than a time; it replaces the index on state.
+DROP INDEX IF EXISTS requests_state;
+CREATE INDEX IF NOT EXISTS requests_state_updated ON requests(state, updated_ms);
 CREATE TABLE IF NOT EXISTS grants (
   id INTEGER PRIMARY KEY,
   tenant TEXT NOT NULL,
@@ -63,8 +68,9 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& file, Re
   std::unique_ptr<Store> store(new Store(std::move(*db), file, retention));
   if (auto st = store->prepare_statements(); !st) return st.error();
   if (auto st = store->size_pragmas(); !st) return st.error();
-  // A store left over the cap (by an older agentd, or a smaller cap now).
-  if (auto st = store->keep_within_cap(); !st) return st.error();
+  // A store left over the cap (by an older agentd, or a smaller cap now),
+  // all at once: nothing waits on the loop yet.
+  if (auto st = store->keep_within_cap(std::numeric_limits<int>::max()); !st) return st.error();
   (void)store->db_.exec("PRAGMA incremental_vacuum");  // and the file shrinks to it
   return store;
 }
@@ -227,37 +233,6 @@ uint64_t Store::used_bytes() const {
   return static_cast<uint64_t>((*pages - *free_pages) * *page_size);
 }
 
-Result<uint64_t> Store::prune(approvals::Time now) {
-  const int64_t cutoff = epoch_ms(now - retention_.max_age);
-  uint64_t removed = 0;
-  auto count_changes = [&](const std::string& sql) -> Status {
-    if (auto st = db_.exec(sql); !st) return st;
-    removed += static_cast<uint64_t>(sqlite3_changes(db_.get()));
-    return ok_status();
-  };
-  for (const std::string& sql :
-       {fmt::format("DELETE FROM audit WHERE time_ms < {}", cutoff),
-        fmt::format("DELETE FROM requests WHERE state != 'pending' AND updated_ms < {}", cutoff),
-        fmt::format("DELETE FROM grants WHERE ended_ms IS NOT NULL AND ended_ms < {}", cutoff)})
-    if (auto st = count_changes(sql); !st) return st.error();
-  // Over the size: the oldest tenth of the audit trail goes, until it fits.
-  for (int round = 0; round < 20 && used_bytes() > retention_.max_bytes; ++round) {
-    auto rows = db_.scalar("SELECT count(*) FROM audit");
-    if (!rows || *rows == 0) break;
-    const int64_t batch = std::max<int64_t>(*rows / 10, 1);
-    if (auto st = count_changes(fmt::format(
-            "DELETE FROM audit WHERE id IN (SELECT id FROM audit ORDER BY id LIMIT {})", batch));
-        !st)
-      return st.error();
-  }
-  if (removed) {
-    (void)db_.exec("PRAGMA incremental_vacuum");
-    (void)db_.exec("PRAGMA wal_checkpoint(TRUNCATE)");
-  }
-  pruned_ += removed;
-  return removed;
-}
-
 StoreCounts Store::counts() const {
   StoreCounts c;
   auto rows = db_.scalar("SELECT count(*) FROM audit");
@@ -267,6 +242,8 @@ StoreCounts Store::counts() const {
   c.pruned = pruned_;
   c.file_bytes = file_bytes();
   c.pruned_for_size = pruned_for_size_;
+  c.requests_pruned_for_size = requests_pruned_for_size_;
+  c.grants_pruned_for_size = grants_pruned_for_size_;
   return c;
 }
 

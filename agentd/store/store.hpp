@@ -52,6 +52,16 @@ struct StoreCounts {
   uint64_t audit_rows = 0, bytes = 0, written = 0, pruned = 0;
   uint64_t file_bytes = 0;       // the database file and its WAL, as the disk sees them
   uint64_t pruned_for_size = 0;  // oldest audit rows removed to stay under max_bytes
+  // Finished requests and ended grants removed to stay under max_bytes
+  // (store_prune.cpp says which may go).
+  uint64_t requests_pruned_for_size = 0, grants_pruned_for_size = 0;
+};
+
+// What one call of Store::prune() removed; `more` when it stopped at its
+// share of work and the rest waits for the next call.
+struct Pruned {
+  uint64_t removed = 0;
+  bool more = false;
 };
 
 class Store {
@@ -70,15 +80,22 @@ class Store {
   Result<uint64_t> max_grant_id() const;
   Result<nlohmann::json> query_audit(const AuditQuery& query) const;
 
-  // Deletes what is older than the retention age, then the oldest audit
-  // rows until the store is below its size; returns the rows removed.
-  Result<uint64_t> prune(approvals::Time now);
+  // Deletes what is older than the retention age, then keeps the size
+  // cap (store_prune.cpp). At most kPruneBatchesPerCall DELETEs of
+  // kDeleteBatch rows a call, so the event loop is never held long:
+  // with `more`, the caller calls again on its next turn.
+  Result<Pruned> prune(approvals::Time now);
   // The size cap at every moment (store_cap.cpp): every kCapCheckEvery
   // audit writes, and after each batch, a store above its high-water mark
-  // loses its oldest audit rows down to the low-water mark, inside the
-  // writer's own transaction, so a burst never grows it past max_bytes.
-  Status keep_within_cap();
+  // loses its oldest rows that may go (store_prune.cpp) toward the
+  // low-water mark, inside the writer's own transaction, so a burst never
+  // grows it past max_bytes. `max_rounds` DELETEs at most a call: each
+  // frees far more than the kCapCheckEvery rows written until the next.
+  Status keep_within_cap(int max_rounds = kRoundsPerCheck);
   static constexpr uint64_t kCapCheckEvery = 16;
+  static constexpr int64_t kDeleteBatch = 2048;  // rows a DELETE statement removes at most
+  static constexpr int kRoundsPerCheck = 4;
+  static constexpr int kPruneBatchesPerCall = 8;
 
   // Many writes in one transaction (a drain of denial records).
   Transaction transaction() { return Transaction(db_); }
@@ -94,12 +111,18 @@ class Store {
   Status checkpoint();
   uint64_t used_bytes() const;
   uint64_t file_bytes() const;
+  // store_prune.cpp: one bounded DELETE, returning the rows it removed.
+  Result<uint64_t> delete_rows(const std::string& sql);
+  // Removes the oldest rows that may go for size, one batch a round,
+  // until the store uses `target` bytes or less.
+  Status shrink(uint64_t target, int max_rounds);
 
   mutable Database db_;
   std::filesystem::path file_;
   Retention retention_;
   Statement insert_audit_, upsert_request_, upsert_grant_, end_grant_;
   uint64_t written_ = 0, pruned_ = 0, pruned_for_size_ = 0;
+  uint64_t requests_pruned_for_size_ = 0, grants_pruned_for_size_ = 0;
   uint64_t unflushed_bytes_ = 0;  // row bytes written since the last checkpoint (store_cap.cpp)
 };
 

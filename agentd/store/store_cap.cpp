@@ -8,9 +8,10 @@
 // pages reach the WAL when it commits: a batch that has written about a
 // tenth of the cap is committed there and goes on in a new transaction,
 // and a checkpoint folds the WAL into the database and truncates it.
-// Database and WAL together stay under the cap. Grants and requests are never deleted
-// for size: they are small, bounded elsewhere (approval caps), and the
-// source of truth.
+// Database and WAL together stay under the cap. What may go for size, and
+// in what order, is store_prune.cpp's: the oldest audit rows, and with them
+// the finished requests and ended grants they reach back past; pending
+// requests, running silences and live grants stay.
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -30,7 +31,6 @@ constexpr uint64_t kWalShare = 10;  // the WAL may hold a tenth of the cap
 // Pages a row dirties, against the row's own bytes: its table leaf, the
 // time index, the sequence and header pages. Generous on purpose.
 constexpr uint64_t kPageOverhead = 3;
-constexpr int kMaxRounds = 16;
 
 uint64_t size_of(const std::filesystem::path& file) {
   struct stat st {};
@@ -61,31 +61,16 @@ uint64_t Store::file_bytes() const {
   return size_of(file_) + size_of(file_.string() + "-wal");
 }
 
-Status Store::keep_within_cap() {
+Status Store::keep_within_cap(int max_rounds) {
   if (unflushed_bytes_ * kPageOverhead > retention_.max_bytes / kWalShare ||
       size_of(file_.string() + "-wal") > retention_.max_bytes / kWalShare)
     if (auto st = checkpoint(); !st) return st;
   const auto high = static_cast<uint64_t>(static_cast<double>(retention_.max_bytes) * kHighWater);
   const auto low = static_cast<uint64_t>(static_cast<double>(retention_.max_bytes) * kLowWater);
-  uint64_t used = used_bytes();
-  if (used <= high) return ok_status();
-  for (int round = 0; round < kMaxRounds && used > low; ++round) {
-    auto rows = db_.scalar("SELECT count(*) FROM audit");
-    if (!rows) return rows.error();
-    if (*rows == 0) break;  // nothing left that may go for size
-    // The share of the rows that holds the excess, plus one: rows are of
-    // similar size, so one or two rounds usually do.
-    const auto excess = static_cast<double>(used - low) / static_cast<double>(used);
-    const int64_t batch = std::max<int64_t>(static_cast<int64_t>(static_cast<double>(*rows) * excess) + 1, 1);
-    if (auto st = db_.exec(
-            fmt::format("DELETE FROM audit WHERE id IN (SELECT id FROM audit ORDER BY id LIMIT {})", batch));
-        !st)
-      return st;
-    const auto removed = static_cast<uint64_t>(sqlite3_changes(db_.get()));
-    pruned_ += removed;
-    pruned_for_size_ += removed;
-    used = used_bytes();
-  }
+  if (used_bytes() <= high) return ok_status();
+  // A few batches now; the next check, kCapCheckEvery writes later, goes
+  // on toward low water if these did not reach it.
+  if (auto st = shrink(low, max_rounds); !st) return st;
   // The freed pages stay in the database file for the next inserts; the
   // WAL that the delete wrote goes now.
   return checkpoint();
