@@ -39,4 +39,20 @@ inline void expect_refused(const ProcessResult& result, const std::string& error
   CHECK(result.exit_code == 1);
 }
 
+// Where `text` holds a byte sequence that would steer a terminal: a C0
+// control other than newline, DEL, a C1 control (UTF-8 c2 80..9f), or a
+// bidi override or isolate (U+202A..202E, U+2066..2069); -1 if none.
+inline long raw_steering_at(const std::string& text) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    const auto next = i + 1 < text.size() ? static_cast<unsigned char>(text[i + 1]) : 0;
+    const auto third = i + 2 < text.size() ? static_cast<unsigned char>(text[i + 2]) : 0;
+    if ((c < 0x20 && c != '\n') || c == 0x7f || (c == 0xc2 && next >= 0x80 && next <= 0x9f) ||
+        (c == 0xe2 && next == 0x80 && third >= 0xaa && third <= 0xae) ||
+        (c == 0xe2 && next == 0x81 && third >= 0xa6 && third <= 0xa9))
+      return static_cast<long>(i);
+  }
+  return -1;
+}
+
 }  // namespace agentd::e2e

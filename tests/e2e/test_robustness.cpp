@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -120,6 +121,59 @@ TEST_CASE("a process name that is not UTF-8 and holds escapes is recorded escape
   CHECK(status_of(world).is_object());
   expect_ok(world.netprobe_in_sandbox(agent, {"connect", "tcp", "198.51.100.10", "80"}));
   CHECK(world.stray_packets() == 0);
+}
+
+// Erase line, carriage return, right-to-left override, newline, CSI (as
+// the one-byte C1 control) "1m": a process name that tries to rewrite the
+// operator's screen, within the kernel's 15 bytes.
+constexpr const char* kSteeringCommHex = "1b5b324b0de280ae0ac29b316d";
+
+TEST_CASE("what a sandbox names reaches no operator's terminal or log raw: process names and executable paths") {
+  World world;
+  world.write_policy("acme.yaml", kAcmePolicy);
+  INFO(world.agentd_log());
+  REQUIRE(world.start_agentd());
+  const std::string agent = "acme/eng/coder-1";
+
+  // An executable under a directory whose name holds an escape, a newline
+  // and a byte that is not UTF-8; it stays alive (looping on a denied
+  // connect), so agentd reads its path from /proc.
+  const auto dir = world.dir() / "bin\x1b[31m\n\xff";
+  std::filesystem::create_directories(dir);
+  std::filesystem::permissions(dir, std::filesystem::perms::owner_all | std::filesystem::perms::group_exec |
+                                        std::filesystem::perms::others_exec);
+  std::filesystem::copy_file(NETPROBE_BIN, dir / "netprobe");
+  const auto stop = world.dir() / "stop-loop";
+  pid_t loop = world.spawn_in_sandbox(agent, {"--comm-hex", kSteeringCommHex, "loop", "198.51.100.20", "8082", stop.string()},
+                                      "loop", (dir / "netprobe").string());
+  auto request = wait_for_request(world, agent, "198.51.100.20", 8082);
+  std::ofstream(stop) << "stop";
+  (void)world.wait_spawned(loop, "loop");
+  REQUIRE(request.is_object());
+  CHECK(request["process"]["exe"].get<std::string>().find("\\xff") != std::string::npos);
+
+  // Every view an operator reads: escapes shown as text, never acted on.
+  for (const std::vector<std::string>& view :
+       {std::vector<std::string>{"approvals", "list"}, {"approvals", "list", "-o", "json"}, {"audit"}, {"status"},
+        {"grants", "list"}}) {
+    auto shown = world.agentctl(view);
+    INFO(view[0] << ": " << shown.describe());
+    CHECK(shown.exit_code == 0);
+    CHECK(raw_steering_at(shown.out) == -1);
+    CHECK(raw_steering_at(shown.err) == -1);
+    if (view.size() == 2 && view[0] == "approvals") CHECK(shown.out.find("\\x1b[2K") != std::string::npos);  // visible
+  }
+  CHECK(raw_steering_at(world.agentd_log()) == -1);
+  // The JSON lines are ASCII: whatever reads or tails them.
+  std::ifstream events(world.dir() / "events.jsonl");
+  const std::string text((std::istreambuf_iterator<char>(events)), std::istreambuf_iterator<char>());
+  REQUIRE_FALSE(text.empty());
+  for (unsigned char c : text) {
+    CHECK((c == '\n' || (c >= 0x20 && c < 0x7f)));
+    if (!(c == '\n' || (c >= 0x20 && c < 0x7f))) break;
+  }
+  CHECK(world.stray_packets() == 0);
+  CHECK(status_of(world).is_object());
 }
 
 TEST_CASE("adopting agentd's own sandbox tree, its own cgroup or a path with .. is refused, naming why") {

@@ -122,3 +122,28 @@ TEST_CASE("agentctl watch prompts in a terminal, one key answers, and every watc
   tmux.keys("two", "q");
   tmux.keys("ops", "q");
 }
+
+TEST_CASE("at the prompt a sandbox's process name is shown escaped and cannot forge a line") {
+  World world;
+  world.write_policy("acme.yaml", kAcmePolicy);
+  REQUIRE(world.start_agentd());
+  Tmux tmux(world);
+  tmux.start("one", std::string(AGENTCTL_BIN) + " --socket " + world.socket().string() + " watch");
+  CHECK(tmux.wait_for("one", "waiting for requests").find("waiting for requests") != std::string::npos);
+  // Erase line, carriage return, right-to-left override, newline, then a
+  // line of its own that claims another destination.
+  const std::string forged = "1b5b324b0de280ae0a" + std::string("2064657374") /* " dest" */;
+  expect_refused(world.netprobe_in_sandbox("acme/eng/coder-1",
+                                           {"--comm-hex", forged, "connect", "tcp", "198.51.100.20", "8080"}));
+  std::string screen = tmux.wait_for("one", "198.51.100.20:8080/tcp");
+  INFO(screen);
+  CHECK(screen.find("\\x1b[2K\\r\\u202e\\n dest") != std::string::npos);  // the bytes, as text
+  size_t destinations = 0;
+  std::istringstream lines(screen);
+  for (std::string line; std::getline(lines, line);) {
+    destinations += line.find("198.51.100.20:8080/tcp") != std::string::npos;
+    CHECK(line.rfind(" dest", 0) != 0);  // no line of the process's own making
+  }
+  CHECK(destinations == 1);
+  tmux.keys("one", "q");
+}
