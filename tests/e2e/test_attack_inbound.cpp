@@ -53,8 +53,8 @@ rules:
 )";
 
 // A sandboxed server on tcp 8080 and udp 8081 (dual stack), once it listens.
-pid_t start_sandboxed_server(World& world) {
-  pid_t pid = world.spawn_in_sandbox(kAgent, {"serve", "--tcp", "8080", "--udp", "8081"}, "inbound-server");
+pid_t start_sandboxed_server(World& world, const std::optional<std::string>& user = std::nullopt) {
+  pid_t pid = world.spawn_in_sandbox(kAgent, {"serve", "--tcp", "8080", "--udp", "8081"}, "inbound-server", NETPROBE_BIN, user);
   for (int i = 0; i < 250; ++i) {
     std::ifstream out(world.dir() / "inbound-server.out");
     std::string text((std::istreambuf_iterator<char>(out)), std::istreambuf_iterator<char>());
@@ -74,55 +74,60 @@ json wait_for_inbound_record(const World& world, const std::string& source, int 
 }  // namespace
 
 TEST_CASE("only peers an inbound rule allows connect or send into a sandbox") {
-  World world;
-  world.write_policy("acme.yaml", kInboundPolicy);
-  INFO(world.agentd_log());
-  REQUIRE(world.start_agentd());
-  start_sandboxed_server(world);
+  // The agent's default user, and an explicit root: the wall is the kernel's either way.
+  for (const std::optional<std::string> user : {std::optional<std::string>(), std::optional<std::string>("root")}) {
+    INFO("user " << user.value_or("(default)"));
+    World world;
+    world.write_policy("acme.yaml", kInboundPolicy);
+    INFO(world.agentd_log());
+    REQUIRE(world.start_agentd());
+    start_sandboxed_server(world, user);
 
-  // Allowed peers, over IPv4 and IPv6, TCP and UDP.
-  expect_ok(world.netprobe_in_internet({"from", "198.51.100.20", "tcp", "198.51.100.1", "8080"}));
-  expect_ok(world.netprobe_in_internet({"from", "2001:db8:1::20", "tcp", "2001:db8:1::1", "8080"}));
-  expect_ok(world.netprobe_in_internet({"from", "198.51.100.20", "udp", "198.51.100.1", "8081"}));
-  // Forbidden peers: nothing answers them, and each leaves a record.
-  expect_refused(world.netprobe_in_internet({"from", "198.51.100.10", "tcp", "198.51.100.1", "8080"}), "ETIMEDOUT");
-  expect_refused(world.netprobe_in_internet({"from", "198.51.100.66", "tcp", "198.51.100.1", "8080"}), "ETIMEDOUT");
-  expect_refused(world.netprobe_in_internet({"from", "2001:db8:1::10", "tcp", "2001:db8:1::1", "8080"}), "ETIMEDOUT");
-  expect_refused(world.netprobe_in_internet({"from", "198.51.100.20", "tcp", "198.51.100.1", "8081"}), "ECONNREFUSED");
-  expect_refused(world.netprobe_in_internet({"from", "198.51.100.10", "udp", "198.51.100.1", "8081"}), "ETIMEDOUT");
+    // Allowed peers, over IPv4 and IPv6, TCP and UDP.
+    expect_ok(world.netprobe_in_internet({"from", "198.51.100.20", "tcp", "198.51.100.1", "8080"}));
+    expect_ok(world.netprobe_in_internet({"from", "2001:db8:1::20", "tcp", "2001:db8:1::1", "8080"}));
+    expect_ok(world.netprobe_in_internet({"from", "198.51.100.20", "udp", "198.51.100.1", "8081"}));
+    // Forbidden peers: nothing answers them, and each leaves a record.
+    expect_refused(world.netprobe_in_internet({"from", "198.51.100.10", "tcp", "198.51.100.1", "8080"}), "ETIMEDOUT");
+    expect_refused(world.netprobe_in_internet({"from", "198.51.100.66", "tcp", "198.51.100.1", "8080"}), "ETIMEDOUT");
+    expect_refused(world.netprobe_in_internet({"from", "2001:db8:1::10", "tcp", "2001:db8:1::1", "8080"}), "ETIMEDOUT");
+    expect_refused(world.netprobe_in_internet({"from", "198.51.100.20", "tcp", "198.51.100.1", "8081"}), "ECONNREFUSED");
+    expect_refused(world.netprobe_in_internet({"from", "198.51.100.10", "udp", "198.51.100.1", "8081"}), "ETIMEDOUT");
 
-  auto by_default = wait_for_inbound_record(world, "198.51.100.10", 8080);
-  INFO(world.agentd_log());
-  REQUIRE(by_default.is_object());
-  CHECK(by_default["sandbox"] == kAgent);
-  CHECK(by_default["reason"] == "no_rule");
-  CHECK(by_default["direction"] == "inbound");
-  auto by_rule = wait_for_inbound_record(world, "198.51.100.66", 8080);
-  REQUIRE(by_rule.is_object());
-  CHECK(by_rule["reason"] == "deny_rule");
-  CHECK(by_rule.value("rule", "").find("rules[0].inbound.deny[0]") != std::string::npos);
-  REQUIRE(wait_for_inbound_record(world, "2001:db8:1::10", 8080).is_object());
-  REQUIRE(wait_for_inbound_record(world, "198.51.100.10", 8081).is_object());
-  // A peer no rule decided is a question for an operator (an inbound
-  // request); one an explicit deny refused is not.
-  auto asked = wait_for_request(world, kAgent, "198.51.100.10", 8080);
-  REQUIRE(asked.is_object());
-  CHECK(asked["direction"] == "inbound");
-  auto requests = world.agentctl({"approvals", "list", "-o", "json"});
-  CHECK(requests.out.find("198.51.100.66") == std::string::npos);
+    auto by_default = wait_for_inbound_record(world, "198.51.100.10", 8080);
+    INFO(world.agentd_log());
+    REQUIRE(by_default.is_object());
+    CHECK(by_default["sandbox"] == kAgent);
+    CHECK(by_default["reason"] == "no_rule");
+    CHECK(by_default["direction"] == "inbound");
+    auto by_rule = wait_for_inbound_record(world, "198.51.100.66", 8080);
+    REQUIRE(by_rule.is_object());
+    CHECK(by_rule["reason"] == "deny_rule");
+    CHECK(by_rule.value("rule", "").find("rules[0].inbound.deny[0]") != std::string::npos);
+    REQUIRE(wait_for_inbound_record(world, "2001:db8:1::10", 8080).is_object());
+    REQUIRE(wait_for_inbound_record(world, "198.51.100.10", 8081).is_object());
+    // A peer no rule decided is a question for an operator (an inbound
+    // request); one an explicit deny refused is not.
+    auto asked = wait_for_request(world, kAgent, "198.51.100.10", 8080);
+    REQUIRE(asked.is_object());
+    CHECK(asked["direction"] == "inbound");
+    auto requests = world.agentctl({"approvals", "list", "-o", "json"});
+    CHECK(requests.out.find("198.51.100.66") == std::string::npos);
 
-  // Over loopback the host itself may connect (documented).
-  expect_ok(world.netprobe_outside({"connect", "tcp", "127.0.0.1", "8080"}));
-  // Replies to what the sandbox sent still arrive (unconnected UDP).
-  expect_ok(world.netprobe_in_sandbox(kAgent, {"sendto", "udp", "198.51.100.10", "9000"}));
+    // Over loopback the host itself may connect (documented).
+    expect_ok(world.netprobe_outside({"connect", "tcp", "127.0.0.1", "8080"}));
+    // Replies to what the sandbox sent still arrive (unconnected UDP).
+    expect_ok(world.netprobe_in_sandbox(kAgent, {"sendto", "udp", "198.51.100.10", "9000"}));
 
-  // explain agrees with the kernel.
-  auto explained = world.agentctl({"policy", "explain", "--agent", kAgent, "--dest", "198.51.100.66:8080", "--inbound"});
-  INFO(explained.describe());
-  CHECK(explained.out.find("denied by") != std::string::npos);
-  explained = world.agentctl({"policy", "explain", "--agent", kAgent, "--dest", "198.51.100.20:8080", "--inbound"});
-  CHECK(explained.out.find("allowed by") != std::string::npos);
-  CHECK(world.agentctl({"status"}).exit_code == 0);
+    // explain agrees with the kernel.
+    auto explained = world.agentctl({"policy", "explain", "--agent", kAgent, "--dest", "198.51.100.66:8080", "--inbound"});
+    INFO(explained.describe());
+    CHECK(explained.out.find("denied by") != std::string::npos);
+    explained = world.agentctl({"policy", "explain", "--agent", kAgent, "--dest", "198.51.100.20:8080", "--inbound"});
+    CHECK(explained.out.find("allowed by") != std::string::npos);
+    CHECK(world.stray_packets() == 0);
+    CHECK(world.agentctl({"status"}).exit_code == 0);
+  }
 }
 
 TEST_CASE("with no inbound rule a listening sandbox takes no connection from the network") {
@@ -137,6 +142,7 @@ TEST_CASE("with no inbound rule a listening sandbox takes no connection from the
   // The sandbox's own traffic is unaffected: it may reach the /24 and hear back.
   expect_ok(world.netprobe_in_sandbox(kAgent, {"connect", "tcp", "198.51.100.10", "80"}));
   expect_ok(world.netprobe_in_sandbox(kAgent, {"sendto", "udp", "198.51.100.10", "9000"}));
+  CHECK(world.stray_packets() == 0);
   CHECK(world.agentctl({"status"}).exit_code == 0);
 }
 

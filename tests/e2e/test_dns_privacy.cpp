@@ -29,6 +29,7 @@ rules:
         ports: [443]
       - host: bcast.example.test
       - host: mixed.example.test
+      - host: special.example.test
 )";
 
 const std::string kEng = "acme/eng/coder-1";
@@ -137,10 +138,19 @@ TEST_CASE("broadcast and multicast answers are never learned, the rest of the an
   expect_ok(world.netprobe_in_sandbox(kEng, {"connect", "tcp", "198.51.100.20", "443"}));
   expect_refused(world.netprobe_in_sandbox(kEng, {"sendto", "udp", "224.0.0.1", "9000"}));
 
+  // "This network" (0.0.0.0/8) and an IPv4-mapped AAAA are never learned either.
+  DigResult special = dig_in(world, kEng, {"@198.51.100.53", "special.example.test"});
+  INFO(special.raw);
+  CHECK(special.addresses.empty());
+  CHECK(dig_in(world, kEng, {"@198.51.100.53", "special.example.test", "AAAA"}).addresses.empty());
+  expect_refused(world.netprobe_in_sandbox(kEng, {"connect", "tcp", "0.0.0.7", "443"}));
+  expect_refused(world.netprobe_in_sandbox(kEng, {"connect", "tcp", "::ffff:198.51.100.66", "443"}));
+
   auto status = json::parse(world.agentctl({"status", "-o", "json"}).out);
   INFO(status["dns"].dump());
-  CHECK(status["dns"]["unlearnable_refused"].get<int>() >= 3);
+  CHECK(status["dns"]["unlearnable_refused"].get<int>() >= 5);
   CHECK(world.stray_packets() == 0);
+  CHECK(world.forbidden_arrivals() == 0);
 }
 
 TEST_CASE("queries of other types or classes are refused with a record, and the proxy keeps serving") {

@@ -243,6 +243,8 @@ void World::build() {
                             // and beside an address that is learned.
                             "--host-record=bcast.example.test,255.255.255.255,ff02::1,300",
                             "--host-record=mixed.example.test,224.0.0.1,300",
+                            // "This network" and an IPv4-mapped AAAA of a forbidden host.
+                            "--host-record=special.example.test,0.0.0.7,::ffff:198.51.100.66,300",
                             "--host-record=mixed.example.test,198.51.100.20,300",
                             // A zone that answers any number of names, each with an address of
                             // its own (203-0-113-9.many.example.test: 203.0.113.9;
@@ -330,9 +332,11 @@ void World::signal_agentd(int signal) const {
 }
 
 pid_t World::spawn_in_sandbox(const std::string& agent, std::vector<std::string> args, const std::string& name,
-                              const std::string& binary) {
+                              const std::string& binary, const std::optional<std::string>& user) {
   std::vector<std::string> argv = {"nsenter", "--net=" + host_ns_path(), AGENTCTL_BIN, "--socket", socket_.string(),
-                                   "run", "--agent", agent, "--", binary};
+                                   "run", "--agent", agent};
+  if (user) argv.insert(argv.end(), {"--user", *user});
+  argv.insert(argv.end(), {"--", binary});
   argv.insert(argv.end(), args.begin(), args.end());
   pid_t pid = spawn_process(argv, dir_ / (name + ".out"), dir_ / (name + ".err"));
   spawned_.push_back(pid);

@@ -77,7 +77,7 @@ class World {
   // A sandboxed netprobe (or `binary`) in the background; its output goes
   // to dir()/name.out.
   pid_t spawn_in_sandbox(const std::string& agent, std::vector<std::string> args, const std::string& name,
-                         const std::string& binary = NETPROBE_BIN);
+                         const std::string& binary = NETPROBE_BIN, const std::optional<std::string>& user = std::nullopt);
   // Waits (bounded) for a background process and returns its output.
   ProcessResult wait_spawned(pid_t pid, const std::string& name);
   // The same, in the host namespace outside any sandbox.
