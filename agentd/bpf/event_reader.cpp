@@ -1,6 +1,7 @@
 #include "agentd/bpf/event_reader.hpp"
 
 #include "agentd/common/guard.hpp"
+#include "agentd/events/ring_sample.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -15,23 +16,16 @@ Result<EventReader> EventReader::open(int ring_map_fd, Handler handler) {
   auto state = std::make_unique<State>(State{std::move(handler)});
   auto callback = [](void* ctx, void* data, size_t size) -> int {
     auto* s = static_cast<State*>(ctx);
-    if (size < sizeof(agentd_deny_event)) {
+    const auto sample = events::decode_ring_sample(data, size);
+    if (!sample) {
       ++s->malformed;
       return 0;
-    }
-    agentd_deny_event event;
-    std::memcpy(&event, data, sizeof(event));
-    std::string_view name;
-    if (event.hook == AGENTD_HOOK_NAME_CHECK && size >= sizeof(agentd_name_event)) {
-      const auto* record = static_cast<const agentd_name_event*>(data);
-      name = std::string_view(reinterpret_cast<const char*>(record->name),
-                              std::min<size_t>(record->name_len, sizeof(record->name)));
     }
     // libbpf is C: an exception must not unwind through it. A record that
     // cannot be handled is counted and skipped; returning 0 consumes it,
     // so it never stands in front of the records after it, nor makes the
     // next agentd (which finds it still in the pinned ring) fail again.
-    guarded("a denial record", s->failed, [&] { s->handler(event, name); });
+    guarded("a denial record", s->failed, [&] { s->handler(sample->event, sample->name); });
     // Negative stops ring_buffer__consume; this record is consumed already.
     return --s->budget > 0 ? 0 : kBudgetSpent;
   };

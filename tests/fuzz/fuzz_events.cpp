@@ -1,7 +1,8 @@
 // Fuzz target for the path a denial record takes, fed what a sandbox
-// controls: arbitrary bytes as the kernel's record (agentd_deny_event, its
-// comm among them) followed by an executable path and a host name (split
-// at the first NUL). Record -> denial JSON -> OCSF -> approvals book ->
+// controls: arbitrary bytes as the kernel's ring sample, decoded as the
+// daemon's ring callback does (agentd_deny_event, its comm among them; a
+// name check's name and claimed length), followed by an executable path
+// and a host name (split at the first NUL). Record -> denial JSON -> OCSF -> approvals book ->
 // store (in-memory SQLite) and back -> request and grant JSON -> terminal
 // text. Every JSON text must be valid UTF-8, dump without throwing and
 // parse back to the same value; terminal text must be one line without
@@ -22,6 +23,7 @@
 #include "agentd/approvals/ocsf.hpp"
 #include "agentd/common/safe_text.hpp"
 #include "agentd/events/denial_record.hpp"
+#include "agentd/events/ring_sample.hpp"
 #include "agentd/store/store.hpp"
 
 using namespace agentd;
@@ -69,10 +71,16 @@ store::Store& the_store() {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  agentd_deny_event event{};
-  std::memcpy(&event, data, std::min(size, sizeof(event)));
+  // The bytes as the ring callback reads them (a name check's name and its
+  // claimed length included); what is too short is skipped there too.
+  const auto sample = events::decode_ring_sample(data, size);
+  if (!sample) return 0;
+  const agentd_deny_event& event = sample->event;
+  const size_t record_size = event.hook == AGENTD_HOOK_NAME_CHECK && size >= sizeof(agentd_name_event)
+                                 ? sizeof(agentd_name_event)
+                                 : sizeof(agentd_deny_event);
   std::string_view rest;
-  if (size > sizeof(event)) rest = {reinterpret_cast<const char*>(data) + sizeof(event), size - sizeof(event)};
+  if (size > record_size) rest = {reinterpret_cast<const char*>(data) + record_size, size - record_size};
   const size_t nul = rest.find('\0');
   const std::string exe(rest.substr(0, nul));
   const std::string host(nul == std::string_view::npos ? std::string_view() : rest.substr(nul + 1));
@@ -83,6 +91,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   context.time = approvals::Clock::now();
   if (!host.empty()) context.host = host;
   if (event.reason == AGENTD_REASON_DENY_RULE) context.rule = host;
+  if (!sample->name.empty()) context.name = events::unreversed_name(sample->name);
   const json record = events::denial_to_json(event, context);
   check_json(record);
   check_json(approvals::ocsf_denial(record));
