@@ -138,6 +138,11 @@ int main(int argc, char** argv) {
                  "pending approval requests all sandboxes of one tenant may have; past it, as above")
       ->check(CLI::Range(size_t{1}, size_t{1000000}))
       ->capture_default_str();
+  app.add_option("--grants-per-tenant", options.approvals.grants_per_tenant,
+                 "kernel grant entries all grants of one tenant may take (one per address or name and sandbox "
+                 "covered); an approval past it is refused, naming the limit")
+      ->check(CLI::Range(size_t{1}, size_t{AGENTD_MAX_GRANTS}))
+      ->capture_default_str();
   app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();

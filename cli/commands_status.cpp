@@ -159,6 +159,21 @@ int status(const Globals& g) {
               << json_text(a["store"]["denial_rows"].value("share_per_sandbox", json())) << " a sandbox, "
               << json_text(a["store"]["denial_rows"].value("sandboxes_writing", json())) << " writing), "
               << json_text(a["store"]["denial_rows"]["not_stored"]) << " not stored (counted in summary rows)\n";
+    // Newer than the rest: an older agentd has not got it.
+    if (const json limit = a.value("grant_limit", json()); limit.is_object()) {
+      size_t busiest = 0;
+      std::string busiest_tenant;
+      const json by_tenant = limit.value("by_tenant", json::object());
+      for (const auto& [tenant, n] : by_tenant.items())
+        if (n.is_number_unsigned() && n.get<size_t>() > busiest) busiest = n.get<size_t>(), busiest_tenant = tenant;
+      std::cout << "  grants: at most " << json_text(limit["per_tenant"]) << " kernel entries a tenant"
+                << (busiest_tenant.empty() ? std::string()
+                                           : ", most held by " + terminal_text(busiest_tenant) + " (" +
+                                                 std::to_string(busiest) + ")")
+                << "; " << json_text(limit["refused"]) << " grants refused at the limit, "
+                << json_text(limit["over_limit"]) << " entries left out by it, "
+                << json_text(a.value("grant_write_failures", json())) << " kernel writes failed\n";
+    }
   }
   std::cout << "\nkernel features:\n";
   Table features({"FEATURE", "VALUE"});

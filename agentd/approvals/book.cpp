@@ -127,21 +127,10 @@ Result<Answered> Book::decide(uint64_t request_id, const Decision& decision, con
     keep_bounds(answered.request.target.sandbox);
     return answered;
   }
-  auto subject = subject_of(request.target.sandbox, decision.scope);
-  if (!subject) return subject.error();
-  Grant grant;
-  grant.id = next_grant_id_++;
-  grant.scope = decision.scope;
-  grant.subject = *subject;
-  grant.address = request.target.address;
-  grant.host = request.target.is_name() ? request.target.name : request.host;
-  grant.port = request.target.port;
-  grant.protocol = request.target.protocol;
-  grant.inbound = request.target.inbound;
-  if (!decision.permanent) grant.expires_at = now + decision.duration.value_or(settings.grant_duration);
-  grant.created_by = who;
-  grant.created_at = now;
-  grant.request_id = request.id;
+  auto made = grant_for(request_id, decision, who, now, settings);
+  if (!made) return made.error();
+  Grant grant = std::move(*made);
+  ++next_grant_id_;
   change(request, [&](Request& r) {
     r.answered_by = who;
     r.answered_at = now;
@@ -157,6 +146,33 @@ Result<Answered> Book::decide(uint64_t request_id, const Decision& decision, con
   answered.grant = std::move(grant);
   keep_bounds(answered.request.target.sandbox);
   return answered;
+}
+
+Result<Grant> Book::grant_for(uint64_t request_id, const Decision& decision, const std::string& who, Time now,
+                              const policy::ApprovalSettings& settings) const {
+  auto it = requests_.find(request_id);
+  if (it == requests_.end()) return make_error("no request {}", request_id);
+  const Request& request = it->second;
+  if (request.state != RequestState::pending)
+    return make_error("request {} is already {}{}", request_id, state_name(request.state),
+                      request.answered_by.empty() ? "" : " (by " + request.answered_by + ")");
+  if (!decision.allow) return make_error("a deny makes no grant");
+  auto subject = subject_of(request.target.sandbox, decision.scope);
+  if (!subject) return subject.error();
+  Grant grant;
+  grant.id = next_grant_id_;
+  grant.scope = decision.scope;
+  grant.subject = *subject;
+  grant.address = request.target.address;
+  grant.host = request.target.is_name() ? request.target.name : request.host;
+  grant.port = request.target.port;
+  grant.protocol = request.target.protocol;
+  grant.inbound = request.target.inbound;
+  if (!decision.permanent) grant.expires_at = now + decision.duration.value_or(settings.grant_duration);
+  grant.created_by = who;
+  grant.created_at = now;
+  grant.request_id = request.id;
+  return grant;
 }
 
 std::vector<Request> Book::expire_requests(Time now) {

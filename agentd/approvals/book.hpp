@@ -137,6 +137,11 @@ class Book {
   // An operator's answer; fails for an unknown or already answered request.
   Result<Answered> decide(uint64_t request_id, const Decision& decision, const std::string& who, Time now,
                           const policy::ApprovalSettings& settings);
+  // The grant an allow of pending request `request_id` would make, with
+  // the id it would get; nothing changes (decide makes it). Lets the
+  // daemon check the grant against its budgets before anything is done.
+  Result<Grant> grant_for(uint64_t request_id, const Decision& decision, const std::string& who, Time now,
+                          const policy::ApprovalSettings& settings) const;
   // Pending requests past their time become expired; they are returned.
   std::vector<Request> expire_requests(Time now);
   // Pending requests that something other than an answer now allows (a

@@ -178,7 +178,20 @@ Result<json> ApprovalService::answer(const json& request, const approvals::Ident
   if (!may(who, Role::approver, tenant))
     return make_error("{} may not answer requests of tenant {} (role: {})", who.str(), tenant,
                       approvals::role_name(roles_.role_for(who, tenant)));
-  auto answered = book_.decide(*id, *decision, who.str(), approvals::Clock::now(), settings_for(sandbox));
+  const auto now = approvals::Clock::now();
+  if (allow) {
+    // The grant is checked against the tenant's share of the kernel's
+    // grant entries before anything changes: refused, the request stays
+    // pending, nothing is stored and nothing written.
+    auto candidate = book_.grant_for(*id, *decision, who.str(), now, settings_for(sandbox));
+    if (!candidate) return candidate.error();
+    if (auto why = grant_budget_.refuse(*candidate, book_.grants(), grant_sandboxes()); !why.empty()) {
+      ++grants_refused_over_limit_;
+      spdlog::warn("approvals: request {} not granted to {}: {}", *id, who.str(), why);
+      return make_error("not granted: {}", why);
+    }
+  }
+  auto answered = book_.decide(*id, *decision, who.str(), now, settings_for(sandbox));
   if (!answered) return answered.error();
   const approvals::Request& r = answered->request;
   persist(r);

@@ -91,6 +91,7 @@ Result<std::unique_ptr<ApprovalService>> ApprovalService::start(const ApprovalOp
   if (!max_request || !max_grant) return make_error("reading the store's ids");
   const size_t restored = grants->size();
   service->caps_ = options.request_caps;
+  service->grant_budget_ = approvals::GrantBudget(options.grants_per_tenant);
   service->denial_rows_ = store::WriteBudget(options.audit_max_denials_per_second);
   service->book_.restore(std::move(*requests), std::move(*grants), *max_request, *max_grant);
   service->tick();
@@ -354,8 +355,30 @@ size_t ApprovalService::revoke_denied_by_policy() {
   return doomed.size();
 }
 
+std::vector<approvals::GrantSandbox> ApprovalService::grant_sandboxes() const {
+  std::vector<approvals::GrantSandbox> sandboxes;
+  sandboxes.reserve(registry_.all().size());
+  for (const auto& [slot, sandbox] : registry_.all()) sandboxes.push_back({slot, sandbox.agent});
+  return sandboxes;
+}
+
 void ApprovalService::sync_grants() {
   using Key = bpf::LearnedKey;
+  // Each tenant's share of the shared map: past its limit (sandboxes made
+  // after its grants), its newest grants' entries are left out.
+  const auto sandboxes = grant_sandboxes();
+  const auto plan = grant_budget_.plan(book_.grants(), sandboxes);
+  if (plan.over_limit > entries_over_limit_)
+    spdlog::warn("approvals: {} kernel grant entries left out: their tenants are at --grants-per-tenant {}",
+                 plan.over_limit, grant_budget_.per_tenant());
+  entries_over_limit_ = plan.over_limit;
+  entries_by_tenant_ = plan.by_tenant;
+  std::erase_if(entries_by_tenant_, [](const auto& kv) { return kv.second == 0; });
+  auto admitted = [&](uint32_t slot, const approvals::Grant& grant) {
+    for (const auto& entry : approvals::entries_of(grant, {{slot, registry_.all().at(slot).agent}}))
+      if (plan.admits(entry)) return true;
+    return false;
+  };
   struct Entry {
     std::vector<agentd_port_range> ranges;
     uint64_t expires_ns = 0;
@@ -367,6 +390,7 @@ void ApprovalService::sync_grants() {
   std::map<std::pair<uint32_t, std::string>, uint64_t> names;
   for (const auto& [slot, sandbox] : registry_.all()) {
     for (const auto* grant : book_.grants_covering(sandbox.agent)) {
+      if (!admitted(slot, *grant)) continue;
       if (grant->is_name()) {
         uint64_t& until = names[{slot, grant->host}];
         until = std::max(until, monotonic_deadline(grant->expires_at));
@@ -387,9 +411,15 @@ void ApprovalService::sync_grants() {
     }
   }
   // Writes first, removals after: a grant that stays is never missing.
+  // A write that fails (the map full) is counted and shown in status, not
+  // only logged: the operator sees a grant the kernel does not hold.
+  std::set<std::pair<uint32_t, std::string>> names_failed;
+  size_t failed = 0;
   for (const auto& [key, until] : names)
-    if (auto st = maps_.put_name_grant(key.first, key.second, until); !st)
-      spdlog::error("writing a name grant: {}", st.error().describe());
+    if (auto st = maps_.put_name_grant(key.first, key.second, until); !st) {
+      if (grant_write_failures_++ % 1000 == 0) spdlog::error("writing a name grant: {}", st.error().describe());
+      names_failed.insert(key);
+    }
   if (auto granted = maps_.granted_names(); granted) {
     std::set<std::vector<uint8_t>> wanted;
     for (const auto& [key, until] : names) {
@@ -404,8 +434,10 @@ void ApprovalService::sync_grants() {
   }
   for (const auto& [key, entry] : desired) {
     const auto value = bpf::make_learned_value(entry.expires_ns, bpf::make_rule_value(entry.ranges));
-    if (auto st = maps_.put_grant(bpf::make_learned_key(key), value); !st)
-      spdlog::error("writing a grant: {}", st.error().describe());
+    if (auto st = maps_.put_grant(bpf::make_learned_key(key), value); !st) {
+      if (grant_write_failures_++ % 1000 == 0) spdlog::error("writing a grant: {}", st.error().describe());
+      ++failed;
+    }
   }
   auto existing = maps_.grants();
   if (!existing) {
@@ -416,7 +448,7 @@ void ApprovalService::sync_grants() {
     if (!desired.count(bpf::learned_key_of(k)))
       if (auto st = maps_.delete_grant(k); !st) spdlog::error("{}", st.error().describe());
   }
-  kernel_entries_ = desired.size();
+  kernel_entries_ = desired.size() + names.size() - failed - names_failed.size();
 }
 
 std::optional<ApprovalService::NameGrant> ApprovalService::name_grant(const policy::AgentName& agent,
@@ -482,6 +514,14 @@ json ApprovalService::status() const {
           {"caps", {{"per_sandbox", caps_.per_sandbox}, {"per_tenant", caps_.per_tenant}}},
           {"grants", book_.grants().size()},
           {"grant_entries", kernel_entries_},
+          // Each tenant's share of the kernel's grant entries (address and
+          // name grants, one per sandbox covered).
+          {"grant_limit",
+           {{"per_tenant", grant_budget_.per_tenant()},
+            {"by_tenant", entries_by_tenant_},
+            {"over_limit", entries_over_limit_},
+            {"refused", grants_refused_over_limit_}}},
+          {"grant_write_failures", grant_write_failures_},
           {"watchers", watchers_.size()},
           {"roles", roles_.bindings().size()},
           {"store",

@@ -18,6 +18,7 @@
 #include "agentd/api/server.hpp"
 #include "agentd/approvals/book.hpp"
 #include "agentd/approvals/folds.hpp"
+#include "agentd/approvals/grant_budget.hpp"
 #include "agentd/approvals/identity_cache.hpp"
 #include "agentd/approvals/roles.hpp"
 #include "agentd/bpf/map_writer.hpp"
@@ -143,6 +144,8 @@ class ApprovalService {
   approvals::Book book_;
   approvals::RequestCaps caps_;
   approvals::Folds folds_;  // past the caps: one entry per sandbox
+  approvals::GrantBudget grant_budget_;
+  std::vector<approvals::GrantSandbox> grant_sandboxes() const;
   store::WriteBudget denial_rows_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<DenialLog> siem_;
@@ -155,6 +158,12 @@ class ApprovalService {
   bool prune_more_ = false;  // the retention sweep goes on at the next tick
   uint64_t swept_ = 0;       // rows the running sweep removed
   size_t kernel_entries_ = 0;
+  // The last sync: entries each tenant holds, and those its limit left out.
+  std::map<std::string, size_t> entries_by_tenant_;
+  size_t entries_over_limit_ = 0;
+  // Kernel writes of grants (address and name) that failed, since start;
+  // approvals refused for the tenant's grant limit.
+  uint64_t grant_write_failures_ = 0, grants_refused_over_limit_ = 0;
   uint64_t requests_created_ = 0, store_errors_ = 0, requests_folded_ = 0;
   uint64_t requests_settled_ = 0, requests_already_allowed_ = 0;
 };

@@ -36,6 +36,11 @@ class Text {
     out_ += format_value(value);
     out_ += '\n';
   }
+  // A family of one unlabelled sample.
+  void single(const std::string& name, const char* type, const char* help, double value) {
+    family(name, type, help);
+    sample(name, {}, value);
+  }
   std::string take() { return std::move(out_); }
 
  private:
@@ -98,6 +103,16 @@ constexpr std::array<std::pair<const char*, const char*>, 10> kSandboxFields = {
     {"running", "/running"},
 }};
 
+// Per sandbox, what each of its DNS budgets refused it.
+constexpr std::array<std::pair<const char*, const char*>, 6> kDnsBudgetFields = {{
+    {"dns_quota_hits", "/quota_hits"},
+    {"dns_tcp_refused", "/tcp_refused"},
+    {"dns_tcp_evicted", "/tcp_evicted"},
+    {"dns_tcp_idle_closed", "/tcp_idle_closed"},
+    {"dns_tcp_cut_off", "/tcp_cut_off"},
+    {"dns_in_flight_refused", "/in_flight_refused"},
+}};
+
 std::vector<SandboxSeries> sandbox_series(const json& status, size_t max_series, size_t& folded) {
   // DNS and approval numbers by agent, from their own parts of status.
   std::map<std::string, const json*> dns_by_agent;
@@ -123,6 +138,8 @@ std::vector<SandboxSeries> sandbox_series(const json& status, size_t max_series,
       one.values["dns_allowed"] = number(*d->second, "/queries/allowed");
       one.values["dns_refused"] = number(*d->second, "/queries/refused");
       one.values["learned"] = number(*d->second, "/learned");
+      // What the sandbox's DNS budgets refused it (README, "DNS budgets").
+      for (const auto& [key, pointer] : kDnsBudgetFields) one.values[key] = number(*d->second, pointer);
     }
     one.values["pending"] = pending_by_agent.count(agent) ? pending_by_agent[agent] : 0;
     if (series.size() < max_series) {
@@ -136,6 +153,27 @@ std::vector<SandboxSeries> sandbox_series(const json& status, size_t max_series,
     for (const auto& [key, value] : one.values) series.back().values[key] += value;
   }
   return series;
+}
+
+// Grant entries per tenant: at most max_series tenants (those holding
+// entries, by name), the rest summed into tenant="_other".
+void write_tenants(Text& text, const json& status, size_t max_series) {
+  text.family("agentd_tenant_grant_entries", "gauge", "Kernel grant entries the tenant's grants hold.");
+  const json::json_pointer at("/approvals/grant_limit/by_tenant");
+  if (!status.contains(at) || !status.at(at).is_object()) return;
+  size_t shown = 0;
+  double other = 0;
+  bool folded = false;
+  for (const auto& [tenant, n] : status.at(at).items()) {
+    if (!n.is_number()) continue;
+    if (shown++ < max_series) {
+      text.sample("agentd_tenant_grant_entries", {{"tenant", tenant}}, n.get<double>());
+    } else {
+      other += n.get<double>();
+      folded = true;
+    }
+  }
+  if (folded) text.sample("agentd_tenant_grant_entries", {{"tenant", "_other"}}, other);
 }
 
 void write_sandboxes(Text& text, const json& status, size_t max_series) {
@@ -165,6 +203,17 @@ void write_sandboxes(Text& text, const json& status, size_t max_series) {
               "outcome");
   per_sandbox("agentd_sandbox_dns_queries_total", "counter", "The sandbox's DNS queries, by the proxy's verdict.",
               {{"dns_allowed", "allowed"}, {"dns_refused", "refused"}}, "verdict");
+  per_sandbox("agentd_sandbox_dns_budget_refusals_total", "counter",
+              "What the sandbox's DNS budgets refused it: answers past its learned-address quota, TCP connections "
+              "refused at accept or evicted, idle ones closed, clients cut off for not reading, queries past its "
+              "in-flight limit.",
+              {{"dns_quota_hits", "learned_quota"},
+               {"dns_tcp_refused", "tcp_refused"},
+               {"dns_tcp_evicted", "tcp_evicted"},
+               {"dns_tcp_idle_closed", "tcp_idle_closed"},
+               {"dns_tcp_cut_off", "tcp_cut_off"},
+               {"dns_in_flight_refused", "in_flight"}},
+              "budget");
   per_sandbox("agentd_sandbox_learned_addresses", "gauge", "Addresses the sandbox holds through DNS answers.",
               {{"learned", ""}}, nullptr);
   per_sandbox("agentd_sandbox_pending_requests", "gauge", "Approval requests of the sandbox waiting for an operator.",
@@ -215,6 +264,9 @@ void write_daemon(Text& text, const json& status, const ReloadMetrics& reloads) 
               "Sockets under the sandbox root in no known sandbox (denied everything).");
   text.sample("agentd_unclassified_sockets_total", {}, number(status, "/events/unclassified_sockets"));
 
+  text.single("agentd_dns_records_held_total", "counter",
+              "DNS denial records held back past a sandbox's 20 a second (counted in its next record).",
+              number(status, "/dns/records_held"));
   text.family("agentd_dns_queries_total", "counter", "The DNS proxy's queries, by what became of them.");
   if (status.contains(json::json_pointer("/dns/queries")))
     for (const auto& [outcome, value] : status.at(json::json_pointer("/dns/queries")).items())
@@ -229,8 +281,52 @@ void write_daemon(Text& text, const json& status, const ReloadMetrics& reloads) 
   text.family("agentd_approvals_watchers", "gauge", "Operators watching (agentctl watch).");
   text.sample("agentd_approvals_watchers", {}, number(status, "/approvals/watchers"));
 
+  // The folds past the request caps, and the grant entries: one sample each.
+  struct Scalar {
+    const char *name, *type, *help, *pointer;
+  };
+  static constexpr std::array<Scalar, 7> kApprovalScalars = {{
+      {"agentd_approvals_denials_folded_total", "counter",
+       "Denials of new destinations past the pending-request caps, folded into fold entries.",
+       "/approvals/requests_folded"},
+      {"agentd_approvals_fold_entries", "gauge",
+       "Fold entries (\"N more destinations from this sandbox\"): sandboxes past a request cap.",
+       "/approvals/folds"},
+      {"agentd_approvals_grant_entries", "gauge",
+       "Entries the live grants hold in the kernel (one per address or name and sandbox covered).",
+       "/approvals/grant_entries"},
+      {"agentd_approvals_grant_entries_per_tenant_limit", "gauge",
+       "Kernel grant entries one tenant's grants may hold (--grants-per-tenant).",
+       "/approvals/grant_limit/per_tenant"},
+      {"agentd_approvals_grant_entries_over_limit", "gauge",
+       "Grant entries not written: their tenant was at its limit (sandboxes made after its grants).",
+       "/approvals/grant_limit/over_limit"},
+      {"agentd_approvals_grants_refused_total", "counter",
+       "Approvals refused: the grant would take its tenant past --grants-per-tenant.",
+       "/approvals/grant_limit/refused"},
+      {"agentd_approvals_grant_write_failures_total", "counter",
+       "Writes of grant entries into the kernel that failed (a grant the kernel does not hold).",
+       "/approvals/grant_write_failures"},
+  }};
+  for (const auto& m : kApprovalScalars) text.single(m.name, m.type, m.help, number(status, m.pointer));
+  text.family("agentd_approvals_request_cap", "gauge", "Pending approval requests allowed, per sandbox and per tenant.");
+  text.sample("agentd_approvals_request_cap", {{"per", "sandbox"}}, number(status, "/approvals/caps/per_sandbox"));
+  text.sample("agentd_approvals_request_cap", {{"per", "tenant"}}, number(status, "/approvals/caps/per_tenant"));
+
   text.family("agentd_store_bytes", "gauge", "The SQLite store's size (pages in use).");
   text.sample("agentd_store_bytes", {}, number(status, "/approvals/store/bytes"));
+  text.single("agentd_store_max_bytes", "gauge", "The store's size cap (--audit-max-mb).",
+              number(status, "/approvals/store/max_bytes"));
+  text.family("agentd_store_pruned_for_size_total", "counter",
+              "Rows the store removed to stay under its cap, by kind (audit events, finished requests, ended grants).");
+  for (const auto& [kind, pointer] : std::vector<std::pair<const char*, const char*>>{
+           {"audit", "/approvals/store/pruned_for_size_by_kind/audit"},
+           {"requests", "/approvals/store/pruned_for_size_by_kind/requests"},
+           {"grants", "/approvals/store/pruned_for_size_by_kind/grants"}})
+    text.sample("agentd_store_pruned_for_size_total", {{"kind", kind}}, number(status, pointer));
+  text.single("agentd_store_denial_rows_not_stored_total", "counter",
+              "Denial rows past the store's write budget (they reached the events log and the SIEM).",
+              number(status, "/approvals/store/denial_rows/not_stored"));
   text.family("agentd_store_rows_written_total", "counter", "Rows written to the store.");
   text.sample("agentd_store_rows_written_total", {}, number(status, "/approvals/store/written"));
   text.family("agentd_store_errors_total", "counter", "Store writes that failed.");
@@ -238,6 +334,15 @@ void write_daemon(Text& text, const json& status, const ReloadMetrics& reloads) 
 
   text.family("agentd_control_clients", "gauge", "Clients connected to the control socket.");
   text.sample("agentd_control_clients", {}, number(status, "/control/clients"));
+  text.single("agentd_control_subscriptions", "gauge", "Control-socket subscriptions (agentctl watch).",
+              number(status, "/control/subscriptions"));
+  text.family("agentd_control_limit", "gauge",
+              "What the control socket allows: connections and subscriptions per uid, connections in all.");
+  for (const auto& [what, pointer] : std::vector<std::pair<const char*, const char*>>{
+           {"connections_per_uid", "/control/limits/per_uid"},
+           {"subscriptions_per_uid", "/control/limits/subscriptions_per_uid"},
+           {"connections", "/control/limits/total"}})
+    text.sample("agentd_control_limit", {{"what", what}}, number(status, pointer));
   text.family("agentd_control_refused_total", "counter", "Control-socket clients refused, by why.");
   for (const auto& [why, pointer] : std::vector<std::pair<const char*, const char*>>{
            {"in_sandbox", "/control/refused_in_sandbox"},
@@ -280,6 +385,7 @@ std::string render(const json& status, const ReloadMetrics& reloads, size_t max_
   Text text;
   write_daemon(text, status, reloads);
   write_sandboxes(text, status, max_sandbox_series);
+  write_tenants(text, status, max_sandbox_series);
   return text.take();
 }
 

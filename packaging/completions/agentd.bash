@@ -11,7 +11,7 @@ _agentd() {
       --dns-learned-quota | --dns-tcp-per-sandbox | --dns-tcp-idle-timeout | --dns-in-flight-per-sandbox |\
       --socket-group | --audit-retention | --audit-max-mb | --sandbox-uids | --audit-max-denials-per-second |\
       --sandbox-records-per-second | --sandbox-record-burst | --approval-requests-per-sandbox |\
-      --approval-requests-per-tenant | --max-sandboxes | --retire-grace | --metrics-listen | --metrics-sandboxes) return ;;
+      --approval-requests-per-tenant | --grants-per-tenant | --max-sandboxes | --retire-grace | --metrics-listen | --metrics-sandboxes) return ;;
     --dns-refusal) COMPREPLY=($(compgen -W "refused nxdomain" -- "$cur")); return ;;
   esac
   COMPREPLY=($(compgen -W "--config --policy-dir --state-dir --socket --cgroup-root --bpffs-dir --sandbox-uids --events-log
@@ -19,6 +19,6 @@ _agentd() {
     --dns-min-ttl --dns-learned-quota --dns-tcp-per-sandbox --dns-tcp-idle-timeout --dns-in-flight-per-sandbox
     --dns-refusal --dns-protected --roles --socket-group --audit-log --audit-retention
     --audit-max-mb --audit-max-denials-per-second --sandbox-records-per-second --sandbox-record-burst
-    --approval-requests-per-sandbox --approval-requests-per-tenant --max-sandboxes --retire-grace --metrics-listen --metrics-sandboxes --help --version" -- "$cur"))
+    --approval-requests-per-sandbox --approval-requests-per-tenant --grants-per-tenant --max-sandboxes --retire-grace --metrics-listen --metrics-sandboxes --help --version" -- "$cur"))
 }
 complete -F _agentd agentd

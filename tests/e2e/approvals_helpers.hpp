@@ -15,6 +15,17 @@
 
 namespace agentd::e2e {
 
+// coder-* of kAcmePolicy may reach 198.51.100.0/24 on ports 80, 9000 and
+// 5353 only, globex 198.51.100.20:80: port 8080 is a destination no rule
+// decides, a question for an operator.
+inline constexpr const char* kDest = "198.51.100.20";
+inline constexpr int kPort = 8080;
+
+inline uint64_t id_of(const nlohmann::json& request) {
+  REQUIRE(request.is_object());
+  return request["id"].get<uint64_t>();
+}
+
 // agentctl ARGS -o json, parsed; null when it failed.
 inline nlohmann::json agentctl_json(const World& world, std::vector<std::string> args) {
   args.insert(args.end(), {"-o", "json"});

@@ -19,6 +19,10 @@
 //                                      agentd turned away with a line ("refused", "refusal": the first
 //                                      one), those it closed without a word ("closed") and those
 //                                      still open ("kept"); hold them until UNTIL exists
+//   sysprobe hold-watch SOCKET N UNTIL  open N subscriptions (approvals.watch), one after another,
+//                                      each waited on for its first line: count those agentd
+//                                      served ("subscribed") and refused ("refused", "refusal": the
+//                                      first); report, then hold them until UNTIL exists (60 s at most)
 //   sysprobe ptrace PID | signal PID SIG
 //   sysprobe status                    capabilities, no_new_privs, seccomp mode, uid, gid, pid
 //   sysprobe open-write PATH           open PATH for writing (never writes: core_pattern is the host's)
@@ -176,6 +180,19 @@ int child(char** argv) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+// A connection to the unix socket at `path`, or -1.
+int connect_unix(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd >= 0 && connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 // A client that floods the control socket. Every refusal comes as one
 // line at accept, before we send anything; a kept connection gets no line
 // (agentd's deadline closes it after 5 s). Without UNTIL each connection
@@ -188,16 +205,10 @@ int hold_control(const std::string& path, size_t count, const std::string& until
   getrlimit(RLIMIT_NOFILE, &files);
   files.rlim_cur = files.rlim_max;
   setrlimit(RLIMIT_NOFILE, &files);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
   std::vector<int> fds;
   for (size_t i = 0; i < count; ++i) {
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-      if (fd >= 0) close(fd);
-      break;
-    }
+    const int fd = connect_unix(path);
+    if (fd < 0) break;
     fds.push_back(fd);
   }
   if (!until.empty()) {
@@ -229,6 +240,41 @@ int hold_control(const std::string& path, size_t count, const std::string& until
                 "\"connected\":" + std::to_string(fds.size()) + ",\"refused\":" + std::to_string(refused) +
                     ",\"kept\":" + std::to_string(kept) +
                     ",\"closed\":" + std::to_string(closed) + ",\"refusal\":\"" + escaped + "\"");
+}
+
+// Subscriptions of one uid: each is a connection that asked for
+// approvals.watch and got its first line (the state, or the refusal).
+int hold_watch(const std::string& path, size_t count, const std::string& until) {
+  std::vector<int> fds;
+  size_t subscribed = 0, refused = 0, silent = 0;
+  std::string first;
+  for (size_t i = 0; i < count; ++i) {
+    const int fd = connect_unix(path);
+    if (fd < 0) break;
+    fds.push_back(fd);
+    const char request[] = "{\"method\":\"approvals.watch\"}\n";
+    (void)!write(fd, request, sizeof(request) - 1);
+    pollfd p{fd, POLLIN, 0};
+    char line[1024] = {};
+    if (poll(&p, 1, 5000) <= 0 || read(fd, line, sizeof(line) - 1) <= 0) {
+      ++silent;
+    } else if (std::strstr(line, "\"ok\":true")) {
+      ++subscribed;
+    } else {
+      ++refused;
+      if (first.empty()) first = line;
+    }
+  }
+  while (!first.empty() && (first.back() == '\n' || first.back() == '}' || first.back() == '"')) first.pop_back();
+  std::string escaped;
+  for (char c : first) escaped += c == '"' || c == '\\' ? std::string("\\") + c : std::string(1, c);
+  report("hold-watch", true, 0,
+         "\"subscribed\":" + std::to_string(subscribed) + ",\"refused\":" + std::to_string(refused) +
+             ",\"silent\":" + std::to_string(silent) + ",\"refusal\":\"" + escaped + "\"");
+  std::fflush(stdout);
+  for (int i = 0; i < 1200 && access(until.c_str(), F_OK) != 0; ++i) usleep(50'000);
+  for (int fd : fds) close(fd);
+  return 0;
 }
 
 }  // namespace
@@ -357,6 +403,7 @@ int main(int argc, char** argv) {
       const bool served = n > 0 && std::strstr(answer, "\"ok\":true") != nullptr;
       return report("control", served, EACCES, std::string("\"connected\":true"));
     }
+    if (action == "hold-watch" && args.size() == 3) return hold_watch(arg(0), std::stoul(arg(1)), arg(2));
     if (action == "hold-control") return hold_control(arg(0), std::stoul(arg(1)), args.size() > 2 ? arg(2) : "");
     if (action == "ptrace") return result("ptrace", ptrace(PTRACE_ATTACH, std::atoi(arg(0).c_str()), 0, 0));
     if (action == "signal") return result("signal", kill(std::atoi(arg(0).c_str()), std::atoi(arg(1).c_str())));

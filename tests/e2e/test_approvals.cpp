@@ -18,20 +18,6 @@
 using namespace agentd::e2e;
 using nlohmann::json;
 
-namespace {
-
-// coder-* may reach 198.51.100.0/24 on ports 80, 9000 and 5353 only:
-// port 8080 is a destination no rule decides.
-constexpr const char* kDest = "198.51.100.20";
-constexpr int kPort = 8080;
-
-uint64_t id_of(const json& request) {
-  REQUIRE(request.is_object());
-  return request["id"].get<uint64_t>();
-}
-
-}  // namespace
-
 TEST_CASE("three identical denials make one request, and approving it makes the retry succeed") {
   World world;
   world.write_policy("acme.yaml", kAcmePolicy);

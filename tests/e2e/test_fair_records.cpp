@@ -241,3 +241,74 @@ TEST_CASE("a storm of stored denials never grows the store past its cap, and the
   CHECK(count_of(flooder, "denied") == count_of(flooder, "recorded") + count_of(flooder, "suppressed") +
                                           count_of(flooder, "held") + count_of(flooder, "dropped"));
 }
+
+TEST_CASE("sandboxes of one tenant together reach its request cap and another tenant still gets requests") {
+  World world;
+  start(world, {"--approval-requests-per-sandbox", "4", "--approval-requests-per-tenant", "6"});
+  const std::string first = "acme/eng/coder-1", second = "acme/eng/coder-2";
+  auto pending = [](const json& s, const std::string& agent) {
+    return s["approvals"]["pending_by_sandbox"].value(agent, uint64_t{0});
+  };
+  // The first sandbox takes its own cap, 4 of the tenant's 6.
+  for (int i = 0; i < 4; ++i) expect_refused(connect_from(world, first, "192.0.2.200", 3001 + i));
+  json status = poll_status(world, [&](const json& s) { return pending(s, first) == 4; });
+  REQUIRE(pending(status, first) == 4);
+  // The second, below its own cap, gets 2: then the tenant is at 6 and
+  // its further destinations fold.
+  for (int i = 0; i < 4; ++i) expect_refused(connect_from(world, second, "192.0.2.200", 3101 + i));
+  // Another tenant's sandbox is below its tenant's cap: requests of its own.
+  for (int i = 0; i < 3; ++i) expect_refused(connect_from(world, kOther, "192.0.2.200", 3201 + i));
+  status = poll_status(world, [&](const json& s) {
+    return pending(s, kOther) == 3 && s["approvals"]["requests_folded"].get<uint64_t>() >= 2;
+  });
+  const json& a = status["approvals"];
+  INFO(a.dump());
+  CHECK(pending(status, first) == 4);
+  CHECK(pending(status, second) == 2);
+  CHECK(pending(status, kOther) == 3);
+  CHECK(a["pending_requests"] == 9);
+  CHECK(a["requests_folded"] == 2);
+  CHECK(a["folds"] == 1);
+  auto expanded = agentctl_json(world, {"approvals", "list", "--expand", second});
+  REQUIRE(expanded.is_object());
+  CHECK(expanded["why"] == "6 pending requests of its tenant");
+  CHECK(expanded["destinations"] == 2);
+  REQUIRE(expanded["kept"].size() == 2);
+  CHECK(expanded["kept"][0]["port"] == 3103);
+  CHECK(expanded["kept"][1]["port"] == 3104);
+  // The first sandbox, at the tenant's cap too, folds nothing yet: no fold of its own.
+  CHECK(world.agentctl({"approvals", "list", "--expand", first}).exit_code != 0);
+}
+
+TEST_CASE("refused names fold too past the per-sandbox request cap") {
+  World world;
+  start(world, {"--approval-requests-per-sandbox", "3"});
+  // Six names no host rule of acme allows: each refused by the proxy.
+  std::string loop = "for n in 1 2 3 4 5 6; do dig @198.51.100.53 +tries=1 +time=3 +short fold-$n.example.test; done";
+  auto dug = world.in_sandbox(kFlooder, {"sh", "-c", loop});
+  INFO(dug.describe());
+  auto names_pending = [&](const json& list) {
+    size_t n = 0;
+    if (list.is_array())
+      for (const auto& r : list) n += r["sandbox"] == kFlooder && r["protocol"] == "dns";
+    return n;
+  };
+  json status = poll_status(world, [](const json& s) { return s["approvals"]["requests_folded"].get<uint64_t>() >= 3; });
+  const json& a = status["approvals"];
+  INFO(a.dump());
+  CHECK(a["requests_folded"] == 3);
+  CHECK(a["folds"] == 1);
+  CHECK(a["pending_by_sandbox"].value(kFlooder, uint64_t{0}) == 3);
+  CHECK(names_pending(agentctl_json(world, {"approvals", "list"})) == 3);
+  auto expanded = agentctl_json(world, {"approvals", "list", "--expand", kFlooder});
+  REQUIRE(expanded.is_object());
+  CHECK(expanded["why"] == "3 pending requests of this sandbox");
+  CHECK(expanded["destinations"] == 3);
+  REQUIRE(expanded["kept"].size() == 3);
+  for (size_t i = 0; i < 3; ++i) {
+    CHECK(expanded["kept"][i]["protocol"] == "dns");
+    CHECK(expanded["kept"][i]["host"] == "fold-" + std::to_string(4 + i) + ".example.test");
+  }
+  // Only the first three opened requests; the rest are in the fold alone.
+  CHECK(a.value("requests_created", uint64_t{0}) == 3);
+}

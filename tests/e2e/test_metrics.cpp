@@ -84,6 +84,18 @@ TEST_CASE("metrics: promtool accepts them and a real Prometheus scrapes what san
         std::string::npos);
   CHECK(body.find(R"(agentd_policy_reloads_total{result="refused"} 1)") != std::string::npos);
   CHECK(body.find(R"(agentd_policy_reloads_total{result="applied"} 1)") != std::string::npos);
+  // The budgets status shows are metrics too (issue 12), under promtool below.
+  for (const char* line : {R"(agentd_sandbox_dns_budget_refusals_total{tenant="acme",team="eng",agent="coder-1",budget="learned_quota"} 0)",
+                           "agentd_approvals_grant_entries_per_tenant_limit 4096",
+                           "agentd_approvals_grant_write_failures_total 0",
+                           "agentd_approvals_denials_folded_total 0",
+                           R"(agentd_approvals_request_cap{per="sandbox"} 32)",
+                           R"(agentd_control_limit{what="subscriptions_per_uid"} 16)",
+                           R"(agentd_store_pruned_for_size_total{kind="audit"} 0)",
+                           "agentd_store_denial_rows_not_stored_total 0",
+                           "agentd_store_max_bytes 268435456"})
+    CHECK(body.find(std::string("\n") + line + "\n") != std::string::npos);
+  CHECK(body.find("\nagentd_control_subscriptions ") != std::string::npos);
   // The exposition format's own linter.
   std::ofstream(world.dir() / "metrics.txt") << body;
   auto lint = world.in_host({"sh", "-c", "promtool check metrics < '" + (world.dir() / "metrics.txt").string() + "'"});
@@ -122,16 +134,16 @@ TEST_CASE("metrics: promtool accepts them and a real Prometheus scrapes what san
   // The shipped rules loaded and evaluate without error (once evaluated:
   // every second here).
   size_t healthy = 0;
-  for (int i = 0; i < 300 && healthy != 4; ++i) {  // bounded
+  for (int i = 0; i < 300 && healthy != 6; ++i) {  // bounded
     auto rules = curl(world, std::string("http://") + kPrometheus + "/api/v1/rules");
     auto doc = json::parse(rules.out, nullptr, false);
     healthy = 0;
     if (!doc.is_discarded() && doc.contains("data"))
       for (const auto& group : doc["data"]["groups"])
         for (const auto& rule : group["rules"]) healthy += rule.value("health", "") == "ok";
-    if (healthy != 4) usleep(100'000);
+    if (healthy != 6) usleep(100'000);
   }
-  CHECK(healthy == 4);
+  CHECK(healthy == 6);
   ::kill(prometheus, SIGTERM);
   CHECK(world.wait_spawned(prometheus, "prometheus").exit_code == 0);
   CHECK(world.stray_packets() == 0);

@@ -274,3 +274,28 @@ TEST_CASE("grant_opening matches the destination exactly, names by name") {
   CHECK_FALSE(book.grant_opening({"acme/eng/b", "198.51.100.20", 80, "tcp"}, {"acme", "eng", "b"}));
   CHECK_FALSE(book.grant_opening({"acme/eng/a", "", 0, kNameProtocol, "pypi.org"}, agent));
 }
+
+TEST_CASE("grant_for shows the grant an allow would make and changes nothing") {
+  Book book;
+  policy::ApprovalSettings settings;
+  const uint64_t id = book.note_denial(denial("acme/eng/a", 80, t0), settings).request->id;
+  Decision team;
+  team.allow = true;
+  team.scope = Scope::team;
+  auto preview = book.grant_for(id, team, "alice (uid 1001)", t0 + 1min, settings);
+  REQUIRE(preview);
+  CHECK(preview->subject == "acme/eng");
+  CHECK(preview->address == "198.51.100.20");
+  CHECK(book.grants().empty());
+  CHECK(book.request(id)->state == RequestState::pending);
+  // The grant decide makes is the one shown, id included.
+  auto answered = book.decide(id, team, "alice (uid 1001)", t0 + 1min, settings);
+  REQUIRE(answered);
+  REQUIRE(answered->grant);
+  CHECK(answered->grant->id == preview->id);
+  CHECK(answered->grant->expires_at == preview->expires_at);
+  // Answered: no grant to show any more; a deny makes none.
+  CHECK_FALSE(book.grant_for(id, team, "alice (uid 1001)", t0 + 2min, settings));
+  const uint64_t other = book.note_denial(denial("acme/eng/a", 443, t0), settings).request->id;
+  CHECK_FALSE(book.grant_for(other, Decision{}, "alice (uid 1001)", t0 + 2min, settings));
+}

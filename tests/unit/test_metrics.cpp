@@ -65,6 +65,50 @@ TEST_CASE("metrics are the status document in Prometheus text") {
   CHECK(has_line(text, "agentd_policy_last_reload_refused 0"));
 }
 
+TEST_CASE("budget counters of status are metrics too") {
+  json status = status_with({sandbox("acme/eng/coder-1", 5, 2), sandbox("globex/ops/bot", 1, 1)});
+  status["dns"]["sandboxes"][0].update({{"quota_hits", 7}, {"tcp_refused", 3}, {"tcp_evicted", 0},
+                                        {"tcp_idle_closed", 4}, {"tcp_cut_off", 5}, {"in_flight_refused", 6}});
+  status["dns"]["records_held"] = 11;
+  status["approvals"].update({{"requests_folded", 40}, {"folds", 2}, {"caps", {{"per_sandbox", 32}, {"per_tenant", 256}}},
+                              {"grant_entries", 9}, {"grant_write_failures", 1},
+                              {"grant_limit", {{"per_tenant", 4096}, {"by_tenant", {{"acme", 8}, {"globex", 1}}},
+                                               {"over_limit", 0}, {"refused", 3}}},
+                              {"store", {{"bytes", 100}, {"max_bytes", 268435456},
+                                         {"pruned_for_size_by_kind", {{"audit", 12}, {"requests", 13}, {"grants", 14}}},
+                                         {"denial_rows", {{"not_stored", 15}}}}}});
+  status["control"] = {{"clients", 2}, {"subscriptions", 16},
+                       {"limits", {{"per_uid", 64}, {"subscriptions_per_uid", 16}, {"total", 4096}}}};
+  const std::string text = render(status, ReloadMetrics{}, 500);
+  const std::string coder = R"(tenant="acme",team="eng",agent="coder-1")";
+  CHECK(has_line(text, "agentd_sandbox_dns_budget_refusals_total{" + coder + R"(,budget="learned_quota"} 7)"));
+  CHECK(has_line(text, "agentd_sandbox_dns_budget_refusals_total{" + coder + R"(,budget="tcp_refused"} 3)"));
+  CHECK(has_line(text, "agentd_sandbox_dns_budget_refusals_total{" + coder + R"(,budget="tcp_idle_closed"} 4)"));
+  CHECK(has_line(text, "agentd_sandbox_dns_budget_refusals_total{" + coder + R"(,budget="tcp_cut_off"} 5)"));
+  CHECK(has_line(text, "agentd_sandbox_dns_budget_refusals_total{" + coder + R"(,budget="in_flight"} 6)"));
+  // A sandbox whose part says nothing reads 0, not missing.
+  CHECK(has_line(text, R"(agentd_sandbox_dns_budget_refusals_total{tenant="globex",team="ops",agent="bot",budget="in_flight"} 0)"));
+  CHECK(has_line(text, "agentd_dns_records_held_total 11"));
+  CHECK(has_line(text, "agentd_approvals_denials_folded_total 40"));
+  CHECK(has_line(text, "agentd_approvals_fold_entries 2"));
+  CHECK(has_line(text, R"(agentd_approvals_request_cap{per="tenant"} 256)"));
+  CHECK(has_line(text, "agentd_approvals_grant_entries 9"));
+  CHECK(has_line(text, "agentd_approvals_grant_entries_per_tenant_limit 4096"));
+  CHECK(has_line(text, "agentd_approvals_grants_refused_total 3"));
+  CHECK(has_line(text, "agentd_approvals_grant_write_failures_total 1"));
+  CHECK(has_line(text, R"(agentd_tenant_grant_entries{tenant="acme"} 8)"));
+  CHECK(has_line(text, R"(agentd_store_pruned_for_size_total{kind="requests"} 13)"));
+  CHECK(has_line(text, "agentd_store_denial_rows_not_stored_total 15"));
+  CHECK(has_line(text, "agentd_store_max_bytes 268435456"));
+  CHECK(has_line(text, "agentd_control_subscriptions 16"));
+  CHECK(has_line(text, R"(agentd_control_limit{what="subscriptions_per_uid"} 16)"));
+  // Tenants past the cap are summed too.
+  const std::string capped = render(status, ReloadMetrics{}, 1);
+  CHECK(has_line(capped, R"(agentd_tenant_grant_entries{tenant="acme"} 8)"));
+  CHECK(has_line(capped, R"(agentd_tenant_grant_entries{tenant="_other"} 1)"));
+  CHECK(capped.find(R"(tenant="globex")") == std::string::npos);
+}
+
 TEST_CASE("past the cap, sandboxes are summed into one _other series") {
   std::vector<json> many;
   for (int i = 0; i < 5; ++i) many.push_back(sandbox("acme/eng/a" + std::to_string(i), 1, 10));
