@@ -55,18 +55,20 @@ void print_name_checks(const json& sandboxes) {
 // Only the sandboxes that hold something or hit a budget: a flood shows
 // against the sandbox that made it.
 void print_dns_budgets(const json& sandboxes) {
-  Table table({"AGENT", "LEARNED", "QUOTA HITS", "TCP", "TCP REFUSED", "IDLE CLOSED", "CUT OFF", "IN FLIGHT REFUSED"});
+  Table table({"AGENT", "LEARNED", "QUOTA HITS", "TCP", "TCP REFUSED", "IDLE CLOSED", "CUT OFF", "IN FLIGHT REFUSED",
+               "PAST SHARE"});
   bool any = false;
   for (const auto& s : sandboxes) {
     const auto n = [&](const char* key) { return s.value(key, uint64_t{0}); };
     if (n("learned") + n("quota_hits") + n("tcp") + n("tcp_refused") + n("tcp_evicted") + n("tcp_idle_closed") +
-            n("tcp_cut_off") + n("in_flight_refused") ==
+            n("tcp_cut_off") + n("in_flight_refused") + n("upstream_refused") ==
         0)
       continue;
     any = true;
     table.add({json_text(s["agent"]), json_text(s["learned"]) + "/" + json_text(s["quota"]), json_text(s["quota_hits"]),
                json_text(s["tcp"]), json_text(s["tcp_refused"]) + (n("tcp_evicted") ? " (+" + json_text(s["tcp_evicted"]) + " evicted)" : ""),
-               json_text(s["tcp_idle_closed"]), json_text(s["tcp_cut_off"]), json_text(s["in_flight_refused"])});
+               json_text(s["tcp_idle_closed"]), json_text(s["tcp_cut_off"]), json_text(s["in_flight_refused"]),
+               json_text(s.value("upstream_refused", json(0)))});
   }
   if (any) table.print(std::cout);
 }
@@ -131,7 +133,7 @@ int status(const Globals& g) {
               << json_text(dns["tcp"]["connections"]) << " connections (" << json_text(dns["tcp"]["per_sandbox"])
               << " a sandbox, " << json_text(dns["tcp"]["total"]) << " in all), idle ones closed after "
               << json_text(dns["tcp"]["idle_timeout_ms"]) << " ms; " << json_text(q["over_budget"])
-              << " queries past a sandbox's in-flight limit\n";
+              << " queries past a sandbox's in-flight limit or its share of the upstream\n";
     print_dns_budgets(dns["sandboxes"]);
   } else {
     std::cout << "dns proxy: off\n";

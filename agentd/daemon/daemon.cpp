@@ -355,8 +355,8 @@ Status Daemon::start_dns(sd_event* loop) {
 
 Status Daemon::serve_dns_slot(uint32_t slot) {
   if (dns_proxy_)
-    if (auto st = dns_proxy_->serve_udp4(slot); !st)
-      spdlog::warn("slot {}: its DNS over UDP shares the proxy's socket with every sandbox: {}", slot,
+    if (auto st = dns_proxy_->serve_ipv4(slot); !st)
+      spdlog::warn("slot {}: its DNS shares the proxy's wildcard socket or listener with every sandbox: {}", slot,
                    st.error().describe());
   if (!dns_proxy_ || options_.dns.ipv6_port_base == 0) return maps_->set_dns6_port(slot, 0);
   auto port = dns_proxy_->serve_ipv6(slot);
@@ -1000,8 +1000,14 @@ json Daemon::dns_status() const {
   dns["tcp_shed_out_of_descriptors"] = c.shed;
   dns["ipv6"] = {{"port_base", options_.dns.ipv6_port_base}, {"sandboxes_served", dns_proxy_->ipv6_served()}};
   dns["udp"] = {{"own_sockets", dns_proxy_->ipv4_served()}};
+  // The queries upstream, a socket each, shared fairly once nearly all taken.
+  const auto pool = [](const dns::UpstreamPool& p) {
+    return json{{"in_flight", p.used()}, {"size", p.capacity()}, {"sandboxes", p.holders()}};
+  };
+  dns["upstream_pool"] = {{"udp", pool(dns_proxy_->udp_pool())}, {"tcp", pool(dns_proxy_->tcp_pool())}};
   const auto& limits = options_.dns.limits;
   dns["tcp"] = {{"connections", dns_proxy_->tcp_connections()},
+                {"own_listeners", dns_proxy_->ipv4_tcp_served()},
                 {"per_sandbox", limits.tcp_per_sandbox},
                 {"total", limits.tcp_total},
                 {"idle_timeout_ms", limits.tcp_idle.count()},
@@ -1024,6 +1030,7 @@ json Daemon::dns_status() const {
     item["tcp_idle_closed"] = u.tcp_idle_closed;
     item["tcp_cut_off"] = u.tcp_cut_off;
     item["in_flight_refused"] = u.in_flight_refused;
+    item["upstream_refused"] = u.upstream_refused;
     sandboxes.push_back(std::move(item));
   }
   dns["sandboxes"] = std::move(sandboxes);

@@ -21,8 +21,10 @@ uint64_t raise_open_file_limit() {
     else
       spdlog::warn("raising the open file limit to {}: {}", limit.rlim_max, std::strerror(errno));
   }
-  // Up to four per sandbox at the most sandboxes, and room for clients besides.
-  constexpr uint64_t kWanted = 4 * AGENTD_MAX_SANDBOXES + 8192;
+  // Up to five per sandbox at the most sandboxes (its cgroup; its DNS
+  // proxy's UDP socket and TCP listener on 127.64.<slot> and on [::1]), and
+  // room besides for clients and queries upstream.
+  constexpr uint64_t kWanted = 5 * AGENTD_MAX_SANDBOXES + 8192;
   if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < kWanted)
     spdlog::warn("open file limit {} is below {}: far fewer sandboxes than {} fit (raise LimitNOFILE or ulimit -n)",
                  limit.rlim_cur, kWanted, AGENTD_MAX_SANDBOXES);

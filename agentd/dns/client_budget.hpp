@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
+#include <utility>
 
 namespace agentd::dns {
 
@@ -43,6 +45,51 @@ struct SandboxUse {
   uint64_t tcp_idle_closed = 0;  // idle past tcp_idle
   uint64_t tcp_cut_off = 0;      // did not read its answers (stalled, or past buffered_per_sandbox)
   uint64_t in_flight_refused = 0;  // SERVFAIL: past in_flight_per_sandbox
+  uint64_t upstream_refused = 0;   // SERVFAIL: the proxy's queries upstream (nearly) all taken, it held its fair share
+};
+
+// The proxy's queries upstream over one transport, a socket each: bounded
+// for every sandbox together, and shared fairly. While the pool has room,
+// any sandbox (within its own in-flight cap) takes a place. Once it is
+// nearly full (the last eighth), a sandbox holding its fair share or more
+// is refused: the share is the pool over the sandboxes holding places
+// (counting the one asking), never less than `floor`. A sandbox below its
+// share takes one of the places left; when none is left, it takes the
+// place of the sandbox holding the most, if that one holds at least two
+// more than it. So a few flooding sandboxes cannot keep another from the
+// upstream. Lookups and updates cost O(log sandboxes holding places).
+class UpstreamPool {
+ public:
+  explicit UpstreamPool(size_t capacity, size_t floor = 8) : capacity_(capacity), floor_(floor) {}
+
+  enum class Verdict { take, evict, refuse };
+  struct Admission {
+    Verdict verdict = Verdict::take;
+    uint32_t victim = 0;  // evict: the sandbox that gives up a place (its oldest query)
+  };
+  // Whether `slot` may send one more query upstream now.
+  Admission admit(uint32_t slot) const;
+  void take(uint32_t slot);
+  void release(uint32_t slot);
+  // A retired sandbox: every place it held is free.
+  void forget(uint32_t slot);
+
+  size_t capacity() const { return capacity_; }
+  size_t used() const { return used_; }
+  size_t held(uint32_t slot) const;
+  size_t holders() const { return held_.size(); }
+  // What `slot` may hold once the pool is nearly full.
+  size_t fair_share(uint32_t slot) const;
+  // Places only a sandbox below its share takes.
+  size_t headroom() const { return capacity_ / 8; }
+
+ private:
+  void set(uint32_t slot, size_t count);
+
+  size_t capacity_, floor_;
+  size_t used_ = 0;
+  std::map<uint32_t, size_t> held_;              // slot: places, only slots holding some
+  std::set<std::pair<size_t, uint32_t>> by_count_;  // (places, slot): the largest last
 };
 
 // When all tcp_total connections are taken and `slot` asks for one: the

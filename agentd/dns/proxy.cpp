@@ -22,12 +22,9 @@ namespace agentd::dns {
 namespace {
 
 constexpr uint64_t kSweepUsec = 250'000;
-// A socket each: bounded well below the daemon's descriptor limit. Per
-// sandbox, ClientLimits::in_flight_per_sandbox bounds both together.
-constexpr size_t kMaxTcpForwards = 512;
-constexpr size_t kMaxUdpForwards = 384;
-// Connections accepted per turn of the loop: a sandbox that connects in a
-// loop delays the others' queries by this many accepts at most.
+// Connections accepted per turn of the loop from one listener: a sandbox
+// that connects in a loop delays the others' queries by this many accepts
+// at most (and fills only its own listener's backlog).
 constexpr int kAcceptsPerTurn = 16;
 // The kernel's send buffer of a client connection (it doubles it): a client
 // that does not read fills it soon, so what it is owed shows in `out`, where
@@ -214,21 +211,54 @@ int DnsProxy::on_udp4(sd_event_source*, int fd, uint32_t, void* userdata) {
   return 0;
 }
 
-Status DnsProxy::serve_udp4(uint32_t slot) {
+int DnsProxy::on_accept4(sd_event_source*, int fd, uint32_t, void* userdata) {
+  auto* endpoint = static_cast<Ipv4Endpoint*>(userdata);
+  DnsProxy* proxy = endpoint->proxy;
+  guarded("accepting DNS/tcp of a sandbox", proxy->counters_.failed, [&] { proxy->accept_tcp(fd, endpoint->slot); });
+  return 0;
+}
+
+Status DnsProxy::serve_ipv4(uint32_t slot) {
   if (slot == AGENTD_SLOT_UNKNOWN || slot >= AGENTD_MAX_SANDBOXES) return make_error("slot {} out of range", slot);
-  if (ipv4_.count(slot)) return ok_status();
-  auto endpoint = std::make_unique<Ipv4Endpoint>();
-  endpoint->proxy = this;
-  endpoint->slot = slot;
-  auto udp = slot_socket(slot, settings_.port);
-  if (!udp) return udp.error();
-  endpoint->udp = std::move(*udp);
-  if (auto st = watch(loop_, endpoint->source, endpoint->udp.get(), EPOLLIN, &DnsProxy::on_udp4, endpoint.get(),
-                      "DNS/udp of a sandbox");
-      !st)
-    return st;
-  ipv4_.emplace(slot, std::move(endpoint));
+  auto& endpoint = ipv4_[slot];
+  if (!endpoint) {
+    endpoint = std::make_unique<Ipv4Endpoint>();
+    endpoint->proxy = this;
+    endpoint->slot = slot;
+  }
+  // Each that is missing (a retry mends what failed before).
+  std::string failed;
+  if (!endpoint->udp) {
+    auto udp = slot_socket(slot, settings_.port, SOCK_DGRAM);
+    auto st = udp ? watch(loop_, endpoint->source, udp->get(), EPOLLIN, &DnsProxy::on_udp4, endpoint.get(),
+                          "DNS/udp of a sandbox")
+                  : Status(udp.error());
+    if (st)
+      endpoint->udp = std::move(*udp);
+    else
+      failed = "UDP: " + st.error().describe();
+  }
+  if (!endpoint->tcp) {
+    auto tcp = slot_socket(slot, settings_.port, SOCK_STREAM);
+    auto st = tcp ? watch(loop_, endpoint->tcp_source, tcp->get(), EPOLLIN, &DnsProxy::on_accept4, endpoint.get(),
+                          "DNS/tcp of a sandbox")
+                  : Status(tcp.error());
+    if (st)
+      endpoint->tcp = std::move(*tcp);
+    else
+      failed += (failed.empty() ? "" : "; ") + ("TCP: " + st.error().describe());
+  }
+  if (!endpoint->udp && !endpoint->tcp) ipv4_.erase(slot);
+  if (!failed.empty()) return make_error("{}", failed);
   return ok_status();
+}
+
+size_t DnsProxy::ipv4_served() const {
+  return std::count_if(ipv4_.begin(), ipv4_.end(), [](const auto& e) { return static_cast<bool>(e.second->udp); });
+}
+
+size_t DnsProxy::ipv4_tcp_served() const {
+  return std::count_if(ipv4_.begin(), ipv4_.end(), [](const auto& e) { return static_cast<bool>(e.second->tcp); });
 }
 
 int DnsProxy::on_accept6(sd_event_source*, int fd, uint32_t, void* userdata) {
@@ -356,6 +386,21 @@ void DnsProxy::handle_query(const Client& client, uint32_t slot, const uint8_t* 
                                       use.in_flight)));
     return;
   }
+  // The proxy's queries upstream are shared fairly: once they are nearly
+  // all taken, a sandbox holding its share waits for its own to be answered,
+  // and one below its share still gets a place, if need be another's.
+  UpstreamPool& pool = client.tcp ? tcp_pool_ : udp_pool_;
+  const auto admission = pool.admit(slot);
+  if (admission.verdict == UpstreamPool::Verdict::refuse) {
+    ++use.upstream_refused;
+    ++counters_.over_budget;
+    reply(client, refusal(*query, Refusal::servfail, kEdeOther,
+                          fmt::format("agentd: the proxy's queries upstream are nearly all taken and this sandbox "
+                                      "holds {}, its fair share; ask again once they are answered",
+                                      pool.held(slot))));
+    return;
+  }
+  if (admission.verdict == UpstreamPool::Verdict::evict) evict_upstream(admission.victim, client.tcp);
   // Never the sandbox's bytes: a query rebuilt from what was judged.
   const uint16_t id = random_id();
   auto forward = upstream_query(*query, id);
@@ -370,7 +415,7 @@ void DnsProxy::handle_query(const Client& client, uint32_t slot, const uint8_t* 
 }
 
 bool DnsProxy::forward_over_udp(const Pending& pending, uint16_t id, const Bytes& query) {
-  if (udp_forwards_.size() >= kMaxUdpForwards) return false;
+  if (udp_forwards_.size() >= kMaxUdpForwards) return false;  // UpstreamPool keeps it below; a safety net
   auto forward = std::make_unique<UdpForward>();
   forward->fd.reset(::socket(settings_.upstream.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   // Connected: the kernel binds a random ephemeral port and delivers only
@@ -391,6 +436,7 @@ bool DnsProxy::forward_over_udp(const Pending& pending, uint16_t id, const Bytes
     return false;
   ++counters_.forwarded;
   ++use_[pending.slot].in_flight;
+  udp_pool_.take(pending.slot);
   udp_forwards_.emplace(forward->serial, std::move(forward));
   return true;
 }
@@ -415,6 +461,7 @@ bool DnsProxy::forward_over_tcp(const Pending& pending, const Bytes& query) {
   ++counters_.forwarded;
   ++counters_.forwarded_tcp;
   ++use_[pending.slot].in_flight;
+  tcp_pool_.take(pending.slot);
   if (auto c = connections_.find(pending.client.connection); c != connections_.end()) ++c->second->in_flight;
   const uint16_t id = static_cast<uint16_t>((query[0] << 8) | query[1]);
   tcp_forwards_.emplace(serial, TcpForward{pending, id, std::move(*exchange)});
@@ -520,7 +567,7 @@ void DnsProxy::reply(const Client& client, const Bytes& bytes) {
   }
   if (client.ipv4_slot) {
     auto it = ipv4_.find(client.ipv4_slot);
-    if (it == ipv4_.end()) return;
+    if (it == ipv4_.end() || !it->second->udp) return;
     if (::sendto(it->second->udp.get(), bytes.data(), bytes.size(), MSG_DONTWAIT,
                  reinterpret_cast<const sockaddr*>(&client.peer), sizeof(sockaddr_in)) < 0)
       spdlog::debug("DNS reply not sent: {}", std::strerror(errno));
@@ -767,14 +814,45 @@ void DnsProxy::stop_serving(uint32_t slot) {
   for (uint64_t serial : connections) close_tcp(serial);  // and their forwards
   std::erase_if(udp_forwards_, [&](const auto& f) { return f.second->pending.slot == slot; });
   std::erase_if(tcp_forwards_, [&](const auto& f) { return f.second.pending.slot == slot; });
+  udp_pool_.forget(slot);
+  tcp_pool_.forget(slot);
   use_.erase(slot);
 }
 
 void DnsProxy::forward_done(const Pending& pending) {
   if (auto u = use_.find(pending.slot); u != use_.end() && u->second.in_flight > 0) --u->second.in_flight;
+  (pending.client.tcp ? tcp_pool_ : udp_pool_).release(pending.slot);
   if (!pending.client.tcp) return;
   if (auto c = connections_.find(pending.client.connection); c != connections_.end() && c->second->in_flight > 0)
     --c->second->in_flight;
+}
+
+void DnsProxy::evict_upstream(uint32_t victim, bool tcp) {
+  // The oldest (the lowest serial) of the victim's: bounded by the pool's
+  // size, whatever the number of sandboxes.
+  std::optional<Pending> pending;
+  if (tcp) {
+    for (auto it = tcp_forwards_.begin(); it != tcp_forwards_.end(); ++it)
+      if (it->second.pending.slot == victim) {
+        pending = std::move(it->second.pending);
+        tcp_forwards_.erase(it);
+        forward_done(*pending);
+        break;
+      }
+  } else {
+    for (auto it = udp_forwards_.begin(); it != udp_forwards_.end(); ++it)
+      if (it->second->pending.slot == victim) {
+        pending = it->second->pending;
+        drop_udp_forward(it->first);  // forward_done: its place is free before the reply
+        break;
+      }
+  }
+  if (!pending) return;
+  ++use_[victim].upstream_refused;
+  ++counters_.over_budget;
+  reply(pending->client, refusal(pending->query, Refusal::servfail, kEdeOther,
+                                 "agentd: the proxy's queries upstream were all taken and this sandbox held more than "
+                                 "its fair share; this one gave its place to another sandbox's"));
 }
 
 bool DnsProxy::make_room_for(uint32_t slot) {

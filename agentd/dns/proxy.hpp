@@ -63,6 +63,12 @@ class QueryJudge {
 
 class DnsProxy {
  public:
+  // Queries upstream at once, a socket each: bounded well below the
+  // daemon's descriptor limit, and shared fairly (UpstreamPool). Per
+  // sandbox, ClientLimits::in_flight_per_sandbox bounds both together.
+  static constexpr size_t kMaxUdpForwards = 384;
+  static constexpr size_t kMaxTcpForwards = 512;
+
   static Result<std::unique_ptr<DnsProxy>> start(sd_event* loop, const ProxySettings& settings, QueryJudge& judge);
   ~DnsProxy();
 
@@ -71,7 +77,10 @@ class DnsProxy {
              upstream_failures = 0, cache_hits = 0,
              mismatched = 0;  // upstream datagrams that did not answer the query (discarded)
     uint64_t failed = 0;  // queries, answers and callbacks that threw: logged and dropped
-    uint64_t over_budget = 0;  // queries answered SERVFAIL because their sandbox had too many in flight
+    // queries answered SERVFAIL because their sandbox had too many in flight,
+    // or held its fair share of the proxy's queries upstream when they were
+    // nearly all taken (or gave one up to a sandbox below its share)
+    uint64_t over_budget = 0;
     uint64_t shed = 0;         // TCP connections closed at accept: agentd was out of descriptors
   };
   const Counters& counters() const { return counters_; }
@@ -87,12 +96,13 @@ class DnsProxy {
     settings_.upstream_len = length;
   }
   size_t ipv6_served() const { return ipv6_.size(); }
-  // Serves sandbox `slot` over UDP on a socket of its own, 127.64.<slot>:<port>
-  // (the kernel prefers it to the wildcard socket): its queries queue apart
-  // from every other sandbox's, so a flood fills its own receive queue only,
-  // and the loop takes each sandbox's queries in turn. When it fails, the
-  // sandbox's queries still reach the shared socket.
-  Status serve_udp4(uint32_t slot);
+  // Serves sandbox `slot` on sockets of its own, 127.64.<slot>:<port>, UDP
+  // and a TCP listener (the kernel prefers them to the wildcard ones): its
+  // queries and connects queue apart from every other sandbox's, so a flood
+  // fills its own receive queue or accept backlog only, and the loop takes
+  // each sandbox's in turn. When one fails, the sandbox's queries or
+  // connects still reach the shared socket or listener.
+  Status serve_ipv4(uint32_t slot);
   // A sandbox's sockets inside another network namespace (a container's,
   // from open_in_netns), served as its own: replies leave from them.
   struct Foreign {
@@ -109,7 +119,11 @@ class DnsProxy {
   // queries it has upstream dropped (an answer arriving later is never
   // learned for the slot's next sandbox), its use forgotten.
   void stop_serving(uint32_t slot);
-  size_t ipv4_served() const { return ipv4_.size(); }
+  size_t ipv4_served() const;      // sandboxes with a UDP socket of their own
+  size_t ipv4_tcp_served() const;  // sandboxes with a TCP listener of their own
+  // The queries upstream: in flight, and how many may be.
+  const UpstreamPool& udp_pool() const { return udp_pool_; }
+  const UpstreamPool& tcp_pool() const { return tcp_pool_; }
   // Each sandbox's use of the proxy and what its budgets refused, by slot.
   const std::map<uint32_t, SandboxUse>& sandbox_use() const { return use_; }
   size_t tcp_connections() const { return connections_.size(); }
@@ -160,6 +174,7 @@ class DnsProxy {
   static int on_udp(sd_event_source*, int fd, uint32_t, void* self);
   static int on_udp6(sd_event_source*, int fd, uint32_t, void* endpoint);
   static int on_udp4(sd_event_source*, int fd, uint32_t, void* endpoint);
+  static int on_accept4(sd_event_source*, int fd, uint32_t, void* endpoint);
   static int on_accept6(sd_event_source*, int fd, uint32_t, void* endpoint);
   static int on_upstream(sd_event_source*, int fd, uint32_t, void* forward);
   static int on_accept(sd_event_source*, int fd, uint32_t, void* self);
@@ -196,6 +211,10 @@ class DnsProxy {
   bool make_room_for(uint32_t slot);
   // A forwarded query was answered, failed or dropped: its budgets free up.
   void forward_done(const Pending& pending);
+  // The upstream pool is full and a sandbox below its share asks: the
+  // oldest query of `victim` over that transport gives up its place, and
+  // its client gets SERVFAIL.
+  void evict_upstream(uint32_t victim, bool tcp);
   void sweep_tcp(std::chrono::steady_clock::time_point now);
 
   sd_event* loop_;
@@ -239,10 +258,11 @@ class DnsProxy {
   struct Ipv4Endpoint {
     DnsProxy* proxy = nullptr;
     uint32_t slot = 0;
-    UniqueFd udp;
-    SdEventSourcePtr source;
+    UniqueFd udp, tcp;  // either may be closed: that one could not be made
+    SdEventSourcePtr source, tcp_source;
   };
   std::map<uint32_t, std::unique_ptr<Ipv4Endpoint>> ipv4_;  // by slot
+  UpstreamPool udp_pool_{kMaxUdpForwards}, tcp_pool_{kMaxTcpForwards};
   struct ForeignEndpoint {
     DnsProxy* proxy = nullptr;
     Foreign info;

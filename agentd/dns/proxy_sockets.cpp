@@ -30,10 +30,13 @@ Result<UniqueFd> bound_socket(int family, int type, const sockaddr* addr, sockle
   // its queries.
   if (type == SOCK_STREAM)
     if (auto st = set_int_option(fd.get(), SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR"); !st) return st.error();
-  // The IPv4 UDP sockets: the wildcard one and each sandbox's own
-  // 127.64.<slot> one share the port. SO_REUSEPORT, unlike SO_REUSEADDR,
-  // lets only sockets of the same uid (root's, agentd's) bind beside them;
-  // the hooks keep sandboxes off the port whatever their uid.
+  // The IPv4 sockets, UDP and TCP: the wildcard ones and each sandbox's own
+  // 127.64.<slot> ones share the port (a listener on a wildcard address
+  // keeps any other from the port, SO_REUSEADDR or not). SO_REUSEPORT,
+  // unlike SO_REUSEADDR, lets only sockets of the same uid (root's,
+  // agentd's) bind beside them; the hooks keep sandboxes off the port
+  // whatever their uid. Sockets on different addresses form no group: the
+  // kernel hands each sandbox's queries and connects to its own socket.
   if (shared_port)
     if (auto st = set_int_option(fd.get(), SOL_SOCKET, SO_REUSEPORT, 1, "SO_REUSEPORT"); !st) return st.error();
   if (family == AF_INET6)
@@ -52,7 +55,7 @@ Result<UniqueFd> listen_socket(int type, uint16_t port) {
   addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(INADDR_ANY);
   return bound_socket(AF_INET, type, reinterpret_cast<sockaddr*>(&addr), sizeof(addr), fmt::format("port {}", port),
-                      type == SOCK_DGRAM);
+                      true);
 }
 
 Result<UniqueFd> slot_socket(uint32_t slot, uint16_t port, int type, bool shared_port) {
@@ -61,7 +64,7 @@ Result<UniqueFd> slot_socket(uint32_t slot, uint16_t port, int type, bool shared
   addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(AGENTD_DNS_NET | slot);
   return bound_socket(AF_INET, type, reinterpret_cast<sockaddr*>(&addr), sizeof(addr),
-                      fmt::format("127.64.{}.{}:{}", slot >> 8, slot & 0xff, port), shared_port && type == SOCK_DGRAM);
+                      fmt::format("127.64.{}.{}:{}", slot >> 8, slot & 0xff, port), shared_port);
 }
 
 Result<UniqueFd> listen_socket6(int type, uint16_t port) {

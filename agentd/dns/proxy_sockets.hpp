@@ -16,14 +16,15 @@ namespace agentd::dns {
 Status set_int_option(int fd, int level, int name, int value, const char* what);
 
 // Non-blocking, bound (and listening, for TCP). shared_port: SO_REUSEPORT,
-// for the IPv4 UDP sockets that share the proxy's port.
+// for the IPv4 sockets that share the proxy's port (the wildcard ones and
+// each sandbox's own).
 Result<UniqueFd> bound_socket(int family, int type, const sockaddr* addr, socklen_t len, const std::string& where,
                               bool shared_port = false);
 // 0.0.0.0:<port>: every 127.64.x.y is local through the loopback route,
 // and only a wildcard bind receives them all.
 Result<UniqueFd> listen_socket(int type, uint16_t port);
-// A sandbox's own socket at 127.64.<slot>:<port>; shared_port: beside the
-// wildcard UDP socket (agentd's own namespace only).
+// A sandbox's own socket (UDP, or a TCP listener) at 127.64.<slot>:<port>;
+// shared_port: beside the wildcard ones (agentd's own namespace only).
 Result<UniqueFd> slot_socket(uint32_t slot, uint16_t port, int type = SOCK_DGRAM, bool shared_port = true);
 // [::1]:<port>.
 Result<UniqueFd> listen_socket6(int type, uint16_t port);

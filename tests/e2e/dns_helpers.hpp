@@ -1,9 +1,11 @@
 // What the DNS e2e tests share: dig inside a sandbox, read back; the
-// DNS denial records about a name.
+// DNS denial records about a name; waiting for a test server's word.
 #pragma once
 
 #include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <set>
 #include <sstream>
 #include <string>
@@ -21,6 +23,19 @@ struct DigResult {
   std::string ede;                   // the EDE line, if any
   std::string raw;
 };
+
+// Whether `file` holds `text` (a server of the test said it is ready),
+// within 5 s.
+inline bool wait_for_text(const std::filesystem::path& file, const std::string& text) {
+  for (int i = 0; i < 100; ++i) {
+    std::ifstream in(file);
+    std::stringstream content;
+    content << in.rdbuf();
+    if (content.str().find(text) != std::string::npos) return true;
+    usleep(50'000);
+  }
+  return false;
+}
 
 // dig inside the sandbox; `args` are dig's (server, name, type, +tcp).
 inline DigResult dig_in(const World& world, const std::string& agent, std::vector<std::string> args) {

@@ -16,17 +16,32 @@
 //       queries for NAME as fast as the socket takes them, never reading an
 //       answer, for up to SECONDS; print how many were sent and whether (and
 //       after how long) the server closed the connection
-//   dnsprobe udpflood ADDR PORT NAME SECONDS    send queries for NAME over
-//       UDP as fast as the socket takes them for SECONDS, never reading an
-//       answer; print how many were sent
+//   dnsprobe udpflood ADDR PORT NAME SECONDS [PER_SECOND]    send queries
+//       for NAME over UDP as fast as the socket takes them (or PER_SECOND)
+//       for SECONDS, never reading an answer; print how many were sent
+//   dnsprobe silent ADDR PORT ANSWER_IP SILENT_NAME    a UDP "resolver" that
+//       never answers SILENT_NAME (or a name under it) and answers every
+//       other A query with ANSWER_IP (TTL 300), any other type with an empty
+//       NOERROR, until SIGTERM
+//   dnsprobe connflood ADDR PORT SECONDS PARALLEL    connect over TCP in a
+//       tight loop for SECONDS, PARALLEL connects at once: each is held
+//       while the server keeps it, and given up for a fresh one when the
+//       handshake has not completed within 100 ms; print how many connects
+//       were tried and how many completed
+//   dnsprobe tcpask ADDR PORT NAME COUNT    COUNT queries for NAME over TCP,
+//       one after another, a connection each (5 s at most each); print how
+//       many were answered, how many connections needed a retransmission
+//       (a SYN the server's backlog dropped) and the slowest in ms
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <fcntl.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <vector>
 
@@ -232,7 +247,7 @@ int pipeline(const std::string& addr, int port, const std::string& name, int sec
   return 0;
 }
 
-int udpflood(const std::string& addr, int port, const std::string& name, int seconds) {
+int udpflood(const std::string& addr, int port, const std::string& name, int seconds, int per_second) {
   sockaddr_storage to{};
   socklen_t to_len = 0;
   if (!parse_address(addr, port, to, to_len)) return 2;
@@ -246,6 +261,10 @@ int udpflood(const std::string& addr, int port, const std::string& name, int sec
   const auto start = std::chrono::steady_clock::now();
   uint64_t sent = 0;
   while (seconds_since(start) < seconds) {
+    if (per_second > 0 && static_cast<double>(sent) >= seconds_since(start) * per_second) {
+      usleep(1000);
+      continue;
+    }
     wire[0] = static_cast<uint8_t>(sent >> 8);
     wire[1] = static_cast<uint8_t>(sent);
     if (send(fd, wire.data(), wire.size(), 0) == static_cast<ssize_t>(wire.size())) ++sent;
@@ -255,7 +274,195 @@ int udpflood(const std::string& addr, int port, const std::string& name, int sec
   return 0;
 }
 
+// Connects in a loop, holding what the server keeps: a sandbox that would
+// fill the proxy's accept backlog.
+int connflood(const std::string& addr, int port, int seconds, int parallel) {
+  sockaddr_storage to{};
+  socklen_t to_len = 0;
+  if (!parse_address(addr, port, to, to_len) || parallel < 1) return 2;
+  struct Attempt {
+    int fd = -1;
+    bool connected = false;
+    std::chrono::steady_clock::time_point since;
+  };
+  std::vector<Attempt> attempts(static_cast<size_t>(parallel));
+  uint64_t tried = 0, completed = 0;
+  const auto start = std::chrono::steady_clock::now();
+  auto open_one = [&](Attempt& a) {
+    a.fd = socket(to.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    a.connected = false;
+    a.since = std::chrono::steady_clock::now();
+    if (a.fd < 0) return;
+    ++tried;
+    if (connect(a.fd, reinterpret_cast<sockaddr*>(&to), to_len) == 0) {
+      a.connected = true;
+      ++completed;
+    }
+  };
+  std::vector<pollfd> fds(attempts.size());
+  while (seconds_since(start) < seconds) {
+    for (size_t i = 0; i < attempts.size(); ++i) {
+      Attempt& a = attempts[i];
+      if (a.fd < 0) open_one(a);
+      fds[i] = {a.fd, static_cast<short>(a.connected ? POLLIN : POLLOUT), 0};
+    }
+    poll(fds.data(), fds.size(), 10);
+    const auto now = std::chrono::steady_clock::now();
+    for (size_t i = 0; i < attempts.size(); ++i) {
+      Attempt& a = attempts[i];
+      if (a.fd < 0) continue;
+      bool done = false;
+      if (!a.connected) {
+        int error = 0;
+        socklen_t len = sizeof(error);
+        if (fds[i].revents & (POLLOUT | POLLERR | POLLHUP)) {
+          getsockopt(a.fd, SOL_SOCKET, SO_ERROR, &error, &len);
+          if (error == 0 && !(fds[i].revents & (POLLERR | POLLHUP))) {
+            a.connected = true;
+            ++completed;
+          } else {
+            done = true;
+          }
+        } else if (now - a.since > std::chrono::milliseconds(100)) {
+          done = true;  // a SYN dropped: a fresh one at once rather than the kernel's retry in a second
+        }
+      } else if (fds[i].revents) {
+        done = closed_by_peer(a.fd);  // closed by the server: connect again
+      }
+      if (done) {
+        close(a.fd);
+        a.fd = -1;
+      }
+    }
+  }
+  std::printf("{\"op\":\"connflood\",\"ok\":true,\"tried\":%llu,\"completed\":%llu}\n",
+              static_cast<unsigned long long>(tried), static_cast<unsigned long long>(completed));
+  for (auto& a : attempts)
+    if (a.fd >= 0) close(a.fd);
+  return 0;
+}
+
+// One query over a connection of its own: whether it was answered, and
+// whether the connection needed a retransmission on the way.
+int tcpask(const std::string& addr, int port, const std::string& name, int count) {
+  sockaddr_storage to{};
+  socklen_t to_len = 0;
+  if (!parse_address(addr, port, to, to_len) || count < 1) return 2;
+  std::vector<uint8_t> wire = a_query(name);
+  if (wire.empty()) return 2;
+  int answered = 0, retransmitted = 0;
+  double slowest = 0;
+  for (int i = 0; i < count; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    const auto left_ms = [&] { return std::max(0, static_cast<int>(5000 - seconds_since(start) * 1000)); };
+    int fd = socket(to.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (fd < 0) continue;
+    wire[0] = 0x42;
+    wire[1] = static_cast<uint8_t>(i);
+    std::string framed{static_cast<char>(wire.size() >> 8), static_cast<char>(wire.size() & 0xff)};
+    framed.append(reinterpret_cast<const char*>(wire.data()), wire.size());
+    bool ok = connect(fd, reinterpret_cast<sockaddr*>(&to), to_len) == 0 || errno == EINPROGRESS;
+    pollfd pfd{fd, POLLOUT, 0};
+    int error = 0;
+    socklen_t len = sizeof(error);
+    ok = ok && poll(&pfd, 1, left_ms()) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) == 0 && error == 0;
+    ok = ok && send(fd, framed.data(), framed.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(framed.size());
+    std::string in;
+    while (ok) {
+      if (in.size() >= 2 && in.size() >= 2 + static_cast<size_t>((static_cast<uint8_t>(in[0]) << 8) | static_cast<uint8_t>(in[1]))) break;
+      pollfd r{fd, POLLIN, 0};
+      char buffer[4096];
+      const ssize_t n = poll(&r, 1, left_ms()) == 1 ? recv(fd, buffer, sizeof(buffer), 0) : -1;
+      if (n <= 0) ok = false;
+      else in.append(buffer, static_cast<size_t>(n));
+    }
+    tcp_info info{};
+    socklen_t info_len = sizeof(info);
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &info_len) == 0 && info.tcpi_total_retrans > 0) ++retransmitted;
+    // The answer: our id, QR, NOERROR.
+    if (ok && in.size() >= 2 + 12 && static_cast<uint8_t>(in[2]) == 0x42 && static_cast<uint8_t>(in[3]) == i &&
+        (static_cast<uint8_t>(in[4]) & 0x80) && (static_cast<uint8_t>(in[5]) & 0x0f) == 0)
+      ++answered;
+    slowest = std::max(slowest, seconds_since(start) * 1000);
+    close(fd);
+  }
+  std::printf("{\"op\":\"tcpask\",\"ok\":true,\"asked\":%d,\"answered\":%d,\"retransmitted\":%d,\"slowest_ms\":%.1f}\n",
+              count, answered, retransmitted, slowest);
+  return 0;
+}
+
 volatile sig_atomic_t stopping = 0;
+
+// The name of a query (lowercase, no final dot), or empty.
+std::string question_name(const uint8_t* data, size_t size) {
+  std::string name;
+  size_t at = 12;
+  while (at < size && data[at] != 0 && data[at] < 64) {
+    const size_t length = data[at];
+    if (at + 1 + length > size) return {};
+    if (!name.empty()) name.push_back('.');
+    for (size_t i = 0; i < length; ++i) name.push_back(static_cast<char>(std::tolower(data[at + 1 + i])));
+    at += 1 + length;
+  }
+  return name;
+}
+
+// A resolver that keeps some queries waiting for ever: what an upstream
+// that is slow for some names looks like to the proxy.
+int silent(const std::string& addr, int port, const std::string& answer_ip, const std::string& silent_name) {
+  signal(SIGTERM, [](int) { stopping = 1; });
+  sockaddr_storage at{};
+  socklen_t at_len = 0;
+  in_addr answer{};
+  if (!parse_address(addr, port, at, at_len) || inet_pton(AF_INET, answer_ip.c_str(), &answer) != 1) return 2;
+  int fd = socket(at.ss_family, SOCK_DGRAM, 0);
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&at), at_len) != 0) {
+    std::printf("{\"op\":\"silent\",\"ok\":false,\"errno\":%d}\n", errno);
+    return 1;
+  }
+  std::printf("{\"op\":\"silent\",\"ready\":true}\n");
+  std::fflush(stdout);
+  uint64_t kept = 0, answered = 0;
+  while (!stopping) {
+    pollfd pfd{fd, POLLIN, 0};
+    if (poll(&pfd, 1, 200) != 1) continue;
+    uint8_t buffer[4096];
+    sockaddr_storage from{};
+    socklen_t from_len = sizeof(from);
+    const ssize_t n = recvfrom(fd, buffer, sizeof(buffer), 0, reinterpret_cast<sockaddr*>(&from), &from_len);
+    if (n < 12 + 5 || (buffer[2] & 0x80)) continue;
+    const std::string name = question_name(buffer, static_cast<size_t>(n));
+    if (name.empty()) continue;
+    if (name == silent_name ||
+        (name.size() > silent_name.size() && name.compare(name.size() - silent_name.size(), silent_name.size(), silent_name) == 0 &&
+         name[name.size() - silent_name.size() - 1] == '.')) {
+      ++kept;
+      continue;
+    }
+    // The question ends after the name's zero byte, its type and class.
+    size_t end = 12;
+    while (end < static_cast<size_t>(n) && buffer[end] != 0) end += 1 + buffer[end];
+    end += 1 + 4;
+    if (end > static_cast<size_t>(n)) continue;
+    const bool type_a = buffer[end - 4] == 0 && buffer[end - 3] == 1;
+    std::string reply(reinterpret_cast<const char*>(buffer), end);
+    reply[2] = static_cast<char>(0x80 | (buffer[2] & 0x01) | 0x04);  // QR, AA, RD as asked
+    reply[3] = static_cast<char>(0x80);                               // RA, NOERROR
+    reply[4] = 0, reply[5] = 1;                                       // one question
+    reply[6] = 0, reply[7] = type_a ? 1 : 0;                          // the answer
+    reply.replace(8, 4, std::string(4, '\0'));                        // nothing else (no OPT)
+    if (type_a) {
+      const unsigned char rr[] = {0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0x01, 0x2c, 0, 4};  // the name, A, IN, TTL 300
+      reply.append(reinterpret_cast<const char*>(rr), sizeof(rr));
+      reply.append(reinterpret_cast<const char*>(&answer.s_addr), 4);
+    }
+    sendto(fd, reply.data(), reply.size(), 0, reinterpret_cast<sockaddr*>(&from), from_len);
+    ++answered;
+  }
+  std::printf("{\"op\":\"silent\",\"kept\":%llu,\"answered\":%llu}\n", static_cast<unsigned long long>(kept),
+              static_cast<unsigned long long>(answered));
+  return 0;
+}
 
 int record(const std::string& addr, int port, const std::string& file) {
   signal(SIGTERM, [](int) { stopping = 1; });
@@ -299,7 +506,11 @@ int main(int argc, char** argv) {
   if (cmd == "hostile" && argc == 5) return hostile(argv[2], std::atoi(argv[3]), argv[4]);
   if (cmd == "record" && argc == 5) return record(argv[2], std::atoi(argv[3]), argv[4]);
   if (cmd == "hold" && argc == 6) return hold(argv[2], std::atoi(argv[3]), std::atoi(argv[4]), std::atoi(argv[5]));
-  if (cmd == "udpflood" && argc == 6) return udpflood(argv[2], std::atoi(argv[3]), argv[4], std::atoi(argv[5]));
+  if (cmd == "udpflood" && (argc == 6 || argc == 7))
+    return udpflood(argv[2], std::atoi(argv[3]), argv[4], std::atoi(argv[5]), argc == 7 ? std::atoi(argv[6]) : 0);
+  if (cmd == "silent" && argc == 6) return silent(argv[2], std::atoi(argv[3]), argv[4], argv[5]);
+  if (cmd == "connflood" && argc == 6) return connflood(argv[2], std::atoi(argv[3]), std::atoi(argv[4]), std::atoi(argv[5]));
+  if (cmd == "tcpask" && argc == 6) return tcpask(argv[2], std::atoi(argv[3]), argv[4], std::atoi(argv[5]));
   if (cmd == "pipeline" && argc == 6) return pipeline(argv[2], std::atoi(argv[3]), argv[4], std::atoi(argv[5]));
   std::fprintf(stderr, "usage: see the comment at the top of dnsprobe.cpp\n");
   return 2;

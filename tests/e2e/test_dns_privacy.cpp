@@ -55,17 +55,6 @@ std::vector<Received> received(const std::filesystem::path& file) {
   return all;
 }
 
-bool wait_for(const std::filesystem::path& file, const std::string& text) {
-  for (int i = 0; i < 100; ++i) {
-    std::ifstream in(file);
-    std::stringstream content;
-    content << in.rdbuf();
-    if (content.str().find(text) != std::string::npos) return true;
-    usleep(50'000);
-  }
-  return false;
-}
-
 bool recorded(const World& world, const std::string& reason, const std::string& field, const std::string& value) {
   return world
       .wait_for_denial([&](const json& d) { return d.value("reason", "") == reason && d.value(field, "") == value; })
@@ -79,7 +68,7 @@ TEST_CASE("a query reaches the upstream rebuilt: no EDNS option, no extra record
   world.write_policy("acme.yaml", kPolicy);
   const auto log = world.dir() / "upstream.log";
   world.serve_in_net({DNSPROBE_BIN, "record", "198.51.100.20", "5300", log.string()}, "recorder");
-  REQUIRE(wait_for(world.dir() / "recorder.out", "\"ready\":true"));
+  REQUIRE(wait_for_text(world.dir() / "recorder.out", "\"ready\":true"));
   REQUIRE(world.start_agentd({"--dns-upstream", "198.51.100.20:5300"}));
 
   for (int i = 0; i < 2; ++i) {

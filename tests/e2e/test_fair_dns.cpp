@@ -1,14 +1,17 @@
 // Fair under abuse, the DNS side (issue 12): sandbox A of one tenant
 // exceeds each of its DNS budgets (learned addresses, TCP connections,
-// answers it does not read) and sandbox B of another tenant still resolves
-// and connects; `agentctl status` and the denial records show what A hit.
+// answers it does not read, queries upstream, connects) and sandbox B of
+// another tenant still resolves and connects; `agentctl status` and the
+// denial records show what A hit.
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "dns_helpers.hpp"
 #include "expectations.hpp"
@@ -36,6 +39,16 @@ json dns_budget(const World& world, const std::string& agent) {
     if (s.value("agent", "") == agent) return s;
   return nullptr;
 }
+
+// status.dns.sandboxes[] by agent, from one reading of the status.
+std::map<std::string, json> dns_budgets(const json& status) {
+  std::map<std::string, json> by_agent;
+  if (status.is_object())
+    for (const auto& s : status["dns"]["sandboxes"]) by_agent[s.value("agent", "")] = s;
+  return by_agent;
+}
+
+json status_json(const World& world) { return json::parse(world.agentctl({"status", "-o", "json"}).out, nullptr, false); }
 
 // B of the other tenant resolves over UDP and TCP and connects.
 void other_tenant_unaffected(const World& world) {
@@ -226,5 +239,110 @@ TEST_CASE("a UDP query flood of one sandbox fills its own queue only: another te
   INFO(a.dump() << " " << b.dump());
   CHECK(a["in_flight_refused"].get<long>() > 0);
   CHECK(b["in_flight_refused"] == 0);
+  CHECK(world.stray_packets() == 0);
+}
+
+TEST_CASE("seven sandboxes at their in-flight cap against a silent upstream: another tenant's names still resolve") {
+  World world;
+  write_policies(world);
+  // An upstream that never answers flood.many.example.test and answers
+  // every other name at once (198.51.100.10): the flooders' queries sit
+  // upstream until the proxy's timeout, 64 of each sandbox, 448 together,
+  // more than the proxy sends upstream over UDP at once (384).
+  world.serve_in_net({DNSPROBE_BIN, "silent", "198.51.100.20", "5300", "198.51.100.10", "flood.many.example.test"},
+                     "upstream");
+  REQUIRE(wait_for_text(world.dir() / "upstream.out", "\"ready\":true"));
+  REQUIRE(world.start_agentd({"--dns-upstream", "198.51.100.20:5300"}));
+  std::vector<std::string> flooders;
+  std::vector<pid_t> pids;
+  for (int i = 1; i <= 7; ++i) {
+    flooders.push_back("acme/eng/flood" + std::to_string(i));
+    // 1000 a second: far more than 64 every 2 s, the proxy's timeout.
+    pids.push_back(world.spawn_in_sandbox(flooders.back(),
+                                          {"udpflood", "203.0.113.99", "53", "flood.many.example.test", "25", "1000"},
+                                          "flood" + std::to_string(i), DNSPROBE_BIN));
+  }
+  // Bounded: until the flooders hold (nearly) every place upstream.
+  size_t held = 0;
+  for (int i = 0; i < 300 && held < 7 * 48; ++i) {
+    held = 0;
+    auto use = dns_budgets(status_json(world));
+    for (const auto& f : flooders)
+      if (use.count(f)) held += use[f]["in_flight"].get<size_t>();
+    if (held < 7 * 48) usleep(50'000);
+  }
+  INFO("the flooders hold " << held << " queries upstream");
+  REQUIRE(held >= 7 * 48);
+  // B asks ten names, each once (never from the cache), one try each: a
+  // query the full pool refused would show as SERVFAIL, no address.
+  auto asks = world.in_sandbox(
+      kB, {"sh", "-c",
+           "for n in api b1 b2 b3 b4 b5 b6 b7 b8 b9; do name=$n.many.example.test; [ $n = api ] && "
+           "name=api.example.test; dig +tries=1 +time=3 +short @203.0.113.99 $name; done"});
+  INFO(asks.describe());
+  int answered = 0;
+  std::istringstream lines(asks.out);
+  std::string line;
+  while (std::getline(lines, line)) answered += line == "198.51.100.10";
+  CHECK(answered == 10);
+  // The flooders, and only they, were refused past their share.
+  const json status = status_json(world);
+  auto use = dns_budgets(status);
+  uint64_t past_share = 0;
+  for (const auto& f : flooders) {
+    const json u = use[f];
+    INFO(f << ": " << u.dump());
+    REQUIRE(u.is_object());
+    CHECK(u["upstream_refused"].get<uint64_t>() > 0);
+    past_share += u["upstream_refused"].get<uint64_t>();
+  }
+  CHECK(status["dns"]["queries"]["over_budget"].get<uint64_t>() >= past_share);
+  CHECK(status["dns"]["upstream_pool"]["udp"]["size"] == 384);
+  CHECK(status["dns"]["upstream_pool"]["udp"]["in_flight"].get<size_t>() <= 384);
+  const json b = use[kB];
+  INFO(b.dump());
+  REQUIRE(b.is_object());
+  CHECK(b["upstream_refused"] == 0);
+  CHECK(b["in_flight_refused"] == 0);
+  CHECK(world.agentctl({"status"}).out.find("PAST SHARE") != std::string::npos);
+  for (size_t i = 0; i < pids.size(); ++i) world.wait_spawned(pids[i], "flood" + std::to_string(i + 1));
+  CHECK(world.stray_packets() == 0);
+}
+
+TEST_CASE("a sandbox connecting to the DNS proxy in a tight loop fills its own backlog: another's TCP queries connect at once") {
+  World world;
+  write_policies(world);
+  REQUIRE(world.start_agentd());
+  // A connects without pause, 800 connects at once, holding what it keeps.
+  const pid_t flooder =
+      world.spawn_in_sandbox(kA, {"connflood", "203.0.113.99", "53", "20", "800"}, "connflood", DNSPROBE_BIN);
+  // Bounded: until agentd has refused A's connects past its cap many times.
+  json a;
+  for (int i = 0; i < 200; ++i) {
+    a = dns_budget(world, kA);
+    if (a.is_object() && a["tcp_refused"].get<int>() >= 2000) break;
+    usleep(50'000);
+  }
+  INFO(a.dump());
+  REQUIRE(a.is_object());
+  REQUIRE(a["tcp_refused"].get<int>() >= 2000);
+  // B asks 40 times over TCP, a connection each. A SYN that a full accept
+  // backlog dropped is sent again only after a second: counted as a
+  // retransmission, whatever the machine's speed.
+  auto asked = world.in_sandbox(kB, {DNSPROBE_BIN, "tcpask", "203.0.113.99", "53", "api.example.test", "40"});
+  INFO(asked.describe());
+  auto result = last_line(asked);
+  REQUIRE(result.is_object());
+  CHECK(result["answered"] == 40);
+  CHECK(result["retransmitted"] == 0);
+  auto flood = world.wait_spawned(flooder, "connflood");
+  INFO(flood.describe());
+  auto flooded = last_line(flood);
+  REQUIRE(flooded.is_object());
+  CHECK(flooded["tried"].get<long>() > 5000);  // it did flood
+  const json status = status_json(world);
+  CHECK(status["dns"]["tcp"]["own_listeners"].get<int>() >= 2);  // A's and B's
+  const json b = dns_budget(world, kB);
+  CHECK(b["tcp_refused"] == 0);
   CHECK(world.stray_packets() == 0);
 }
