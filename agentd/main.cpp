@@ -29,6 +29,12 @@ int main(int argc, char** argv) {
                  "uids (and gids) of sandboxes whose policy names no user, FIRST-LAST: sandbox slot N runs as "
                  "FIRST+N; no account of the host may own one")
       ->capture_default_str();
+  app.add_option("--sandbox-nice", options.sandbox_nice,
+                 "how many nice levels below agentd's own the commands agentctl run starts (0-19, at most "
+                 "nice 19): under CPU contention agentd, which answers every sandbox's DNS, and the host run "
+                 "first; a sandbox cannot take it back")
+      ->check(CLI::Range(0, 19))
+      ->capture_default_str();
   app.add_option("--events-log", options.events_log, "denial records as JSON lines [default: stdout]");
   app.add_flag("!--no-watch", options.watch_policy, "do not reload when policy files change (SIGHUP and "
                "agentctl policy apply still do)");

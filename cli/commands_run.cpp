@@ -61,6 +61,7 @@ int run_command(const Globals& g, const std::string& agent, const std::string& u
 
   agentd::sandbox::LaunchSpec spec;
   spec.cgroup_dir = sandbox->value("cgroup", "");
+  spec.nice = sandbox->value("nice", 0);
   spec.argv = argv;
   // The policy's user is the operator's decision; --user may only agree.
   if (profile->user && !user.empty() && *profile->user != user)

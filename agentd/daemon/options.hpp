@@ -24,6 +24,7 @@ struct Options {
   bool watch_policy = true;          // reload when files in the policy dir change
   unsigned reload_settle_ms = 25;    // quiet time after the last change before reloading
   sandbox::UidRange sandbox_uids;    // uids of sandboxes whose policy names no user
+  int sandbox_nice = 5;              // the nice value agentctl run starts sandboxes at
   DnsSettings dns;
   ApprovalOptions approvals;
   bpf::RecordBudget record_budget;   // each sandbox's denial records (bpf/record_budget.bpf.h)

@@ -6,6 +6,7 @@
 #include <linux/sched.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -58,7 +59,7 @@ struct ChildFailure {
 };
 enum Step {
   kSignals = 1, kFds, kProc, kHide, kBounding, kGroups, kGid, kUid, kCaps, kNoNewPrivs, kLandlock, kSeccomp,
-  kFork, kExec
+  kFork, kExec, kNice
 };
 
 const char* step_name(int step) {
@@ -76,6 +77,7 @@ const char* step_name(int step) {
     case kLandlock: return "enforcing the Landlock ruleset";
     case kSeccomp: return "installing the seccomp filter";
     case kFork: return "starting the command under the sandbox's init";
+    case kNice: return "lowering the sandbox's CPU priority";
     default: return "running";
   }
 }
@@ -115,6 +117,12 @@ void switch_user(const Identity& identity, int pipe_fd) {
   // stdin, stdout and stderr closes at exec (the report pipe too).
   if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) != 0) fail_child(pipe_fd, kFds);
   check_step(pipe_fd, kProc, mount_private_proc());
+  // Only ever lower the priority (a higher nice value), never raise it
+  // over what agentctl was started with. Before the user changes; the
+  // sandbox's user cannot lower it back (RLIMIT_NICE is 0 for it).
+  errno = 0;
+  const int current = getpriority(PRIO_PROCESS, 0);
+  if (errno == 0 && spec.nice > current && setpriority(PRIO_PROCESS, 0, spec.nice) != 0) fail_child(pipe_fd, kNice);
   const Confinement* c = spec.confinement;
   if (c) {
     // What needs privileges first, while we have them.

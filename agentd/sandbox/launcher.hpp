@@ -26,6 +26,7 @@ struct LaunchSpec {
   // Otherwise agentd's uid for the sandbox (gid: the same number, no
   // supplementary groups); no account owns it, so no NSS lookup.
   std::optional<uint32_t> sandbox_uid;
+  int nice = 0;  // the command's nice value, where that is lower priority than agentctl's own
   // Applied in the child before exec (confinement.hpp); without it only
   // the cgroup and the closing of inherited descriptors apply (tests).
   const Confinement* confinement = nullptr;

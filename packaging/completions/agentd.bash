@@ -9,12 +9,12 @@ _agentd() {
     --config | --events-log | --roles | --audit-log | --resolv-conf) _filedir; return ;;
     --reload-settle-ms | --dns-upstream | --dns-port | --dns-ipv6-port-base | --dns-min-ttl | --dns-protected |\
       --dns-learned-quota | --dns-tcp-per-sandbox | --dns-tcp-idle-timeout | --dns-in-flight-per-sandbox |\
-      --socket-group | --audit-retention | --audit-max-mb | --sandbox-uids | --audit-max-denials-per-second |\
+      --socket-group | --audit-retention | --audit-max-mb | --sandbox-uids | --sandbox-nice | --audit-max-denials-per-second |\
       --sandbox-records-per-second | --sandbox-record-burst | --approval-requests-per-sandbox |\
       --approval-requests-per-tenant | --grants-per-tenant | --max-sandboxes | --retire-grace | --metrics-listen | --metrics-sandboxes) return ;;
     --dns-refusal) COMPREPLY=($(compgen -W "refused nxdomain" -- "$cur")); return ;;
   esac
-  COMPREPLY=($(compgen -W "--config --policy-dir --state-dir --socket --cgroup-root --bpffs-dir --sandbox-uids --events-log
+  COMPREPLY=($(compgen -W "--config --policy-dir --state-dir --socket --cgroup-root --bpffs-dir --sandbox-uids --sandbox-nice --events-log
     --log-level --no-watch --reload-settle-ms --no-dns --dns-upstream --resolv-conf --dns-port --dns-ipv6-port-base
     --dns-min-ttl --dns-learned-quota --dns-tcp-per-sandbox --dns-tcp-idle-timeout --dns-in-flight-per-sandbox
     --dns-refusal --dns-protected --roles --socket-group --audit-log --audit-retention

@@ -4,7 +4,11 @@
 // cgroup2 is not offered the controller (a hybrid layout keeps cpu on v1,
 // as this development machine does), sandboxes run as before and status
 // says why; both are asserted, whichever this kernel's layout is.
+#include <sys/resource.h>
+
 #include <catch2/catch.hpp>
+
+#include <cerrno>
 
 #include <fstream>
 #include <string>
@@ -55,5 +59,40 @@ TEST_CASE("sandboxes share the CPU per tenant, team and agent where cgroup2 offe
     CHECK(cpu["sandbox_shares"] == false);
     CHECK(cpu["sandbox_shares_off"].get<std::string>().find("cpu controller is not offered") != std::string::npos);
     CHECK_FALSE(names_cpu(first_line(root / "cgroup.subtree_control")));
+  }
+}
+
+TEST_CASE("sandboxed commands run below agentd's priority and cannot take it back, even as root") {
+  // agentd runs at this test's nice value (it starts it); sandboxes at N
+  // levels below it, at most 19. At nice 0 for the test (it is root), so
+  // that the levels show however the machine started it; restored after.
+  errno = 0;
+  const int started_at = getpriority(PRIO_PROCESS, 0);
+  REQUIRE(errno == 0);
+  REQUIRE(setpriority(PRIO_PROCESS, 0, 0) == 0);
+  struct Restore {
+    int nice;
+    ~Restore() { (void)setpriority(PRIO_PROCESS, 0, nice); }
+  } restore{started_at};
+  for (const int levels : {7, 5}) {
+    const std::string expected = std::to_string(levels);
+    World world;
+    world.write_policy("acme.yaml", kAcmePolicy);
+    // The default is 5.
+    REQUIRE(world.start_agentd(levels == 5 ? std::vector<std::string>{} : std::vector<std::string>{"--sandbox-nice", "7"}));
+    for (const std::vector<std::string> user : {std::vector<std::string>{}, std::vector<std::string>{"--user", "root"}}) {
+      std::vector<std::string> argv = {"run", "--agent", "acme/eng/coder-1"};
+      argv.insert(argv.end(), user.begin(), user.end());
+      // Its own nice value, then an attempt to take the priority back:
+      // without CAP_SYS_NICE the kernel refuses (EACCES, 13).
+      argv.insert(argv.end(), {"--", "python3", "-c",
+                               "import os\nprint(os.getpriority(os.PRIO_PROCESS, 0))\ntry:\n"
+                               "    os.setpriority(os.PRIO_PROCESS, 0, 0)\n    print('lowered')\n"
+                               "except OSError as e:\n    print(e.errno)\nprint(os.getpriority(os.PRIO_PROCESS, 0))"});
+      auto run = world.agentctl(argv);
+      INFO(run.describe());
+      CHECK(run.exit_code == 0);
+      CHECK(run.out == expected + "\n13\n" + expected + "\n");
+    }
   }
 }
