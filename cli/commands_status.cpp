@@ -125,7 +125,8 @@ int status(const Globals& g) {
               << " refused, " << json_text(q["forwarded"]) << " forwarded (" << json_text(q["forwarded_tcp"]) << " over TCP), "
               << json_text(q["cache_hits"]) << " from the cache, " << json_text(q["upstream_failures"])
               << " upstream failures, " << json_text(q["mismatched"]) << " stray answers discarded, "
-              << json_text(q["malformed"]) << " malformed\n  learned: "
+              << json_text(q["malformed"]) << " malformed; reverse lookups: " << json_text(dns["reverse_answered"])
+              << " answered here, " << json_text(dns["reverse_refused"]) << " refused quietly\n  learned: "
               << json_text(dns["learned_entries"]) << " addresses now, " << json_text(dns["rebinding_refused"])
               << " refused for rebinding, " << json_text(dns["unlearnable_refused"])
               << " never learnable (broadcast, multicast, ...), " << json_text(dns["quota_refused"])

@@ -12,10 +12,13 @@
 #include "agentd/common/json_dump.hpp"
 #include "agentd/common/safe_text.hpp"
 #include "agentd/events/denial_record.hpp"
+#include "agentd/dns/reverse_name.hpp"
 #include "agentd/policy/names.hpp"
 #include "verdict.h"
 
 namespace agentd::daemon {
+
+constexpr uint16_t kTypePtr = 12;  // RFC 1035
 namespace {
 
 using nlohmann::json;
@@ -163,9 +166,11 @@ std::optional<dns::Bytes> DnsLearning::judge(uint32_t slot, const dns::Query& qu
     ++counted.allowed;
     return std::nullopt;
   }
+  const bool by_rule = decision.endpoint.has_value();
+  if (!by_rule && query.qtype == kTypePtr && dns::is_reverse_name(query.name))
+    return answer_reverse(slot, query, counted);
   ++names_refused_;
   ++counted.refused;
-  const bool by_rule = decision.endpoint.has_value();
   record_denial(slot, query, by_rule ? "deny_rule" : "no_rule", decision.explanation, transport);
   // A name no rule decided is a request operators see (agentctl watch); a
   // denied one is the policy's answer.
@@ -175,6 +180,27 @@ std::optional<dns::Bytes> DnsLearning::judge(uint32_t slot, const dns::Query& qu
       by_rule ? "A deny rule of the policy blocks it" : "Operators have been asked (agentctl watch); retry once allowed",
       sandbox->agent.str(), query.name);
   return dns::refusal(query, settings_.refusal, by_rule ? dns::kEdeBlocked : dns::kEdeProhibited, text);
+}
+
+// A reverse lookup no rule allows: tools ask one for every address they
+// print (ss, netstat, traceroute, curl -v), so it is no question for an
+// operator. An address this sandbox resolved is answered here with the
+// name it was learned from, which nothing upstream hears of; any other is
+// refused quietly: NXDOMAIN, counted, no record and no request.
+dns::Bytes DnsLearning::answer_reverse(uint32_t slot, const dns::Query& query, SlotQueries& counted) {
+  if (auto address = dns::reverse_address(query.name)) {
+    if (auto learned = name_of(slot, address->family, address->addr.data()); learned && !learned->expired) {
+      ++reverse_answered_;
+      ++counted.allowed;
+      const auto ttl = std::clamp<int64_t>(learned->remaining.count(), 1, 300);
+      return dns::local_ptr_answer(query, learned->name, static_cast<uint32_t>(ttl));
+    }
+  }
+  ++reverse_refused_;
+  ++counted.refused;
+  return dns::refusal(query, dns::Refusal::nxdomain, dns::kEdeProhibited,
+                      "agentd: reverse lookups are answered only for addresses this sandbox resolved; "
+                      "nothing was forwarded");
 }
 
 dns::Bytes DnsLearning::learn(uint32_t slot, const dns::Query& query, const uint8_t* data, size_t size,
@@ -470,6 +496,8 @@ json DnsLearning::to_json() const {
   return {{"upstream", settings_.upstream.empty() ? json(nullptr) : json(settings_.upstream)},
           {"no_upstream", no_upstream_why_.empty() ? json(nullptr) : json(no_upstream_why_)},
           {"no_upstream_refused", no_upstream_refused_},
+          {"reverse_answered", reverse_answered_},
+          {"reverse_refused", reverse_refused_},
           {"port", settings_.port},
           {"min_ttl_seconds", settings_.min_ttl_seconds},
           {"refusal", settings_.refusal == dns::Refusal::nxdomain ? "nxdomain" : "refused"},

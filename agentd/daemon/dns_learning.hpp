@@ -156,8 +156,9 @@ class DnsLearning : public dns::QueryJudge {
     uint64_t allowed = 0, refused = 0;
   };
   std::map<uint32_t, SlotQueries> slot_queries_;
+  dns::Bytes answer_reverse(uint32_t slot, const dns::Query& query, SlotQueries& counted);
   uint64_t learned_total_ = 0, rebinding_refused_ = 0, unlearnable_refused_ = 0, names_refused_ = 0, records_held_ = 0,
-           quota_refused_ = 0, evicted_ = 0, no_upstream_refused_ = 0;
+           quota_refused_ = 0, evicted_ = 0, no_upstream_refused_ = 0, reverse_answered_ = 0, reverse_refused_ = 0;
   std::string no_upstream_why_;
   bool dirty_ = false;
 };

@@ -263,6 +263,30 @@ Bytes refusal(const Query& query, Refusal how, uint16_t ede_code, const std::str
   return wire ? *wire : Bytes{};
 }
 
+Bytes local_ptr_answer(const Query& query, const std::string& target, uint32_t ttl) {
+  PktPtr pkt = response_to(query);
+  ldns_pkt* p = pkt.get();
+  ldns_pkt_set_aa(p, false);
+  ldns_rdf* owner = nullptr;
+  ldns_rdf* rdata = nullptr;
+  if (ldns_str2rdf_dname(&owner, (query.name + ".").c_str()) != LDNS_STATUS_OK ||
+      ldns_str2rdf_dname(&rdata, (target + ".").c_str()) != LDNS_STATUS_OK) {
+    ldns_rdf_deep_free(owner);
+    ldns_rdf_deep_free(rdata);
+    return refusal(query, Refusal::servfail, kEdeOther, "agentd: cannot write this answer");
+  }
+  ldns_rr* rr = ldns_rr_new();
+  ldns_rr_set_owner(rr, owner);
+  ldns_rr_set_type(rr, LDNS_RR_TYPE_PTR);
+  ldns_rr_set_class(rr, LDNS_RR_CLASS_IN);
+  ldns_rr_set_ttl(rr, ttl);
+  ldns_rr_push_rdf(rr, rdata);
+  ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER, rr);
+  if (query.has_edns) ldns_pkt_set_edns_udp_size(p, kOurUdpSize);
+  auto wire = to_wire(p);
+  return wire ? *wire : Bytes{};
+}
+
 Bytes truncated_response(const Query& query) {
   PktPtr pkt = response_to(query);
   ldns_pkt_set_tc(pkt.get(), true);

@@ -92,6 +92,9 @@ Bytes refusal(const Query& query, Refusal how, uint16_t ede_code, const std::str
 // An empty answer with TC set (RFC 1035 4.2.1, RFC 7766): "ask again over
 // TCP", for a UDP resolver whose answer would be larger than it takes.
 Bytes truncated_response(const Query& query);
+// An answer agentd makes itself: one PTR record naming `target`, valid for
+// `ttl` seconds (a reverse lookup of an address the sandbox resolved).
+Bytes local_ptr_answer(const Query& query, const std::string& target, uint32_t ttl);
 // FORMERR / SERVFAIL / NOTIMP for a message whose header could be read.
 Bytes error_response(const uint8_t* data, size_t size, uint16_t rcode);
 

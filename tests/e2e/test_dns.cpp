@@ -116,6 +116,41 @@ TEST_CASE("AAAA answers are learned as IPv6 addresses") {
   expect_ok(world.netprobe_in_sandbox(kEng, {"connect", "tcp", "2001:db8:1::10", "443"}));
 }
 
+TEST_CASE("reverse lookups: a resolved address is answered with its name, others refused quietly") {
+  World world;
+  world.write_policy("acme.yaml", kHostPolicy);
+  REQUIRE(world.start_agentd());
+  REQUIRE(dig_in(world, kEng, {"@198.51.100.53", "api.example.test"}).addresses.size() == 1);
+  REQUIRE(dig_in(world, kEng, {"@198.51.100.53", "api.example.test", "AAAA"}).addresses.size() == 1);
+  for (const char* address : {"198.51.100.10", "2001:db8:1::10"}) {
+    DigResult ptr = dig_in(world, kEng, {"@198.51.100.53", "-x", address});
+    INFO(ptr.raw);
+    CHECK(ptr.status == "NOERROR");
+    const auto answer = ptr.raw.find("ANSWER SECTION");
+    REQUIRE(answer != std::string::npos);
+    CHECK(ptr.raw.find("PTR", answer) != std::string::npos);
+    CHECK(ptr.raw.find("api.example.test.", answer) != std::string::npos);
+  }
+  // Another sandbox never resolved it: nothing to answer; nor any address
+  // nobody resolved. No request, no record: ss and curl -v ask all day.
+  DigResult other = dig_in(world, "acme/eng/coder-2", {"@198.51.100.53", "-x", "198.51.100.10"});
+  INFO(other.raw);
+  CHECK(other.status == "NXDOMAIN");
+  DigResult unknown = dig_in(world, kEng, {"@198.51.100.53", "-x", "198.51.100.66"});
+  INFO(unknown.raw);
+  CHECK(unknown.status == "NXDOMAIN");
+  CHECK(unknown.ede.find("only for addresses this sandbox resolved") != std::string::npos);
+  auto status = agentctl_json(world, {"status"});
+  REQUIRE(status.is_object());
+  CHECK(status["dns"]["reverse_answered"] == 2);
+  CHECK(status["dns"]["reverse_refused"] == 2);
+  auto requests = agentctl_json(world, {"approvals", "list"});
+  REQUIRE(requests.is_array());
+  CHECK(requests.empty());
+  CHECK(dns_denials(world, "66.100.51.198.in-addr.arpa").empty());
+  CHECK(world.stray_packets() == 0);
+}
+
 TEST_CASE("a CNAME chain is followed and its final addresses learned") {
   World world;
   world.write_policy("acme.yaml", kHostPolicy);
