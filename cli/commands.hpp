@@ -49,6 +49,9 @@ int approvals_answer_all(const Globals& g, const AgentFilter& filter, bool allow
                          const std::string& duration, bool always);
 int grants_list(const Globals& g);
 int grants_revoke(const Globals& g, uint64_t id);
+// The standing grants of one tenant (--tenant, or the only one with any)
+// as policy YAML to merge into its file.
+int grants_export(const Globals& g, const std::string& tenant);
 int audit(const Globals& g, const std::string& agent, const std::string& since, const std::string& decision,
           size_t limit);
 

@@ -1,6 +1,7 @@
 // agentctl approvals list|approve|deny, grants list|revoke, audit: the
 // same answers as the watch prompt, for scripts.
 #include <iostream>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -8,6 +9,7 @@
 #include "agentd/common/json_dump.hpp"
 #include "record_text.hpp"
 #include "commands.hpp"
+#include "grants_export.hpp"
 #include "table.hpp"
 #include "terminal_text.hpp"
 
@@ -158,6 +160,29 @@ int grants_revoke(const Globals& g, uint64_t id) {
   return call_and_print(g, {{"method", "grants.revoke"}, {"id", id}}, [](const json& grant) {
     std::cout << "grant " << json_text(grant["id"]) << " revoked (" << flow_text(grant["subject"], grant) << ")\n";
   });
+}
+
+int grants_export(const Globals& g, const std::string& tenant) {
+  auto grants = agentd::api::call(g.socket, {{"method", "grants.list"}});
+  if (!grants) return fail(grants.error());
+  std::string chosen = tenant;
+  if (chosen.empty()) {
+    std::set<std::string> tenants;
+    for (const auto& grant : *grants) tenants.insert(grant.value("tenant", ""));
+    if (tenants.size() > 1) {
+      std::string names;
+      for (const auto& t : tenants) names += (names.empty() ? "" : ", ") + t;
+      std::cerr << "agentctl: grants export: grants of several tenants (" << terminal_text(names)
+                << "): choose one with --tenant\n";
+      return 2;  // bad usage (commands.hpp)
+    }
+    if (tenants.empty()) return fail(agentd::make_error("no standing grants to export"));
+    chosen = *tenants.begin();
+  }
+  auto text = grants_as_policy(*grants, chosen);
+  if (!text) return fail(text.error());
+  std::cout << *text;
+  return 0;
 }
 
 int audit(const Globals& g, const std::string& agent, const std::string& since, const std::string& decision,

@@ -80,6 +80,9 @@ void add_approval_commands(CLI::App& app, Globals& g, const std::function<void(C
   revoke->add_option("id", a->id, "the grant's id")->required();
   add_output(revoke);
   revoke->callback([&g, &code, a] { code = grants_revoke(g, a->id); });
+  auto* gexport = grants->add_subcommand("export", "standing grants as policy YAML rules, to move them into Git");
+  gexport->add_option("--tenant", a->filter.tenant, "the tenant whose grants to print (needed when several have some)");
+  gexport->callback([&g, &code, a] { code = grants_export(g, a->filter.tenant); });
 
   auto* audit = app.add_subcommand("audit", "the audit trail: denials, requests, decisions, grants, expiries, policy loads, sandboxes");
   audit->add_option("--agent", a->agent, "TENANT/TEAM/AGENT glob, e.g. 'acme/*/*'");

@@ -36,7 +36,8 @@ _agentctl() {
     "approvals approve") words_for="--all --agent --tenant --scope --for --always -o --output" ;;
     "approvals deny") words_for="--all --agent --tenant --for -o --output" ;;
     watch) words_for="--agent --tenant" ;;
-    grants) words_for="list revoke" ;;
+    grants) words_for="list revoke export" ;;
+    "grants export") words_for="--tenant" ;;
     "grants list" | "grants revoke") words_for="-o --output" ;;
     audit) words_for="--agent --since --decision --limit -o --output" ;;
     run) words_for="--agent --user --unknown-tenant --" ;;

@@ -357,3 +357,52 @@ TEST_CASE("operators are authorised per tenant from their uid and groups") {
   // Not in the socket's group: cannot even connect.
   CHECK(as(viewer, {"47799"}, {"status"}).exit_code == 1);
 }
+
+TEST_CASE("grants export prints standing grants as policy rules that keep the access once merged and revoked") {
+  World world;
+  world.write_policy("acme.yaml", kAcmePolicy);
+  world.write_policy("globex.yaml", kGlobexPolicy);
+  REQUIRE(world.start_agentd());
+  // Nothing granted yet: nothing to export.
+  auto empty = world.agentctl({"grants", "export"});
+  CHECK(empty.exit_code == 1);
+  CHECK(empty.err.find("no standing grants") != std::string::npos);
+
+  expect_refused(connect_from(world, "acme/eng/coder-1", kDest, kPort));
+  auto request = wait_for_request(world, "acme/eng/coder-1", kDest, kPort);
+  REQUIRE(request.is_object());
+  REQUIRE(agentctl_json(world, {"approvals", "approve", std::to_string(id_of(request)), "--scope", "team"}).is_object());
+  expect_refused(connect_from(world, "globex/eng/bot", kDest, kPort));
+  auto other = wait_for_request(world, "globex/eng/bot", kDest, kPort);
+  REQUIRE(other.is_object());
+  REQUIRE(agentctl_json(world, {"approvals", "approve", std::to_string(id_of(other))}).is_object());
+
+  // Two tenants hold grants: which one is the operator's to say.
+  auto ambiguous = world.agentctl({"grants", "export"});
+  CHECK(ambiguous.exit_code == 2);
+  CHECK(ambiguous.err.find("acme, globex") != std::string::npos);
+  auto exported = world.agentctl({"grants", "export", "--tenant", "acme"});
+  INFO(exported.describe());
+  REQUIRE(exported.exit_code == 0);
+  CHECK(exported.out.find("agents: \"acme/eng/*\"") != std::string::npos);
+  CHECK(exported.out.find("globex") == std::string::npos);
+
+  // Merged into acme's file (its rules appended), applied, the grant revoked:
+  // the team keeps the access, now by policy.
+  const auto rules = exported.out.substr(exported.out.find("rules:\n") + 7);
+  world.write_policy("acme.yaml", std::string(kAcmePolicy) + rules);
+  auto applied = world.agentctl({"policy", "apply"});
+  INFO(applied.describe());
+  REQUIRE(applied.exit_code == 0);
+  auto grants = agentctl_json(world, {"grants", "list"});
+  REQUIRE(grants.is_array());
+  for (const auto& g : grants)
+    if (g["tenant"] == "acme") REQUIRE(world.agentctl({"grants", "revoke", std::to_string(g["id"].get<uint64_t>())}).exit_code == 0);
+  expect_ok(connect_from(world, "acme/eng/coder-2", kDest, kPort));
+  auto explain = agentctl_json(world, {"policy", "explain", "--agent", "acme/eng/coder-2", "--dest",
+                                       std::string(kDest) + ":" + std::to_string(kPort)});
+  REQUIRE(explain.is_object());
+  CHECK(explain["allowed"] == true);
+  CHECK(explain["explanation"].get<std::string>().find("grant") == std::string::npos);
+  CHECK(world.stray_packets() == 0);
+}
