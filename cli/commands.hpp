@@ -52,6 +52,10 @@ int grants_revoke(const Globals& g, uint64_t id);
 // The standing grants of one tenant (--tenant, or the only one with any)
 // as policy YAML to merge into its file.
 int grants_export(const Globals& g, const std::string& tenant);
+// A grant made before anything was refused: one address and port, or one
+// name (every port of its addresses), for the agent's scope.
+int grants_add(const Globals& g, const std::string& agent, const std::string& dest, const std::string& scope,
+               const std::string& duration, bool always);
 int audit(const Globals& g, const std::string& agent, const std::string& since, const std::string& decision,
           size_t limit);
 

@@ -162,6 +162,14 @@ int grants_revoke(const Globals& g, uint64_t id) {
   });
 }
 
+int grants_add(const Globals& g, const std::string& agent, const std::string& dest, const std::string& scope,
+               const std::string& duration, bool always) {
+  json request = {{"method", "grants.add"}, {"agent", agent}, {"dest", dest}, {"scope", scope}};
+  if (!duration.empty()) request["for"] = duration;
+  if (always) request["permanent"] = true;
+  return call_and_print(g, request, print_answer);
+}
+
 int grants_export(const Globals& g, const std::string& tenant) {
   auto grants = agentd::api::call(g.socket, {{"method", "grants.list"}});
   if (!grants) return fail(grants.error());

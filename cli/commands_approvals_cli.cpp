@@ -16,7 +16,7 @@ int usage_error(const std::string& message) {
 void add_approval_commands(CLI::App& app, Globals& g, const std::function<void(CLI::App*)>& add_output, int& code) {
   // The options outlive this function: CLI11 writes into them when parsing.
   struct Args {
-    std::string state, scope = "agent", duration, agent, since, decision, expand;
+    std::string state, scope = "agent", duration, agent, since, decision, expand, dest;
     uint64_t id = 0;
     bool always = false, all = false;
     AgentFilter filter;
@@ -80,6 +80,18 @@ void add_approval_commands(CLI::App& app, Globals& g, const std::function<void(C
   revoke->add_option("id", a->id, "the grant's id")->required();
   add_output(revoke);
   revoke->callback([&g, &code, a] { code = grants_revoke(g, a->id); });
+  auto* gadd = grants->add_subcommand("add", "grant before anything was refused: one ADDR:PORT[/udp] or one NAME");
+  gadd->add_option("--agent", a->agent, "TENANT/TEAM/AGENT the grant is for")->required();
+  gadd->add_option("--dest", a->dest,
+                   "ADDR:PORT[/udp] ([ADDR]:PORT for IPv6), or a NAME: it resolves, and its addresses open on every port")
+      ->required();
+  auto* gadd_for = gadd->add_option("--for", a->duration, "how long (30m, 8h, 7d) [default: the tenant's grant_duration]");
+  gadd->add_flag("--always", a->always, "for good (until revoked)")->excludes(gadd_for);
+  gadd->add_option("--scope", a->scope, "who may reach it: the agent, its team or its whole tenant")
+      ->check(CLI::IsMember({"agent", "team", "tenant"}))
+      ->capture_default_str();
+  add_output(gadd);
+  gadd->callback([&g, &code, a] { code = grants_add(g, a->agent, a->dest, a->scope, a->duration, a->always); });
   auto* gexport = grants->add_subcommand("export", "standing grants as policy YAML rules, to move them into Git");
   gexport->add_option("--tenant", a->filter.tenant, "the tenant whose grants to print (needed when several have some)");
   gexport->callback([&g, &code, a] { code = grants_export(g, a->filter.tenant); });

@@ -9,6 +9,8 @@
 #include "agentd/common/duration.hpp"
 #include "agentd/common/safe_text.hpp"
 #include "agentd/daemon/approval_service.hpp"
+#include "agentd/policy/explain.hpp"
+#include "agentd/policy/names.hpp"
 
 namespace agentd::daemon {
 using approvals::Role;
@@ -57,7 +59,9 @@ Result<approvals::Decision> decision_of(const json& request, bool allow) {
 }  // namespace
 
 Role ApprovalService::role_needed(const std::string& method) {
-  if (method == "approvals.approve" || method == "approvals.deny" || method == "grants.revoke") return Role::approver;
+  if (method == "approvals.approve" || method == "approvals.deny" || method == "grants.revoke" ||
+      method == "grants.add")
+    return Role::approver;
   if (method == "status" || method == "sandbox.list" || method == "sandbox.profile" || method == "policy.explain" ||
       method == "policy.diff" || method == "policy.source" ||
       method == "approvals.watch" || method == "approvals.list" || method == "approvals.folds" || method == "grants.list" || method == "audit.query")
@@ -97,6 +101,7 @@ void ApprovalService::handle(const std::string& method, const json& request, con
   if (method == "approvals.deny") return answer_with(answer(request, who, false));
   if (method == "grants.list") return answer_with(list_grants(who));
   if (method == "grants.revoke") return answer_with(revoke(request, who));
+  if (method == "grants.add") return answer_with(add_grant(request, who));
   if (method == "audit.query") return answer_with(query_audit(request, who));
   reply.send(api::error_response(fmt::format("unknown method \"{}\"", method)));
 }
@@ -217,6 +222,81 @@ Result<json> ApprovalService::answer(const json& request, const approvals::Ident
   // destination.
   if (answered->grant) settle_pending(fmt::format("grant {}", answered->grant->id));
   return result;
+}
+
+// An operator's grant made before anything was refused (or again after a
+// revoke): a request made by the operator for the destination, answered
+// at once, so that it goes through exactly what an approval does (the
+// tenant's grant budget, the store, the audit trail, the kernel, settling
+// other requests). A pending request for the same destination is the one
+// answered. One address or one name: a range is a policy rule's job.
+Result<json> ApprovalService::add_grant(const json& request, const approvals::Identity& who) {
+  auto agent_text = api::required_string(request, "agent");
+  if (!agent_text) return agent_text.error();
+  auto dest_text = api::required_string(request, "dest");
+  if (!dest_text) return dest_text.error();
+  auto decision = decision_of(request, true);
+  if (!decision) return decision.error();
+  auto agent = policy::parse_agent_name(*agent_text);
+  if (!agent) return make_error("agent: {}", terminal_text(agent.error().message));
+  const std::string sandbox = agent->str(), tenant = agent->tenant;
+  if (!may(who, Role::approver, tenant))
+    return make_error("{} may not grant for tenant {} (role: {})", who.str(), tenant,
+                      approvals::role_name(roles_.role_for(who, tenant)));
+  const auto* policy = applier_.policy();
+  if (!policy) return make_error("no policy is loaded yet");
+
+  approvals::Denial wanted;
+  const std::string& text = *dest_text;
+  auto dest = policy::parse_destination(text);
+  if (!dest) {
+    // No port: a name (its addresses open on every port, as a name grant
+    // does), or an address without the port it needs.
+    if (auto cidr = policy::parse_cidr(text)) {
+      if (cidr->prefix != cidr->max_prefix())
+        return make_error("dest: a grant opens one address or one name; for the range {} write a policy rule",
+                          cidr->str());
+      return make_error("dest: \"{}\" needs a port: ADDR:PORT[/udp], IPv6 as [ADDR]:PORT", terminal_text(text));
+    }
+    auto name = policy::parse_host_name(text);
+    if (!name) return make_error("dest: {}", terminal_text(dest.error().message));
+    const auto decided = policy::HostRules(*policy, *agent).decide(*name);
+    if (decided.allowed) return make_error("{} may resolve {} already: {}", sandbox, *name, decided.explanation);
+    if (decided.endpoint) return make_error("not granted: {} (an explicit deny wins over any grant)", decided.explanation);
+    wanted.target = {sandbox, "", 0, approvals::kNameProtocol, *name};
+    wanted.host = *name;
+  } else {
+    if (!dest->host.empty())
+      return make_error("dest: a name grant opens every port of the name's addresses; give the name alone (\"{}\")",
+                        dest->host);
+    auto decided = policy::explain(*policy, *agent, *dest);
+    if (!decided) return decided.error();
+    if (decided->allowed) return make_error("{} may reach {} already: {}", sandbox, dest->str(), decided->explanation);
+    if (decided->action == AGENTD_ACTION_DENY)
+      return make_error("not granted: {} (an explicit deny wins over any grant)", decided->explanation);
+    policy::Cidr host;
+    host.family = dest->family;
+    host.addr = dest->addr;
+    host.prefix = host.max_prefix();
+    std::string address = host.str();
+    if (auto slash = address.find('/'); slash != std::string::npos) address.resize(slash);
+    wanted.target = {sandbox, address, dest->port, dest->proto_bit == AGENTD_PROTO_UDP ? "udp" : "tcp", ""};
+  }
+  wanted.process = {0, who.uid, "agentctl grants add", ""};
+  wanted.time = approvals::Clock::now();
+  auto noted = book_.note_denial(wanted, settings_for(sandbox));
+  if (!noted.request)
+    return make_error("{} is silent after a deny of it: answer again once that ends, or reopen the request",
+                      terminal_text(wanted.target.str()));
+  const uint64_t id = noted.request->id;
+  if (noted.what == approvals::Book::Noted::created) {
+    persist(*noted.request);
+    audit({wanted.time, "request", "pending", who.str(), sandbox, wanted.target.address, wanted.host, wanted.target.port,
+           wanted.target.protocol, {{"request_id", id}, {"by", "grants add"}}});
+  }
+  json answer_request = request;
+  answer_request["id"] = id;
+  return answer(answer_request, who, true);
 }
 
 Result<json> ApprovalService::list_grants(const approvals::Identity& who) const {

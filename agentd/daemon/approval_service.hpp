@@ -127,6 +127,7 @@ class ApprovalService {
   Result<nlohmann::json> answer(const nlohmann::json& request, const approvals::Identity& who, bool allow);
   Result<nlohmann::json> list_grants(const approvals::Identity& who) const;
   Result<nlohmann::json> revoke(const nlohmann::json& request, const approvals::Identity& who);
+  Result<nlohmann::json> add_grant(const nlohmann::json& request, const approvals::Identity& who);
   Result<nlohmann::json> query_audit(const nlohmann::json& request, const approvals::Identity& who) const;
   bool may(const approvals::Identity& who, approvals::Role role, const std::string& tenant) const {
     return roles_.role_for(who, tenant) >= role;

@@ -36,7 +36,8 @@ _agentctl() {
     "approvals approve") words_for="--all --agent --tenant --scope --for --always -o --output" ;;
     "approvals deny") words_for="--all --agent --tenant --for -o --output" ;;
     watch) words_for="--agent --tenant" ;;
-    grants) words_for="list revoke export" ;;
+    grants) words_for="list revoke add export" ;;
+    "grants add") words_for="--agent --dest --scope --for --always -o --output" ;;
     "grants export") words_for="--tenant" ;;
     "grants list" | "grants revoke") words_for="-o --output" ;;
     audit) words_for="--agent --since --decision --limit -o --output" ;;

@@ -406,3 +406,51 @@ TEST_CASE("grants export prints standing grants as policy rules that keep the ac
   CHECK(explain["explanation"].get<std::string>().find("grant") == std::string::npos);
   CHECK(world.stray_packets() == 0);
 }
+
+TEST_CASE("grants add opens one address or one name before anything was refused, never over a deny") {
+  World world;
+  world.write_policy("acme.yaml", kAcmePolicy);
+  REQUIRE(world.start_agentd());
+  const std::string agent = "acme/eng/coder-1";
+  auto added = agentctl_json(world, {"grants", "add", "--agent", agent, "--dest", "198.51.100.20:8080", "--for", "1h"});
+  INFO(world.agentd_log());
+  REQUIRE(added.is_object());
+  CHECK(added["grant"]["subject"] == agent);
+  CHECK(added["request"]["state"] == "approved");
+  expect_ok(connect_from(world, agent, kDest, kPort));
+  expect_refused(connect_from(world, "acme/eng/coder-2", kDest, kPort));  // the agent's scope
+  expect_refused(connect_from(world, agent, kDest, 443));                // that port only
+
+  // A name: it resolves, and its addresses open on every port (8080 is no
+  // CIDR rule's port for 198.51.100.10).
+  expect_refused(connect_from(world, agent, "198.51.100.10", 8080));
+  REQUIRE(agentctl_json(world, {"grants", "add", "--agent", agent, "--dest", "allowed.example.test"}).is_object());
+  expect_ok(world.netprobe_in_sandbox(agent, {"resolve", "allowed.example.test", "8080"}));
+
+  // Refused, naming why, with nothing made.
+  struct Refusal {
+    std::string dest, words;
+  };
+  for (const Refusal& r : std::vector<Refusal>{
+           {"198.51.100.66:80", "an explicit deny wins"},
+           {"198.51.100.10:80", "already"},
+           {"198.51.100.0/24", "write a policy rule"},
+           {"198.51.100.30", "needs a port"},
+           {"allowed.example.test:443", "give the name alone"},
+           {"-bad-", "dest:"}}) {
+    auto refused = world.agentctl({"grants", "add", "--agent", agent, "--dest", r.dest});
+    INFO(r.dest << ": " << refused.describe());
+    CHECK(refused.exit_code == 1);
+    CHECK(refused.err.find(r.words) != std::string::npos);
+  }
+  auto grants = agentctl_json(world, {"grants", "list"});
+  REQUIRE(grants.is_array());
+  CHECK(grants.size() == 2);
+  // The audit trail says who made them, and how.
+  auto rows = agentctl_json(world, {"audit", "--agent", agent});
+  REQUIRE(rows.is_array());
+  size_t by_add = 0;
+  for (const auto& e : rows) by_add += e["detail"].value("by", "") == "grants add";
+  CHECK(by_add == 2);
+  CHECK(world.stray_packets() == 0);
+}
