@@ -27,9 +27,46 @@ constexpr size_t kHeaderBytes = 12;
 constexpr int kMaxChain = 16;
 constexpr uint16_t kOurUdpSize = 1232;  // what we advertise (the DNS flag day's size)
 
+uint16_t header_count(const uint8_t* data, size_t offset) {
+  return static_cast<uint16_t>(data[offset] << 8 | data[offset + 1]);
+}
+
+// ldns_wire2pkt keeps one OPT and one TSIG record of the additional
+// section and loses, never frees, any earlier one it read (libldns 1.8.3):
+// a sandbox or an upstream repeating them would grow agentd with every
+// message (found by the DNS fuzz target). So a message with more than one
+// of either is refused before ldns reads it whole; agentd signs nothing,
+// and needs no TSIG. Walked with ldns's own RR reader, and only where the
+// additional section holds two records or more.
+Status check_additional_section(const uint8_t* data, size_t size) {
+  const uint16_t counts[4] = {header_count(data, 4), header_count(data, 6), header_count(data, 8),
+                              header_count(data, 10)};
+  if (counts[3] < 2) return ok_status();
+  const ldns_pkt_section sections[4] = {LDNS_SECTION_QUESTION, LDNS_SECTION_ANSWER, LDNS_SECTION_AUTHORITY,
+                                        LDNS_SECTION_ADDITIONAL};
+  size_t pos = kHeaderBytes;
+  unsigned opt = 0, tsig = 0;
+  for (int s = 0; s < 4; ++s) {
+    for (uint16_t i = 0; i < counts[s]; ++i) {
+      ldns_rr* rr = nullptr;
+      if (ldns_status status = ldns_wire2rr(&rr, data, size, &pos, sections[s]); status != LDNS_STATUS_OK)
+        return make_error("malformed DNS message: {}", ldns_get_errorstr_by_id(status));
+      if (s == 3) {
+        opt += ldns_rr_get_type(rr) == LDNS_RR_TYPE_OPT;
+        tsig += ldns_rr_get_type(rr) == LDNS_RR_TYPE_TSIG;
+      }
+      ldns_rr_free(rr);
+    }
+  }
+  if (opt > 1 || tsig > 1)
+    return make_error("malformed DNS message: {} OPT and {} TSIG records in the additional section", opt, tsig);
+  return ok_status();
+}
+
 Result<PktPtr> parse(const uint8_t* data, size_t size) {
   if (size < kHeaderBytes) return make_error("{} bytes: shorter than a DNS header", size);
   if (size > kMaxMessageBytes) return make_error("{} bytes: longer than a DNS message may be", size);
+  if (auto checked = check_additional_section(data, size); !checked) return checked.error();
   ldns_pkt* raw = nullptr;
   if (ldns_status status = ldns_wire2pkt(&raw, data, size); status != LDNS_STATUS_OK)
     return make_error("malformed DNS message: {}", ldns_get_errorstr_by_id(status));

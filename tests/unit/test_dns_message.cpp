@@ -75,6 +75,31 @@ TEST_CASE("what is not a single standard query is refused with a reason") {
   CHECK((formerr[3] & 0x0f) == 1);
 }
 
+TEST_CASE("two OPT or two TSIG records are refused before ldns reads them (it loses all but one)") {
+  // The header's additional count says two; the records follow the question.
+  auto two_of = [](const std::string& record) {
+    Bytes bytes = wire(9, "api.example.test.", LDNS_RR_TYPE_A, false);
+    bytes[11] = 2;
+    bytes.insert(bytes.end(), record.begin(), record.end());
+    bytes.insert(bytes.end(), record.begin(), record.end());
+    return bytes;
+  };
+  // OPT: root owner, type 41, size 1232, no flags, no data.
+  const std::string opt("\x00\x00\x29\x04\xd0\x00\x00\x00\x00\x00\x00", 11);
+  // TSIG: owner "k.", type 250, class ANY, TTL 0, and its 17 bytes of data:
+  // algorithm ".", time, fudge, an empty MAC, original id, error, no other data.
+  const std::string tsig = std::string("\x01k\x00\x00\xfa\x00\xff\x00\x00\x00\x00\x00\x11", 13) + std::string(17, '\0');
+  for (const auto& record : {opt, tsig}) {
+    const Bytes bytes = two_of(record);
+    auto query = parse_query(bytes.data(), bytes.size());
+    REQUIRE_FALSE(query);
+    CHECK(query.error().describe().find("records in the additional section") != std::string::npos);
+  }
+  // One OPT (EDNS) is what queries carry.
+  const Bytes one = wire(9, "api.example.test.", LDNS_RR_TYPE_A, false, {}, true);
+  CHECK(parse_query(one.data(), one.size()).ok());
+}
+
 TEST_CASE("only addresses along the question's CNAME chain are learned") {
   auto query_bytes = wire(9, "alias.test.", LDNS_RR_TYPE_A, false);
   auto query = parse_query(query_bytes.data(), query_bytes.size());
