@@ -38,7 +38,28 @@ std::array<uint8_t, 16> mask(const std::array<uint8_t, 16>& addr, unsigned prefi
   return out;
 }
 
+// The rules of a tenant that apply to an agent and hold an endpoint: what
+// an agent's class is made of, besides the tenant's inference endpoints.
+std::vector<const Rule*> rules_that_shape(const TenantPolicy& tenant, const AgentName& agent) {
+  std::vector<const Rule*> rules;
+  for (const Rule& rule : tenant.rules) {
+    if (!rule.agents.matches(agent)) continue;
+    if (rule.allow.empty() && rule.deny.empty() && rule.inbound_allow.empty() && rule.inbound_deny.empty()) continue;
+    rules.push_back(&rule);
+  }
+  return rules;
+}
+
 }  // namespace
+
+std::string class_key_for(const PolicySet& policy, const AgentName& agent) {
+  const TenantPolicy* tenant = policy.find(agent.tenant);
+  if (!tenant) return "";
+  std::string key = agent.tenant + "|";
+  for (const Rule* rule : rules_that_shape(*tenant, agent))
+    key += fmt::format("{},", rule - tenant->rules.data());
+  return key;
+}
 
 agentd_name_key make_name_key(uint32_t scope, std::string_view pattern) {
   agentd_name_key key{};
@@ -84,14 +105,9 @@ Result<CompiledClass> compile_for_agent(const PolicySet& policy, const AgentName
     return any;
   };
   take(tenant->inference);
-  compiled.key = agent.tenant + "|";
-  for (size_t i = 0; i < tenant->rules.size(); ++i) {
-    const Rule& rule = tenant->rules[i];
-    if (!rule.agents.matches(agent)) continue;
-    bool any = take(rule.allow);
-    for (const auto* ids : {&rule.deny, &rule.inbound_allow, &rule.inbound_deny}) any = take(*ids) || any;
-    if (any) compiled.key += fmt::format("{},", i);
-  }
+  for (const Rule* rule : rules_that_shape(*tenant, agent))
+    for (const auto* ids : {&rule->allow, &rule->deny, &rule->inbound_allow, &rule->inbound_deny}) take(*ids);
+  compiled.key = class_key_for(policy, agent);
 
   // Endpoints by prefix, and which prefix lengths occur per family: an
   // entry's covering prefixes are found with one hash lookup per length in

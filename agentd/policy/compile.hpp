@@ -55,6 +55,12 @@ struct CompiledClass {
 // (see agentd_name_key). The pattern must be as the loader keeps it.
 agentd_name_key make_name_key(uint32_t scope, std::string_view pattern);
 
+// The class's key without compiling it: the tenant and which of its rules
+// apply to the agent. Within one PolicySet, agents of one key compile to
+// the same class, so a daemon compiles each key once. "" for an agent
+// whose tenant has no policy.
+std::string class_key_for(const PolicySet& policy, const AgentName& agent);
+
 Result<CompiledClass> compile_for_agent(const PolicySet& policy, const AgentName& agent);
 
 }  // namespace agentd::policy

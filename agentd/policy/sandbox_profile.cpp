@@ -1,6 +1,7 @@
 // Merging the `sandbox:` sections that apply to one agent, and the profile's
 // JSON form (agentd -> agentctl run, and `agentctl sandbox profile`).
 #include <algorithm>
+#include <bitset>
 #include <set>
 #include <tuple>
 
@@ -49,19 +50,27 @@ std::optional<std::vector<uint16_t>> tcp_ports_allowed(const PolicySet& policy, 
   std::vector<uint32_t> ids(tenant.inference);
   for (const auto& rule : tenant.rules)
     if (rule.agents.matches(agent)) ids.insert(ids.end(), rule.allow.begin(), rule.allow.end());
-  std::set<uint16_t> ports;
+  // A bit per port, not a set: a large policy names the same few ports
+  // over and over, and this runs for every `agentctl run`.
+  std::bitset<65536> ports;
+  size_t count = 0;
   for (uint32_t id : ids) {
     const Endpoint& e = policy.endpoint(id);
     if (!(e.proto_mask & AGENTD_PROTO_TCP)) continue;
     if (e.ports.empty()) return std::nullopt;  // every port: nothing for Landlock to narrow
     for (const auto& range : e.ports) {
       for (uint32_t p = range.lo; p <= range.hi; ++p) {
-        ports.insert(static_cast<uint16_t>(p));
-        if (ports.size() > kMaxLandlockPorts) return std::nullopt;
+        if (ports.test(p)) continue;
+        ports.set(p);
+        if (++count > kMaxLandlockPorts) return std::nullopt;
       }
     }
   }
-  return std::vector<uint16_t>(ports.begin(), ports.end());
+  std::vector<uint16_t> sorted_ports;
+  sorted_ports.reserve(count);
+  for (uint32_t p = 0; p < ports.size(); ++p)
+    if (ports.test(p)) sorted_ports.push_back(static_cast<uint16_t>(p));
+  return sorted_ports;
 }
 
 }  // namespace
@@ -145,6 +154,15 @@ SandboxProfile effective_sandbox_profile(const PolicySet& policy, const AgentNam
   profile.deny = sorted(deny);
   profile.allow = sorted(allow);
   return profile;
+}
+
+bool sandbox_kept(const PolicySet& policy, const AgentName& agent) {
+  const TenantPolicy* tenant = policy.find(agent.tenant);
+  if (!tenant) return false;
+  Scalar<bool> keep;
+  for (const Rule& rule : tenant->rules)
+    if (rule.sandbox && rule.agents.matches(agent)) keep.offer(rule.sandbox->keep, specificity(rule.agents));
+  return keep.value.value_or(false);
 }
 
 nlohmann::json to_json(const SandboxProfile& p) {

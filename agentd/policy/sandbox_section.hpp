@@ -80,6 +80,9 @@ struct SandboxProfile {
 constexpr size_t kMaxLandlockPorts = 1024;
 
 SandboxProfile effective_sandbox_profile(const PolicySet& policy, const AgentName& agent);
+// The profile's `keep` alone, without the rest (status asks it of every
+// sandbox; the whole profile walks every allowed endpoint for its ports).
+bool sandbox_kept(const PolicySet& policy, const AgentName& agent);
 
 // {tenant} {team} {agent} replaced.
 std::string expand_path(std::string_view path, const AgentName& agent);

@@ -1,5 +1,7 @@
 // Compilation to flattened LPM entries, and the decisions they give: the
 // same longest-prefix + agentd_judge the kernel runs.
+#include <cstring>
+
 #include <catch2/catch.hpp>
 
 #include <fmt/format.h>
@@ -106,6 +108,31 @@ TEST_CASE("agents with the same matched rules share a class key, others do not")
   CHECK(key("acme/eng/coder-1") != key("acme/eng/reviewer"));
   CHECK(key("globex/a/b").empty());
   CHECK(compile_for_agent(set, agent("globex/a/b"))->entries.empty());
+}
+
+TEST_CASE("the class key is known before compiling, and one key compiles to one class") {
+  // agentd compiles a key once and gives every later agent of that key the
+  // same class: that holds only if the key decides the whole compile.
+  const PolicySet set = load(kPolicy);
+  const char* agents[] = {"acme/eng/coder-1", "acme/eng/coder-2", "acme/eng/reviewer", "acme/ops/bot",
+                          "acme/ops/coder-1", "globex/a/b"};
+  for (const char* a : agents) {
+    INFO(a);
+    CHECK(class_key_for(set, agent(a)) == compile_for_agent(set, agent(a))->key);
+    for (const char* b : agents) {
+      if (class_key_for(set, agent(a)) != class_key_for(set, agent(b))) continue;
+      auto ca = compile_for_agent(set, agent(a));
+      auto cb = compile_for_agent(set, agent(b));
+      REQUIRE(ca->entries.size() == cb->entries.size());
+      for (size_t i = 0; i < ca->entries.size(); ++i) {
+        CHECK(ca->entries[i].addr == cb->entries[i].addr);
+        CHECK(ca->entries[i].prefix == cb->entries[i].prefix);
+        CHECK(std::memcmp(&ca->entries[i].value, &cb->entries[i].value, sizeof(agentd_rule_value)) == 0);
+      }
+      REQUIRE(ca->names.size() == cb->names.size());
+      for (size_t i = 0; i < ca->names.size(); ++i) CHECK(ca->names[i].pattern == cb->names[i].pattern);
+    }
+  }
 }
 
 TEST_CASE("flattened entries carry every covering range, with their origins") {

@@ -206,6 +206,13 @@ TEST_CASE("keep: the most specific selector decides which sandboxes outlive thei
   auto back = sandbox_profile_from_json(to_json(profile_of(rules, "acme/eng/coder-1")));
   REQUIRE(back);
   CHECK(back->keep);
+  // status asks keep alone, for every sandbox: the same answer as the profile.
+  auto loaded = parse(rules);
+  REQUIRE(loaded.ok());
+  for (const char* who : {"acme/eng/coder-1", "acme/ci/job-1", "globex/a/b"}) {
+    INFO(who);
+    CHECK(sandbox_kept(*loaded.policy, *parse_agent_name(who)) == effective_sandbox_profile(*loaded.policy, *parse_agent_name(who)).keep);
+  }
 }
 
 TEST_CASE("placeholders expand per agent") {
