@@ -52,6 +52,11 @@ static __always_inline int refuse_option(struct bpf_sockopt *ctx)
 		return VERDICT_DENY;
 	slot = socket_slot(sk);
 	dest.protocol = (__u8)sk->protocol;
+	/* The record names no destination, only the option; the option goes
+	 * where the address would, so that each option refused is a record
+	 * stream of its own: one refused option must not hide the next,
+	 * another, behind its rate limit. */
+	*(__u32 *)dest.addr = AGENTD_OPTION_CODE(ctx->level, ctx->optname);
 	count(slot, 0);
 	emit_record(slot, AGENTD_CLASS_EMPTY, AGENTD_HOOK_SETSOCKOPT, AGENTD_REASON_ROUTE_OPTION, AGENTD_RANGE_NONE,
 		    (__u8)sk->family, sk->type, &dest, AGENTD_OPTION_CODE(ctx->level, ctx->optname), 1);
