@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <set>
 #include <string>
 #include <utility>
@@ -12,6 +13,7 @@
 #include "agentd/bpf/enforcer.hpp"
 #include "agentd/bpf/host_address_keys.hpp"
 #include "agentd/common/result.hpp"
+#include "agentd/policy/class_update.hpp"
 #include "agentd/policy/compile.hpp"
 #include "agentd_abi.h"
 
@@ -23,6 +25,9 @@ class MapWriter {
 
   // Writes every entry of a class (batched where the kernel can).
   Status put_class(uint32_t class_id, const std::vector<policy::CompiledEntry>& entries);
+  // Takes a class's entries and names from one content to another in
+  // place, in the order the update was planned in.
+  Status update_class(uint32_t class_id, const policy::ClassUpdate& update);
   // Removes every rule entry of a class below `below` that is not in
   // `keep`: after a switch, and what a previous daemon left behind. Classes
   // made since are not touched (this runs off the loop while new
@@ -35,6 +40,9 @@ class MapWriter {
   // The granted names in the trie (scope AGENTD_NAME_GRANT_SCOPE | slot).
   Result<std::vector<agentd_name_key>> granted_names() const;
   Status delete_name(const agentd_name_key& key);
+  // What the tries hold per class (names of grant scopes left out), as a
+  // compiled class without origins: what a previous daemon wrote.
+  Result<std::map<uint32_t, policy::CompiledClass>> read_classes() const;
   // The classes that have entries in the rules or the names trie.
   Result<std::set<uint32_t>> classes_in_rules() const;
 
@@ -80,6 +88,7 @@ class MapWriter {
   Result<size_t> sync_host_addresses(uint64_t netns_cookie, const std::vector<agentd_hostaddr_key>& keys);
 
  private:
+  Status put_rule_entries(uint32_t class_id, const std::vector<const policy::CompiledEntry*>& entries);
   MapFds fds_;
 };
 

@@ -573,7 +573,11 @@ void Daemon::start_reload() {
   queued_replies_.clear();
   // What the worker may read: copies, taken on the loop.
   std::vector<policy::AgentName> agents;
-  for (const auto& [slot, sandbox] : registry_.all()) agents.push_back(sandbox.agent);
+  std::map<std::string, uint32_t> class_of;
+  for (const auto& [slot, sandbox] : registry_.all()) {
+    agents.push_back(sandbox.agent);
+    class_of[sandbox.agent.str()] = sandbox.class_id;
+  }
   auto known = applier_->known_classes();
   const std::string running_digest = applier_->policy() ? applier_->policy()->source_digest() : "";
 
@@ -585,7 +589,7 @@ void Daemon::start_reload() {
   };
   auto outcome = std::make_shared<Outcome>();
   off_loop_->run(
-      [this, outcome, agents = std::move(agents), known = std::move(known), running_digest,
+      [this, outcome, agents = std::move(agents), known = std::move(known), class_of = std::move(class_of), running_digest,
        dir = options_.policy_dir] {
         auto loaded = policy::load_policy_dir(dir);
         for (const auto& w : loaded.warnings) spdlog::warn("{}", w.str());
@@ -598,7 +602,7 @@ void Daemon::start_reload() {
           return;
         }
         outcome->prepared =
-            applier_->prepare(std::make_shared<const policy::PolicySet>(std::move(*loaded.policy)), agents, known);
+            applier_->prepare(std::make_shared<const policy::PolicySet>(std::move(*loaded.policy)), agents, known, class_of);
       },
       [this, outcome, why, replies = std::move(replies)]() mutable {
         if (outcome->unchanged) {
@@ -647,16 +651,18 @@ void Daemon::finish_reload(const std::string& why, std::vector<api::Reply> repli
   reload_metrics_.duration.observe(last_reload_ms_ / 1000.0);
   policy_loaded_at_ = std::chrono::system_clock::now();
   ++policy_generation_;
-  spdlog::info("policy reloaded ({}): generation {} in {:.1f} ms: {} classes written ({} entries), {} kept, "
-               "{} sandboxes switched",
+  spdlog::info("policy reloaded ({}): generation {} in {:.1f} ms: {} classes written ({} entries), {} changed in "
+               "place ({} entries), {} kept, {} sandboxes switched",
                why, policy_generation_, last_reload_ms_, report.classes_written, report.entries_written,
-               report.classes_kept, report.sandboxes_switched);
+               report.classes_updated, report.entries_changed, report.classes_kept, report.sandboxes_switched);
   const json answer = {{"generation", policy_generation_},
                        {"changed", true},
                        {"ms", last_reload_ms_},
                        {"classes_written", report.classes_written},
                        {"classes_kept", report.classes_kept},
                        {"entries_written", report.entries_written},
+                       {"classes_updated", report.classes_updated},
+                       {"entries_changed", report.entries_changed},
                        {"sandboxes_switched", report.sandboxes_switched}};
   for (auto& r : replies) r.send(api::ok_response(answer));
   approvals_->on_policy("loaded", why, answer);
@@ -669,7 +675,7 @@ void Daemon::finish_reload(const std::string& why, std::vector<api::Reply> repli
 
   // The old classes go last, off the loop; the next reload waits for it.
   auto removed = std::make_shared<Result<size_t>>(make_error("not run"));
-  off_loop_->run([this, removed, plan = std::move(*plan)] { *removed = applier_->cleanup(plan); },
+  off_loop_->run([this, removed, plan = std::move(*plan)]() mutable { *removed = applier_->cleanup(plan); },
                  [this, removed] {
                    if (*removed) spdlog::debug("{} rule entries of unused classes removed", **removed);
                    else spdlog::error("removing unused classes: {}", removed->error().describe());
@@ -758,7 +764,14 @@ void Daemon::handle(const json& request, const api::Peer& peer, api::Reply reply
     answer(run(values));
   };
   using Fields = std::vector<std::string>;
-  if (method == "status") return reply.send(api::ok_response(status()));
+  if (method == "status") {
+    // The whole list of a host with 10,000 sandboxes is megabytes and a
+    // third of a second of the loop: status details the first ones only
+    // (default kStatusSandboxes), sandbox.list gives them all.
+    auto listed = api::optional_number(request, "sandboxes", 0, AGENTD_MAX_SANDBOXES);
+    if (!listed) return answer(listed.error());
+    return reply.send(api::ok_response(status(listed->value_or(kStatusSandboxes))));
+  }
   if (method == "sandbox.list") return reply.send(api::ok_response(sandboxes_json()));
   auto unknown_tenant = api::optional_bool(request, "unknown_tenant");
   if (!unknown_tenant) return answer(unknown_tenant.error());
@@ -868,8 +881,8 @@ Result<json> Daemon::ensure_sandbox(const std::string& agent_text, bool unknown_
 // cannot be loosened).
 json Daemon::with_profile(json sandbox, const policy::AgentName& agent) const {
   const auto* policy = applier_->policy();
-  sandbox["profile"] = policy::to_json(policy ? policy::effective_sandbox_profile(*policy, agent)
-                                              : policy::SandboxProfile{});
+  sandbox["profile"] = policy::to_json(
+      policy ? policy::effective_sandbox_profile(*policy, agent, &applier_->tcp_ports_for(agent)) : policy::SandboxProfile{});
   return sandbox;
 }
 
@@ -955,9 +968,10 @@ Daemon::RecordTotals Daemon::record_totals() const {
   return total;
 }
 
-json Daemon::sandboxes_json() const {
+json Daemon::sandboxes_json(size_t listed) const {
   json list = json::array();
   for (const auto& [slot, s] : registry_.all()) {
+    if (list.size() >= listed) break;
     json item = sandbox_to_json(s);
     auto counters = maps_->counters(slot);
     item["allowed"] = counters ? counters->allowed : 0;
@@ -980,7 +994,7 @@ json Daemon::sandboxes_json() const {
     auto populated = sandbox::cgroup_populated(s.cgroup);
     item["state"] = !populated ? "unknown" : *populated ? "running" : "empty";
     const auto* policy = applier_->policy();
-    item["keep"] = policy && policy::effective_sandbox_profile(*policy, s.agent).keep;
+    item["keep"] = policy && policy::sandbox_kept(*policy, s.agent);
     item["age_seconds"] =
         std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now() - s.created_at).count();
     list.push_back(std::move(item));
@@ -988,7 +1002,7 @@ json Daemon::sandboxes_json() const {
   return list;
 }
 
-json Daemon::dns_status() const {
+json Daemon::dns_status(size_t listed) const {
   if (!dns_learning_ || !dns_proxy_) return {{"enabled", false}};
   json dns = dns_learning_->to_json();
   const auto& c = dns_proxy_->counters();
@@ -1018,6 +1032,7 @@ json Daemon::dns_status() const {
   json sandboxes = json::array();
   const auto& use = dns_proxy_->sandbox_use();
   for (const auto& [slot, s] : registry_.all()) {
+    if (sandboxes.size() >= listed) break;
     json item = dns_learning_->slot_json(slot);
     item["agent"] = s.agent.str();
     item["slot"] = slot;
@@ -1037,7 +1052,7 @@ json Daemon::dns_status() const {
   return dns;
 }
 
-json Daemon::status() const {
+json Daemon::status(size_t listed) const {
   const auto* policy = applier_->policy();
   json tenants = json::array();
   if (policy) {
@@ -1069,7 +1084,14 @@ json Daemon::status() const {
         {"generation", policy_generation_},
         {"digest", policy ? policy->source_digest() : ""},
         {"loaded_at", events::format_time(policy_loaded_at_)},
-        {"last_reload", {{"trigger", last_reload_trigger_}, {"ms", last_reload_ms_}}},
+        {"last_reload",
+         {{"trigger", last_reload_trigger_},
+          {"ms", last_reload_ms_},
+          {"classes_written", applier_->last_report().classes_written},
+          {"entries_written", applier_->last_report().entries_written},
+          {"classes_updated", applier_->last_report().classes_updated},
+          {"entries_changed", applier_->last_report().entries_changed},
+          {"classes_kept", applier_->last_report().classes_kept}}},
         {"watching", watcher_ != nullptr},
         {"reloading", reload_running_},
         {"settle_ms", options_.reload_settle_ms},
@@ -1079,9 +1101,10 @@ json Daemon::status() const {
           {"compile_ms", applier_->largest_write().compile_ms},
           {"write_ms", applier_->largest_write().write_ms}}},
         {"tenants", tenants}}},
-      {"sandboxes", sandboxes_json()},
+      {"sandboxes", sandboxes_json(listed)},
+      {"sandbox_count", registry_.all().size()},
       {"kernel", {{"features", features_.to_json()}, {"enforcement", enforcer_->to_json()}}},
-      {"dns", dns_status()},
+      {"dns", dns_status(listed)},
       {"approvals", approvals_ ? approvals_->status() : json(nullptr)},
       {"control", control_status()},
       {"events",

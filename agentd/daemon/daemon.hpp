@@ -98,9 +98,13 @@ class Daemon {
   void forget_sandbox_netns(uint32_t slot);
   // `agentctl sandbox remove`: an adopted sandbox, or an empty run sandbox.
   Result<nlohmann::json> remove_sandbox(const std::string& agent);
-  nlohmann::json status() const;
-  nlohmann::json dns_status() const;
-  nlohmann::json sandboxes_json() const;
+  // What `status` details unless asked for more or fewer.
+  static constexpr size_t kStatusSandboxes = 100;
+  // `listed`: how many sandboxes (by slot) status details, in `sandboxes`
+  // and `dns.sandboxes`; the counts and totals always cover them all.
+  nlohmann::json status(size_t listed = SIZE_MAX) const;
+  nlohmann::json dns_status(size_t listed = SIZE_MAX) const;
+  nlohmann::json sandboxes_json(size_t listed = SIZE_MAX) const;
   struct RecordTotals {
     uint64_t suppressed = 0, held = 0, dropped = 0;
   };

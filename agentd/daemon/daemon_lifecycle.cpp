@@ -95,7 +95,7 @@ void Daemon::retire_idle_sandboxes() {
     if (!why) continue;
     // Merging the profile costs a pass over the tenant's rules: asked only
     // of a sandbox that would go.
-    view.keep = policy && policy::effective_sandbox_profile(*policy, s.agent).keep;
+    view.keep = policy && policy::sandbox_kept(*policy, s.agent);
     if ((why = retirement_reason(view, options_.retire_grace))) due.emplace_back(slot, *why);
   }
   for (const auto& [slot, why] : due)

@@ -2,9 +2,12 @@
 
 #include <chrono>
 #include <functional>
+#include <set>
 #include <string_view>
 
 #include <spdlog/spdlog.h>
+
+#include "agentd/policy/class_update.hpp"
 
 namespace agentd::daemon {
 namespace {
@@ -47,10 +50,20 @@ uint32_t PolicyApplier::allocate_id() {
 }
 
 Status PolicyApplier::reserve_existing_ids() {
-  auto in_rules = maps_.classes_in_rules();
-  if (!in_rules) return in_rules.error();
+  // What a previous daemon wrote becomes this one's starting table, under
+  // identities no compile gives ("kernel#ID"): a sandbox restored onto one
+  // of them is moved to its class by changing that class in place, only
+  // where the policy differs from what the maps hold. A restart writes
+  // nothing when nothing changed, and a class too large for two copies
+  // (1,000,000 rules) survives the restart.
+  auto in_kernel = maps_.read_classes();
+  if (!in_kernel) return in_kernel.error();
   uint32_t next = next_id_;
-  for (uint32_t id : *in_rules) next = std::max(next, id + 1);
+  for (auto& [id, compiled] : *in_kernel) {
+    next = std::max(next, id + 1);
+    classes_.emplace(fmt::format("kernel#{}", id),
+                     ClassRecord{id, std::make_shared<const policy::CompiledClass>(std::move(compiled))});
+  }
   for (uint32_t slot = 1; slot < AGENTD_MAX_SANDBOXES; ++slot) {
     auto state = maps_.state(slot);
     if (state && (state->flags & AGENTD_SANDBOX_ACTIVE)) next = std::max(next, state->class_id + 1);
@@ -71,86 +84,168 @@ Status PolicyApplier::write_class(uint32_t id, const policy::CompiledClass& comp
   return ok_status();
 }
 
-std::map<std::string, uint32_t> PolicyApplier::known_classes() const {
-  std::map<std::string, uint32_t> known;
-  for (const auto& [identity, record] : classes_) known.emplace(identity, record.id);
+std::map<std::string, KnownClass> PolicyApplier::known_classes() const {
+  std::map<std::string, KnownClass> known;
+  for (const auto& [identity, record] : classes_) known.emplace(identity, KnownClass{record.id, record.compiled});
   return known;
 }
 
 Result<PreparedPolicy> PolicyApplier::prepare(std::shared_ptr<const policy::PolicySet> policy,
                                               const std::vector<policy::AgentName>& agents,
-                                              const std::map<std::string, uint32_t>& known) {
+                                              const std::map<std::string, KnownClass>& known,
+                                              const std::map<std::string, uint32_t>& class_of) {
   PreparedPolicy prepared;
-  // 1. Compile everything before writing anything.
-  std::vector<std::pair<policy::CompiledClass, double>> compiled_by_agent;
+  // 1. Compile everything before writing anything: each class once, however
+  // many sandboxes share it (agents of one key compile alike).
+  std::vector<std::pair<std::shared_ptr<policy::CompiledClass>, double>> compiled_by_key;
+  std::map<std::string, size_t> index_by_key;
   for (const auto& agent : agents) {
+    std::string key = policy::class_key_for(*policy, agent);
+    prepared.key_by_agent[agent.str()] = key;
+    if (index_by_key.count(key)) continue;
     const auto started = std::chrono::steady_clock::now();
     auto compiled = policy::compile_for_agent(*policy, agent);
     if (!compiled) return make_error("{}: {}", agent.str(), compiled.error().describe());
-    compiled_by_agent.emplace_back(std::move(*compiled), ms_since(started));
+    index_by_key.emplace(std::move(key), compiled_by_key.size());
+    compiled_by_key.emplace_back(std::make_shared<policy::CompiledClass>(std::move(*compiled)), ms_since(started));
   }
-  // 2. Additions: classes that are new get written under fresh ids.
-  for (size_t i = 0; i < agents.size(); ++i) {
-    auto& [compiled, compile_ms] = compiled_by_agent[i];
-    if (compiled.empty()) {
-      prepared.identity_by_agent[agents[i].str()] = "";
-      continue;
+  for (auto& [key, index] : index_by_key) {
+    const auto& compiled = *compiled_by_key[index].first;
+    prepared.identity_by_key[key] = compiled.empty() ? "" : identity_of(compiled);
+  }
+
+  // 2. Classes to change in place: an old class whose sandboxes all move to
+  // one class that is not in the maps yet, and that nothing else needs.
+  std::map<std::string, uint32_t> donor_for;  // new identity -> old class id
+  {
+    std::set<std::string> wanted;
+    for (const auto& [key, identity] : prepared.identity_by_key) wanted.insert(identity);
+    std::map<uint32_t, std::set<std::string>> moves;  // old class -> new identities of its sandboxes
+    for (const auto& agent : agents) {
+      auto now = class_of.find(agent.str());
+      if (now == class_of.end() || now->second == AGENTD_CLASS_EMPTY) continue;
+      moves[now->second].insert(prepared.identity_by_key.at(prepared.key_by_agent.at(agent.str())));
     }
-    std::string identity = identity_of(compiled);
-    prepared.identity_by_agent[agents[i].str()] = identity;
+    for (const auto& [identity, k] : known) {
+      auto move = moves.find(k.id);
+      if (wanted.count(identity) || move == moves.end() || move->second.size() != 1) continue;
+      const std::string& target = *move->second.begin();
+      if (target.empty() || known.count(target) || donor_for.count(target)) continue;
+      donor_for.emplace(target, k.id);
+    }
+  }
+
+  // 3. Additions: in place or under fresh ids. A failure takes back what
+  // was written, so the maps hold what they held before.
+  auto fail = [&](Status status) -> Result<PreparedPolicy> {
+    if (auto undone = abandon(prepared); !undone)
+      spdlog::error("taking back a refused reload's writes: {}", undone.error().describe());
+    return status.error();
+  };
+  for (auto& [key, index] : index_by_key) {
+    auto& [compiled, compile_ms] = compiled_by_key[index];
+    const std::string& identity = prepared.identity_by_key[key];
+    if (identity.empty()) continue;
     if (prepared.written.count(identity) || prepared.reused.count(identity)) continue;
     if (auto it = known.find(identity); it != known.end()) {
-      prepared.reused.emplace(identity, it->second);
+      prepared.reused.emplace(identity, it->second.id);
       ++prepared.report.classes_kept;
       continue;
     }
+    if (auto donor = donor_for.find(identity); donor != donor_for.end()) {
+      std::shared_ptr<const policy::CompiledClass> before;
+      for (const auto& [old_identity, k] : known)
+        if (k.id == donor->second) before = k.compiled;
+      const auto started = std::chrono::steady_clock::now();
+      const policy::ClassUpdate update = policy::plan_class_update(*before, *compiled);
+      prepared.updated.push_back({donor->second, before, identity});
+      prepared.written.emplace(identity, PreparedPolicy::Written{donor->second, compiled});
+      if (auto status = maps_.update_class(donor->second, update); !status) return fail(status);
+      spdlog::debug("class {} changed in place: {} entries written, {} removed, in {:.1f} ms", donor->second,
+                    update.put_entries.size() + update.put_names.size(),
+                    update.delete_entries.size() + update.delete_names.size(), ms_since(started));
+      ++prepared.report.classes_updated;
+      prepared.report.entries_changed += update.size();
+      continue;
+    }
     const uint32_t id = allocate_id();
-    // A failure leaves unused classes behind; the next cleanup removes them.
-    if (auto status = write_class(id, compiled, compile_ms, prepared.largest); !status) return status.error();
+    prepared.written.emplace(identity, PreparedPolicy::Written{id, compiled});
+    if (auto status = write_class(id, *compiled, compile_ms, prepared.largest); !status) return fail(status);
     ++prepared.report.classes_written;
-    prepared.report.entries_written += compiled.entries.size();
-    prepared.written.emplace(identity, PreparedPolicy::Written{id, std::move(compiled)});
+    prepared.report.entries_written += compiled->entries.size();
   }
   prepared.policy = std::move(policy);
   return prepared;
 }
 
+Status PolicyApplier::abandon(const PreparedPolicy& prepared) {
+  Status result = ok_status();
+  auto keep_first_error = [&](Status status) {
+    if (!status && result) result = std::move(status);
+  };
+  // Fresh classes go first: the room they free is what the reverted
+  // classes' puts (before their deletes) may need.
+  std::set<uint32_t> updated_ids;
+  for (const auto& u : prepared.updated) updated_ids.insert(u.id);
+  const policy::CompiledClass nothing;
+  for (const auto& [identity, written] : prepared.written)
+    if (!updated_ids.count(written.id))
+      keep_first_error(maps_.update_class(written.id, policy::plan_class_update(*written.compiled, nothing)));
+  for (const auto& u : prepared.updated) {
+    auto written = prepared.written.find(u.identity);
+    if (written == prepared.written.end()) continue;
+    // Back to what it held: the same ordered writes, the other way.
+    keep_first_error(maps_.update_class(u.id, policy::plan_class_update(*written->second.compiled, *u.before)));
+  }
+  return result;
+}
+
 Result<CleanupPlan> PolicyApplier::commit(PreparedPolicy prepared, SandboxRegistry& registry) {
+  auto refuse = [&](Error error) -> Result<CleanupPlan> {
+    if (auto undone = abandon(prepared); !undone)
+      spdlog::error("taking back a refused reload's writes: {}", undone.error().describe());
+    return error;
+  };
   std::map<std::string, ClassRecord> next_table;
-  for (auto& [identity, written] : prepared.written)
-    next_table.emplace(identity, ClassRecord{written.id, std::move(written.compiled)});
+  for (auto& [identity, written] : prepared.written) next_table.emplace(identity, ClassRecord{written.id, written.compiled});
   for (const auto& [identity, id] : prepared.reused) {
     auto it = classes_.find(identity);
-    if (it == classes_.end()) return make_error("class {} vanished during the reload", id);
+    if (it == classes_.end()) return refuse(make_error("class {} vanished during the reload", id));
     next_table.emplace(identity, it->second);
   }
+  std::unordered_map<std::string, uint32_t> next_id_by_key;
+  for (const auto& [key, identity] : prepared.identity_by_key)
+    next_id_by_key.emplace(key, identity.empty() ? static_cast<uint32_t>(AGENTD_CLASS_EMPTY) : next_table.at(identity).id);
 
-  // Every sandbox's class under the new policy; those that appeared since
-  // the prepare are compiled now (a handful at most).
+  // Every sandbox's class under the new policy; those of a key that appeared
+  // since the prepare are compiled now (a handful at most).
   std::map<uint32_t, uint32_t> class_by_slot;
   for (const auto& [slot, sandbox] : registry.all()) {
-    auto known = prepared.identity_by_agent.find(sandbox.agent.str());
-    if (known != prepared.identity_by_agent.end()) {
-      class_by_slot[slot] =
-          known->second.empty() ? static_cast<uint32_t>(AGENTD_CLASS_EMPTY) : next_table.at(known->second).id;
+    auto prepared_key = prepared.key_by_agent.find(sandbox.agent.str());
+    std::string key = prepared_key != prepared.key_by_agent.end() ? prepared_key->second
+                                                                  : policy::class_key_for(*prepared.policy, sandbox.agent);
+    if (auto known = next_id_by_key.find(key); known != next_id_by_key.end()) {
+      class_by_slot[slot] = known->second;
       continue;
     }
     auto compiled = policy::compile_for_agent(*prepared.policy, sandbox.agent);
-    if (!compiled) return make_error("{}: {}", sandbox.agent.str(), compiled.error().describe());
-    if (compiled->empty()) {
-      class_by_slot[slot] = AGENTD_CLASS_EMPTY;
-      continue;
+    if (!compiled) return refuse(make_error("{}: {}", sandbox.agent.str(), compiled.error().describe()));
+    uint32_t id = AGENTD_CLASS_EMPTY;
+    if (!compiled->empty()) {
+      std::string identity = identity_of(*compiled);
+      if (auto it = next_table.find(identity); it != next_table.end()) {
+        id = it->second.id;
+      } else {
+        id = allocate_id();
+        auto shared = std::make_shared<const policy::CompiledClass>(std::move(*compiled));
+        prepared.written.emplace(identity, PreparedPolicy::Written{id, shared});
+        if (auto status = write_class(id, *shared, 0, prepared.largest); !status) return refuse(status.error());
+        ++prepared.report.classes_written;
+        prepared.report.entries_written += shared->entries.size();
+        next_table.emplace(identity, ClassRecord{id, shared});
+      }
     }
-    std::string identity = identity_of(*compiled);
-    if (auto it = next_table.find(identity); it != next_table.end()) {
-      class_by_slot[slot] = it->second.id;
-      continue;
-    }
-    const uint32_t id = allocate_id();
-    if (auto status = write_class(id, *compiled, 0, prepared.largest); !status) return status.error();
-    ++prepared.report.classes_written;
-    prepared.report.entries_written += compiled->entries.size();
-    next_table.emplace(identity, ClassRecord{id, std::move(*compiled)});
+    next_id_by_key.emplace(std::move(key), id);
     class_by_slot[slot] = id;
   }
 
@@ -176,22 +271,37 @@ Result<CleanupPlan> PolicyApplier::commit(PreparedPolicy prepared, SandboxRegist
   CleanupPlan plan;
   plan.below = next_id_;
   for (const auto& [identity, record] : next_table) plan.live.insert(record.id);
+  plan.needed = false;  // only when a class of the old table goes out of use
+  for (const auto& [identity, record] : classes_) plan.needed = plan.needed || !plan.live.count(record.id);
   if (prepared.largest.entries >= largest_write_.entries) largest_write_ = prepared.largest;
   last_report_ = prepared.report;
+  struct Retired {
+    std::map<std::string, ClassRecord> classes;
+    std::shared_ptr<const policy::PolicySet> policy;
+  };
+  plan.retired = std::make_shared<Retired>(Retired{std::move(classes_), std::move(policy_)});
   classes_ = std::move(next_table);
+  id_by_key_ = std::move(next_id_by_key);
+  tcp_ports_by_key_.clear();
   policy_ = std::move(prepared.policy);
   return plan;
 }
 
-Result<size_t> PolicyApplier::cleanup(const CleanupPlan& plan) {
+Result<size_t> PolicyApplier::cleanup(CleanupPlan& plan) {
+  plan.retired.reset();
+  if (!plan.needed) return size_t{0};
   return maps_.delete_unused_classes(plan.live, plan.below);
 }
 
 Result<ApplyReport> PolicyApplier::apply(std::shared_ptr<const policy::PolicySet> policy,
                                          SandboxRegistry& registry) {
   std::vector<policy::AgentName> agents;
-  for (const auto& [slot, sandbox] : registry.all()) agents.push_back(sandbox.agent);
-  auto prepared = prepare(std::move(policy), agents, known_classes());
+  std::map<std::string, uint32_t> class_of;
+  for (const auto& [slot, sandbox] : registry.all()) {
+    agents.push_back(sandbox.agent);
+    class_of[sandbox.agent.str()] = sandbox.class_id;
+  }
+  auto prepared = prepare(std::move(policy), agents, known_classes(), class_of);
   if (!prepared) return prepared.error();
   auto plan = commit(std::move(*prepared), registry);
   if (!plan) return plan.error();
@@ -208,22 +318,41 @@ uint32_t PolicyApplier::refusal_flags_for(const policy::AgentName& agent) const 
 
 Result<uint32_t> PolicyApplier::class_for(const policy::AgentName& agent) {
   if (!policy_) return static_cast<uint32_t>(AGENTD_CLASS_EMPTY);
+  // A sandbox of a class that exists costs a lookup, not a compile.
+  std::string key = policy::class_key_for(*policy_, agent);
+  if (auto it = id_by_key_.find(key); it != id_by_key_.end()) return it->second;
   const auto started = std::chrono::steady_clock::now();
   auto compiled = policy::compile_for_agent(*policy_, agent);
   if (!compiled) return make_error("{}: {}", agent.str(), compiled.error().describe());
   const double ms = ms_since(started);
-  if (compiled->empty()) return static_cast<uint32_t>(AGENTD_CLASS_EMPTY);
-  std::string identity = identity_of(*compiled);
-  if (auto it = classes_.find(identity); it != classes_.end()) return it->second.id;
-  const uint32_t id = allocate_id();
-  if (auto status = write_class(id, *compiled, ms, largest_write_); !status) return status.error();
-  classes_.emplace(identity, ClassRecord{id, std::move(*compiled)});
+  uint32_t id = AGENTD_CLASS_EMPTY;
+  if (!compiled->empty()) {
+    std::string identity = identity_of(*compiled);
+    if (auto it = classes_.find(identity); it != classes_.end()) {
+      id = it->second.id;
+    } else {
+      id = allocate_id();
+      if (auto status = write_class(id, *compiled, ms, largest_write_); !status) return status.error();
+      classes_.emplace(identity, ClassRecord{id, std::make_shared<const policy::CompiledClass>(std::move(*compiled))});
+    }
+  }
+  id_by_key_.emplace(std::move(key), id);
   return id;
+}
+
+const policy::TcpPorts& PolicyApplier::tcp_ports_for(const policy::AgentName& agent) {
+  static const policy::TcpPorts none;
+  if (!policy_) return none;
+  std::string key = policy::class_key_for(*policy_, agent);
+  auto it = tcp_ports_by_key_.find(key);
+  if (it == tcp_ports_by_key_.end())
+    it = tcp_ports_by_key_.emplace(std::move(key), policy::sandbox_tcp_ports(*policy_, agent)).first;
+  return it->second;
 }
 
 const policy::CompiledClass* PolicyApplier::compiled(uint32_t class_id) const {
   for (const auto& [identity, record] : classes_)
-    if (record.id == class_id) return &record.compiled;
+    if (record.id == class_id) return record.compiled.get();
   return nullptr;
 }
 

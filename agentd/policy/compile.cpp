@@ -52,6 +52,14 @@ std::vector<const Rule*> rules_that_shape(const TenantPolicy& tenant, const Agen
 
 }  // namespace
 
+std::string pattern_of_name_key(const agentd_name_key& key) {
+  const size_t n = std::min<size_t>(key.prefixlen > 32 ? (key.prefixlen - 32) / 8 : 0, AGENTD_NAME_MAX);
+  const bool exact = n > 0 && key.name[n - 1] == 0;
+  std::string pattern(reinterpret_cast<const char*>(key.name), exact ? n - 1 : n);
+  std::reverse(pattern.begin(), pattern.end());
+  return exact ? pattern : "*" + pattern;  // a wildcard's ".github.com" is "*.github.com"
+}
+
 std::string class_key_for(const PolicySet& policy, const AgentName& agent) {
   const TenantPolicy* tenant = policy.find(agent.tenant);
   if (!tenant) return "";

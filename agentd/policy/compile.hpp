@@ -54,6 +54,8 @@ struct CompiledClass {
 // AGENTD_NAME_GRANT_SCOPE | slot): reversed, an exact name NUL-terminated
 // (see agentd_name_key). The pattern must be as the loader keeps it.
 agentd_name_key make_name_key(uint32_t scope, std::string_view pattern);
+// The pattern a names-trie key was made from (make_name_key's inverse).
+std::string pattern_of_name_key(const agentd_name_key& key);
 
 // The class's key without compiling it: the tenant and which of its rules
 // apply to the agent. Within one PolicySet, agents of one key compile to

@@ -110,11 +110,16 @@ std::string expand_path(std::string_view path, const AgentName& agent) {
   return out;
 }
 
-SandboxProfile effective_sandbox_profile(const PolicySet& policy, const AgentName& agent) {
+TcpPorts sandbox_tcp_ports(const PolicySet& policy, const AgentName& agent) {
+  const TenantPolicy* tenant = policy.find(agent.tenant);
+  return tenant ? tcp_ports_allowed(policy, *tenant, agent) : TcpPorts{};
+}
+
+SandboxProfile effective_sandbox_profile(const PolicySet& policy, const AgentName& agent, const TcpPorts* tcp_ports) {
   SandboxProfile profile;
   const TenantPolicy* tenant = policy.find(agent.tenant);
   if (!tenant) return profile;
-  profile.tcp_connect_ports = tcp_ports_allowed(policy, *tenant, agent);
+  profile.tcp_connect_ports = tcp_ports ? *tcp_ports : tcp_ports_allowed(policy, *tenant, agent);
   Scalar<std::string> user;
   Scalar<SyscallProfileKind> kind;
   Scalar<SyscallAction> action;

@@ -79,7 +79,15 @@ struct SandboxProfile {
 // More TCP ports than this and the port wall is left to the BPF hooks alone.
 constexpr size_t kMaxLandlockPorts = 1024;
 
-SandboxProfile effective_sandbox_profile(const PolicySet& policy, const AgentName& agent);
+// The TCP ports an agent's allows name, for Landlock's wall; nullopt when
+// they name every port (or more than kMaxLandlockPorts). The same for
+// every agent of one class key (compile.hpp class_key_for).
+using TcpPorts = std::optional<std::vector<uint16_t>>;
+TcpPorts sandbox_tcp_ports(const PolicySet& policy, const AgentName& agent);
+// `tcp_ports`, when given, stands for sandbox_tcp_ports(policy, agent):
+// the walk over every allowed endpoint is what a daemon caches per class.
+SandboxProfile effective_sandbox_profile(const PolicySet& policy, const AgentName& agent,
+                                         const TcpPorts* tcp_ports = nullptr);
 // The profile's `keep` alone, without the rest (status asks it of every
 // sandbox; the whole profile walks every allowed endpoint for its ports).
 bool sandbox_kept(const PolicySet& policy, const AgentName& agent);

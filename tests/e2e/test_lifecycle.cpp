@@ -82,6 +82,12 @@ TEST_CASE("kill -9 of agentd changes nothing, and a restart adopts without a sec
   json status = daemon_status(world);
   for (const auto& a : status["kernel"]["enforcement"]["attachments"]) CHECK(a["adopted"] == true);
   CHECK(sandbox_in(status, agent)["slot"] == 1);
+  // The restarted agentd read back the class the first one wrote and found
+  // nothing to change: no second copy of it was written.
+  INFO(status["policy"]["last_reload"].dump());
+  CHECK(status["policy"]["last_reload"]["classes_written"] == 0);
+  CHECK(status["policy"]["last_reload"]["classes_updated"] == 1);
+  CHECK(status["policy"]["last_reload"]["entries_changed"] == 0);
   CHECK(world.stray_packets() == 0);
 }
 

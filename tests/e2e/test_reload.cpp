@@ -96,7 +96,14 @@ TEST_CASE("repeated reloads between two policies: no denial of what both allow, 
   CHECK(d["connected"] == 0);
   CHECK(d["refused"].get<long>() > 0);
   // Each apply (or the watcher before it) switched the policy.
-  CHECK(status_of(world)["policy"]["generation"].get<uint64_t>() >= first + reloads);
+  const json status = status_of(world);
+  CHECK(status["policy"]["generation"].get<uint64_t>() >= first + reloads);
+  // The sandbox's one class was changed in place, only what differs: no
+  // second copy of the class was written beside it.
+  INFO(status["policy"]["last_reload"].dump());
+  CHECK(status["policy"]["last_reload"]["classes_updated"] == 1);
+  CHECK(status["policy"]["last_reload"]["classes_written"] == 0);
+  CHECK(status["policy"]["last_reload"]["entries_changed"].get<int>() > 0);
   CHECK(world.stray_packets() == 0);
 }
 

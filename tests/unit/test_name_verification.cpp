@@ -201,6 +201,9 @@ TEST_CASE("names trie keys: reversed, an exact name ends with NUL, a wildcard is
   const agentd_name_key wild = make_name_key(AGENTD_NAME_GRANT_SCOPE | 3, "*.example.test");
   CHECK(std::string(reinterpret_cast<const char*>(wild.name), 13) == "tset.elpmaxe.");
   CHECK(wild.prefixlen == 32 + 8 * 13);
+  // Read back (a restarted agentd reads the trie a previous one wrote).
+  for (const char* pattern : {"api.example.test", "*.example.test", "x", "*.x"})
+    CHECK(pattern_of_name_key(make_name_key(1, pattern)) == pattern);
 }
 
 TEST_CASE("first bytes: a ClientHello's SNI, lower-cased, whatever its size") {

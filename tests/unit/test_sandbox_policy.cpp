@@ -259,6 +259,11 @@ rules:
   CHECK_FALSE(eng.landlock_tcp_ports);  // off unless asked
   auto ops = effective_sandbox_profile(*result.policy, *parse_agent_name("acme/ops/a"));
   CHECK_FALSE(ops.tcp_connect_ports);  // an allow of every port: nothing to narrow
+  // agentd walks the ports once per class and hands them in.
+  CHECK(sandbox_tcp_ports(*result.policy, *parse_agent_name("acme/eng/b")) == eng.tcp_connect_ports);
+  const TcpPorts cached = sandbox_tcp_ports(*result.policy, *parse_agent_name("acme/eng/b"));
+  CHECK(effective_sandbox_profile(*result.policy, *parse_agent_name("acme/eng/a"), &cached).tcp_connect_ports ==
+        eng.tcp_connect_ports);
 }
 
 TEST_CASE("every named syscall resolves, and each profile builds a seccomp program") {
