@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,7 +27,8 @@ int policy_apply(const Globals& g);
 // No paths: agentd's policy dir against what it applied (policy.diff).
 // PATHS (one DIR, or FILEs): that candidate against what it applied.
 int policy_diff(const Globals& g, const std::vector<std::string>& paths = {});
-int status(const Globals& g);
+// `sandboxes`: how many to detail (agentd's default when absent).
+int status(const Globals& g, std::optional<uint32_t> sandboxes = std::nullopt);
 int sandbox_list(const Globals& g);
 int sandbox_profile(const Globals& g, const std::string& agent, const std::string& policy_dir);
 int sandbox_adopt(const Globals& g, const std::string& agent, const std::string& cgroup, bool unknown_tenant = false);

@@ -80,8 +80,10 @@ int fail(const agentd::Error& error) {
 
 }  // namespace
 
-int status(const Globals& g) {
-  auto result = agentd::api::call(g.socket, {{"method", "status"}});
+int status(const Globals& g, std::optional<uint32_t> sandboxes) {
+  json request = {{"method", "status"}};
+  if (sandboxes) request["sandboxes"] = *sandboxes;
+  auto result = agentd::api::call(g.socket, request);
   if (!result) return fail(result.error());
   const json& s = *result;
   if (g.output == "json") {
@@ -102,8 +104,12 @@ int status(const Globals& g) {
   for (const auto& t : p["tenants"])
     tenants.add({json_text(t["tenant"]), json_text(t["rules"]), json_text(t["inference"]), json_text(t["file"])});
   tenants.print(std::cout);
-  std::cout << "\nsandboxes:\n";
+  const size_t count = s.value("sandbox_count", s["sandboxes"].size());
+  std::cout << "\nsandboxes: " << count << "\n";
   print_sandboxes(s["sandboxes"]);
+  if (count > s["sandboxes"].size())
+    std::cout << "  ... and " << count - s["sandboxes"].size()
+              << " more (agentctl status --sandboxes N, or agentctl sandbox list)\n";
   print_name_checks(s["sandboxes"]);
   const json& e = s["events"];
   std::cout << "\ndenial records: " << json_text(e["received"]) << " received, " << json_text(e["dropped"])

@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 
 #include "agentd/common/version.hpp"
+#include "agentd_abi.h"
 #include "commands.hpp"
 #include "commands_approvals_cli.hpp"
 
@@ -69,7 +70,11 @@ int main(int argc, char** argv) {
 
   auto* status = app.add_subcommand("status", "the daemon, its policy, sandboxes and kernel features");
   add_output(status);
-  status->callback([&] { code = agentctl::status(g); });
+  std::optional<uint32_t> status_sandboxes;
+  status->add_option("--sandboxes", status_sandboxes,
+                     "how many sandboxes to detail (default 100; the counts cover all; `sandbox list` lists all)")
+      ->check(CLI::Range(0u, static_cast<unsigned>(AGENTD_MAX_SANDBOXES)));
+  status->callback([&] { code = agentctl::status(g, status_sandboxes); });
 
   auto* sandbox = app.add_subcommand("sandbox", "list, inspect, adopt and remove sandboxes");
   sandbox->require_subcommand(1);

@@ -62,7 +62,7 @@ rules:
               runs / seconds, most_live, "1 s + the 5 s sweep");
   std::printf("  agentd RSS: %ld kB after %d runs, %ld kB at the end: ratio %.3f (goal <= 1.10, flat); peak %ld kB\n",
               rss_warm, runs / 10, rss_end, rss_warm > 0 ? static_cast<double>(rss_end) / rss_warm : 0.0, hwm);
-  std::printf("  sandboxes now: %zu; loop failures: %s\n", status["sandboxes"].size(),
+  std::printf("  sandboxes now: %zu; loop failures: %s\n", status.value("sandbox_count", size_t{0}),
               status.value("loop_failures", json(0)).dump().c_str());
   return failed == 0 ? 0 : 1;
 }
