@@ -1,0 +1,224 @@
+// The control plane's scale benchmark of issue 15 (not a test): what a
+// sandbox and a reload cost when a tenant's policy is large.
+//
+//   build/tests/bench/bench_scale [rules] [sandboxes]     (default 100000 10000)
+//
+// One tenant's policy holds `rules` random allow prefixes (/16-/32, one in
+// a hundred /8-/15; seeded, so every run compiles the same policy), for
+// every agent of the tenant. The benchmark then
+//   1. creates `sandboxes` sandboxes of that one class over the control
+//      socket (`sandbox.ensure`, as `agentctl run` does), one at a time:
+//      the first compiles and writes the class, every later one should
+//      cost map writes only (goal <= 2 ms each at 100,000 rules);
+//   2. times `status` with that many sandboxes (goal <= 10 ms);
+//   3. changes one rule of the policy, twice (an added prefix, then the
+//      same removed), and reports agentd's own reload time (goal <= 50 ms
+//      at 100,000 rules, <= 200 ms at 1,000,000) and the slowest `status`
+//      answer while it ran (goal <= 10 ms);
+//   4. reports agentd's descriptors and memory per sandbox, and its peak.
+// No traffic flows: the rules are never hit, only written.
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "agentd/api/client.hpp"
+#include "bench_stats.hpp"
+#include "world.hpp"
+
+using namespace agentd::bench;
+using namespace agentd::e2e;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point started) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+}
+
+// The tenant's policy: `rules` seeded random prefixes, plus `extra` (one
+// more rule, or nothing) at the end.
+std::string scale_policy(int rules, const std::string& extra) {
+  std::mt19937 random(15);
+  std::set<std::pair<uint32_t, unsigned>> seen;  // no prefix twice: validate would warn about each
+  std::string text = "apiVersion: agentd/v1\ntenant: scale\nrules:\n  - agents: \"scale/*/*\"\n    allow:\n";
+  text.reserve(static_cast<size_t>(rules) * 48);
+  for (int i = 0; i < rules;) {
+    const unsigned prefix = random() % 100 == 0 ? 8 + random() % 8 : 16 + random() % 17;
+    uint32_t addr = static_cast<uint32_t>(random());
+    addr &= prefix == 32 ? 0xffffffffu : ~(0xffffffffu >> prefix);
+    if (!seen.emplace(addr, prefix).second) continue;
+    ++i;
+    text += fmt::format("      - cidr: {}.{}.{}.{}/{}\n        ports: [443]\n", addr >> 24, (addr >> 16) & 0xff,
+                        (addr >> 8) & 0xff, addr & 0xff, prefix);
+  }
+  return text + extra;
+}
+
+void write_atomically(const fs::path& path, const std::string& text) {
+  const fs::path tmp = path.string() + ".tmp";
+  std::ofstream(tmp) << text;
+  fs::rename(tmp, path);
+}
+
+json status_of(World& world) {
+  auto answer = agentd::api::call(world.socket(), {{"method", "status"}});
+  return answer ? *answer : json();
+}
+
+uint64_t generation(World& world) {
+  auto s = status_of(world);
+  return s.contains("policy") ? s["policy"]["generation"].get<uint64_t>() : 0;
+}
+
+size_t open_descriptors(int pid) {
+  size_t n = 0;
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(fmt::format("/proc/{}/fd", pid), ec); !ec && it != fs::directory_iterator();
+       it.increment(ec))
+    ++n;
+  return n;
+}
+
+// One reload, from the rename until the generation moves; agentd's own
+// figure comes from status. `status` is polled meanwhile.
+struct ReloadFigures {
+  double agentd_ms = 0;
+  double status_max_ms = 0;
+  size_t status_answers = 0;
+  json report;
+};
+
+ReloadFigures time_reload(World& world, const std::string& text) {
+  ReloadFigures figures;
+  const uint64_t before = generation(world);
+  std::atomic<bool> polling{true};
+  std::vector<double> status_ms;
+  std::thread poller([&] {
+    while (polling) {
+      const auto started = Clock::now();
+      if (agentd::api::call(world.socket(), {{"method", "status"}})) status_ms.push_back(ms_since(started));
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  });
+  write_atomically(world.dir() / "policy" / "scale.yaml", text);
+  for (int i = 0; i < 6000 && generation(world) <= before; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the cleanup of the old entries follows
+  polling = false;
+  poller.join();
+  auto status = status_of(world);
+  figures.agentd_ms = status["policy"]["last_reload"]["ms"].get<double>();
+  figures.report = status["policy"]["last_reload"];
+  figures.status_max_ms = percentile(status_ms, 1);
+  figures.status_answers = status_ms.size();
+  return figures;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int rules = argc > 1 ? std::atoi(argv[1]) : 100000;
+  const int sandboxes = argc > 2 ? std::atoi(argv[2]) : 10000;
+
+  World world;
+  world.write_policy("scale.yaml", scale_policy(rules, ""));
+  if (!world.start_agentd({"--max-sandboxes", std::to_string(sandboxes + 16), "--retire-grace", "24h"})) {
+    std::fprintf(stderr, "agentd did not start:\n%s\n", world.agentd_log().c_str());
+    return 1;
+  }
+  const long rss_start = status_kb(world.agentd_pid(), "VmRSS:");
+  const size_t fds_start = open_descriptors(world.agentd_pid());
+
+  // 1. Sandboxes of one class, one at a time.
+  std::vector<double> create_ms;
+  int failed = 0;
+  std::string first_failure;
+  for (int i = 0; i < sandboxes; ++i) {
+    const auto started = Clock::now();
+    auto answer = agentd::api::call(world.socket(), {{"method", "sandbox.ensure"}, {"agent", fmt::format("scale/t{}/a{}", i % 50, i)}});
+    create_ms.push_back(ms_since(started));
+    if (!answer && ++failed == 1) first_failure = answer.error().describe();
+  }
+  const double first_ms = create_ms.empty() ? 0 : create_ms.front();
+  std::vector<double> later(create_ms.begin() + (create_ms.empty() ? 0 : 1), create_ms.end());
+
+  if (const char* hold = std::getenv("BENCH_HOLD")) {
+    std::printf("HOLD pid %d socket %s\n", world.agentd_pid(), world.socket().c_str());
+    std::fflush(stdout);
+    std::this_thread::sleep_for(std::chrono::seconds(std::atoi(hold)));
+  }
+  // 2. status with that many sandboxes.
+  std::vector<double> status_ms;
+  for (int i = 0; i < 20; ++i) {
+    const auto started = Clock::now();
+    status_of(world);
+    status_ms.push_back(ms_since(started));
+  }
+  // For comparison: status asked to list every sandbox, and sandbox.list.
+  std::vector<double> status_all_ms, list_ms;
+  for (int i = 0; i < 5; ++i) {
+    auto started = Clock::now();
+    (void)agentd::api::call(world.socket(), {{"method", "status"}, {"sandboxes", sandboxes}});
+    status_all_ms.push_back(ms_since(started));
+    started = Clock::now();
+    (void)agentd::api::call(world.socket(), {{"method", "sandbox.list"}});
+    list_ms.push_back(ms_since(started));
+  }
+  const long rss_sandboxes = status_kb(world.agentd_pid(), "VmRSS:");
+  const size_t fds_sandboxes = open_descriptors(world.agentd_pid());
+
+  // 3. One-rule changes: a prefix added, then removed again.
+  const std::string added = "      - cidr: 203.0.113.77/32\n        ports: [443]\n";
+  auto widen = time_reload(world, scale_policy(rules, added));
+  auto narrow = time_reload(world, scale_policy(rules, ""));
+  const long hwm = status_kb(world.agentd_pid(), "VmHWM:");
+
+  const double per_sandbox_kb = sandboxes ? double(rss_sandboxes - rss_start) / sandboxes : 0;
+  const double fds_per_sandbox = sandboxes ? double(fds_sandboxes - fds_start) / sandboxes : 0;
+  std::printf("agentd control plane at scale: %d rules (random /8-/32) in one class, %d sandboxes\n", rules, sandboxes);
+  std::printf("  sandbox.ensure: first (compiles the class) %.1f ms; later ones median %.2f ms, p99 %.2f ms, max %.1f ms "
+              "(goal <= 2 ms); %d failed%s%s\n",
+              first_ms, percentile(later, 0.5), percentile(later, 0.99), percentile(later, 1), failed,
+              failed ? ": " : "", first_failure.c_str());
+  std::printf("  status with %d sandboxes: median %.1f ms, max %.1f ms (goal <= 10 ms); listing them all: status "
+              "%.1f ms, sandbox.list %.1f ms (medians)\n",
+              sandboxes, percentile(status_ms, 0.5), percentile(status_ms, 1), percentile(status_all_ms, 0.5),
+              percentile(list_ms, 0.5));
+  std::printf("  one-rule change, added:   agentd's reload %.1f ms (goal <= 50 ms at 100k); status during it: %zu "
+              "answers, slowest %.1f ms\n",
+              widen.agentd_ms, widen.status_answers, widen.status_max_ms);
+  std::printf("  one-rule change, removed: agentd's reload %.1f ms; status during it: %zu answers, slowest %.1f ms\n",
+              narrow.agentd_ms, narrow.status_answers, narrow.status_max_ms);
+  std::printf("  per sandbox: %.2f descriptors, %.1f KiB of agentd's memory; agentd %ld MiB at start, %ld MiB with "
+              "the sandboxes, peak %ld MiB\n",
+              fds_per_sandbox, per_sandbox_kb, rss_start / 1024, rss_sandboxes / 1024, hwm / 1024);
+  json report = {{"rules", rules},
+                 {"sandboxes", sandboxes},
+                 {"ensure_first_ms", first_ms},
+                 {"ensure_ms", {{"median", percentile(later, 0.5)}, {"p99", percentile(later, 0.99)}, {"max", percentile(later, 1)}}},
+                 {"ensure_failed", failed},
+                 {"status_ms", {{"median", percentile(status_ms, 0.5)}, {"max", percentile(status_ms, 1)}}},
+                 {"status_all_ms", percentile(status_all_ms, 0.5)},
+                 {"sandbox_list_ms", percentile(list_ms, 0.5)},
+                 {"reload_added", widen.report},
+                 {"reload_removed", narrow.report},
+                 {"status_during_reload_max_ms", std::max(widen.status_max_ms, narrow.status_max_ms)},
+                 {"fds_per_sandbox", fds_per_sandbox},
+                 {"kib_per_sandbox", per_sandbox_kb},
+                 {"rss_peak_mib", hwm / 1024}};
+  std::printf("%s\n", report.dump().c_str());
+  return failed == 0 ? 0 : 1;
+}
