@@ -6,6 +6,7 @@
 
 #include "agentd/common/safe_text.hpp"
 #include "agentd/daemon/daemon.hpp"
+#include "agentd/daemon/open_files.hpp"
 #include "agentd/daemon/sandbox_retirement.hpp"
 #include "agentd/policy/sandbox_section.hpp"
 #include "agentd/sandbox/cgroup.hpp"
@@ -15,8 +16,16 @@ namespace agentd::daemon {
 namespace fs = std::filesystem;
 
 Result<uint32_t> Daemon::claim_slot(const std::string& agent) {
+  // Not while restoring at start: what the kernel holds is restored whatever the limit.
+  const bool running = events_ && dns_learning_ && approvals_;
+  const uint64_t fit = sandboxes_within(open_file_limit());
+  if (running && registry_.all().size() >= fit) retire_idle_sandboxes();
+  if (running && registry_.all().size() >= fit)
+    return make_error("agentd's open file limit ({}) holds {} sandboxes, and all are taken: raise LimitNOFILE "
+                      "(the unit's is 131072) or ulimit -n, or remove sandboxes",
+                      open_file_limit(), fit);
   auto slot = registry_.free_slot(agent);
-  if (!slot && events_ && dns_learning_ && approvals_) {  // not while restoring at start
+  if (!slot && running) {
     // All taken: the sandboxes due for retirement go now, not at the
     // next sweep, and their slots are taken again.
     retire_idle_sandboxes();

@@ -11,6 +11,21 @@
 
 namespace agentd::daemon {
 
+namespace {
+
+// Up to five per sandbox (its cgroup; its DNS proxy's UDP socket and TCP
+// listener on 127.64.<slot> and on [::1]), and room besides for clients and
+// queries upstream.
+constexpr uint64_t kPerSandbox = 5;
+constexpr uint64_t kBesides = 8192;
+
+}  // namespace
+
+uint64_t sandboxes_within(uint64_t limit) {
+  if (limit == 0 || limit == RLIM_INFINITY) return UINT64_MAX;
+  return limit > kBesides ? (limit - kBesides) / kPerSandbox : 0;
+}
+
 uint64_t raise_open_file_limit() {
   rlimit limit{};
   if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
@@ -21,10 +36,7 @@ uint64_t raise_open_file_limit() {
     else
       spdlog::warn("raising the open file limit to {}: {}", limit.rlim_max, std::strerror(errno));
   }
-  // Up to five per sandbox at the most sandboxes (its cgroup; its DNS
-  // proxy's UDP socket and TCP listener on 127.64.<slot> and on [::1]), and
-  // room besides for clients and queries upstream.
-  constexpr uint64_t kWanted = 5 * AGENTD_MAX_SANDBOXES + 8192;
+  constexpr uint64_t kWanted = kPerSandbox * AGENTD_MAX_SANDBOXES + kBesides;
   if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < kWanted)
     spdlog::warn("open file limit {} is below {}: far fewer sandboxes than {} fit (raise LimitNOFILE or ulimit -n)",
                  limit.rlim_cur, kWanted, AGENTD_MAX_SANDBOXES);

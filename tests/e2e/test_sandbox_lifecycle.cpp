@@ -1,6 +1,7 @@
 // A sandbox's end: retired when its last process exits, its slot reused by
 // the next sandbox, which inherits nothing: not its learned addresses, not
 // its counters, and not a socket that outlived it in another process.
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -223,4 +224,27 @@ TEST_CASE("with every slot taken, a new sandbox retires those due at once instea
   const json list = sandbox_list(world);
   CHECK(list.size() == 1);
   CHECK(listed(list, "acme/eng/coder-2")["slot"] == 1);
+}
+
+TEST_CASE("past what its open file limit holds, agentd refuses a new sandbox by name and keeps serving") {
+  // Each sandbox costs agentd descriptors (its DNS sockets): an agentd at
+  // its limit could accept no control client and no DNS-over-TCP query.
+  // 8192 kept for those, 5 per sandbox: this limit holds 3 sandboxes.
+  // (Lowered for this test's process alone, and agentd inherits it.)
+  const rlimit limit{8192 + 3 * 5, 8192 + 3 * 5};
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &limit) == 0);
+  World world;
+  world.write_policy("acme.yaml", kPolicy);
+  REQUIRE(world.start_agentd({"--retire-grace", "1h"}));
+  for (const char* agent : {"acme/eng/coder-1", "acme/eng/coder-2", "acme/eng/coder-3"})
+    expect_ok(world.netprobe_in_sandbox(agent, {"connect", "tcp", "198.51.100.20", "80"}));
+  auto refused = world.agentctl({"run", "--agent", "acme/eng/coder-4", "--", "/bin/true"});
+  INFO(refused.describe());
+  CHECK(refused.exit_code != 0);
+  CHECK(refused.err.find("open file limit (8207) holds 3 sandboxes") != std::string::npos);
+  CHECK(refused.err.find("LimitNOFILE") != std::string::npos);
+  // agentd still answers, and a removed sandbox makes room.
+  CHECK(sandbox_list(world).size() == 3);
+  REQUIRE(world.agentctl({"sandbox", "remove", "--agent", "acme/eng/coder-1"}).exit_code == 0);
+  expect_ok(world.netprobe_in_sandbox("acme/eng/coder-4", {"connect", "tcp", "198.51.100.20", "80"}));
 }
