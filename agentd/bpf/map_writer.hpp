@@ -69,6 +69,9 @@ class MapWriter {
 
   // Summed over CPUs.
   Result<agentd_counters> counters(uint32_t slot) const;
+  // Slots 0..slots-1 at once (batched): what status sums over every sandbox.
+  Result<std::vector<agentd_counters>> all_counters(uint32_t slots) const;
+  Result<std::vector<agentd_record_counts>> all_record_counts(uint32_t slots) const;
   // What became of a slot's denials past the stream limit (summed over CPUs).
   Result<agentd_record_counts> record_counts(uint32_t slot) const;
   // What the name checks did with a slot's connections (summed over CPUs).

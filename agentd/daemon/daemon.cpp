@@ -737,8 +737,10 @@ std::optional<api::Refusal> Daemon::gate(const api::Peer& peer) const {
   if (!cgroup) return api::Refusal{"cannot tell the caller's cgroup: " + cgroup.error().describe(), true};
   const api::Refusal in_sandbox{"requests from inside a sandbox are refused", true};
   if (sandbox::path_is_within(*cgroup, options_.cgroup_root)) return in_sandbox;
+  // Outside the root only adopted cgroups can be sandboxes (agentd makes
+  // its own under the root): path checks for those alone, not for 10,000.
   for (const auto& [slot, s] : registry_.all())
-    if (sandbox::path_is_within(*cgroup, s.cgroup)) return in_sandbox;
+    if (s.adopted && sandbox::path_is_within(*cgroup, s.cgroup)) return in_sandbox;
   auto refusal = approvals_ ? approvals_->admit(peer) : std::optional<std::string>("agentd is starting");
   if (!refusal) return std::nullopt;
   return api::Refusal{*refusal, false};
@@ -958,11 +960,15 @@ Result<json> Daemon::adopt_sandbox(const std::string& agent_text, const std::str
 
 Daemon::RecordTotals Daemon::record_totals() const {
   RecordTotals total;
+  if (registry_.all().empty()) return total;
+  const uint32_t slots = registry_.all().rbegin()->first + 1;  // by slot: the last is the highest
+  auto counters = maps_->all_counters(slots);
+  auto records = maps_->all_record_counts(slots);
   for (const auto& [slot, s] : registry_.all()) {
-    if (auto counters = maps_->counters(slot)) total.suppressed += counters->suppressed;
-    if (auto records = maps_->record_counts(slot)) {
-      total.held += records->held;
-      total.dropped += records->dropped;
+    if (counters) total.suppressed += (*counters)[slot].suppressed;
+    if (records) {
+      total.held += (*records)[slot].held;
+      total.dropped += (*records)[slot].dropped;
     }
   }
   return total;

@@ -138,6 +138,10 @@ TEST_CASE("a flood of distinct destinations costs another tenant no record, and 
   CHECK(reported + count_of(flooder, "dropped") == count_of(flooder, "denied"));
   // The budget kept the flood to a small share of the ring.
   CHECK(count_of(flooder, "recorded") < attempts / 2);
+  // The daemon's totals are the sandboxes' sums (read in one batch per map).
+  CHECK(status["events"]["held"] == count_of(flooder, "held") + count_of(other, "held"));
+  CHECK(status["events"]["suppressed"] == count_of(flooder, "suppressed") + count_of(other, "suppressed"));
+  CHECK(status["events"]["dropped_by_sandboxes"] == count_of(flooder, "dropped") + count_of(other, "dropped"));
 
   // Approval requests stay bounded; the rest is one fold entry.
   const json approvals = status["approvals"];

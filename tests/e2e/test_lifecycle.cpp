@@ -198,6 +198,12 @@ TEST_CASE("an existing cgroup outside the root can be adopted as a sandbox") {
   REQUIRE(adopt.exit_code == 0);
   expect_refused(world.netprobe_in_cgroup(cgroup, {"connect", "tcp", "198.51.100.66", "80"}));
   expect_ok(world.netprobe_in_cgroup(cgroup, {"connect", "tcp", "198.51.100.10", "80"}));
+  // agentd's gate knows it as a sandbox, outside the root as it is.
+  auto by_hand = world.in_host({"sh", "-c", "echo $$ > '" + (cgroup / "cgroup.procs").string() + "' && exec '" +
+                                                AGENTCTL_BIN + "' --socket '" + world.socket().string() + "' status"});
+  INFO(by_hand.describe());
+  CHECK(by_hand.exit_code == 1);
+  CHECK(by_hand.err.find("requests from inside a sandbox are refused") != std::string::npos);
   // agentctl run uses the adopted cgroup for that agent.
   auto where = world.agentctl({"run", "--agent", "acme/eng/coder-9", "--", "cat", "/proc/self/cgroup"});
   CHECK(where.out.find(cgroup.filename().string()) != std::string::npos);
