@@ -24,6 +24,18 @@ Result<T> sum_per_cpu(int fd, uint32_t key, const char* what, Add add) {
   return total;
 }
 
+void add_counters(agentd_counters& total, const agentd_counters& c) {
+  total.allowed += c.allowed;
+  total.denied += c.denied;
+  total.suppressed += c.suppressed;
+}
+
+void add_record_counts(agentd_record_counts& total, const agentd_record_counts& c) {
+  total.recorded += c.recorded;
+  total.held += c.held;
+  total.dropped += c.dropped;
+}
+
 // Slots 0..slots-1 of a per-CPU array, each summed over the CPUs, in as
 // few syscalls as the kernel allows (a batch of every slot): status sums
 // every sandbox's counts, and one lookup per slot and map was a syscall
@@ -344,30 +356,16 @@ Result<agentd_sandbox_state> MapWriter::state(uint32_t slot) const {
 }
 
 Result<agentd_counters> MapWriter::counters(uint32_t slot) const {
-  return sum_per_cpu<agentd_counters>(fds_.counts, slot, "counters of sandbox slot",
-                                      [](agentd_counters& total, const agentd_counters& c) {
-                                        total.allowed += c.allowed;
-                                        total.denied += c.denied;
-                                        total.suppressed += c.suppressed;
-                                      });
+  return sum_per_cpu<agentd_counters>(fds_.counts, slot, "counters of sandbox slot", add_counters);
 }
 
 Result<std::vector<agentd_counters>> MapWriter::all_counters(uint32_t slots) const {
-  return sum_per_cpu_slots<agentd_counters>(fds_.counts, slots, "counters of sandbox slot",
-                                            [](agentd_counters& total, const agentd_counters& c) {
-                                              total.allowed += c.allowed;
-                                              total.denied += c.denied;
-                                              total.suppressed += c.suppressed;
-                                            });
+  return sum_per_cpu_slots<agentd_counters>(fds_.counts, slots, "counters of sandbox slot", add_counters);
 }
 
 Result<std::vector<agentd_record_counts>> MapWriter::all_record_counts(uint32_t slots) const {
   return sum_per_cpu_slots<agentd_record_counts>(fds_.records, slots, "record counts of sandbox slot",
-                                                 [](agentd_record_counts& total, const agentd_record_counts& c) {
-                                                   total.recorded += c.recorded;
-                                                   total.held += c.held;
-                                                   total.dropped += c.dropped;
-                                                 });
+                                                 add_record_counts);
 }
 
 Result<agentd_name_counts> MapWriter::name_counts(uint32_t slot) const {
@@ -380,12 +378,7 @@ Result<agentd_name_counts> MapWriter::name_counts(uint32_t slot) const {
 }
 
 Result<agentd_record_counts> MapWriter::record_counts(uint32_t slot) const {
-  return sum_per_cpu<agentd_record_counts>(fds_.records, slot, "record counts of sandbox slot",
-                                           [](agentd_record_counts& total, const agentd_record_counts& c) {
-                                             total.recorded += c.recorded;
-                                             total.held += c.held;
-                                             total.dropped += c.dropped;
-                                           });
+  return sum_per_cpu<agentd_record_counts>(fds_.records, slot, "record counts of sandbox slot", add_record_counts);
 }
 
 // A slot given to a new sandbox starts with zero counts and a full record
