@@ -746,6 +746,41 @@ std::optional<api::Refusal> Daemon::gate(const api::Peer& peer) const {
   return api::Refusal{*refusal, false};
 }
 
+bool Daemon::compile_class_first(const json& request, const api::Peer& peer, const api::Reply& reply) {
+  if (compile_on_loop_ || !request.contains("agent") || !request["agent"].is_string()) return false;
+  auto agent = policy::parse_agent_name(request["agent"].get<std::string>());
+  if (!agent || registry_.find_agent(agent->str()) || applier_->known_class(*agent)) return false;
+  auto running = applier_->policy_ptr();
+  if (!running) return false;
+  // One compile per class at a time; later requests for it wait on it.
+  const std::string key = policy::class_key_for(*running, *agent);
+  auto again = [this, request, peer, reply] { handle(request, peer, reply); };
+  auto [waiting, first] = compiling_.try_emplace(key);
+  waiting->second.push_back(std::move(again));
+  if (!first) return true;
+  auto outcome = std::make_shared<Result<PolicyApplier::CompiledForAgent>>(make_error("the compile did not finish"));
+  off_loop_->run([this, outcome, running, agent = *agent] { *outcome = applier_->compile_class(running, agent); },
+                 [this, outcome, key] {
+                   auto continuations = std::move(compiling_[key]);
+                   compiling_.erase(key);
+                   const bool failed = !*outcome;
+                   if (failed) {
+                     // The requests run again and compile on the loop: they answer the error themselves.
+                     spdlog::warn("compiling a new class off the loop: {}", outcome->error().describe());
+                   } else if (auto unused = applier_->take_compiled(std::move(**outcome))) {
+                     off_loop_->run([this, unused = std::move(*unused)] {
+                                      if (auto st = applier_->discard_compiled(unused); !st)
+                                        spdlog::error("removing an unused class: {}", st.error().describe());
+                                    },
+                                    [] {});
+                   }
+                   compile_on_loop_ = failed;
+                   for (auto& run : continuations) (void)guarded("a sandbox request after its class compiled", loop_failures_, run);
+                   compile_on_loop_ = false;
+                 });
+  return true;
+}
+
 void Daemon::handle(const json& request, const api::Peer& peer, api::Reply reply) {
   const std::string method = request["method"];
   // Roles: viewers read, approvers answer for their tenants, admins do the rest.
@@ -778,6 +813,9 @@ void Daemon::handle(const json& request, const api::Peer& peer, api::Reply reply
   auto unknown_tenant = api::optional_bool(request, "unknown_tenant");
   if (!unknown_tenant) return answer(unknown_tenant.error());
   const bool any_tenant = unknown_tenant->value_or(false);
+  // A sandbox of a class no sandbox has had yet: its class is compiled
+  // off the loop first, then the request runs again and finds it.
+  if ((method == "sandbox.ensure" || method == "sandbox.adopt") && compile_class_first(request, peer, reply)) return;
   if (method == "sandbox.ensure")
     return with_fields({"agent"}, [&](const Fields& f) { return ensure_sandbox(f[0], any_tenant); });
   if (method == "sandbox.profile")

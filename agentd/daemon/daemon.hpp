@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -60,6 +61,9 @@ class Daemon {
   nlohmann::json policy_source(const approvals::Identity& who) const;
 
   void handle(const nlohmann::json& request, const api::Peer& peer, api::Reply reply);
+  // True when the request waits for its sandbox's class to compile off
+  // the loop (it is handled again once it has).
+  bool compile_class_first(const nlohmann::json& request, const api::Peer& peer, const api::Reply& reply);
   std::optional<api::Refusal> gate(const api::Peer& peer) const;
   nlohmann::json control_status() const;
   // Without --dns-upstream: a changed resolv.conf gives the proxy its new
@@ -146,6 +150,9 @@ class Daemon {
   std::unique_ptr<api::Server> server_;
   std::unique_ptr<PolicyWatcher> watcher_;
   std::unique_ptr<OffLoop> off_loop_;
+  // Class keys being compiled off the loop, and the requests waiting on each.
+  std::map<std::string, std::vector<std::function<void()>>> compiling_;
+  bool compile_on_loop_ = false;  // while the requests of a failed compile run again
   std::unique_ptr<DnsLearning> dns_learning_;
   bool upstream_follows_resolv_conf_ = false;
   std::string resolv_conf_seen_;  // file_identity() of it when last read

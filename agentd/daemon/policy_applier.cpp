@@ -340,6 +340,58 @@ Result<uint32_t> PolicyApplier::class_for(const policy::AgentName& agent) {
   return id;
 }
 
+std::optional<uint32_t> PolicyApplier::known_class(const policy::AgentName& agent) const {
+  if (!policy_) return static_cast<uint32_t>(AGENTD_CLASS_EMPTY);
+  auto it = id_by_key_.find(policy::class_key_for(*policy_, agent));
+  if (it == id_by_key_.end()) return std::nullopt;
+  return it->second;
+}
+
+Result<PolicyApplier::CompiledForAgent> PolicyApplier::compile_class(std::shared_ptr<const policy::PolicySet> policy,
+                                                                     const policy::AgentName& agent) {
+  CompiledForAgent out;
+  out.key = policy::class_key_for(*policy, agent);
+  const auto started = std::chrono::steady_clock::now();
+  auto compiled = policy::compile_for_agent(*policy, agent);
+  if (!compiled) return make_error("{}: {}", agent.str(), compiled.error().describe());
+  const double compile_ms = ms_since(started);
+  out.policy = std::move(policy);
+  if (compiled->empty()) return out;
+  out.identity = identity_of(*compiled);
+  out.compiled = std::make_shared<const policy::CompiledClass>(std::move(*compiled));
+  out.id = allocate_id();
+  if (auto status = write_class(out.id, *out.compiled, compile_ms, out.write); !status) {
+    if (auto undone = discard_compiled(out); !undone)
+      spdlog::error("removing a class that failed to write: {}", undone.error().describe());
+    return status.error();
+  }
+  return out;
+}
+
+std::optional<PolicyApplier::CompiledForAgent> PolicyApplier::take_compiled(CompiledForAgent compiled) {
+  // Written for a policy that a reload has replaced meanwhile: the caller
+  // compiles again under the new one.
+  if (compiled.policy != policy_) return compiled;
+  if (id_by_key_.count(compiled.key)) return compiled;  // another compile of the key came first
+  if (compiled.identity.empty()) {
+    id_by_key_.emplace(compiled.key, AGENTD_CLASS_EMPTY);
+    return std::nullopt;
+  }
+  if (auto same = classes_.find(compiled.identity); same != classes_.end()) {
+    id_by_key_.emplace(compiled.key, same->second.id);  // the same rules under another key
+    return compiled;
+  }
+  if (compiled.write.entries >= largest_write_.entries) largest_write_ = compiled.write;
+  classes_.emplace(compiled.identity, ClassRecord{compiled.id, compiled.compiled});
+  id_by_key_.emplace(compiled.key, compiled.id);
+  return std::nullopt;
+}
+
+Status PolicyApplier::discard_compiled(const CompiledForAgent& compiled) {
+  if (!compiled.compiled || compiled.id == AGENTD_CLASS_EMPTY) return ok_status();
+  return maps_.update_class(compiled.id, policy::plan_class_update(*compiled.compiled, policy::CompiledClass{}));
+}
+
 const policy::TcpPorts& PolicyApplier::tcp_ports_for(const policy::AgentName& agent) {
   static const policy::TcpPorts none;
   if (!policy_) return none;

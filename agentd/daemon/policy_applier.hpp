@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -126,6 +127,29 @@ class PolicyApplier {
 
   // The class for one sandbox under the current policy, written if new.
   Result<uint32_t> class_for(const policy::AgentName& agent);
+
+  // A sandbox of a class not met yet compiles it off the loop (at 100,000
+  // rules that is 400 ms the control socket and DNS would wait):
+  //   known_class   (the loop) the class, when no compile is needed;
+  //   compile_class (any thread) compiles it under `policy` and writes it
+  //                 under a fresh id;
+  //   take_compiled (the loop) makes it the key's class, if `policy` is
+  //                 still the running one. Otherwise, or when another
+  //                 compile got there first, what was written is returned
+  //                 for discard_compiled (any thread) to remove.
+  struct CompiledForAgent {
+    std::shared_ptr<const policy::PolicySet> policy;
+    std::string key;
+    std::string identity;  // "" for the empty class (nothing written)
+    uint32_t id = AGENTD_CLASS_EMPTY;
+    std::shared_ptr<const policy::CompiledClass> compiled;
+    ClassWrite write;
+  };
+  std::optional<uint32_t> known_class(const policy::AgentName& agent) const;
+  Result<CompiledForAgent> compile_class(std::shared_ptr<const policy::PolicySet> policy,
+                                         const policy::AgentName& agent);
+  std::optional<CompiledForAgent> take_compiled(CompiledForAgent compiled);
+  Status discard_compiled(const CompiledForAgent& compiled);
   // AGENTD_SANDBOX_REFUSE_* for an agent under the running policy (its
   // tenant's refuse_with).
   uint32_t refusal_flags_for(const policy::AgentName& agent) const;

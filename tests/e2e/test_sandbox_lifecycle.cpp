@@ -248,3 +248,28 @@ TEST_CASE("past what its open file limit holds, agentd refuses a new sandbox by 
   REQUIRE(world.agentctl({"sandbox", "remove", "--agent", "acme/eng/coder-1"}).exit_code == 0);
   expect_ok(world.netprobe_in_sandbox("acme/eng/coder-4", {"connect", "tcp", "198.51.100.20", "80"}));
 }
+
+TEST_CASE("sandboxes asked for at once, of a class none had, share the one class compiled for them") {
+  World world;
+  world.write_policy("acme.yaml", kPolicy);
+  REQUIRE(world.start_agentd());
+  // coder-2..coder-7 share a class no sandbox has yet: compiled once, off
+  // agentd's loop, while all six wait for it.
+  std::vector<std::pair<std::string, pid_t>> runs;
+  for (int i = 2; i <= 7; ++i) {
+    const std::string agent = "acme/eng/coder-" + std::to_string(i);
+    runs.emplace_back(agent, world.spawn_in_sandbox(agent, {"connect", "tcp", "198.51.100.20", "80"}, "run" + std::to_string(i)));
+  }
+  for (auto& [agent, pid] : runs) {
+    auto result = world.wait_spawned(pid, "run" + agent.substr(agent.size() - 1));
+    INFO(agent << ": " << result.describe());
+    expect_ok(result);
+  }
+  const json list = sandbox_list(world);
+  REQUIRE(list.size() == 6);
+  const auto class_id = list[0]["class_id"];
+  for (const auto& s : list) CHECK(s["class_id"] == class_id);
+  CHECK(class_id != 0);
+  // What they may not reach stays shut.
+  expect_refused(world.netprobe_in_sandbox("acme/eng/coder-3", {"connect", "tcp", "198.51.100.66", "80"}));
+}
