@@ -165,7 +165,17 @@ int main(int argc, char** argv) {
   const long rss_start = status_kb(world.agentd_pid(), "VmRSS:");
   const size_t fds_start = open_descriptors(world.agentd_pid());
 
-  // 1. Sandboxes of one class, one at a time.
+  // 1. Sandboxes of one class, one at a time; while the first compiles its
+  // class, status is asked in a loop (the compile runs off agentd's loop).
+  std::atomic<bool> first_done{false};
+  std::vector<double> status_during_first;
+  std::thread first_poller([&] {
+    while (!first_done) {
+      const auto started = Clock::now();
+      if (agentd::api::call(world.socket(), {{"method", "status"}})) status_during_first.push_back(ms_since(started));
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  });
   std::vector<double> create_ms;
   int failed = 0;
   std::string first_failure;
@@ -173,7 +183,15 @@ int main(int argc, char** argv) {
     const auto started = Clock::now();
     auto answer = agentd::api::call(world.socket(), {{"method", "sandbox.ensure"}, {"agent", fmt::format("scale/t{}/a{}", i % 50, i)}});
     create_ms.push_back(ms_since(started));
+    if (i == 0) {
+      first_done = true;
+      first_poller.join();
+    }
     if (!answer && ++failed == 1) first_failure = answer.error().describe();
+  }
+  if (!first_done) {
+    first_done = true;
+    first_poller.join();
   }
   const double first_ms = create_ms.empty() ? 0 : create_ms.front();
   std::vector<double> later(create_ms.begin() + (create_ms.empty() ? 0 : 1), create_ms.end());
@@ -212,9 +230,9 @@ int main(int argc, char** argv) {
   const double per_sandbox_kb = sandboxes ? double(rss_sandboxes - rss_start) / sandboxes : 0;
   const double fds_per_sandbox = sandboxes ? double(fds_sandboxes - fds_start) / sandboxes : 0;
   std::printf("agentd control plane at scale: %d rules (random /8-/32) in one class, %d sandboxes\n", rules, sandboxes);
-  std::printf("  sandbox.ensure: first (compiles the class) %.1f ms; later ones median %.2f ms, p99 %.2f ms, max %.1f ms "
-              "(goal <= 2 ms); %d failed%s%s\n",
-              first_ms, percentile(later, 0.5), percentile(later, 0.99), percentile(later, 1), failed,
+  std::printf("  sandbox.ensure: first (compiles the class) %.1f ms, status meanwhile %zu answers, slowest %.1f ms; "
+              "later ones median %.2f ms, p99 %.2f ms, max %.1f ms (goal <= 2 ms); %d failed%s%s\n",
+              first_ms, status_during_first.size(), percentile(status_during_first, 1), percentile(later, 0.5), percentile(later, 0.99), percentile(later, 1), failed,
               failed ? ": " : "", first_failure.c_str());
   std::printf("  status with %d sandboxes: median %.1f ms, max %.1f ms (goal <= 10 ms); listing them all: status "
               "%.1f ms, sandbox.list %.1f ms (medians)\n",
@@ -231,6 +249,7 @@ int main(int argc, char** argv) {
   json report = {{"rules", rules},
                  {"sandboxes", sandboxes},
                  {"ensure_first_ms", first_ms},
+                 {"status_during_first_ensure_max_ms", percentile(status_during_first, 1)},
                  {"ensure_ms", {{"median", percentile(later, 0.5)}, {"p99", percentile(later, 0.99)}, {"max", percentile(later, 1)}}},
                  {"ensure_failed", failed},
                  {"status_ms", {{"median", percentile(status_ms, 0.5)}, {"max", percentile(status_ms, 1)}}},
