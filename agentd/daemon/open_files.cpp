@@ -2,6 +2,7 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -23,7 +24,9 @@ constexpr uint64_t kBesides = 8192;
 
 uint64_t sandboxes_within(uint64_t limit) {
   if (limit == 0 || limit == RLIM_INFINITY) return UINT64_MAX;
-  return limit > kBesides ? (limit - kBesides) / kPerSandbox : 0;
+  // A quarter of a low limit (4096 in many containers and VMs) is kept,
+  // never more than kBesides: most of it still goes to sandboxes.
+  return (limit - std::min(kBesides, limit / 4)) / kPerSandbox;
 }
 
 uint64_t raise_open_file_limit() {

@@ -14,8 +14,9 @@ namespace agentd::daemon {
 uint64_t raise_open_file_limit();
 // The soft limit in force now.
 uint64_t open_file_limit();
-// How many sandboxes `limit` holds, keeping room for control and DNS
-// clients and queries upstream (0: unknown, no bound). Past it agentd
+// How many sandboxes `limit` holds, five descriptors each, keeping room
+// for control and DNS clients and queries upstream (a quarter of the
+// limit, at most 8192; 0: unknown, no bound). Past it agentd
 // refuses new sandboxes, naming the limit, rather than run out of
 // descriptors for the control socket and the DNS proxy.
 uint64_t sandboxes_within(uint64_t limit);

@@ -17,6 +17,7 @@
 //      answer while it ran (goal <= 10 ms);
 //   4. reports agentd's descriptors and memory per sandbox, and its peak.
 // No traffic flows: the rules are never hit, only written.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -141,14 +142,14 @@ int main(int argc, char** argv) {
 
   // As the unit gives agentd (LimitNOFILE): each sandbox holds descriptors.
   // Where the hard limit cannot be raised (a container without
-  // CAP_SYS_RESOURCE), fewer sandboxes fit: agentd keeps 8192 descriptors
-  // for clients and refuses sandboxes past (limit - 8192) / 5.
+  // CAP_SYS_RESOURCE), fewer sandboxes fit: agentd keeps a quarter of the
+  // limit (at most 8192) for clients and gives sandboxes five each.
   rlimit files{131072, 131072};
   if (::setrlimit(RLIMIT_NOFILE, &files) != 0) {
     ::getrlimit(RLIMIT_NOFILE, &files);
     files.rlim_cur = files.rlim_max;
     ::setrlimit(RLIMIT_NOFILE, &files);
-    const int fit = files.rlim_max > 8192 ? static_cast<int>((files.rlim_max - 8192) / 5) : 0;
+    const int fit = static_cast<int>((files.rlim_max - std::min<rlim_t>(8192, files.rlim_max / 4)) / 5);
     if (sandboxes > fit) {
       std::printf("the open file limit here is %lu (it cannot be raised): agentd holds %d sandboxes, not %d\n",
                   static_cast<unsigned long>(files.rlim_max), fit, sandboxes);

@@ -9,6 +9,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "agentd/api/client.hpp"
 #include "approvals_helpers.hpp"
 #include "expectations.hpp"
 #include "world.hpp"
@@ -229,24 +230,33 @@ TEST_CASE("with every slot taken, a new sandbox retires those due at once instea
 TEST_CASE("past what its open file limit holds, agentd refuses a new sandbox by name and keeps serving") {
   // Each sandbox costs agentd descriptors (its DNS sockets): an agentd at
   // its limit could accept no control client and no DNS-over-TCP query.
-  // 8192 kept for those, 5 per sandbox: this limit holds 3 sandboxes.
-  // (Lowered for this test's process alone, and agentd inherits it.)
-  const rlimit limit{8192 + 3 * 5, 8192 + 3 * 5};
+  // At a limit of 4096 (many containers' and VMs') a quarter is kept for
+  // those, and the rest holds 614 sandboxes at five each. (Lowered for
+  // this test's process alone; agentd inherits it.)
+  const rlimit limit{4096, 4096};
   REQUIRE(::setrlimit(RLIMIT_NOFILE, &limit) == 0);
   World world;
   world.write_policy("acme.yaml", kPolicy);
-  REQUIRE(world.start_agentd({"--retire-grace", "1h"}));
-  for (const char* agent : {"acme/eng/coder-1", "acme/eng/coder-2", "acme/eng/coder-3"})
-    expect_ok(world.netprobe_in_sandbox(agent, {"connect", "tcp", "198.51.100.20", "80"}));
-  auto refused = world.agentctl({"run", "--agent", "acme/eng/coder-4", "--", "/bin/true"});
-  INFO(refused.describe());
-  CHECK(refused.exit_code != 0);
-  CHECK(refused.err.find("open file limit (8207) holds 3 sandboxes") != std::string::npos);
-  CHECK(refused.err.find("LimitNOFILE") != std::string::npos);
-  // agentd still answers, and a removed sandbox makes room.
-  CHECK(sandbox_list(world).size() == 3);
-  REQUIRE(world.agentctl({"sandbox", "remove", "--agent", "acme/eng/coder-1"}).exit_code == 0);
-  expect_ok(world.netprobe_in_sandbox("acme/eng/coder-4", {"connect", "tcp", "198.51.100.20", "80"}));
+  REQUIRE(world.start_agentd({"--retire-grace", "1h", "--max-sandboxes", "1000"}));
+  auto ensure = [&](int i) {
+    return agentd::api::call(world.socket(), {{"method", "sandbox.ensure"}, {"agent", "acme/eng/coder-" + std::to_string(i)}});
+  };
+  for (int i = 1; i <= 614; ++i) {
+    auto made = ensure(i);
+    INFO(i << ": " << (made ? "" : made.error().describe()));
+    REQUIRE(made);
+  }
+  auto refused = ensure(615);
+  REQUIRE_FALSE(refused);
+  INFO(refused.error().describe());
+  CHECK(refused.error().describe().find("open file limit (4096) holds 614 sandboxes") != std::string::npos);
+  CHECK(refused.error().describe().find("LimitNOFILE") != std::string::npos);
+  // agentd still answers, its sandboxes still work, and a
+  // removed sandbox makes room.
+  CHECK(sandbox_list(world).size() == 614);
+  expect_ok(world.netprobe_in_sandbox("acme/eng/coder-1", {"connect", "tcp", "198.51.100.20", "80"}));
+  REQUIRE(world.agentctl({"sandbox", "remove", "--agent", "acme/eng/coder-2"}).exit_code == 0);
+  expect_ok(world.netprobe_in_sandbox("acme/eng/coder-615", {"connect", "tcp", "198.51.100.20", "80"}));
 }
 
 TEST_CASE("sandboxes asked for at once, of a class none had, share the one class compiled for them") {
