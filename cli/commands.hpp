@@ -58,8 +58,9 @@ int grants_export(const Globals& g, const std::string& tenant);
 // name (every port of its addresses), for the agent's scope.
 int grants_add(const Globals& g, const std::string& agent, const std::string& dest, const std::string& scope,
                const std::string& duration, bool always);
+// `follow`: then every new event as it is stored, until interrupted.
 int audit(const Globals& g, const std::string& agent, const std::string& since, const std::string& decision,
-          size_t limit);
+          size_t limit, bool follow = false);
 
 // Exit codes: 0 success, 1 the operation failed or was refused, 2 bad usage.
 constexpr int kExitFailure = 1;

@@ -1,7 +1,10 @@
 // agentctl approvals list|approve|deny, grants list|revoke, audit: the
 // same answers as the watch prompt, for scripts.
+#include <chrono>
 #include <iostream>
+#include <optional>
 #include <set>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -193,23 +196,74 @@ int grants_export(const Globals& g, const std::string& tenant) {
   return 0;
 }
 
+namespace {
+
+const std::vector<std::string> kAuditColumns = {"TIME", "KIND", "DECISION", "BY", "AGENT", "DESTINATION", "HOST", "DETAIL"};
+
+std::vector<std::string> audit_cells(const json& e) {
+  std::string detail;
+  for (const auto& [k, v] : e["detail"].items())
+    if (k == "reason" || k == "answer" || k == "request_id" || k == "grant_id" || k == "trigger" || k == "error")
+      detail += (detail.empty() ? "" : " ") + k + "=" + json_text(v);
+  return {json_text(e["time"]), json_text(e["kind"]), json_text(e["decision"]), json_text(e["actor"]), json_text(e["sandbox"]),
+          json_text(e["dest"]).empty() ? "-" : destination_text(e), json_text(e["host"]).empty() ? "-" : json_text(e["host"]),
+          detail.empty() ? "-" : detail};
+}
+
+// --follow: what matches now, then each event as agentd stores it, one
+// line each (-o json: one JSON object a line), until interrupted. agentd
+// restarting (a package upgrade) is waited out and said.
+[[noreturn]] void follow_audit(const Globals& g, json request) {
+  std::optional<uint64_t> cursor;
+  bool away = false;
+  for (;;) {
+    if (cursor) {
+      request["after_id"] = *cursor;
+      request["limit"] = 1000;  // the oldest after the cursor: none skipped
+    }
+    auto rows = agentd::api::call(g.socket, request);
+    if (!rows) {
+      if (!away) std::cerr << "agentctl: agentd does not answer (" << terminal_text(rows.error().describe()) << "); waiting\n";
+      away = true;
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      continue;
+    }
+    if (away) std::cerr << "agentctl: agentd answers again\n";
+    away = false;
+    if (!cursor && g.output != "json") {
+      std::string header;
+      for (const auto& c : kAuditColumns) header += (header.empty() ? "" : "  ") + c;
+      std::cout << header << "\n";
+    }
+    uint64_t last = cursor.value_or(0);
+    for (const auto& e : *rows) {
+      if (g.output == "json") {
+        std::cout << agentd::dump_json(e) << "\n";
+      } else {
+        std::string line;
+        for (const auto& cell : audit_cells(e)) line += (line.empty() ? "" : "  ") + cell;
+        std::cout << line << "\n";
+      }
+      last = std::max(last, e.value("id", uint64_t{0}));
+    }
+    std::cout.flush();
+    cursor = last;
+    if (rows->size() < 1000) std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
+
+}  // namespace
+
 int audit(const Globals& g, const std::string& agent, const std::string& since, const std::string& decision,
-          size_t limit) {
+          size_t limit, bool follow) {
   json request = {{"method", "audit.query"}, {"limit", limit}};
   if (!agent.empty()) request["agent"] = agent;
   if (!since.empty()) request["since"] = since;
   if (!decision.empty()) request["decision"] = decision;
+  if (follow) follow_audit(g, request);
   return call_and_print(g, request, [](const json& rows) {
-    Table table({"TIME", "KIND", "DECISION", "BY", "AGENT", "DESTINATION", "HOST", "DETAIL"});
-    for (const auto& e : rows) {
-      std::string detail;
-      for (const auto& [k, v] : e["detail"].items())
-        if (k == "reason" || k == "answer" || k == "request_id" || k == "grant_id" || k == "trigger" || k == "error")
-          detail += (detail.empty() ? "" : " ") + k + "=" + json_text(v);
-      table.add({json_text(e["time"]), json_text(e["kind"]), json_text(e["decision"]), json_text(e["actor"]), json_text(e["sandbox"]),
-                 json_text(e["dest"]).empty() ? "-" : destination_text(e), json_text(e["host"]).empty() ? "-" : json_text(e["host"]),
-                 detail.empty() ? "-" : detail});
-    }
+    Table table(kAuditColumns);
+    for (const auto& e : rows) table.add(audit_cells(e));
     table.print(std::cout);
   });
 }

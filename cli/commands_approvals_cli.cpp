@@ -18,7 +18,7 @@ void add_approval_commands(CLI::App& app, Globals& g, const std::function<void(C
   struct Args {
     std::string state, scope = "agent", duration, agent, since, decision, expand, dest;
     uint64_t id = 0;
-    bool always = false, all = false;
+    bool always = false, all = false, follow = false;
     AgentFilter filter;
     size_t limit = 1000;
   };
@@ -103,8 +103,11 @@ void add_approval_commands(CLI::App& app, Globals& g, const std::function<void(C
                     "deny (denials and refusals), approved, denied, allow (grants), expired, revoked, loaded, refused, "
                     "created, adopted, retired (sandboxes)");
   audit->add_option("--limit", a->limit, "the newest N events")->capture_default_str();
+  audit->add_flag("--follow,-f", a->follow,
+                  "then print each new event as agentd stores it, one a line (-o json: a JSON object a line), until "
+                  "interrupted; waits out agentd restarting");
   add_output(audit);
-  audit->callback([&g, &code, a] { code = agentctl::audit(g, a->agent, a->since, a->decision, a->limit); });
+  audit->callback([&g, &code, a] { code = agentctl::audit(g, a->agent, a->since, a->decision, a->limit, a->follow); });
 }
 
 }  // namespace agentctl

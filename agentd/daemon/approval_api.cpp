@@ -331,6 +331,9 @@ Result<json> ApprovalService::query_audit(const json& request, const approvals::
   if (!since_field) return since_field.error();
   auto limit = api::optional_number(request, "limit", 1, UINT64_MAX);
   if (!limit) return limit.error();
+  auto after_id = api::optional_number(request, "after_id", 0, INT64_MAX);
+  if (!after_id) return after_id.error();
+  query.after_id = *after_id;
   query.agent_glob = agent->value_or("");
   query.decision = decision->value_or("");
   if (const std::string since = since_field->value_or(""); !since.empty()) {

@@ -187,21 +187,23 @@ Result<json> Store::query_audit(const AuditQuery& q) const {
   if (!q.agent_glob.empty()) sql += " AND sandbox GLOB ?1";
   if (q.since) sql += " AND time_ms >= ?2";
   if (!q.decision.empty()) sql += " AND decision = ?3";
+  if (q.after_id) sql += " AND id > ?4";
   if (!q.all_tenants) {
     sql += " AND tenant IN (''";
     for (size_t i = 0; i < q.tenants.size(); ++i) sql += fmt::format(", ?{}", 10 + i);
     sql += ")";
   }
-  // The newest `limit` rows, shown oldest first.
+  // The newest `limit` rows (after a cursor: the oldest), shown oldest first.
   sql = fmt::format(
-      "SELECT time_ms, kind, decision, actor, sandbox, dest, host, port, protocol, detail FROM ({} ORDER BY id DESC "
+      "SELECT id, time_ms, kind, decision, actor, sandbox, dest, host, port, protocol, detail FROM ({} ORDER BY id {} "
       "LIMIT {}) ORDER BY id",
-      sql, q.limit);
+      sql, q.after_id ? "ASC" : "DESC", q.limit);
   auto stmt = db_.prepare(sql);
   if (!stmt) return stmt.error();
   if (!q.agent_glob.empty()) stmt->bind(1, q.agent_glob);
   if (q.since) stmt->bind(2, epoch_ms(*q.since));
   if (!q.decision.empty()) stmt->bind(3, q.decision);
+  if (q.after_id) stmt->bind(4, static_cast<int64_t>(*q.after_id));
   if (!q.all_tenants)
     for (size_t i = 0; i < q.tenants.size(); ++i) stmt->bind(static_cast<int>(10 + i), q.tenants[i]);
   json rows = json::array();
@@ -209,17 +211,18 @@ Result<json> Store::query_audit(const AuditQuery& q) const {
     auto row = stmt->step();
     if (!row) return row.error();
     if (!*row) break;
-    const auto time = approvals::Time(std::chrono::milliseconds(stmt->integer(0)));
-    auto detail = json::parse(stmt->text(9), nullptr, false);
-    rows.push_back({{"time", approvals::time_text(time)},
-                    {"kind", stmt->text(1)},
-                    {"decision", stmt->text(2)},
-                    {"actor", stmt->text(3)},
-                    {"sandbox", stmt->text(4)},
-                    {"dest", stmt->text(5)},
-                    {"host", stmt->text(6)},
-                    {"port", stmt->integer(7)},
-                    {"protocol", stmt->text(8)},
+    const auto time = approvals::Time(std::chrono::milliseconds(stmt->integer(1)));
+    auto detail = json::parse(stmt->text(10), nullptr, false);
+    rows.push_back({{"id", stmt->integer(0)},
+                    {"time", approvals::time_text(time)},
+                    {"kind", stmt->text(2)},
+                    {"decision", stmt->text(3)},
+                    {"actor", stmt->text(4)},
+                    {"sandbox", stmt->text(5)},
+                    {"dest", stmt->text(6)},
+                    {"host", stmt->text(7)},
+                    {"port", stmt->integer(8)},
+                    {"protocol", stmt->text(9)},
                     {"detail", detail.is_discarded() ? json::object() : detail}});
   }
   return rows;

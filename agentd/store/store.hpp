@@ -46,6 +46,9 @@ struct AuditQuery {
   std::vector<std::string> tenants;         // empty: all (the caller's role decides)
   bool all_tenants = true;
   size_t limit = 1000;
+  // A follower's cursor: only rows after this id, the oldest `limit` of
+  // them (not the newest: a follower must not skip any).
+  std::optional<uint64_t> after_id;
 };
 
 struct StoreCounts {

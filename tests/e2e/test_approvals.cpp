@@ -2,6 +2,7 @@
 // open the kernel for the scope chosen, survive kill -9, expire, and never
 // beat an explicit deny; the audit trail says what happened.
 #include <signal.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -453,4 +454,59 @@ TEST_CASE("grants add opens one address or one name before anything was refused,
   for (const auto& e : rows) by_add += e["detail"].value("by", "") == "grants add";
   CHECK(by_add == 2);
   CHECK(world.stray_packets() == 0);
+}
+
+namespace {
+
+// The JSON lines a follower printed so far.
+std::vector<json> followed(const World& world, const std::string& name) {
+  std::vector<json> lines;
+  std::ifstream in(world.dir() / (name + ".out"));
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) lines.push_back(json::parse(line, nullptr, false));
+  return lines;
+}
+
+bool wait_for_followed(const World& world, const std::string& name, const std::string& agent) {
+  for (int i = 0; i < 200; ++i) {
+    for (const auto& e : followed(world, name))
+      if (e.is_object() && e.value("sandbox", "") == agent) return true;
+    usleep(50'000);
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("audit --follow prints each new event as it is stored, across an agentd restart, none twice") {
+  World world;
+  world.write_policy("acme.yaml", kAcmePolicy);
+  REQUIRE(world.start_agentd());
+  const pid_t follower = world.spawn_in_host(
+      {AGENTCTL_BIN, "--socket", world.socket().string(), "audit", "--follow", "-o", "json", "--decision", "deny"},
+      "follow");
+  expect_refused(connect_from(world, "acme/eng/coder-1", kDest, kPort));
+  CHECK(wait_for_followed(world, "follow", "acme/eng/coder-1"));
+  // A package upgrade restarts agentd: the follower waits and goes on.
+  world.kill_agentd(SIGKILL);
+  bool noticed = false;  // the follower says agentd is gone (a bounded wait)
+  for (int i = 0; i < 200 && !noticed; ++i, usleep(50'000))
+    noticed = read_file(world.dir() / "follow.err").find("agentd does not answer") != std::string::npos;
+  CHECK(noticed);
+  REQUIRE(world.start_agentd());
+  expect_refused(connect_from(world, "acme/eng/coder-2", kDest, kPort));
+  CHECK(wait_for_followed(world, "follow", "acme/eng/coder-2"));
+  ::kill(follower, SIGTERM);
+  auto stopped = world.wait_spawned(follower, "follow");
+  INFO(stopped.describe());
+  CHECK(stopped.err.find("agentd does not answer") != std::string::npos);
+  CHECK(stopped.err.find("agentd answers again") != std::string::npos);
+  // Every line one event, each once, in the order stored.
+  uint64_t last = 0;
+  for (const auto& e : followed(world, "follow")) {
+    REQUIRE(e.is_object());
+    CHECK(e["decision"] == "deny");
+    CHECK(e["id"].get<uint64_t>() > last);
+    last = e["id"].get<uint64_t>();
+  }
 }

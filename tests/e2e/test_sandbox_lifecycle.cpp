@@ -36,16 +36,9 @@ rules:
         ports: [80]
 )";
 
-std::string text_of(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 bool wait_for_text(const std::filesystem::path& file, const std::string& text) {
   for (int i = 0; i < 200; ++i) {
-    if (text_of(file).find(text) != std::string::npos) return true;
+    if (read_file(file).find(text) != std::string::npos) return true;
     usleep(50'000);
   }
   return false;
@@ -96,8 +89,8 @@ TEST_CASE("a sandbox is retired when its last process exits, and the next one in
   REQUIRE(wait_for_text(world.dir() / "holder.out", "listening"));
   pid_t giver = world.spawn_in_sandbox(first, {kHolder, "give", unix_name}, "giver", "/usr/bin/python3");
   const bool held_it = wait_for_text(world.dir() / "holder.out", "held");
-  INFO("giver: " << text_of(world.dir() / "giver.out") << text_of(world.dir() / "giver.err"));
-  INFO("holder: " << text_of(world.dir() / "holder.err"));
+  INFO("giver: " << read_file(world.dir() / "giver.out") << read_file(world.dir() / "giver.err"));
+  INFO("holder: " << read_file(world.dir() / "holder.err"));
   REQUIRE(held_it);
 
   // While the giver keeps it in use: a name learned, a denial, counters.

@@ -111,6 +111,18 @@ TEST_CASE("audit queries filter by agent glob, time, decision and tenant") {
   rows = (*s)->query_audit(q);
   REQUIRE(rows->size() == 2);
   CHECK((*rows)[1]["sandbox"] == "globex/x/y");  // the newest, oldest first
+  // A follower's cursor: what came after a row, oldest first, none skipped.
+  q = {};
+  rows = (*s)->query_audit(q);
+  REQUIRE(rows->size() == 4);
+  q.after_id = (*rows)[0]["id"].get<uint64_t>();
+  q.limit = 2;
+  auto after = (*s)->query_audit(q);
+  REQUIRE(after->size() == 2);
+  CHECK((*after)[0]["id"] == (*rows)[1]["id"]);
+  CHECK((*after)[1]["id"] == (*rows)[2]["id"]);
+  q.after_id = (*rows)[3]["id"].get<uint64_t>();
+  CHECK((*s)->query_audit(q)->empty());
 }
 
 TEST_CASE("retention removes what is older than the age") {
