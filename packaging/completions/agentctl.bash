@@ -40,7 +40,7 @@ _agentctl() {
     "grants add") words_for="--agent --dest --scope --for --always -o --output" ;;
     "grants export") words_for="--tenant" ;;
     "grants list" | "grants revoke") words_for="-o --output" ;;
-    audit) words_for="--agent --since --decision --limit -o --output" ;;
+    audit) words_for="--agent --since --decision --limit --follow -f -o --output" ;;
     run) words_for="--agent --user --unknown-tenant --" ;;
     policy) words_for="validate explain apply diff" ;;
     "policy validate" | "policy diff")
@@ -52,7 +52,8 @@ _agentctl() {
         return
       fi ;;
     "policy explain") words_for="--agent --dest --inbound --policy-dir -o --output" ;;
-    "policy apply" | status | "sandbox list") words_for="-o --output" ;;
+    status) words_for="--sandboxes -o --output" ;;
+    "policy apply" | "sandbox list") words_for="-o --output" ;;
     sandbox) words_for="list profile adopt remove" ;;
     "sandbox adopt")
       case "$prev" in
