@@ -58,6 +58,9 @@ int grants_export(const Globals& g, const std::string& tenant);
 // name (every port of its addresses), for the agent's scope.
 int grants_add(const Globals& g, const std::string& agent, const std::string& dest, const std::string& scope,
                const std::string& duration, bool always);
+// Each sandbox's rates, busiest first, every `interval` seconds;
+// `iterations` refreshes (0: until interrupted), the busiest `limit`.
+int top(const Globals& g, double interval, unsigned iterations, size_t limit);
 // `follow`: then every new event as it is stored, until interrupted.
 int audit(const Globals& g, const std::string& agent, const std::string& since, const std::string& decision,
           size_t limit, bool follow = false);

@@ -76,6 +76,18 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0u, static_cast<unsigned>(AGENTD_MAX_SANDBOXES)));
   status->callback([&] { code = agentctl::status(g, status_sandboxes); });
 
+  auto* top = app.add_subcommand("top", "each sandbox's allowed and denied connects and sends and its DNS, per second");
+  double top_interval = 2;
+  unsigned top_iterations = 0;
+  size_t top_limit = 30;
+  top->add_option("--interval,-d", top_interval, "seconds between refreshes")
+      ->check(CLI::Range(0.2, 3600.0))
+      ->capture_default_str();
+  top->add_option("--iterations,-n", top_iterations, "refreshes, then exit (0: until Ctrl-C)")->capture_default_str();
+  top->add_option("--limit", top_limit, "the busiest N sandboxes")->check(CLI::Range(size_t{1}, size_t{100000}))->capture_default_str();
+  add_output(top);
+  top->callback([&] { code = agentctl::top(g, top_interval, top_iterations, top_limit); });
+
   auto* sandbox = app.add_subcommand("sandbox", "list, inspect, adopt and remove sandboxes");
   sandbox->require_subcommand(1);
   auto* list = sandbox->add_subcommand("list", "the sandboxes and their counters");

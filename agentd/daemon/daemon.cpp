@@ -1041,6 +1041,12 @@ json Daemon::sandboxes_json(size_t listed) const {
     item["keep"] = policy && policy::sandbox_kept(*policy, s.agent);
     item["age_seconds"] =
         std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now() - s.created_at).count();
+    // Its DNS: queries answered and refused, addresses learned (agentctl top).
+    if (dns_learning_) {
+      const json dns = dns_learning_->slot_json(slot);
+      item["dns"] = {{"allowed", dns["queries"]["allowed"]}, {"refused", dns["queries"]["refused"]},
+                     {"learned", dns["learned"]}};
+    }
     list.push_back(std::move(item));
   }
   return list;

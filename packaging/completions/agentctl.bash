@@ -30,7 +30,8 @@ _agentctl() {
 
   local words_for
   case "$path" in
-    "") words_for="run policy status sandbox watch approvals grants audit oci-hook --socket --help --version" ;;
+    "") words_for="run policy status top sandbox watch approvals grants audit oci-hook --socket --help --version" ;;
+    top) words_for="--interval -d --iterations -n --limit -o --output" ;;
     approvals) words_for="list approve deny" ;;
     "approvals list") words_for="--state --expand --agent --tenant -o --output" ;;
     "approvals approve") words_for="--all --agent --tenant --scope --for --always -o --output" ;;

@@ -510,3 +510,49 @@ TEST_CASE("audit --follow prints each new event as it is stored, across an agent
     last = e["id"].get<uint64_t>();
   }
 }
+
+TEST_CASE("agentctl top shows each sandbox's rates, the one being denied first") {
+  World world;
+  world.write_policy("acme.yaml", kAcmePolicy);
+  REQUIRE(world.start_agentd());
+  const auto stop = world.dir() / "stop-loops";
+  const pid_t allowed = world.spawn_in_sandbox("acme/eng/coder-1", {"loop", "198.51.100.10", "80", stop.string()}, "allowed");
+  const pid_t denied = world.spawn_in_sandbox("acme/eng/coder-2", {"loop", "198.51.100.66", "80", stop.string()}, "denied");
+  // Until both loops run (a bounded wait), then two refreshes.
+  json frame;
+  for (int i = 0; i < 20; ++i) {
+    auto top = world.agentctl({"top", "-o", "json", "--iterations", "2", "--interval", "0.5"});
+    INFO(top.describe());
+    REQUIRE(top.exit_code == 0);
+    std::istringstream lines(top.out);
+    std::string line, last;
+    int frames = 0;
+    while (std::getline(lines, line))
+      if (!line.empty()) last = line, ++frames;
+    CHECK(frames == 2);
+    frame = json::parse(last, nullptr, false);
+    REQUIRE(frame.is_object());
+    if (frame["sandboxes"].size() == 2 && frame["sandboxes"][0]["denied_per_s"].get<double>() > 0 &&
+        frame["sandboxes"][1]["allowed_per_s"].get<double>() > 0)
+      break;
+  }
+  // As a table (not a terminal here: no redraw codes).
+  auto table = world.agentctl({"top", "--iterations", "1", "--interval", "0.2"});
+  INFO(table.describe());
+  CHECK(table.exit_code == 0);
+  CHECK(table.out.find("agentd top: 2 sandboxes") != std::string::npos);
+  CHECK(table.out.find("DENIED/S") != std::string::npos);
+  CHECK(table.out.find("acme/eng/coder-2") != std::string::npos);
+  CHECK(table.out.find("\x1b") == std::string::npos);
+  std::ofstream(stop) << "stop";
+  world.wait_spawned(allowed, "allowed");
+  world.wait_spawned(denied, "denied");
+  INFO(frame.dump());
+  REQUIRE(frame["sandboxes"].size() == 2);
+  CHECK(frame["sandboxes"][0]["agent"] == "acme/eng/coder-2");
+  CHECK(frame["sandboxes"][0]["denied_per_s"].get<double>() > 0);
+  CHECK(frame["sandboxes"][0]["allowed_per_s"].get<double>() == 0);
+  CHECK(frame["sandboxes"][1]["agent"] == "acme/eng/coder-1");
+  CHECK(frame["sandboxes"][1]["allowed_per_s"].get<double>() > 0);
+  CHECK(frame["sandboxes"][1]["denied_per_s"].get<double>() == 0);
+}
