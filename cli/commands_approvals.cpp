@@ -1,6 +1,7 @@
 // agentctl approvals list|approve|deny, grants list|revoke, audit: the
 // same answers as the watch prompt, for scripts.
 #include <chrono>
+#include <cstdlib>
 #include <iostream>
 #include <optional>
 #include <set>
@@ -222,6 +223,9 @@ std::vector<std::string> audit_cells(const json& e) {
       request["limit"] = 1000;  // the oldest after the cursor: none skipped
     }
     auto rows = agentd::api::call(g.socket, request);
+    // Refused (a bad --since, no role), or agentd not there when asked
+    // first: said, and done; only a restart under way is waited out.
+    if (!rows && (agentd::api::is_refusal(rows.error()) || !cursor)) std::exit(fail(rows.error()));
     if (!rows) {
       if (!away) std::cerr << "agentctl: agentd does not answer (" << terminal_text(rows.error().describe()) << "); waiting\n";
       away = true;

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <thread>
 
@@ -25,10 +26,15 @@ namespace {
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-// sandbox.list, waiting out agentd's absence (a restart) and saying so.
-json sample(const Globals& g, bool& away) {
+// sandbox.list, waiting out agentd's absence (a restart) and saying so;
+// a refusal, or no agentd at the first sample, ends agentctl.
+json sample(const Globals& g, bool& away, bool first) {
   for (;;) {
     auto list = agentd::api::call(g.socket, {{"method", "sandbox.list"}});
+    if (!list && (first || agentd::api::is_refusal(list.error()))) {
+      std::cerr << "agentctl: " << terminal_text(list.error().describe()) << "\n";
+      std::exit(kExitFailure);
+    }
     if (list) {
       if (away) std::cerr << "agentctl: agentd answers again\n";
       away = false;
@@ -63,11 +69,11 @@ void draw(const std::vector<TopRow>& rows, double interval, size_t limit, bool r
 int top(const Globals& g, double interval, unsigned iterations, size_t limit) {
   const bool redraw = g.output != "json" && ::isatty(STDOUT_FILENO);
   bool away = false;
-  json before = sample(g, away);
+  json before = sample(g, away, true);
   auto then = Clock::now();
   for (unsigned shown = 0; iterations == 0 || shown < iterations; ++shown) {
     std::this_thread::sleep_for(std::chrono::duration<double>(interval));
-    json after = sample(g, away);
+    json after = sample(g, away, false);
     const auto now = Clock::now();
     const auto rows = top_rows(before, after, std::chrono::duration<double>(now - then).count());
     if (g.output == "json") {

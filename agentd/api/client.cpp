@@ -11,6 +11,9 @@
 
 namespace agentd::api {
 
+// What a refusal's message starts with (is_refusal).
+constexpr std::string_view kRefusalPrefix = "agentd: ";
+
 Result<UniqueFd> connect_and_send(const std::filesystem::path& socket_path, const nlohmann::json& request) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
@@ -36,6 +39,8 @@ Result<UniqueFd> connect_and_send(const std::filesystem::path& socket_path, cons
   return fd;
 }
 
+bool is_refusal(const Error& error) { return error.errno_value == 0 && error.message.rfind(kRefusalPrefix, 0) == 0; }
+
 Result<nlohmann::json> call(const std::filesystem::path& socket_path, const nlohmann::json& request) {
   auto connected = connect_and_send(socket_path, request);
   if (!connected) return connected.error();
@@ -59,7 +64,7 @@ Result<nlohmann::json> call(const std::filesystem::path& socket_path, const nloh
   if (response.is_discarded() || !response.is_object())
     return make_error("agentd sent an answer that is not JSON: {:.200}", reply);
   if (!response.value("ok", false))
-    return make_error("agentd: {}", response.value("error", std::string("unknown error")));
+    return make_error("{}{}", kRefusalPrefix, response.value("error", std::string("unknown error")));
   return response.contains("result") ? response["result"] : nlohmann::json(nullptr);
 }
 

@@ -16,5 +16,9 @@ Result<UniqueFd> connect_and_send(const std::filesystem::path& socket_path, cons
 // Sends `request` and returns the response's "result"; a response with
 // "ok": false becomes an Error carrying the daemon's message.
 Result<nlohmann::json> call(const std::filesystem::path& socket_path, const nlohmann::json& request);
+// True when `call` failed because agentd answered "ok": false (a refusal,
+// a bad field), not because it could not be reached or read: a client that
+// waits out a restart must not wait on a refusal.
+bool is_refusal(const Error& error);
 
 }  // namespace agentd::api

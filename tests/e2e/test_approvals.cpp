@@ -501,6 +501,11 @@ TEST_CASE("audit --follow prints each new event as it is stored, across an agent
   INFO(stopped.describe());
   CHECK(stopped.err.find("agentd does not answer") != std::string::npos);
   CHECK(stopped.err.find("agentd answers again") != std::string::npos);
+  // A refusal is not a restart: said, and done, not waited on.
+  auto refused = world.agentctl({"audit", "--follow", "--since", "yesterday-ish"});
+  INFO(refused.describe());
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.err.find("since") != std::string::npos);
   // Every line one event, each once, in the order stored.
   uint64_t last = 0;
   for (const auto& e : followed(world, "follow")) {
@@ -536,6 +541,11 @@ TEST_CASE("agentctl top shows each sandbox's rates, the one being denied first")
         frame["sandboxes"][1]["allowed_per_s"].get<double>() > 0)
       break;
   }
+  // No agentd at the first sample: said, and done.
+  auto nowhere = world.in_host({AGENTCTL_BIN, "--socket", (world.dir() / "no.sock").string(), "top", "-n", "1"});
+  INFO(nowhere.describe());
+  CHECK(nowhere.exit_code == 1);
+  CHECK(nowhere.err.find("no.sock") != std::string::npos);
   // As a table (not a terminal here: no redraw codes).
   auto table = world.agentctl({"top", "--iterations", "1", "--interval", "0.2"});
   INFO(table.describe());
