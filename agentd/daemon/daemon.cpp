@@ -566,6 +566,7 @@ void Daemon::request_reload(const std::string& why, std::optional<api::Reply> re
 
 void Daemon::start_reload() {
   reload_running_ = true;
+  reload_preparing_ = true;
   reload_started_ = std::chrono::steady_clock::now();
   reload_queued_ = false;
   std::string why = std::move(queued_trigger_);
@@ -606,6 +607,7 @@ void Daemon::start_reload() {
       },
       [this, outcome, why, replies = std::move(replies)]() mutable {
         if (outcome->unchanged) {
+          prepare_done();
           last_reload_error_.clear();
           for (auto& r : replies) r.send(api::ok_response({{"generation", policy_generation_}, {"changed", false}}));
           reload_running_ = false;
@@ -620,6 +622,7 @@ void Daemon::start_reload() {
             })) {
           last_reload_error_ = "the reload failed inside agentd; its log says why";
           for (const auto& r : waiting) r.send(api::error_response(last_reload_error_));  // no-op for those answered
+          if (reload_preparing_) prepare_done();
           reload_running_ = false;
           if (reload_queued_) start_reload();
         }
@@ -629,6 +632,7 @@ void Daemon::start_reload() {
 void Daemon::finish_reload(const std::string& why, std::vector<api::Reply> replies, Result<PreparedPolicy> prepared,
                            const std::vector<policy::Diagnostic>& errors) {
   auto refuse = [&](const std::string& error) {
+    prepare_done();  // what prepare wrote is taken back: the running policy holds
     ++reload_metrics_.refused;
     last_reload_error_ = error;
     spdlog::error("policy reload ({}) refused, the running policy stays:\n{}", why, error);
@@ -642,6 +646,7 @@ void Daemon::finish_reload(const std::string& why, std::vector<api::Reply> repli
   if (!prepared) return refuse(prepared.error().describe());
   auto plan = applier_->commit(std::move(*prepared), registry_);
   if (!plan) return refuse(plan.error().describe());
+  prepare_done();
 
   const ApplyReport& report = applier_->last_report();
   last_reload_error_.clear();
@@ -749,36 +754,62 @@ std::optional<api::Refusal> Daemon::gate(const api::Peer& peer) const {
 bool Daemon::compile_class_first(const json& request, const api::Peer& peer, const api::Reply& reply) {
   if (compile_on_loop_ || !request.contains("agent") || !request["agent"].is_string()) return false;
   auto agent = policy::parse_agent_name(request["agent"].get<std::string>());
-  if (!agent || registry_.find_agent(agent->str()) || applier_->known_class(*agent)) return false;
+  if (!agent || registry_.find_agent(agent->str())) return false;
+  auto again = [this, request, peer, reply] { handle(request, peer, reply); };
+  // While a reload is being prepared, a class may be changing in place
+  // toward what other agents get under the new policy: a new sandbox
+  // waits for the commit rather than take such a class for a moment.
+  if (reload_preparing_) {
+    after_prepare_.push_back(std::move(again));
+    return true;
+  }
+  if (applier_->known_class(*agent)) return false;
   auto running = applier_->policy_ptr();
   if (!running) return false;
   // One compile per class at a time; later requests for it wait on it.
   const std::string key = policy::class_key_for(*running, *agent);
-  auto again = [this, request, peer, reply] { handle(request, peer, reply); };
   auto [waiting, first] = compiling_.try_emplace(key);
   waiting->second.push_back(std::move(again));
   if (!first) return true;
   auto outcome = std::make_shared<Result<PolicyApplier::CompiledForAgent>>(make_error("the compile did not finish"));
-  off_loop_->run([this, outcome, running, agent = *agent] { *outcome = applier_->compile_class(running, agent); },
-                 [this, outcome, key] {
-                   auto continuations = std::move(compiling_[key]);
-                   compiling_.erase(key);
-                   const bool failed = !*outcome;
-                   if (failed) {
-                     // The requests run again and compile on the loop: they answer the error themselves.
-                     spdlog::warn("compiling a new class off the loop: {}", outcome->error().describe());
-                   } else if (auto unused = applier_->take_compiled(std::move(**outcome))) {
-                     off_loop_->run([this, unused = std::move(*unused)] {
-                                      if (auto st = applier_->discard_compiled(unused); !st)
-                                        spdlog::error("removing an unused class: {}", st.error().describe());
-                                    },
-                                    [] {});
-                   }
-                   compile_on_loop_ = failed;
-                   for (auto& run : continuations) (void)guarded("a sandbox request after its class compiled", loop_failures_, run);
-                   compile_on_loop_ = false;
-                 });
+  auto compile = [this, outcome, running, agent = *agent] { *outcome = applier_->compile_class(running, agent); };
+  auto done = [this, outcome, key] {
+    auto continuations = std::move(compiling_[key]);
+    compiling_.erase(key);
+    const bool failed = !*outcome;
+    if (failed) {
+      // The requests run again and compile on the loop: they answer the error themselves.
+      spdlog::warn("compiling a new class off the loop: {}", outcome->error().describe());
+    } else if (auto unused = applier_->take_compiled(std::move(**outcome))) {
+      off_loop_->run(
+          [this, unused = std::move(*unused)] {
+            if (auto st = applier_->discard_compiled(unused); !st)
+              spdlog::error("removing an unused class: {}", st.error().describe());
+          },
+          [] {});
+    }
+    run_on_loop(std::move(continuations), failed);
+  };
+  try {
+    off_loop_->run(std::move(compile), std::move(done));
+  } catch (const std::exception& e) {  // no thread to be had: the requests compile on the loop
+    spdlog::warn("compiling a new class off the loop: {}", e.what());
+    auto continuations = std::move(compiling_[key]);
+    compiling_.erase(key);
+    run_on_loop(std::move(continuations), true);
+  }
   return true;
+}
+
+void Daemon::run_on_loop(std::vector<std::function<void()>> requests, bool compile_on_loop) {
+  compile_on_loop_ = compile_on_loop;
+  for (auto& run : requests) (void)guarded("a sandbox request that waited", loop_failures_, run);
+  compile_on_loop_ = false;
+}
+
+void Daemon::prepare_done() {
+  reload_preparing_ = false;
+  run_on_loop(std::exchange(after_prepare_, {}), false);
 }
 
 void Daemon::handle(const json& request, const api::Peer& peer, api::Reply reply) {
@@ -967,7 +998,7 @@ Result<json> Daemon::adopt_sandbox(const std::string& agent_text, const std::str
     return make_error("{} is already the sandbox of {}", cgroup.string(), existing->agent.str());
   auto class_id = applier_->class_for(*agent);
   if (!class_id) return class_id.error();
-  auto slot = claim_slot(agent->str());
+  auto slot = claim_slot(agent->str(), !sandbox::path_is_within(cgroup, options_.cgroup_root));
   if (!slot) return slot.error();
   Sandbox s{*agent, cgroup, *id, *slot, *class_id, true};
   s.refusal_flags = applier_->refusal_flags_for(*agent);

@@ -64,6 +64,10 @@ class Daemon {
   // True when the request waits for its sandbox's class to compile off
   // the loop (it is handled again once it has).
   bool compile_class_first(const nlohmann::json& request, const api::Peer& peer, const api::Reply& reply);
+  // Requests that waited, handled again (compiling on the loop if asked).
+  void run_on_loop(std::vector<std::function<void()>> requests, bool compile_on_loop);
+  // A reload's prepare is over (committed, refused or unchanged).
+  void prepare_done();
   std::optional<api::Refusal> gate(const api::Peer& peer) const;
   nlohmann::json control_status() const;
   // Without --dns-upstream: a changed resolv.conf gives the proxy its new
@@ -81,7 +85,9 @@ class Daemon {
   Result<nlohmann::json> adopt_sandbox(const std::string& agent, const std::string& cgroup, bool unknown_tenant = false);
   // A free slot for the agent (SandboxRegistry::free_slot), said in the
   // log when it passes from another agent, with its uid.
-  Result<uint32_t> claim_slot(const std::string& agent);
+  // `outside_root`: an adopted cgroup outside the sandbox root (it costs
+  // agentd a link descriptor per program besides).
+  Result<uint32_t> claim_slot(const std::string& agent, bool outside_root = false);
   // Releases a sandbox: a run sandbox's cgroup first (it fails while a
   // process remains, and then nothing is released), then its slot, learned
   // addresses, grants, rate limits, DNS sockets; the audit trail keeps it.
@@ -153,6 +159,9 @@ class Daemon {
   // Class keys being compiled off the loop, and the requests waiting on each.
   std::map<std::string, std::vector<std::function<void()>>> compiling_;
   bool compile_on_loop_ = false;  // while the requests of a failed compile run again
+  // From a reload's start to its commit (or refusal): new sandboxes wait.
+  bool reload_preparing_ = false;
+  std::vector<std::function<void()>> after_prepare_;
   std::unique_ptr<DnsLearning> dns_learning_;
   bool upstream_follows_resolv_conf_ = false;
   std::string resolv_conf_seen_;  // file_identity() of it when last read

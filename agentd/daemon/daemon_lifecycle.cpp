@@ -15,15 +15,24 @@ namespace agentd::daemon {
 
 namespace fs = std::filesystem;
 
-Result<uint32_t> Daemon::claim_slot(const std::string& agent) {
+Result<uint32_t> Daemon::claim_slot(const std::string& agent, bool outside_root) {
   // Not while restoring at start: what the kernel holds is restored whatever the limit.
   const bool running = events_ && dns_learning_ && approvals_;
-  const uint64_t fit = sandboxes_within(open_file_limit());
-  if (running && registry_.all().size() >= fit) retire_idle_sandboxes();
-  if (running && registry_.all().size() >= fit)
+  // An adopted cgroup outside the root holds a link per program as well.
+  const uint64_t links = enforcer_ ? enforcer_->attachments().size() : 0;
+  auto held = [&] {
+    uint64_t n = 0;
+    for (const auto& [slot, s] : registry_.all())
+      n += descriptors_per_sandbox(s.adopted && !sandbox::path_is_within(s.cgroup, options_.cgroup_root) ? links : 0);
+    return n;
+  };
+  const uint64_t budget = descriptor_budget(open_file_limit());
+  const uint64_t wanted = descriptors_per_sandbox(outside_root ? links : 0);
+  if (running && held() + wanted > budget) retire_idle_sandboxes();
+  if (running && held() + wanted > budget)
     return make_error("agentd's open file limit ({}) holds {} sandboxes, and all are taken: raise LimitNOFILE "
                       "(the unit's is 131072) or ulimit -n, or remove sandboxes",
-                      open_file_limit(), fit);
+                      open_file_limit(), sandboxes_within(open_file_limit()));
   auto slot = registry_.free_slot(agent);
   if (!slot && running) {
     // All taken: the sandboxes due for retirement go now, not at the

@@ -22,11 +22,18 @@ constexpr uint64_t kBesides = 8192;
 
 }  // namespace
 
-uint64_t sandboxes_within(uint64_t limit) {
+uint64_t descriptor_budget(uint64_t limit) {
   if (limit == 0 || limit == RLIM_INFINITY) return UINT64_MAX;
   // A quarter of a low limit (4096 in many containers and VMs) is kept,
   // never more than kBesides: most of it still goes to sandboxes.
-  return (limit - std::min(kBesides, limit / 4)) / kPerSandbox;
+  return limit - std::min(kBesides, limit / 4);
+}
+
+uint64_t descriptors_per_sandbox(uint64_t links) { return kPerSandbox + links; }
+
+uint64_t sandboxes_within(uint64_t limit) {
+  const uint64_t budget = descriptor_budget(limit);
+  return budget == UINT64_MAX ? UINT64_MAX : budget / kPerSandbox;
 }
 
 uint64_t raise_open_file_limit() {

@@ -20,5 +20,9 @@ uint64_t open_file_limit();
 // refuses new sandboxes, naming the limit, rather than run out of
 // descriptors for the control socket and the DNS proxy.
 uint64_t sandboxes_within(uint64_t limit);
+// The descriptors sandboxes may hold under `limit` (what is not kept for
+// clients), and what one sandbox holds, with `links` of its own besides.
+uint64_t descriptor_budget(uint64_t limit);
+uint64_t descriptors_per_sandbox(uint64_t links);
 
 }  // namespace agentd::daemon

@@ -142,37 +142,42 @@ Result<PreparedPolicy> PolicyApplier::prepare(std::shared_ptr<const policy::Poli
       spdlog::error("taking back a refused reload's writes: {}", undone.error().describe());
     return status.error();
   };
-  for (auto& [key, index] : index_by_key) {
-    auto& [compiled, compile_ms] = compiled_by_key[index];
-    const std::string& identity = prepared.identity_by_key[key];
-    if (identity.empty()) continue;
-    if (prepared.written.count(identity) || prepared.reused.count(identity)) continue;
-    if (auto it = known.find(identity); it != known.end()) {
-      prepared.reused.emplace(identity, it->second.id);
-      ++prepared.report.classes_kept;
-      continue;
+  // An exception half-way (memory, at a million rules) takes back as well.
+  try {
+    for (auto& [key, index] : index_by_key) {
+      auto& [compiled, compile_ms] = compiled_by_key[index];
+      const std::string& identity = prepared.identity_by_key[key];
+      if (identity.empty()) continue;
+      if (prepared.written.count(identity) || prepared.reused.count(identity)) continue;
+      if (auto it = known.find(identity); it != known.end()) {
+        prepared.reused.emplace(identity, it->second.id);
+        ++prepared.report.classes_kept;
+        continue;
+      }
+      if (auto donor = donor_for.find(identity); donor != donor_for.end()) {
+        std::shared_ptr<const policy::CompiledClass> before;
+        for (const auto& [old_identity, k] : known)
+          if (k.id == donor->second) before = k.compiled;
+        const auto started = std::chrono::steady_clock::now();
+        const policy::ClassUpdate update = policy::plan_class_update(*before, *compiled);
+        prepared.updated.push_back({donor->second, before, identity});
+        prepared.written.emplace(identity, PreparedPolicy::Written{donor->second, compiled});
+        if (auto status = maps_.update_class(donor->second, update); !status) return fail(status);
+        spdlog::debug("class {} changed in place: {} entries written, {} removed, in {:.1f} ms", donor->second,
+                      update.put_entries.size() + update.put_names.size(),
+                      update.delete_entries.size() + update.delete_names.size(), ms_since(started));
+        ++prepared.report.classes_updated;
+        prepared.report.entries_changed += update.size();
+        continue;
+      }
+      const uint32_t id = allocate_id();
+      prepared.written.emplace(identity, PreparedPolicy::Written{id, compiled});
+      if (auto status = write_class(id, *compiled, compile_ms, prepared.largest); !status) return fail(status);
+      ++prepared.report.classes_written;
+      prepared.report.entries_written += compiled->entries.size();
     }
-    if (auto donor = donor_for.find(identity); donor != donor_for.end()) {
-      std::shared_ptr<const policy::CompiledClass> before;
-      for (const auto& [old_identity, k] : known)
-        if (k.id == donor->second) before = k.compiled;
-      const auto started = std::chrono::steady_clock::now();
-      const policy::ClassUpdate update = policy::plan_class_update(*before, *compiled);
-      prepared.updated.push_back({donor->second, before, identity});
-      prepared.written.emplace(identity, PreparedPolicy::Written{donor->second, compiled});
-      if (auto status = maps_.update_class(donor->second, update); !status) return fail(status);
-      spdlog::debug("class {} changed in place: {} entries written, {} removed, in {:.1f} ms", donor->second,
-                    update.put_entries.size() + update.put_names.size(),
-                    update.delete_entries.size() + update.delete_names.size(), ms_since(started));
-      ++prepared.report.classes_updated;
-      prepared.report.entries_changed += update.size();
-      continue;
-    }
-    const uint32_t id = allocate_id();
-    prepared.written.emplace(identity, PreparedPolicy::Written{id, compiled});
-    if (auto status = write_class(id, *compiled, compile_ms, prepared.largest); !status) return fail(status);
-    ++prepared.report.classes_written;
-    prepared.report.entries_written += compiled->entries.size();
+  } catch (const std::exception& e) {
+    return fail(make_error("writing the new classes: {}", e.what()));
   }
   prepared.policy = std::move(policy);
   return prepared;
@@ -181,6 +186,7 @@ Result<PreparedPolicy> PolicyApplier::prepare(std::shared_ptr<const policy::Poli
 Status PolicyApplier::abandon(const PreparedPolicy& prepared) {
   Status result = ok_status();
   auto keep_first_error = [&](Status status) {
+    if (!status) orphans_ = true;  // the next cleanup walks the trie
     if (!status && result) result = std::move(status);
   };
   // Fresh classes go first: the room they free is what the reverted
@@ -271,7 +277,9 @@ Result<CleanupPlan> PolicyApplier::commit(PreparedPolicy prepared, SandboxRegist
   CleanupPlan plan;
   plan.below = next_id_;
   for (const auto& [identity, record] : next_table) plan.live.insert(record.id);
-  plan.needed = false;  // only when a class of the old table goes out of use
+  // Only when a class of the old table goes out of use, or a failed
+  // removal may have left entries behind.
+  plan.needed = orphans_.exchange(false);
   for (const auto& [identity, record] : classes_) plan.needed = plan.needed || !plan.live.count(record.id);
   if (prepared.largest.entries >= largest_write_.entries) largest_write_ = prepared.largest;
   last_report_ = prepared.report;
@@ -332,7 +340,11 @@ Result<uint32_t> PolicyApplier::class_for(const policy::AgentName& agent) {
       id = it->second.id;
     } else {
       id = allocate_id();
-      if (auto status = write_class(id, *compiled, ms, largest_write_); !status) return status.error();
+      if (auto status = write_class(id, *compiled, ms, largest_write_); !status) {
+        // What was written of it goes again (or, failing that, at the next cleanup).
+        if (!maps_.update_class(id, policy::plan_class_update(*compiled, policy::CompiledClass{}))) orphans_ = true;
+        return status.error();
+      }
       classes_.emplace(identity, ClassRecord{id, std::make_shared<const policy::CompiledClass>(std::move(*compiled))});
     }
   }
@@ -389,7 +401,9 @@ std::optional<PolicyApplier::CompiledForAgent> PolicyApplier::take_compiled(Comp
 
 Status PolicyApplier::discard_compiled(const CompiledForAgent& compiled) {
   if (!compiled.compiled || compiled.id == AGENTD_CLASS_EMPTY) return ok_status();
-  return maps_.update_class(compiled.id, policy::plan_class_update(*compiled.compiled, policy::CompiledClass{}));
+  auto status = maps_.update_class(compiled.id, policy::plan_class_update(*compiled.compiled, policy::CompiledClass{}));
+  if (!status) orphans_ = true;
+  return status;
 }
 
 const policy::TcpPorts& PolicyApplier::tcp_ports_for(const policy::AgentName& agent) {

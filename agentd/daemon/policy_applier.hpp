@@ -185,6 +185,9 @@ class PolicyApplier {
   std::unordered_map<std::string, uint32_t> id_by_key_;
   std::unordered_map<std::string, policy::TcpPorts> tcp_ports_by_key_;  // likewise
   std::atomic<uint32_t> next_id_{1};  // prepare allocates off the loop
+  // A removal failed (any thread): entries may be left that only a walk of
+  // the trie finds; the next cleanup walks it.
+  std::atomic<bool> orphans_{false};
   ClassWrite largest_write_;
   ApplyReport last_report_;
 };
