@@ -69,7 +69,7 @@ void expect_refusal_naming(const World& world, const std::string& line, const st
 
 }  // namespace
 
-TEST_CASE("a process name that is not UTF-8 and holds escapes is recorded escaped, and agentd serves on, after kill -9 too") {
+TEST_CASE("a process name that is not UTF-8 and holds escapes is recorded escaped, and agentd serves on, after kill -9 too", "[userspace]") {
   World world;
   world.write_policy("acme.yaml", kAcmePolicy);
   INFO(world.agentd_log());
@@ -128,7 +128,7 @@ TEST_CASE("a process name that is not UTF-8 and holds escapes is recorded escape
 // operator's screen, within the kernel's 15 bytes.
 constexpr const char* kSteeringCommHex = "1b5b324b0de280ae0ac29b316d";
 
-TEST_CASE("what a sandbox names reaches no operator's terminal or log raw: process names and executable paths") {
+TEST_CASE("what a sandbox names reaches no operator's terminal or log raw: process names and executable paths", "[userspace]") {
   World world;
   world.write_policy("acme.yaml", kAcmePolicy);
   INFO(world.agentd_log());
@@ -216,7 +216,7 @@ TEST_CASE("adopting agentd's own sandbox tree, its own cgroup or a path with .. 
   CHECK(ok.exit_code == 0);
 }
 
-TEST_CASE("control requests with wrong types or out-of-range values are refused naming the field") {
+TEST_CASE("control requests with wrong types or out-of-range values are refused naming the field", "[userspace]") {
   World world;
   world.write_policy("acme.yaml", kAcmePolicy);
   REQUIRE(world.start_agentd());
@@ -236,6 +236,11 @@ TEST_CASE("control requests with wrong types or out-of-range values are refused 
   expect_refusal_naming(world, R"({"method":"grants.revoke","id":0})", "\"id\" must be a whole number");
   expect_refusal_naming(world, R"({"method":"audit.query","limit":-5})", "\"limit\" must be a whole number");
   expect_refusal_naming(world, R"({"method":"audit.query","since":{}})", "\"since\" must be a string");
+  expect_refusal_naming(world, R"({"method":"audit.query","after_id":-1})", "\"after_id\" must be a whole number");
+  expect_refusal_naming(world, R"({"method":"audit.query","after_id":"7"})", "\"after_id\" must be a whole number");
+  expect_refusal_naming(world, R"({"method":"status","sandboxes":-1})", "\"sandboxes\" must be a whole number");
+  expect_refusal_naming(world, R"({"method":"status","sandboxes":1e9})", "\"sandboxes\" must be a whole number");
+  expect_refusal_naming(world, R"({"method":"status","sandboxes":99999999})", "\"sandboxes\" must be a whole number");
   // Still serving, and nothing counted as a failure: each was an answer.
   const json status = status_of(world);
   REQUIRE(status.is_object());
