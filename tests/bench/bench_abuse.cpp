@@ -108,6 +108,11 @@ int main(int argc, char** argv) {
   const uint64_t rss_idle = rss_kb(pid);
   if (const char* nice = std::getenv("AGENTD_NICE")) ::setpriority(PRIO_PROCESS, pid, std::atoi(nice));
   const uint64_t store_before = status["approvals"]["store"]["bytes"].get<uint64_t>();
+  // Whether each sandbox has its cgroup's CPU share (cgroup2's cpu
+  // controller), or competes as processes only (a hybrid layout).
+  const json& cpu = status["daemon"]["cpu"];
+  fmt::print("per-sandbox CPU shares: {}\n",
+             cpu.value("sandbox_shares", false) ? "on" : "off (" + cpu.value("sandbox_shares_off", std::string()) + ")");
 
   const auto calm_queries = world.dir() / "calm.txt";
   std::ofstream(calm_queries) << "api.example.test A\napi.example.test AAAA\n";

@@ -6,7 +6,7 @@
 
 using namespace agentd::e2e;
 
-TEST_CASE("agentctl takes --socket after the subcommand, or AGENTD_SOCKET") {
+TEST_CASE("agentctl takes --socket after the subcommand, or AGENTD_SOCKET", "[kernel-neutral]") {
   World world;
   world.write_policy("acme.yaml", "apiVersion: agentd/v1\ntenant: acme\nrules:\n  - agents: \"acme/eng/*\"\n    allow:\n      - cidr: 198.51.100.20/32\n        ports: [80]\n");
   REQUIRE(world.start_agentd());

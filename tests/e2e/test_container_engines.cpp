@@ -322,7 +322,7 @@ TEST_CASE("podman: a container annotated with its agent is that agent's sandbox 
   CHECK(world.forbidden_arrivals() == 0);
 }
 
-TEST_CASE("podman: an approval granted while the container runs opens its way without a restart") {
+TEST_CASE("podman: an approval granted while the container runs opens its way without a restart", "[kernel-neutral]") {
   require_tools({"podman", runtime_for_host()});
   World world;
   world.write_policy("acme.yaml", kPolicy);
@@ -352,7 +352,7 @@ TEST_CASE("podman: an approval granted while the container runs opens its way wi
   CHECK(world.stray_packets() == 0);
 }
 
-TEST_CASE("podman: a container whose hook fails does not start") {
+TEST_CASE("podman: a container whose hook fails does not start", "[kernel-neutral]") {
   require_tools({"podman", runtime_for_host()});
   World world;
   world.write_policy("acme.yaml", kPolicy);
@@ -384,7 +384,7 @@ TEST_CASE("podman: a container whose hook fails does not start") {
   CHECK(plain.out.find("RAN") != std::string::npos);
 }
 
-TEST_CASE("podman: agentd restarting under a running container leaves it enforced and served") {
+TEST_CASE("podman: agentd restarting under a running container leaves it enforced and served", "[kernel-neutral]") {
   require_tools({"podman", runtime_for_host()});
   World world;
   world.write_policy("acme.yaml", kPolicy);
@@ -445,7 +445,7 @@ TEST_CASE("podman: agentd restarting under a running container leaves it enforce
   CHECK(world.stray_packets() == 0);
 }
 
-TEST_CASE("docker: a container under an adopted --cgroup-parent is that sandbox from its first instruction") {
+TEST_CASE("docker: a container under an adopted --cgroup-parent is that sandbox from its first instruction", "[kernel-neutral]") {
   require_tools({"dockerd", "docker", "runc"});
   World world;
   world.write_policy("acme.yaml", kPolicy);
@@ -518,7 +518,7 @@ TEST_CASE("docker: a container under an adopted --cgroup-parent is that sandbox 
   CHECK(world.stray_packets() == 0);
 }
 
-TEST_CASE("sandbox adopt --container: a running Podman or Docker container becomes a sandbox") {
+TEST_CASE("sandbox adopt --container: a running Podman or Docker container becomes a sandbox", "[kernel-neutral]") {
   require_tools({"podman", runtime_for_host(), "dockerd", "docker"});
   World world;
   world.write_policy("acme.yaml", kPolicy);

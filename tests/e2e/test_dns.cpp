@@ -390,7 +390,7 @@ TEST_CASE("a host deny beats a wider allow, and answers pointing into protected 
   CHECK(rebinding[0]["rule"].get<std::string>().find("10.0.0.0/8") != std::string::npos);
 }
 
-TEST_CASE("malformed queries get FORMERR or nothing, and the proxy keeps answering") {
+TEST_CASE("malformed queries get FORMERR or nothing, and the proxy keeps answering", "[kernel-neutral]") {
   World world;
   world.write_policy("acme.yaml", kHostPolicy);
   REQUIRE(world.start_agentd());
@@ -481,7 +481,7 @@ TEST_CASE("a reload forgets learned addresses the new policy no longer allows") 
   expect_refused(world.netprobe_in_sandbox(kEng, {"connect", "tcp", "198.51.100.10", "80"}));
 }
 
-TEST_CASE("started where resolv.conf names no nameserver, agentd enforces, refuses names, then follows it") {
+TEST_CASE("started where resolv.conf names no nameserver, agentd enforces, refuses names, then follows it", "[kernel-neutral]") {
   World world;
   world.write_policy("acme.yaml", kHostPolicy);
   const auto conf = world.dir() / "host-resolv.conf";

@@ -68,7 +68,7 @@ TEST_CASE("a sandbox flooding the control socket is closed at accept and holds n
   CHECK(lines <= 3);
 }
 
-TEST_CASE("one uid at its control connection limit costs only itself") {
+TEST_CASE("one uid at its control connection limit costs only itself", "[kernel-neutral]") {
   World world;
   world.write_policy("acme.yaml", kAcmePolicy);
   // A uid in the socket's group, with no role: it may connect, it is never served.
@@ -118,7 +118,7 @@ TEST_CASE("one uid at its control connection limit costs only itself") {
   CHECK(lines == 1);
 }
 
-TEST_CASE("one uid at its subscription limit cannot open another but another uid still can") {
+TEST_CASE("one uid at its subscription limit cannot open another but another uid still can", "[kernel-neutral]") {
   World world;
   world.write_policy("acme.yaml", kAcmePolicy);
   // Two uids in the socket's group, both viewers: they may watch.

@@ -71,7 +71,7 @@ long agentd_rss_kb(const World& world) {
 
 }  // namespace
 
-TEST_CASE("a sandbox at its learned-address quota gets SERVFAIL naming it, another tenant's names resolve") {
+TEST_CASE("a sandbox at its learned-address quota gets SERVFAIL naming it, another tenant's names resolve", "[kernel-neutral]") {
   World world;
   write_policies(world);
   REQUIRE(world.start_agentd({"--dns-learned-quota", "20"}));
@@ -132,7 +132,7 @@ TEST_CASE("a sandbox at its learned-address quota gets SERVFAIL naming it, anoth
   CHECK(world.stray_packets() == 0);
 }
 
-TEST_CASE("600 idle DNS-over-TCP connections of one sandbox: its cap holds, idle ones close, others resolve over TCP") {
+TEST_CASE("600 idle DNS-over-TCP connections of one sandbox: its cap holds, idle ones close, others resolve over TCP", "[kernel-neutral]") {
   World world;
   write_policies(world);
   REQUIRE(world.start_agentd({"--dns-tcp-idle-timeout", "2s"}));
@@ -168,7 +168,7 @@ TEST_CASE("600 idle DNS-over-TCP connections of one sandbox: its cap holds, idle
   CHECK(world.stray_packets() == 0);
 }
 
-TEST_CASE("pipelined queries whose answers are never read: the client is cut off, agentd stays small") {
+TEST_CASE("pipelined queries whose answers are never read: the client is cut off, agentd stays small", "[kernel-neutral]") {
   World world;
   write_policies(world);
   REQUIRE(world.start_agentd());
@@ -201,7 +201,7 @@ TEST_CASE("pipelined queries whose answers are never read: the client is cut off
   CHECK(world.stray_packets() == 0);
 }
 
-TEST_CASE("a UDP query flood of one sandbox fills its own queue only: another tenant's queries are all answered") {
+TEST_CASE("a UDP query flood of one sandbox fills its own queue only: another tenant's queries are all answered", "[kernel-neutral]") {
   World world;
   write_policies(world);
   // One query upstream at a time per sandbox: A's flood then hits the cap
@@ -242,7 +242,7 @@ TEST_CASE("a UDP query flood of one sandbox fills its own queue only: another te
   CHECK(world.stray_packets() == 0);
 }
 
-TEST_CASE("seven sandboxes at their in-flight cap against a silent upstream: another tenant's names still resolve") {
+TEST_CASE("seven sandboxes at their in-flight cap against a silent upstream: another tenant's names still resolve", "[kernel-neutral]") {
   World world;
   write_policies(world);
   // An upstream that never answers flood.many.example.test and answers
@@ -309,7 +309,7 @@ TEST_CASE("seven sandboxes at their in-flight cap against a silent upstream: ano
   CHECK(world.stray_packets() == 0);
 }
 
-TEST_CASE("a sandbox connecting to the DNS proxy in a tight loop fills its own backlog: another's TCP queries connect at once") {
+TEST_CASE("a sandbox connecting to the DNS proxy in a tight loop fills its own backlog: another's TCP queries connect at once", "[kernel-neutral]") {
   World world;
   write_policies(world);
   REQUIRE(world.start_agentd());

@@ -22,7 +22,7 @@ ProcessResult approve(const World& world, uint64_t id, const std::string& scope)
 
 }  // namespace
 
-TEST_CASE("a grant past its tenant's grant entries is refused naming the limit and nothing is applied") {
+TEST_CASE("a grant past its tenant's grant entries is refused naming the limit and nothing is applied", "[kernel-neutral]") {
   World world;
   world.write_policy("acme.yaml", kAcmePolicy);
   world.write_policy("globex.yaml", kGlobexPolicy);

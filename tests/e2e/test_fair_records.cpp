@@ -212,7 +212,7 @@ TEST_CASE("a flood of new destinations cannot push another sandbox's held-back c
   CHECK(world.agentctl({"status"}).exit_code == 0);
 }
 
-TEST_CASE("a storm of stored denials never grows the store past its cap, and the write rate is bounded") {
+TEST_CASE("a storm of stored denials never grows the store past its cap, and the write rate is bounded", "[kernel-neutral]") {
   World world;
   // A budget so large that the store, not the kernel, is what a storm meets.
   start(world, {"--audit-max-mb", "1", "--sandbox-records-per-second", "100000", "--sandbox-record-burst", "100000",
@@ -246,7 +246,7 @@ TEST_CASE("a storm of stored denials never grows the store past its cap, and the
                                           count_of(flooder, "held") + count_of(flooder, "dropped"));
 }
 
-TEST_CASE("sandboxes of one tenant together reach its request cap and another tenant still gets requests") {
+TEST_CASE("sandboxes of one tenant together reach its request cap and another tenant still gets requests", "[kernel-neutral]") {
   World world;
   start(world, {"--approval-requests-per-sandbox", "4", "--approval-requests-per-tenant", "6"});
   const std::string first = "acme/eng/coder-1", second = "acme/eng/coder-2";
@@ -284,7 +284,7 @@ TEST_CASE("sandboxes of one tenant together reach its request cap and another te
   CHECK(world.agentctl({"approvals", "list", "--expand", first}).exit_code != 0);
 }
 
-TEST_CASE("refused names fold too past the per-sandbox request cap") {
+TEST_CASE("refused names fold too past the per-sandbox request cap", "[kernel-neutral]") {
   World world;
   start(world, {"--approval-requests-per-sandbox", "3"});
   // Six names no host rule of acme allows: each refused by the proxy.

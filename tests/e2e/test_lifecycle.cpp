@@ -91,7 +91,7 @@ TEST_CASE("kill -9 of agentd changes nothing, and a restart adopts without a sec
   CHECK(world.stray_packets() == 0);
 }
 
-TEST_CASE("invalid policy is refused with file:line:column, by agentd and by validate") {
+TEST_CASE("invalid policy is refused with file:line:column, by agentd and by validate", "[kernel-neutral]") {
   World world;
   world.write_policy("acme.yaml", R"(apiVersion: agentd/v1
 tenant: acme
@@ -127,7 +127,7 @@ rules:
   CHECK(valid.err.find("cannot deny the tenant's inference endpoint") != std::string::npos);
 }
 
-TEST_CASE("policy explain names the deciding rule, with or without the daemon") {
+TEST_CASE("policy explain names the deciding rule, with or without the daemon", "[kernel-neutral]") {
   World world;
   world.write_policy("acme.yaml", kAcmePolicy);
   REQUIRE(world.start_agentd());
@@ -219,7 +219,7 @@ TEST_CASE("an existing cgroup outside the root can be adopted as a sandbox") {
   expect_refused(world.netprobe_in_cgroup(cgroup, {"connect", "tcp", "198.51.100.66", "80"}));
 }
 
-TEST_CASE("a second agentd on the same socket refuses to start and changes nothing") {
+TEST_CASE("a second agentd on the same socket refuses to start and changes nothing", "[kernel-neutral]") {
   World world;
   world.write_policy("acme.yaml", kAcmePolicy);
   REQUIRE(world.start_agentd());

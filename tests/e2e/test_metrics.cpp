@@ -53,7 +53,7 @@ double query(const World& world, const std::string& promql) {
 
 }  // namespace
 
-TEST_CASE("metrics: promtool accepts them and a real Prometheus scrapes what sandboxes do") {
+TEST_CASE("metrics: promtool accepts them and a real Prometheus scrapes what sandboxes do", "[kernel-neutral]") {
   require_tools({"prometheus", "promtool", "curl"});
   World world;
   world.write_policy("acme.yaml", kPolicy);
@@ -149,14 +149,14 @@ TEST_CASE("metrics: promtool accepts them and a real Prometheus scrapes what san
   CHECK(world.stray_packets() == 0);
 }
 
-TEST_CASE("metrics: refused listen addresses stop agentd at start, naming why") {
+TEST_CASE("metrics: refused listen addresses stop agentd at start, naming why", "[kernel-neutral]") {
   World world;
   world.write_policy("acme.yaml", kPolicy);
   CHECK_FALSE(world.start_agentd({"--metrics-listen", "0.0.0.0:9464"}));
   CHECK(world.agentd_log().find("not a loopback address") != std::string::npos);
 }
 
-TEST_CASE("metrics: a unix socket, root's alone") {
+TEST_CASE("metrics: a unix socket, root's alone", "[kernel-neutral]") {
   require_tools({"curl"});
   World world;
   world.write_policy("acme.yaml", kPolicy);

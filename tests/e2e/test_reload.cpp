@@ -153,7 +153,7 @@ TEST_CASE("an invalid change is refused as a whole and leaves everything as it w
   CHECK(diff.err.find(globex + ":6:15:") != std::string::npos);
 }
 
-TEST_CASE("policy diff shows what an apply would change, rule by rule") {
+TEST_CASE("policy diff shows what an apply would change, rule by rule", "[kernel-neutral]") {
   World world;
   world.write_policy("acme.yaml", kPolicyA);
   REQUIRE(world.start_agentd({"--no-watch"}));
@@ -175,7 +175,7 @@ TEST_CASE("policy diff shows what an apply would change, rule by rule") {
                  });
 }
 
-TEST_CASE("editors' write patterns and SIGHUP are picked up") {
+TEST_CASE("editors' write patterns and SIGHUP are picked up", "[kernel-neutral]") {
   World world;
   world.write_policy("acme.yaml", kPolicyA);
   REQUIRE(world.start_agentd());

@@ -69,7 +69,7 @@ void expect_refusal_naming(const World& world, const std::string& line, const st
 
 }  // namespace
 
-TEST_CASE("a process name that is not UTF-8 and holds escapes is recorded escaped, and agentd serves on, after kill -9 too", "[userspace]") {
+TEST_CASE("a process name that is not UTF-8 and holds escapes is recorded escaped, and agentd serves on, after kill -9 too", "[kernel-neutral]") {
   World world;
   world.write_policy("acme.yaml", kAcmePolicy);
   INFO(world.agentd_log());
@@ -128,7 +128,7 @@ TEST_CASE("a process name that is not UTF-8 and holds escapes is recorded escape
 // operator's screen, within the kernel's 15 bytes.
 constexpr const char* kSteeringCommHex = "1b5b324b0de280ae0ac29b316d";
 
-TEST_CASE("what a sandbox names reaches no operator's terminal or log raw: process names and executable paths", "[userspace]") {
+TEST_CASE("what a sandbox names reaches no operator's terminal or log raw: process names and executable paths", "[kernel-neutral]") {
   World world;
   world.write_policy("acme.yaml", kAcmePolicy);
   INFO(world.agentd_log());
@@ -216,7 +216,7 @@ TEST_CASE("adopting agentd's own sandbox tree, its own cgroup or a path with .. 
   CHECK(ok.exit_code == 0);
 }
 
-TEST_CASE("control requests with wrong types or out-of-range values are refused naming the field", "[userspace]") {
+TEST_CASE("control requests with wrong types or out-of-range values are refused naming the field", "[kernel-neutral]") {
   World world;
   world.write_policy("acme.yaml", kAcmePolicy);
   REQUIRE(world.start_agentd());

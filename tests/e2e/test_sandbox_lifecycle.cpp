@@ -183,7 +183,7 @@ TEST_CASE("a kept sandbox outlives its last process, and sandbox remove retires 
   CHECK(again["generation"] == 2);
 }
 
-TEST_CASE("a sandbox for a tenant no policy names is refused as a likely typo, unless asked for") {
+TEST_CASE("a sandbox for a tenant no policy names is refused as a likely typo, unless asked for", "[kernel-neutral]") {
   World world;
   world.write_policy("acme.yaml", kPolicy);
   REQUIRE(world.start_agentd());
@@ -220,7 +220,7 @@ TEST_CASE("with every slot taken, a new sandbox retires those due at once instea
   CHECK(listed(list, "acme/eng/coder-2")["slot"] == 1);
 }
 
-TEST_CASE("past what its open file limit holds, agentd refuses a new sandbox by name and keeps serving") {
+TEST_CASE("past what its open file limit holds, agentd refuses a new sandbox by name and keeps serving", "[kernel-neutral]") {
   // Each sandbox costs agentd descriptors (its DNS sockets): an agentd at
   // its limit could accept no control client and no DNS-over-TCP query.
   // At a limit of 4096 (many containers' and VMs') a quarter is kept for

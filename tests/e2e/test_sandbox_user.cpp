@@ -262,7 +262,7 @@ TEST_CASE("a sandbox without a uid left in agentd's range does not start, unless
   CHECK(world.agentctl({"run", "--agent", "own/root/b", "--", "id", "-u"}).out == "0\n");
 }
 
-TEST_CASE("agentd refuses a uid range that reaches root, nobody or 2^31") {
+TEST_CASE("agentd refuses a uid range that reaches root, nobody or 2^31", "[kernel-neutral]") {
   for (const char* range : {"0-16383", "60000-70000", "2147480000-2147490000", "80000"}) {
     INFO(range);
     World world;

@@ -146,7 +146,7 @@ TEST_CASE("under systemd, READY=1 comes only once enforcement is attached, and t
   CHECK(notify.count("READY=1") == 1);
 }
 
-TEST_CASE("under systemd, a start that fails never says READY and tells why") {
+TEST_CASE("under systemd, a start that fails never says READY and tells why", "[kernel-neutral]") {
   World world;
   world.write_policy("acme.yaml", kAcmePolicy);
   NotifySocket notify(world.dir() / "notify.sock", nullptr);

@@ -52,7 +52,7 @@ class Tmux {
 
 }  // namespace
 
-TEST_CASE("agentctl watch prompts in a terminal, one key answers, and every watcher sees the answer") {
+TEST_CASE("agentctl watch prompts in a terminal, one key answers, and every watcher sees the answer", "[kernel-neutral]") {
   World world;
   world.write_policy("acme.yaml", kAcmePolicy);
   REQUIRE(world.start_agentd());
@@ -123,7 +123,7 @@ TEST_CASE("agentctl watch prompts in a terminal, one key answers, and every watc
   tmux.keys("ops", "q");
 }
 
-TEST_CASE("at the prompt a sandbox's process name is shown escaped and cannot forge a line") {
+TEST_CASE("at the prompt a sandbox's process name is shown escaped and cannot forge a line", "[kernel-neutral]") {
   World world;
   world.write_policy("acme.yaml", kAcmePolicy);
   REQUIRE(world.start_agentd());
