@@ -43,12 +43,14 @@ int oci_hook(const Globals& g);
 int watch(const Globals& g, const AgentFilter& filter = {});
 int approvals_list(const Globals& g, const std::string& state, const std::string& expand,
                    const AgentFilter& filter = {});
+// `ports`: a name request's grant on those ports only ("" every port).
 int approvals_answer(const Globals& g, uint64_t id, bool allow, const std::string& scope, const std::string& duration,
-                     bool always);
+                     bool always, const std::string& ports = "");
 // --all: every pending request that `filter` (not empty) takes, answered
 // alike; fails if any answer did.
 int approvals_answer_all(const Globals& g, const AgentFilter& filter, bool allow, const std::string& scope,
-                         const std::string& duration, bool always);
+                         const std::string& duration, bool always, const std::string& ports = "");
+int approvals_reopen(const Globals& g, uint64_t id);
 int grants_list(const Globals& g);
 int grants_revoke(const Globals& g, uint64_t id);
 // The standing grants of one tenant (--tenant, or the only one with any)

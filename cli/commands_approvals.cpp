@@ -93,14 +93,17 @@ void print_answer(const json& result) {
   std::cout << "request " << json_text(r["id"]) << " (" << flow_text(r["sandbox"], r) << "): " << json_text(r["answer"]) << "\n";
   if (result.contains("grant"))
     std::cout << "grant " << json_text(result["grant"]["id"]) << " for " << json_text(result["grant"]["subject"])
+              << ", " << json_text(result["grant"]["opens"])
               << (result["grant"].value("permanent", false) ? ", permanent"
                                                              : ", until " + json_text(result["grant"]["expires_at"]))
               << "\n";
 }
 
-json answer_request(uint64_t id, bool allow, const std::string& scope, const std::string& duration, bool always) {
+json answer_request(uint64_t id, bool allow, const std::string& scope, const std::string& duration, bool always,
+                    const std::string& ports) {
   json request = {{"method", allow ? "approvals.approve" : "approvals.deny"}, {"id", id}};
   if (allow) request["scope"] = scope;
+  if (!ports.empty()) request["ports"] = ports;
   if (!duration.empty()) request["for"] = duration;
   if (always) request["permanent"] = true;
   return request;
@@ -127,12 +130,12 @@ int approvals_list(const Globals& g, const std::string& state, const std::string
 }
 
 int approvals_answer(const Globals& g, uint64_t id, bool allow, const std::string& scope, const std::string& duration,
-                     bool always) {
-  return call_and_print(g, answer_request(id, allow, scope, duration, always), print_answer);
+                     bool always, const std::string& ports) {
+  return call_and_print(g, answer_request(id, allow, scope, duration, always, ports), print_answer);
 }
 
 int approvals_answer_all(const Globals& g, const AgentFilter& filter, bool allow, const std::string& scope,
-                         const std::string& duration, bool always) {
+                         const std::string& duration, bool always, const std::string& ports) {
   if (filter.empty()) return fail(agentd::Error{"--all needs --agent or --tenant: say whose requests"});
   if (auto why = filter.problem(); !why.empty()) return fail(agentd::Error{why});
   auto pending = agentd::api::call(g.socket, {{"method", "approvals.list"}});
@@ -141,7 +144,7 @@ int approvals_answer_all(const Globals& g, const AgentFilter& filter, bool allow
   int code = 0;
   for (const auto& r : only_matching(*pending, filter)) {
     const uint64_t id = r["id"].get<uint64_t>();
-    auto result = agentd::api::call(g.socket, answer_request(id, allow, scope, duration, always));
+    auto result = agentd::api::call(g.socket, answer_request(id, allow, scope, duration, always, ports));
     if (!result) {
       // Answered meanwhile (a grant of this batch settled it, another
       // operator): said, and the others still answered.
@@ -156,6 +159,17 @@ int approvals_answer_all(const Globals& g, const AgentFilter& filter, bool allow
   else if (answers.empty() && code == 0 && only_matching(*pending, filter).empty())
     std::cout << "no pending request matches\n";
   return code;
+}
+
+int approvals_reopen(const Globals& g, uint64_t id) {
+  return call_and_print(g, {{"method", "approvals.reopen"}, {"id", id}}, [](const json& result) {
+    const json& r = result["request"];
+    std::cout << "request " << json_text(r["id"]) << " (" << flow_text(r["sandbox"], r) << ") is pending again, until "
+              << json_text(r["expires_at"]) << "; it was: " << json_text(result["was"]) << "\n";
+    if (result.contains("revoked_grant"))
+      std::cout << "grant " << json_text(result["revoked_grant"]["id"]) << " revoked ("
+                << flow_text(result["revoked_grant"]["subject"], result["revoked_grant"]) << ")\n";
+  });
 }
 
 int grants_list(const Globals& g) { return call_and_print(g, {{"method", "grants.list"}}, print_grants); }

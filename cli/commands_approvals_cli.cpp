@@ -16,7 +16,7 @@ int usage_error(const std::string& message) {
 void add_approval_commands(CLI::App& app, Globals& g, const std::function<void(CLI::App*)>& add_output, int& code) {
   // The options outlive this function: CLI11 writes into them when parsing.
   struct Args {
-    std::string state, scope = "agent", duration, agent, since, decision, expand, dest;
+    std::string state, scope = "agent", duration, agent, since, decision, expand, dest, ports;
     uint64_t id = 0;
     bool always = false, all = false, follow = false;
     AgentFilter filter;
@@ -50,14 +50,16 @@ void add_approval_commands(CLI::App& app, Globals& g, const std::function<void(C
   add_filter(approve);
   auto* duration = approve->add_option("--for", a->duration, "how long (30m, 8h, 7d) [default: the tenant's grant_duration]");
   approve->add_flag("--always", a->always, "for good (until revoked)")->excludes(duration);
+  approve->add_option("--ports", a->ports,
+                      "a name request: its addresses open on these ports only (443, 80,443, 8000-8100) [default: every port]");
   approve->add_option("--scope", a->scope, "who may reach it: the agent, its team or its whole tenant")
       ->check(CLI::IsMember({"agent", "team", "tenant"}))
       ->capture_default_str();
   add_output(approve);
   approve->callback([&g, &code, a] {
-    if (a->all) code = approvals_answer_all(g, a->filter, true, a->scope, a->duration, a->always);
+    if (a->all) code = approvals_answer_all(g, a->filter, true, a->scope, a->duration, a->always, a->ports);
     else if (a->id == 0) code = usage_error("approvals approve: give a request id, or --all with --agent or --tenant");
-    else code = approvals_answer(g, a->id, true, a->scope, a->duration, a->always);
+    else code = approvals_answer(g, a->id, true, a->scope, a->duration, a->always, a->ports);
   });
   auto* deny = approvals->add_subcommand("deny", "refuse a request; repeats stay silent for a while");
   auto* deny_id = deny->add_option("id", a->id, "the request's id");
@@ -71,6 +73,12 @@ void add_approval_commands(CLI::App& app, Globals& g, const std::function<void(C
     else code = approvals_answer(g, a->id, false, "", a->duration, false);
   });
 
+  auto* reopen = approvals->add_subcommand(
+      "reopen", "take an answer back: the request is pending again (an approval's grant is revoked, a deny's silence ends)");
+  reopen->add_option("id", a->id, "the request's id (approvals list --state all)")->required();
+  add_output(reopen);
+  reopen->callback([&g, &code, a] { code = approvals_reopen(g, a->id); });
+
   auto* grants = app.add_subcommand("grants", "show and remove grants");
   grants->require_subcommand(1);
   auto* glist = grants->add_subcommand("list", "live grants");
@@ -83,7 +91,8 @@ void add_approval_commands(CLI::App& app, Globals& g, const std::function<void(C
   auto* gadd = grants->add_subcommand("add", "grant before anything was refused: one ADDR:PORT[/udp] or one NAME");
   gadd->add_option("--agent", a->agent, "TENANT/TEAM/AGENT the grant is for")->required();
   gadd->add_option("--dest", a->dest,
-                   "ADDR:PORT[/udp] ([ADDR]:PORT for IPv6), or a NAME: it resolves, and its addresses open on every port")
+                   "ADDR:PORT[/udp] ([ADDR]:PORT for IPv6), or a NAME: it resolves, and its addresses open on every "
+                   "port, or NAME:PORTS (NAME:443, NAME:80,443) on those only")
       ->required();
   auto* gadd_for = gadd->add_option("--for", a->duration, "how long (30m, 8h, 7d) [default: the tenant's grant_duration]");
   gadd->add_flag("--always", a->always, "for good (until revoked)")->excludes(gadd_for);
@@ -100,7 +109,7 @@ void add_approval_commands(CLI::App& app, Globals& g, const std::function<void(C
   audit->add_option("--agent", a->agent, "TENANT/TEAM/AGENT glob, e.g. 'acme/*/*'");
   audit->add_option("--since", a->since, "how far back (1h, 7d) or an RFC 3339 time");
   audit->add_option("--decision", a->decision,
-                    "deny (denials and refusals), approved, denied, allow (grants), expired, revoked, loaded, refused, "
+                    "deny (denials and refusals), approved, denied, allow (grants), expired, revoked, reopened, loaded, refused, "
                     "created, adopted, retired (sandboxes)");
   audit->add_option("--limit", a->limit, "the newest N events")->capture_default_str();
   audit->add_flag("--follow,-f", a->follow,

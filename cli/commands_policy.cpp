@@ -12,12 +12,14 @@
 #include "agentd/api/client.hpp"
 #include "agentd/common/json_dump.hpp"
 #include "agentd/common/safe_text.hpp"
+#include "agentd/approvals/grant_review.hpp"
 #include "agentd/policy/diff.hpp"
 #include "agentd/policy/explain.hpp"
 #include "agentd/policy/lint.hpp"
 #include "agentd/policy/names.hpp"
 #include "agentd/policy/loader.hpp"
 #include "commands.hpp"
+#include "record_text.hpp"
 
 namespace agentctl {
 namespace fs = std::filesystem;
@@ -201,14 +203,45 @@ int print_diff(const Globals& g, const json& result, const std::string& nothing)
     return 0;
   }
   const auto& changes = result["changes"];
-  if (changes.empty()) {
+  const json grants = result.value("grants", json::array());
+  if (changes.empty() && grants.empty()) {
     std::cout << nothing << "\n";
     return 0;
   }
   for (const auto& c : changes)
     std::cout << c["change"].get<std::string>() << " " << c["tenant"].get<std::string>() << "  "
               << c["rule"].get<std::string>() << "  (" << terminal_text(c["at"].get<std::string>()) << ")\n";
+  // What the change does to standing grants: a deny revokes them on apply;
+  // a rule that allows all a grant opens leaves it redundant.
+  for (const auto& gr : grants) {
+    const bool revoked = json_text(gr["fate"]) == "revoked";
+    std::cout << (revoked ? "! grant " : "~ grant ") << json_text(gr["id"]) << " ("
+              << flow_text(gr["subject"], gr) << "): "
+              << (revoked ? "revoked on apply, " : "redundant, ") << json_text(gr["why"])
+              << (revoked ? "" : "; revoke it once applied (agentctl grants revoke " + json_text(gr["id"]) + ")")
+              << "\n";
+  }
   return 0;
+}
+
+// The standing grants agentd holds and the sandboxes it runs, as the
+// caller may see them: what a candidate is judged against.
+Result<std::pair<std::vector<agentd::approvals::Grant>, std::vector<agentd::policy::AgentName>>> standing_grants(
+    const Globals& g) {
+  auto listed = agentd::api::call(g.socket, {{"method", "grants.list"}});
+  if (!listed) return listed.error();
+  auto sandboxes = agentd::api::call(g.socket, {{"method", "sandbox.list"}});
+  if (!sandboxes) return sandboxes.error();
+  std::vector<agentd::approvals::Grant> grants;
+  for (const auto& item : *listed) {
+    auto grant = agentd::approvals::grant_from_json(item);
+    if (!grant) return grant.error();
+    grants.push_back(std::move(*grant));
+  }
+  std::vector<agentd::policy::AgentName> agents;
+  for (const auto& s : *sandboxes)
+    if (auto agent = agentd::policy::parse_agent_name(s.value("agent", ""))) agents.push_back(*agent);
+  return std::pair{std::move(grants), std::move(agents)};
 }
 
 // What the running daemon applied, parsed here from the sources it read.
@@ -263,10 +296,17 @@ int policy_diff_candidate(const Globals& g, const std::vector<std::string>& path
   if (scoped)
     std::cerr << fmt::format("agentctl: compared tenants {} only: your role covers those\n",
                              visible.empty() ? "(none)" : fmt::format("{}", fmt::join(visible, ", ")));
-  const json result = {{"generation", source.value("generation", 0)},
-                       {"running_digest", running.policy->source_digest()},
-                       {"candidate_digest", candidate->policy->source_digest()},
-                       {"changes", changes}};
+  auto standing = standing_grants(g);
+  if (!standing) {
+    std::cerr << "agentctl: " << terminal_text(standing.error().describe()) << "\n";
+    return kExitFailure;
+  }
+  const json result = {
+      {"generation", source.value("generation", 0)},
+      {"running_digest", running.policy->source_digest()},
+      {"candidate_digest", candidate->policy->source_digest()},
+      {"changes", changes},
+      {"grants", agentd::approvals::review_grants_json(*candidate->policy, standing->first, standing->second)}};
   return print_diff(g, result, "no changes: the candidate is what agentd enforces");
 }
 

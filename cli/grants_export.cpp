@@ -1,8 +1,11 @@
 #include "grants_export.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace agentctl {
+using nlohmann::json;
 namespace {
 
 // Double-quoted YAML is JSON's string syntax: whatever the grant holds,
@@ -18,7 +21,22 @@ std::string selector(const nlohmann::json& grant) {
 
 std::string destination(const nlohmann::json& grant) {
   const std::string protocol = grant.value("protocol", "");
-  if (protocol == "dns") return fmt::format("      - host: {}\n", quoted(grant.value("host", "")));
+  if (protocol == "dns") {
+    std::string rule = fmt::format("      - host: {}\n", quoted(grant.value("host", "")));
+    // A name grant on some ports only: the same ports, each as policy writes it.
+    const std::string ports = grant.value("ports", json()).is_string() ? grant["ports"].get<std::string>() : "";
+    if (!ports.empty()) {
+      std::string list;
+      for (size_t start = 0; start <= ports.size();) {
+        const size_t comma = std::min(ports.find(',', start), ports.size());
+        const std::string item = ports.substr(start, comma - start);
+        list += (list.empty() ? "" : ", ") + (item.find('-') == std::string::npos ? item : quoted(item));
+        start = comma + 1;
+      }
+      rule += fmt::format("        ports: [{}]\n", list);
+    }
+    return rule;
+  }
   const std::string dest = grant.value("dest", "");
   const bool v6 = dest.find(':') != std::string::npos;
   return fmt::format("      - cidr: {}\n        ports: [{}]\n        protocol: {}\n", quoted(dest + (v6 ? "/128" : "/32")),

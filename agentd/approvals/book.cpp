@@ -7,6 +7,7 @@
 
 #include "agentd/common/duration.hpp"
 #include "agentd/events/denial_record.hpp"
+#include "agentd/policy/ports.hpp"
 
 namespace agentd::approvals {
 
@@ -47,6 +48,13 @@ std::string Target::str() const {
   const bool v6 = address.find(':') != std::string::npos;
   if (inbound) return fmt::format("{} <- {} to port {}/{}", sandbox, address, port, protocol);
   return fmt::format("{} -> {}{}{}:{}/{}", sandbox, v6 ? "[" : "", address, v6 ? "]" : "", port, protocol);
+}
+
+std::string Grant::opens() const {
+  if (!is_name()) return fmt::format("port {}/{}", port, protocol);
+  if (ports.empty()) return "every port";
+  const std::string list = policy::port_list_text(ports);
+  return (ports.size() == 1 && ports[0].lo == ports[0].hi ? "port " : "ports ") + list;
 }
 
 std::string Grant::tenant() const { return subject.substr(0, subject.find('/')); }
@@ -136,10 +144,11 @@ Result<Answered> Book::decide(uint64_t request_id, const Decision& decision, con
     r.answered_at = now;
     r.state = RequestState::approved;
     r.grant_id = grant.id;
-    r.answer = fmt::format("allow {} {}", scope_name(decision.scope),
+    r.answer = fmt::format("allow {} {}{}", scope_name(decision.scope),
                            decision.permanent ? std::string("permanently")
                                               : "for " + format_duration(std::chrono::duration_cast<std::chrono::seconds>(
-                                                             *grant.expires_at - now)));
+                                                             *grant.expires_at - now)),
+                           grant.is_name() && !grant.ports.empty() ? " on " + grant.opens() : "");
   });
   grants_[grant.id] = grant;
   answered.request = request;
@@ -157,6 +166,11 @@ Result<Grant> Book::grant_for(uint64_t request_id, const Decision& decision, con
     return make_error("request {} is already {}{}", request_id, state_name(request.state),
                       request.answered_by.empty() ? "" : " (by " + request.answered_by + ")");
   if (!decision.allow) return make_error("a deny makes no grant");
+  if (!decision.ports.empty() && !request.target.is_name())
+    return make_error("request {} is for port {}/{} alone: ports narrow a name request's grant only", request_id,
+                      request.target.port, request.target.protocol);
+  if (decision.ports.size() > kMaxNameGrantPorts)
+    return make_error("{} ports or ranges: a grant holds at most {}", decision.ports.size(), kMaxNameGrantPorts);
   auto subject = subject_of(request.target.sandbox, decision.scope);
   if (!subject) return subject.error();
   Grant grant;
@@ -168,11 +182,44 @@ Result<Grant> Book::grant_for(uint64_t request_id, const Decision& decision, con
   grant.port = request.target.port;
   grant.protocol = request.target.protocol;
   grant.inbound = request.target.inbound;
+  grant.ports = decision.ports;
   if (!decision.permanent) grant.expires_at = now + decision.duration.value_or(settings.grant_duration);
   grant.created_by = who;
   grant.created_at = now;
   grant.request_id = request.id;
   return grant;
+}
+
+Result<Book::Reopened> Book::reopen(uint64_t request_id, Time now, const policy::ApprovalSettings& settings) {
+  auto it = requests_.find(request_id);
+  if (it == requests_.end())
+    return make_error("no request {} in memory (answered long ago, its record is in the audit trail; "
+                      "the agent's next try asks again)",
+                      request_id);
+  Request& request = it->second;
+  if (request.state == RequestState::pending) return make_error("request {} is pending already", request_id);
+  if (request.state == RequestState::approved && !request.grant_id)
+    return make_error("request {} needed no answer ({}): nothing to take back", request_id, request.answer);
+  if (auto latest = latest_.find(request.target); latest != latest_.end() && latest->second != request_id)
+    return make_error("request {} is about the same destination and newer: answer or reopen that one",
+                      latest->second);
+  Reopened reopened;
+  if (request.grant_id)
+    if (auto grant = grants_.find(*request.grant_id); grant != grants_.end()) {
+      reopened.revoked = std::move(grant->second);
+      grants_.erase(grant);
+    }
+  change(request, [&](Request& r) {
+    r.state = RequestState::pending;
+    r.answered_by.clear();
+    r.answered_at.reset();
+    r.answer.clear();
+    r.silent_until.reset();
+    r.grant_id.reset();
+    r.expires_at = now + settings.request_expiry;
+  });
+  reopened.request = request;
+  return reopened;
 }
 
 std::vector<Request> Book::expire_requests(Time now) {

@@ -95,7 +95,10 @@ struct Grant {
   std::string address;   // empty for a name grant
   std::string host;      // a name grant's name; else the name the address was learned from
   uint16_t port = 0;
-  std::string protocol;  // kNameProtocol: the name resolves, its addresses open on every port
+  std::string protocol;  // kNameProtocol: the name resolves, its addresses open on `ports`
+  // A name grant's ports (any protocol): empty for every port. An address
+  // grant is for `port` alone.
+  std::vector<policy::PortRange> ports;
   bool inbound = false;  // opens `port` of the sandbox to the peer `address`, not egress
   std::optional<Time> expires_at;  // none: permanent
   std::string created_by;
@@ -105,7 +108,14 @@ struct Grant {
   std::string tenant() const;  // the subject's first part
   bool covers(const policy::AgentName& agent) const;
   bool is_name() const { return protocol == kNameProtocol; }
+  // What it opens, as the prompt and `grants list` say it: "port 80/tcp",
+  // "every port", "ports 80,443".
+  std::string opens() const;
 };
+
+// A name grant holds at most this many ports or ranges (the kernel's
+// flattened rule value holds AGENTD_MAX_PORT_RANGES).
+inline constexpr size_t kMaxNameGrantPorts = 8;
 
 struct Decision {
   bool allow = false;
@@ -114,6 +124,9 @@ struct Decision {
   // deny: how long repeats stay silent (none: the tenant's silence_after_deny).
   std::optional<std::chrono::seconds> duration;
   bool permanent = false;
+  // allow of a name request: the ports its addresses open on (empty: every
+  // port). An address request is about one port already.
+  std::vector<policy::PortRange> ports;
 };
 
 struct Answered {
@@ -142,6 +155,18 @@ class Book {
   // daemon check the grant against its budgets before anything is done.
   Result<Grant> grant_for(uint64_t request_id, const Decision& decision, const std::string& who, Time now,
                           const policy::ApprovalSettings& settings) const;
+  // An answered or expired request asked again, as an operator corrects a
+  // decision: pending once more (for the tenant's request time from now),
+  // a deny's silence over, an approval's grant removed and returned for
+  // the caller to end in the store and the kernel. Refused for a pending
+  // request, one agentd settled (a rule or another grant allows it: there
+  // is nothing to take back), and one whose destination has had a newer
+  // request since (that one is the one to answer).
+  struct Reopened {
+    Request request;
+    std::optional<Grant> revoked;
+  };
+  Result<Reopened> reopen(uint64_t request_id, Time now, const policy::ApprovalSettings& settings);
   // Pending requests past their time become expired; they are returned.
   std::vector<Request> expire_requests(Time now);
   // Pending requests that something other than an answer now allows (a

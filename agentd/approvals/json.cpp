@@ -4,6 +4,7 @@
 
 #include "agentd/approvals/book.hpp"
 #include "agentd/events/denial_record.hpp"
+#include "agentd/policy/ports.hpp"
 
 namespace agentd::approvals {
 using nlohmann::json;
@@ -81,6 +82,8 @@ json grant_to_json(const Grant& g) {
           {"host", g.host.empty() ? json(nullptr) : json(g.host)},
           {"port", g.port},
           {"protocol", g.protocol},
+          {"ports", g.is_name() ? json(policy::port_list_text(g.ports)) : json(nullptr)},
+          {"opens", g.opens()},
           {"direction", direction_name(g.inbound)},
           {"expires_at", optional_time(g.expires_at)},
           {"permanent", !g.expires_at.has_value()},
@@ -131,6 +134,12 @@ Result<Grant> grant_from_json(const json& j) {
     g.port = j.at("port").get<uint16_t>();
     g.protocol = j.at("protocol").get<std::string>();
     g.inbound = inbound_of(j);
+    // Absent or empty: every port (grants stored before names took ports).
+    if (g.is_name() && j.value("ports", json()).is_string() && !j["ports"].get<std::string>().empty()) {
+      auto ports = policy::parse_port_list(j["ports"].get<std::string>(), kMaxNameGrantPorts);
+      if (!ports) return make_error("grant {}: ports: {}", g.id, ports.error().message);
+      g.ports = std::move(*ports);
+    }
     g.expires_at = optional_time(j.value("expires_at", json()));
     g.created_by = j.at("created_by").get<std::string>();
     g.created_at = required_time(j.at("created_at"));

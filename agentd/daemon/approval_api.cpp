@@ -11,6 +11,7 @@
 #include "agentd/daemon/approval_service.hpp"
 #include "agentd/policy/explain.hpp"
 #include "agentd/policy/names.hpp"
+#include "agentd/policy/ports.hpp"
 
 namespace agentd::daemon {
 using approvals::Role;
@@ -39,6 +40,8 @@ Result<approvals::Decision> decision_of(const json& request, bool allow) {
   if (!permanent) return permanent.error();
   auto for_text = api::optional_string(request, "for");
   if (!for_text) return for_text.error();
+  auto ports_text = api::optional_string(request, "ports");
+  if (!ports_text) return ports_text.error();
   approvals::Decision decision;
   decision.allow = allow;
   if (allow) {
@@ -46,6 +49,13 @@ Result<approvals::Decision> decision_of(const json& request, bool allow) {
     if (!scope) return make_error("scope \"{}\" is not agent, team or tenant", terminal_text(**scope_text));
     decision.scope = *scope;
     decision.permanent = permanent->value_or(false);
+    if (*ports_text) {
+      auto ports = policy::parse_port_list(**ports_text, approvals::kMaxNameGrantPorts);
+      if (!ports) return make_error("ports: {}", terminal_text(ports.error().message));
+      decision.ports = std::move(*ports);
+    }
+  } else if (*ports_text) {
+    return make_error("ports: a deny takes no ports (it is about the request's destination)");
   }
   if (*for_text) {
     auto duration = parse_duration(**for_text);
@@ -59,8 +69,8 @@ Result<approvals::Decision> decision_of(const json& request, bool allow) {
 }  // namespace
 
 Role ApprovalService::role_needed(const std::string& method) {
-  if (method == "approvals.approve" || method == "approvals.deny" || method == "grants.revoke" ||
-      method == "grants.add")
+  if (method == "approvals.approve" || method == "approvals.deny" || method == "approvals.reopen" ||
+      method == "grants.revoke" || method == "grants.add")
     return Role::approver;
   if (method == "status" || method == "sandbox.list" || method == "sandbox.profile" || method == "policy.explain" ||
       method == "policy.diff" || method == "policy.source" ||
@@ -99,6 +109,7 @@ void ApprovalService::handle(const std::string& method, const json& request, con
   if (method == "approvals.folds") return answer_with(list_folds(request, who));
   if (method == "approvals.approve") return answer_with(answer(request, who, true));
   if (method == "approvals.deny") return answer_with(answer(request, who, false));
+  if (method == "approvals.reopen") return answer_with(reopen(request, who));
   if (method == "grants.list") return answer_with(list_grants(who));
   if (method == "grants.revoke") return answer_with(revoke(request, who));
   if (method == "grants.add") return answer_with(add_grant(request, who));
@@ -247,7 +258,18 @@ Result<json> ApprovalService::add_grant(const json& request, const approvals::Id
   if (!policy) return make_error("no policy is loaded yet");
 
   approvals::Denial wanted;
-  const std::string& text = *dest_text;
+  std::string text = *dest_text;
+  // NAME:PORTS (a name grant on those ports only): the ports go into the
+  // decision, the name is judged as a name alone.
+  if (const auto colon = text.rfind(':'); colon != std::string::npos && text.find(':') == colon &&
+                                          !policy::parse_cidr(text.substr(0, colon)) &&
+                                          policy::parse_host_name(text.substr(0, colon))) {
+    if (!decision->ports.empty()) return make_error("dest: give the ports once, in dest or in ports");
+    auto ports = policy::parse_port_list(text.substr(colon + 1), approvals::kMaxNameGrantPorts);
+    if (!ports) return make_error("dest: {}", terminal_text(ports.error().message));
+    decision->ports = std::move(*ports);
+    text.resize(colon);
+  }
   auto dest = policy::parse_destination(text);
   if (!dest) {
     // No port: a name (its addresses open on every port, as a name grant
@@ -266,9 +288,9 @@ Result<json> ApprovalService::add_grant(const json& request, const approvals::Id
     wanted.target = {sandbox, "", 0, approvals::kNameProtocol, *name};
     wanted.host = *name;
   } else {
-    if (!dest->host.empty())
-      return make_error("dest: a name grant opens every port of the name's addresses; give the name alone (\"{}\")",
-                        dest->host);
+    if (!dest->host.empty()) return make_error("dest: \"{}\" is a name and a port", terminal_text(text));
+    if (!decision->ports.empty())
+      return make_error("ports: an address grant is for the one port of its dest (ADDR:PORT)");
     auto decided = policy::explain(*policy, *agent, *dest);
     if (!decided) return decided.error();
     if (decided->allowed) return make_error("{} may reach {} already: {}", sandbox, dest->str(), decided->explanation);
@@ -286,8 +308,11 @@ Result<json> ApprovalService::add_grant(const json& request, const approvals::Id
   wanted.time = approvals::Clock::now();
   auto noted = book_.note_denial(wanted, settings_for(sandbox));
   if (!noted.request)
-    return make_error("{} is silent after a deny of it: answer again once that ends, or reopen the request",
-                      terminal_text(wanted.target.str()));
+    return make_error("tenant {} takes no requests (approvals mode: off): write a policy rule", tenant);
+  if (noted.what == approvals::Book::Noted::silenced)
+    return make_error("{} was denied by request {} ({}): agentctl approvals reopen {} takes that back",
+                      terminal_text(wanted.target.str()), noted.request->id, terminal_text(noted.request->answered_by),
+                      noted.request->id);
   const uint64_t id = noted.request->id;
   if (noted.what == approvals::Book::Noted::created) {
     persist(*noted.request);
@@ -296,7 +321,16 @@ Result<json> ApprovalService::add_grant(const json& request, const approvals::Id
   }
   json answer_request = request;
   answer_request["id"] = id;
+  // The ports NAME:PORTS named, answered as approvals approve --ports.
+  if (!decision->ports.empty()) answer_request["ports"] = policy::port_list_text(decision->ports);
   return answer(answer_request, who, true);
+}
+
+std::vector<approvals::Grant> ApprovalService::grants_visible(const approvals::Identity& who) const {
+  std::vector<approvals::Grant> visible;
+  for (const auto& [id, g] : book_.grants())
+    if (may(who, Role::viewer, g.tenant())) visible.push_back(g);
+  return visible;
 }
 
 Result<json> ApprovalService::list_grants(const approvals::Identity& who) const {
@@ -319,6 +353,38 @@ Result<json> ApprovalService::revoke(const json& request, const approvals::Ident
   grant_ended(*grant, "revoked", who.str());
   spdlog::info("approvals: grant {} revoked by {}", grant->id, who.str());
   return approvals::grant_to_json(*grant);
+}
+
+// An operator takes a decision back: the request is pending again and
+// every watcher is asked anew; an approval's grant ends first (revoked,
+// as grants revoke would, audited), so nothing stays open meanwhile.
+Result<json> ApprovalService::reopen(const json& request, const approvals::Identity& who) {
+  auto id = id_param(request);
+  if (!id) return id.error();
+  const approvals::Request* found = book_.request(*id);
+  if (!found) return make_error("no request {} (see agentctl approvals list --state all)", *id);
+  const std::string sandbox = found->target.sandbox, tenant = tenant_of(sandbox);
+  if (!may(who, Role::approver, tenant))
+    return make_error("{} may not reopen requests of tenant {} (role: {})", who.str(), tenant,
+                      approvals::role_name(roles_.role_for(who, tenant)));
+  const auto now = approvals::Clock::now();
+  const std::string was = found->answer.empty() ? approvals::state_name(found->state) : found->answer;
+  auto reopened = book_.reopen(*id, now, settings_for(sandbox));
+  if (!reopened) return reopened.error();
+  const approvals::Request& r = reopened->request;
+  if (reopened->revoked) {
+    sync_grants();  // closed before the answer returns
+    grant_ended(*reopened->revoked, "revoked", who.str());
+  }
+  persist(r);
+  audit({now, "request", "reopened", who.str(), sandbox, r.target.address, r.host, r.target.port, r.target.protocol,
+         {{"request_id", r.id}, {"was", was}, {"expires_at", approvals::time_text(r.expires_at)}}});
+  spdlog::info("approvals: request {} ({}) reopened by {} (was: {})", r.id, terminal_text(r.target.str()), who.str(),
+               terminal_text(was));
+  json result = {{"request", approvals::request_to_json(r)}, {"was", was}};
+  if (reopened->revoked) result["revoked_grant"] = approvals::grant_to_json(*reopened->revoked);
+  broadcast({{"event", "request"}, {"request", approvals::request_to_json(r)}, {"reopened_by", who.str()}}, tenant);
+  return result;
 }
 
 Result<json> ApprovalService::query_audit(const json& request, const approvals::Identity& who) const {

@@ -9,6 +9,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "agentd/approvals/grant_review.hpp"
 #include "agentd/approvals/ocsf.hpp"
 #include "agentd/bpf/learned_entry.hpp"
 #include "agentd/common/duration.hpp"
@@ -16,6 +17,7 @@
 #include "agentd/daemon/dns_learning.hpp"
 #include "agentd/policy/compile.hpp"
 #include "agentd/policy/names.hpp"
+#include "agentd/policy/ports.hpp"
 
 namespace agentd::daemon {
 using nlohmann::json;
@@ -45,21 +47,6 @@ uint64_t monotonic_deadline(const std::optional<approvals::Time>& expires_at) {
   if (!expires_at) return AGENTD_NEVER_EXPIRES;
   const auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(*expires_at - Clock::now()).count();
   return left <= 0 ? 1 : monotonic_now_ns() + static_cast<uint64_t>(left);
-}
-
-// Does a rule of `policy` deny what `grant` opens for `agent` outright?
-bool policy_denies(const policy::PolicySet& policy, const approvals::Grant& grant, const policy::AgentName& agent) {
-  if (grant.is_name()) {
-    const auto decision = policy::HostRules(policy, agent).decide(grant.host);
-    return !decision.allowed && decision.endpoint;  // a host deny rule
-  }
-  auto dest = policy::parse_destination(
-      fmt::format("{}:{}/{}", grant.address.find(':') != std::string::npos ? "[" + grant.address + "]" : grant.address,
-                  grant.port, grant.protocol == "udp" ? "udp" : "tcp"));
-  if (!dest) return false;
-  dest->inbound = grant.inbound;
-  auto decision = policy::explain(policy, agent, *dest);
-  return decision && !decision->allowed && decision->endpoint;  // an explicit deny rule
 }
 
 }  // namespace
@@ -334,16 +321,14 @@ size_t ApprovalService::settle_pending(const std::string& trigger) {
 size_t ApprovalService::revoke_denied_by_policy() {
   const auto* policy = applier_.policy();
   if (!policy) return 0;
+  // As policy diff foretold it (approvals/grant_review): denied outright
+  // for every sandbox it covers, or for its agent.
+  std::vector<policy::AgentName> agents;
+  agents.reserve(registry_.all().size());
+  for (const auto& [slot, sandbox] : registry_.all()) agents.push_back(sandbox.agent);
   std::vector<uint64_t> doomed;
-  for (const auto& [id, grant] : book_.grants()) {
-    size_t covered = 0, denied = 0;
-    for (const auto& [slot, sandbox] : registry_.all()) {
-      if (!grant.covers(sandbox.agent)) continue;
-      ++covered;
-      denied += policy_denies(*policy, grant, sandbox.agent);
-    }
-    if (covered > 0 && denied == covered) doomed.push_back(id);
-  }
+  for (const auto& [id, grant] : book_.grants())
+    if (approvals::revoked_by(*policy, grant, agents)) doomed.push_back(id);
   for (uint64_t id : doomed) {
     auto grant = book_.revoke(id);
     if (!grant) continue;
@@ -451,18 +436,36 @@ void ApprovalService::sync_grants() {
   kernel_entries_ = desired.size() + names.size() - failed - names_failed.size();
 }
 
+bool ApprovalService::NameGrant::opens(uint16_t port) const {
+  if (ports.empty()) return true;
+  for (const auto& r : ports)
+    if (port >= r.lo && port <= r.hi) return true;
+  return false;
+}
+
+// Several grants may open one name (an agent's and its team's): the name
+// resolves while any lives, and its addresses open on the ports of all of
+// them; when one ends, the learned entries are judged again
+// (on_name_grant_ended), so the ports shrink back on time.
 std::optional<ApprovalService::NameGrant> ApprovalService::name_grant(const policy::AgentName& agent,
                                                                       std::string_view name) const {
   std::optional<NameGrant> found;
+  bool every_port = false;
+  std::vector<policy::PortRange> ports;
   for (const auto* grant : book_.grants_covering(agent)) {
     if (!grant->is_name() || grant->host != name) continue;
+    if (grant->ports.empty()) every_port = true;
+    ports.insert(ports.end(), grant->ports.begin(), grant->ports.end());
     const uint64_t until = monotonic_deadline(grant->expires_at);
     if (found && found->until_ns >= until) continue;  // the one that lasts longest
-    found = NameGrant{fmt::format("granted by grant {} ({} {}, by {}, {})", grant->id, approvals::scope_name(grant->scope),
-                       grant->subject, grant->created_by,
-                       grant->expires_at ? "until " + approvals::time_text(*grant->expires_at) : std::string("permanent")),
+    found = NameGrant{fmt::format("granted by grant {} ({} {}, by {}, {}, {})", grant->id,
+                                  approvals::scope_name(grant->scope), grant->subject, grant->created_by,
+                                  grant->expires_at ? "until " + approvals::time_text(*grant->expires_at)
+                                                    : std::string("permanent"),
+                                  grant->opens()),
                       until};
   }
+  if (found && !every_port) found->ports = policy::merge_port_ranges(std::move(ports));
   return found;
 }
 

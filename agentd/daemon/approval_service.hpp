@@ -56,6 +56,8 @@ class ApprovalService {
   bool may_view(const approvals::Identity& who, const std::string& tenant) const {
     return may(who, approvals::Role::viewer, tenant);
   }
+  // The live grants of the tenants `who` may view (policy diff reviews them).
+  std::vector<approvals::Grant> grants_visible(const approvals::Identity& who) const;
   void handle(const std::string& method, const nlohmann::json& request, const approvals::Identity& who,
               api::Reply reply);
 
@@ -93,6 +95,9 @@ class ApprovalService {
   struct NameGrant {
     std::string explanation;
     uint64_t until_ns = 0;  // CLOCK_MONOTONIC; AGENTD_NEVER_EXPIRES when permanent
+    // The ports of every live grant of the name, merged; empty: every port.
+    std::vector<policy::PortRange> ports;
+    bool opens(uint16_t port) const;
   };
   std::optional<NameGrant> name_grant(const policy::AgentName& agent, std::string_view name) const;
   // Called when a name grant ends: what was learned through it must go.
@@ -127,6 +132,7 @@ class ApprovalService {
   Result<nlohmann::json> answer(const nlohmann::json& request, const approvals::Identity& who, bool allow);
   Result<nlohmann::json> list_grants(const approvals::Identity& who) const;
   Result<nlohmann::json> revoke(const nlohmann::json& request, const approvals::Identity& who);
+  Result<nlohmann::json> reopen(const nlohmann::json& request, const approvals::Identity& who);
   Result<nlohmann::json> add_grant(const nlohmann::json& request, const approvals::Identity& who);
   Result<nlohmann::json> query_audit(const nlohmann::json& request, const approvals::Identity& who) const;
   bool may(const approvals::Identity& who, approvals::Role role, const std::string& tenant) const {

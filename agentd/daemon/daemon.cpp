@@ -25,6 +25,7 @@
 #include "agentd/daemon/run_context.hpp"
 #include "agentd/daemon/service_manager.hpp"
 #include "agentd/events/denial_record.hpp"
+#include "agentd/approvals/grant_review.hpp"
 #include "agentd/policy/diff.hpp"
 #include "agentd/policy/explain.hpp"
 #include "agentd/policy/names.hpp"
@@ -306,11 +307,10 @@ Status Daemon::start_dns(sd_event* loop) {
                                                 });
   if (approvals_) {
     dns_learning_->set_name_grants(
-        [this](const policy::AgentName& agent,
-               std::string_view name) -> std::optional<std::pair<std::string, uint64_t>> {
+        [this](const policy::AgentName& agent, std::string_view name) -> std::optional<DnsLearning::GrantedName> {
           auto granted = approvals_->name_grant(agent, name);
           if (!granted) return std::nullopt;
-          return std::make_pair(granted->explanation, granted->until_ns);
+          return DnsLearning::GrantedName{granted->explanation, granted->until_ns, granted->ports};
         });
     approvals_->on_name_grant_ended([this] { dns_learning_->revalidate(); });
   }
@@ -689,11 +689,16 @@ void Daemon::finish_reload(const std::string& why, std::vector<api::Reply> repli
                  });
 }
 
-void Daemon::diff_policy(api::Reply reply) {
+void Daemon::diff_policy(api::Reply reply, const approvals::Identity& who) {
   auto running = applier_->policy_ptr();
   auto answer = std::make_shared<json>();
+  // The standing grants `who` may see, and the sandboxes they cover: what
+  // the candidate would revoke on apply, or make redundant.
+  auto grants = approvals_ ? approvals_->grants_visible(who) : std::vector<approvals::Grant>{};
+  std::vector<policy::AgentName> agents;
+  for (const auto& [slot, s] : registry_.all()) agents.push_back(s.agent);
   off_loop_->run(
-      [answer, running, dir = options_.policy_dir] {
+      [answer, running, dir = options_.policy_dir, grants = std::move(grants), agents = std::move(agents)] {
         auto loaded = policy::load_policy_dir(dir);
         if (!loaded.ok()) {
           *answer = api::error_response("the policy dir does not validate:\n" + join_diagnostics(loaded.errors));
@@ -707,9 +712,19 @@ void Daemon::diff_policy(api::Reply reply) {
         }
         *answer = api::ok_response({{"running_digest", running ? running->source_digest() : ""},
                                     {"dir_digest", loaded.policy->source_digest()},
-                                    {"changes", changes}});
+                                    {"changes", changes},
+                                    {"grants", approvals::review_grants_json(*loaded.policy, grants, agents)}});
       },
-      [answer, reply] { reply.send(*answer); });
+      [this, answer, reply, who] {
+        // A viewer of some tenants sees those tenants' changes only.
+        if (approvals_ && answer->contains("result") && (*answer)["result"].contains("changes")) {
+          json kept = json::array();
+          for (auto& c : (*answer)["result"]["changes"])
+            if (approvals_->may_view(who, c.value("tenant", ""))) kept.push_back(std::move(c));
+          (*answer)["result"]["changes"] = std::move(kept);
+        }
+        reply.send(*answer);
+      });
 }
 
 json Daemon::policy_source(const approvals::Identity& who) const {
@@ -872,7 +887,7 @@ void Daemon::handle(const json& request, const api::Peer& peer, api::Reply reply
     });
   }
   if (method == "policy.apply") return request_reload("agentctl policy apply", reply);
-  if (method == "policy.diff") return diff_policy(reply);
+  if (method == "policy.diff") return diff_policy(reply, who);
   if (method == "policy.source") return reply.send(api::ok_response(policy_source(who)));
   reply.send(api::error_response(fmt::format("unknown method \"{}\"", method)));
 }
@@ -1253,7 +1268,8 @@ Result<json> Daemon::explain(const std::string& agent_text, const std::string& d
   if (!decision->allowed && !decision->endpoint && approvals_) {
     auto granted = dest->host.empty() ? approvals_->explain(*agent, *dest) : [&]() -> std::optional<std::string> {
       auto name = approvals_->name_grant(*agent, dest->host);
-      return name ? std::optional<std::string>(name->explanation) : std::nullopt;
+      if (!name || !name->opens(dest->port)) return std::nullopt;
+      return std::optional<std::string>(name->explanation);
     }();
     if (granted) {
       decision->allowed = true;

@@ -56,7 +56,7 @@ class Daemon {
   void start_reload();
   void finish_reload(const std::string& why, std::vector<api::Reply> replies, Result<PreparedPolicy> prepared,
                      const std::vector<policy::Diagnostic>& errors);
-  void diff_policy(api::Reply reply);
+  void diff_policy(api::Reply reply, const approvals::Identity& who);
   // The applied policy's source texts, those of the tenants `who` may view.
   nlohmann::json policy_source(const approvals::Identity& who) const;
 

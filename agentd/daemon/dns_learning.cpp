@@ -122,10 +122,18 @@ policy::NameDecision DnsLearning::decide(const Sandbox& sandbox, const policy::P
   if (!decision.allowed && !decision.endpoint && !decision.failed_closed && name_grants_) {
     if (auto granted = name_grants_(sandbox.agent, name)) {
       decision.allowed = true;
-      // Verified like a host rule's: the grant opens the name, not its address.
-      decision.ranges = {agentd_port_range{1, 65535, AGENTD_PROTO_ANY, AGENTD_ACTION_ALLOW, AGENTD_VERIFY_NAME, 0}};
-      decision.explanation = granted->first;
-      decision.granted_until_ns = granted->second;
+      // Verified like a host rule's: the grant opens the name, not its
+      // address, on the ports it names (any protocol), or on every port.
+      decision.ranges.clear();
+      // Past what one kernel value holds (many grants of one name), the
+      // ports beyond are left closed rather than widened.
+      for (const auto& p : granted->ports)
+        if (decision.ranges.size() < AGENTD_MAX_PORT_RANGES)
+          decision.ranges.push_back({p.lo, p.hi, AGENTD_PROTO_ANY, AGENTD_ACTION_ALLOW, AGENTD_VERIFY_NAME, 0});
+      if (granted->ports.empty())
+        decision.ranges = {agentd_port_range{1, 65535, AGENTD_PROTO_ANY, AGENTD_ACTION_ALLOW, AGENTD_VERIFY_NAME, 0}};
+      decision.explanation = granted->explanation;
+      decision.granted_until_ns = granted->until_ns;
     }
   }
   return decision;

@@ -64,10 +64,15 @@ class DnsLearning : public dns::QueryJudge {
               const PolicyApplier& applier, const SandboxRegistry& registry, DenialSink denials);
 
   // Operators' name grants: for an agent and a name no rule decided, how
-  // the grant that opens it reads ("granted by ...") and when it ends
-  // (CLOCK_MONOTONIC ns), or nothing.
-  using NameGrants = std::function<std::optional<std::pair<std::string, uint64_t>>(const policy::AgentName&,
-                                                                                   std::string_view name)>;
+  // the grant that opens it reads ("granted by ..."), when it ends
+  // (CLOCK_MONOTONIC ns) and the ports its addresses open on (empty: every
+  // port), or nothing.
+  struct GrantedName {
+    std::string explanation;
+    uint64_t until_ns = 0;
+    std::vector<policy::PortRange> ports;
+  };
+  using NameGrants = std::function<std::optional<GrantedName>(const policy::AgentName&, std::string_view name)>;
   void set_name_grants(NameGrants grants) { name_grants_ = std::move(grants); }
 
   std::optional<dns::Bytes> judge(uint32_t slot, const dns::Query& query, const std::string& transport) override;

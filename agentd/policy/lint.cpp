@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "agentd/policy/diff.hpp"
+#include "agentd/policy/ports.hpp"
 #include "agentd/policy/names.hpp"
 
 namespace agentd::policy {
@@ -41,15 +42,7 @@ bool selector_covers(const Selector& wide, const Selector& narrow) {
 // ports is every port.
 bool ports_cover(const std::vector<PortRange>& deny, const std::vector<PortRange>& allow) {
   const std::vector<PortRange> all{{0, 65535}};
-  std::vector<PortRange> merged = deny.empty() ? all : deny;
-  std::sort(merged.begin(), merged.end(), [](const auto& a, const auto& b) { return a.lo < b.lo; });
-  std::vector<PortRange> runs;
-  for (const auto& r : merged) {
-    if (!runs.empty() && r.lo <= static_cast<unsigned>(runs.back().hi) + 1)
-      runs.back().hi = std::max(runs.back().hi, r.hi);
-    else
-      runs.push_back(r);
-  }
+  const std::vector<PortRange> runs = merge_port_ranges(deny.empty() ? all : deny);
   for (const auto& want : allow.empty() ? all : allow) {
     const bool held = std::any_of(runs.begin(), runs.end(), [&](const auto& r) { return r.lo <= want.lo && want.hi <= r.hi; });
     if (!held) return false;

@@ -1,10 +1,9 @@
 #include "agentd/policy/yaml_reader.hpp"
 
-#include <charconv>
-
 #include <fmt/format.h>
 
 #include "agentd/policy/names.hpp"
+#include "agentd/policy/ports.hpp"
 
 namespace agentd::policy {
 
@@ -88,29 +87,12 @@ std::optional<std::vector<PortRange>> YamlReader::read_ports(const YamlNode& nod
       ok = false;
       continue;
     }
-    const std::string text(item.scalar());
-    auto parse_port = [&](std::string_view digits, uint16_t& out) {
-      unsigned value = 0;
-      auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
-      if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() || value < 1 || value > 65535)
-        return false;
-      out = static_cast<uint16_t>(value);
-      return true;
-    };
-    PortRange range;
-    const auto dash = text.find('-');
-    const bool parsed = dash == std::string::npos
-                            ? parse_port(text, range.lo) && parse_port(text, range.hi)
-                            : parse_port(std::string_view(text).substr(0, dash), range.lo) &&
-                                  parse_port(std::string_view(text).substr(dash + 1), range.hi);
-    if (!parsed) {
-      error(item, fmt::format("\"{}\" is not a port (1-65535) or a port range like \"8000-8100\"", text));
-      ok = false;
-    } else if (range.lo > range.hi) {
-      error(item, fmt::format("port range \"{}\" runs backwards", text));
+    auto range = parse_port_range(item.scalar());
+    if (!range) {
+      error(item, range.error().message);
       ok = false;
     } else {
-      ports.push_back(range);
+      ports.push_back(*range);
     }
   }
   if (!ok) return std::nullopt;

@@ -22,20 +22,21 @@ _agentctl() {
     --cgroup) _filedir -d; return ;;
     --user) COMPREPLY=($(compgen -u -- "$cur")); return ;;
     -o | --output) COMPREPLY=($(compgen -W "table json" -- "$cur")); return ;;
-    --agent | --tenant | --dest | --for | --since | --limit) return ;;
+    --agent | --tenant | --dest | --for | --since | --limit | --ports) return ;;
     --scope) COMPREPLY=($(compgen -W "agent team tenant" -- "$cur")); return ;;
     --state) COMPREPLY=($(compgen -W "pending approved denied expired all" -- "$cur")); return ;;
-    --decision) COMPREPLY=($(compgen -W "deny approved denied allow expired revoked loaded refused" -- "$cur")); return ;;
+    --decision) COMPREPLY=($(compgen -W "deny approved denied allow expired revoked reopened loaded refused created adopted retired" -- "$cur")); return ;;
   esac
 
   local words_for
   case "$path" in
     "") words_for="run policy status top sandbox watch approvals grants audit oci-hook --socket --help --version" ;;
     top) words_for="--interval -d --iterations -n --limit -o --output" ;;
-    approvals) words_for="list approve deny" ;;
+    approvals) words_for="list approve deny reopen" ;;
     "approvals list") words_for="--state --expand --agent --tenant -o --output" ;;
-    "approvals approve") words_for="--all --agent --tenant --scope --for --always -o --output" ;;
+    "approvals approve") words_for="--all --agent --tenant --scope --for --always --ports -o --output" ;;
     "approvals deny") words_for="--all --agent --tenant --for -o --output" ;;
+    "approvals reopen") words_for="-o --output" ;;
     watch) words_for="--agent --tenant" ;;
     grants) words_for="list revoke add export" ;;
     "grants add") words_for="--agent --dest --scope --for --always -o --output" ;;

@@ -57,6 +57,60 @@ TEST_CASE("three identical denials make one request, and approving it makes the 
   CHECK(world.stray_packets() == 0);
 }
 
+TEST_CASE("approvals reopen takes an answer back: a grant closes at once and a deny's silence ends") {
+  World world;
+  world.write_policy("acme.yaml", kAcmePolicy);
+  REQUIRE(world.start_agentd());
+  expect_refused(connect_from(world, "acme/eng/coder-1", kDest, kPort));
+  json request = wait_for_request(world, "acme/eng/coder-1", kDest, kPort);
+  INFO(world.agentd_log());
+  REQUIRE(request.is_object());
+  const std::string id = std::to_string(id_of(request));
+  REQUIRE(agentctl_json(world, {"approvals", "approve", id, "--scope", "team"}).is_object());
+  expect_ok(connect_from(world, "acme/eng/coder-1", kDest, kPort));
+
+  // An approval taken back: its grant is revoked before the answer returns.
+  auto reopened = agentctl_json(world, {"approvals", "reopen", id});
+  REQUIRE(reopened.is_object());
+  CHECK(reopened["request"]["state"] == "pending");
+  CHECK(reopened["was"].get<std::string>().find("allow team") == 0);
+  CHECK(reopened["revoked_grant"]["subject"] == "acme/eng");
+  expect_refused(connect_from(world, "acme/eng/coder-1", kDest, kPort));
+  auto grants = agentctl_json(world, {"grants", "list"});
+  REQUIRE(grants.is_array());
+  CHECK(grants.empty());
+  // The retry folds into the reopened request; no second request opens.
+  json again = wait_for_request(world, "acme/eng/coder-1", kDest, kPort, "pending", 2);
+  REQUIRE(again.is_object());
+  CHECK(again["id"] == request["id"]);
+  CHECK(agentctl_json(world, {"approvals", "list"}).size() == 1);
+  auto twice = world.agentctl({"approvals", "reopen", id});
+  CHECK(twice.exit_code == 1);
+  CHECK(twice.err.find("pending already") != std::string::npos);
+
+  // A deny taken back: while it is silent, grants add says how to undo it.
+  REQUIRE(agentctl_json(world, {"approvals", "deny", id, "--for", "1h"}).is_object());
+  const std::string dest = std::string(kDest) + ":" + std::to_string(kPort);
+  auto blocked = world.agentctl({"grants", "add", "--agent", "acme/eng/coder-1", "--dest", dest});
+  CHECK(blocked.exit_code == 1);
+  CHECK(blocked.err.find("agentctl approvals reopen " + id) != std::string::npos);
+  auto human = world.agentctl({"approvals", "reopen", id});
+  CHECK(human.exit_code == 0);
+  CHECK(human.out.find("pending again") != std::string::npos);
+  CHECK(human.out.find("it was: deny") != std::string::npos);
+  REQUIRE(agentctl_json(world, {"approvals", "approve", id}).is_object());
+  expect_ok(connect_from(world, "acme/eng/coder-1", kDest, kPort));
+
+  // Both are in the audit trail, by whom and what they undid.
+  auto audited = agentctl_json(world, {"audit", "--decision", "reopened"});
+  REQUIRE(audited.is_array());
+  CHECK(audited.size() == 2);
+  auto unknown = world.agentctl({"approvals", "reopen", "987654"});
+  CHECK(unknown.exit_code == 1);
+  CHECK(unknown.err.find("no request 987654") != std::string::npos);
+  CHECK(world.stray_packets() == 0);
+}
+
 TEST_CASE("scope team opens the team and its later sandboxes, not the tenant") {
   World world;
   world.write_policy("acme.yaml", kAcmePolicy);
@@ -123,7 +177,7 @@ TEST_CASE("pending requests that a team grant or a reload now allows settle them
   expect_ok(connect_from(world, "acme/ops/runner", kDest, kPort));
 }
 
-TEST_CASE("approvals list and deny take --agent and --tenant, and --all answers every matching request") {
+TEST_CASE("approvals list and deny take --agent and --tenant, and --all answers every matching request", "[kernel-neutral]") {
   World world;
   world.write_policy("acme.yaml", kAcmePolicy);
   REQUIRE(world.start_agentd());
@@ -229,7 +283,7 @@ TEST_CASE("grants survive kill -9 and a restart, and close again when their time
   CHECK_FALSE(expiries.empty());
 }
 
-TEST_CASE("the audit query returns what happened, and OCSF lines go to the audit log") {
+TEST_CASE("the audit query returns what happened, and OCSF lines go to the audit log", "[kernel-neutral]") {
   World world;
   world.write_policy("acme.yaml", kAcmePolicy);
   const auto audit_log = world.dir() / "audit.ocsf.jsonl";
@@ -296,7 +350,7 @@ TEST_CASE("a sandboxed process, even root, cannot use the control socket or appr
   expect_refused(connect_from(world, "acme/eng/coder-1", kDest, kPort));
 }
 
-TEST_CASE("operators are authorised per tenant from their uid and groups") {
+TEST_CASE("operators are authorised per tenant from their uid and groups", "[kernel-neutral]") {
   World world;
   world.write_policy("acme.yaml", kAcmePolicy);
   world.write_policy("globex.yaml", kGlobexPolicy);
@@ -359,7 +413,7 @@ TEST_CASE("operators are authorised per tenant from their uid and groups") {
   CHECK(as(viewer, {"47799"}, {"status"}).exit_code == 1);
 }
 
-TEST_CASE("grants export prints standing grants as policy rules that keep the access once merged and revoked") {
+TEST_CASE("grants export prints standing grants as policy rules that keep the access once merged and revoked", "[kernel-neutral]") {
   World world;
   world.write_policy("acme.yaml", kAcmePolicy);
   world.write_policy("globex.yaml", kGlobexPolicy);
@@ -425,8 +479,24 @@ TEST_CASE("grants add opens one address or one name before anything was refused,
   // A name: it resolves, and its addresses open on every port (8080 is no
   // CIDR rule's port for 198.51.100.10).
   expect_refused(connect_from(world, agent, "198.51.100.10", 8080));
-  REQUIRE(agentctl_json(world, {"grants", "add", "--agent", agent, "--dest", "allowed.example.test"}).is_object());
+  auto every = agentctl_json(world, {"grants", "add", "--agent", agent, "--dest", "allowed.example.test"});
+  REQUIRE(every.is_object());
+  CHECK(every["grant"]["opens"] == "every port");
   expect_ok(world.netprobe_in_sandbox(agent, {"resolve", "allowed.example.test", "8080"}));
+  expect_ok(world.netprobe_in_sandbox(agent, {"resolve", "allowed.example.test", "443"}));
+
+  // A name on one port: that port of its addresses opens, no other (443 is
+  // no CIDR rule's port for 198.51.100.10).
+  auto narrow = agentctl_json(world, {"grants", "add", "--agent", "acme/eng/coder-2", "--dest", "allowed.example.test:8080"});
+  REQUIRE(narrow.is_object());
+  CHECK(narrow["grant"]["opens"] == "port 8080");
+  CHECK(narrow["grant"]["ports"] == "8080");
+  expect_ok(world.netprobe_in_sandbox("acme/eng/coder-2", {"resolve", "allowed.example.test", "8080"}));
+  expect_refused(world.netprobe_in_sandbox("acme/eng/coder-2", {"resolve", "allowed.example.test", "443"}));
+  auto explained = agentctl_json(world, {"policy", "explain", "--agent", "acme/eng/coder-2", "--dest",
+                                         "allowed.example.test:443"});
+  REQUIRE(explained.is_object());
+  CHECK(explained["allowed"] == false);
 
   // Refused, naming why, with nothing made.
   struct Refusal {
@@ -437,7 +507,9 @@ TEST_CASE("grants add opens one address or one name before anything was refused,
            {"198.51.100.10:80", "already"},
            {"198.51.100.0/24", "write a policy rule"},
            {"198.51.100.30", "needs a port"},
-           {"allowed.example.test:443", "give the name alone"},
+           {"allowed.example.test:0", "is not a port"},
+           {"allowed.example.test:443-80", "runs backwards"},
+           {"allowed.example.test:1,2,3,4,5,6,7,8,9", "at most 8"},
            {"-bad-", "dest:"}}) {
     auto refused = world.agentctl({"grants", "add", "--agent", agent, "--dest", r.dest});
     INFO(r.dest << ": " << refused.describe());
@@ -446,7 +518,7 @@ TEST_CASE("grants add opens one address or one name before anything was refused,
   }
   auto grants = agentctl_json(world, {"grants", "list"});
   REQUIRE(grants.is_array());
-  CHECK(grants.size() == 2);
+  CHECK(grants.size() == 3);
   // The audit trail says who made them, and how.
   auto rows = agentctl_json(world, {"audit", "--agent", agent});
   REQUIRE(rows.is_array());
@@ -478,7 +550,7 @@ bool wait_for_followed(const World& world, const std::string& name, const std::s
 
 }  // namespace
 
-TEST_CASE("audit --follow prints each new event as it is stored, across an agentd restart, none twice") {
+TEST_CASE("audit --follow prints each new event as it is stored, across an agentd restart, none twice", "[kernel-neutral]") {
   World world;
   world.write_policy("acme.yaml", kAcmePolicy);
   REQUIRE(world.start_agentd());
@@ -516,7 +588,7 @@ TEST_CASE("audit --follow prints each new event as it is stored, across an agent
   }
 }
 
-TEST_CASE("agentctl top shows each sandbox's rates, the one being denied first") {
+TEST_CASE("agentctl top shows each sandbox's rates, the one being denied first", "[kernel-neutral]") {
   World world;
   world.write_policy("acme.yaml", kAcmePolicy);
   REQUIRE(world.start_agentd());

@@ -96,6 +96,41 @@ TEST_CASE("a refused name becomes a request, and approving it opens the name unt
   CHECK(world.stray_packets() == 0);
 }
 
+TEST_CASE("a name approved on some ports opens those ports of its addresses and no other") {
+  World world;
+  world.write_policy("acme.yaml", kPolicy);
+  REQUIRE(world.start_agentd());
+  const std::string agent = "acme/eng/coder-1";
+  CHECK(dig(world, agent, kName).find(kAddress) == std::string::npos);
+  json request = wait_for_name_request(world, agent, kName);
+  INFO(world.agentd_log());
+  REQUIRE(request.is_object());
+  const std::string id = std::to_string(request["id"].get<uint64_t>());
+  auto bad = world.agentctl({"approvals", "approve", id, "--ports", "443-80"});
+  CHECK(bad.exit_code == 1);
+  CHECK(bad.err.find("runs backwards") != std::string::npos);
+  auto answer = agentctl_json(world, {"approvals", "approve", id, "--ports", "443"});
+  REQUIRE(answer.is_object());
+  CHECK(answer["grant"]["opens"] == "port 443");
+  CHECK(answer["request"]["answer"].get<std::string>().find("on port 443") != std::string::npos);
+  CHECK(dig(world, agent, kName).find(kAddress) != std::string::npos);
+  expect_ok(connect_from(world, agent, kAddress, 443));
+  expect_refused(connect_from(world, agent, kAddress, 8080));
+
+  // The team's grant of every port widens it from the next answer on;
+  // revoked, the ports shrink back to the agent's own at once.
+  auto team = agentctl_json(world, {"grants", "add", "--agent", agent, "--dest", kName, "--scope", "team"});
+  REQUIRE(team.is_object());
+  CHECK(dig(world, agent, kName).find(kAddress) != std::string::npos);
+  expect_ok(connect_from(world, agent, kAddress, 8080));
+  REQUIRE(world.agentctl({"grants", "revoke", std::to_string(team["grant"]["id"].get<uint64_t>())}).exit_code == 0);
+  expect_refused(connect_from(world, agent, kAddress, 8080));
+  expect_ok(connect_from(world, agent, kAddress, 443));
+  auto listed = world.agentctl({"grants", "list"});
+  CHECK(listed.out.find(std::string(kName) + " (DNS, port 443)") != std::string::npos);
+  CHECK(world.stray_packets() == 0);
+}
+
 TEST_CASE("a name a deny rule blocks asks nobody") {
   World world;
   world.write_policy("acme.yaml", kPolicy);

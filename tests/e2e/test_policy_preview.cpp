@@ -64,7 +64,7 @@ json policy_status(const World& world) {
 
 }  // namespace
 
-TEST_CASE("policy diff PATH previews a staging dir against the running policy and changes nothing") {
+TEST_CASE("policy diff PATH previews a staging dir against the running policy and changes nothing", "[kernel-neutral]") {
   World world;
   world.write_policy("acme.yaml", kRunning);
   REQUIRE(world.start_agentd());  // the watcher on: the staging dir is what it does not see
@@ -143,7 +143,7 @@ TEST_CASE("policy diff PATH previews a staging dir against the running policy an
   CHECK(applied.out.find("no changes") != std::string::npos);
 }
 
-TEST_CASE("policy validate warns about rules that do nothing, --strict fails on them, -o json") {
+TEST_CASE("policy validate warns about rules that do nothing, --strict fails on them, -o json", "[kernel-neutral]") {
   World world;
   const fs::path file = world.dir() / "lint" / "acme.yaml";
   write_file(file, kDeadRules);
@@ -197,7 +197,7 @@ TEST_CASE("policy validate warns about rules that do nothing, --strict fails on 
   CHECK(shipped.exit_code == 0);
 }
 
-TEST_CASE("policy validate and diff read hostile input without a crash, naming the place and reason") {
+TEST_CASE("policy validate and diff read hostile input without a crash, naming the place and reason", "[kernel-neutral]") {
   World world;
   const fs::path dir = world.dir() / "hostile";
   fs::create_directories(dir);
@@ -241,7 +241,7 @@ TEST_CASE("policy validate and diff read hostile input without a crash, naming t
   CHECK(links.out.find("valid (0 tenants") != std::string::npos);
 }
 
-TEST_CASE("policy diff PATH by a viewer of one tenant compares that tenant only") {
+TEST_CASE("policy diff PATH by a viewer of one tenant compares that tenant only", "[kernel-neutral]") {
   World world;
   world.write_policy("acme.yaml", kRunning);
   world.write_policy("globex.yaml", kGlobexPolicy);
@@ -266,4 +266,54 @@ TEST_CASE("policy diff PATH by a viewer of one tenant compares that tenant only"
   // root sees both.
   auto all = world.agentctl({"policy", "diff", staging.string()});
   CHECK(all.out.find("+ globex  globex/*/*: allow 203.0.113.0/24") != std::string::npos);
+}
+
+TEST_CASE("policy diff names the standing grants a candidate would revoke or make redundant", "[kernel-neutral]") {
+  World world;
+  world.write_policy("acme.yaml", kRunning);
+  REQUIRE(world.start_agentd({"--no-watch"}));
+  const std::string agent = "acme/eng/coder-1";
+  auto grant_id = [&](const std::string& dest) {
+    auto added = world.agentctl({"grants", "add", "--agent", agent, "--dest", dest, "-o", "json"});
+    INFO(added.describe());
+    REQUIRE(added.exit_code == 0);
+    return json::parse(added.out)["grant"]["id"].get<uint64_t>();
+  };
+  const uint64_t covered = grant_id("198.51.100.10:443");  // the candidate allows it by rule
+  const uint64_t denied = grant_id("198.51.100.66:9000");  // the candidate denies it
+  grant_id("198.51.100.30:9000");                          // the candidate says nothing of it
+  const fs::path staging = world.dir() / "staging";
+  write_file(staging / "acme.yaml", kCandidate);
+
+  auto check = [&](const json& grants) {
+    INFO(grants.dump());
+    REQUIRE(grants.is_array());
+    REQUIRE(grants.size() == 2);  // the one it leaves as it is is not listed
+    for (const auto& g : grants) {
+      if (g["id"] == covered) {
+        CHECK(g["fate"] == "redundant");
+        CHECK(g["why"].get<std::string>().find("allowed by") != std::string::npos);
+      } else {
+        CHECK(g["id"] == denied);
+        CHECK(g["fate"] == "revoked");
+        CHECK(g["why"].get<std::string>().find("198.51.100.66/32") != std::string::npos);
+      }
+    }
+  };
+  // A staging dir, compared by agentctl...
+  check(json_of(world.agentctl({"policy", "diff", staging.string(), "-o", "json"}))["grants"]);
+  auto text = world.agentctl({"policy", "diff", staging.string()});
+  CHECK(text.out.find("! grant " + std::to_string(denied) + " (acme/eng/coder-1 -> 198.51.100.66:9000/tcp): revoked on apply") !=
+        std::string::npos);
+  CHECK(text.out.find("~ grant " + std::to_string(covered) + " (acme/eng/coder-1 -> 198.51.100.10:443/tcp): redundant") !=
+        std::string::npos);
+  CHECK(text.out.find("agentctl grants revoke " + std::to_string(covered)) != std::string::npos);
+  // ...and the policy dir, compared by agentd (its watcher off here).
+  world.write_policy("acme.yaml", kCandidate);
+  check(json_of(world.agentctl({"policy", "diff", "-o", "json"}))["grants"]);
+  // The apply does what the diff said: the denied grant goes, the others stay.
+  REQUIRE(world.agentctl({"policy", "apply"}).exit_code == 0);
+  auto left = json_of(world.agentctl({"grants", "list", "-o", "json"}));
+  CHECK(left.size() == 2);
+  for (const auto& g : left) CHECK(g["id"] != denied);
 }

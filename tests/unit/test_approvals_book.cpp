@@ -299,3 +299,104 @@ TEST_CASE("grant_for shows the grant an allow would make and changes nothing") {
   const uint64_t other = book.note_denial(denial("acme/eng/a", 443, t0), settings).request->id;
   CHECK_FALSE(book.grant_for(other, Decision{}, "alice (uid 1001)", t0 + 2min, settings));
 }
+
+TEST_CASE("reopen takes an answer back: pending again with a deny's silence over and an approval's grant removed") {
+  Book book;
+  policy::ApprovalSettings settings;
+  settings.request_expiry = 10min;
+
+  SECTION("a deny") {
+    const uint64_t id = book.note_denial(denial("acme/eng/a", 80, t0), settings).request->id;
+    REQUIRE(book.decide(id, Decision{false}, "root (uid 0)", t0 + 1s, settings));
+    CHECK(book.note_denial(denial("acme/eng/a", 80, t0 + 2s), settings).what == Book::Noted::silenced);
+    auto reopened = book.reopen(id, t0 + 3s, settings);
+    REQUIRE(reopened);
+    CHECK_FALSE(reopened->revoked);
+    const Request& r = reopened->request;
+    CHECK(r.state == RequestState::pending);
+    CHECK(r.answered_by.empty());
+    CHECK_FALSE(r.answered_at);
+    CHECK_FALSE(r.silent_until);
+    CHECK(r.expires_at == t0 + 3s + 10min);
+    CHECK(r.count == 2);  // what was denied meanwhile stays counted
+    CHECK(book.pending(r.target) != nullptr);
+    CHECK(book.pending_counts("acme/eng/a").sandbox == 1);
+    // Repeats now fold into the pending request, not into a silence.
+    CHECK(book.note_denial(denial("acme/eng/a", 80, t0 + 4s), settings).what == Book::Noted::counted);
+    // And it can be answered again.
+    CHECK(book.decide(id, Decision{true}, "root (uid 0)", t0 + 5s, settings));
+  }
+
+  SECTION("an approval") {
+    const uint64_t id = book.note_denial(denial("acme/eng/a", 80, t0), settings).request->id;
+    auto answered = book.decide(id, Decision{true, Scope::team}, "root (uid 0)", t0 + 1s, settings);
+    REQUIRE(answered);
+    REQUIRE(answered->grant);
+    const uint64_t grant = answered->grant->id;
+    auto reopened = book.reopen(id, t0 + 2s, settings);
+    REQUIRE(reopened);
+    REQUIRE(reopened->revoked);
+    CHECK(reopened->revoked->id == grant);
+    CHECK(book.grants().empty());
+    CHECK_FALSE(reopened->request.grant_id);
+    CHECK(reopened->request.state == RequestState::pending);
+    // Expired meanwhile: it can be answered, and a reopen of an expired one works too.
+    REQUIRE(book.expire_requests(t0 + 2s + 10min).size() == 1);
+    CHECK(book.reopen(id, t0 + 11min, settings));
+  }
+
+  SECTION("what it refuses") {
+    const uint64_t pending = book.note_denial(denial("acme/eng/a", 80, t0), settings).request->id;
+    auto refused = book.reopen(pending, t0, settings);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().message.find("pending already") != std::string::npos);
+    CHECK_FALSE(book.reopen(999, t0, settings));
+    // Settled by agentd: a rule or another grant allows it, nothing to take back.
+    book.settle([](const Request&) { return std::string("allowed by rule 1"); }, t0 + 1s);
+    refused = book.reopen(pending, t0 + 2s, settings);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().message.find("needed no answer") != std::string::npos);
+    // A newer request about the same destination is the one to answer.
+    const uint64_t old = book.note_denial(denial("acme/eng/a", 443, t0), settings).request->id;
+    REQUIRE(book.expire_requests(t0 + 10min).size() == 1);
+    const uint64_t newer = book.note_denial(denial("acme/eng/a", 443, t0 + 11min), settings).request->id;
+    REQUIRE(newer != old);
+    refused = book.reopen(old, t0 + 12min, settings);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().message.find(std::to_string(newer)) != std::string::npos);
+  }
+}
+
+TEST_CASE("a name request's grant may open some ports only, an address request's is its one port") {
+  Book book;
+  policy::ApprovalSettings settings;
+  Denial name;
+  name.target = {"acme/eng/a", "", 0, kNameProtocol, "files.example.test"};
+  name.host = "files.example.test";
+  name.time = t0;
+  const uint64_t id = book.note_denial(name, settings).request->id;
+  Decision narrow{true};
+  narrow.ports = {{443, 443}, {8000, 8100}};
+  auto answered = book.decide(id, narrow, "root (uid 0)", t0, settings);
+  REQUIRE(answered);
+  REQUIRE(answered->grant);
+  CHECK(answered->grant->opens() == "ports 443,8000-8100");
+  CHECK(answered->request.answer.find("on ports 443,8000-8100") != std::string::npos);
+  // Stored and read back with its ports; a grant stored before ports existed opens every port.
+  auto back = grant_from_json(grant_to_json(*answered->grant));
+  REQUIRE(back);
+  CHECK(back->opens() == "ports 443,8000-8100");
+  auto old = grant_to_json(*answered->grant);
+  old.erase("ports");
+  CHECK(grant_from_json(old)->opens() == "every port");
+  old["ports"] = "443-80";
+  CHECK_FALSE(grant_from_json(old));
+
+  const uint64_t address = book.note_denial(denial("acme/eng/a", 80, t0), settings).request->id;
+  auto refused = book.grant_for(address, narrow, "root (uid 0)", t0, settings);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().message.find("port 80/tcp alone") != std::string::npos);
+  auto plain = book.decide(address, Decision{true}, "root (uid 0)", t0, settings);
+  REQUIRE(plain);
+  CHECK(plain->grant->opens() == "port 80/tcp");
+}

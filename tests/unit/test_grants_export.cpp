@@ -24,6 +24,9 @@ const json kGrants = json::array({
     {{"id", 4}, {"scope", "agent"}, {"subject", "acme/eng/coder-1"}, {"tenant", "acme"}, {"dest", "198.51.100.30"},
      {"host", nullptr}, {"port", 8081}, {"protocol", "tcp"}, {"direction", "inbound"}, {"permanent", true},
      {"created_by", "root (uid 0)"}},
+    {{"id", 6}, {"scope", "team"}, {"subject", "acme/ops"}, {"tenant", "acme"}, {"dest", ""}, {"host", "files.example.test"},
+     {"port", 0}, {"protocol", "dns"}, {"ports", "443,8000-8100"}, {"direction", "outbound"}, {"permanent", true},
+     {"created_by", "root (uid 0)"}},
     {{"id", 5}, {"scope", "agent"}, {"subject", "globex/eng/bot"}, {"tenant", "globex"}, {"dest", "198.51.100.66"},
      {"host", nullptr}, {"port", 80}, {"protocol", "tcp"}, {"direction", "outbound"}, {"permanent", true},
      {"created_by", "root (uid 0)"}},
@@ -57,6 +60,11 @@ TEST_CASE("grants export: a tenant's grants become a policy that allows the same
   CHECK_FALSE(allowed(policy, "acme/ops/runner", "[2001:db8:1::20]:53/udp"));
   CHECK(allowed(policy, "acme/ops/runner", "pypi.org:443"));  // the tenant's name, on every port
   CHECK(allowed(policy, "acme/ops/runner", "pypi.org:8443"));
+  // A name granted on some ports: those, no other.
+  CHECK(allowed(policy, "acme/ops/runner", "files.example.test:443"));
+  CHECK(allowed(policy, "acme/ops/runner", "files.example.test:8050"));
+  CHECK_FALSE(allowed(policy, "acme/ops/runner", "files.example.test:80"));
+  CHECK_FALSE(allowed(policy, "acme/eng/coder-1", "files.example.test:443"));
   CHECK(allowed(policy, "acme/eng/coder-1", "198.51.100.30:8081/tcp", true));  // inbound
   CHECK_FALSE(allowed(policy, "acme/eng/coder-1", "198.51.100.30:8081/tcp"));  // and only inbound
   CHECK(text->find("198.51.100.66") == std::string::npos);  // another tenant's stays out

@@ -149,3 +149,37 @@ TEST_CASE("an inbound request reads as a peer coming in, never as a destination"
   CHECK(agentctl::destination_text({{"dest", "2001:db8::20"}, {"port", 22}, {"protocol", "tcp"},
                                     {"detail", {{"direction", "inbound"}}}}) == "from 2001:db8::20 to port 22/tcp");
 }
+
+TEST_CASE("the prompt says what an allow opens: an address's one port, a name's every port unless narrowed") {
+  nlohmann::json request = {{"id", 12},
+                            {"sandbox", "acme/dev/coder"},
+                            {"dest", "198.51.100.20"},
+                            {"port", 8080},
+                            {"protocol", "tcp"},
+                            {"host", nullptr},
+                            {"count", 1},
+                            {"first_seen", "2026-01-01T00:00:00Z"},
+                            {"last_seen", "2026-01-01T00:00:00Z"},
+                            {"expires_at", "2026-01-01T00:05:00Z"},
+                            {"process", {{"pid", 7}, {"uid", 1000}, {"comm", "curl"}, {"exe", ""}}}};
+  agentctl::Style style;
+  std::string view = agentctl::request_view(request, style);
+  INFO(view);
+  CHECK(view.find("  an allow     opens this address on port 8080/tcp only\n") != std::string::npos);
+  request["protocol"] = "dns";
+  request["dest"] = "";
+  request["port"] = 0;
+  request["host"] = "pypi.org";
+  view = agentctl::request_view(request, style);
+  CHECK(view.find("opens the name and its addresses on every port") != std::string::npos);
+  CHECK(view.find("agentctl approvals approve 12 --ports 443") != std::string::npos);
+  // Every line fits an 80-column terminal.
+  for (size_t start = 0; start < view.size();) {
+    const size_t end = std::min(view.find('\n', start), view.size());
+    CHECK(end - start <= 80);
+    start = end + 1;
+  }
+  // A grant says what it opens; a request does not.
+  CHECK(agentctl::destination_text({{"protocol", "dns"}, {"host", "pypi.org"}, {"opens", "port 443"}}) ==
+        "pypi.org (DNS, port 443)");
+}
