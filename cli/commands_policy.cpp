@@ -211,14 +211,18 @@ int print_diff(const Globals& g, const json& result, const std::string& nothing)
   for (const auto& c : changes)
     std::cout << c["change"].get<std::string>() << " " << c["tenant"].get<std::string>() << "  "
               << c["rule"].get<std::string>() << "  (" << terminal_text(c["at"].get<std::string>()) << ")\n";
-  // What the change does to standing grants: a deny revokes them on apply;
-  // a rule that allows all a grant opens leaves it redundant.
+  // What the change does to standing grants: a deny revokes them on apply,
+  // a rule that decides a granted name on fewer ports narrows them (both
+  // close something: "!"); a rule that allows all a grant opens leaves it
+  // redundant ("~").
   for (const auto& gr : grants) {
-    const bool revoked = json_text(gr["fate"]) == "revoked";
-    std::cout << (revoked ? "! grant " : "~ grant ") << json_text(gr["id"]) << " ("
-              << flow_text(gr["subject"], gr) << "): "
-              << (revoked ? "revoked on apply, " : "redundant, ") << json_text(gr["why"])
-              << (revoked ? "" : "; revoke it once applied (agentctl grants revoke " + json_text(gr["id"]) + ")")
+    const std::string fate = json_text(gr["fate"]);
+    const bool redundant = fate == "redundant";
+    std::cout << (redundant ? "~ grant " : "! grant ") << json_text(gr["id"]) << " (" << flow_text(gr["subject"], gr)
+              << "): "
+              << (fate == "revoked" ? "revoked on apply, " : fate == "shadowed" ? "narrowed on apply, " : "redundant, ")
+              << json_text(gr["why"])
+              << (redundant ? "; revoke it once applied (agentctl grants revoke " + json_text(gr["id"]) + ")" : "")
               << "\n";
   }
   return 0;

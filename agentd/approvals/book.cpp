@@ -261,9 +261,10 @@ std::vector<Request> Book::settle(const std::function<std::string(const Request&
   return settled;
 }
 
-const Grant* Book::grant_opening(const Target& target, const policy::AgentName& agent) const {
+const Grant* Book::grant_opening(const Target& target, const policy::AgentName& agent,
+                                 std::optional<uint64_t> besides) const {
   for (const auto& [id, grant] : grants_) {
-    if (!grant.covers(agent)) continue;
+    if (!grant.covers(agent) || id == besides) continue;
     if (target.is_name() ? grant.is_name() && grant.host == target.name
                          : !grant.is_name() && grant.address == target.address && grant.port == target.port &&
                                grant.protocol == target.protocol && grant.inbound == target.inbound)
@@ -321,6 +322,14 @@ size_t Book::pending_names(const std::string& sandbox) const { return index_.pen
 
 Book::PendingCounts Book::pending_counts(const std::string& sandbox) const {
   return {index_.pending(sandbox), index_.pending_in_tenant(sandbox.substr(0, sandbox.find('/')))};
+}
+
+const Request* Book::silenced(const Target& target, Time time) const {
+  auto it = latest_.find(target);
+  if (it == latest_.end()) return nullptr;
+  const Request& latest = requests_.at(it->second);
+  const bool silent = latest.state == RequestState::denied && latest.silent_until && time < *latest.silent_until;
+  return silent ? &latest : nullptr;
 }
 
 bool Book::takes(const Target& target, Time time) const {

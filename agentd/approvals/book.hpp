@@ -177,7 +177,11 @@ class Book {
   std::vector<Request> settle(const std::function<std::string(const Request&)>& allowed_because, Time now);
   // A live grant that opens `target` to `agent`: the same address, port,
   // protocol and direction, or for a name request the same name.
-  const Grant* grant_opening(const Target& target, const policy::AgentName& agent) const;
+  // `besides`: a grant not to count.
+  const Grant* grant_opening(const Target& target, const policy::AgentName& agent,
+                             std::optional<uint64_t> besides = std::nullopt) const;
+  // The denied request whose silence still covers `target` at `time`.
+  const Request* silenced(const Target& target, Time time) const;
   // Grants past their time are removed and returned.
   std::vector<Grant> expire_grants(Time now);
   Result<Grant> revoke(uint64_t grant_id);

@@ -5,7 +5,6 @@
 #include <fmt/format.h>
 
 #include "agentd/policy/explain.hpp"
-#include "agentd/policy/names.hpp"
 #include "agentd/policy/ports.hpp"
 
 namespace agentd::approvals {
@@ -22,44 +21,13 @@ std::optional<policy::Destination> address_of(const Grant& grant) {
 
 bool overlaps(const agentd_port_range& r, const policy::PortRange& p) { return r.lo <= p.hi && p.lo <= r.hi; }
 
-}  // namespace
-
-std::string fate_name(GrantFate fate) {
-  switch (fate) {
-    case GrantFate::kept: return "kept";
-    case GrantFate::revoked: return "revoked";
-    case GrantFate::redundant: return "redundant";
-  }
-  return "kept";
+std::vector<policy::PortRange> ports_of(const Grant& grant) {
+  return grant.ports.empty() ? std::vector<policy::PortRange>{{1, 65535}} : grant.ports;
 }
 
-bool policy_denies(const policy::PolicySet& policy, const Grant& grant, const policy::AgentName& agent) {
-  if (grant.is_name()) {
-    const auto decision = policy::HostRules(policy, agent).decide(grant.host);
-    return !decision.allowed && decision.endpoint;  // a host deny rule
-  }
-  auto dest = address_of(grant);
-  if (!dest) return false;
-  auto decision = policy::explain(policy, agent, *dest);
-  return decision && !decision->allowed && decision->endpoint;  // an explicit deny rule
-}
-
-bool policy_allows_all(const policy::PolicySet& policy, const Grant& grant, const policy::AgentName& agent,
-                       std::string& why) {
-  if (!grant.is_name()) {
-    auto dest = address_of(grant);
-    if (!dest) return false;
-    auto decision = policy::explain(policy, agent, *dest);
-    if (!decision || !decision->allowed || !decision->endpoint) return false;
-    why = decision->explanation;
-    return true;
-  }
-  const auto decision = policy::HostRules(policy, agent).decide(grant.host);
-  if (!decision.allowed) return false;
-  // The grant opens its ports over TCP and UDP: the rules must allow each
-  // of them for both, with no deny range among them.
-  const std::vector<policy::PortRange> wanted =
-      grant.ports.empty() ? std::vector<policy::PortRange>{{1, 65535}} : grant.ports;
+// Whether the allow ranges of a name's decision hold every port `wanted`
+// names, over TCP and UDP (what a name grant opens), with no deny among them.
+bool ranges_hold(const policy::NameDecision& decision, const std::vector<policy::PortRange>& wanted) {
   std::vector<policy::PortRange> allowed;
   for (const auto& r : decision.ranges) {
     if (r.action == AGENTD_ACTION_DENY) {
@@ -69,14 +37,10 @@ bool policy_allows_all(const policy::PolicySet& policy, const Grant& grant, cons
     }
   }
   const auto runs = policy::merge_port_ranges(std::move(allowed));
-  for (const auto& p : wanted)
-    if (std::none_of(runs.begin(), runs.end(), [&](const auto& r) { return r.lo <= p.lo && p.hi <= r.hi; }))
-      return false;
-  why = decision.explanation;
-  return true;
+  return std::all_of(wanted.begin(), wanted.end(), [&](const auto& p) {
+    return std::any_of(runs.begin(), runs.end(), [&](const auto& r) { return r.lo <= p.lo && p.hi <= r.hi; });
+  });
 }
-
-namespace {
 
 std::vector<policy::AgentName> covered_by(const Grant& grant, const std::vector<policy::AgentName>& agents) {
   std::vector<policy::AgentName> covered;
@@ -87,45 +51,103 @@ std::vector<policy::AgentName> covered_by(const Grant& grant, const std::vector<
   return covered;
 }
 
-// The first agent a deny covers stops nothing: each must be denied.
-bool denied_for_all(const policy::PolicySet& policy, const Grant& grant, const std::vector<policy::AgentName>& covered) {
-  if (covered.empty()) return false;
-  for (const auto& agent : covered)
-    if (!policy_denies(policy, grant, agent)) return false;
+}  // namespace
+
+std::string fate_name(GrantFate fate) {
+  switch (fate) {
+    case GrantFate::kept: return "kept";
+    case GrantFate::revoked: return "revoked";
+    case GrantFate::redundant: return "redundant";
+    case GrantFate::shadowed: return "shadowed";
+  }
+  return "kept";
+}
+
+const policy::CompiledClass* GrantJudge::compiled(const policy::AgentName& agent) {
+  const std::string key = policy::class_key_for(policy_, agent);
+  auto it = classes_.find(key);
+  if (it == classes_.end()) {
+    auto made = policy::compile_for_agent(policy_, agent);
+    it = classes_.emplace(key, made ? std::optional<policy::CompiledClass>(std::move(*made)) : std::nullopt).first;
+  }
+  return it->second ? &*it->second : nullptr;
+}
+
+const policy::HostRules& GrantJudge::host_rules(const policy::AgentName& agent) {
+  auto it = host_rules_.find(agent.str());
+  if (it == host_rules_.end()) it = host_rules_.emplace(agent.str(), policy::HostRules(policy_, agent)).first;
+  return it->second;
+}
+
+std::optional<policy::Decision> GrantJudge::decide_address(const Grant& grant, const policy::AgentName& agent) {
+  auto dest = address_of(grant);
+  const auto* cls = compiled(agent);
+  if (!dest || !cls) return std::nullopt;
+  return policy::decide(policy_, *cls, *dest);
+}
+
+bool GrantJudge::denies(const Grant& grant, const policy::AgentName& agent, std::string* why) {
+  if (grant.is_name()) {
+    const auto decision = host_rules(agent).decide(grant.host);
+    if (decision.allowed || !decision.endpoint) return false;  // only a host deny rule
+    if (why) *why = decision.explanation;
+    return true;
+  }
+  auto decision = decide_address(grant, agent);
+  if (!decision || decision->allowed || !decision->endpoint) return false;  // only an explicit deny rule
+  if (why) *why = decision->explanation;
   return true;
 }
 
-}  // namespace
-
-bool revoked_by(const policy::PolicySet& policy, const Grant& grant, const std::vector<policy::AgentName>& agents) {
-  return denied_for_all(policy, grant, covered_by(grant, agents));
+bool GrantJudge::allows_all(const Grant& grant, const policy::AgentName& agent, std::string& why) {
+  if (!grant.is_name()) {
+    auto decision = decide_address(grant, agent);
+    if (!decision || !decision->allowed || !decision->endpoint) return false;
+    why = decision->explanation;
+    return true;
+  }
+  const auto decision = host_rules(agent).decide(grant.host);
+  if (!decision.allowed || !ranges_hold(decision, ports_of(grant))) return false;
+  why = decision.explanation;
+  return true;
 }
 
-GrantReview review_grant(const policy::PolicySet& policy, const Grant& grant,
-                         const std::vector<policy::AgentName>& agents) {
+bool GrantJudge::shadows(const Grant& grant, const policy::AgentName& agent, std::string& why) {
+  if (!grant.is_name()) return false;
+  const auto decision = host_rules(agent).decide(grant.host);
+  if (!decision.allowed || ranges_hold(decision, ports_of(grant))) return false;
+  why = decision.explanation + ": its ports win over the grant's";
+  return true;
+}
+
+bool GrantJudge::revokes(const Grant& grant, const std::vector<policy::AgentName>& agents) {
+  const auto covered = covered_by(grant, agents);
+  if (covered.empty()) return false;
+  return std::all_of(covered.begin(), covered.end(), [&](const auto& agent) { return denies(grant, agent); });
+}
+
+GrantReview GrantJudge::review(const Grant& grant, const std::vector<policy::AgentName>& agents) {
   const auto covered = covered_by(grant, agents);
   if (covered.empty()) return {};
-  if (denied_for_all(policy, grant, covered)) {
+  if (std::all_of(covered.begin(), covered.end(), [&](const auto& agent) { return denies(grant, agent); })) {
     GrantReview review{GrantFate::revoked, ""};
-    // The deny's own words, for the first agent it covers.
-    if (grant.is_name()) {
-      review.why = policy::HostRules(policy, covered.front()).decide(grant.host).explanation;
-    } else if (auto dest = address_of(grant)) {
-      if (auto d = policy::explain(policy, covered.front(), *dest)) review.why = d->explanation;
-    }
+    denies(grant, covered.front(), &review.why);  // the deny's own words, for the first agent
     return review;
   }
   std::string why;
+  if (std::all_of(covered.begin(), covered.end(), [&](const auto& agent) { return allows_all(grant, agent, why); }))
+    return {GrantFate::redundant, why};
   for (const auto& agent : covered)
-    if (!policy_allows_all(policy, grant, agent, why)) return {};
-  return {GrantFate::redundant, why};
+    if (shadows(grant, agent, why)) return {GrantFate::shadowed, why};
+  return {};
 }
 
 nlohmann::json review_grants_json(const policy::PolicySet& policy, const std::vector<Grant>& grants,
                                   const std::vector<policy::AgentName>& agents) {
+  GrantJudge judge(policy);
   nlohmann::json list = nlohmann::json::array();
   for (const auto& grant : grants) {
-    const auto review = review_grant(policy, grant, agents);
+    const auto review = judge.review(grant, agents);
     if (review.fate == GrantFate::kept) continue;
     nlohmann::json item = grant_to_json(grant);
     item["fate"] = fate_name(review.fate);

@@ -134,9 +134,13 @@ Result<Grant> grant_from_json(const json& j) {
     g.port = j.at("port").get<uint16_t>();
     g.protocol = j.at("protocol").get<std::string>();
     g.inbound = inbound_of(j);
-    // Absent or empty: every port (grants stored before names took ports).
-    if (g.is_name() && j.value("ports", json()).is_string() && !j["ports"].get<std::string>().empty()) {
-      auto ports = policy::parse_port_list(j["ports"].get<std::string>(), kMaxNameGrantPorts);
+    // Absent, null or empty: every port (grants stored before names took
+    // ports). Anything else but a port list is refused, never read as all.
+    const json ports_field = j.value("ports", json());
+    if (!ports_field.is_null() && !ports_field.is_string())
+      return make_error("grant {}: ports must be a string such as \"80,443\"", g.id);
+    if (g.is_name() && ports_field.is_string() && !ports_field.get<std::string>().empty()) {
+      auto ports = policy::parse_port_list(ports_field.get<std::string>(), kMaxNameGrantPorts);
       if (!ports) return make_error("grant {}: ports: {}", g.id, ports.error().message);
       g.ports = std::move(*ports);
     }

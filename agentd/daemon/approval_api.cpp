@@ -5,6 +5,7 @@
 
 #include "agentd/api/params.hpp"
 #include "agentd/api/protocol.hpp"
+#include "agentd/approvals/grant_review.hpp"
 #include "agentd/approvals/ocsf.hpp"
 #include "agentd/common/duration.hpp"
 #include "agentd/common/safe_text.hpp"
@@ -201,6 +202,7 @@ Result<json> ApprovalService::answer(const json& request, const approvals::Ident
     // pending, nothing is stored and nothing written.
     auto candidate = book_.grant_for(*id, *decision, who.str(), now, settings_for(sandbox));
     if (!candidate) return candidate.error();
+    if (auto why = name_ports_overflow(*candidate); !why.empty()) return make_error("not granted: {}", why);
     if (auto why = grant_budget_.refuse(*candidate, book_.grants(), grant_sandboxes()); !why.empty()) {
       ++grants_refused_over_limit_;
       spdlog::warn("approvals: request {} not granted to {}: {}", *id, who.str(), why);
@@ -222,6 +224,9 @@ Result<json> ApprovalService::answer(const json& request, const approvals::Ident
             {"scope", approvals::scope_name(g.scope)},
             {"expires_at", g.expires_at ? json(approvals::time_text(*g.expires_at)) : json(nullptr)}}});
     sync_grants();  // in force before the answer returns: the agent's next try succeeds
+    // Addresses already learned through the name take the new ports now,
+    // not at the next answer.
+    if (g.is_name() && name_grants_changed_) name_grants_changed_();
   }
   spdlog::info("approvals: request {} ({}) answered by {}: {}", r.id, terminal_text(r.target.str()), who.str(), r.answer);
   json result = {{"request", approvals::request_to_json(r)}};
@@ -306,13 +311,13 @@ Result<json> ApprovalService::add_grant(const json& request, const approvals::Id
   }
   wanted.process = {0, who.uid, "agentctl grants add", ""};
   wanted.time = approvals::Clock::now();
+  // Checked before noting anything: a refusal changes no request.
+  if (const auto* silent = book_.silenced(wanted.target, wanted.time))
+    return make_error("{} was denied by request {} ({}): agentctl approvals reopen {} takes that back",
+                      terminal_text(wanted.target.str()), silent->id, terminal_text(silent->answered_by), silent->id);
   auto noted = book_.note_denial(wanted, settings_for(sandbox));
   if (!noted.request)
     return make_error("tenant {} takes no requests (approvals mode: off): write a policy rule", tenant);
-  if (noted.what == approvals::Book::Noted::silenced)
-    return make_error("{} was denied by request {} ({}): agentctl approvals reopen {} takes that back",
-                      terminal_text(wanted.target.str()), noted.request->id, terminal_text(noted.request->answered_by),
-                      noted.request->id);
   const uint64_t id = noted.request->id;
   if (noted.what == approvals::Book::Noted::created) {
     persist(*noted.request);
@@ -324,6 +329,21 @@ Result<json> ApprovalService::add_grant(const json& request, const approvals::Id
   // The ports NAME:PORTS named, answered as approvals approve --ports.
   if (!decision->ports.empty()) answer_request["ports"] = policy::port_list_text(decision->ports);
   return answer(answer_request, who, true);
+}
+
+std::string ApprovalService::name_ports_overflow(const approvals::Grant& candidate) const {
+  if (!candidate.is_name() || candidate.ports.empty()) return "";
+  std::vector<policy::PortRange> ports = candidate.ports;
+  for (const auto& [id, g] : book_.grants()) {
+    if (!g.is_name() || g.host != candidate.host || g.tenant() != candidate.tenant()) continue;
+    if (g.ports.empty()) return "";  // one of them opens every port: the union is every port
+    ports.insert(ports.end(), g.ports.begin(), g.ports.end());
+  }
+  const size_t ranges = policy::merge_port_ranges(std::move(ports)).size();
+  if (ranges <= AGENTD_MAX_PORT_RANGES) return "";
+  return fmt::format("with tenant {}'s other grants of {} it would open {} port ranges, more than one kernel entry "
+                     "holds ({}): widen a range, or revoke one of them",
+                     candidate.tenant(), candidate.host, ranges, AGENTD_MAX_PORT_RANGES);
 }
 
 std::vector<approvals::Grant> ApprovalService::grants_visible(const approvals::Identity& who) const {
@@ -369,6 +389,24 @@ Result<json> ApprovalService::reopen(const json& request, const approvals::Ident
                       approvals::role_name(roles_.role_for(who, tenant)));
   const auto now = approvals::Clock::now();
   const std::string was = found->answer.empty() ? approvals::state_name(found->state) : found->answer;
+  // A question only while nothing else answers it: not when a rule or
+  // another grant opens it now (its own grant aside), nor when a deny
+  // rule decides it (a deny is no question).
+  if (const auto* policy = applier_.policy()) {
+    approvals::Grant as_grant;
+    as_grant.subject = sandbox;
+    as_grant.address = found->target.address;
+    as_grant.host = found->target.is_name() ? found->target.name : "";
+    as_grant.port = found->target.port;
+    as_grant.protocol = found->target.protocol;
+    as_grant.inbound = found->target.inbound;
+    std::string why;
+    if (auto agent = policy::parse_agent_name(sandbox);
+        agent && approvals::GrantJudge(*policy).denies(as_grant, *agent, &why))
+      return make_error("request {}: nothing to reopen, the policy decides it: {}", *id, why);
+  }
+  if (const std::string open = allowed_now(found->target, found->grant_id); !open.empty())
+    return make_error("request {}: nothing to reopen, it is open now: {}", *id, open);
   auto reopened = book_.reopen(*id, now, settings_for(sandbox));
   if (!reopened) return reopened.error();
   const approvals::Request& r = reopened->request;

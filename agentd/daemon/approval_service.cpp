@@ -238,7 +238,7 @@ void ApprovalService::grant_ended(const approvals::Grant& grant, const std::stri
          grant.protocol, {{"grant_id", grant.id}, {"scope", approvals::scope_name(grant.scope)}}});
   broadcast({{"event", "grant_ended"}, {"why", why}, {"by", actor}, {"grant", approvals::grant_to_json(grant)}},
             grant.tenant());
-  if (grant.is_name() && name_grant_ended_) name_grant_ended_();
+  if (grant.is_name() && name_grants_changed_) name_grants_changed_();
 }
 
 void ApprovalService::tick() {
@@ -275,10 +275,10 @@ void ApprovalService::tick() {
   if (siem_) siem_->flush();
 }
 
-std::string ApprovalService::allowed_now(const approvals::Target& target) const {
+std::string ApprovalService::allowed_now(const approvals::Target& target, std::optional<uint64_t> besides) const {
   auto agent = policy::parse_agent_name(target.sandbox);
   if (!agent) return "";
-  if (const approvals::Grant* grant = book_.grant_opening(target, *agent))
+  if (const approvals::Grant* grant = book_.grant_opening(target, *agent, besides))
     return fmt::format("allowed by grant {} ({} {})", grant->id, approvals::scope_name(grant->scope), grant->subject);
   const auto* policy = applier_.policy();
   if (!policy) return "";
@@ -326,9 +326,10 @@ size_t ApprovalService::revoke_denied_by_policy() {
   std::vector<policy::AgentName> agents;
   agents.reserve(registry_.all().size());
   for (const auto& [slot, sandbox] : registry_.all()) agents.push_back(sandbox.agent);
+  approvals::GrantJudge judge(*policy);  // each class compiled once for all grants
   std::vector<uint64_t> doomed;
   for (const auto& [id, grant] : book_.grants())
-    if (approvals::revoked_by(*policy, grant, agents)) doomed.push_back(id);
+    if (judge.revokes(grant, agents)) doomed.push_back(id);
   for (uint64_t id : doomed) {
     auto grant = book_.revoke(id);
     if (!grant) continue;
@@ -446,17 +447,28 @@ bool ApprovalService::NameGrant::opens(uint16_t port) const {
 // Several grants may open one name (an agent's and its team's): the name
 // resolves while any lives, and its addresses open on the ports of all of
 // them; when one ends, the learned entries are judged again
-// (on_name_grant_ended), so the ports shrink back on time.
+// (on_name_grants_changed), so the ports shrink back on time. Grants that
+// open different ports carry the earliest end into the kernel: with
+// agentd stopped, the union closes when its first part should (fail
+// closed), not when its last does.
 std::optional<ApprovalService::NameGrant> ApprovalService::name_grant(const policy::AgentName& agent,
                                                                       std::string_view name) const {
   std::optional<NameGrant> found;
-  bool every_port = false;
+  bool every_port = false, same_ports = true;
+  std::optional<std::vector<policy::PortRange>> first_ports;
   std::vector<policy::PortRange> ports;
+  uint64_t earliest = AGENTD_NEVER_EXPIRES;
   for (const auto* grant : book_.grants_covering(agent)) {
     if (!grant->is_name() || grant->host != name) continue;
     if (grant->ports.empty()) every_port = true;
     ports.insert(ports.end(), grant->ports.begin(), grant->ports.end());
+    const auto mine = policy::merge_port_ranges(grant->ports);
+    if (!first_ports) first_ports = mine;
+    same_ports = same_ports && mine.size() == first_ports->size() &&
+                 std::equal(mine.begin(), mine.end(), first_ports->begin(),
+                            [](const auto& a, const auto& b) { return a.lo == b.lo && a.hi == b.hi; });
     const uint64_t until = monotonic_deadline(grant->expires_at);
+    earliest = std::min(earliest, until);
     if (found && found->until_ns >= until) continue;  // the one that lasts longest
     found = NameGrant{fmt::format("granted by grant {} ({} {}, by {}, {}, {})", grant->id,
                                   approvals::scope_name(grant->scope), grant->subject, grant->created_by,
@@ -465,7 +477,14 @@ std::optional<ApprovalService::NameGrant> ApprovalService::name_grant(const poli
                                   grant->opens()),
                       until};
   }
-  if (found && !every_port) found->ports = policy::merge_port_ranges(std::move(ports));
+  if (!found) return found;
+  if (!same_ports) found->until_ns = earliest;
+  if (!every_port) {
+    found->ports = policy::merge_port_ranges(std::move(ports));
+    // What one kernel value holds, as the DNS proxy writes it (answer()
+    // refuses a grant past it; restored grants may still hold more).
+    if (found->ports.size() > AGENTD_MAX_PORT_RANGES) found->ports.resize(AGENTD_MAX_PORT_RANGES);
+  }
   return found;
 }
 

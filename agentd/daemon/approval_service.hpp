@@ -58,6 +58,9 @@ class ApprovalService {
   }
   // The live grants of the tenants `who` may view (policy diff reviews them).
   std::vector<approvals::Grant> grants_visible(const approvals::Identity& who) const;
+  // Whether `who` may view every tenant (what an error naming any file
+  // of the policy dir may show).
+  bool views_all(const approvals::Identity& who) const { return !roles_.tenants_for(who, approvals::Role::viewer); }
   void handle(const std::string& method, const nlohmann::json& request, const approvals::Identity& who,
               api::Reply reply);
 
@@ -100,8 +103,9 @@ class ApprovalService {
     bool opens(uint16_t port) const;
   };
   std::optional<NameGrant> name_grant(const policy::AgentName& agent, std::string_view name) const;
-  // Called when a name grant ends: what was learned through it must go.
-  void on_name_grant_ended(std::function<void()> callback) { name_grant_ended_ = std::move(callback); }
+  // Called when a name grant is made or ends: what was learned through
+  // the name is judged again (its ports widen or shrink, or it goes).
+  void on_name_grants_changed(std::function<void()> callback) { name_grants_changed_ = std::move(callback); }
 
   // "allowed by grant 3 (...)", for policy explain when the rules say nothing.
   std::optional<std::string> explain(const policy::AgentName& agent, const policy::Destination& dest) const;
@@ -115,14 +119,15 @@ class ApprovalService {
   const policy::ApprovalSettings& settings_for(const std::string& sandbox) const;
   // Why `target` is allowed now (a rule of the running policy, a live
   // grant), or "" while nothing allows it.
-  std::string allowed_now(const approvals::Target& target) const;
+  // `besides`: a grant not to count (the one a reopen takes back).
+  std::string allowed_now(const approvals::Target& target, std::optional<uint64_t> besides = std::nullopt) const;
   std::vector<policy::Cidr> host_addresses_;  // judged as loopback, as the hooks do
   void audit(store::AuditEvent event);
   void siem(const nlohmann::json& ocsf);
   void broadcast(const nlohmann::json& event, const std::string& tenant);
   void persist(const approvals::Request& request);
   void grant_ended(const approvals::Grant& grant, const std::string& why, const std::string& actor);
-  std::function<void()> name_grant_ended_;
+  std::function<void()> name_grants_changed_;
 
   // Methods (approval_api.cpp).
   void watch(const approvals::Identity& who, api::Reply reply);
@@ -133,6 +138,9 @@ class ApprovalService {
   Result<nlohmann::json> list_grants(const approvals::Identity& who) const;
   Result<nlohmann::json> revoke(const nlohmann::json& request, const approvals::Identity& who);
   Result<nlohmann::json> reopen(const nlohmann::json& request, const approvals::Identity& who);
+  // Why a name grant `candidate` would not fit beside the tenant's other
+  // grants of the name (their ports together past one kernel value), or "".
+  std::string name_ports_overflow(const approvals::Grant& candidate) const;
   Result<nlohmann::json> add_grant(const nlohmann::json& request, const approvals::Identity& who);
   Result<nlohmann::json> query_audit(const nlohmann::json& request, const approvals::Identity& who) const;
   bool may(const approvals::Identity& who, approvals::Role role, const std::string& tenant) const {

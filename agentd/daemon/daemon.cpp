@@ -312,7 +312,7 @@ Status Daemon::start_dns(sd_event* loop) {
           if (!granted) return std::nullopt;
           return DnsLearning::GrantedName{granted->explanation, granted->until_ns, granted->ports};
         });
-    approvals_->on_name_grant_ended([this] { dns_learning_->revalidate(); });
+    approvals_->on_name_grants_changed([this] { dns_learning_->revalidate(); });
   }
   if (!no_upstream.empty()) dns_learning_->set_upstream("", no_upstream);
   dns_learning_->adopt(options_.state_dir / "learned.json");
@@ -716,7 +716,12 @@ void Daemon::diff_policy(api::Reply reply, const approvals::Identity& who) {
                                     {"grants", approvals::review_grants_json(*loaded.policy, grants, agents)}});
       },
       [this, answer, reply, who] {
-        // A viewer of some tenants sees those tenants' changes only.
+        // A viewer of some tenants sees those tenants' changes only, and
+        // no other tenant's file in the errors of a dir that does not validate.
+        if (approvals_ && !answer->value("ok", false) && !approvals_->views_all(who))
+          *answer = api::error_response(
+              "the policy dir does not validate; its errors name files of tenants your role does not cover "
+              "(agentctl policy validate on the dir, by an operator of every tenant, shows them)");
         if (approvals_ && answer->contains("result") && (*answer)["result"].contains("changes")) {
           json kept = json::array();
           for (auto& c : (*answer)["result"]["changes"])

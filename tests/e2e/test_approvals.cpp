@@ -105,6 +105,14 @@ TEST_CASE("approvals reopen takes an answer back: a grant closes at once and a d
   auto audited = agentctl_json(world, {"audit", "--decision", "reopened"});
   REQUIRE(audited.is_array());
   CHECK(audited.size() == 2);
+
+  // Nothing to reopen while something else opens it: a team's grant.
+  const std::string dest_text = std::string(kDest) + ":" + std::to_string(kPort);
+  REQUIRE(agentctl_json(world, {"grants", "add", "--agent", "acme/eng/coder-9", "--dest", dest_text, "--scope", "team"})
+              .is_object());
+  auto open = world.agentctl({"approvals", "reopen", id});
+  CHECK(open.exit_code == 1);
+  CHECK(open.err.find("it is open now: allowed by grant") != std::string::npos);
   auto unknown = world.agentctl({"approvals", "reopen", "987654"});
   CHECK(unknown.exit_code == 1);
   CHECK(unknown.err.find("no request 987654") != std::string::npos);

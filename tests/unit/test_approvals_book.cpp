@@ -309,6 +309,8 @@ TEST_CASE("reopen takes an answer back: pending again with a deny's silence over
     const uint64_t id = book.note_denial(denial("acme/eng/a", 80, t0), settings).request->id;
     REQUIRE(book.decide(id, Decision{false}, "root (uid 0)", t0 + 1s, settings));
     CHECK(book.note_denial(denial("acme/eng/a", 80, t0 + 2s), settings).what == Book::Noted::silenced);
+    REQUIRE(book.silenced(denial("acme/eng/a", 80, t0).target, t0 + 2s) != nullptr);
+    CHECK(book.silenced(denial("acme/eng/a", 443, t0).target, t0 + 2s) == nullptr);
     auto reopened = book.reopen(id, t0 + 3s, settings);
     REQUIRE(reopened);
     CHECK_FALSE(reopened->revoked);
@@ -390,6 +392,8 @@ TEST_CASE("a name request's grant may open some ports only, an address request's
   old.erase("ports");
   CHECK(grant_from_json(old)->opens() == "every port");
   old["ports"] = "443-80";
+  CHECK_FALSE(grant_from_json(old));
+  old["ports"] = nlohmann::json::array({443});  // not a port list: refused, never read as every port
   CHECK_FALSE(grant_from_json(old));
 
   const uint64_t address = book.note_denial(denial("acme/eng/a", 80, t0), settings).request->id;

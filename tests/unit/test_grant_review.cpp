@@ -55,34 +55,38 @@ Grant name_grant(Scope scope, const std::string& subject, const std::string& nam
 
 TEST_CASE("a grant the candidate denies outright is revoked on apply, naming the deny") {
   const auto set = policy::load(kCandidate);
-  auto review = review_grant(set, address_grant(Scope::agent, "acme/eng/a", "203.0.113.5", 80), {});
+  auto review = GrantJudge(set).review(address_grant(Scope::agent, "acme/eng/a", "203.0.113.5", 80), {});
   CHECK(review.fate == GrantFate::revoked);
   CHECK(review.why.find("denied by") != std::string::npos);
-  CHECK(review_grant(set, name_grant(Scope::agent, "acme/eng/a", "evil.example.test"), {}).fate == GrantFate::revoked);
+  CHECK(GrantJudge(set).review(name_grant(Scope::agent, "acme/eng/a", "evil.example.test"), {}).fate == GrantFate::revoked);
   // A team grant: revoked only when the deny covers every sandbox it covers.
   const Grant team = address_grant(Scope::team, "acme/eng", "203.0.113.5", 80);
-  CHECK(review_grant(set, team, {agent("acme/eng/a"), agent("acme/eng/b")}).fate == GrantFate::revoked);
-  CHECK(review_grant(set, team, {}).fate == GrantFate::kept);  // no sandbox to judge it by
+  CHECK(GrantJudge(set).review(team, {agent("acme/eng/a"), agent("acme/eng/b")}).fate == GrantFate::revoked);
+  CHECK(GrantJudge(set).review(team, {}).fate == GrantFate::kept);  // no sandbox to judge it by
   const Grant tenant = address_grant(Scope::tenant, "acme", "203.0.113.5", 80);
-  CHECK(review_grant(set, tenant, {agent("acme/eng/a"), agent("acme/ops/x")}).fate == GrantFate::kept);
+  CHECK(GrantJudge(set).review(tenant, {agent("acme/eng/a"), agent("acme/ops/x")}).fate == GrantFate::kept);
 }
 
-TEST_CASE("a grant the candidate's rules allow in full is redundant, one they allow in part is kept") {
+TEST_CASE("a grant the candidate's rules allow in full is redundant, one they allow in part is kept or shadowed") {
   const auto set = policy::load(kCandidate);
-  auto review = review_grant(set, address_grant(Scope::agent, "acme/eng/a", "198.51.100.20", 443), {});
+  auto review = GrantJudge(set).review(address_grant(Scope::agent, "acme/eng/a", "198.51.100.20", 443), {});
   CHECK(review.fate == GrantFate::redundant);
   CHECK(review.why.find("allowed by") != std::string::npos);
-  CHECK(review_grant(set, address_grant(Scope::agent, "acme/eng/a", "198.51.100.20", 80), {}).fate == GrantFate::kept);
-  CHECK(review_grant(set, address_grant(Scope::agent, "acme/ops/x", "198.51.100.20", 443), {}).fate == GrantFate::kept);
+  CHECK(GrantJudge(set).review(address_grant(Scope::agent, "acme/eng/a", "198.51.100.20", 80), {}).fate == GrantFate::kept);
+  CHECK(GrantJudge(set).review(address_grant(Scope::agent, "acme/ops/x", "198.51.100.20", 443), {}).fate == GrantFate::kept);
   // A name: its ports, over TCP and UDP, all inside the rules' ports.
-  CHECK(review_grant(set, name_grant(Scope::agent, "acme/eng/a", "files.example.test", {{443, 443}, {8050, 8060}}), {})
+  CHECK(GrantJudge(set).review(name_grant(Scope::agent, "acme/eng/a", "files.example.test", {{443, 443}, {8050, 8060}}), {})
             .fate == GrantFate::redundant);
-  CHECK(review_grant(set, name_grant(Scope::agent, "acme/eng/a", "files.example.test", {{443, 444}}), {}).fate ==
-        GrantFate::kept);
-  CHECK(review_grant(set, name_grant(Scope::agent, "acme/eng/a", "files.example.test"), {}).fate == GrantFate::kept);
-  CHECK(review_grant(set, name_grant(Scope::agent, "acme/eng/a", "tcp-only.example.test", {{443, 443}}), {}).fate ==
-        GrantFate::kept);
-  CHECK(review_grant(set, name_grant(Scope::agent, "acme/eng/a", "other.example.test"), {}).fate == GrantFate::kept);
+  // A rule now decides the name on fewer ports than the grant opens: the
+  // rule's ports win (the grant is not consulted), the others close.
+  auto narrowed = GrantJudge(set).review(name_grant(Scope::agent, "acme/eng/a", "files.example.test", {{443, 444}}), {});
+  CHECK(narrowed.fate == GrantFate::shadowed);
+  CHECK(narrowed.why.find("its ports win") != std::string::npos);
+  CHECK(GrantJudge(set).review(name_grant(Scope::agent, "acme/eng/a", "files.example.test"), {}).fate ==
+        GrantFate::shadowed);
+  CHECK(GrantJudge(set).review(name_grant(Scope::agent, "acme/eng/a", "tcp-only.example.test", {{443, 443}}), {}).fate ==
+        GrantFate::shadowed);
+  CHECK(GrantJudge(set).review(name_grant(Scope::agent, "acme/eng/a", "other.example.test"), {}).fate == GrantFate::kept);
   // The JSON policy diff answers with leaves out what stays as it is.
   const auto listed = review_grants_json(
       set, {address_grant(Scope::agent, "acme/eng/a", "198.51.100.20", 443), name_grant(Scope::agent, "acme/eng/a", "x.test")},
