@@ -51,6 +51,8 @@ int approvals_answer(const Globals& g, uint64_t id, bool allow, const std::strin
 int approvals_answer_all(const Globals& g, const AgentFilter& filter, bool allow, const std::string& scope,
                          const std::string& duration, bool always, const std::string& ports = "");
 int approvals_reopen(const Globals& g, uint64_t id);
+// Completion candidates from the daemon (commands_complete.cpp).
+int complete(const Globals& g, const std::string& what);
 int grants_list(const Globals& g);
 int grants_revoke(const Globals& g, uint64_t id);
 // The standing grants of one tenant (--tenant, or the only one with any)

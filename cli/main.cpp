@@ -127,6 +127,13 @@ int main(int argc, char** argv) {
 
   add_approval_commands(app, g, add_output, code);
 
+  // For the shell completions only (no group: left out of --help).
+  auto* complete = app.add_subcommand("complete", "candidates for shell completion, one a line, from the daemon");
+  complete->group("");
+  std::string complete_what;
+  complete->add_option("what", complete_what, "pending, decided, grants, agents or tenants")->required();
+  complete->callback([&] { code = agentctl::complete(g, complete_what); });
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -3,26 +3,37 @@ _agentctl() {
   local cur prev words cword
   _init_completion || return
 
-  # The subcommand path so far (run, policy explain, sandbox adopt, ...).
-  local i path=""
+  # The subcommand path so far (run, policy explain, sandbox adopt, ...),
+  # and the socket named on the line (for the daemon's candidates).
+  local i path="" socket=""
   for ((i = 1; i < cword; i++)); do
     case "${words[i]}" in
       --) [[ $path == run ]] && { _command_offset $((i + 1)); return; } ;;
-      --socket | --agent | --user | --dest | --policy-dir | --cgroup | -o | --output) ((i++)) ;;
+      --socket) socket=${words[i + 1]}; ((i++)) ;;
+      # Options that take a value: the value is no subcommand.
+      --agent | --user | --dest | --policy-dir | --cgroup | -o | --output | --scope | --for | --state | --since | \
+        --decision | --limit | --tenant | --expand | --ports | --interval | -d | --iterations | -n | --sandboxes | \
+        --container | --engine | --sni) ((i++)) ;;
       -*) ;;
-      --scope | --for | --state | --since | --decision | --limit) ((i++)) ;;
       *) [[ $path == "" || $path == policy || $path == sandbox || $path == approvals || $path == grants ]] &&
         path="${path:+$path }${words[i]}" ;;
     esac
   done
+  # Request ids, grant ids, agents and tenants from the running daemon
+  # (agentctl complete prints nothing when it cannot ask).
+  _agentctl_daemon() { agentctl ${socket:+--socket "$socket"} complete "$1" 2>/dev/null; }
 
   case "$prev" in
     --socket) _filedir sock; return ;;
+    --agent) COMPREPLY=($(compgen -W "$(_agentctl_daemon agents)" -- "$cur")); return ;;
+    --tenant) COMPREPLY=($(compgen -W "$(_agentctl_daemon tenants)" -- "$cur")); return ;;
+    --expand) COMPREPLY=($(compgen -W "$(_agentctl_daemon agents)" -- "$cur")); return ;;
     --policy-dir) _filedir -d; return ;;
     --cgroup) _filedir -d; return ;;
     --user) COMPREPLY=($(compgen -u -- "$cur")); return ;;
     -o | --output) COMPREPLY=($(compgen -W "table json" -- "$cur")); return ;;
-    --agent | --tenant | --dest | --for | --since | --limit | --ports) return ;;
+    --dest | --for | --since | --limit | --ports | --interval | -d | --iterations | -n | --sandboxes | --sni | \
+      --container) return ;;
     --scope) COMPREPLY=($(compgen -W "agent team tenant" -- "$cur")); return ;;
     --state) COMPREPLY=($(compgen -W "pending approved denied expired all" -- "$cur")); return ;;
     --decision) COMPREPLY=($(compgen -W "deny approved denied allow expired revoked reopened loaded refused created adopted retired" -- "$cur")); return ;;
@@ -53,7 +64,8 @@ _agentctl() {
         _filedir '@(yaml|yml)'
         return
       fi ;;
-    "policy explain") words_for="--agent --dest --inbound --policy-dir -o --output" ;;
+    "policy explain") words_for="--agent --dest --inbound --sni --policy-dir -o --output" ;;
+    oci-hook) words_for="" ;;
     status) words_for="--sandboxes -o --output" ;;
     "policy apply" | "sandbox list") words_for="-o --output" ;;
     sandbox) words_for="list profile adopt remove" ;;
@@ -65,6 +77,14 @@ _agentctl() {
     "sandbox remove") words_for="--agent" ;;
     "sandbox profile") words_for="--agent --policy-dir -o --output" ;;
   esac
+  # An id where the command takes one.
+  if [[ $cur != -* ]]; then
+    case "$path" in
+      "approvals approve" | "approvals deny") COMPREPLY=($(compgen -W "$(_agentctl_daemon pending)" -- "$cur")); return ;;
+      "approvals reopen") COMPREPLY=($(compgen -W "$(_agentctl_daemon decided)" -- "$cur")); return ;;
+      "grants revoke") COMPREPLY=($(compgen -W "$(_agentctl_daemon grants)" -- "$cur")); return ;;
+    esac
+  fi
   COMPREPLY=($(compgen -W "$words_for --help" -- "$cur"))
 }
 complete -F _agentctl agentctl
