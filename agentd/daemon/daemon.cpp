@@ -858,9 +858,9 @@ void Daemon::handle(const json& request, const api::Peer& peer, api::Reply reply
     // (default kStatusSandboxes), sandbox.list gives them all.
     auto listed = api::optional_number(request, "sandboxes", 0, AGENTD_MAX_SANDBOXES);
     if (!listed) return answer(listed.error());
-    return reply.send(api::ok_response(status(listed->value_or(kStatusSandboxes))));
+    return reply.send(api::ok_response(status(listed->value_or(kStatusSandboxes), shown_to(who))));
   }
-  if (method == "sandbox.list") return reply.send(api::ok_response(sandboxes_json()));
+  if (method == "sandbox.list") return reply.send(api::ok_response(sandboxes_json(SIZE_MAX, shown_to(who))));
   auto unknown_tenant = api::optional_bool(request, "unknown_tenant");
   if (!unknown_tenant) return answer(unknown_tenant.error());
   const bool any_tenant = unknown_tenant->value_or(false);
@@ -1063,10 +1063,33 @@ Daemon::RecordTotals Daemon::record_totals() const {
   return total;
 }
 
-json Daemon::sandboxes_json(size_t listed) const {
+// The approvals' status, without what names other tenants' sandboxes.
+json Daemon::approvals_status(const TenantShown& shown) const {
+  if (!approvals_) return nullptr;
+  json status = approvals_->status();
+  if (!shown) return status;
+  auto keep_shown = [&](json& by_name) {
+    json kept = json::object();
+    for (auto& [name, value] : by_name.items())
+      if (shown(name.substr(0, name.find('/')))) kept[name] = std::move(value);
+    by_name = std::move(kept);
+  };
+  if (status.contains("pending_by_sandbox")) keep_shown(status["pending_by_sandbox"]);
+  if (status.contains("grant_limit") && status["grant_limit"].contains("by_tenant"))
+    keep_shown(status["grant_limit"]["by_tenant"]);
+  return status;
+}
+
+Daemon::TenantShown Daemon::shown_to(const approvals::Identity& who) const {
+  if (!approvals_ || approvals_->views_all(who)) return {};
+  return [this, who](const std::string& tenant) { return approvals_->may_view(who, tenant); };
+}
+
+json Daemon::sandboxes_json(size_t listed, const TenantShown& shown) const {
   json list = json::array();
   for (const auto& [slot, s] : registry_.all()) {
     if (list.size() >= listed) break;
+    if (shown && !shown(s.agent.tenant)) continue;
     json item = sandbox_to_json(s);
     auto counters = maps_->counters(slot);
     item["allowed"] = counters ? counters->allowed : 0;
@@ -1103,7 +1126,7 @@ json Daemon::sandboxes_json(size_t listed) const {
   return list;
 }
 
-json Daemon::dns_status(size_t listed) const {
+json Daemon::dns_status(size_t listed, const TenantShown& shown) const {
   if (!dns_learning_ || !dns_proxy_) return {{"enabled", false}};
   json dns = dns_learning_->to_json();
   const auto& c = dns_proxy_->counters();
@@ -1134,6 +1157,7 @@ json Daemon::dns_status(size_t listed) const {
   const auto& use = dns_proxy_->sandbox_use();
   for (const auto& [slot, s] : registry_.all()) {
     if (sandboxes.size() >= listed) break;
+    if (shown && !shown(s.agent.tenant)) continue;
     json item = dns_learning_->slot_json(slot);
     item["agent"] = s.agent.str();
     item["slot"] = slot;
@@ -1153,12 +1177,13 @@ json Daemon::dns_status(size_t listed) const {
   return dns;
 }
 
-json Daemon::status(size_t listed) const {
+json Daemon::status(size_t listed, const TenantShown& shown) const {
   const auto* policy = applier_->policy();
   json tenants = json::array();
   if (policy) {
     for (const auto& t : policy->tenants())
-      tenants.push_back({{"tenant", t.tenant}, {"file", t.file}, {"rules", t.rules.size()},
+      if (!shown || shown(t.tenant))
+        tenants.push_back({{"tenant", t.tenant}, {"file", t.file}, {"rules", t.rules.size()},
                          {"inference", t.inference.size()}});
   }
   const RecordTotals totals = record_totals();
@@ -1202,11 +1227,15 @@ json Daemon::status(size_t listed) const {
           {"compile_ms", applier_->largest_write().compile_ms},
           {"write_ms", applier_->largest_write().write_ms}}},
         {"tenants", tenants}}},
-      {"sandboxes", sandboxes_json(listed)},
-      {"sandbox_count", registry_.all().size()},
+      {"sandboxes", sandboxes_json(listed, shown)},
+      {"sandbox_count", shown ? static_cast<size_t>(std::count_if(registry_.all().begin(), registry_.all().end(),
+                                                                  [&](const auto& entry) {
+                                                                    return shown(entry.second.agent.tenant);
+                                                                  }))
+                              : registry_.all().size()},
       {"kernel", {{"features", features_.to_json()}, {"enforcement", enforcer_->to_json()}}},
-      {"dns", dns_status(listed)},
-      {"approvals", approvals_ ? approvals_->status() : json(nullptr)},
+      {"dns", dns_status(listed, shown)},
+      {"approvals", approvals_status(shown)},
       {"control", control_status()},
       {"events",
        {{"received", events_received_},

@@ -112,9 +112,15 @@ class Daemon {
   static constexpr size_t kStatusSandboxes = 100;
   // `listed`: how many sandboxes (by slot) status details, in `sandboxes`
   // and `dns.sandboxes`; the counts and totals always cover them all.
-  nlohmann::json status(size_t listed = SIZE_MAX) const;
-  nlohmann::json dns_status(size_t listed = SIZE_MAX) const;
-  nlohmann::json sandboxes_json(size_t listed = SIZE_MAX) const;
+  // Which tenants a caller may see (a viewer of some tenants sees their
+  // sandboxes and files only); empty: every tenant (metrics, logs).
+  using TenantShown = std::function<bool(const std::string& tenant)>;
+  // What `who` may see; empty when that is every tenant.
+  TenantShown shown_to(const approvals::Identity& who) const;
+  nlohmann::json approvals_status(const TenantShown& shown) const;
+  nlohmann::json status(size_t listed = SIZE_MAX, const TenantShown& shown = {}) const;
+  nlohmann::json dns_status(size_t listed = SIZE_MAX, const TenantShown& shown = {}) const;
+  nlohmann::json sandboxes_json(size_t listed = SIZE_MAX, const TenantShown& shown = {}) const;
   struct RecordTotals {
     uint64_t suppressed = 0, held = 0, dropped = 0;
   };

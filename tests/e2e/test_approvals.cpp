@@ -411,6 +411,17 @@ TEST_CASE("operators are authorised per tenant from their uid and groups", "[ker
   // The approver's role holds for acme only: it does not see globex.
   auto approver_list = as(approver, {approvers, socket_group}, {"approvals", "list", "-o", "json"});
   CHECK(approver_list.out.find("globex") == std::string::npos);
+  // Nor its sandboxes, their DNS or its policy file, in status or sandbox list.
+  for (const std::vector<std::string>& read : {std::vector<std::string>{"status", "-o", "json"},
+                                               std::vector<std::string>{"sandbox", "list", "-o", "json"}}) {
+    auto seen = as(approver, {approvers, socket_group}, read);
+    INFO(seen.describe());
+    CHECK(seen.exit_code == 0);
+    CHECK(seen.out.find("acme/eng/coder-1") != std::string::npos);
+    CHECK(seen.out.find("globex") == std::string::npos);
+  }
+  auto everything = as(viewer, {socket_group}, {"sandbox", "list", "-o", "json"});
+  CHECK(everything.out.find("globex/eng/bot") != std::string::npos);  // a viewer of every tenant
   // Admin work needs an admin.
   CHECK(as(approver, {approvers, socket_group}, {"policy", "apply"}).exit_code == 1);
   // In the socket's group but with no role: not served.
