@@ -8,10 +8,12 @@
 //   dnsprobe record ADDR PORT FILE     a UDP "resolver" that appends each
 //       query it receives to FILE as a line "SOURCEPORT HEX" and answers it with an
 //       empty NOERROR response, until SIGTERM
-//   dnsprobe hold ADDR PORT COUNT SECONDS    open COUNT TCP connections
-//       and hold them, sending nothing, for SECONDS; print how many were
-//       opened, how many the server closed within a second ("at_once"),
-//       how many later ("later"), how many were still open at the end
+//   dnsprobe hold ADDR PORT COUNT SECONDS [until-closed]    open COUNT TCP
+//       connections and hold them, sending nothing, for SECONDS (with
+//       until-closed: at most, ending once the server closed them all);
+//       print how many were opened, how many the server closed within a
+//       second ("at_once"), how many later ("later"), how many were still
+//       open at the end
 //   dnsprobe pipeline ADDR PORT NAME SECONDS    one TCP connection: write
 //       queries for NAME as fast as the socket takes them, never reading an
 //       answer, for up to SECONDS; print how many were sent and whether (and
@@ -136,7 +138,7 @@ bool closed_by_peer(int fd) {
   return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
 }
 
-int hold(const std::string& addr, int port, int count, int seconds) {
+int hold(const std::string& addr, int port, int count, int seconds, bool until_closed) {
   sockaddr_storage to{};
   socklen_t to_len = 0;
   if (!parse_address(addr, port, to, to_len) || count < 1) return 2;
@@ -172,8 +174,12 @@ int hold(const std::string& addr, int port, int count, int seconds) {
   const auto held_from = std::chrono::steady_clock::now();
   std::vector<double> closed_after(fds.size(), -1);
   while (seconds_since(held_from) < seconds) {
-    for (size_t i = 0; i < fds.size(); ++i)
+    size_t still_open = 0;
+    for (size_t i = 0; i < fds.size(); ++i) {
       if (closed_after[i] < 0 && closed_by_peer(fds[i])) closed_after[i] = seconds_since(held_from);
+      still_open += closed_after[i] < 0;
+    }
+    if (until_closed && still_open == 0) break;
     usleep(20'000);
   }
   int at_once = 0, later = 0, open = 0;
@@ -505,7 +511,8 @@ int main(int argc, char** argv) {
   const std::string cmd = argc > 1 ? argv[1] : "";
   if (cmd == "hostile" && argc == 5) return hostile(argv[2], std::atoi(argv[3]), argv[4]);
   if (cmd == "record" && argc == 5) return record(argv[2], std::atoi(argv[3]), argv[4]);
-  if (cmd == "hold" && argc == 6) return hold(argv[2], std::atoi(argv[3]), std::atoi(argv[4]), std::atoi(argv[5]));
+  if (cmd == "hold" && (argc == 6 || (argc == 7 && std::string(argv[6]) == "until-closed")))
+    return hold(argv[2], std::atoi(argv[3]), std::atoi(argv[4]), std::atoi(argv[5]), argc == 7);
   if (cmd == "udpflood" && (argc == 6 || argc == 7))
     return udpflood(argv[2], std::atoi(argv[3]), argv[4], std::atoi(argv[5]), argc == 7 ? std::atoi(argv[6]) : 0);
   if (cmd == "silent" && argc == 6) return silent(argv[2], std::atoi(argv[3]), argv[4], argv[5]);
