@@ -217,14 +217,40 @@ struct agentd_record_budget {
 	__u64 held;   /* held back since the sandbox's last record */
 };
 
-/* Per-socket storage: the sandbox the socket was created in, and the DNS
- * server it last asked (to give replies that source back). */
+/* What allowed a socket's traffic, for the bytes each sandbox sends and
+ * receives (agentd_traffic): the tenant's inference endpoints, a CIDR rule,
+ * a name (addresses learned from a host rule), or anything else (an
+ * operator's grant, the DNS proxy, loopback, answers to a peer let in). */
+enum agentd_traffic_class {
+	AGENTD_TRAFFIC_OTHER = 0,
+	AGENTD_TRAFFIC_INFERENCE = 1,
+	AGENTD_TRAFFIC_RULE = 2,
+	AGENTD_TRAFFIC_NAME = 3,
+	AGENTD_TRAFFIC_CLASSES = 4,
+};
+
+/* Per-socket storage: the sandbox the socket was created in, the DNS
+ * server it last asked (to give replies that source back), and what
+ * allowed its last connect or send. */
 struct agentd_sock_info {
 	__u32 slot;
-	__u32 dns_family; /* AGENTD_FAMILY_*, 0: no DNS query redirected */
+	__u16 dns_family; /* AGENTD_FAMILY_*, 0: no DNS query redirected */
+	__u8 traffic;     /* enum agentd_traffic_class (0 in storage made before it existed) */
+	__u8 _pad;
 	__u8 dns_addr[16];
 	__u16 dns_port;   /* network order */
 	__u16 generation; /* the slot's, when the socket was made (AGENTD_SANDBOX_GEN_SHIFT) */
+};
+
+/* Bytes and packets of one sandbox's sockets, by traffic class, as the
+ * cgroup's skb programs see them (IP packets, headers included; a GSO or
+ * GRO batch is one packet). Counted with atomic adds in one shared array
+ * (16,384 slots x 80 bytes), not per CPU. */
+struct agentd_traffic {
+	__u64 sent_bytes[AGENTD_TRAFFIC_CLASSES];
+	__u64 received_bytes[AGENTD_TRAFFIC_CLASSES];
+	__u64 sent_packets;
+	__u64 received_packets;
 };
 
 /* The DNS proxy's settings (one entry). */
@@ -404,6 +430,7 @@ static_assert(sizeof(struct agentd_counters) == 24, "counters layout");
 static_assert(sizeof(struct agentd_name_key) == 256, "name key layout");
 static_assert(sizeof(struct agentd_name_sock) == 56, "name sock layout");
 static_assert(sizeof(struct agentd_name_counts) == 24, "name counts layout");
+static_assert(sizeof(struct agentd_traffic) == 80, "traffic layout");
 static_assert(sizeof(struct agentd_name_event) == 104 + 8 + AGENTD_NAME_MAX, "name event layout");
 static_assert(sizeof(struct agentd_dns6_port) == 4, "dns6 port layout");
 static_assert(sizeof(struct agentd_dnsns_key) == 16, "dns netns key layout");
@@ -425,6 +452,7 @@ _Static_assert(sizeof(struct agentd_counters) == 24, "counters layout");
 _Static_assert(sizeof(struct agentd_name_key) == 256, "name key layout");
 _Static_assert(sizeof(struct agentd_name_sock) == 56, "name sock layout");
 _Static_assert(sizeof(struct agentd_name_counts) == 24, "name counts layout");
+_Static_assert(sizeof(struct agentd_traffic) == 80, "traffic layout");
 _Static_assert(sizeof(struct agentd_name_event) == 104 + 8 + AGENTD_NAME_MAX, "name event layout");
 _Static_assert(sizeof(struct agentd_ratelimit_key) == 28, "rate limit key layout");
 _Static_assert(sizeof(struct agentd_ratelimit_value) == 24, "rate limit value layout");

@@ -169,7 +169,11 @@ int agentd_setsockopt(struct bpf_sockopt *ctx)
 SEC("cgroup_skb/egress")
 int agentd_packet_egress(struct __sk_buff *skb)
 {
-	return judge_packet_egress(skb);
+	int verdict = judge_packet_egress(skb);
+
+	if (verdict == VERDICT_ALLOW)
+		count_traffic(skb, 1);
+	return verdict;
 }
 
 /* Name-allowed connections: into the sockhash when established, out once
@@ -192,5 +196,9 @@ int agentd_first_bytes(struct sk_msg_md *msg)
 SEC("cgroup_skb/ingress")
 int agentd_packet_ingress(struct __sk_buff *skb)
 {
-	return judge_packet_ingress(skb);
+	int verdict = judge_packet_ingress(skb);
+
+	if (verdict == VERDICT_ALLOW)
+		count_traffic(skb, 0);
+	return verdict;
 }

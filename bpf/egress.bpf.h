@@ -436,7 +436,7 @@ static __always_inline int binds_foreign_source(void *ctx, const struct destinat
  * learns the host's addresses).
  */
 static __always_inline int host_address_allowed(__u32 slot, __u32 class_id, const struct destination *dest,
-						struct agentd_verdict *verdict, __u8 *reason)
+						struct agentd_verdict *verdict, __u8 *reason, __u8 *traffic)
 {
 	__u8 loopback[16] = {};
 
@@ -447,28 +447,53 @@ static __always_inline int host_address_allowed(__u32 slot, __u32 class_id, cons
 		loopback[15] = 1;
 	}
 	*verdict = judge_rules(class_id, dest->family, loopback, dest->port, dest->proto_bit);
-	if (verdict->action == AGENTD_ACTION_ALLOW || verdict->action == AGENTD_ACTION_INFERENCE)
+	if (verdict->action == AGENTD_ACTION_ALLOW || verdict->action == AGENTD_ACTION_INFERENCE) {
+		*traffic = AGENTD_TRAFFIC_RULE;
 		return 1;
+	}
 	if (verdict->action == AGENTD_ACTION_DENY) {
 		*reason = AGENTD_REASON_DENY_RULE;
 		return 0;
 	}
 	*reason = AGENTD_REASON_HOST_ADDRESS;
+	*traffic = AGENTD_TRAFFIC_OTHER;
 	return judge_granted(slot, dest->family, dest->addr, dest->port, dest->proto_bit);
 }
 
+/* The traffic class of what allowed it (enum agentd_traffic_class). */
+static __always_inline __u8 traffic_of(const struct agentd_verdict *verdict, __u8 otherwise)
+{
+	return verdict->action == AGENTD_ACTION_INFERENCE ? AGENTD_TRAFFIC_INFERENCE : otherwise;
+}
+
 static __always_inline int egress_allowed(__u32 slot, __u32 class_id, const struct destination *dest,
-					  struct agentd_verdict *verdict, __u8 *reason, __u8 *verify)
+					  struct agentd_verdict *verdict, __u8 *reason, __u8 *verify, __u8 *traffic)
 {
 	*verdict = judge_rules(class_id, dest->family, dest->addr, dest->port, dest->proto_bit);
-	if (verdict->action == AGENTD_ACTION_ALLOW || verdict->action == AGENTD_ACTION_INFERENCE)
+	if (verdict->action == AGENTD_ACTION_ALLOW || verdict->action == AGENTD_ACTION_INFERENCE) {
+		*traffic = traffic_of(verdict, AGENTD_TRAFFIC_RULE);
 		return 1;
+	}
 	if (verdict->action == AGENTD_ACTION_DENY) {
 		*reason = AGENTD_REASON_DENY_RULE;
 		return 0;
 	}
-	return judge_learned(slot, dest, verdict, reason, verify) ||
-	       judge_granted(slot, dest->family, dest->addr, dest->port, dest->proto_bit);
+	if (judge_learned(slot, dest, verdict, reason, verify)) {
+		*traffic = traffic_of(verdict, AGENTD_TRAFFIC_NAME);
+		return 1;
+	}
+	*traffic = AGENTD_TRAFFIC_OTHER;
+	return judge_granted(slot, dest->family, dest->addr, dest->port, dest->proto_bit);
+}
+
+/* What allowed the socket's latest connect or send: the class its bytes
+ * count under (packet_path.bpf.h, inbound.bpf.h). */
+static __always_inline void note_traffic(struct bpf_sock *sk, __u8 traffic)
+{
+	struct agentd_sock_info *info = bpf_sk_storage_get(&agentd_socks, sk, 0, 0);
+
+	if (info)
+		info->traffic = traffic;
 }
 
 /*
@@ -499,7 +524,7 @@ static __always_inline int judge_egress(struct bpf_sock_addr *ctx, __u8 hook,
 {
 	struct agentd_sandbox_state *state;
 	struct agentd_verdict verdict = { 0, AGENTD_RANGE_NONE };
-	__u8 reason = AGENTD_REASON_NO_RULE, verify = AGENTD_VERIFY_OFF;
+	__u8 reason = AGENTD_REASON_NO_RULE, verify = AGENTD_VERIFY_OFF, traffic = AGENTD_TRAFFIC_OTHER;
 	__u32 slot, class_id = AGENTD_CLASS_EMPTY;
 	struct bpf_sock *sk = ctx->sk;
 
@@ -516,22 +541,25 @@ static __always_inline int judge_egress(struct bpf_sock_addr *ctx, __u8 hook,
 		goto deny;
 	switch (aims_at_proxy(dest, slot)) {
 	case PROXY_OWN:
+		note_traffic(sk, AGENTD_TRAFFIC_OTHER);
 		count(slot, 1);
 		return VERDICT_ALLOW;
 	case PROXY_OTHER:
 		return deny_egress(ctx, hook, slot, class_id, AGENTD_REASON_PROXY_SPOOF, AGENTD_RANGE_NONE, dest);
 	}
-	if (is_host_address(ctx, dest) ? host_address_allowed(slot, class_id, dest, &verdict, &reason)
-				       : egress_allowed(slot, class_id, dest, &verdict, &reason, &verify)) {
+	if (is_host_address(ctx, dest) ? host_address_allowed(slot, class_id, dest, &verdict, &reason, &traffic)
+				       : egress_allowed(slot, class_id, dest, &verdict, &reason, &verify, &traffic)) {
 		/* Allowed only by a name: the connection must show it (name_check.bpf.h). */
 		if (verify == AGENTD_VERIFY_OFF)
 			expect_no_name(sk, dest);
 		else if (!expect_name(sk, slot, dest, verify, verdict.index, &reason))
 			goto deny;
+		note_traffic(sk, traffic);
 		count(slot, 1);
 		return VERDICT_ALLOW;
 	}
 	if (answers_inbound_peer(sk, class_id, dest, reason)) {
+		note_traffic(sk, AGENTD_TRAFFIC_OTHER);
 		count(slot, 1);
 		return VERDICT_ALLOW;
 	}

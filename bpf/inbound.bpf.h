@@ -83,6 +83,7 @@ static __always_inline int judge_packet_ingress(struct __sk_buff *skb)
 	struct agentd_verdict verdict;
 	struct bpf_sock *sk = skb->sk;
 	__u8 reason = AGENTD_REASON_NO_RULE, verify = AGENTD_VERIFY_OFF; /* a reply is not verified */
+	__u8 traffic;
 	__u32 slot, class_id;
 	__u16 local_port;
 	int udp;
@@ -123,7 +124,7 @@ static __always_inline int judge_packet_ingress(struct __sk_buff *skb)
 	if (judge_granted(slot, peer.family | AGENTD_FAMILY_INBOUND, peer.addr, local_port, peer.proto_bit))
 		return VERDICT_ALLOW;
 	/* A reply: from a host and port the sandbox may send to. */
-	if (udp && peer.port && egress_allowed(slot, class_id, &peer, &verdict, &reason, &verify))
+	if (udp && peer.port && egress_allowed(slot, class_id, &peer, &verdict, &reason, &verify, &traffic))
 		return VERDICT_ALLOW;
 	return drop_inbound(slot, class_id, reason, AGENTD_RANGE_NONE, &peer, local_port);
 }

@@ -216,5 +216,14 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } agentd_namecnt SEC(".maps");
 
+/* Bytes and packets per sandbox slot and traffic class (agentd_abi.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, AGENTD_MAX_SANDBOXES);
+	__type(key, __u32);
+	__type(value, struct agentd_traffic);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} agentd_traffic SEC(".maps");
+
 
 #endif /* AGENTD_MAPS_BPF_H */

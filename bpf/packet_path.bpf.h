@@ -90,6 +90,43 @@ static __always_inline __u32 packet_slot(struct __sk_buff *skb)
 	return info ? remembered_slot(info) : AGENTD_SLOT_UNKNOWN;
 }
 
+/*
+ * A packet of a sandbox's socket that the walls let through, counted for
+ * its sandbox under the class of what allowed the socket's latest connect
+ * or send. Sockets without storage (an accepted connection's child) and
+ * retired sandboxes' sockets count nowhere.
+ */
+static __always_inline void count_traffic(struct __sk_buff *skb, int sent)
+{
+	struct bpf_sock *sk = skb->sk;
+	struct agentd_sock_info *info;
+	struct agentd_traffic *t;
+	__u32 slot, traffic;
+
+	if (!sk)
+		return;
+	sk = bpf_sk_fullsock(sk);
+	if (!sk)
+		return;
+	info = bpf_sk_storage_get(&agentd_socks, sk, 0, 0);
+	if (!info)
+		return;
+	slot = remembered_slot(info);
+	if (slot == AGENTD_SLOT_UNKNOWN)
+		return;
+	t = bpf_map_lookup_elem(&agentd_traffic, &slot);
+	if (!t)
+		return;
+	traffic = info->traffic & (AGENTD_TRAFFIC_CLASSES - 1);
+	if (sent) {
+		__sync_fetch_and_add(&t->sent_bytes[traffic], (__u64)skb->len);
+		__sync_fetch_and_add(&t->sent_packets, 1);
+	} else {
+		__sync_fetch_and_add(&t->received_bytes[traffic], (__u64)skb->len);
+		__sync_fetch_and_add(&t->received_packets, 1);
+	}
+}
+
 static __always_inline int drop_rerouted(struct __sk_buff *skb, struct destination *dest, __u32 option)
 {
 	__u32 slot = packet_slot(skb);

@@ -48,14 +48,24 @@ json sample(const Globals& g, bool& away, bool first) {
 
 std::string per_second(double value) { return value == 0 ? "-" : fmt::format("{:.1f}", value); }
 
+// Bytes a second, in the unit that keeps it short: "512 B", "12.5 KiB", "3.1 MiB".
+std::string bytes_per_second(double value) {
+  if (value == 0) return "-";
+  if (value < 1024) return fmt::format("{:.0f} B", value);
+  if (value < 1024 * 1024) return fmt::format("{:.1f} KiB", value / 1024);
+  return fmt::format("{:.1f} MiB", value / (1024 * 1024));
+}
+
 void draw(const std::vector<TopRow>& rows, double interval, size_t limit, bool redraw) {
   if (redraw) std::cout << "\x1b[H\x1b[2J";
   std::cout << fmt::format("agentd top: {} sandboxes, busiest first, every {:.1f} s (Ctrl-C quits)\n\n", rows.size(),
                            interval);
-  Table table({"AGENT", "STATE", "ALLOWED/S", "DENIED/S", "DNS/S", "DNS REFUSED/S", "ALLOWED", "DENIED", "LEARNED"});
+  Table table({"AGENT", "STATE", "ALLOWED/S", "DENIED/S", "SENT/S", "RECEIVED/S", "DNS/S", "DNS REFUSED/S", "ALLOWED",
+               "DENIED", "LEARNED"});
   for (size_t i = 0; i < rows.size() && i < limit; ++i) {
     const TopRow& r = rows[i];
     table.add({terminal_text(r.agent), terminal_text(r.state), per_second(r.allowed_per_s), per_second(r.denied_per_s),
+               bytes_per_second(r.sent_bytes_per_s), bytes_per_second(r.received_bytes_per_s),
                per_second(r.dns_per_s), per_second(r.dns_refused_per_s), std::to_string(r.allowed),
                std::to_string(r.denied), std::to_string(r.learned)});
   }

@@ -15,6 +15,12 @@ uint64_t count(const json& sandbox, const char* field) {
   return v.is_number_integer() && v.get<int64_t>() > 0 ? static_cast<uint64_t>(v.get<int64_t>()) : 0;
 }
 
+// Bytes one way ("sent" or "received"), every class together.
+uint64_t traffic_bytes(const json& sandbox, const char* direction) {
+  const json::json_pointer at("/traffic/" + std::string(direction));
+  return sandbox.contains(at) && sandbox.at(at).is_object() ? count(sandbox.at(at), "bytes") : 0;
+}
+
 uint64_t dns_count(const json& sandbox, const char* field) {
   return sandbox.contains("dns") && sandbox["dns"].is_object() ? count(sandbox["dns"], field) : 0;
 }
@@ -49,6 +55,8 @@ std::vector<TopRow> top_rows(const json& before, const json& after, double secon
     row.denied_per_s = rate(row.denied, count(then, "denied"), seconds);
     row.dns_per_s = rate(dns_count(s, "allowed"), dns_count(then, "allowed"), seconds);
     row.dns_refused_per_s = rate(dns_count(s, "refused"), dns_count(then, "refused"), seconds);
+    row.sent_bytes_per_s = rate(traffic_bytes(s, "sent"), traffic_bytes(then, "sent"), seconds);
+    row.received_bytes_per_s = rate(traffic_bytes(s, "received"), traffic_bytes(then, "received"), seconds);
     rows.push_back(std::move(row));
   }
   std::sort(rows.begin(), rows.end(), [](const TopRow& a, const TopRow& b) {
@@ -65,6 +73,8 @@ json to_json(const TopRow& row) {
           {"denied_per_s", row.denied_per_s},
           {"dns_per_s", row.dns_per_s},
           {"dns_refused_per_s", row.dns_refused_per_s},
+          {"sent_bytes_per_s", row.sent_bytes_per_s},
+          {"received_bytes_per_s", row.received_bytes_per_s},
           {"allowed", row.allowed},
           {"denied", row.denied},
           {"learned", row.learned}};

@@ -13,6 +13,7 @@ namespace agentctl {
 struct TopRow {
   std::string agent, state;
   double allowed_per_s = 0, denied_per_s = 0, dns_per_s = 0, dns_refused_per_s = 0;
+  double sent_bytes_per_s = 0, received_bytes_per_s = 0;  // all traffic classes
   uint64_t allowed = 0, denied = 0, learned = 0;
 };
 

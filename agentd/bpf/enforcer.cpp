@@ -189,7 +189,7 @@ Result<std::unique_ptr<Enforcer>> Enforcer::start(const EnforcerOptions& options
                            bpf_map__fd(m.agentd_records), bpf_map__fd(m.agentd_budget),
                            bpf_map__fd(m.agentd_names),  bpf_map__fd(m.agentd_namecnt),
                            bpf_map__fd(m.agentd_ratelim), bpf_map__fd(m.agentd_dnsns),
-                           bpf_map__fd(m.agentd_hostaddr)};
+                           bpf_map__fd(m.agentd_hostaddr), bpf_map__fd(m.agentd_traffic)};
   // Before any hook is attached: DNS from agentd's own network namespace,
   // where the proxy's shared sockets listen, is served for every sandbox.
   auto cookie = own_netns_cookie();

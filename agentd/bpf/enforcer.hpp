@@ -47,6 +47,7 @@ struct MapFds {
   int ratelim = -1;              // the records' per-destination rate limit
   int dnsns = -1;                // network namespaces where the DNS proxy listens
   int hostaddr = -1;             // the host's own addresses, judged as loopback
+  int traffic = -1;              // bytes and packets per sandbox and traffic class
 };
 
 class Enforcer {

@@ -398,7 +398,16 @@ Status MapWriter::reset_counters(uint32_t slot) {
   const agentd_record_budget full{};
   if (bpf_map_update_elem(fds_.budget, &slot, &full, BPF_ANY) != 0)
     return system_error("resetting the record budget of sandbox slot {}", slot);
+  const agentd_traffic none{};
+  if (bpf_map_update_elem(fds_.traffic, &slot, &none, BPF_ANY) != 0)
+    return system_error("resetting the traffic counts of sandbox slot {}", slot);
   return ok_status();
+}
+
+Result<agentd_traffic> MapWriter::traffic(uint32_t slot) const {
+  agentd_traffic t{};
+  if (bpf_map_lookup_elem(fds_.traffic, &slot, &t) != 0) return system_error("reading the traffic of slot {}", slot);
+  return t;
 }
 
 Status MapWriter::forget_rate_limits(uint32_t slot) {

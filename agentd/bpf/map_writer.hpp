@@ -76,6 +76,8 @@ class MapWriter {
   Result<agentd_record_counts> record_counts(uint32_t slot) const;
   // What the name checks did with a slot's connections (summed over CPUs).
   Result<agentd_name_counts> name_counts(uint32_t slot) const;
+  // Bytes and packets a slot's sockets sent and received, by class.
+  Result<agentd_traffic> traffic(uint32_t slot) const;
   Status reset_counters(uint32_t slot);
   // The records' rate-limit state of a slot, forgotten: a retired
   // sandbox's repeats never hold back the next one's records.

@@ -26,6 +26,7 @@
 #include "agentd/daemon/service_manager.hpp"
 #include "agentd/events/denial_record.hpp"
 #include "agentd/approvals/grant_review.hpp"
+#include "agentd/bpf/traffic_json.hpp"
 #include "agentd/policy/diff.hpp"
 #include "agentd/policy/explain.hpp"
 #include "agentd/policy/names.hpp"
@@ -1103,6 +1104,9 @@ json Daemon::sandboxes_json(size_t listed, const TenantShown& shown) const {
     item["held"] = records ? records->held : 0;
     item["dropped"] = records ? records->dropped : 0;
     // Name-allowed TCP connections, by what their first bytes showed.
+    // Bytes and packets, by what allowed them (the skb programs count them).
+    auto traffic = maps_->traffic(slot);
+    item["traffic"] = bpf::traffic_to_json(traffic ? *traffic : agentd_traffic{});
     auto names = maps_->name_counts(slot);
     item["names"] = {{"verified", names ? names->verified : 0},
                      {"refused", names ? names->refused : 0},

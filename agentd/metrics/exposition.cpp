@@ -90,7 +90,17 @@ struct SandboxSeries {
   std::map<std::string, double> values;
 };
 
-constexpr std::array<std::pair<const char*, const char*>, 10> kSandboxFields = {{
+constexpr std::array<std::pair<const char*, const char*>, 20> kSandboxFields = {{
+    {"sent_inference", "/traffic/sent/by_class/inference"},
+    {"sent_rule", "/traffic/sent/by_class/rule"},
+    {"sent_name", "/traffic/sent/by_class/name"},
+    {"sent_other", "/traffic/sent/by_class/other"},
+    {"received_inference", "/traffic/received/by_class/inference"},
+    {"received_rule", "/traffic/received/by_class/rule"},
+    {"received_name", "/traffic/received/by_class/name"},
+    {"received_other", "/traffic/received/by_class/other"},
+    {"sent_packets", "/traffic/sent/packets"},
+    {"received_packets", "/traffic/received/packets"},
     {"allowed", "/allowed"},
     {"denied", "/denied"},
     {"recorded", "/recorded"},
@@ -189,6 +199,19 @@ void write_sandboxes(Text& text, const json& status, size_t max_series) {
         text.sample(name, label ? with(s.labels, label, value) : s.labels, v);
       }
   };
+  per_sandbox("agentd_sandbox_sent_bytes_total", "counter",
+              "Bytes the sandbox's sockets sent (IP packets), by what allowed them: the tenant's inference "
+              "endpoints, a CIDR rule, a name (host rule), or other (grants, DNS, loopback).",
+              {{"sent_inference", "inference"}, {"sent_rule", "rule"}, {"sent_name", "name"}, {"sent_other", "other"}},
+              "class");
+  per_sandbox("agentd_sandbox_received_bytes_total", "counter",
+              "Bytes the sandbox's sockets received (IP packets), by what allowed the socket's traffic.",
+              {{"received_inference", "inference"}, {"received_rule", "rule"}, {"received_name", "name"},
+               {"received_other", "other"}},
+              "class");
+  per_sandbox("agentd_sandbox_packets_total", "counter",
+              "Packets the sandbox's sockets sent and received (a GSO or GRO batch counts once).",
+              {{"sent_packets", "sent"}, {"received_packets", "received"}}, "direction");
   per_sandbox("agentd_sandbox_verdicts_total", "counter",
               "Connections and sends the kernel judged for the sandbox, by verdict.",
               {{"allowed", "allowed"}, {"denied", "denied"}}, "verdict");

@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "agentd/bpf/traffic_json.hpp"
 #include "agentd/metrics/exposition.hpp"
 #include "agentd/metrics/listen_address.hpp"
 
@@ -17,6 +18,17 @@ json sandbox(const std::string& agent, int allowed, int denied) {
   return {{"agent", agent}, {"allowed", allowed}, {"denied", denied}, {"recorded", denied}, {"suppressed", 0},
           {"held", 0}, {"dropped", 0}, {"state", "running"},
           {"names", {{"verified", 1}, {"refused", 0}, {"unverifiable", 0}}}};
+}
+
+// What the kernel counts, as status shows it (bpf/traffic_json).
+json traffic(uint64_t rule_sent, uint64_t inference_received) {
+  agentd_traffic t{};
+  t.sent_bytes[AGENTD_TRAFFIC_RULE] = rule_sent;
+  t.sent_bytes[AGENTD_TRAFFIC_OTHER] = 60;
+  t.received_bytes[AGENTD_TRAFFIC_INFERENCE] = inference_received;
+  t.sent_packets = 3;
+  t.received_packets = 2;
+  return agentd::bpf::traffic_to_json(t);
 }
 
 json status_with(std::vector<json> sandboxes) {
@@ -158,4 +170,27 @@ TEST_CASE("the metrics listen address is loopback or a unix socket, and a refusa
   CHECK_THAT(reason("unix:metrics.sock"), Catch::Contains("absolute path"));
   CHECK_THAT(reason("unix:/" + std::string(200, 'a')), Catch::Contains("longer than"));
   CHECK_THAT(reason("bad\x1b[2J:1"), Catch::Contains("\\x1b"));
+}
+
+TEST_CASE("bytes per sandbox: status shows them by class, the metrics carry them") {
+  const json t = traffic(1000, 4000);
+  CHECK(t["sent"]["bytes"] == 1060);
+  CHECK(t["sent"]["by_class"]["rule"] == 1000);
+  CHECK(t["sent"]["by_class"]["other"] == 60);
+  CHECK(t["sent"]["by_class"]["name"] == 0);
+  CHECK(t["received"]["bytes"] == 4000);
+  CHECK(t["received"]["by_class"]["inference"] == 4000);
+  CHECK(t["received"]["packets"] == 2);
+  CHECK(std::string(agentd::bpf::traffic_class_name(99)) == "other");
+
+  json one = sandbox("acme/eng/coder-1", 5, 2);
+  one["traffic"] = t;
+  const std::string text = render(status_with({one}), ReloadMetrics{}, 500);
+  INFO(text);
+  CHECK(has_line(text, "# TYPE agentd_sandbox_sent_bytes_total counter"));
+  CHECK(has_line(text, R"(agentd_sandbox_sent_bytes_total{tenant="acme",team="eng",agent="coder-1",class="rule"} 1000)"));
+  CHECK(has_line(text, R"(agentd_sandbox_sent_bytes_total{tenant="acme",team="eng",agent="coder-1",class="other"} 60)"));
+  CHECK(has_line(text,
+                 R"(agentd_sandbox_received_bytes_total{tenant="acme",team="eng",agent="coder-1",class="inference"} 4000)"));
+  CHECK(has_line(text, R"(agentd_sandbox_packets_total{tenant="acme",team="eng",agent="coder-1",direction="sent"} 3)"));
 }

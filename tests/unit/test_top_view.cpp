@@ -43,3 +43,20 @@ TEST_CASE("top: counters that went down and answers of the wrong shape give no r
   CHECK(top_rows(json::array(), json::object(), 1.0).empty());
   CHECK(top_rows(json::array(), json::array({sandbox(1, "a/b/c", 9, 9)}), 0).at(0).allowed_per_s == 0);
 }
+
+TEST_CASE("top: bytes a second each way, every traffic class together") {
+  auto with_traffic = [](uint64_t sent, uint64_t received) {
+    json s = sandbox(1, "acme/eng/a", 1, 0);
+    s["traffic"] = {{"sent", {{"bytes", sent}, {"packets", 1}}}, {"received", {{"bytes", received}, {"packets", 1}}}};
+    return s;
+  };
+  auto rows = top_rows(json::array({with_traffic(1000, 5000)}), json::array({with_traffic(3000, 9000)}), 2.0);
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].sent_bytes_per_s == 1000.0);
+  CHECK(rows[0].received_bytes_per_s == 2000.0);
+  CHECK(agentctl::to_json(rows[0])["received_bytes_per_s"] == 2000.0);
+  // No traffic field (an older agentd): no rate, no crash.
+  rows = top_rows(json::array({sandbox(1, "acme/eng/a", 1, 0)}), json::array({sandbox(1, "acme/eng/a", 2, 0)}), 1.0);
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].sent_bytes_per_s == 0);
+}
