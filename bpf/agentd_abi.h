@@ -220,7 +220,8 @@ struct agentd_record_budget {
 /* What allowed a socket's traffic, for the bytes each sandbox sends and
  * receives (agentd_traffic): the tenant's inference endpoints, a CIDR rule,
  * a name (addresses learned from a host rule), or anything else (an
- * operator's grant, the DNS proxy, loopback, answers to a peer let in). */
+ * operator's grant, the DNS proxy, answers to a peer let in, and every
+ * packet over loopback). A power of two: the programs mask the index. */
 enum agentd_traffic_class {
 	AGENTD_TRAFFIC_OTHER = 0,
 	AGENTD_TRAFFIC_INFERENCE = 1,
@@ -431,6 +432,7 @@ static_assert(sizeof(struct agentd_name_key) == 256, "name key layout");
 static_assert(sizeof(struct agentd_name_sock) == 56, "name sock layout");
 static_assert(sizeof(struct agentd_name_counts) == 24, "name counts layout");
 static_assert(sizeof(struct agentd_traffic) == 80, "traffic layout");
+static_assert((AGENTD_TRAFFIC_CLASSES & (AGENTD_TRAFFIC_CLASSES - 1)) == 0, "traffic classes: a power of two");
 static_assert(sizeof(struct agentd_name_event) == 104 + 8 + AGENTD_NAME_MAX, "name event layout");
 static_assert(sizeof(struct agentd_dns6_port) == 4, "dns6 port layout");
 static_assert(sizeof(struct agentd_dnsns_key) == 16, "dns netns key layout");
@@ -453,6 +455,7 @@ _Static_assert(sizeof(struct agentd_name_key) == 256, "name key layout");
 _Static_assert(sizeof(struct agentd_name_sock) == 56, "name sock layout");
 _Static_assert(sizeof(struct agentd_name_counts) == 24, "name counts layout");
 _Static_assert(sizeof(struct agentd_traffic) == 80, "traffic layout");
+_Static_assert((AGENTD_TRAFFIC_CLASSES & (AGENTD_TRAFFIC_CLASSES - 1)) == 0, "traffic classes: a power of two");
 _Static_assert(sizeof(struct agentd_name_event) == 104 + 8 + AGENTD_NAME_MAX, "name event layout");
 _Static_assert(sizeof(struct agentd_ratelimit_key) == 28, "rate limit key layout");
 _Static_assert(sizeof(struct agentd_ratelimit_value) == 24, "rate limit value layout");

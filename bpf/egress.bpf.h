@@ -429,6 +429,12 @@ static __always_inline int binds_foreign_source(void *ctx, const struct destinat
 	return !is_host_address(ctx, dest);
 }
 
+/* The traffic class of what allowed it (enum agentd_traffic_class). */
+static __always_inline __u8 traffic_of(const struct agentd_verdict *verdict, __u8 otherwise)
+{
+	return verdict->action == AGENTD_ACTION_INFERENCE ? AGENTD_TRAFFIC_INFERENCE : otherwise;
+}
+
 /*
  * The host's own address is judged as loopback: the rules for 127.0.0.1 or
  * ::1 on that port, or an operator's grant of that exact address. Never a
@@ -448,7 +454,7 @@ static __always_inline int host_address_allowed(__u32 slot, __u32 class_id, cons
 	}
 	*verdict = judge_rules(class_id, dest->family, loopback, dest->port, dest->proto_bit);
 	if (verdict->action == AGENTD_ACTION_ALLOW || verdict->action == AGENTD_ACTION_INFERENCE) {
-		*traffic = AGENTD_TRAFFIC_RULE;
+		*traffic = traffic_of(verdict, AGENTD_TRAFFIC_RULE);
 		return 1;
 	}
 	if (verdict->action == AGENTD_ACTION_DENY) {
@@ -458,12 +464,6 @@ static __always_inline int host_address_allowed(__u32 slot, __u32 class_id, cons
 	*reason = AGENTD_REASON_HOST_ADDRESS;
 	*traffic = AGENTD_TRAFFIC_OTHER;
 	return judge_granted(slot, dest->family, dest->addr, dest->port, dest->proto_bit);
-}
-
-/* The traffic class of what allowed it (enum agentd_traffic_class). */
-static __always_inline __u8 traffic_of(const struct agentd_verdict *verdict, __u8 otherwise)
-{
-	return verdict->action == AGENTD_ACTION_INFERENCE ? AGENTD_TRAFFIC_INFERENCE : otherwise;
 }
 
 static __always_inline int egress_allowed(__u32 slot, __u32 class_id, const struct destination *dest,

@@ -93,8 +93,11 @@ static __always_inline __u32 packet_slot(struct __sk_buff *skb)
 /*
  * A packet of a sandbox's socket that the walls let through, counted for
  * its sandbox under the class of what allowed the socket's latest connect
- * or send. Sockets without storage (an accepted connection's child) and
- * retired sandboxes' sockets count nowhere.
+ * or send; over loopback (lo is ifindex 1 in every namespace) under
+ * "other" whatever the socket's class: such bytes never left the host,
+ * and another local process could otherwise inflate a sandbox's inference
+ * or rule counts. Sockets without storage (an accepted connection's child)
+ * and retired sandboxes' sockets count nowhere.
  */
 static __always_inline void count_traffic(struct __sk_buff *skb, int sent)
 {
@@ -118,6 +121,8 @@ static __always_inline void count_traffic(struct __sk_buff *skb, int sent)
 	if (!t)
 		return;
 	traffic = info->traffic & (AGENTD_TRAFFIC_CLASSES - 1);
+	if ((sent ? skb->ifindex : skb->ingress_ifindex) == 1 /* lo */)
+		traffic = AGENTD_TRAFFIC_OTHER;
 	if (sent) {
 		__sync_fetch_and_add(&t->sent_bytes[traffic], (__u64)skb->len);
 		__sync_fetch_and_add(&t->sent_packets, 1);

@@ -59,9 +59,13 @@ std::vector<TopRow> top_rows(const json& before, const json& after, double secon
     row.received_bytes_per_s = rate(traffic_bytes(s, "received"), traffic_bytes(then, "received"), seconds);
     rows.push_back(std::move(row));
   }
+  // A bulk sender on one connection makes no connects a second: its bytes
+  // rank it too.
   std::sort(rows.begin(), rows.end(), [](const TopRow& a, const TopRow& b) {
-    return std::make_tuple(-a.denied_per_s, -a.allowed_per_s, -(a.dns_per_s + a.dns_refused_per_s), a.agent) <
-           std::make_tuple(-b.denied_per_s, -b.allowed_per_s, -(b.dns_per_s + b.dns_refused_per_s), b.agent);
+    return std::make_tuple(-a.denied_per_s, -a.allowed_per_s, -(a.sent_bytes_per_s + a.received_bytes_per_s),
+                           -(a.dns_per_s + a.dns_refused_per_s), a.agent) <
+           std::make_tuple(-b.denied_per_s, -b.allowed_per_s, -(b.sent_bytes_per_s + b.received_bytes_per_s),
+                           -(b.dns_per_s + b.dns_refused_per_s), b.agent);
   });
   return rows;
 }

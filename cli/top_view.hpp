@@ -21,7 +21,7 @@ struct TopRow {
 // apart), for the sandboxes in `after`. A sandbox new since `before`, or
 // whose slot passed to another agent, counts from zero; counters that went
 // down (a slot reused) give no negative rate. Busiest first: denials, then
-// connects, then DNS, then by name.
+// connects, then bytes, then DNS, then by name.
 std::vector<TopRow> top_rows(const nlohmann::json& before, const nlohmann::json& after, double seconds);
 
 nlohmann::json to_json(const TopRow& row);

@@ -1103,10 +1103,10 @@ json Daemon::sandboxes_json(size_t listed, const TenantShown& shown) const {
     item["recorded"] = records ? records->recorded : 0;
     item["held"] = records ? records->held : 0;
     item["dropped"] = records ? records->dropped : 0;
-    // Name-allowed TCP connections, by what their first bytes showed.
     // Bytes and packets, by what allowed them (the skb programs count them).
     auto traffic = maps_->traffic(slot);
     item["traffic"] = bpf::traffic_to_json(traffic ? *traffic : agentd_traffic{});
+    // Name-allowed TCP connections, by what their first bytes showed.
     auto names = maps_->name_counts(slot);
     item["names"] = {{"verified", names ? names->verified : 0},
                      {"refused", names ? names->refused : 0},

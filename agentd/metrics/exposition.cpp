@@ -201,7 +201,7 @@ void write_sandboxes(Text& text, const json& status, size_t max_series) {
   };
   per_sandbox("agentd_sandbox_sent_bytes_total", "counter",
               "Bytes the sandbox's sockets sent (IP packets), by what allowed them: the tenant's inference "
-              "endpoints, a CIDR rule, a name (host rule), or other (grants, DNS, loopback).",
+              "endpoints, a CIDR rule, a name (host rule), or other (grants, DNS, anything over loopback).",
               {{"sent_inference", "inference"}, {"sent_rule", "rule"}, {"sent_name", "name"}, {"sent_other", "other"}},
               "class");
   per_sandbox("agentd_sandbox_received_bytes_total", "counter",

@@ -60,3 +60,15 @@ TEST_CASE("top: bytes a second each way, every traffic class together") {
   REQUIRE(rows.size() == 1);
   CHECK(rows[0].sent_bytes_per_s == 0);
 }
+
+TEST_CASE("top: a bulk sender on one connection ranks above an idle sandbox") {
+  auto with_sent = [](const std::string& agent, uint64_t slot, uint64_t sent) {
+    json s = sandbox(slot, agent, 1, 0);
+    s["traffic"] = {{"sent", {{"bytes", sent}}}, {"received", {{"bytes", 0}}}};
+    return s;
+  };
+  auto rows = top_rows(json::array({with_sent("acme/a/idle", 1, 0), with_sent("acme/a/bulk", 2, 0)}),
+                       json::array({with_sent("acme/a/idle", 1, 0), with_sent("acme/a/bulk", 2, 1 << 30)}), 1.0);
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0].agent == "acme/a/bulk");
+}
