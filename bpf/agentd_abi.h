@@ -217,11 +217,12 @@ struct agentd_record_budget {
 	__u64 held;   /* held back since the sandbox's last record */
 };
 
-/* What allowed a socket's traffic, for the bytes each sandbox sends and
- * receives (agentd_traffic): the tenant's inference endpoints, a CIDR rule,
- * a name (addresses learned from a host rule), or anything else (an
- * operator's grant, the DNS proxy, answers to a peer let in, and every
- * packet over loopback). A power of two: the programs mask the index. */
+/* What allowed a socket's traffic (a TCP socket's connect, a datagram's
+ * own peer), for the bytes each sandbox sends and receives (agentd_traffic):
+ * the tenant's inference endpoints, a CIDR rule, a name (addresses learned
+ * from a host rule), or anything else (an operator's grant, the DNS proxy,
+ * a peer let in, a connection accepted from a listener, and every packet
+ * over loopback). A power of two: the programs mask the index. */
 enum agentd_traffic_class {
 	AGENTD_TRAFFIC_OTHER = 0,
 	AGENTD_TRAFFIC_INFERENCE = 1,
@@ -236,7 +237,7 @@ enum agentd_traffic_class {
 struct agentd_sock_info {
 	__u32 slot;
 	__u16 dns_family; /* AGENTD_FAMILY_*, 0: no DNS query redirected */
-	__u8 traffic;     /* enum agentd_traffic_class (0 in storage made before it existed) */
+	__u8 traffic;     /* enum agentd_traffic_class of a TCP connect (UDP: agentd_udppeer) */
 	__u8 _pad;
 	__u8 dns_addr[16];
 	__u16 dns_port;   /* network order */

@@ -486,12 +486,36 @@ static __always_inline int egress_allowed(__u32 slot, __u32 class_id, const stru
 	return judge_granted(slot, dest->family, dest->addr, dest->port, dest->proto_bit);
 }
 
-/* What allowed the socket's latest connect or send: the class its bytes
- * count under (packet_path.bpf.h, inbound.bpf.h). */
-static __always_inline void note_traffic(struct bpf_sock *sk, __u8 traffic)
+/* A UDP socket's peer and what allowed it (agentd_udppeer). */
+static __always_inline void note_udp_peer(struct bpf_sock *sk, __u8 hook, const struct destination *dest,
+					  __u8 traffic)
 {
-	struct agentd_sock_info *info = bpf_sk_storage_get(&agentd_socks, sk, 0, 0);
+	struct udp_peers *peers = bpf_sk_storage_get(&agentd_udppeer, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	struct udp_peer *peer;
 
+	if (!peers)
+		return;
+	bpf_spin_lock(&peers->lock);
+	peer = hook == AGENTD_HOOK_CONNECT4 || hook == AGENTD_HOOK_CONNECT6 ? &peers->connected : &peers->sent;
+	peer->family = (__u8)dest->family;
+	peer->traffic = traffic;
+	peer->port = dest->port;
+	__builtin_memcpy(peer->addr, dest->addr, sizeof(peer->addr));
+	bpf_spin_unlock(&peers->lock);
+}
+
+/* What allowed the socket's connect or send: the class its bytes count
+ * under (packet_path.bpf.h): the socket's for TCP, the peer's for UDP. */
+static __always_inline void note_traffic(struct bpf_sock *sk, __u8 hook, const struct destination *dest,
+					 __u8 traffic)
+{
+	struct agentd_sock_info *info;
+
+	if (dest->proto_bit == AGENTD_PROTO_UDP) {
+		note_udp_peer(sk, hook, dest, traffic);
+		return;
+	}
+	info = bpf_sk_storage_get(&agentd_socks, sk, 0, 0);
 	if (info)
 		info->traffic = traffic;
 }
@@ -541,7 +565,7 @@ static __always_inline int judge_egress(struct bpf_sock_addr *ctx, __u8 hook,
 		goto deny;
 	switch (aims_at_proxy(dest, slot)) {
 	case PROXY_OWN:
-		note_traffic(sk, AGENTD_TRAFFIC_OTHER);
+		note_traffic(sk, hook, dest, AGENTD_TRAFFIC_OTHER);
 		count(slot, 1);
 		return VERDICT_ALLOW;
 	case PROXY_OTHER:
@@ -554,12 +578,12 @@ static __always_inline int judge_egress(struct bpf_sock_addr *ctx, __u8 hook,
 			expect_no_name(sk, dest);
 		else if (!expect_name(sk, slot, dest, verify, verdict.index, &reason))
 			goto deny;
-		note_traffic(sk, traffic);
+		note_traffic(sk, hook, dest, traffic);
 		count(slot, 1);
 		return VERDICT_ALLOW;
 	}
 	if (answers_inbound_peer(sk, class_id, dest, reason)) {
-		note_traffic(sk, AGENTD_TRAFFIC_OTHER);
+		note_traffic(sk, hook, dest, AGENTD_TRAFFIC_OTHER);
 		count(slot, 1);
 		return VERDICT_ALLOW;
 	}

@@ -30,38 +30,6 @@
 #define TCP_STATE_LISTEN 10
 #define LOOPBACK_IFINDEX 1  /* lo is 1 in every network namespace */
 
-#define IPV4_PROTOCOL_OFFSET 9
-#define IPV4_SADDR_OFFSET 12
-#define IPV6_SADDR_OFFSET 8
-
-/* The peer's address from the packet, and for UDP its port. */
-static __always_inline int packet_peer(struct __sk_buff *skb, struct destination *peer, int udp)
-{
-	__u16 port;
-	__u8 first, next;
-	__u32 l4;
-
-	if (skb->protocol == ETH_P_IP_NET) {
-		if (bpf_skb_load_bytes(skb, 0, &first, 1) || bpf_skb_load_bytes(skb, IPV4_SADDR_OFFSET, peer->addr, 4))
-			return 0;
-		peer->family = AGENTD_FAMILY_IPV4;
-		l4 = (first & 0x0f) * 4;
-	} else if (skb->protocol == ETH_P_IPV6_NET) {
-		if (bpf_skb_load_bytes(skb, IPV6_SADDR_OFFSET, peer->addr, 16) ||
-		    bpf_skb_load_bytes(skb, IPV6_NEXTHDR_OFFSET, &next, 1))
-			return 0;
-		peer->family = AGENTD_FAMILY_IPV6;
-		if (udp && next != NEXTHDR_UDP)
-			return 1; /* extension headers: no port, judged by the inbound rules alone */
-		l4 = IPV6_HEADER;
-	} else {
-		return 0;
-	}
-	if (udp && !bpf_skb_load_bytes(skb, l4, &port, sizeof(port)))
-		peer->port = bpf_ntohs(port);
-	return 1;
-}
-
 static __always_inline int drop_inbound(__u32 slot, __u32 class_id, __u8 reason, __u8 range_index,
 					const struct destination *peer, __u16 local_port)
 {
@@ -104,7 +72,7 @@ static __always_inline int judge_packet_ingress(struct __sk_buff *skb)
 	peer.proto_bit = udp ? AGENTD_PROTO_UDP : AGENTD_PROTO_TCP;
 	peer.protocol = udp ? IPPROTO_UDP : IPPROTO_TCP;
 	slot = packet_slot(skb);
-	if (!packet_peer(skb, &peer, udp))
+	if (!packet_endpoint(skb, 0, &peer, udp))
 		return drop_inbound(slot, AGENTD_CLASS_EMPTY, AGENTD_REASON_NO_RULE, AGENTD_RANGE_NONE, &peer, local_port);
 	if (slot == AGENTD_SLOT_UNKNOWN)
 		return drop_inbound(slot, AGENTD_CLASS_EMPTY, AGENTD_REASON_UNKNOWN_CGROUP, AGENTD_RANGE_NONE, &peer,

@@ -78,6 +78,36 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } agentd_socks SEC(".maps");
 
+/*
+ * Per UDP socket: the peers its latest connect and latest send were judged
+ * for, with the traffic class of each. A datagram counts under a class
+ * only when its own peer is one of them: one socket can talk to several
+ * peers, and a class kept per socket (as for TCP, whose connect is judged
+ * and done under the socket lock) would let a sandbox count what it sends
+ * to one peer under the class of another by sending a byte there first, or
+ * by racing two threads. The lock keeps a peer and its class together.
+ */
+struct udp_peer {
+	__u8 family; /* AGENTD_FAMILY_*, 0: none yet */
+	__u8 traffic;
+	__u16 port;  /* host order */
+	__u8 addr[16];
+};
+
+struct udp_peers {
+	struct bpf_spin_lock lock;
+	struct udp_peer connected;
+	struct udp_peer sent;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct udp_peers);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} agentd_udppeer SEC(".maps");
+
 /* Addresses learned through DNS, per sandbox: exact addresses in a hash,
  * looked up only when the class's rules say nothing. */
 struct {

@@ -35,9 +35,11 @@
  * options, routing, destination options, fragment). */
 #define MAX_EXTENSION_HEADERS 6
 
+#define IPV4_SADDR_OFFSET 12
 #define IPV4_DADDR_OFFSET 16
 #define IPV4_MIN_HEADER 20
 #define IPV6_NEXTHDR_OFFSET 6
+#define IPV6_SADDR_OFFSET 8
 #define IPV6_DADDR_OFFSET 24
 #define IPV6_HEADER 40
 
@@ -91,20 +93,85 @@ static __always_inline __u32 packet_slot(struct __sk_buff *skb)
 }
 
 /*
+ * The far end of a packet: its source when it came in, its destination
+ * when it goes out; with the port for UDP (0 where IPv6 extension headers
+ * stand before it).
+ */
+static __always_inline int packet_endpoint(struct __sk_buff *skb, int sent, struct destination *peer, int udp)
+{
+	__u16 port;
+	__u8 first, next;
+	__u32 l4;
+
+	if (skb->protocol == ETH_P_IP_NET) {
+		if (bpf_skb_load_bytes(skb, 0, &first, 1) ||
+		    bpf_skb_load_bytes(skb, sent ? IPV4_DADDR_OFFSET : IPV4_SADDR_OFFSET, peer->addr, 4))
+			return 0;
+		peer->family = AGENTD_FAMILY_IPV4;
+		l4 = (first & 0x0f) * 4;
+	} else if (skb->protocol == ETH_P_IPV6_NET) {
+		if (bpf_skb_load_bytes(skb, sent ? IPV6_DADDR_OFFSET : IPV6_SADDR_OFFSET, peer->addr, 16) ||
+		    bpf_skb_load_bytes(skb, IPV6_NEXTHDR_OFFSET, &next, 1))
+			return 0;
+		peer->family = AGENTD_FAMILY_IPV6;
+		if (udp && next != NEXTHDR_UDP)
+			return 1; /* extension headers: no port, judged by the inbound rules alone */
+		l4 = IPV6_HEADER;
+	} else {
+		return 0;
+	}
+	if (udp && !bpf_skb_load_bytes(skb, l4 + (sent ? 2 : 0), &port, sizeof(port)))
+		peer->port = bpf_ntohs(port);
+	return 1;
+}
+
+static __always_inline int same_peer(const struct udp_peer *noted, const struct destination *peer)
+{
+	/* Word by word: both addresses are 4-byte aligned, and BPF has no memcmp. */
+	const __u32 *a = (const __u32 *)noted->addr, *b = (const __u32 *)peer->addr;
+
+	return noted->family == peer->family && noted->port == peer->port && a[0] == b[0] && a[1] == b[1] &&
+	       a[2] == b[2] && a[3] == b[3];
+}
+
+/* A datagram's class: that of its own peer, if the socket's latest connect
+ * or send was judged for that peer; else other (agentd_udppeer). */
+static __always_inline __u32 datagram_traffic(struct __sk_buff *skb, struct bpf_sock *sk, int sent)
+{
+	struct destination peer = {};
+	struct udp_peers *peers;
+	__u32 traffic = AGENTD_TRAFFIC_OTHER;
+
+	if (!packet_endpoint(skb, sent, &peer, 1) || !peer.port)
+		return traffic;
+	peers = bpf_sk_storage_get(&agentd_udppeer, sk, 0, 0);
+	if (!peers)
+		return traffic;
+	bpf_spin_lock(&peers->lock);
+	if (same_peer(&peers->sent, &peer))
+		traffic = peers->sent.traffic;
+	else if (same_peer(&peers->connected, &peer))
+		traffic = peers->connected.traffic;
+	bpf_spin_unlock(&peers->lock);
+	return traffic;
+}
+
+/*
  * A packet of a sandbox's socket that the walls let through, counted for
- * its sandbox under the class of what allowed the socket's latest connect
- * or send; over loopback (lo is ifindex 1 in every namespace) under
- * "other" whatever the socket's class: such bytes never left the host,
- * and another local process could otherwise inflate a sandbox's inference
- * or rule counts. Sockets without storage (an accepted connection's child)
- * and retired sandboxes' sockets count nowhere.
+ * its sandbox under the class of what allowed it: a TCP socket's connect,
+ * a datagram's own peer (datagram_traffic); over loopback (lo is ifindex 1
+ * in every namespace) under "other" whatever the class: such bytes never
+ * left the host, and another local process could otherwise inflate a
+ * sandbox's inference or rule counts. A socket without storage (a
+ * connection accepted from a sandbox's listener) counts as other for the
+ * sandbox of its cgroup; a retired sandbox's sockets count nowhere.
  */
 static __always_inline void count_traffic(struct __sk_buff *skb, int sent)
 {
 	struct bpf_sock *sk = skb->sk;
 	struct agentd_sock_info *info;
 	struct agentd_traffic *t;
-	__u32 slot, traffic;
+	__u32 slot, traffic = AGENTD_TRAFFIC_OTHER;
 
 	if (!sk)
 		return;
@@ -112,17 +179,21 @@ static __always_inline void count_traffic(struct __sk_buff *skb, int sent)
 	if (!sk)
 		return;
 	info = bpf_sk_storage_get(&agentd_socks, sk, 0, 0);
-	if (!info)
-		return;
-	slot = remembered_slot(info);
+	if (info) {
+		slot = remembered_slot(info);
+		traffic = info->traffic & (AGENTD_TRAFFIC_CLASSES - 1);
+	} else {
+		slot = classify_socket_cgroup(sk);
+	}
 	if (slot == AGENTD_SLOT_UNKNOWN)
 		return;
 	t = bpf_map_lookup_elem(&agentd_traffic, &slot);
 	if (!t)
 		return;
-	traffic = info->traffic & (AGENTD_TRAFFIC_CLASSES - 1);
 	if ((sent ? skb->ifindex : skb->ingress_ifindex) == 1 /* lo */)
 		traffic = AGENTD_TRAFFIC_OTHER;
+	else if (sk->protocol == IPPROTO_UDP)
+		traffic = datagram_traffic(skb, sk, sent) & (AGENTD_TRAFFIC_CLASSES - 1);
 	if (sent) {
 		__sync_fetch_and_add(&t->sent_bytes[traffic], (__u64)skb->len);
 		__sync_fetch_and_add(&t->sent_packets, 1);

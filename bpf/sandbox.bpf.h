@@ -14,22 +14,27 @@ static __always_inline void bump_stat(__u32 stat)
 }
 
 /*
- * The sandbox of the current task: its own cgroup when that is a sandbox,
- * else the shallowest ancestor that is one, so processes that make child
- * cgroups stay in their sandbox. Anything else under the root is slot 0:
- * deny all.
+ * The sandbox of a cgroup: the cgroup itself when it is a sandbox, else the
+ * shallowest ancestor that is one, so processes that make child cgroups
+ * stay in their sandbox. Anything else under the root is slot 0: deny all.
+ * The cgroup is the current task's, or `of_socket`, the socket's: on the
+ * packet path, for a socket without storage (a connection accepted from a
+ * sandbox's listener, a socket older than the programs), where no task is
+ * at hand; the socket's cgroup is the one whose programs see the packet.
+ * Always inlined with a literal `of_socket`, so each program calls only
+ * the helpers its type has.
  */
-static __always_inline __u32 classify_current_task(void)
+static __always_inline __u32 classify_cgroup(struct bpf_sock *sk, const int of_socket)
 {
-	__u64 current = bpf_get_current_cgroup_id();
-	__u32 *direct = bpf_map_lookup_elem(&agentd_cgroups, &current);
+	__u64 own = of_socket ? bpf_sk_cgroup_id(sk) : bpf_get_current_cgroup_id();
+	__u32 *direct = bpf_map_lookup_elem(&agentd_cgroups, &own);
 	int level;
 
 	/* The common case, a process in its sandbox's own cgroup: one lookup. */
 	if (direct)
 		return *direct;
 	for (level = 1; level <= AGENTD_MAX_CGROUP_DEPTH; level++) {
-		__u64 id = bpf_get_current_ancestor_cgroup_id(level);
+		__u64 id = of_socket ? bpf_sk_ancestor_cgroup_id(sk, level) : bpf_get_current_ancestor_cgroup_id(level);
 		__u32 *slot;
 
 		if (!id)
@@ -39,6 +44,16 @@ static __always_inline __u32 classify_current_task(void)
 			return *slot;
 	}
 	return AGENTD_SLOT_UNKNOWN;
+}
+
+static __always_inline __u32 classify_current_task(void)
+{
+	return classify_cgroup(0, 0);
+}
+
+static __always_inline __u32 classify_socket_cgroup(struct bpf_sock *sk)
+{
+	return classify_cgroup(sk, 1);
 }
 
 /* The sandbox generation that holds the slot now. */

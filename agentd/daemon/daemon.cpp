@@ -952,8 +952,10 @@ Result<json> Daemon::ensure_sandbox(const std::string& agent_text, bool unknown_
   s.generation = next_generation(registry_.generation(s.slot));
   s.created_at = std::chrono::system_clock::now();
   s.handed_out = std::chrono::steady_clock::now();
-  // State before the cgroup -> slot entry: the moment the kernel can see
-  // the sandbox, its rules are in force.
+  // The new generation first, so the slot's previous holder's sockets count
+  // nowhere once its counters are zeroed; state before the cgroup -> slot
+  // entry: the moment the kernel can see the sandbox, its rules are in force.
+  if (auto st = maps_->set_state(s.slot, retired_state(s)); !st) return st.error();
   if (auto st = maps_->reset_counters(s.slot); !st) return st.error();
   if (auto st = serve_dns_slot(s.slot); !st) return st.error();
   if (auto st = maps_->set_state(s.slot, active_state(s)); !st) return st.error();
@@ -1025,6 +1027,8 @@ Result<json> Daemon::adopt_sandbox(const std::string& agent_text, const std::str
   s.refusal_flags = applier_->refusal_flags_for(*agent);
   s.generation = next_generation(registry_.generation(s.slot));
   s.created_at = std::chrono::system_clock::now();
+  // As for a sandbox agentd creates: the new generation before the reset.
+  if (auto st = maps_->set_state(s.slot, retired_state(s)); !st) return st.error();
   if (auto st = maps_->reset_counters(s.slot); !st) return st.error();
   if (auto st = serve_dns_slot(s.slot); !st) return st.error();
   if (auto st = maps_->set_state(s.slot, active_state(s)); !st) return st.error();

@@ -46,8 +46,16 @@ def serve(port):
                 break
             c.sendall(data)
         c.close()
+def serve_udp(port):
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind(("0.0.0.0", port))
+    while True:
+        data, peer = u.recvfrom(65536)
+        u.sendto(data, peer)
 for port in (7080, 7443, 7090):
     threading.Thread(target=serve, args=(port,), daemon=True).start()
+for port in (7080, 7443):
+    threading.Thread(target=serve_udp, args=(port,), daemon=True).start()
 print("ready", flush=True)
 threading.Event().wait()
 )";
@@ -78,6 +86,72 @@ except OSError:
 print("done")
 )";
 
+// A connected UDP socket that sends one byte to the inference endpoint
+// first, then its bulk to its own peer (a rule): the bulk, and its echo,
+// must count under the rule, not under the class of the last send.
+const char* kSteeredDatagrams = R"(
+import socket
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.settimeout(5)
+u.connect(("198.51.100.10", 7080))
+u.sendto(b"i", ("203.0.113.7", 7443))
+for _ in range(50):
+    u.send(b"x" * 1000)
+    assert len(u.recv(2048)) == 1000
+print("done")
+)";
+
+// A sandboxed server that takes one connection: reads it to the end, then
+// writes as much back.
+const char* kOneConnectionServer = R"(
+import socket
+ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("0.0.0.0", 8080))
+ls.listen(1)
+print("ready", flush=True)
+c, _ = ls.accept()
+got = 0
+while True:
+    data = c.recv(65536)
+    if not data:
+        break
+    got += len(data)
+c.sendall(b"y" * got)
+c.close()
+print("served", got, flush=True)
+)";
+
+// The peer in the "internet" ns, from an address an inbound rule lets in.
+const char* kPeerClient = R"(
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.settimeout(10)
+s.bind(("198.51.100.20", 0))
+s.connect(("198.51.100.1", 8080))
+s.sendall(b"x" * 120000)
+s.shutdown(socket.SHUT_WR)
+got = 0
+while True:
+    data = s.recv(65536)
+    if not data:
+        break
+    got += len(data)
+assert got == 120000, got
+print("done")
+)";
+
+const char* kInboundPolicy = R"(apiVersion: agentd/v1
+tenant: acme
+rules:
+  - agents: "acme/*/*"
+    inbound:
+      allow:
+        - cidr: 198.51.100.20/32
+          ports: [8080]
+          protocol: tcp
+)";
+
 json sandbox_of(const World& world, const std::string& agent) {
   auto listed = world.agentctl({"sandbox", "list", "-o", "json"});
   INFO(listed.describe());
@@ -87,27 +161,43 @@ json sandbox_of(const World& world, const std::string& agent) {
   return nullptr;
 }
 
+// A sandbox's traffic counts, as `sandbox list -o json` shows them.
+json traffic_of(const World& world, const std::string& agent) {
+  const json s = sandbox_of(world, agent);
+  REQUIRE(s.is_object());
+  return s["traffic"];
+}
+
+// Once a background process of the test says "ready" (a bounded wait).
+bool said_ready(const World& world, const std::string& name) {
+  for (int i = 0; i < 200; ++i) {
+    if (world.in_host({"cat", (world.dir() / (name + ".out")).string()}).out.find("ready") != std::string::npos)
+      return true;
+    usleep(50'000);
+  }
+  return false;
+}
+
+// agentd on kPolicy, and the world's echo server up.
+void start_echo_world(World& world) {
+  world.write_policy("acme.yaml", kPolicy);
+  world.serve_in_net({"/usr/bin/python3", "-u", "-c", kEchoServer}, "echo");
+  REQUIRE(world.start_agentd({"--retire-grace", "1h"}));
+  REQUIRE(said_ready(world, "echo"));
+}
+
 }  // namespace
 
 TEST_CASE("each sandbox's bytes are counted in the kernel by what allowed them") {
   World world;
-  world.write_policy("acme.yaml", kPolicy);
-  world.serve_in_net({"/usr/bin/python3", "-u", "-c", kEchoServer}, "echo");
-  REQUIRE(world.start_agentd({"--retire-grace", "1h"}));
-  // The echo server is up once it says so.
-  for (int i = 0; i < 200 && world.in_host({"cat", (world.dir() / "echo.out").string()}).out.find("ready") ==
-                                 std::string::npos;
-       ++i)
-    usleep(50'000);
+  start_echo_world(world);
   const std::string agent = "acme/eng/coder-1";
   auto ran = world.in_sandbox(agent, {"/usr/bin/python3", "-c", kTraffic});
   INFO(ran.describe() << world.agentd_log());
   REQUIRE(ran.exit_code == 0);
   REQUIRE(ran.out.find("done") != std::string::npos);
 
-  const json s = sandbox_of(world, agent);
-  REQUIRE(s.is_object());
-  const json& t = s["traffic"];
+  const json t = traffic_of(world, agent);
   INFO(t.dump());
   // Payload plus headers, each way; nothing of one class in another.
   auto between = [](const json& v, uint64_t lo, uint64_t hi) { return v.get<uint64_t>() >= lo && v.get<uint64_t>() <= hi; };
@@ -136,5 +226,48 @@ TEST_CASE("each sandbox's bytes are counted in the kernel by what allowed them")
   auto status = world.agentctl({"status", "-o", "json"});
   REQUIRE(status.exit_code == 0);
   CHECK(json::parse(status.out)["sandboxes"].dump().find("\"traffic\"") != std::string::npos);
+  CHECK(world.stray_packets() == 0);
+}
+
+TEST_CASE("a datagram counts under its own peer's class, not the socket's last send") {
+  World world;
+  start_echo_world(world);
+  const std::string agent = "acme/eng/coder-1";
+  auto ran = world.in_sandbox(agent, {"/usr/bin/python3", "-c", kSteeredDatagrams});
+  INFO(ran.describe() << world.agentd_log());
+  REQUIRE(ran.out.find("done") != std::string::npos);
+
+  const json t = traffic_of(world, agent);
+  INFO(t.dump());
+  // 50 datagrams of 1,000 bytes each way under the rule; the one byte
+  // to the inference endpoint (a 29-byte datagram) under inference.
+  CHECK(t["sent"]["by_class"]["rule"].get<uint64_t>() >= 50000);
+  CHECK(t["received"]["by_class"]["rule"].get<uint64_t>() >= 50000);
+  CHECK(t["sent"]["by_class"]["inference"].get<uint64_t>() < 100);
+  CHECK(t["received"]["by_class"]["inference"].get<uint64_t>() < 100);
+  CHECK(world.stray_packets() == 0);
+}
+
+TEST_CASE("a connection accepted from a sandbox's listener counts for that sandbox") {
+  World world;
+  world.write_policy("acme.yaml", kInboundPolicy);
+  REQUIRE(world.start_agentd({"--retire-grace", "1h"}));
+  const std::string agent = "acme/eng/server-1";
+  pid_t server = world.spawn_in_sandbox(agent, {"-u", "-c", kOneConnectionServer}, "server", "/usr/bin/python3");
+  REQUIRE(said_ready(world, "server"));
+  auto peer = world.in_internet({"/usr/bin/python3", "-c", kPeerClient});
+  INFO(peer.describe() << world.agentd_log());
+  REQUIRE(peer.out.find("done") != std::string::npos);
+  auto served = world.wait_spawned(server, "server");
+  REQUIRE(served.out.find("served 120000") != std::string::npos);
+
+  const json t = traffic_of(world, agent);
+  INFO(t.dump());
+  // What the peer sent in and what the sandbox wrote back on the accepted
+  // socket, under "other" (a peer let in); nothing under a class of egress.
+  CHECK(t["received"]["by_class"]["other"].get<uint64_t>() >= 120000);
+  CHECK(t["sent"]["by_class"]["other"].get<uint64_t>() >= 120000);
+  CHECK(t["sent"]["by_class"]["rule"] == 0);
+  CHECK(t["sent"]["by_class"]["inference"] == 0);
   CHECK(world.stray_packets() == 0);
 }

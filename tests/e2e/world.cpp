@@ -418,8 +418,13 @@ ProcessResult World::netprobe_outside(std::vector<std::string> args) const {
 }
 
 ProcessResult World::netprobe_in_internet(std::vector<std::string> args) const {
-  args.insert(args.begin(), {"nsenter", "--net=/run/netns/" + net_ns_, NETPROBE_BIN});
-  return run_process(args);
+  args.insert(args.begin(), NETPROBE_BIN);
+  return in_internet(std::move(args));
+}
+
+ProcessResult World::in_internet(std::vector<std::string> argv) const {
+  argv.insert(argv.begin(), {"nsenter", "--net=/run/netns/" + net_ns_});
+  return run_process(argv);
 }
 
 ProcessResult World::netprobe_in_cgroup(const fs::path& cgroup, std::vector<std::string> args) const {

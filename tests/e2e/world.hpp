@@ -67,8 +67,10 @@ class World {
   ProcessResult netprobe_in_sandbox(const std::string& agent, std::vector<std::string> args,
                                     const std::optional<std::string>& user = std::nullopt) const;
   ProcessResult netprobe_outside(std::vector<std::string> args) const;
-  // A netprobe in the "internet" ns: a peer that connects in to the host.
+  // A netprobe (or any command) in the "internet" ns: a peer that
+  // connects in to the host.
   ProcessResult netprobe_in_internet(std::vector<std::string> args) const;
+  ProcessResult in_internet(std::vector<std::string> argv) const;
   // A server of a test's own in the net ns (stopped at teardown); its
   // output goes to dir()/name.out.
   pid_t serve_in_net(std::vector<std::string> argv, const std::string& name);
