@@ -486,6 +486,15 @@ static __always_inline int egress_allowed(__u32 slot, __u32 class_id, const stru
 	return judge_granted(slot, dest->family, dest->addr, dest->port, dest->proto_bit);
 }
 
+static __always_inline int same_udp_peer(const struct udp_peer *noted, const struct destination *peer)
+{
+	/* Word by word: both addresses are 4-byte aligned, and BPF has no memcmp. */
+	const __u32 *a = (const __u32 *)noted->addr, *b = (const __u32 *)peer->addr;
+
+	return noted->family == peer->family && noted->port == peer->port && a[0] == b[0] && a[1] == b[1] &&
+	       a[2] == b[2] && a[3] == b[3];
+}
+
 /* A UDP socket's peer and what allowed it (agentd_udppeer). */
 static __always_inline void note_udp_peer(struct bpf_sock *sk, __u8 hook, const struct destination *dest,
 					  __u8 traffic)
@@ -495,8 +504,14 @@ static __always_inline void note_udp_peer(struct bpf_sock *sk, __u8 hook, const 
 
 	if (!peers)
 		return;
-	bpf_spin_lock(&peers->lock);
 	peer = hook == AGENTD_HOOK_CONNECT4 || hook == AGENTD_HOOK_CONNECT6 ? &peers->connected : &peers->sent;
+	/* A socket sending to one peer again (the common case) writes nothing
+	 * and takes no lock. Read unlocked: should another thread's send be
+	 * changing the entry meanwhile, the datagram's peer is checked again,
+	 * under the lock, on the packet path; at worst it counts as other. */
+	if (same_udp_peer(peer, dest) && peer->traffic == traffic)
+		return;
+	bpf_spin_lock(&peers->lock);
 	peer->family = (__u8)dest->family;
 	peer->traffic = traffic;
 	peer->port = dest->port;

@@ -125,15 +125,6 @@ static __always_inline int packet_endpoint(struct __sk_buff *skb, int sent, stru
 	return 1;
 }
 
-static __always_inline int same_peer(const struct udp_peer *noted, const struct destination *peer)
-{
-	/* Word by word: both addresses are 4-byte aligned, and BPF has no memcmp. */
-	const __u32 *a = (const __u32 *)noted->addr, *b = (const __u32 *)peer->addr;
-
-	return noted->family == peer->family && noted->port == peer->port && a[0] == b[0] && a[1] == b[1] &&
-	       a[2] == b[2] && a[3] == b[3];
-}
-
 /* A datagram's class: that of its own peer, if the socket's latest connect
  * or send was judged for that peer; else other (agentd_udppeer). */
 static __always_inline __u32 datagram_traffic(struct __sk_buff *skb, struct bpf_sock *sk, int sent)
@@ -148,9 +139,9 @@ static __always_inline __u32 datagram_traffic(struct __sk_buff *skb, struct bpf_
 	if (!peers)
 		return traffic;
 	bpf_spin_lock(&peers->lock);
-	if (same_peer(&peers->sent, &peer))
+	if (same_udp_peer(&peers->sent, &peer))
 		traffic = peers->sent.traffic;
-	else if (same_peer(&peers->connected, &peer))
+	else if (same_udp_peer(&peers->connected, &peer))
 		traffic = peers->connected.traffic;
 	bpf_spin_unlock(&peers->lock);
 	return traffic;
