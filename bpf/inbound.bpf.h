@@ -26,9 +26,6 @@
 
 #include "packet_path.bpf.h"
 
-#define TCP_STATE_CLOSE 7   /* an unconnected UDP socket is "closed" */
-#define TCP_STATE_LISTEN 10
-#define LOOPBACK_IFINDEX 1  /* lo is 1 in every network namespace */
 
 static __always_inline int drop_inbound(__u32 slot, __u32 class_id, __u8 reason, __u8 range_index,
 					const struct destination *peer, __u16 local_port)

@@ -99,6 +99,9 @@ struct udp_peers {
 	struct udp_peer connected;
 	struct udp_peer sent;
 };
+/* Addresses are compared word by word (same_udp_peer). */
+_Static_assert(__builtin_offsetof(struct udp_peers, connected.addr) % 4 == 0, "udp peer address alignment");
+_Static_assert(__builtin_offsetof(struct udp_peers, sent.addr) % 4 == 0, "udp peer address alignment");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);

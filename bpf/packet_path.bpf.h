@@ -18,6 +18,10 @@
 
 #define AGENTD_PAGE_SIZE 4096
 
+#define TCP_STATE_CLOSE 7   /* an unconnected UDP socket is "closed" */
+#define TCP_STATE_LISTEN 10
+#define LOOPBACK_IFINDEX 1  /* lo is 1 in every network namespace */
+
 #define ETH_P_IP_NET 0x0008   /* htons(0x0800) */
 #define ETH_P_IPV6_NET 0xdd86 /* htons(0x86dd) */
 
@@ -181,7 +185,10 @@ static __always_inline void count_traffic(struct __sk_buff *skb, int sent)
 	t = bpf_map_lookup_elem(&agentd_traffic, &slot);
 	if (!t)
 		return;
-	if ((sent ? skb->ifindex : skb->ingress_ifindex) == 1 /* lo */)
+	/* A listener's class is that of a connect it may have tried before
+	 * listen(): what reaches it (handshakes, data on their last ACK) is a
+	 * peer's, let in. */
+	if ((sent ? skb->ifindex : skb->ingress_ifindex) == LOOPBACK_IFINDEX || sk->state == TCP_STATE_LISTEN)
 		traffic = AGENTD_TRAFFIC_OTHER;
 	else if (sk->protocol == IPPROTO_UDP)
 		traffic = datagram_traffic(skb, sk, sent) & (AGENTD_TRAFFIC_CLASSES - 1);
