@@ -45,7 +45,13 @@ Result<UniqueFd> bound_socket(int family, int type, const sockaddr* addr, sockle
     if (auto st = set_int_option(fd.get(), IPPROTO_IP, IP_PKTINFO, 1, "IP_PKTINFO"); !st) return st.error();
   const char* transport = type == SOCK_DGRAM ? "udp" : "tcp";
   if (::bind(fd.get(), addr, len) != 0) return system_error("binding the DNS proxy to {} ({})", where, transport);
-  if (type == SOCK_STREAM && ::listen(fd.get(), 128) != 0) return system_error("listening on {}", where);
+  // A sandbox's burst of connects waits in the backlog until agentd takes
+  // each and refuses what is past the sandbox's cap. Past a full backlog
+  // the kernel drops the handshake's last ACK and the client sits in
+  // SYN-ACK backoff (up to a minute), still holding a connection agentd
+  // never saw; 1,024 (of somaxconn's 4,096) takes such a burst whole.
+  constexpr int kBacklog = 1024;
+  if (type == SOCK_STREAM && ::listen(fd.get(), kBacklog) != 0) return system_error("listening on {}", where);
   return fd;
 }
 
