@@ -61,6 +61,24 @@ json poll_status(const World& world, Done done, int tries = 300) {
   return status;
 }
 
+// Polls until `done` holds, for as long as `progress` keeps growing: a
+// flood that runs slower (an emulated CPU, a sandbox held to its CPU
+// share) takes longer; one that stalls ends the wait after `stall_tries`
+// polls (10 s) without progress.
+template <typename Done, typename Progress>
+json poll_while_progressing(const World& world, Done done, Progress progress, int stall_tries = 100) {
+  json status = daemon_status(world);
+  uint64_t most = progress(status);
+  for (int stalled = 0; stalled < stall_tries && !done(status);) {
+    usleep(100'000);
+    status = daemon_status(world);
+    const uint64_t now = progress(status);
+    stalled = now > most ? 0 : stalled + 1;
+    most = std::max(most, now);
+  }
+  return status;
+}
+
 // Every record the kernel wrote for `agent` reached events.jsonl.
 json drained(const World& world, const std::string& agent) {
   return poll_status(world, [&](const json& s) {
@@ -192,8 +210,9 @@ TEST_CASE("a flood of new destinations cannot push another sandbox's held-back c
   // it, the map's LRU evicts streams seen once before one seen often.
   const auto stop = world.dir() / "stop-spray";
   pid_t spray = world.spawn_in_sandbox(kFlooder, {"spray", stop.string()}, "spray");
-  status = poll_status(
-      world, [](const json& s) { return count_of(sandbox_in(s, kFlooder), "denied") > 200'000; }, 900);
+  auto flooder_denied = [](const json& s) { return count_of(sandbox_in(s, kFlooder), "denied"); };
+  status = poll_while_progressing(
+      world, [&](const json& s) { return flooder_denied(s) > 200'000; }, flooder_denied);
   std::ofstream(stop) << "stop";
   (void)world.wait_spawned(spray, "spray");
   REQUIRE(count_of(sandbox_in(status, kFlooder), "denied") > 200'000);
