@@ -417,49 +417,35 @@ struct agentd_name_event {
 	__u8 name[AGENTD_NAME_MAX];
 };
 
+/* One list for both compilers: C++ (agentd) and C (the BPF programs) must
+ * agree on every layout the maps share. */
 #ifdef __cplusplus
-static_assert(sizeof(struct agentd_rule_key) == 28, "rule key layout");
-static_assert(sizeof(struct agentd_port_range) == 8, "port range layout");
-static_assert(sizeof(struct agentd_rule_value) == 8 + 8 * AGENTD_MAX_PORT_RANGES, "rule value layout");
-static_assert(sizeof(struct agentd_sandbox_state) == 8, "sandbox state layout");
-static_assert(sizeof(struct agentd_deny_event) == 104, "deny event layout");
-static_assert(sizeof(struct agentd_record_counts) == 24, "record counts layout");
-static_assert(sizeof(struct agentd_record_budget) == 16, "record budget layout");
-static_assert(sizeof(struct agentd_sock_info) == 28, "sock info layout");
-static_assert(sizeof(struct agentd_learned_key) == 24, "learned key layout");
-static_assert(sizeof(struct agentd_learned_value) == 8 + 8 + 8 * AGENTD_MAX_PORT_RANGES, "learned value layout");
-static_assert(sizeof(struct agentd_counters) == 24, "counters layout");
-static_assert(sizeof(struct agentd_name_key) == 256, "name key layout");
-static_assert(sizeof(struct agentd_name_sock) == 56, "name sock layout");
-static_assert(sizeof(struct agentd_name_counts) == 24, "name counts layout");
-static_assert(sizeof(struct agentd_traffic) == 80, "traffic layout");
-static_assert((AGENTD_TRAFFIC_CLASSES & (AGENTD_TRAFFIC_CLASSES - 1)) == 0, "traffic classes: a power of two");
-static_assert(sizeof(struct agentd_name_event) == 104 + 8 + AGENTD_NAME_MAX, "name event layout");
-static_assert(sizeof(struct agentd_dns6_port) == 4, "dns6 port layout");
-static_assert(sizeof(struct agentd_dnsns_key) == 16, "dns netns key layout");
-static_assert(sizeof(struct agentd_hostaddr_key) == 32, "host address key layout");
-static_assert(sizeof(struct agentd_ratelimit_key) == 28, "rate limit key layout");
-static_assert(sizeof(struct agentd_ratelimit_value) == 24, "rate limit value layout");
+#define AGENTD_ABI_ASSERT(condition, what) static_assert(condition, what)
 #else
-_Static_assert(sizeof(struct agentd_rule_key) == 28, "rule key layout");
-_Static_assert(sizeof(struct agentd_port_range) == 8, "port range layout");
-_Static_assert(sizeof(struct agentd_rule_value) == 8 + 8 * AGENTD_MAX_PORT_RANGES, "rule value layout");
-_Static_assert(sizeof(struct agentd_sandbox_state) == 8, "sandbox state layout");
-_Static_assert(sizeof(struct agentd_deny_event) == 104, "deny event layout");
-_Static_assert(sizeof(struct agentd_record_counts) == 24, "record counts layout");
-_Static_assert(sizeof(struct agentd_record_budget) == 16, "record budget layout");
-_Static_assert(sizeof(struct agentd_sock_info) == 28, "sock info layout");
-_Static_assert(sizeof(struct agentd_learned_key) == 24, "learned key layout");
-_Static_assert(sizeof(struct agentd_learned_value) == 8 + 8 + 8 * AGENTD_MAX_PORT_RANGES, "learned value layout");
-_Static_assert(sizeof(struct agentd_counters) == 24, "counters layout");
-_Static_assert(sizeof(struct agentd_name_key) == 256, "name key layout");
-_Static_assert(sizeof(struct agentd_name_sock) == 56, "name sock layout");
-_Static_assert(sizeof(struct agentd_name_counts) == 24, "name counts layout");
-_Static_assert(sizeof(struct agentd_traffic) == 80, "traffic layout");
-_Static_assert((AGENTD_TRAFFIC_CLASSES & (AGENTD_TRAFFIC_CLASSES - 1)) == 0, "traffic classes: a power of two");
-_Static_assert(sizeof(struct agentd_name_event) == 104 + 8 + AGENTD_NAME_MAX, "name event layout");
-_Static_assert(sizeof(struct agentd_ratelimit_key) == 28, "rate limit key layout");
-_Static_assert(sizeof(struct agentd_ratelimit_value) == 24, "rate limit value layout");
+#define AGENTD_ABI_ASSERT(condition, what) _Static_assert(condition, what)
 #endif
+AGENTD_ABI_ASSERT(sizeof(struct agentd_rule_key) == 28, "rule key layout");
+AGENTD_ABI_ASSERT(sizeof(struct agentd_port_range) == 8, "port range layout");
+AGENTD_ABI_ASSERT(sizeof(struct agentd_rule_value) == 8 + 8 * AGENTD_MAX_PORT_RANGES, "rule value layout");
+AGENTD_ABI_ASSERT(sizeof(struct agentd_sandbox_state) == 8, "sandbox state layout");
+AGENTD_ABI_ASSERT(sizeof(struct agentd_deny_event) == 104, "deny event layout");
+AGENTD_ABI_ASSERT(sizeof(struct agentd_record_counts) == 24, "record counts layout");
+AGENTD_ABI_ASSERT(sizeof(struct agentd_record_budget) == 16, "record budget layout");
+AGENTD_ABI_ASSERT(sizeof(struct agentd_sock_info) == 28, "sock info layout");
+AGENTD_ABI_ASSERT(sizeof(struct agentd_learned_key) == 24, "learned key layout");
+AGENTD_ABI_ASSERT(sizeof(struct agentd_learned_value) == 8 + 8 + 8 * AGENTD_MAX_PORT_RANGES, "learned value layout");
+AGENTD_ABI_ASSERT(sizeof(struct agentd_counters) == 24, "counters layout");
+AGENTD_ABI_ASSERT(sizeof(struct agentd_name_key) == 256, "name key layout");
+AGENTD_ABI_ASSERT(sizeof(struct agentd_name_sock) == 56, "name sock layout");
+AGENTD_ABI_ASSERT(sizeof(struct agentd_name_counts) == 24, "name counts layout");
+AGENTD_ABI_ASSERT(sizeof(struct agentd_traffic) == 80, "traffic layout");
+AGENTD_ABI_ASSERT((AGENTD_TRAFFIC_CLASSES & (AGENTD_TRAFFIC_CLASSES - 1)) == 0, "traffic classes: a power of two");
+AGENTD_ABI_ASSERT(sizeof(struct agentd_name_event) == 104 + 8 + AGENTD_NAME_MAX, "name event layout");
+AGENTD_ABI_ASSERT(sizeof(struct agentd_dns_config) == 8, "dns config layout");
+AGENTD_ABI_ASSERT(sizeof(struct agentd_dns6_port) == 4, "dns6 port layout");
+AGENTD_ABI_ASSERT(sizeof(struct agentd_dnsns_key) == 16, "dns netns key layout");
+AGENTD_ABI_ASSERT(sizeof(struct agentd_hostaddr_key) == 32, "host address key layout");
+AGENTD_ABI_ASSERT(sizeof(struct agentd_ratelimit_key) == 28, "rate limit key layout");
+AGENTD_ABI_ASSERT(sizeof(struct agentd_ratelimit_value) == 24, "rate limit value layout");
 
 #endif /* AGENTD_ABI_H */
