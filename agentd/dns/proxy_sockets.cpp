@@ -50,6 +50,8 @@ Result<UniqueFd> bound_socket(int family, int type, const sockaddr* addr, sockle
   // the kernel drops the handshake's last ACK and the client sits in
   // SYN-ACK backoff (up to a minute), still holding a connection agentd
   // never saw; 1,024 (of somaxconn's 4,096) takes such a burst whole.
+  // Each sandbox has a listener of its own, except one whose own address
+  // failed to bind (logged), which shares the wildcard listener.
   constexpr int kBacklog = 1024;
   if (type == SOCK_STREAM && ::listen(fd.get(), kBacklog) != 0) return system_error("listening on {}", where);
   return fd;

@@ -64,12 +64,14 @@ json poll_status(const World& world, Done done, int tries = 300) {
 // Polls until `done` holds, for as long as `progress` keeps growing: a
 // flood that runs slower (an emulated CPU, a sandbox held to its CPU
 // share) takes longer; one that stalls ends the wait after `stall_tries`
-// polls (10 s) without progress.
+// polls (10 s) without progress, and none waits past `max_tries` (200 s,
+// within ctest's timeout, so the world is still torn down).
 template <typename Done, typename Progress>
-json poll_while_progressing(const World& world, Done done, Progress progress, int stall_tries = 100) {
+json poll_while_progressing(const World& world, Done done, Progress progress, int stall_tries = 100,
+                            int max_tries = 2000) {
   json status = daemon_status(world);
   uint64_t most = progress(status);
-  for (int stalled = 0; stalled < stall_tries && !done(status);) {
+  for (int stalled = 0, tries = 0; stalled < stall_tries && tries < max_tries && !done(status); ++tries) {
     usleep(100'000);
     status = daemon_status(world);
     const uint64_t now = progress(status);

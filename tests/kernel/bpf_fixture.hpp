@@ -60,13 +60,26 @@ class BpfFixture {
 
   // The sandbox's cgroup (slot kSlot), and a cgroup beside it under the
   // same hooks that is no sandbox.
-  const std::filesystem::path& sandbox() const { return sandbox_; }
-  const std::filesystem::path& outside() const { return outside_; }
+  const std::filesystem::path& sandbox() const { return cgroups_.sandbox; }
+  const std::filesystem::path& outside() const { return cgroups_.outside; }
   int map_fd(bpf_map* map) const { return bpf_map__fd(map); }
   egress_bpf* skeleton() const { return skeleton_.get(); }
 
  private:
-  std::filesystem::path pins_, root_, sandbox_, outside_;
+  // Owners of what the test made, declared before the skeleton: undone on
+  // every path, a constructor that throws halfway included.
+  struct MountedBpffs {
+    MountedBpffs();
+    ~MountedBpffs();
+    std::filesystem::path dir;
+  };
+  struct CgroupTree {
+    explicit CgroupTree(const std::string& name);
+    ~CgroupTree();
+    std::filesystem::path root, sandbox, outside;
+  };
+  MountedBpffs pins_;
+  CgroupTree cgroups_;
   bpf::EgressSkeleton skeleton_;
   std::vector<bpf::LinkPtr> links_;
   bpf::RingBufferPtr ring_;
