@@ -92,6 +92,7 @@ static __always_inline int redirect_dns(struct bpf_sock_addr *ctx, const struct 
 	if (!info)
 		return REDIRECT_NONE;
 	info->slot = slot;
+	info->generation = slot_generation(slot);
 	info->dns_family = dest->family;
 	__builtin_memcpy(info->dns_addr, dest->addr, sizeof(info->dns_addr));
 	info->dns_port = bpf_htons(AGENTD_DNS_PORT);

@@ -135,11 +135,13 @@ static __always_inline int refuse_socket(__u32 family, __u32 type, __u32 protoco
 	return VERDICT_DENY;
 }
 
-/* Every AF_INET/AF_INET6 socket: remember its sandbox, refuse raw IP. */
+/* Every AF_INET/AF_INET6 socket: refuse raw IP; remember the sandbox of
+ * those whose cgroup the hooks cannot read from the kernel (sandbox.bpf.h). */
 SEC("cgroup/sock_create")
 int agentd_sock_create(struct bpf_sock *ctx)
 {
-	remember_socket(ctx);
+	if (!kernel_knows_cgroup(ctx->family, ctx->type, ctx->protocol))
+		remember_socket(ctx);
 	if (agentd_socket_permitted(ctx->family, ctx->type, ctx->protocol))
 		return VERDICT_ALLOW;
 	return refuse_socket(ctx->family, ctx->type, ctx->protocol);

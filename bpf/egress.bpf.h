@@ -519,8 +519,12 @@ static __always_inline void note_udp_peer(struct bpf_sock *sk, __u8 hook, const 
 	bpf_spin_unlock(&peers->lock);
 }
 
-/* What allowed the socket's connect or send: the class its bytes count
- * under (packet_path.bpf.h): the socket's for TCP, the peer's for UDP. */
+/*
+ * What allowed the socket's connect or send: the class its bytes count
+ * under (packet_path.bpf.h): the peer's for UDP (agentd_udppeer); for TCP
+ * the connection's, in the socket's storage, made here only for the
+ * connections that count under a class of their own (none is other).
+ */
 static __always_inline void note_traffic(struct bpf_sock *sk, __u8 hook, const struct destination *dest,
 					 __u8 traffic)
 {
@@ -530,7 +534,8 @@ static __always_inline void note_traffic(struct bpf_sock *sk, __u8 hook, const s
 		note_udp_peer(sk, hook, dest, traffic);
 		return;
 	}
-	info = bpf_sk_storage_get(&agentd_socks, sk, 0, 0);
+	info = bpf_sk_storage_get(&agentd_socks, sk, 0,
+				  traffic == AGENTD_TRAFFIC_OTHER ? 0 : BPF_SK_STORAGE_GET_F_CREATE);
 	if (info)
 		info->traffic = traffic;
 }

@@ -259,12 +259,11 @@ static __always_inline __u32 class_of(__u32 slot)
 	return state && (state->flags & AGENTD_SANDBOX_ACTIVE) ? state->class_id : AGENTD_CLASS_EMPTY;
 }
 
-/* The sandbox that made the socket still holds its slot (sandbox.bpf.h). */
+/* The sandbox that made the socket still holds its slot: its cgroup still
+ * maps to it (sandbox.bpf.h). */
 static __always_inline int sandbox_still_holds(struct bpf_sock *sk, __u32 slot)
 {
-	struct agentd_sock_info *info = bpf_sk_storage_get(&agentd_socks, sk, 0, 0);
-
-	return info && remembered_slot(info) == slot;
+	return tcp_socket_slot(sk) == slot;
 }
 
 /* sk_msg: the verdict on a waiting socket's first message. */

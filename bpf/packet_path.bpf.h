@@ -56,7 +56,7 @@ static __always_inline int refuse_option(struct bpf_sockopt *ctx)
 
 	if (!sk)
 		return VERDICT_DENY;
-	slot = socket_slot(sk);
+	slot = option_slot(sk);
 	dest.protocol = (__u8)sk->protocol;
 	/* The record names no destination, only the option; the option goes
 	 * where the address would, so that each option refused is a record
@@ -81,19 +81,17 @@ static __always_inline int judge_setsockopt(struct bpf_sockopt *ctx)
 	return VERDICT_ALLOW;
 }
 
-/* The sandbox of the socket that sent the packet, from its storage. */
+/* The sandbox of the packet's socket: that of the cgroup it was made in. */
 static __always_inline __u32 packet_slot(struct __sk_buff *skb)
 {
 	struct bpf_sock *sk = skb->sk;
-	struct agentd_sock_info *info;
 
 	if (!sk)
 		return AGENTD_SLOT_UNKNOWN;
 	sk = bpf_sk_fullsock(sk);
 	if (!sk)
 		return AGENTD_SLOT_UNKNOWN;
-	info = bpf_sk_storage_get(&agentd_socks, sk, 0, 0);
-	return info ? remembered_slot(info) : AGENTD_SLOT_UNKNOWN;
+	return classify_socket_cgroup(sk);
 }
 
 /*
@@ -151,20 +149,28 @@ static __always_inline __u32 datagram_traffic(struct __sk_buff *skb, struct bpf_
 	return traffic;
 }
 
+/* A TCP connection's class: what allowed its connect (note_traffic). */
+static __always_inline __u32 connection_traffic(struct bpf_sock *sk)
+{
+	struct agentd_sock_info *info = bpf_sk_storage_get(&agentd_socks, sk, 0, 0);
+
+	return info ? info->traffic : AGENTD_TRAFFIC_OTHER;
+}
+
 /*
  * A packet of a sandbox's socket that the walls let through, counted for
- * its sandbox under the class of what allowed it: a TCP socket's connect,
- * a datagram's own peer (datagram_traffic); over loopback (lo is ifindex 1
- * in every namespace) under "other" whatever the class: such bytes never
- * left the host, and another local process could otherwise inflate a
- * sandbox's inference or rule counts. A socket without storage (a
- * connection accepted from a sandbox's listener) counts as other for the
- * sandbox of its cgroup; a retired sandbox's sockets count nowhere.
+ * the sandbox of the cgroup the socket was made in, under the class of
+ * what allowed it: a TCP connection's connect, a datagram's own peer
+ * (datagram_traffic); over loopback (lo is ifindex 1 in every namespace)
+ * under "other" whatever the class: such bytes never left the host, and
+ * another local process could otherwise inflate a sandbox's inference or
+ * rule counts. A connection accepted from a sandbox's listener counts as
+ * other; a retired sandbox's sockets count nowhere (its cgroup maps to no
+ * slot any more).
  */
 static __always_inline void count_traffic(struct __sk_buff *skb, int sent)
 {
 	struct bpf_sock *sk = skb->sk;
-	struct agentd_sock_info *info;
 	struct agentd_traffic *t;
 	__u32 slot, traffic = AGENTD_TRAFFIC_OTHER;
 
@@ -173,25 +179,20 @@ static __always_inline void count_traffic(struct __sk_buff *skb, int sent)
 	sk = bpf_sk_fullsock(sk);
 	if (!sk)
 		return;
-	info = bpf_sk_storage_get(&agentd_socks, sk, 0, 0);
-	if (info) {
-		slot = remembered_slot(info);
-		traffic = info->traffic & (AGENTD_TRAFFIC_CLASSES - 1);
-	} else {
-		slot = classify_socket_cgroup(sk);
-	}
+	slot = classify_socket_cgroup(sk);
 	if (slot == AGENTD_SLOT_UNKNOWN)
 		return;
 	t = bpf_map_lookup_elem(&agentd_traffic, &slot);
 	if (!t)
 		return;
-	/* A listener's class is that of a connect it may have tried before
-	 * listen(): what reaches it (handshakes, data on their last ACK) is a
+	/* A listener's packets (handshakes, data on their last ACK) are a
 	 * peer's, let in. */
 	if ((sent ? skb->ifindex : skb->ingress_ifindex) == LOOPBACK_IFINDEX || sk->state == TCP_STATE_LISTEN)
 		traffic = AGENTD_TRAFFIC_OTHER;
 	else if (sk->protocol == IPPROTO_UDP)
 		traffic = datagram_traffic(skb, sk, sent) & (AGENTD_TRAFFIC_CLASSES - 1);
+	else
+		traffic = connection_traffic(sk) & (AGENTD_TRAFFIC_CLASSES - 1);
 	if (sent) {
 		__sync_fetch_and_add(&t->sent_bytes[traffic], (__u64)skb->len);
 		__sync_fetch_and_add(&t->sent_packets, 1);

@@ -4,6 +4,8 @@
 #define AGENTD_SANDBOX_BPF_H
 
 #include "maps.bpf.h"
+#include "socket_cgroup.bpf.h"
+#include "socket_policy.h"
 
 static __always_inline void bump_stat(__u32 stat)
 {
@@ -56,6 +58,45 @@ static __always_inline __u32 classify_socket_cgroup(struct bpf_sock *sk)
 	return classify_cgroup(sk, 1);
 }
 
+/*
+ * The sandbox of a cgroup read through BTF (socket_cgroup.bpf.h), by the
+ * rule of classify_cgroup: the cgroup itself when it is a sandbox, else the
+ * shallowest ancestor that is one. Walked upwards, so every ancestor is
+ * looked at; only sockets outside a sandbox's own cgroup pay for it.
+ */
+static __always_inline __u32 classify_kernel_cgroup(struct cgroup___agentd *cgroup)
+{
+	__u64 id = kernel_cgroup_id(cgroup);
+	__u32 *slot = bpf_map_lookup_elem(&agentd_cgroups, &id);
+	__u32 found = AGENTD_SLOT_UNKNOWN;
+	int level;
+
+	if (slot)
+		return *slot;
+	for (level = 0; level < AGENTD_MAX_CGROUP_DEPTH && cgroup; level++) {
+		cgroup = kernel_cgroup_parent(cgroup);
+		id = kernel_cgroup_id(cgroup);
+		if (!id)
+			break;
+		slot = bpf_map_lookup_elem(&agentd_cgroups, &id);
+		if (slot)
+			found = *slot;
+	}
+	return found;
+}
+
+/*
+ * Sockets whose cgroup the sock_addr programs read from the kernel (TCP,
+ * IPv6 UDP: what bpf_skc_to_tcp_sock and bpf_skc_to_udp6_sock accept). For
+ * cgroup/sock_create, which has neither helper: the same test on the
+ * socket's family, type and protocol.
+ */
+static __always_inline int kernel_knows_cgroup(__u32 family, __u32 type, __u32 protocol)
+{
+	return protocol == AGENTD_IPPROTO_TCP ||
+	       (family == AGENTD_AF_INET6 && type == AGENTD_SOCK_DGRAM && protocol == AGENTD_IPPROTO_UDP);
+}
+
 /* The sandbox generation that holds the slot now. */
 static __always_inline __u16 slot_generation(__u32 slot)
 {
@@ -64,7 +105,8 @@ static __always_inline __u16 slot_generation(__u32 slot)
 	return state ? (__u16)(state->flags >> AGENTD_SANDBOX_GEN_SHIFT) : 0;
 }
 
-/* Remember at creation which sandbox a socket belongs to. */
+/* Remember at creation which sandbox a socket (IPv4 UDP and the rest, see
+ * kernel_knows_cgroup) belongs to. */
 static __always_inline __u32 remember_socket(struct bpf_sock *sk)
 {
 	__u32 slot = classify_current_task();
@@ -81,7 +123,9 @@ static __always_inline __u32 remember_socket(struct bpf_sock *sk)
 /*
  * The slot a socket's storage names, while the sandbox it was made in
  * still holds it; a retired sandbox's socket belongs to no sandbox (slot
- * 0: everything denied), whoever holds the slot now.
+ * 0: everything denied), whoever holds the slot now. (For sockets judged
+ * by their cgroup the same holds by order: a retired sandbox's cgroup
+ * leaves agentd_cgroups before its slot is given again.)
  */
 static __always_inline __u32 remembered_slot(const struct agentd_sock_info *info)
 {
@@ -93,18 +137,44 @@ static __always_inline __u32 remembered_slot(const struct agentd_sock_info *info
 }
 
 /*
- * The sandbox of a socket: from its storage; a socket created before the
- * programs were attached has none, so it is judged by the task using it
- * (counted, so it shows) and remembered from then on.
+ * The sandbox of a socket, in the sock_addr and sk_msg programs: from the
+ * cgroup the kernel recorded when it was made (TCP, IPv6 UDP); else from
+ * its storage; a socket created before the programs were attached has
+ * none, so it is judged by the task using it (counted, so it shows) and
+ * remembered from then on.
  */
 static __always_inline __u32 socket_slot(struct bpf_sock *sk)
 {
-	struct agentd_sock_info *info = bpf_sk_storage_get(&agentd_socks, sk, 0, 0);
+	struct sock___agentd *ks = kernel_sock(sk);
+	struct agentd_sock_info *info;
 
+	if (ks)
+		return classify_kernel_cgroup(kernel_sock_cgroup(ks));
+	info = bpf_sk_storage_get(&agentd_socks, sk, 0, 0);
 	if (info)
 		return remembered_slot(info);
 	bump_stat(AGENTD_STAT_UNCLASSIFIED);
 	return remember_socket(sk);
+}
+
+/* The same for a socket that is known to be TCP (sk_msg): no fallback. */
+static __always_inline __u32 tcp_socket_slot(struct bpf_sock *sk)
+{
+	struct sock___agentd *ks = kernel_sock(sk);
+
+	return ks ? classify_kernel_cgroup(kernel_sock_cgroup(ks)) : AGENTD_SLOT_UNKNOWN;
+}
+
+/*
+ * The sandbox a refused socket option is recorded for: cgroup/setsockopt
+ * has no BTF casts, so the storage where there is one, else the sandbox
+ * of the task asking (the option is refused whoever made the socket).
+ */
+static __always_inline __u32 option_slot(struct bpf_sock *sk)
+{
+	struct agentd_sock_info *info = bpf_sk_storage_get(&agentd_socks, sk, 0, 0);
+
+	return info ? remembered_slot(info) : classify_current_task();
 }
 
 #endif /* AGENTD_SANDBOX_BPF_H */

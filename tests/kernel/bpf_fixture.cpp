@@ -300,19 +300,29 @@ namespace {
 
 // A stream socket's connect, or one byte sent on a datagram socket.
 int probe(const std::string& address, uint16_t port, int type) {
-  sockaddr_storage to{};
-  socklen_t length = 0;
-  UniqueFd fd(open_probe_socket(address, port, type, to, length));
-  if (!fd) return errno;
-  const auto* peer = reinterpret_cast<sockaddr*>(&to);
+  ProbeSocket socket(address, port, type);
+  return socket.fd ? socket.use() : errno;
+}
+
+}  // namespace
+
+ProbeSocket::ProbeSocket(const std::string& address, uint16_t port, int socket_type)
+    : type(socket_type), fd(open_probe_socket(address, port, socket_type, to, length)) {}
+
+int ProbeSocket::use() const {
+  const auto* peer = reinterpret_cast<const sockaddr*>(&to);
   if (type == SOCK_STREAM) return probe_errno(::connect(fd.get(), peer, length));
   const char byte = 'x';
   return probe_errno(::sendto(fd.get(), &byte, 1, 0, peer, length) == 1 ? 0 : -1);
 }
 
-}  // namespace
-
 int tcp_connect(const std::string& address, uint16_t port) { return probe(address, port, SOCK_STREAM); }
 int udp_send(const std::string& address, uint16_t port) { return probe(address, port, SOCK_DGRAM); }
+
+void move_to(const std::filesystem::path& cgroup) {
+  std::ofstream join(cgroup / "cgroup.procs");
+  join << getpid() << std::flush;
+  if (!join) throw std::runtime_error("moving into " + cgroup.string());
+}
 
 }  // namespace agentd::bpf_test

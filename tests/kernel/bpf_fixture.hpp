@@ -6,6 +6,7 @@
 // documentation addresses route over lo and nothing leaves.
 #pragma once
 
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "agentd/bpf/libbpf_ptr.hpp"
+#include "agentd/common/unique_fd.hpp"
 #include "agentd_abi.h"
 
 namespace agentd::bpf_test {
@@ -90,5 +92,21 @@ class BpfFixture {
 // errno it failed with.
 int tcp_connect(const std::string& address, uint16_t port);
 int udp_send(const std::string& address, uint16_t port);
+
+// A socket made now (in the cgroup the child is in) and used later, maybe
+// from another: use() connects (stream) or sends one byte (datagram) to
+// the address it was made for.
+struct ProbeSocket {
+  ProbeSocket(const std::string& address, uint16_t port, int type);
+  int use() const;
+  // The address first: the constructor fills it while opening fd.
+  sockaddr_storage to{};
+  socklen_t length = 0;
+  int type;
+  UniqueFd fd;
+};
+
+// The calling process into `cgroup` (a child's body moving on).
+void move_to(const std::filesystem::path& cgroup);
 
 }  // namespace agentd::bpf_test

@@ -211,3 +211,45 @@ TEST_CASE("DNS to any server goes to the proxy address of the sandbox's slot, be
   CHECK(r[2] == 1);
   CHECK(r[3] == 1);
 }
+
+// Issue 15: a socket's sandbox is the cgroup the kernel recorded when it
+// was made (TCP and IPv6 UDP read it through BTF; IPv4 UDP from the storage
+// made at socket()), not the cgroup of whoever uses it.
+TEST_CASE("a socket is judged by the cgroup it was made in, whoever uses it, and a sandbox's child cgroup is the sandbox") {
+  BpfFixture f;
+  write_rules(f);
+  f.add_rule(kClass, "198.51.100.10/32", {range(80, 80, kAny, kAllow)});
+  f.add_rule(kClass, "2001:db8:1::/64", {range(443, 443, kAny, kAllow)});
+  const auto child = f.sandbox() / "child";
+  std::filesystem::create_directory(child);
+  // A TCP, an IPv4 UDP and an IPv6 UDP socket made in one cgroup, used
+  // from another.
+  auto made_then_used = [&](const std::filesystem::path& made_in, const std::filesystem::path& used_in) {
+    return f.run_in(made_in, [&](Results& out) {
+      ProbeSocket tcp("198.51.100.10", 80, SOCK_STREAM), udp4("198.51.100.10", 80, SOCK_DGRAM),
+          udp6("2001:db8:1::10", 443, SOCK_DGRAM);
+      move_to(used_in);
+      out.push_back(tcp.use());
+      out.push_back(udp4.use());
+      out.push_back(udp6.use());
+      out.push_back(tcp_connect("198.51.100.11", 80));  // and one made where it is used
+    });
+  };
+  CHECK(made_then_used(f.sandbox(), f.outside()) == Results{0, 0, 0, EPERM});
+  CHECK(made_then_used(f.outside(), f.sandbox()) == Results{EPERM, EPERM, EPERM, 0});
+
+  // A cgroup the sandbox made below its own: the sandbox's, through the
+  // ancestors the kernel links (and the task's ancestors for the rest).
+  const Results below = f.run_in(child, [&](Results& out) {
+    out.push_back(tcp_connect("198.51.100.10", 80));
+    out.push_back(udp_send("2001:db8:1::10", 443));
+    out.push_back(tcp_connect("198.51.100.70", 81));  // the /26's deny, under the sandbox's class
+  });
+  REQUIRE(below.size() == 3);
+  CHECK(below[0] == 0);
+  CHECK(below[1] == 0);
+  CHECK(below[2] == EPERM);
+  CHECK(has_record(f.take_records(), "198.51.100.70", 81, AGENTD_REASON_DENY_RULE, kSlot));
+  CHECK(f.counters(kSlot).allowed == 6);
+  std::filesystem::remove(child);
+}
