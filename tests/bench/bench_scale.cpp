@@ -24,8 +24,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <random>
-#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -36,6 +34,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agentd/api/client.hpp"
+#include "bench_policy.hpp"
 #include "bench_stats.hpp"
 #include "world.hpp"
 
@@ -55,20 +54,8 @@ double ms_since(Clock::time_point started) {
 // The tenant's policy: `rules` seeded random prefixes, plus `extra` (one
 // more rule, or nothing) at the end.
 std::string scale_policy(int rules, const std::string& extra) {
-  std::mt19937 random(15);
-  std::set<std::pair<uint32_t, unsigned>> seen;  // no prefix twice: validate would warn about each
-  std::string text = "apiVersion: agentd/v1\ntenant: scale\nrules:\n  - agents: \"scale/*/*\"\n    allow:\n";
-  text.reserve(static_cast<size_t>(rules) * 48);
-  for (int i = 0; i < rules;) {
-    const unsigned prefix = random() % 100 == 0 ? 8 + random() % 8 : 16 + random() % 17;
-    uint32_t addr = static_cast<uint32_t>(random());
-    addr &= prefix == 32 ? 0xffffffffu : ~(0xffffffffu >> prefix);
-    if (!seen.emplace(addr, prefix).second) continue;
-    ++i;
-    text += fmt::format("      - cidr: {}.{}.{}.{}/{}\n        ports: [443]\n", addr >> 24, (addr >> 16) & 0xff,
-                        (addr >> 8) & 0xff, addr & 0xff, prefix);
-  }
-  return text + extra;
+  return "apiVersion: agentd/v1\ntenant: scale\nrules:\n  - agents: \"scale/*/*\"\n    allow:\n" +
+         random_prefix_rules(rules) + extra;
 }
 
 void write_atomically(const fs::path& path, const std::string& text) {

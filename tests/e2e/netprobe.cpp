@@ -6,8 +6,10 @@
 //   netprobe fastopen ADDR PORT            TCP sendto(MSG_FASTOPEN)
 //   netprobe bind tcp|udp ADDR PORT        bind (SO_REUSEADDR, as a squatter would)
 //   netprobe socket FAMILY TYPE [PROTO]    create a socket
-//   netprobe serve [--tcp P,..] [--udp P,..] [--bind ADDR]   accept/echo until SIGTERM
-//   netprobe bench connect|sendto ADDR PORT COUNT   ns per operation
+//   netprobe serve [--tcp P,..] [--udp P,..] [--sink P,..] [--bind ADDR]
+//                                          accept/echo (sink: UDP, read and dropped) until SIGTERM
+//   netprobe bench connect|sendto|socket|socket-udp ADDR PORT COUNT
+//                                          ns per operation (socket: socket()+close() of ADDR's family)
 //   netprobe loop ADDR PORT STOPFILE       TCP connects until STOPFILE exists: counts
 //   netprobe spray STOPFILE                TCP connects, each to a new destination in 192.0.2.0/24
 //                                          (address, then port; not 53), until STOPFILE exists (120 s at most)
@@ -207,11 +209,12 @@ std::vector<int> parse_ports(const std::string& list) {
 
 volatile sig_atomic_t stopping = 0;
 
-int do_serve(const std::vector<int>& tcp_ports, const std::vector<int>& udp_ports, const std::string& bind_addr) {
+int do_serve(const std::vector<int>& tcp_ports, const std::vector<int>& udp_ports, const std::vector<int>& sink_ports,
+             const std::string& bind_addr) {
   signal(SIGTERM, [](int) { stopping = 1; });
   signal(SIGPIPE, SIG_IGN);
   std::vector<pollfd> fds;
-  std::vector<bool> is_tcp;
+  std::vector<bool> is_tcp, is_sink;
   auto open_listener = [&](int port, bool tcp) {
     Address a;
     // Dual stack on [::] unless told where.
@@ -234,9 +237,14 @@ int do_serve(const std::vector<int>& tcp_ports, const std::vector<int>& udp_port
     }
     fds.push_back({fd, POLLIN, 0});
     is_tcp.push_back(tcp);
+    is_sink.push_back(false);
   };
   for (int p : tcp_ports) open_listener(p, true);
   for (int p : udp_ports) open_listener(p, false);
+  for (int p : sink_ports) {
+    open_listener(p, false);
+    is_sink.back() = true;
+  }
   std::printf("{\"op\":\"serve\",\"ready\":true}\n");
   std::fflush(stdout);
   while (!stopping) {
@@ -259,7 +267,9 @@ int do_serve(const std::vector<int>& tcp_ports, const std::vector<int>& udp_port
         msg.msg_control = control;
         msg.msg_controllen = sizeof(control);
         ssize_t n = recvmsg(fds[i].fd, &msg, 0);
-        if (n <= 0) continue;
+        // A sink answers nothing: a sender's benchmark measures its sends,
+        // not the replies queueing up at its socket.
+        if (n <= 0 || is_sink[i]) continue;
         // Send back with the same packet info (the local address it came to).
         for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
           if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO)
@@ -280,11 +290,16 @@ int do_serve(const std::vector<int>& tcp_ports, const std::vector<int>& udp_port
 int do_bench(const std::string& what, const std::string& addr, int port, long count) {
   Address a;
   if (!parse_address(addr, port, a) || count <= 0) return 2;
+  if (what != "connect" && what != "sendto" && what != "socket" && what != "socket-udp") return 2;
   int udp = -1;
   if (what == "sendto") udp = socket(a.family, SOCK_DGRAM, 0);
   auto start = std::chrono::steady_clock::now();
   for (long i = 0; i < count; ++i) {
-    if (what == "connect") {
+    if (what == "socket" || what == "socket-udp") {
+      int fd = socket(a.family, what == "socket" ? SOCK_STREAM : SOCK_DGRAM, 0);
+      if (fd < 0) return report("bench", "", false, errno);
+      close(fd);
+    } else if (what == "connect") {
       int fd = socket(a.family, SOCK_STREAM, 0);
       if (connect(fd, reinterpret_cast<sockaddr*>(&a.storage), a.length) != 0)
         return report("bench", "", false, errno);
@@ -434,15 +449,16 @@ int main(int argc, char** argv) {
   if (cmd == "until" && args.size() == 4) return do_until(arg(1), arg(2), std::atoi(arg(3).c_str()));
   if (cmd == "from" && args.size() == 5) return do_from(arg(1), arg(2), arg(3), std::atoi(arg(4).c_str()));
   if (cmd == "serve") {
-    std::vector<int> tcp, udp;
+    std::vector<int> tcp, udp, sink;
     std::string bind_addr;
     for (size_t i = 1; i + 1 < args.size(); i += 2) {
       if (args[i] == "--tcp") tcp = parse_ports(args[i + 1]);
       else if (args[i] == "--udp") udp = parse_ports(args[i + 1]);
+      else if (args[i] == "--sink") sink = parse_ports(args[i + 1]);
       else if (args[i] == "--bind") bind_addr = args[i + 1];
       else return 2;
     }
-    return do_serve(tcp, udp, bind_addr);
+    return do_serve(tcp, udp, sink, bind_addr);
   }
   std::fprintf(stderr, "usage: see the comment at the top of netprobe.cpp\n");
   return 2;

@@ -218,7 +218,8 @@ void World::build() {
 
   // Servers: the "internet", a loopback service on the host, a real DNS.
   start_server(net_ns_, {NETPROBE_BIN, "serve", "--tcp", "80,443,8080,9000", "--udp", "5353,9000"}, "net-server");
-  start_server(host_ns_, {NETPROBE_BIN, "serve", "--tcp", "7070", "--udp", "7070"}, "loopback-server");
+  // 7071: a UDP sink for the benchmarks (nothing echoed back).
+  start_server(host_ns_, {NETPROBE_BIN, "serve", "--tcp", "7070", "--udp", "7070", "--sink", "7071"}, "loopback-server");
   std::vector<std::string> dnsmasq = {"dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--bind-interfaces",
                             "--listen-address=198.51.100.53", "--listen-address=2001:db8:1::53", "--no-resolv", "--no-hosts",
                             "--address=/allowed.example.test/198.51.100.10",

@@ -7,7 +7,7 @@
 //
 //   host ns: 198.51.100.1/24, 2001:db8:1::1/64; no default route;
 //            203.0.113.0/24 and 2001:db8:2::/64 via the net ns;
-//            a loopback server on :7070 (tcp and udp).
+//            a loopback server on :7070 (tcp and udp) and a UDP sink on :7071.
 //   net ns:  198.51.100.10 (.20 .53 .66), 2001:db8:1::10 (::20 ::66),
 //            203.0.113.7, 2001:db8:2::7; tcp 80,443,8080,9000, udp 5353,9000;
 //            dnsmasq on 198.51.100.53 (many.example.test: a name for
