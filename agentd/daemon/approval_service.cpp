@@ -52,16 +52,11 @@ uint64_t monotonic_deadline(const std::optional<approvals::Time>& expires_at) {
 }  // namespace
 
 Result<std::unique_ptr<ApprovalService>> ApprovalService::start(const ApprovalOptions& options,
-                                                                const std::filesystem::path& state_dir,
-                                                                bpf::MapWriter& maps, const PolicyApplier& applier,
+                                                                store::Store& store, bpf::MapWriter& maps, const PolicyApplier& applier,
                                                                 const SandboxRegistry& registry) {
   auto roles = approvals::Roles::load(options.roles_file);
   if (!roles) return roles.error();
-  store::Retention retention{options.audit_max_age, options.audit_max_bytes};
-  auto store = store::Store::open(state_dir / "agentd.db", retention);
-  if (!store) return store.error();
-  std::unique_ptr<ApprovalService> service(
-      new ApprovalService(std::move(*roles), std::move(*store), maps, applier, registry));
+  std::unique_ptr<ApprovalService> service(new ApprovalService(std::move(*roles), store, maps, applier, registry));
   if (!options.audit_log.empty()) {
     auto log = DenialLog::open(options.audit_log == "-" ? std::filesystem::path() : options.audit_log);
     if (!log) return log.error();

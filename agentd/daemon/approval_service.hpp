@@ -34,10 +34,10 @@ namespace agentd::daemon {
 
 class ApprovalService {
  public:
-  // Opens the store, restores requests and grants, rewrites the live
-  // grants into the kernel and removes what expired meanwhile.
-  static Result<std::unique_ptr<ApprovalService>> start(const ApprovalOptions& options,
-                                                        const std::filesystem::path& state_dir,
+  // Restores requests and grants from the store (the daemon's, which
+  // outlives the service), rewrites the live grants into the kernel and
+  // removes what expired meanwhile.
+  static Result<std::unique_ptr<ApprovalService>> start(const ApprovalOptions& options, store::Store& store,
                                                         bpf::MapWriter& maps, const PolicyApplier& applier,
                                                         const SandboxRegistry& registry);
 
@@ -112,9 +112,9 @@ class ApprovalService {
   nlohmann::json status() const;
 
  private:
-  ApprovalService(approvals::Roles roles, std::unique_ptr<store::Store> store, bpf::MapWriter& maps,
+  ApprovalService(approvals::Roles roles, store::Store& store, bpf::MapWriter& maps,
                   const PolicyApplier& applier, const SandboxRegistry& registry)
-      : roles_(std::move(roles)), store_(std::move(store)), maps_(maps), applier_(applier), registry_(registry) {}
+      : roles_(std::move(roles)), store_(&store), maps_(maps), applier_(applier), registry_(registry) {}
 
   const policy::ApprovalSettings& settings_for(const std::string& sandbox) const;
   // Why `target` is allowed now (a rule of the running policy, a live
@@ -162,7 +162,7 @@ class ApprovalService {
   approvals::GrantBudget grant_budget_;
   std::vector<approvals::GrantSandbox> grant_sandboxes() const;
   store::WriteBudget denial_rows_;
-  std::unique_ptr<store::Store> store_;
+  store::Store* store_;  // the daemon's, which outlives this
   std::unique_ptr<DenialLog> siem_;
   bpf::MapWriter& maps_;
   const PolicyApplier& applier_;

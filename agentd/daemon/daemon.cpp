@@ -108,7 +108,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(Options options) {
 
 Daemon::~Daemon() {
   metrics_.reset();  // its thread waits on the loop, which runs no more
-  if (dns_learning_) dns_learning_->save(options_.state_dir / "learned.json");
+  if (dns_learning_) dns_learning_->save(*store_);
   server_.reset();
   sources_.clear();
   if (denial_log_) denial_log_->flush();
@@ -165,6 +165,11 @@ Status Daemon::init() {
 
   // Each slot's last generation, kept in the kernel across restarts: the
   // next sandbox in a slot gets one more, and 0 marks a slot never used.
+  auto store = store::Store::open(options_.state_dir / "agentd.db",
+                                  {options_.approvals.audit_max_age, options_.approvals.audit_max_bytes});
+  if (!store) return store.error();
+  store_ = std::move(*store);
+  if (auto status = import_state_files(); !status) return status.error();
   registry_ = SandboxRegistry(options_.max_sandboxes);
   for (uint32_t slot = 1; slot <= registry_.max_slots(); ++slot)
     if (auto state = maps_->state(slot)) registry_.set_generation(slot, generation_of(*state));
@@ -316,7 +321,7 @@ Status Daemon::start_dns(sd_event* loop) {
     approvals_->on_name_grants_changed([this] { dns_learning_->revalidate(); });
   }
   if (!no_upstream.empty()) dns_learning_->set_upstream("", no_upstream);
-  dns_learning_->adopt(options_.state_dir / "learned.json");
+  dns_learning_->adopt(*store_);
   // What the previous daemon learned is judged by today's policy and
   // grants (one may have ended while agentd was away); a slot no sandbox
   // holds now keeps nothing for the next one.
@@ -420,7 +425,7 @@ int Daemon::on_maintenance_timer(sd_event_source* source, uint64_t, void* self) 
   guarded("the learned addresses' sweep", daemon->loop_failures_, [&] {
     daemon->follow_resolv_conf();
     daemon->dns_learning_->collect_garbage();
-    daemon->dns_learning_->save(daemon->options_.state_dir / "learned.json");
+    daemon->dns_learning_->save(*daemon->store_);
   });
   guarded("the host's addresses", daemon->loop_failures_, [&] { daemon->refresh_host_addresses(); });
   guarded("retiring idle sandboxes", daemon->loop_failures_, [&] { daemon->retire_idle_sandboxes(); });
@@ -468,22 +473,20 @@ Status Daemon::restore_sandboxes() {
       }
     }
   }
-  std::ifstream adopted_file(options_.state_dir / "adopted.json");
-  if (adopted_file) {
-    auto adopted = json::parse(adopted_file, nullptr, false);
-    if (adopted.is_array()) {
-      for (const auto& item : adopted) {
-        auto agent = policy::parse_agent_name(item.value("agent", ""));
-        if (!agent) continue;
-        Sandbox s;
-        s.agent = *agent;
-        s.cgroup = item.value("cgroup", "");
-        s.adopted = true;
-        found.push_back(std::move(s));
-      }
-    } else {
-      spdlog::warn("ignoring {}: not a JSON list", (options_.state_dir / "adopted.json").string());
+  auto adopted = store_->adopted();
+  if (!adopted) return make_error("reading the adopted sandboxes: {}", adopted.error().describe());
+  for (const auto& row : *adopted) {
+    auto agent = policy::parse_agent_name(row.agent);
+    if (!agent) {
+      spdlog::warn("adopted sandbox at {}: {}: not an agent name; left alone", terminal_text(row.cgroup),
+                   terminal_text(row.agent));
+      continue;
     }
+    Sandbox s;
+    s.agent = *agent;
+    s.cgroup = row.cgroup;
+    s.adopted = true;
+    found.push_back(std::move(s));
   }
 
   for (auto& s : found) {
@@ -542,20 +545,10 @@ Status Daemon::restore_sandboxes() {
 }
 
 Status Daemon::save_adopted() const {
-  json list = json::array();
+  std::vector<store::AdoptedRow> rows;
   for (const auto& [slot, s] : registry_.all())
-    if (s.adopted) list.push_back({{"agent", s.agent.str()}, {"cgroup", s.cgroup.string()}});
-  const fs::path path = options_.state_dir / "adopted.json";
-  const fs::path temp = options_.state_dir / "adopted.json.tmp";
-  {
-    std::ofstream out(temp, std::ios::trunc);
-    out << agentd::dump_json(list, 2) << "\n";
-    if (!out) return make_error("writing {}", temp.string());
-  }
-  std::error_code ec;
-  fs::rename(temp, path, ec);  // atomic: a crash leaves the old list or the new
-  if (ec) return make_error("renaming {}: {}", temp.string(), ec.message());
-  return ok_status();
+    if (s.adopted) rows.push_back({s.agent.str(), s.cgroup.string()});
+  return store_->replace_adopted(rows);  // one transaction: the old list or the new
 }
 
 void Daemon::request_reload(const std::string& why, std::optional<api::Reply> reply) {

@@ -49,6 +49,9 @@ class Daemon {
   Status choose_cgroup_root();
   Status restore_sandboxes();
   Status save_adopted() const;
+  // State an older agentd kept in JSON files beside the store, moved into
+  // it once (state_import.cpp).
+  Status import_state_files();
   // Loads the policy dir and applies it, off the loop; the running policy
   // stays on any error. `reply`, if any, gets what changed once the new
   // policy is in force. Requests during a reload collapse into one more.
@@ -155,6 +158,9 @@ class Daemon {
   std::unique_ptr<bpf::MapWriter> maps_;
   std::unique_ptr<PolicyApplier> applier_;
   SandboxRegistry registry_;
+  // Approvals, grants, the audit trail, learned names and adopted cgroups;
+  // before everything that writes to it, so destroyed after.
+  std::unique_ptr<store::Store> store_;
   std::unique_ptr<bpf::EventReader> events_;
   std::unique_ptr<DenialLog> denial_log_;
   SdEventPtr loop_;

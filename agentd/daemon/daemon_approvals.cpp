@@ -37,7 +37,7 @@ Status share_socket(const std::filesystem::path& socket, const std::string& grou
 
 Status Daemon::start_approvals(sd_event* loop) {
   if (auto st = share_socket(options_.socket_path, options_.approvals.socket_group); !st) return st;
-  auto service = ApprovalService::start(options_.approvals, options_.state_dir, *maps_, *applier_, registry_);
+  auto service = ApprovalService::start(options_.approvals, *store_, *maps_, *applier_, registry_);
   if (!service) return service.error();
   approvals_ = std::move(*service);
   approvals_->set_host_addresses(dns::host_addresses());

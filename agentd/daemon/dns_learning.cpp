@@ -422,15 +422,12 @@ void DnsLearning::forget_departed() {
   for (uint32_t slot : departed) forget_slot(slot);
 }
 
-void DnsLearning::adopt(const std::filesystem::path& state_file) {
+void DnsLearning::adopt(const store::Store& store) {
   std::map<std::string, std::string> names;  // "slot/family/address" -> name
-  std::ifstream in(state_file);
-  if (in) {
-    auto saved = json::parse(in, nullptr, false);
-    if (saved.is_object())
-      for (const auto& [k, v] : saved.items())
-        if (v.is_string()) names[k] = v.get<std::string>();
-  }
+  if (auto saved = store.learned_names())
+    for (const auto& row : *saved) names[fmt::format("{}/{}/{}", row.slot, row.family, row.address)] = row.name;
+  else
+    spdlog::error("reading the names of learned addresses: {}", saved.error().describe());
   auto kept = maps_.learned();
   if (!kept) {
     spdlog::error("reading learned addresses: {}", kept.error().describe());
@@ -448,22 +445,17 @@ void DnsLearning::adopt(const std::filesystem::path& state_file) {
   if (!kept->empty()) spdlog::info("{} learned addresses kept from the previous daemon", kept->size());
 }
 
-void DnsLearning::save(const std::filesystem::path& state_file) {
+void DnsLearning::save(store::Store& store) {
   if (!dirty_) return;
-  json names = json::object();
+  std::vector<store::LearnedNameRow> rows;
   for (const auto& [key, entry] : entries_)
     if (!entry.name.empty())
-      names[fmt::format("{}/{}/{}", std::get<0>(key), std::get<1>(key), address_text(std::get<1>(key), std::get<2>(key)))] =
-          entry.name;
-  const auto temp = state_file.string() + ".tmp";
-  {
-    std::ofstream out(temp, std::ios::trunc);
-    out << agentd::dump_json(names) << "\n";
-    if (!out) return;
+      rows.push_back({std::get<0>(key), std::get<1>(key), address_text(std::get<1>(key), std::get<2>(key)), entry.name});
+  if (auto st = store.replace_learned_names(rows); !st) {
+    spdlog::error("saving the names of learned addresses: {}", st.error().describe());
+    return;  // dirty still: the next sweep tries again
   }
-  std::error_code ec;
-  std::filesystem::rename(temp, state_file, ec);
-  if (!ec) dirty_ = false;
+  dirty_ = false;
 }
 
 std::optional<LearnedName> DnsLearning::name_of(uint32_t slot, uint32_t family, const uint8_t* addr) const {

@@ -28,6 +28,7 @@
 #include "agentd/dns/unlearnable.hpp"
 #include "agentd/policy/explain.hpp"
 #include "agentd/policy/names.hpp"
+#include "agentd/store/store.hpp"
 
 namespace agentd::daemon {
 
@@ -98,9 +99,9 @@ class DnsLearning : public dns::QueryJudge {
   // At start: the slots the registry does not hold, forgotten.
   void forget_departed();
   // Entries the kernel kept from a previous daemon, with the names saved
-  // in the state dir; and the save itself.
-  void adopt(const std::filesystem::path& state_file);
-  void save(const std::filesystem::path& state_file);
+  // in the store; and the save itself (when something changed).
+  void adopt(const store::Store& store);
+  void save(store::Store& store);
 
   std::optional<LearnedName> name_of(uint32_t slot, uint32_t family, const uint8_t* addr) const;
   // What the kernel's learned entry says of a destination the rules leave

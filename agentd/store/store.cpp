@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "agentd/common/json_dump.hpp"
+#include "agentd/store/schema.hpp"
 
 namespace agentd::store {
 using nlohmann::json;
@@ -14,43 +15,6 @@ int64_t epoch_ms(approvals::Time time) {
 }
 
 namespace {
-
-constexpr const char* kSchema = R"(
-CREATE TABLE IF NOT EXISTS requests (
-  id INTEGER PRIMARY KEY,
-  sandbox TEXT NOT NULL,
-  tenant TEXT NOT NULL,
-  state TEXT NOT NULL,
-  updated_ms INTEGER NOT NULL,
-  data TEXT NOT NULL
-);
--- (state, updated_ms) serves open_requests() and the size prune's
--- finished requests older than a time; it replaces the index on state.
-DROP INDEX IF EXISTS requests_state;
-CREATE INDEX IF NOT EXISTS requests_state_updated ON requests(state, updated_ms);
-CREATE TABLE IF NOT EXISTS grants (
-  id INTEGER PRIMARY KEY,
-  tenant TEXT NOT NULL,
-  ended_ms INTEGER,
-  ended_why TEXT,
-  data TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS audit (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  time_ms INTEGER NOT NULL,
-  kind TEXT NOT NULL,
-  decision TEXT NOT NULL,
-  actor TEXT NOT NULL,
-  tenant TEXT NOT NULL,
-  sandbox TEXT NOT NULL,
-  dest TEXT NOT NULL,
-  host TEXT NOT NULL,
-  port INTEGER NOT NULL,
-  protocol TEXT NOT NULL,
-  detail TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS audit_time ON audit(time_ms);
-)";
 
 std::string tenant_of(const std::string& sandbox) { return sandbox.substr(0, sandbox.find('/')); }
 
@@ -64,7 +28,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& file, Re
   for (const char* pragma : {"PRAGMA auto_vacuum=INCREMENTAL", "PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
                              "PRAGMA foreign_keys=ON"})
     if (auto st = db->exec(pragma); !st) return st.error();
-  if (auto st = db->exec(kSchema); !st) return make_error("creating the store's tables in {}: {}", file.string(), st.error().describe());
+  if (auto st = migrate(*db, file); !st) return st.error();
   std::unique_ptr<Store> store(new Store(std::move(*db), file, retention));
   if (auto st = store->prepare_statements(); !st) return st.error();
   if (auto st = store->size_pragmas(); !st) return st.error();

@@ -67,6 +67,23 @@ struct Pruned {
   bool more = false;
 };
 
+// The name behind an address DNS taught a sandbox (the address itself is
+// kept by the kernel's map across restarts; its name only here).
+struct LearnedNameRow {
+  uint32_t slot = 0;
+  uint32_t family = 0;     // AGENTD_FAMILY_IPV4 (4) or AGENTD_FAMILY_IPV6 (6)
+  std::string address;     // as text
+  std::string name;
+  bool operator==(const LearnedNameRow&) const = default;
+};
+
+// A cgroup outside the sandbox root that agentd adopted as a sandbox.
+struct AdoptedRow {
+  std::string agent;       // tenant/team/agent
+  std::string cgroup;      // its path
+  bool operator==(const AdoptedRow&) const = default;
+};
+
 class Store {
  public:
   static Result<std::unique_ptr<Store>> open(const std::filesystem::path& file, Retention retention);
@@ -99,6 +116,13 @@ class Store {
   static constexpr int64_t kDeleteBatch = 2048;  // rows a DELETE statement removes at most
   static constexpr int kRoundsPerCheck = 4;
   static constexpr int kPruneBatchesPerCall = 8;
+
+  // The daemon's own state (store_state.cpp): each list replaced whole, in
+  // one transaction, so a crash keeps the old list or the new.
+  Status replace_learned_names(const std::vector<LearnedNameRow>& rows);
+  Result<std::vector<LearnedNameRow>> learned_names() const;
+  Status replace_adopted(const std::vector<AdoptedRow>& rows);
+  Result<std::vector<AdoptedRow>> adopted() const;
 
   // Many writes in one transaction (a drain of denial records).
   Transaction transaction() { return Transaction(db_); }

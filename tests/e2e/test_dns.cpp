@@ -1,6 +1,7 @@
 // Hostname rules end to end: agentd's DNS proxy answers the sandbox's
 // queries (any server, UDP or TCP), learns allowed answers into the kernel
 // and refuses the rest, against the world's real dnsmasq.
+#include <signal.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -537,4 +538,39 @@ TEST_CASE("started where resolv.conf names no nameserver, agentd enforces, refus
   CHECK(late.status == "SERVFAIL");
   CHECK(late.addresses.empty());
   CHECK(world.stray_packets() == 0);
+}
+
+// The names behind learned addresses are kept in the store (schema 2),
+// across a restart; an older agentd's learned.json is moved in once, and
+// wins (it was written after the store last was).
+TEST_CASE("the names of learned addresses survive a restart, and an older agentd's learned.json is moved into the store", "[kernel-neutral]") {
+  World world;
+  world.write_policy("acme.yaml", kHostPolicy);
+  REQUIRE(world.start_agentd());
+  CHECK(dig_in(world, kEng, {"@198.51.100.53", "api.example.test"}).addresses == std::set<std::string>{"198.51.100.10"});
+  auto explain = [&] {
+    auto result = world.agentctl({"policy", "explain", "--agent", kEng, "--dest", "198.51.100.10:443"});
+    INFO(result.describe());
+    return result.out;
+  };
+  CHECK(explain().find("learned through DNS from api.example.test") != std::string::npos);
+  world.kill_agentd(SIGTERM);
+  REQUIRE(world.start_agentd());
+  CHECK(explain().find("learned through DNS from api.example.test") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(world.state_dir() / "learned.json"));
+
+  // An older agentd ran meanwhile and saved its names as a file (a name the
+  // policy allows: what it no longer allows is removed on the way in).
+  const auto sandboxes = json::parse(world.agentctl({"sandbox", "list", "-o", "json"}).out);
+  uint32_t slot = 0;
+  for (const auto& s : sandboxes)
+    if (s["agent"] == kEng) slot = s["slot"].get<uint32_t>();
+  REQUIRE(slot != 0);
+  world.kill_agentd(SIGTERM);
+  std::ofstream(world.state_dir() / "learned.json") << json{{std::to_string(slot) + "/4/198.51.100.10", "alias.example.test"}}.dump();
+  REQUIRE(world.start_agentd());
+  INFO(world.agentd_log());
+  CHECK(explain().find("learned through DNS from alias.example.test") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(world.state_dir() / "learned.json"));
+  CHECK(world.agentd_log().find("learned names moved into the store") != std::string::npos);
 }

@@ -4,6 +4,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+#include <fstream>
+
 #include "approvals_helpers.hpp"
 #include "expectations.hpp"
 #include "policies.hpp"
@@ -237,4 +240,28 @@ TEST_CASE("a second agentd on the same socket refuses to start and changes nothi
   CHECK(after["daemon"]["pid"] == before["daemon"]["pid"]);
   CHECK(after["kernel"]["enforcement"]["attachments"] == before["kernel"]["enforcement"]["attachments"]);
   expect_ok(world.netprobe_in_sandbox("acme/eng/coder-1", {"connect", "tcp", "198.51.100.10", "80"}));
+}
+
+// Adopted cgroups are kept in the store (schema 2); an older agentd's
+// adopted.json is moved in once, on the next start.
+TEST_CASE("an older agentd's adopted.json is moved into the store, and the cgroup it names is enforced again") {
+  World world;
+  world.write_policy("acme.yaml", kAcmePolicy);
+  const auto cgroup = world.make_foreign_cgroup("unit");
+  std::filesystem::create_directories(world.state_dir());
+  std::ofstream(world.state_dir() / "adopted.json")
+      << json::array({{{"agent", "acme/eng/coder-9"}, {"cgroup", cgroup.string()}}}).dump();
+  REQUIRE(world.start_agentd());
+  INFO(world.agentd_log());
+  CHECK_FALSE(std::filesystem::exists(world.state_dir() / "adopted.json"));
+  auto list = json::parse(world.agentctl({"sandbox", "list", "-o", "json"}).out);
+  bool found = false;
+  for (const auto& s : list) found |= s["agent"] == "acme/eng/coder-9" && s["adopted"] == true;
+  CHECK(found);
+  expect_refused(world.netprobe_in_cgroup(cgroup, {"connect", "tcp", "198.51.100.66", "80"}));
+  expect_ok(world.netprobe_in_cgroup(cgroup, {"connect", "tcp", "198.51.100.10", "80"}));
+  // From the store from now on: a restart keeps it.
+  world.kill_agentd(SIGKILL);
+  REQUIRE(world.start_agentd());
+  expect_refused(world.netprobe_in_cgroup(cgroup, {"connect", "tcp", "198.51.100.66", "80"}));
 }
