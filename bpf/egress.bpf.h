@@ -525,7 +525,7 @@ static __always_inline void note_udp_peer(struct bpf_sock *sk, __u8 hook, const 
  * the connection's, in the socket's storage, made here only for the
  * connections that count under a class of their own (none is other).
  */
-static __always_inline void note_traffic(struct bpf_sock *sk, __u8 hook, const struct destination *dest,
+static __always_inline void note_traffic(struct bpf_sock *sk, __u32 slot, __u8 hook, const struct destination *dest,
 					 __u8 traffic)
 {
 	struct agentd_sock_info *info;
@@ -536,8 +536,13 @@ static __always_inline void note_traffic(struct bpf_sock *sk, __u8 hook, const s
 	}
 	info = bpf_sk_storage_get(&agentd_socks, sk, 0,
 				  traffic == AGENTD_TRAFFIC_OTHER ? 0 : BPF_SK_STORAGE_GET_F_CREATE);
-	if (info)
-		info->traffic = traffic;
+	if (!info)
+		return;
+	info->traffic = traffic;
+	/* The entry names the socket's sandbox too, as one made at socket()
+	 * would (what cgroup/setsockopt reads: option_slot). */
+	info->slot = slot;
+	info->generation = slot_generation(slot);
 }
 
 /*
@@ -585,7 +590,7 @@ static __always_inline int judge_egress(struct bpf_sock_addr *ctx, __u8 hook,
 		goto deny;
 	switch (aims_at_proxy(dest, slot)) {
 	case PROXY_OWN:
-		note_traffic(sk, hook, dest, AGENTD_TRAFFIC_OTHER);
+		note_traffic(sk, slot, hook, dest, AGENTD_TRAFFIC_OTHER);
 		count(slot, 1);
 		return VERDICT_ALLOW;
 	case PROXY_OTHER:
@@ -598,12 +603,12 @@ static __always_inline int judge_egress(struct bpf_sock_addr *ctx, __u8 hook,
 			expect_no_name(sk, dest);
 		else if (!expect_name(sk, slot, dest, verify, verdict.index, &reason))
 			goto deny;
-		note_traffic(sk, hook, dest, traffic);
+		note_traffic(sk, slot, hook, dest, traffic);
 		count(slot, 1);
 		return VERDICT_ALLOW;
 	}
 	if (answers_inbound_peer(sk, class_id, dest, reason)) {
-		note_traffic(sk, hook, dest, AGENTD_TRAFFIC_OTHER);
+		note_traffic(sk, slot, hook, dest, AGENTD_TRAFFIC_OTHER);
 		count(slot, 1);
 		return VERDICT_ALLOW;
 	}

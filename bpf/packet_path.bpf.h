@@ -165,8 +165,8 @@ static __always_inline __u32 connection_traffic(struct bpf_sock *sk)
  * under "other" whatever the class: such bytes never left the host, and
  * another local process could otherwise inflate a sandbox's inference or
  * rule counts. A connection accepted from a sandbox's listener counts as
- * other; a retired sandbox's sockets count nowhere (its cgroup maps to no
- * slot any more).
+ * other; a retired sandbox's sockets count nowhere while its cgroup maps
+ * to no slot (sandbox.bpf.h, remembered_slot).
  */
 static __always_inline void count_traffic(struct __sk_buff *skb, int sent)
 {

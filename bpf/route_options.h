@@ -21,6 +21,9 @@
  *   and IP_MULTICAST_IF / IPV6_MULTICAST_IF pick the interface (and for
  *   IPv4 the source) of multicast. Receiving packet info
  *   (IPV6_RECVPKTINFO, IP_PKTINFO) stays allowed.
+ * - IPV6_ADDRFORM turns an IPv6 socket into an IPv4 one behind the hooks'
+ *   backs: an IPv6 UDP socket's sandbox is read from the kernel while it
+ *   is one (sandbox.bpf.h), and no agent needs the conversion.
  *
  * An empty option (optlen 0) clears or reads nothing and stays allowed.
  * Plain C with the values spelled out, shared with the userspace tests
@@ -48,6 +51,7 @@
 #define AGENTD_IP_MULTICAST_IF 32
 #define AGENTD_IP_UNICAST_IF 50
 
+#define AGENTD_IPV6_ADDRFORM 1
 #define AGENTD_IPV6_2292HOPOPTS 3
 #define AGENTD_IPV6_2292DSTOPTS 4
 #define AGENTD_IPV6_2292RTHDR 5
@@ -76,6 +80,7 @@ AGENTD_INLINE int agentd_option_reroutes(__s32 level, __s32 optname)
 		       optname == AGENTD_IP_MULTICAST_IF;
 	case AGENTD_SOL_IPV6:
 		switch (optname) {
+		case AGENTD_IPV6_ADDRFORM:
 		case AGENTD_IPV6_2292HOPOPTS:
 		case AGENTD_IPV6_2292DSTOPTS:
 		case AGENTD_IPV6_2292RTHDR:

@@ -73,16 +73,18 @@ static __always_inline __u32 classify_kernel_cgroup(struct cgroup___agentd *cgro
 
 	if (slot)
 		return *slot;
-	for (level = 0; level < AGENTD_MAX_CGROUP_DEPTH && cgroup; level++) {
+	for (level = 0; level < AGENTD_MAX_CGROUP_DEPTH; level++) {
 		cgroup = kernel_cgroup_parent(cgroup);
 		id = kernel_cgroup_id(cgroup);
 		if (!id)
-			break;
+			return found; /* past the root: every ancestor was seen */
 		slot = bpf_map_lookup_elem(&agentd_cgroups, &id);
 		if (slot)
 			found = *slot;
 	}
-	return found;
+	/* Deeper than the walk reaches: the shallowest ancestors were not
+	 * seen, and one of them could be the sandbox that rules. */
+	return AGENTD_SLOT_UNKNOWN;
 }
 
 /*
@@ -123,9 +125,12 @@ static __always_inline __u32 remember_socket(struct bpf_sock *sk)
 /*
  * The slot a socket's storage names, while the sandbox it was made in
  * still holds it; a retired sandbox's socket belongs to no sandbox (slot
- * 0: everything denied), whoever holds the slot now. (For sockets judged
- * by their cgroup the same holds by order: a retired sandbox's cgroup
- * leaves agentd_cgroups before its slot is given again.)
+ * 0: everything denied), whoever holds the slot now. Sockets judged by
+ * their cgroup follow what the cgroup maps to now: a retired sandbox's
+ * cgroup leaves agentd_cgroups before its slot is given again, so its
+ * sockets belong to none; should the same cgroup become a sandbox again
+ * (an adopted cgroup adopted anew), its old sockets are that sandbox's,
+ * as its processes are.
  */
 static __always_inline __u32 remembered_slot(const struct agentd_sock_info *info)
 {

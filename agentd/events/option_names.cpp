@@ -27,6 +27,7 @@ std::string socket_option_name(uint32_t option_code) {
       break;
     case AGENTD_SOL_IPV6:
       switch (optname) {
+        case AGENTD_IPV6_ADDRFORM: return "IPV6_ADDRFORM";
         case AGENTD_IPV6_2292HOPOPTS: return "IPV6_2292HOPOPTS";
         case AGENTD_IPV6_2292DSTOPTS: return "IPV6_2292DSTOPTS";
         case AGENTD_IPV6_2292RTHDR: return "IPV6_2292RTHDR";

@@ -13,6 +13,8 @@
 //   routeprobe transparent DEST PORT VIA     IPV6_TRANSPARENT/IP_TRANSPARENT, bind VIA, send from it
 //   routeprobe pktinfo DEST PORT VIA          sticky IPV6_PKTINFO: VIA as every datagram's source
 //   routeprobe bindtodevice DEST PORT DEV    SO_BINDTODEVICE, then send
+//   routeprobe addrform DEST4 PORT VIA       an IPv6 UDP socket connected to ::ffff:DEST4, turned
+//                                            into an IPv4 one (IPV6_ADDRFORM), then send
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/ip6.h>
@@ -146,7 +148,7 @@ int spoof_source(int fd, const Target& t, int v4_option, int v6_option) {
 }
 
 int usage() {
-  std::fprintf(stderr, "usage: routeprobe srh-option|rthdr2-cmsg|lsrr-option|lsrr-cmsg|freebind|transparent|pktinfo DEST PORT VIA\n"
+  std::fprintf(stderr, "usage: routeprobe srh-option|rthdr2-cmsg|lsrr-option|lsrr-cmsg|freebind|transparent|pktinfo|addrform DEST PORT VIA\n"
                        "       routeprobe bindtodevice DEST PORT DEV\n");
   return 2;
 }
@@ -190,6 +192,22 @@ int main(int argc, char** argv) {
     info.ipi6_addr = t.via6;
     if (report("setsockopt", setsockopt(fd, IPPROTO_IPV6, IPV6_PKTINFO, &info, sizeof(info)))) return 1;
     return send_plain(fd, t);
+  }
+  if (action == "addrform" && t.family == AF_INET) {
+    // The sandbox of an IPv6 UDP socket is read from the kernel while it is
+    // one; converted, it would be judged as an IPv4 socket without storage.
+    const int s6 = socket(AF_INET6, SOCK_DGRAM, 0);
+    if (s6 < 0) return report("socket", -1);
+    sockaddr_in6 mapped{};
+    mapped.sin6_family = AF_INET6;
+    mapped.sin6_port = reinterpret_cast<const sockaddr_in*>(&t.dest)->sin_port;
+    mapped.sin6_addr.s6_addr[10] = 0xff;
+    mapped.sin6_addr.s6_addr[11] = 0xff;
+    std::memcpy(&mapped.sin6_addr.s6_addr[12], &reinterpret_cast<const sockaddr_in*>(&t.dest)->sin_addr, 4);
+    if (report("connect", connect(s6, reinterpret_cast<const sockaddr*>(&mapped), sizeof(mapped)))) return 1;
+    const int inet = AF_INET;
+    if (report("setsockopt", setsockopt(s6, IPPROTO_IPV6, IPV6_ADDRFORM, &inet, sizeof(inet)))) return 1;
+    return report("send", static_cast<int>(send(s6, "ping", 4, 0)));
   }
   if (action == "bindtodevice") {
     const std::string dev = argv[4];

@@ -160,6 +160,16 @@ TEST_CASE("a sandbox cannot route, source-route or spoof its way to a forbidden 
   CHECK(world.stray_packets() == 0);
 }
 
+TEST_CASE("a sandbox cannot turn an IPv6 socket into an IPv4 one behind the hooks (IPV6_ADDRFORM)") {
+  World world;
+  world.write_policy("acme.yaml", kAcmePolicy);
+  INFO(world.agentd_log());
+  REQUIRE(world.start_agentd());
+  const Attack attack{{"addrform", "198.51.100.10", "9000", "198.51.100.66"}, "setsockopt", "option", "IPV6_ADDRFORM"};
+  expect_refused_with_record(world, attack, attack_in_sandbox(world, attack.args, std::nullopt), true);
+  CHECK(world.agentctl({"status"}).exit_code == 0);
+}
+
 TEST_CASE("a sandbox cannot pick an interface the routing table would not") {
   World world;
   world.write_policy("acme.yaml", kAcmePolicy);
