@@ -69,53 +69,29 @@ Result<approvals::Decision> decision_of(const json& request, bool allow) {
 
 }  // namespace
 
-Role ApprovalService::role_needed(const std::string& method) {
-  if (method == "approvals.approve" || method == "approvals.deny" || method == "approvals.reopen" ||
-      method == "grants.revoke" || method == "grants.add")
-    return Role::approver;
-  if (method == "status" || method == "sandbox.list" || method == "sandbox.profile" || method == "policy.explain" ||
-      method == "policy.diff" || method == "policy.source" ||
-      method == "approvals.watch" || method == "approvals.list" || method == "approvals.folds" || method == "grants.list" || method == "audit.query")
-    return Role::viewer;
-  return Role::admin;
-}
-
-std::optional<std::string> ApprovalService::refuse(const approvals::Identity& who, const std::string& method,
+std::optional<std::string> ApprovalService::refuse(const approvals::Identity& who, const approvals::ControlMethod& method,
                                                    const json& request) const {
-  const Role needed = role_needed(method);
+  const auto needed = method.role;
   if (roles_.highest(who) < needed)
-    return fmt::format("{} may not call {} (it needs the {} role)", who.str(), method, approvals::role_name(needed));
-  // An admin of some tenants makes sandboxes for those only; reloading the
-  // policy of every tenant needs an admin of every tenant.
-  if (method == "sandbox.ensure" || method == "sandbox.adopt" || method == "sandbox.remove") {
-    const std::string tenant = tenant_of(string_param(request, "agent"));
-    if (!may(who, Role::admin, tenant)) return fmt::format("{} is no admin of tenant {}", who.str(), tenant);
-  } else if (needed == Role::admin && roles_.tenants_for(who, Role::admin)) {
-    return fmt::format("{} may not call {}: it needs an admin of every tenant", who.str(), method);
+    return fmt::format("{} may not call {} (it needs the {} role)", who.str(), method.name, approvals::role_name(needed));
+  switch (method.tenants) {
+    case approvals::MethodTenants::the_agents: {
+      // An admin of some tenants makes sandboxes for those only.
+      const std::string tenant = tenant_of(string_param(request, "agent"));
+      if (!may(who, needed, tenant))
+        return fmt::format("{} is no {} of tenant {}", who.str(), approvals::role_name(needed), tenant);
+      break;
+    }
+    case approvals::MethodTenants::every:
+      // Reloading the policy of every tenant needs that role for every tenant.
+      if (roles_.tenants_for(who, needed))
+        return fmt::format("{} may not call {}: it needs an {} of every tenant", who.str(), method.name,
+                           approvals::role_name(needed));
+      break;
+    case approvals::MethodTenants::the_callers:
+      break;
   }
   return std::nullopt;
-}
-
-bool ApprovalService::handles(const std::string& method) const {
-  return method.rfind("approvals.", 0) == 0 || method.rfind("grants.", 0) == 0 || method == "audit.query";
-}
-
-void ApprovalService::handle(const std::string& method, const json& request, const approvals::Identity& who,
-                             api::Reply reply) {
-  auto answer_with = [&](Result<json> result) {
-    reply.send(result ? api::ok_response(std::move(*result)) : api::error_response(result.error().describe()));
-  };
-  if (method == "approvals.watch") return watch(who, reply);
-  if (method == "approvals.list") return answer_with(list_requests(request, who));
-  if (method == "approvals.folds") return answer_with(list_folds(request, who));
-  if (method == "approvals.approve") return answer_with(answer(request, who, true));
-  if (method == "approvals.deny") return answer_with(answer(request, who, false));
-  if (method == "approvals.reopen") return answer_with(reopen(request, who));
-  if (method == "grants.list") return answer_with(list_grants(who));
-  if (method == "grants.revoke") return answer_with(revoke(request, who));
-  if (method == "grants.add") return answer_with(add_grant(request, who));
-  if (method == "audit.query") return answer_with(query_audit(request, who));
-  reply.send(api::error_response(fmt::format("unknown method \"{}\"", method)));
 }
 
 void ApprovalService::broadcast(const json& event, const std::string& tenant) {

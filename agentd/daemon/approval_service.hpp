@@ -27,6 +27,7 @@
 #include "agentd/daemon/policy_applier.hpp"
 #include "agentd/daemon/sandbox_registry.hpp"
 #include "agentd/policy/explain.hpp"
+#include "agentd/approvals/control_methods.hpp"
 #include "agentd/store/store.hpp"
 #include "agentd/store/write_budget.hpp"
 
@@ -44,14 +45,12 @@ class ApprovalService {
   // The control socket's second gate (the first refuses sandboxes): a
   // caller with no role is not served.
   std::optional<std::string> admit(const api::Peer& peer) const;
-  // The role a method needs; admin for what it does not know.
-  static approvals::Role role_needed(const std::string& method);
   approvals::Identity identity(const api::Peer& peer) const;
-  // Why `who` may not call `method`, or nothing. Tenant-scoped methods are
-  // checked again against the tenant they touch.
-  std::optional<std::string> refuse(const approvals::Identity& who, const std::string& method,
+  // Why `who` may not call `method`, or nothing: the role the control
+  // table names, for the tenants it says the call concerns (handlers
+  // check each tenant they show or touch again).
+  std::optional<std::string> refuse(const approvals::Identity& who, const approvals::ControlMethod& method,
                                     const nlohmann::json& request) const;
-  bool handles(const std::string& method) const;
   // Whether `who` may read `tenant`'s policy and records.
   bool may_view(const approvals::Identity& who, const std::string& tenant) const {
     return may(who, approvals::Role::viewer, tenant);
@@ -61,8 +60,18 @@ class ApprovalService {
   // Whether `who` may view every tenant (what an error naming any file
   // of the policy dir may show).
   bool views_all(const approvals::Identity& who) const { return !roles_.tenants_for(who, approvals::Role::viewer); }
-  void handle(const std::string& method, const nlohmann::json& request, const approvals::Identity& who,
-              api::Reply reply);
+
+  // Control methods (approval_api.cpp), dispatched by the daemon's
+  // control table (daemon_control.cpp) once the gate let the call in.
+  void watch(const approvals::Identity& who, api::Reply reply);
+  Result<nlohmann::json> list_requests(const nlohmann::json& request, const approvals::Identity& who) const;
+  Result<nlohmann::json> list_folds(const nlohmann::json& request, const approvals::Identity& who) const;
+  Result<nlohmann::json> answer(const nlohmann::json& request, const approvals::Identity& who, bool allow);
+  Result<nlohmann::json> list_grants(const approvals::Identity& who) const;
+  Result<nlohmann::json> revoke(const nlohmann::json& request, const approvals::Identity& who);
+  Result<nlohmann::json> reopen(const nlohmann::json& request, const approvals::Identity& who);
+  Result<nlohmann::json> add_grant(const nlohmann::json& request, const approvals::Identity& who);
+  Result<nlohmann::json> query_audit(const nlohmann::json& request, const approvals::Identity& who) const;
 
   // Every denial record, kernel or DNS: audited; the undecided ones
   // become requests.
@@ -129,20 +138,10 @@ class ApprovalService {
   void grant_ended(const approvals::Grant& grant, const std::string& why, const std::string& actor);
   std::function<void()> name_grants_changed_;
 
-  // Methods (approval_api.cpp).
-  void watch(const approvals::Identity& who, api::Reply reply);
-  Result<nlohmann::json> list_requests(const nlohmann::json& request, const approvals::Identity& who) const;
-  Result<nlohmann::json> list_folds(const nlohmann::json& request, const approvals::Identity& who) const;
   void tell_folds(approvals::Time now);
-  Result<nlohmann::json> answer(const nlohmann::json& request, const approvals::Identity& who, bool allow);
-  Result<nlohmann::json> list_grants(const approvals::Identity& who) const;
-  Result<nlohmann::json> revoke(const nlohmann::json& request, const approvals::Identity& who);
-  Result<nlohmann::json> reopen(const nlohmann::json& request, const approvals::Identity& who);
   // Why a name grant `candidate` would not fit beside the tenant's other
   // grants of the name (their ports together past one kernel value), or "".
   std::string name_ports_overflow(const approvals::Grant& candidate) const;
-  Result<nlohmann::json> add_grant(const nlohmann::json& request, const approvals::Identity& who);
-  Result<nlohmann::json> query_audit(const nlohmann::json& request, const approvals::Identity& who) const;
   bool may(const approvals::Identity& who, approvals::Role role, const std::string& tenant) const {
     return roles_.role_for(who, tenant) >= role;
   }

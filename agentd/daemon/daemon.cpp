@@ -101,6 +101,7 @@ void warn_if_nonlocal_bind() {
 }  // namespace
 
 Result<std::unique_ptr<Daemon>> Daemon::start(Options options) {
+  if (auto status = check_control_handlers(); !status) return status.error();
   std::unique_ptr<Daemon> daemon(new Daemon(std::move(options)));
   if (auto status = daemon->init(); !status) return status.error();
   return daemon;
@@ -824,71 +825,6 @@ void Daemon::run_on_loop(std::vector<std::function<void()>> requests, bool compi
 void Daemon::prepare_done() {
   reload_preparing_ = false;
   run_on_loop(std::exchange(after_prepare_, {}), false);
-}
-
-void Daemon::handle(const json& request, const api::Peer& peer, api::Reply reply) {
-  const std::string method = request["method"];
-  // Roles: viewers read, approvers answer for their tenants, admins do the rest.
-  const auto who = approvals_->identity(peer);
-  if (auto refusal = approvals_->refuse(who, method, request)) return reply.send(api::error_response(*refusal));
-  if (approvals_->handles(method)) return approvals_->handle(method, request, who, reply);
-  auto answer = [&](Result<json> result) {
-    reply.send(result ? api::ok_response(std::move(*result)) : api::error_response(result.error().describe()));
-  };
-  // A method's string fields, each checked (present, a string) before it runs.
-  auto with_fields = [&](std::initializer_list<const char*> names, auto run) {
-    std::vector<std::string> values;
-    for (const char* name : names) {
-      auto value = api::required_string(request, name);
-      if (!value) return answer(value.error());
-      values.push_back(std::move(*value));
-    }
-    answer(run(values));
-  };
-  using Fields = std::vector<std::string>;
-  if (method == "status") {
-    // The whole list of a host with 10,000 sandboxes is megabytes and a
-    // third of a second of the loop: status details the first ones only
-    // (default kStatusSandboxes), sandbox.list gives them all.
-    auto listed = api::optional_number(request, "sandboxes", 0, AGENTD_MAX_SANDBOXES);
-    if (!listed) return answer(listed.error());
-    return reply.send(api::ok_response(status(listed->value_or(kStatusSandboxes), shown_to(who))));
-  }
-  if (method == "sandbox.list") return reply.send(api::ok_response(sandboxes_json(SIZE_MAX, shown_to(who))));
-  auto unknown_tenant = api::optional_bool(request, "unknown_tenant");
-  if (!unknown_tenant) return answer(unknown_tenant.error());
-  const bool any_tenant = unknown_tenant->value_or(false);
-  // A sandbox of a class no sandbox has had yet: its class is compiled
-  // off the loop first, then the request runs again and finds it.
-  if ((method == "sandbox.ensure" || method == "sandbox.adopt") && compile_class_first(request, peer, reply)) return;
-  if (method == "sandbox.ensure")
-    return with_fields({"agent"}, [&](const Fields& f) { return ensure_sandbox(f[0], any_tenant); });
-  if (method == "sandbox.profile")
-    return with_fields({"agent"}, [&](const Fields& f) { return sandbox_profile(f[0]); });
-  if (method == "sandbox.remove") return with_fields({"agent"}, [&](const Fields& f) { return remove_sandbox(f[0]); });
-  if (method == "sandbox.adopt")
-    return with_fields({"agent", "cgroup"}, [&](const Fields& f) {
-      // An OCI hook's caller may not show the hook's own message (crun
-      // does not): the refusal is in agentd's log as well.
-      auto adopted = adopt_sandbox(f[0], f[1], any_tenant);
-      if (!adopted)
-        spdlog::warn("adopting {} as the sandbox of {} refused: {}", terminal_text(f[1]), terminal_text(f[0]),
-                     terminal_text(adopted.error().describe()));
-      return adopted;
-    });
-  if (method == "policy.explain") {
-    auto inbound = api::optional_bool(request, "inbound");
-    if (!inbound) return answer(inbound.error());
-    auto sni = api::optional_string(request, "sni");
-    if (!sni) return answer(sni.error());
-    return with_fields({"agent", "dest"}, [&](const Fields& f) {
-      return explain(f[0], f[1], inbound->value_or(false), sni->value_or(""));
-    });
-  }
-  if (method == "policy.apply") return request_reload("agentctl policy apply", reply);
-  if (method == "policy.diff") return diff_policy(reply, who);
-  if (method == "policy.source") return reply.send(api::ok_response(policy_source(who)));
-  reply.send(api::error_response(fmt::format("unknown method \"{}\"", method)));
 }
 
 Status Daemon::check_tenant_known(const policy::AgentName& agent, bool unknown_tenant) const {

@@ -63,7 +63,20 @@ class Daemon {
   // The applied policy's source texts, those of the tenants `who` may view.
   nlohmann::json policy_source(const approvals::Identity& who) const;
 
+  // The control socket's requests (daemon_control.cpp): the gate, then the
+  // handler the control table names (approvals/control_methods.hpp).
   void handle(const nlohmann::json& request, const api::Peer& peer, api::Reply reply);
+  struct ControlCall {
+    const approvals::ControlMethod& method;
+    const nlohmann::json& request;
+    const api::Peer& peer;
+    const approvals::Identity& who;
+    api::Reply& reply;
+  };
+  using ControlHandler = void (*)(Daemon&, ControlCall&);
+  static const std::map<std::string_view, ControlHandler>& control_handlers();
+  // Every method of the control table has a handler here, and no other.
+  static Status check_control_handlers();
   // True when the request waits for its sandbox's class to compile off
   // the loop (it is handled again once it has).
   bool compile_class_first(const nlohmann::json& request, const api::Peer& peer, const api::Reply& reply);

@@ -1,0 +1,153 @@
+// The control socket's requests: the gate (roles, from the control table
+// in approvals/control_methods.cpp) and one handler per method of that
+// table. Each handler checks its own fields (api/params.hpp) before it
+// acts, and answers once.
+#include <optional>
+#include <string>
+
+#include <spdlog/spdlog.h>
+
+#include "agentd/api/params.hpp"
+#include "agentd/api/protocol.hpp"
+#include "agentd/common/safe_text.hpp"
+#include "agentd/daemon/daemon.hpp"
+
+namespace agentd::daemon {
+using nlohmann::json;
+
+namespace {
+
+void answer(api::Reply& reply, Result<json> result) {
+  reply.send(result ? api::ok_response(std::move(*result)) : api::error_response(result.error().describe()));
+}
+
+// The request's "unknown_tenant" flag (absent: false), or the refusal.
+Result<bool> unknown_tenant_flag(const json& request) {
+  auto flag = api::optional_bool(request, "unknown_tenant");
+  if (!flag) return flag.error();
+  return flag->value_or(false);
+}
+
+// The request's "agent" field, present and a string.
+Result<std::string> agent_field(const json& request) { return api::required_string(request, "agent"); }
+
+}  // namespace
+
+const std::map<std::string_view, Daemon::ControlHandler>& Daemon::control_handlers() {
+  // Handlers are plain functions (no state of their own); defined here, in
+  // a member of Daemon, they may call its private parts.
+  // sandbox.ensure and sandbox.adopt begin alike: the unknown_tenant flag,
+  // then the class compiled off the loop when no sandbox has had it yet
+  // (the request runs again once it is; nothing to do now), then the agent.
+  struct SandboxRequest {
+    bool any_tenant;
+    std::string agent;
+  };
+  static const auto sandbox_request = [](Daemon& d, ControlCall& c) -> std::optional<SandboxRequest> {
+    auto any_tenant = unknown_tenant_flag(c.request);
+    if (!any_tenant) {
+      answer(c.reply, any_tenant.error());
+      return std::nullopt;
+    }
+    if (d.compile_class_first(c.request, c.peer, c.reply)) return std::nullopt;
+    auto agent = agent_field(c.request);
+    if (!agent) {
+      answer(c.reply, agent.error());
+      return std::nullopt;
+    }
+    return SandboxRequest{*any_tenant, std::move(*agent)};
+  };
+  static const std::map<std::string_view, ControlHandler> handlers = {
+      {"status",
+       [](Daemon& d, ControlCall& c) {
+         // The whole list of a host with 10,000 sandboxes is megabytes and a
+         // third of a second of the loop: status details the first ones only
+         // (default kStatusSandboxes), sandbox.list gives them all.
+         auto listed = api::optional_number(c.request, "sandboxes", 0, AGENTD_MAX_SANDBOXES);
+         if (!listed) return answer(c.reply, listed.error());
+         c.reply.send(api::ok_response(d.status(listed->value_or(kStatusSandboxes), d.shown_to(c.who))));
+       }},
+      {"sandbox.list",
+       [](Daemon& d, ControlCall& c) { c.reply.send(api::ok_response(d.sandboxes_json(SIZE_MAX, d.shown_to(c.who)))); }},
+      {"sandbox.profile",
+       [](Daemon& d, ControlCall& c) {
+         auto agent = agent_field(c.request);
+         if (!agent) return answer(c.reply, agent.error());
+         answer(c.reply, d.sandbox_profile(*agent));
+       }},
+      {"sandbox.ensure",
+       [](Daemon& d, ControlCall& c) {
+         if (auto r = sandbox_request(d, c)) answer(c.reply, d.ensure_sandbox(r->agent, r->any_tenant));
+       }},
+      {"sandbox.adopt",
+       [](Daemon& d, ControlCall& c) {
+         auto r = sandbox_request(d, c);
+         if (!r) return;
+         auto cgroup = api::required_string(c.request, "cgroup");
+         if (!cgroup) return answer(c.reply, cgroup.error());
+         // An OCI hook's caller may not show the hook's own message (crun
+         // does not): the refusal is in agentd's log as well.
+         auto adopted = d.adopt_sandbox(r->agent, *cgroup, r->any_tenant);
+         if (!adopted)
+           spdlog::warn("adopting {} as the sandbox of {} refused: {}", terminal_text(*cgroup), terminal_text(r->agent),
+                        terminal_text(adopted.error().describe()));
+         answer(c.reply, std::move(adopted));
+       }},
+      {"sandbox.remove",
+       [](Daemon& d, ControlCall& c) {
+         auto agent = agent_field(c.request);
+         if (!agent) return answer(c.reply, agent.error());
+         answer(c.reply, d.remove_sandbox(*agent));
+       }},
+      {"policy.explain",
+       [](Daemon& d, ControlCall& c) {
+         auto inbound = api::optional_bool(c.request, "inbound");
+         if (!inbound) return answer(c.reply, inbound.error());
+         auto sni = api::optional_string(c.request, "sni");
+         if (!sni) return answer(c.reply, sni.error());
+         auto agent = agent_field(c.request);
+         if (!agent) return answer(c.reply, agent.error());
+         auto dest = api::required_string(c.request, "dest");
+         if (!dest) return answer(c.reply, dest.error());
+         answer(c.reply, d.explain(*agent, *dest, inbound->value_or(false), sni->value_or("")));
+       }},
+      {"policy.apply", [](Daemon& d, ControlCall& c) { d.request_reload("agentctl policy apply", c.reply); }},
+      {"policy.diff", [](Daemon& d, ControlCall& c) { d.diff_policy(c.reply, c.who); }},
+      {"policy.source", [](Daemon& d, ControlCall& c) { c.reply.send(api::ok_response(d.policy_source(c.who))); }},
+      {"approvals.watch", [](Daemon& d, ControlCall& c) { d.approvals_->watch(c.who, c.reply); }},
+      {"approvals.list",
+       [](Daemon& d, ControlCall& c) { answer(c.reply, d.approvals_->list_requests(c.request, c.who)); }},
+      {"approvals.folds", [](Daemon& d, ControlCall& c) { answer(c.reply, d.approvals_->list_folds(c.request, c.who)); }},
+      {"approvals.approve",
+       [](Daemon& d, ControlCall& c) { answer(c.reply, d.approvals_->answer(c.request, c.who, true)); }},
+      {"approvals.deny", [](Daemon& d, ControlCall& c) { answer(c.reply, d.approvals_->answer(c.request, c.who, false)); }},
+      {"approvals.reopen", [](Daemon& d, ControlCall& c) { answer(c.reply, d.approvals_->reopen(c.request, c.who)); }},
+      {"grants.list", [](Daemon& d, ControlCall& c) { answer(c.reply, d.approvals_->list_grants(c.who)); }},
+      {"grants.add", [](Daemon& d, ControlCall& c) { answer(c.reply, d.approvals_->add_grant(c.request, c.who)); }},
+      {"grants.revoke", [](Daemon& d, ControlCall& c) { answer(c.reply, d.approvals_->revoke(c.request, c.who)); }},
+      {"audit.query", [](Daemon& d, ControlCall& c) { answer(c.reply, d.approvals_->query_audit(c.request, c.who)); }},
+  };
+  return handlers;
+}
+
+Status Daemon::check_control_handlers() {
+  const auto& handlers = control_handlers();
+  for (const auto& method : approvals::control_methods())
+    if (!handlers.count(method.name)) return make_error("control method {} has no handler", method.name);
+  for (const auto& [name, handler] : handlers)
+    if (!approvals::find_control_method(name)) return make_error("control handler {} is in no control table", name);
+  return ok_status();
+}
+
+void Daemon::handle(const json& request, const api::Peer& peer, api::Reply reply) {
+  const std::string name = request["method"];
+  const approvals::ControlMethod* method = approvals::find_control_method(name);
+  if (!method) return reply.send(api::error_response(fmt::format("unknown method \"{}\"", name)));
+  // Roles: viewers read, approvers answer for their tenants, admins do the rest.
+  const auto who = approvals_->identity(peer);
+  if (auto refusal = approvals_->refuse(who, *method, request)) return reply.send(api::error_response(*refusal));
+  ControlCall call{*method, request, peer, who, reply};
+  control_handlers().at(method->name)(*this, call);
+}
+
+}  // namespace agentd::daemon
