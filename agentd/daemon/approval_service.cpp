@@ -52,7 +52,7 @@ uint64_t monotonic_deadline(const std::optional<approvals::Time>& expires_at) {
 }  // namespace
 
 Result<std::unique_ptr<ApprovalService>> ApprovalService::start(const ApprovalOptions& options,
-                                                                store::Store& store, bpf::MapWriter& maps, const PolicyApplier& applier,
+                                                                store::Store& store, bpf::KernelMaps& maps, const PolicyApplier& applier,
                                                                 const SandboxRegistry& registry) {
   auto roles = approvals::Roles::load(options.roles_file);
   if (!roles) return roles.error();

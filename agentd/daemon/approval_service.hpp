@@ -21,7 +21,7 @@
 #include "agentd/approvals/grant_budget.hpp"
 #include "agentd/approvals/identity_cache.hpp"
 #include "agentd/approvals/roles.hpp"
-#include "agentd/bpf/map_writer.hpp"
+#include "agentd/bpf/kernel_maps.hpp"
 #include "agentd/daemon/approval_options.hpp"
 #include "agentd/daemon/denial_log.hpp"
 #include "agentd/daemon/policy_applier.hpp"
@@ -39,7 +39,7 @@ class ApprovalService {
   // outlives the service), rewrites the live grants into the kernel and
   // removes what expired meanwhile.
   static Result<std::unique_ptr<ApprovalService>> start(const ApprovalOptions& options, store::Store& store,
-                                                        bpf::MapWriter& maps, const PolicyApplier& applier,
+                                                        bpf::KernelMaps& maps, const PolicyApplier& applier,
                                                         const SandboxRegistry& registry);
 
   // The control socket's second gate (the first refuses sandboxes): a
@@ -121,7 +121,7 @@ class ApprovalService {
   nlohmann::json status() const;
 
  private:
-  ApprovalService(approvals::Roles roles, store::Store& store, bpf::MapWriter& maps,
+  ApprovalService(approvals::Roles roles, store::Store& store, bpf::KernelMaps& maps,
                   const PolicyApplier& applier, const SandboxRegistry& registry)
       : roles_(std::move(roles)), store_(&store), maps_(maps), applier_(applier), registry_(registry) {}
 
@@ -163,7 +163,7 @@ class ApprovalService {
   store::WriteBudget denial_rows_;
   store::Store* store_;  // the daemon's, which outlives this
   std::unique_ptr<DenialLog> siem_;
-  bpf::MapWriter& maps_;
+  bpf::KernelMaps& maps_;
   const PolicyApplier& applier_;
   const SandboxRegistry& registry_;
   std::vector<Watcher> watchers_;

@@ -168,7 +168,7 @@ class Daemon {
   std::string cpu_share_off_;
   bpf::KernelFeatures features_;
   std::unique_ptr<bpf::Enforcer> enforcer_;
-  std::unique_ptr<bpf::MapWriter> maps_;
+  std::unique_ptr<bpf::KernelMaps> maps_;  // bpf::MapWriter: the kernel's
   std::unique_ptr<PolicyApplier> applier_;
   SandboxRegistry registry_;
   // Approvals, grants, the audit trail, learned names and adopted cgroups;

@@ -62,7 +62,7 @@ uint64_t monotonic_now_ns() {
   return static_cast<uint64_t>(now.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(now.tv_nsec);
 }
 
-DnsLearning::DnsLearning(const DnsSettings& settings, dns::ProtectedRanges protected_ranges, bpf::MapWriter& maps,
+DnsLearning::DnsLearning(const DnsSettings& settings, dns::ProtectedRanges protected_ranges, bpf::KernelMaps& maps,
                          const PolicyApplier& applier, const SandboxRegistry& registry, DenialSink denials)
     : settings_(settings),
       protected_(std::move(protected_ranges)),

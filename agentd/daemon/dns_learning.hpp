@@ -20,7 +20,7 @@
 
 #include "agentd/bpf/learned_entry.hpp"
 #include "agentd/bpf/learned_quota.hpp"
-#include "agentd/bpf/map_writer.hpp"
+#include "agentd/bpf/kernel_maps.hpp"
 #include "agentd/daemon/policy_applier.hpp"
 #include "agentd/daemon/sandbox_registry.hpp"
 #include "agentd/dns/proxy.hpp"
@@ -61,7 +61,7 @@ class DnsLearning : public dns::QueryJudge {
  public:
   using DenialSink = std::function<void(nlohmann::json record)>;
 
-  DnsLearning(const DnsSettings& settings, dns::ProtectedRanges protected_ranges, bpf::MapWriter& maps,
+  DnsLearning(const DnsSettings& settings, dns::ProtectedRanges protected_ranges, bpf::KernelMaps& maps,
               const PolicyApplier& applier, const SandboxRegistry& registry, DenialSink denials);
 
   // Operators' name grants: for an agent and a name no rule decided, how
@@ -134,7 +134,7 @@ class DnsLearning : public dns::QueryJudge {
 
   DnsSettings settings_;
   dns::ProtectedRanges protected_;
-  bpf::MapWriter& maps_;
+  bpf::KernelMaps& maps_;
   const PolicyApplier& applier_;
   const SandboxRegistry& registry_;
   DenialSink denials_;

@@ -29,7 +29,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "agentd/bpf/map_writer.hpp"
+#include "agentd/bpf/kernel_maps.hpp"
 #include "agentd/common/result.hpp"
 #include "agentd/daemon/sandbox_registry.hpp"
 #include "agentd/policy/compile.hpp"
@@ -99,7 +99,7 @@ struct CleanupPlan {
 
 class PolicyApplier {
  public:
-  explicit PolicyApplier(bpf::MapWriter& maps) : maps_(maps) {}
+  explicit PolicyApplier(bpf::KernelMaps& maps) : maps_(maps) {}
 
   // Class ids found in the maps at start belong to a previous daemon: new
   // ids are chosen above them so nothing live is overwritten, and their
@@ -178,7 +178,7 @@ class PolicyApplier {
   Status write_class(uint32_t id, const policy::CompiledClass& compiled, double compile_ms, ClassWrite& largest);
   uint32_t allocate_id();
 
-  bpf::MapWriter& maps_;
+  bpf::KernelMaps& maps_;
   std::shared_ptr<const policy::PolicySet> policy_;
   std::map<std::string, ClassRecord> classes_;  // by identity
   // Under policy_: the class of each key met so far (policy::class_key_for).

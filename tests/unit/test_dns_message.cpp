@@ -9,37 +9,10 @@
 #include "agentd/dns/rebinding.hpp"
 #include "agentd_abi.h"
 
-// Last: ldns's headers define `bool` as a macro, which the C++ headers must not see.
-#include <ldns/ldns.h>
+#include "dns_wire.hpp"  // last: it brings ldns's headers
 
 using namespace agentd::dns;
-
-namespace {
-
-// A message from zone-file lines: ldns builds it, we take the wire bytes.
-Bytes wire(uint16_t id, const std::string& qname, ldns_rr_type type, bool response,
-           const std::vector<std::string>& answers = {}, bool edns = false) {
-  ldns_pkt* pkt = nullptr;
-  ldns_rdf* name = ldns_dname_new_frm_str(qname.c_str());
-  pkt = ldns_pkt_query_new(name, type, LDNS_RR_CLASS_IN, LDNS_RD);
-  ldns_pkt_set_id(pkt, id);
-  ldns_pkt_set_qr(pkt, response);
-  for (const auto& text : answers) {
-    ldns_rr* rr = nullptr;
-    REQUIRE(ldns_rr_new_frm_str(&rr, text.c_str(), 300, nullptr, nullptr) == LDNS_STATUS_OK);
-    ldns_pkt_push_rr(pkt, LDNS_SECTION_ANSWER, rr);
-  }
-  if (edns) ldns_pkt_set_edns_udp_size(pkt, 1232);
-  uint8_t* data = nullptr;
-  size_t size = 0;
-  REQUIRE(ldns_pkt2wire(&data, pkt, &size) == LDNS_STATUS_OK);
-  Bytes bytes(data, data + size);
-  free(data);
-  ldns_pkt_free(pkt);
-  return bytes;
-}
-
-}  // namespace
+using agentd::testing::wire;
 
 TEST_CASE("a query is read with its name normalised") {
   auto bytes = wire(7, "Api.Example.TEST.", LDNS_RR_TYPE_AAAA, false, {}, true);
