@@ -1,5 +1,5 @@
-// Running as a systemd service with Delegate=yes (DESIGN.md, "Sandbox
-// identity"): the unit's cgroup is ours to divide. cgroup v2 keeps
+// Running as a systemd service with Delegate=yes (ARCHITECTURE.md, "The
+// sandbox side"): the unit's cgroup is ours to divide. cgroup v2 keeps
 // processes in leaves once a cgroup has children with controllers, and the
 // BPF programs at the sandbox root deny every cgroup below it that is no
 // sandbox, so the daemon moves itself into <unit cgroup>/daemon and keeps

@@ -3,9 +3,10 @@
 // a pid are allowed on the caller itself only (pid 0, "this process"), and
 // those that cannot be told apart that way are refused outright. The
 // sandbox's private PID namespace already leaves no outside pid to name;
-// these rules are the second wall (DESIGN.md: no sandbox limits or
-// reprioritises processes outside it). Part of every filter, whatever the
-// syscall profile, and not lifted by a profile's `allow:`.
+// these rules are the second wall (no sandbox limits or reprioritises
+// processes outside it: README.md, "Sandbox profile"). Part of every
+// filter, whatever the syscall profile, and not lifted by a profile's
+// `allow:`.
 #pragma once
 
 #include <seccomp.h>

@@ -1,4 +1,4 @@
-// The e2e test world (DESIGN.md, "Testing"): a "host" network namespace
+// The e2e test world (ARCHITECTURE.md, "Testing"): a "host" network namespace
 // where agentd and every sandboxed process run, an "internet" namespace
 // with test servers and a real dnsmasq on documentation addresses, joined
 // by a veth pair; a private bpffs, cgroup root, state dir and socket; a
