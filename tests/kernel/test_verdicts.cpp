@@ -253,3 +253,82 @@ TEST_CASE("a socket is judged by the cgroup it was made in, whoever uses it, and
   CHECK(f.counters(kSlot).allowed == 6);
   std::filesystem::remove(child);
 }
+
+// The stream limit over time, without waiting: the test ages each
+// stream's window by hand, as a second passing would.
+TEST_CASE("a stream's records open again once its window has passed, and the next record carries what was held back") {
+  BpfFixture f;
+  write_rules(f);
+  const int ratelimit = f.map_fd(f.skeleton()->maps.agentd_ratelim);
+  auto age_windows = [&] {
+    agentd_ratelimit_key key{}, next{};
+    const void* previous = nullptr;
+    int aged = 0;
+    while (bpf_map_get_next_key(ratelimit, previous, &next) == 0) {
+      agentd_ratelimit_value value{};
+      REQUIRE(bpf_map_lookup_elem(ratelimit, &next, &value) == 0);
+      value.window_start_ns -= 2'000'000'000ULL;
+      REQUIRE(bpf_map_update_elem(ratelimit, &next, &value, BPF_EXIST) == 0);
+      key = next;
+      previous = &key;
+      ++aged;
+    }
+    return aged;
+  };
+  constexpr int kHeld = 7;
+  const Results burst = f.run_in(f.sandbox(), [](Results& out) {
+    for (int i = 0; i < AGENTD_RECORDS_PER_SECOND + kHeld; ++i) out.push_back(tcp_connect("198.51.100.10", 81));
+  });
+  for (int e : burst) CHECK(e == EPERM);
+  CHECK(f.take_records().size() == AGENTD_RECORDS_PER_SECOND);
+  CHECK(f.counters(kSlot).suppressed == kHeld);
+
+  REQUIRE(age_windows() == 1);
+  const Results later = f.run_in(f.sandbox(), [](Results& out) { out.push_back(tcp_connect("198.51.100.10", 81)); });
+  CHECK(later == Results{EPERM});
+  const auto records = f.take_records();
+  REQUIRE(records.size() == 1);
+  CHECK(records[0].suppressed == kHeld);  // what the window held, handed on, counted once
+  CHECK(f.counters(kSlot).suppressed == kHeld);
+  CHECK(f.record_counts(kSlot).recorded == AGENTD_RECORDS_PER_SECOND + 1);
+}
+
+// The second wall (packet_path.bpf.h): a datagram the hooks allowed goes,
+// the same datagram with a loose source route added as ancillary data
+// (which no setsockopt refusal sees; the probe is root, so the kernel
+// itself accepts the option) is dropped and recorded.
+TEST_CASE("the packet wall passes an allowed datagram and drops the same with a source route added as ancillary data") {
+  BpfFixture f;
+  write_rules(f);
+  f.add_rule(kClass, "198.51.100.10/32", {range(80, 80, kAny, kAllow)});
+  const Results r = f.run_in(f.sandbox(), [](Results& out) {
+    agentd::UniqueFd fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(80);
+    inet_pton(AF_INET, "198.51.100.10", &to.sin_addr);
+    char payload[] = "ping";
+    out.push_back(::sendto(fd.get(), payload, 4, 0, reinterpret_cast<sockaddr*>(&to), sizeof(to)) == 4 ? 0 : errno);
+    // LSRR (type 131) through 198.51.100.66, which the policy never allows.
+    uint8_t route[8] = {131, 7, 4, 198, 51, 100, 66, 0};
+    char control[CMSG_SPACE(sizeof(route))] = {};
+    iovec iov{payload, 4};
+    msghdr msg{};
+    msg.msg_name = &to;
+    msg.msg_namelen = sizeof(to);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = IPPROTO_IP;
+    c->cmsg_type = IP_RETOPTS;
+    c->cmsg_len = CMSG_LEN(sizeof(route));
+    std::memcpy(CMSG_DATA(c), route, sizeof(route));
+    out.push_back(::sendmsg(fd.get(), &msg, 0) >= 0 ? 0 : errno);
+  });
+  REQUIRE(r.size() == 2);
+  CHECK(r[0] == 0);
+  CHECK(r[1] == EPERM);
+  CHECK(has_record(f.take_records(), "198.51.100.66", 0, AGENTD_REASON_ROUTE_HEADER, kSlot));
+}
