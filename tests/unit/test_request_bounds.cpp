@@ -60,8 +60,9 @@ TEST_CASE("a deny's silence outlives a flood of expiring requests, and ends on t
   Book book({.decided_per_sandbox = 4, .silenced_per_sandbox = 4, .keep = 1h});
   policy::ApprovalSettings settings;
   settings.request_expiry = 1s;
-  auto first = book.note_denial(denial("acme/eng/a", 80, t0), settings);
-  REQUIRE(book.decide(first.request->id, {false, Scope::agent, 2h, false}, "root", t0, settings));
+  // The id, not the pointer: the request is freed below (forget_old).
+  const uint64_t first_id = book.note_denial(denial("acme/eng/a", 80, t0), settings).request->id;
+  REQUIRE(book.decide(first_id, {false, Scope::agent, 2h, false}, "root", t0, settings));
   Time now = t0;
   for (uint16_t port = 1000; port < 1500; ++port) {
     now += 10s;
@@ -74,7 +75,7 @@ TEST_CASE("a deny's silence outlives a flood of expiring requests, and ends on t
   REQUIRE(now > t0 + 1h);
   CHECK(book.note_denial(denial("acme/eng/a", 80, now), settings).what == Book::Noted::silenced);
   book.forget_old(t0 + 2h + 1s);
-  CHECK(book.request(first.request->id) == nullptr);
+  CHECK(book.request(first_id) == nullptr);
   CHECK(book.note_denial(denial("acme/eng/a", 80, t0 + 2h + 2s), settings).what == Book::Noted::created);
 }
 
