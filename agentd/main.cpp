@@ -15,15 +15,13 @@ int main(int argc, char** argv) {
   agentd::daemon::Options options;
   CLI::App app{"agentd: default-deny egress for AI-agent sandboxes, enforced in the kernel"};
   app.set_version_flag("--version", agentd::version());
-  app.add_option("--policy-dir", options.policy_dir, "policy files, one YAML file per tenant")
-      ->capture_default_str();
+  app.add_option("--policy-dir", options.policy_dir, "policy files, one YAML file per tenant")->capture_default_str();
   app.add_option("--state-dir", options.state_dir, "persistent state")->capture_default_str();
   app.add_option("--socket", options.socket_path, "control socket for agentctl")->capture_default_str();
   app.add_option("--cgroup-root", options.cgroup_root,
                  "cgroup v2 directory holding the sandboxes [default: under systemd, <unit cgroup>/sandboxes "
                  "(Delegate=yes; agentd moves itself into <unit cgroup>/daemon); elsewhere <cgroup2 mount>/agentd]");
-  app.add_option("--bpffs-dir", options.bpffs_dir, "where programs, links and maps are pinned")
-      ->capture_default_str();
+  app.add_option("--bpffs-dir", options.bpffs_dir, "where programs, links and maps are pinned")->capture_default_str();
   std::string sandbox_uids = options.sandbox_uids.str();
   app.add_option("--sandbox-uids", sandbox_uids,
                  "uids (and gids) of sandboxes whose policy names no user, FIRST-LAST: sandbox slot N runs as "
@@ -36,7 +34,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 19))
       ->capture_default_str();
   app.add_option("--events-log", options.events_log, "denial records as JSON lines [default: stdout]");
-  app.add_flag("!--no-watch", options.watch_policy, "do not reload when policy files change (SIGHUP and "
+  app.add_flag("!--no-watch", options.watch_policy,
+               "do not reload when policy files change (SIGHUP and "
                "agentctl policy apply still do)");
   app.add_option("--reload-settle-ms", options.reload_settle_ms,
                  "quiet time after the last change to a policy file before reloading")

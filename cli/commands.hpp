@@ -21,8 +21,8 @@ int run_command(const Globals& g, const std::string& agent, const std::string& u
                 const std::vector<std::string>& argv, bool unknown_tenant = false);
 // --strict: warnings (rules that do nothing) fail like errors.
 int policy_validate(const Globals& g, const std::vector<std::string>& paths, bool strict = false);
-int policy_explain(const Globals& g, const std::string& agent, const std::string& dest,
-                   const std::string& policy_dir, bool inbound, const std::string& sni);
+int policy_explain(const Globals& g, const std::string& agent, const std::string& dest, const std::string& policy_dir,
+                   bool inbound, const std::string& sni);
 int policy_apply(const Globals& g);
 // No paths: agentd's policy dir against what it applied (policy.diff).
 // PATHS (one DIR, or FILEs): that candidate against what it applied.

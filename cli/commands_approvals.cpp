@@ -33,8 +33,10 @@ template <typename Print, typename Shown>
 int call_and_print(const Globals& g, const json& request, Print print, Shown shown) {
   auto result = agentd::api::call(g.socket, request);
   if (!result) return fail(result.error());
-  if (g.output == "json") std::cout << agentd::dump_json(shown(*result), 2) << "\n";
-  else print(*result);
+  if (g.output == "json")
+    std::cout << agentd::dump_json(shown(*result), 2) << "\n";
+  else
+    print(*result);
   return 0;
 }
 
@@ -46,9 +48,10 @@ int call_and_print(const Globals& g, const json& request, Print print) {
 void print_requests(const json& list) {
   Table table({"ID", "STATE", "AGENT", "DESTINATION", "HOST", "TRIES", "PROCESS", "FIRST SEEN", "EXPIRES", "ANSWER"});
   for (const auto& r : list)
-    table.add({json_text(r["id"]), json_text(r["state"]), json_text(r["sandbox"]), destination_text(r), json_text(r["host"]), json_text(r["count"]),
-               json_text(r["process"]["comm"]) + " (" + json_text(r["process"]["pid"]) + ")", json_text(r["first_seen"]),
-               json_text(r["expires_at"]),
+    table.add({json_text(r["id"]), json_text(r["state"]), json_text(r["sandbox"]), destination_text(r),
+               json_text(r["host"]), json_text(r["count"]),
+               json_text(r["process"]["comm"]) + " (" + json_text(r["process"]["pid"]) + ")",
+               json_text(r["first_seen"]), json_text(r["expires_at"]),
                r["answer"].is_null() ? "-" : json_text(r["answer"]) + " by " + json_text(r["answered_by"])});
   table.print(std::cout);
 }
@@ -56,9 +59,9 @@ void print_requests(const json& list) {
 void print_grants(const json& list) {
   Table table({"ID", "SCOPE", "FOR", "DESTINATION", "HOST", "EXPIRES", "BY", "REQUEST"});
   for (const auto& g : list)
-    table.add({json_text(g["id"]), json_text(g["scope"]), json_text(g["subject"]), destination_text(g), json_text(g["host"]),
-               g.value("permanent", false) ? "never" : json_text(g["expires_at"]), json_text(g["created_by"]),
-               json_text(g["request_id"])});
+    table.add({json_text(g["id"]), json_text(g["scope"]), json_text(g["subject"]), destination_text(g),
+               json_text(g["host"]), g.value("permanent", false) ? "never" : json_text(g["expires_at"]),
+               json_text(g["created_by"]), json_text(g["request_id"])});
   table.print(std::cout);
 }
 
@@ -75,7 +78,8 @@ void print_fold(const json& fold) {
                json_text(d["last_seen"])});
   table.print(std::cout);
   if (fold["kept"].size() < fold["destinations"].get<uint64_t>())
-    std::cout << "(the first " << fold["kept"].size() << " destinations are kept; the others are counted and in the audit trail)\n";
+    std::cout << "(the first " << fold["kept"].size()
+              << " destinations are kept; the others are counted and in the audit trail)\n";
 }
 
 namespace {
@@ -90,12 +94,13 @@ json only_matching(const json& list, const AgentFilter& filter) {
 
 void print_answer(const json& result) {
   const json& r = result["request"];
-  std::cout << "request " << json_text(r["id"]) << " (" << flow_text(r["sandbox"], r) << "): " << json_text(r["answer"]) << "\n";
+  std::cout << "request " << json_text(r["id"]) << " (" << flow_text(r["sandbox"], r) << "): " << json_text(r["answer"])
+            << "\n";
   if (result.contains("grant"))
     std::cout << "grant " << json_text(result["grant"]["id"]) << " for " << json_text(result["grant"]["subject"])
               << ", " << json_text(result["grant"]["opens"])
               << (result["grant"].value("permanent", false) ? ", permanent"
-                                                             : ", until " + json_text(result["grant"]["expires_at"]))
+                                                            : ", until " + json_text(result["grant"]["expires_at"]))
               << "\n";
 }
 
@@ -116,8 +121,9 @@ int approvals_list(const Globals& g, const std::string& state, const std::string
   if (!expand.empty()) return call_and_print(g, {{"method", "approvals.folds"}, {"sandbox", expand}}, print_fold);
   json request = {{"method", "approvals.list"}};
   if (!state.empty()) request["state"] = state;
-  if (int code = call_and_print(g, request, [&](const json& list) { print_requests(only_matching(list, filter)); },
-                                [&](const json& list) { return only_matching(list, filter); });
+  if (int code = call_and_print(
+          g, request, [&](const json& list) { print_requests(only_matching(list, filter)); },
+          [&](const json& list) { return only_matching(list, filter); });
       code != 0)
     return code;
   if (g.output == "json" || (!state.empty() && state != "pending")) return 0;
@@ -152,10 +158,13 @@ int approvals_answer_all(const Globals& g, const AgentFilter& filter, bool allow
       code = kExitFailure;
       continue;
     }
-    if (g.output == "json") answers.push_back(*result);
-    else print_answer(*result);
+    if (g.output == "json")
+      answers.push_back(*result);
+    else
+      print_answer(*result);
   }
-  if (g.output == "json") std::cout << agentd::dump_json(answers, 2) << "\n";
+  if (g.output == "json")
+    std::cout << agentd::dump_json(answers, 2) << "\n";
   else if (answers.empty() && code == 0 && only_matching(*pending, filter).empty())
     std::cout << "no pending request matches\n";
   return code;
@@ -213,15 +222,21 @@ int grants_export(const Globals& g, const std::string& tenant) {
 
 namespace {
 
-const std::vector<std::string> kAuditColumns = {"TIME", "KIND", "DECISION", "BY", "AGENT", "DESTINATION", "HOST", "DETAIL"};
+const std::vector<std::string> kAuditColumns = {"TIME",  "KIND",        "DECISION", "BY",
+                                                "AGENT", "DESTINATION", "HOST",     "DETAIL"};
 
 std::vector<std::string> audit_cells(const json& e) {
   std::string detail;
   for (const auto& [k, v] : e["detail"].items())
     if (k == "reason" || k == "answer" || k == "request_id" || k == "grant_id" || k == "trigger" || k == "error")
       detail += (detail.empty() ? "" : " ") + k + "=" + json_text(v);
-  return {json_text(e["time"]), json_text(e["kind"]), json_text(e["decision"]), json_text(e["actor"]), json_text(e["sandbox"]),
-          json_text(e["dest"]).empty() ? "-" : destination_text(e), json_text(e["host"]).empty() ? "-" : json_text(e["host"]),
+  return {json_text(e["time"]),
+          json_text(e["kind"]),
+          json_text(e["decision"]),
+          json_text(e["actor"]),
+          json_text(e["sandbox"]),
+          json_text(e["dest"]).empty() ? "-" : destination_text(e),
+          json_text(e["host"]).empty() ? "-" : json_text(e["host"]),
           detail.empty() ? "-" : detail};
 }
 
@@ -241,7 +256,8 @@ std::vector<std::string> audit_cells(const json& e) {
     // first: said, and done; only a restart under way is waited out.
     if (!rows && (agentd::api::is_refusal(rows.error()) || !cursor)) std::exit(fail(rows.error()));
     if (!rows) {
-      if (!away) std::cerr << "agentctl: agentd does not answer (" << terminal_text(rows.error().describe()) << "); waiting\n";
+      if (!away)
+        std::cerr << "agentctl: agentd does not answer (" << terminal_text(rows.error().describe()) << "); waiting\n";
       away = true;
       std::this_thread::sleep_for(std::chrono::seconds(1));
       continue;

@@ -24,7 +24,6 @@ void add_approval_commands(CLI::App& app, Globals& g, const std::function<void(C
   };
   auto a = std::make_shared<Args>();
 
-
   auto* approvals = app.add_subcommand("approvals", "list and answer requests from scripts");
   approvals->require_subcommand(1);
   auto* list = approvals->add_subcommand("list", "requests (pending unless --state says otherwise)");
@@ -34,7 +33,8 @@ void add_approval_commands(CLI::App& app, Globals& g, const std::function<void(C
                    "a sandbox past its request caps: the destinations its \"N more destinations\" entry holds");
   // Whose requests: a glob over TENANT/TEAM/AGENT, as audit --agent, or a tenant.
   auto add_filter = [a](CLI::App* command) {
-    command->add_option("--agent", a->filter.agent_glob, "only sandboxes matching this TENANT/TEAM/AGENT glob, e.g. 'acme/ds/*'");
+    command->add_option("--agent", a->filter.agent_glob,
+                        "only sandboxes matching this TENANT/TEAM/AGENT glob, e.g. 'acme/ds/*'");
     command->add_option("--tenant", a->filter.tenant, "only this tenant's sandboxes");
   };
   add_filter(list);
@@ -46,20 +46,26 @@ void add_approval_commands(CLI::App& app, Globals& g, const std::function<void(C
   list->callback([&g, &code, a] { code = approvals_list(g, a->state, a->expand, a->filter); });
   auto* approve = approvals->add_subcommand("approve", "allow a request's destination");
   auto* approve_id = approve->add_option("id", a->id, "the request's id");
-  approve->add_flag("--all", a->all, "every pending request of --agent/--tenant instead of one id")->excludes(approve_id);
+  approve->add_flag("--all", a->all, "every pending request of --agent/--tenant instead of one id")
+      ->excludes(approve_id);
   add_filter(approve);
-  auto* duration = approve->add_option("--for", a->duration, "how long (30m, 8h, 7d) [default: the tenant's grant_duration]");
+  auto* duration =
+      approve->add_option("--for", a->duration, "how long (30m, 8h, 7d) [default: the tenant's grant_duration]");
   approve->add_flag("--always", a->always, "for good (until revoked)")->excludes(duration);
-  approve->add_option("--ports", a->ports,
-                      "a name request: its addresses open on these ports only (443, 80,443, 8000-8100) [default: every port]");
+  approve->add_option(
+      "--ports", a->ports,
+      "a name request: its addresses open on these ports only (443, 80,443, 8000-8100) [default: every port]");
   approve->add_option("--scope", a->scope, "who may reach it: the agent, its team or its whole tenant")
       ->check(CLI::IsMember({"agent", "team", "tenant"}))
       ->capture_default_str();
   add_output(approve);
   approve->callback([&g, &code, a] {
-    if (a->all) code = approvals_answer_all(g, a->filter, true, a->scope, a->duration, a->always, a->ports);
-    else if (a->id == 0) code = usage_error("approvals approve: give a request id, or --all with --agent or --tenant");
-    else code = approvals_answer(g, a->id, true, a->scope, a->duration, a->always, a->ports);
+    if (a->all)
+      code = approvals_answer_all(g, a->filter, true, a->scope, a->duration, a->always, a->ports);
+    else if (a->id == 0)
+      code = usage_error("approvals approve: give a request id, or --all with --agent or --tenant");
+    else
+      code = approvals_answer(g, a->id, true, a->scope, a->duration, a->always, a->ports);
   });
   auto* deny = approvals->add_subcommand("deny", "refuse a request; repeats stay silent for a while");
   auto* deny_id = deny->add_option("id", a->id, "the request's id");
@@ -68,13 +74,17 @@ void add_approval_commands(CLI::App& app, Globals& g, const std::function<void(C
   deny->add_option("--for", a->duration, "how long repeats stay silent [default: the tenant's silence_after_deny]");
   add_output(deny);
   deny->callback([&g, &code, a] {
-    if (a->all) code = approvals_answer_all(g, a->filter, false, "", a->duration, false);
-    else if (a->id == 0) code = usage_error("approvals deny: give a request id, or --all with --agent or --tenant");
-    else code = approvals_answer(g, a->id, false, "", a->duration, false);
+    if (a->all)
+      code = approvals_answer_all(g, a->filter, false, "", a->duration, false);
+    else if (a->id == 0)
+      code = usage_error("approvals deny: give a request id, or --all with --agent or --tenant");
+    else
+      code = approvals_answer(g, a->id, false, "", a->duration, false);
   });
 
   auto* reopen = approvals->add_subcommand(
-      "reopen", "take an answer back: the request is pending again (an approval's grant is revoked, a deny's silence ends)");
+      "reopen",
+      "take an answer back: the request is pending again (an approval's grant is revoked, a deny's silence ends)");
   reopen->add_option("id", a->id, "the request's id (approvals list --state all)")->required();
   add_output(reopen);
   reopen->callback([&g, &code, a] { code = approvals_reopen(g, a->id); });
@@ -94,7 +104,8 @@ void add_approval_commands(CLI::App& app, Globals& g, const std::function<void(C
                    "ADDR:PORT[/udp] ([ADDR]:PORT for IPv6), or a NAME: it resolves, and its addresses open on every "
                    "port, or NAME:PORTS (NAME:443, NAME:80,443) on those only")
       ->required();
-  auto* gadd_for = gadd->add_option("--for", a->duration, "how long (30m, 8h, 7d) [default: the tenant's grant_duration]");
+  auto* gadd_for =
+      gadd->add_option("--for", a->duration, "how long (30m, 8h, 7d) [default: the tenant's grant_duration]");
   gadd->add_flag("--always", a->always, "for good (until revoked)")->excludes(gadd_for);
   gadd->add_option("--scope", a->scope, "who may reach it: the agent, its team or its whole tenant")
       ->check(CLI::IsMember({"agent", "team", "tenant"}))
@@ -105,12 +116,14 @@ void add_approval_commands(CLI::App& app, Globals& g, const std::function<void(C
   gexport->add_option("--tenant", a->filter.tenant, "the tenant whose grants to print (needed when several have some)");
   gexport->callback([&g, &code, a] { code = grants_export(g, a->filter.tenant); });
 
-  auto* audit = app.add_subcommand("audit", "the audit trail: denials, requests, decisions, grants, expiries, policy loads, sandboxes");
+  auto* audit = app.add_subcommand(
+      "audit", "the audit trail: denials, requests, decisions, grants, expiries, policy loads, sandboxes");
   audit->add_option("--agent", a->agent, "TENANT/TEAM/AGENT glob, e.g. 'acme/*/*'");
   audit->add_option("--since", a->since, "how far back (1h, 7d) or an RFC 3339 time");
-  audit->add_option("--decision", a->decision,
-                    "deny (denials and refusals), approved, denied, allow (grants), expired, revoked, reopened, loaded, refused, "
-                    "created, adopted, retired (sandboxes)");
+  audit->add_option(
+      "--decision", a->decision,
+      "deny (denials and refusals), approved, denied, allow (grants), expired, revoked, reopened, loaded, refused, "
+      "created, adopted, retired (sandboxes)");
   audit->add_option("--limit", a->limit, "the newest N events")->capture_default_str();
   audit->add_flag("--follow,-f", a->follow,
                   "then print each new event as agentd stores it, one a line (-o json: a JSON object a line), until "

@@ -138,14 +138,15 @@ Result<Located> locate(const std::string& ref, const std::string& engine) {
   for (const std::string candidate : {"podman", "docker"}) {
     if (!on_path(candidate)) continue;
     auto located = inspect_with(candidate, ref);
-    if (located) found.push_back(*located);
-    else misses.push_back(located.error().describe());
+    if (located)
+      found.push_back(*located);
+    else
+      misses.push_back(located.error().describe());
   }
   // podman-docker's `docker` is podman: one container, named twice.
   if (found.size() == 2 && found[0].id == found[1].id) found.pop_back();
   if (found.size() == 1) return found.front();
-  if (found.size() > 1)
-    return make_error("both podman and docker have a container {}: say which with --engine", ref);
+  if (found.size() > 1) return make_error("both podman and docker have a container {}: say which with --engine", ref);
   if (misses.empty()) return make_error("neither podman nor docker is on PATH: give the cgroup with --cgroup");
   std::string joined;
   for (const auto& m : misses) joined += (joined.empty() ? "" : "; ") + m;
@@ -167,8 +168,7 @@ Result<std::filesystem::path> container_cgroup(pid_t pid, const std::string& con
   if (!cgroup) return cgroup.error();
   if (::syscall(SYS_pidfd_send_signal, pidfd.get(), 0, nullptr, 0) != 0)
     return make_error("the container's process {} exited while its cgroup was read", pid);
-  if (auto st = agentd::sandbox::check_cgroup_names_container(cgroup->string(), container_id); !st)
-    return st.error();
+  if (auto st = agentd::sandbox::check_cgroup_names_container(cgroup->string(), container_id); !st) return st.error();
   return *cgroup;
 }
 
@@ -190,8 +190,8 @@ int sandbox_adopt_container(const Globals& g, const std::string& agent, const st
   auto result = adopt(g, agent, *cgroup, unknown_tenant);
   if (!result) return fail(result.error().describe());
   std::cout << "adopted " << located->engine << " container " << located->id.substr(0, 12) << " ("
-            << terminal_text(cgroup->string()) << ") as the sandbox of " << terminal_text((*result)["agent"].get<std::string>())
-            << " (slot " << (*result)["slot"].dump() << ")\n";
+            << terminal_text(cgroup->string()) << ") as the sandbox of "
+            << terminal_text((*result)["agent"].get<std::string>()) << " (slot " << (*result)["slot"].dump() << ")\n";
   return 0;
 }
 
@@ -224,8 +224,8 @@ int oci_hook(const Globals& g) {
   if (!cgroup) return hook_fail(cgroup.error().describe());
   auto result = adopt(g, state->agent, *cgroup, state->unknown_tenant);
   if (!result)
-    return hook_fail("container " + terminal_text(state->id.substr(0, 12)) + " is not started: " +
-                     result.error().describe());
+    return hook_fail("container " + terminal_text(state->id.substr(0, 12)) +
+                     " is not started: " + result.error().describe());
   return 0;
 }
 

@@ -120,8 +120,8 @@ int policy_validate(const Globals& g, const std::vector<std::string>& paths, boo
   return 0;
 }
 
-int policy_explain(const Globals& g, const std::string& agent, const std::string& dest,
-                   const std::string& policy_dir, bool inbound, const std::string& sni) {
+int policy_explain(const Globals& g, const std::string& agent, const std::string& dest, const std::string& policy_dir,
+                   bool inbound, const std::string& sni) {
   json answer;
   if (!policy_dir.empty()) {
     auto loaded = agentd::policy::load_policy_dir(policy_dir);
@@ -220,7 +220,9 @@ int print_diff(const Globals& g, const json& result, const std::string& nothing)
     const bool redundant = fate == "redundant";
     std::cout << (redundant ? "~ grant " : "! grant ") << json_text(gr["id"]) << " (" << flow_text(gr["subject"], gr)
               << "): "
-              << (fate == "revoked" ? "revoked on apply, " : fate == "shadowed" ? "narrowed on apply, " : "redundant, ")
+              << (fate == "revoked"    ? "revoked on apply, "
+                  : fate == "shadowed" ? "narrowed on apply, "
+                                       : "redundant, ")
               << json_text(gr["why"])
               << (redundant ? "; revoke it once applied (agentctl grants revoke " + json_text(gr["id"]) + ")" : "")
               << "\n";

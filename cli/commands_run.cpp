@@ -18,8 +18,7 @@ namespace {
 // the uid agentd derived for the sandbox: agentd owns the range, a client
 // never picks one.
 agentd::Result<uint32_t> run_as_uid(const nlohmann::json& sandbox) {
-  if (auto it = sandbox.find("run_as"); it != sandbox.end() && it->contains("uid"))
-    return (*it)["uid"].get<uint32_t>();
+  if (auto it = sandbox.find("run_as"); it != sandbox.end() && it->contains("uid")) return (*it)["uid"].get<uint32_t>();
   if (auto it = sandbox.find("run_as_error"); it != sandbox.end() && it->is_string())
     return agentd::make_error("{}", it->get<std::string>());
   return agentd::make_error("agentd sent no user for the sandbox; upgrade agentd");
@@ -66,10 +65,14 @@ int run_command(const Globals& g, const std::string& agent, const std::string& u
   // The policy's user is the operator's decision; --user may only agree.
   if (profile->user && !user.empty() && *profile->user != user)
     return fail("the policy runs " + agent + " as \"" + *profile->user + "\"; --user " + user + " disagrees");
-  if (profile->user) spec.user = *profile->user;
-  else if (!user.empty()) spec.user = user;
-  else if (auto uid = run_as_uid(*sandbox)) spec.sandbox_uid = *uid;
-  else return fail(uid.error().describe());
+  if (profile->user)
+    spec.user = *profile->user;
+  else if (!user.empty())
+    spec.user = user;
+  else if (auto uid = run_as_uid(*sandbox))
+    spec.sandbox_uid = *uid;
+  else
+    return fail(uid.error().describe());
 
   // agentd names its directories; an agentd that names none is older
   // than this agentctl and would leave its socket and policy in view.

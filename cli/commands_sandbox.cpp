@@ -63,8 +63,10 @@ int sandbox_profile(const Globals& g, const std::string& agent, const std::strin
                  {"capabilities", "all dropped (bounding, ambient, effective, permitted, inheritable)"},
                  {"hidden", "cgroup mounts and agentd's socket (private mount namespace)"}};
   auto program = agentd::sandbox::build_seccomp_program(*profile);
-  if (program) kernel["seccomp"]["instructions"] = program->instructions();
-  else kernel["seccomp"]["error"] = program.error().describe();
+  if (program)
+    kernel["seccomp"]["instructions"] = program->instructions();
+  else
+    kernel["seccomp"]["error"] = program.error().describe();
   if (g.output == "json") {
     std::cout << agentd::dump_json(json{{"agent", agent}, {"profile", *profile_json}, {"kernel", kernel}}, 2) << "\n";
     return program ? 0 : kExitFailure;
@@ -81,14 +83,14 @@ int sandbox_profile(const Globals& g, const std::string& agent, const std::strin
               << "  read_write:  " << list(p["filesystem"]["read_write"]) << "\n"
               << "  execute:     " << list(p["filesystem"]["execute"]) << "\n";
   }
-  std::cout << "  syscalls:    profile " << json_text(sc["profile"]) << ", action "
-            << json_text(sc["action"]) << "\n"
+  std::cout << "  syscalls:    profile " << json_text(sc["profile"]) << ", action " << json_text(sc["action"]) << "\n"
             << "    deny:      " << list(sc["deny"]) << "\n"
             << "    allow:     " << list(sc["allow"]) << "\n";
   if (sc["profile"] == "default")
     std::cout << "    refused by default: " << list(json(agentd::policy::default_denied_syscalls()))
               << "; clone with namespace flags; clone3 (ENOSYS)\n";
-  std::cout << "  tcp ports:   " << (p["tcp_connect_ports"].is_null() ? "any (some allow names no ports)" : list(p["tcp_connect_ports"]))
+  std::cout << "  tcp ports:   "
+            << (p["tcp_connect_ports"].is_null() ? "any (some allow names no ports)" : list(p["tcp_connect_ports"]))
             << (p["network"]["landlock_ports"].get<bool>() ? " (Landlock port wall on)" : " (BPF hooks only)") << "\n"
             << "  require:     Landlock ABI " << p["require"]["landlock_abi"].get<int>() << "\n"
             << "  from:        " << list(p["sources"]) << "\n\n"

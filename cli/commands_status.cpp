@@ -19,8 +19,8 @@ namespace {
 
 void print_sandboxes(const json& sandboxes) {
   // DENIED = RECORDED + SUPPRESSED + HELD + DROPPED, per sandbox.
-  Table table({"AGENT", "SLOT", "STATE", "AGE", "CLASS", "ALLOWED", "DENIED", "RECORDED", "SUPPRESSED", "HELD", "DROPPED",
-               "CGROUP"});
+  Table table({"AGENT", "SLOT", "STATE", "AGE", "CLASS", "ALLOWED", "DENIED", "RECORDED", "SUPPRESSED", "HELD",
+               "DROPPED", "CGROUP"});
   for (const auto& s : sandboxes) {
     const int64_t age = s.value("age_seconds", int64_t{-1});
     table.add({json_text(s["agent"]), json_text(s["slot"]),
@@ -65,10 +65,12 @@ void print_dns_budgets(const json& sandboxes) {
         0)
       continue;
     any = true;
-    table.add({json_text(s["agent"]), json_text(s["learned"]) + "/" + json_text(s["quota"]), json_text(s["quota_hits"]),
-               json_text(s["tcp"]), json_text(s["tcp_refused"]) + (n("tcp_evicted") ? " (+" + json_text(s["tcp_evicted"]) + " evicted)" : ""),
-               json_text(s["tcp_idle_closed"]), json_text(s["tcp_cut_off"]), json_text(s["in_flight_refused"]),
-               json_text(s.value("upstream_refused", json(0)))});
+    table.add(
+        {json_text(s["agent"]), json_text(s["learned"]) + "/" + json_text(s["quota"]), json_text(s["quota_hits"]),
+         json_text(s["tcp"]),
+         json_text(s["tcp_refused"]) + (n("tcp_evicted") ? " (+" + json_text(s["tcp_evicted"]) + " evicted)" : ""),
+         json_text(s["tcp_idle_closed"]), json_text(s["tcp_cut_off"]), json_text(s["in_flight_refused"]),
+         json_text(s.value("upstream_refused", json(0)))});
   }
   if (any) table.print(std::cout);
 }
@@ -113,33 +115,37 @@ int status(const Globals& g, std::optional<uint32_t> sandboxes) {
   print_name_checks(s["sandboxes"]);
   const json& e = s["events"];
   std::cout << "\ndenial records: " << json_text(e["received"]) << " received, " << json_text(e["dropped"])
-            << " dropped (ring full), " << json_text(e["suppressed"])
-            << " suppressed (repeats of one destination), " << json_text(e["held"])
-            << " held by sandbox budgets of " << json_text(e["sandbox_budget"]["records_per_second"]) << "/s, burst "
-            << json_text(e["sandbox_budget"]["burst"]) << " (each counted per sandbox above), " << json_text(e["malformed"])
-            << " malformed, " << json_text(e["records_failed"]) << " failed (logged and skipped)\n";
+            << " dropped (ring full), " << json_text(e["suppressed"]) << " suppressed (repeats of one destination), "
+            << json_text(e["held"]) << " held by sandbox budgets of "
+            << json_text(e["sandbox_budget"]["records_per_second"]) << "/s, burst "
+            << json_text(e["sandbox_budget"]["burst"]) << " (each counted per sandbox above), "
+            << json_text(e["malformed"]) << " malformed, " << json_text(e["records_failed"])
+            << " failed (logged and skipped)\n";
   if (const json& dns = s["dns"]; dns.value("enabled", false)) {
     const json& q = dns["queries"];
     // No upstream is something to fix, so it says why and what it costs.
-    const std::string upstream =
-        dns["upstream"].is_null() ? fmt::format("none ({}; {} allowed names refused)", json_text(dns["no_upstream"]),
-                                                json_text(dns["no_upstream_refused"]))
-                                  : json_text(dns["upstream"]);
+    const std::string upstream = dns["upstream"].is_null()
+                                     ? fmt::format("none ({}; {} allowed names refused)", json_text(dns["no_upstream"]),
+                                                   json_text(dns["no_upstream_refused"]))
+                                     : json_text(dns["upstream"]);
     std::cout << "dns proxy: upstream " << upstream << ", 127.64.<slot>:" << json_text(dns["port"])
-              << ", [::1]:" << json_text(dns["ipv6"]["port_base"]) << "+<slot> (" << json_text(dns["ipv6"]["sandboxes_served"])
-              << " sandboxes served)\n  queries: " << json_text(q["received"]) << " received, " << json_text(q["refused"])
-              << " refused, " << json_text(q["forwarded"]) << " forwarded (" << json_text(q["forwarded_tcp"]) << " over TCP), "
-              << json_text(q["cache_hits"]) << " from the cache, " << json_text(q["upstream_failures"])
-              << " upstream failures, " << json_text(q["mismatched"]) << " stray answers discarded, "
-              << json_text(q["malformed"]) << " malformed; reverse lookups: " << json_text(dns["reverse_answered"])
-              << " answered here, " << json_text(dns["reverse_refused"]) << " refused quietly\n  learned: "
-              << json_text(dns["learned_entries"]) << " addresses now, " << json_text(dns["rebinding_refused"])
-              << " refused for rebinding, " << json_text(dns["unlearnable_refused"])
-              << " never learnable (broadcast, multicast, ...), " << json_text(dns["quota_refused"])
-              << " answers refused at a quota (" << json_text(dns["learned_quota"]) << " a sandbox)\n  tcp: "
-              << json_text(dns["tcp"]["connections"]) << " connections (" << json_text(dns["tcp"]["per_sandbox"])
-              << " a sandbox, " << json_text(dns["tcp"]["total"]) << " in all), idle ones closed after "
-              << json_text(dns["tcp"]["idle_timeout_ms"]) << " ms; " << json_text(q["over_budget"])
+              << ", [::1]:" << json_text(dns["ipv6"]["port_base"]) << "+<slot> ("
+              << json_text(dns["ipv6"]["sandboxes_served"])
+              << " sandboxes served)\n  queries: " << json_text(q["received"]) << " received, "
+              << json_text(q["refused"]) << " refused, " << json_text(q["forwarded"]) << " forwarded ("
+              << json_text(q["forwarded_tcp"]) << " over TCP), " << json_text(q["cache_hits"]) << " from the cache, "
+              << json_text(q["upstream_failures"]) << " upstream failures, " << json_text(q["mismatched"])
+              << " stray answers discarded, " << json_text(q["malformed"])
+              << " malformed; reverse lookups: " << json_text(dns["reverse_answered"]) << " answered here, "
+              << json_text(dns["reverse_refused"])
+              << " refused quietly\n  learned: " << json_text(dns["learned_entries"]) << " addresses now, "
+              << json_text(dns["rebinding_refused"]) << " refused for rebinding, "
+              << json_text(dns["unlearnable_refused"]) << " never learnable (broadcast, multicast, ...), "
+              << json_text(dns["quota_refused"]) << " answers refused at a quota (" << json_text(dns["learned_quota"])
+              << " a sandbox)\n  tcp: " << json_text(dns["tcp"]["connections"]) << " connections ("
+              << json_text(dns["tcp"]["per_sandbox"]) << " a sandbox, " << json_text(dns["tcp"]["total"])
+              << " in all), idle ones closed after " << json_text(dns["tcp"]["idle_timeout_ms"]) << " ms; "
+              << json_text(q["over_budget"])
               << " queries past a sandbox's in-flight limit or its share of the upstream\n";
     print_dns_budgets(dns["sandboxes"]);
   } else {
@@ -149,16 +155,14 @@ int status(const Globals& g, std::optional<uint32_t> sandboxes) {
     // Newer than the rest of "store": an older agentd has not got it.
     const json by_kind = a["store"].value("pruned_for_size_by_kind", json::object());
     std::cout << "approvals: " << json_text(a["pending_requests"]) << " pending ("
-              << json_text(a.value("in_memory", json::object()).value("requests", json()))
-              << " requests in memory), " << json_text(a["grants"]) << " grants ("
-              << json_text(a["grant_entries"]) << " kernel entries), " << json_text(a["watchers"]) << " watching; store "
-              << json_text(a["store"]["file"]) << ", " << json_text(a["store"]["audit_rows"]) << " audit events, "
-              << json_text(a["store"]["bytes"]) << " bytes of " << json_text(a["store"]["max_bytes"]) << " (file "
-              << json_text(a["store"]["file_bytes"]) << "; keeps " << json_text(a["store"]["max_age"]) << ", "
-              << json_text(a["store"]["pruned_for_size"]) << " oldest events, "
-              << json_text(by_kind.value("requests", json())) << " finished requests and "
-              << json_text(by_kind.value("grants", json()))
-              << " ended grants removed for size)\n  requests capped at "
+              << json_text(a.value("in_memory", json::object()).value("requests", json())) << " requests in memory), "
+              << json_text(a["grants"]) << " grants (" << json_text(a["grant_entries"]) << " kernel entries), "
+              << json_text(a["watchers"]) << " watching; store " << json_text(a["store"]["file"]) << ", "
+              << json_text(a["store"]["audit_rows"]) << " audit events, " << json_text(a["store"]["bytes"])
+              << " bytes of " << json_text(a["store"]["max_bytes"]) << " (file " << json_text(a["store"]["file_bytes"])
+              << "; keeps " << json_text(a["store"]["max_age"]) << ", " << json_text(a["store"]["pruned_for_size"])
+              << " oldest events, " << json_text(by_kind.value("requests", json())) << " finished requests and "
+              << json_text(by_kind.value("grants", json())) << " ended grants removed for size)\n  requests capped at "
               << json_text(a["caps"]["per_sandbox"]) << " per sandbox, " << json_text(a["caps"]["per_tenant"])
               << " per tenant: " << json_text(a["requests_folded"]) << " denials folded into " << json_text(a["folds"])
               << " \"more destinations\" entries (agentctl approvals list)\n  denial rows into the store: "
@@ -176,9 +180,9 @@ int status(const Globals& g, std::optional<uint32_t> sandboxes) {
       for (const auto& [tenant, n] : by_tenant.items())
         if (n.is_number_unsigned() && n.get<size_t>() > busiest) busiest = n.get<size_t>(), busiest_tenant = tenant;
       std::cout << "  grants: at most " << json_text(limit["per_tenant"]) << " kernel entries a tenant"
-                << (busiest_tenant.empty() ? std::string()
-                                           : ", most held by " + terminal_text(busiest_tenant) + " (" +
-                                                 std::to_string(busiest) + ")")
+                << (busiest_tenant.empty()
+                        ? std::string()
+                        : ", most held by " + terminal_text(busiest_tenant) + " (" + std::to_string(busiest) + ")")
                 << "; " << json_text(limit["refused"]) << " grants refused at the limit, "
                 << json_text(limit["over_limit"]) << " entries left out by it, "
                 << json_text(a.value("grant_write_failures", json())) << " kernel writes failed\n";

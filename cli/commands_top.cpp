@@ -40,7 +40,8 @@ json sample(const Globals& g, bool& away, bool first) {
       away = false;
       return *list;
     }
-    if (!away) std::cerr << "agentctl: agentd does not answer (" << terminal_text(list.error().describe()) << "); waiting\n";
+    if (!away)
+      std::cerr << "agentctl: agentd does not answer (" << terminal_text(list.error().describe()) << "); waiting\n";
     away = true;
     std::this_thread::sleep_for(std::chrono::seconds(1));
   }
@@ -65,9 +66,9 @@ void draw(const std::vector<TopRow>& rows, double interval, size_t limit, bool r
   for (size_t i = 0; i < rows.size() && i < limit; ++i) {
     const TopRow& r = rows[i];
     table.add({terminal_text(r.agent), terminal_text(r.state), per_second(r.allowed_per_s), per_second(r.denied_per_s),
-               bytes_per_second(r.sent_bytes_per_s), bytes_per_second(r.received_bytes_per_s),
-               per_second(r.dns_per_s), per_second(r.dns_refused_per_s), std::to_string(r.allowed),
-               std::to_string(r.denied), std::to_string(r.learned)});
+               bytes_per_second(r.sent_bytes_per_s), bytes_per_second(r.received_bytes_per_s), per_second(r.dns_per_s),
+               per_second(r.dns_refused_per_s), std::to_string(r.allowed), std::to_string(r.denied),
+               std::to_string(r.learned)});
   }
   table.print(std::cout);
   if (rows.size() > limit) std::cout << "... and " << rows.size() - limit << " quieter sandboxes\n";

@@ -48,7 +48,8 @@ class Prompt {
   void on_fold(const json& fold) {
     const std::string sandbox = json_text(fold["sandbox"]);
     if (!folds_.insert(sandbox).second) return;
-    note(style_.yellow(sandbox + ": " + json_text(fold["summary"]) + " (agentctl approvals list --expand " + sandbox + ")"));
+    note(style_.yellow(sandbox + ": " + json_text(fold["summary"]) + " (agentctl approvals list --expand " + sandbox +
+                       ")"));
   }
 
   void on_event(const json& event) {
@@ -60,8 +61,9 @@ class Prompt {
       if (kind == "request") std::cout << (style_.redraw ? "" : "\a");  // a bell for a new question
     } else if (kind == "answered" || kind == "expired") {
       pending_.erase(r["id"].get<uint64_t>());
-      note(kind == "expired" ? style_.yellow(fmt_request(r) + " expired unanswered")
-                             : fmt_request(r) + " answered by " + json_text(r["answered_by"]) + ": " + colour_answer(r));
+      note(kind == "expired"
+               ? style_.yellow(fmt_request(r) + " expired unanswered")
+               : fmt_request(r) + " answered by " + json_text(r["answered_by"]) + ": " + colour_answer(r));
     } else if (kind == "folded") {
       on_fold(event["fold"]);
     } else if (kind == "fold_expired") {
@@ -87,11 +89,26 @@ class Prompt {
     const uint64_t id = (*current)["id"].get<uint64_t>();
     json request = {{"id", id}};
     switch (key) {
-      case 'a': request["method"] = "approvals.approve"; request["scope"] = "agent"; break;
-      case 'p': request["method"] = "approvals.approve"; request["scope"] = "agent"; request["permanent"] = true; break;
-      case 't': request["method"] = "approvals.approve"; request["scope"] = "team"; break;
-      case 'n': request["method"] = "approvals.approve"; request["scope"] = "tenant"; break;
-      case 'd': request["method"] = "approvals.deny"; break;
+      case 'a':
+        request["method"] = "approvals.approve";
+        request["scope"] = "agent";
+        break;
+      case 'p':
+        request["method"] = "approvals.approve";
+        request["scope"] = "agent";
+        request["permanent"] = true;
+        break;
+      case 't':
+        request["method"] = "approvals.approve";
+        request["scope"] = "team";
+        break;
+      case 'n':
+        request["method"] = "approvals.approve";
+        request["scope"] = "tenant";
+        break;
+      case 'd':
+        request["method"] = "approvals.deny";
+        break;
       case 's':
         skipped_.insert(id);
         note(fmt_request(*current) + " skipped (still pending for the others)");
@@ -101,7 +118,8 @@ class Prompt {
           note("no other request: the skipped ones come back");
         }
         return true;
-      default: return true;
+      default:
+        return true;
     }
     auto result = agentd::api::call(g_.socket, request);
     if (!result) note(style_.red(terminal_text(result.error().describe())));

@@ -39,8 +39,8 @@ std::string destination(const nlohmann::json& grant) {
   }
   const std::string dest = grant.value("dest", "");
   const bool v6 = dest.find(':') != std::string::npos;
-  return fmt::format("      - cidr: {}\n        ports: [{}]\n        protocol: {}\n", quoted(dest + (v6 ? "/128" : "/32")),
-                     grant.value("port", 0), quoted(protocol));
+  return fmt::format("      - cidr: {}\n        ports: [{}]\n        protocol: {}\n",
+                     quoted(dest + (v6 ? "/128" : "/32")), grant.value("port", 0), quoted(protocol));
 }
 
 }  // namespace

@@ -36,8 +36,8 @@ int main(int argc, char** argv) {
 
   auto* policy = app.add_subcommand("policy", "check and explain policy");
   policy->require_subcommand(1);
-  auto* validate = policy->add_subcommand(
-      "validate", "check policy files without a daemon, and warn about rules that do nothing");
+  auto* validate =
+      policy->add_subcommand("validate", "check policy files without a daemon, and warn about rules that do nothing");
   validate->add_option("paths", paths, "policy files or directories")->required();
   bool strict = false;
   validate->add_flag("--strict", strict, "warnings fail too (exit 1)");
@@ -45,7 +45,8 @@ int main(int argc, char** argv) {
   validate->callback([&] { code = agentctl::policy_validate(g, paths, strict); });
   auto* explain = policy->add_subcommand("explain", "would this agent reach this destination, and why");
   explain->add_option("--agent", agent, "TENANT/TEAM/AGENT")->required();
-  explain->add_option("--dest", dest, "ADDR:PORT or HOST:PORT, then /tcp or /udp (default tcp); IPv6 as [ADDR]:PORT")->required();
+  explain->add_option("--dest", dest, "ADDR:PORT or HOST:PORT, then /tcp or /udp (default tcp); IPv6 as [ADDR]:PORT")
+      ->required();
   explain->add_option("--policy-dir", policy_dir, "explain from these files instead of the running daemon");
   bool inbound = false;
   explain->add_flag("--inbound", inbound,
@@ -71,8 +72,9 @@ int main(int argc, char** argv) {
   auto* status = app.add_subcommand("status", "the daemon, its policy, sandboxes and kernel features");
   add_output(status);
   std::optional<uint32_t> status_sandboxes;
-  status->add_option("--sandboxes", status_sandboxes,
-                     "how many sandboxes to detail (default 100; the counts cover all; `sandbox list` lists all)")
+  status
+      ->add_option("--sandboxes", status_sandboxes,
+                   "how many sandboxes to detail (default 100; the counts cover all; `sandbox list` lists all)")
       ->check(CLI::Range(0u, static_cast<unsigned>(AGENTD_MAX_SANDBOXES)));
   status->callback([&] { code = agentctl::status(g, status_sandboxes); });
 
@@ -84,7 +86,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.2, 3600.0))
       ->capture_default_str();
   top->add_option("--iterations,-n", top_iterations, "refreshes, then exit (0: until Ctrl-C)")->capture_default_str();
-  top->add_option("--limit", top_limit, "the busiest N sandboxes")->check(CLI::Range(size_t{1}, size_t{100000}))->capture_default_str();
+  top->add_option("--limit", top_limit, "the busiest N sandboxes")
+      ->check(CLI::Range(size_t{1}, size_t{100000}))
+      ->capture_default_str();
   add_output(top);
   top->callback([&] { code = agentctl::top(g, top_interval, top_iterations, top_limit); });
 
@@ -93,7 +97,8 @@ int main(int argc, char** argv) {
   auto* list = sandbox->add_subcommand("list", "the sandboxes and their counters");
   add_output(list);
   list->callback([&] { code = agentctl::sandbox_list(g); });
-  auto* profile = sandbox->add_subcommand("profile", "an agent's effective sandbox profile, and what this kernel enforces");
+  auto* profile =
+      sandbox->add_subcommand("profile", "an agent's effective sandbox profile, and what this kernel enforces");
   profile->add_option("--agent", agent, "TENANT/TEAM/AGENT")->required();
   profile->add_option("--policy-dir", policy_dir, "read the profile from these files instead of the running daemon");
   add_output(profile);
@@ -121,8 +126,9 @@ int main(int argc, char** argv) {
   remove->callback([&] { code = agentctl::sandbox_remove(g, agent); });
 
   auto* hook = app.add_subcommand(
-      "oci-hook", "the OCI runtime hook (hooks.d): adopts a container annotated io.agentd.agent=TENANT/TEAM/AGENT "
-                  "before its first instruction; reads the runtime's state on stdin");
+      "oci-hook",
+      "the OCI runtime hook (hooks.d): adopts a container annotated io.agentd.agent=TENANT/TEAM/AGENT "
+      "before its first instruction; reads the runtime's state on stdin");
   hook->callback([&] { code = agentctl::oci_hook(g); });
 
   add_approval_commands(app, g, add_output, code);

@@ -22,8 +22,9 @@ bool is_inbound(const nlohmann::json& record) {
 }
 
 std::string inbound_text(const nlohmann::json& record) {
-  return json_text(record.value("dest", nlohmann::json())) + " to port " + json_text(record.value("port", nlohmann::json())) +
-         "/" + json_text(record.value("protocol", nlohmann::json()));
+  return json_text(record.value("dest", nlohmann::json())) + " to port " +
+         json_text(record.value("port", nlohmann::json())) + "/" +
+         json_text(record.value("protocol", nlohmann::json()));
 }
 
 }  // namespace
@@ -32,7 +33,8 @@ std::string destination_text(const nlohmann::json& record) {
   if (is_inbound(record)) return "from " + inbound_text(record);
   if (json_text(record["protocol"]) == "dns")
     // A grant says what it opens ("every port", "port 443"); a request does not.
-    return json_text(record["host"]) + (record.contains("opens") ? " (DNS, " + json_text(record["opens"]) + ")" : " (DNS)");
+    return json_text(record["host"]) +
+           (record.contains("opens") ? " (DNS, " + json_text(record["opens"]) + ")" : " (DNS)");
   const std::string dest = json_text(record["dest"]);
   const bool v6 = dest.find(':') != std::string::npos;
   return (v6 ? "[" + dest + "]" : dest) + ":" + json_text(record["port"]) + "/" + json_text(record["protocol"]);

@@ -34,7 +34,9 @@ struct Style {
   std::string green(const std::string& text) const { return colour ? "\033[32m" + text + "\033[0m" : text; }
   std::string red(const std::string& text) const { return colour ? "\033[31m" + text + "\033[0m" : text; }
   std::string yellow(const std::string& text) const { return colour ? "\033[33m" + text + "\033[0m" : text; }
-  std::string key(char k) const { return colour ? "\033[1;36m[" + std::string(1, k) + "]\033[0m" : "[" + std::string(1, k) + "]"; }
+  std::string key(char k) const {
+    return colour ? "\033[1;36m[" + std::string(1, k) + "]\033[0m" : "[" + std::string(1, k) + "]";
+  }
   const char* clear() const { return redraw ? "\033[H\033[2J" : ""; }
 };
 

@@ -39,23 +39,22 @@ std::string request_view(const json& r, const Style& style) {
                                   : json_text(p["comm"]) + " (pid " + json_text(p["pid"]) + ", uid " +
                                         json_text(p["uid"]) + ")" + (exe.empty() || exe == "-" ? "" : " " + exe);
   return style.bold("request " + json_text(r["id"])) + "  " + clock_time(r["first_seen"]) + "  " +
-         style.bold(json_text(r["sandbox"])) + "\n" +
-         "  process      " + process + "\n" +
+         style.bold(json_text(r["sandbox"])) + "\n" + "  process      " + process + "\n" +
          // A peer asking in reads differently from the agent asking out.
-         (inbound ? "  inbound      " : "  destination  ") +
-         style.bold(destination_text(r)) +
+         (inbound ? "  inbound      " : "  destination  ") + style.bold(destination_text(r)) +
          (!name && r["host"].is_string() ? "  (" + json_text(r["host"]) + ")" : "") + "\n" +
          // What an allow opens, exactly: a name's addresses on every port
          // unless narrowed (approvals approve ID --ports), an address on
          // its one port.
          (inbound ? "  an allow     lets this peer in to that port only\n"
           : name  ? "  an allow     opens the name and its addresses on every port\n"
-                    "               (fewer: agentctl approvals approve " + json_text(r["id"]) + " --ports 443)\n"
-                  : "  an allow     opens this address on port " + json_text(r["port"]) + "/" + json_text(r["protocol"]) +
-                        " only\n") +
+                    "               (fewer: agentctl approvals approve " +
+                       json_text(r["id"]) + " --ports 443)\n"
+                 : "  an allow     opens this address on port " + json_text(r["port"]) + "/" +
+                       json_text(r["protocol"]) + " only\n") +
          "  tried        " + json_text(r["count"]) + " time" + (r["count"] == 1 ? "" : "s") + ", last " +
-         clock_time(r["last_seen"]) + "\n" +
-         "  expires      " + clock_time(r["expires_at"]) + " (" + time_left(r["expires_at"]) + ")\n\n";
+         clock_time(r["last_seen"]) + "\n" + "  expires      " + clock_time(r["expires_at"]) + " (" +
+         time_left(r["expires_at"]) + ")\n\n";
 }
 
 }  // namespace agentctl

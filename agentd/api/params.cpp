@@ -17,12 +17,18 @@ std::string describe(const json& value) {
   std::string shown = terminal_text(dump_json(value));
   if (shown.size() > kMaxShown) shown = shown.substr(0, kMaxShown) + "...";
   switch (value.type()) {
-    case json::value_t::null: return "null";
-    case json::value_t::boolean: return "the boolean " + shown;
-    case json::value_t::string: return "the string " + shown;
-    case json::value_t::object: return "an object";
-    case json::value_t::array: return "an array";
-    default: return "the number " + shown;
+    case json::value_t::null:
+      return "null";
+    case json::value_t::boolean:
+      return "the boolean " + shown;
+    case json::value_t::string:
+      return "the string " + shown;
+    case json::value_t::object:
+      return "an object";
+    case json::value_t::array:
+      return "an array";
+    default:
+      return "the number " + shown;
   }
 }
 

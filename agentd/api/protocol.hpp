@@ -12,12 +12,8 @@ namespace agentd::api {
 
 constexpr size_t kMaxRequestBytes = 64 * 1024;
 
-inline nlohmann::json ok_response(nlohmann::json result) {
-  return {{"ok", true}, {"result", std::move(result)}};
-}
+inline nlohmann::json ok_response(nlohmann::json result) { return {{"ok", true}, {"result", std::move(result)}}; }
 
-inline nlohmann::json error_response(const std::string& message) {
-  return {{"ok", false}, {"error", message}};
-}
+inline nlohmann::json error_response(const std::string& message) { return {{"ok", false}, {"error", message}}; }
 
 }  // namespace agentd::api

@@ -63,8 +63,8 @@ Status check_socket_free(const fs::path& path) {
   return ok_status();
 }
 
-Result<std::unique_ptr<Server>> Server::listen(sd_event* loop, const fs::path& path, Handler handler,
-                                               Gate gate, ClientLimits limits) {
+Result<std::unique_ptr<Server>> Server::listen(sd_event* loop, const fs::path& path, Handler handler, Gate gate,
+                                               ClientLimits limits) {
   std::unique_ptr<Server> server(new Server(loop, path, std::move(handler), std::move(gate), limits));
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
@@ -90,8 +90,7 @@ Result<std::unique_ptr<Server>> Server::listen(sd_event* loop, const fs::path& p
   if (::listen(server->listen_fd_.get(), 64) != 0) return system_error("listening on {}", path.string());
 
   sd_event_source* source = nullptr;
-  if (int r = sd_event_add_io(loop, &source, server->listen_fd_.get(), EPOLLIN, &Server::on_accept,
-                              server.get());
+  if (int r = sd_event_add_io(loop, &source, server->listen_fd_.get(), EPOLLIN, &Server::on_accept, server.get());
       r < 0) {
     errno = -r;
     return system_error("watching the control socket");
@@ -155,8 +154,7 @@ void Server::accept_clients() {
     client->fd = std::move(fd);
     sd_event_source* io = nullptr;
     sd_event_source* deadline = nullptr;
-    if (sd_event_add_io(loop_, &io, client->fd.get(), EPOLLIN, &Server::on_readable, client.get()) < 0)
-      continue;
+    if (sd_event_add_io(loop_, &io, client->fd.get(), EPOLLIN, &Server::on_readable, client.get()) < 0) continue;
     client->io.reset(io);
     if (sd_event_add_time(loop_, &deadline, CLOCK_MONOTONIC, monotonic_now_usec() + kClientDeadlineUsec, 0,
                           &Server::on_deadline, client.get()) < 0)

@@ -89,8 +89,8 @@ class Server {
   // Returns the reason to refuse a peer, or nothing to serve it.
   using Gate = std::function<std::optional<Refusal>(const Peer& peer)>;
 
-  static Result<std::unique_ptr<Server>> listen(sd_event* loop, const std::filesystem::path& path,
-                                                Handler handler, Gate gate, ClientLimits limits = {});
+  static Result<std::unique_ptr<Server>> listen(sd_event* loop, const std::filesystem::path& path, Handler handler,
+                                                Gate gate, ClientLimits limits = {});
   ~Server();
   // Requests (and client handling) that failed with an exception: each was
   // logged, answered with an error where possible, and the server went on.

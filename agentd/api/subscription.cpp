@@ -34,8 +34,10 @@ Result<std::optional<nlohmann::json>> Subscription::next() {
     if (n < 0 && errno == EINTR) continue;
     // A reset after agentd's last line (see call() in client.cpp) ends the
     // stream as a close does: the lines before it are still taken.
-    if (n == 0 || (n < 0 && errno == ECONNRESET)) closed_ = true;
-    else if (errno != EAGAIN) return system_error("reading from agentd");
+    if (n == 0 || (n < 0 && errno == ECONNRESET))
+      closed_ = true;
+    else if (errno != EAGAIN)
+      return system_error("reading from agentd");
     break;
   }
   if (auto line = take_line()) return line;

@@ -13,9 +13,12 @@ namespace agentd::approvals {
 
 std::string scope_name(Scope scope) {
   switch (scope) {
-    case Scope::agent: return "agent";
-    case Scope::team: return "team";
-    case Scope::tenant: return "tenant";
+    case Scope::agent:
+      return "agent";
+    case Scope::team:
+      return "team";
+    case Scope::tenant:
+      return "tenant";
   }
   return "agent";
 }
@@ -29,10 +32,14 @@ std::optional<Scope> parse_scope(std::string_view text) {
 
 std::string state_name(RequestState state) {
   switch (state) {
-    case RequestState::pending: return "pending";
-    case RequestState::approved: return "approved";
-    case RequestState::denied: return "denied";
-    case RequestState::expired: return "expired";
+    case RequestState::pending:
+      return "pending";
+    case RequestState::approved:
+      return "approved";
+    case RequestState::denied:
+      return "denied";
+    case RequestState::expired:
+      return "expired";
   }
   return "pending";
 }
@@ -61,9 +68,12 @@ std::string Grant::tenant() const { return subject.substr(0, subject.find('/'));
 
 bool Grant::covers(const policy::AgentName& agent) const {
   switch (scope) {
-    case Scope::agent: return subject == agent.str();
-    case Scope::team: return subject == agent.tenant + "/" + agent.team;
-    case Scope::tenant: return subject == agent.tenant;
+    case Scope::agent:
+      return subject == agent.str();
+    case Scope::team:
+      return subject == agent.tenant + "/" + agent.team;
+    case Scope::tenant:
+      return subject == agent.tenant;
   }
   return false;
 }
@@ -75,9 +85,12 @@ Result<std::string> subject_of(const std::string& sandbox, Scope scope) {
   auto agent = policy::parse_agent_name(sandbox);
   if (!agent) return agent.error();
   switch (scope) {
-    case Scope::agent: return agent->str();
-    case Scope::team: return agent->tenant + "/" + agent->team;
-    case Scope::tenant: return agent->tenant;
+    case Scope::agent:
+      return agent->str();
+    case Scope::team:
+      return agent->tenant + "/" + agent->team;
+    case Scope::tenant:
+      return agent->tenant;
   }
   return agent->str();
 }
@@ -88,7 +101,8 @@ Book::NoteResult Book::note_denial(const Denial& denial, const policy::ApprovalS
   if (!settings.prompt) return {};
   if (auto it = latest_.find(denial.target); it != latest_.end()) {
     Request& latest = requests_.at(it->second);
-    const bool silent = latest.state == RequestState::denied && latest.silent_until && denial.time < *latest.silent_until;
+    const bool silent =
+        latest.state == RequestState::denied && latest.silent_until && denial.time < *latest.silent_until;
     if (latest.state == RequestState::pending || silent) {
       change(latest, [&](Request& r) {
         r.count += denial.count;
@@ -144,11 +158,12 @@ Result<Answered> Book::decide(uint64_t request_id, const Decision& decision, con
     r.answered_at = now;
     r.state = RequestState::approved;
     r.grant_id = grant.id;
-    r.answer = fmt::format("allow {} {}{}", scope_name(decision.scope),
-                           decision.permanent ? std::string("permanently")
-                                              : "for " + format_duration(std::chrono::duration_cast<std::chrono::seconds>(
-                                                             *grant.expires_at - now)),
-                           grant.is_name() && !grant.ports.empty() ? " on " + grant.opens() : "");
+    r.answer = fmt::format(
+        "allow {} {}{}", scope_name(decision.scope),
+        decision.permanent
+            ? std::string("permanently")
+            : "for " + format_duration(std::chrono::duration_cast<std::chrono::seconds>(*grant.expires_at - now)),
+        grant.is_name() && !grant.ports.empty() ? " on " + grant.opens() : "");
   });
   grants_[grant.id] = grant;
   answered.request = request;
@@ -193,16 +208,16 @@ Result<Grant> Book::grant_for(uint64_t request_id, const Decision& decision, con
 Result<Book::Reopened> Book::reopen(uint64_t request_id, Time now, const policy::ApprovalSettings& settings) {
   auto it = requests_.find(request_id);
   if (it == requests_.end())
-    return make_error("no request {} in memory (answered long ago, its record is in the audit trail; "
-                      "the agent's next try asks again)",
-                      request_id);
+    return make_error(
+        "no request {} in memory (answered long ago, its record is in the audit trail; "
+        "the agent's next try asks again)",
+        request_id);
   Request& request = it->second;
   if (request.state == RequestState::pending) return make_error("request {} is pending already", request_id);
   if (request.state == RequestState::approved && !request.grant_id)
     return make_error("request {} needed no answer ({}): nothing to take back", request_id, request.answer);
   if (auto latest = latest_.find(request.target); latest != latest_.end() && latest->second != request_id)
-    return make_error("request {} is about the same destination and newer: answer or reopen that one",
-                      latest->second);
+    return make_error("request {} is about the same destination and newer: answer or reopen that one", latest->second);
   Reopened reopened;
   if (request.grant_id)
     if (auto grant = grants_.find(*request.grant_id); grant != grants_.end()) {
@@ -372,6 +387,5 @@ void Book::restore(std::vector<Request> requests, std::vector<Grant> grants, uin
     grants_[g.id] = std::move(g);
   }
 }
-
 
 }  // namespace agentd::approvals

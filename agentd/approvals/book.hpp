@@ -63,10 +63,10 @@ struct Target {
 
 struct Denial {
   Target target;
-  std::string host;     // the name the address was learned from, when known
+  std::string host;  // the name the address was learned from, when known
   Process process;
   Time time;
-  uint64_t count = 1;   // this denial plus identical ones the kernel held back
+  uint64_t count = 1;  // this denial plus identical ones the kernel held back
 };
 
 enum class RequestState { pending, approved, denied, expired };
@@ -77,13 +77,13 @@ struct Request {
   uint64_t id = 0;
   Target target;
   std::string host;
-  Process process;         // the latest denied process
-  uint64_t count = 0;      // denials folded into this request
+  Process process;     // the latest denied process
+  uint64_t count = 0;  // denials folded into this request
   Time first_seen, last_seen, expires_at;
   RequestState state = RequestState::pending;
   std::string answered_by;  // "root (uid 0)"
   std::optional<Time> answered_at;
-  std::string answer;       // "allow team for 1h", "deny (silent for 15m)"
+  std::string answer;                // "allow team for 1h", "deny (silent for 15m)"
   std::optional<Time> silent_until;  // denied: repeats stay quiet until then
   std::optional<uint64_t> grant_id;
 };
@@ -91,15 +91,15 @@ struct Request {
 struct Grant {
   uint64_t id = 0;
   Scope scope = Scope::agent;
-  std::string subject;   // "acme/eng/coder-1", "acme/eng" or "acme"
-  std::string address;   // empty for a name grant
-  std::string host;      // a name grant's name; else the name the address was learned from
+  std::string subject;  // "acme/eng/coder-1", "acme/eng" or "acme"
+  std::string address;  // empty for a name grant
+  std::string host;     // a name grant's name; else the name the address was learned from
   uint16_t port = 0;
   std::string protocol;  // kNameProtocol: the name resolves, its addresses open on `ports`
   // A name grant's ports (any protocol): empty for every port. An address
   // grant is for `port` alone.
   std::vector<policy::PortRange> ports;
-  bool inbound = false;  // opens `port` of the sandbox to the peer `address`, not egress
+  bool inbound = false;            // opens `port` of the sandbox to the peer `address`, not egress
   std::optional<Time> expires_at;  // none: permanent
   std::string created_by;
   Time created_at;

@@ -17,8 +17,8 @@ uint64_t hash_of(const Target& t) {
 }  // namespace
 
 std::string Fold::summary() const {
-  return fmt::format("{}{} more destination{} from this sandbox", destinations_at_least ? "at least " : "", destinations,
-                     destinations == 1 ? "" : "s");
+  return fmt::format("{}{} more destination{} from this sandbox", destinations_at_least ? "at least " : "",
+                     destinations, destinations == 1 ? "" : "s");
 }
 
 std::string Folds::over_cap(const Book::PendingCounts& pending, const RequestCaps& caps) {

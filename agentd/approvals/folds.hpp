@@ -35,14 +35,14 @@ struct FoldedDestination {
 
 struct Fold {
   std::string sandbox;
-  uint64_t destinations = 0;       // distinct destinations folded (exact up to kTracked, then "at least")
+  uint64_t destinations = 0;  // distinct destinations folded (exact up to kTracked, then "at least")
   bool destinations_at_least = false;
-  uint64_t denials = 0;            // every denial folded, repeats included
+  uint64_t denials = 0;  // every denial folded, repeats included
   Time first_seen, last_seen, expires_at;
-  std::string why;                 // which cap: "32 pending requests of this sandbox"
-  std::vector<FoldedDestination> kept;   // the first kKept, in order of arrival
-  std::vector<uint64_t> seen;      // sorted hashes of folded targets, at most kTracked
-  bool changed = false;            // since operators were last told
+  std::string why;                      // which cap: "32 pending requests of this sandbox"
+  std::vector<FoldedDestination> kept;  // the first kKept, in order of arrival
+  std::vector<uint64_t> seen;           // sorted hashes of folded targets, at most kTracked
+  bool changed = false;                 // since operators were last told
 
   // "2041 more destinations from this sandbox"
   std::string summary() const;

@@ -40,9 +40,9 @@ struct GrantEntry {
 std::vector<GrantEntry> entries_of(const Grant& grant, const std::vector<GrantSandbox>& sandboxes);
 
 struct GrantPlan {
-  std::set<GrantEntry> written;                 // what goes into the kernel
-  std::map<std::string, size_t> by_tenant;      // entries written, per tenant
-  size_t over_limit = 0;                        // entries left out: their tenant was at its limit
+  std::set<GrantEntry> written;             // what goes into the kernel
+  std::map<std::string, size_t> by_tenant;  // entries written, per tenant
+  size_t over_limit = 0;                    // entries left out: their tenant was at its limit
   bool admits(const GrantEntry& entry) const { return written.count(entry) != 0; }
 };
 

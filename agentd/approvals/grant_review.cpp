@@ -55,10 +55,14 @@ std::vector<policy::AgentName> covered_by(const Grant& grant, const std::vector<
 
 std::string fate_name(GrantFate fate) {
   switch (fate) {
-    case GrantFate::kept: return "kept";
-    case GrantFate::revoked: return "revoked";
-    case GrantFate::redundant: return "redundant";
-    case GrantFate::shadowed: return "shadowed";
+    case GrantFate::kept:
+      return "kept";
+    case GrantFate::revoked:
+      return "revoked";
+    case GrantFate::redundant:
+      return "redundant";
+    case GrantFate::shadowed:
+      return "shadowed";
   }
   return "kept";
 }

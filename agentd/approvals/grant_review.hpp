@@ -60,7 +60,7 @@ class GrantJudge {
 
   const policy::PolicySet& policy_;
   std::map<std::string, std::optional<policy::CompiledClass>> classes_;  // by class key
-  std::map<std::string, policy::HostRules> host_rules_;                 // by agent
+  std::map<std::string, policy::HostRules> host_rules_;                  // by agent
 };
 
 // The grants `policy` would revoke, make redundant or shadow, as policy

@@ -22,8 +22,7 @@ namespace agentd::approvals {
 class IdentityCache {
  public:
   using Clock = std::chrono::steady_clock;
-  using Resolve =
-      std::function<Identity(uint32_t uid, uint32_t gid, const std::optional<std::vector<uint32_t>>& held)>;
+  using Resolve = std::function<Identity(uint32_t uid, uint32_t gid, const std::optional<std::vector<uint32_t>>& held)>;
 
   explicit IdentityCache(Resolve resolve = identity_of, Clock::duration lifetime = std::chrono::seconds(60),
                          size_t capacity = 256)

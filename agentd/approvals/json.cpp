@@ -53,24 +53,25 @@ bool inbound_of(const json& j) {
 }  // namespace
 
 json request_to_json(const Request& r) {
-  return {{"id", r.id},
-          {"sandbox", r.target.sandbox},
-          {"dest", r.target.address},
-          {"host", r.host.empty() ? json(nullptr) : json(r.host)},
-          {"port", r.target.port},
-          {"protocol", r.target.protocol},
-          {"direction", direction_name(r.target.inbound)},
-          {"process", {{"pid", r.process.pid}, {"uid", r.process.uid}, {"comm", r.process.comm}, {"exe", r.process.exe}}},
-          {"count", r.count},
-          {"first_seen", time_text(r.first_seen)},
-          {"last_seen", time_text(r.last_seen)},
-          {"expires_at", time_text(r.expires_at)},
-          {"state", state_name(r.state)},
-          {"answered_by", r.answered_by.empty() ? json(nullptr) : json(r.answered_by)},
-          {"answered_at", optional_time(r.answered_at)},
-          {"answer", r.answer.empty() ? json(nullptr) : json(r.answer)},
-          {"silent_until", optional_time(r.silent_until)},
-          {"grant_id", r.grant_id ? json(*r.grant_id) : json(nullptr)}};
+  return {
+      {"id", r.id},
+      {"sandbox", r.target.sandbox},
+      {"dest", r.target.address},
+      {"host", r.host.empty() ? json(nullptr) : json(r.host)},
+      {"port", r.target.port},
+      {"protocol", r.target.protocol},
+      {"direction", direction_name(r.target.inbound)},
+      {"process", {{"pid", r.process.pid}, {"uid", r.process.uid}, {"comm", r.process.comm}, {"exe", r.process.exe}}},
+      {"count", r.count},
+      {"first_seen", time_text(r.first_seen)},
+      {"last_seen", time_text(r.last_seen)},
+      {"expires_at", time_text(r.expires_at)},
+      {"state", state_name(r.state)},
+      {"answered_by", r.answered_by.empty() ? json(nullptr) : json(r.answered_by)},
+      {"answered_at", optional_time(r.answered_at)},
+      {"answer", r.answer.empty() ? json(nullptr) : json(r.answer)},
+      {"silent_until", optional_time(r.silent_until)},
+      {"grant_id", r.grant_id ? json(*r.grant_id) : json(nullptr)}};
 }
 
 json grant_to_json(const Grant& g) {

@@ -44,7 +44,8 @@ void set_outcome(json& event, bool allowed) {
 
 // OCSF connection_info.direction_id: 1 Inbound, 2 Outbound.
 json connection_info(const std::string& protocol, bool inbound) {
-  return {{"protocol_name", protocol}, {"direction_id", inbound ? 1 : 2}, {"direction", inbound ? "Inbound" : "Outbound"}};
+  return {
+      {"protocol_name", protocol}, {"direction_id", inbound ? 1 : 2}, {"direction", inbound ? "Inbound" : "Outbound"}};
 }
 
 std::string text(const json& record, const char* key) {
@@ -102,9 +103,8 @@ json ocsf_decision(const Request& request, const std::optional<Grant>& grant) {
   const Time when = request.answered_at.value_or(request.last_seen);
   // A decision about a name is DNS Activity, about an address Network Activity.
   const bool name = request.target.is_name();
-  json event = base(name ? kDnsActivity : kNetworkActivity, name ? "DNS Activity" : "Network Activity",
-                    kActivityOther, "Other",
-                    std::chrono::duration_cast<std::chrono::milliseconds>(when.time_since_epoch()).count());
+  json event = base(name ? kDnsActivity : kNetworkActivity, name ? "DNS Activity" : "Network Activity", kActivityOther,
+                    "Other", std::chrono::duration_cast<std::chrono::milliseconds>(when.time_since_epoch()).count());
   const bool allowed = request.state == RequestState::approved;
   set_outcome(event, allowed);
   event["severity_id"] = 1;

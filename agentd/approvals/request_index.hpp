@@ -79,7 +79,7 @@ class RequestIndex {
   Limits limits_;
   std::map<std::string, Sandbox> sandboxes_;
   std::map<std::string, size_t> tenants_;          // pending per tenant
-  std::set<std::pair<Time, uint64_t>> expiry_;      // pending, by expiry
+  std::set<std::pair<Time, uint64_t>> expiry_;     // pending, by expiry
   std::set<std::pair<Time, uint64_t>> forget_at_;  // decided, by when they may go
 };
 

@@ -15,10 +15,14 @@ namespace agentd::approvals {
 
 std::string role_name(Role role) {
   switch (role) {
-    case Role::none: return "none";
-    case Role::viewer: return "viewer";
-    case Role::approver: return "approver";
-    case Role::admin: return "admin";
+    case Role::none:
+      return "none";
+    case Role::viewer:
+      return "viewer";
+    case Role::approver:
+      return "approver";
+    case Role::admin:
+      return "admin";
   }
   return "none";
 }
@@ -140,10 +144,14 @@ class RolesReader : NoWarnings, policy::YamlReader {
       if (!item["role"]) {
         error(item, fmt::format("{}: a role binding needs \"role\" (admin, approver or viewer)", path));
       } else if (auto role = scalar(item["role"], path + ".role")) {
-        if (*role == "admin") binding.role = Role::admin;
-        else if (*role == "approver") binding.role = Role::approver;
-        else if (*role == "viewer") binding.role = Role::viewer;
-        else error(item["role"], fmt::format("{}: role \"{}\" is not admin, approver or viewer", path, *role));
+        if (*role == "admin")
+          binding.role = Role::admin;
+        else if (*role == "approver")
+          binding.role = Role::approver;
+        else if (*role == "viewer")
+          binding.role = Role::viewer;
+        else
+          error(item["role"], fmt::format("{}: role \"{}\" is not admin, approver or viewer", path, *role));
       }
       bindings.push_back(std::move(binding));
     }

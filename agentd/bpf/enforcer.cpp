@@ -75,8 +75,8 @@ Status ensure_bpffs_dir(const fs::path& dir) {
     const fs::path standard = "/sys/fs/bpf";
     const bool under_standard = existing == standard;
     if (!under_standard)
-      return make_error("{} is not on a bpf filesystem; mount one first: mount -t bpf bpf {}",
-                        dir.string(), dir.string());
+      return make_error("{} is not on a bpf filesystem; mount one first: mount -t bpf bpf {}", dir.string(),
+                        dir.string());
     if (::mount("bpf", standard.c_str(), "bpf", 0, "mode=0700") != 0)
       return system_error("mounting bpffs on {}", standard.string());
     spdlog::info("mounted bpffs on {}", standard.string());
@@ -125,8 +125,7 @@ Enforcer::~Enforcer() {
   for (auto& link : links_) bpf_link__disconnect(link.get());
 }
 
-Result<std::unique_ptr<Enforcer>> Enforcer::start(const EnforcerOptions& options,
-                                                  const KernelFeatures& features) {
+Result<std::unique_ptr<Enforcer>> Enforcer::start(const EnforcerOptions& options, const KernelFeatures& features) {
   if (auto missing = features.missing_required(); !missing.empty()) {
     std::string names;
     for (const auto& m : missing) names += (names.empty() ? "" : ", ") + m;
@@ -162,9 +161,12 @@ Result<std::unique_ptr<Enforcer>> Enforcer::start(const EnforcerOptions& options
   EgressSkeleton skeleton;
   std::string lsm_status = "active";
   if (features.bpf_lsm_active) {
-    if (const int refused = minimal_lsm_refusal(); refused != 0) err = -refused;  // one load instead of two
-    else skeleton = open_and_load(true, err);
-    if (!skeleton) lsm_status = "unavailable: loading the LSM program failed: " + libbpf_error(err) + lsm_refusal_cause();
+    if (const int refused = minimal_lsm_refusal(); refused != 0)
+      err = -refused;  // one load instead of two
+    else
+      skeleton = open_and_load(true, err);
+    if (!skeleton)
+      lsm_status = "unavailable: loading the LSM program failed: " + libbpf_error(err) + lsm_refusal_cause();
   } else {
     lsm_status = "unavailable: the bpf LSM is not active (add 'bpf' to the kernel's lsm= list)";
   }
@@ -174,22 +176,21 @@ Result<std::unique_ptr<Enforcer>> Enforcer::start(const EnforcerOptions& options
     skeleton = open_and_load(false, err);
   }
   if (!skeleton)
-    return make_error("loading the BPF programs (pinned maps under {} that no longer match "
-                      "this build are refused: remove them to start afresh): {}",
-                      pin_root, libbpf_error(err));
+    return make_error(
+        "loading the BPF programs (pinned maps under {} that no longer match "
+        "this build are refused: remove them to start afresh): {}",
+        pin_root, libbpf_error(err));
 
   std::unique_ptr<Enforcer> enforcer(new Enforcer(options, std::move(skeleton)));
   enforcer->lsm_status_ = lsm_status;
   auto& m = enforcer->skeleton_->maps;
-  enforcer->maps_ = MapFds{bpf_map__fd(m.agentd_rules),  bpf_map__fd(m.agentd_cgroups),
-                           bpf_map__fd(m.agentd_state),  bpf_map__fd(m.agentd_counts),
-                           bpf_map__fd(m.agentd_stats),  bpf_map__fd(m.agentd_events),
-                           bpf_map__fd(m.agentd_learned), bpf_map__fd(m.agentd_dnscfg),
-                           bpf_map__fd(m.agentd_grants),  bpf_map__fd(m.agentd_dns6),
-                           bpf_map__fd(m.agentd_records), bpf_map__fd(m.agentd_budget),
-                           bpf_map__fd(m.agentd_names),  bpf_map__fd(m.agentd_namecnt),
-                           bpf_map__fd(m.agentd_ratelim), bpf_map__fd(m.agentd_dnsns),
-                           bpf_map__fd(m.agentd_hostaddr), bpf_map__fd(m.agentd_traffic)};
+  enforcer->maps_ =
+      MapFds{bpf_map__fd(m.agentd_rules),   bpf_map__fd(m.agentd_cgroups),  bpf_map__fd(m.agentd_state),
+             bpf_map__fd(m.agentd_counts),  bpf_map__fd(m.agentd_stats),    bpf_map__fd(m.agentd_events),
+             bpf_map__fd(m.agentd_learned), bpf_map__fd(m.agentd_dnscfg),   bpf_map__fd(m.agentd_grants),
+             bpf_map__fd(m.agentd_dns6),    bpf_map__fd(m.agentd_records),  bpf_map__fd(m.agentd_budget),
+             bpf_map__fd(m.agentd_names),   bpf_map__fd(m.agentd_namecnt),  bpf_map__fd(m.agentd_ratelim),
+             bpf_map__fd(m.agentd_dnsns),   bpf_map__fd(m.agentd_hostaddr), bpf_map__fd(m.agentd_traffic)};
   // Before any hook is attached: DNS from agentd's own network namespace,
   // where the proxy's shared sockets listen, is served for every sandbox.
   auto cookie = own_netns_cookie();
@@ -198,7 +199,8 @@ Result<std::unique_ptr<Enforcer>> Enforcer::start(const EnforcerOptions& options
   if (auto status = serve_own_netns(enforcer->maps_.dnsns, *cookie); !status) return status.error();
   // And the host's own addresses, judged as loopback from the first
   // connect (a restart keeps the pinned list until the daemon refreshes it).
-  if (auto listed = MapWriter(enforcer->maps_).sync_host_addresses(*cookie, host_address_keys(*cookie, dns::host_addresses()));
+  if (auto listed =
+          MapWriter(enforcer->maps_).sync_host_addresses(*cookie, host_address_keys(*cookie, dns::host_addresses()));
       !listed)
     return listed.error();
   if (auto status = enforcer->attach_first_bytes(); !status) return status.error();

@@ -34,10 +34,10 @@ struct EnforcerOptions {
 };
 
 struct Attachment {
-  std::string hook;        // program name, e.g. agentd_connect4
-  std::string cgroup;      // where it is attached
-  std::string pin;         // the link's pin path
-  bool adopted = false;    // taken over from a previous daemon
+  std::string hook;      // program name, e.g. agentd_connect4
+  std::string cgroup;    // where it is attached
+  std::string pin;       // the link's pin path
+  bool adopted = false;  // taken over from a previous daemon
 };
 
 struct MapFds {
@@ -52,8 +52,7 @@ struct MapFds {
 
 class Enforcer {
  public:
-  static Result<std::unique_ptr<Enforcer>> start(const EnforcerOptions& options,
-                                                 const KernelFeatures& features);
+  static Result<std::unique_ptr<Enforcer>> start(const EnforcerOptions& options, const KernelFeatures& features);
   ~Enforcer();
   Enforcer(const Enforcer&) = delete;
   Enforcer& operator=(const Enforcer&) = delete;

@@ -41,8 +41,7 @@ class EventReader {
   };
 
  private:
-  EventReader(std::unique_ptr<State> state, RingBufferPtr ring)
-      : state_(std::move(state)), ring_(std::move(ring)) {}
+  EventReader(std::unique_ptr<State> state, RingBufferPtr ring) : state_(std::move(state)), ring_(std::move(ring)) {}
 
   // Heap-held: the ring's callback keeps a pointer to it across moves.
   // Declared before ring_ so the ring is freed first.

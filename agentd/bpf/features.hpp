@@ -12,17 +12,17 @@ namespace agentd::bpf {
 
 struct KernelFeatures {
   std::string kernel_release;
-  bool btf = false;                 // /sys/kernel/btf/vmlinux (LSM programs need it)
-  bool cgroup_sock_addr = false;    // connect/sendmsg hooks
-  bool cgroup_sock = false;         // sock_create hook
-  bool cgroup_sockopt = false;      // setsockopt hook (route options)
-  bool cgroup_skb = false;          // packet walls: routing headers out, inbound in
+  bool btf = false;               // /sys/kernel/btf/vmlinux (LSM programs need it)
+  bool cgroup_sock_addr = false;  // connect/sendmsg hooks
+  bool cgroup_sock = false;       // sock_create hook
+  bool cgroup_sockopt = false;    // setsockopt hook (route options)
+  bool cgroup_skb = false;        // packet walls: routing headers out, inbound in
   bool lpm_trie = false;
   bool sk_storage = false;
   bool ringbuf = false;
-  bool set_retval = false;          // bpf_set_retval in connect/sendmsg hooks (refuse_with)
-  bool bpf_lsm_active = false;      // "bpf" in /sys/kernel/security/lsm
-  int landlock_abi = 0;             // 0: Landlock unavailable
+  bool set_retval = false;      // bpf_set_retval in connect/sendmsg hooks (refuse_with)
+  bool bpf_lsm_active = false;  // "bpf" in /sys/kernel/security/lsm
+  int landlock_abi = 0;         // 0: Landlock unavailable
   bool seccomp_filter = false;
 
   // Names of the required features this kernel lacks; empty when usable.

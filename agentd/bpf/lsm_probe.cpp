@@ -42,10 +42,12 @@ std::string lsm_refusal_cause() {
   if (lsm == 0) return "; a minimal LSM program loads, so agentd's own program was refused (a bug: report it)";
   const int fentry = load_minimal(BPF_PROG_TYPE_TRACING, BPF_TRACE_FENTRY, "do_nanosleep");
   const int raw_tp = load_minimal(BPF_PROG_TYPE_TRACING, BPF_TRACE_RAW_TP, "sched_switch");
-  std::string cause = std::string("; this kernel refuses even a two-instruction LSM program (") + std::strerror(lsm) + ")";
+  std::string cause =
+      std::string("; this kernel refuses even a two-instruction LSM program (") + std::strerror(lsm) + ")";
   if (lsm == EPERM && fentry == EPERM && raw_tp == 0) {
-    cause += " and every program attached through a BPF trampoline (fentry too), before the verifier runs, while "
-             "tp_btf programs load: a restriction of this kernel build, not of agentd's program";
+    cause +=
+        " and every program attached through a BPF trampoline (fentry too), before the verifier runs, while "
+        "tp_btf programs load: a restriction of this kernel build, not of agentd's program";
     // A vendor patch seen on Firecracker guests: once its init sets
     // kernel.init_private=1 (one way, never back), bpf_prog_load refuses
     // LSM, EXT and fentry/fexit/fmod_ret programs from every process but

@@ -64,7 +64,8 @@ Result<std::vector<T>> sum_per_cpu_slots(int fd, uint32_t slots, const char* wha
       return totals;
     }
     for (uint32_t i = done; i < done + count; ++i)
-      for (int cpu = 0; cpu < cpus; ++cpu) add(totals[keys[i] < slots ? keys[i] : i], values[static_cast<size_t>(i) * cpus + cpu]);
+      for (int cpu = 0; cpu < cpus; ++cpu)
+        add(totals[keys[i] < slots ? keys[i] : i], values[static_cast<size_t>(i) * cpus + cpu]);
     done += count;
     if (rc != 0 || count == 0) break;  // ENOENT: the array's end
   }
@@ -104,8 +105,7 @@ Status MapWriter::put_rule_entries(uint32_t class_id, const std::vector<const po
   // The generic batch writes in the order given, which update_class needs.
   uint32_t count = static_cast<uint32_t>(keys.size());
   LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_ANY);
-  if (bpf_map_update_batch(fds_.rules, keys.data(), values.data(), &count, &opts) == 0)
-    return ok_status();
+  if (bpf_map_update_batch(fds_.rules, keys.data(), values.data(), &count, &opts) == 0) return ok_status();
   if (errno != EINVAL && errno != ENOTSUP && errno != EOPNOTSUPP)
     return system_error("writing {} rule entries of class {}", keys.size(), class_id);
   for (size_t i = 0; i < keys.size(); ++i) {  // again from the start: count is not to be trusted here
@@ -193,7 +193,8 @@ Result<std::map<uint32_t, policy::CompiledClass>> MapWriter::read_classes() cons
   for (const auto& k : *rules) {
     policy::CompiledEntry entry;
     // A lookup with an entry's own key and length finds that entry.
-    if (bpf_map_lookup_elem(fds_.rules, &k, &entry.value) != 0) return system_error("reading a rule entry of class {}", k.class_id);
+    if (bpf_map_lookup_elem(fds_.rules, &k, &entry.value) != 0)
+      return system_error("reading a rule entry of class {}", k.class_id);
     entry.family = k.family;
     std::memcpy(entry.addr.data(), k.addr, entry.addr.size());
     entry.prefix = static_cast<uint8_t>(k.prefixlen - AGENTD_KEY_FIXED_BITS);
@@ -282,9 +283,7 @@ Status MapWriter::put_learned(const agentd_learned_key& key, const agentd_learne
   return put_exact(fds_.learned, key, value, " learned");
 }
 
-Status MapWriter::delete_learned(const agentd_learned_key& key) {
-  return delete_exact(fds_.learned, key, " learned");
-}
+Status MapWriter::delete_learned(const agentd_learned_key& key) { return delete_exact(fds_.learned, key, " learned"); }
 
 Result<std::vector<std::pair<agentd_learned_key, agentd_learned_value>>> MapWriter::learned() const {
   return list_exact(fds_.learned, " learned");
@@ -294,9 +293,7 @@ Status MapWriter::put_grant(const agentd_learned_key& key, const agentd_learned_
   return put_exact(fds_.grants, key, value, " granted");
 }
 
-Status MapWriter::delete_grant(const agentd_learned_key& key) {
-  return delete_exact(fds_.grants, key, " granted");
-}
+Status MapWriter::delete_grant(const agentd_learned_key& key) { return delete_exact(fds_.grants, key, " granted"); }
 
 Result<std::vector<std::pair<agentd_learned_key, agentd_learned_value>>> MapWriter::grants() const {
   return list_exact(fds_.grants, " granted");

@@ -7,9 +7,7 @@ namespace agentd {
 
 Result<std::chrono::seconds> parse_duration(std::string_view text) {
   constexpr int64_t kMax = 10LL * 366 * 86400;
-  auto invalid = [&] {
-    return make_error("\"{}\" is not a duration (e.g. 30s, 10m, 1h30m, 7d)", text);
-  };
+  auto invalid = [&] { return make_error("\"{}\" is not a duration (e.g. 30s, 10m, 1h30m, 7d)", text); };
   if (text.empty()) return invalid();
   int64_t total = 0;
   size_t i = 0;
@@ -24,12 +22,23 @@ Result<std::chrono::seconds> parse_duration(std::string_view text) {
     if (i == text.size()) return invalid();  // a unit is required: "30" could mean anything
     int64_t unit = 0;
     switch (text[i]) {
-      case 's': unit = 1; break;
-      case 'm': unit = 60; break;
-      case 'h': unit = 3600; break;
-      case 'd': unit = 86400; break;
-      case 'w': unit = 7 * 86400; break;
-      default: return invalid();
+      case 's':
+        unit = 1;
+        break;
+      case 'm':
+        unit = 60;
+        break;
+      case 'h':
+        unit = 3600;
+        break;
+      case 'd':
+        unit = 86400;
+        break;
+      case 'w':
+        unit = 7 * 86400;
+        break;
+      default:
+        return invalid();
     }
     ++i;
     total += number * unit;

@@ -70,7 +70,7 @@ void walk(std::string_view s, Valid on_valid, Invalid on_invalid) {
 // controls (U+009B is CSI on some terminals) and the format characters of
 // categories Cf/Zl/Zp that render as nothing.
 bool invisible(char32_t c) {
-  return (c >= 0x80 && c <= 0x9f) ||     // C1 controls
+  return (c >= 0x80 && c <= 0x9f) ||      // C1 controls
          c == 0xad ||                     // soft hyphen
          c == 0x61c ||                    // Arabic letter mark
          c == 0x180e ||                   // Mongolian vowel separator
@@ -98,8 +98,7 @@ std::string safe_text(std::string_view bytes) {
   std::string out;
   out.reserve(bytes.size() + 16);
   walk(
-      bytes, [&](char32_t, std::string_view raw) { out += raw; },
-      [&](uint8_t b) { append_hex(out, "\\x", b, 2); });
+      bytes, [&](char32_t, std::string_view raw) { out += raw; }, [&](uint8_t b) { append_hex(out, "\\x", b, 2); });
   return out;
 }
 
@@ -110,10 +109,17 @@ std::string terminal_text(std::string_view bytes) {
       bytes,
       [&](char32_t c, std::string_view raw) {
         switch (c) {
-          case '\n': out += "\\n"; return;
-          case '\r': out += "\\r"; return;
-          case '\t': out += "\\t"; return;
-          default: break;
+          case '\n':
+            out += "\\n";
+            return;
+          case '\r':
+            out += "\\r";
+            return;
+          case '\t':
+            out += "\\t";
+            return;
+          default:
+            break;
         }
         if (c < 0x20 || c == 0x7f) return append_hex(out, "\\x", c, 2);
         if (invisible(c)) return c > 0xffff ? append_hex(out, "\\U", c, 8) : append_hex(out, "\\u", c, 4);

@@ -69,11 +69,12 @@ Result<approvals::Decision> decision_of(const json& request, bool allow) {
 
 }  // namespace
 
-std::optional<std::string> ApprovalService::refuse(const approvals::Identity& who, const approvals::ControlMethod& method,
-                                                   const json& request) const {
+std::optional<std::string> ApprovalService::refuse(const approvals::Identity& who,
+                                                   const approvals::ControlMethod& method, const json& request) const {
   const auto needed = method.role;
   if (roles_.highest(who) < needed)
-    return fmt::format("{} may not call {} (it needs the {} role)", who.str(), method.name, approvals::role_name(needed));
+    return fmt::format("{} may not call {} (it needs the {} role)", who.str(), method.name,
+                       approvals::role_name(needed));
   switch (method.tenants) {
     case approvals::MethodTenants::the_agents: {
       // An admin of some tenants makes sandboxes for those only.
@@ -115,8 +116,8 @@ void ApprovalService::watch(const approvals::Identity& who, api::Reply reply) {
   json folds = json::array();
   for (const auto& [name, fold] : folds_.all())
     if (may(who, Role::viewer, tenant_of(name))) folds.push_back(approvals::fold_to_json(fold, false));
-  if (!reply.stream(api::ok_response(
-          {{"who", who.str()}, {"can_answer", can_answer}, {"pending", pending}, {"folds", folds}})))
+  if (!reply.stream(
+          api::ok_response({{"who", who.str()}, {"can_answer", can_answer}, {"pending", pending}, {"folds", folds}})))
     return;
   watchers_.push_back({reply, who});
   spdlog::info("approvals: {} watching ({} watchers)", who.str(), watchers_.size());
@@ -148,7 +149,8 @@ Result<json> ApprovalService::list_folds(const json& request, const approvals::I
     if (!may(who, Role::viewer, tenant_of(**sandbox)))
       return make_error("{} may not see requests of tenant {}", who.str(), tenant_of(**sandbox));
     const auto* fold = folds_.find(**sandbox);
-    if (!fold) return make_error("no fold entry for sandbox \"{}\" (it is below its request caps)", safe_text(**sandbox));
+    if (!fold)
+      return make_error("no fold entry for sandbox \"{}\" (it is below its request caps)", safe_text(**sandbox));
     return approvals::fold_to_json(*fold, true);
   }
   json list = json::array();
@@ -189,13 +191,29 @@ Result<json> ApprovalService::answer(const json& request, const approvals::Ident
   if (!answered) return answered.error();
   const approvals::Request& r = answered->request;
   persist(r);
-  audit({*r.answered_at, "decision", allow ? "approved" : "denied", who.str(), sandbox, r.target.address, r.host,
-         r.target.port, r.target.protocol, {{"request_id", r.id}, {"answer", r.answer}, {"denials", r.count}}});
+  audit({*r.answered_at,
+         "decision",
+         allow ? "approved" : "denied",
+         who.str(),
+         sandbox,
+         r.target.address,
+         r.host,
+         r.target.port,
+         r.target.protocol,
+         {{"request_id", r.id}, {"answer", r.answer}, {"denials", r.count}}});
   siem(approvals::ocsf_decision(r, answered->grant));
   if (answered->grant) {
     const approvals::Grant& g = *answered->grant;
     if (auto st = store_->save_grant(g); !st) return make_error("saving the grant: {}", st.error().describe());
-    audit({g.created_at, "grant", "allow", who.str(), g.subject, g.address, g.host, g.port, g.protocol,
+    audit({g.created_at,
+           "grant",
+           "allow",
+           who.str(),
+           g.subject,
+           g.address,
+           g.host,
+           g.port,
+           g.protocol,
            {{"grant_id", g.id},
             {"scope", approvals::scope_name(g.scope)},
             {"expires_at", g.expires_at ? json(approvals::time_text(*g.expires_at)) : json(nullptr)}}});
@@ -204,7 +222,8 @@ Result<json> ApprovalService::answer(const json& request, const approvals::Ident
     // not at the next answer.
     if (g.is_name() && name_grants_changed_) name_grants_changed_();
   }
-  spdlog::info("approvals: request {} ({}) answered by {}: {}", r.id, terminal_text(r.target.str()), who.str(), r.answer);
+  spdlog::info("approvals: request {} ({}) answered by {}: {}", r.id, terminal_text(r.target.str()), who.str(),
+               r.answer);
   json result = {{"request", approvals::request_to_json(r)}};
   if (answered->grant) result["grant"] = approvals::grant_to_json(*answered->grant);
   json event = result;
@@ -265,7 +284,8 @@ Result<json> ApprovalService::add_grant(const json& request, const approvals::Id
     if (!name) return make_error("dest: {}", terminal_text(dest.error().message));
     const auto decided = policy::HostRules(*policy, *agent).decide(*name);
     if (decided.allowed) return make_error("{} may resolve {} already: {}", sandbox, *name, decided.explanation);
-    if (decided.endpoint) return make_error("not granted: {} (an explicit deny wins over any grant)", decided.explanation);
+    if (decided.endpoint)
+      return make_error("not granted: {} (an explicit deny wins over any grant)", decided.explanation);
     wanted.target = {sandbox, "", 0, approvals::kNameProtocol, *name};
     wanted.host = *name;
   } else {
@@ -297,8 +317,16 @@ Result<json> ApprovalService::add_grant(const json& request, const approvals::Id
   const uint64_t id = noted.request->id;
   if (noted.what == approvals::Book::Noted::created) {
     persist(*noted.request);
-    audit({wanted.time, "request", "pending", who.str(), sandbox, wanted.target.address, wanted.host, wanted.target.port,
-           wanted.target.protocol, {{"request_id", id}, {"by", "grants add"}}});
+    audit({wanted.time,
+           "request",
+           "pending",
+           who.str(),
+           sandbox,
+           wanted.target.address,
+           wanted.host,
+           wanted.target.port,
+           wanted.target.protocol,
+           {{"request_id", id}, {"by", "grants add"}}});
   }
   json answer_request = request;
   answer_request["id"] = id;
@@ -317,9 +345,10 @@ std::string ApprovalService::name_ports_overflow(const approvals::Grant& candida
   }
   const size_t ranges = policy::merge_port_ranges(std::move(ports)).size();
   if (ranges <= AGENTD_MAX_PORT_RANGES) return "";
-  return fmt::format("with tenant {}'s other grants of {} it would open {} port ranges, more than one kernel entry "
-                     "holds ({}): widen a range, or revoke one of them",
-                     candidate.tenant(), candidate.host, ranges, AGENTD_MAX_PORT_RANGES);
+  return fmt::format(
+      "with tenant {}'s other grants of {} it would open {} port ranges, more than one kernel entry "
+      "holds ({}): widen a range, or revoke one of them",
+      candidate.tenant(), candidate.host, ranges, AGENTD_MAX_PORT_RANGES);
 }
 
 std::vector<approvals::Grant> ApprovalService::grants_visible(const approvals::Identity& who) const {
@@ -391,7 +420,15 @@ Result<json> ApprovalService::reopen(const json& request, const approvals::Ident
     grant_ended(*reopened->revoked, "revoked", who.str());
   }
   persist(r);
-  audit({now, "request", "reopened", who.str(), sandbox, r.target.address, r.host, r.target.port, r.target.protocol,
+  audit({now,
+         "request",
+         "reopened",
+         who.str(),
+         sandbox,
+         r.target.address,
+         r.host,
+         r.target.port,
+         r.target.protocol,
          {{"request_id", r.id}, {"was", was}, {"expires_at", approvals::time_text(r.expires_at)}}});
   spdlog::info("approvals: request {} ({}) reopened by {} (was: {})", r.id, terminal_text(r.target.str()), who.str(),
                terminal_text(was));

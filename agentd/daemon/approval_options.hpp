@@ -18,7 +18,7 @@ struct ApprovalOptions {
   std::chrono::seconds audit_max_age{30 * 86400};
   uint64_t audit_max_bytes = 256ULL << 20;
   uint64_t audit_max_denials_per_second = 1000;  // denial rows the store takes a second (store/write_budget.hpp)
-  approvals::RequestCaps request_caps;  // pending requests per sandbox and per tenant; past them, folds
+  approvals::RequestCaps request_caps;           // pending requests per sandbox and per tenant; past them, folds
   // Kernel grant entries (grants map and name grants) all grants of one
   // tenant may take; a grant past it is refused (approvals/grant_budget.hpp).
   size_t grants_per_tenant = approvals::GrantBudget::kDefaultPerTenant;

@@ -20,8 +20,8 @@
 #include "agentd/policy/ports.hpp"
 
 namespace agentd::daemon {
-using nlohmann::json;
 using approvals::Clock;
+using nlohmann::json;
 
 namespace {
 
@@ -51,8 +51,8 @@ uint64_t monotonic_deadline(const std::optional<approvals::Time>& expires_at) {
 
 }  // namespace
 
-Result<std::unique_ptr<ApprovalService>> ApprovalService::start(const ApprovalOptions& options,
-                                                                store::Store& store, bpf::KernelMaps& maps, const PolicyApplier& applier,
+Result<std::unique_ptr<ApprovalService>> ApprovalService::start(const ApprovalOptions& options, store::Store& store,
+                                                                bpf::KernelMaps& maps, const PolicyApplier& applier,
                                                                 const SandboxRegistry& registry) {
   auto roles = approvals::Roles::load(options.roles_file);
   if (!roles) return roles.error();
@@ -117,7 +117,8 @@ void ApprovalService::siem(const json& ocsf) {
 }
 
 void ApprovalService::persist(const approvals::Request& request) {
-  if (auto st = store_->save_request(request); !st) spdlog::error("saving request {}: {}", request.id, st.error().describe());
+  if (auto st = store_->save_request(request); !st)
+    spdlog::error("saving request {}: {}", request.id, st.error().describe());
 }
 
 void ApprovalService::begin_batch() {
@@ -147,8 +148,11 @@ void ApprovalService::on_denial(const json& record) {
   event.host = hook == "dns" ? text(record, "name") : text(record, "host");
   event.port = static_cast<uint16_t>(record.value("port", 0));
   event.protocol = record.contains("protocol") && record["protocol"].is_string() ? text(record, "protocol") : "";
-  event.detail = {{"reason", text(record, "reason")}, {"hook", hook}, {"comm", text(record, "comm")},
-                  {"pid", record.value("tgid", record.value("pid", 0))}, {"uid", record.value("uid", 0)}};
+  event.detail = {{"reason", text(record, "reason")},
+                  {"hook", hook},
+                  {"comm", text(record, "comm")},
+                  {"pid", record.value("tgid", record.value("pid", 0))},
+                  {"uid", record.value("uid", 0)}};
   if (!text(record, "rule").empty()) event.detail["rule"] = text(record, "rule");
   if (inbound) event.detail["direction"] = "inbound";
   for (const char* what : {"option", "header"})  // what the route walls refused
@@ -207,7 +211,14 @@ void ApprovalService::on_denial(const json& record) {
   persist(*noted.request);
   if (noted.what == approvals::Book::Noted::created) {
     ++requests_created_;
-    audit({event.time, "request", "pending", "agentd", sandbox, event.dest, name_request ? denial.target.name : event.host, denial.target.port,
+    audit({event.time,
+           "request",
+           "pending",
+           "agentd",
+           sandbox,
+           event.dest,
+           name_request ? denial.target.name : event.host,
+           denial.target.port,
            denial.target.protocol,
            {{"request_id", noted.request->id}, {"expires_at", approvals::time_text(noted.request->expires_at)}}});
     broadcast({{"event", "request"}, {"request", approvals::request_to_json(*noted.request)}}, tenant_of(sandbox));
@@ -228,9 +239,18 @@ void ApprovalService::on_policy(const std::string& decision, const std::string& 
 
 void ApprovalService::grant_ended(const approvals::Grant& grant, const std::string& why, const std::string& actor) {
   const auto now = Clock::now();
-  if (auto st = store_->end_grant(grant.id, why, now); !st) spdlog::error("ending grant {}: {}", grant.id, st.error().describe());
-  audit({now, why == "revoked" ? "revoke" : "expiry", why, actor, grant.subject, grant.address, grant.host, grant.port,
-         grant.protocol, {{"grant_id", grant.id}, {"scope", approvals::scope_name(grant.scope)}}});
+  if (auto st = store_->end_grant(grant.id, why, now); !st)
+    spdlog::error("ending grant {}: {}", grant.id, st.error().describe());
+  audit({now,
+         why == "revoked" ? "revoke" : "expiry",
+         why,
+         actor,
+         grant.subject,
+         grant.address,
+         grant.host,
+         grant.port,
+         grant.protocol,
+         {{"grant_id", grant.id}, {"scope", approvals::scope_name(grant.scope)}}});
   broadcast({{"event", "grant_ended"}, {"why", why}, {"by", actor}, {"grant", approvals::grant_to_json(grant)}},
             grant.tenant());
   if (grant.is_name() && name_grants_changed_) name_grants_changed_();
@@ -240,8 +260,16 @@ void ApprovalService::tick() {
   const auto now = Clock::now();
   for (const auto& request : book_.expire_requests(now)) {
     persist(request);
-    audit({now, "expiry", "expired", "agentd", request.target.sandbox, request.target.address, request.host,
-           request.target.port, request.target.protocol, {{"request_id", request.id}, {"denials", request.count}}});
+    audit({now,
+           "expiry",
+           "expired",
+           "agentd",
+           request.target.sandbox,
+           request.target.address,
+           request.host,
+           request.target.port,
+           request.target.protocol,
+           {{"request_id", request.id}, {"denials", request.count}}});
     siem(approvals::ocsf_decision(request, std::nullopt));
     broadcast({{"event", "expired"}, {"request", approvals::request_to_json(request)}},
               tenant_of(request.target.sandbox));
@@ -249,7 +277,15 @@ void ApprovalService::tick() {
   tell_folds(now);
   // One summary row per sandbox whose rows were not stored: whose they were.
   for (const auto& [sandbox, skipped] : denial_rows_.take_skipped())
-    audit({now, "denial", "not_stored", "agentd", sandbox, "", "", 0, "",
+    audit({now,
+           "denial",
+           "not_stored",
+           "agentd",
+           sandbox,
+           "",
+           "",
+           0,
+           "",
            {{"count", skipped},
             {"why", fmt::format("over its share of {} denial rows a second, shared by the sandboxes writing",
                                 denial_rows_.per_second())}}});
@@ -263,8 +299,10 @@ void ApprovalService::tick() {
     if (!prune_more_) last_prune_ = std::chrono::steady_clock::now();
     auto pruned = store_->prune(now);
     prune_more_ = pruned && pruned->more;
-    if (!pruned) spdlog::error("pruning the store: {}", pruned.error().describe());
-    else swept_ += pruned->removed;
+    if (!pruned)
+      spdlog::error("pruning the store: {}", pruned.error().describe());
+    else
+      swept_ += pruned->removed;
     if (!prune_more_ && swept_) spdlog::info("store retention: {} old rows removed", std::exchange(swept_, 0));
   }
   if (siem_) siem_->flush();
@@ -290,8 +328,9 @@ std::string ApprovalService::allowed_now(const approvals::Target& target, std::o
     const bool unspecified = cidr->addr == std::array<uint8_t, 16>{};
     if (own || unspecified) address = cidr->family == AGENTD_FAMILY_IPV4 ? "127.0.0.1" : "::1";
   }
-  auto dest = policy::parse_destination(fmt::format("{}:{}/{}", address.find(':') != std::string::npos ? "[" + address + "]" : address,
-                                                    target.port, target.protocol == "udp" ? "udp" : "tcp"));
+  auto dest = policy::parse_destination(
+      fmt::format("{}:{}/{}", address.find(':') != std::string::npos ? "[" + address + "]" : address, target.port,
+                  target.protocol == "udp" ? "udp" : "tcp"));
   if (!dest) return "";
   auto decision = policy::explain(*policy, *agent, *dest);
   return decision && decision->allowed ? decision->explanation : "";
@@ -303,8 +342,16 @@ size_t ApprovalService::settle_pending(const std::string& trigger) {
   requests_settled_ += settled.size();
   for (const auto& r : settled) {
     persist(r);
-    audit({now, "decision", "approved", "agentd", r.target.sandbox, r.target.address, r.host, r.target.port,
-           r.target.protocol, {{"request_id", r.id}, {"answer", r.answer}, {"trigger", trigger}, {"denials", r.count}}});
+    audit({now,
+           "decision",
+           "approved",
+           "agentd",
+           r.target.sandbox,
+           r.target.address,
+           r.host,
+           r.target.port,
+           r.target.protocol,
+           {{"request_id", r.id}, {"answer", r.answer}, {"trigger", trigger}, {"denials", r.count}}});
     siem(approvals::ocsf_decision(r, std::nullopt));
     spdlog::info("approvals: request {} ({}) needs no answer after {}: {}", r.id, terminal_text(r.target.str()),
                  trigger, terminal_text(r.answer));
@@ -405,10 +452,12 @@ void ApprovalService::sync_grants() {
     std::set<std::vector<uint8_t>> wanted;
     for (const auto& [key, until] : names) {
       const auto k = policy::make_name_key(AGENTD_NAME_GRANT_SCOPE | key.first, key.second);
-      wanted.insert(std::vector<uint8_t>(reinterpret_cast<const uint8_t*>(&k), reinterpret_cast<const uint8_t*>(&k + 1)));
+      wanted.insert(
+          std::vector<uint8_t>(reinterpret_cast<const uint8_t*>(&k), reinterpret_cast<const uint8_t*>(&k + 1)));
     }
     for (const auto& k : *granted)
-      if (!wanted.count(std::vector<uint8_t>(reinterpret_cast<const uint8_t*>(&k), reinterpret_cast<const uint8_t*>(&k + 1))))
+      if (!wanted.count(
+              std::vector<uint8_t>(reinterpret_cast<const uint8_t*>(&k), reinterpret_cast<const uint8_t*>(&k + 1))))
         if (auto st = maps_.delete_name(k); !st) spdlog::error("{}", st.error().describe());
   } else {
     spdlog::error("{}", granted.error().describe());
@@ -465,12 +514,12 @@ std::optional<ApprovalService::NameGrant> ApprovalService::name_grant(const poli
     const uint64_t until = monotonic_deadline(grant->expires_at);
     earliest = std::min(earliest, until);
     if (found && found->until_ns >= until) continue;  // the one that lasts longest
-    found = NameGrant{fmt::format("granted by grant {} ({} {}, by {}, {}, {})", grant->id,
-                                  approvals::scope_name(grant->scope), grant->subject, grant->created_by,
-                                  grant->expires_at ? "until " + approvals::time_text(*grant->expires_at)
-                                                    : std::string("permanent"),
-                                  grant->opens()),
-                      until};
+    found = NameGrant{
+        fmt::format("granted by grant {} ({} {}, by {}, {}, {})", grant->id, approvals::scope_name(grant->scope),
+                    grant->subject, grant->created_by,
+                    grant->expires_at ? "until " + approvals::time_text(*grant->expires_at) : std::string("permanent"),
+                    grant->opens()),
+        until};
   }
   if (!found) return found;
   if (!same_ports) found->until_ns = earliest;
@@ -483,16 +532,18 @@ std::optional<ApprovalService::NameGrant> ApprovalService::name_grant(const poli
   return found;
 }
 
-std::optional<std::string> ApprovalService::explain(const policy::AgentName& agent, const policy::Destination& dest) const {
+std::optional<std::string> ApprovalService::explain(const policy::AgentName& agent,
+                                                    const policy::Destination& dest) const {
   const std::string proto = dest.proto_bit == AGENTD_PROTO_UDP ? "udp" : "tcp";
   for (const auto* grant : book_.grants_covering(agent)) {
     auto cidr = policy::parse_cidr(grant->address);
     if (!cidr || cidr->family != dest.family || cidr->addr != dest.addr || grant->port != dest.port ||
         grant->protocol != proto || grant->inbound != dest.inbound)
       continue;
-    return fmt::format("allowed by grant {} ({} {}, by {}, {})", grant->id, approvals::scope_name(grant->scope),
-                       grant->subject, grant->created_by,
-                       grant->expires_at ? "until " + approvals::time_text(*grant->expires_at) : std::string("permanent"));
+    return fmt::format(
+        "allowed by grant {} ({} {}, by {}, {})", grant->id, approvals::scope_name(grant->scope), grant->subject,
+        grant->created_by,
+        grant->expires_at ? "until " + approvals::time_text(*grant->expires_at) : std::string("permanent"));
   }
   return std::nullopt;
 }
@@ -501,7 +552,15 @@ std::optional<std::string> ApprovalService::explain(const policy::AgentName& age
 // fold once a tick, and of a fold whose time ran out.
 void ApprovalService::tell_folds(approvals::Time now) {
   for (const auto& fold : folds_.expire(now)) {
-    audit({now, "fold", "expired", "agentd", fold.sandbox, "", "", 0, "",
+    audit({now,
+           "fold",
+           "expired",
+           "agentd",
+           fold.sandbox,
+           "",
+           "",
+           0,
+           "",
            {{"destinations", fold.destinations}, {"denials", fold.denials}, {"why", fold.why}}});
     broadcast({{"event", "fold_expired"}, {"fold", approvals::fold_to_json(fold, false)}}, tenant_of(fold.sandbox));
   }

@@ -121,8 +121,8 @@ class ApprovalService {
   nlohmann::json status() const;
 
  private:
-  ApprovalService(approvals::Roles roles, store::Store& store, bpf::KernelMaps& maps,
-                  const PolicyApplier& applier, const SandboxRegistry& registry)
+  ApprovalService(approvals::Roles roles, store::Store& store, bpf::KernelMaps& maps, const PolicyApplier& applier,
+                  const SandboxRegistry& registry)
       : roles_(std::move(roles)), store_(&store), maps_(maps), applier_(applier), registry_(registry) {}
 
   const policy::ApprovalSettings& settings_for(const std::string& sandbox) const;

@@ -52,7 +52,7 @@ constexpr uint64_t kMaintenanceUsec = 5'000'000;  // learned addresses: expiry s
 // What tells a rewritten file from the one read before: inode, size and
 // modification time ("" when it is missing).
 std::string file_identity(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return "";
   return fmt::format("{}:{}:{}.{}", st.st_ino, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
 }
@@ -81,9 +81,10 @@ void warn_if_ephemeral(uint16_t base) {
   if (!(range_file >> low >> high)) return;
   const uint32_t first = uint32_t{base} + 1, last = uint32_t{base} + AGENTD_MAX_SANDBOXES - 1;
   if (first <= high && low <= last)
-    spdlog::warn("the IPv6 DNS ports [::1]:{}-{} overlap the kernel's ephemeral ports {}-{}: a sandbox whose port "
-                 "is taken cannot ask IPv6 servers; move them with --dns-ipv6-port-base",
-                 first, last, low, high);
+    spdlog::warn(
+        "the IPv6 DNS ports [::1]:{}-{} overlap the kernel's ephemeral ports {}-{}: a sandbox whose port "
+        "is taken cannot ask IPv6 servers; move them with --dns-ipv6-port-base",
+        first, last, low, high);
 }
 
 // The route walls refuse the options that bind an address the host does
@@ -150,8 +151,10 @@ Status Daemon::init() {
   // each new sandbox tries the levels above it again.
   if (auto st = sandbox::share_cpu_fairly(options_.cgroup_root, "tenant"); !st) {
     cpu_share_off_ = st.error().describe();
-    spdlog::warn("sandboxes do not get CPU shares of their own (one that runs many busy processes takes CPU from "
-                 "the others): {}", cpu_share_off_);
+    spdlog::warn(
+        "sandboxes do not get CPU shares of their own (one that runs many busy processes takes CPU from "
+        "the others): {}",
+        cpu_share_off_);
   }
   fs::create_directories(options_.state_dir, ec);
   if (ec) return make_error("creating state dir {}: {}", options_.state_dir.string(), ec.message());
@@ -187,8 +190,8 @@ Status Daemon::init() {
   auto log = DenialLog::open(options_.events_log);
   if (!log) return log.error();
   denial_log_ = std::move(*log);
-  auto reader = bpf::EventReader::open(enforcer_->maps().events,
-                                       [this](const agentd_deny_event& e, std::string_view name) { on_denial(e, name); });
+  auto reader = bpf::EventReader::open(
+      enforcer_->maps().events, [this](const agentd_deny_event& e, std::string_view name) { on_denial(e, name); });
   if (!reader) return reader.error();
   events_ = std::make_unique<bpf::EventReader>(std::move(*reader));
 
@@ -214,8 +217,8 @@ Status Daemon::init() {
     sources_.emplace_back(source);
   }
   sd_event_source* timer = nullptr;
-  if (sd_event_add_time_relative(loop, &timer, CLOCK_MONOTONIC, kDrainIntervalUsec, 0, &Daemon::on_drain_timer,
-                                 this) < 0)
+  if (sd_event_add_time_relative(loop, &timer, CLOCK_MONOTONIC, kDrainIntervalUsec, 0, &Daemon::on_drain_timer, this) <
+      0)
     return make_error("arming the denial drain timer");
   sd_event_source_set_enabled(timer, SD_EVENT_ON);
   sources_.emplace_back(timer);
@@ -241,15 +244,14 @@ Status Daemon::init() {
   if (!options_.metrics_listen.empty()) {
     auto where = metrics::parse_listen_address(options_.metrics_listen);
     if (!where) return where.error();
-    auto endpoint = metrics::Endpoint::start(loop, *where, [this] {
-      return metrics::render(status(), reload_metrics_, options_.metrics_sandboxes);
-    });
+    auto endpoint = metrics::Endpoint::start(
+        loop, *where, [this] { return metrics::render(status(), reload_metrics_, options_.metrics_sandboxes); });
     if (!endpoint) return endpoint.error();
     metrics_ = std::move(*endpoint);
     spdlog::info("metrics at {} (GET /metrics)", options_.metrics_listen);
   }
-  spdlog::info("agentd {} enforcing: cgroup root {}, bpffs {}, socket {}", version(),
-               options_.cgroup_root.string(), options_.bpffs_dir.string(), options_.socket_path.string());
+  spdlog::info("agentd {} enforcing: cgroup root {}, bpffs {}, socket {}", version(), options_.cgroup_root.string(),
+               options_.bpffs_dir.string(), options_.socket_path.string());
   // Only now, with the programs attached and the policy in force, may
   // systemd start what is ordered after us.
   notify_ready(service_status());
@@ -299,9 +301,9 @@ Status Daemon::start_dns(sd_event* loop) {
                    no_upstream, options_.dns.resolv_conf);
     }
   }
-  auto upstream = options_.dns.upstream.empty() ? Result<std::pair<sockaddr_storage, socklen_t>>(
-                                                      std::make_pair(sockaddr_storage{}, socklen_t{0}))
-                                                : dns::parse_upstream(options_.dns.upstream);
+  auto upstream = options_.dns.upstream.empty()
+                      ? Result<std::pair<sockaddr_storage, socklen_t>>(std::make_pair(sockaddr_storage{}, socklen_t{0}))
+                      : dns::parse_upstream(options_.dns.upstream);
   if (!upstream) return make_error("--dns-upstream: {}", upstream.error().describe());
   auto protected_ranges = options_.dns.protected_ranges.empty()
                               ? Result<dns::ProtectedRanges>(dns::ProtectedRanges::defaults())
@@ -392,7 +394,8 @@ void Daemon::follow_resolv_conf() {
     return;
   }
   if (*text == dns_learning_->upstream()) return;
-  spdlog::info("{} changed: the DNS proxy now forwards to {}", options_.dns.resolv_conf, dns::address_str(upstream->first));
+  spdlog::info("{} changed: the DNS proxy now forwards to {}", options_.dns.resolv_conf,
+               dns::address_str(upstream->first));
   dns_proxy_->set_upstream(upstream->first, upstream->second);
   dns_learning_->set_upstream(*text);
   notify_status(service_status());
@@ -417,7 +420,8 @@ std::string Daemon::service_status() const {
   std::string line = fmt::format("enforcing policy generation {}", policy_generation_);
   if (!last_reload_error_.empty()) line += fmt::format("; last reload refused: {}", last_reload_error_);
   if (dns_learning_ && dns_learning_->upstream().empty() && !dns_learning_->no_upstream_why().empty())
-    line += fmt::format("; DNS: no upstream resolver, allowed names get SERVFAIL ({})", dns_learning_->no_upstream_why());
+    line +=
+        fmt::format("; DNS: no upstream resolver, allowed names get SERVFAIL ({})", dns_learning_->no_upstream_why());
   return line;
 }
 
@@ -585,8 +589,8 @@ void Daemon::start_reload() {
   };
   auto outcome = std::make_shared<Outcome>();
   off_loop_->run(
-      [this, outcome, agents = std::move(agents), known = std::move(known), class_of = std::move(class_of), running_digest,
-       dir = options_.policy_dir] {
+      [this, outcome, agents = std::move(agents), known = std::move(known), class_of = std::move(class_of),
+       running_digest, dir = options_.policy_dir] {
         auto loaded = policy::load_policy_dir(dir);
         for (const auto& w : loaded.warnings) spdlog::warn("{}", w.str());
         if (!loaded.ok()) {
@@ -597,8 +601,8 @@ void Daemon::start_reload() {
           outcome->unchanged = true;  // an editor's touch, an apply with nothing new
           return;
         }
-        outcome->prepared =
-            applier_->prepare(std::make_shared<const policy::PolicySet>(std::move(*loaded.policy)), agents, known, class_of);
+        outcome->prepared = applier_->prepare(std::make_shared<const policy::PolicySet>(std::move(*loaded.policy)),
+                                              agents, known, class_of);
       },
       [this, outcome, why, replies = std::move(replies)]() mutable {
         if (outcome->unchanged) {
@@ -612,9 +616,8 @@ void Daemon::start_reload() {
         // A reload that threw half-way must not leave reload_running_ set:
         // every later reload would wait for it forever.
         const std::vector<api::Reply> waiting = replies;
-        if (!guarded("finishing a policy reload", loop_failures_, [&] {
-              finish_reload(why, std::move(replies), std::move(outcome->prepared), outcome->errors);
-            })) {
+        if (!guarded("finishing a policy reload", loop_failures_,
+                     [&] { finish_reload(why, std::move(replies), std::move(outcome->prepared), outcome->errors); })) {
           last_reload_error_ = "the reload failed inside agentd; its log says why";
           for (const auto& r : waiting) r.send(api::error_response(last_reload_error_));  // no-op for those answered
           if (reload_preparing_) prepare_done();
@@ -646,15 +649,17 @@ void Daemon::finish_reload(const std::string& why, std::vector<api::Reply> repli
   const ApplyReport& report = applier_->last_report();
   last_reload_error_.clear();
   last_reload_trigger_ = why;
-  last_reload_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - reload_started_).count();
+  last_reload_ms_ =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - reload_started_).count();
   ++reload_metrics_.applied;
   reload_metrics_.duration.observe(last_reload_ms_ / 1000.0);
   policy_loaded_at_ = std::chrono::system_clock::now();
   ++policy_generation_;
-  spdlog::info("policy reloaded ({}): generation {} in {:.1f} ms: {} classes written ({} entries), {} changed in "
-               "place ({} entries), {} kept, {} sandboxes switched",
-               why, policy_generation_, last_reload_ms_, report.classes_written, report.entries_written,
-               report.classes_updated, report.entries_changed, report.classes_kept, report.sandboxes_switched);
+  spdlog::info(
+      "policy reloaded ({}): generation {} in {:.1f} ms: {} classes written ({} entries), {} changed in "
+      "place ({} entries), {} kept, {} sandboxes switched",
+      why, policy_generation_, last_reload_ms_, report.classes_written, report.entries_written, report.classes_updated,
+      report.entries_changed, report.classes_kept, report.sandboxes_switched);
   const json answer = {{"generation", policy_generation_},
                        {"changed", true},
                        {"ms", last_reload_ms_},
@@ -677,8 +682,10 @@ void Daemon::finish_reload(const std::string& why, std::vector<api::Reply> repli
   auto removed = std::make_shared<Result<size_t>>(make_error("not run"));
   off_loop_->run([this, removed, plan = std::move(*plan)]() mutable { *removed = applier_->cleanup(plan); },
                  [this, removed] {
-                   if (*removed) spdlog::debug("{} rule entries of unused classes removed", **removed);
-                   else spdlog::error("removing unused classes: {}", removed->error().describe());
+                   if (*removed)
+                     spdlog::debug("{} rule entries of unused classes removed", **removed);
+                   else
+                     spdlog::error("removing unused classes: {}", removed->error().describe());
                    reload_running_ = false;
                    if (reload_queued_) start_reload();
                  });
@@ -746,8 +753,12 @@ json Daemon::policy_source(const approvals::Identity& who) const {
       if (shown.count(name)) files.push_back({{"name", name}, {"text", text}});
     for (const auto& [name, text] : running->sources()->presets) presets.push_back({{"name", name}, {"text", text}});
   }
-  return {{"generation", policy_generation_}, {"digest", running ? running->source_digest() : ""},
-          {"files", files}, {"presets", presets}, {"tenants", tenants}, {"scoped", scoped}};
+  return {{"generation", policy_generation_},
+          {"digest", running ? running->source_digest() : ""},
+          {"files", files},
+          {"presets", presets},
+          {"tenants", tenants},
+          {"scoped", scoped}};
 }
 
 std::optional<api::Refusal> Daemon::gate(const api::Peer& peer) const {
@@ -864,7 +875,8 @@ Result<json> Daemon::ensure_sandbox(const std::string& agent_text, bool unknown_
   if (auto st = sandbox::create_cgroup_path(options_.cgroup_root, relative); !st) return st.error();
   // Fairness, not enforcement: a sandbox without its CPU share still starts.
   if (auto st = sandbox::share_cpu_fairly(options_.cgroup_root, relative); !st) {
-    if (cpu_share_off_.empty()) spdlog::warn("sandbox {} gets no CPU share of its own: {}", agent->str(), st.error().describe());
+    if (cpu_share_off_.empty())
+      spdlog::warn("sandbox {} gets no CPU share of its own: {}", agent->str(), st.error().describe());
     cpu_share_off_ = st.error().describe();
   } else {
     cpu_share_off_.clear();
@@ -904,8 +916,9 @@ Result<json> Daemon::ensure_sandbox(const std::string& agent_text, bool unknown_
 // cannot be loosened).
 json Daemon::with_profile(json sandbox, const policy::AgentName& agent) const {
   const auto* policy = applier_->policy();
-  sandbox["profile"] = policy::to_json(
-      policy ? policy::effective_sandbox_profile(*policy, agent, &applier_->tcp_ports_for(agent)) : policy::SandboxProfile{});
+  sandbox["profile"] =
+      policy::to_json(policy ? policy::effective_sandbox_profile(*policy, agent, &applier_->tcp_ports_for(agent))
+                             : policy::SandboxProfile{});
   return sandbox;
 }
 
@@ -926,9 +939,10 @@ Result<json> Daemon::adopt_sandbox(const std::string& agent_text, const std::str
     // path (a container restarted under the same name).
     auto still = sandbox::cgroup_id_of(existing->cgroup);
     if (!existing->adopted || (still && *still == existing->cgroup_id))
-      return make_error("agent {} already has a sandbox at {} (one sandbox per agent: name each container's agent "
-                        "apart, or `agentctl sandbox remove --agent {}` first)",
-                        agent->str(), terminal_text(existing->cgroup.string()), agent->str());
+      return make_error(
+          "agent {} already has a sandbox at {} (one sandbox per agent: name each container's agent "
+          "apart, or `agentctl sandbox remove --agent {}` first)",
+          agent->str(), terminal_text(existing->cgroup.string()), agent->str());
     if (auto st = retire_sandbox(existing->slot, "its cgroup is gone"); !st) return st.error();
   }
   auto own = sandbox::cgroup_of_pid(::getpid(), cgroup2_mount_);
@@ -970,7 +984,8 @@ Result<json> Daemon::adopt_sandbox(const std::string& agent_text, const std::str
     }
   }
   json result = sandbox_to_json(s);
-  approvals_->on_sandbox(s.agent.str(), "adopted", {{"slot", s.slot}, {"generation", s.generation}, {"cgroup", cgroup.string()}});
+  approvals_->on_sandbox(s.agent.str(), "adopted",
+                         {{"slot", s.slot}, {"generation", s.generation}, {"cgroup", cgroup.string()}});
   registry_.put(std::move(s));
   approvals_->sync_grants();
   if (auto st = save_adopted(); !st) return st.error();
@@ -1055,8 +1070,8 @@ json Daemon::sandboxes_json(size_t listed, const TenantShown& shown) const {
     // Its DNS: queries answered and refused, addresses learned (agentctl top).
     if (dns_learning_) {
       const json dns = dns_learning_->slot_json(slot);
-      item["dns"] = {{"allowed", dns["queries"]["allowed"]}, {"refused", dns["queries"]["refused"]},
-                     {"learned", dns["learned"]}};
+      item["dns"] = {
+          {"allowed", dns["queries"]["allowed"]}, {"refused", dns["queries"]["refused"]}, {"learned", dns["learned"]}};
     }
     list.push_back(std::move(item));
   }
@@ -1068,9 +1083,16 @@ json Daemon::dns_status(size_t listed, const TenantShown& shown) const {
   json dns = dns_learning_->to_json();
   const auto& c = dns_proxy_->counters();
   dns["enabled"] = true;
-  dns["queries"] = {{"received", c.queries},     {"refused", c.refused},   {"forwarded", c.forwarded}, {"forwarded_tcp", c.forwarded_tcp},
-                    {"answered", c.answered},    {"malformed", c.malformed}, {"upstream_failures", c.upstream_failures},
-                    {"cache_hits", c.cache_hits}, {"failed", c.failed}, {"mismatched", c.mismatched}};
+  dns["queries"] = {{"received", c.queries},
+                    {"refused", c.refused},
+                    {"forwarded", c.forwarded},
+                    {"forwarded_tcp", c.forwarded_tcp},
+                    {"answered", c.answered},
+                    {"malformed", c.malformed},
+                    {"upstream_failures", c.upstream_failures},
+                    {"cache_hits", c.cache_hits},
+                    {"failed", c.failed},
+                    {"mismatched", c.mismatched}};
   dns["queries"]["over_budget"] = c.over_budget;
   dns["tcp_shed_out_of_descriptors"] = c.shed;
   dns["ipv6"] = {{"port_base", options_.dns.ipv6_port_base}, {"sandboxes_served", dns_proxy_->ipv6_served()}};
@@ -1120,8 +1142,8 @@ json Daemon::status(size_t listed, const TenantShown& shown) const {
   if (policy) {
     for (const auto& t : policy->tenants())
       if (!shown || shown(t.tenant))
-        tenants.push_back({{"tenant", t.tenant}, {"file", t.file}, {"rules", t.rules.size()},
-                         {"inference", t.inference.size()}});
+        tenants.push_back(
+            {{"tenant", t.tenant}, {"file", t.file}, {"rules", t.rules.size()}, {"inference", t.inference.size()}});
   }
   const RecordTotals totals = record_totals();
   auto stat = [&](agentd_stat which) -> uint64_t {
@@ -1165,11 +1187,10 @@ json Daemon::status(size_t listed, const TenantShown& shown) const {
           {"write_ms", applier_->largest_write().write_ms}}},
         {"tenants", tenants}}},
       {"sandboxes", sandboxes_json(listed, shown)},
-      {"sandbox_count", shown ? static_cast<size_t>(std::count_if(registry_.all().begin(), registry_.all().end(),
-                                                                  [&](const auto& entry) {
-                                                                    return shown(entry.second.agent.tenant);
-                                                                  }))
-                              : registry_.all().size()},
+      {"sandbox_count",
+       shown ? static_cast<size_t>(std::count_if(registry_.all().begin(), registry_.all().end(),
+                                                 [&](const auto& entry) { return shown(entry.second.agent.tenant); }))
+             : registry_.all().size()},
       {"kernel", {{"features", features_.to_json()}, {"enforcement", enforcer_->to_json()}}},
       {"dns", dns_status(listed, shown)},
       {"approvals", approvals_status(shown)},
@@ -1191,7 +1212,8 @@ json Daemon::status(size_t listed, const TenantShown& shown) const {
        {{"records", events_ ? events_->failed() : 0},
         {"control_requests", server_ ? server_->failed() : 0},
         {"dns", dns_proxy_ ? dns_proxy_->counters().failed : 0},
-        {"loop_callbacks", loop_failures_ + (off_loop_ ? off_loop_->failed() : 0) + (watcher_ ? watcher_->failed() : 0)}}},
+        {"loop_callbacks",
+         loop_failures_ + (off_loop_ ? off_loop_->failed() : 0) + (watcher_ ? watcher_->failed() : 0)}}},
   };
 }
 
@@ -1199,15 +1221,16 @@ json Daemon::control_status() const {
   if (!server_) return nullptr;
   const auto c = server_->counters();
   const api::ClientLimits& limits = server_->limits();
-  return {{"clients", c.clients},
-          {"subscriptions", c.subscriptions},
-          {"refused_in_sandbox", c.refused_in_sandbox},
-          {"refused_over_limit", c.refused_over_limit},
-          {"refused_no_role", c.refused_no_role},
-          {"shed_out_of_descriptors", c.shed},
-          {"limits", {{"per_uid", limits.per_uid}, {"subscriptions_per_uid", limits.subscriptions_per_uid},
-                      {"total", limits.total}}},
-          {"open_file_limit", open_file_limit()}};
+  return {
+      {"clients", c.clients},
+      {"subscriptions", c.subscriptions},
+      {"refused_in_sandbox", c.refused_in_sandbox},
+      {"refused_over_limit", c.refused_over_limit},
+      {"refused_no_role", c.refused_no_role},
+      {"shed_out_of_descriptors", c.shed},
+      {"limits",
+       {{"per_uid", limits.per_uid}, {"subscriptions_per_uid", limits.subscriptions_per_uid}, {"total", limits.total}}},
+      {"open_file_limit", open_file_limit()}};
 }
 
 Result<json> Daemon::explain(const std::string& agent_text, const std::string& dest_text, bool inbound,
@@ -1272,7 +1295,8 @@ void Daemon::on_denial(const agentd_deny_event& event, std::string_view name) {
     }
   }
   if (dns_learning_ && event.hook != AGENTD_HOOK_SOCK_CREATE) {
-    if (auto learned = dns_learning_->name_of(event.slot, event.addr_family, event.addr); learned && !learned->name.empty())
+    if (auto learned = dns_learning_->name_of(event.slot, event.addr_family, event.addr);
+        learned && !learned->name.empty())
       context.host = learned->name;
   }
   if (event.hook == AGENTD_HOOK_NAME_CHECK) {

@@ -98,7 +98,8 @@ class Daemon {
   Status check_tenant_known(const policy::AgentName& agent, bool unknown_tenant) const;
   nlohmann::json with_profile(nlohmann::json sandbox, const policy::AgentName& agent) const;
   Result<nlohmann::json> sandbox_profile(const std::string& agent) const;
-  Result<nlohmann::json> adopt_sandbox(const std::string& agent, const std::string& cgroup, bool unknown_tenant = false);
+  Result<nlohmann::json> adopt_sandbox(const std::string& agent, const std::string& cgroup,
+                                       bool unknown_tenant = false);
   // A free slot for the agent (SandboxRegistry::free_slot), said in the
   // log when it passes from another agent, with its uid.
   // `outside_root`: an adopted cgroup outside the sandbox root (it costs

@@ -68,7 +68,9 @@ const std::map<std::string_view, Daemon::ControlHandler>& Daemon::control_handle
          c.reply.send(api::ok_response(d.status(listed->value_or(kStatusSandboxes), d.shown_to(c.who))));
        }},
       {"sandbox.list",
-       [](Daemon& d, ControlCall& c) { c.reply.send(api::ok_response(d.sandboxes_json(SIZE_MAX, d.shown_to(c.who)))); }},
+       [](Daemon& d, ControlCall& c) {
+         c.reply.send(api::ok_response(d.sandboxes_json(SIZE_MAX, d.shown_to(c.who))));
+       }},
       {"sandbox.profile",
        [](Daemon& d, ControlCall& c) {
          auto agent = agent_field(c.request);
@@ -117,10 +119,12 @@ const std::map<std::string_view, Daemon::ControlHandler>& Daemon::control_handle
       {"approvals.watch", [](Daemon& d, ControlCall& c) { d.approvals_->watch(c.who, c.reply); }},
       {"approvals.list",
        [](Daemon& d, ControlCall& c) { answer(c.reply, d.approvals_->list_requests(c.request, c.who)); }},
-      {"approvals.folds", [](Daemon& d, ControlCall& c) { answer(c.reply, d.approvals_->list_folds(c.request, c.who)); }},
+      {"approvals.folds",
+       [](Daemon& d, ControlCall& c) { answer(c.reply, d.approvals_->list_folds(c.request, c.who)); }},
       {"approvals.approve",
        [](Daemon& d, ControlCall& c) { answer(c.reply, d.approvals_->answer(c.request, c.who, true)); }},
-      {"approvals.deny", [](Daemon& d, ControlCall& c) { answer(c.reply, d.approvals_->answer(c.request, c.who, false)); }},
+      {"approvals.deny",
+       [](Daemon& d, ControlCall& c) { answer(c.reply, d.approvals_->answer(c.request, c.who, false)); }},
       {"approvals.reopen", [](Daemon& d, ControlCall& c) { answer(c.reply, d.approvals_->reopen(c.request, c.who)); }},
       {"grants.list", [](Daemon& d, ControlCall& c) { answer(c.reply, d.approvals_->list_grants(c.who)); }},
       {"grants.add", [](Daemon& d, ControlCall& c) { answer(c.reply, d.approvals_->add_grant(c.request, c.who)); }},

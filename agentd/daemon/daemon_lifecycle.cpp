@@ -30,9 +30,10 @@ Result<uint32_t> Daemon::claim_slot(const std::string& agent, bool outside_root)
   const uint64_t wanted = descriptors_per_sandbox(outside_root ? links : 0);
   if (running && held() + wanted > budget) retire_idle_sandboxes();
   if (running && held() + wanted > budget)
-    return make_error("agentd's open file limit ({}) holds {} sandboxes, and all are taken: raise LimitNOFILE "
-                      "(the unit's is 131072) or ulimit -n, or remove sandboxes",
-                      open_file_limit(), sandboxes_within(open_file_limit()));
+    return make_error(
+        "agentd's open file limit ({}) holds {} sandboxes, and all are taken: raise LimitNOFILE "
+        "(the unit's is 131072) or ulimit -n, or remove sandboxes",
+        open_file_limit(), sandboxes_within(open_file_limit()));
   auto slot = registry_.free_slot(agent);
   if (!slot && running) {
     // All taken: the sandboxes due for retirement go now, not at the
@@ -46,10 +47,11 @@ Result<uint32_t> Daemon::claim_slot(const std::string& agent, bool outside_root)
   // Every slot has been used: the uid agentd gives a sandbox whose policy
   // names no user is the slot's, and files that uid left where others can
   // reach them (/tmp, outside Landlock's paths) are now the new sandbox's.
-  spdlog::warn("slot {} passes to {} from {}: all {} slots have been used; a sandbox without sandbox.user runs as "
-               "the slot's uid, which may own files the previous one left (give sandboxes a filesystem: "
-               "section, or a wider --sandbox-uids and --max-sandboxes)",
-               *slot, agent, previous.empty() ? "a sandbox of an earlier agentd" : previous, registry_.max_slots());
+  spdlog::warn(
+      "slot {} passes to {} from {}: all {} slots have been used; a sandbox without sandbox.user runs as "
+      "the slot's uid, which may own files the previous one left (give sandboxes a filesystem: "
+      "section, or a wider --sandbox-uids and --max-sandboxes)",
+      *slot, agent, previous.empty() ? "a sandbox of an earlier agentd" : previous, registry_.max_slots());
   return slot;
 }
 

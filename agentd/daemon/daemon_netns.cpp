@@ -68,9 +68,10 @@ void Daemon::serve_sandbox_netns(uint32_t slot, pid_t hint) {
     auto ino = netns_inode_of(pid);
     if (!ino || served.count(*ino)) continue;
     if (count >= kNetnsPerSandbox) {
-      spdlog::warn("sandbox {}: DNS from network namespace {} (pid {}) stays refused: it is served in {} namespaces "
-                   "already, the most one sandbox gets",
-                   s->agent.str(), *ino, pid, count);
+      spdlog::warn(
+          "sandbox {}: DNS from network namespace {} (pid {}) stays refused: it is served in {} namespaces "
+          "already, the most one sandbox gets",
+          s->agent.str(), *ino, pid, count);
       return;
     }
     if (serve_netns_of(*s, pid)) ++count;
@@ -90,8 +91,7 @@ bool Daemon::serve_netns_of(const Sandbox& s, pid_t pid) {
   struct stat st {};
   if (::fstat(netns.get(), &st) != 0) return false;
   const auto ino = static_cast<uint64_t>(st.st_ino);
-  const uint16_t port6 =
-      options_.dns.ipv6_port_base ? static_cast<uint16_t>(options_.dns.ipv6_port_base + s.slot) : 0;
+  const uint16_t port6 = options_.dns.ipv6_port_base ? static_cast<uint16_t>(options_.dns.ipv6_port_base + s.slot) : 0;
   auto sockets = dns::open_in_netns(netns.get(), s.slot, options_.dns.port, port6);
   if (!sockets) {
     spdlog::warn("sandbox {}: DNS from network namespace {} (pid {}) stays refused: {}", s.agent.str(), ino, pid,
@@ -145,8 +145,8 @@ void Daemon::sweep_sandbox_netns() {
     if (auto st = maps_->delete_dns_netns(f.cookie, f.slot); !st) spdlog::error("{}", st.error().describe());
     dns_proxy_->stop_foreign(f.id);
     netns_unused_since_.erase(f.id);
-    spdlog::info("slot {}: no longer serving DNS in network namespace {}: no process of its sandbox is in it",
-                 f.slot, f.netns_ino);
+    spdlog::info("slot {}: no longer serving DNS in network namespace {}: no process of its sandbox is in it", f.slot,
+                 f.netns_ino);
   }
   std::erase_if(netns_unused_since_, [&](const auto& e) { return !live_ids.count(e.first); });
   std::erase_if(netns_walked_at_, [&](const auto& e) { return !registry_.find_slot(e.first); });

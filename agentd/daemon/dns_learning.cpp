@@ -185,7 +185,8 @@ std::optional<dns::Bytes> DnsLearning::judge(uint32_t slot, const dns::Query& qu
   const std::string text = fmt::format(
       "agentd: {} may not resolve {} ({}). {}; check with: agentctl policy explain --agent {} --dest {}:443",
       sandbox->agent.str(), query.name, decision.explanation,
-      by_rule ? "A deny rule of the policy blocks it" : "Operators have been asked (agentctl watch); retry once allowed",
+      by_rule ? "A deny rule of the policy blocks it"
+              : "Operators have been asked (agentctl watch); retry once allowed",
       sandbox->agent.str(), query.name);
   return dns::refusal(query, settings_.refusal, by_rule ? dns::kEdeBlocked : dns::kEdeProhibited, text);
 }
@@ -218,7 +219,9 @@ dns::Bytes DnsLearning::learn(uint32_t slot, const dns::Query& query, const uint
   const Sandbox* sandbox = registry_.find_slot(slot);
   const auto* policy = applier_.policy();
   if (!answer || !sandbox || !policy) {
-    if (!answer) spdlog::warn("upstream answer for {} not used: {}", terminal_text(query.name), terminal_text(answer.error().describe()));
+    if (!answer)
+      spdlog::warn("upstream answer for {} not used: {}", terminal_text(query.name),
+                   terminal_text(answer.error().describe()));
     return dns::error_response(data, size, 2);  // SERVFAIL: nothing learned, nothing handed out
   }
   if (answer->addresses.empty()) return unchanged;
@@ -244,7 +247,7 @@ dns::Bytes DnsLearning::learn(uint32_t slot, const dns::Query& query, const uint
       ++unlearnable_refused_;
       if (!(compiled && dns::cidr_rule_allows(*compiled, address))) refused.push_back(address);
       spdlog::debug("DNS answer for {} in {}: {} ({}) is {}, not learned", query.name, sandbox->agent.str(),
-                   address_text(address.family, address.addr), address.owner, kind);
+                    address_text(address.family, address.addr), address.owner, kind);
       record_denial(slot, query, "unlearnable",
                     fmt::format("{} ({}) is {}: never learned from DNS", address_text(address.family, address.addr),
                                 address.owner, kind),
@@ -263,8 +266,8 @@ dns::Bytes DnsLearning::learn(uint32_t slot, const dns::Query& query, const uint
       continue;
     }
     const Key key{slot, address.family, address.addr};
-    const uint32_t ttl = std::clamp(address.ttl, settings_.min_ttl_seconds,
-                                    std::max(kMaxTtlSeconds, settings_.min_ttl_seconds));
+    const uint32_t ttl =
+        std::clamp(address.ttl, settings_.min_ttl_seconds, std::max(kMaxTtlSeconds, settings_.min_ttl_seconds));
     Entry entry;
     entry.name = query.name;
     entry.expires_ns = std::min(now + static_cast<uint64_t>(ttl) * 1'000'000'000, decision.granted_until_ns);
@@ -359,13 +362,15 @@ std::string DnsLearning::admit(uint32_t slot, const Sandbox& sandbox) {
     case Verdict::admit:
       return "";
     case Verdict::sandbox_full:
-      return fmt::format("{} holds {} learned addresses, its quota (--dns-learned-quota {}); names resolve again "
-                         "as they expire (agentctl status shows the count)",
-                         sandbox.agent.str(), quota_.held(slot), quota_.per_sandbox());
+      return fmt::format(
+          "{} holds {} learned addresses, its quota (--dns-learned-quota {}); names resolve again "
+          "as they expire (agentctl status shows the count)",
+          sandbox.agent.str(), quota_.held(slot), quota_.per_sandbox());
     default:
-      return fmt::format("the learned-address map is full ({} entries) and {} holds its fair share ({}); names "
-                         "resolve again as they expire",
-                         quota_.capacity(), sandbox.agent.str(), quota_.fair_share(slot));
+      return fmt::format(
+          "the learned-address map is full ({} entries) and {} holds its fair share ({}); names "
+          "resolve again as they expire",
+          quota_.capacity(), sandbox.agent.str(), quota_.fair_share(slot));
   }
 }
 
@@ -450,7 +455,8 @@ void DnsLearning::save(store::Store& store) {
   std::vector<store::LearnedNameRow> rows;
   for (const auto& [key, entry] : entries_)
     if (!entry.name.empty())
-      rows.push_back({std::get<0>(key), std::get<1>(key), address_text(std::get<1>(key), std::get<2>(key)), entry.name});
+      rows.push_back(
+          {std::get<0>(key), std::get<1>(key), address_text(std::get<1>(key), std::get<2>(key)), entry.name});
   if (auto st = store.replace_learned_names(rows); !st) {
     spdlog::error("saving the names of learned addresses: {}", st.error().describe());
     return;  // dirty still: the next sweep tries again
@@ -467,8 +473,7 @@ std::optional<LearnedName> DnsLearning::name_of(uint32_t slot, uint32_t family, 
   LearnedName learned;
   learned.name = it->second.name;
   learned.expired = it->second.expires_ns <= now;
-  if (!learned.expired)
-    learned.remaining = std::chrono::seconds((it->second.expires_ns - now) / 1'000'000'000);
+  if (!learned.expired) learned.remaining = std::chrono::seconds((it->second.expires_ns - now) / 1'000'000'000);
   return learned;
 }
 
@@ -486,10 +491,10 @@ std::optional<std::pair<bool, std::string>> DnsLearning::explain(uint32_t slot, 
   const agentd_rule_value value = bpf::make_rule_value(entry.ranges);
   const agentd_verdict verdict = agentd_judge(&value, dest.port, dest.proto_bit);
   const bool port_ok = verdict.action == AGENTD_ACTION_ALLOW || verdict.action == AGENTD_ACTION_INFERENCE;
-  return std::make_pair(port_ok, fmt::format("{}: learned through DNS from {} (expires in {} s){}",
-                                             port_ok ? "allowed" : "denied", name,
-                                             (entry.expires_ns - now) / 1'000'000'000,
-                                             port_ok ? "" : ", but its host rules do not open this port"));
+  return std::make_pair(
+      port_ok, fmt::format("{}: learned through DNS from {} (expires in {} s){}", port_ok ? "allowed" : "denied", name,
+                           (entry.expires_ns - now) / 1'000'000'000,
+                           port_ok ? "" : ", but its host rules do not open this port"));
 }
 
 json DnsLearning::to_json() const {

@@ -34,7 +34,7 @@ namespace agentd::daemon {
 
 struct DnsSettings {
   bool enabled = true;
-  std::string upstream;               // empty: the first nameserver of resolv_conf, followed as it changes
+  std::string upstream;  // empty: the first nameserver of resolv_conf, followed as it changes
   std::string resolv_conf = "/etc/resolv.conf";
   uint16_t port = 1053;
   // IPv6 servers: sandbox <slot> is served at [::1]:<base + slot>; 16384
@@ -42,7 +42,7 @@ struct DnsSettings {
   uint16_t ipv6_port_base = 16384;
   uint32_t min_ttl_seconds = 60;
   dns::Refusal refusal = dns::Refusal::nxdomain;
-  std::string protected_ranges;       // empty: the defaults
+  std::string protected_ranges;  // empty: the defaults
   // Learned addresses one sandbox may hold in the kernel at once (0: no
   // quota); the map holds AGENTD_MAX_LEARNED for every sandbox together:
   // 4096 lets 64 sandboxes fill their quota before the map is full, and a
@@ -145,7 +145,7 @@ class DnsLearning : public dns::QueryJudge {
   // in vain: none expires before this (CLOCK_MONOTONIC ns), so its next
   // query need not search again (a search walks all its entries).
   std::map<uint32_t, uint64_t> none_expired_before_;
-  const policy::PolicySet* rules_policy_ = nullptr;  // what host_rules_ were built from
+  const policy::PolicySet* rules_policy_ = nullptr;   // what host_rules_ were built from
   std::map<uint32_t, policy::HostRules> host_rules_;  // by slot
   std::vector<policy::Cidr> host_addresses_;
   std::vector<policy::Cidr> host_broadcasts_;  // read with host_addresses_

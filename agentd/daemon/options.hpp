@@ -19,15 +19,15 @@ struct Options {
   std::filesystem::path socket_path = "/run/agentd/agentd.sock";
   std::filesystem::path cgroup_root;  // empty: <cgroup2 mount>/agentd
   std::filesystem::path bpffs_dir = "/sys/fs/bpf/agentd";
-  std::filesystem::path events_log;   // empty: denial records on stdout
+  std::filesystem::path events_log;  // empty: denial records on stdout
   std::string log_level = "info";
-  bool watch_policy = true;          // reload when files in the policy dir change
-  unsigned reload_settle_ms = 25;    // quiet time after the last change before reloading
-  sandbox::UidRange sandbox_uids;    // uids of sandboxes whose policy names no user
-  int sandbox_nice = 5;              // the nice value agentctl run starts sandboxes at
+  bool watch_policy = true;        // reload when files in the policy dir change
+  unsigned reload_settle_ms = 25;  // quiet time after the last change before reloading
+  sandbox::UidRange sandbox_uids;  // uids of sandboxes whose policy names no user
+  int sandbox_nice = 5;            // the nice value agentctl run starts sandboxes at
   DnsSettings dns;
   ApprovalOptions approvals;
-  bpf::RecordBudget record_budget;   // each sandbox's denial records (bpf/record_budget.bpf.h)
+  bpf::RecordBudget record_budget;  // each sandbox's denial records (bpf/record_budget.bpf.h)
   // An empty sandbox `agentctl run` made is retired once this long has
   // passed since a command was last handed it (sandbox_retirement.hpp).
   std::chrono::seconds retire_grace{30};

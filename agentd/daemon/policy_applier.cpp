@@ -38,8 +38,8 @@ std::string PolicyApplier::identity_of(const policy::CompiledClass& compiled) {
     bytes.push_back('\0');
     bytes.append(reinterpret_cast<const char*>(&n.value), sizeof(n.value));
   }
-  return fmt::format("{}#{:016x}#{}#{}", compiled.key, std::hash<std::string_view>{}(bytes),
-                     compiled.entries.size(), compiled.names.size());
+  return fmt::format("{}#{:016x}#{}#{}", compiled.key, std::hash<std::string_view>{}(bytes), compiled.entries.size(),
+                     compiled.names.size());
 }
 
 uint32_t PolicyApplier::allocate_id() {
@@ -213,7 +213,8 @@ Result<CleanupPlan> PolicyApplier::commit(PreparedPolicy prepared, SandboxRegist
     return error;
   };
   std::map<std::string, ClassRecord> next_table;
-  for (auto& [identity, written] : prepared.written) next_table.emplace(identity, ClassRecord{written.id, written.compiled});
+  for (auto& [identity, written] : prepared.written)
+    next_table.emplace(identity, ClassRecord{written.id, written.compiled});
   for (const auto& [identity, id] : prepared.reused) {
     auto it = classes_.find(identity);
     if (it == classes_.end()) return refuse(make_error("class {} vanished during the reload", id));
@@ -221,15 +222,17 @@ Result<CleanupPlan> PolicyApplier::commit(PreparedPolicy prepared, SandboxRegist
   }
   std::unordered_map<std::string, uint32_t> next_id_by_key;
   for (const auto& [key, identity] : prepared.identity_by_key)
-    next_id_by_key.emplace(key, identity.empty() ? static_cast<uint32_t>(AGENTD_CLASS_EMPTY) : next_table.at(identity).id);
+    next_id_by_key.emplace(key,
+                           identity.empty() ? static_cast<uint32_t>(AGENTD_CLASS_EMPTY) : next_table.at(identity).id);
 
   // Every sandbox's class under the new policy; those of a key that appeared
   // since the prepare are compiled now (a handful at most).
   std::map<uint32_t, uint32_t> class_by_slot;
   for (const auto& [slot, sandbox] : registry.all()) {
     auto prepared_key = prepared.key_by_agent.find(sandbox.agent.str());
-    std::string key = prepared_key != prepared.key_by_agent.end() ? prepared_key->second
-                                                                  : policy::class_key_for(*prepared.policy, sandbox.agent);
+    std::string key = prepared_key != prepared.key_by_agent.end()
+                          ? prepared_key->second
+                          : policy::class_key_for(*prepared.policy, sandbox.agent);
     if (auto known = next_id_by_key.find(key); known != next_id_by_key.end()) {
       class_by_slot[slot] = known->second;
       continue;
@@ -268,7 +271,8 @@ Result<CleanupPlan> PolicyApplier::commit(PreparedPolicy prepared, SandboxRegist
     Sandbox next_sandbox = sandbox;
     next_sandbox.class_id = id;
     next_sandbox.refusal_flags = refusal;
-    if (auto status = maps_.set_state(slot, active_state(next_sandbox)); !status) return status.error();  // the same generation
+    if (auto status = maps_.set_state(slot, active_state(next_sandbox)); !status)
+      return status.error();  // the same generation
     sandbox.class_id = id;
     sandbox.refusal_flags = refusal;
     ++prepared.report.sandboxes_switched;
@@ -301,8 +305,7 @@ Result<size_t> PolicyApplier::cleanup(CleanupPlan& plan) {
   return maps_.delete_unused_classes(plan.live, plan.below);
 }
 
-Result<ApplyReport> PolicyApplier::apply(std::shared_ptr<const policy::PolicySet> policy,
-                                         SandboxRegistry& registry) {
+Result<ApplyReport> PolicyApplier::apply(std::shared_ptr<const policy::PolicySet> policy, SandboxRegistry& registry) {
   std::vector<policy::AgentName> agents;
   std::map<std::string, uint32_t> class_of;
   for (const auto& [slot, sandbox] : registry.all()) {

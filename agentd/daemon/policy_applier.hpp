@@ -69,7 +69,7 @@ struct PreparedPolicy {
     std::shared_ptr<const policy::CompiledClass> compiled;
   };
   std::map<std::string, Written> written;  // by identity: fresh ids and classes updated in place
-  std::map<std::string, uint32_t> reused;   // by identity: classes already in the maps
+  std::map<std::string, uint32_t> reused;  // by identity: classes already in the maps
   // Classes changed in place: their content before, for a rollback.
   struct Updated {
     uint32_t id;
@@ -184,7 +184,7 @@ class PolicyApplier {
   // Under policy_: the class of each key met so far (policy::class_key_for).
   std::unordered_map<std::string, uint32_t> id_by_key_;
   std::unordered_map<std::string, policy::TcpPorts> tcp_ports_by_key_;  // likewise
-  std::atomic<uint32_t> next_id_{1};  // prepare allocates off the loop
+  std::atomic<uint32_t> next_id_{1};                                    // prepare allocates off the loop
   // A removal failed (any thread): entries may be left that only a walk of
   // the trie finds; the next cleanup walks it.
   std::atomic<bool> orphans_{false};

@@ -35,8 +35,8 @@ Result<std::unique_ptr<PolicyWatcher>> PolicyWatcher::watch(sd_event* loop, cons
   if (std::filesystem::is_directory(dir / "presets", ec))
     if (auto st = watcher->add_watch(dir / "presets", watcher->presets_inotify_); !st) return st.error();
   sd_event_source* timer = nullptr;
-  if (int r = sd_event_add_time_relative(loop, &timer, CLOCK_MONOTONIC, settle_usec, kSettleAccuracyUsec, &PolicyWatcher::on_settled,
-                                         watcher.get());
+  if (int r = sd_event_add_time_relative(loop, &timer, CLOCK_MONOTONIC, settle_usec, kSettleAccuracyUsec,
+                                         &PolicyWatcher::on_settled, watcher.get());
       r < 0) {
     errno = -r;
     return system_error("arming the policy settle timer");
@@ -47,8 +47,8 @@ Result<std::unique_ptr<PolicyWatcher>> PolicyWatcher::watch(sd_event* loop, cons
 }
 
 Status PolicyWatcher::add_watch(const std::filesystem::path& dir, SdEventSourcePtr& slot) {
-  const uint32_t mask = IN_CLOSE_WRITE | IN_MODIFY | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE |
-                        IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
+  const uint32_t mask = IN_CLOSE_WRITE | IN_MODIFY | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_ATTRIB |
+                        IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
   sd_event_source* source = nullptr;
   if (int r = sd_event_add_inotify(loop_, &source, dir.c_str(), mask, &PolicyWatcher::on_inotify, this); r < 0) {
     errno = -r;

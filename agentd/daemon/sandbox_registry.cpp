@@ -82,8 +82,8 @@ std::string SandboxRegistry::previous_agent(uint32_t slot) const {
 }
 
 agentd_sandbox_state active_state(const Sandbox& sandbox) {
-  return {sandbox.class_id, AGENTD_SANDBOX_ACTIVE | sandbox.refusal_flags |
-                                (uint32_t{sandbox.generation} << AGENTD_SANDBOX_GEN_SHIFT)};
+  return {sandbox.class_id,
+          AGENTD_SANDBOX_ACTIVE | sandbox.refusal_flags | (uint32_t{sandbox.generation} << AGENTD_SANDBOX_GEN_SHIFT)};
 }
 
 agentd_sandbox_state retired_state(const Sandbox& sandbox) {
@@ -97,12 +97,16 @@ uint16_t generation_of(const agentd_sandbox_state& state) {
 uint16_t next_generation(uint16_t previous) { return previous == UINT16_MAX ? 1 : static_cast<uint16_t>(previous + 1); }
 
 nlohmann::json sandbox_to_json(const Sandbox& sandbox) {
-  nlohmann::json j = {{"agent", sandbox.agent.str()},   {"cgroup", sandbox.cgroup.string()},
-                      {"cgroup_id", sandbox.cgroup_id}, {"slot", sandbox.slot},
-                      {"generation", sandbox.generation}, {"class_id", sandbox.class_id},
-                      {"adopted", sandbox.adopted},
-                      // How its denied connects and sends fail (its tenant's refuse_with).
-                      {"refuse_with", (sandbox.refusal_flags & AGENTD_SANDBOX_REFUSE_CONNREFUSED) ? "econnrefused" : "eperm"}};
+  nlohmann::json j = {
+      {"agent", sandbox.agent.str()},
+      {"cgroup", sandbox.cgroup.string()},
+      {"cgroup_id", sandbox.cgroup_id},
+      {"slot", sandbox.slot},
+      {"generation", sandbox.generation},
+      {"class_id", sandbox.class_id},
+      {"adopted", sandbox.adopted},
+      // How its denied connects and sends fail (its tenant's refuse_with).
+      {"refuse_with", (sandbox.refusal_flags & AGENTD_SANDBOX_REFUSE_CONNREFUSED) ? "econnrefused" : "eperm"}};
   if (sandbox.created_at != std::chrono::system_clock::time_point{})
     j["created_at"] = std::chrono::duration_cast<std::chrono::seconds>(sandbox.created_at.time_since_epoch()).count();
   return j;

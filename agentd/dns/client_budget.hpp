@@ -26,10 +26,10 @@ struct ClientLimits {
   // A client that does not take its answers: closed when nothing it is owed
   // could be written for this long.
   std::chrono::milliseconds tcp_stall{5'000};
-  size_t queries_per_connection = 16;    // in flight on one connection; its reading pauses past it
-  size_t in_flight_per_sandbox = 64;     // queries upstream for a sandbox, UDP and TCP together
+  size_t queries_per_connection = 16;       // in flight on one connection; its reading pauses past it
+  size_t in_flight_per_sandbox = 64;        // queries upstream for a sandbox, UDP and TCP together
   size_t buffered_per_sandbox = 256 << 10;  // answer bytes owed to a sandbox's TCP clients
-  size_t buffered_pause = 16 << 10;      // a connection owed this much is not read from until it takes some
+  size_t buffered_pause = 16 << 10;         // a connection owed this much is not read from until it takes some
   // Messages handled for one client per turn of the event loop: the loop
   // then serves every other ready client before this one again.
   size_t messages_per_turn = 8;
@@ -37,13 +37,13 @@ struct ClientLimits {
 
 // One sandbox's use of the proxy, and what its budgets refused.
 struct SandboxUse {
-  size_t tcp = 0;        // connections open
-  size_t in_flight = 0;  // queries upstream
-  size_t buffered = 0;   // answer bytes owed to its TCP clients
-  uint64_t tcp_refused = 0;      // connections closed at accept: past its cap, or the proxy full
-  uint64_t tcp_evicted = 0;      // connections closed to make room for another sandbox's
-  uint64_t tcp_idle_closed = 0;  // idle past tcp_idle
-  uint64_t tcp_cut_off = 0;      // did not read its answers (stalled, or past buffered_per_sandbox)
+  size_t tcp = 0;                  // connections open
+  size_t in_flight = 0;            // queries upstream
+  size_t buffered = 0;             // answer bytes owed to its TCP clients
+  uint64_t tcp_refused = 0;        // connections closed at accept: past its cap, or the proxy full
+  uint64_t tcp_evicted = 0;        // connections closed to make room for another sandbox's
+  uint64_t tcp_idle_closed = 0;    // idle past tcp_idle
+  uint64_t tcp_cut_off = 0;        // did not read its answers (stalled, or past buffered_per_sandbox)
   uint64_t in_flight_refused = 0;  // SERVFAIL: past in_flight_per_sandbox
   uint64_t upstream_refused = 0;   // SERVFAIL: the proxy's queries upstream (nearly) all taken, it held its fair share
 };
@@ -88,7 +88,7 @@ class UpstreamPool {
 
   size_t capacity_, floor_;
   size_t used_ = 0;
-  std::map<uint32_t, size_t> held_;              // slot: places, only slots holding some
+  std::map<uint32_t, size_t> held_;                 // slot: places, only slots holding some
   std::set<std::pair<size_t, uint32_t>> by_count_;  // (places, slot): the largest last
 };
 

@@ -129,9 +129,18 @@ Result<Query> parse_query(const uint8_t* data, size_t size) {
 
 bool forwarded_type(uint16_t qtype) {
   switch (qtype) {
-    case LDNS_RR_TYPE_A: case LDNS_RR_TYPE_AAAA: case LDNS_RR_TYPE_CNAME: case LDNS_RR_TYPE_HTTPS:
-    case LDNS_RR_TYPE_SVCB: case LDNS_RR_TYPE_MX: case LDNS_RR_TYPE_TXT: case LDNS_RR_TYPE_SRV:
-    case LDNS_RR_TYPE_PTR: case LDNS_RR_TYPE_NS: case LDNS_RR_TYPE_SOA: case LDNS_RR_TYPE_CAA:
+    case LDNS_RR_TYPE_A:
+    case LDNS_RR_TYPE_AAAA:
+    case LDNS_RR_TYPE_CNAME:
+    case LDNS_RR_TYPE_HTTPS:
+    case LDNS_RR_TYPE_SVCB:
+    case LDNS_RR_TYPE_MX:
+    case LDNS_RR_TYPE_TXT:
+    case LDNS_RR_TYPE_SRV:
+    case LDNS_RR_TYPE_PTR:
+    case LDNS_RR_TYPE_NS:
+    case LDNS_RR_TYPE_SOA:
+    case LDNS_RR_TYPE_CAA:
       return true;
     default:
       return false;

@@ -21,12 +21,12 @@ constexpr size_t kMaxMessageBytes = 65535;
 
 struct Query {
   uint16_t id = 0;
-  std::string name;   // lowercase, no trailing dot; "" for the root
+  std::string name;    // lowercase, no trailing dot; "" for the root
   uint16_t qtype = 0;  // LDNS_RR_TYPE_*
   uint16_t qclass = 0;
   bool recursion_desired = false;
-  bool has_edns = false;  // the query carried an OPT record
-  bool dnssec_ok = false;  // its DO bit
+  bool has_edns = false;    // the query carried an OPT record
+  bool dnssec_ok = false;   // its DO bit
   uint16_t udp_size = 512;  // the largest answer it takes over UDP: 512, or its EDNS size
 };
 
@@ -62,10 +62,10 @@ std::optional<uint16_t> message_id(const uint8_t* data, size_t size);
 Bytes with_id(const uint8_t* data, size_t size, uint16_t id);
 
 struct LearnedAddress {
-  uint32_t family = 0;                 // AGENTD_FAMILY_IPV4 / _IPV6
-  std::array<uint8_t, 16> addr{};      // IPv4 in addr[0..3]
+  uint32_t family = 0;             // AGENTD_FAMILY_IPV4 / _IPV6
+  std::array<uint8_t, 16> addr{};  // IPv4 in addr[0..3]
   uint32_t ttl = 0;
-  std::string owner;                   // the name in the chain that held it
+  std::string owner;  // the name in the chain that held it
 };
 
 struct Answer {

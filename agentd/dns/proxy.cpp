@@ -101,7 +101,8 @@ Result<std::pair<sockaddr_storage, socklen_t>> parse_upstream(const std::string&
   std::string host = text;
   uint16_t port = 53;
   auto parse_port = [&](const std::string& digits) -> bool {
-    if (digits.empty() || digits.size() > 5 || digits.find_first_not_of("0123456789") != std::string::npos) return false;
+    if (digits.empty() || digits.size() > 5 || digits.find_first_not_of("0123456789") != std::string::npos)
+      return false;
     const int value = std::stoi(digits);
     if (value < 1 || value > 65535) return false;
     port = static_cast<uint16_t>(value);
@@ -137,7 +138,8 @@ Result<std::string> upstream_from_resolv_conf(const std::string& path) {
   if (ldns_resolver_new_frm_file(&resolver, path.c_str()) != LDNS_STATUS_OK || !resolver)
     return make_error("cannot read {}: give --dns-upstream", path);
   std::unique_ptr<ldns_resolver, decltype(&ldns_resolver_deep_free)> owner(resolver, ldns_resolver_deep_free);
-  if (ldns_resolver_nameserver_count(resolver) == 0) return make_error("{} names no nameserver: give --dns-upstream", path);
+  if (ldns_resolver_nameserver_count(resolver) == 0)
+    return make_error("{} names no nameserver: give --dns-upstream", path);
   char* text = ldns_rdf2str(ldns_resolver_nameservers(resolver)[0]);
   std::string address = text ? text : "";
   free(text);
@@ -288,8 +290,8 @@ Result<uint16_t> DnsProxy::serve_ipv6(uint32_t slot) {
                       "DNS/udp6");
       !st)
     return st.error();
-  if (auto st = watch(loop_, endpoint->tcp_source, endpoint->tcp.get(), EPOLLIN, &DnsProxy::on_accept6,
-                      endpoint.get(), "DNS/tcp6");
+  if (auto st = watch(loop_, endpoint->tcp_source, endpoint->tcp.get(), EPOLLIN, &DnsProxy::on_accept6, endpoint.get(),
+                      "DNS/tcp6");
       !st)
     return st.error();
   ipv6_.emplace(slot, std::move(endpoint));
@@ -353,9 +355,9 @@ void DnsProxy::handle_query(const Client& client, uint32_t slot, const uint8_t* 
     ++counters_.malformed;
     spdlog::debug("DNS from sandbox slot {}: {}", slot, query.error().describe());
     if (message_id(data, size) && !(size >= 3 && (data[2] & 0x80)))  // never answer a response
-      reply(client, error_response(data, size,
-                                   query.error().describe().find("opcode") != std::string::npos ? kRcodeNotImp
-                                                                                                : kRcodeFormErr));
+      reply(client, error_response(
+                        data, size,
+                        query.error().describe().find("opcode") != std::string::npos ? kRcodeNotImp : kRcodeFormErr));
     return;
   }
   if (auto refusal = judge_.judge(slot, *query, client.tcp ? "tcp" : "udp")) {
@@ -406,7 +408,8 @@ void DnsProxy::handle_query(const Client& client, uint32_t slot, const uint8_t* 
   auto forward = upstream_query(*query, id);
   const auto deadline = std::chrono::steady_clock::now() + settings_.upstream_timeout;
   Pending pending{client, slot, std::move(*query), deadline};
-  const bool sent = forward && (client.tcp ? forward_over_tcp(pending, *forward) : forward_over_udp(pending, id, *forward));
+  const bool sent =
+      forward && (client.tcp ? forward_over_tcp(pending, *forward) : forward_over_udp(pending, id, *forward));
   if (!sent) {
     ++counters_.upstream_failures;
     if (!forward) spdlog::debug("DNS from sandbox slot {}: {}", slot, forward.error().describe());
@@ -422,7 +425,8 @@ bool DnsProxy::forward_over_udp(const Pending& pending, uint16_t id, const Bytes
   // what the upstream's address sends to it. An upstream unreachable now
   // (no route yet at boot) fails this query only.
   if (!forward->fd ||
-      ::connect(forward->fd.get(), reinterpret_cast<const sockaddr*>(&settings_.upstream), settings_.upstream_len) != 0 ||
+      ::connect(forward->fd.get(), reinterpret_cast<const sockaddr*>(&settings_.upstream), settings_.upstream_len) !=
+          0 ||
       ::send(forward->fd.get(), query.data(), query.size(), MSG_DONTWAIT) != static_cast<ssize_t>(query.size())) {
     spdlog::debug("forwarding to {}: {}", address_str(settings_.upstream), std::strerror(errno));
     return false;
@@ -528,7 +532,8 @@ void DnsProxy::remember(const Query& query, const uint8_t* data, size_t size) {
   const auto lifetime = std::min<std::chrono::seconds>(std::chrono::seconds(ttl), kCacheSeconds);
   if (lifetime.count() == 0) return;
   if (cache_.size() >= kMaxCachedAnswers) cache_.clear();  // crude, bounded; refills in seconds
-  cache_[cache_key(query)] = Cached{Bytes(data, data + size), std::move(*answer), std::chrono::steady_clock::now() + lifetime};
+  cache_[cache_key(query)] =
+      Cached{Bytes(data, data + size), std::move(*answer), std::chrono::steady_clock::now() + lifetime};
 }
 
 void DnsProxy::reply(const Client& client, const Bytes& bytes) {
@@ -634,8 +639,7 @@ void DnsProxy::accept_tcp(int listener, uint32_t known_slot) {
     connection->serial = next_serial_++;
     connection->last_read = connection->last_written = std::chrono::steady_clock::now();
     sd_event_source* io = nullptr;
-    if (sd_event_add_io(loop_, &io, connection->fd.get(), EPOLLIN, &DnsProxy::on_tcp, connection.get()) < 0)
-      continue;
+    if (sd_event_add_io(loop_, &io, connection->fd.get(), EPOLLIN, &DnsProxy::on_tcp, connection.get()) < 0) continue;
     connection->io.reset(io);
     ++use.tcp;
     connections_.emplace(connection->serial, std::move(connection));
@@ -782,7 +786,8 @@ Result<uint64_t> DnsProxy::serve_foreign(uint32_t slot, uint64_t netns_ino, Netn
   const char* what = "DNS in a sandbox's namespace";
   if (auto st = watch(loop_, e->udp4_source, e->sockets.udp4.get(), EPOLLIN, &DnsProxy::on_foreign_udp, e, what); !st)
     return st.error();
-  if (auto st = watch(loop_, e->tcp4_source, e->sockets.tcp4.get(), EPOLLIN, &DnsProxy::on_foreign_accept, e, what); !st)
+  if (auto st = watch(loop_, e->tcp4_source, e->sockets.tcp4.get(), EPOLLIN, &DnsProxy::on_foreign_accept, e, what);
+      !st)
     return st.error();
   if (e->sockets.udp6) {
     if (auto st = watch(loop_, e->udp6_source, e->sockets.udp6.get(), EPOLLIN, &DnsProxy::on_foreign_udp, e, what); !st)

@@ -76,12 +76,12 @@ class DnsProxy {
     uint64_t queries = 0, refused = 0, forwarded = 0, forwarded_tcp = 0, answered = 0, malformed = 0,
              upstream_failures = 0, cache_hits = 0,
              mismatched = 0;  // upstream datagrams that did not answer the query (discarded)
-    uint64_t failed = 0;  // queries, answers and callbacks that threw: logged and dropped
+    uint64_t failed = 0;      // queries, answers and callbacks that threw: logged and dropped
     // queries answered SERVFAIL because their sandbox had too many in flight,
     // or held its fair share of the proxy's queries upstream when they were
     // nearly all taken (or gave one up to a sandbox below its share)
     uint64_t over_budget = 0;
-    uint64_t shed = 0;         // TCP connections closed at accept: agentd was out of descriptors
+    uint64_t shed = 0;  // TCP connections closed at accept: agentd was out of descriptors
   };
   const Counters& counters() const { return counters_; }
 
@@ -133,12 +133,12 @@ class DnsProxy {
   // Where an answer goes back to: a UDP peer or a TCP connection.
   struct Client {
     bool tcp = false;
-    sockaddr_storage peer{};    // UDP: the resolver's address
-    in_addr local{};            // UDP: the 127.64.x.y it sent to (the reply's source)
-    uint32_t ipv6_slot = 0;     // UDP over [::1]: the slot whose socket took it (replies from there)
-    uint32_t ipv4_slot = 0;     // UDP on a sandbox's own 127.64 socket: replies from there
-    uint64_t connection = 0;    // TCP: the connection's serial
-    uint64_t foreign = 0;       // UDP in another namespace: the endpoint that took it (replies from there)
+    sockaddr_storage peer{};  // UDP: the resolver's address
+    in_addr local{};          // UDP: the 127.64.x.y it sent to (the reply's source)
+    uint32_t ipv6_slot = 0;   // UDP over [::1]: the slot whose socket took it (replies from there)
+    uint32_t ipv4_slot = 0;   // UDP on a sandbox's own 127.64 socket: replies from there
+    uint64_t connection = 0;  // TCP: the connection's serial
+    uint64_t foreign = 0;     // UDP in another namespace: the endpoint that took it (replies from there)
   };
   struct Pending {
     Client client;
@@ -151,8 +151,8 @@ class DnsProxy {
     uint64_t serial = 0;
     UniqueFd fd;
     uint32_t slot = 0;
-    std::string in;   // bytes read, not yet a whole message (at most one, and a chunk)
-    std::string out;  // bytes to write
+    std::string in;        // bytes read, not yet a whole message (at most one, and a chunk)
+    std::string out;       // bytes to write
     size_t in_flight = 0;  // its queries upstream
     bool eof = false;      // the client closed its side: flush what is owed, then close
     std::chrono::steady_clock::time_point last_read, last_written;  // for the idle and stall sweeps
@@ -236,7 +236,7 @@ class DnsProxy {
     SdEventSourcePtr io;
   };
   std::map<uint64_t, std::unique_ptr<UdpForward>> udp_forwards_;  // by serial
-  std::map<uint32_t, SandboxUse> use_;                             // by slot
+  std::map<uint32_t, SandboxUse> use_;                            // by slot
   struct TcpForward {
     Pending pending;
     uint16_t id = 0;  // the id sent upstream

@@ -65,7 +65,8 @@ std::optional<ReverseAddress> reverse_address(std::string_view name) {
     for (size_t i = 0; i < 32; ++i) {
       const auto& h = nibbles[31 - i];
       if (h.size() != 1 || !std::isxdigit(static_cast<unsigned char>(h[0]))) return std::nullopt;
-      const uint8_t v = static_cast<uint8_t>(std::isdigit(static_cast<unsigned char>(h[0])) ? h[0] - '0' : h[0] - 'a' + 10);
+      const uint8_t v =
+          static_cast<uint8_t>(std::isdigit(static_cast<unsigned char>(h[0])) ? h[0] - '0' : h[0] - 'a' + 10);
       result.addr[i / 2] = static_cast<uint8_t>(result.addr[i / 2] | (i % 2 == 0 ? v << 4 : v));
     }
     result.family = AGENTD_FAMILY_IPV6;

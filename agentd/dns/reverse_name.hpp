@@ -10,7 +10,7 @@
 namespace agentd::dns {
 
 struct ReverseAddress {
-  uint32_t family = 0;            // AGENTD_FAMILY_IPV4 or AGENTD_FAMILY_IPV6
+  uint32_t family = 0;             // AGENTD_FAMILY_IPV4 or AGENTD_FAMILY_IPV6
   std::array<uint8_t, 16> addr{};  // IPv4 in the first four bytes
 };
 

@@ -14,79 +14,132 @@ namespace agentd::events {
 
 std::string hook_name(uint8_t hook) {
   switch (hook) {
-    case AGENTD_HOOK_CONNECT4: return "connect4";
-    case AGENTD_HOOK_CONNECT6: return "connect6";
-    case AGENTD_HOOK_SENDMSG4: return "sendmsg4";
-    case AGENTD_HOOK_SENDMSG6: return "sendmsg6";
-    case AGENTD_HOOK_SOCK_CREATE: return "sock_create";
-    case AGENTD_HOOK_BIND4: return "bind4";
-    case AGENTD_HOOK_BIND6: return "bind6";
-    case AGENTD_HOOK_SETSOCKOPT: return "setsockopt";
-    case AGENTD_HOOK_SKB_EGRESS: return "packet_egress";
-    case AGENTD_HOOK_SKB_INGRESS: return "packet_ingress";
-    case AGENTD_HOOK_NAME_CHECK: return "name_check";
-    default: return fmt::format("hook{}", hook);
+    case AGENTD_HOOK_CONNECT4:
+      return "connect4";
+    case AGENTD_HOOK_CONNECT6:
+      return "connect6";
+    case AGENTD_HOOK_SENDMSG4:
+      return "sendmsg4";
+    case AGENTD_HOOK_SENDMSG6:
+      return "sendmsg6";
+    case AGENTD_HOOK_SOCK_CREATE:
+      return "sock_create";
+    case AGENTD_HOOK_BIND4:
+      return "bind4";
+    case AGENTD_HOOK_BIND6:
+      return "bind6";
+    case AGENTD_HOOK_SETSOCKOPT:
+      return "setsockopt";
+    case AGENTD_HOOK_SKB_EGRESS:
+      return "packet_egress";
+    case AGENTD_HOOK_SKB_INGRESS:
+      return "packet_ingress";
+    case AGENTD_HOOK_NAME_CHECK:
+      return "name_check";
+    default:
+      return fmt::format("hook{}", hook);
   }
 }
 
 std::string reason_name(uint8_t reason) {
   switch (reason) {
-    case AGENTD_REASON_NO_RULE: return "no_rule";
-    case AGENTD_REASON_DENY_RULE: return "deny_rule";
-    case AGENTD_REASON_UNKNOWN_CGROUP: return "unknown_cgroup";
-    case AGENTD_REASON_SOCKET_TYPE: return "socket_type";
-    case AGENTD_REASON_DNS_EXPIRED: return "dns_expired";
-    case AGENTD_REASON_DNS_UNSUPPORTED: return "dns_unsupported";
-    case AGENTD_REASON_PROXY_SPOOF: return "proxy_spoof";
-    case AGENTD_REASON_ROUTE_OPTION: return "route_option";
-    case AGENTD_REASON_ROUTE_HEADER: return "route_header";
-    case AGENTD_REASON_NAME_NOT_ALLOWED: return "name_not_allowed";
-    case AGENTD_REASON_NAME_DENIED: return "name_denied";
-    case AGENTD_REASON_NO_NAME: return "no_name";
-    case AGENTD_REASON_ECH: return "ech";
-    case AGENTD_REASON_UNPARSABLE: return "unparsable";
-    case AGENTD_REASON_NAMELESS: return "nameless";
-    case AGENTD_REASON_UNVERIFIED_DATA: return "unverified_data";
-    case AGENTD_REASON_QUIC: return "quic";
-    case AGENTD_REASON_DNS_NETNS: return "dns_netns";
-    case AGENTD_REASON_HOST_ADDRESS: return "host_address";
-    case AGENTD_REASON_FOREIGN_SOURCE: return "foreign_source";
-    default: return fmt::format("reason{}", reason);
+    case AGENTD_REASON_NO_RULE:
+      return "no_rule";
+    case AGENTD_REASON_DENY_RULE:
+      return "deny_rule";
+    case AGENTD_REASON_UNKNOWN_CGROUP:
+      return "unknown_cgroup";
+    case AGENTD_REASON_SOCKET_TYPE:
+      return "socket_type";
+    case AGENTD_REASON_DNS_EXPIRED:
+      return "dns_expired";
+    case AGENTD_REASON_DNS_UNSUPPORTED:
+      return "dns_unsupported";
+    case AGENTD_REASON_PROXY_SPOOF:
+      return "proxy_spoof";
+    case AGENTD_REASON_ROUTE_OPTION:
+      return "route_option";
+    case AGENTD_REASON_ROUTE_HEADER:
+      return "route_header";
+    case AGENTD_REASON_NAME_NOT_ALLOWED:
+      return "name_not_allowed";
+    case AGENTD_REASON_NAME_DENIED:
+      return "name_denied";
+    case AGENTD_REASON_NO_NAME:
+      return "no_name";
+    case AGENTD_REASON_ECH:
+      return "ech";
+    case AGENTD_REASON_UNPARSABLE:
+      return "unparsable";
+    case AGENTD_REASON_NAMELESS:
+      return "nameless";
+    case AGENTD_REASON_UNVERIFIED_DATA:
+      return "unverified_data";
+    case AGENTD_REASON_QUIC:
+      return "quic";
+    case AGENTD_REASON_DNS_NETNS:
+      return "dns_netns";
+    case AGENTD_REASON_HOST_ADDRESS:
+      return "host_address";
+    case AGENTD_REASON_FOREIGN_SOURCE:
+      return "foreign_source";
+    default:
+      return fmt::format("reason{}", reason);
   }
 }
 
 std::string family_name(uint32_t af) {
   switch (af) {
-    case AF_UNIX: return "unix";
-    case AF_INET: return "inet";
-    case AF_INET6: return "inet6";
-    case AF_NETLINK: return "netlink";
-    case AF_PACKET: return "packet";
-    case AF_VSOCK: return "vsock";
-    case AF_BLUETOOTH: return "bluetooth";
-    case AF_XDP: return "xdp";
-    default: return fmt::format("af{}", af);
+    case AF_UNIX:
+      return "unix";
+    case AF_INET:
+      return "inet";
+    case AF_INET6:
+      return "inet6";
+    case AF_NETLINK:
+      return "netlink";
+    case AF_PACKET:
+      return "packet";
+    case AF_VSOCK:
+      return "vsock";
+    case AF_BLUETOOTH:
+      return "bluetooth";
+    case AF_XDP:
+      return "xdp";
+    default:
+      return fmt::format("af{}", af);
   }
 }
 
 std::string socket_type_name(uint32_t type) {
   switch (type) {
-    case SOCK_STREAM: return "stream";
-    case SOCK_DGRAM: return "dgram";
-    case SOCK_RAW: return "raw";
-    case SOCK_SEQPACKET: return "seqpacket";
-    case SOCK_RDM: return "rdm";
-    default: return fmt::format("type{}", type);
+    case SOCK_STREAM:
+      return "stream";
+    case SOCK_DGRAM:
+      return "dgram";
+    case SOCK_RAW:
+      return "raw";
+    case SOCK_SEQPACKET:
+      return "seqpacket";
+    case SOCK_RDM:
+      return "rdm";
+    default:
+      return fmt::format("type{}", type);
   }
 }
 
 std::string protocol_name(uint8_t protocol) {
   switch (protocol) {
-    case IPPROTO_TCP: return "tcp";
-    case IPPROTO_UDP: return "udp";
-    case IPPROTO_ICMP: return "icmp";
-    case IPPROTO_ICMPV6: return "icmpv6";
-    default: return fmt::format("{}", protocol);
+    case IPPROTO_TCP:
+      return "tcp";
+    case IPPROTO_UDP:
+      return "udp";
+    case IPPROTO_ICMP:
+      return "icmp";
+    case IPPROTO_ICMPV6:
+      return "icmpv6";
+    default:
+      return fmt::format("{}", protocol);
   }
 }
 

@@ -88,16 +88,15 @@ Result<std::unique_ptr<Endpoint>> Endpoint::start(sd_event* loop, const ListenAd
     if (!fd) return fd.error();
     endpoint->unix_path_ = where.unix_path;
     // libmicrohttpd owns the listening socket from here and closes it.
-    endpoint->daemon_ = MHD_start_daemon(flags, 0, nullptr, nullptr, &on_request, endpoint.get(),
-                                         MHD_OPTION_LISTEN_SOCKET, fd->release(), MHD_OPTION_CONNECTION_LIMIT,
-                                         kConnectionLimit, MHD_OPTION_CONNECTION_TIMEOUT, kConnectionTimeoutSeconds,
-                                         MHD_OPTION_END);
+    endpoint->daemon_ =
+        MHD_start_daemon(flags, 0, nullptr, nullptr, &on_request, endpoint.get(), MHD_OPTION_LISTEN_SOCKET,
+                         fd->release(), MHD_OPTION_CONNECTION_LIMIT, kConnectionLimit, MHD_OPTION_CONNECTION_TIMEOUT,
+                         kConnectionTimeoutSeconds, MHD_OPTION_END);
   } else {
     if (where.address.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
-    endpoint->daemon_ = MHD_start_daemon(flags, 0, nullptr, nullptr, &on_request, endpoint.get(),
-                                         MHD_OPTION_SOCK_ADDR, &where.address, MHD_OPTION_CONNECTION_LIMIT,
-                                         kConnectionLimit, MHD_OPTION_CONNECTION_TIMEOUT, kConnectionTimeoutSeconds,
-                                         MHD_OPTION_END);
+    endpoint->daemon_ = MHD_start_daemon(flags, 0, nullptr, nullptr, &on_request, endpoint.get(), MHD_OPTION_SOCK_ADDR,
+                                         &where.address, MHD_OPTION_CONNECTION_LIMIT, kConnectionLimit,
+                                         MHD_OPTION_CONNECTION_TIMEOUT, kConnectionTimeoutSeconds, MHD_OPTION_END);
   }
   if (!endpoint->daemon_)
     return make_error("--metrics-listen {}: cannot listen there (in use, or no such address)", where.text);
@@ -128,7 +127,8 @@ std::optional<std::string> Endpoint::fetch() {
   const uint64_t ticket = ++asked_;
   const uint64_t one = 1;
   if (::write(wake_.get(), &one, sizeof one) != sizeof one) return std::nullopt;
-  if (!answered_cv_.wait_for(lock, kRenderTimeout, [&] { return stopping_ || answered_ >= ticket; })) return std::nullopt;
+  if (!answered_cv_.wait_for(lock, kRenderTimeout, [&] { return stopping_ || answered_ >= ticket; }))
+    return std::nullopt;
   if (stopping_) return std::nullopt;
   ++scrapes_;
   return text_;

@@ -158,8 +158,7 @@ std::vector<SandboxSeries> sandbox_series(const json& status, size_t max_series,
       continue;
     }
     // Past the cap: into the one "_other" series, which comes last.
-    if (folded++ == 0)
-      series.push_back({{{"tenant", "_other"}, {"team", "_other"}, {"agent", "_other"}}, {}});
+    if (folded++ == 0) series.push_back({{{"tenant", "_other"}, {"team", "_other"}, {"agent", "_other"}}, {}});
     for (const auto& [key, value] : one.values) series.back().values[key] += value;
   }
   return series;
@@ -206,7 +205,9 @@ void write_sandboxes(Text& text, const json& status, size_t max_series) {
               "class");
   per_sandbox("agentd_sandbox_received_bytes_total", "counter",
               "Bytes the sandbox's sockets received (IP packets), by what allowed the socket's traffic.",
-              {{"received_inference", "inference"}, {"received_rule", "rule"}, {"received_name", "name"},
+              {{"received_inference", "inference"},
+               {"received_rule", "rule"},
+               {"received_name", "name"},
                {"received_other", "other"}},
               "class");
   per_sandbox("agentd_sandbox_packets_total", "counter",
@@ -252,7 +253,8 @@ void write_daemon(Text& text, const json& status, const ReloadMetrics& reloads) 
   text.family("agentd_build_info", "gauge", "agentd's version.");
   text.sample("agentd_build_info", {{"version", status.value(json::json_pointer("/daemon/version"), "")}}, 1);
   text.family("agentd_sandboxes", "gauge", "Sandboxes agentd holds.");
-  text.sample("agentd_sandboxes", {}, status.contains("sandboxes") ? static_cast<double>(status["sandboxes"].size()) : 0);
+  text.sample("agentd_sandboxes", {},
+              status.contains("sandboxes") ? static_cast<double>(status["sandboxes"].size()) : 0);
 
   text.family("agentd_policy_generation", "gauge", "The running policy's generation (1 at start, +1 per reload).");
   text.sample("agentd_policy_generation", {}, number(status, "/policy/generation"));
@@ -266,7 +268,8 @@ void write_daemon(Text& text, const json& status, const ReloadMetrics& reloads) 
   text.sample("agentd_policy_last_reload_refused", {}, refused ? 1 : 0);
   text.family("agentd_policy_reload_duration_seconds", "histogram", "How long applied reloads took.");
   for (size_t i = 0; i < reloads.duration.bounds().size(); ++i)
-    text.sample("agentd_policy_reload_duration_seconds_bucket", {{"le", fmt::format("{}", reloads.duration.bounds()[i])}},
+    text.sample("agentd_policy_reload_duration_seconds_bucket",
+                {{"le", fmt::format("{}", reloads.duration.bounds()[i])}},
                 static_cast<double>(reloads.duration.cumulative()[i]));
   text.sample("agentd_policy_reload_duration_seconds_bucket", {{"le", "+Inf"}},
               static_cast<double>(reloads.duration.count()));
@@ -276,12 +279,12 @@ void write_daemon(Text& text, const json& status, const ReloadMetrics& reloads) 
   text.family("agentd_events_total", "counter",
               "Denial records: received by agentd, dropped (the ring was full), suppressed, held (sandbox budgets), "
               "malformed.");
-  for (const auto& [outcome, pointer] : std::vector<std::pair<const char*, const char*>>{
-           {"received", "/events/received"},
-           {"dropped", "/events/dropped"},
-           {"suppressed", "/events/suppressed"},
-           {"held", "/events/held"},
-           {"malformed", "/events/malformed"}})
+  for (const auto& [outcome, pointer] :
+       std::vector<std::pair<const char*, const char*>>{{"received", "/events/received"},
+                                                        {"dropped", "/events/dropped"},
+                                                        {"suppressed", "/events/suppressed"},
+                                                        {"held", "/events/held"},
+                                                        {"malformed", "/events/malformed"}})
     text.sample("agentd_events_total", {{"outcome", outcome}}, number(status, pointer));
   text.family("agentd_unclassified_sockets_total", "counter",
               "Sockets under the sandbox root in no known sandbox (denied everything).");
@@ -313,14 +316,12 @@ void write_daemon(Text& text, const json& status, const ReloadMetrics& reloads) 
        "Denials of new destinations past the pending-request caps, folded into fold entries.",
        "/approvals/requests_folded"},
       {"agentd_approvals_fold_entries", "gauge",
-       "Fold entries (\"N more destinations from this sandbox\"): sandboxes past a request cap.",
-       "/approvals/folds"},
+       "Fold entries (\"N more destinations from this sandbox\"): sandboxes past a request cap.", "/approvals/folds"},
       {"agentd_approvals_grant_entries", "gauge",
        "Entries the live grants hold in the kernel (one per address or name and sandbox covered).",
        "/approvals/grant_entries"},
       {"agentd_approvals_grant_entries_per_tenant_limit", "gauge",
-       "Kernel grant entries one tenant's grants may hold (--grants-per-tenant).",
-       "/approvals/grant_limit/per_tenant"},
+       "Kernel grant entries one tenant's grants may hold (--grants-per-tenant).", "/approvals/grant_limit/per_tenant"},
       {"agentd_approvals_grant_entries_over_limit", "gauge",
        "Grant entries not written: their tenant was at its limit (sandboxes made after its grants).",
        "/approvals/grant_limit/over_limit"},
@@ -332,7 +333,8 @@ void write_daemon(Text& text, const json& status, const ReloadMetrics& reloads) 
        "/approvals/grant_write_failures"},
   }};
   for (const auto& m : kApprovalScalars) text.single(m.name, m.type, m.help, number(status, m.pointer));
-  text.family("agentd_approvals_request_cap", "gauge", "Pending approval requests allowed, per sandbox and per tenant.");
+  text.family("agentd_approvals_request_cap", "gauge",
+              "Pending approval requests allowed, per sandbox and per tenant.");
   text.sample("agentd_approvals_request_cap", {{"per", "sandbox"}}, number(status, "/approvals/caps/per_sandbox"));
   text.sample("agentd_approvals_request_cap", {{"per", "tenant"}}, number(status, "/approvals/caps/per_tenant"));
 
@@ -367,20 +369,20 @@ void write_daemon(Text& text, const json& status, const ReloadMetrics& reloads) 
            {"connections", "/control/limits/total"}})
     text.sample("agentd_control_limit", {{"what", what}}, number(status, pointer));
   text.family("agentd_control_refused_total", "counter", "Control-socket clients refused, by why.");
-  for (const auto& [why, pointer] : std::vector<std::pair<const char*, const char*>>{
-           {"in_sandbox", "/control/refused_in_sandbox"},
-           {"over_limit", "/control/refused_over_limit"},
-           {"no_role", "/control/refused_no_role"},
-           {"out_of_descriptors", "/control/shed_out_of_descriptors"}})
+  for (const auto& [why, pointer] :
+       std::vector<std::pair<const char*, const char*>>{{"in_sandbox", "/control/refused_in_sandbox"},
+                                                        {"over_limit", "/control/refused_over_limit"},
+                                                        {"no_role", "/control/refused_no_role"},
+                                                        {"out_of_descriptors", "/control/shed_out_of_descriptors"}})
     text.sample("agentd_control_refused_total", {{"why", why}}, number(status, pointer));
 
   text.family("agentd_failures_total", "counter",
               "Units of work that threw, were logged with their cause and skipped, by kind.");
-  for (const auto& [kind, pointer] : std::vector<std::pair<const char*, const char*>>{
-           {"records", "/failures/records"},
-           {"control_requests", "/failures/control_requests"},
-           {"dns", "/failures/dns"},
-           {"loop_callbacks", "/failures/loop_callbacks"}})
+  for (const auto& [kind, pointer] :
+       std::vector<std::pair<const char*, const char*>>{{"records", "/failures/records"},
+                                                        {"control_requests", "/failures/control_requests"},
+                                                        {"dns", "/failures/dns"},
+                                                        {"loop_callbacks", "/failures/loop_callbacks"}})
     text.sample("agentd_failures_total", {{"kind", kind}}, number(status, pointer));
 
   text.family("agentd_kernel_feature", "gauge", "Kernel features agentd found (1 present, 0 not).");
@@ -396,10 +398,14 @@ std::string escape_label_value(const std::string& value) {
   std::string out;
   out.reserve(text.size());
   for (char c : text) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }

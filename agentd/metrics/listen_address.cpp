@@ -54,23 +54,22 @@ Result<ListenAddress> parse_listen_address(std::string_view text) {
   if (!number) return number.error();
   const std::string address = host == "localhost" ? "127.0.0.1" : std::string(host);
   auto not_loopback = [&]() -> Error {
-    return make_error("--metrics-listen {}: {} is not a loopback address; metrics name every tenant's agents and "
-                      "stay on the host (put a proxy with TLS in front to scrape from elsewhere)",
-                      terminal_text(text), terminal_text(host));
+    return make_error(
+        "--metrics-listen {}: {} is not a loopback address; metrics name every tenant's agents and "
+        "stay on the host (put a proxy with TLS in front to scrape from elsewhere)",
+        terminal_text(text), terminal_text(host));
   };
   auto* v4 = reinterpret_cast<sockaddr_in*>(&out.address);
   auto* v6 = reinterpret_cast<sockaddr_in6*>(&out.address);
   if (inet_pton(AF_INET, address.c_str(), &v4->sin_addr) == 1) {
-    if ((ntohl(v4->sin_addr.s_addr) >> 24) != 127)
-      return not_loopback();
+    if ((ntohl(v4->sin_addr.s_addr) >> 24) != 127) return not_loopback();
     v4->sin_family = AF_INET;
     v4->sin_port = htons(*number);
     out.length = sizeof(sockaddr_in);
     return out;
   }
   if (inet_pton(AF_INET6, address.c_str(), &v6->sin6_addr) == 1) {
-    if (!IN6_IS_ADDR_LOOPBACK(&v6->sin6_addr))
-      return not_loopback();
+    if (!IN6_IS_ADDR_LOOPBACK(&v6->sin6_addr)) return not_loopback();
     v6->sin6_family = AF_INET6;
     v6->sin6_port = htons(*number);
     out.length = sizeof(sockaddr_in6);

@@ -22,9 +22,12 @@ class ApprovalsReader : NoWarnings, YamlReader {
     if (!node.is_map()) return;
     if (const YamlNode mode = node["mode"]) {
       auto text = scalar(mode, "approvals.mode");
-      if (text == std::optional<std::string>("prompt")) settings.prompt = true;
-      else if (text == std::optional<std::string>("off")) settings.prompt = false;
-      else if (text) error(mode, fmt::format("approvals.mode \"{}\" is not prompt or off", *text));
+      if (text == std::optional<std::string>("prompt"))
+        settings.prompt = true;
+      else if (text == std::optional<std::string>("off"))
+        settings.prompt = false;
+      else if (text)
+        error(mode, fmt::format("approvals.mode \"{}\" is not prompt or off", *text));
     }
     read_duration(node["request_expiry"], "approvals.request_expiry", settings.request_expiry);
     read_duration(node["grant_duration"], "approvals.grant_duration", settings.grant_duration);

@@ -7,9 +7,7 @@
 namespace agentd::policy {
 namespace {
 
-bool same_value(const agentd_rule_value& a, const agentd_rule_value& b) {
-  return std::memcmp(&a, &b, sizeof(a)) == 0;
-}
+bool same_value(const agentd_rule_value& a, const agentd_rule_value& b) { return std::memcmp(&a, &b, sizeof(a)) == 0; }
 
 // A name's depth in the names trie: the key's prefix length.
 uint32_t name_depth(const CompiledName& name) { return make_name_key(0, name.pattern).prefixlen; }
@@ -41,7 +39,8 @@ ClassUpdate plan_class_update(const CompiledClass& from, const CompiledClass& to
   auto by_pattern = [](const std::vector<CompiledName>& names) {
     std::vector<const CompiledName*> sorted;
     for (const auto& n : names) sorted.push_back(&n);
-    std::sort(sorted.begin(), sorted.end(), [](const CompiledName* a, const CompiledName* b) { return a->pattern < b->pattern; });
+    std::sort(sorted.begin(), sorted.end(),
+              [](const CompiledName* a, const CompiledName* b) { return a->pattern < b->pattern; });
     return sorted;
   };
   const auto old_names = by_pattern(from.names), new_names = by_pattern(to.names);

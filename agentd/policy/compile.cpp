@@ -64,8 +64,7 @@ std::string class_key_for(const PolicySet& policy, const AgentName& agent) {
   const TenantPolicy* tenant = policy.find(agent.tenant);
   if (!tenant) return "";
   std::string key = agent.tenant + "|";
-  for (const Rule* rule : rules_that_shape(*tenant, agent))
-    key += fmt::format("{},", rule - tenant->rules.data());
+  for (const Rule* rule : rules_that_shape(*tenant, agent)) key += fmt::format("{},", rule - tenant->rules.data());
   return key;
 }
 
@@ -75,7 +74,8 @@ agentd_name_key make_name_key(uint32_t scope, std::string_view pattern) {
   const bool wildcard = pattern.size() >= 2 && pattern[0] == '*' && pattern[1] == '.';
   std::string_view stored = wildcard ? pattern.substr(1) : pattern;  // ".github.com" for "*.github.com"
   size_t n = 0;
-  for (auto it = stored.rbegin(); it != stored.rend() && n < AGENTD_NAME_MAX; ++it) key.name[n++] = static_cast<uint8_t>(*it);
+  for (auto it = stored.rbegin(); it != stored.rend() && n < AGENTD_NAME_MAX; ++it)
+    key.name[n++] = static_cast<uint8_t>(*it);
   if (!wildcard && n < AGENTD_NAME_MAX) key.name[n++] = 0;  // an exact name ends here
   key.prefixlen = 32 + 8 * static_cast<uint32_t>(n);
   return key;
@@ -138,7 +138,9 @@ Result<CompiledClass> compile_for_agent(const PolicySet& policy, const AgentName
       for (uint32_t id : covering->second) append_ranges(policy.endpoint(id), ranges);
     }
     ranges = simplify_ranges(std::move(ranges));
-    if (auto fits = check_fits_one_value(policy, ranges, agent, Cidr{key.family & ~uint32_t{AGENTD_FAMILY_INBOUND}, key.addr, key.prefix}.str()); !fits)
+    if (auto fits = check_fits_one_value(
+            policy, ranges, agent, Cidr{key.family & ~uint32_t{AGENTD_FAMILY_INBOUND}, key.addr, key.prefix}.str());
+        !fits)
       return fits.error();
     CompiledEntry entry;
     entry.family = key.family;

@@ -11,9 +11,12 @@ namespace {
 
 const char* kind_name(EndpointKind kind) {
   switch (kind) {
-    case EndpointKind::allow: return "allow";
-    case EndpointKind::deny: return "deny";
-    case EndpointKind::inference: return "inference";
+    case EndpointKind::allow:
+      return "allow";
+    case EndpointKind::deny:
+      return "deny";
+    case EndpointKind::inference:
+      return "inference";
   }
   return "?";
 }
@@ -49,7 +52,8 @@ std::multimap<std::string, std::string> lines_of(const PolicySet& set, const Ten
 std::string canonical_line(const PolicySet&, const Endpoint& e, const std::string& selector) {
   // Sorted: [443, 80] and [80, 443] are the same rule.
   auto sorted = e.ports;
-  std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return std::tie(a.lo, a.hi) < std::tie(b.lo, b.hi); });
+  std::sort(sorted.begin(), sorted.end(),
+            [](const auto& a, const auto& b) { return std::tie(a.lo, a.hi) < std::tie(b.lo, b.hi); });
   std::string ports;
   for (const auto& p : sorted)
     ports += (ports.empty() ? "" : ",") + (p.lo == p.hi ? fmt::format("{}", p.lo) : fmt::format("{}-{}", p.lo, p.hi));

@@ -10,7 +10,7 @@
 namespace agentd::policy {
 
 struct PolicyChange {
-  bool added;            // false: removed
+  bool added;  // false: removed
   std::string tenant;
   std::string line;      // "acme/eng/coder-*: allow 198.51.100.0/24 ports 80,443 tcp"
   std::string location;  // where it is written (the new file for additions, the old for removals)

@@ -28,9 +28,12 @@ Result<Destination> parse_destination(std::string_view text) {
   // "/proto" only after the port: a '/' before the last ':' belongs to the address.
   if (auto slash = rest.rfind('/'); slash != std::string_view::npos && slash > rest.rfind(':')) {
     auto proto = rest.substr(slash + 1);
-    if (proto == "tcp") dest.proto_bit = AGENTD_PROTO_TCP;
-    else if (proto == "udp") dest.proto_bit = AGENTD_PROTO_UDP;
-    else return make_error("destination \"{}\": protocol \"{}\" is not tcp or udp", text, proto);
+    if (proto == "tcp")
+      dest.proto_bit = AGENTD_PROTO_TCP;
+    else if (proto == "udp")
+      dest.proto_bit = AGENTD_PROTO_UDP;
+    else
+      return make_error("destination \"{}\": protocol \"{}\" is not tcp or udp", text, proto);
     rest = rest.substr(0, slash);
   }
   std::string host;
@@ -124,7 +127,8 @@ void explain_verification(const PolicySet& policy, const AgentName& agent, const
   if (!decision.allowed || !decision.endpoint || dest.inbound || dest.proto_bit != AGENTD_PROTO_TCP) return;
   const Endpoint& endpoint = policy.endpoint(*decision.endpoint);
   if (!endpoint.is_host()) {
-    if (!dest.sni.empty()) decision.explanation += "; a CIDR rule allows the address, so the name it carries is not checked";
+    if (!dest.sni.empty())
+      decision.explanation += "; a CIDR rule allows the address, so the name it carries is not checked";
     return;
   }
   const uint8_t verify = endpoint.verify_mode();
@@ -133,12 +137,12 @@ void explain_verification(const PolicySet& policy, const AgentName& agent, const
     return;
   }
   if (dest.sni.empty()) {
-    decision.explanation += fmt::format(
-        "; verify: {}: each connection's first bytes must name an allowed host (TLS SNI or HTTP Host){}",
-        verify_name(verify),
-        verify == AGENTD_VERIFY_STRICT ? ", and a protocol that names none is refused"
-        : verify == AGENTD_VERIFY_LENIENT ? "; a hello without a name or with ECH passes"
-                                          : "; other protocols pass by address");
+    decision.explanation +=
+        fmt::format("; verify: {}: each connection's first bytes must name an allowed host (TLS SNI or HTTP Host){}",
+                    verify_name(verify),
+                    verify == AGENTD_VERIFY_STRICT    ? ", and a protocol that names none is refused"
+                    : verify == AGENTD_VERIFY_LENIENT ? "; a hello without a name or with ECH passes"
+                                                      : "; other protocols pass by address");
     return;
   }
   Destination named = dest;
@@ -150,9 +154,9 @@ void explain_verification(const PolicySet& policy, const AgentName& agent, const
   }
   decision.allowed = false;
   decision.action = AGENTD_ACTION_DENY;
-  decision.explanation += fmt::format(
-      "; but its first bytes name {}: {}: the kernel refuses the connection at its first write", dest.sni,
-      name.explanation);
+  decision.explanation +=
+      fmt::format("; but its first bytes name {}: {}: the kernel refuses the connection at its first write", dest.sni,
+                  name.explanation);
 }
 
 }  // namespace
@@ -175,8 +179,8 @@ Decision decide(const PolicySet& policy, const CompiledClass& compiled, const De
   if (compiled.key.empty()) {
     decision.explanation = "denied: the agent's tenant has no policy (default deny)";
   } else if (!decision.endpoint) {
-    decision.explanation = dest.inbound ? "denied: no inbound rule allows it (default deny)"
-                                        : "denied: no rule allows it (default deny)";
+    decision.explanation =
+        dest.inbound ? "denied: no inbound rule allows it (default deny)" : "denied: no rule allows it (default deny)";
   } else {
     decision.explanation = decided_by(policy, decision.action, *decision.endpoint);
   }

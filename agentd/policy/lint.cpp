@@ -44,7 +44,8 @@ bool ports_cover(const std::vector<PortRange>& deny, const std::vector<PortRange
   const std::vector<PortRange> all{{0, 65535}};
   const std::vector<PortRange> runs = merge_port_ranges(deny.empty() ? all : deny);
   for (const auto& want : allow.empty() ? all : allow) {
-    const bool held = std::any_of(runs.begin(), runs.end(), [&](const auto& r) { return r.lo <= want.lo && want.hi <= r.hi; });
+    const bool held =
+        std::any_of(runs.begin(), runs.end(), [&](const auto& r) { return r.lo <= want.lo && want.hi <= r.hi; });
     if (!held) return false;
   }
   return true;
@@ -115,8 +116,8 @@ class TenantLinter {
       auto [it, inserted] = first.emplace(key, &e);
       if (inserted) return;
       warn(e, *it->second,
-           fmt::format("{} repeats {}: the same destination for the same agents; remove one",
-                       subject(e), it->second->describe()));
+           fmt::format("{} repeats {}: the same destination for the same agents; remove one", subject(e),
+                       it->second->describe()));
     };
     for (const auto& entry : inference_) check(entry);
     for (const auto& entry : allows_) check(entry);

@@ -229,7 +229,7 @@ void FileReader::warn_denied_inference(const TenantPolicy& tenant) {
         const Endpoint& inference = set_.endpoint(inference_id);
         if (overlaps(deny, inference))
           warn_at(deny.pos, fmt::format("{} cannot deny the tenant's inference endpoint {} ({}): "
-                                                     "inference endpoints are reachable by every agent of the tenant",
+                                        "inference endpoints are reachable by every agent of the tenant",
                                         deny.path, inference.path, inference.target()));
       }
     }
@@ -239,7 +239,8 @@ void FileReader::warn_denied_inference(const TenantPolicy& tenant) {
 std::optional<TenantPolicy> FileReader::read(const std::string& text) {
   const size_t errors_before = error_count();
   std::unique_ptr<YamlTree> tree;
-  const YamlNode root = read_root(text, tree, "policy", {"apiVersion", "tenant", "inference", "rules", "approvals", "refuse_with"}, "tenant");
+  const YamlNode root = read_root(text, tree, "policy",
+                                  {"apiVersion", "tenant", "inference", "rules", "approvals", "refuse_with"}, "tenant");
   if (!root) return std::nullopt;
   TenantPolicy tenant;
   tenant.file = file_;
@@ -250,7 +251,8 @@ std::optional<TenantPolicy> FileReader::read(const std::string& text) {
   auto name = read_name(root["tenant"], "tenant");
   if (!name) return std::nullopt;
   tenant.tenant = *name;
-  if (root["inference"]) tenant.inference = read_endpoints(root["inference"], EndpointKind::inference, "inference", *name);
+  if (root["inference"])
+    tenant.inference = read_endpoints(root["inference"], EndpointKind::inference, "inference", *name);
   if (const YamlNode rules = root["rules"]) {
     if (!rules.is_sequence()) {
       error(rules, "rules must be a list");
@@ -387,9 +389,9 @@ LoadResult parse_policy_texts(const PolicyTexts& files, const PolicyTexts& prese
     auto tenant = reader.read(text);
     if (!tenant) continue;
     if (auto [it, inserted] = file_of_tenant.emplace(tenant->tenant, file); !inserted) {
-      result.errors.push_back({{file, 1, 1},
-                               fmt::format("tenant \"{}\" is already defined in {}: one file per tenant",
-                                           tenant->tenant, it->second)});
+      result.errors.push_back(
+          {{file, 1, 1},
+           fmt::format("tenant \"{}\" is already defined in {}: one file per tenant", tenant->tenant, it->second)});
       continue;
     }
     set.add_tenant(std::move(*tenant));

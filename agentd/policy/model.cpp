@@ -35,12 +35,10 @@ Result<AgentName> parse_agent_name(std::string_view text) {
   size_t start = 0;
   for (int i = 0; i < 3; ++i) {
     size_t slash = text.find('/', start);
-    if ((i < 2) != (slash != std::string_view::npos))
-      return make_error("agent \"{}\" is not TENANT/TEAM/AGENT", text);
+    if ((i < 2) != (slash != std::string_view::npos)) return make_error("agent \"{}\" is not TENANT/TEAM/AGENT", text);
     *parts[i] = std::string(text.substr(start, (i < 2 ? slash : text.size()) - start));
     if (!is_valid_name(*parts[i]))
-      return make_error("agent \"{}\": \"{}\" is not a valid name ([a-z0-9][a-z0-9_.-]*, at most 63)", text,
-                        *parts[i]);
+      return make_error("agent \"{}\": \"{}\" is not a valid name ([a-z0-9][a-z0-9_.-]*, at most 63)", text, *parts[i]);
     start = slash + 1;
   }
   return name;
@@ -115,7 +113,8 @@ std::string Endpoint::target() const {
 }
 
 std::string Endpoint::describe() const {
-  if (preset) return fmt::format("{} {} (preset {}: {}, {})", pos.str(), path, preset->name, target(), preset->pos.str());
+  if (preset)
+    return fmt::format("{} {} (preset {}: {}, {})", pos.str(), path, preset->name, target(), preset->pos.str());
   return fmt::format("{} {} ({})", pos.str(), path, target());
 }
 
@@ -153,10 +152,14 @@ std::optional<uint8_t> parse_verify(std::string_view text) {
 
 std::string_view verify_name(uint8_t verify) {
   switch (verify) {
-    case AGENTD_VERIFY_NAME: return "name";
-    case AGENTD_VERIFY_STRICT: return "strict";
-    case AGENTD_VERIFY_LENIENT: return "lenient";
-    default: return "off";
+    case AGENTD_VERIFY_NAME:
+      return "name";
+    case AGENTD_VERIFY_STRICT:
+      return "strict";
+    case AGENTD_VERIFY_LENIENT:
+      return "lenient";
+    default:
+      return "off";
   }
 }
 

@@ -18,8 +18,8 @@ namespace agentd::policy {
 
 struct SourcePos {
   std::string file;
-  int line = 0;    // 1-based
-  int column = 0;  // 1-based
+  int line = 0;             // 1-based
+  int column = 0;           // 1-based
   std::string str() const;  // "file:line:column"
 };
 
@@ -74,8 +74,8 @@ struct PresetOrigin {
 struct Endpoint {
   uint32_t id = 0;  // index in PolicySet::endpoints
   EndpointKind kind = EndpointKind::allow;
-  Cidr cidr;         // a CIDR endpoint's network; unused when `host` is set
-  std::string host;  // "api.github.com" or "*.github.com", lowercase; empty for a CIDR endpoint
+  Cidr cidr;                     // a CIDR endpoint's network; unused when `host` is set
+  std::string host;              // "api.github.com" or "*.github.com", lowercase; empty for a CIDR endpoint
   std::vector<PortRange> ports;  // empty: every port
   uint8_t proto_mask = AGENTD_PROTO_ANY;
   SourcePos pos;     // where the policy file names it (the `preset:` entry for a preset's)
@@ -94,7 +94,8 @@ struct Endpoint {
   // What the kernel checks on connections this endpoint allowed: only
   // host allows and inference hosts are verified; a CIDR or a deny never.
   uint8_t verify_mode() const {
-    return is_host() && kind != EndpointKind::deny ? verify.value_or(uint8_t{AGENTD_VERIFY_NAME}) : uint8_t{AGENTD_VERIFY_OFF};
+    return is_host() && kind != EndpointKind::deny ? verify.value_or(uint8_t{AGENTD_VERIFY_NAME})
+                                                   : uint8_t{AGENTD_VERIFY_OFF};
   }
   // The family as the rules trie keys it (AGENTD_FAMILY_INBOUND or'ed in).
   uint32_t key_family() const { return cidr.family | (inbound ? AGENTD_FAMILY_INBOUND : 0u); }
@@ -116,9 +117,9 @@ struct SandboxSection;  // sandbox_section.hpp
 
 struct Rule {
   Selector agents;
-  std::vector<uint32_t> allow, deny;  // endpoint ids
+  std::vector<uint32_t> allow, deny;                  // endpoint ids
   std::vector<uint32_t> inbound_allow, inbound_deny;  // the rule's `inbound:` (endpoint ids)
-  std::shared_ptr<const SandboxSection> sandbox;  // the rule's `sandbox:`, if any
+  std::shared_ptr<const SandboxSection> sandbox;      // the rule's `sandbox:`, if any
   SourcePos pos;
 };
 
@@ -132,9 +133,9 @@ enum class RefuseWith { eperm, econnrefused };
 struct TenantPolicy {
   std::string tenant;
   std::string file;
-  RefuseWith refuse_with = RefuseWith::eperm;  // the file's `refuse_with:`
+  RefuseWith refuse_with = RefuseWith::eperm;         // the file's `refuse_with:`
   std::shared_ptr<const ApprovalSettings> approvals;  // the file's `approvals:`; null: the defaults
-  std::vector<uint32_t> inference;  // endpoint ids
+  std::vector<uint32_t> inference;                    // endpoint ids
   std::vector<Rule> rules;
 };
 

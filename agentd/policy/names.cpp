@@ -13,7 +13,8 @@ namespace {
 char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
 bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
 }
 
 std::string_view without_trailing_dot(std::string_view name) {
@@ -42,7 +43,8 @@ bool leaves_open(const agentd_port_range& allow, const std::vector<OriginRange>&
     if (!(allow.proto_mask & bit)) continue;
     std::vector<std::pair<uint32_t, uint32_t>> denied;
     for (const auto& r : ranges)
-      if (r.range.action == AGENTD_ACTION_DENY && (r.range.proto_mask & bit)) denied.emplace_back(r.range.lo, r.range.hi);
+      if (r.range.action == AGENTD_ACTION_DENY && (r.range.proto_mask & bit))
+        denied.emplace_back(r.range.lo, r.range.hi);
     std::sort(denied.begin(), denied.end());
     uint32_t next_open = allow.lo;  // the lowest port of `allow` not yet known denied
     for (const auto& [lo, hi] : denied) {
@@ -73,8 +75,7 @@ std::string normalize_name(std::string_view name) {
 
 Result<std::string> parse_host_pattern(std::string_view text) {
   if (text.empty()) return make_error("host is empty");
-  if (parse_cidr(text))
-    return make_error("\"{}\" is an IP address, not a host name: write it as cidr: {}", text, text);
+  if (parse_cidr(text)) return make_error("\"{}\" is an IP address, not a host name: write it as cidr: {}", text, text);
   if (std::any_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; }))
     return make_error("\"{}\" has non-ASCII characters: write an internationalised name in its xn-- (punycode) form",
                       text);
@@ -114,8 +115,10 @@ HostRules::HostRules(const PolicySet& policy, const AgentName& agent) : policy_(
   auto add = [&](uint32_t id) {
     const Endpoint& e = policy.endpoint(id);
     if (!e.is_host()) return;
-    if (e.host[0] == '*') wildcard_[e.host.substr(2)].push_back(id);
-    else exact_[e.host].push_back(id);
+    if (e.host[0] == '*')
+      wildcard_[e.host.substr(2)].push_back(id);
+    else
+      exact_[e.host].push_back(id);
   };
   for (uint32_t id : tenant->inference) add(id);
   for (const auto& rule : tenant->rules) {
@@ -128,7 +131,8 @@ HostRules::HostRules(const PolicySet& policy, const AgentName& agent) : policy_(
 std::vector<uint32_t> HostRules::matching(std::string_view name) const {
   std::vector<uint32_t> ids;
   auto take = [&](const auto& index, std::string_view key) {
-    if (auto it = index.find(std::string(key)); it != index.end()) ids.insert(ids.end(), it->second.begin(), it->second.end());
+    if (auto it = index.find(std::string(key)); it != index.end())
+      ids.insert(ids.end(), it->second.begin(), it->second.end());
   };
   take(exact_, name);
   // "*.S" matches when S is a proper suffix of the name after a dot.

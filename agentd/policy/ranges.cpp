@@ -8,9 +8,12 @@ namespace agentd::policy {
 
 uint8_t action_of(EndpointKind kind) {
   switch (kind) {
-    case EndpointKind::allow: return AGENTD_ACTION_ALLOW;
-    case EndpointKind::deny: return AGENTD_ACTION_DENY;
-    case EndpointKind::inference: return AGENTD_ACTION_INFERENCE;
+    case EndpointKind::allow:
+      return AGENTD_ACTION_ALLOW;
+    case EndpointKind::deny:
+      return AGENTD_ACTION_DENY;
+    case EndpointKind::inference:
+      return AGENTD_ACTION_INFERENCE;
   }
   return AGENTD_ACTION_DENY;
 }

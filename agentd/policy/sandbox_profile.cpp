@@ -21,9 +21,12 @@ std::tuple<int, int, size_t> specificity(const Selector& s) {
     size_t n = 0;
     int depth = 0;
     for (char c : glob) {
-      if (c == '[') ++depth;
-      else if (c == ']') --depth;
-      else if (depth == 0 && c != '*' && c != '?') ++n;
+      if (c == '[')
+        ++depth;
+      else if (c == ']')
+        --depth;
+      else if (depth == 0 && c != '*' && c != '?')
+        ++n;
     }
     return n;
   };
@@ -77,18 +80,24 @@ std::optional<std::vector<uint16_t>> tcp_ports_allowed(const PolicySet& policy, 
 
 std::string_view name_of(SyscallProfileKind kind) {
   switch (kind) {
-    case SyscallProfileKind::none: return "none";
-    case SyscallProfileKind::standard: return "default";
-    case SyscallProfileKind::strict: return "strict";
+    case SyscallProfileKind::none:
+      return "none";
+    case SyscallProfileKind::standard:
+      return "default";
+    case SyscallProfileKind::strict:
+      return "strict";
   }
   return "default";
 }
 
 std::string_view name_of(SyscallAction action) {
   switch (action) {
-    case SyscallAction::error: return "errno";
-    case SyscallAction::kill: return "kill";
-    case SyscallAction::log: return "log";
+    case SyscallAction::error:
+      return "errno";
+    case SyscallAction::kill:
+      return "kill";
+    case SyscallAction::log:
+      return "log";
   }
   return "errno";
 }
@@ -99,9 +108,12 @@ std::string expand_path(std::string_view path, const AgentName& agent) {
     if (path[i] == '{') {
       const size_t close = path.find('}', i);
       const std::string_view name = path.substr(i + 1, close - i - 1);
-      if (name == "tenant") out += agent.tenant;
-      else if (name == "team") out += agent.team;
-      else if (name == "agent") out += agent.agent;
+      if (name == "tenant")
+        out += agent.tenant;
+      else if (name == "team")
+        out += agent.team;
+      else if (name == "agent")
+        out += agent.agent;
       i = close;
       continue;
     }
@@ -174,9 +186,9 @@ nlohmann::json to_json(const SandboxProfile& p) {
   using nlohmann::json;
   return {
       {"user", p.user ? json(*p.user) : json(nullptr)},
-      {"filesystem", p.filesystem ? json{{"read_only", p.read_only}, {"read_write", p.read_write},
-                                         {"execute", p.execute}}
-                                  : json(nullptr)},
+      {"filesystem", p.filesystem
+                         ? json{{"read_only", p.read_only}, {"read_write", p.read_write}, {"execute", p.execute}}
+                         : json(nullptr)},
       {"syscalls",
        {{"profile", name_of(p.profile)}, {"deny", p.deny}, {"allow", p.allow}, {"action", name_of(p.action)}}},
       {"require", {{"landlock_abi", p.require_landlock_abi}}},
@@ -212,7 +224,8 @@ Result<SandboxProfile> sandbox_profile_from_json(const nlohmann::json& j) {
     p.allow = sc.at("allow").get<std::vector<std::string>>();
     p.require_landlock_abi = j.at("require").at("landlock_abi").get<int>();
     p.landlock_tcp_ports = j.at("network").at("landlock_ports").get<bool>();
-    if (!j.at("tcp_connect_ports").is_null()) p.tcp_connect_ports = j.at("tcp_connect_ports").get<std::vector<uint16_t>>();
+    if (!j.at("tcp_connect_ports").is_null())
+      p.tcp_connect_ports = j.at("tcp_connect_ports").get<std::vector<uint16_t>>();
     p.keep = j.value("keep", false);
     p.sources = j.value("sources", std::vector<std::string>{});
     return p;

@@ -15,8 +15,8 @@ bool is_valid_user(std::string_view user) {
   if (user.empty() || user.size() > 32 || user[0] == '-') return false;
   for (size_t i = 0; i < user.size(); ++i) {
     const char c = user[i];
-    const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-                       c == '.' || c == '-';
+    const bool plain =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
     if (!plain && !(c == '$' && i + 1 == user.size())) return false;
   }
   return true;
@@ -62,9 +62,12 @@ std::optional<SandboxSection> SandboxReader::read(const YamlNode& node, const st
   if (node["require"]) read_require(node["require"], path + ".require", section);
   if (node["keep"]) {
     auto text = scalar(node["keep"], path + ".keep");
-    if (text == std::optional<std::string>("true")) section.keep = true;
-    else if (text == std::optional<std::string>("false")) section.keep = false;
-    else if (text) error(node["keep"], fmt::format("{}.keep \"{}\" is not true or false", path, *text));
+    if (text == std::optional<std::string>("true"))
+      section.keep = true;
+    else if (text == std::optional<std::string>("false"))
+      section.keep = false;
+    else if (text)
+      error(node["keep"], fmt::format("{}.keep \"{}\" is not true or false", path, *text));
   }
   if (error_count() != errors_before) return std::nullopt;
   return section;
@@ -126,17 +129,25 @@ void SandboxReader::read_syscalls(const YamlNode& node, const std::string& path,
   if (!node.is_map()) return;
   if (const YamlNode profile = node["profile"]) {
     auto text = scalar(profile, path + ".profile");
-    if (text == std::optional<std::string>("default")) section.profile = SyscallProfileKind::standard;
-    else if (text == std::optional<std::string>("strict")) section.profile = SyscallProfileKind::strict;
-    else if (text == std::optional<std::string>("none")) section.profile = SyscallProfileKind::none;
-    else if (text) error(profile, fmt::format("{}.profile \"{}\" is not default, strict or none", path, *text));
+    if (text == std::optional<std::string>("default"))
+      section.profile = SyscallProfileKind::standard;
+    else if (text == std::optional<std::string>("strict"))
+      section.profile = SyscallProfileKind::strict;
+    else if (text == std::optional<std::string>("none"))
+      section.profile = SyscallProfileKind::none;
+    else if (text)
+      error(profile, fmt::format("{}.profile \"{}\" is not default, strict or none", path, *text));
   }
   if (const YamlNode action = node["action"]) {
     auto text = scalar(action, path + ".action");
-    if (text == std::optional<std::string>("errno")) section.action = SyscallAction::error;
-    else if (text == std::optional<std::string>("kill")) section.action = SyscallAction::kill;
-    else if (text == std::optional<std::string>("log")) section.action = SyscallAction::log;
-    else if (text) error(action, fmt::format("{}.action \"{}\" is not errno, kill or log", path, *text));
+    if (text == std::optional<std::string>("errno"))
+      section.action = SyscallAction::error;
+    else if (text == std::optional<std::string>("kill"))
+      section.action = SyscallAction::kill;
+    else if (text == std::optional<std::string>("log"))
+      section.action = SyscallAction::log;
+    else if (text)
+      error(action, fmt::format("{}.action \"{}\" is not errno, kill or log", path, *text));
   }
   if (node["deny"]) section.deny = read_syscall_names(node["deny"], path + ".deny");
   if (node["allow"]) section.allow = read_syscall_names(node["allow"], path + ".allow");
@@ -166,9 +177,12 @@ void SandboxReader::read_network(const YamlNode& node, const std::string& path, 
   check_map(node, path, {"landlock_ports"});
   if (!node.is_map() || !node["landlock_ports"]) return;
   auto text = scalar(node["landlock_ports"], path + ".landlock_ports");
-  if (text == std::optional<std::string>("true")) section.landlock_ports = true;
-  else if (text == std::optional<std::string>("false")) section.landlock_ports = false;
-  else if (text) error(node["landlock_ports"], fmt::format("{}.landlock_ports \"{}\" is not true or false", path, *text));
+  if (text == std::optional<std::string>("true"))
+    section.landlock_ports = true;
+  else if (text == std::optional<std::string>("false"))
+    section.landlock_ports = false;
+  else if (text)
+    error(node["landlock_ports"], fmt::format("{}.landlock_ports \"{}\" is not true or false", path, *text));
 }
 
 void SandboxReader::read_require(const YamlNode& node, const std::string& path, SandboxSection& section) {
@@ -179,7 +193,8 @@ void SandboxReader::read_require(const YamlNode& node, const std::string& path, 
   int abi = 0;
   auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), abi);
   if (ec != std::errc() || end != text->data() + text->size() || abi < 1 || abi > 255) {
-    error(node["landlock_abi"], fmt::format("{}.landlock_abi \"{}\" is not a Landlock ABI version (1, 2, ...)", path, *text));
+    error(node["landlock_abi"],
+          fmt::format("{}.landlock_abi \"{}\" is not a Landlock ABI version (1, 2, ...)", path, *text));
     return;
   }
   section.landlock_abi = abi;

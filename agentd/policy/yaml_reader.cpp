@@ -24,8 +24,8 @@ YamlNode YamlReader::read_root(const std::string& text, std::unique_ptr<YamlTree
   if (!root["apiVersion"]) {
     error(root, fmt::format("missing apiVersion (this version reads \"{}\")", kApiVersion));
   } else if (auto version = scalar(root["apiVersion"], "apiVersion"); version && *version != kApiVersion) {
-    error(root["apiVersion"], fmt::format("apiVersion \"{}\" is not supported (this version reads \"{}\")", *version,
-                                          kApiVersion));
+    error(root["apiVersion"],
+          fmt::format("apiVersion \"{}\" is not supported (this version reads \"{}\")", *version, kApiVersion));
   }
   return root;
 }
@@ -137,8 +137,8 @@ std::optional<Endpoint> YamlReader::read_destination(const YamlNode& node, std::
     if (presets || !node["preset"]) error(node, fmt::format("{}: a destination needs {}", endpoint.path, choices));
     ok = false;
   } else if (targets.size() > 1 && targets[0].first != targets[1].first) {
-    error(targets[1].second, fmt::format("{}: a destination has one of {}, not both \"{}\" and \"{}\"",
-                                         endpoint.path, choices, targets[0].first, targets[1].first));
+    error(targets[1].second, fmt::format("{}: a destination has one of {}, not both \"{}\" and \"{}\"", endpoint.path,
+                                         choices, targets[0].first, targets[1].first));
     ok = false;
   } else if (targets[0].first == "cidr") {
     if (auto text = scalar(node["cidr"], "cidr")) {
@@ -161,8 +161,10 @@ std::optional<Endpoint> YamlReader::read_destination(const YamlNode& node, std::
 
   if (node["ports"]) {
     auto ports = read_ports(node["ports"]);
-    if (ports) endpoint.ports = std::move(*ports);
-    else ok = false;
+    if (ports)
+      endpoint.ports = std::move(*ports);
+    else
+      ok = false;
   }
   if (node["protocol"]) {
     auto protocol = scalar(node["protocol"], "protocol");

@@ -67,8 +67,9 @@ std::pair<std::unique_ptr<YamlTree>, YamlError> YamlTree::parse(std::string_view
         error.line = static_cast<int>(parser.context_mark.line) + 1;
         error.column = static_cast<int>(parser.context_mark.column) + 1;
       }
-      error.message += "; a value that starts with * is read as a YAML alias: quote it, as in "
-                       "host: \"*.example.com\"";
+      error.message +=
+          "; a value that starts with * is read as a YAML alias: quote it, as in "
+          "host: \"*.example.com\"";
     }
     yaml_parser_delete(&parser);
     // libyaml leaves no document to free when loading fails.

@@ -23,8 +23,8 @@ Result<OciHookState> parse_oci_state(std::string_view text) {
                       terminal_text(state.id));
   const auto value = pid->get<int64_t>();
   if (value <= 1 || value > INT32_MAX)
-    return make_error("the OCI state of container {} has pid {}, not a container's process",
-                      terminal_text(state.id), value);
+    return make_error("the OCI state of container {} has pid {}, not a container's process", terminal_text(state.id),
+                      value);
   state.pid = static_cast<pid_t>(value);
   auto annotations = doc.find("annotations");
   if (annotations == doc.end() || annotations->is_null()) return state;
@@ -52,12 +52,14 @@ Status check_container_ref(std::string_view ref) {
     return alnum || (!first && (c == '_' || c == '.' || c == '-'));
   };
   if (ref.empty()) return make_error("the container is empty: give its id or name");
-  if (ref.size() > 255) return make_error("the container \"{}...\" is longer than 255 bytes", terminal_text(ref.substr(0, 32)));
+  if (ref.size() > 255)
+    return make_error("the container \"{}...\" is longer than 255 bytes", terminal_text(ref.substr(0, 32)));
   for (size_t i = 0; i < ref.size(); ++i)
     if (!ok_char(ref[i], i == 0))
-      return make_error("the container \"{}\" is no id or name: byte {} ('{}') is not a letter, digit, or (after the "
-                        "first) _ . -",
-                        terminal_text(ref), i + 1, terminal_text(ref.substr(i, 1)));
+      return make_error(
+          "the container \"{}\" is no id or name: byte {} ('{}') is not a letter, digit, or (after the "
+          "first) _ . -",
+          terminal_text(ref), i + 1, terminal_text(ref.substr(i, 1)));
   return ok_status();
 }
 
@@ -81,10 +83,11 @@ Status check_cgroup_names_container(std::string_view cgroup_path, std::string_vi
     if (name.find(container_id) != std::string_view::npos) return ok_status();
     rest = slash == std::string_view::npos ? std::string_view() : rest.substr(0, slash);
   }
-  return make_error("the container's process is in cgroup {}, which does not name container {}: it is not the "
-                    "container's (it exited?), the container has no cgroup of its own (podman --cgroups=disabled), "
-                    "or the runtime keeps it elsewhere; adopt its cgroup with --cgroup",
-                    terminal_text(cgroup_path), container_id.substr(0, 12));
+  return make_error(
+      "the container's process is in cgroup {}, which does not name container {}: it is not the "
+      "container's (it exited?), the container has no cgroup of its own (podman --cgroups=disabled), "
+      "or the runtime keeps it elsewhere; adopt its cgroup with --cgroup",
+      terminal_text(cgroup_path), container_id.substr(0, 12));
 }
 
 }  // namespace agentd::sandbox

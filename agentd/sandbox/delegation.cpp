@@ -31,8 +31,7 @@ bool started_by_systemd(const fs::path& own_cgroup, const fs::path& cgroup2_moun
     fs::path n = p.lexically_normal();
     return n.has_filename() ? n : n.parent_path();
   };
-  return without_trailing(own_cgroup) != without_trailing(cgroup2_mount) &&
-         path_is_within(own_cgroup, cgroup2_mount);
+  return without_trailing(own_cgroup) != without_trailing(cgroup2_mount) && path_is_within(own_cgroup, cgroup2_mount);
 }
 
 Status enter_delegated_layout(const DelegatedLayout& layout) {

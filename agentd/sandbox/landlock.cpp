@@ -89,8 +89,7 @@ struct Grant {
 std::vector<Grant> grants_of(const policy::SandboxProfile& p, uint64_t handled) {
   std::vector<Grant> grants;
   for (const auto& path : p.read_only) grants.push_back({path, kRead, "read_only"});
-  for (const auto& path : p.read_write)
-    grants.push_back({path, handled & ~LANDLOCK_ACCESS_FS_EXECUTE, "read_write"});
+  for (const auto& path : p.read_write) grants.push_back({path, handled & ~LANDLOCK_ACCESS_FS_EXECUTE, "read_write"});
   for (const auto& path : p.execute) grants.push_back({path, kRead | LANDLOCK_ACCESS_FS_EXECUTE, "execute"});
   for (const auto& implicit : kImplicitPaths)
     grants.push_back({implicit.path, implicit.write ? kRead | LANDLOCK_ACCESS_FS_WRITE_FILE : kRead, ""});
@@ -105,7 +104,8 @@ std::vector<std::string> missing_features(const policy::SandboxProfile& p, int a
     missing.emplace_back("signal and abstract unix socket scoping (no Landlock)");
     return missing;
   }
-  if (p.filesystem && abi < 2) missing.emplace_back("linking and renaming across directories is refused everywhere (ABI 2)");
+  if (p.filesystem && abi < 2)
+    missing.emplace_back("linking and renaming across directories is refused everywhere (ABI 2)");
   if (p.filesystem && abi < 3) missing.emplace_back("truncate (ABI 3)");
   if (net_wall && abi < 4) missing.emplace_back("the TCP port wall (ABI 4)");
   if (p.filesystem && abi < 5) missing.emplace_back("device ioctl (ABI 5)");
@@ -124,10 +124,10 @@ int landlock_abi() {
 
 Result<LandlockRuleset> build_landlock_ruleset(const policy::SandboxProfile& profile, int abi) {
   if (profile.require_landlock_abi > abi)
-    return make_error("the policy requires Landlock ABI {} and this kernel has {}; refusing to run weaker "
-                      "(sources: {})",
-                      profile.require_landlock_abi, abi == 0 ? "none" : std::to_string(abi),
-                      fmt::join(profile.sources, ", "));
+    return make_error(
+        "the policy requires Landlock ABI {} and this kernel has {}; refusing to run weaker "
+        "(sources: {})",
+        profile.require_landlock_abi, abi == 0 ? "none" : std::to_string(abi), fmt::join(profile.sources, ", "));
   LandlockRuleset ruleset;
   const bool net_wall = net_wall_wanted(profile);
   if (auto missing = missing_features(profile, abi, net_wall); !missing.empty())

@@ -25,7 +25,7 @@ struct PathGrant {
 };
 
 struct LandlockRuleset {
-  UniqueFd fd;  // invalid when there is nothing to enforce
+  UniqueFd fd;                        // invalid when there is nothing to enforce
   std::vector<std::string> warnings;  // what this kernel could not enforce, and skipped paths
   // Grants on /proc and below. The command gets a /proc of its own after
   // the ruleset is built, and Landlock's rules hold on inodes: those made

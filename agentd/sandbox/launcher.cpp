@@ -58,27 +58,55 @@ struct ChildFailure {
   int error;
 };
 enum Step {
-  kSignals = 1, kFds, kProc, kHide, kBounding, kGroups, kGid, kUid, kCaps, kNoNewPrivs, kLandlock, kSeccomp,
-  kFork, kExec, kNice
+  kSignals = 1,
+  kFds,
+  kProc,
+  kHide,
+  kBounding,
+  kGroups,
+  kGid,
+  kUid,
+  kCaps,
+  kNoNewPrivs,
+  kLandlock,
+  kSeccomp,
+  kFork,
+  kExec,
+  kNice
 };
 
 const char* step_name(int step) {
   switch (step) {
-    case kSignals: return "resetting signals";
-    case kFds: return "closing inherited descriptors";
-    case kProc: return "mounting the sandbox's /proc";
-    case kGroups: return "setting groups";
-    case kGid: return "setting the group id";
-    case kUid: return "setting the user id";
-    case kHide: return "hiding agentd's directories, the cgroup tree and the kernel's settings";
-    case kBounding: return "dropping the capability bounding set";
-    case kCaps: return "dropping capabilities";
-    case kNoNewPrivs: return "setting no_new_privs";
-    case kLandlock: return "enforcing the Landlock ruleset";
-    case kSeccomp: return "installing the seccomp filter";
-    case kFork: return "starting the command under the sandbox's init";
-    case kNice: return "lowering the sandbox's CPU priority";
-    default: return "running";
+    case kSignals:
+      return "resetting signals";
+    case kFds:
+      return "closing inherited descriptors";
+    case kProc:
+      return "mounting the sandbox's /proc";
+    case kGroups:
+      return "setting groups";
+    case kGid:
+      return "setting the group id";
+    case kUid:
+      return "setting the user id";
+    case kHide:
+      return "hiding agentd's directories, the cgroup tree and the kernel's settings";
+    case kBounding:
+      return "dropping the capability bounding set";
+    case kCaps:
+      return "dropping capabilities";
+    case kNoNewPrivs:
+      return "setting no_new_privs";
+    case kLandlock:
+      return "enforcing the Landlock ruleset";
+    case kSeccomp:
+      return "installing the seccomp filter";
+    case kFork:
+      return "starting the command under the sandbox's init";
+    case kNice:
+      return "lowering the sandbox's CPU priority";
+    default:
+      return "running";
   }
 }
 
@@ -106,8 +134,8 @@ void switch_user(const Identity& identity, int pipe_fd) {
 
 // PID 1 of the new PID and mount namespaces: confines itself, then forks
 // the command, which inherits all of it, and becomes its init.
-[[noreturn]] void child_main(const LaunchSpec& spec, const std::optional<Identity>& identity,
-                             std::vector<char*>& argv, int pipe_fd) {
+[[noreturn]] void child_main(const LaunchSpec& spec, const std::optional<Identity>& identity, std::vector<char*>& argv,
+                             int pipe_fd) {
   sigset_t all;
   sigfillset(&all);
   for (int sig = 1; sig < NSIG; ++sig) signal(sig, SIG_DFL);
@@ -206,7 +234,8 @@ Result<int> run_in_cgroup(const LaunchSpec& spec) {
   // Termination requests sent to us alone are passed on to the sandbox's
   // init, which passes them on to the command.
   forward_to = static_cast<pid_t>(pid);
-  struct sigaction ignore{}, forward{};
+  struct sigaction ignore {
+  }, forward{};
   ignore.sa_handler = SIG_IGN;
   forward.sa_handler = forward_signal;
   sigaction(SIGINT, &ignore, nullptr);

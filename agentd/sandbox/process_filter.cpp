@@ -59,8 +59,7 @@ Status refuse_foreign_process_calls(scmp_filter_ctx ctx, const std::set<std::str
     // 64-bit register is compared, so high bits set beside a valid low
     // half are refused too, never taken for "this process".
     for (const auto& arg : entry.self)
-      if (auto st = add(ctx, refused, entry.name, {scmp_arg_cmp{arg.index, SCMP_CMP_NE, arg.value, 0}}); !st)
-        return st;
+      if (auto st = add(ctx, refused, entry.name, {scmp_arg_cmp{arg.index, SCMP_CMP_NE, arg.value, 0}}); !st) return st;
   }
   return ok_status();
 }

@@ -25,7 +25,8 @@ int reset_signals() {
 
 void run_sandbox_init(pid_t command) {
   command_pid = command;
-  struct sigaction pass{}, ignore{};
+  struct sigaction pass {
+  }, ignore{};
   pass.sa_handler = forward;
   pass.sa_flags = SA_RESTART;
   ignore.sa_handler = SIG_IGN;
@@ -41,7 +42,7 @@ void run_sandbox_init(pid_t command) {
     int status = 0;
     const pid_t ended = ::waitpid(-1, &status, 0);
     if (ended < 0 && errno == EINTR) continue;
-    if (ended < 0) _exit(126);  // no children left without the command: cannot happen
+    if (ended < 0) _exit(126);       // no children left without the command: cannot happen
     if (ended != command) continue;  // an orphan, reaped
     _exit(WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1);
   }

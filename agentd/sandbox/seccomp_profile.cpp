@@ -27,9 +27,12 @@ using Filter = std::unique_ptr<void, FilterDeleter>;
 
 uint32_t action_of(SyscallAction action) {
   switch (action) {
-    case SyscallAction::error: return SCMP_ACT_ERRNO(EPERM);
-    case SyscallAction::kill: return SCMP_ACT_KILL_PROCESS;
-    case SyscallAction::log: return SCMP_ACT_LOG;
+    case SyscallAction::error:
+      return SCMP_ACT_ERRNO(EPERM);
+    case SyscallAction::kill:
+      return SCMP_ACT_KILL_PROCESS;
+    case SyscallAction::log:
+      return SCMP_ACT_LOG;
   }
   return SCMP_ACT_ERRNO(EPERM);
 }
@@ -56,8 +59,8 @@ Status refuse_namespace_clones(scmp_filter_ctx ctx, uint32_t action) {
   const uint64_t flags = policy::namespace_clone_flags();
   for (uint64_t bit = 1; bit != 0; bit <<= 1) {
     if (!(flags & bit)) continue;
-    if (auto st = check_seccomp(seccomp_rule_add(ctx, action, SCMP_SYS(clone), 1, SCMP_A0(SCMP_CMP_MASKED_EQ, bit, bit)),
-                                "clone rule");
+    if (auto st = check_seccomp(
+            seccomp_rule_add(ctx, action, SCMP_SYS(clone), 1, SCMP_A0(SCMP_CMP_MASKED_EQ, bit, bit)), "clone rule");
         !st)
       return st;
   }
@@ -91,9 +94,9 @@ Status add_strict_profile(scmp_filter_ctx ctx, const policy::SandboxProfile& p) 
   std::erase_if(allowed, [](const std::string& name) { return is_self_only_syscall(name); });
   if (allowed.erase("clone")) {
     const uint64_t flags = policy::namespace_clone_flags();
-    if (auto st = check_seccomp(seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
-                                                 SCMP_A0(SCMP_CMP_MASKED_EQ, flags, 0)),
-                                "clone rule");
+    if (auto st = check_seccomp(
+            seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1, SCMP_A0(SCMP_CMP_MASKED_EQ, flags, 0)),
+            "clone rule");
         !st)
       return st;
   }
@@ -107,11 +110,14 @@ Status add_strict_profile(scmp_filter_ctx ctx, const policy::SandboxProfile& p) 
 Result<std::vector<sock_filter>> export_program(scmp_filter_ctx ctx) {
   UniqueFd memfd(static_cast<int>(::syscall(SYS_memfd_create, "agentd-seccomp", MFD_CLOEXEC)));
   if (!memfd) return system_error("seccomp: memfd for the filter");
-  if (auto st = check_seccomp(seccomp_export_bpf(ctx, memfd.get()), "compiling the filter", false); !st) return st.error();
+  if (auto st = check_seccomp(seccomp_export_bpf(ctx, memfd.get()), "compiling the filter", false); !st)
+    return st.error();
   const off_t size = ::lseek(memfd.get(), 0, SEEK_END);
-  if (size <= 0 || size % sizeof(sock_filter) != 0) return make_error("seccomp: the compiled filter has {} bytes", size);
+  if (size <= 0 || size % sizeof(sock_filter) != 0)
+    return make_error("seccomp: the compiled filter has {} bytes", size);
   std::vector<sock_filter> code(static_cast<size_t>(size) / sizeof(sock_filter));
-  if (::pread(memfd.get(), code.data(), static_cast<size_t>(size), 0) != size) return system_error("seccomp: reading the filter");
+  if (::pread(memfd.get(), code.data(), static_cast<size_t>(size), 0) != size)
+    return system_error("seccomp: reading the filter");
   return code;
 }
 
@@ -146,8 +152,12 @@ Result<SeccompProgram> build_seccomp_program(const policy::SandboxProfile& p) {
         if (profile_rules = add_rule(ctx, action, name); !profile_rules) break;
       break;
     }
-    case SyscallProfileKind::standard: profile_rules = add_default_profile(ctx, p, action, allow); break;
-    case SyscallProfileKind::strict: profile_rules = add_strict_profile(ctx, p); break;
+    case SyscallProfileKind::standard:
+      profile_rules = add_default_profile(ctx, p, action, allow);
+      break;
+    case SyscallProfileKind::strict:
+      profile_rules = add_strict_profile(ctx, p);
+      break;
   }
   if (!profile_rules) return profile_rules.error();
   // A binary tree over syscall numbers: every syscall passes the filter in

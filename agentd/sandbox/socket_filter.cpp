@@ -57,7 +57,8 @@ Status add_socket_rules(scmp_filter_ctx ctx, bool allowlist, bool allow_io_uring
   if (!allowlist) return ok_status();
   // A filter that refuses by default needs the permitted families said.
   for (int family : {AF_UNIX, AF_INET, AF_INET6})
-    if (auto st = rule(ctx, SCMP_ACT_ALLOW, socket_nr, "socket rule", SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(family)));
+    if (auto st = rule(ctx, SCMP_ACT_ALLOW, socket_nr, "socket rule",
+                       SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(family)));
         !st)
       return st;
   if (auto st = rule(ctx, SCMP_ACT_ALLOW, socket_nr, "netlink rule", SCMP_A0(SCMP_CMP_EQ, AF_NETLINK),

@@ -74,9 +74,10 @@ Status migrate(Database& db, const std::filesystem::path& file) {
   auto current = db.scalar("PRAGMA user_version");
   if (!current) return make_error("reading the schema version of {}: {}", file.string(), current.error().describe());
   if (*current > schema_version())
-    return make_error("{} has schema version {}, newer than this agentd's {}: it was written by a newer agentd; "
-                      "run that one, or move the file aside to start an empty store",
-                      file.string(), *current, schema_version());
+    return make_error(
+        "{} has schema version {}, newer than this agentd's {}: it was written by a newer agentd; "
+        "run that one, or move the file aside to start an empty store",
+        file.string(), *current, schema_version());
   for (auto version = *current; version < schema_version(); ++version) {
     Transaction tx(db);
     if (auto st = db.exec(kMigrations[static_cast<size_t>(version)]); !st)

@@ -48,14 +48,15 @@ void Statement::reset() {
 
 std::string Statement::text(int column) const {
   const auto* data = sqlite3_column_text(stmt_.get(), column);
-  return data ? std::string(reinterpret_cast<const char*>(data), static_cast<size_t>(sqlite3_column_bytes(stmt_.get(), column)))
+  return data ? std::string(reinterpret_cast<const char*>(data),
+                            static_cast<size_t>(sqlite3_column_bytes(stmt_.get(), column)))
               : std::string();
 }
 
 Result<Database> Database::open(const std::filesystem::path& path) {
   sqlite3* raw = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   Database db;
   db.db_.reset(raw);
   if (rc != SQLITE_OK)

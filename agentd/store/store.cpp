@@ -46,15 +46,17 @@ Status Store::prepare_statements() {
     into = std::move(*stmt);
     return ok_status();
   };
-  if (auto st = prepare(insert_audit_,
-                        "INSERT INTO audit (time_ms, kind, decision, actor, tenant, sandbox, dest, host, port, protocol, "
-                        "detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+  if (auto st =
+          prepare(insert_audit_,
+                  "INSERT INTO audit (time_ms, kind, decision, actor, tenant, sandbox, dest, host, port, protocol, "
+                  "detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
       !st)
     return st;
-  if (auto st = prepare(upsert_request_,
-                        "INSERT INTO requests (id, sandbox, tenant, state, updated_ms, data) VALUES (?1, ?2, ?3, ?4, ?5, "
-                        "?6) ON CONFLICT(id) DO UPDATE SET state = excluded.state, updated_ms = excluded.updated_ms, "
-                        "data = excluded.data");
+  if (auto st =
+          prepare(upsert_request_,
+                  "INSERT INTO requests (id, sandbox, tenant, state, updated_ms, data) VALUES (?1, ?2, ?3, ?4, ?5, "
+                  "?6) ON CONFLICT(id) DO UPDATE SET state = excluded.state, updated_ms = excluded.updated_ms, "
+                  "data = excluded.data");
       !st)
     return st;
   if (auto st = prepare(upsert_grant_,
@@ -96,7 +98,10 @@ Status Store::save_request(const approvals::Request& r) {
 }
 
 Status Store::save_grant(const approvals::Grant& g) {
-  return upsert_grant_.bind(1, static_cast<int64_t>(g.id)).bind(2, g.tenant()).bind(3, dump_json(approvals::grant_to_json(g))).run();
+  return upsert_grant_.bind(1, static_cast<int64_t>(g.id))
+      .bind(2, g.tenant())
+      .bind(3, dump_json(approvals::grant_to_json(g)))
+      .run();
 }
 
 Status Store::end_grant(uint64_t grant_id, const std::string& why, approvals::Time when) {

@@ -27,23 +27,23 @@ struct Retention {
 // One line of the audit trail.
 struct AuditEvent {
   approvals::Time time;
-  std::string kind;       // denial | request | decision | grant | expiry | revoke | policy | sandbox
-  std::string decision;   // deny | approved | denied | allow | expired | revoked | loaded | refused
-                          // | created | adopted | retired
-  std::string actor;      // who: "kernel", "dns", "agentd", "alice (uid 1001)"
-  std::string sandbox;    // tenant/team/agent, or a grant's subject; empty for policy loads
-  std::string dest;       // address
-  std::string host;       // name, when known
+  std::string kind;      // denial | request | decision | grant | expiry | revoke | policy | sandbox
+  std::string decision;  // deny | approved | denied | allow | expired | revoked | loaded | refused
+                         // | created | adopted | retired
+  std::string actor;     // who: "kernel", "dns", "agentd", "alice (uid 1001)"
+  std::string sandbox;   // tenant/team/agent, or a grant's subject; empty for policy loads
+  std::string dest;      // address
+  std::string host;      // name, when known
   uint16_t port = 0;
   std::string protocol;
   nlohmann::json detail = nlohmann::json::object();
 };
 
 struct AuditQuery {
-  std::string agent_glob;                   // shell glob over tenant/team/agent; empty: all
+  std::string agent_glob;  // shell glob over tenant/team/agent; empty: all
   std::optional<approvals::Time> since;
-  std::string decision;                     // empty: all
-  std::vector<std::string> tenants;         // empty: all (the caller's role decides)
+  std::string decision;              // empty: all
+  std::vector<std::string> tenants;  // empty: all (the caller's role decides)
   bool all_tenants = true;
   size_t limit = 1000;
   // A follower's cursor: only rows after this id, the oldest `limit` of
@@ -71,16 +71,16 @@ struct Pruned {
 // kept by the kernel's map across restarts; its name only here).
 struct LearnedNameRow {
   uint32_t slot = 0;
-  uint32_t family = 0;     // AGENTD_FAMILY_IPV4 (4) or AGENTD_FAMILY_IPV6 (6)
-  std::string address;     // as text
+  uint32_t family = 0;  // AGENTD_FAMILY_IPV4 (4) or AGENTD_FAMILY_IPV6 (6)
+  std::string address;  // as text
   std::string name;
   bool operator==(const LearnedNameRow&) const = default;
 };
 
 // A cgroup outside the sandbox root that agentd adopted as a sandbox.
 struct AdoptedRow {
-  std::string agent;       // tenant/team/agent
-  std::string cgroup;      // its path
+  std::string agent;   // tenant/team/agent
+  std::string cgroup;  // its path
   bool operator==(const AdoptedRow&) const = default;
 };
 

@@ -57,9 +57,7 @@ Status Store::size_pragmas() {
   return ok_status();
 }
 
-uint64_t Store::file_bytes() const {
-  return size_of(file_) + size_of(file_.string() + "-wal");
-}
+uint64_t Store::file_bytes() const { return size_of(file_) + size_of(file_.string() + "-wal"); }
 
 Status Store::keep_within_cap(int max_rounds) {
   if (unflushed_bytes_ * kPageOverhead > retention_.max_bytes / kWalShare ||

@@ -96,8 +96,9 @@ Status Store::shrink(uint64_t target, int max_rounds) {
           std::clamp<int64_t>(static_cast<int64_t>(static_cast<double>(*rows) * excess) + 1, 1, kDeleteBatch);
       // The batch's newest row; fewer rows than the batch: the newest of all.
       int64_t last_id = 0, last_time = 0;
-      for (const std::string& sql : {fmt::format("SELECT id, time_ms FROM audit ORDER BY id LIMIT 1 OFFSET {}", batch - 1),
-                                     std::string("SELECT id, time_ms FROM audit ORDER BY id DESC LIMIT 1")}) {
+      for (const std::string& sql :
+           {fmt::format("SELECT id, time_ms FROM audit ORDER BY id LIMIT 1 OFFSET {}", batch - 1),
+            std::string("SELECT id, time_ms FROM audit ORDER BY id DESC LIMIT 1")}) {
         auto last = db_.prepare(sql);
         if (!last) return last.error();
         auto found = last->step();
@@ -122,9 +123,9 @@ Status Store::shrink(uint64_t target, int max_rounds) {
     requests_pruned_for_size_ += *requests;
     pruned_ += *requests;
     removed_here += *requests;
-    auto grants = delete_rows(fmt::format(
-        "DELETE FROM grants WHERE id IN (SELECT id FROM grants WHERE {}{} ORDER BY ended_ms LIMIT {})", kEndedGrants,
-        older("ended_ms"), kDeleteBatch));
+    auto grants = delete_rows(
+        fmt::format("DELETE FROM grants WHERE id IN (SELECT id FROM grants WHERE {}{} ORDER BY ended_ms LIMIT {})",
+                    kEndedGrants, older("ended_ms"), kDeleteBatch));
     if (!grants) return grants.error();
     grants_pruned_for_size_ += *grants;
     pruned_ += *grants;

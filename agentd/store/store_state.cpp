@@ -7,10 +7,15 @@ namespace agentd::store {
 Status Store::replace_learned_names(const std::vector<LearnedNameRow>& rows) {
   Transaction tx(db_);
   if (auto st = db_.exec("DELETE FROM learned_names"); !st) return st;
-  auto insert = db_.prepare("INSERT OR REPLACE INTO learned_names (slot, family, address, name) VALUES (?1, ?2, ?3, ?4)");
+  auto insert =
+      db_.prepare("INSERT OR REPLACE INTO learned_names (slot, family, address, name) VALUES (?1, ?2, ?3, ?4)");
   if (!insert) return insert.error();
   for (const auto& row : rows)
-    if (auto st = insert->bind(1, int64_t{row.slot}).bind(2, int64_t{row.family}).bind(3, row.address).bind(4, row.name).run();
+    if (auto st = insert->bind(1, int64_t{row.slot})
+                      .bind(2, int64_t{row.family})
+                      .bind(3, row.address)
+                      .bind(4, row.name)
+                      .run();
         !st)
       return st;
   return tx.commit();

@@ -85,7 +85,7 @@ class WriteBudget {
   uint64_t this_second_ = 0, skipped_total_ = 0, last_second_ = 0, max_second_ = 0;
   size_t last_second_writers_ = 0;
   std::map<std::string, uint64_t> this_second_by_sandbox_;  // rows admitted this second
-  std::map<std::string, uint64_t> skipped_;                  // since the last summary
+  std::map<std::string, uint64_t> skipped_;                 // since the last summary
 };
 
 }  // namespace agentd::store

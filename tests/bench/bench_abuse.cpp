@@ -98,7 +98,8 @@ int main(int argc, char** argv) {
   world.write_policy("globex.yaml", many_names_policy("globex"));
   std::vector<std::string> args = {"--audit-max-mb", std::to_string(cap_mb), "--log-level", "warn"};
   if (const char* levels = std::getenv("SANDBOX_NICE")) args.insert(args.end(), {"--sandbox-nice", levels});
-  std::printf("sandboxes run %s nice levels below agentd\n", std::getenv("SANDBOX_NICE") ? std::getenv("SANDBOX_NICE") : "5");
+  std::printf("sandboxes run %s nice levels below agentd\n",
+              std::getenv("SANDBOX_NICE") ? std::getenv("SANDBOX_NICE") : "5");
   if (!world.start_agentd(args)) {
     std::fprintf(stderr, "agentd did not start:\n%s\n", world.agentd_log().c_str());
     return 1;
@@ -111,8 +112,9 @@ int main(int argc, char** argv) {
   // Whether each sandbox has its cgroup's CPU share (cgroup2's cpu
   // controller), or competes as processes only (a hybrid layout).
   const json& cpu = status["daemon"]["cpu"];
-  fmt::print("per-sandbox CPU shares: {}\n",
-             cpu.value("sandbox_shares", false) ? "on" : "off (" + cpu.value("sandbox_shares_off", std::string()) + ")");
+  fmt::print("per-sandbox CPU shares: {}\n", cpu.value("sandbox_shares", false)
+                                                 ? "on"
+                                                 : "off (" + cpu.value("sandbox_shares_off", std::string()) + ")");
 
   const auto calm_queries = world.dir() / "calm.txt";
   std::ofstream(calm_queries) << "api.example.test A\napi.example.test AAAA\n";
@@ -120,11 +122,13 @@ int main(int argc, char** argv) {
   {
     std::ofstream out(flood_queries);
     for (int i = 1; i <= 6000; ++i)
-      out << fmt::format("2001-db8-5--{:x}.many.example.test AAAA\nrefused-{}.example.test A\napi.example.test A\n", i, i);
+      out << fmt::format("2001-db8-5--{:x}.many.example.test AAAA\nrefused-{}.example.test A\napi.example.test A\n", i,
+                         i);
   }
   auto lookups = [&](const char* mode) {
-    return std::vector<std::string>{"dnsperf", "-s", kResolver, "-m", mode, "-d", calm_queries.string(), "-l",
-                                    std::to_string(measure_s), "-c", "1", "-q", "1", "-t", "2", "-v"};
+    return std::vector<std::string>{
+        "dnsperf", "-s", kResolver, "-m", mode, "-d", calm_queries.string(), "-l", std::to_string(measure_s), "-c",
+        "1",       "-q", "1",       "-t", "2",  "-v"};
   };
   uint64_t lost_idle = 0, lost_flood = 0, lost_direct = 0;
   const auto udp_idle = dnsperf_latencies_us(world.in_sandbox(kOther, lookups("udp")), lost_idle);
@@ -136,16 +140,18 @@ int main(int argc, char** argv) {
   const std::string flood_s = std::to_string(seconds);
   std::vector<std::pair<pid_t, std::string>> dns_flood;
   pid_t spray = world.spawn_in_sandbox(kFlooder, {"spray", stop.string()}, "spray");
-  dns_flood.emplace_back(world.spawn_in_sandbox(kFlooder, {"-s", kResolver, "-d", flood_queries.string(), "-l", flood_s,
-                                                           "-c", "8", "-q", "500", "-t", "1"},
-                                                "flood-udp", "dnsperf"),
-                         "flood-udp");
-  dns_flood.emplace_back(world.spawn_in_sandbox(kFlooder, {"hold", "203.0.113.99", "53", "600", flood_s}, "flood-hold",
-                                                DNSPROBE_BIN),
-                         "flood-hold");
-  dns_flood.emplace_back(world.spawn_in_sandbox(kFlooder, {"pipeline", "203.0.113.99", "53", "api.example.test", flood_s},
-                                                "flood-pipe", DNSPROBE_BIN),
-                         "flood-pipe");
+  dns_flood.emplace_back(
+      world.spawn_in_sandbox(
+          kFlooder, {"-s", kResolver, "-d", flood_queries.string(), "-l", flood_s, "-c", "8", "-q", "500", "-t", "1"},
+          "flood-udp", "dnsperf"),
+      "flood-udp");
+  dns_flood.emplace_back(
+      world.spawn_in_sandbox(kFlooder, {"hold", "203.0.113.99", "53", "600", flood_s}, "flood-hold", DNSPROBE_BIN),
+      "flood-hold");
+  dns_flood.emplace_back(
+      world.spawn_in_sandbox(kFlooder, {"pipeline", "203.0.113.99", "53", "api.example.test", flood_s}, "flood-pipe",
+                             DNSPROBE_BIN),
+      "flood-pipe");
 
   // Beside B's lookups: B's denied connects, and agentd sampled every 100 ms.
   uint64_t max_rss = rss_idle, max_store = 0, max_file = 0, max_pending = 0;
@@ -177,7 +183,8 @@ int main(int argc, char** argv) {
   auto result = world.wait_spawned(spray, "spray");
   for (const auto& [flooder, name] : dns_flood) world.wait_spawned(flooder, name);
   const double storm_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  while (b_sent < 20) world.netprobe_in_sandbox(kOther, {"connect", "tcp", "192.0.2.200", std::to_string(2001 + b_sent++)});
+  while (b_sent < 20)
+    world.netprobe_in_sandbox(kOther, {"connect", "tcp", "192.0.2.200", std::to_string(2001 + b_sent++)});
   usleep(500'000);  // the last records drained
   status = call(world, {{"method", "status"}});
   max_rss = std::max(max_rss, rss_kb(pid));
@@ -199,16 +206,18 @@ int main(int argc, char** argv) {
   for (const auto& s : status["dns"]["sandboxes"])
     if (s["agent"] == kFlooder) a_dns = s;
 
-  fmt::print("abuse, {:.1f} s: {} floods (connects to distinct denied destinations, and the DNS proxy over UDP and "
-             "TCP) while {} of another tenant works\n",
-             storm_s, kFlooder, kOther);
+  fmt::print(
+      "abuse, {:.1f} s: {} floods (connects to distinct denied destinations, and the DNS proxy over UDP and "
+      "TCP) while {} of another tenant works\n",
+      storm_s, kFlooder, kOther);
   fmt::print("  B's records lost                 {} of 20 (goal 0); B held {}, dropped {}\n", 20 - b_ports.size(),
              n(b, "held"), n(b, "dropped"));
   auto dns_line = [&](const char* what, const std::vector<double>& idle, const std::vector<double>& flood) {
     const double p99i = percentile(idle, 0.99), p99f = percentile(flood, 0.99);
-    fmt::print("  B's DNS over {}                  p50 {:.0f} us idle, {:.0f} us flooded; p99 {:.0f} us idle, {:.0f} us "
-               "flooded: ratio {:.2f} (goal <= 2); {} and {} answers\n",
-               what, percentile(idle, 0.5), percentile(flood, 0.5), p99i, p99f, p99f / p99i, idle.size(), flood.size());
+    fmt::print(
+        "  B's DNS over {}                  p50 {:.0f} us idle, {:.0f} us flooded; p99 {:.0f} us idle, {:.0f} us "
+        "flooded: ratio {:.2f} (goal <= 2); {} and {} answers\n",
+        what, percentile(idle, 0.5), percentile(flood, 0.5), p99i, p99f, p99f / p99i, idle.size(), flood.size());
   };
   dns_line("UDP", udp_idle, udp_flood);
   dns_line("TCP", tcp_idle, tcp_flood);
@@ -233,7 +242,8 @@ int main(int argc, char** argv) {
              store["pruned_for_size"].get<uint64_t>());
   fmt::print("  denial rows stored               busiest second {}, limit {}/s, {} not stored\n",
              store["denial_rows"]["busiest_second"].get<uint64_t>(),
-             store["denial_rows"]["per_second_max"].get<uint64_t>(), store["denial_rows"]["not_stored"].get<uint64_t>());
+             store["denial_rows"]["per_second_max"].get<uint64_t>(),
+             store["denial_rows"]["not_stored"].get<uint64_t>());
   fmt::print("  pending requests                 max {}, now {} (caps {} per sandbox, {} per tenant)\n", max_pending,
              status["approvals"]["pending_requests"].get<uint64_t>(),
              status["approvals"]["caps"]["per_sandbox"].get<uint64_t>(),

@@ -78,8 +78,8 @@ int main(int argc, char** argv) {
   // The server named: dnsmasq's address, or an IPv6 address nobody serves
   // (only the proxy answers it, through its [::1] port for the sandbox).
   auto dnsperf = [&](const char* outstanding, bool verbose, const char* server = "198.51.100.53") {
-    std::vector<std::string> argv = {"dnsperf", "-s", server, "-d", queries.string(), "-l", seconds,
-                                     "-c", "1", "-q", outstanding};
+    std::vector<std::string> argv = {"dnsperf", "-s", server, "-d", queries.string(), "-l",
+                                     seconds,   "-c", "1",    "-q", outstanding};
     if (verbose) argv.push_back("-v");
     return argv;
   };
@@ -105,21 +105,25 @@ int main(int argc, char** argv) {
   const double qi = percentile(qps_in, 0.5), qo = percentile(qps_out, 0.5);
   const double p50i = percentile(lat_in, 0.5), p50o = percentile(lat_out, 0.5);
   const double p99i = percentile(lat_in, 0.99), p99o = percentile(lat_out, 0.99);
-  std::printf("agentd DNS benchmark: dnsperf, %s s per run, %d rounds; qps with 64 outstanding (median of rounds), "
-              "latency with 1 outstanding (all answers)\n",
-              seconds.c_str(), rounds);
+  std::printf(
+      "agentd DNS benchmark: dnsperf, %s s per run, %d rounds; qps with 64 outstanding (median of rounds), "
+      "latency with 1 outstanding (all answers)\n",
+      seconds.c_str(), rounds);
   std::printf("  queries/s: through the proxy %.0f, straight to dnsmasq %.0f, ratio %.2f (goal >= 0.70)\n", qi, qo,
               qi / qo);
-  std::printf("  latency p50: proxy %.0f us, direct %.0f us; p99: proxy %.0f us, direct %.0f us, added %.0f us "
-              "(goal <= 200 us)\n",
-              p50i, p50o, p99i, p99o, p99i - p99o);
+  std::printf(
+      "  latency p50: proxy %.0f us, direct %.0f us; p99: proxy %.0f us, direct %.0f us, added %.0f us "
+      "(goal <= 200 us)\n",
+      p50i, p50o, p99i, p99o, p99i - p99o);
   const double qi6 = percentile(qps_in6, 0.5), p99i6 = percentile(lat_in6, 0.99);
-  std::printf("  to an IPv6 server ([::1] port of the sandbox): %.0f queries/s, ratio %.2f; p99 %.0f us, added %.0f us\n",
-              qi6, qi6 / qo, p99i6, p99i6 - p99o);
+  std::printf(
+      "  to an IPv6 server ([::1] port of the sandbox): %.0f queries/s, ratio %.2f; p99 %.0f us, added %.0f us\n", qi6,
+      qi6 / qo, p99i6, p99i6 - p99o);
   std::printf("  proxy counters: %s\n", status["dns"]["queries"].dump().c_str());
-  json report = {{"qps", {{"proxy", qi}, {"direct", qo}, {"ratio", qi / qo}, {"proxy_ipv6", qi6}, {"ratio_ipv6", qi6 / qo}}},
-                 {"p50_us", {{"proxy", p50i}, {"direct", p50o}}},
-                 {"p99_us", {{"proxy", p99i}, {"direct", p99o}, {"added", p99i - p99o}, {"proxy_ipv6", p99i6}}}};
+  json report = {
+      {"qps", {{"proxy", qi}, {"direct", qo}, {"ratio", qi / qo}, {"proxy_ipv6", qi6}, {"ratio_ipv6", qi6 / qo}}},
+      {"p50_us", {{"proxy", p50i}, {"direct", p50o}}},
+      {"p99_us", {{"proxy", p99i}, {"direct", p99o}, {"added", p99i - p99o}, {"proxy_ipv6", p99i6}}}};
   std::printf("%s\n", report.dump().c_str());
   return 0;
 }

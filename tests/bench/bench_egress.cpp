@@ -49,7 +49,7 @@ struct Loop {
   const char* name;   // in the JSON report
   const char* label;  // in the table
   std::vector<std::string> args;
-  double goal;        // for the agentctl run ratio
+  double goal;  // for the agentctl run ratio
   std::vector<double> ns[kWays];
 };
 
@@ -85,9 +85,12 @@ int main(int argc, char** argv) {
   };
   auto run = [&](Way way, const std::vector<std::string>& args) {
     switch (way) {
-      case kOutside: return world.netprobe_outside(args);
-      case kHooks: return world.netprobe_in_cgroup(cgroup, args);
-      default: return world.netprobe_in_sandbox(kAgent, args);
+      case kOutside:
+        return world.netprobe_outside(args);
+      case kHooks:
+        return world.netprobe_in_cgroup(cgroup, args);
+      default:
+        return world.netprobe_in_sandbox(kAgent, args);
     }
   };
   for (int r = 0; r < rounds; ++r) {
@@ -98,7 +101,8 @@ int main(int argc, char** argv) {
     }
   }
 
-  std::printf("agentd egress benchmark: %d rules (random /8-/32) for the sandbox, %d rounds, medians\n", kRules, rounds);
+  std::printf("agentd egress benchmark: %d rules (random /8-/32) for the sandbox, %d rounds, medians\n", kRules,
+              rounds);
   std::printf("  rules loaded: %zu trie entries, compiled in %.0f ms, written to the maps in %.0f ms\n",
               load["entries"].get<size_t>(), load["compile_ms"].get<double>(), load["write_ms"].get<double>());
   std::printf("  %-26s %9s %11s %13s %9s %8s %6s\n", "ns per operation", "outside", "hooks only", "agentctl run",

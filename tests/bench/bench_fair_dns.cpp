@@ -57,8 +57,22 @@ int main(int argc, char** argv) {
     }
   }
   auto calm = [&](const char* mode) {
-    return std::vector<std::string>{"dnsperf", "-s", "198.51.100.53", "-m", mode, "-d", calm_queries.string(), "-l",
-                                    std::to_string(seconds), "-c", "1", "-q", "1", "-t", "2", "-v"};
+    return std::vector<std::string>{"dnsperf",
+                                    "-s",
+                                    "198.51.100.53",
+                                    "-m",
+                                    mode,
+                                    "-d",
+                                    calm_queries.string(),
+                                    "-l",
+                                    std::to_string(seconds),
+                                    "-c",
+                                    "1",
+                                    "-q",
+                                    "1",
+                                    "-t",
+                                    "2",
+                                    "-v"};
   };
   std::vector<double> udp_idle, udp_flood, tcp_idle, tcp_flood, direct_idle, direct_flood;
   uint64_t lost_idle = 0, lost_flood = 0;
@@ -74,16 +88,18 @@ int main(int argc, char** argv) {
     const std::string flood_seconds = std::to_string(3 * seconds + 3);
     std::vector<std::pair<pid_t, std::string>> flooders;
     const std::string tag = std::to_string(r);
-    flooders.emplace_back(world.spawn_in_sandbox(a, {"-s", "198.51.100.53", "-d", flood_queries.string(), "-l", flood_seconds,
-                                                     "-c", "8", "-q", "500", "-t", "1"},
+    flooders.emplace_back(world.spawn_in_sandbox(a,
+                                                 {"-s", "198.51.100.53", "-d", flood_queries.string(), "-l",
+                                                  flood_seconds, "-c", "8", "-q", "500", "-t", "1"},
                                                  "flood-udp-" + tag, "dnsperf"),
                           "flood-udp-" + tag);
-    flooders.emplace_back(world.spawn_in_sandbox(a, {"hold", "203.0.113.99", "53", "600", flood_seconds}, "flood-hold-" + tag,
-                                                 DNSPROBE_BIN),
+    flooders.emplace_back(world.spawn_in_sandbox(a, {"hold", "203.0.113.99", "53", "600", flood_seconds},
+                                                 "flood-hold-" + tag, DNSPROBE_BIN),
                           "flood-hold-" + tag);
-    flooders.emplace_back(world.spawn_in_sandbox(a, {"pipeline", "203.0.113.99", "53", "api.example.test", flood_seconds},
-                                                 "flood-pipe-" + tag, DNSPROBE_BIN),
-                          "flood-pipe-" + tag);
+    flooders.emplace_back(
+        world.spawn_in_sandbox(a, {"pipeline", "203.0.113.99", "53", "api.example.test", flood_seconds},
+                               "flood-pipe-" + tag, DNSPROBE_BIN),
+        "flood-pipe-" + tag);
     sleep(1);  // the flood is under way
     auto flood_udp = dnsperf_latencies_us(world.in_sandbox(b, calm("udp")), lost_flood);
     udp_flood.insert(udp_flood.end(), flood_udp.begin(), flood_udp.end());
@@ -105,23 +121,30 @@ int main(int argc, char** argv) {
     const double p50f = percentile(flood, 0.5), p99f = percentile(flood, 0.99), maxf = percentile(flood, 1.0);
     // What agentd adds beyond the machine's own slowdown (the direct runs).
     const double added_i = p99i - base_p99i, added_f = p99f - base_p99f;
-    std::printf("  B over %s: p50 %.0f us idle, %.0f us under the flood; p99 %.0f us idle, %.0f us under the flood "
-                "(ratio %.2f, goal <= 2); p99 added by agentd over the direct path %.0f us idle, %.0f us under the "
-                "flood; slowest %.0f us; %zu and %zu answers\n",
-                what, p50i, p50f, p99i, p99f, p99f / p99i, added_i, added_f, maxf, idle.size(), flood.size());
-    return json{{"p50_idle_us", p50i}, {"p50_flood_us", p50f}, {"p99_idle_us", p99i}, {"p99_flood_us", p99f},
-                {"p99_ratio", p99f / p99i}, {"p99_added_idle_us", added_i}, {"p99_added_flood_us", added_f},
-                {"max_flood_us", maxf}};
+    std::printf(
+        "  B over %s: p50 %.0f us idle, %.0f us under the flood; p99 %.0f us idle, %.0f us under the flood "
+        "(ratio %.2f, goal <= 2); p99 added by agentd over the direct path %.0f us idle, %.0f us under the "
+        "flood; slowest %.0f us; %zu and %zu answers\n",
+        what, p50i, p50f, p99i, p99f, p99f / p99i, added_i, added_f, maxf, idle.size(), flood.size());
+    return json{{"p50_idle_us", p50i},           {"p50_flood_us", p50f},     {"p99_idle_us", p99i},
+                {"p99_flood_us", p99f},          {"p99_ratio", p99f / p99i}, {"p99_added_idle_us", added_i},
+                {"p99_added_flood_us", added_f}, {"max_flood_us", maxf}};
   };
-  std::printf("agentd DNS fairness benchmark: %d rounds, %d s per run; B (tenant calm) measures one query at a time "
-              "while A (tenant flood) floods over UDP and TCP\n",
-              rounds, seconds);
-  std::printf("  the machine itself (dnsperf straight to dnsmasq, outside any sandbox): p50 %.0f us idle, %.0f us "
-              "under the flood; p99 %.0f us idle, %.0f us under the flood\n",
-              base_p50i, base_p50f, base_p99i, base_p99f);
-  json report = {{"udp", line("UDP", udp_idle, udp_flood)}, {"tcp", line("TCP", tcp_idle, tcp_flood)},
-                 {"direct", {{"p50_idle_us", base_p50i}, {"p50_flood_us", base_p50f}, {"p99_idle_us", base_p99i},
-                             {"p99_flood_us", base_p99f}}}};
+  std::printf(
+      "agentd DNS fairness benchmark: %d rounds, %d s per run; B (tenant calm) measures one query at a time "
+      "while A (tenant flood) floods over UDP and TCP\n",
+      rounds, seconds);
+  std::printf(
+      "  the machine itself (dnsperf straight to dnsmasq, outside any sandbox): p50 %.0f us idle, %.0f us "
+      "under the flood; p99 %.0f us idle, %.0f us under the flood\n",
+      base_p50i, base_p50f, base_p99i, base_p99f);
+  json report = {{"udp", line("UDP", udp_idle, udp_flood)},
+                 {"tcp", line("TCP", tcp_idle, tcp_flood)},
+                 {"direct",
+                  {{"p50_idle_us", base_p50i},
+                   {"p50_flood_us", base_p50f},
+                   {"p99_idle_us", base_p99i},
+                   {"p99_flood_us", base_p99f}}}};
   std::printf("  B's queries lost: %llu idle, %llu under the flood\n", static_cast<unsigned long long>(lost_idle),
               static_cast<unsigned long long>(lost_flood));
   std::printf("  agentd max RSS %ld kB (goal < 100 MB)\n", hwm);

@@ -52,40 +52,73 @@ struct Client {
 };
 
 const std::vector<Client> kClients = {
-    {"curl", [](const std::string& h) { return std::vector<std::string>{"curl", "-sS", "-o", "/dev/null", "http://" + h + "/"}; }},
-    {"wget", [](const std::string& h) { return std::vector<std::string>{"wget", "-q", "-O", "/dev/null", "http://" + h + "/"}; }},
+    {"curl",
+     [](const std::string& h) {
+       return std::vector<std::string>{"curl", "-sS", "-o", "/dev/null", "http://" + h + "/"};
+     }},
+    {"wget",
+     [](const std::string& h) {
+       return std::vector<std::string>{"wget", "-q", "-O", "/dev/null", "http://" + h + "/"};
+     }},
     {"python urllib",
      [](const std::string& h) {
-       return std::vector<std::string>{"/usr/bin/python3", "-c",
-                                       "import urllib.request; urllib.request.urlopen('http://" + h + "/', timeout=600)"};
+       return std::vector<std::string>{
+           "/usr/bin/python3", "-c", "import urllib.request; urllib.request.urlopen('http://" + h + "/', timeout=600)"};
      }},
     {"pip download",
      [](const std::string& h) {
        // HOME and -d: a directory the sandbox's user may write (main).
        // No config file of the machine's (PIP_CONFIG_FILE=/dev/null); the
        // index trusted, as a local index over http is.
-       return std::vector<std::string>{"env", "HOME=" + g_writable, "PIP_CONFIG_FILE=/dev/null", "/usr/bin/python3",
-                                       "-m", "pip", "download", "--no-cache-dir", "--disable-pip-version-check",
-                                       "--no-deps", "-d", g_writable, "--index-url", "http://" + h + "/simple",
-                                       "--trusted-host", h, "example"};
+       return std::vector<std::string>{"env",
+                                       "HOME=" + g_writable,
+                                       "PIP_CONFIG_FILE=/dev/null",
+                                       "/usr/bin/python3",
+                                       "-m",
+                                       "pip",
+                                       "download",
+                                       "--no-cache-dir",
+                                       "--disable-pip-version-check",
+                                       "--no-deps",
+                                       "-d",
+                                       g_writable,
+                                       "--index-url",
+                                       "http://" + h + "/simple",
+                                       "--trusted-host",
+                                       h,
+                                       "example"};
      }},
     {"git ls-remote",
-     [](const std::string& h) { return std::vector<std::string>{"git", "ls-remote", "http://" + h + "/repo.git"}; }},
+     [](const std::string& h) {
+       return std::vector<std::string>{"git", "ls-remote", "http://" + h + "/repo.git"};
+     }},
     {"node http.get",
      [](const std::string& h) {
        return std::vector<std::string>{
            "node", "-e",
-           "require('http').get('http://" + h + "/', () => process.exit(0)).on('error', e => { console.error(e.code); process.exit(1); })"};
+           "require('http').get('http://" + h +
+               "/', () => process.exit(0)).on('error', e => { console.error(e.code); process.exit(1); })"};
      }},
     {"Go net/http",
-     [](const std::string& h) { return std::vector<std::string>{E2E_GO_TLS, h, h + ":443"}; }},
+     [](const std::string& h) {
+       return std::vector<std::string>{E2E_GO_TLS, h, h + ":443"};
+     }},
 };
 
 // The resolvers alone, for the name cases.
 const std::vector<Client> kResolvers = {
-    {"glibc getent", [](const std::string& h) { return std::vector<std::string>{"getent", "ahosts", h}; }},
-    {"musl getaddrinfo", [](const std::string& h) { return std::vector<std::string>{MUSL_RESOLVE_BIN, h}; }},
-    {"Go resolver", [](const std::string& h) { return std::vector<std::string>{GO_RESOLVE_BIN, h}; }},
+    {"glibc getent",
+     [](const std::string& h) {
+       return std::vector<std::string>{"getent", "ahosts", h};
+     }},
+    {"musl getaddrinfo",
+     [](const std::string& h) {
+       return std::vector<std::string>{MUSL_RESOLVE_BIN, h};
+     }},
+    {"Go resolver",
+     [](const std::string& h) {
+       return std::vector<std::string>{GO_RESOLVE_BIN, h};
+     }},
 };
 
 struct Timing {
@@ -99,7 +132,8 @@ std::string last_line_of(const std::string& out, const std::string& err) {
   auto end = text.find_last_not_of(" \n");
   if (end == std::string::npos) return "";
   auto start = text.rfind('\n', end);
-  std::string line = text.substr(start == std::string::npos ? 0 : start + 1, end - (start == std::string::npos ? 0 : start + 1) + 1);
+  std::string line =
+      text.substr(start == std::string::npos ? 0 : start + 1, end - (start == std::string::npos ? 0 : start + 1) + 1);
   return line.size() > 70 ? line.substr(0, 70) + "..." : line;
 }
 
@@ -144,7 +178,8 @@ int main(int argc, char** argv) {
       print(c.name, "name", how, time_in_sandbox(world, "eperm/b/client", c.argv("denied.example.test"), bound), bound);
     if (std::string(dns_refusal) == "nxdomain") {
       for (const auto& c : kClients) {
-        print(c.name, "address", "EPERM", time_in_sandbox(world, "eperm/b/client", c.argv("198.51.100.66"), bound), bound);
+        print(c.name, "address", "EPERM", time_in_sandbox(world, "eperm/b/client", c.argv("198.51.100.66"), bound),
+              bound);
         print(c.name, "address", "ECONNREFUSED",
               time_in_sandbox(world, "refusing/b/client", c.argv("198.51.100.66"), bound), bound);
       }

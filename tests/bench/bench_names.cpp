@@ -24,7 +24,7 @@ using namespace agentd::e2e;
 namespace {
 
 constexpr const char* kPort = "8088";
-constexpr const char* kName = "api.example.test";   // the world's DNS: 198.51.100.10
+constexpr const char* kName = "api.example.test";    // the world's DNS: 198.51.100.10
 constexpr const char* kNamedAddr = "198.51.100.10";  // reached only through the host rule
 constexpr const char* kCidrAddr = "203.0.113.7";     // reached through the CIDR rule
 
@@ -75,12 +75,14 @@ int main(int argc, char** argv) {
   const auto status = world.agentctl({"status", "-o", "json"});
   const double sn = median(setup_named), sc = median(setup_cidr), bn = median(bulk_named), bc = median(bulk_cidr);
   std::printf("agentd name check benchmark: %d rounds, medians, one sandbox\n", rounds);
-  std::printf("  connect + request + answer + close: verified name %.0f ns, CIDR rule %.0f ns, ratio %.3f "
-              "(goal <= 1.10)\n",
-              sn, sc, sn / sc);
-  std::printf("  bulk TCP after the check: verified %.0f MiB/s, CIDR %.0f MiB/s, throughput ratio %.3f "
-              "(goal >= 0.97)\n",
-              1e9 / bn, 1e9 / bc, bc / bn);
+  std::printf(
+      "  connect + request + answer + close: verified name %.0f ns, CIDR rule %.0f ns, ratio %.3f "
+      "(goal <= 1.10)\n",
+      sn, sc, sn / sc);
+  std::printf(
+      "  bulk TCP after the check: verified %.0f MiB/s, CIDR %.0f MiB/s, throughput ratio %.3f "
+      "(goal >= 0.97)\n",
+      1e9 / bn, 1e9 / bc, bc / bn);
   const bool counted = status.out.find("\"verified\"") != std::string::npos;
   if (!counted) std::printf("  (status shows no name counts: was the check on?)\n");
   return 0;

@@ -133,7 +133,9 @@ int main(int argc, char** argv) {
     while (polling) {
       const auto started = std::chrono::steady_clock::now();
       auto answer = agentd::api::call(world.socket(), {{"method", "status"}});
-      if (answer) status_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
+      if (answer)
+        status_ms.push_back(
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
   });

@@ -91,17 +91,31 @@ rules:
               f1 / f0);
   std::printf("  getppid:         no profile %.0f ns, default profile %.0f ns, ratio %.3f (goal <= 1.25)\n", g0, g1,
               g1 / g0);
-  std::printf("  the floor, any seccomp filter (one allow-all instruction): open+read+close %.0f ns (ratio %.3f), "
-              "getppid %.0f ns (ratio %.3f)\n",
-              f3, f3 / f0, g3, g3 / g0);
-  std::printf("  files confined (Landlock on every open): open+read+close %.0f ns (ratio %.3f), getppid %.0f ns "
-              "(ratio %.3f)\n",
-              f2, f2 / f0, g2, g2 / g0);
+  std::printf(
+      "  the floor, any seccomp filter (one allow-all instruction): open+read+close %.0f ns (ratio %.3f), "
+      "getppid %.0f ns (ratio %.3f)\n",
+      f3, f3 / f0, g3, g3 / g0);
+  std::printf(
+      "  files confined (Landlock on every open): open+read+close %.0f ns (ratio %.3f), getppid %.0f ns "
+      "(ratio %.3f)\n",
+      f2, f2 / f0, g2, g2 / g0);
   json report = {{"rounds", rounds},
-                 {"file_ns", {{"none", f0}, {"default", f1}, {"files", f2}, {"floor", f3}, {"ratio", f1 / f0}, {"files_ratio", f2 / f0},
+                 {"file_ns",
+                  {{"none", f0},
+                   {"default", f1},
+                   {"files", f2},
+                   {"floor", f3},
+                   {"ratio", f1 / f0},
+                   {"files_ratio", f2 / f0},
                    {"floor_ratio", f3 / f0}}},
-                 {"getppid_ns", {{"none", g0}, {"default", g1}, {"files", g2}, {"floor", g3}, {"ratio", g1 / g0},
-                   {"files_ratio", g2 / g0}, {"floor_ratio", g3 / g0}}}};
+                 {"getppid_ns",
+                  {{"none", g0},
+                   {"default", g1},
+                   {"files", g2},
+                   {"floor", g3},
+                   {"ratio", g1 / g0},
+                   {"files_ratio", g2 / g0},
+                   {"floor_ratio", g3 / g0}}}};
   std::printf("%s\n", report.dump().c_str());
   return 0;
 }

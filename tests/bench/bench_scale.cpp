@@ -105,7 +105,8 @@ ReloadFigures time_reload(World& world, const std::string& text) {
     }
   });
   write_atomically(world.dir() / "policy" / "scale.yaml", text);
-  for (int i = 0; i < 6000 && generation(world) <= before; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  for (int i = 0; i < 6000 && generation(world) <= before; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the cleanup of the old entries follows
   polling = false;
   poller.join();
@@ -169,7 +170,8 @@ int main(int argc, char** argv) {
   std::string first_failure;
   for (int i = 0; i < sandboxes; ++i) {
     const auto started = Clock::now();
-    auto answer = agentd::api::call(world.socket(), {{"method", "sandbox.ensure"}, {"agent", fmt::format("scale/t{}/a{}", i % 50, i)}});
+    auto answer = agentd::api::call(world.socket(),
+                                    {{"method", "sandbox.ensure"}, {"agent", fmt::format("scale/t{}/a{}", i % 50, i)}});
     create_ms.push_back(ms_since(started));
     if (i == 0) {
       first_done = true;
@@ -220,37 +222,43 @@ int main(int argc, char** argv) {
   const double per_sandbox_kb = sandboxes > 1 ? double(rss_sandboxes - rss_start) / (sandboxes - 1) : 0;
   const double fds_per_sandbox = sandboxes > 1 ? double(fds_sandboxes - fds_start) / (sandboxes - 1) : 0;
   std::printf("agentd control plane at scale: %d rules (random /8-/32) in one class, %d sandboxes\n", rules, sandboxes);
-  std::printf("  sandbox.ensure: first (compiles the class) %.1f ms, status meanwhile %zu answers, slowest %.1f ms; "
-              "later ones median %.2f ms, p99 %.2f ms, max %.1f ms (goal <= 2 ms); %d failed%s%s\n",
-              first_ms, status_during_first.size(), percentile(status_during_first, 1), percentile(later, 0.5), percentile(later, 0.99), percentile(later, 1), failed,
-              failed ? ": " : "", first_failure.c_str());
-  std::printf("  status with %d sandboxes: median %.1f ms, max %.1f ms (goal <= 10 ms); listing them all: status "
-              "%.1f ms, sandbox.list %.1f ms (medians)\n",
-              sandboxes, percentile(status_ms, 0.5), percentile(status_ms, 1), percentile(status_all_ms, 0.5),
-              percentile(list_ms, 0.5));
-  std::printf("  one-rule change, added:   agentd's reload %.1f ms (goal <= 50 ms at 100k); status during it: %zu "
-              "answers, slowest %.1f ms\n",
-              widen.agentd_ms, widen.status_answers, widen.status_max_ms);
+  std::printf(
+      "  sandbox.ensure: first (compiles the class) %.1f ms, status meanwhile %zu answers, slowest %.1f ms; "
+      "later ones median %.2f ms, p99 %.2f ms, max %.1f ms (goal <= 2 ms); %d failed%s%s\n",
+      first_ms, status_during_first.size(), percentile(status_during_first, 1), percentile(later, 0.5),
+      percentile(later, 0.99), percentile(later, 1), failed, failed ? ": " : "", first_failure.c_str());
+  std::printf(
+      "  status with %d sandboxes: median %.1f ms, max %.1f ms (goal <= 10 ms); listing them all: status "
+      "%.1f ms, sandbox.list %.1f ms (medians)\n",
+      sandboxes, percentile(status_ms, 0.5), percentile(status_ms, 1), percentile(status_all_ms, 0.5),
+      percentile(list_ms, 0.5));
+  std::printf(
+      "  one-rule change, added:   agentd's reload %.1f ms (goal <= 50 ms at 100k); status during it: %zu "
+      "answers, slowest %.1f ms\n",
+      widen.agentd_ms, widen.status_answers, widen.status_max_ms);
   std::printf("  one-rule change, removed: agentd's reload %.1f ms; status during it: %zu answers, slowest %.1f ms\n",
               narrow.agentd_ms, narrow.status_answers, narrow.status_max_ms);
-  std::printf("  per sandbox: %.2f descriptors, %.1f KiB of agentd's memory; agentd %ld MiB with the class and one "
-              "sandbox, %ld MiB with them all, peak %ld MiB\n",
-              fds_per_sandbox, per_sandbox_kb, rss_start / 1024, rss_sandboxes / 1024, hwm / 1024);
-  json report = {{"rules", rules},
-                 {"sandboxes", sandboxes},
-                 {"ensure_first_ms", first_ms},
-                 {"status_during_first_ensure_max_ms", percentile(status_during_first, 1)},
-                 {"ensure_ms", {{"median", percentile(later, 0.5)}, {"p99", percentile(later, 0.99)}, {"max", percentile(later, 1)}}},
-                 {"ensure_failed", failed},
-                 {"status_ms", {{"median", percentile(status_ms, 0.5)}, {"max", percentile(status_ms, 1)}}},
-                 {"status_all_ms", percentile(status_all_ms, 0.5)},
-                 {"sandbox_list_ms", percentile(list_ms, 0.5)},
-                 {"reload_added", widen.report},
-                 {"reload_removed", narrow.report},
-                 {"status_during_reload_max_ms", std::max(widen.status_max_ms, narrow.status_max_ms)},
-                 {"fds_per_sandbox", fds_per_sandbox},
-                 {"kib_per_sandbox", per_sandbox_kb},
-                 {"rss_peak_mib", hwm / 1024}};
+  std::printf(
+      "  per sandbox: %.2f descriptors, %.1f KiB of agentd's memory; agentd %ld MiB with the class and one "
+      "sandbox, %ld MiB with them all, peak %ld MiB\n",
+      fds_per_sandbox, per_sandbox_kb, rss_start / 1024, rss_sandboxes / 1024, hwm / 1024);
+  json report = {
+      {"rules", rules},
+      {"sandboxes", sandboxes},
+      {"ensure_first_ms", first_ms},
+      {"status_during_first_ensure_max_ms", percentile(status_during_first, 1)},
+      {"ensure_ms",
+       {{"median", percentile(later, 0.5)}, {"p99", percentile(later, 0.99)}, {"max", percentile(later, 1)}}},
+      {"ensure_failed", failed},
+      {"status_ms", {{"median", percentile(status_ms, 0.5)}, {"max", percentile(status_ms, 1)}}},
+      {"status_all_ms", percentile(status_all_ms, 0.5)},
+      {"sandbox_list_ms", percentile(list_ms, 0.5)},
+      {"reload_added", widen.report},
+      {"reload_removed", narrow.report},
+      {"status_during_reload_max_ms", std::max(widen.status_max_ms, narrow.status_max_ms)},
+      {"fds_per_sandbox", fds_per_sandbox},
+      {"kib_per_sandbox", per_sandbox_kb},
+      {"rss_peak_mib", hwm / 1024}};
   std::printf("%s\n", report.dump().c_str());
   return failed == 0 ? 0 : 1;
 }

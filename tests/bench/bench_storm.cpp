@@ -143,8 +143,7 @@ int main(int argc, char** argv) {
   const uint64_t dropped = status["events"]["dropped"].get<uint64_t>();
   const uint64_t written = status["approvals"]["store"]["written"].get<uint64_t>() - written_before;
   auto requests = agentd::api::call(world.socket(), {{"method", "approvals.list"}});
-  const uint64_t request_tries =
-      requests && !requests->empty() ? (*requests)[0]["count"].get<uint64_t>() : 0;
+  const uint64_t request_tries = requests && !requests->empty() ? (*requests)[0]["count"].get<uint64_t>() : 0;
 
   fmt::print("denial storm, {:.1f} s, one sandbox looping on a denied TCP connect\n", storm_s);
   fmt::print("  attempts (loop's EPERM)          {}  ({:.0f}/s)\n", attempts, attempts / storm_s);
@@ -159,8 +158,9 @@ int main(int argc, char** argv) {
   fmt::print("  agentd max RSS                   {:.1f} MB (limit 100 MB)\n", max_rss / 1024.0);
   fmt::print("  status answer, idle              median {:.2f} ms, max {:.2f} ms\n", median(idle),
              *std::max_element(idle.begin(), idle.end()));
-  fmt::print("  status answer, storm             median {:.2f} ms, max {:.2f} ms (limit 100 ms); median ratio {:.2f}x\n",
-             median(during), *std::max_element(during.begin(), during.end()), median(during) / median(idle));
+  fmt::print(
+      "  status answer, storm             median {:.2f} ms, max {:.2f} ms (limit 100 ms); median ratio {:.2f}x\n",
+      median(during), *std::max_element(during.begin(), during.end()), median(during) / median(idle));
   fmt::print("  audit events into the store      {} ({:.0f}/s during the storm)\n", written, written / storm_s);
   fmt::print("  store capacity (batched inserts) {:.0f} events/s\n", store_capacity_per_second());
   return 0;

@@ -18,9 +18,9 @@
 namespace agentd::e2e {
 
 struct DigResult {
-  std::string status;                // NOERROR, REFUSED, ...
-  std::set<std::string> addresses;   // A and AAAA data of the answer section
-  std::string ede;                   // the EDE line, if any
+  std::string status;               // NOERROR, REFUSED, ...
+  std::set<std::string> addresses;  // A and AAAA data of the answer section
+  std::string ede;                  // the EDE line, if any
   std::string raw;
 };
 

@@ -184,16 +184,16 @@ int hold(const std::string& addr, int port, int count, int seconds, bool until_c
   }
   int at_once = 0, later = 0, open = 0;
   for (double t : closed_after) (t < 0 ? open : t < 1.0 ? at_once : later)++;
-  std::printf("{\"op\":\"hold\",\"opened\":%d,\"failed\":%d,\"at_once\":%d,\"later\":%d,\"open\":%d}\n", opened,
-              failed, at_once, later, open);
+  std::printf("{\"op\":\"hold\",\"opened\":%d,\"failed\":%d,\"at_once\":%d,\"later\":%d,\"open\":%d}\n", opened, failed,
+              at_once, later, open);
   for (int fd : fds) close(fd);
   return 0;
 }
 
 // An A query for `name` in wire form (empty if ldns cannot build it).
 std::vector<uint8_t> a_query(const std::string& name) {
-  ldns_pkt* pkt = ldns_pkt_query_new(ldns_dname_new_frm_str((name + ".").c_str()), LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN,
-                                     LDNS_RD);
+  ldns_pkt* pkt =
+      ldns_pkt_query_new(ldns_dname_new_frm_str((name + ".").c_str()), LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, LDNS_RD);
   uint8_t* wire = nullptr;
   size_t size = 0;
   std::vector<uint8_t> query;
@@ -375,12 +375,16 @@ int tcpask(const std::string& addr, int port, const std::string& name, int count
     ok = ok && send(fd, framed.data(), framed.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(framed.size());
     std::string in;
     while (ok) {
-      if (in.size() >= 2 && in.size() >= 2 + static_cast<size_t>((static_cast<uint8_t>(in[0]) << 8) | static_cast<uint8_t>(in[1]))) break;
+      if (in.size() >= 2 &&
+          in.size() >= 2 + static_cast<size_t>((static_cast<uint8_t>(in[0]) << 8) | static_cast<uint8_t>(in[1])))
+        break;
       pollfd r{fd, POLLIN, 0};
       char buffer[4096];
       const ssize_t n = poll(&r, 1, left_ms()) == 1 ? recv(fd, buffer, sizeof(buffer), 0) : -1;
-      if (n <= 0) ok = false;
-      else in.append(buffer, static_cast<size_t>(n));
+      if (n <= 0)
+        ok = false;
+      else
+        in.append(buffer, static_cast<size_t>(n));
     }
     tcp_info info{};
     socklen_t info_len = sizeof(info);
@@ -439,9 +443,9 @@ int silent(const std::string& addr, int port, const std::string& answer_ip, cons
     if (n < 12 + 5 || (buffer[2] & 0x80)) continue;
     const std::string name = question_name(buffer, static_cast<size_t>(n));
     if (name.empty()) continue;
-    if (name == silent_name ||
-        (name.size() > silent_name.size() && name.compare(name.size() - silent_name.size(), silent_name.size(), silent_name) == 0 &&
-         name[name.size() - silent_name.size() - 1] == '.')) {
+    if (name == silent_name || (name.size() > silent_name.size() &&
+                                name.compare(name.size() - silent_name.size(), silent_name.size(), silent_name) == 0 &&
+                                name[name.size() - silent_name.size() - 1] == '.')) {
       ++kept;
       continue;
     }
@@ -453,10 +457,10 @@ int silent(const std::string& addr, int port, const std::string& answer_ip, cons
     const bool type_a = buffer[end - 4] == 0 && buffer[end - 3] == 1;
     std::string reply(reinterpret_cast<const char*>(buffer), end);
     reply[2] = static_cast<char>(0x80 | (buffer[2] & 0x01) | 0x04);  // QR, AA, RD as asked
-    reply[3] = static_cast<char>(0x80);                               // RA, NOERROR
-    reply[4] = 0, reply[5] = 1;                                       // one question
-    reply[6] = 0, reply[7] = type_a ? 1 : 0;                          // the answer
-    reply.replace(8, 4, std::string(4, '\0'));                        // nothing else (no OPT)
+    reply[3] = static_cast<char>(0x80);                              // RA, NOERROR
+    reply[4] = 0, reply[5] = 1;                                      // one question
+    reply[6] = 0, reply[7] = type_a ? 1 : 0;                         // the answer
+    reply.replace(8, 4, std::string(4, '\0'));                       // nothing else (no OPT)
     if (type_a) {
       const unsigned char rr[] = {0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0x01, 0x2c, 0, 4};  // the name, A, IN, TTL 300
       reply.append(reinterpret_cast<const char*>(rr), sizeof(rr));
@@ -516,7 +520,8 @@ int main(int argc, char** argv) {
   if (cmd == "udpflood" && (argc == 6 || argc == 7))
     return udpflood(argv[2], std::atoi(argv[3]), argv[4], std::atoi(argv[5]), argc == 7 ? std::atoi(argv[6]) : 0);
   if (cmd == "silent" && argc == 6) return silent(argv[2], std::atoi(argv[3]), argv[4], argv[5]);
-  if (cmd == "connflood" && argc == 6) return connflood(argv[2], std::atoi(argv[3]), std::atoi(argv[4]), std::atoi(argv[5]));
+  if (cmd == "connflood" && argc == 6)
+    return connflood(argv[2], std::atoi(argv[3]), std::atoi(argv[4]), std::atoi(argv[5]));
   if (cmd == "tcpask" && argc == 6) return tcpask(argv[2], std::atoi(argv[3]), argv[4], std::atoi(argv[5]));
   if (cmd == "pipeline" && argc == 6) return pipeline(argv[2], std::atoi(argv[3]), argv[4], std::atoi(argv[5]));
   std::fprintf(stderr, "usage: see the comment at the top of dnsprobe.cpp\n");

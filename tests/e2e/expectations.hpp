@@ -15,7 +15,8 @@ inline nlohmann::json last_line(const ProcessResult& result) {
   auto end = result.out.find_last_not_of('\n');
   if (end == std::string::npos) return nullptr;
   auto start = result.out.rfind('\n', end);
-  auto line = result.out.substr(start == std::string::npos ? 0 : start + 1, end + 1 - (start == std::string::npos ? 0 : start + 1));
+  auto line = result.out.substr(start == std::string::npos ? 0 : start + 1,
+                                end + 1 - (start == std::string::npos ? 0 : start + 1));
   auto json = nlohmann::json::parse(line, nullptr, false);
   return json.is_discarded() ? nlohmann::json(nullptr) : json;
 }

@@ -69,18 +69,30 @@ bool parse_address(const std::string& text, int port, Address& out) {
 
 const char* errno_name(int e) {
   switch (e) {
-    case EPERM: return "EPERM";
-    case EACCES: return "EACCES";
-    case ECONNREFUSED: return "ECONNREFUSED";
-    case ENETUNREACH: return "ENETUNREACH";
-    case EHOSTUNREACH: return "EHOSTUNREACH";
-    case ETIMEDOUT: return "ETIMEDOUT";
-    case EAFNOSUPPORT: return "EAFNOSUPPORT";
-    case EPROTONOSUPPORT: return "EPROTONOSUPPORT";
-    case EINVAL: return "EINVAL";
-    case EAGAIN: return "EAGAIN";
-    case ESOCKTNOSUPPORT: return "ESOCKTNOSUPPORT";
-    default: return "EOTHER";
+    case EPERM:
+      return "EPERM";
+    case EACCES:
+      return "EACCES";
+    case ECONNREFUSED:
+      return "ECONNREFUSED";
+    case ENETUNREACH:
+      return "ENETUNREACH";
+    case EHOSTUNREACH:
+      return "EHOSTUNREACH";
+    case ETIMEDOUT:
+      return "ETIMEDOUT";
+    case EAFNOSUPPORT:
+      return "EAFNOSUPPORT";
+    case EPROTONOSUPPORT:
+      return "EPROTONOSUPPORT";
+    case EINVAL:
+      return "EINVAL";
+    case EAGAIN:
+      return "EAGAIN";
+    case ESOCKTNOSUPPORT:
+      return "ESOCKTNOSUPPORT";
+    default:
+      return "EOTHER";
   }
 }
 
@@ -107,10 +119,12 @@ int do_connect(const std::string& proto, const std::string& addr, int port) {
   Address a;
   if (!parse_address(addr, port, a)) return 2;
   const bool tcp = proto == "tcp";
-  const std::string detail = "\"proto\":\"" + proto + "\",\"dest\":\"" + addr + "\",\"port\":" + std::to_string(port) + ",";
+  const std::string detail =
+      "\"proto\":\"" + proto + "\",\"dest\":\"" + addr + "\",\"port\":" + std::to_string(port) + ",";
   int fd = socket(a.family, tcp ? SOCK_STREAM : SOCK_DGRAM, 0);
   if (fd < 0) return report("socket", detail, false, errno);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a.storage), a.length) != 0) return report("connect", detail, false, errno);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a.storage), a.length) != 0)
+    return report("connect", detail, false, errno);
   if (tcp) return report("connect", detail, true, 0);
   if (send(fd, "ping", 4, 0) < 0) return report("send", detail, false, errno);
   return await_echo(fd) ? report("echo", detail, true, 0) : report("echo", detail, false, ETIMEDOUT);
@@ -124,24 +138,23 @@ int do_resolve(const std::string& name, int port) {
   addrinfo* list = nullptr;
   const int rc = getaddrinfo(name.c_str(), nullptr, &hints, &list);
   if (rc != 0) {
-    std::printf("{\"op\":\"resolve\",\"name\":\"%s\",\"ok\":false,\"error\":\"%s\"}\n", name.c_str(),
-                gai_strerror(rc));
+    std::printf("{\"op\":\"resolve\",\"name\":\"%s\",\"ok\":false,\"error\":\"%s\"}\n", name.c_str(), gai_strerror(rc));
     return 1;
   }
   std::string addresses;
   std::string first;
   for (addrinfo* a = list; a; a = a->ai_next) {
     char text[INET6_ADDRSTRLEN] = {};
-    const void* raw = a->ai_family == AF_INET ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr)
-                                              : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(a->ai_addr)->sin6_addr);
+    const void* raw = a->ai_family == AF_INET
+                          ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr)
+                          : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(a->ai_addr)->sin6_addr);
     inet_ntop(a->ai_family, raw, text, sizeof(text));
     if (addresses.find(std::string("\"") + text + "\"") != std::string::npos) continue;
     addresses += (addresses.empty() ? "\"" : ",\"") + std::string(text) + "\"";
     if (first.empty()) first = text;
   }
   freeaddrinfo(list);
-  std::printf("{\"op\":\"resolve\",\"name\":\"%s\",\"addresses\":[%s],\"ok\":true}\n", name.c_str(),
-              addresses.c_str());
+  std::printf("{\"op\":\"resolve\",\"name\":\"%s\",\"addresses\":[%s],\"ok\":true}\n", name.c_str(), addresses.c_str());
   std::fflush(stdout);
   return port ? do_connect("tcp", first, port) : 0;
 }
@@ -160,7 +173,8 @@ int do_sendto(const std::string& addr, int port) {
 int do_bind(const std::string& proto, const std::string& addr, int port) {
   Address a;
   if (!parse_address(addr, port, a) || (proto != "tcp" && proto != "udp")) return 2;
-  const std::string detail = "\"proto\":\"" + proto + "\",\"dest\":\"" + addr + "\",\"port\":" + std::to_string(port) + ",";
+  const std::string detail =
+      "\"proto\":\"" + proto + "\",\"dest\":\"" + addr + "\",\"port\":" + std::to_string(port) + ",";
   int fd = socket(a.family, proto == "tcp" ? SOCK_STREAM : SOCK_DGRAM, 0);
   if (fd < 0) return report("socket", detail, false, errno);
   const int one = 1;
@@ -181,12 +195,12 @@ int do_fastopen(const std::string& addr, int port) {
 }
 
 int do_socket(const std::string& family, const std::string& type, const std::string& proto) {
-  const std::map<std::string, int> families = {{"inet", AF_INET},       {"inet6", AF_INET6}, {"unix", AF_UNIX},
+  const std::map<std::string, int> families = {{"inet", AF_INET},       {"inet6", AF_INET6},   {"unix", AF_UNIX},
                                                {"netlink", AF_NETLINK}, {"packet", AF_PACKET}, {"vsock", AF_VSOCK}};
   const std::map<std::string, int> types = {
       {"stream", SOCK_STREAM}, {"dgram", SOCK_DGRAM}, {"raw", SOCK_RAW}, {"seqpacket", SOCK_SEQPACKET}};
-  const std::map<std::string, int> protos = {{"tcp", IPPROTO_TCP}, {"udp", IPPROTO_UDP}, {"icmp", IPPROTO_ICMP},
-                                             {"icmpv6", IPPROTO_ICMPV6}};
+  const std::map<std::string, int> protos = {
+      {"tcp", IPPROTO_TCP}, {"udp", IPPROTO_UDP}, {"icmp", IPPROTO_ICMP}, {"icmpv6", IPPROTO_ICMPV6}};
   if (!families.count(family) || !types.count(type)) return 2;
   int protocol = proto.empty() ? 0 : protos.count(proto) ? protos.at(proto) : std::atoi(proto.c_str());
   const std::string detail =
@@ -301,8 +315,7 @@ int do_bench(const std::string& what, const std::string& addr, int port, long co
       close(fd);
     } else if (what == "connect") {
       int fd = socket(a.family, SOCK_STREAM, 0);
-      if (connect(fd, reinterpret_cast<sockaddr*>(&a.storage), a.length) != 0)
-        return report("bench", "", false, errno);
+      if (connect(fd, reinterpret_cast<sockaddr*>(&a.storage), a.length) != 0) return report("bench", "", false, errno);
       close(fd);
     } else if (sendto(udp, "x", 1, 0, reinterpret_cast<sockaddr*>(&a.storage), a.length) < 0) {
       return report("bench", "", false, errno);
@@ -322,13 +335,17 @@ int do_loop(const std::string& addr, int port, const std::string& stop_file) {
   for (long i = 0;; ++i) {
     if (i % 16 == 0 && access(stop_file.c_str(), F_OK) == 0) break;
     int fd = socket(a.family, SOCK_STREAM, 0);
-    if (connect(fd, reinterpret_cast<sockaddr*>(&a.storage), a.length) == 0) ++ok;
-    else if (errno == EPERM) ++refused;
-    else ++other;
+    if (connect(fd, reinterpret_cast<sockaddr*>(&a.storage), a.length) == 0)
+      ++ok;
+    else if (errno == EPERM)
+      ++refused;
+    else
+      ++other;
     close(fd);
   }
-  std::printf("{\"op\":\"loop\",\"dest\":\"%s\",\"port\":%d,\"connected\":%ld,\"refused\":%ld,\"other\":%ld,\"ok\":true}\n",
-              addr.c_str(), port, ok, refused, other);
+  std::printf(
+      "{\"op\":\"loop\",\"dest\":\"%s\",\"port\":%d,\"connected\":%ld,\"refused\":%ld,\"other\":%ld,\"ok\":true}\n",
+      addr.c_str(), port, ok, refused, other);
   return 0;
 }
 
@@ -349,9 +366,12 @@ int do_spray(const std::string& stop_file) {
     if (port == 53) continue;
     sin.sin_port = htons(port);
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (connect(fd, reinterpret_cast<sockaddr*>(&sin), sizeof(sin)) == 0) ++ok;
-    else if (errno == EPERM) ++refused;
-    else ++other;
+    if (connect(fd, reinterpret_cast<sockaddr*>(&sin), sizeof(sin)) == 0)
+      ++ok;
+    else if (errno == EPERM)
+      ++refused;
+    else
+      ++other;
     close(fd);
   }
   std::printf("{\"op\":\"spray\",\"connected\":%ld,\"refused\":%ld,\"other\":%ld,\"ok\":true}\n", ok, refused, other);
@@ -373,8 +393,9 @@ int do_until(const std::string& wanted, const std::string& addr, int port) {
     const bool refused = !connected && errno == EPERM;
     close(fd);
     if ((wanted == "ok" && connected) || (wanted == "refused" && refused)) {
-      const long long ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                               std::chrono::system_clock::now().time_since_epoch()).count();
+      const long long ns =
+          std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+              .count();
       std::printf("{\"op\":\"until\",\"at_ns\":%lld,\"ok\":true}\n", ns);
       return 0;
     }
@@ -441,7 +462,8 @@ int main(int argc, char** argv) {
   if (cmd == "bind" && args.size() == 4) return do_bind(arg(1), arg(2), std::atoi(arg(3).c_str()));
   if (cmd == "fastopen" && args.size() == 3) return do_fastopen(arg(1), std::atoi(arg(2).c_str()));
   if (cmd == "socket" && (args.size() == 3 || args.size() == 4)) return do_socket(arg(1), arg(2), arg(3));
-  if (cmd == "bench" && args.size() == 5) return do_bench(arg(1), arg(2), std::atoi(arg(3).c_str()), std::atol(arg(4).c_str()));
+  if (cmd == "bench" && args.size() == 5)
+    return do_bench(arg(1), arg(2), std::atoi(arg(3).c_str()), std::atol(arg(4).c_str()));
   if (cmd == "loop" && args.size() == 4) return do_loop(arg(1), std::atoi(arg(2).c_str()), arg(3));
   if (cmd == "spray" && args.size() == 2) return do_spray(arg(1));
   if (cmd == "resolve" && (args.size() == 2 || args.size() == 3))
@@ -452,11 +474,16 @@ int main(int argc, char** argv) {
     std::vector<int> tcp, udp, sink;
     std::string bind_addr;
     for (size_t i = 1; i + 1 < args.size(); i += 2) {
-      if (args[i] == "--tcp") tcp = parse_ports(args[i + 1]);
-      else if (args[i] == "--udp") udp = parse_ports(args[i + 1]);
-      else if (args[i] == "--sink") sink = parse_ports(args[i + 1]);
-      else if (args[i] == "--bind") bind_addr = args[i + 1];
-      else return 2;
+      if (args[i] == "--tcp")
+        tcp = parse_ports(args[i + 1]);
+      else if (args[i] == "--udp")
+        udp = parse_ports(args[i + 1]);
+      else if (args[i] == "--sink")
+        sink = parse_ports(args[i + 1]);
+      else if (args[i] == "--bind")
+        bind_addr = args[i + 1];
+      else
+        return 2;
     }
     return do_serve(tcp, udp, sink, bind_addr);
   }

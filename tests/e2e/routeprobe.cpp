@@ -71,7 +71,8 @@ bool parse(const char* dest, const char* port, const char* via, Target& t) {
 }
 
 int send_plain(int fd, const Target& t) {
-  return report("sendto", static_cast<int>(sendto(fd, "ping", 4, 0, reinterpret_cast<const sockaddr*>(&t.dest), t.length)));
+  return report("sendto",
+                static_cast<int>(sendto(fd, "ping", 4, 0, reinterpret_cast<const sockaddr*>(&t.dest), t.length)));
 }
 
 int send_with_cmsg(int fd, const Target& t, int level, int type, const void* data, size_t size) {
@@ -148,8 +149,10 @@ int spoof_source(int fd, const Target& t, int v4_option, int v6_option) {
 }
 
 int usage() {
-  std::fprintf(stderr, "usage: routeprobe srh-option|rthdr2-cmsg|lsrr-option|lsrr-cmsg|freebind|transparent|pktinfo|addrform DEST PORT VIA\n"
-                       "       routeprobe bindtodevice DEST PORT DEV\n");
+  std::fprintf(stderr,
+               "usage: routeprobe srh-option|rthdr2-cmsg|lsrr-option|lsrr-cmsg|freebind|transparent|pktinfo|addrform "
+               "DEST PORT VIA\n"
+               "       routeprobe bindtodevice DEST PORT DEV\n");
   return 2;
 }
 
@@ -169,7 +172,8 @@ int main(int argc, char** argv) {
 
   if (action == "srh-option" && t.family == AF_INET6) {
     auto srh = segment_routing_header(t.via6);
-    if (report("setsockopt", setsockopt(fd, IPPROTO_IPV6, IPV6_RTHDR, srh.data(), static_cast<socklen_t>(srh.size())))) return 1;
+    if (report("setsockopt", setsockopt(fd, IPPROTO_IPV6, IPV6_RTHDR, srh.data(), static_cast<socklen_t>(srh.size()))))
+      return 1;
     return send_plain(fd, t);
   }
   if (action == "rthdr2-cmsg" && t.family == AF_INET6) {
@@ -178,7 +182,8 @@ int main(int argc, char** argv) {
   }
   if (action == "lsrr-option" && t.family == AF_INET) {
     auto opt = loose_source_route(t.via4);
-    if (report("setsockopt", setsockopt(fd, IPPROTO_IP, IP_OPTIONS, opt.data(), static_cast<socklen_t>(opt.size())))) return 1;
+    if (report("setsockopt", setsockopt(fd, IPPROTO_IP, IP_OPTIONS, opt.data(), static_cast<socklen_t>(opt.size()))))
+      return 1;
     return send_plain(fd, t);
   }
   if (action == "lsrr-cmsg" && t.family == AF_INET) {
@@ -211,7 +216,8 @@ int main(int argc, char** argv) {
   }
   if (action == "bindtodevice") {
     const std::string dev = argv[4];
-    if (report("setsockopt", setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, dev.c_str(), static_cast<socklen_t>(dev.size()))))
+    if (report("setsockopt",
+               setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, dev.c_str(), static_cast<socklen_t>(dev.size()))))
       return 1;
     return send_plain(fd, t);
   }

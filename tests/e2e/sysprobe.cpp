@@ -30,10 +30,10 @@
 //   sysprobe setpriority PID | prlimit PID   reprioritise PID (nice 19) or read its RLIMIT_NOFILE
 //   sysprobe see-pid PID               whether /proc/PID exists here
 //   sysprobe wait-for PATH ACTION ...  print {"waiting":true}, wait (at most 60 s) for PATH, then ACTION
-//   sysprobe loosen PATH               stack a permissive Landlock layer and seccomp filter, then write PATH and call ptrace
-//   sysprobe child ACTION ...          fork and exec this binary with ACTION ...; its output and status
-//   sysprobe bench getppid|file PATH COUNT   ns per operation
-//   sysprobe allow-all ACTION ...      ACTION under a one-instruction allow-all seccomp filter (the floor)
+//   sysprobe loosen PATH               stack a permissive Landlock layer and seccomp filter, then write PATH and call
+//   ptrace sysprobe child ACTION ...          fork and exec this binary with ACTION ...; its output and status sysprobe
+//   bench getppid|file PATH COUNT   ns per operation sysprobe allow-all ACTION ...      ACTION under a one-instruction
+//   allow-all seccomp filter (the floor)
 #include <fcntl.h>
 #include <poll.h>
 #include <linux/landlock.h>
@@ -138,11 +138,10 @@ int loosen(const std::string& path) {
   if (out >= 0) close(out);
   const long traced = syscall(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0);
   const int ptrace_errno = traced < 0 ? errno : 0;
-  const std::string extra = std::string("\"landlock_layer\":") + (layered ? "true" : "false") +
-                            ",\"seccomp_layer\":" + (filtered ? "true" : "false") +
-                            ",\"nnp_cleared\":" + (nnp_cleared ? "true" : "false") +
-                            ",\"write_errno\":" + std::to_string(write_errno) +
-                            ",\"ptrace_errno\":" + std::to_string(ptrace_errno);
+  const std::string extra =
+      std::string("\"landlock_layer\":") + (layered ? "true" : "false") +
+      ",\"seccomp_layer\":" + (filtered ? "true" : "false") + ",\"nnp_cleared\":" + (nnp_cleared ? "true" : "false") +
+      ",\"write_errno\":" + std::to_string(write_errno) + ",\"ptrace_errno\":" + std::to_string(ptrace_errno);
   return report("loosen", out >= 0 || traced >= 0 || nnp_cleared, EPERM, extra);
 }
 
@@ -238,8 +237,8 @@ int hold_control(const std::string& path, size_t count, const std::string& until
   for (char c : first) escaped += c == '"' || c == '\\' ? std::string("\\") + c : std::string(1, c);
   return report("hold-control", true, 0,
                 "\"connected\":" + std::to_string(fds.size()) + ",\"refused\":" + std::to_string(refused) +
-                    ",\"kept\":" + std::to_string(kept) +
-                    ",\"closed\":" + std::to_string(closed) + ",\"refusal\":\"" + escaped + "\"");
+                    ",\"kept\":" + std::to_string(kept) + ",\"closed\":" + std::to_string(closed) + ",\"refusal\":\"" +
+                    escaped + "\"");
 }
 
 // Subscriptions of one uid: each is a connection that asked for
@@ -308,16 +307,18 @@ int main(int argc, char** argv) {
           std::fflush(stdout);
           const pid_t pid = fork();
           if (pid == 0) {
-            if (i386) call32(nr);
-            else syscall(nr, 0, 0, 0, 0, 0, 0);
+            if (i386)
+              call32(nr);
+            else
+              syscall(nr, 0, 0, 0, 0, 0, 0);
             _exit(0);
           }
           int status = 0;
           if (pid < 0 || waitpid(pid, &status, 0) != pid) return report("each", false, errno);
           signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
         }
-        std::printf("{\"syscall\":\"%s\",\"absent\":%s,\"signal\":%d}\n", args[i].c_str(),
-                    nr < 0 ? "true" : "false", signal);
+        std::printf("{\"syscall\":\"%s\",\"absent\":%s,\"signal\":%d}\n", args[i].c_str(), nr < 0 ? "true" : "false",
+                    signal);
       }
       return 0;
     }
@@ -383,7 +384,8 @@ int main(int argc, char** argv) {
       std::strncpy(addr.sun_path + 1, arg(1).c_str(), sizeof(addr.sun_path) - 2);
       const socklen_t length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + arg(1).size());
       if (arg(0) == "connect") return result("abstract", connect(fd, reinterpret_cast<sockaddr*>(&addr), length));
-      if (bind(fd, reinterpret_cast<sockaddr*>(&addr), length) != 0 || listen(fd, 8) != 0) return result("abstract", -1);
+      if (bind(fd, reinterpret_cast<sockaddr*>(&addr), length) != 0 || listen(fd, 8) != 0)
+        return result("abstract", -1);
       report("abstract", true, 0, "\"ready\":true");
       for (;;) {
         int peer = accept(fd, nullptr, nullptr);
@@ -446,7 +448,7 @@ int main(int argc, char** argv) {
       return result("prlimit", prlimit(std::atoi(arg(0).c_str()), RLIMIT_NOFILE, nullptr, &old));
     }
     if (action == "see-pid") {
-      struct stat st{};
+      struct stat st {};
       return result("see-pid", stat(("/proc/" + arg(0)).c_str(), &st));
     }
     if (action == "wait-for") {

@@ -126,7 +126,8 @@ TEST_CASE("scope team opens the team and its later sandboxes, not the tenant") {
   expect_refused(connect_from(world, "acme/eng/coder-1", kDest, kPort));
   expect_refused(connect_from(world, "acme/ops/runner", kDest, kPort));
   json request = wait_for_request(world, "acme/eng/coder-1", kDest, kPort);
-  REQUIRE(agentctl_json(world, {"approvals", "approve", std::to_string(id_of(request)), "--scope", "team"}).is_object());
+  REQUIRE(
+      agentctl_json(world, {"approvals", "approve", std::to_string(id_of(request)), "--scope", "team"}).is_object());
   expect_ok(connect_from(world, "acme/eng/coder-1", kDest, kPort));
   expect_ok(connect_from(world, "acme/eng/coder-9", kDest, kPort));  // a sandbox made after the answer
   expect_refused(connect_from(world, "acme/ops/runner", kDest, kPort));
@@ -185,12 +186,14 @@ TEST_CASE("pending requests that a team grant or a reload now allows settle them
   expect_ok(connect_from(world, "acme/ops/runner", kDest, kPort));
 }
 
-TEST_CASE("approvals list and deny take --agent and --tenant, and --all answers every matching request", "[kernel-neutral]") {
+TEST_CASE("approvals list and deny take --agent and --tenant, and --all answers every matching request",
+          "[kernel-neutral]") {
   World world;
   world.write_policy("acme.yaml", kAcmePolicy);
   REQUIRE(world.start_agentd());
   for (int port : {8080, 8081})
-    for (const char* agent : {"acme/eng/coder-1", "acme/ops/runner"}) expect_refused(connect_from(world, agent, kDest, port));
+    for (const char* agent : {"acme/eng/coder-1", "acme/ops/runner"})
+      expect_refused(connect_from(world, agent, kDest, port));
   REQUIRE(wait_for_request(world, "acme/ops/runner", kDest, 8081).is_object());
   REQUIRE(wait_for_request(world, "acme/eng/coder-1", kDest, 8081).is_object());
   auto eng = agentctl_json(world, {"approvals", "list", "--agent", "acme/eng/*"});
@@ -221,9 +224,9 @@ TEST_CASE("an explicit deny wins over an approval") {
   expect_refused(connect_from(world, "acme/ops/runner", "198.51.100.66", 80));
   expect_refused(connect_from(world, "acme/eng/coder-1", "198.51.100.66", 80));
   json request = wait_for_request(world, "acme/ops/runner", "198.51.100.66", 80);
-  REQUIRE(agentctl_json(world, {"approvals", "approve", std::to_string(id_of(request)), "--scope", "tenant",
-                                "--always"})
-              .is_object());
+  REQUIRE(
+      agentctl_json(world, {"approvals", "approve", std::to_string(id_of(request)), "--scope", "tenant", "--always"})
+          .is_object());
   expect_ok(connect_from(world, "acme/ops/runner", "198.51.100.66", 80));
   expect_refused(connect_from(world, "acme/eng/coder-1", "198.51.100.66", 80));
   // An explicit deny asks nobody: no request came of coder-1's denials.
@@ -348,9 +351,10 @@ TEST_CASE("a sandboxed process, even root, cannot use the control socket or appr
   // ...and a root process that entered the sandbox's cgroup some other way
   // reaches the socket but is refused by the gate.
   const auto cgroup = world.cgroup_root() / "acme" / "eng" / "coder-1";
-  auto entered = world.in_host({"sh", "-c", "echo $$ > '" + (cgroup / "cgroup.procs").string() + "' && exec '" +
-                                                AGENTCTL_BIN + "' --socket '" + world.socket().string() +
-                                                "' approvals approve " + std::to_string(id_of(request))});
+  auto entered = world.in_host({"sh", "-c",
+                                "echo $$ > '" + (cgroup / "cgroup.procs").string() + "' && exec '" + AGENTCTL_BIN +
+                                    "' --socket '" + world.socket().string() + "' approvals approve " +
+                                    std::to_string(id_of(request))});
   INFO(entered.describe());
   CHECK(entered.exit_code == 1);
   CHECK(entered.err.find("requests from inside a sandbox are refused") != std::string::npos);
@@ -367,10 +371,14 @@ TEST_CASE("operators are authorised per tenant from their uid and groups", "[ker
   const std::string approvers = "47710", socket_group = "47711", approver = "47701", viewer = "47702", nobody = "47703";
   const auto roles = world.dir() / "roles.yaml";
   std::ofstream(roles) << "roles:\n"
-                          "  - groups: [\"" << approvers << "\"]\n"
+                          "  - groups: [\""
+                       << approvers
+                       << "\"]\n"
                           "    role: approver\n"
                           "    tenants: [acme]\n"
-                          "  - users: [\"" << viewer << "\"]\n"
+                          "  - users: [\""
+                       << viewer
+                       << "\"]\n"
                           "    role: viewer\n";
   std::filesystem::permissions(world.dir(), std::filesystem::perms::owner_all | std::filesystem::perms::others_exec |
                                                 std::filesystem::perms::group_exec);
@@ -378,8 +386,8 @@ TEST_CASE("operators are authorised per tenant from their uid and groups", "[ker
   auto as = [&](const std::string& uid, const std::vector<std::string>& groups, std::vector<std::string> args) {
     std::string list;
     for (const auto& g : groups) list += (list.empty() ? "" : ",") + g;
-    std::vector<std::string> argv = {"setpriv", "--reuid=" + uid, "--regid=" + uid, "--groups=" + list, AGENTCTL_BIN,
-                                     "--socket", world.socket().string()};
+    std::vector<std::string> argv = {"setpriv",    "--reuid=" + uid, "--regid=" + uid,       "--groups=" + list,
+                                     AGENTCTL_BIN, "--socket",       world.socket().string()};
     argv.insert(argv.end(), args.begin(), args.end());
     return world.in_host(argv);
   };
@@ -412,8 +420,8 @@ TEST_CASE("operators are authorised per tenant from their uid and groups", "[ker
   auto approver_list = as(approver, {approvers, socket_group}, {"approvals", "list", "-o", "json"});
   CHECK(approver_list.out.find("globex") == std::string::npos);
   // Nor its sandboxes, their DNS or its policy file, in status or sandbox list.
-  for (const std::vector<std::string>& read : {std::vector<std::string>{"status", "-o", "json"},
-                                               std::vector<std::string>{"sandbox", "list", "-o", "json"}}) {
+  for (const std::vector<std::string>& read :
+       {std::vector<std::string>{"status", "-o", "json"}, std::vector<std::string>{"sandbox", "list", "-o", "json"}}) {
     auto seen = as(approver, {approvers, socket_group}, read);
     INFO(seen.describe());
     CHECK(seen.exit_code == 0);
@@ -432,7 +440,8 @@ TEST_CASE("operators are authorised per tenant from their uid and groups", "[ker
   CHECK(as(viewer, {"47799"}, {"status"}).exit_code == 1);
 }
 
-TEST_CASE("grants export prints standing grants as policy rules that keep the access once merged and revoked", "[kernel-neutral]") {
+TEST_CASE("grants export prints standing grants as policy rules that keep the access once merged and revoked",
+          "[kernel-neutral]") {
   World world;
   world.write_policy("acme.yaml", kAcmePolicy);
   world.write_policy("globex.yaml", kGlobexPolicy);
@@ -445,7 +454,8 @@ TEST_CASE("grants export prints standing grants as policy rules that keep the ac
   expect_refused(connect_from(world, "acme/eng/coder-1", kDest, kPort));
   auto request = wait_for_request(world, "acme/eng/coder-1", kDest, kPort);
   REQUIRE(request.is_object());
-  REQUIRE(agentctl_json(world, {"approvals", "approve", std::to_string(id_of(request)), "--scope", "team"}).is_object());
+  REQUIRE(
+      agentctl_json(world, {"approvals", "approve", std::to_string(id_of(request)), "--scope", "team"}).is_object());
   expect_refused(connect_from(world, "globex/eng/bot", kDest, kPort));
   auto other = wait_for_request(world, "globex/eng/bot", kDest, kPort);
   REQUIRE(other.is_object());
@@ -471,7 +481,8 @@ TEST_CASE("grants export prints standing grants as policy rules that keep the ac
   auto grants = agentctl_json(world, {"grants", "list"});
   REQUIRE(grants.is_array());
   for (const auto& g : grants)
-    if (g["tenant"] == "acme") REQUIRE(world.agentctl({"grants", "revoke", std::to_string(g["id"].get<uint64_t>())}).exit_code == 0);
+    if (g["tenant"] == "acme")
+      REQUIRE(world.agentctl({"grants", "revoke", std::to_string(g["id"].get<uint64_t>())}).exit_code == 0);
   expect_ok(connect_from(world, "acme/eng/coder-2", kDest, kPort));
   auto explain = agentctl_json(world, {"policy", "explain", "--agent", "acme/eng/coder-2", "--dest",
                                        std::string(kDest) + ":" + std::to_string(kPort)});
@@ -493,7 +504,7 @@ TEST_CASE("grants add opens one address or one name before anything was refused,
   CHECK(added["request"]["state"] == "approved");
   expect_ok(connect_from(world, agent, kDest, kPort));
   expect_refused(connect_from(world, "acme/eng/coder-2", kDest, kPort));  // the agent's scope
-  expect_refused(connect_from(world, agent, kDest, 443));                // that port only
+  expect_refused(connect_from(world, agent, kDest, 443));                 // that port only
 
   // A name: it resolves, and its addresses open on every port (8080 is no
   // CIDR rule's port for 198.51.100.10).
@@ -506,14 +517,15 @@ TEST_CASE("grants add opens one address or one name before anything was refused,
 
   // A name on one port: that port of its addresses opens, no other (443 is
   // no CIDR rule's port for 198.51.100.10).
-  auto narrow = agentctl_json(world, {"grants", "add", "--agent", "acme/eng/coder-2", "--dest", "allowed.example.test:8080"});
+  auto narrow =
+      agentctl_json(world, {"grants", "add", "--agent", "acme/eng/coder-2", "--dest", "allowed.example.test:8080"});
   REQUIRE(narrow.is_object());
   CHECK(narrow["grant"]["opens"] == "port 8080");
   CHECK(narrow["grant"]["ports"] == "8080");
   expect_ok(world.netprobe_in_sandbox("acme/eng/coder-2", {"resolve", "allowed.example.test", "8080"}));
   expect_refused(world.netprobe_in_sandbox("acme/eng/coder-2", {"resolve", "allowed.example.test", "443"}));
-  auto explained = agentctl_json(world, {"policy", "explain", "--agent", "acme/eng/coder-2", "--dest",
-                                         "allowed.example.test:443"});
+  auto explained =
+      agentctl_json(world, {"policy", "explain", "--agent", "acme/eng/coder-2", "--dest", "allowed.example.test:443"});
   REQUIRE(explained.is_object());
   CHECK(explained["allowed"] == false);
 
@@ -521,15 +533,14 @@ TEST_CASE("grants add opens one address or one name before anything was refused,
   struct Refusal {
     std::string dest, words;
   };
-  for (const Refusal& r : std::vector<Refusal>{
-           {"198.51.100.66:80", "an explicit deny wins"},
-           {"198.51.100.10:80", "already"},
-           {"198.51.100.0/24", "write a policy rule"},
-           {"198.51.100.30", "needs a port"},
-           {"allowed.example.test:0", "is not a port"},
-           {"allowed.example.test:443-80", "runs backwards"},
-           {"allowed.example.test:1,2,3,4,5,6,7,8,9", "at most 8"},
-           {"-bad-", "dest:"}}) {
+  for (const Refusal& r : std::vector<Refusal>{{"198.51.100.66:80", "an explicit deny wins"},
+                                               {"198.51.100.10:80", "already"},
+                                               {"198.51.100.0/24", "write a policy rule"},
+                                               {"198.51.100.30", "needs a port"},
+                                               {"allowed.example.test:0", "is not a port"},
+                                               {"allowed.example.test:443-80", "runs backwards"},
+                                               {"allowed.example.test:1,2,3,4,5,6,7,8,9", "at most 8"},
+                                               {"-bad-", "dest:"}}) {
     auto refused = world.agentctl({"grants", "add", "--agent", agent, "--dest", r.dest});
     INFO(r.dest << ": " << refused.describe());
     CHECK(refused.exit_code == 1);
@@ -569,7 +580,8 @@ bool wait_for_followed(const World& world, const std::string& name, const std::s
 
 }  // namespace
 
-TEST_CASE("audit --follow prints each new event as it is stored, across an agentd restart, none twice", "[kernel-neutral]") {
+TEST_CASE("audit --follow prints each new event as it is stored, across an agentd restart, none twice",
+          "[kernel-neutral]") {
   World world;
   world.write_policy("acme.yaml", kAcmePolicy);
   REQUIRE(world.start_agentd());
@@ -612,8 +624,10 @@ TEST_CASE("agentctl top shows each sandbox's rates, the one being denied first",
   world.write_policy("acme.yaml", kAcmePolicy);
   REQUIRE(world.start_agentd());
   const auto stop = world.dir() / "stop-loops";
-  const pid_t allowed = world.spawn_in_sandbox("acme/eng/coder-1", {"loop", "198.51.100.10", "80", stop.string()}, "allowed");
-  const pid_t denied = world.spawn_in_sandbox("acme/eng/coder-2", {"loop", "198.51.100.66", "80", stop.string()}, "denied");
+  const pid_t allowed =
+      world.spawn_in_sandbox("acme/eng/coder-1", {"loop", "198.51.100.10", "80", stop.string()}, "allowed");
+  const pid_t denied =
+      world.spawn_in_sandbox("acme/eng/coder-2", {"loop", "198.51.100.66", "80", stop.string()}, "denied");
   // Until both loops run (a bounded wait), then two refreshes.
   json frame;
   for (int i = 0; i < 20; ++i) {

@@ -54,7 +54,8 @@ rules:
 
 // A sandboxed server on tcp 8080 and udp 8081 (dual stack), once it listens.
 pid_t start_sandboxed_server(World& world, const std::optional<std::string>& user = std::nullopt) {
-  pid_t pid = world.spawn_in_sandbox(kAgent, {"serve", "--tcp", "8080", "--udp", "8081"}, "inbound-server", NETPROBE_BIN, user);
+  pid_t pid =
+      world.spawn_in_sandbox(kAgent, {"serve", "--tcp", "8080", "--udp", "8081"}, "inbound-server", NETPROBE_BIN, user);
   for (int i = 0; i < 250; ++i) {
     std::ifstream out(world.dir() / "inbound-server.out");
     std::string text((std::istreambuf_iterator<char>(out)), std::istreambuf_iterator<char>());
@@ -75,7 +76,7 @@ json wait_for_inbound_record(const World& world, const std::string& source, int 
 
 TEST_CASE("only peers an inbound rule allows connect or send into a sandbox") {
   // The agent's default user, and an explicit root: the wall is the kernel's either way.
-  for (const std::optional<std::string> user : {std::optional<std::string>(), std::optional<std::string>("root")}) {
+  for (const std::optional<std::string>& user : {std::optional<std::string>(), std::optional<std::string>("root")}) {
     INFO("user " << user.value_or("(default)"));
     World world;
     world.write_policy("acme.yaml", kInboundPolicy);
@@ -91,7 +92,8 @@ TEST_CASE("only peers an inbound rule allows connect or send into a sandbox") {
     expect_refused(world.netprobe_in_internet({"from", "198.51.100.10", "tcp", "198.51.100.1", "8080"}), "ETIMEDOUT");
     expect_refused(world.netprobe_in_internet({"from", "198.51.100.66", "tcp", "198.51.100.1", "8080"}), "ETIMEDOUT");
     expect_refused(world.netprobe_in_internet({"from", "2001:db8:1::10", "tcp", "2001:db8:1::1", "8080"}), "ETIMEDOUT");
-    expect_refused(world.netprobe_in_internet({"from", "198.51.100.20", "tcp", "198.51.100.1", "8081"}), "ECONNREFUSED");
+    expect_refused(world.netprobe_in_internet({"from", "198.51.100.20", "tcp", "198.51.100.1", "8081"}),
+                   "ECONNREFUSED");
     expect_refused(world.netprobe_in_internet({"from", "198.51.100.10", "udp", "198.51.100.1", "8081"}), "ETIMEDOUT");
 
     auto by_default = wait_for_inbound_record(world, "198.51.100.10", 8080);
@@ -120,7 +122,8 @@ TEST_CASE("only peers an inbound rule allows connect or send into a sandbox") {
     expect_ok(world.netprobe_in_sandbox(kAgent, {"sendto", "udp", "198.51.100.10", "9000"}));
 
     // explain agrees with the kernel.
-    auto explained = world.agentctl({"policy", "explain", "--agent", kAgent, "--dest", "198.51.100.66:8080", "--inbound"});
+    auto explained =
+        world.agentctl({"policy", "explain", "--agent", kAgent, "--dest", "198.51.100.66:8080", "--inbound"});
     INFO(explained.describe());
     CHECK(explained.out.find("denied by") != std::string::npos);
     explained = world.agentctl({"policy", "explain", "--agent", kAgent, "--dest", "198.51.100.20:8080", "--inbound"});
@@ -174,7 +177,8 @@ TEST_CASE("an operator lets a refused peer in, only that peer, only inward, unti
   // An inbound grant opens nothing outward: the agent still cannot reach the peer there.
   expect_refused(world.netprobe_in_sandbox(kAgent, {"connect", "tcp", "198.51.100.20", "8080"}));
   // explain agrees with the kernel, in both directions.
-  auto explained = world.agentctl({"policy", "explain", "--agent", kAgent, "--dest", "198.51.100.20:8080", "--inbound"});
+  auto explained =
+      world.agentctl({"policy", "explain", "--agent", kAgent, "--dest", "198.51.100.20:8080", "--inbound"});
   INFO(explained.describe());
   CHECK(explained.out.find("allowed by grant") != std::string::npos);
   explained = world.agentctl({"policy", "explain", "--agent", kAgent, "--dest", "198.51.100.20:8080"});
@@ -204,7 +208,7 @@ rules:
 )";
 
 TEST_CASE("the host's own addresses are loopback: a CIDR over the host's subnet does not open them") {
-  for (const std::optional<std::string> user : {std::optional<std::string>(), std::optional<std::string>("root")}) {
+  for (const std::optional<std::string>& user : {std::optional<std::string>(), std::optional<std::string>("root")}) {
     World world;
     world.write_policy("acme.yaml", kHostSubnetPolicy);
     INFO(world.agentd_log());
@@ -251,12 +255,13 @@ TEST_CASE("with ip_nonlocal_bind on, a sandbox cannot bind an address the host d
   World world;
   world.write_policy("acme.yaml", kEgressOnlyPolicy);
   INFO(world.agentd_log());
-  REQUIRE(world.in_host({"sysctl", "-qw", "net.ipv4.ip_nonlocal_bind=1", "net.ipv6.ip_nonlocal_bind=1"}).exit_code == 0);
+  REQUIRE(world.in_host({"sysctl", "-qw", "net.ipv4.ip_nonlocal_bind=1", "net.ipv6.ip_nonlocal_bind=1"}).exit_code ==
+          0);
   REQUIRE(world.start_agentd());
   // Outside any sandbox the sysctl lets anyone claim a forbidden host's address...
   expect_ok(world.netprobe_outside({"bind", "udp", "198.51.100.66", "9000"}));
   // ...a sandbox cannot, as its default user or as root.
-  for (const std::optional<std::string> user : {std::optional<std::string>(), std::optional<std::string>("root")}) {
+  for (const std::optional<std::string>& user : {std::optional<std::string>(), std::optional<std::string>("root")}) {
     for (const char* foreign : {"198.51.100.66", "2001:db8:1::66"}) {
       INFO(foreign);
       expect_refused(world.netprobe_in_sandbox(kAgent, {"bind", "udp", foreign, "9000"}, user));
@@ -266,9 +271,8 @@ TEST_CASE("with ip_nonlocal_bind on, a sandbox cannot bind an address the host d
     for (const char* own : {"198.51.100.1", "2001:db8:1::1", "127.0.0.1", "0.0.0.0", "::"})
       expect_ok(world.netprobe_in_sandbox(kAgent, {"bind", "udp", own, "9001"}, user));
   }
-  auto record = world.wait_for_denial([](const json& d) {
-    return d.value("hook", "") == "bind4" && d.value("dest", "") == "198.51.100.66";
-  });
+  auto record = world.wait_for_denial(
+      [](const json& d) { return d.value("hook", "") == "bind4" && d.value("dest", "") == "198.51.100.66"; });
   REQUIRE(record.is_object());
   CHECK(record["reason"] == "foreign_source");
   CHECK(world.forbidden_arrivals() == 0);

@@ -98,8 +98,8 @@ TEST_CASE("without agentd the route attacks reach the forbidden host (the attack
   const uint64_t before = world.forbidden_arrivals();
   for (const char* action : {"srh-option", "lsrr-cmsg", "freebind"}) {
     const bool v6 = std::string(action) != "lsrr-cmsg";
-    auto result = attack_outside(world, {action, v6 ? "2001:db8:1::10" : "198.51.100.10", "9000",
-                                         v6 ? "2001:db8:1::66" : "198.51.100.66"});
+    auto result = attack_outside(
+        world, {action, v6 ? "2001:db8:1::10" : "198.51.100.10", "9000", v6 ? "2001:db8:1::66" : "198.51.100.66"});
     INFO(action << ": " << result.describe());
     CHECK(result.exit_code == 0);
   }
@@ -119,8 +119,8 @@ TEST_CASE("a sandbox cannot route, source-route or spoof its way to a forbidden 
   REQUIRE(world.start_agentd());
   const uint64_t before = world.forbidden_arrivals();
 
-  for (const std::optional<std::string>& user : {std::optional<std::string>{}, std::optional<std::string>{"nobody"},
-                                                 std::optional<std::string>{"root"}}) {
+  for (const std::optional<std::string>& user :
+       {std::optional<std::string>{}, std::optional<std::string>{"nobody"}, std::optional<std::string>{"root"}}) {
     for (const auto& attack : kOptionAttacks) {
       INFO("as " << user.value_or("the default user") << ": " << args_text(attack));
       expect_refused_with_record(world, attack, attack_in_sandbox(world, attack.args, user), true);
@@ -242,11 +242,11 @@ TEST_CASE("the packet wall drops IPv6 routing headers on any kernel: the attache
     REQUIRE(result.is_object());
     return result["retval"].get<int>();
   };
-  CHECK(verdict(ipv6_frame({})) == 1);                                  // plain UDP passes
-  CHECK(verdict(ipv6_frame({kFragment})) == 1);                         // so does a fragment header
-  CHECK(verdict(ipv6_frame({kDestOptions})) == 1);                      // and options alone
-  CHECK(verdict(ipv6_frame({kSegmentRouting})) == 0);                   // a routing header: dropped
-  CHECK(verdict(ipv6_frame({kDestOptions, kSegmentRouting})) == 0);     // behind destination options too
+  CHECK(verdict(ipv6_frame({})) == 1);                               // plain UDP passes
+  CHECK(verdict(ipv6_frame({kFragment})) == 1);                      // so does a fragment header
+  CHECK(verdict(ipv6_frame({kDestOptions})) == 1);                   // and options alone
+  CHECK(verdict(ipv6_frame({kSegmentRouting})) == 0);                // a routing header: dropped
+  CHECK(verdict(ipv6_frame({kDestOptions, kSegmentRouting})) == 0);  // behind destination options too
   CHECK(verdict(ipv6_frame({kDestOptions, kDestOptions, kSegmentRouting})) == 0);
   auto record = wait_for_record(world, "packet_egress", "header", "routing_header");
   REQUIRE(record.is_object());

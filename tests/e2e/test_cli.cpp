@@ -8,7 +8,9 @@ using namespace agentd::e2e;
 
 TEST_CASE("agentctl takes --socket after the subcommand, or AGENTD_SOCKET", "[kernel-neutral]") {
   World world;
-  world.write_policy("acme.yaml", "apiVersion: agentd/v1\ntenant: acme\nrules:\n  - agents: \"acme/eng/*\"\n    allow:\n      - cidr: 198.51.100.20/32\n        ports: [80]\n");
+  world.write_policy("acme.yaml",
+                     "apiVersion: agentd/v1\ntenant: acme\nrules:\n  - agents: \"acme/eng/*\"\n    allow:\n      - "
+                     "cidr: 198.51.100.20/32\n        ports: [80]\n");
   REQUIRE(world.start_agentd());
   const std::string socket = world.socket().string();
   auto after = world.in_host({AGENTCTL_BIN, "status", "-o", "json", "--socket", socket});
@@ -21,12 +23,14 @@ TEST_CASE("agentctl takes --socket after the subcommand, or AGENTD_SOCKET", "[ke
   INFO(from_env.describe());
   CHECK(from_env.exit_code == 0);
   // The command line wins over the environment.
-  auto wrong = world.in_host({"env", "AGENTD_SOCKET=" + socket, AGENTCTL_BIN, "status", "--socket", "/nonexistent.sock"});
+  auto wrong =
+      world.in_host({"env", "AGENTD_SOCKET=" + socket, AGENTCTL_BIN, "status", "--socket", "/nonexistent.sock"});
   INFO(wrong.describe());
   CHECK(wrong.exit_code == 1);
   CHECK(wrong.err.find("/nonexistent.sock") != std::string::npos);
   // After `--`, --socket is the command's own argument, not agentctl's.
-  auto passed = world.in_host({AGENTCTL_BIN, "--socket", socket, "run", "--agent", "acme/eng/a", "--", "echo", "--socket"});
+  auto passed =
+      world.in_host({AGENTCTL_BIN, "--socket", socket, "run", "--agent", "acme/eng/a", "--", "echo", "--socket"});
   INFO(passed.describe());
   CHECK(passed.exit_code == 0);
   CHECK(passed.out == "--socket\n");

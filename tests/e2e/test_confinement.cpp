@@ -49,9 +49,15 @@ std::string box_policy(const World& world) {
          "  - agents: \"box/fs/*\"\n"
          "    sandbox:\n"
          "      filesystem:\n"
-         "        read_only: [/etc, /proc, \"" + dir + "/ro\"]\n"
-         "        read_write: [\"" + dir + "/rw/{agent}\"]\n"
-         "        execute: [/usr/lib, /lib64, \"" + kBinDir + "\"]\n"
+         "        read_only: [/etc, /proc, \"" +
+         dir +
+         "/ro\"]\n"
+         "        read_write: [\"" +
+         dir +
+         "/rw/{agent}\"]\n"
+         "        execute: [/usr/lib, /lib64, \"" +
+         kBinDir +
+         "\"]\n"
          "  - agents: \"box/user/*\"\n"
          "    sandbox:\n"
          "      user: nobody\n"
@@ -215,7 +221,8 @@ TEST_CASE("a sandbox cannot connect to an abstract unix socket made outside") {
   for (int i = 0; i < 250 && read_file(box.world.dir() / "abstract.out").find("ready") == std::string::npos; ++i)
     usleep(20'000);
   expect_ok(box.world.in_host({SYSPROBE_BIN, "abstract", "connect", name}));
-  if (agentd::sandbox::landlock_abi() >= 6) expect_errno(box.probe("box/std/a", {"abstract", "connect", name}), "EPERM");
+  if (agentd::sandbox::landlock_abi() >= 6)
+    expect_errno(box.probe("box/std/a", {"abstract", "connect", name}), "EPERM");
   stop_process(listener, SIGKILL);
 }
 
@@ -265,7 +272,7 @@ TEST_CASE("the profile is inherited by children and cannot be loosened") {
   CHECK(line["landlock_layer"] == true);  // a layer may be added...
   CHECK(line["seccomp_layer"] == true);
   CHECK(line["nnp_cleared"] == false);
-  CHECK(line["write_errno"] == EACCES);   // ...and changes nothing
+  CHECK(line["write_errno"] == EACCES);  // ...and changes nothing
   CHECK(line["ptrace_errno"] == EPERM);
   CHECK(loosened.exit_code == 1);
   CHECK_FALSE(fs::exists(dir + "/outside-new"));
@@ -273,14 +280,18 @@ TEST_CASE("the profile is inherited by children and cannot be loosened") {
 
 TEST_CASE("require refuses to start on a kernel with a lower Landlock ABI") {
   const int abi = agentd::sandbox::landlock_abi();
-  Box box("  - agents: \"box/new/*\"\n"
-          "    sandbox:\n"
-          "      require:\n"
-          "        landlock_abi: " + std::to_string(abi + 1) + "\n"
-          "  - agents: \"box/old/*\"\n"
-          "    sandbox:\n"
-          "      require:\n"
-          "        landlock_abi: " + std::to_string(std::max(abi, 1)) + "\n");
+  Box box(
+      "  - agents: \"box/new/*\"\n"
+      "    sandbox:\n"
+      "      require:\n"
+      "        landlock_abi: " +
+      std::to_string(abi + 1) +
+      "\n"
+      "  - agents: \"box/old/*\"\n"
+      "    sandbox:\n"
+      "      require:\n"
+      "        landlock_abi: " +
+      std::to_string(std::max(abi, 1)) + "\n");
   const std::string marker = (box.world.dir() / "ran").string();
   auto refused = box.probe("box/new/a", {"write", marker});
   INFO(refused.describe());
@@ -327,7 +338,8 @@ TEST_CASE("sandbox profile shows the merged profile and what the kernel enforces
 TEST_CASE("the Landlock TCP port wall refuses ports no allow names, before the hooks") {
   Box box;
   if (agentd::sandbox::landlock_abi() < 4) {
-    auto result = box.world.agentctl({"run", "--agent", "box/net/a", "--", NETPROBE_BIN, "connect", "tcp", "198.51.100.10", "80"});
+    auto result = box.world.agentctl(
+        {"run", "--agent", "box/net/a", "--", NETPROBE_BIN, "connect", "tcp", "198.51.100.10", "80"});
     CHECK(result.err.find("TCP port wall") != std::string::npos);
     return;
   }
@@ -340,12 +352,13 @@ TEST_CASE("the Landlock TCP port wall refuses ports no allow names, before the h
 }
 
 TEST_CASE("the strict profile runs plain tools and refuses what it does not list") {
-  Box box("  - agents: \"box/strict/*\"\n"
-          "    sandbox:\n"
-          "      syscalls:\n"
-          "        profile: strict\n");
-  auto shell = box.world.agentctl(
-      {"run", "--agent", "box/strict/a", "--", "/bin/sh", "-c", "ls / | wc -l > /dev/null && id -u && cat /etc/hostname"});
+  Box box(
+      "  - agents: \"box/strict/*\"\n"
+      "    sandbox:\n"
+      "      syscalls:\n"
+      "        profile: strict\n");
+  auto shell = box.world.agentctl({"run", "--agent", "box/strict/a", "--", "/bin/sh", "-c",
+                                   "ls / | wc -l > /dev/null && id -u && cat /etc/hostname"});
   INFO(shell.describe());
   CHECK(shell.exit_code == 0);
   CHECK(shell.out.rfind("0\n", 0) == 0);
@@ -361,6 +374,7 @@ TEST_CASE("the strict profile runs plain tools and refuses what it does not list
   expect_errno(box.probe("box/strict/a", {"unshare", "net"}), "EPERM");
   expect_errno(box.probe("box/strict/a", {"clone", "user"}), "EPERM");
   // Sockets: the families the socket rules permit work, the hooks judge them.
-  expect_ok(box.world.agentctl({"run", "--agent", "box/strict/a", "--", NETPROBE_BIN, "connect", "tcp", "198.51.100.10", "80"}));
+  expect_ok(box.world.agentctl(
+      {"run", "--agent", "box/strict/a", "--", NETPROBE_BIN, "connect", "tcp", "198.51.100.10", "80"}));
   expect_refused(box.world.agentctl({"run", "--agent", "box/strict/a", "--", NETPROBE_BIN, "socket", "packet", "raw"}));
 }

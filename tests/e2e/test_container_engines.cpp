@@ -42,7 +42,8 @@ rules:
 constexpr const char* kImage = "localhost/agentd-e2e-busybox:1";
 
 // The busybox applets the containers' scripts use.
-const std::vector<std::string> kApplets = {"sh", "ip", "grep", "nc", "nslookup", "sleep", "cat", "echo", "test", "[", "seq"};
+const std::vector<std::string> kApplets = {"sh",  "ip",   "grep", "nc", "nslookup", "sleep",
+                                           "cat", "echo", "test", "[",  "seq"};
 
 // A root filesystem of busybox-static alone, as a tarball to import.
 fs::path busybox_tarball(const World& world) {
@@ -179,8 +180,9 @@ class Podman {
   // namespace path or empty for none.
   ProcessResult run_script(const std::string& agent, const std::string& network, const std::string& script,
                            std::vector<std::string> extra = {}) const {
-    std::vector<std::string> args = {"run", "--rm", "--network", network.empty() ? "none" : "ns:" + network,
-                                     "-v", resolv_conf() + ":/etc/resolv.conf:ro"};
+    std::vector<std::string> args = {"run",       "--rm",
+                                     "--network", network.empty() ? "none" : "ns:" + network,
+                                     "-v",        resolv_conf() + ":/etc/resolv.conf:ro"};
     if (!agent.empty()) args.insert(args.end(), {"--annotation", "io.agentd.agent=" + agent});
     args.insert(args.end(), extra.begin(), extra.end());
     args.insert(args.end(), {kImage, "sh", "-c", script});
@@ -207,9 +209,9 @@ class Docker {
     // The exec root holds unix sockets: a short path.
     exec_root_ = "/run/agentd-e2e-docker-" + std::to_string(::getpid());
     const std::string socket = "unix://" + (root_ / "docker.sock").string();
-    pid_ = world.spawn_in_host({"dockerd", "--bridge=none", "--iptables=false", "--ip6tables=false",
-                                "--ip-masq=false", "--storage-driver", "vfs", "--data-root", (root_ / "data").string(),
-                                "--exec-root", exec_root_, "--pidfile", (root_ / "dockerd.pid").string(), "-H", socket,
+    pid_ = world.spawn_in_host({"dockerd", "--bridge=none", "--iptables=false", "--ip6tables=false", "--ip-masq=false",
+                                "--storage-driver", "vfs", "--data-root", (root_ / "data").string(), "--exec-root",
+                                exec_root_, "--pidfile", (root_ / "dockerd.pid").string(), "-H", socket,
                                 "--default-ulimit", "nofile=1024:1024", "--default-ulimit", "nproc=1024:1024"},
                                "dockerd");
     setenv("DOCKER_HOST", socket.c_str(), 1);
@@ -311,9 +313,12 @@ TEST_CASE("podman: a container annotated with its agent is that agent's sandbox 
   INFO(world.agentd_log());
   REQUIRE(denial.is_object());
   CHECK(denial.value("reason", "") == "no_rule");
-  CHECK(world.wait_for_denial([&](const json& d) {
-    return d.value("sandbox", "") == agent && d.value("hook", "") == "dns" && d.value("name", "") == "denied.example.test";
-  }).is_object());
+  CHECK(world
+            .wait_for_denial([&](const json& d) {
+              return d.value("sandbox", "") == agent && d.value("hook", "") == "dns" &&
+                     d.value("name", "") == "denied.example.test";
+            })
+            .is_object());
   CHECK(world.agentd_log().find("sandbox " + agent + ": serving its DNS in network namespace") != std::string::npos);
 
   // --rm removed its cgroup: the sandbox is retired, its record stays.
@@ -335,8 +340,9 @@ TEST_CASE("podman: an approval granted while the container runs opens its way wi
   const std::string script =
       "for i in $(seq 1 300); do if echo x | nc -w 2 198.51.100.66 80 >/dev/null 2>&1; then echo opened; exit 0; fi; "
       "sleep 0.2; done; echo never; exit 1";
-  std::vector<std::string> args = {"podman", "run", "--rm", "--network", "ns:" + netns, "--annotation",
-                                   "io.agentd.agent=" + agent, kImage, "sh", "-c", script};
+  std::vector<std::string> args = {
+      "podman", "run", "--rm", "--network", "ns:" + netns, "--annotation", "io.agentd.agent=" + agent,
+      kImage,   "sh",  "-c",   script};
   args.insert(args.begin(), {"nsenter", "--net=" + world.host_ns_path()});
   const pid_t container = spawn_process(args, world.dir() / "pod2.out", world.dir() / "pod2.err");
   auto request = wait_for_request(world, agent, "198.51.100.66", 80);
@@ -445,7 +451,8 @@ TEST_CASE("podman: agentd restarting under a running container leaves it enforce
   CHECK(world.stray_packets() == 0);
 }
 
-TEST_CASE("docker: a container under an adopted --cgroup-parent is that sandbox from its first instruction", "[kernel-neutral]") {
+TEST_CASE("docker: a container under an adopted --cgroup-parent is that sandbox from its first instruction",
+          "[kernel-neutral]") {
   require_tools({"dockerd", "docker", "runc"});
   World world;
   world.write_policy("acme.yaml", kPolicy);
@@ -463,15 +470,15 @@ TEST_CASE("docker: a container under an adopted --cgroup-parent is that sandbox 
   // agentd of the container's namespace before it runs: its first query
   // there may be refused (recorded as dns_netns), and agentd serves the
   // namespace from then on, as a resolver's next try finds.
-  const std::string script = "if echo x | nc -w 3 198.51.100.66 80 2>/dev/null; then echo 'denied-first: open'; "
-                             "else echo 'denied-first: fail'; fi; "
-                             "until ip -6 route show default | grep -q via; do sleep 0.1; done; "
-                             "nslookup api.example.test >/dev/null 2>&1 || sleep 1; " +
-                             kProbeScript.substr(kProbeScript.find("if nc -w 3 198.51.100.20")) +
-                             "; echo probed; exec sleep 600";
-  auto started = docker.run({"run", "-d", "--name", "dock1", "--cgroup-parent", parent_in_tree, "--network", "none",
-                             "-v", (world.dir() / "resolv.conf").string() + ":/etc/resolv.conf:ro", kImage, "sh", "-c",
-                             script});
+  const std::string script =
+      "if echo x | nc -w 3 198.51.100.66 80 2>/dev/null; then echo 'denied-first: open'; "
+      "else echo 'denied-first: fail'; fi; "
+      "until ip -6 route show default | grep -q via; do sleep 0.1; done; "
+      "nslookup api.example.test >/dev/null 2>&1 || sleep 1; " +
+      kProbeScript.substr(kProbeScript.find("if nc -w 3 198.51.100.20")) + "; echo probed; exec sleep 600";
+  auto started =
+      docker.run({"run", "-d", "--name", "dock1", "--cgroup-parent", parent_in_tree, "--network", "none", "-v",
+                  (world.dir() / "resolv.conf").string() + ":/etc/resolv.conf:ro", kImage, "sh", "-c", script});
   INFO(started.describe());
   REQUIRE(started.exit_code == 0);
   auto pid = docker.run({"inspect", "--format", "{{.State.Pid}}", "dock1"});

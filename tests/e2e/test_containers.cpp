@@ -75,11 +75,11 @@ TEST_CASE("a sandbox's process in a network namespace of its own gets its DNS an
   ContainerNetns netns(world);
   // The container's first process, there until told to stop.
   const auto stop = world.dir() / "stop-init";
-  pid_t init = world.spawn_in_host({"sh", "-c",
-                                    "echo $$ > '" + (cgroup / "cgroup.procs").string() + "' && exec nsenter --net=" +
-                                        netns.path() + " sh -c 'while [ ! -e " + stop.string() +
-                                        " ]; do sleep 0.1; done'"},
-                                   "init");
+  pid_t init = world.spawn_in_host(
+      {"sh", "-c",
+       "echo $$ > '" + (cgroup / "cgroup.procs").string() + "' && exec nsenter --net=" + netns.path() +
+           " sh -c 'while [ ! -e " + stop.string() + " ]; do sleep 0.1; done'"},
+      "init");
 
   // Its first query meets a proxy there only if agentd's sweep (every 5 s,
   // for adopted sandboxes) found the namespace first; otherwise it is
@@ -87,9 +87,8 @@ TEST_CASE("a sandbox's process in a network namespace of its own gets its DNS an
   auto first = dig_from(world, cgroup, netns, "api.example.test", 1);
   INFO(first.describe());
   if (first.out.find("198.51.100.10") == std::string::npos) {
-    auto record = world.wait_for_denial([&](const json& d) {
-      return d.value("sandbox", "") == agent && d.value("reason", "") == "dns_netns";
-    });
+    auto record = world.wait_for_denial(
+        [&](const json& d) { return d.value("sandbox", "") == agent && d.value("reason", "") == "dns_netns"; });
     CHECK(record.is_object());
   }
   INFO(world.agentd_log());
@@ -103,9 +102,12 @@ TEST_CASE("a sandbox's process in a network namespace of its own gets its DNS an
   auto refused = dig_from(world, cgroup, netns, "denied.example.test");
   INFO(refused.describe());
   CHECK(refused.out.find("198.51.100.66") == std::string::npos);
-  CHECK(world.wait_for_denial([&](const json& d) {
-    return d.value("sandbox", "") == agent && d.value("hook", "") == "dns" && d.value("name", "") == "denied.example.test";
-  }).is_object());
+  CHECK(world
+            .wait_for_denial([&](const json& d) {
+              return d.value("sandbox", "") == agent && d.value("hook", "") == "dns" &&
+                     d.value("name", "") == "denied.example.test";
+            })
+            .is_object());
 
   // No process of the sandbox is in the namespace any more: it is left.
   std::ofstream(stop) << "stop\n";

@@ -57,8 +57,8 @@ ProcessResult with_nameserver(const World& world, const std::string& nameserver,
                               const std::vector<std::string>& argv) {
   const auto conf = world.dir() / ("resolv-" + std::to_string(std::hash<std::string>{}(nameserver)) + ".conf");
   std::ofstream(conf) << "nameserver " << nameserver << "\noptions timeout:2 attempts:1\n";
-  std::string command = "mount --bind '" + conf.string() + "' /etc/resolv.conf && exec '" AGENTCTL_BIN
-                        "' --socket '" + world.socket().string() + "' run --agent " + agent + " --";
+  std::string command = "mount --bind '" + conf.string() + "' /etc/resolv.conf && exec '" AGENTCTL_BIN "' --socket '" +
+                        world.socket().string() + "' run --agent " + agent + " --";
   for (const auto& arg : argv) command += " '" + arg + "'";
   return world.in_host({"unshare", "-m", "sh", "-c", command});
 }
@@ -326,13 +326,15 @@ TEST_CASE("two sandboxes with different policies asking the same name") {
   world.write_policy("acme.yaml", kHostPolicy);
   // REFUSED instead of the default NXDOMAIN, on request.
   REQUIRE(world.start_agentd({"--dns-refusal", "refused"}));
-  CHECK(dig_in(world, kEng, {"@198.51.100.53", "api.example.test"}).addresses == std::set<std::string>{"198.51.100.10"});
+  CHECK(dig_in(world, kEng, {"@198.51.100.53", "api.example.test"}).addresses ==
+        std::set<std::string>{"198.51.100.10"});
   CHECK(dig_in(world, kOps, {"@198.51.100.53", "api.example.test"}).status == "REFUSED");
   // What eng learned is eng's: ops still cannot reach the address.
   expect_ok(world.netprobe_in_sandbox(kEng, {"connect", "tcp", "198.51.100.10", "443"}));
   expect_refused(world.netprobe_in_sandbox(kOps, {"connect", "tcp", "198.51.100.10", "443"}));
   // ops may resolve the apex its rule names, and reach it on 443 only.
-  CHECK(dig_in(world, kOps, {"@198.51.100.53", "wild.example.test"}).addresses == std::set<std::string>{"198.51.100.10"});
+  CHECK(dig_in(world, kOps, {"@198.51.100.53", "wild.example.test"}).addresses ==
+        std::set<std::string>{"198.51.100.10"});
   expect_ok(world.netprobe_in_sandbox(kOps, {"connect", "tcp", "198.51.100.10", "443"}));
   expect_refused(world.netprobe_in_sandbox(kOps, {"connect", "tcp", "198.51.100.10", "80"}));
 }
@@ -343,9 +345,9 @@ TEST_CASE("when the TTL runs out, new connections are denied and the denial says
   REQUIRE(world.start_agentd({"--dns-min-ttl", "1"}));
   // Resolve and connect in one sandboxed shell: starting a sandbox takes
   // seconds under emulation, longer than the name's 3 s TTL.
-  auto fresh = world.in_sandbox(kEng, {"sh", "-c",
-                                       "getent ahostsv4 short.example.test >/dev/null && exec " NETPROBE_BIN
-                                       " connect tcp 198.51.100.20 8080"});
+  auto fresh = world.in_sandbox(
+      kEng, {"sh", "-c",
+             "getent ahostsv4 short.example.test >/dev/null && exec " NETPROBE_BIN " connect tcp 198.51.100.20 8080"});
   expect_ok(fresh);
   usleep(3'500'000);  // past the 3 s TTL: waiting for expiry, not timing anything
   expect_refused(world.netprobe_in_sandbox(kEng, {"connect", "tcp", "198.51.100.20", "8080"}));
@@ -398,7 +400,8 @@ TEST_CASE("malformed queries get FORMERR or nothing, and the proxy keeps answeri
   // netprobe sends "ping" (4 bytes, no DNS header) to port 53: redirected, dropped.
   world.netprobe_in_sandbox(kEng, {"sendto", "udp", "198.51.100.53", "53"});
   world.netprobe_in_sandbox(kEng, {"connect", "udp", "203.0.113.7", "53"});
-  CHECK(dig_in(world, kEng, {"@198.51.100.53", "api.example.test"}).addresses == std::set<std::string>{"198.51.100.10"});
+  CHECK(dig_in(world, kEng, {"@198.51.100.53", "api.example.test"}).addresses ==
+        std::set<std::string>{"198.51.100.10"});
   auto status = json::parse(world.agentctl({"status", "-o", "json"}).out);
   INFO(status["dns"].dump());
   CHECK(status["dns"]["queries"]["malformed"].get<int>() >= 2);
@@ -456,15 +459,18 @@ TEST_CASE("the proxy's sandbox addresses cannot be reached directly") {
               .is_object());
   }
   // The proxy still serves both sandboxes.
-  CHECK(dig_in(world, kEng, {"@198.51.100.53", "api.example.test"}).addresses == std::set<std::string>{"198.51.100.10"});
-  CHECK(dig_in(world, kOps, {"@198.51.100.53", "wild.example.test"}).addresses == std::set<std::string>{"198.51.100.10"});
+  CHECK(dig_in(world, kEng, {"@198.51.100.53", "api.example.test"}).addresses ==
+        std::set<std::string>{"198.51.100.10"});
+  CHECK(dig_in(world, kOps, {"@198.51.100.53", "wild.example.test"}).addresses ==
+        std::set<std::string>{"198.51.100.10"});
 }
 
 TEST_CASE("a reload forgets learned addresses the new policy no longer allows") {
   World world;
   world.write_policy("acme.yaml", kHostPolicy);
   REQUIRE(world.start_agentd({"--no-watch"}));
-  CHECK(dig_in(world, kEng, {"@198.51.100.53", "api.example.test"}).addresses == std::set<std::string>{"198.51.100.10"});
+  CHECK(dig_in(world, kEng, {"@198.51.100.53", "api.example.test"}).addresses ==
+        std::set<std::string>{"198.51.100.10"});
   expect_ok(world.netprobe_in_sandbox(kEng, {"connect", "tcp", "198.51.100.10", "443"}));
   std::string narrower = kHostPolicy;
   narrower.replace(narrower.find("      - host: api.example.test\n        ports: [443, 80]\n"),
@@ -482,7 +488,8 @@ TEST_CASE("a reload forgets learned addresses the new policy no longer allows") 
   expect_refused(world.netprobe_in_sandbox(kEng, {"connect", "tcp", "198.51.100.10", "80"}));
 }
 
-TEST_CASE("started where resolv.conf names no nameserver, agentd enforces, refuses names, then follows it", "[kernel-neutral]") {
+TEST_CASE("started where resolv.conf names no nameserver, agentd enforces, refuses names, then follows it",
+          "[kernel-neutral]") {
   World world;
   world.write_policy("acme.yaml", kHostPolicy);
   const auto conf = world.dir() / "host-resolv.conf";
@@ -543,11 +550,14 @@ TEST_CASE("started where resolv.conf names no nameserver, agentd enforces, refus
 // The names behind learned addresses are kept in the store (schema 2),
 // across a restart; an older agentd's learned.json is moved in once, and
 // wins (it was written after the store last was).
-TEST_CASE("the names of learned addresses survive a restart, and an older agentd's learned.json is moved into the store", "[kernel-neutral]") {
+TEST_CASE(
+    "the names of learned addresses survive a restart, and an older agentd's learned.json is moved into the store",
+    "[kernel-neutral]") {
   World world;
   world.write_policy("acme.yaml", kHostPolicy);
   REQUIRE(world.start_agentd());
-  CHECK(dig_in(world, kEng, {"@198.51.100.53", "api.example.test"}).addresses == std::set<std::string>{"198.51.100.10"});
+  CHECK(dig_in(world, kEng, {"@198.51.100.53", "api.example.test"}).addresses ==
+        std::set<std::string>{"198.51.100.10"});
   auto explain = [&] {
     auto result = world.agentctl({"policy", "explain", "--agent", kEng, "--dest", "198.51.100.10:443"});
     INFO(result.describe());
@@ -567,7 +577,8 @@ TEST_CASE("the names of learned addresses survive a restart, and an older agentd
     if (s["agent"] == kEng) slot = s["slot"].get<uint32_t>();
   REQUIRE(slot != 0);
   world.kill_agentd(SIGTERM);
-  std::ofstream(world.state_dir() / "learned.json") << json{{std::to_string(slot) + "/4/198.51.100.10", "alias.example.test"}}.dump();
+  std::ofstream(world.state_dir() / "learned.json")
+      << json{{std::to_string(slot) + "/4/198.51.100.10", "alias.example.test"}}.dump();
   REQUIRE(world.start_agentd());
   INFO(world.agentd_log());
   CHECK(explain().find("learned through DNS from alias.example.test") != std::string::npos);

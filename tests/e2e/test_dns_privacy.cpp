@@ -49,7 +49,8 @@ std::vector<Received> received(const std::filesystem::path& file) {
     Received r;
     std::string hex;
     fields >> r.port >> hex;
-    for (size_t i = 0; i + 1 < hex.size(); i += 2) r.bytes += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+    for (size_t i = 0; i + 1 < hex.size(); i += 2)
+      r.bytes += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
     all.push_back(r);
   }
   return all;
@@ -83,15 +84,36 @@ TEST_CASE("a query reaches the upstream rebuilt: no EDNS option, no extra record
   const auto queries = received(log);
   REQUIRE(queries.size() == 2);
   // "\x03api\x07example\x04test\x00", type A, class IN: lowercase, one question.
-  const std::string question("\x03" "api" "\x07" "example" "\x04" "test" "\x00" "\x00\x01\x00\x01", 22);
+  const std::string question(
+      "\x03"
+      "api"
+      "\x07"
+      "example"
+      "\x04"
+      "test"
+      "\x00"
+      "\x00\x01\x00\x01",
+      22);
   // OPT: root owner, type 41, our size 1232, rcode/version 0, DO, no options.
-  const std::string opt("\x00" "\x00\x29" "\x04\xd0" "\x00\x00" "\x80\x00" "\x00\x00", 11);
+  const std::string opt(
+      "\x00"
+      "\x00\x29"
+      "\x04\xd0"
+      "\x00\x00"
+      "\x80\x00"
+      "\x00\x00",
+      11);
   for (const auto& q : queries) {
     INFO("upstream got " << q.bytes.size() << " bytes from port " << q.port);
     for (const char* smuggled : {"SECRET-IN-PADDING", "COOKIE01", "smuggled", "exfiltrated"})
       CHECK(q.bytes.find(smuggled) == std::string::npos);
     REQUIRE(q.bytes.size() == 12 + question.size() + opt.size());
-    CHECK(q.bytes.substr(2, 10) == std::string("\x01\x00" "\x00\x01" "\x00\x00" "\x00\x00" "\x00\x01", 10));  // RD only; 1 question, 1 OPT
+    CHECK(q.bytes.substr(2, 10) == std::string("\x01\x00"
+                                               "\x00\x01"
+                                               "\x00\x00"
+                                               "\x00\x00"
+                                               "\x00\x01",
+                                               10));  // RD only; 1 question, 1 OPT
     CHECK(q.bytes.substr(12, question.size()) == question);
     CHECK(q.bytes.substr(12 + question.size()) == opt);
     CHECK(q.bytes.substr(0, 2) != "\x51\x51");  // not the sandbox's id
@@ -155,5 +177,6 @@ TEST_CASE("queries of other types or classes are refused with a record, and the 
   DigResult chaos = dig_in(world, kEng, {"@198.51.100.53", "-c", "CH", "version.bind", "TXT"});
   INFO(chaos.raw);
   CHECK(chaos.status == "REFUSED");
-  CHECK(dig_in(world, kEng, {"@198.51.100.53", "api.example.test"}).addresses == std::set<std::string>{"198.51.100.10"});
+  CHECK(dig_in(world, kEng, {"@198.51.100.53", "api.example.test"}).addresses ==
+        std::set<std::string>{"198.51.100.10"});
 }

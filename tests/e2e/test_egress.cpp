@@ -33,8 +33,10 @@ void run_table(World& world, const std::string& agent, const std::vector<Probe>&
     for (const auto& a : probe.args) args += a + " ";
     INFO(agent << ": " << args << "(" << probe.why << ")");
     auto result = world.netprobe_in_sandbox(agent, probe.args);
-    if (probe.allowed) expect_ok(result);
-    else expect_refused(result);
+    if (probe.allowed)
+      expect_ok(result);
+    else
+      expect_refused(result);
   }
 }
 
@@ -88,7 +90,8 @@ TEST_CASE("tenant isolation, glob selectors and the default deny") {
   // sandbox is asked for as such (a staged roll-out); then it exists, and
   // everything is denied.
   REQUIRE(world.agentctl({"run", "--agent", "initech/any/agent", "--", "/bin/true"}).exit_code != 0);
-  REQUIRE(world.agentctl({"run", "--agent", "initech/any/agent", "--unknown-tenant", "--", "/bin/true"}).exit_code == 0);
+  REQUIRE(world.agentctl({"run", "--agent", "initech/any/agent", "--unknown-tenant", "--", "/bin/true"}).exit_code ==
+          0);
   run_table(world, "initech/any/agent",
             {
                 {{"connect", "tcp", "198.51.100.10", "80"}, false, "a tenant without policy: everything denied"},
@@ -128,9 +131,11 @@ TEST_CASE("socket families: what agents need, nothing that goes around the hooks
   World world;
   start_with_policies(world);
   const std::string agent = "acme/eng/coder-1";
-  for (const auto& args : std::vector<std::vector<std::string>>{
-           {"socket", "inet", "stream"}, {"socket", "inet6", "dgram"}, {"socket", "unix", "stream"},
-           {"socket", "unix", "dgram"}, {"socket", "netlink", "raw", "0"}}) {
+  for (const auto& args : std::vector<std::vector<std::string>>{{"socket", "inet", "stream"},
+                                                                {"socket", "inet6", "dgram"},
+                                                                {"socket", "unix", "stream"},
+                                                                {"socket", "unix", "dgram"},
+                                                                {"socket", "netlink", "raw", "0"}}) {
     INFO(args[1] << " " << args[2]);
     expect_ok(world.netprobe_in_sandbox(agent, args));
   }
@@ -210,10 +215,12 @@ rules:
   // Another tenant keeps the default.
   expect_refused(world.netprobe_in_sandbox("globex/web/bot", {"connect", "tcp", "198.51.100.66", "80"}), "EPERM");
   // Recorded like any denial.
-  CHECK(!world.wait_for_denial([](const json& d) {
+  CHECK(!world
+             .wait_for_denial([](const json& d) {
                return d.value("sandbox", json()).is_string() && d["sandbox"] == "acme/eng/coder-1" &&
                       d.value("dest", "") == "198.51.100.66";
-             }).is_null());
+             })
+             .is_null());
   auto refuse_with_of = [&](const std::string& agent) {
     for (int i = 0; i < 250; ++i) {
       const json status = json::parse(world.agentctl({"status", "-o", "json"}).out);

@@ -79,12 +79,12 @@ TEST_CASE("one uid at its control connection limit costs only itself", "[kernel-
   REQUIRE(world.start_agentd({"--socket-group", socket_group}));
 
   const auto out = world.dir() / "hold.out", done = world.dir() / "hold.done";
-  const std::string script =
-      "setpriv --reuid=" + flooder + " --regid=" + flooder + " --groups=" + socket_group + " '" + SYSPROBE_BIN +
-      "' hold-control '" + world.socket().string() + "' 300 '" + done.string() + "' > '" + out.string() +
-      "' & i=0; until grep -q connected '" + out.string() + "' || [ $i -ge 400 ]; do i=$((i+1)); sleep 0.05; done; '" +
-      AGENTCTL_BIN + "' --socket '" + world.socket().string() + "' status -o json; rc=$?; touch '" + done.string() +
-      "'; wait; exit $rc";
+  const std::string script = "setpriv --reuid=" + flooder + " --regid=" + flooder + " --groups=" + socket_group + " '" +
+                             SYSPROBE_BIN + "' hold-control '" + world.socket().string() + "' 300 '" + done.string() +
+                             "' > '" + out.string() + "' & i=0; until grep -q connected '" + out.string() +
+                             "' || [ $i -ge 400 ]; do i=$((i+1)); sleep 0.05; done; '" + AGENTCTL_BIN + "' --socket '" +
+                             world.socket().string() + "' status -o json; rc=$?; touch '" + done.string() +
+                             "'; wait; exit $rc";
   // Root was served while the flooder held all it may hold.
   const json during = status_while(world, script);
   const auto limit = during["control"]["limits"]["per_uid"].get<uint64_t>();

@@ -32,9 +32,7 @@ std::string first_line(const std::filesystem::path& file) {
   return line;
 }
 
-bool names_cpu(const std::string& controllers) {
-  return (" " + controllers + " ").find(" cpu ") != std::string::npos;
-}
+bool names_cpu(const std::string& controllers) { return (" " + controllers + " ").find(" cpu ") != std::string::npos; }
 
 }  // namespace
 
@@ -79,8 +77,10 @@ TEST_CASE("sandboxed commands run below agentd's priority and cannot take it bac
     World world;
     world.write_policy("acme.yaml", kAcmePolicy);
     // The default is 5.
-    REQUIRE(world.start_agentd(levels == 5 ? std::vector<std::string>{} : std::vector<std::string>{"--sandbox-nice", "7"}));
-    for (const std::vector<std::string> user : {std::vector<std::string>{}, std::vector<std::string>{"--user", "root"}}) {
+    REQUIRE(
+        world.start_agentd(levels == 5 ? std::vector<std::string>{} : std::vector<std::string>{"--sandbox-nice", "7"}));
+    for (const std::vector<std::string>& user :
+         {std::vector<std::string>{}, std::vector<std::string>{"--user", "root"}}) {
       std::vector<std::string> argv = {"run", "--agent", "acme/eng/coder-1"};
       argv.insert(argv.end(), user.begin(), user.end());
       // Its own nice value, then an attempt to take the priority back:

@@ -48,7 +48,9 @@ std::map<std::string, json> dns_budgets(const json& status) {
   return by_agent;
 }
 
-json status_json(const World& world) { return json::parse(world.agentctl({"status", "-o", "json"}).out, nullptr, false); }
+json status_json(const World& world) {
+  return json::parse(world.agentctl({"status", "-o", "json"}).out, nullptr, false);
+}
 
 // B of the other tenant resolves over UDP and TCP and connects.
 void other_tenant_unaffected(const World& world) {
@@ -71,15 +73,16 @@ long agentd_rss_kb(const World& world) {
 
 }  // namespace
 
-TEST_CASE("a sandbox at its learned-address quota gets SERVFAIL naming it, another tenant's names resolve", "[kernel-neutral]") {
+TEST_CASE("a sandbox at its learned-address quota gets SERVFAIL naming it, another tenant's names resolve",
+          "[kernel-neutral]") {
   World world;
   write_policies(world);
   REQUIRE(world.start_agentd({"--dns-learned-quota", "20"}));
   // 30 names of the zone, 30 addresses (203.0.113.1 to .30), in one shell.
-  auto flood = world.in_sandbox(
-      kA, {"sh", "-c",
-           "i=1; while [ $i -le 30 ]; do dig +tries=1 +time=3 +noall +comments +answer @203.0.113.99 "
-           "203-0-113-$i.many.example.test; i=$((i+1)); done"});
+  auto flood =
+      world.in_sandbox(kA, {"sh", "-c",
+                            "i=1; while [ $i -le 30 ]; do dig +tries=1 +time=3 +noall +comments +answer @203.0.113.99 "
+                            "203-0-113-$i.many.example.test; i=$((i+1)); done"});
   INFO(flood.describe());
   int answered = 0, servfail = 0, ede_names_quota = 0;
   std::istringstream lines(flood.out);
@@ -117,7 +120,8 @@ TEST_CASE("a sandbox at its learned-address quota gets SERVFAIL naming it, anoth
     if (!recorded) usleep(50'000);
   }
   CHECK(recorded);
-  for (const auto& d : world.denials()) CHECK_FALSE((d.value("reason", "") == "learned_quota" && d.value("sandbox", "") == kB));
+  for (const auto& d : world.denials())
+    CHECK_FALSE((d.value("reason", "") == "learned_quota" && d.value("sandbox", "") == kB));
   const json a = dns_budget(world, kA);
   const json other = dns_budget(world, kB);
   INFO(a.dump() << " " << other.dump());
@@ -132,15 +136,16 @@ TEST_CASE("a sandbox at its learned-address quota gets SERVFAIL naming it, anoth
   CHECK(world.stray_packets() == 0);
 }
 
-TEST_CASE("600 idle DNS-over-TCP connections of one sandbox: its cap holds, idle ones close, others resolve over TCP", "[kernel-neutral]") {
+TEST_CASE("600 idle DNS-over-TCP connections of one sandbox: its cap holds, idle ones close, others resolve over TCP",
+          "[kernel-neutral]") {
   World world;
   write_policies(world);
   REQUIRE(world.start_agentd({"--dns-tcp-idle-timeout", "2s"}));
   // A opens 600 connections to "a DNS server" (the proxy) and sends nothing.
   // Held until agentd closed them all, within a bound (45 s) that only a
   // leak reaches: how soon depends on the machine's load, not on agentd.
-  const pid_t holder = world.spawn_in_sandbox(kA, {"hold", "203.0.113.99", "53", "600", "45", "until-closed"}, "hold",
-                                              DNSPROBE_BIN);
+  const pid_t holder =
+      world.spawn_in_sandbox(kA, {"hold", "203.0.113.99", "53", "600", "45", "until-closed"}, "hold", DNSPROBE_BIN);
   // Once A holds its 16, B still gets its answers over TCP.
   json a;
   for (int i = 0; i < 200; ++i) {
@@ -171,13 +176,14 @@ TEST_CASE("600 idle DNS-over-TCP connections of one sandbox: its cap holds, idle
   CHECK(world.stray_packets() == 0);
 }
 
-TEST_CASE("pipelined queries whose answers are never read: the client is cut off, agentd stays small", "[kernel-neutral]") {
+TEST_CASE("pipelined queries whose answers are never read: the client is cut off, agentd stays small",
+          "[kernel-neutral]") {
   World world;
   write_policies(world);
   REQUIRE(world.start_agentd());
   const long rss_before = agentd_rss_kb(world);
-  const pid_t piper =
-      world.spawn_in_sandbox(kA, {"pipeline", "203.0.113.99", "53", "api.example.test", "40"}, "pipeline", DNSPROBE_BIN);
+  const pid_t piper = world.spawn_in_sandbox(kA, {"pipeline", "203.0.113.99", "53", "api.example.test", "40"},
+                                             "pipeline", DNSPROBE_BIN);
   // Meanwhile B resolves and connects as usual.
   usleep(500'000);
   other_tenant_unaffected(world);
@@ -204,7 +210,8 @@ TEST_CASE("pipelined queries whose answers are never read: the client is cut off
   CHECK(world.stray_packets() == 0);
 }
 
-TEST_CASE("a UDP query flood of one sandbox fills its own queue only: another tenant's queries are all answered", "[kernel-neutral]") {
+TEST_CASE("a UDP query flood of one sandbox fills its own queue only: another tenant's queries are all answered",
+          "[kernel-neutral]") {
   World world;
   write_policies(world);
   // One query upstream at a time per sandbox: A's flood then hits the cap
@@ -213,16 +220,17 @@ TEST_CASE("a UDP query flood of one sandbox fills its own queue only: another te
   REQUIRE(world.start_agentd({"--dns-in-flight-per-sandbox", "1"}));
   // A sends queries as fast as it can and reads no answer: refused names,
   // and an allowed name with TTL 0 (never cached: each goes upstream).
-  const pid_t flooder =
-      world.spawn_in_sandbox(kA, {"udpflood", "203.0.113.99", "53", "refused.example.test", "8"}, "udpflood", DNSPROBE_BIN);
+  const pid_t flooder = world.spawn_in_sandbox(kA, {"udpflood", "203.0.113.99", "53", "refused.example.test", "8"},
+                                               "udpflood", DNSPROBE_BIN);
   const pid_t forwarder = world.spawn_in_sandbox(
       kA, {"udpflood", "203.0.113.99", "53", "203-0-113-5.many.example.test", "8"}, "udpflood-fwd", DNSPROBE_BIN);
   usleep(500'000);
   // B asks 20 times, one try each: a query lost in a full queue would
   // show as a timeout here.
   auto asks = world.in_sandbox(
-      kB, {"sh", "-c",
-           "i=0; while [ $i -lt 20 ]; do dig +tries=1 +time=2 +short @203.0.113.99 api.example.test; i=$((i+1)); done"});
+      kB,
+      {"sh", "-c",
+       "i=0; while [ $i -lt 20 ]; do dig +tries=1 +time=2 +short @203.0.113.99 api.example.test; i=$((i+1)); done"});
   INFO(asks.describe());
   int answered = 0;
   std::istringstream lines(asks.out);
@@ -245,7 +253,8 @@ TEST_CASE("a UDP query flood of one sandbox fills its own queue only: another te
   CHECK(world.stray_packets() == 0);
 }
 
-TEST_CASE("seven sandboxes at their in-flight cap against a silent upstream: another tenant's names still resolve", "[kernel-neutral]") {
+TEST_CASE("seven sandboxes at their in-flight cap against a silent upstream: another tenant's names still resolve",
+          "[kernel-neutral]") {
   World world;
   write_policies(world);
   // An upstream that never answers flood.many.example.test and answers
@@ -278,10 +287,10 @@ TEST_CASE("seven sandboxes at their in-flight cap against a silent upstream: ano
   REQUIRE(held >= 7 * 48);
   // B asks ten names, each once (never from the cache), one try each: a
   // query the full pool refused would show as SERVFAIL, no address.
-  auto asks = world.in_sandbox(
-      kB, {"sh", "-c",
-           "for n in api b1 b2 b3 b4 b5 b6 b7 b8 b9; do name=$n.many.example.test; [ $n = api ] && "
-           "name=api.example.test; dig +tries=1 +time=3 +short @203.0.113.99 $name; done"});
+  auto asks =
+      world.in_sandbox(kB, {"sh", "-c",
+                            "for n in api b1 b2 b3 b4 b5 b6 b7 b8 b9; do name=$n.many.example.test; [ $n = api ] && "
+                            "name=api.example.test; dig +tries=1 +time=3 +short @203.0.113.99 $name; done"});
   INFO(asks.describe());
   int answered = 0;
   std::istringstream lines(asks.out);
@@ -312,7 +321,10 @@ TEST_CASE("seven sandboxes at their in-flight cap against a silent upstream: ano
   CHECK(world.stray_packets() == 0);
 }
 
-TEST_CASE("a sandbox connecting to the DNS proxy in a tight loop fills its own backlog: another's TCP queries connect at once", "[kernel-neutral]") {
+TEST_CASE(
+    "a sandbox connecting to the DNS proxy in a tight loop fills its own backlog: another's TCP queries connect at "
+    "once",
+    "[kernel-neutral]") {
   World world;
   write_policies(world);
   REQUIRE(world.start_agentd());

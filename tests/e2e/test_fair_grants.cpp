@@ -22,7 +22,8 @@ ProcessResult approve(const World& world, uint64_t id, const std::string& scope)
 
 }  // namespace
 
-TEST_CASE("a grant past its tenant's grant entries is refused naming the limit and nothing is applied", "[kernel-neutral]") {
+TEST_CASE("a grant past its tenant's grant entries is refused naming the limit and nothing is applied",
+          "[kernel-neutral]") {
   World world;
   world.write_policy("acme.yaml", kAcmePolicy);
   world.write_policy("globex.yaml", kGlobexPolicy);
@@ -40,8 +41,9 @@ TEST_CASE("a grant past its tenant's grant entries is refused naming the limit a
     auto refused = approve(world, ids[0], scope);
     INFO(refused.describe());
     CHECK(refused.exit_code == 1);
-    CHECK(refused.err.find("tenant acme would hold 3 kernel grant entries, past its limit of 2 (--grants-per-tenant)") !=
-          std::string::npos);
+    CHECK(
+        refused.err.find("tenant acme would hold 3 kernel grant entries, past its limit of 2 (--grants-per-tenant)") !=
+        std::string::npos);
   }
   // Nothing half-applied: still pending, no grant, nothing in the kernel.
   CHECK(wait_for_request(world, coders[0], kDest, kPort, "pending").is_object());

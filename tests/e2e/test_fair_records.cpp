@@ -125,7 +125,8 @@ TEST_CASE("a flood of distinct destinations costs another tenant no record, and 
   uint64_t closing = 0;
   for (; closing < 50; ++closing) {
     const auto before = count_of(sandbox_in(daemon_status(world), kFlooder), "recorded");
-    expect_refused(world.netprobe_in_sandbox(kFlooder, {"connect", "tcp", "192.0.2.250", std::to_string(40000 + closing)}));
+    expect_refused(
+        world.netprobe_in_sandbox(kFlooder, {"connect", "tcp", "192.0.2.250", std::to_string(40000 + closing)}));
     if (count_of(sandbox_in(daemon_status(world), kFlooder), "recorded") > before) {
       ++closing;
       break;
@@ -148,7 +149,7 @@ TEST_CASE("a flood of distinct destinations costs another tenant no record, and 
   INFO(flooder.dump());
   CHECK(count_of(flooder, "denied") == attempts + closing);
   CHECK(count_of(flooder, "denied") == count_of(flooder, "recorded") + count_of(flooder, "suppressed") +
-                                          count_of(flooder, "held") + count_of(flooder, "dropped"));
+                                           count_of(flooder, "held") + count_of(flooder, "dropped"));
   // ...and what was not recorded is reported in the records that were.
   const auto records = records_of(world, kFlooder);
   uint64_t reported = 0;
@@ -233,7 +234,8 @@ TEST_CASE("a flood of new destinations cannot push another sandbox's held-back c
   CHECK(world.agentctl({"status"}).exit_code == 0);
 }
 
-TEST_CASE("a storm of stored denials never grows the store past its cap, and the write rate is bounded", "[kernel-neutral]") {
+TEST_CASE("a storm of stored denials never grows the store past its cap, and the write rate is bounded",
+          "[kernel-neutral]") {
   World world;
   // A budget so large that the store, not the kernel, is what a storm meets.
   start(world, {"--audit-max-mb", "1", "--sandbox-records-per-second", "100000", "--sandbox-record-burst", "100000",
@@ -242,11 +244,14 @@ TEST_CASE("a storm of stored denials never grows the store past its cap, and the
   const auto db = world.state_dir() / "agentd.db";
   pid_t spray = world.spawn_in_sandbox(kFlooder, {"spray", stop.string()}, "spray");
   uint64_t largest_used = 0, largest_file = 0;
-  auto status = poll_status(world, [&](const json& s) {
-    largest_used = std::max(largest_used, s["approvals"]["store"]["bytes"].get<uint64_t>());
-    largest_file = std::max(largest_file, store_on_disk(db));
-    return s["approvals"]["store"]["pruned_for_size"].get<uint64_t>() > 0;
-  }, 900);
+  auto status = poll_status(
+      world,
+      [&](const json& s) {
+        largest_used = std::max(largest_used, s["approvals"]["store"]["bytes"].get<uint64_t>());
+        largest_file = std::max(largest_file, store_on_disk(db));
+        return s["approvals"]["store"]["pruned_for_size"].get<uint64_t>() > 0;
+      },
+      900);
   std::ofstream(stop) << "stop";
   auto sprayed = world.wait_spawned(spray, "spray");
   INFO(sprayed.describe());
@@ -264,10 +269,11 @@ TEST_CASE("a storm of stored denials never grows the store past its cap, and the
   // The accounting closes here too, whatever the ring took.
   const json flooder = sandbox_in(status, kFlooder);
   CHECK(count_of(flooder, "denied") == count_of(flooder, "recorded") + count_of(flooder, "suppressed") +
-                                          count_of(flooder, "held") + count_of(flooder, "dropped"));
+                                           count_of(flooder, "held") + count_of(flooder, "dropped"));
 }
 
-TEST_CASE("sandboxes of one tenant together reach its request cap and another tenant still gets requests", "[kernel-neutral]") {
+TEST_CASE("sandboxes of one tenant together reach its request cap and another tenant still gets requests",
+          "[kernel-neutral]") {
   World world;
   start(world, {"--approval-requests-per-sandbox", "4", "--approval-requests-per-tenant", "6"});
   const std::string first = "acme/eng/coder-1", second = "acme/eng/coder-2";
@@ -318,7 +324,8 @@ TEST_CASE("refused names fold too past the per-sandbox request cap", "[kernel-ne
       for (const auto& r : list) n += r["sandbox"] == kFlooder && r["protocol"] == "dns";
     return n;
   };
-  json status = poll_status(world, [](const json& s) { return s["approvals"]["requests_folded"].get<uint64_t>() >= 3; });
+  json status =
+      poll_status(world, [](const json& s) { return s["approvals"]["requests_folded"].get<uint64_t>() >= 3; });
   const json& a = status["approvals"];
   INFO(a.dump());
   CHECK(a["requests_folded"] == 3);

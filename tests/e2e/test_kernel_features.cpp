@@ -18,8 +18,7 @@ namespace {
 
 bool lsm_list_has_bpf() {
   const std::string list = read_file("/sys/kernel/security/lsm");
-  return ("," + list + ",").find(",bpf,") != std::string::npos ||
-         ("," + list).find(",bpf\n") != std::string::npos;
+  return ("," + list + ",").find(",bpf,") != std::string::npos || ("," + list).find(",bpf\n") != std::string::npos;
 }
 
 }  // namespace
@@ -44,7 +43,8 @@ TEST_CASE("status reports the kernel's features, and the socket family hook foll
   // agentd mounts securityfs when it is missing, so the list is there now.
   const bool lsm = lsm_list_has_bpf();
   CHECK(features["bpf_lsm"] == lsm);
-  for (const char* required : {"cgroup_sock_addr", "cgroup_sock", "cgroup_sockopt", "cgroup_skb", "lpm_trie", "sk_storage", "ringbuf"})
+  for (const char* required :
+       {"cgroup_sock_addr", "cgroup_sock", "cgroup_sockopt", "cgroup_skb", "lpm_trie", "sk_storage", "ringbuf"})
     CHECK(features[required] == true);
 
   // Degrading as documented: the socket family hook is on exactly when its

@@ -174,16 +174,17 @@ TEST_CASE("a process inside a sandbox cannot use the control socket, even as roo
   world.write_policy("acme.yaml", kAcmePolicy);
   REQUIRE(world.start_agentd());
   // Under agentctl run the socket's directory is hidden (an empty tmpfs).
-  auto inside = world.agentctl({"run", "--agent", "acme/eng/coder-1", "--", AGENTCTL_BIN, "--socket",
-                                world.socket().string(), "status"});
+  auto inside = world.agentctl(
+      {"run", "--agent", "acme/eng/coder-1", "--", AGENTCTL_BIN, "--socket", world.socket().string(), "status"});
   INFO(inside.describe());
   CHECK(inside.exit_code == 1);
   CHECK(inside.err.find("No such file or directory") != std::string::npos);
   // A process put into the sandbox's cgroup by other means sees the
   // socket, and agentd's gate refuses it: the second wall.
   const auto cgroup = world.cgroup_root() / "acme" / "eng" / "coder-1";
-  auto by_hand = world.in_host({"sh", "-c", "echo $$ > '" + (cgroup / "cgroup.procs").string() + "' && exec '" +
-                                                AGENTCTL_BIN + "' --socket '" + world.socket().string() + "' status"});
+  auto by_hand = world.in_host({"sh", "-c",
+                                "echo $$ > '" + (cgroup / "cgroup.procs").string() + "' && exec '" + AGENTCTL_BIN +
+                                    "' --socket '" + world.socket().string() + "' status"});
   INFO(by_hand.describe());
   CHECK(by_hand.exit_code == 1);
   CHECK(by_hand.err.find("requests from inside a sandbox are refused") != std::string::npos);
@@ -202,8 +203,9 @@ TEST_CASE("an existing cgroup outside the root can be adopted as a sandbox") {
   expect_refused(world.netprobe_in_cgroup(cgroup, {"connect", "tcp", "198.51.100.66", "80"}));
   expect_ok(world.netprobe_in_cgroup(cgroup, {"connect", "tcp", "198.51.100.10", "80"}));
   // agentd's gate knows it as a sandbox, outside the root as it is.
-  auto by_hand = world.in_host({"sh", "-c", "echo $$ > '" + (cgroup / "cgroup.procs").string() + "' && exec '" +
-                                                AGENTCTL_BIN + "' --socket '" + world.socket().string() + "' status"});
+  auto by_hand = world.in_host({"sh", "-c",
+                                "echo $$ > '" + (cgroup / "cgroup.procs").string() + "' && exec '" + AGENTCTL_BIN +
+                                    "' --socket '" + world.socket().string() + "' status"});
   INFO(by_hand.describe());
   CHECK(by_hand.exit_code == 1);
   CHECK(by_hand.err.find("requests from inside a sandbox are refused") != std::string::npos);
@@ -228,10 +230,9 @@ TEST_CASE("a second agentd on the same socket refuses to start and changes nothi
   REQUIRE(world.start_agentd());
   const json before = daemon_status(world);
   auto second = world.in_host({AGENTD_BIN, "--policy-dir", (world.dir() / "policy").string(), "--state-dir",
-                               (world.dir() / "state2").string(), "--socket", world.socket().string(),
-                               "--cgroup-root", world.cgroup_root().string(), "--bpffs-dir",
-                               (world.dir() / "bpffs" / "agentd").string(), "--dns-port", "1054",
-                               "--dns-upstream", "198.51.100.53"});
+                               (world.dir() / "state2").string(), "--socket", world.socket().string(), "--cgroup-root",
+                               world.cgroup_root().string(), "--bpffs-dir", (world.dir() / "bpffs" / "agentd").string(),
+                               "--dns-port", "1054", "--dns-upstream", "198.51.100.53"});
   INFO(second.describe());
   CHECK(second.exit_code == 1);
   CHECK(second.err.find("another agentd is listening on " + world.socket().string()) != std::string::npos);

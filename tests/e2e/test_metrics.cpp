@@ -43,7 +43,8 @@ ProcessResult curl(const World& world, const std::string& url, std::vector<std::
 
 // A PromQL query's first value through Prometheus' HTTP API, or -1.
 double query(const World& world, const std::string& promql) {
-  auto result = curl(world, std::string("http://") + kPrometheus + "/api/v1/query", {"--data-urlencode", "query=" + promql});
+  auto result =
+      curl(world, std::string("http://") + kPrometheus + "/api/v1/query", {"--data-urlencode", "query=" + promql});
   auto doc = json::parse(result.out, nullptr, false);
   if (doc.is_discarded() || doc.value("status", "") != "success") return -1;
   const auto& values = doc["data"]["result"];
@@ -80,20 +81,20 @@ TEST_CASE("metrics: promtool accepts them and a real Prometheus scrapes what san
   const std::string body = scraped.out.substr(scraped.out.find("\r\n\r\n") + 4);
   CHECK(body.find(R"(agentd_sandbox_verdicts_total{tenant="acme",team="eng",agent="coder-1",verdict="denied"} 1)") !=
         std::string::npos);
-  CHECK(body.find(R"(agentd_sandbox_dns_queries_total{tenant="acme",team="eng",agent="coder-1",verdict="refused"} 1)") !=
-        std::string::npos);
+  CHECK(
+      body.find(R"(agentd_sandbox_dns_queries_total{tenant="acme",team="eng",agent="coder-1",verdict="refused"} 1)") !=
+      std::string::npos);
   CHECK(body.find(R"(agentd_policy_reloads_total{result="refused"} 1)") != std::string::npos);
   CHECK(body.find(R"(agentd_policy_reloads_total{result="applied"} 1)") != std::string::npos);
   // The budgets status shows are metrics too (issue 12), under promtool below.
-  for (const char* line : {R"(agentd_sandbox_dns_budget_refusals_total{tenant="acme",team="eng",agent="coder-1",budget="learned_quota"} 0)",
-                           "agentd_approvals_grant_entries_per_tenant_limit 4096",
-                           "agentd_approvals_grant_write_failures_total 0",
-                           "agentd_approvals_denials_folded_total 0",
-                           R"(agentd_approvals_request_cap{per="sandbox"} 32)",
-                           R"(agentd_control_limit{what="subscriptions_per_uid"} 16)",
-                           R"(agentd_store_pruned_for_size_total{kind="audit"} 0)",
-                           "agentd_store_denial_rows_not_stored_total 0",
-                           "agentd_store_max_bytes 268435456"})
+  for (
+      const char* line :
+      {R"(agentd_sandbox_dns_budget_refusals_total{tenant="acme",team="eng",agent="coder-1",budget="learned_quota"} 0)",
+       "agentd_approvals_grant_entries_per_tenant_limit 4096", "agentd_approvals_grant_write_failures_total 0",
+       "agentd_approvals_denials_folded_total 0", R"(agentd_approvals_request_cap{per="sandbox"} 32)",
+       R"(agentd_control_limit{what="subscriptions_per_uid"} 16)",
+       R"(agentd_store_pruned_for_size_total{kind="audit"} 0)", "agentd_store_denial_rows_not_stored_total 0",
+       "agentd_store_max_bytes 268435456"})
     CHECK(body.find(std::string("\n") + line + "\n") != std::string::npos);
   CHECK(body.find("\nagentd_control_subscriptions ") != std::string::npos);
   // The exposition format's own linter.
@@ -107,7 +108,8 @@ TEST_CASE("metrics: promtool accepts them and a real Prometheus scrapes what san
   expect_refused(world.netprobe_in_sandbox(agent, {"connect", "tcp", "127.0.0.1", "9464"}));
   // Only GET /metrics.
   CHECK(curl(world, std::string("http://") + kMetrics + "/", {"-o", "/dev/null", "-w", "%{http_code}"}).out == "404");
-  CHECK(curl(world, std::string("http://") + kMetrics + "/metrics", {"-o", "/dev/null", "-w", "%{http_code}", "-X", "POST"})
+  CHECK(curl(world, std::string("http://") + kMetrics + "/metrics",
+             {"-o", "/dev/null", "-w", "%{http_code}", "-X", "POST"})
             .out == "405");
 
   // A real Prometheus, scraping every second, with the shipped rules.
@@ -119,8 +121,8 @@ TEST_CASE("metrics: promtool accepts them and a real Prometheus scrapes what san
                                          << "scrape_configs:\n  - job_name: agentd\n    static_configs:\n"
                                          << "      - targets: ['" << kMetrics << "']\n";
   const pid_t prometheus = world.spawn_in_host(
-      {"prometheus", "--config.file=" + (prom / "prometheus.yml").string(), "--storage.tsdb.path=" + (prom / "data").string(),
-       "--web.listen-address=" + std::string(kPrometheus)},
+      {"prometheus", "--config.file=" + (prom / "prometheus.yml").string(),
+       "--storage.tsdb.path=" + (prom / "data").string(), "--web.listen-address=" + std::string(kPrometheus)},
       "prometheus");
   double up = -1, denied = -1;
   for (int i = 0; i < 1200 && (up != 1 || denied < 2); ++i) {  // a bounded wait: startup, then scrapes
@@ -163,7 +165,8 @@ TEST_CASE("metrics: a unix socket, root's alone", "[kernel-neutral]") {
   const fs::path socket = world.dir() / "run" / "metrics.sock";
   REQUIRE(world.start_agentd({"--metrics-listen", "unix:" + socket.string()}));
   CHECK((fs::status(socket).permissions() & (fs::perms::group_all | fs::perms::others_all)) == fs::perms::none);
-  auto scraped = world.in_host({"curl", "-sS", "--max-time", "10", "--unix-socket", socket.string(), "http://agentd/metrics"});
+  auto scraped =
+      world.in_host({"curl", "-sS", "--max-time", "10", "--unix-socket", socket.string(), "http://agentd/metrics"});
   INFO(scraped.describe());
   CHECK(scraped.out.find("agentd_policy_generation 1") != std::string::npos);
   world.kill_agentd(SIGTERM);

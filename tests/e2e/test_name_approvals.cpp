@@ -67,8 +67,8 @@ TEST_CASE("a refused name becomes a request, and approving it opens the name unt
   // The agent may try the address it knows some other way: no rule, no grant.
   expect_refused(connect_from(world, "acme/eng/coder-1", kAddress, 443));
 
-  auto answer = agentctl_json(world, {"approvals", "approve", std::to_string(request["id"].get<uint64_t>()), "--for",
-                                      "1h"});
+  auto answer =
+      agentctl_json(world, {"approvals", "approve", std::to_string(request["id"].get<uint64_t>()), "--for", "1h"});
   REQUIRE(answer.is_object());
   CHECK(answer["grant"]["protocol"] == "dns");
   CHECK(answer["grant"]["host"] == kName);
@@ -76,8 +76,8 @@ TEST_CASE("a refused name becomes a request, and approving it opens the name unt
   CHECK(dig(world, "acme/eng/coder-1", kName).find(kAddress) != std::string::npos);
   expect_ok(connect_from(world, "acme/eng/coder-1", kAddress, 443));
   expect_ok(connect_from(world, "acme/eng/coder-1", kAddress, 8080));
-  auto explain = agentctl_json(world, {"policy", "explain", "--agent", "acme/eng/coder-1", "--dest",
-                                       std::string(kName) + ":443"});
+  auto explain =
+      agentctl_json(world, {"policy", "explain", "--agent", "acme/eng/coder-1", "--dest", std::string(kName) + ":443"});
   REQUIRE(explain.is_object());
   CHECK(explain["allowed"] == true);
   CHECK(explain["explanation"].get<std::string>().find("granted by grant") != std::string::npos);
@@ -131,9 +131,11 @@ TEST_CASE("a name approved on some ports opens those ports of its addresses and 
   // The tenant's grants of one name hold at most what one kernel value
   // does (16 port ranges): past it, refused and nothing made.
   const std::string eight = "1,3,5,7,9,11,13,15", eight_more = "17,19,21,23,25,27,29,31";
-  REQUIRE(agentctl_json(world, {"grants", "add", "--agent", "acme/eng/coder-2", "--dest", std::string(kName) + ":" + eight})
-              .is_object());
-  auto past = world.agentctl({"grants", "add", "--agent", "acme/eng/coder-3", "--dest", std::string(kName) + ":" + eight_more});
+  REQUIRE(
+      agentctl_json(world, {"grants", "add", "--agent", "acme/eng/coder-2", "--dest", std::string(kName) + ":" + eight})
+          .is_object());
+  auto past =
+      world.agentctl({"grants", "add", "--agent", "acme/eng/coder-3", "--dest", std::string(kName) + ":" + eight_more});
   CHECK(past.exit_code == 1);
   CHECK(past.err.find("more than one kernel entry holds (16)") != std::string::npos);
   CHECK(agentctl_json(world, {"grants", "list"}).size() == 2);
@@ -182,8 +184,8 @@ TEST_CASE("addresses learned through a name grant close when it ends, even while
   const auto sandbox = world.cgroup_root() / "acme" / "eng" / "coder-1";
   bool closed = false;
   for (int i = 0; i < 300 && !closed; ++i) {  // the kernel closes it on its own; poll for that
-    closed = world.netprobe_in_cgroup(sandbox, {"connect", "tcp", kAddress, "443"}).out.find("EPERM") !=
-             std::string::npos;
+    closed =
+        world.netprobe_in_cgroup(sandbox, {"connect", "tcp", kAddress, "443"}).out.find("EPERM") != std::string::npos;
     if (!closed) usleep(100'000);
   }
   CHECK(closed);

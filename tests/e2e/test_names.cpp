@@ -108,7 +108,8 @@ TEST_CASE("a host rule opens its name on a shared address, never the other names
   // The denied name, pinned to the address the allowed one taught.
   for (const auto& scheme : {std::string("https"), std::string("http")}) {
     const std::string port = scheme == "https" ? "8443" : "8081";
-    expect_not_reached(curl(world, {"--resolve", kEvil + ":" + port + ":" + kV4, scheme + "://" + kEvil + ":" + port + "/"}));
+    expect_not_reached(
+        curl(world, {"--resolve", kEvil + ":" + port + ":" + kV4, scheme + "://" + kEvil + ":" + port + "/"}));
   }
   auto denial = name_denial(world, "name_denied", kEvil);
   INFO(world.agentd_log());

@@ -64,7 +64,8 @@ json policy_status(const World& world) {
 
 }  // namespace
 
-TEST_CASE("policy diff PATH previews a staging dir against the running policy and changes nothing", "[kernel-neutral]") {
+TEST_CASE("policy diff PATH previews a staging dir against the running policy and changes nothing",
+          "[kernel-neutral]") {
   World world;
   world.write_policy("acme.yaml", kRunning);
   REQUIRE(world.start_agentd());  // the watcher on: the staging dir is what it does not see
@@ -87,7 +88,8 @@ TEST_CASE("policy diff PATH previews a staging dir against the running policy an
   auto as_json = world.agentctl({"policy", "diff", staging.string(), "-o", "json"});
   const json parsed = json_of(as_json);
   std::multiset<std::string> lines;
-  for (const auto& c : parsed["changes"]) lines.insert(c["change"].get<std::string>() + " " + c["rule"].get<std::string>());
+  for (const auto& c : parsed["changes"])
+    lines.insert(c["change"].get<std::string>() + " " + c["rule"].get<std::string>());
   CHECK(lines == std::multiset<std::string>{
                      "- acme/*/*: allow 198.51.100.10/32 ports 80 tcp+udp",
                      "- acme/*/*: allow 198.51.100.20/32 ports 8080 tcp+udp",
@@ -170,18 +172,17 @@ TEST_CASE("policy validate warns about rules that do nothing, --strict fails on 
   CHECK(report["ok"] == true);
   CHECK(report["errors"].empty());
   REQUIRE(report["warnings"].size() == 4);
-  CHECK(report["warnings"][0] == json{{"file", f},
-                                      {"line", 6},
-                                      {"col", 9},
-                                      {"message", report["warnings"][0]["message"]}});
+  CHECK(report["warnings"][0] ==
+        json{{"file", f}, {"line", 6}, {"col", 9}, {"message", report["warnings"][0]["message"]}});
   auto strict_json = world.agentctl({"policy", "validate", "-o", "json", "--strict", f});
   CHECK(strict_json.exit_code == 1);
   CHECK(json_of(strict_json)["ok"] == false);
 
   // An error: ok false, the place in fields.
   const fs::path broken = world.dir() / "broken" / "acme.yaml";
-  write_file(broken, "apiVersion: agentd/v1\ntenant: acme\nrules:\n  - agents: \"acme/*/*\"\n    allow:\n"
-                     "      - cidr: 198.51.100.1/24\n");
+  write_file(broken,
+             "apiVersion: agentd/v1\ntenant: acme\nrules:\n  - agents: \"acme/*/*\"\n    allow:\n"
+             "      - cidr: 198.51.100.1/24\n");
   auto error = world.agentctl({"policy", "validate", "-o", "json", (world.dir() / "broken").string()});
   CHECK(error.exit_code == 1);
   const json failed = json_of(error);
@@ -197,7 +198,8 @@ TEST_CASE("policy validate warns about rules that do nothing, --strict fails on 
   CHECK(shipped.exit_code == 0);
 }
 
-TEST_CASE("policy validate and diff read hostile input without a crash, naming the place and reason", "[kernel-neutral]") {
+TEST_CASE("policy validate and diff read hostile input without a crash, naming the place and reason",
+          "[kernel-neutral]") {
   World world;
   const fs::path dir = world.dir() / "hostile";
   fs::create_directories(dir);
@@ -254,8 +256,9 @@ TEST_CASE("policy diff PATH by a viewer of one tenant compares that tenant only"
   // The candidate changes both tenants.
   const fs::path staging = world.dir() / "staging";
   write_file(staging / "acme.yaml", kCandidate);
-  write_file(staging / "globex.yaml", "apiVersion: agentd/v1\ntenant: globex\nrules:\n  - agents: \"globex/*/*\"\n"
-                                      "    allow:\n      - cidr: 203.0.113.0/24\n");
+  write_file(staging / "globex.yaml",
+             "apiVersion: agentd/v1\ntenant: globex\nrules:\n  - agents: \"globex/*/*\"\n"
+             "    allow:\n      - cidr: 203.0.113.0/24\n");
   auto diff = world.in_host({"setpriv", "--reuid=" + viewer, "--regid=" + viewer, "--groups=" + socket_group,
                              AGENTCTL_BIN, "--socket", world.socket().string(), "policy", "diff", staging.string()});
   INFO(diff.describe());
@@ -303,10 +306,10 @@ TEST_CASE("policy diff names the standing grants a candidate would revoke or mak
   // A staging dir, compared by agentctl...
   check(json_of(world.agentctl({"policy", "diff", staging.string(), "-o", "json"}))["grants"]);
   auto text = world.agentctl({"policy", "diff", staging.string()});
-  CHECK(text.out.find("! grant " + std::to_string(denied) + " (acme/eng/coder-1 -> 198.51.100.66:9000/tcp): revoked on apply") !=
-        std::string::npos);
-  CHECK(text.out.find("~ grant " + std::to_string(covered) + " (acme/eng/coder-1 -> 198.51.100.10:443/tcp): redundant") !=
-        std::string::npos);
+  CHECK(text.out.find("! grant " + std::to_string(denied) +
+                      " (acme/eng/coder-1 -> 198.51.100.66:9000/tcp): revoked on apply") != std::string::npos);
+  CHECK(text.out.find("~ grant " + std::to_string(covered) +
+                      " (acme/eng/coder-1 -> 198.51.100.10:443/tcp): redundant") != std::string::npos);
   CHECK(text.out.find("agentctl grants revoke " + std::to_string(covered)) != std::string::npos);
   // ...and the policy dir, compared by agentd (its watcher off here).
   world.write_policy("acme.yaml", kCandidate);

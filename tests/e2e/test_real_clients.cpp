@@ -62,7 +62,9 @@ std::string host_of(const std::string& base) {
 const std::vector<Client>& clients() {
   static const std::vector<Client> list = {
       {"curl",
-       [](const std::string& b, const std::string&) { return std::vector<std::string>{"curl", "-sS", "-o", "/dev/null", b + "/"}; },
+       [](const std::string& b, const std::string&) {
+         return std::vector<std::string>{"curl", "-sS", "-o", "/dev/null", b + "/"};
+       },
        {"Couldn't connect", "Permission denied", "Operation not permitted"},
        {"Connection refused", "Couldn't connect"},
        {"Could not resolve host"}},
@@ -76,16 +78,31 @@ const std::vector<Client>& clients() {
        true},
       {"python urllib",
        [](const std::string& b, const std::string&) {
-         return std::vector<std::string>{kPython, "-c", "import urllib.request; urllib.request.urlopen('" + b + "/', timeout=60)"};
+         return std::vector<std::string>{kPython, "-c",
+                                         "import urllib.request; urllib.request.urlopen('" + b + "/', timeout=60)"};
        },
        {"Operation not permitted"},
        {"Connection refused"},
        {"Name or service not known", "No address associated", "Temporary failure in name resolution"}},
       {"pip download",
        [](const std::string& b, const std::string& w) {
-         return std::vector<std::string>{"env", "HOME=" + w, "PIP_CONFIG_FILE=/dev/null", kPython, "-m", "pip", "download",
-                                         "--no-cache-dir", "--disable-pip-version-check", "--no-deps",
-                                         "-d", w, "--index-url", b + "/simple", "--trusted-host", host_of(b), "example"};
+         return std::vector<std::string>{"env",
+                                         "HOME=" + w,
+                                         "PIP_CONFIG_FILE=/dev/null",
+                                         kPython,
+                                         "-m",
+                                         "pip",
+                                         "download",
+                                         "--no-cache-dir",
+                                         "--disable-pip-version-check",
+                                         "--no-deps",
+                                         "-d",
+                                         w,
+                                         "--index-url",
+                                         b + "/simple",
+                                         "--trusted-host",
+                                         host_of(b),
+                                         "example"};
        },
        {"Operation not permitted"},
        {"Connection refused"},
@@ -93,23 +110,26 @@ const std::vector<Client>& clients() {
         "Failed to resolve"}},
       {"git ls-remote",
        [](const std::string& b, const std::string& w) {
-         return std::vector<std::string>{"env", "HOME=" + w, "GIT_TERMINAL_PROMPT=0", "git", "ls-remote", b + "/repo.git"};
+         return std::vector<std::string>{"env", "HOME=" + w, "GIT_TERMINAL_PROMPT=0",
+                                         "git", "ls-remote", b + "/repo.git"};
        },
        {"Couldn't connect", "Failed to connect"},
        {"Couldn't connect", "Failed to connect", "Connection refused"},
        {"Could not resolve host"}},
       {"node http.get",
        [](const std::string& b, const std::string&) {
-         return std::vector<std::string>{
-             "node", "-e",
-             "require('http').get('" + b + "/', r => { r.resume(); r.on('end', () => process.exit(0)); })"
-             ".on('error', e => { console.error(e.code); process.exit(1); })"};
+         return std::vector<std::string>{"node", "-e",
+                                         "require('http').get('" + b +
+                                             "/', r => { r.resume(); r.on('end', () => process.exit(0)); })"
+                                             ".on('error', e => { console.error(e.code); process.exit(1); })"};
        },
        {"EPERM"},
        {"ECONNREFUSED"},
        {"ENOTFOUND", "EAI_AGAIN"}},
       {"Go net/http",
-       [](const std::string& b, const std::string&) { return std::vector<std::string>{E2E_GO_GET, b + "/"}; },
+       [](const std::string& b, const std::string&) {
+         return std::vector<std::string>{E2E_GO_GET, b + "/"};
+       },
        {"operation not permitted"},
        {"connection refused"},
        {"no such host", "server misbehaving"}},
@@ -141,8 +161,8 @@ void serve_site(World& world) {
   auto made = run_process({"sh", AGENTD_SOURCE_DIR "/tests/e2e/clients/make_site.sh", site.string()});
   INFO(made.describe());
   REQUIRE(made.exit_code == 0);
-  world.serve_in_net({kPython, "-u", "-m", "http.server", "8000", "--bind", "198.51.100.10", "--directory", site.string()},
-                     "site");
+  world.serve_in_net(
+      {kPython, "-u", "-m", "http.server", "8000", "--bind", "198.51.100.10", "--directory", site.string()}, "site");
   for (int i = 0; i < 200; ++i) {
     std::ifstream out(world.dir() / "site.out");
     std::stringstream text;

@@ -134,8 +134,9 @@ TEST_CASE("an invalid change is refused as a whole and leaves everything as it w
   const json before = status_of(world);
   // Valid for one tenant, invalid in another file: nothing of it applies.
   world.write_policy("acme.yaml", kPolicyB);
-  world.write_policy("globex.yaml", "apiVersion: agentd/v1\ntenant: globex\nrules:\n  - agents: \"globex/*/*\"\n"
-                                    "    allow:\n      - cidr: 198.51.100.0/33\n");
+  world.write_policy("globex.yaml",
+                     "apiVersion: agentd/v1\ntenant: globex\nrules:\n  - agents: \"globex/*/*\"\n"
+                     "    allow:\n      - cidr: 198.51.100.0/33\n");
   auto apply = world.agentctl({"policy", "apply"});
   INFO(apply.describe());
   CHECK(apply.exit_code == 1);
@@ -215,8 +216,7 @@ TEST_CASE("editors' write patterns and SIGHUP are picked up", "[kernel-neutral]"
     std::ofstream(world.dir() / "policy" / "presets" / "intranet.yaml")
         << "apiVersion: agentd/v1\npreset: intranet\ndestinations:\n  - host: api.example.test\n    ports: [443]\n";
     const json created = wait_for_generation_above(world, before);
-    std::ofstream(world.dir() / "policy" / ".acme.tmp")
-        << std::string(kPolicyA) + "      - preset: intranet\n";
+    std::ofstream(world.dir() / "policy" / ".acme.tmp") << std::string(kPolicyA) + "      - preset: intranet\n";
     std::filesystem::rename(world.dir() / "policy" / ".acme.tmp", file);
     const json uses = wait_for_generation_above(world, created["policy"]["generation"]);
     INFO(uses["policy"].dump());

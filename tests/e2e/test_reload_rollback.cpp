@@ -49,7 +49,8 @@ std::shared_ptr<const policy::PolicySet> policy_of(int eng, int eng_from, int op
   auto rule = [&](const char* agents, int count, int from) {
     if (count == 0) return;
     text += fmt::format("  - agents: \"{}\"\n    allow:\n", agents);
-    for (int i = from; i < from + count; ++i) text += fmt::format("      - cidr: 198.51.100.{}/32\n        ports: [443]\n", i);
+    for (int i = from; i < from + count; ++i)
+      text += fmt::format("      - cidr: 198.51.100.{}/32\n        ports: [443]\n", i);
   };
   rule("acme/eng/*", eng, eng_from);
   rule("acme/ops/*", ops, ops_from);
@@ -68,8 +69,8 @@ struct Maps {
                                     sizeof(agentd_rule_value), kTrieCapacity, &trie));
     names = UniqueFd(bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "test_names", sizeof(agentd_name_key),
                                     sizeof(agentd_learned_value), kTrieCapacity, &trie));
-    state = UniqueFd(bpf_map_create(BPF_MAP_TYPE_ARRAY, "test_state", sizeof(uint32_t),
-                                    sizeof(agentd_sandbox_state), 16, nullptr));
+    state = UniqueFd(
+        bpf_map_create(BPF_MAP_TYPE_ARRAY, "test_state", sizeof(uint32_t), sizeof(agentd_sandbox_state), 16, nullptr));
     REQUIRE(rules.get() >= 0);
     REQUIRE(names.get() >= 0);
     REQUIRE(state.get() >= 0);

@@ -69,7 +69,9 @@ void expect_refusal_naming(const World& world, const std::string& line, const st
 
 }  // namespace
 
-TEST_CASE("a process name that is not UTF-8 and holds escapes is recorded escaped, and agentd serves on, after kill -9 too", "[kernel-neutral]") {
+TEST_CASE(
+    "a process name that is not UTF-8 and holds escapes is recorded escaped, and agentd serves on, after kill -9 too",
+    "[kernel-neutral]") {
   World world;
   world.write_policy("acme.yaml", kAcmePolicy);
   INFO(world.agentd_log());
@@ -78,7 +80,8 @@ TEST_CASE("a process name that is not UTF-8 and holds escapes is recorded escape
 
   // Port 8080 is no rule's: the denial goes to the log, the store and the
   // approvals (a request with the process name and its executable).
-  expect_refused(world.netprobe_in_sandbox(agent, {"--comm-hex", kHostileCommHex, "connect", "tcp", "198.51.100.20", "8080"}));
+  expect_refused(
+      world.netprobe_in_sandbox(agent, {"--comm-hex", kHostileCommHex, "connect", "tcp", "198.51.100.20", "8080"}));
   const json record = wait_for_denial(world, 8080);
   INFO(world.agentd_log());
   REQUIRE(record.is_object());
@@ -108,7 +111,8 @@ TEST_CASE("a process name that is not UTF-8 and holds escapes is recorded escape
   // before it drains, killed, started again.
   world.signal_agentd(SIGSTOP);
   const auto sandbox = world.cgroup_root() / "acme" / "eng" / "coder-1";
-  expect_refused(world.netprobe_in_cgroup(sandbox, {"--comm-hex", kHostileCommHex, "connect", "tcp", "198.51.100.20", "8081"}));
+  expect_refused(
+      world.netprobe_in_cgroup(sandbox, {"--comm-hex", kHostileCommHex, "connect", "tcp", "198.51.100.20", "8081"}));
   world.kill_agentd(SIGKILL);
   REQUIRE(world.start_agentd());
   CHECK(wait_for_denial(world, 8081).is_object());
@@ -128,7 +132,8 @@ TEST_CASE("a process name that is not UTF-8 and holds escapes is recorded escape
 // operator's screen, within the kernel's 15 bytes.
 constexpr const char* kSteeringCommHex = "1b5b324b0de280ae0ac29b316d";
 
-TEST_CASE("what a sandbox names reaches no operator's terminal or log raw: process names and executable paths", "[kernel-neutral]") {
+TEST_CASE("what a sandbox names reaches no operator's terminal or log raw: process names and executable paths",
+          "[kernel-neutral]") {
   World world;
   world.write_policy("acme.yaml", kAcmePolicy);
   INFO(world.agentd_log());
@@ -144,8 +149,9 @@ TEST_CASE("what a sandbox names reaches no operator's terminal or log raw: proce
                                         std::filesystem::perms::others_exec);
   std::filesystem::copy_file(NETPROBE_BIN, dir / "netprobe");
   const auto stop = world.dir() / "stop-loop";
-  pid_t loop = world.spawn_in_sandbox(agent, {"--comm-hex", kSteeringCommHex, "loop", "198.51.100.20", "8082", stop.string()},
-                                      "loop", (dir / "netprobe").string());
+  pid_t loop =
+      world.spawn_in_sandbox(agent, {"--comm-hex", kSteeringCommHex, "loop", "198.51.100.20", "8082", stop.string()},
+                             "loop", (dir / "netprobe").string());
   auto request = wait_for_request(world, agent, "198.51.100.20", 8082);
   std::ofstream(stop) << "stop";
   (void)world.wait_spawned(loop, "loop");
@@ -153,9 +159,11 @@ TEST_CASE("what a sandbox names reaches no operator's terminal or log raw: proce
   CHECK(request["process"]["exe"].get<std::string>().find("\\xff") != std::string::npos);
 
   // Every view an operator reads: escapes shown as text, never acted on.
-  for (const std::vector<std::string>& view :
-       {std::vector<std::string>{"approvals", "list"}, {"approvals", "list", "-o", "json"}, {"audit"}, {"status"},
-        {"grants", "list"}}) {
+  for (const std::vector<std::string>& view : {std::vector<std::string>{"approvals", "list"},
+                                               {"approvals", "list", "-o", "json"},
+                                               {"audit"},
+                                               {"status"},
+                                               {"grants", "list"}}) {
     auto shown = world.agentctl(view);
     INFO(view[0] << ": " << shown.describe());
     CHECK(shown.exit_code == 0);
@@ -220,17 +228,22 @@ TEST_CASE("control requests with wrong types or out-of-range values are refused 
   World world;
   world.write_policy("acme.yaml", kAcmePolicy);
   REQUIRE(world.start_agentd());
-  expect_refusal_naming(world, R"({"method":"sandbox.adopt","agent":"acme/ops/runner","cgroup":5})", "\"cgroup\" must be a string");
+  expect_refusal_naming(world, R"({"method":"sandbox.adopt","agent":"acme/ops/runner","cgroup":5})",
+                        "\"cgroup\" must be a string");
   expect_refusal_naming(world, R"({"method":"sandbox.ensure","agent":["acme"]})", "\"agent\" must be a string");
   expect_refusal_naming(world, R"({"method":"policy.explain","agent":"acme/eng/coder-1"})", "needs the field \"dest\"");
   expect_refusal_naming(world, R"({"method":"approvals.approve","id":-1})", "\"id\" must be a whole number");
   expect_refusal_naming(world, R"({"method":"approvals.approve","id":1e300})", "\"id\" must be a whole number");
-  expect_refusal_naming(world, R"({"method":"approvals.approve","id":18446744073709551615})", "\"id\" must be a whole number");
+  expect_refusal_naming(world, R"({"method":"approvals.approve","id":18446744073709551615})",
+                        "\"id\" must be a whole number");
   expect_refusal_naming(world, R"({"method":"approvals.approve","id":"1"})", "\"id\" must be a whole number");
   expect_refusal_naming(world, R"({"method":"approvals.approve","id":1,"scope":5})", "\"scope\" must be a string");
-  expect_refusal_naming(world, R"({"method":"approvals.approve","id":1,"scope":"galaxy"})", "is not agent, team or tenant");
-  expect_refusal_naming(world, R"({"method":"approvals.approve","id":1,"permanent":"yes"})", "\"permanent\" must be true or false");
-  expect_refusal_naming(world, R"({"method":"approvals.approve","id":1,"for":"99999999999999999999999s"})", "longer than ten years");
+  expect_refusal_naming(world, R"({"method":"approvals.approve","id":1,"scope":"galaxy"})",
+                        "is not agent, team or tenant");
+  expect_refusal_naming(world, R"({"method":"approvals.approve","id":1,"permanent":"yes"})",
+                        "\"permanent\" must be true or false");
+  expect_refusal_naming(world, R"({"method":"approvals.approve","id":1,"for":"99999999999999999999999s"})",
+                        "longer than ten years");
   expect_refusal_naming(world, R"({"method":"approvals.deny","id":1,"for":3600})", "\"for\" must be a string");
   expect_refusal_naming(world, R"({"method":"approvals.list","state":7})", "\"state\" must be a string");
   expect_refusal_naming(world, R"({"method":"grants.revoke","id":0})", "\"id\" must be a whole number");

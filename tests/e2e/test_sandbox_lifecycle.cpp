@@ -83,9 +83,8 @@ TEST_CASE("a sandbox is retired when its last process exits, and the next one in
   const auto release = world.dir() / "release", go = world.dir() / "go";
 
   // A process outside any sandbox that will hold a socket made in the first.
-  pid_t holder = world.spawn_in_host({"python3", kHolder, "hold", unix_name, release.string(), go.string(),
-                                      "198.51.100.20", "80"},
-                                     "holder");
+  pid_t holder = world.spawn_in_host(
+      {"python3", kHolder, "hold", unix_name, release.string(), go.string(), "198.51.100.20", "80"}, "holder");
   REQUIRE(wait_for_text(world.dir() / "holder.out", "listening"));
   pid_t giver = world.spawn_in_sandbox(first, {kHolder, "give", unix_name}, "giver", "/usr/bin/python3");
   const bool held_it = wait_for_text(world.dir() / "holder.out", "held");
@@ -220,7 +219,8 @@ TEST_CASE("with every slot taken, a new sandbox retires those due at once instea
   CHECK(listed(list, "acme/eng/coder-2")["slot"] == 1);
 }
 
-TEST_CASE("past what its open file limit holds, agentd refuses a new sandbox by name and keeps serving", "[kernel-neutral]") {
+TEST_CASE("past what its open file limit holds, agentd refuses a new sandbox by name and keeps serving",
+          "[kernel-neutral]") {
   // Each sandbox costs agentd descriptors (its DNS sockets): an agentd at
   // its limit could accept no control client and no DNS-over-TCP query.
   // At a limit of 4096 (many containers' and VMs') a quarter is kept for
@@ -232,7 +232,8 @@ TEST_CASE("past what its open file limit holds, agentd refuses a new sandbox by 
   world.write_policy("acme.yaml", kPolicy);
   REQUIRE(world.start_agentd({"--retire-grace", "1h", "--max-sandboxes", "1000"}));
   auto ensure = [&](int i) {
-    return agentd::api::call(world.socket(), {{"method", "sandbox.ensure"}, {"agent", "acme/eng/coder-" + std::to_string(i)}});
+    return agentd::api::call(world.socket(),
+                             {{"method", "sandbox.ensure"}, {"agent", "acme/eng/coder-" + std::to_string(i)}});
   };
   for (int i = 1; i <= 614; ++i) {
     auto made = ensure(i);
@@ -261,7 +262,8 @@ TEST_CASE("sandboxes asked for at once, of a class none had, share the one class
   std::vector<std::pair<std::string, pid_t>> runs;
   for (int i = 2; i <= 7; ++i) {
     const std::string agent = "acme/eng/coder-" + std::to_string(i);
-    runs.emplace_back(agent, world.spawn_in_sandbox(agent, {"connect", "tcp", "198.51.100.20", "80"}, "run" + std::to_string(i)));
+    runs.emplace_back(
+        agent, world.spawn_in_sandbox(agent, {"connect", "tcp", "198.51.100.20", "80"}, "run" + std::to_string(i)));
   }
   for (auto& [agent, pid] : runs) {
     auto result = world.wait_spawned(pid, "run" + agent.substr(agent.size() - 1));

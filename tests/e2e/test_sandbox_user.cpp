@@ -118,8 +118,8 @@ TEST_CASE("agentd's policy, state, socket and pins are out of sight, as the defa
   for (const char* agent : {"own/eng/a", "own/root/a"}) {
     INFO(agent);
     // Every one of agentd's directories is under an empty, read-only cover.
-    for (const fs::path& dir : {host.world.policy_dir(), host.world.state_dir(), host.world.socket().parent_path(),
-                                host.world.bpffs_dir()}) {
+    for (const fs::path& dir :
+         {host.world.policy_dir(), host.world.state_dir(), host.world.socket().parent_path(), host.world.bpffs_dir()}) {
       INFO(dir);
       // Nothing to see: an empty listing, or none at all.
       auto listed = host.probe(agent, {"list", dir.string()});
@@ -209,21 +209,23 @@ TEST_CASE("agentctl run keeps the command's exit status, stdin and signals throu
   CHECK(seven.exit_code == 7);
   auto killed = host.world.agentctl({"run", "--agent", "own/eng/a", "--", "sh", "-c", "kill -TERM $$"});
   CHECK(killed.exit_code == 128 + SIGTERM);
-  auto piped = host.world.in_host({"sh", "-c", "echo through-stdin | '" AGENTCTL_BIN "' --socket '" +
-                                                   host.world.socket().string() + "' run --agent own/eng/a -- cat"});
+  auto piped = host.world.in_host({"sh", "-c",
+                                   "echo through-stdin | '" AGENTCTL_BIN "' --socket '" + host.world.socket().string() +
+                                       "' run --agent own/eng/a -- cat"});
   INFO(piped.describe());
   CHECK(piped.out == "through-stdin\n");
   // A terminal stays the command's terminal (script(1) gives agentctl one).
-  auto tty = host.world.in_host({"script", "-qec", "'" AGENTCTL_BIN "' --socket '" + host.world.socket().string() +
-                                                       "' run --agent own/eng/a -- sh -c 'test -t 0 && tty'",
+  auto tty = host.world.in_host({"script", "-qec",
+                                 "'" AGENTCTL_BIN "' --socket '" + host.world.socket().string() +
+                                     "' run --agent own/eng/a -- sh -c 'test -t 0 && tty'",
                                  "/dev/null"});
   INFO(tty.describe());
   CHECK(tty.exit_code == 0);
   CHECK(tty.out.find("/dev/pts/") != std::string::npos);
   // SIGTERM to agentctl reaches the command through the init.
   const fs::path never = host.world.dir() / "never";
-  const pid_t run = host.world.spawn_in_sandbox("own/eng/a", {"wait-for", never.string(), "status"}, "term",
-                                                SYSPROBE_BIN);
+  const pid_t run =
+      host.world.spawn_in_sandbox("own/eng/a", {"wait-for", never.string(), "status"}, "term", SYSPROBE_BIN);
   wait_for_output(host.world, "term");
   kill(run, SIGTERM);
   auto term = host.world.wait_spawned(run, "term");

@@ -204,7 +204,9 @@ TEST_CASE("each sandbox's bytes are counted in the kernel by what allowed them")
   const json t = traffic_of(world, agent);
   INFO(t.dump());
   // Payload plus headers, each way; nothing of one class in another.
-  auto between = [](const json& v, uint64_t lo, uint64_t hi) { return v.get<uint64_t>() >= lo && v.get<uint64_t>() <= hi; };
+  auto between = [](const json& v, uint64_t lo, uint64_t hi) {
+    return v.get<uint64_t>() >= lo && v.get<uint64_t>() <= hi;
+  };
   CHECK(between(t["sent"]["by_class"]["rule"], 100000, 130000));
   CHECK(between(t["received"]["by_class"]["rule"], 100000, 130000));
   CHECK(between(t["sent"]["by_class"]["inference"], 50000, 70000));

@@ -23,8 +23,8 @@ class Tmux {
   ~Tmux() { run_process({"tmux", "-L", name_, "kill-server"}); }
 
   void start(const std::string& session, const std::string& command) {
-    auto r = run_process({"tmux", "-L", name_, "-f", "/dev/null", "new-session", "-d", "-s", session, "-x", "160", "-y",
-                          "40", command});
+    auto r = run_process(
+        {"tmux", "-L", name_, "-f", "/dev/null", "new-session", "-d", "-s", session, "-x", "160", "-y", "40", command});
     INFO(r.describe());
     REQUIRE(r.exit_code == 0);
   }
@@ -52,7 +52,8 @@ class Tmux {
 
 }  // namespace
 
-TEST_CASE("agentctl watch prompts in a terminal, one key answers, and every watcher sees the answer", "[kernel-neutral]") {
+TEST_CASE("agentctl watch prompts in a terminal, one key answers, and every watcher sees the answer",
+          "[kernel-neutral]") {
   World world;
   world.write_policy("acme.yaml", kAcmePolicy);
   REQUIRE(world.start_agentd());
@@ -68,8 +69,8 @@ TEST_CASE("agentctl watch prompts in a terminal, one key answers, and every watc
   INFO(screen);
   CHECK(screen.find("acme/eng/coder-1") != std::string::npos);
   CHECK(screen.find("netprobe (pid") != std::string::npos);
-  for (const char* key : {"[a] allow agent", "[p] allow agent permanently", "[t] allow team", "[n] allow tenant",
-                          "[d] deny", "[s] skip"})
+  for (const char* key :
+       {"[a] allow agent", "[p] allow agent permanently", "[t] allow team", "[n] allow tenant", "[d] deny", "[s] skip"})
     CHECK(screen.find(key) != std::string::npos);
   // The key lines fit an 80-column terminal (this one has 160: nothing wraps).
   std::istringstream lines(screen);
@@ -133,8 +134,8 @@ TEST_CASE("at the prompt a sandbox's process name is shown escaped and cannot fo
   // Erase line, carriage return, right-to-left override, newline, then a
   // line of its own that claims another destination.
   const std::string forged = "1b5b324b0de280ae0a" + std::string("2064657374") /* " dest" */;
-  expect_refused(world.netprobe_in_sandbox("acme/eng/coder-1",
-                                           {"--comm-hex", forged, "connect", "tcp", "198.51.100.20", "8080"}));
+  expect_refused(
+      world.netprobe_in_sandbox("acme/eng/coder-1", {"--comm-hex", forged, "connect", "tcp", "198.51.100.20", "8080"}));
   std::string screen = tmux.wait_for("one", "198.51.100.20:8080/tcp");
   INFO(screen);
   CHECK(screen.find("\\x1b[2K\\r\\u202e\\n dest") != std::string::npos);  // the bytes, as text

@@ -38,9 +38,7 @@ bool accepts_connections(const fs::path& path) {
   return connected;
 }
 
-bool on_path(const std::string& tool) {
-  return run_process({"sh", "-c", "command -v " + tool}).exit_code == 0;
-}
+bool on_path(const std::string& tool) { return run_process({"sh", "-c", "command -v " + tool}).exit_code == 0; }
 
 fs::path find_cgroup2_mount() {
   std::ifstream in("/proc/self/mountinfo");
@@ -165,11 +163,12 @@ void World::build() {
   const std::string veth_host = "ad" + std::to_string(getpid()) + "a";
   const std::string veth_net = "ad" + std::to_string(getpid()) + "b";
   host_ns_made_ = net_ns_made_ = true;  // teardown deletes what exists of them
-  ip_batch("", {"netns add " + host_ns_, "netns add " + net_ns_,
-                "link add " + veth_host + " netns " + host_ns_ + " type veth peer name " + veth_net + " netns " +
-                    net_ns_});
+  ip_batch("",
+           {"netns add " + host_ns_, "netns add " + net_ns_,
+            "link add " + veth_host + " netns " + host_ns_ + " type veth peer name " + veth_net + " netns " + net_ns_});
   for (const auto* ns : {&host_ns_, &net_ns_})
-    sh({"nsenter", "--net=/run/netns/" + *ns, "sysctl", "-qw", "net.ipv4.tcp_fastopen=3", "net.ipv6.conf.all.accept_dad=0"});
+    sh({"nsenter", "--net=/run/netns/" + *ns, "sysctl", "-qw", "net.ipv4.tcp_fastopen=3",
+        "net.ipv6.conf.all.accept_dad=0"});
   ip_batch(host_ns_, {"link set lo up", "addr add 198.51.100.1/24 dev " + veth_host,
                       "addr add 2001:db8:1::1/64 dev " + veth_host + " nodad", "link set " + veth_host + " up",
                       "route add 203.0.113.0/24 via 198.51.100.10", "route add 2001:db8:2::/64 via 2001:db8:1::10"});
@@ -179,8 +178,8 @@ void World::build() {
   net.push_back("addr add 2001:db8:1::10/64 dev " + veth_net + " nodad");
   for (const char* a : {"2001:db8:1::20/128", "2001:db8:1::53/128", "2001:db8:1::66/128"})
     net.push_back(std::string("addr add ") + a + " dev " + veth_net + " nodad");
-  net.insert(net.end(), {"addr add 203.0.113.7/32 dev lo", "addr add 2001:db8:2::7/128 dev lo",
-                         "link set " + veth_net + " up"});
+  net.insert(net.end(),
+             {"addr add 203.0.113.7/32 dev lo", "addr add 2001:db8:2::7/128 dev lo", "link set " + veth_net + " up"});
   ip_batch(net_ns_, net);
   mark("namespaces made");
 
@@ -205,7 +204,9 @@ void World::build() {
   std::ofstream(sniff) << "table inet agentd_sniff {\n"
                           "  chain in {\n"
                           "    type filter hook prerouting priority -300; policy accept;\n"
-                          "    iifname != \"" << veth_net << "\" accept\n"
+                          "    iifname != \""
+                       << veth_net
+                       << "\" accept\n"
                           "    ip daddr 198.51.100.66 counter\n"
                           "    ip6 daddr 2001:db8:1::66 counter\n"
                           "    exthdr rt exists counter\n"
@@ -219,42 +220,35 @@ void World::build() {
   // Servers: the "internet", a loopback service on the host, a real DNS.
   start_server(net_ns_, {NETPROBE_BIN, "serve", "--tcp", "80,443,8080,9000", "--udp", "5353,9000"}, "net-server");
   // 7071: a UDP sink for the benchmarks (nothing echoed back).
-  start_server(host_ns_, {NETPROBE_BIN, "serve", "--tcp", "7070", "--udp", "7070", "--sink", "7071"}, "loopback-server");
-  std::vector<std::string> dnsmasq = {"dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--bind-interfaces",
-                            "--listen-address=198.51.100.53", "--listen-address=2001:db8:1::53", "--no-resolv", "--no-hosts",
-                            "--address=/allowed.example.test/198.51.100.10",
-                            "--address=/denied.example.test/198.51.100.66",
-                            // For the hostname tests: A and AAAA, wildcard depth, a CNAME chain,
-                            // a short TTL, answers pointing into protected ranges.
-                            "--host-record=api.example.test,198.51.100.10,2001:db8:1::10,300",
-                            "--host-record=wild.example.test,198.51.100.10,300",
-                            "--host-record=a.wild.example.test,198.51.100.20,300",
-                            // Two names on one address (test_names.cpp): one allowed, one denied.
-                            "--host-record=ok.names.example.test,198.51.100.20,2001:db8:1::20,300",
-                            "--host-record=evil.names.example.test,198.51.100.20,2001:db8:1::20,300",
-                            "--host-record=x.y.wild.example.test,198.51.100.20,300",
-                            "--host-record=target.example.test,203.0.113.7,300",
-                            "--cname=alias.example.test,middle.example.test,300",
-                            "--cname=middle.example.test,target.example.test,300",
-                            "--host-record=short.example.test,198.51.100.20,3",
-                            "--host-record=metadata.example.test,169.254.169.254,300",
-                            "--host-record=private.example.test,10.1.2.3,300",
-                            "--host-record=other.example.test,198.51.100.66,300",
-                            // Answers no name may teach (limited broadcast, multicast), alone
-                            // and beside an address that is learned.
-                            "--host-record=bcast.example.test,255.255.255.255,ff02::1,300",
-                            "--host-record=mixed.example.test,224.0.0.1,300",
-                            // "This network" and an IPv4-mapped AAAA of a forbidden host.
-                            "--host-record=special.example.test,0.0.0.7,::ffff:198.51.100.66,300",
-                            "--host-record=mixed.example.test,198.51.100.20,300",
-                            // A zone that answers any number of names, each with an address of
-                            // its own (203-0-113-9.many.example.test: 203.0.113.9;
-                            // 2001-db8-5--1f.many.example.test: 2001:db8:5::1f), TTL 0: for the
-                            // learned-address quota.
-                            "--synth-domain=many.example.test,203.0.113.0/24",
-                            "--synth-domain=many.example.test,2001:db8:5::/64",
-                            "--pid-file=" + (dir_ / "dnsmasq.pid").string(),
-                            "--log-facility=" + (dir_ / "dnsmasq.log").string()};
+  start_server(host_ns_, {NETPROBE_BIN, "serve", "--tcp", "7070", "--udp", "7070", "--sink", "7071"},
+               "loopback-server");
+  std::vector<std::string> dnsmasq = {
+      "dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--bind-interfaces", "--listen-address=198.51.100.53",
+      "--listen-address=2001:db8:1::53", "--no-resolv", "--no-hosts", "--address=/allowed.example.test/198.51.100.10",
+      "--address=/denied.example.test/198.51.100.66",
+      // For the hostname tests: A and AAAA, wildcard depth, a CNAME chain,
+      // a short TTL, answers pointing into protected ranges.
+      "--host-record=api.example.test,198.51.100.10,2001:db8:1::10,300",
+      "--host-record=wild.example.test,198.51.100.10,300", "--host-record=a.wild.example.test,198.51.100.20,300",
+      // Two names on one address (test_names.cpp): one allowed, one denied.
+      "--host-record=ok.names.example.test,198.51.100.20,2001:db8:1::20,300",
+      "--host-record=evil.names.example.test,198.51.100.20,2001:db8:1::20,300",
+      "--host-record=x.y.wild.example.test,198.51.100.20,300", "--host-record=target.example.test,203.0.113.7,300",
+      "--cname=alias.example.test,middle.example.test,300", "--cname=middle.example.test,target.example.test,300",
+      "--host-record=short.example.test,198.51.100.20,3", "--host-record=metadata.example.test,169.254.169.254,300",
+      "--host-record=private.example.test,10.1.2.3,300", "--host-record=other.example.test,198.51.100.66,300",
+      // Answers no name may teach (limited broadcast, multicast), alone
+      // and beside an address that is learned.
+      "--host-record=bcast.example.test,255.255.255.255,ff02::1,300", "--host-record=mixed.example.test,224.0.0.1,300",
+      // "This network" and an IPv4-mapped AAAA of a forbidden host.
+      "--host-record=special.example.test,0.0.0.7,::ffff:198.51.100.66,300",
+      "--host-record=mixed.example.test,198.51.100.20,300",
+      // A zone that answers any number of names, each with an address of
+      // its own (203-0-113-9.many.example.test: 203.0.113.9;
+      // 2001-db8-5--1f.many.example.test: 2001:db8:5::1f), TTL 0: for the
+      // learned-address quota.
+      "--synth-domain=many.example.test,203.0.113.0/24", "--synth-domain=many.example.test,2001:db8:5::/64",
+      "--pid-file=" + (dir_ / "dnsmasq.pid").string(), "--log-facility=" + (dir_ / "dnsmasq.log").string()};
   // big.example.test: 40 A records, an answer that UDP without EDNS (512
   // bytes) truncates.
   for (int i = 0; i < kBigAnswerRecords; ++i)
@@ -266,7 +260,8 @@ void World::build() {
       ready = read_file(dir_ / (std::string(name) + ".out")).find("\"ready\":true") != std::string::npos;
       if (!ready) sleep_ms(20);
     }
-    if (!ready) throw std::runtime_error(std::string(name) + " did not start: " + read_file(dir_ / (std::string(name) + ".err")));
+    if (!ready)
+      throw std::runtime_error(std::string(name) + " did not start: " + read_file(dir_ / (std::string(name) + ".err")));
   }
   mark("servers ready");
   sleep_ms(100);
@@ -293,9 +288,18 @@ void World::write_policy(const std::string& file_name, const std::string& yaml) 
 
 bool World::start_agentd(const std::vector<std::string>& extra_args) {
   agentd_exit_code_ = -1;
-  std::vector<std::string> argv = {"nsenter", "--net=" + host_ns_path(), AGENTD_BIN, "--policy-dir",
-                                   (dir_ / "policy").string(), "--state-dir", (dir_ / "state").string(), "--socket",
-                                   socket_.string(), "--cgroup-root", cgroup_root_.string(), "--bpffs-dir",
+  std::vector<std::string> argv = {"nsenter",
+                                   "--net=" + host_ns_path(),
+                                   AGENTD_BIN,
+                                   "--policy-dir",
+                                   (dir_ / "policy").string(),
+                                   "--state-dir",
+                                   (dir_ / "state").string(),
+                                   "--socket",
+                                   socket_.string(),
+                                   "--cgroup-root",
+                                   cgroup_root_.string(),
+                                   "--bpffs-dir",
                                    (bpffs_ / "agentd").string()};
   // The world's resolver, unless the test names another (or a resolv.conf).
   if (std::find(extra_args.begin(), extra_args.end(), "--dns-upstream") == extra_args.end() &&
@@ -334,8 +338,8 @@ void World::signal_agentd(int signal) const {
 
 pid_t World::spawn_in_sandbox(const std::string& agent, std::vector<std::string> args, const std::string& name,
                               const std::string& binary, const std::optional<std::string>& user) {
-  std::vector<std::string> argv = {"nsenter", "--net=" + host_ns_path(), AGENTCTL_BIN, "--socket", socket_.string(),
-                                   "run", "--agent", agent};
+  std::vector<std::string> argv = {
+      "nsenter", "--net=" + host_ns_path(), AGENTCTL_BIN, "--socket", socket_.string(), "run", "--agent", agent};
   if (user) argv.insert(argv.end(), {"--user", *user});
   argv.insert(argv.end(), {"--", binary});
   argv.insert(argv.end(), args.begin(), args.end());
@@ -450,11 +454,13 @@ uint64_t sum_counters(const std::string& listing) {
 }  // namespace
 
 uint64_t World::forbidden_arrivals() const {
-  return sum_counters(run_process({"nsenter", "--net=/run/netns/" + net_ns_, "nft", "list", "table", "inet", "agentd_sniff"}).out);
+  return sum_counters(
+      run_process({"nsenter", "--net=/run/netns/" + net_ns_, "nft", "list", "table", "inet", "agentd_sniff"}).out);
 }
 
 uint64_t World::stray_packets() const {
-  return sum_counters(run_process({"nsenter", "--net=" + host_ns_path(), "nft", "list", "table", "inet", "agentd_watch"}).out);
+  return sum_counters(
+      run_process({"nsenter", "--net=" + host_ns_path(), "nft", "list", "table", "inet", "agentd_watch"}).out);
 }
 
 std::vector<std::pair<std::string, int>> World::attachments(const fs::path& cgroup) const {

@@ -79,7 +79,8 @@ class World {
   // A sandboxed netprobe (or `binary`) in the background; its output goes
   // to dir()/name.out.
   pid_t spawn_in_sandbox(const std::string& agent, std::vector<std::string> args, const std::string& name,
-                         const std::string& binary = NETPROBE_BIN, const std::optional<std::string>& user = std::nullopt);
+                         const std::string& binary = NETPROBE_BIN,
+                         const std::optional<std::string>& user = std::nullopt);
   // Waits (bounded) for a background process and returns its output.
   ProcessResult wait_spawned(pid_t pid, const std::string& name);
   // The same, in the host namespace outside any sandbox.
@@ -115,7 +116,7 @@ class World {
  private:
   void build();
   void teardown();
-  void sh(std::vector<std::string> argv);  // throws with the output on failure
+  void sh(std::vector<std::string> argv);     // throws with the output on failure
   void mark(const std::string& phase) const;  // a line in phases.log
   // `ip [-n NS] -batch`: the commands in one process, each line as after `ip`.
   void ip_batch(const std::string& ns, const std::vector<std::string>& commands);

@@ -8,10 +8,10 @@ extern "C" {
 #endif
 
 struct agentd_first_name {
-  int result;       // enum fb_result
-  unsigned cork;    // FB_MORE: the bytes the kernel would wait for
-  int stored;       // FB_NAME: the name's length as stored, -1 when refused
-  char name[256];   // FB_NAME: the name in reading order, NUL-terminated
+  int result;      // enum fb_result
+  unsigned cork;   // FB_MORE: the bytes the kernel would wait for
+  int stored;      // FB_NAME: the name's length as stored, -1 when refused
+  char name[256];  // FB_NAME: the name in reading order, NUL-terminated
 };
 
 // What the sk_msg program finds in the first `size` bytes of a connection.

@@ -97,7 +97,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   check_json(approvals::ocsf_denial(record));
   // A refused name, as the DNS proxy reports it.
   const json dns_record = {{"type", "deny"}, {"time", text_of(record, "time")}, {"sandbox", "acme/eng/coder-1"},
-                           {"hook", "dns"}, {"name", safe_text(host)}, {"reason", "no_rule"}};
+                           {"hook", "dns"},  {"name", safe_text(host)},         {"reason", "no_rule"}};
   check_json(approvals::ocsf_denial(dns_record));
 
   // The approvals book and the store, as the approval service feeds them.
@@ -110,8 +110,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   denial.time = context.time;
   denial.count = 1 + event.suppressed;
   store::Store& store = the_store();
-  store::AuditEvent audit{denial.time, "denial", "deny", "kernel", "acme/eng/coder-1", denial.target.address,
-                          denial.host, event.port, denial.target.protocol,
+  store::AuditEvent audit{denial.time,
+                          "denial",
+                          "deny",
+                          "kernel",
+                          "acme/eng/coder-1",
+                          denial.target.address,
+                          denial.host,
+                          event.port,
+                          denial.target.protocol,
                           {{"comm", denial.process.comm}, {"reason", text_of(record, "reason")}}};
   require(store.audit(audit).ok(), "the store refused an audit event");
   auto noted = book.note_denial(denial, settings);

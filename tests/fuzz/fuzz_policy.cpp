@@ -33,9 +33,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view bytes(reinterpret_cast<const char*>(data), size);
   const auto nul = bytes.find('\0');
   const std::string tenant_text(bytes.substr(0, nul));
-  const policy::PolicyTexts presets =
-      nul == std::string_view::npos ? policy::PolicyTexts{}
-                                    : policy::PolicyTexts{{"fuzz.yaml", std::string(bytes.substr(nul + 1))}};
+  const policy::PolicyTexts presets = nul == std::string_view::npos
+                                          ? policy::PolicyTexts{}
+                                          : policy::PolicyTexts{{"fuzz.yaml", std::string(bytes.substr(nul + 1))}};
   const policy::PolicyTexts files = {{"acme.yaml", tenant_text}};
 
   const auto first = policy::parse_policy_texts(files, presets);

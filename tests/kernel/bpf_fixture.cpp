@@ -51,8 +51,8 @@ void update(int fd, const void* key, const void* value, const char* what) {
 }
 
 // Exact-address entries (learned, granted) share one key and value.
-void write_address_entry(int fd, uint32_t slot, const std::string& address, const std::vector<agentd_port_range>& ranges,
-                         uint64_t expires_ns, const char* what) {
+void write_address_entry(int fd, uint32_t slot, const std::string& address,
+                         const std::vector<agentd_port_range>& ranges, uint64_t expires_ns, const char* what) {
   agentd_learned_key key{};
   key.slot = slot;
   key.family = parse_address(address, key.addr);
@@ -207,8 +207,8 @@ void BpfFixture::add_rule(uint32_t class_id, const std::string& cidr, const std:
 }
 
 void BpfFixture::set_sandbox(uint32_t slot, uint32_t class_id, bool active) {
-  const agentd_sandbox_state state{class_id, (active ? AGENTD_SANDBOX_ACTIVE : 0u) |
-                                                 (uint32_t{kGeneration} << AGENTD_SANDBOX_GEN_SHIFT)};
+  const agentd_sandbox_state state{
+      class_id, (active ? AGENTD_SANDBOX_ACTIVE : 0u) | (uint32_t{kGeneration} << AGENTD_SANDBOX_GEN_SHIFT)};
   update(map_fd(skeleton_->maps.agentd_state), &slot, &state, "a sandbox's state");
 }
 
@@ -291,8 +291,9 @@ Results BpfFixture::run_in(const fs::path& cgroup, const std::function<void(Resu
   int status = 0;
   if (waitpid(child, &status, 0) != child) fail("waiting for the probe");
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    throw std::runtime_error("the probe child failed: " + (WIFEXITED(status) ? "exit " + std::to_string(WEXITSTATUS(status))
-                                                                             : "signal " + std::to_string(WTERMSIG(status))));
+    throw std::runtime_error("the probe child failed: " + (WIFEXITED(status)
+                                                               ? "exit " + std::to_string(WEXITSTATUS(status))
+                                                               : "signal " + std::to_string(WTERMSIG(status))));
   return results;
 }
 

@@ -60,25 +60,25 @@ TEST_CASE("rules decide first, then learned addresses, then grants, and an expli
   BpfFixture f;
   write_rules(f);
   const uint64_t later = monotonic_ns() + 3600'000'000'000ULL;
-  f.learn(kSlot, "198.51.100.70", {range(80, 80, kTcp, kAllow)}, later);    // under the deny
+  f.learn(kSlot, "198.51.100.70", {range(80, 80, kTcp, kAllow)}, later);  // under the deny
   f.learn(kSlot, "198.51.100.200", {range(443, 443, kTcp, kAllow)}, later);
-  f.learn(kSlot, "198.51.100.203", {range(443, 443, kTcp, kAllow)}, 1);     // expired long ago
-  f.grant(kSlot, "198.51.100.71", {range(22, 22, kTcp, kAllow)}, later);    // under the deny
+  f.learn(kSlot, "198.51.100.203", {range(443, 443, kTcp, kAllow)}, 1);   // expired long ago
+  f.grant(kSlot, "198.51.100.71", {range(22, 22, kTcp, kAllow)}, later);  // under the deny
   f.grant(kSlot, "198.51.100.201", {range(22, 22, kTcp, kAllow)}, later);
-  f.grant(kSlot, "198.51.100.204", {range(22, 22, kTcp, kAllow)}, 1);       // ended
+  f.grant(kSlot, "198.51.100.204", {range(22, 22, kTcp, kAllow)}, 1);  // ended
 
   const Results r = f.run_in(f.sandbox(), [](Results& out) {
-    out.push_back(tcp_connect("198.51.100.10", 80));    // 0: the /25 rule
-    out.push_back(tcp_connect("198.51.100.10", 81));    // 1: no port of it
-    out.push_back(udp_send("198.51.100.10", 80));       // 2: TCP only
-    out.push_back(tcp_connect("198.51.100.70", 80));    // 3: the deny, despite a learned entry
-    out.push_back(tcp_connect("198.51.100.200", 443));  // 4: learned
-    out.push_back(tcp_connect("198.51.100.200", 80));   // 5: learned, another port
-    out.push_back(tcp_connect("198.51.100.203", 443));  // 6: learned, expired
-    out.push_back(tcp_connect("198.51.100.71", 22));    // 7: the deny, despite a grant
-    out.push_back(tcp_connect("198.51.100.201", 22));   // 8: granted
-    out.push_back(tcp_connect("198.51.100.204", 22));   // 9: granted, ended
-    out.push_back(tcp_connect("2001:db8:1::5", 443));   // 10: IPv6 rule
+    out.push_back(tcp_connect("198.51.100.10", 80));         // 0: the /25 rule
+    out.push_back(tcp_connect("198.51.100.10", 81));         // 1: no port of it
+    out.push_back(udp_send("198.51.100.10", 80));            // 2: TCP only
+    out.push_back(tcp_connect("198.51.100.70", 80));         // 3: the deny, despite a learned entry
+    out.push_back(tcp_connect("198.51.100.200", 443));       // 4: learned
+    out.push_back(tcp_connect("198.51.100.200", 80));        // 5: learned, another port
+    out.push_back(tcp_connect("198.51.100.203", 443));       // 6: learned, expired
+    out.push_back(tcp_connect("198.51.100.71", 22));         // 7: the deny, despite a grant
+    out.push_back(tcp_connect("198.51.100.201", 22));        // 8: granted
+    out.push_back(tcp_connect("198.51.100.204", 22));        // 9: granted, ended
+    out.push_back(tcp_connect("2001:db8:1::5", 443));        // 10: IPv6 rule
     out.push_back(tcp_connect("::ffff:198.51.100.10", 80));  // 11: IPv4-mapped: the IPv4 rule
     out.push_back(tcp_connect("::ffff:198.51.100.70", 80));  // 12: and the IPv4 deny
   });
@@ -151,7 +151,9 @@ TEST_CASE("every denial is counted once: recorded, suppressed by the stream limi
   CHECK(counts.suppressed >= kAttempts - 2 * AGENTD_RECORDS_PER_SECOND);
 }
 
-TEST_CASE("DNS to any server goes to the proxy address of the sandbox's slot, before any rule, and the answer comes from the server") {
+TEST_CASE(
+    "DNS to any server goes to the proxy address of the sandbox's slot, before any rule, and the answer comes from the "
+    "server") {
   BpfFixture f;
   write_rules(f);
   constexpr uint16_t kProxyPort = 5353;
@@ -215,7 +217,8 @@ TEST_CASE("DNS to any server goes to the proxy address of the sandbox's slot, be
 // Issue 15: a socket's sandbox is the cgroup the kernel recorded when it
 // was made (TCP and IPv6 UDP read it through BTF; IPv4 UDP from the storage
 // made at socket()), not the cgroup of whoever uses it.
-TEST_CASE("a socket is judged by the cgroup it was made in, whoever uses it, and a sandbox's child cgroup is the sandbox") {
+TEST_CASE(
+    "a socket is judged by the cgroup it was made in, whoever uses it, and a sandbox's child cgroup is the sandbox") {
   BpfFixture f;
   write_rules(f);
   f.add_rule(kClass, "198.51.100.10/32", {range(80, 80, kAny, kAllow)});

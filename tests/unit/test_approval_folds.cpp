@@ -52,14 +52,14 @@ TEST_CASE("pending requests of every kind count against the sandbox's and the te
   for (int i = 0; i < 3; ++i) CHECK(desk.note(to("acme/eng/a", fmt::format("198.51.100.{}", i + 1), 80, t0)));
   CHECK(desk.note(name("acme/eng/a", "pypi.org", t0)));  // a name request is the fourth
   CHECK(desk.book.pending_counts("acme/eng/a").sandbox == 4);
-  CHECK_FALSE(desk.note(to("acme/eng/a", "198.51.100.9", 80, t0)));   // past the sandbox's cap: folded
-  CHECK_FALSE(desk.note(name("acme/eng/a", "evil.example", t0)));     // names too
-  CHECK(desk.note(to("acme/eng/a", "198.51.100.1", 80, t0 + 1s)));    // a pending one still counts
+  CHECK_FALSE(desk.note(to("acme/eng/a", "198.51.100.9", 80, t0)));  // past the sandbox's cap: folded
+  CHECK_FALSE(desk.note(name("acme/eng/a", "evil.example", t0)));    // names too
+  CHECK(desk.note(to("acme/eng/a", "198.51.100.1", 80, t0 + 1s)));   // a pending one still counts
   // Another sandbox of the tenant has its own cap, up to the tenant's.
   CHECK(desk.note(to("acme/eng/b", "198.51.100.1", 80, t0)));
   CHECK(desk.note(to("acme/eng/b", "198.51.100.2", 80, t0)));
   CHECK(desk.book.pending_counts("acme/eng/b").tenant == 6);
-  CHECK_FALSE(desk.note(to("acme/eng/b", "198.51.100.3", 80, t0)));   // the tenant's cap
+  CHECK_FALSE(desk.note(to("acme/eng/b", "198.51.100.3", 80, t0)));  // the tenant's cap
   CHECK(desk.folds.find("acme/eng/b")->why == "6 pending requests of its tenant");
   // Another tenant is not touched by acme's caps.
   CHECK(desk.note(to("globex/ops/c", "198.51.100.3", 80, t0)));
@@ -70,7 +70,8 @@ TEST_CASE("a flood of new destinations is one bounded fold entry per sandbox") {
   Desk desk;
   for (int i = 0; i < 4; ++i) desk.note(to("acme/eng/a", fmt::format("203.0.113.{}", i), 80, t0));
   for (int i = 0; i < 100000; ++i)
-    desk.note(to("acme/eng/a", fmt::format("198.51.{}.{}", i / 250, i % 250), static_cast<uint16_t>(1 + i % 7), t0 + 1s));
+    desk.note(
+        to("acme/eng/a", fmt::format("198.51.{}.{}", i / 250, i % 250), static_cast<uint16_t>(1 + i % 7), t0 + 1s));
   CHECK(desk.book.requests().size() == 4);
   REQUIRE(desk.folds.all().size() == 1);
   const Fold& fold = *desk.folds.find("acme/eng/a");

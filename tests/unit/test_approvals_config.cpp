@@ -32,7 +32,8 @@ TEST_CASE("roles: approver per tenant, viewer, admin, root, nobody") {
     role: viewer
   - users: [dave]
     role: admin
-)", "roles.yaml");
+)",
+                            "roles.yaml");
   REQUIRE(roles);
   const auto alice = person(1001, "alice", {"alice", "secops"});
   CHECK(roles->role_for(alice, "acme") == Role::approver);
@@ -42,7 +43,7 @@ TEST_CASE("roles: approver per tenant, viewer, admin, root, nobody") {
   CHECK(*roles->tenants_for(alice, Role::viewer) == std::vector<std::string>{"acme"});
   const auto carol = person(1002, "carol", {});
   CHECK(roles->role_for(carol, "globex") == Role::viewer);
-  CHECK_FALSE(roles->tenants_for(carol, Role::viewer));  // every tenant
+  CHECK_FALSE(roles->tenants_for(carol, Role::viewer));                  // every tenant
   CHECK(roles->role_for(person(1005, "", {}), "acme") == Role::viewer);  // by numeric uid
   CHECK(roles->role_for(person(1003, "dave", {}), "acme") == Role::admin);
   CHECK(roles->role_for(person(0, "root", {}), "acme") == Role::admin);
@@ -55,7 +56,8 @@ TEST_CASE("roles file errors name the place and the reason") {
     role: superuser
   - role: viewer
     tenant: [acme]
-)", "roles.yaml");
+)",
+                            "roles.yaml");
   REQUIRE_FALSE(roles);
   const std::string message = roles.error().message;
   INFO(message);
@@ -100,10 +102,19 @@ approvals:
 }
 
 TEST_CASE("OCSF: a kernel denial is Network Activity, a refused name DNS Activity") {
-  nlohmann::json kernel = {{"type", "deny"},  {"time", "2024-05-01T12:00:00.250Z"}, {"sandbox", "acme/eng/a"},
-                           {"pid", 7},        {"tgid", 7},     {"uid", 1000},  {"comm", "curl"},
-                           {"hook", "connect4"}, {"reason", "no_rule"}, {"dest", "198.51.100.20"}, {"port", 8080},
-                           {"protocol", "tcp"}, {"host", "api.example.test"}};
+  nlohmann::json kernel = {{"type", "deny"},
+                           {"time", "2024-05-01T12:00:00.250Z"},
+                           {"sandbox", "acme/eng/a"},
+                           {"pid", 7},
+                           {"tgid", 7},
+                           {"uid", 1000},
+                           {"comm", "curl"},
+                           {"hook", "connect4"},
+                           {"reason", "no_rule"},
+                           {"dest", "198.51.100.20"},
+                           {"port", 8080},
+                           {"protocol", "tcp"},
+                           {"host", "api.example.test"}};
   auto e = ocsf_denial(kernel);
   CHECK(e["class_uid"] == 4001);
   CHECK(e["category_uid"] == 4);
@@ -119,9 +130,10 @@ TEST_CASE("OCSF: a kernel denial is Network Activity, a refused name DNS Activit
   CHECK(e["src_endpoint"]["name"] == "acme/eng/a");
   CHECK(e["metadata"]["product"]["name"] == "agentd");
 
-  nlohmann::json dns = {{"type", "deny"}, {"time", "2024-05-01T12:00:00.000Z"}, {"sandbox", "acme/eng/a"},
-                        {"hook", "dns"},  {"name", "evil.example"}, {"qtype", "A"}, {"protocol", "udp"},
-                        {"reason", "no_rule"}};
+  nlohmann::json dns = {{"type", "deny"},          {"time", "2024-05-01T12:00:00.000Z"},
+                        {"sandbox", "acme/eng/a"}, {"hook", "dns"},
+                        {"name", "evil.example"},  {"qtype", "A"},
+                        {"protocol", "udp"},       {"reason", "no_rule"}};
   auto d = ocsf_denial(dns);
   CHECK(d["class_uid"] == 4003);
   CHECK(d["type_uid"] == 400301);

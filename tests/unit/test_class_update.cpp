@@ -82,7 +82,7 @@ TEST_CASE("an in-place class update switches each destination once, from its old
         const auto now = lookup(trie, static_cast<uint8_t>(dest));
         const auto before = lookup(old_trie, static_cast<uint8_t>(dest));
         const auto after = lookup(new_trie, static_cast<uint8_t>(dest));
-        INFO("trial " << trial << ", destination .") ;
+        INFO("trial " << trial << ", destination .");
         INFO(dest);
         REQUIRE((same(now, before) || same(now, after)));
         if (switched[dest]) REQUIRE(same(now, after));

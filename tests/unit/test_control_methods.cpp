@@ -29,7 +29,8 @@ TEST_CASE("what changes enforcement needs an admin, answering needs an approver,
     REQUIRE(method != nullptr);
     return method->role;
   };
-  for (const char* name : {"sandbox.ensure", "sandbox.adopt", "sandbox.remove", "policy.apply"}) CHECK(role(name) == Role::admin);
+  for (const char* name : {"sandbox.ensure", "sandbox.adopt", "sandbox.remove", "policy.apply"})
+    CHECK(role(name) == Role::admin);
   for (const char* name : {"approvals.approve", "approvals.deny", "approvals.reopen", "grants.add", "grants.revoke"})
     CHECK(role(name) == Role::approver);
   for (const char* name : {"status", "sandbox.list", "policy.explain", "approvals.watch", "audit.query"})

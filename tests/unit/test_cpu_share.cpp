@@ -9,8 +9,8 @@ using namespace agentd::sandbox;
 TEST_CASE("the cpu controller is handed down from the sandbox root to every level above a sandbox") {
   const auto levels = cpu_share_levels("/cg/agentd", "acme/eng/coder-1");
   REQUIRE(levels.size() == 3);
-  CHECK(levels[0] == "/cg/agentd");  // tenants share equally
-  CHECK(levels[1] == "/cg/agentd/acme");  // the teams of a tenant
+  CHECK(levels[0] == "/cg/agentd");           // tenants share equally
+  CHECK(levels[1] == "/cg/agentd/acme");      // the teams of a tenant
   CHECK(levels[2] == "/cg/agentd/acme/eng");  // the agents of a team
   // Never the sandbox itself: its processes live there, and cgroup v2 keeps
   // processes out of a cgroup that hands controllers down.

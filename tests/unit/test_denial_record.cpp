@@ -6,8 +6,8 @@
 
 #include "agentd/events/denial_record.hpp"
 
-using agentd::events::DenialContext;
 using agentd::events::denial_to_json;
+using agentd::events::DenialContext;
 
 namespace {
 

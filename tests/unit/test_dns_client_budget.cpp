@@ -109,7 +109,7 @@ TEST_CASE("upstream pool: when full, a sandbox below its share takes the place o
   for (uint32_t s = 1; s <= 4; ++s) even.take(s);
   CHECK(even.admit(1).verdict == UpstreamPool::Verdict::refuse);
   CHECK(even.admit(5).verdict == UpstreamPool::Verdict::refuse);  // share 4 / 5 is 0, floor 1; all hold 1
-  even.take(1);  // past the pool, as after an eviction race: 1 holds 2
+  even.take(1);                                                   // past the pool, as after an eviction race: 1 holds 2
   CHECK(even.admit(5).verdict == UpstreamPool::Verdict::evict);
   // A retired sandbox frees every place at once.
   pool.forget(1);

@@ -68,7 +68,8 @@ struct Learning {
 
 }  // namespace
 
-TEST_CASE("an allowed name's addresses are learned with the rule's ports, a refused name teaches nothing and is recorded") {
+TEST_CASE(
+    "an allowed name's addresses are learned with the rule's ports, a refused name teaches nothing and is recorded") {
   Learning l(kApi);
   l.ask("api.example.test.", {"api.example.test. 300 IN A 198.51.100.10"});
   REQUIRE(l.maps.learned_entries.size() == 1);

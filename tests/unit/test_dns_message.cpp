@@ -198,7 +198,8 @@ TEST_CASE("random bytes and mutated messages never crash the parser") {
   REQUIRE(query);
   for (int i = 0; i < 20000; ++i) {
     Bytes m = base;
-    for (int flips = 1 + static_cast<int>(random() % 4); flips > 0; --flips) m[random() % m.size()] = static_cast<uint8_t>(random());
+    for (int flips = 1 + static_cast<int>(random() % 4); flips > 0; --flips)
+      m[random() % m.size()] = static_cast<uint8_t>(random());
     if (random() % 3 == 0) m.resize(random() % m.size());
     (void)parse_query(m.data(), m.size());
     (void)parse_answer(m.data(), m.size(), *query);

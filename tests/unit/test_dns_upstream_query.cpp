@@ -126,9 +126,9 @@ TEST_CASE("a query without EDNS goes upstream without EDNS, RD as the sandbox se
 }
 
 TEST_CASE("only class IN and the usual types are forwarded") {
-  for (auto type : {LDNS_RR_TYPE_A, LDNS_RR_TYPE_AAAA, LDNS_RR_TYPE_CNAME, LDNS_RR_TYPE_HTTPS, LDNS_RR_TYPE_SVCB,
-                    LDNS_RR_TYPE_MX, LDNS_RR_TYPE_TXT, LDNS_RR_TYPE_SRV, LDNS_RR_TYPE_PTR, LDNS_RR_TYPE_NS,
-                    LDNS_RR_TYPE_SOA, LDNS_RR_TYPE_CAA}) {
+  for (auto type :
+       {LDNS_RR_TYPE_A, LDNS_RR_TYPE_AAAA, LDNS_RR_TYPE_CNAME, LDNS_RR_TYPE_HTTPS, LDNS_RR_TYPE_SVCB, LDNS_RR_TYPE_MX,
+        LDNS_RR_TYPE_TXT, LDNS_RR_TYPE_SRV, LDNS_RR_TYPE_PTR, LDNS_RR_TYPE_NS, LDNS_RR_TYPE_SOA, LDNS_RR_TYPE_CAA}) {
     Query query;
     query.qtype = type;
     query.qclass = LDNS_RR_CLASS_IN;

@@ -60,7 +60,7 @@ TEST_CASE("a grant past its tenant's limit is refused naming the limit but anoth
   const auto boxes = sandboxes({"acme/eng/a", "acme/eng/b", "acme/eng/c", "globex/ops/d"});
   const GrantBudget budget(4);
   std::map<uint64_t, Grant> grants;
-  grants[1] = grant(1, Scope::tenant, "acme", "198.51.100.20");  // 3 entries
+  grants[1] = grant(1, Scope::tenant, "acme", "198.51.100.20");                                        // 3 entries
   CHECK(budget.refuse(grant(2, Scope::agent, "acme/eng/a", "198.51.100.21"), grants, boxes).empty());  // 4
   const std::string why = budget.refuse(grant(2, Scope::team, "acme/eng", "198.51.100.21"), grants, boxes);  // 6
   CHECK(why.find("tenant acme would hold 6 kernel grant entries") != std::string::npos);

@@ -15,7 +15,8 @@ agentd::policy::Cidr cidr(const char* text) {
   return *parsed;
 }
 
-bool has(const std::vector<agentd_hostaddr_key>& keys, uint64_t cookie, uint32_t family, const std::array<uint8_t, 16>& addr) {
+bool has(const std::vector<agentd_hostaddr_key>& keys, uint64_t cookie, uint32_t family,
+         const std::array<uint8_t, 16>& addr) {
   for (const auto& k : keys)
     if (k.netns_cookie == cookie && k.family == family && std::memcmp(k.addr, addr.data(), 16) == 0 && k._pad == 0)
       return true;

@@ -10,7 +10,8 @@
 using agentd::sandbox::find_host_control_paths;
 
 TEST_CASE("agentd's directories are hidden whole, once each, and never /") {
-  auto paths = find_host_control_paths({"/run/agentd/", "/run/agentd", "/var/lib/agentd//", "/", "", "/etc/agentd/policies"});
+  auto paths =
+      find_host_control_paths({"/run/agentd/", "/run/agentd", "/var/lib/agentd//", "/", "", "/etc/agentd/policies"});
   REQUIRE(paths);
   CHECK(paths->agentd_dirs == std::vector<std::string>{"/run/agentd", "/var/lib/agentd", "/etc/agentd/policies"});
 }

@@ -17,8 +17,8 @@ TEST_CASE("learned entry: a key goes to the kernel layout and back unchanged") {
   CHECK(std::memcmp(k.addr, want, sizeof(want)) == 0);
   CHECK(learned_key_of(k) == v4);
 
-  const LearnedKey v6{AGENTD_MAX_SANDBOXES - 1, AGENTD_FAMILY_IPV6,
-                      {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x53}};
+  const LearnedKey v6{
+      AGENTD_MAX_SANDBOXES - 1, AGENTD_FAMILY_IPV6, {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x53}};
   CHECK(learned_key_of(make_learned_key(v6)) == v6);
 }
 

@@ -15,9 +15,10 @@ using nlohmann::json;
 namespace {
 
 json sandbox(const std::string& agent, int allowed, int denied) {
-  return {{"agent", agent}, {"allowed", allowed}, {"denied", denied}, {"recorded", denied}, {"suppressed", 0},
-          {"held", 0}, {"dropped", 0}, {"state", "running"},
-          {"names", {{"verified", 1}, {"refused", 0}, {"unverifiable", 0}}}};
+  return {
+      {"agent", agent},     {"allowed", allowed}, {"denied", denied},
+      {"recorded", denied}, {"suppressed", 0},    {"held", 0},
+      {"dropped", 0},       {"state", "running"}, {"names", {{"verified", 1}, {"refused", 0}, {"unverifiable", 0}}}};
 }
 
 // What the kernel counts, as status shows it (bpf/traffic_json).
@@ -58,9 +59,12 @@ TEST_CASE("metrics are the status document in Prometheus text") {
   reloads.duration.observe(0.2);
   const std::string text = render(status_with({sandbox("acme/eng/coder-1", 5, 2)}), reloads, 500);
   CHECK(has_line(text, "# TYPE agentd_sandbox_verdicts_total counter"));
-  CHECK(has_line(text, R"(agentd_sandbox_verdicts_total{tenant="acme",team="eng",agent="coder-1",verdict="allowed"} 5)"));
-  CHECK(has_line(text, R"(agentd_sandbox_verdicts_total{tenant="acme",team="eng",agent="coder-1",verdict="denied"} 2)"));
-  CHECK(has_line(text, R"(agentd_sandbox_dns_queries_total{tenant="acme",team="eng",agent="coder-1",verdict="refused"} 2)"));
+  CHECK(
+      has_line(text, R"(agentd_sandbox_verdicts_total{tenant="acme",team="eng",agent="coder-1",verdict="allowed"} 5)"));
+  CHECK(
+      has_line(text, R"(agentd_sandbox_verdicts_total{tenant="acme",team="eng",agent="coder-1",verdict="denied"} 2)"));
+  CHECK(has_line(text,
+                 R"(agentd_sandbox_dns_queries_total{tenant="acme",team="eng",agent="coder-1",verdict="refused"} 2)"));
   CHECK(has_line(text, R"(agentd_sandbox_learned_addresses{tenant="acme",team="eng",agent="coder-1"} 3)"));
   CHECK(has_line(text, R"(agentd_sandbox_pending_requests{tenant="acme",team="eng",agent="coder-1"} 1)"));
   CHECK(has_line(text, "agentd_policy_generation 7"));
@@ -79,17 +83,28 @@ TEST_CASE("metrics are the status document in Prometheus text") {
 
 TEST_CASE("budget counters of status are metrics too") {
   json status = status_with({sandbox("acme/eng/coder-1", 5, 2), sandbox("globex/ops/bot", 1, 1)});
-  status["dns"]["sandboxes"][0].update({{"quota_hits", 7}, {"tcp_refused", 3}, {"tcp_evicted", 0},
-                                        {"tcp_idle_closed", 4}, {"tcp_cut_off", 5}, {"in_flight_refused", 6}});
+  status["dns"]["sandboxes"][0].update({{"quota_hits", 7},
+                                        {"tcp_refused", 3},
+                                        {"tcp_evicted", 0},
+                                        {"tcp_idle_closed", 4},
+                                        {"tcp_cut_off", 5},
+                                        {"in_flight_refused", 6}});
   status["dns"]["records_held"] = 11;
-  status["approvals"].update({{"requests_folded", 40}, {"folds", 2}, {"caps", {{"per_sandbox", 32}, {"per_tenant", 256}}},
-                              {"grant_entries", 9}, {"grant_write_failures", 1},
-                              {"grant_limit", {{"per_tenant", 4096}, {"by_tenant", {{"acme", 8}, {"globex", 1}}},
-                                               {"over_limit", 0}, {"refused", 3}}},
-                              {"store", {{"bytes", 100}, {"max_bytes", 268435456},
-                                         {"pruned_for_size_by_kind", {{"audit", 12}, {"requests", 13}, {"grants", 14}}},
-                                         {"denial_rows", {{"not_stored", 15}}}}}});
-  status["control"] = {{"clients", 2}, {"subscriptions", 16},
+  status["approvals"].update(
+      {{"requests_folded", 40},
+       {"folds", 2},
+       {"caps", {{"per_sandbox", 32}, {"per_tenant", 256}}},
+       {"grant_entries", 9},
+       {"grant_write_failures", 1},
+       {"grant_limit",
+        {{"per_tenant", 4096}, {"by_tenant", {{"acme", 8}, {"globex", 1}}}, {"over_limit", 0}, {"refused", 3}}},
+       {"store",
+        {{"bytes", 100},
+         {"max_bytes", 268435456},
+         {"pruned_for_size_by_kind", {{"audit", 12}, {"requests", 13}, {"grants", 14}}},
+         {"denial_rows", {{"not_stored", 15}}}}}});
+  status["control"] = {{"clients", 2},
+                       {"subscriptions", 16},
                        {"limits", {{"per_uid", 64}, {"subscriptions_per_uid", 16}, {"total", 4096}}}};
   const std::string text = render(status, ReloadMetrics{}, 500);
   const std::string coder = R"(tenant="acme",team="eng",agent="coder-1")";
@@ -99,7 +114,9 @@ TEST_CASE("budget counters of status are metrics too") {
   CHECK(has_line(text, "agentd_sandbox_dns_budget_refusals_total{" + coder + R"(,budget="tcp_cut_off"} 5)"));
   CHECK(has_line(text, "agentd_sandbox_dns_budget_refusals_total{" + coder + R"(,budget="in_flight"} 6)"));
   // A sandbox whose part says nothing reads 0, not missing.
-  CHECK(has_line(text, R"(agentd_sandbox_dns_budget_refusals_total{tenant="globex",team="ops",agent="bot",budget="in_flight"} 0)"));
+  CHECK(has_line(
+      text,
+      R"(agentd_sandbox_dns_budget_refusals_total{tenant="globex",team="ops",agent="bot",budget="in_flight"} 0)"));
   CHECK(has_line(text, "agentd_dns_records_held_total 11"));
   CHECK(has_line(text, "agentd_approvals_denials_folded_total 40"));
   CHECK(has_line(text, "agentd_approvals_fold_entries 2"));
@@ -127,7 +144,8 @@ TEST_CASE("past the cap, sandboxes are summed into one _other series") {
   const std::string text = render(status_with(many), ReloadMetrics{}, 2);
   CHECK(has_line(text, R"(agentd_sandbox_verdicts_total{tenant="acme",team="eng",agent="a1",verdict="denied"} 10)"));
   CHECK(text.find(R"(agent="a2")") == std::string::npos);
-  CHECK(has_line(text, R"(agentd_sandbox_verdicts_total{tenant="_other",team="_other",agent="_other",verdict="denied"} 30)"));
+  CHECK(has_line(text,
+                 R"(agentd_sandbox_verdicts_total{tenant="_other",team="_other",agent="_other",verdict="denied"} 30)"));
   CHECK(has_line(text, "agentd_metrics_sandboxes_folded 3"));
 }
 
@@ -188,9 +206,11 @@ TEST_CASE("bytes per sandbox: status shows them by class, the metrics carry them
   const std::string text = render(status_with({one}), ReloadMetrics{}, 500);
   INFO(text);
   CHECK(has_line(text, "# TYPE agentd_sandbox_sent_bytes_total counter"));
-  CHECK(has_line(text, R"(agentd_sandbox_sent_bytes_total{tenant="acme",team="eng",agent="coder-1",class="rule"} 1000)"));
-  CHECK(has_line(text, R"(agentd_sandbox_sent_bytes_total{tenant="acme",team="eng",agent="coder-1",class="other"} 60)"));
-  CHECK(has_line(text,
-                 R"(agentd_sandbox_received_bytes_total{tenant="acme",team="eng",agent="coder-1",class="inference"} 4000)"));
+  CHECK(
+      has_line(text, R"(agentd_sandbox_sent_bytes_total{tenant="acme",team="eng",agent="coder-1",class="rule"} 1000)"));
+  CHECK(
+      has_line(text, R"(agentd_sandbox_sent_bytes_total{tenant="acme",team="eng",agent="coder-1",class="other"} 60)"));
+  CHECK(has_line(
+      text, R"(agentd_sandbox_received_bytes_total{tenant="acme",team="eng",agent="coder-1",class="inference"} 4000)"));
   CHECK(has_line(text, R"(agentd_sandbox_packets_total{tenant="acme",team="eng",agent="coder-1",direction="sent"} 3)"));
 }

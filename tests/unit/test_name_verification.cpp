@@ -50,9 +50,9 @@ void put16(Bytes& b, size_t at, size_t v) {
 // handshake and extensions lengths grown to match).
 Bytes with_extension(Bytes hello, uint16_t type, const Bytes& payload) {
   size_t off = 9 + 2 + 32;
-  off += 1 + hello[off];                              // session id
-  off += 2 + ((hello[off] << 8) | hello[off + 1]);    // cipher suites
-  off += 1 + hello[off];                              // compression methods
+  off += 1 + hello[off];                            // session id
+  off += 2 + ((hello[off] << 8) | hello[off + 1]);  // cipher suites
+  off += 1 + hello[off];                            // compression methods
   const size_t ext_len = (hello[off] << 8) | hello[off + 1];
   const size_t grow = 4 + payload.size();
   put16(hello, off, ext_len + grow);
@@ -112,7 +112,8 @@ rules:
 )");
   auto verify_of = [&](const std::string& host) {
     for (size_t id = 0; id < set.endpoint_count(); ++id)
-      if (set.endpoint(static_cast<uint32_t>(id)).host == host) return set.endpoint(static_cast<uint32_t>(id)).verify_mode();
+      if (set.endpoint(static_cast<uint32_t>(id)).host == host)
+        return set.endpoint(static_cast<uint32_t>(id)).verify_mode();
     FAIL("no endpoint " << host);
     return uint8_t{0xff};
   };
@@ -127,18 +128,22 @@ rules:
     const char* error;
   };
   const Bad bad[] = {
-      {"      - cidr: 198.51.100.0/24\n        verify: name\n", "acme.yaml:7:17: rules[0].allow[0]: verify applies to host rules"},
+      {"      - cidr: 198.51.100.0/24\n        verify: name\n",
+       "acme.yaml:7:17: rules[0].allow[0]: verify applies to host rules"},
       {"      - host: a.example.test\n        verify: maybe\n",
        "acme.yaml:7:17: rules[0].allow[0]: verify \"maybe\" is not name, strict, lenient or off"},
   };
   for (const auto& b : bad) {
     auto result = parse_policy_texts(
-        {{"acme.yaml", std::string("apiVersion: agentd/v1\ntenant: acme\nrules:\n  - agents: \"acme/*/*\"\n    allow:\n") + b.yaml}});
+        {{"acme.yaml",
+          std::string("apiVersion: agentd/v1\ntenant: acme\nrules:\n  - agents: \"acme/*/*\"\n    allow:\n") +
+              b.yaml}});
     REQUIRE_FALSE(result.ok());
     CHECK_THAT(result.errors.at(0).str(), Catch::StartsWith(b.error));
   }
-  auto deny = parse_policy_texts({{"acme.yaml", "apiVersion: agentd/v1\ntenant: acme\nrules:\n  - agents: \"acme/*/*\"\n"
-                                                "    deny:\n      - host: a.example.test\n        verify: strict\n"}});
+  auto deny = parse_policy_texts({{"acme.yaml",
+                                   "apiVersion: agentd/v1\ntenant: acme\nrules:\n  - agents: \"acme/*/*\"\n"
+                                   "    deny:\n      - host: a.example.test\n        verify: strict\n"}});
   REQUIRE_FALSE(deny.ok());
   CHECK_THAT(deny.errors.at(0).str(), Catch::Contains("verify applies to what a rule allows"));
 }
@@ -162,7 +167,8 @@ rules:
   REQUIRE(compiled.ok());
   std::vector<std::string> patterns;
   for (const auto& n : compiled->names) patterns.push_back(n.pattern);
-  CHECK(patterns == std::vector<std::string>{"*.bad.example.test", "*.example.test", "api.example.test", "evil.example.test"});
+  CHECK(patterns ==
+        std::vector<std::string>{"*.bad.example.test", "*.example.test", "api.example.test", "evil.example.test"});
   CHECK_FALSE(compiled->empty());  // a host-only policy is a class of its own, not the empty one
 
   struct Case {
@@ -171,14 +177,14 @@ rules:
     uint8_t action;
   };
   const Case cases[] = {
-      {"api.example.test", 443, AGENTD_ACTION_ALLOW},   // the wildcard's port, through the exact entry
+      {"api.example.test", 443, AGENTD_ACTION_ALLOW},  // the wildcard's port, through the exact entry
       {"api.example.test", 8443, AGENTD_ACTION_ALLOW},
       {"www.example.test", 443, AGENTD_ACTION_ALLOW},
-      {"a.b.c.example.test", 443, AGENTD_ACTION_ALLOW}, // any depth
-      {"www.example.test", 8443, 0},                    // not that port
-      {"example.test", 443, 0},                         // never the apex
-      {"xexample.test", 443, 0},                        // a suffix only after a dot
-      {"evil.example.test", 443, AGENTD_ACTION_DENY},   // the deny wins over the wildcard
+      {"a.b.c.example.test", 443, AGENTD_ACTION_ALLOW},  // any depth
+      {"www.example.test", 8443, 0},                     // not that port
+      {"example.test", 443, 0},                          // never the apex
+      {"xexample.test", 443, 0},                         // a suffix only after a dot
+      {"evil.example.test", 443, AGENTD_ACTION_DENY},    // the deny wins over the wildcard
       {"x.bad.example.test", 443, AGENTD_ACTION_DENY},
       {"other.test", 443, 0},
   };
@@ -269,8 +275,7 @@ TEST_CASE("first bytes: an HTTP request's Host") {
       {"CONNECT evil.example.test:443 HTTP/1.1\r\nHost: ok.example.test\r\n\r\n", FB_UNPARSABLE, ""},
       {"GET http://ok.example.test/ HTTP/1.1\r\nAccept: */*\r\n\r\n", FB_NO_NAME, ""},
       // The method runs to the first blank: a long one, or a tab, hides no target.
-      {"POSTPOSTPOSTPOSTPOST http://evil.example.test/ HTTP/1.1\r\nHost: ok.example.test\r\n\r\n", FB_UNPARSABLE,
-       ""},
+      {"POSTPOSTPOSTPOSTPOST http://evil.example.test/ HTTP/1.1\r\nHost: ok.example.test\r\n\r\n", FB_UNPARSABLE, ""},
       {"GET\thttp://evil.example.test/ HTTP/1.1\r\nHost: ok.example.test\r\n\r\n", FB_UNPARSABLE, ""},
       // A method we do not know is still HTTP when the line ends in a version:
       // nginx takes any upper-case method, Go any token, and route by Host.

@@ -118,7 +118,8 @@ TEST_CASE("a one-rule change is written in place: one entry, the same class, not
   CHECK(maps.first_write("delete_entry") == -1);
 }
 
-TEST_CASE("a sandbox moving to a new class: the class is written before the sandbox switches, the old one removed after") {
+TEST_CASE(
+    "a sandbox moving to a new class: the class is written before the sandbox switches, the old one removed after") {
   MemoryMaps maps;
   daemon::PolicyApplier applier(maps);
   auto registry = two_sandboxes();

@@ -64,18 +64,18 @@ TEST_CASE("precedence: inference, then deny, then allow, then the default deny")
       {"198.51.100.10:80", true, "allowed by acme.yaml:9:9 rules[0].allow[0]"},
       {"198.51.100.10:81", false, "no rule allows it"},
       {"198.51.100.70:443", false, "denied by acme.yaml:14:9 rules[0].deny[0]"},  // deny /28 inside allow /24
-      {"198.51.100.70:80", true, "rules[0].allow[0]"},                           // the /28 denies 443 only
-      {"198.51.100.66:8080", true, "rules[0].allow[1]"},                         // /32 allow inside the /28
-      {"198.51.100.66:443", false, "rules[0].deny[0]"},                          // the /28 deny still covers the /32
+      {"198.51.100.70:80", true, "rules[0].allow[0]"},                            // the /28 denies 443 only
+      {"198.51.100.66:8080", true, "rules[0].allow[1]"},                          // /32 allow inside the /28
+      {"198.51.100.66:443", false, "rules[0].deny[0]"},                           // the /28 deny still covers the /32
       {"203.0.113.7:443", true, "inference endpoint by acme.yaml:4:5 inference[0]"},
       {"203.0.113.7:80", false, "rules[0].deny[1]"},
       {"203.0.113.8:443", false, "rules[0].deny[1]"},
-      {"192.0.2.1:22", true, "rules[1].allow[1]"},   // 0.0.0.0/0 tcp 22
+      {"192.0.2.1:22", true, "rules[1].allow[1]"},  // 0.0.0.0/0 tcp 22
       {"192.0.2.1:22/udp", false, "no rule allows it"},
-      {"10.1.2.3:22", false, "rules[1].deny[0]"},    // deny /8 beats the wider allow
+      {"10.1.2.3:22", false, "rules[1].deny[0]"},  // deny /8 beats the wider allow
       {"[2001:db8:1::5]:53/udp", true, "rules[1].allow[0]"},
       {"[2001:db8:1::5]:53/tcp", false, "no rule allows it"},
-      {"[2001:db8:2::5]:22", false, "no rule allows it"},  // 0.0.0.0/0 is IPv4 only
+      {"[2001:db8:2::5]:22", false, "no rule allows it"},   // 0.0.0.0/0 is IPv4 only
       {"[::ffff:10.1.2.3]:22", false, "rules[1].deny[0]"},  // mapped: judged as IPv4
       {"[::ffff:192.0.2.1]:22", true, "rules[1].allow[1]"},
       {"127.0.0.1:22", true, "rules[1].allow[1]"},  // 0.0.0.0/0 includes loopback when written
@@ -114,8 +114,8 @@ TEST_CASE("the class key is known before compiling, and one key compiles to one 
   // agentd compiles a key once and gives every later agent of that key the
   // same class: that holds only if the key decides the whole compile.
   const PolicySet set = load(kPolicy);
-  const char* agents[] = {"acme/eng/coder-1", "acme/eng/coder-2", "acme/eng/reviewer", "acme/ops/bot",
-                          "acme/ops/coder-1", "globex/a/b"};
+  const char* agents[] = {"acme/eng/coder-1", "acme/eng/coder-2", "acme/eng/reviewer",
+                          "acme/ops/bot",     "acme/ops/coder-1", "globex/a/b"};
   for (const char* a : agents) {
     INFO(a);
     CHECK(class_key_for(set, agent(a)) == compile_for_agent(set, agent(a))->key);
@@ -159,7 +159,8 @@ TEST_CASE("more port ranges than one entry holds: merged where they touch, else 
   CHECK(merged->entries[0].value.count == 1);  // 1000..1039 in one range
 
   std::string apart = "apiVersion: agentd/v1\ntenant: acme\nrules:\n  - agents: \"acme/*/*\"\n    allow:\n";
-  for (int i = 0; i < 40; ++i) apart += fmt::format("      - cidr: 198.51.100.0/24\n        ports: [{}]\n", 1000 + 2 * i);
+  for (int i = 0; i < 40; ++i)
+    apart += fmt::format("      - cidr: 198.51.100.0/24\n        ports: [{}]\n", 1000 + 2 * i);
   auto refused = compile_for_agent(load(apart), agent("acme/a/b"));
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.error().message.find("40 distinct port ranges for 198.51.100.0/24") != std::string::npos);
@@ -177,9 +178,9 @@ TEST_CASE("100,000 endpoints compile into 100,000 entries that decide correctly"
   REQUIRE(compiled.ok());
   CHECK(compiled->entries.size() == 100001);
   auto dest = [](const char* d) { return *parse_destination(d); };
-  CHECK(decide(*compiled, dest("10.1.134.159:443")).allowed);     // 100,000th address is 10.1.134.159
+  CHECK(decide(*compiled, dest("10.1.134.159:443")).allowed);  // 100,000th address is 10.1.134.159
   CHECK_FALSE(decide(*compiled, dest("10.1.134.160:443")).allowed);
-  CHECK_FALSE(decide(*compiled, dest("10.0.1.2:25")).allowed);    // the /16 deny reaches every /32 under it
+  CHECK_FALSE(decide(*compiled, dest("10.0.1.2:25")).allowed);  // the /16 deny reaches every /32 under it
   CHECK(decide(*compiled, dest("10.0.1.2:26")).allowed);
 }
 

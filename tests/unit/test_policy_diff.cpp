@@ -71,8 +71,9 @@ rules:
 }
 
 TEST_CASE("a tenant added or removed shows all its rules") {
-  const char* globex = "apiVersion: agentd/v1\ntenant: globex\nrules:\n  - agents: \"globex/*/*\"\n"
-                       "    allow:\n      - cidr: 2001:db8::/32\n";
+  const char* globex =
+      "apiVersion: agentd/v1\ntenant: globex\nrules:\n  - agents: \"globex/*/*\"\n"
+      "    allow:\n      - cidr: 2001:db8::/32\n";
   auto before = load({{"acme.yaml", kBefore}});
   auto after = load({{"acme.yaml", kBefore}, {"globex.yaml", globex}});
   auto added = diff_policies(before, after);
@@ -108,8 +109,10 @@ rules:
   const PolicySet before = load_with(pypi);
   const PolicySet& set = before;
   const auto& rule = set.tenants()[0].rules[0];
-  CHECK(canonical_line(set, set.endpoint(rule.allow[1]), "acme/*/*") == "acme/*/*: allow host *.gitlab.com ports 443 tcp");
-  CHECK(canonical_line(set, set.endpoint(rule.deny[0]), "acme/*/*") == "acme/*/*: deny host gist.gitlab.com ports all tcp+udp");
+  CHECK(canonical_line(set, set.endpoint(rule.allow[1]), "acme/*/*") ==
+        "acme/*/*: allow host *.gitlab.com ports 443 tcp");
+  CHECK(canonical_line(set, set.endpoint(rule.deny[0]), "acme/*/*") ==
+        "acme/*/*: deny host gist.gitlab.com ports all tcp+udp");
 
   const PolicySet after = load_with(std::string(pypi) + "  - host: files.pythonhosted.org\n    ports: [443]\n");
   CHECK(lines_of(diff_policies(before, after)) ==

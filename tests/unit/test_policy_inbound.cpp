@@ -95,5 +95,6 @@ TEST_CASE("policy diff names inbound rules as such") {
   for (size_t i = 0; i < set.endpoint_count(); ++i)
     if (!inbound && set.endpoint(static_cast<uint32_t>(i)).inbound) inbound = &set.endpoint(static_cast<uint32_t>(i));
   REQUIRE(inbound);
-  CHECK(canonical_line(set, *inbound, "acme/eng/*").find("acme/eng/*: inbound allow 198.51.100.0/24 ports 8080 tcp") == 0);
+  CHECK(canonical_line(set, *inbound, "acme/eng/*").find("acme/eng/*: inbound allow 198.51.100.0/24 ports 8080 tcp") ==
+        0);
 }

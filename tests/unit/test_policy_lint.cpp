@@ -32,7 +32,8 @@ TEST_CASE("lint: a clean policy has no warnings") {
     deny:
       - cidr: 198.51.100.66/32
       - host: gist.github.com
-)")).empty());
+)"))
+            .empty());
 }
 
 TEST_CASE("lint: an allow inside a denied range is shadowed") {
@@ -65,32 +66,37 @@ TEST_CASE("lint: a deny that leaves some of the allow open shadows nothing") {
     CHECK(lint(tenant_file(R"(  - agents: "acme/*/*"
     allow: [{cidr: 198.51.100.0/24}]
     deny: [{cidr: 198.51.100.0/25}]
-)")).empty());
+)"))
+              .empty());
   }
   SECTION("fewer ports") {
     CHECK(lint(tenant_file(R"(  - agents: "acme/*/*"
     allow: [{cidr: 198.51.100.0/24, ports: [80, 443]}]
     deny: [{cidr: 198.51.100.0/24, ports: [80]}]
-)")).empty());
+)"))
+              .empty());
   }
   SECTION("another protocol") {
     CHECK(lint(tenant_file(R"(  - agents: "acme/*/*"
     allow: [{cidr: 198.51.100.0/24, protocol: udp}]
     deny: [{cidr: 198.51.100.0/24, protocol: tcp}]
-)")).empty());
+)"))
+              .empty());
   }
   SECTION("fewer agents") {
     CHECK(lint(tenant_file(R"(  - agents: "acme/*/*"
     allow: [{cidr: 198.51.100.0/24}]
   - agents: "acme/eng/*"
     deny: [{cidr: 198.51.100.0/24}]
-)")).empty());
+)"))
+              .empty());
   }
   SECTION("another family") {
     CHECK(lint(tenant_file(R"(  - agents: "acme/*/*"
     allow: [{cidr: "2001:db8::/32"}]
     deny: [{cidr: 0.0.0.0/0}]
-)")).empty());
+)"))
+              .empty());
   }
 }
 
@@ -132,12 +138,14 @@ TEST_CASE("lint: inbound allows are judged against inbound denies only") {
     inbound:
       allow: [{cidr: 198.51.100.0/24}]
     deny: [{cidr: 198.51.100.0/24}]
-)")).empty());
+)"))
+            .empty());
   CHECK(lint(tenant_file(R"(  - agents: "acme/*/*"
     inbound:
       allow: [{cidr: 198.51.100.7/32}]
       deny: [{cidr: 198.51.100.0/24}]
-)")).size() == 1);
+)"))
+            .size() == 1);
 }
 
 TEST_CASE("lint: a destination written twice for the same agents") {
@@ -171,7 +179,8 @@ TEST_CASE("lint: the same destination for other agents is no duplicate") {
     allow: [{cidr: 203.0.113.0/24}]
   - agents: "acme/ops/*"
     allow: [{cidr: 203.0.113.0/24}]
-)")).empty());
+)"))
+            .empty());
 }
 
 TEST_CASE("lint: a preset's destinations warn once at the preset entry") {

@@ -75,7 +75,8 @@ TEST_CASE("each kind of error is reported at its line and column") {
       {"apiVersion: agentd/v1\n", "acme.yaml:1:1: missing tenant"},
       {"apiVersion: agentd/v1\ntenant: Acme\n", "acme.yaml:2:9: tenant \"Acme\" is not a valid name"},
       {"apiVersion: agentd/v1\ntenant: acme\ncolour: red\n", "acme.yaml:3:1: the policy: unknown key \"colour\""},
-      {"apiVersion: agentd/v1\ntenant: acme\ntenant: acme\n", "acme.yaml:3:1: the policy: key \"tenant\" appears twice"},
+      {"apiVersion: agentd/v1\ntenant: acme\ntenant: acme\n",
+       "acme.yaml:3:1: the policy: key \"tenant\" appears twice"},
       {"apiVersion: agentd/v1\ntenant: acme\nrules:\n  - agents: \"acme/*\"\n    deny: [{cidr: 10.0.0.0/8}]\n",
        "acme.yaml:4:13: agents \"acme/*\" must be TENANT/TEAM/AGENT"},
       {"apiVersion: agentd/v1\ntenant: acme\nrules:\n  - agents: \"globex/*/*\"\n    deny: [{cidr: 10.0.0.0/8}]\n",
@@ -86,11 +87,13 @@ TEST_CASE("each kind of error is reported at its line and column") {
        "acme.yaml:4:13: agents \"acme/E*/*\": team \"E*\" has the character 'E'"},
       {"apiVersion: agentd/v1\ntenant: acme\nrules:\n  - agents: \"acme/*/*\"\n",
        "acme.yaml:4:5: rules[0]: a rule needs \"allow\", \"deny\", \"inbound\" or \"sandbox\""},
-      {"apiVersion: agentd/v1\ntenant: acme\nrules:\n  - agents: \"acme/*/*\"\n    allow:\n      - cidr: 10.0.0.300/8\n",
+      {"apiVersion: agentd/v1\ntenant: acme\nrules:\n  - agents: \"acme/*/*\"\n    allow:\n      - cidr: "
+       "10.0.0.300/8\n",
        "acme.yaml:6:15: \"10.0.0.300/8\" is not an IPv4 or IPv6 address or CIDR"},
       {"apiVersion: agentd/v1\ntenant: acme\nrules:\n  - agents: \"acme/*/*\"\n    allow:\n      - cidr: 10.0.0.1/8\n",
        "acme.yaml:6:15: \"10.0.0.1/8\" has host bits set; did you mean 10.0.0.0/8?"},
-      {"apiVersion: agentd/v1\ntenant: acme\nrules:\n  - agents: \"acme/*/*\"\n    allow:\n      - cidr: 2001:db8::/129\n",
+      {"apiVersion: agentd/v1\ntenant: acme\nrules:\n  - agents: \"acme/*/*\"\n    allow:\n      - cidr: "
+       "2001:db8::/129\n",
        "acme.yaml:6:15: \"2001:db8::/129\": prefix length 129 is longer than 128"},
       {"apiVersion: agentd/v1\ntenant: acme\nrules:\n  - agents: \"acme/*/*\"\n    allow:\n      - cidr: 10.0.0.0/8\n"
        "        ports: [0]\n",
@@ -124,10 +127,12 @@ TEST_CASE("each kind of error is reported at its line and column") {
 
 TEST_CASE("all errors of all files are collected, in reading order, and nothing is half-loaded") {
   auto result = parse_policy_texts({
-      {"a.yaml", "apiVersion: agentd/v1\ntenant: acme\nrules:\n  - agents: \"acme/*/*\"\n    allow:\n"
-                 "      - cidr: 10.0.0.1/8\n        ports: [99999]\n"},
-      {"b.yaml", "apiVersion: agentd/v1\ntenant: globex\nrules:\n  - agents: \"globex/*/*\"\n    deny:\n"
-                 "      - cidr: 10.0.0.0/8\n        protocol: sctp\n"},
+      {"a.yaml",
+       "apiVersion: agentd/v1\ntenant: acme\nrules:\n  - agents: \"acme/*/*\"\n    allow:\n"
+       "      - cidr: 10.0.0.1/8\n        ports: [99999]\n"},
+      {"b.yaml",
+       "apiVersion: agentd/v1\ntenant: globex\nrules:\n  - agents: \"globex/*/*\"\n    deny:\n"
+       "      - cidr: 10.0.0.0/8\n        protocol: sctp\n"},
       {"c.yaml", "apiVersion: agentd/v1\ntenant: initech\n"},
   });
   auto errors = errors_of(result);
@@ -140,8 +145,8 @@ TEST_CASE("all errors of all files are collected, in reading order, and nothing 
 }
 
 TEST_CASE("two files for one tenant are refused, naming both") {
-  auto result = parse_policy_texts({{"a.yaml", "apiVersion: agentd/v1\ntenant: acme\n"},
-                                    {"b.yaml", "apiVersion: agentd/v1\ntenant: acme\n"}});
+  auto result = parse_policy_texts(
+      {{"a.yaml", "apiVersion: agentd/v1\ntenant: acme\n"}, {"b.yaml", "apiVersion: agentd/v1\ntenant: acme\n"}});
   auto errors = errors_of(result);
   REQUIRE(errors.size() == 1);
   CHECK(errors[0] == "b.yaml:1:1: tenant \"acme\" is already defined in a.yaml: one file per tenant");
@@ -159,7 +164,8 @@ rules:
 )");
   REQUIRE(result.ok());
   REQUIRE(result.warnings.size() == 1);
-  CHECK(result.warnings[0].str().rfind("acme.yaml:8:9: rules[0].deny[0] cannot deny the tenant's inference endpoint", 0) == 0);
+  CHECK(result.warnings[0].str().rfind("acme.yaml:8:9: rules[0].deny[0] cannot deny the tenant's inference endpoint",
+                                       0) == 0);
 }
 
 TEST_CASE("names, agent names and CIDRs") {
@@ -190,7 +196,10 @@ TEST_CASE("names, agent names and CIDRs") {
 TEST_CASE("an unquoted * in YAML is an error with a hint to quote it, at the *") {
   for (const char* value : {"*.example.com", "*foo", "*"}) {
     auto loaded = parse_policy_texts(
-        {{"acme.yaml", std::string("apiVersion: agentd/v1\ntenant: acme\nrules:\n  - agents: \"acme/*/*\"\n    allow:\n      - host: ") + value + "\n"}});
+        {{"acme.yaml",
+          std::string(
+              "apiVersion: agentd/v1\ntenant: acme\nrules:\n  - agents: \"acme/*/*\"\n    allow:\n      - host: ") +
+              value + "\n"}});
     INFO(value);
     REQUIRE_FALSE(loaded.ok());
     REQUIRE(loaded.errors.size() == 1);

@@ -129,7 +129,8 @@ TEST_CASE("decide_name: a host deny beats every allow, inference beats a deny, n
   // and its ranges carry the deny so other ports stay closed in the kernel.
   auto openai = decide("acme/ops/a", "API.OpenAI.com.");
   CHECK(openai.allowed);
-  CHECK(openai.explanation == "allowed as the tenant's inference endpoint by acme.yaml:4:5 inference[0] (host api.openai.com)");
+  CHECK(openai.explanation ==
+        "allowed as the tenant's inference endpoint by acme.yaml:4:5 inference[0] (host api.openai.com)");
   REQUIRE(openai.ranges.size() == 2);
   CHECK(openai.ranges[0].action == AGENTD_ACTION_INFERENCE);
   CHECK(openai.ranges[1].action == AGENTD_ACTION_DENY);
@@ -241,13 +242,17 @@ TEST_CASE("explain takes HOST:PORT and answers by the host rules") {
   CHECK(parse_destination("localhost:53/udp")->str() == "localhost:53/udp");
   CHECK(parse_destination("198.51.100.7:443")->host.empty());
   CHECK(parse_destination("a_b.example:443").error().message ==
-        "destination \"a_b.example:443\": \"a_b.example\" has the character '_' (host names use letters, digits and '-')");
+        "destination \"a_b.example:443\": \"a_b.example\" has the character '_' (host names use letters, digits and "
+        "'-')");
   CHECK(parse_destination("[api.github.com]:443").error().message.find("not an IP address") != std::string::npos);
 
   CHECK(explain_text("acme/ops/a", "raw.github.com:443") ==
-        std::make_pair(true, std::string("allowed by acme.yaml:9:9 rules[0].allow[0] (host *.github.com)"
-                                         "; verify: name: each connection's first bytes must name an allowed host (TLS SNI or HTTP Host); other "
-                                         "protocols pass by address")));
+        std::make_pair(
+            true,
+            std::string(
+                "allowed by acme.yaml:9:9 rules[0].allow[0] (host *.github.com)"
+                "; verify: name: each connection's first bytes must name an allowed host (TLS SNI or HTTP Host); other "
+                "protocols pass by address")));
   CHECK(explain_text("acme/ops/a", "raw.github.com:443/udp") ==
         std::make_pair(false, std::string("denied: raw.github.com resolves, but no host rule allows port 443/udp "
                                           "(default deny)")));
@@ -258,10 +263,13 @@ TEST_CASE("explain takes HOST:PORT and answers by the host rules") {
         std::make_pair(false, std::string("denied: no host rule matches example.com (default deny): the DNS proxy "
                                           "refuses the name")));
   CHECK(explain_text("acme/ops/a", "api.openai.com:443") ==
-        std::make_pair(true, std::string("allowed as the tenant's inference endpoint by acme.yaml:4:5 inference[0] "
-                                         "(host api.openai.com)"
-                                         "; verify: name: each connection's first bytes must name an allowed host (TLS SNI or HTTP Host); other "
-                                         "protocols pass by address")));
+        std::make_pair(
+            true,
+            std::string(
+                "allowed as the tenant's inference endpoint by acme.yaml:4:5 inference[0] "
+                "(host api.openai.com)"
+                "; verify: name: each connection's first bytes must name an allowed host (TLS SNI or HTTP Host); other "
+                "protocols pass by address")));
   CHECK(explain_text("acme/ops/a", "api.openai.com:80") ==
         std::make_pair(false, std::string("denied by acme.yaml:16:9 rules[0].deny[1] (host *.openai.com)")));
   CHECK(explain_text("acme/ops/a", "mail.example.org:25") ==

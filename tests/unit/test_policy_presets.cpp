@@ -127,8 +127,9 @@ TEST_CASE("hosts are kept lowercase, and a wildcard over a top-level domain is a
   const auto& allow = result.policy->tenants()[0].rules[0].allow;
   CHECK(result.policy->endpoint(allow[0]).host == "api.example.org");
   CHECK(result.policy->endpoint(allow[0]).describe() == "acme.yaml:6:9 rules[0].allow[0] (host api.example.org)");
-  CHECK(warnings_of(result) ==
-        std::vector<std::string>{"acme.yaml:7:15: host \"*.com\" matches every name under the top-level domain \"com\""});
+  CHECK(
+      warnings_of(result) ==
+      std::vector<std::string>{"acme.yaml:7:15: host \"*.com\" matches every name under the top-level domain \"com\""});
 }
 
 TEST_CASE("a preset expands in place, and each endpoint says where it came from") {
@@ -157,7 +158,8 @@ TEST_CASE("a preset expands in place, and each endpoint says where it came from"
 }
 
 TEST_CASE("ports and protocol on a preset entry narrow it, never widen it") {
-  auto result = parse_policy_texts({{"acme.yaml", rules("      - preset: github\n        ports: [22, 80]\n")}}, kPresets);
+  auto result =
+      parse_policy_texts({{"acme.yaml", rules("      - preset: github\n        ports: [22, 80]\n")}}, kPresets);
   REQUIRE(result.ok());
   const auto& allow = result.policy->tenants()[0].rules[0].allow;
   REQUIRE(allow.size() == 1);  // api.github.com has neither port
@@ -201,7 +203,8 @@ TEST_CASE("preset files: every error at its place, a name defined twice names bo
   CHECK(errors_of(twice) == std::vector<std::string>{"presets/b.yaml:2:9: preset \"pypi\" is already defined in "
                                                      "presets/a.yaml:2:9: one definition per preset"});
 
-  auto broken = parse_policy_texts({{"acme.yaml", rules("      - preset: bad\n")}}, {{"presets/bad.yaml", R"(apiVersion: agentd/v1
+  auto broken =
+      parse_policy_texts({{"acme.yaml", rules("      - preset: bad\n")}}, {{"presets/bad.yaml", R"(apiVersion: agentd/v1
 preset: bad
 colour: red
 destinations:
@@ -218,19 +221,21 @@ destinations:
                                  "cidr, host, ports, protocol, verify)",
                              });
 
-  auto empty = parse_policy_texts({}, {{"presets/x.yaml", "apiVersion: agentd/v1\npreset: x\n"}, {"presets/y.yaml", ""}});
-  CHECK(errors_of(empty) == std::vector<std::string>{
-                                "presets/x.yaml:1:1: missing destinations (the list of hosts or CIDRs the preset allows)",
-                                "presets/y.yaml:1:1: the file is empty: a preset file needs apiVersion and preset",
-                            });
+  auto empty =
+      parse_policy_texts({}, {{"presets/x.yaml", "apiVersion: agentd/v1\npreset: x\n"}, {"presets/y.yaml", ""}});
+  CHECK(errors_of(empty) ==
+        std::vector<std::string>{
+            "presets/x.yaml:1:1: missing destinations (the list of hosts or CIDRs the preset allows)",
+            "presets/y.yaml:1:1: the file is empty: a preset file needs apiVersion and preset",
+        });
 }
 
 TEST_CASE("a preset's change changes the source digest") {
   const PolicyTexts tenant = {{"acme.yaml", rules("      - preset: pypi\n")}};
   auto before = parse_policy_texts(tenant, kPresets);
   auto same = parse_policy_texts(tenant, kPresets);
-  auto changed = parse_policy_texts(tenant, {{"presets/pypi.yaml", std::string(kPypi) + "  - host: pypi.io\n"},
-                                             {"presets/github.yaml", kGithub}});
+  auto changed = parse_policy_texts(
+      tenant, {{"presets/pypi.yaml", std::string(kPypi) + "  - host: pypi.io\n"}, {"presets/github.yaml", kGithub}});
   REQUIRE(before.ok());
   REQUIRE(changed.ok());
   CHECK(before.policy->source_digest() == same.policy->source_digest());
@@ -264,7 +269,8 @@ TEST_CASE("a policy dir reads its presets dir, and files are read with the prese
   dir.write("presets/again.yaml", kPypi);
   auto twice = load_policy_dir(dir.path);
   REQUIRE(twice.errors.size() == 1);
-  CHECK(twice.errors[0].str() == (dir.path / "presets/pypi.yaml").string() + ":2:9: preset \"pypi\" is already defined in " +
+  CHECK(twice.errors[0].str() == (dir.path / "presets/pypi.yaml").string() +
+                                     ":2:9: preset \"pypi\" is already defined in " +
                                      (dir.path / "presets/again.yaml").string() + ":2:9: one definition per preset");
 }
 
@@ -290,14 +296,17 @@ TEST_CASE("files that are not policy text are refused with the file and the reas
     return loaded.errors[0].str();
   };
   const fs::path missing = dir.path / "missing.yaml";
-  CHECK(error_of(load_policy_files({missing})) == missing.string() + ": cannot read the file: No such file or directory");
+  CHECK(error_of(load_policy_files({missing})) ==
+        missing.string() + ": cannot read the file: No such file or directory");
   REQUIRE(mkfifo((dir.path / "fifo.yaml").c_str(), 0600) == 0);
-  CHECK(error_of(load_policy_files({dir.path / "fifo.yaml"})).find("fifo.yaml: is not a regular file") != std::string::npos);
+  CHECK(error_of(load_policy_files({dir.path / "fifo.yaml"})).find("fifo.yaml: is not a regular file") !=
+        std::string::npos);
   fs::create_directories(dir.path / "sub.yaml");
   CHECK(error_of(load_policy_files({dir.path / "sub.yaml"})).find("sub.yaml: is a directory") != std::string::npos);
   { std::ofstream(dir.path / "huge.yaml"); }
   fs::resize_file(dir.path / "huge.yaml", kMaxPolicyFileBytes + 1);  // sparse
-  CHECK(error_of(load_policy_files({dir.path / "huge.yaml"})).find("huge.yaml: is larger than 64 MiB") != std::string::npos);
+  CHECK(error_of(load_policy_files({dir.path / "huge.yaml"})).find("huge.yaml: is larger than 64 MiB") !=
+        std::string::npos);
   // In a dir, what is not a regular file is no policy file: skipped.
   fs::remove(dir.path / "huge.yaml");
   auto loaded = load_policy_dir(dir.path);

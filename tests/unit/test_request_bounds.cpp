@@ -108,18 +108,27 @@ TEST_CASE("the running pending counts always equal a full count") {
     const std::string& sandbox = sandboxes[random() % sandboxes.size()];
     switch (random() % 6) {
       case 0:
-      case 1: book.note_denial(denial(sandbox, static_cast<uint16_t>(random() % 40), now, random() % 4 == 0), settings); break;
+      case 1:
+        book.note_denial(denial(sandbox, static_cast<uint16_t>(random() % 40), now, random() % 4 == 0), settings);
+        break;
       case 2: {
         if (book.index().pending_total() == 0) break;
         const auto ids = book.index().pending_ids();
         const uint64_t id = ids[random() % ids.size()];
         const bool allow = random() % 2;
-        (void)book.decide(id, {allow, Scope::agent, std::chrono::seconds(random() % 600), false}, "root", now, settings);
+        (void)book.decide(id, {allow, Scope::agent, std::chrono::seconds(random() % 600), false}, "root", now,
+                          settings);
         break;
       }
-      case 3: book.expire_requests(now); break;
-      case 4: book.settle([&](const Request& r) { return r.target.port % 7 == 0 ? "allowed" : ""; }, now); break;
-      case 5: book.forget_old(now); break;
+      case 3:
+        book.expire_requests(now);
+        break;
+      case 4:
+        book.settle([&](const Request& r) { return r.target.port % 7 == 0 ? "allowed" : ""; }, now);
+        break;
+      case 5:
+        book.forget_old(now);
+        break;
     }
     size_t total = 0;
     for (const auto& name : sandboxes) {

@@ -24,7 +24,8 @@ std::string error_of(const agentd::Result<T>& result) {
 
 TEST_CASE("a string field of another type is refused naming the field and what came") {
   const json request = {{"scope", 5}, {"for", json::array()}, {"agent", "acme/eng/a"}, {"state", nullptr}};
-  CHECK(error_of(optional_string(request, "scope")) == "the request field \"scope\" must be a string, not the number 5");
+  CHECK(error_of(optional_string(request, "scope")) ==
+        "the request field \"scope\" must be a string, not the number 5");
   CHECK(error_of(optional_string(request, "for")) == "the request field \"for\" must be a string, not an array");
   CHECK(error_of(optional_string(request, "state")) == "the request field \"state\" must be a string, not null");
   CHECK(optional_string(request, "agent")->value() == "acme/eng/a");
@@ -115,7 +116,8 @@ TEST_CASE("adopt: only cgroups below the mount, outside agentd's tree and not ho
         "/sys/fs/cgroup/unified/system.slice/foo.service");
 }
 
-TEST_CASE("adopt: a sandbox root above the candidate is refused too, and agentd in the mount's root refuses nothing else") {
+TEST_CASE(
+    "adopt: a sandbox root above the candidate is refused too, and agentd in the mount's root refuses nothing else") {
   const AdoptLimits in_root{"/sys/fs/cgroup/unified", "/sys/fs/cgroup/unified/a/sandboxes", "/sys/fs/cgroup/unified/"};
   CHECK(check_adoptable("/sys/fs/cgroup/unified/other", in_root).ok());
   auto above = check_adoptable("/sys/fs/cgroup/unified/a", in_root);

@@ -39,11 +39,11 @@ TEST_CASE("route option constants match the system headers") {
 
 TEST_CASE("options that reroute or respoof are refused, with their names in records") {
   const std::pair<int, int> refused[] = {
-      {SOL_IPV6, IPV6_RTHDR},      {SOL_IPV6, IPV6_2292RTHDR}, {SOL_IPV6, IPV6_2292PKTOPTIONS},
-      {SOL_IPV6, IPV6_FREEBIND},   {SOL_IPV6, IPV6_TRANSPARENT}, {SOL_IP, IP_OPTIONS},
-      {SOL_IP, IP_FREEBIND},       {SOL_IP, IP_TRANSPARENT},   {SOL_SOCKET, SO_BINDTODEVICE},
-      {SOL_IPV6, IPV6_HOPOPTS},    {SOL_IPV6, IPV6_DSTOPTS},   {SOL_IP, IP_UNICAST_IF},
-      {SOL_IPV6, IPV6_PKTINFO},    {SOL_IP, IP_MULTICAST_IF},  {SOL_IPV6, IPV6_MULTICAST_IF},
+      {SOL_IPV6, IPV6_RTHDR},    {SOL_IPV6, IPV6_2292RTHDR},   {SOL_IPV6, IPV6_2292PKTOPTIONS},
+      {SOL_IPV6, IPV6_FREEBIND}, {SOL_IPV6, IPV6_TRANSPARENT}, {SOL_IP, IP_OPTIONS},
+      {SOL_IP, IP_FREEBIND},     {SOL_IP, IP_TRANSPARENT},     {SOL_SOCKET, SO_BINDTODEVICE},
+      {SOL_IPV6, IPV6_HOPOPTS},  {SOL_IPV6, IPV6_DSTOPTS},     {SOL_IP, IP_UNICAST_IF},
+      {SOL_IPV6, IPV6_PKTINFO},  {SOL_IP, IP_MULTICAST_IF},    {SOL_IPV6, IPV6_MULTICAST_IF},
       {SOL_IPV6, IPV6_ADDRFORM},
   };
   for (const auto& [level, name] : refused) {
@@ -57,12 +57,23 @@ TEST_CASE("options that reroute or respoof are refused, with their names in reco
 
 TEST_CASE("what ordinary programs set stays allowed") {
   const std::pair<int, int> allowed[] = {
-      {SOL_SOCKET, SO_REUSEADDR},    {SOL_SOCKET, SO_REUSEPORT},     {SOL_SOCKET, SO_KEEPALIVE},
-      {SOL_SOCKET, SO_RCVBUF},       {SOL_SOCKET, SO_SNDBUF},        {SOL_IPV6, IPV6_V6ONLY},
-      {SOL_IPV6, IPV6_RECVPKTINFO},  {SOL_IP, IP_PKTINFO},           {SOL_IP, IP_TOS},
-      {SOL_IP, IP_RECVERR},          {SOL_IPV6, IPV6_RECVERR},       {IPPROTO_TCP, TCP_NODELAY},
-      {IPPROTO_TCP, TCP_FASTOPEN},   {IPPROTO_TCP, TCP_FASTOPEN_CONNECT}, {SOL_IP, IP_MTU_DISCOVER},
-      {SOL_IPV6, IPV6_MTU_DISCOVER}, {SOL_IP, IP_BIND_ADDRESS_NO_PORT},
+      {SOL_SOCKET, SO_REUSEADDR},
+      {SOL_SOCKET, SO_REUSEPORT},
+      {SOL_SOCKET, SO_KEEPALIVE},
+      {SOL_SOCKET, SO_RCVBUF},
+      {SOL_SOCKET, SO_SNDBUF},
+      {SOL_IPV6, IPV6_V6ONLY},
+      {SOL_IPV6, IPV6_RECVPKTINFO},
+      {SOL_IP, IP_PKTINFO},
+      {SOL_IP, IP_TOS},
+      {SOL_IP, IP_RECVERR},
+      {SOL_IPV6, IPV6_RECVERR},
+      {IPPROTO_TCP, TCP_NODELAY},
+      {IPPROTO_TCP, TCP_FASTOPEN},
+      {IPPROTO_TCP, TCP_FASTOPEN_CONNECT},
+      {SOL_IP, IP_MTU_DISCOVER},
+      {SOL_IPV6, IPV6_MTU_DISCOVER},
+      {SOL_IP, IP_BIND_ADDRESS_NO_PORT},
   };
   for (const auto& [level, name] : allowed) {
     INFO(level << "/" << name);

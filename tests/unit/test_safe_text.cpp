@@ -25,16 +25,18 @@ TEST_CASE("safe_text writes each byte that is not well-formed UTF-8 as a visible
   };
   const Case cases[] = {
       {"\xff", "\\xff"},
-      {"\x80", "\\x80"},                                // a lone continuation byte
-      {"ab\xc3", "ab\\xc3"},                            // cut short at the end
-      {"\xc3(", "\\xc3("},                              // a lead byte without its continuation
-      {"\xc0\xaf", "\\xc0\\xaf"},                       // overlong '/'
-      {"\xe0\x80\xaf", "\\xe0\\x80\\xaf"},              // overlong, three bytes
-      {"\xed\xa0\x80", "\\xed\\xa0\\x80"},              // a UTF-16 surrogate
-      {"\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80"},      // past U+10FFFF
+      {"\x80", "\\x80"},                             // a lone continuation byte
+      {"ab\xc3", "ab\\xc3"},                         // cut short at the end
+      {"\xc3(", "\\xc3("},                           // a lead byte without its continuation
+      {"\xc0\xaf", "\\xc0\\xaf"},                    // overlong '/'
+      {"\xe0\x80\xaf", "\\xe0\\x80\\xaf"},           // overlong, three bytes
+      {"\xed\xa0\x80", "\\xed\\xa0\\x80"},           // a UTF-16 surrogate
+      {"\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80"},  // past U+10FFFF
       {"\xf5", "\\xf5"},
-      {"\xe2\x82" "A", "\\xe2\\x82A"},                  // the next good byte is kept
-      {"\xff\x1b[31m\n", "\\xff\x1b[31m\n"},            // escapes are JSON's job here
+      {"\xe2\x82"
+       "A",
+       "\\xe2\\x82A"},                        // the next good byte is kept
+      {"\xff\x1b[31m\n", "\\xff\x1b[31m\n"},  // escapes are JSON's job here
   };
   for (const auto& c : cases) {
     INFO(c.out);
@@ -81,7 +83,11 @@ TEST_CASE("dump_json never throws on invalid UTF-8: the second wall") {
 
 TEST_CASE("dump_json writes ASCII: no bidi override, C1 control or DEL reaches a log raw") {
   // U+202E (right-to-left override), U+009B (CSI), DEL, and an accent.
-  const std::string comm = "ab\xe2\x80\xae" "cd\xc2\x9b" "31m\x7f" "\xc3\xa9";
+  const std::string comm =
+      "ab\xe2\x80\xae"
+      "cd\xc2\x9b"
+      "31m\x7f"
+      "\xc3\xa9";
   const nlohmann::json record = {{"comm", comm}};
   const std::string line = agentd::dump_json(record);
   for (unsigned char c : line) CHECK((c >= 0x20 && c < 0x7f));
@@ -100,18 +106,26 @@ TEST_CASE("terminal_text writes what would steer a terminal as visible escapes")
       {"caf\xc3\xa9", "caf\xc3\xa9"},
       {"\x1b[31mred", "\\x1b[31mred"},
       {"two\nlines\r\ttab", "two\\nlines\\r\\ttab"},
-      {"bell\x07" "del\x7f", "bell\\x07del\\x7f"},
+      {"bell\x07"
+       "del\x7f",
+       "bell\\x07del\\x7f"},
       {"nul\0"s, "nul\\x00"},
       {"\xff\x1b[31m\n", "\\xff\\x1b[31m\\n"},
-      {"\x9b" "31m", "\\x9b31m"},                        // an 8-bit CSI byte (invalid UTF-8)
-      {"\xc2\x9b" "31m", "\\u009b31m"},                  // U+009B, the C1 CSI as a character
-      {"\xc2\x85", "\\u0085"},                           // NEL
-      {"abc\xe2\x80\xae" "fdp.exe", "abc\\u202efdp.exe"}, // RIGHT-TO-LEFT OVERRIDE
+      {"\x9b"
+       "31m",
+       "\\x9b31m"},  // an 8-bit CSI byte (invalid UTF-8)
+      {"\xc2\x9b"
+       "31m",
+       "\\u009b31m"},           // U+009B, the C1 CSI as a character
+      {"\xc2\x85", "\\u0085"},  // NEL
+      {"abc\xe2\x80\xae"
+       "fdp.exe",
+       "abc\\u202efdp.exe"},  // RIGHT-TO-LEFT OVERRIDE
       {"\xe2\x80\xaa\xe2\x80\xab\xe2\x80\xac\xe2\x80\xad", "\\u202a\\u202b\\u202c\\u202d"},
       {"\xe2\x81\xa6\xe2\x81\xa7\xe2\x81\xa8\xe2\x81\xa9", "\\u2066\\u2067\\u2068\\u2069"},
       {"\xe2\x80\x8e\xe2\x80\x8f\xd8\x9c", "\\u200e\\u200f\\u061c"},
       {"\xe2\x80\xa8\xe2\x80\xa9", "\\u2028\\u2029"},
-      {"\xe2\x80\x8d", "\\u200d"},                        // a zero-width joiner hides where names differ
+      {"\xe2\x80\x8d", "\\u200d"},  // a zero-width joiner hides where names differ
   };
   for (const auto& c : cases) {
     INFO(c.out);

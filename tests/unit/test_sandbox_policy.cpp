@@ -13,9 +13,7 @@ using namespace agentd::policy;
 
 namespace {
 
-std::string with_rules(const std::string& rules) {
-  return "apiVersion: agentd/v1\ntenant: acme\nrules:\n" + rules;
-}
+std::string with_rules(const std::string& rules) { return "apiVersion: agentd/v1\ntenant: acme\nrules:\n" + rules; }
 
 LoadResult parse(const std::string& rules) { return parse_policy_texts({{"acme.yaml", with_rules(rules)}}); }
 
@@ -115,14 +113,14 @@ TEST_CASE("merging: the most specific selector sets scalars, lists add up, a den
       user: glob-user
 )";
   auto exact = profile_of(rules, "acme/eng/coder-1");
-  CHECK(exact.profile == SyscallProfileKind::standard);  // the exact agent name wins
-  CHECK(exact.action == SyscallAction::kill);            // only the tenant rule sets it
+  CHECK(exact.profile == SyscallProfileKind::standard);          // the exact agent name wins
+  CHECK(exact.action == SyscallAction::kill);                    // only the tenant rule sets it
   CHECK(exact.user == std::optional<std::string>("team-user"));  // an exact team beats a team glob
   CHECK(exact.read_only == std::vector<std::string>{"/usr"});
   CHECK(exact.read_write == std::vector<std::string>{"/work/eng/coder-1"});
   CHECK(exact.deny == std::vector<std::string>{"keyctl", "ptrace"});
   CHECK(exact.allow == std::vector<std::string>{"io_uring_setup"});  // ptrace denied above: stays denied
-  CHECK(exact.require_landlock_abi == 3);  // the highest requirement
+  CHECK(exact.require_landlock_abi == 3);                            // the highest requirement
   CHECK(exact.sources.size() == 4);
 
   auto other_team = profile_of(rules, "acme/ops/coder-2");
@@ -135,7 +133,8 @@ TEST_CASE("merging: the most specific selector sets scalars, lists add up, a den
     sandbox: {user: first}
   - agents: "acme/eng/*"
     sandbox: {user: second}
-)", "acme/eng/x");
+)",
+                        "acme/eng/x");
   CHECK(tie.user == std::optional<std::string>("second"));
 }
 
@@ -145,7 +144,8 @@ TEST_CASE("a path both read_only and read_write is read_write, and /usr/ is /usr
       filesystem:
         read_only: [/data, /usr/]
         read_write: [/data]
-)", "acme/a/b");
+)",
+                      "acme/a/b");
   CHECK(p.read_only == std::vector<std::string>{"/usr"});
   CHECK(p.read_write == std::vector<std::string>{"/data"});
 }
@@ -211,7 +211,8 @@ TEST_CASE("keep: the most specific selector decides which sandboxes outlive thei
   REQUIRE(loaded.ok());
   for (const char* who : {"acme/eng/coder-1", "acme/ci/job-1", "globex/a/b"}) {
     INFO(who);
-    CHECK(sandbox_kept(*loaded.policy, *parse_agent_name(who)) == effective_sandbox_profile(*loaded.policy, *parse_agent_name(who)).keep);
+    CHECK(sandbox_kept(*loaded.policy, *parse_agent_name(who)) ==
+          effective_sandbox_profile(*loaded.policy, *parse_agent_name(who)).keep);
   }
 }
 

@@ -17,8 +17,8 @@ bool nobody_exists(uint32_t) { return false; }
 TEST_CASE("the default range holds one uid per sandbox slot, clear of system, nobody and subuid ranges") {
   const UidRange range;
   CHECK(range.str() == "80000-96383");
-  CHECK(range.first > 65535);    // nobody, 16-bit -1, systemd's dynamic users below
-  CHECK(range.last < 100000);    // useradd's first /etc/subuid range
+  CHECK(range.first > 65535);                    // nobody, 16-bit -1, systemd's dynamic users below
+  CHECK(range.last < 100000);                    // useradd's first /etc/subuid range
   CHECK(range.last - range.first + 1 == 16384);  // AGENTD_MAX_SANDBOXES
   CHECK(parse_uid_range(range.str()));
 }
@@ -28,8 +28,8 @@ TEST_CASE("a uid range is FIRST-LAST and stays away from root, nobody and 2^31")
   REQUIRE(ok);
   CHECK(ok->first == 200000);
   CHECK(ok->last == 299999);
-  for (const char* bad : {"", "80000", "80000-", "-96383", "x-y", "96383-80000", "0-100", "999-5000",
-                          "60000-70000", "65534-65534", "2147483000-2147483648", "80000-96383-1", " 80000-96383"}) {
+  for (const char* bad : {"", "80000", "80000-", "-96383", "x-y", "96383-80000", "0-100", "999-5000", "60000-70000",
+                          "65534-65534", "2147483000-2147483648", "80000-96383-1", " 80000-96383"}) {
     INFO(bad);
     auto refused = parse_uid_range(bad);
     REQUIRE_FALSE(refused);

@@ -179,7 +179,7 @@ TEST_CASE("a burst never grows the store past its cap, and the oldest audit even
   auto rows = (*s)->query_audit(q);
   REQUIRE_FALSE(rows->empty());
   CHECK(rows->back()["detail"]["i"] == 9999);  // the newest stay
-  CHECK(rows->front()["detail"]["i"] > 0);       // the oldest went
+  CHECK(rows->front()["detail"]["i"] > 0);     // the oldest went
   auto open = (*s)->open_requests();
   REQUIRE(open);
   CHECK(open->size() == 1);

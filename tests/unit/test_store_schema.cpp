@@ -21,12 +21,13 @@ TEST_CASE("a store from before schema versions is migrated, and what it held is 
     // The tables as every agentd before versions made them; no user_version.
     auto db = store::Database::open(file);
     REQUIRE(db);
-    REQUIRE(db->exec("CREATE TABLE grants (id INTEGER PRIMARY KEY, tenant TEXT NOT NULL, ended_ms INTEGER, "
-                     "ended_why TEXT, data TEXT NOT NULL);"
-                     "CREATE TABLE requests (id INTEGER PRIMARY KEY, sandbox TEXT NOT NULL, tenant TEXT NOT NULL, "
-                     "state TEXT NOT NULL, updated_ms INTEGER NOT NULL, data TEXT NOT NULL);"
-                     "CREATE INDEX requests_state ON requests(state);"
-                     "INSERT INTO grants (id, tenant, data) VALUES (7, 'acme', '{}')"));
+    REQUIRE(
+        db->exec("CREATE TABLE grants (id INTEGER PRIMARY KEY, tenant TEXT NOT NULL, ended_ms INTEGER, "
+                 "ended_why TEXT, data TEXT NOT NULL);"
+                 "CREATE TABLE requests (id INTEGER PRIMARY KEY, sandbox TEXT NOT NULL, tenant TEXT NOT NULL, "
+                 "state TEXT NOT NULL, updated_ms INTEGER NOT NULL, data TEXT NOT NULL);"
+                 "CREATE INDEX requests_state ON requests(state);"
+                 "INSERT INTO grants (id, tenant, data) VALUES (7, 'acme', '{}')"));
     REQUIRE(*db->scalar("PRAGMA user_version") == 0);
   }
   auto s = store::Store::open(file, {});

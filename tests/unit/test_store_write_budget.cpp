@@ -61,7 +61,8 @@ TEST_CASE("many sandboxes: each keeps the floor while the whole budget holds") {
   WriteBudget budget(100);
   uint64_t admitted = 0;
   for (int i = 0; i < 50; ++i)
-    for (int s = 0; s < 30; ++s) admitted += budget.admit("acme/eng/s" + std::to_string(s), t0 + std::chrono::microseconds(i));
+    for (int s = 0; s < 30; ++s)
+      admitted += budget.admit("acme/eng/s" + std::to_string(s), t0 + std::chrono::microseconds(i));
   CHECK(budget.share() == WriteBudget::kFloor);
   CHECK(admitted == 100);  // never past the budget
   CHECK(budget.take_skipped().size() == 30);

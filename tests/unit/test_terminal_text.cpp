@@ -51,13 +51,17 @@ TEST_CASE("terminal text: controls, escapes and bad bytes are escaped") {
       {std::string("nul\0x", 5), "nul\\x00x"},
       {"bell\a", "bell\\x07"},
       {"del\x7f", "del\\x7f"},
-      {"\x9b" "31m", "\\x9b31m"},              // a lone C1 byte: not UTF-8
-      {"\xc2\x9b" "31m", "\\u009b31m"},        // C1 CSI as UTF-8
-      {"\xc2\x85", "\\u0085"},                 // NEL
+      {"\x9b"
+       "31m",
+       "\\x9b31m"},  // a lone C1 byte: not UTF-8
+      {"\xc2\x9b"
+       "31m",
+       "\\u009b31m"},           // C1 CSI as UTF-8
+      {"\xc2\x85", "\\u0085"},  // NEL
       {"\xff\xfe", "\\xff\\xfe"},
-      {"\xc3", "\\xc3"},                       // cut short
-      {"\xc0\xaf", "\\xc0\\xaf"},              // overlong '/'
-      {"\xed\xa0\x80", "\\xed\\xa0\\x80"},     // a surrogate
+      {"\xc3", "\\xc3"},                             // cut short
+      {"\xc0\xaf", "\\xc0\\xaf"},                    // overlong '/'
+      {"\xed\xa0\x80", "\\xed\\xa0\\x80"},           // a surrogate
       {"\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80"},  // past U+10FFFF
   };
   for (const auto& [raw, escaped] : cases) {
@@ -146,8 +150,9 @@ TEST_CASE("an inbound request reads as a peer coming in, never as a destination"
   request["direction"] = "outbound";
   CHECK(agentctl::flow_text(request["sandbox"], request) == "acme/dev/coder -> 198.51.100.20:8080/tcp");
   // Audit events carry the direction in their detail.
-  CHECK(agentctl::destination_text({{"dest", "2001:db8::20"}, {"port", 22}, {"protocol", "tcp"},
-                                    {"detail", {{"direction", "inbound"}}}}) == "from 2001:db8::20 to port 22/tcp");
+  CHECK(agentctl::destination_text(
+            {{"dest", "2001:db8::20"}, {"port", 22}, {"protocol", "tcp"}, {"detail", {{"direction", "inbound"}}}}) ==
+        "from 2001:db8::20 to port 22/tcp");
 }
 
 TEST_CASE("the prompt says what an allow opens: an address's one port, a name's every port unless narrowed") {

@@ -9,15 +9,15 @@ using nlohmann::json;
 namespace {
 
 json sandbox(uint64_t slot, const std::string& agent, uint64_t allowed, uint64_t denied, uint64_t dns = 0) {
-  return {{"slot", slot}, {"agent", agent}, {"state", "running"}, {"allowed", allowed}, {"denied", denied},
-          {"dns", {{"allowed", dns}, {"refused", 0}, {"learned", 3}}}};
+  return {{"slot", slot},       {"agent", agent},   {"state", "running"},
+          {"allowed", allowed}, {"denied", denied}, {"dns", {{"allowed", dns}, {"refused", 0}, {"learned", 3}}}};
 }
 
 }  // namespace
 
 TEST_CASE("top: rates over the interval, busiest first, new and reused slots from zero") {
-  const json before = json::array({sandbox(1, "acme/eng/a", 100, 10), sandbox(2, "acme/eng/b", 50, 0, 4),
-                                   sandbox(3, "acme/ops/old", 7, 7)});
+  const json before = json::array(
+      {sandbox(1, "acme/eng/a", 100, 10), sandbox(2, "acme/eng/b", 50, 0, 4), sandbox(3, "acme/ops/old", 7, 7)});
   const json after = json::array({sandbox(1, "acme/eng/a", 120, 10), sandbox(2, "acme/eng/b", 50, 40, 8),
                                   sandbox(3, "acme/ops/new", 2, 0),  // slot 3 passed to another sandbox
                                   sandbox(4, "acme/ops/c", 0, 0)});
