@@ -57,7 +57,8 @@ TEST_CASE("three identical denials make one request, and approving it makes the 
   CHECK(world.stray_packets() == 0);
 }
 
-TEST_CASE("approvals reopen takes an answer back: a grant closes at once and a deny's silence ends") {
+TEST_CASE("approvals reopen takes an answer back: a grant closes at once and a deny's silence ends",
+          "[kernel-neutral]") {
   World world;
   world.write_policy("acme.yaml", kAcmePolicy);
   REQUIRE(world.start_agentd());
@@ -141,7 +142,7 @@ TEST_CASE("scope team opens the team and its later sandboxes, not the tenant") {
   expect_refused(connect_from(world, "acme/eng/coder-1", kDest, kPort));
 }
 
-TEST_CASE("pending requests that a team grant or a reload now allows settle themselves, audited") {
+TEST_CASE("pending requests that a team grant or a reload now allows settle themselves, audited", "[kernel-neutral]") {
   World world;
   world.write_policy("acme.yaml", kAcmePolicy);
   REQUIRE(world.start_agentd());
@@ -492,7 +493,8 @@ TEST_CASE("grants export prints standing grants as policy rules that keep the ac
   CHECK(world.stray_packets() == 0);
 }
 
-TEST_CASE("grants add opens one address or one name before anything was refused, never over a deny") {
+TEST_CASE("grants add opens one address or one name before anything was refused, never over a deny",
+          "[kernel-neutral]") {
   World world;
   world.write_policy("acme.yaml", kAcmePolicy);
   REQUIRE(world.start_agentd());

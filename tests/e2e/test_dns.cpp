@@ -117,7 +117,7 @@ TEST_CASE("AAAA answers are learned as IPv6 addresses") {
   expect_ok(world.netprobe_in_sandbox(kEng, {"connect", "tcp", "2001:db8:1::10", "443"}));
 }
 
-TEST_CASE("reverse lookups: a resolved address is answered with its name, others refused quietly") {
+TEST_CASE("reverse lookups: a resolved address is answered with its name, others refused quietly", "[kernel-neutral]") {
   World world;
   world.write_policy("acme.yaml", kHostPolicy);
   REQUIRE(world.start_agentd());
