@@ -7,7 +7,11 @@
 //                programs add (sock_create, connect/sendmsg, the packet
 //                path, sockops);
 //   agentctl run the sandbox as an agent gets it: the hooks plus the
-//                default profile's seccomp filter and Landlock.
+//                default profile's seccomp filter and Landlock;
+//   nftables     the wall a user would build without agentd: a cgroup of
+//                its own matched by `socket cgroupv2` against the same
+//                rules in one interval set (nftables_wall.hpp), the rest
+//                of that cgroup's traffic dropped.
 //
 // The loops: TCP connect+accept+close (to a server outside the sandbox),
 // unconnected UDP sendto (to a sink that answers nothing), and
@@ -15,8 +19,10 @@
 // against outside; goals (issue 15) for the agentctl run column.
 //
 //   build/tests/bench/bench_egress [rounds] [connects] [sendtos] [sockets]
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -25,6 +31,7 @@
 
 #include "bench_policy.hpp"
 #include "bench_stats.hpp"
+#include "nftables_wall.hpp"
 #include "world.hpp"
 
 using namespace agentd::bench;
@@ -42,8 +49,8 @@ std::string big_policy() {
          "      - cidr: 127.0.0.1/32\n        ports: [7070, 7071]\n";  // the loopback server and sink
 }
 
-enum Way { kOutside, kHooks, kRun, kWays };
-constexpr const char* kWayNames[kWays] = {"outside", "hooks_only", "agentctl_run"};
+enum Way { kOutside, kHooks, kRun, kNftables, kWays };
+constexpr const char* kWayNames[kWays] = {"outside", "hooks_only", "agentctl_run", "nftables"};
 
 struct Loop {
   const char* name;   // in the JSON report
@@ -52,6 +59,31 @@ struct Loop {
   double goal;  // for the agentctl run ratio
   std::vector<double> ns[kWays];
 };
+
+struct NftablesWall {
+  std::filesystem::path cgroup;
+  size_t elements;  // the set's: prefixes no other prefix contains, and the loopback ports
+  double load_ms;   // nft -f, the whole table
+};
+
+// The nftables wall on the same rules, for a cgroup of its own; checked to
+// drop what it does not allow before anything is measured behind it.
+NftablesWall build_nftables_wall(World& world) {
+  const auto cgroup = world.make_foreign_cgroup("nftables");
+  const auto script = world.dir() / "wall.nft";
+  const auto prefixes = random_prefixes(kRules - 1);
+  std::ofstream(script) << nftables_wall(world.cgroup2_mount(), cgroup, prefixes);
+  const auto start = std::chrono::steady_clock::now();
+  auto loaded = world.in_host({"nft", "-f", script.string()});
+  const std::chrono::duration<double, std::milli> load_time = std::chrono::steady_clock::now() - start;
+  if (loaded.exit_code != 0) throw std::runtime_error("nft -f wall.nft: " + loaded.describe());
+  // A datagram to a port no rule allows: sent unless the wall drops it (a
+  // dropped datagram fails with EPERM at once; a dropped SYN is retried).
+  auto denied = world.netprobe_in_cgroup(cgroup, {"sendto", "udp", "127.0.0.1", "7072"});
+  if (denied.out.find("\"error\":\"EPERM\"") == std::string::npos)
+    throw std::runtime_error("the nftables wall let through what it should drop: " + denied.describe());
+  return {cgroup, outermost_prefixes(prefixes).size() + 1, load_time.count()};
+}
 
 }  // namespace
 
@@ -76,6 +108,7 @@ int main(int argc, char** argv) {
   auto status = json::parse(world.agentctl({"status", "-o", "json"}).out);
   const json load = status["policy"]["largest_class_write"];
   const auto cgroup = world.cgroup_root() / "bench" / "b" / "runner";
+  const auto wall = build_nftables_wall(world);
 
   std::vector<Loop> loops = {
       {"connect", "TCP connect+accept+close", {"bench", "connect", "127.0.0.1", "7070", connects}, 1.02, {}},
@@ -89,6 +122,8 @@ int main(int argc, char** argv) {
         return world.netprobe_outside(args);
       case kHooks:
         return world.netprobe_in_cgroup(cgroup, args);
+      case kNftables:
+        return world.netprobe_in_cgroup(wall.cgroup, args);
       default:
         return world.netprobe_in_sandbox(kAgent, args);
     }
@@ -105,18 +140,25 @@ int main(int argc, char** argv) {
               rounds);
   std::printf("  rules loaded: %zu trie entries, compiled in %.0f ms, written to the maps in %.0f ms\n",
               load["entries"].get<size_t>(), load["compile_ms"].get<double>(), load["write_ms"].get<double>());
-  std::printf("  %-26s %9s %11s %13s %9s %8s %6s\n", "ns per operation", "outside", "hooks only", "agentctl run",
-              "hooks/out", "run/out", "goal");
-  json report = {{"rules", kRules}, {"rounds", rounds}, {"load", load}};
+  std::printf("  nftables wall: %zu set elements (the prefixes no other contains), loaded in %.0f ms\n", wall.elements,
+              wall.load_ms);
+  std::printf("  %-26s %9s %11s %13s %9s %9s %8s %8s %6s\n", "ns per operation", "outside", "hooks only",
+              "agentctl run", "nftables", "hooks/out", "run/out", "nft/out", "goal");
+  json report = {{"rules", kRules},
+                 {"rounds", rounds},
+                 {"load", load},
+                 {"nftables", {{"elements", wall.elements}, {"load_ms", wall.load_ms}}}};
   for (const auto& loop : loops) {
     double m[kWays];
     for (int w = 0; w < kWays; ++w) m[w] = median(loop.ns[w]);
-    std::printf("  %-26s %9.0f %11.0f %13.0f %9.3f %8.3f %6.2f\n", loop.label, m[kOutside], m[kHooks], m[kRun],
-                m[kHooks] / m[kOutside], m[kRun] / m[kOutside], loop.goal);
+    std::printf("  %-26s %9.0f %11.0f %13.0f %9.0f %9.3f %8.3f %8.3f %6.2f\n", loop.label, m[kOutside], m[kHooks],
+                m[kRun], m[kNftables], m[kHooks] / m[kOutside], m[kRun] / m[kOutside], m[kNftables] / m[kOutside],
+                loop.goal);
     json entry;
     for (int w = 0; w < kWays; ++w) entry[kWayNames[w]] = m[w];
     entry["ratio_hooks_only"] = m[kHooks] / m[kOutside];
     entry["ratio_agentctl_run"] = m[kRun] / m[kOutside];
+    entry["ratio_nftables"] = m[kNftables] / m[kOutside];
     entry["goal"] = loop.goal;
     report[loop.name] = entry;
   }
