@@ -8,6 +8,7 @@
 #include <sys/statfs.h>
 
 #include <bpf/bpf.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdarg>
@@ -16,6 +17,7 @@
 
 #include "agentd/bpf/lsm_probe.hpp"
 #include "agentd/bpf/map_writer.hpp"
+#include "agentd/bpf/pinned_maps.hpp"
 #include "agentd/dns/rebinding.hpp"
 #include "agentd/common/unique_fd.hpp"
 
@@ -123,6 +125,10 @@ Enforcer::Enforcer(EnforcerOptions options, EgressSkeleton skeleton)
 Enforcer::~Enforcer() {
   // Pinned links stay attached after we exit: that is fail-closed by design.
   for (auto& link : links_) bpf_link__disconnect(link.get());
+  // A start that failed before its swap leaves the previous pins in force
+  // and takes its fresh ones back.
+  std::error_code ec;
+  if (!pins_.staging.empty()) fs::remove_all(pins_.staging, ec);
 }
 
 Result<std::unique_ptr<Enforcer>> Enforcer::start(const EnforcerOptions& options, const KernelFeatures& features) {
@@ -134,12 +140,27 @@ Result<std::unique_ptr<Enforcer>> Enforcer::start(const EnforcerOptions& options
   if (auto status = ensure_bpffs_dir(options.bpffs_dir); !status) return status.error();
 
   libbpf_set_print(log_libbpf);
-  const std::string pin_root = (options.bpffs_dir / "maps").string();
+  // This layout's pins when they exist (a restart); otherwise fresh maps in
+  // a staging directory, filled before anything uses them (pinned_maps.hpp).
+  const fs::path maps_dir = options.bpffs_dir / "maps";
+  const PinDirs dirs = find_pin_dirs(maps_dir, AGENTD_ABI_VERSION);
+  std::error_code ec;
+  const bool restart = fs::exists(dirs.current, ec);
+  if (!restart) fs::remove_all(dirs.staging, ec);  // an interrupted upgrade's
+  const std::string pin_root = (restart ? dirs.current : dirs.staging).string();
+  fs::create_directories(pin_root, ec);  // libbpf pins into it, and makes no directory
+  if (ec) return make_error("creating {}: {}", pin_root, ec.message());
+  Status layouts = ok_status();
   auto open_and_load = [&](bool with_lsm, int& err) -> EgressSkeleton {
     LIBBPF_OPTS(bpf_object_open_opts, open_opts, .pin_root_path = pin_root.c_str());
     EgressSkeleton skeleton(egress_bpf::open(&open_opts));
     if (!skeleton) {
       err = -errno;
+      return nullptr;
+    }
+    layouts = check_pinned_layouts(skeleton->obj, pin_root);
+    if (!layouts) {
+      err = -EINVAL;
       return nullptr;
     }
     bpf_program__set_autoload(skeleton->progs.agentd_socket_family, with_lsm);
@@ -175,14 +196,22 @@ Result<std::unique_ptr<Enforcer>> Enforcer::start(const EnforcerOptions& options
                  lsm_status);
     skeleton = open_and_load(false, err);
   }
-  if (!skeleton)
-    return make_error(
-        "loading the BPF programs (pinned maps under {} that no longer match "
-        "this build are refused: remove them to start afresh): {}",
-        pin_root, libbpf_error(err));
+  if (!layouts) return layouts.error();
+  if (!skeleton) return make_error("loading the BPF programs (maps pinned under {}): {}", pin_root, libbpf_error(err));
 
   std::unique_ptr<Enforcer> enforcer(new Enforcer(options, std::move(skeleton)));
   enforcer->lsm_status_ = lsm_status;
+  enforcer->pins_ = {dirs.current, restart ? fs::path() : dirs.staging, restart ? std::nullopt : dirs.previous, {}};
+  if (enforcer->pins_.previous) {
+    auto copied = copy_previous_maps(enforcer->skeleton_->obj, *enforcer->pins_.previous);
+    if (!copied)
+      return make_error("carrying the maps over from {}: {}", enforcer->pins_.previous->string(),
+                        copied.error().describe());
+    enforcer->pins_.carried = std::move(*copied);
+    spdlog::info("pinned maps of another layout at {}: {} entries of {} maps carried over; {} start empty",
+                 enforcer->pins_.previous->string(), enforcer->pins_.carried.entries,
+                 enforcer->pins_.carried.copied.size(), fmt::join(enforcer->pins_.carried.started_empty, ", "));
+  }
   auto& m = enforcer->skeleton_->maps;
   enforcer->maps_ =
       MapFds{bpf_map__fd(m.agentd_rules),   bpf_map__fd(m.agentd_cgroups),  bpf_map__fd(m.agentd_state),
@@ -203,10 +232,32 @@ Result<std::unique_ptr<Enforcer>> Enforcer::start(const EnforcerOptions& options
           MapWriter(enforcer->maps_).sync_host_addresses(*cookie, host_address_keys(*cookie, dns::host_addresses()));
       !listed)
     return listed.error();
-  if (auto status = enforcer->attach_first_bytes(); !status) return status.error();
-  if (auto status = enforcer->attach_all(options.cgroup_root, options.bpffs_dir / "links" / "root"); !status)
-    return status.error();
+  // With no pinned links nothing enforces yet: attach at once, so that a
+  // cgroup under the root is denied everything until it is a sandbox.
+  // Otherwise a previous daemon's programs enforce with its maps until the
+  // daemon has filled these (commit).
+  if (!fs::exists(options.bpffs_dir / "links" / "root", ec) || fs::is_empty(options.bpffs_dir / "links" / "root", ec))
+    if (auto status = enforcer->commit(); !status) return status.error();
   return enforcer;
+}
+
+Status Enforcer::commit() {
+  if (committed_) return ok_status();
+  // Renamed first: should agentd stop before the swap, the next start
+  // finds this layout's maps filled and reuses them.
+  if (!pins_.staging.empty()) {
+    if (::rename(pins_.staging.c_str(), pins_.current.c_str()) != 0)
+      return system_error("renaming {} to {}", pins_.staging.string(), pins_.current.string());
+    pins_.staging.clear();
+  }
+  if (auto status = attach_first_bytes(); !status) return status;
+  if (auto status = attach_all(options_.cgroup_root, options_.bpffs_dir / "links" / "root"); !status) return status;
+  committed_ = true;
+  for (const auto& [cgroup, cgroup_id] : deferred_cgroups_)
+    if (auto status = attach_extra_cgroup(cgroup, cgroup_id); !status) return status;
+  deferred_cgroups_.clear();
+  remove_other_pins(options_.bpffs_dir / "maps", AGENTD_ABI_VERSION);
+  return ok_status();
 }
 
 // The sk_msg program runs on the sockets of agentd_verifying, not on a
@@ -273,10 +324,15 @@ Status Enforcer::attach_all(const fs::path& cgroup, const fs::path& pin_dir) {
 }
 
 Status Enforcer::attach_extra_cgroup(const fs::path& cgroup, uint64_t cgroup_id) {
+  if (!committed_) {
+    deferred_cgroups_.emplace_back(cgroup, cgroup_id);
+    return ok_status();
+  }
   return attach_all(cgroup, options_.bpffs_dir / "links" / fmt::format("cg-{}", cgroup_id));
 }
 
 Status Enforcer::detach_extra_cgroup(uint64_t cgroup_id) {
+  std::erase_if(deferred_cgroups_, [&](const auto& deferred) { return deferred.second == cgroup_id; });
   const fs::path pin_dir = options_.bpffs_dir / "links" / fmt::format("cg-{}", cgroup_id);
   for (size_t i = 0; i < attachments_.size();) {
     if (fs::path(attachments_[i].pin).parent_path() == pin_dir) {
@@ -298,7 +354,14 @@ nlohmann::json Enforcer::to_json() const {
   for (const auto& a : attachments_)
     list.push_back({{"hook", a.hook}, {"cgroup", a.cgroup}, {"pin", a.pin}, {"adopted", a.adopted}});
   // Not a cgroup link: attached to its sockhash afresh by every daemon.
+  nlohmann::json pins = {{"maps", pins_.current.string()}, {"layout", AGENTD_ABI_VERSION}};
+  if (pins_.previous)
+    pins["carried_over"] = {{"from", pins_.previous->string()},
+                            {"maps", pins_.carried.copied},
+                            {"entries", pins_.carried.entries},
+                            {"started_empty", pins_.carried.started_empty}};
   return {{"attachments", list},
+          {"pins", pins},
           {"socket_family_hook", lsm_status_},
           {"name_check", "agentd_first_bytes on the sockhash agentd_verifying"}};
 }

@@ -8,13 +8,16 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "agentd/bpf/features.hpp"
 #include "agentd/bpf/libbpf_ptr.hpp"
+#include "agentd/bpf/pinned_maps.hpp"
 #include "agentd/common/result.hpp"
 #include "agentd/common/unique_fd.hpp"
 #include "agentd_abi.h"
@@ -62,8 +65,15 @@ class Enforcer {
   uint64_t netns_cookie() const { return netns_cookie_; }
   const std::vector<Attachment>& attachments() const { return attachments_; }
 
+  // Attaches the hooks, or swaps this daemon's programs into the links a
+  // previous daemon pinned, once the maps hold what they must: at start
+  // when nothing was attached, otherwise when the daemon has restored its
+  // sandboxes, policy, grants and DNS (before it says it is ready). Then
+  // the pins of another layout are removed. Idempotent.
+  Status commit();
   // Attaches every hook to an adopted cgroup outside the root as well,
-  // pinned under links/cg-<id>/ so it survives restarts too.
+  // pinned under links/cg-<id>/ so it survives restarts too (at commit,
+  // when asked before it).
   Status attach_extra_cgroup(const std::filesystem::path& cgroup, uint64_t cgroup_id);
   // Removes the links of an adopted cgroup.
   Status detach_extra_cgroup(uint64_t cgroup_id);
@@ -78,8 +88,18 @@ class Enforcer {
   Status attach_first_bytes();
   std::vector<bpf_program*> programs() const;
 
+  struct Pins {
+    std::filesystem::path current;                  // this layout's: maps/v<AGENTD_ABI_VERSION>
+    std::filesystem::path staging;                  // until commit, when the maps are fresh
+    std::optional<std::filesystem::path> previous;  // another layout's, carried over
+    CopyReport carried;
+  };
+
   EnforcerOptions options_;
   EgressSkeleton skeleton_;
+  Pins pins_;
+  bool committed_ = false;
+  std::vector<std::pair<std::filesystem::path, uint64_t>> deferred_cgroups_;  // adopted before commit
   MapFds maps_;
   uint64_t netns_cookie_ = 0;
   std::vector<LinkPtr> links_;

@@ -250,6 +250,10 @@ Status Daemon::init() {
     metrics_ = std::move(*endpoint);
     spdlog::info("metrics at {} (GET /metrics)", options_.metrics_listen);
   }
+  // The maps hold the sandboxes, the policy, the grants and the DNS
+  // configuration: this daemon's programs may take over from a previous
+  // one's (at once when nothing was attached; see Enforcer::commit).
+  if (auto status = enforcer_->commit(); !status) return status;
   spdlog::info("agentd {} enforcing: cgroup root {}, bpffs {}, socket {}", version(), options_.cgroup_root.string(),
                options_.bpffs_dir.string(), options_.socket_path.string());
   // Only now, with the programs attached and the policy in force, may

@@ -40,6 +40,20 @@ inline void expect_refused(const ProcessResult& result, const std::string& error
   CHECK(result.exit_code == 1);
 }
 
+// netprobe `loop`s run across a change (a reload, a restart, an upgrade):
+// every connect of `allowed` connected, none of `denied` did, and both ran.
+inline void expect_no_gap(const ProcessResult& allowed, const ProcessResult& denied) {
+  INFO(allowed.describe() << denied.describe());
+  const nlohmann::json a = last_line(allowed), d = last_line(denied);
+  REQUIRE(a.is_object());
+  REQUIRE(d.is_object());
+  CHECK(a["connected"].get<long>() > 0);
+  CHECK(a["refused"] == 0);
+  CHECK(a["other"] == 0);
+  CHECK(d["connected"] == 0);
+  CHECK(d["refused"].get<long>() > 0);
+}
+
 // Where `text` holds a byte sequence that would steer a terminal: a C0
 // control other than newline, DEL, a C1 control (UTF-8 c2 80..9f), or a
 // bidi override or isolate (U+202A..202E, U+2066..2069); -1 if none.

@@ -129,14 +129,14 @@ TEST_CASE("agentd's policy, state, socket and pins are out of sight, as the defa
     }
     expect_failed(host.probe(agent, {"write", policy_file.string()}));
     expect_failed(host.probe(agent, {"write", (host.world.policy_dir() / "evil.yaml").string()}));
-    expect_failed(host.probe(agent, {"unlink", (host.world.bpffs_dir() / "maps" / "agentd_rules").string()}));
+    expect_failed(host.probe(agent, {"unlink", (host.world.pinned_maps_dir() / "agentd_rules").string()}));
     expect_failed(host.probe(agent, {"unlink", host.world.socket().string()}));
     expect_failed(host.probe(agent, {"control", host.world.socket().string()}));
   }
   std::ifstream in(policy_file);
   CHECK(std::string(std::istreambuf_iterator<char>(in), {}) == policy_before);
   CHECK_FALSE(fs::exists(host.world.policy_dir() / "evil.yaml"));
-  CHECK(fs::exists(host.world.bpffs_dir() / "maps" / "agentd_rules"));
+  CHECK(fs::exists(host.world.pinned_maps_dir() / "agentd_rules"));
 }
 
 TEST_CASE("a socket agentd re-creates after a restart stays hidden") {

@@ -25,6 +25,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "agentd_abi.h"
 #include "process.hpp"
 
 namespace agentd::e2e {
@@ -110,6 +111,10 @@ class World {
   std::filesystem::path policy_dir() const { return dir_ / "policy"; }
   std::filesystem::path state_dir() const { return dir_ / "state"; }
   std::filesystem::path bpffs_dir() const { return bpffs_ / "agentd"; }
+  // This build's pinned maps (maps/v<AGENTD_ABI_VERSION>).
+  std::filesystem::path pinned_maps_dir() const {
+    return bpffs_dir() / "maps" / ("v" + std::to_string(AGENTD_ABI_VERSION));
+  }
   pid_t agentd_pid() const { return agentd_pid_; }
   std::string host_ns_path() const { return "/run/netns/" + host_ns_; }
 
