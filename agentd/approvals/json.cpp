@@ -1,9 +1,7 @@
 // Requests and grants as JSON: the control API's view, and the form the
 // store keeps them in (so a restart restores exactly what was there).
-#include <ctime>
-
 #include "agentd/approvals/book.hpp"
-#include "agentd/events/denial_record.hpp"
+#include "agentd/events/record_time.hpp"
 #include "agentd/policy/ports.hpp"
 
 namespace agentd::approvals {
@@ -11,20 +9,7 @@ using nlohmann::json;
 
 std::string time_text(Time time) { return events::format_time(time); }
 
-std::optional<Time> parse_time(std::string_view text) {
-  // 2024-05-01T12:34:56.789Z
-  std::tm tm{};
-  int ms = 0;
-  const std::string s(text);
-  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-                  &tm.tm_min, &tm.tm_sec, &ms) != 7)
-    return std::nullopt;
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  const time_t seconds = timegm(&tm);
-  if (seconds == static_cast<time_t>(-1)) return std::nullopt;
-  return Clock::from_time_t(seconds) + std::chrono::milliseconds(ms);
-}
+std::optional<Time> parse_time(std::string_view text) { return events::parse_time(text); }
 
 namespace {
 

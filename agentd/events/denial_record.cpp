@@ -4,7 +4,6 @@
 #include <sys/socket.h>
 
 #include <cstring>
-#include <ctime>
 
 #include <fmt/format.h>
 
@@ -155,18 +154,6 @@ std::string address_text(const agentd_deny_event& event) {
 
 std::string unreversed_name(std::string_view reversed) {
   return safe_text(std::string(reversed.rbegin(), reversed.rend()));
-}
-
-std::string format_time(std::chrono::system_clock::time_point time) {
-  using namespace std::chrono;
-  const auto since_epoch = time.time_since_epoch();
-  const std::time_t seconds = duration_cast<std::chrono::seconds>(since_epoch).count();
-  const auto millis = duration_cast<milliseconds>(since_epoch).count() % 1000;
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &utc);
-  return fmt::format("{}.{:03}Z", buf, millis);
 }
 
 nlohmann::json denial_to_json(const agentd_deny_event& event, const DenialContext& context) {

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "agentd/events/record_time.hpp"
 #include "agentd_abi.h"
 
 namespace agentd::events {
@@ -36,8 +37,6 @@ std::string address_text(const agentd_deny_event& event);
 // A name check's name as the kernel records it (reversed, as the names
 // trie holds it) in reading order; bytes outside host names are escaped.
 std::string unreversed_name(std::string_view reversed);
-// RFC 3339 UTC with milliseconds.
-std::string format_time(std::chrono::system_clock::time_point time);
 
 nlohmann::json denial_to_json(const agentd_deny_event& event, const DenialContext& context);
 
