@@ -3,89 +3,15 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
+#include <charconv>
 #include <cstring>
 
 #include <fmt/format.h>
 
 #include "agentd/common/safe_text.hpp"
+#include "agentd/events/denial_json.hpp"
 
 namespace agentd::events {
-
-std::string hook_name(uint8_t hook) {
-  switch (hook) {
-    case AGENTD_HOOK_CONNECT4:
-      return "connect4";
-    case AGENTD_HOOK_CONNECT6:
-      return "connect6";
-    case AGENTD_HOOK_SENDMSG4:
-      return "sendmsg4";
-    case AGENTD_HOOK_SENDMSG6:
-      return "sendmsg6";
-    case AGENTD_HOOK_SOCK_CREATE:
-      return "sock_create";
-    case AGENTD_HOOK_BIND4:
-      return "bind4";
-    case AGENTD_HOOK_BIND6:
-      return "bind6";
-    case AGENTD_HOOK_SETSOCKOPT:
-      return "setsockopt";
-    case AGENTD_HOOK_SKB_EGRESS:
-      return "packet_egress";
-    case AGENTD_HOOK_SKB_INGRESS:
-      return "packet_ingress";
-    case AGENTD_HOOK_NAME_CHECK:
-      return "name_check";
-    default:
-      return fmt::format("hook{}", hook);
-  }
-}
-
-std::string reason_name(uint8_t reason) {
-  switch (reason) {
-    case AGENTD_REASON_NO_RULE:
-      return "no_rule";
-    case AGENTD_REASON_DENY_RULE:
-      return "deny_rule";
-    case AGENTD_REASON_UNKNOWN_CGROUP:
-      return "unknown_cgroup";
-    case AGENTD_REASON_SOCKET_TYPE:
-      return "socket_type";
-    case AGENTD_REASON_DNS_EXPIRED:
-      return "dns_expired";
-    case AGENTD_REASON_DNS_UNSUPPORTED:
-      return "dns_unsupported";
-    case AGENTD_REASON_PROXY_SPOOF:
-      return "proxy_spoof";
-    case AGENTD_REASON_ROUTE_OPTION:
-      return "route_option";
-    case AGENTD_REASON_ROUTE_HEADER:
-      return "route_header";
-    case AGENTD_REASON_NAME_NOT_ALLOWED:
-      return "name_not_allowed";
-    case AGENTD_REASON_NAME_DENIED:
-      return "name_denied";
-    case AGENTD_REASON_NO_NAME:
-      return "no_name";
-    case AGENTD_REASON_ECH:
-      return "ech";
-    case AGENTD_REASON_UNPARSABLE:
-      return "unparsable";
-    case AGENTD_REASON_NAMELESS:
-      return "nameless";
-    case AGENTD_REASON_UNVERIFIED_DATA:
-      return "unverified_data";
-    case AGENTD_REASON_QUIC:
-      return "quic";
-    case AGENTD_REASON_DNS_NETNS:
-      return "dns_netns";
-    case AGENTD_REASON_HOST_ADDRESS:
-      return "host_address";
-    case AGENTD_REASON_FOREIGN_SOURCE:
-      return "foreign_source";
-    default:
-      return fmt::format("reason{}", reason);
-  }
-}
 
 std::string family_name(uint32_t af) {
   switch (af) {
@@ -142,6 +68,18 @@ std::string protocol_name(uint8_t protocol) {
   }
 }
 
+std::optional<uint8_t> parse_protocol_name(std::string_view text) {
+  constexpr uint8_t kNamed[] = {IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6};
+  for (const uint8_t named : kNamed)
+    if (text == protocol_name(named)) return named;
+  unsigned number = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || number > 0xff ||
+      text != protocol_name(static_cast<uint8_t>(number)))
+    return std::nullopt;
+  return static_cast<uint8_t>(number);
+}
+
 std::string address_text(const agentd_deny_event& event) {
   char text[INET6_ADDRSTRLEN] = {};
   if (event.addr_family == AGENTD_FAMILY_IPV4) {
@@ -156,53 +94,44 @@ std::string unreversed_name(std::string_view reversed) {
   return safe_text(std::string(reversed.rbegin(), reversed.rend()));
 }
 
-nlohmann::json denial_to_json(const agentd_deny_event& event, const DenialContext& context) {
+Denial denial_of(const agentd_deny_event& event, const DenialContext& context) {
+  Denial d;
+  // The ABI's codes are the enums' values; one this build does not name
+  // is kept as its code (see denial_reason.hpp).
+  d.hook = static_cast<DenialHook>(event.hook);
+  d.reason = static_cast<DenialReason>(event.reason);
+  d.time = record_time(context.time);
+  d.sandbox = context.sandbox;
   // The process name is whatever the sandbox set (PR_SET_NAME): bytes,
-  // up to the first NUL, made valid UTF-8 before JSON sees them.
+  // up to the first NUL, made valid UTF-8 before any view sees them.
   const auto* comm_bytes = reinterpret_cast<const char*>(event.comm);
-  const std::string comm = safe_text(std::string_view(comm_bytes, strnlen(comm_bytes, sizeof(event.comm))));
-  nlohmann::json record = {
-      {"type", "deny"},
-      {"time", format_time(context.time)},
-      {"sandbox", context.sandbox ? nlohmann::json(*context.sandbox) : nlohmann::json(nullptr)},
-      {"pid", event.pid},
-      {"tgid", event.tgid},
-      {"uid", event.uid},
-      {"gid", event.gid},
-      {"comm", comm},
-      {"cgroup_id", event.cgroup_id},
-      {"hook", hook_name(event.hook)},
-      {"family", family_name(event.family)},
-      {"reason", reason_name(event.reason)},
-  };
+  d.process = DenialProcess{event.pid,
+                            event.tgid,
+                            event.uid,
+                            event.gid,
+                            safe_text(std::string_view(comm_bytes, strnlen(comm_bytes, sizeof(event.comm)))),
+                            event.cgroup_id};
+  d.family = family_name(event.family);
   if (event.hook == AGENTD_HOOK_SOCK_CREATE) {
-    record["sock_type"] = socket_type_name(event.sock_type);
-    record["protocol"] = event.protocol;
+    d.socket = DenialSocket{socket_type_name(event.sock_type), event.protocol, ""};
   } else if (event.hook == AGENTD_HOOK_SETSOCKOPT) {
-    record["sock_type"] = socket_type_name(event.sock_type);
-    record["protocol"] = protocol_name(event.protocol);
-    record["option"] = socket_option_name(event.option);
-  } else if (event.hook == AGENTD_HOOK_SKB_INGRESS) {
-    // Inbound: the peer that tried to connect or send in, the sandbox's port.
-    record["direction"] = "inbound";
-    record["source"] = address_text(event);
-    record["port"] = event.port;
-    record["protocol"] = protocol_name(event.protocol);
+    d.socket = DenialSocket{socket_type_name(event.sock_type), event.protocol, socket_option_name(event.option)};
   } else {
-    record["dest"] = address_text(event);
-    record["port"] = event.port;
-    record["protocol"] = protocol_name(event.protocol);
+    // Inbound (packet_ingress): the peer that tried to connect or send
+    // in, and the sandbox's port.
+    d.destination = DenialDestination{address_text(event), event.port, protocol_name(event.protocol)};
   }
-  if (event.hook == AGENTD_HOOK_SKB_EGRESS) record["header"] = packet_header_name(event.addr_family, event.option);
-  // Identical denials the kernel's rate limit held back before this one.
-  if (event.suppressed) record["suppressed_before"] = event.suppressed;
-  // Other denials of this sandbox (any destination) that its record budget
-  // held back since its previous record.
-  if (event.held_before) record["held_before"] = event.held_before;
-  if (context.rule) record["rule"] = safe_text(*context.rule);
-  if (context.host) record["host"] = safe_text(*context.host);
-  if (context.name) record["name"] = safe_text(*context.name);
-  return record;
+  if (event.hook == AGENTD_HOOK_SKB_EGRESS) d.header = packet_header_name(event.addr_family, event.option);
+  d.suppressed_before = event.suppressed;
+  d.held_before = event.held_before;
+  if (context.rule) d.rule = safe_text(*context.rule);
+  if (context.host) d.host = safe_text(*context.host);
+  if (context.name) d.name = safe_text(*context.name);
+  return d;
+}
+
+nlohmann::json denial_to_json(const agentd_deny_event& event, const DenialContext& context) {
+  return denial_json(denial_of(event, context));
 }
 
 }  // namespace agentd::events

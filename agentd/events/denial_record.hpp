@@ -1,5 +1,6 @@
-// A kernel denial record as the JSON line operators and SIEMs read. Pure:
-// the daemon supplies what it knows of the sandbox and the rule.
+// A kernel denial record (the ring's agentd_deny_event) as a typed Denial,
+// and the names its codes read as. Pure: the daemon supplies what it
+// knows of the sandbox and the rule.
 #pragma once
 
 #include <chrono>
@@ -9,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "agentd/events/record_time.hpp"
+#include "agentd/events/denial.hpp"
 #include "agentd_abi.h"
 
 namespace agentd::events {
@@ -22,11 +23,12 @@ struct DenialContext {
   std::chrono::system_clock::time_point time;
 };
 
-std::string hook_name(uint8_t hook);
-std::string reason_name(uint8_t reason);
 std::string family_name(uint32_t af);
 std::string socket_type_name(uint32_t type);
+// "tcp", "udp", "icmp", "icmpv6", else the number ("47").
 std::string protocol_name(uint8_t protocol);
+// The inverse of protocol_name; nullopt for other text.
+std::optional<uint8_t> parse_protocol_name(std::string_view text);
 // A setsockopt record's option ("IPV6_RTHDR"), from AGENTD_OPTION_CODE.
 std::string socket_option_name(uint32_t option_code);
 // What the packet wall found: "routing_header" (IPv6) or "ip_option_131"
@@ -37,7 +39,9 @@ std::string address_text(const agentd_deny_event& event);
 // A name check's name as the kernel records it (reversed, as the names
 // trie holds it) in reading order; bytes outside host names are escaped.
 std::string unreversed_name(std::string_view reversed);
-
+// The kernel's record as a Denial: built once, here, for every view.
+Denial denial_of(const agentd_deny_event& event, const DenialContext& context);
+// Its JSON line (events/denial_json), for the callers that still pass text.
 nlohmann::json denial_to_json(const agentd_deny_event& event, const DenialContext& context);
 
 }  // namespace agentd::events
