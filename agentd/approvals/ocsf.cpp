@@ -14,9 +14,8 @@ constexpr int kActivityOpen = 1;    // Network Activity: Open (a connection atte
 constexpr int kActivityQuery = 1;   // DNS Activity: Query
 constexpr int kActivityOther = 99;  // an operator's decision about future connections
 
-int64_t ms_of(const std::string& rfc3339) {
-  auto time = parse_time(rfc3339);
-  return time ? std::chrono::duration_cast<std::chrono::milliseconds>(time->time_since_epoch()).count() : 0;
+int64_t ms_of(Time time) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
 }
 
 json base(int class_uid, const char* class_name, int activity_id, const char* activity_name, int64_t time_ms) {
@@ -48,53 +47,53 @@ json connection_info(const std::string& protocol, bool inbound) {
       {"protocol_name", protocol}, {"direction_id", inbound ? 1 : 2}, {"direction", inbound ? "Inbound" : "Outbound"}};
 }
 
-std::string text(const json& record, const char* key) {
-  auto it = record.find(key);
-  return it != record.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
 }  // namespace
 
-json ocsf_denial(const json& record) {
-  const bool dns = text(record, "hook") == "dns";
-  json event = dns ? base(kDnsActivity, "DNS Activity", kActivityQuery, "Query", ms_of(text(record, "time")))
-                   : base(kNetworkActivity, "Network Activity", kActivityOpen, "Open", ms_of(text(record, "time")));
+json ocsf_denial(const events::Denial& d) {
+  using events::DenialHook;
+  const bool dns = d.hook == DenialHook::dns;
+  json event = dns ? base(kDnsActivity, "DNS Activity", kActivityQuery, "Query", ms_of(d.time))
+                   : base(kNetworkActivity, "Network Activity", kActivityOpen, "Open", ms_of(d.time));
   set_outcome(event, false);
-  event["severity_id"] = text(record, "reason") == "deny_rule" ? 3 : 2;  // Medium for an explicit deny, else Low
-  event["severity"] = text(record, "reason") == "deny_rule" ? "Medium" : "Low";
+  const bool explicit_deny = d.reason == events::DenialReason::deny_rule;
+  event["severity_id"] = explicit_deny ? 3 : 2;  // Medium for an explicit deny, else Low
+  event["severity"] = explicit_deny ? "Medium" : "Low";
   event["status_id"] = 2;
   event["status"] = "Failure";
-  const std::string sandbox = text(record, "sandbox");
-  event["src_endpoint"] = {{"name", sandbox.empty() ? json(nullptr) : json(sandbox)}};
+  const std::string sandbox = d.sandbox.value_or("");
+  const json sandbox_name = sandbox.empty() ? json(nullptr) : json(sandbox);
+  event["src_endpoint"] = {{"name", sandbox_name}};
+  const std::string protocol = events::protocol_text(d);
+  const std::string address = d.destination ? d.destination->address : "";
   if (dns) {
-    event["query"] = {{"hostname", text(record, "name")}, {"type", text(record, "qtype")}};
+    const std::string name = d.name.value_or("");
+    event["query"] = {{"hostname", name}, {"type", d.query ? d.query->qtype : ""}};
     event["rcode_id"] = 5;
     event["rcode"] = "Refused";
-    event["connection_info"] = connection_info(text(record, "protocol"), false);
-    event["message"] = sandbox + " may not resolve " + text(record, "name");
-  } else if (text(record, "direction") == "inbound") {
+    event["connection_info"] = connection_info(protocol, false);
+    event["message"] = sandbox + " may not resolve " + name;
+  } else if (d.inbound()) {
     // The peer started it: it is the source, the sandbox's port the destination.
-    event["src_endpoint"] = {{"ip", text(record, "source")}};
-    json dst = {{"name", sandbox.empty() ? json(nullptr) : json(sandbox)}};
-    if (record.contains("port")) dst["port"] = record["port"];
+    event["src_endpoint"] = {{"ip", address}};
+    json dst = {{"name", sandbox_name}};
+    if (d.destination) dst["port"] = d.destination->port;
     event["dst_endpoint"] = dst;
-    event["connection_info"] = connection_info(text(record, "protocol"), true);
-    event["message"] = sandbox + " refused a connection from " + text(record, "source");
+    event["connection_info"] = connection_info(protocol, true);
+    event["message"] = sandbox + " refused a connection from " + address;
   } else {
-    json dst = {{"ip", text(record, "dest")}};
-    if (record.contains("port")) dst["port"] = record["port"];
-    if (!text(record, "host").empty()) dst["hostname"] = text(record, "host");
+    json dst = {{"ip", address}};
+    if (d.destination) dst["port"] = d.destination->port;
+    if (d.host && !d.host->empty()) dst["hostname"] = *d.host;
     event["dst_endpoint"] = dst;
-    event["connection_info"] = connection_info(text(record, "protocol"), false);
-    event["actor"] = {{"process",
-                       {{"pid", record.value("tgid", record.value("pid", 0))},
-                        {"name", text(record, "comm")},
-                        {"user", {{"uid", std::to_string(record.value("uid", 0))}}}}}};
-    event["message"] = sandbox + " denied a connection to " + text(record, "dest");
+    event["connection_info"] = connection_info(protocol, false);
+    const events::DenialProcess process = d.process.value_or(events::DenialProcess{});
+    event["actor"] = {
+        {"process", {{"pid", process.tgid}, {"name", process.comm}, {"user", {{"uid", std::to_string(process.uid)}}}}}};
+    event["message"] = sandbox + " denied a connection to " + address;
   }
-  json unmapped = {{"sandbox", sandbox}, {"reason", text(record, "reason")}, {"hook", text(record, "hook")}};
-  if (!text(record, "rule").empty()) unmapped["rule"] = text(record, "rule");
-  if (record.contains("suppressed_before")) unmapped["suppressed_before"] = record["suppressed_before"];
+  json unmapped = {{"sandbox", sandbox}, {"reason", events::to_string(d.reason)}, {"hook", events::to_string(d.hook)}};
+  if (d.rule && !d.rule->empty()) unmapped["rule"] = *d.rule;
+  if (d.suppressed_before) unmapped["suppressed_before"] = d.suppressed_before;
   event["unmapped"] = unmapped;
   return event;
 }
@@ -104,7 +103,7 @@ json ocsf_decision(const Request& request, const std::optional<Grant>& grant) {
   // A decision about a name is DNS Activity, about an address Network Activity.
   const bool name = request.target.is_name();
   json event = base(name ? kDnsActivity : kNetworkActivity, name ? "DNS Activity" : "Network Activity", kActivityOther,
-                    "Other", std::chrono::duration_cast<std::chrono::milliseconds>(when.time_since_epoch()).count());
+                    "Other", ms_of(when));
   const bool allowed = request.state == RequestState::approved;
   set_outcome(event, allowed);
   event["severity_id"] = 1;

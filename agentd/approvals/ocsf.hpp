@@ -10,11 +10,12 @@
 #include <nlohmann/json.hpp>
 
 #include "agentd/approvals/book.hpp"
+#include "agentd/events/denial.hpp"
 
 namespace agentd::approvals {
 
-// A denial record (events/denial_record or a DNS refusal, "hook": "dns").
-nlohmann::json ocsf_denial(const nlohmann::json& record);
+// A denial, the kernel's or the DNS proxy's (DenialHook::dns).
+nlohmann::json ocsf_denial(const events::Denial& denial);
 // An operator's answer to a request, or a request that expired unanswered.
 nlohmann::json ocsf_decision(const Request& request, const std::optional<Grant>& grant);
 

@@ -18,6 +18,7 @@
 #include "agentd/policy/compile.hpp"
 #include "agentd/policy/names.hpp"
 #include "agentd/policy/ports.hpp"
+#include "agentd/store/denial_row.hpp"
 
 namespace agentd::daemon {
 using approvals::Clock;
@@ -26,11 +27,6 @@ using nlohmann::json;
 namespace {
 
 constexpr auto kPruneInterval = std::chrono::hours(1);
-
-std::string text(const json& record, const char* key) {
-  auto it = record.find(key);
-  return it != record.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
 
 std::string tenant_of(const std::string& sandbox) { return sandbox.substr(0, sandbox.find('/')); }
 
@@ -133,33 +129,12 @@ void ApprovalService::end_batch() {
   if (siem_) siem_->flush();
 }
 
-void ApprovalService::on_denial(const json& record) {
-  const std::string sandbox = text(record, "sandbox");
-  const std::string hook = text(record, "hook");
-  store::AuditEvent event;
-  event.time = approvals::parse_time(text(record, "time")).value_or(Clock::now());
-  event.kind = "denial";
-  event.decision = "deny";
-  event.actor = hook == "dns" ? "dns" : "kernel";
-  event.sandbox = sandbox;
-  // Inbound records name the peer that tried to come in as "source".
-  const bool inbound = hook == "packet_ingress";
-  event.dest = inbound ? text(record, "source") : text(record, "dest");
-  event.host = hook == "dns" ? text(record, "name") : text(record, "host");
-  event.port = static_cast<uint16_t>(record.value("port", 0));
-  event.protocol = record.contains("protocol") && record["protocol"].is_string() ? text(record, "protocol") : "";
-  event.detail = {{"reason", text(record, "reason")},
-                  {"hook", hook},
-                  {"comm", text(record, "comm")},
-                  {"pid", record.value("tgid", record.value("pid", 0))},
-                  {"uid", record.value("uid", 0)}};
-  if (!text(record, "rule").empty()) event.detail["rule"] = text(record, "rule");
-  if (inbound) event.detail["direction"] = "inbound";
-  for (const char* what : {"option", "header"})  // what the route walls refused
-    if (!text(record, what).empty()) event.detail[what] = text(record, what);
-  const uint64_t count = 1 + record.value("suppressed_before", uint64_t{0});
-  if (count > 1) event.detail["suppressed_before"] = count - 1;
-  if (record.contains("held_before")) event.detail["held_before"] = record["held_before"];
+void ApprovalService::on_denial(const events::Denial& record) {
+  using events::DenialHook;
+  using events::DenialReason;
+  const std::string sandbox = record.sandbox.value_or("");
+  const DenialHook hook = record.hook;
+  const store::AuditEvent event = store::denial_row(record);
   if (denial_rows_.admit(sandbox, std::chrono::steady_clock::now())) audit(event);
   siem(approvals::ocsf_denial(record));
 
@@ -167,14 +142,18 @@ void ApprovalService::on_denial(const json& record) {
   // deny is the policy's answer, and an approval never overrides it.
   // A name no host rule allows is a question too (the proxy refused it, so
   // there is no address yet); a rebinding refusal is not.
-  const std::string reason = text(record, "reason");
+  const DenialReason reason = record.reason;
   // A name check that found a name no rule or grant allows asks for the
   // name, as the DNS proxy's refusals do: its address is open already.
-  const std::string checked_name = hook == "name_check" && reason == "name_not_allowed" ? text(record, "name") : "";
-  const bool name_request = (hook == "dns" && reason == "no_rule" && !event.host.empty()) || !checked_name.empty();
-  if (sandbox.empty() || hook == "sock_create" || (hook == "name_check" && !name_request) ||
-      (!name_request && (hook == "dns" || event.dest.empty())) ||
-      (reason != "no_rule" && reason != "dns_expired" && reason != "host_address" && !name_request))
+  const std::string checked_name =
+      hook == DenialHook::name_check && reason == DenialReason::name_not_allowed ? record.name.value_or("") : "";
+  const bool name_request =
+      (hook == DenialHook::dns && reason == DenialReason::no_rule && !event.host.empty()) || !checked_name.empty();
+  const bool inbound = record.inbound();
+  if (sandbox.empty() || hook == DenialHook::sock_create || (hook == DenialHook::name_check && !name_request) ||
+      (!name_request && (hook == DenialHook::dns || event.dest.empty())) ||
+      (reason != DenialReason::no_rule && reason != DenialReason::dns_expired && reason != DenialReason::host_address &&
+       !name_request))
     return;
   approvals::Denial denial;
   if (name_request)
@@ -182,11 +161,11 @@ void ApprovalService::on_denial(const json& record) {
   else
     denial.target = {sandbox, event.dest, event.port, event.protocol, "", inbound};
   denial.host = name_request ? denial.target.name : event.host;
-  const uint32_t pid = record.value("tgid", record.value("pid", 0u));  // the proxy knows no process: 0
-  denial.process = {pid, record.value("uid", 0u), text(record, "comm"), pid ? exe_of(pid) : ""};
+  const events::DenialProcess process = record.process.value_or(events::DenialProcess{});  // the proxy knows none
+  denial.process = {process.tgid, process.uid, process.comm, process.tgid ? exe_of(process.tgid) : ""};
   denial.time = event.time;
   // The proxy's held-back refusals were of any names, not repeats of this one.
-  denial.count = name_request ? 1 : count;
+  denial.count = name_request ? 1 : 1 + record.suppressed_before;
   // An agent trying random destinations or names must not bury the
   // operators nor grow agentd: past the caps (every kind of request), a
   // new destination folds into the sandbox's one "N more destinations"

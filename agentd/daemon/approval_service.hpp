@@ -25,6 +25,7 @@
 #include "agentd/daemon/approval_options.hpp"
 #include "agentd/daemon/denial_log.hpp"
 #include "agentd/daemon/policy_applier.hpp"
+#include "agentd/events/denial.hpp"
 #include "agentd/daemon/sandbox_registry.hpp"
 #include "agentd/policy/explain.hpp"
 #include "agentd/approvals/control_methods.hpp"
@@ -73,9 +74,9 @@ class ApprovalService {
   Result<nlohmann::json> add_grant(const nlohmann::json& request, const approvals::Identity& who);
   Result<nlohmann::json> query_audit(const nlohmann::json& request, const approvals::Identity& who) const;
 
-  // Every denial record, kernel or DNS: audited; the undecided ones
-  // become requests.
-  void on_denial(const nlohmann::json& record);
+  // Every denial, kernel or DNS: audited; the undecided ones become
+  // requests.
+  void on_denial(const events::Denial& denial);
   void on_policy(const std::string& decision, const std::string& trigger, const nlohmann::json& detail);
   // A sandbox made, adopted or retired: kept in the audit trail, so a
   // retired sandbox's life stays on record after its slot is reused.

@@ -24,7 +24,10 @@
 #include "agentd/dns/rebinding.hpp"
 #include "agentd/daemon/run_context.hpp"
 #include "agentd/daemon/service_manager.hpp"
+#include "agentd/events/denial_json.hpp"
 #include "agentd/events/denial_record.hpp"
+#include "agentd/events/denial_text.hpp"
+#include "agentd/events/record_time.hpp"
 #include "agentd/approvals/grant_review.hpp"
 #include "agentd/bpf/traffic_json.hpp"
 #include "agentd/policy/diff.hpp"
@@ -313,11 +316,9 @@ Status Daemon::start_dns(sd_event* loop) {
                               ? Result<dns::ProtectedRanges>(dns::ProtectedRanges::defaults())
                               : dns::ProtectedRanges::parse(options_.dns.protected_ranges);
   if (!protected_ranges) return make_error("--dns-protected: {}", protected_ranges.error().describe());
-  dns_learning_ = std::make_unique<DnsLearning>(options_.dns, std::move(*protected_ranges), *maps_, *applier_,
-                                                registry_, [this](json record) {
-                                                  denial_log_->write(record);
-                                                  if (approvals_) approvals_->on_denial(record);
-                                                });
+  dns_learning_ =
+      std::make_unique<DnsLearning>(options_.dns, std::move(*protected_ranges), *maps_, *applier_, registry_,
+                                    [this](const events::Denial& denial) { record_denial(denial); });
   if (approvals_) {
     dns_learning_->set_name_grants(
         [this](const policy::AgentName& agent, std::string_view name) -> std::optional<DnsLearning::GrantedName> {
@@ -1316,10 +1317,14 @@ void Daemon::on_denial(const agentd_deny_event& event, std::string_view name) {
         if (auto granted = approvals_->name_grant(s->agent, *context.host)) context.rule = granted->explanation;
     }
   }
-  const json record = events::denial_to_json(event, context);
-  denial_log_->write(record);
-  approvals_->on_denial(record);
+  record_denial(events::denial_of(event, context));
   if (event.reason == AGENTD_REASON_DNS_NETNS) serve_sandbox_netns(event.slot, static_cast<pid_t>(event.tgid));
+}
+
+void Daemon::record_denial(const events::Denial& denial) {
+  if (spdlog::should_log(spdlog::level::debug)) spdlog::debug("denial: {}", events::denial_text(denial));
+  denial_log_->write(events::denial_json(denial));
+  if (approvals_) approvals_->on_denial(denial);
 }
 
 void Daemon::drain_events() {

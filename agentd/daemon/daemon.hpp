@@ -22,6 +22,7 @@
 #include "agentd/common/result.hpp"
 #include "agentd/common/sd_event_ptr.hpp"
 #include "agentd/daemon/denial_log.hpp"
+#include "agentd/events/denial.hpp"
 #include "agentd/daemon/off_loop.hpp"
 #include "agentd/daemon/options.hpp"
 #include "agentd/daemon/policy_applier.hpp"
@@ -146,6 +147,9 @@ class Daemon {
                                  const std::string& sni) const;
 
   void on_denial(const agentd_deny_event& event, std::string_view name);
+  // Every denial, the kernel's or the DNS proxy's, built once: written to
+  // the denial log as its JSON line and handed, typed, to approvals.
+  void record_denial(const events::Denial& denial);
 
   static int on_signal(sd_event_source*, const struct signalfd_siginfo*, void* self);
   static int on_drain_timer(sd_event_source*, uint64_t, void* self);

@@ -11,7 +11,7 @@
 
 #include "agentd/common/json_dump.hpp"
 #include "agentd/common/safe_text.hpp"
-#include "agentd/events/denial_record.hpp"
+#include "agentd/events/record_time.hpp"
 #include "agentd/dns/reverse_name.hpp"
 #include "agentd/policy/names.hpp"
 #include "verdict.h"
@@ -72,7 +72,7 @@ DnsLearning::DnsLearning(const DnsSettings& settings, dns::ProtectedRanges prote
       denials_(std::move(denials)),
       quota_(settings.learned_quota, AGENTD_MAX_LEARNED) {}
 
-void DnsLearning::record_denial(uint32_t slot, const dns::Query& query, const std::string& reason,
+void DnsLearning::record_denial(uint32_t slot, const dns::Query& query, events::DenialReason reason,
                                 const std::string& why, const std::string& transport) {
   // As the kernel does for connections: a sandbox that floods refused
   // names gets a bounded number of records a second; the rest are counted
@@ -91,17 +91,16 @@ void DnsLearning::record_denial(uint32_t slot, const dns::Query& query, const st
   }
   ++budget.used;
   const Sandbox* sandbox = registry_.find_slot(slot);
-  json record = {{"type", "deny"},
-                 {"time", events::format_time(std::chrono::system_clock::now())},
-                 {"sandbox", sandbox ? json(sandbox->agent.str()) : json(nullptr)},
-                 {"hook", "dns"},
-                 {"name", safe_text(query.name)},  // ldns escapes odd bytes; this keeps JSON whole regardless
-                 {"qtype", dns::type_name(query.qtype)},
-                 {"protocol", transport},
-                 {"reason", reason},
-                 {"rule", safe_text(why)}};
-  if (budget.held) record["suppressed_before"] = std::exchange(budget.held, 0);
-  denials_(std::move(record));
+  events::Denial denial;
+  denial.hook = events::DenialHook::dns;
+  denial.reason = reason;
+  denial.time = events::record_time(events::RecordClock::now());
+  if (sandbox) denial.sandbox = sandbox->agent.str();
+  denial.name = safe_text(query.name);  // ldns escapes odd bytes; this keeps JSON whole regardless
+  denial.query = events::DenialQuery{dns::type_name(query.qtype), transport};
+  denial.rule = safe_text(why);
+  denial.suppressed_before = std::exchange(budget.held, 0);
+  denials_(std::move(denial));
 }
 
 void DnsLearning::set_upstream(const std::string& upstream, const std::string& why_none) {
@@ -144,7 +143,7 @@ std::optional<dns::Bytes> DnsLearning::judge(uint32_t slot, const dns::Query& qu
   const auto* policy = applier_.policy();
   if (!sandbox || !policy) {
     // No sandbox: nothing to count it against (a slot that is not one's).
-    record_denial(slot, query, "unknown_cgroup", "no sandbox holds this slot", transport);
+    record_denial(slot, query, events::DenialReason::unknown_cgroup, "no sandbox holds this slot", transport);
     return dns::refusal(query, settings_.refusal, dns::kEdeProhibited, "agentd: not a known sandbox");
   }
   // The proxy forwards a rebuilt query of the usual shape only (see
@@ -154,7 +153,7 @@ std::optional<dns::Bytes> DnsLearning::judge(uint32_t slot, const dns::Query& qu
   if (const std::string why = dns::not_forwarded(query); !why.empty()) {
     ++names_refused_;
     ++counted.refused;
-    record_denial(slot, query, "query_type", why, transport);
+    record_denial(slot, query, events::DenialReason::query_type, why, transport);
     return dns::refusal(query, dns::Refusal::refused, dns::kEdeNotSupported,
                         fmt::format("agentd: {}; agentd forwards A, AAAA, CNAME, HTTPS, SVCB, MX, TXT, SRV, PTR, "
                                     "NS, SOA and CAA queries of class IN",
@@ -166,7 +165,7 @@ std::optional<dns::Bytes> DnsLearning::judge(uint32_t slot, const dns::Query& qu
     // allowed name fails closed, said and recorded, until one is known.
     ++no_upstream_refused_;
     ++counted.refused;
-    record_denial(slot, query, "no_upstream", no_upstream_why_, transport);
+    record_denial(slot, query, events::DenialReason::no_upstream, no_upstream_why_, transport);
     return dns::refusal(query, dns::Refusal::servfail, dns::kEdeNotReady,
                         fmt::format("agentd has no upstream resolver yet: {}", no_upstream_why_));
   }
@@ -179,7 +178,8 @@ std::optional<dns::Bytes> DnsLearning::judge(uint32_t slot, const dns::Query& qu
     return answer_reverse(slot, query, counted);
   ++names_refused_;
   ++counted.refused;
-  record_denial(slot, query, by_rule ? "deny_rule" : "no_rule", decision.explanation, transport);
+  record_denial(slot, query, by_rule ? events::DenialReason::deny_rule : events::DenialReason::no_rule,
+                decision.explanation, transport);
   // A name no rule decided is a request operators see (agentctl watch); a
   // denied one is the policy's answer.
   const std::string text = fmt::format(
@@ -228,7 +228,7 @@ dns::Bytes DnsLearning::learn(uint32_t slot, const dns::Query& query, const uint
   // The policy may have changed while upstream answered: decide again.
   auto decision = decide(*sandbox, *policy, query.name);
   if (!decision.allowed) {
-    record_denial(slot, query, "no_rule", "the policy changed while the query was answered", "");
+    record_denial(slot, query, events::DenialReason::no_rule, "the policy changed while the query was answered", "");
     return dns::refusal(query, settings_.refusal, dns::kEdeProhibited, "agentd: the policy changed; ask again");
   }
   if (std::chrono::steady_clock::now() - host_addresses_read_ > kHostAddressesMaxAge) {
@@ -248,7 +248,7 @@ dns::Bytes DnsLearning::learn(uint32_t slot, const dns::Query& query, const uint
       if (!(compiled && dns::cidr_rule_allows(*compiled, address))) refused.push_back(address);
       spdlog::debug("DNS answer for {} in {}: {} ({}) is {}, not learned", query.name, sandbox->agent.str(),
                     address_text(address.family, address.addr), address.owner, kind);
-      record_denial(slot, query, "unlearnable",
+      record_denial(slot, query, events::DenialReason::unlearnable,
                     fmt::format("{} ({}) is {}: never learned from DNS", address_text(address.family, address.addr),
                                 address.owner, kind),
                     "");
@@ -258,7 +258,7 @@ dns::Bytes DnsLearning::learn(uint32_t slot, const dns::Query& query, const uint
     if (!range.empty() && !(compiled && dns::cidr_rule_allows(*compiled, address))) {
       ++rebinding_refused_;
       refused.push_back(address);
-      record_denial(slot, query, "rebinding",
+      record_denial(slot, query, events::DenialReason::rebinding,
                     fmt::format("{} ({}) points into the protected range {}: not learned; allow that range with a "
                                 "cidr rule if it is meant",
                                 address_text(address.family, address.addr), address.owner, range),
@@ -291,7 +291,7 @@ dns::Bytes DnsLearning::learn(uint32_t slot, const dns::Query& query, const uint
         // entries expired), and a record says which budget it hit.
         ++quota_refused_;
         quota_.refused(slot);
-        record_denial(slot, query, "learned_quota", why, "");
+        record_denial(slot, query, events::DenialReason::learned_quota, why, "");
         return dns::refusal(query, dns::Refusal::servfail, dns::kEdeOther, "agentd: " + why);
       }
     }

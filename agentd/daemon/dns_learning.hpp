@@ -23,6 +23,7 @@
 #include "agentd/bpf/kernel_maps.hpp"
 #include "agentd/daemon/policy_applier.hpp"
 #include "agentd/daemon/sandbox_registry.hpp"
+#include "agentd/events/denial.hpp"
 #include "agentd/dns/proxy.hpp"
 #include "agentd/dns/rebinding.hpp"
 #include "agentd/dns/unlearnable.hpp"
@@ -59,7 +60,7 @@ struct LearnedName {
 
 class DnsLearning : public dns::QueryJudge {
  public:
-  using DenialSink = std::function<void(nlohmann::json record)>;
+  using DenialSink = std::function<void(events::Denial denial)>;
 
   DnsLearning(const DnsSettings& settings, dns::ProtectedRanges protected_ranges, bpf::KernelMaps& maps,
               const PolicyApplier& applier, const SandboxRegistry& registry, DenialSink denials);
@@ -129,7 +130,7 @@ class DnsLearning : public dns::QueryJudge {
   std::string admit(uint32_t slot, const Sandbox& sandbox);
   // Erases the entry of `slot` that expired first, or expires next.
   bool erase_oldest(uint32_t slot, bool expired_only);
-  void record_denial(uint32_t slot, const dns::Query& query, const std::string& reason, const std::string& why,
+  void record_denial(uint32_t slot, const dns::Query& query, events::DenialReason reason, const std::string& why,
                      const std::string& transport);
 
   DnsSettings settings_;

@@ -9,7 +9,6 @@
 #include <fmt/format.h>
 
 #include "agentd/common/safe_text.hpp"
-#include "agentd/events/denial_json.hpp"
 
 namespace agentd::events {
 
@@ -128,10 +127,6 @@ Denial denial_of(const agentd_deny_event& event, const DenialContext& context) {
   if (context.host) d.host = safe_text(*context.host);
   if (context.name) d.name = safe_text(*context.name);
   return d;
-}
-
-nlohmann::json denial_to_json(const agentd_deny_event& event, const DenialContext& context) {
-  return denial_json(denial_of(event, context));
 }
 
 }  // namespace agentd::events

@@ -8,8 +8,6 @@
 #include <string>
 #include <string_view>
 
-#include <nlohmann/json.hpp>
-
 #include "agentd/events/denial.hpp"
 #include "agentd_abi.h"
 
@@ -41,7 +39,5 @@ std::string address_text(const agentd_deny_event& event);
 std::string unreversed_name(std::string_view reversed);
 // The kernel's record as a Denial: built once, here, for every view.
 Denial denial_of(const agentd_deny_event& event, const DenialContext& context);
-// Its JSON line (events/denial_json), for the callers that still pass text.
-nlohmann::json denial_to_json(const agentd_deny_event& event, const DenialContext& context);
 
 }  // namespace agentd::events

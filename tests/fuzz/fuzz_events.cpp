@@ -2,10 +2,9 @@
 // controls: arbitrary bytes as the kernel's ring sample, decoded as the
 // daemon's ring callback does (agentd_deny_event, its comm among them; a
 // name check's name and claimed length), followed by an executable path
-// and a host name (split at the first NUL). Record -> denial JSON -> OCSF -> approvals book ->
-// store (in-memory SQLite) and back -> request and grant JSON -> terminal
-// text. Every JSON text must be valid UTF-8, dump without throwing and
-// parse back to the same value; terminal text must be one line without
+// and a host name (split at the first NUL). Record -> typed denial -> JSON (and back), OCSF, audit row, terminal line
+// -> approvals book -> store (in-memory SQLite) and back -> request and grant JSON -> terminal text. Every JSON text
+// must be valid UTF-8, dump without throwing and parse back to the same value; terminal text must be one line without
 // controls. Built with libFuzzer by scripts/fuzz; with a replay main in
 // every build (events_replay).
 #include <cstddef>
@@ -22,8 +21,11 @@
 #include "agentd/approvals/book.hpp"
 #include "agentd/approvals/ocsf.hpp"
 #include "agentd/common/safe_text.hpp"
+#include "agentd/events/denial_json.hpp"
 #include "agentd/events/denial_record.hpp"
+#include "agentd/events/denial_text.hpp"
 #include "agentd/events/ring_sample.hpp"
+#include "agentd/store/denial_row.hpp"
 #include "agentd/store/store.hpp"
 
 using namespace agentd;
@@ -48,11 +50,6 @@ void check_terminal(const std::string& text) {
   const std::string shown = terminal_text(text);
   require(is_valid_utf8(shown), "terminal text is not valid UTF-8");
   for (unsigned char c : shown) require(c >= 0x20 && c != 0x7f, "terminal text holds a control byte");
-}
-
-std::string text_of(const json& record, const char* key) {
-  auto it = record.find(key);
-  return it != record.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
 // A fresh in-memory store now and then: it must not grow without end.
@@ -92,34 +89,36 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!host.empty()) context.host = host;
   if (event.reason == AGENTD_REASON_DENY_RULE) context.rule = host;
   if (!sample->name.empty()) context.name = events::unreversed_name(sample->name);
-  const json record = events::denial_to_json(event, context);
+  const events::Denial denial_record = events::denial_of(event, context);
+  const json record = events::denial_json(denial_record);
   check_json(record);
-  check_json(approvals::ocsf_denial(record));
+  // The JSON line reads back as the record it was made from.
+  const auto read_back = events::parse_denial(record);
+  require(read_back.ok(), "a denial's JSON line does not parse back");
+  require(*read_back == denial_record, "a denial's JSON line parses back to another record");
+  check_json(approvals::ocsf_denial(denial_record));
+  check_terminal(events::denial_text(denial_record));
   // A refused name, as the DNS proxy reports it.
-  const json dns_record = {{"type", "deny"}, {"time", text_of(record, "time")}, {"sandbox", "acme/eng/coder-1"},
-                           {"hook", "dns"},  {"name", safe_text(host)},         {"reason", "no_rule"}};
+  events::Denial dns_record;
+  dns_record.hook = events::DenialHook::dns;
+  dns_record.time = denial_record.time;
+  dns_record.sandbox = "acme/eng/coder-1";
+  dns_record.name = safe_text(host);
+  dns_record.query = events::DenialQuery{"A", "udp"};
+  check_json(events::denial_json(dns_record));
   check_json(approvals::ocsf_denial(dns_record));
 
   // The approvals book and the store, as the approval service feeds them.
   static approvals::Book book;
   const policy::ApprovalSettings settings;
+  const store::AuditEvent audit = store::denial_row(denial_record);
   approvals::Denial denial;
-  denial.target = {"acme/eng/coder-1", text_of(record, "dest"), event.port, text_of(record, "protocol"), ""};
-  denial.host = text_of(record, "host");
-  denial.process = {event.tgid, event.uid, text_of(record, "comm"), safe_text(exe)};
-  denial.time = context.time;
-  denial.count = 1 + event.suppressed;
+  denial.target = {"acme/eng/coder-1", audit.dest, audit.port, audit.protocol, "", denial_record.inbound()};
+  denial.host = audit.host;
+  denial.process = {event.tgid, event.uid, denial_record.process->comm, safe_text(exe)};
+  denial.time = denial_record.time;
+  denial.count = 1 + denial_record.suppressed_before;
   store::Store& store = the_store();
-  store::AuditEvent audit{denial.time,
-                          "denial",
-                          "deny",
-                          "kernel",
-                          "acme/eng/coder-1",
-                          denial.target.address,
-                          denial.host,
-                          event.port,
-                          denial.target.protocol,
-                          {{"comm", denial.process.comm}, {"reason", text_of(record, "reason")}}};
   require(store.audit(audit).ok(), "the store refused an audit event");
   auto noted = book.note_denial(denial, settings);
   if (noted.request) {
@@ -150,7 +149,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const auto& g : *grants) check_json(approvals::grant_to_json(g));
 
   // And what agentctl shows of it.
-  check_terminal(text_of(record, "comm"));
+  check_terminal(denial_record.process->comm);
   check_terminal(denial.process.exe);
   check_terminal(host);
   check_terminal(std::string(reinterpret_cast<const char*>(data), size));

@@ -102,19 +102,15 @@ approvals:
 }
 
 TEST_CASE("OCSF: a kernel denial is Network Activity, a refused name DNS Activity") {
-  nlohmann::json kernel = {{"type", "deny"},
-                           {"time", "2024-05-01T12:00:00.250Z"},
-                           {"sandbox", "acme/eng/a"},
-                           {"pid", 7},
-                           {"tgid", 7},
-                           {"uid", 1000},
-                           {"comm", "curl"},
-                           {"hook", "connect4"},
-                           {"reason", "no_rule"},
-                           {"dest", "198.51.100.20"},
-                           {"port", 8080},
-                           {"protocol", "tcp"},
-                           {"host", "api.example.test"}};
+  events::Denial kernel;
+  kernel.time = *parse_time("2024-05-01T12:00:00.250Z");
+  kernel.sandbox = "acme/eng/a";
+  kernel.process = events::DenialProcess{7, 7, 1000, 1000, "curl", 9};
+  kernel.family = "inet";
+  kernel.hook = events::DenialHook::connect4;
+  kernel.reason = events::DenialReason::no_rule;
+  kernel.destination = events::DenialDestination{"198.51.100.20", 8080, "tcp"};
+  kernel.host = "api.example.test";
   auto e = ocsf_denial(kernel);
   CHECK(e["class_uid"] == 4001);
   CHECK(e["category_uid"] == 4);
@@ -130,10 +126,13 @@ TEST_CASE("OCSF: a kernel denial is Network Activity, a refused name DNS Activit
   CHECK(e["src_endpoint"]["name"] == "acme/eng/a");
   CHECK(e["metadata"]["product"]["name"] == "agentd");
 
-  nlohmann::json dns = {{"type", "deny"},          {"time", "2024-05-01T12:00:00.000Z"},
-                        {"sandbox", "acme/eng/a"}, {"hook", "dns"},
-                        {"name", "evil.example"},  {"qtype", "A"},
-                        {"protocol", "udp"},       {"reason", "no_rule"}};
+  events::Denial dns;
+  dns.time = *parse_time("2024-05-01T12:00:00.000Z");
+  dns.sandbox = "acme/eng/a";
+  dns.hook = events::DenialHook::dns;
+  dns.reason = events::DenialReason::no_rule;
+  dns.name = "evil.example";
+  dns.query = events::DenialQuery{"A", "udp"};
   auto d = ocsf_denial(dns);
   CHECK(d["class_uid"] == 4003);
   CHECK(d["type_uid"] == 400301);

@@ -1,14 +1,16 @@
 // The typed denial (events/denial.hpp) and its views: the JSON line read
-// back to the same record, every hook and reason by name, the terminal
-// line from a record, and bad JSON refused with an error that names what
-// is wrong.
+// back to the same record, every hook and reason by name, OCSF, the audit
+// row and the terminal line from a record, and bad JSON refused with an
+// error that names what is wrong.
 #include <catch2/catch.hpp>
 
 #include <set>
 #include <string>
 
+#include "agentd/approvals/ocsf.hpp"
 #include "agentd/events/denial_json.hpp"
 #include "agentd/events/denial_text.hpp"
+#include "agentd/store/denial_row.hpp"
 
 using namespace agentd::events;
 using nlohmann::json;
@@ -198,6 +200,62 @@ TEST_CASE("an unknown reason, hook or malformed record is refused with an error 
   CHECK(refusal(json{{"type", "allow"}}) == "not a denial record: \"type\" is not \"deny\"");
   const json bare = {{"type", "deny"}};
   CHECK_THROWS_AS(bare.get<Denial>(), std::invalid_argument);
+}
+
+TEST_CASE("OCSF is a view of the typed denial: Network Activity for the kernel's, DNS Activity for the proxy's") {
+  const json connect = agentd::approvals::ocsf_denial(connect_denial());
+  CHECK(connect["class_uid"] == 4001);
+  CHECK(connect["time"] == 1714564800250LL);
+  CHECK(connect["severity"] == "Medium");  // an explicit deny
+  CHECK(connect["dst_endpoint"] == json{{"ip", "198.51.100.66"}, {"port", 443}, {"hostname", "api.example.test"}});
+  CHECK(connect["actor"]["process"]["pid"] == 41);
+  CHECK(connect["actor"]["process"]["user"]["uid"] == "1000");
+  CHECK(connect["connection_info"]["protocol_name"] == "tcp");
+  CHECK(connect["unmapped"] == json{{"sandbox", "acme/eng/coder-1"},
+                                    {"reason", "deny_rule"},
+                                    {"hook", "connect4"},
+                                    {"rule", "acme.yaml:14:9 rules[0].deny[0]"},
+                                    {"suppressed_before", 3}});
+
+  const json dns = agentd::approvals::ocsf_denial(dns_denial());
+  CHECK(dns["class_uid"] == 4003);
+  CHECK(dns["severity"] == "Low");
+  CHECK(dns["query"] == json{{"hostname", "evil.example"}, {"type", "A"}});
+  CHECK(dns["message"] == "acme/eng/coder-1 may not resolve evil.example");
+
+  const json inbound = agentd::approvals::ocsf_denial(inbound_denial());
+  CHECK(inbound["src_endpoint"] == json{{"ip", "203.0.113.9"}});
+  CHECK(inbound["dst_endpoint"] == json{{"name", "acme/eng/coder-1"}, {"port", 8080}});
+  CHECK(inbound["connection_info"]["direction"] == "Inbound");
+
+  const json socket = agentd::approvals::ocsf_denial(socket_denial());
+  CHECK(socket["src_endpoint"]["name"].is_null());
+  CHECK(socket["dst_endpoint"] == json{{"ip", ""}});
+  CHECK(socket["connection_info"]["protocol_name"] == "");
+}
+
+TEST_CASE("the audit row is a view of the typed denial") {
+  const auto connect = agentd::store::denial_row(connect_denial());
+  CHECK(connect.kind == "denial");
+  CHECK(connect.actor == "kernel");
+  CHECK(connect.dest == "198.51.100.66");
+  CHECK(connect.host == "api.example.test");
+  CHECK(connect.port == 443);
+  CHECK(connect.detail["pid"] == 41);
+  CHECK(connect.detail["suppressed_before"] == 3);
+  CHECK(connect.detail["rule"] == "acme.yaml:14:9 rules[0].deny[0]");
+
+  const auto dns = agentd::store::denial_row(dns_denial());
+  CHECK(dns.actor == "dns");
+  CHECK(dns.host == "evil.example");
+  CHECK(dns.protocol == "udp");
+  CHECK(dns.detail["pid"] == 0);
+
+  const auto option = agentd::store::denial_row(option_denial());
+  CHECK(option.protocol == "udp");
+  CHECK(option.detail["option"] == "IPV6_RTHDR");
+  CHECK(agentd::store::denial_row(socket_denial()).protocol.empty());
+  CHECK(agentd::store::denial_row(inbound_denial()).detail["direction"] == "inbound");
 }
 
 TEST_CASE("the terminal line says who, what, why and which process, with a sandbox's bytes escaped") {

@@ -4,10 +4,20 @@
 #include <catch2/catch.hpp>
 #include <cstring>
 
+#include "agentd/events/denial_json.hpp"
 #include "agentd/events/denial_record.hpp"
 
-using agentd::events::denial_to_json;
 using agentd::events::DenialContext;
+
+namespace {
+
+// What the denial log writes for a kernel record: the wire format e2e
+// tests and agentctl read, which the typed record must keep.
+nlohmann::json denial_to_json(const agentd_deny_event& event, const DenialContext& context) {
+  return agentd::events::denial_json(agentd::events::denial_of(event, context));
+}
+
+}  // namespace
 
 namespace {
 

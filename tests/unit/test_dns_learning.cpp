@@ -37,7 +37,7 @@ struct Learning {
   MemoryMaps maps;
   daemon::PolicyApplier applier{maps};
   daemon::SandboxRegistry registry{16};
-  std::vector<json> denials;
+  std::vector<events::Denial> denials;
   std::unique_ptr<daemon::DnsLearning> learning;
 
   explicit Learning(const std::string& allow) {
@@ -50,8 +50,9 @@ struct Learning {
     REQUIRE(applier.apply(policy_of(allow), registry));
     daemon::DnsSettings settings;
     settings.upstream = "198.51.100.53:53";
-    learning = std::make_unique<daemon::DnsLearning>(settings, dns::ProtectedRanges::defaults(), maps, applier,
-                                                     registry, [this](json record) { denials.push_back(record); });
+    learning =
+        std::make_unique<daemon::DnsLearning>(settings, dns::ProtectedRanges::defaults(), maps, applier, registry,
+                                              [this](events::Denial d) { denials.push_back(std::move(d)); });
   }
 
   // The proxy's two steps for one A query: judged, then (if forwarded) its
@@ -86,7 +87,7 @@ TEST_CASE(
   l.ask("exfil.example.test.", {"exfil.example.test. 300 IN A 198.51.100.66"});
   CHECK(l.maps.learned_entries.size() == 1);
   REQUIRE_FALSE(l.denials.empty());
-  CHECK(l.denials.back().dump().find("exfil.example.test") != std::string::npos);
+  CHECK(l.denials.back().name.value_or("").find("exfil.example.test") != std::string::npos);
 }
 
 TEST_CASE("an answer pointing into a protected range is not learned") {
