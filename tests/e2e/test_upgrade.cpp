@@ -54,15 +54,20 @@ void make_pins_look_older(const World& world) {
   fs::remove(maps / "agentd_rules");
 }
 
-// Waits (bounded) until `count` processes run in the sandbox: the loops
-// got their sandbox from this agentd before it stops.
-void wait_for_processes(const World& world, size_t count) {
+// Waits (bounded) until `count` netprobes run in the sandbox: the loops
+// got their sandbox from this agentd before it stops (agentctl run asks
+// for it first; under emulation that takes a while).
+void wait_for_loops(const World& world, size_t count) {
   const auto procs = world.cgroup_root() / "acme" / "eng" / "coder-1" / "cgroup.procs";
-  for (int i = 0; i < 500; ++i) {
+  for (int i = 0; i < 1000; ++i) {
     std::ifstream in(procs);
-    size_t lines = 0;
-    for (std::string line; std::getline(in, line);) ++lines;
-    if (lines >= count) return;
+    size_t loops = 0;
+    for (std::string pid; std::getline(in, pid);) {
+      std::ifstream comm("/proc/" + pid + "/comm");
+      std::string name;
+      if (std::getline(comm, name) && name == "netprobe") ++loops;
+    }
+    if (loops >= count) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   FAIL("the loops did not start in the sandbox");
@@ -88,7 +93,7 @@ TEST_CASE("an upgrade across a map layout change under traffic: nothing allowed 
   const auto stop = world.dir() / "stop-loops";
   pid_t allowed = world.spawn_in_sandbox(kAgent, {"loop", "198.51.100.10", "80", stop.string()}, "allowed-loop");
   pid_t denied = world.spawn_in_sandbox(kAgent, {"loop", "198.51.100.66", "80", stop.string()}, "denied-loop");
-  wait_for_processes(world, 2);
+  wait_for_loops(world, 2);
 
   world.kill_agentd(SIGTERM);
   make_pins_look_older(world);
@@ -144,7 +149,7 @@ TEST_CASE("a pinned map that does not match this build is refused by name, and e
   expect_ok(world.netprobe_in_sandbox(kAgent, {"connect", "tcp", "198.51.100.10", "80"}));
   const auto stop = world.dir() / "stop-loop";
   pid_t allowed = world.spawn_in_sandbox(kAgent, {"loop", "198.51.100.10", "80", stop.string()}, "allowed-loop");
-  wait_for_processes(world, 1);
+  wait_for_loops(world, 1);
   world.kill_agentd(SIGTERM);
 
   // A map of this layout's name with another value size: a layout change
