@@ -18,7 +18,7 @@
 #include "agentd/common/unique_fd.hpp"
 #include "agentd/sandbox/cgroup.hpp"
 #include "agentd/sandbox/cgroup_mount.hpp"
-#include "agentd/sandbox/container_ref.hpp"
+#include "agentd/confine/container_ref.hpp"
 #include "commands.hpp"
 
 extern char** environ;
@@ -114,7 +114,7 @@ Result<Located> inspect_with(const std::string& engine, const std::string& ref) 
   Located found{engine, "", 0};
   long long pid = -1;
   if (!(fields >> found.id >> pid)) return make_error("{} printed no id and pid for {}", engine, ref);
-  if (auto st = agentd::sandbox::check_container_id(found.id); !st) return st.error();
+  if (auto st = agentd::confine::check_container_id(found.id); !st) return st.error();
   if (pid <= 1) return make_error("container {} is not running ({} reports pid {})", ref, engine, pid);
   found.pid = static_cast<pid_t>(pid);
   return found;
@@ -129,7 +129,7 @@ bool on_path(const std::string& program) {
 }
 
 Result<Located> locate(const std::string& ref, const std::string& engine) {
-  if (auto st = agentd::sandbox::check_container_ref(ref); !st) return st.error();
+  if (auto st = agentd::confine::check_container_ref(ref); !st) return st.error();
   if (engine != "auto") return inspect_with(engine, ref);
   // Both engines on one host: the one that knows the container, and never
   // a guess between two that both do.
@@ -168,7 +168,7 @@ Result<std::filesystem::path> container_cgroup(pid_t pid, const std::string& con
   if (!cgroup) return cgroup.error();
   if (::syscall(SYS_pidfd_send_signal, pidfd.get(), 0, nullptr, 0) != 0)
     return make_error("the container's process {} exited while its cgroup was read", pid);
-  if (auto st = agentd::sandbox::check_cgroup_names_container(cgroup->string(), container_id); !st) return st.error();
+  if (auto st = agentd::confine::check_cgroup_names_container(cgroup->string(), container_id); !st) return st.error();
   return *cgroup;
 }
 
@@ -215,7 +215,7 @@ int oci_hook(const Globals& g) {
     if (state_text.size() > kMaxStateBytes) return hook_fail("the OCI state on stdin is larger than 1 MiB");
   }
   if (n < 0) return hook_fail(std::string("reading the OCI state: ") + std::strerror(errno));
-  auto state = agentd::sandbox::parse_oci_state(state_text);
+  auto state = agentd::confine::parse_oci_state(state_text);
   if (!state) return hook_fail(state.error().describe());
   // The hooks.d file runs the hook only with the annotation; without it
   // (a hook configured by hand for every container) nothing is asked.

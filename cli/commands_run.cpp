@@ -7,8 +7,8 @@
 #include <optional>
 
 #include "agentd/api/client.hpp"
-#include "agentd/sandbox/confinement.hpp"
-#include "agentd/sandbox/launcher.hpp"
+#include "agentd/confine/confinement.hpp"
+#include "agentd/confine/launcher.hpp"
 #include "commands.hpp"
 
 namespace agentctl {
@@ -58,7 +58,7 @@ int run_command(const Globals& g, const std::string& agent, const std::string& u
 
   if (auto refusal = io_uring_refusal(*profile, *sandbox)) return fail(*refusal);
 
-  agentd::sandbox::LaunchSpec spec;
+  agentd::confine::LaunchSpec spec;
   spec.cgroup_dir = sandbox->value("cgroup", "");
   spec.nice = sandbox->value("nice", 0);
   spec.argv = argv;
@@ -80,11 +80,11 @@ int run_command(const Globals& g, const std::string& agent, const std::string& u
   std::vector<std::string> hidden = (*sandbox)["hide"].get<std::vector<std::string>>();
   // The socket we reached agentd through, whatever agentd says.
   hidden.push_back(std::filesystem::absolute(g.socket).parent_path().string());
-  auto confinement = agentd::sandbox::prepare_confinement(*profile, hidden);
+  auto confinement = agentd::confine::prepare_confinement(*profile, hidden);
   if (!confinement) return fail(confinement.error().describe());
   for (const auto& warning : confinement->warnings) std::cerr << "agentctl: warning: " << warning << "\n";
   spec.confinement = &*confinement;
-  auto status = agentd::sandbox::run_in_cgroup(spec);
+  auto status = agentd::confine::run_in_cgroup(spec);
   if (!status) return fail(status.error().describe());
   return *status;
 }

@@ -9,8 +9,8 @@
 #include "agentd/common/json_dump.hpp"
 #include "agentd/policy/loader.hpp"
 #include "agentd/policy/syscall_sets.hpp"
-#include "agentd/sandbox/landlock.hpp"
-#include "agentd/sandbox/seccomp_profile.hpp"
+#include "agentd/confine/landlock.hpp"
+#include "agentd/confine/seccomp_profile.hpp"
 #include "commands.hpp"
 #include "record_text.hpp"
 
@@ -56,13 +56,13 @@ int sandbox_profile(const Globals& g, const std::string& agent, const std::strin
     std::cerr << "agentctl: " << profile.error().describe() << "\n";
     return kExitFailure;
   }
-  const int abi = agentd::sandbox::landlock_abi();
-  json kernel = {{"landlock", agentd::sandbox::landlock_coverage(*profile, abi)},
-                 {"seccomp", {{"architectures", agentd::sandbox::seccomp_architectures()}}},
+  const int abi = agentd::confine::landlock_abi();
+  json kernel = {{"landlock", agentd::confine::landlock_coverage(*profile, abi)},
+                 {"seccomp", {{"architectures", agentd::confine::seccomp_architectures()}}},
                  {"no_new_privs", true},
                  {"capabilities", "all dropped (bounding, ambient, effective, permitted, inheritable)"},
                  {"hidden", "cgroup mounts and agentd's socket (private mount namespace)"}};
-  auto program = agentd::sandbox::build_seccomp_program(*profile);
+  auto program = agentd::confine::build_seccomp_program(*profile);
   if (program)
     kernel["seccomp"]["instructions"] = program->instructions();
   else

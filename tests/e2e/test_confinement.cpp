@@ -15,7 +15,7 @@
 #include <sstream>
 
 #include "agentd/policy/syscall_sets.hpp"
-#include "agentd/sandbox/landlock.hpp"
+#include "agentd/confine/landlock.hpp"
 #include "expectations.hpp"
 #include "world.hpp"
 
@@ -201,7 +201,7 @@ TEST_CASE("a sandbox cannot ptrace or signal a process outside") {
   expect_errno(box.probe("box/std/a", {"signal", pid, "15"}), "ESRCH");
   expect_errno(box.probe("box/std/a", {"signal", pid, "0"}), "ESRCH");
   CHECK(poll_exit(victim) == -1);
-  if (agentd::sandbox::landlock_abi() < 6) {
+  if (agentd::confine::landlock_abi() < 6) {
     auto result = box.probe("box/std/a", {"status"});
     CHECK(result.err.find("signal and abstract unix socket scoping") != std::string::npos);
   }
@@ -221,7 +221,7 @@ TEST_CASE("a sandbox cannot connect to an abstract unix socket made outside") {
   for (int i = 0; i < 250 && read_file(box.world.dir() / "abstract.out").find("ready") == std::string::npos; ++i)
     usleep(20'000);
   expect_ok(box.world.in_host({SYSPROBE_BIN, "abstract", "connect", name}));
-  if (agentd::sandbox::landlock_abi() >= 6)
+  if (agentd::confine::landlock_abi() >= 6)
     expect_errno(box.probe("box/std/a", {"abstract", "connect", name}), "EPERM");
   stop_process(listener, SIGKILL);
 }
@@ -279,7 +279,7 @@ TEST_CASE("the profile is inherited by children and cannot be loosened") {
 }
 
 TEST_CASE("require refuses to start on a kernel with a lower Landlock ABI") {
-  const int abi = agentd::sandbox::landlock_abi();
+  const int abi = agentd::confine::landlock_abi();
   Box box(
       "  - agents: \"box/new/*\"\n"
       "    sandbox:\n"
@@ -329,7 +329,7 @@ TEST_CASE("sandbox profile shows the merged profile and what the kernel enforces
   CHECK(p["syscalls"]["profile"] == "default");
   CHECK(p["tcp_connect_ports"] == json::array({80}));
   CHECK(p["sources"].size() == 2);  // box/*/* (user: root) and box/fs/*
-  CHECK(j["kernel"]["landlock"]["abi"] == agentd::sandbox::landlock_abi());
+  CHECK(j["kernel"]["landlock"]["abi"] == agentd::confine::landlock_abi());
   auto table = box.world.agentctl({"sandbox", "profile", "--agent", "box/fs/a"});
   CHECK(table.exit_code == 0);
   CHECK(table.out.find("read_write:  " + (box.world.dir() / "rw" / "a").string()) != std::string::npos);
@@ -337,7 +337,7 @@ TEST_CASE("sandbox profile shows the merged profile and what the kernel enforces
 
 TEST_CASE("the Landlock TCP port wall refuses ports no allow names, before the hooks") {
   Box box;
-  if (agentd::sandbox::landlock_abi() < 4) {
+  if (agentd::confine::landlock_abi() < 4) {
     auto result = box.world.agentctl(
         {"run", "--agent", "box/net/a", "--", NETPROBE_BIN, "connect", "tcp", "198.51.100.10", "80"});
     CHECK(result.err.find("TCP port wall") != std::string::npos);

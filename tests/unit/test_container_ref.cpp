@@ -2,9 +2,9 @@
 // the cgroup of a container's process), checked before any adoption.
 #include <catch2/catch.hpp>
 
-#include "agentd/sandbox/container_ref.hpp"
+#include "agentd/confine/container_ref.hpp"
 
-using namespace agentd::sandbox;
+using namespace agentd::confine;
 
 namespace {
 const std::string kId = "b28f5954485315d1a7b072c3956c961f2a669de2b1a92b19f9e6a0b48030a8b9";

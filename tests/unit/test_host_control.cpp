@@ -5,9 +5,9 @@
 
 #include <algorithm>
 
-#include "agentd/sandbox/host_control.hpp"
+#include "agentd/confine/host_control.hpp"
 
-using agentd::sandbox::find_host_control_paths;
+using agentd::confine::find_host_control_paths;
 
 TEST_CASE("agentd's directories are hidden whole, once each, and never /") {
   auto paths =

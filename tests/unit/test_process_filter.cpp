@@ -17,8 +17,8 @@
 #include <string>
 
 #include "agentd/policy/sandbox_section.hpp"
-#include "agentd/sandbox/process_filter.hpp"
-#include "agentd/sandbox/seccomp_profile.hpp"
+#include "agentd/confine/process_filter.hpp"
+#include "agentd/confine/seccomp_profile.hpp"
 
 using agentd::policy::SandboxProfile;
 using agentd::policy::SyscallProfileKind;
@@ -68,7 +68,7 @@ Outcomes try_everything() {
 
 // The profile's filter in a child; what each attempt gave there.
 Outcomes under_filter(const SandboxProfile& profile) {
-  auto program = agentd::sandbox::build_seccomp_program(profile);
+  auto program = agentd::confine::build_seccomp_program(profile);
   REQUIRE(program);
   int fds[2];
   REQUIRE(pipe(fds) == 0);
@@ -109,12 +109,12 @@ SandboxProfile profile(SyscallProfileKind kind) {
 }  // namespace
 
 TEST_CASE("every self-only syscall is known to libseccomp") {
-  for (const auto& entry : agentd::sandbox::self_only_syscalls()) {
+  for (const auto& entry : agentd::confine::self_only_syscalls()) {
     INFO(entry.name);
     CHECK(seccomp_syscall_resolve_name(entry.name) >= 0);
-    CHECK(agentd::sandbox::is_self_only_syscall(entry.name));
+    CHECK(agentd::confine::is_self_only_syscall(entry.name));
   }
-  CHECK_FALSE(agentd::sandbox::is_self_only_syscall("getpriority"));
+  CHECK_FALSE(agentd::confine::is_self_only_syscall("getpriority"));
 }
 
 TEST_CASE("without the filter, the same uid may limit and reprioritise its parent (the test means something)") {

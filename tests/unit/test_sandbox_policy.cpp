@@ -6,8 +6,8 @@
 #include "agentd/policy/loader.hpp"
 #include "agentd/policy/sandbox_section.hpp"
 #include "agentd/policy/syscall_sets.hpp"
-#include "agentd/sandbox/landlock.hpp"
-#include "agentd/sandbox/seccomp_profile.hpp"
+#include "agentd/confine/landlock.hpp"
+#include "agentd/confine/seccomp_profile.hpp"
 
 using namespace agentd::policy;
 
@@ -281,7 +281,7 @@ TEST_CASE("every named syscall resolves, and each profile builds a seccomp progr
       p.action = action;
       p.deny = {"ptrace", "clone"};
       p.allow = {"io_uring_setup"};
-      auto program = agentd::sandbox::build_seccomp_program(p);
+      auto program = agentd::confine::build_seccomp_program(p);
       INFO(name_of(kind) << " " << name_of(action));
       REQUIRE(program);
       CHECK(program->instructions() > 10);
@@ -292,7 +292,7 @@ TEST_CASE("require above the kernel's Landlock ABI refuses before anything start
   SandboxProfile p;
   p.require_landlock_abi = 200;
   p.sources = {"acme.yaml:5:5 rules[0].sandbox"};
-  auto ruleset = agentd::sandbox::build_landlock_ruleset(p, 3);
+  auto ruleset = agentd::confine::build_landlock_ruleset(p, 3);
   REQUIRE_FALSE(ruleset);
   CHECK(ruleset.error().describe() ==
         "the policy requires Landlock ABI 200 and this kernel has 3; refusing to run weaker (sources: acme.yaml:5:5 "
@@ -300,11 +300,11 @@ TEST_CASE("require above the kernel's Landlock ABI refuses before anything start
   // Best effort otherwise: what a kernel lacks is a warning, named.
   SandboxProfile files;
   files.filesystem = true;
-  auto none = agentd::sandbox::build_landlock_ruleset(files, 0);
+  auto none = agentd::confine::build_landlock_ruleset(files, 0);
   REQUIRE(none);
   REQUIRE(none->warnings.size() == 1);
   CHECK(none->warnings[0].find("file confinement (no Landlock)") != std::string::npos);
-  auto coverage = agentd::sandbox::landlock_coverage(files, 2);
+  auto coverage = agentd::confine::landlock_coverage(files, 2);
   CHECK(coverage["files"] == "enforced");
   CHECK(coverage["truncate"] == "not enforced (needs ABI 3)");
   CHECK(coverage["scope_signals"] == "not enforced (needs ABI 6)");

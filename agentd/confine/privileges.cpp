@@ -1,4 +1,4 @@
-#include "agentd/sandbox/privileges.hpp"
+#include "agentd/confine/privileges.hpp"
 
 #include <errno.h>
 #include <linux/capability.h>
@@ -7,7 +7,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-namespace agentd::sandbox {
+namespace agentd::confine {
 
 int drop_bounding_set_and_lock_securebits() {
   // Up to the kernel's last capability: PR_CAPBSET_DROP says EINVAL past it.
@@ -30,4 +30,4 @@ int clear_capabilities() {
 
 int set_no_new_privs() { return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 ? 0 : errno; }
 
-}  // namespace agentd::sandbox
+}  // namespace agentd::confine

@@ -1,6 +1,6 @@
-#include "agentd/sandbox/confinement.hpp"
+#include "agentd/confine/confinement.hpp"
 
-namespace agentd::sandbox {
+namespace agentd::confine {
 
 Result<Confinement> prepare_confinement(const policy::SandboxProfile& profile,
                                         const std::vector<std::string>& agentd_dirs) {
@@ -18,4 +18,4 @@ Result<Confinement> prepare_confinement(const policy::SandboxProfile& profile,
   return c;
 }
 
-}  // namespace agentd::sandbox
+}  // namespace agentd::confine

@@ -9,7 +9,7 @@
 
 #include "agentd/common/result.hpp"
 
-namespace agentd::sandbox {
+namespace agentd::confine {
 
 // Adds to `ctx` (whose architectures are set) rules answering EPERM to:
 //   socket() of any family but AF_UNIX, AF_INET, AF_INET6 (the hooks judge
@@ -26,4 +26,4 @@ Status add_socket_rules(scmp_filter_ctx ctx, bool allowlist, bool allow_io_uring
 // refusal of a rule whose action is the filter's default anyway.
 Status check_seccomp(int rc, const char* what, bool equal_default_ok = true);
 
-}  // namespace agentd::sandbox
+}  // namespace agentd::confine

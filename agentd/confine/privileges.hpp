@@ -4,7 +4,7 @@
 // run in the child, where each returns 0 or an errno value.
 #pragma once
 
-namespace agentd::sandbox {
+namespace agentd::confine {
 
 // While still privileged (needs CAP_SETPCAP): empties the bounding set and
 // locks the securebits (no root magic at exec, no ambient raising).
@@ -14,4 +14,4 @@ int drop_bounding_set_and_lock_securebits();
 int clear_capabilities();
 int set_no_new_privs();
 
-}  // namespace agentd::sandbox
+}  // namespace agentd::confine

@@ -13,7 +13,7 @@
 #include "agentd/common/unique_fd.hpp"
 #include "agentd/policy/sandbox_section.hpp"
 
-namespace agentd::sandbox {
+namespace agentd::confine {
 
 // The Landlock ABI version of the running kernel; 0 when it has none or
 // Landlock is not enabled (lsm=).
@@ -51,4 +51,4 @@ int landlock_restrict_self(int ruleset_fd);
 // What this kernel enforces of `profile`: for `agentctl sandbox profile`.
 nlohmann::json landlock_coverage(const policy::SandboxProfile& profile, int abi);
 
-}  // namespace agentd::sandbox
+}  // namespace agentd::confine

@@ -13,11 +13,11 @@
 
 #include "agentd/common/result.hpp"
 #include "agentd/policy/sandbox_section.hpp"
-#include "agentd/sandbox/host_control.hpp"
-#include "agentd/sandbox/landlock.hpp"
-#include "agentd/sandbox/seccomp_profile.hpp"
+#include "agentd/confine/host_control.hpp"
+#include "agentd/confine/landlock.hpp"
+#include "agentd/confine/seccomp_profile.hpp"
 
-namespace agentd::sandbox {
+namespace agentd::confine {
 
 struct Confinement {
   HostControlPaths hidden;
@@ -32,4 +32,4 @@ struct Confinement {
 Result<Confinement> prepare_confinement(const policy::SandboxProfile& profile,
                                         const std::vector<std::string>& agentd_dirs);
 
-}  // namespace agentd::sandbox
+}  // namespace agentd::confine

@@ -9,7 +9,7 @@
 
 #include <sys/types.h>
 
-namespace agentd::sandbox {
+namespace agentd::confine {
 
 // Called in the init after forking `command`, with every signal blocked
 // (so none arrives before the handlers are in place). Never returns: the
@@ -20,4 +20,4 @@ namespace agentd::sandbox {
 // as a freshly started program expects. Returns 0 or an errno value.
 int reset_signals();
 
-}  // namespace agentd::sandbox
+}  // namespace agentd::confine

@@ -1,4 +1,4 @@
-#include "agentd/sandbox/host_control.hpp"
+#include "agentd/confine/host_control.hpp"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -8,7 +8,7 @@
 #include <fstream>
 #include <sstream>
 
-namespace agentd::sandbox {
+namespace agentd::confine {
 namespace {
 
 // mountinfo escapes space, tab, newline and backslash as \ooo.
@@ -103,4 +103,4 @@ int hide_host_control(const HostControlPaths& paths) {
   return 0;
 }
 
-}  // namespace agentd::sandbox
+}  // namespace agentd::confine

@@ -11,7 +11,7 @@
 
 #include "agentd/common/result.hpp"
 
-namespace agentd::sandbox {
+namespace agentd::confine {
 
 // The annotation that names a container's agent:
 //   podman run --annotation io.agentd.agent=acme/eng/coder-1 IMAGE
@@ -54,4 +54,4 @@ Status check_container_id(std::string_view id);
 // takes (runc's own ids are names).
 Status check_cgroup_names_container(std::string_view cgroup_path, std::string_view container_id);
 
-}  // namespace agentd::sandbox
+}  // namespace agentd::confine

@@ -1,9 +1,9 @@
-#include "agentd/sandbox/socket_filter.hpp"
+#include "agentd/confine/socket_filter.hpp"
 
 #include <linux/netlink.h>
 #include <sys/socket.h>
 
-namespace agentd::sandbox {
+namespace agentd::confine {
 
 Status check_seccomp(int rc, const char* what, bool equal_default_ok) {
   // -EACCES: the rule's action is the default action, nothing to add.
@@ -68,4 +68,4 @@ Status add_socket_rules(scmp_filter_ctx ctx, bool allowlist, bool allow_io_uring
   return rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socketpair), "socketpair rule", SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
 }
 
-}  // namespace agentd::sandbox
+}  // namespace agentd::confine

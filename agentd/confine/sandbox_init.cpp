@@ -1,4 +1,4 @@
-#include "agentd/sandbox/sandbox_init.hpp"
+#include "agentd/confine/sandbox_init.hpp"
 
 #include <errno.h>
 #include <signal.h>
@@ -7,7 +7,7 @@
 
 #include <initializer_list>
 
-namespace agentd::sandbox {
+namespace agentd::confine {
 namespace {
 
 volatile pid_t command_pid = -1;
@@ -48,4 +48,4 @@ void run_sandbox_init(pid_t command) {
   }
 }
 
-}  // namespace agentd::sandbox
+}  // namespace agentd::confine

@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "agentd/common/result.hpp"
-#include "agentd/sandbox/confinement.hpp"
+#include "agentd/confine/confinement.hpp"
 
-namespace agentd::sandbox {
+namespace agentd::confine {
 
 struct LaunchSpec {
   std::filesystem::path cgroup_dir;
@@ -38,4 +38,4 @@ struct LaunchSpec {
 // means nothing was started.
 Result<int> run_in_cgroup(const LaunchSpec& spec);
 
-}  // namespace agentd::sandbox
+}  // namespace agentd::confine

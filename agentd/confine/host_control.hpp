@@ -20,7 +20,7 @@
 
 #include "agentd/common/result.hpp"
 
-namespace agentd::sandbox {
+namespace agentd::confine {
 
 struct HostControlPaths {
   std::vector<std::string> cgroup_mounts;  // every cgroup and cgroup2 mount point
@@ -42,4 +42,4 @@ int mount_private_proc();
 // kernel settings. Returns 0 or an errno value.
 int hide_host_control(const HostControlPaths& paths);
 
-}  // namespace agentd::sandbox
+}  // namespace agentd::confine

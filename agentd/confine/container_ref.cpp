@@ -1,10 +1,10 @@
-#include "agentd/sandbox/container_ref.hpp"
+#include "agentd/confine/container_ref.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include "agentd/common/safe_text.hpp"
 
-namespace agentd::sandbox {
+namespace agentd::confine {
 
 using nlohmann::json;
 
@@ -90,4 +90,4 @@ Status check_cgroup_names_container(std::string_view cgroup_path, std::string_vi
       terminal_text(cgroup_path), container_id.substr(0, 12));
 }
 
-}  // namespace agentd::sandbox
+}  // namespace agentd::confine

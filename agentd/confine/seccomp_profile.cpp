@@ -1,4 +1,4 @@
-#include "agentd/sandbox/seccomp_profile.hpp"
+#include "agentd/confine/seccomp_profile.hpp"
 
 #include <linux/seccomp.h>
 #include <sys/mman.h>
@@ -11,10 +11,10 @@
 
 #include "agentd/common/unique_fd.hpp"
 #include "agentd/policy/syscall_sets.hpp"
-#include "agentd/sandbox/process_filter.hpp"
-#include "agentd/sandbox/socket_filter.hpp"
+#include "agentd/confine/process_filter.hpp"
+#include "agentd/confine/socket_filter.hpp"
 
-namespace agentd::sandbox {
+namespace agentd::confine {
 namespace {
 
 using policy::SyscallAction;
@@ -169,4 +169,4 @@ Result<SeccompProgram> build_seccomp_program(const policy::SandboxProfile& p) {
   return SeccompProgram(std::move(*code));
 }
 
-}  // namespace agentd::sandbox
+}  // namespace agentd::confine

@@ -1,4 +1,4 @@
-#include "agentd/sandbox/landlock.hpp"
+#include "agentd/confine/landlock.hpp"
 
 #include <fcntl.h>
 #include <linux/landlock.h>
@@ -32,7 +32,7 @@
 #define SYS_landlock_restrict_self 446
 #endif
 
-namespace agentd::sandbox {
+namespace agentd::confine {
 namespace {
 
 constexpr int kRuleNetPort = 2;  // LANDLOCK_RULE_NET_PORT, ABI 4
@@ -211,4 +211,4 @@ nlohmann::json landlock_coverage(const policy::SandboxProfile& p, int abi) {
   };
 }
 
-}  // namespace agentd::sandbox
+}  // namespace agentd::confine

@@ -18,7 +18,7 @@
 
 #include "agentd/common/result.hpp"
 
-namespace agentd::sandbox {
+namespace agentd::confine {
 
 // One argument that must hold `value` for the call to act on the caller.
 struct ArgEquals {
@@ -48,4 +48,4 @@ Status refuse_foreign_process_calls(scmp_filter_ctx ctx, const std::set<std::str
 // allowed on the caller only; the others stay refused.
 Status allow_own_process_calls(scmp_filter_ctx ctx, const std::set<std::string>& allowed);
 
-}  // namespace agentd::sandbox
+}  // namespace agentd::confine

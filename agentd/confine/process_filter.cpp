@@ -1,10 +1,10 @@
-#include "agentd/sandbox/process_filter.hpp"
+#include "agentd/confine/process_filter.hpp"
 
 #include <sys/resource.h>
 
-#include "agentd/sandbox/socket_filter.hpp"
+#include "agentd/confine/socket_filter.hpp"
 
-namespace agentd::sandbox {
+namespace agentd::confine {
 namespace {
 
 constexpr uint64_t kIoprioWhoProcess = 1;  // <linux/ioprio.h>, not in every libc
@@ -74,4 +74,4 @@ Status allow_own_process_calls(scmp_filter_ctx ctx, const std::set<std::string>&
   return ok_status();
 }
 
-}  // namespace agentd::sandbox
+}  // namespace agentd::confine

@@ -13,7 +13,7 @@
 #include "agentd/common/result.hpp"
 #include "agentd/policy/sandbox_section.hpp"
 
-namespace agentd::sandbox {
+namespace agentd::confine {
 
 class SeccompProgram {
  public:
@@ -33,4 +33,4 @@ Result<SeccompProgram> build_seccomp_program(const policy::SandboxProfile& profi
 // The architectures every filter covers, for `agentctl sandbox profile`.
 std::vector<std::string> seccomp_architectures();
 
-}  // namespace agentd::sandbox
+}  // namespace agentd::confine

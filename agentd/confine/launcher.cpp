@@ -1,4 +1,4 @@
-#include "agentd/sandbox/launcher.hpp"
+#include "agentd/confine/launcher.hpp"
 
 #include <fcntl.h>
 #include <grp.h>
@@ -16,10 +16,10 @@
 #include <cstring>
 
 #include "agentd/common/unique_fd.hpp"
-#include "agentd/sandbox/privileges.hpp"
-#include "agentd/sandbox/sandbox_init.hpp"
+#include "agentd/confine/privileges.hpp"
+#include "agentd/confine/sandbox_init.hpp"
 
-namespace agentd::sandbox {
+namespace agentd::confine {
 namespace {
 
 // Who the command runs as; resolved before the clone, because NSS lookups
@@ -265,4 +265,4 @@ Result<int> run_in_cgroup(const LaunchSpec& spec) {
   return 1;
 }
 
-}  // namespace agentd::sandbox
+}  // namespace agentd::confine
