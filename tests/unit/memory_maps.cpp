@@ -167,7 +167,7 @@ Status MemoryMaps::set_cgroup_slot(uint64_t cgroup_id, uint32_t slot) {
 }
 
 Status MemoryMaps::delete_cgroup(uint64_t cgroup_id) {
-  writes.push_back(fmt::format("delete_cgroup {}", cgroup_id));
+  if (!write(fmt::format("delete_cgroup {}", cgroup_id))) return make_error("deleting cgroup {}", cgroup_id);
   cgroups.erase(cgroup_id);
   return ok_status();
 }
@@ -219,9 +219,17 @@ Result<std::vector<std::pair<agentd_learned_key, agentd_learned_value>>> MemoryM
   return listed(grant_entries);
 }
 
+Status MemoryMaps::set_dns6_port(uint32_t index, uint16_t port) {
+  if (!write(fmt::format("set_dns6_port {} {}", index, port))) return make_error("writing dns6 port {}", index);
+  if (port == 0)
+    dns6_ports.erase(index);  // an array map: 0 is no port
+  else
+    dns6_ports[index] = port;
+  return ok_status();
+}
+
 // What the daemon's logic does not read back: accepted; zero when read.
 Status MemoryMaps::set_dns_config(bool, uint16_t) { return ok_status(); }
-Status MemoryMaps::set_dns6_port(uint32_t, uint16_t) { return ok_status(); }
 Result<agentd_counters> MemoryMaps::counters(uint32_t) const { return agentd_counters{}; }
 Result<std::vector<agentd_counters>> MemoryMaps::all_counters(uint32_t slots) const {
   return std::vector<agentd_counters>(slots);
@@ -233,7 +241,7 @@ Result<agentd_record_counts> MemoryMaps::record_counts(uint32_t) const { return 
 Result<agentd_name_counts> MemoryMaps::name_counts(uint32_t) const { return agentd_name_counts{}; }
 Result<agentd_traffic> MemoryMaps::traffic(uint32_t) const { return agentd_traffic{}; }
 Status MemoryMaps::reset_counters(uint32_t slot) {
-  writes.push_back(fmt::format("reset_counters {}", slot));
+  if (!write(fmt::format("reset_counters {}", slot))) return make_error("resetting counters {}", slot);
   return ok_status();
 }
 Status MemoryMaps::forget_rate_limits(uint32_t) { return ok_status(); }

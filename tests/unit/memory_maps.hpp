@@ -28,6 +28,7 @@ class MemoryMaps final : public bpf::KernelMaps {
   std::map<uint64_t, uint32_t> cgroups;
   std::map<uint32_t, agentd_sandbox_state> states;
   std::map<AddressKey, agentd_learned_value> learned_entries, grant_entries;
+  std::map<uint32_t, uint16_t> dns6_ports;  // by slot (index 0 the base), those not 0
   // "put_class 3", "set_state 1 class 3", "delete_unused 1" ...: every write, in order.
   std::vector<std::string> writes;
   // Fail the nth write from now (1: the next one), as a full map would:
