@@ -178,6 +178,8 @@ Status Daemon::init() {
   store_ = std::move(*store);
   if (auto status = import_state_files(); !status) return status.error();
   registry_ = SandboxRegistry(options_.max_sandboxes);
+  lifecycle_ =
+      std::make_unique<SandboxLifecycle>(*maps_, registry_, static_cast<SandboxSide&>(*this), options_.cgroup_root);
   for (uint32_t slot = 1; slot <= registry_.max_slots(); ++slot)
     if (auto state = maps_->state(slot)) registry_.set_generation(slot, generation_of(*state));
   if (auto status = restore_sandboxes(); !status) return status.error();
@@ -348,7 +350,7 @@ Status Daemon::start_dns(sd_event* loop) {
   warn_if_ephemeral(options_.dns.ipv6_port_base);
   warn_if_nonlocal_bind();
   for (const auto& [slot, sandbox] : registry_.all())
-    if (auto st = serve_dns_slot(slot); !st) return st;
+    if (auto st = lifecycle_->serve_dns(slot); !st) return st;
   // Only now do the hooks send DNS here: the proxy is listening.
   if (auto st = maps_->set_dns_config(true, options_.dns.port); !st) return st;
   // Containers adopted before a restart run in namespaces of their own,
@@ -367,18 +369,18 @@ Status Daemon::start_dns(sd_event* loop) {
   return ok_status();
 }
 
-Status Daemon::serve_dns_slot(uint32_t slot) {
+uint16_t Daemon::open_dns(uint32_t slot) {
   if (dns_proxy_)
     if (auto st = dns_proxy_->serve_ipv4(slot); !st)
       spdlog::warn("slot {}: its DNS shares the proxy's wildcard socket or listener with every sandbox: {}", slot,
                    st.error().describe());
-  if (!dns_proxy_ || options_.dns.ipv6_port_base == 0) return maps_->set_dns6_port(slot, 0);
+  if (!dns_proxy_ || options_.dns.ipv6_port_base == 0) return 0;
   auto port = dns_proxy_->serve_ipv6(slot);
   if (!port) {
     spdlog::warn("slot {}: queries to IPv6 DNS servers will be refused: {}", slot, port.error().describe());
-    return maps_->set_dns6_port(slot, 0);
+    return 0;
   }
-  return maps_->set_dns6_port(slot, *port);
+  return *port;
 }
 
 void Daemon::follow_resolv_conf() {
@@ -456,17 +458,8 @@ static std::chrono::system_clock::time_point cgroup_birth(const fs::path& cgroup
 // Rebuilds the registry from what outlived the previous daemon: the cgroup
 // tree (sandboxes agentd made), the adopted list in the state dir, and the
 // cgroup -> slot map in the kernel, whose slots are kept so live sockets
-// keep their sandbox.
+// keep their sandbox (SandboxLifecycle::restore).
 Status Daemon::restore_sandboxes() {
-  auto in_map = maps_->cgroup_slots();
-  if (!in_map) return in_map.error();
-  std::map<uint64_t, uint32_t> slot_of(in_map->begin(), in_map->end());
-  // A sandbox the kernel still maps keeps its slot: none goes to another
-  // sandbox restored before it (its sockets and learned addresses are there).
-  std::set<uint32_t> mapped;
-  for (const auto& [cgroup_id, slot] : slot_of) mapped.insert(slot);
-  registry_.reserve(mapped);
-
   std::vector<Sandbox> found;
   std::error_code ec;
   for (const auto& tenant : fs::directory_iterator(options_.cgroup_root, ec)) {
@@ -499,6 +492,7 @@ Status Daemon::restore_sandboxes() {
     found.push_back(std::move(s));
   }
 
+  std::vector<Sandbox> present;
   for (auto& s : found) {
     auto id = sandbox::cgroup_id_of(s.cgroup);
     if (!id) {
@@ -508,57 +502,33 @@ Status Daemon::restore_sandboxes() {
     s.cgroup_id = *id;
     s.created_at = cgroup_birth(s.cgroup);
     s.handed_out = std::chrono::steady_clock::now();  // a command may be on its way in
-    if (auto it = slot_of.find(s.cgroup_id); it != slot_of.end() && !registry_.find_slot(it->second)) {
-      s.slot = it->second;
-      auto state = maps_->state(s.slot);
-      if (state) {
-        s.class_id = state->class_id;
-        s.refusal_flags = state->flags & AGENTD_SANDBOX_REFUSE_CONNREFUSED;
-        s.generation = generation_of(*state);  // its sockets carry it
-      }
-      slot_of.erase(it);
-    } else {
-      auto slot = claim_slot(s.agent.str());
-      if (!slot) return slot.error();
-      s.slot = *slot;
-      s.generation = next_generation(registry_.generation(s.slot));
-      // A fresh slot may hold a departed sandbox's state: clear it before
-      // the cgroup points at it (inactive denies everything meanwhile).
-      if (auto st = maps_->set_state(s.slot, retired_state(s)); !st) return st;
-      if (auto st = maps_->reset_counters(s.slot); !st) return st;
-      if (auto st = maps_->set_cgroup_slot(s.cgroup_id, s.slot); !st) return st;
-    }
-    if (s.adopted && !sandbox::path_is_within(s.cgroup, options_.cgroup_root)) {
-      if (auto st = enforcer_->attach_extra_cgroup(s.cgroup, s.cgroup_id); !st) return st;
-    }
-    spdlog::info("sandbox {} (slot {}) at {}", s.agent.str(), s.slot, s.cgroup.string());
-    registry_.put(std::move(s));
+    present.push_back(std::move(s));
   }
-  // What the kernel still maps but no longer exists.
-  for (const auto& [cgroup_id, slot] : slot_of) {
-    if (registry_.find_slot(slot)) {
-      if (auto st = maps_->delete_cgroup(cgroup_id); !st) return st;
-      continue;
-    }
-    if (auto st = maps_->delete_cgroup(cgroup_id); !st) return st;
-    Sandbox departed;
-    departed.slot = slot;
-    if (auto state = maps_->state(slot)) departed.generation = generation_of(*state);
-    if (auto st = maps_->set_state(slot, retired_state(departed)); !st) return st;
-  }
-  registry_.reserve({});
-  // What departed slots left in the kernel's rate limits (their learned
-  // addresses go once the DNS side is up: forget_departed).
-  if (auto st = maps_->forget_rate_limits([&](uint32_t slot) { return !registry_.find_slot(slot); }); !st)
-    spdlog::warn("forgetting departed sandboxes' rate limits: {}", st.error().describe());
-  return ok_status();
+  return lifecycle_->restore(std::move(present), [this](const std::string& agent) { return claim_slot(agent); });
 }
 
-Status Daemon::save_adopted() const {
-  std::vector<store::AdoptedRow> rows;
-  for (const auto& [slot, s] : registry_.all())
-    if (s.adopted) rows.push_back({s.agent.str(), s.cgroup.string()});
+Status Daemon::attach_links(const Sandbox& sandbox) {
+  return enforcer_->attach_extra_cgroup(sandbox.cgroup, sandbox.cgroup_id);
+}
+
+Status Daemon::detach_links(const Sandbox& sandbox) { return enforcer_->detach_extra_cgroup(sandbox.cgroup_id); }
+
+void Daemon::close_dns(uint32_t slot) {
+  if (dns_learning_) dns_learning_->forget_slot(slot);
+  forget_sandbox_netns(slot);  // before the proxy forgets which it serves
+  if (dns_proxy_) dns_proxy_->stop_serving(slot);
+}
+
+Status Daemon::store_adopted(const std::vector<store::AdoptedRow>& rows) {
   return store_->replace_adopted(rows);  // one transaction: the old list or the new
+}
+
+void Daemon::announce(const Sandbox& sandbox, const std::string& event, const nlohmann::json& detail) {
+  if (approvals_) approvals_->on_sandbox(sandbox.agent.str(), event, detail);
+}
+
+void Daemon::sync_grants() {
+  if (approvals_) approvals_->sync_grants();
 }
 
 void Daemon::request_reload(const std::string& why, std::optional<api::Reply> reply) {
@@ -895,23 +865,14 @@ Result<json> Daemon::ensure_sandbox(const std::string& agent_text, bool unknown_
   s.slot = *slot;
   s.class_id = *class_id;
   s.refusal_flags = applier_->refusal_flags_for(*agent);
-  s.generation = next_generation(registry_.generation(s.slot));
   s.created_at = std::chrono::system_clock::now();
   s.handed_out = std::chrono::steady_clock::now();
-  // The new generation first, so the slot's previous holder's sockets count
-  // nowhere once its counters are zeroed; state before the cgroup -> slot
-  // entry: the moment the kernel can see the sandbox, its rules are in force.
-  if (auto st = maps_->set_state(s.slot, retired_state(s)); !st) return st.error();
-  if (auto st = maps_->reset_counters(s.slot); !st) return st.error();
-  if (auto st = serve_dns_slot(s.slot); !st) return st.error();
-  if (auto st = maps_->set_state(s.slot, active_state(s)); !st) return st.error();
-  if (auto st = maps_->set_cgroup_slot(s.cgroup_id, s.slot); !st) return st.error();
-  spdlog::info("sandbox {} created (slot {}, class {}) at {}", s.agent.str(), s.slot, s.class_id, s.cgroup.string());
-  json result = with_profile(sandbox_to_json(s), *agent);
-  result.update(run_context(options_, s.slot, enforcer_->socket_family_hook()));
-  approvals_->on_sandbox(s.agent.str(), "created", {{"slot", s.slot}, {"generation", s.generation}});
-  registry_.put(std::move(s));
-  approvals_->sync_grants();  // team and tenant grants cover a new sandbox too
+  auto made = lifecycle_->create(std::move(s));
+  if (!made) return made.error();
+  spdlog::info("sandbox {} created (slot {}, class {}) at {}", made->agent.str(), made->slot, made->class_id,
+               made->cgroup.string());
+  json result = with_profile(sandbox_to_json(*made), *agent);
+  result.update(run_context(options_, made->slot, enforcer_->socket_family_hook()));
   return result;
 }
 
@@ -973,32 +934,15 @@ Result<json> Daemon::adopt_sandbox(const std::string& agent_text, const std::str
   if (!slot) return slot.error();
   Sandbox s{*agent, cgroup, *id, *slot, *class_id, true};
   s.refusal_flags = applier_->refusal_flags_for(*agent);
-  s.generation = next_generation(registry_.generation(s.slot));
   s.created_at = std::chrono::system_clock::now();
-  // As for a sandbox agentd creates: the new generation before the reset.
-  if (auto st = maps_->set_state(s.slot, retired_state(s)); !st) return st.error();
-  if (auto st = maps_->reset_counters(s.slot); !st) return st.error();
-  if (auto st = serve_dns_slot(s.slot); !st) return st.error();
-  if (auto st = maps_->set_state(s.slot, active_state(s)); !st) return st.error();
-  if (auto st = maps_->set_cgroup_slot(s.cgroup_id, s.slot); !st) return st.error();
-  if (!sandbox::path_is_within(cgroup, options_.cgroup_root)) {
-    if (auto st = enforcer_->attach_extra_cgroup(cgroup, s.cgroup_id); !st) {
-      (void)maps_->delete_cgroup(s.cgroup_id);
-      (void)maps_->set_state(s.slot, retired_state(s));
-      return st.error();
-    }
-  }
-  json result = sandbox_to_json(s);
-  approvals_->on_sandbox(s.agent.str(), "adopted",
-                         {{"slot", s.slot}, {"generation", s.generation}, {"cgroup", cgroup.string()}});
-  registry_.put(std::move(s));
-  approvals_->sync_grants();
-  if (auto st = save_adopted(); !st) return st.error();
+  // As for a sandbox agentd creates, and its links and store row besides.
+  auto made = lifecycle_->create(std::move(s));
+  if (!made) return made.error();
   spdlog::info("adopted {} as the sandbox of {}", terminal_text(cgroup.string()), agent->str());
   // A container adopted by its OCI hook has not run its first instruction
   // yet: its network namespace is served before its first query.
-  serve_sandbox_netns(result["slot"].get<uint32_t>(), 0);
-  return result;
+  serve_sandbox_netns(made->slot, 0);
+  return sandbox_to_json(*made);
 }
 
 Daemon::RecordTotals Daemon::record_totals() const {

@@ -27,13 +27,14 @@
 #include "agentd/daemon/options.hpp"
 #include "agentd/daemon/policy_applier.hpp"
 #include "agentd/daemon/policy_watcher.hpp"
+#include "agentd/daemon/sandbox_lifecycle.hpp"
 #include "agentd/daemon/sandbox_registry.hpp"
 #include "agentd/metrics/endpoint.hpp"
 #include "agentd/metrics/histogram.hpp"
 
 namespace agentd::daemon {
 
-class Daemon {
+class Daemon : private SandboxSide {
  public:
   // Everything that can fail at start fails here, before enforcement
   // changes: invalid policy, a kernel without the features, a busy socket.
@@ -49,7 +50,18 @@ class Daemon {
   Status init();
   Status choose_cgroup_root();
   Status restore_sandboxes();
-  Status save_adopted() const;
+  // What a sandbox's life cycle (sandbox_lifecycle.hpp) asks of the daemon.
+  Status attach_links(const Sandbox& sandbox) override;
+  Status detach_links(const Sandbox& sandbox) override;
+  // The sandbox's own DNS sockets: UDP on 127.64.<slot> (on failure its
+  // queries reach the shared socket, logged), and [::1]:<base + slot> for
+  // its queries to IPv6 servers, the port returned (0 on failure: those
+  // queries stay refused, logged).
+  uint16_t open_dns(uint32_t slot) override;
+  void close_dns(uint32_t slot) override;
+  Status store_adopted(const std::vector<store::AdoptedRow>& rows) override;
+  void announce(const Sandbox& sandbox, const std::string& event, const nlohmann::json& detail) override;
+  void sync_grants() override;
   // State an older agentd kept in JSON files beside the store, moved into
   // it once (state_import.cpp).
   Status import_state_files();
@@ -107,7 +119,8 @@ class Daemon {
   // agentd a link descriptor per program besides).
   Result<uint32_t> claim_slot(const std::string& agent, bool outside_root = false);
   // Releases a sandbox: a run sandbox's cgroup first (it fails while a
-  // process remains, and then nothing is released), then its slot, learned
+  // process remains, and then nothing is released), then its records are
+  // drained, then SandboxLifecycle::retire releases its slot, learned
   // addresses, grants, rate limits, DNS sockets; the audit trail keeps it.
   Status retire_sandbox(uint32_t slot, const std::string& why);
   // On the maintenance timer: the sandboxes sandbox_retirement.hpp retires.
@@ -157,11 +170,6 @@ class Daemon {
   static int on_approvals_timer(sd_event_source*, uint64_t, void* self);
   Status start_approvals(sd_event* loop);
   Status start_dns(sd_event* loop);
-  // Opens the sandbox's own DNS sockets: UDP on 127.64.<slot> (on failure
-  // its queries reach the shared socket, logged), and [::1]:<base + slot>
-  // for its queries to IPv6 servers, told to the kernel (on failure those
-  // queries stay refused, logged).
-  Status serve_dns_slot(uint32_t slot);
   static int on_ring_readable(sd_event_source*, int, uint32_t, void* self);
   void drain_events();
 
@@ -176,6 +184,8 @@ class Daemon {
   std::unique_ptr<bpf::KernelMaps> maps_;  // bpf::MapWriter: the kernel's
   std::unique_ptr<PolicyApplier> applier_;
   SandboxRegistry registry_;
+  // The order of a sandbox's writes into the maps and out, and their undo.
+  std::unique_ptr<SandboxLifecycle> lifecycle_;
   // Approvals, grants, the audit trail, learned names and adopted cgroups;
   // before everything that writes to it, so destroyed after.
   std::unique_ptr<store::Store> store_;

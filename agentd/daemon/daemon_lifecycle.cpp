@@ -58,41 +58,15 @@ Result<uint32_t> Daemon::claim_slot(const std::string& agent, bool outside_root)
 Status Daemon::retire_sandbox(uint32_t slot, const std::string& why) {
   const Sandbox* found = registry_.find_slot(slot);
   if (!found) return make_error("no sandbox in slot {}", slot);
-  const Sandbox gone = *found;
   std::error_code ec;
-  if (!gone.adopted) {
+  if (!found->adopted) {
     // Removed first: once the cgroup is gone no command can move in, and
     // while a process remains the removal fails and the sandbox stays whole.
-    if (fs::exists(gone.cgroup, ec))
-      if (auto st = sandbox::remove_cgroup_tree(gone.cgroup); !st) return st;
+    if (fs::exists(found->cgroup, ec))
+      if (auto st = sandbox::remove_cgroup_tree(found->cgroup); !st) return st;
   }
   drain_events();  // its last records still name it
-  // The kernel first: from here its sockets belong to no sandbox (their
-  // generation is no longer the slot's), whoever gets the slot next.
-  if (auto st = maps_->delete_cgroup(gone.cgroup_id); !st) return st;
-  if (auto st = maps_->set_state(slot, retired_state(gone)); !st) return st;
-  // An adopted cgroup outside the root loses its programs last: a failure
-  // above leaves it enforced, as it was.
-  if (gone.adopted && !sandbox::path_is_within(gone.cgroup, options_.cgroup_root))
-    if (auto st = enforcer_->detach_extra_cgroup(gone.cgroup_id); !st)
-      spdlog::warn("sandbox {}: detaching from {}: {}", gone.agent.str(), terminal_text(gone.cgroup.string()),
-                   st.error().describe());
-  registry_.erase(slot);
-  dns_learning_->forget_slot(slot);
-  forget_sandbox_netns(slot);
-  if (dns_proxy_) dns_proxy_->stop_serving(slot);
-  if (auto st = maps_->set_dns6_port(slot, 0); !st)
-    spdlog::warn("slot {}: clearing its IPv6 DNS port: {}", slot, st.error().describe());
-  if (auto st = maps_->forget_rate_limits(slot); !st)
-    spdlog::warn("slot {}: forgetting its rate limits: {}", slot, st.error().describe());
-  approvals_->sync_grants();  // its grant entries leave the kernel (the grants stay, by agent)
-  if (gone.adopted)
-    if (auto st = save_adopted(); !st) spdlog::error("saving the adopted sandboxes: {}", st.error().describe());
-  const auto age = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now() - gone.created_at);
-  approvals_->on_sandbox(gone.agent.str(), "retired",
-                         {{"slot", slot}, {"generation", gone.generation}, {"why", why}, {"age_seconds", age.count()}});
-  spdlog::info("sandbox {} (slot {}) retired: {}", gone.agent.str(), slot, why);
-  return ok_status();
+  return lifecycle_->retire(slot, why);
 }
 
 void Daemon::retire_idle_sandboxes() {
