@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "agentd/api/client.hpp"
+#include "agentd/api/requests.hpp"
 #include "agentd/common/safe_text.hpp"
 #include "agentd/common/unique_fd.hpp"
 #include "agentd/sandbox/cgroup.hpp"
@@ -174,9 +175,8 @@ Result<std::filesystem::path> container_cgroup(pid_t pid, const std::string& con
 
 Result<nlohmann::json> adopt(const Globals& g, const std::string& agent, const std::filesystem::path& cgroup,
                              bool unknown_tenant) {
-  nlohmann::json request = {{"method", "sandbox.adopt"}, {"agent", agent}, {"cgroup", cgroup.string()}};
-  if (unknown_tenant) request["unknown_tenant"] = true;
-  return agentd::api::call(g.socket, request);
+  return agentd::api::call(g.socket,
+                           agentd::api::SandboxAdoptRequest{agent, cgroup.string(), unknown_tenant}.to_json());
 }
 
 }  // namespace

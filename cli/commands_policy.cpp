@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agentd/api/client.hpp"
+#include "agentd/api/requests.hpp"
 #include "agentd/common/json_dump.hpp"
 #include "agentd/common/safe_text.hpp"
 #include "agentd/approvals/grant_review.hpp"
@@ -157,9 +158,7 @@ int policy_explain(const Globals& g, const std::string& agent, const std::string
               {"allowed", decision->allowed},
               {"explanation", decision->explanation}};
   } else {
-    json request = {{"method", "policy.explain"}, {"agent", agent}, {"dest", dest}, {"inbound", inbound}};
-    if (!sni.empty()) request["sni"] = sni;
-    auto result = agentd::api::call(g.socket, request);
+    auto result = agentd::api::call(g.socket, agentd::api::PolicyExplainRequest{agent, dest, inbound, sni}.to_json());
     if (!result) {
       std::cerr << "agentctl: " << result.error().describe() << "\n";
       return kExitFailure;

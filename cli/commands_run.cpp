@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "agentd/api/client.hpp"
+#include "agentd/api/requests.hpp"
 #include "agentd/confine/confinement.hpp"
 #include "agentd/confine/launcher.hpp"
 #include "commands.hpp"
@@ -46,9 +47,7 @@ int run_command(const Globals& g, const std::string& agent, const std::string& u
     std::cerr << "agentctl: " << message << "\n";
     return kExitFailure;
   };
-  nlohmann::json request = {{"method", "sandbox.ensure"}, {"agent", agent}};
-  if (unknown_tenant) request["unknown_tenant"] = true;
-  auto sandbox = agentd::api::call(g.socket, request);
+  auto sandbox = agentd::api::call(g.socket, agentd::api::SandboxEnsureRequest{agent, unknown_tenant}.to_json());
   if (!sandbox) return fail(sandbox.error().describe());
   // An agentd that sends no profile is older than this agentctl: refuse
   // rather than run unconfined.

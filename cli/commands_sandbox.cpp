@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agentd/api/client.hpp"
+#include "agentd/api/requests.hpp"
 #include "agentd/common/json_dump.hpp"
 #include "agentd/policy/loader.hpp"
 #include "agentd/policy/syscall_sets.hpp"
@@ -21,7 +22,7 @@ namespace {
 
 agentd::Result<json> profile_of(const Globals& g, const std::string& agent, const std::string& policy_dir) {
   if (policy_dir.empty()) {
-    auto answer = agentd::api::call(g.socket, {{"method", "sandbox.profile"}, {"agent", agent}});
+    auto answer = agentd::api::call(g.socket, agentd::api::SandboxProfileRequest{agent}.to_json());
     if (!answer) return answer.error();
     return (*answer)["profile"];
   }

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "agentd/api/client.hpp"
+#include "agentd/api/requests.hpp"
 #include "agentd/common/duration.hpp"
 #include "agentd/common/json_dump.hpp"
 #include "commands.hpp"
@@ -83,9 +84,8 @@ int fail(const agentd::Error& error) {
 }  // namespace
 
 int status(const Globals& g, std::optional<uint32_t> sandboxes) {
-  json request = {{"method", "status"}};
-  if (sandboxes) request["sandboxes"] = *sandboxes;
-  auto result = agentd::api::call(g.socket, request);
+  auto result = agentd::api::call(
+      g.socket, agentd::api::StatusRequest{sandboxes ? std::optional<uint64_t>(*sandboxes) : std::nullopt}.to_json());
   if (!result) return fail(result.error());
   const json& s = *result;
   if (g.output == "json") {
@@ -208,7 +208,7 @@ int sandbox_list(const Globals& g) {
 }
 
 int sandbox_remove(const Globals& g, const std::string& agent) {
-  auto result = agentd::api::call(g.socket, {{"method", "sandbox.remove"}, {"agent", agent}});
+  auto result = agentd::api::call(g.socket, agentd::api::SandboxRemoveRequest{agent}.to_json());
   if (!result) return fail(result.error());
   std::cout << "removed the sandbox of " << json_text((*result)["agent"]) << " (slot " << json_text((*result)["slot"])
             << "); its records stay in the audit trail\n";
@@ -216,9 +216,7 @@ int sandbox_remove(const Globals& g, const std::string& agent) {
 }
 
 int sandbox_adopt(const Globals& g, const std::string& agent, const std::string& cgroup, bool unknown_tenant) {
-  json request = {{"method", "sandbox.adopt"}, {"agent", agent}, {"cgroup", cgroup}};
-  if (unknown_tenant) request["unknown_tenant"] = true;
-  auto result = agentd::api::call(g.socket, request);
+  auto result = agentd::api::call(g.socket, agentd::api::SandboxAdoptRequest{agent, cgroup, unknown_tenant}.to_json());
   if (!result) return fail(result.error());
   std::cout << "adopted " << json_text((*result)["cgroup"]) << " as the sandbox of " << json_text((*result)["agent"])
             << " (slot " << json_text((*result)["slot"]) << ")\n";

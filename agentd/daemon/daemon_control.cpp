@@ -4,11 +4,13 @@
 // acts, and answers once.
 #include <optional>
 #include <string>
+#include <type_traits>
 
 #include <spdlog/spdlog.h>
 
 #include "agentd/api/params.hpp"
 #include "agentd/api/protocol.hpp"
+#include "agentd/api/requests.hpp"
 #include "agentd/common/safe_text.hpp"
 #include "agentd/daemon/daemon.hpp"
 
@@ -21,41 +23,24 @@ void answer(api::Reply& reply, Result<json> result) {
   reply.send(result ? api::ok_response(std::move(*result)) : api::error_response(result.error().describe()));
 }
 
-// The request's "unknown_tenant" flag (absent: false), or the refusal.
-Result<bool> unknown_tenant_flag(const json& request) {
-  auto flag = api::optional_bool(request, "unknown_tenant");
-  if (!flag) return flag.error();
-  return flag->value_or(false);
-}
-
-// The request's "agent" field, present and a string.
-Result<std::string> agent_field(const json& request) { return api::required_string(request, "agent"); }
-
 }  // namespace
 
 const std::map<std::string_view, Daemon::ControlHandler>& Daemon::control_handlers() {
   // Handlers are plain functions (no state of their own); defined here, in
   // a member of Daemon, they may call its private parts.
-  // sandbox.ensure and sandbox.adopt begin alike: the unknown_tenant flag,
-  // then the class compiled off the loop when no sandbox has had it yet
-  // (the request runs again once it is; nothing to do now), then the agent.
-  struct SandboxRequest {
-    bool any_tenant;
-    std::string agent;
-  };
-  static const auto sandbox_request = [](Daemon& d, ControlCall& c) -> std::optional<SandboxRequest> {
-    auto any_tenant = unknown_tenant_flag(c.request);
-    if (!any_tenant) {
-      answer(c.reply, any_tenant.error());
+  // Each handler reads its typed request (api/requests.hpp, shared with
+  // agentctl), or answers the refusal naming the field. sandbox.ensure and
+  // sandbox.adopt then compile the class off the loop when no sandbox has
+  // had it yet (the request runs again once it is; nothing to do now).
+  static const auto sandbox_request = []<typename Request>(Daemon& d, ControlCall& c,
+                                                           std::type_identity<Request>) -> std::optional<Request> {
+    auto request = Request::parse(c.request);
+    if (!request) {
+      answer(c.reply, request.error());
       return std::nullopt;
     }
     if (d.compile_class_first(c.request, c.peer, c.reply)) return std::nullopt;
-    auto agent = agent_field(c.request);
-    if (!agent) {
-      answer(c.reply, agent.error());
-      return std::nullopt;
-    }
-    return SandboxRequest{*any_tenant, std::move(*agent)};
+    return std::move(*request);
   };
   static const std::map<std::string_view, ControlHandler> handlers = {
       {"status",
@@ -63,9 +48,9 @@ const std::map<std::string_view, Daemon::ControlHandler>& Daemon::control_handle
          // The whole list of a host with 10,000 sandboxes is megabytes and a
          // third of a second of the loop: status details the first ones only
          // (default kStatusSandboxes), sandbox.list gives them all.
-         auto listed = api::optional_number(c.request, "sandboxes", 0, AGENTD_MAX_SANDBOXES);
-         if (!listed) return answer(c.reply, listed.error());
-         c.reply.send(api::ok_response(d.status(listed->value_or(kStatusSandboxes), d.shown_to(c.who))));
+         auto request = api::StatusRequest::parse(c.request);
+         if (!request) return answer(c.reply, request.error());
+         c.reply.send(api::ok_response(d.status(request->sandboxes.value_or(kStatusSandboxes), d.shown_to(c.who))));
        }},
       {"sandbox.list",
        [](Daemon& d, ControlCall& c) {
@@ -73,45 +58,38 @@ const std::map<std::string_view, Daemon::ControlHandler>& Daemon::control_handle
        }},
       {"sandbox.profile",
        [](Daemon& d, ControlCall& c) {
-         auto agent = agent_field(c.request);
-         if (!agent) return answer(c.reply, agent.error());
-         answer(c.reply, d.sandbox_profile(*agent));
+         auto request = api::SandboxProfileRequest::parse(c.request);
+         if (!request) return answer(c.reply, request.error());
+         answer(c.reply, d.sandbox_profile(request->agent));
        }},
       {"sandbox.ensure",
        [](Daemon& d, ControlCall& c) {
-         if (auto r = sandbox_request(d, c)) answer(c.reply, d.ensure_sandbox(r->agent, r->any_tenant));
+         if (auto r = sandbox_request(d, c, std::type_identity<api::SandboxEnsureRequest>()))
+           answer(c.reply, d.ensure_sandbox(r->agent, r->unknown_tenant));
        }},
       {"sandbox.adopt",
        [](Daemon& d, ControlCall& c) {
-         auto r = sandbox_request(d, c);
+         auto r = sandbox_request(d, c, std::type_identity<api::SandboxAdoptRequest>());
          if (!r) return;
-         auto cgroup = api::required_string(c.request, "cgroup");
-         if (!cgroup) return answer(c.reply, cgroup.error());
          // An OCI hook's caller may not show the hook's own message (crun
          // does not): the refusal is in agentd's log as well.
-         auto adopted = d.adopt_sandbox(r->agent, *cgroup, r->any_tenant);
+         auto adopted = d.adopt_sandbox(r->agent, r->cgroup, r->unknown_tenant);
          if (!adopted)
-           spdlog::warn("adopting {} as the sandbox of {} refused: {}", terminal_text(*cgroup), terminal_text(r->agent),
-                        terminal_text(adopted.error().describe()));
+           spdlog::warn("adopting {} as the sandbox of {} refused: {}", terminal_text(r->cgroup),
+                        terminal_text(r->agent), terminal_text(adopted.error().describe()));
          answer(c.reply, std::move(adopted));
        }},
       {"sandbox.remove",
        [](Daemon& d, ControlCall& c) {
-         auto agent = agent_field(c.request);
-         if (!agent) return answer(c.reply, agent.error());
-         answer(c.reply, d.remove_sandbox(*agent));
+         auto request = api::SandboxRemoveRequest::parse(c.request);
+         if (!request) return answer(c.reply, request.error());
+         answer(c.reply, d.remove_sandbox(request->agent));
        }},
       {"policy.explain",
        [](Daemon& d, ControlCall& c) {
-         auto inbound = api::optional_bool(c.request, "inbound");
-         if (!inbound) return answer(c.reply, inbound.error());
-         auto sni = api::optional_string(c.request, "sni");
-         if (!sni) return answer(c.reply, sni.error());
-         auto agent = agent_field(c.request);
-         if (!agent) return answer(c.reply, agent.error());
-         auto dest = api::required_string(c.request, "dest");
-         if (!dest) return answer(c.reply, dest.error());
-         answer(c.reply, d.explain(*agent, *dest, inbound->value_or(false), sni->value_or("")));
+         auto r = api::PolicyExplainRequest::parse(c.request);
+         if (!r) return answer(c.reply, r.error());
+         answer(c.reply, d.explain(r->agent, r->dest, r->inbound, r->sni));
        }},
       {"policy.apply", [](Daemon& d, ControlCall& c) { d.request_reload("agentctl policy apply", c.reply); }},
       {"policy.diff", [](Daemon& d, ControlCall& c) { d.diff_policy(c.reply, c.who); }},
