@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agentd/api/client.hpp"
+#include "agentd/api/requests.hpp"
 #include "agentd/common/json_dump.hpp"
 #include "record_text.hpp"
 #include "commands.hpp"
@@ -106,28 +107,29 @@ void print_answer(const json& result) {
 
 json answer_request(uint64_t id, bool allow, const std::string& scope, const std::string& duration, bool always,
                     const std::string& ports) {
-  json request = {{"method", allow ? "approvals.approve" : "approvals.deny"}, {"id", id}};
-  if (allow) request["scope"] = scope;
-  if (!ports.empty()) request["ports"] = ports;
-  if (!duration.empty()) request["for"] = duration;
-  if (always) request["permanent"] = true;
-  return request;
+  agentd::api::ApprovalsAnswerRequest request{id, allow, {}};
+  if (allow) request.terms.scope = scope;
+  if (!ports.empty()) request.terms.ports = ports;
+  if (!duration.empty()) request.terms.duration = duration;
+  request.terms.permanent = always;
+  return request.to_json();
 }
 
 }  // namespace
 
 int approvals_list(const Globals& g, const std::string& state, const std::string& expand, const AgentFilter& filter) {
   if (auto why = filter.problem(); !why.empty()) return fail(agentd::Error{why});
-  if (!expand.empty()) return call_and_print(g, {{"method", "approvals.folds"}, {"sandbox", expand}}, print_fold);
-  json request = {{"method", "approvals.list"}};
-  if (!state.empty()) request["state"] = state;
+  if (!expand.empty()) return call_and_print(g, agentd::api::ApprovalsFoldsRequest{expand}.to_json(), print_fold);
+  agentd::api::ApprovalsListRequest list;
+  if (!state.empty()) list.state = state;
+  const json request = list.to_json();
   if (int code = call_and_print(
           g, request, [&](const json& list) { print_requests(only_matching(list, filter)); },
           [&](const json& list) { return only_matching(list, filter); });
       code != 0)
     return code;
   if (g.output == "json" || (!state.empty() && state != "pending")) return 0;
-  auto folds = agentd::api::call(g.socket, {{"method", "approvals.folds"}});
+  auto folds = agentd::api::call(g.socket, agentd::api::ApprovalsFoldsRequest{}.to_json());
   if (!folds) return fail(folds.error());
   for (const auto& f : only_matching(*folds, filter))
     std::cout << json_text(f["sandbox"]) << ": " << json_text(f["summary"]) << " (agentctl approvals list --expand "
@@ -144,7 +146,7 @@ int approvals_answer_all(const Globals& g, const AgentFilter& filter, bool allow
                          const std::string& duration, bool always, const std::string& ports) {
   if (filter.empty()) return fail(agentd::Error{"--all needs --agent or --tenant: say whose requests"});
   if (auto why = filter.problem(); !why.empty()) return fail(agentd::Error{why});
-  auto pending = agentd::api::call(g.socket, {{"method", "approvals.list"}});
+  auto pending = agentd::api::call(g.socket, agentd::api::ApprovalsListRequest{}.to_json());
   if (!pending) return fail(pending.error());
   json answers = json::array();
   int code = 0;
@@ -171,7 +173,7 @@ int approvals_answer_all(const Globals& g, const AgentFilter& filter, bool allow
 }
 
 int approvals_reopen(const Globals& g, uint64_t id) {
-  return call_and_print(g, {{"method", "approvals.reopen"}, {"id", id}}, [](const json& result) {
+  return call_and_print(g, agentd::api::ApprovalsReopenRequest{id}.to_json(), [](const json& result) {
     const json& r = result["request"];
     std::cout << "request " << json_text(r["id"]) << " (" << flow_text(r["sandbox"], r) << ") is pending again, until "
               << json_text(r["expires_at"]) << "; it was: " << json_text(result["was"]) << "\n";
@@ -181,24 +183,27 @@ int approvals_reopen(const Globals& g, uint64_t id) {
   });
 }
 
-int grants_list(const Globals& g) { return call_and_print(g, {{"method", "grants.list"}}, print_grants); }
+int grants_list(const Globals& g) {
+  return call_and_print(g, agentd::api::GrantsListRequest{}.to_json(), print_grants);
+}
 
 int grants_revoke(const Globals& g, uint64_t id) {
-  return call_and_print(g, {{"method", "grants.revoke"}, {"id", id}}, [](const json& grant) {
+  return call_and_print(g, agentd::api::GrantsRevokeRequest{id}.to_json(), [](const json& grant) {
     std::cout << "grant " << json_text(grant["id"]) << " revoked (" << flow_text(grant["subject"], grant) << ")\n";
   });
 }
 
 int grants_add(const Globals& g, const std::string& agent, const std::string& dest, const std::string& scope,
                const std::string& duration, bool always) {
-  json request = {{"method", "grants.add"}, {"agent", agent}, {"dest", dest}, {"scope", scope}};
-  if (!duration.empty()) request["for"] = duration;
-  if (always) request["permanent"] = true;
-  return call_and_print(g, request, print_answer);
+  agentd::api::GrantsAddRequest request{agent, dest, {}};
+  request.terms.scope = scope;
+  if (!duration.empty()) request.terms.duration = duration;
+  request.terms.permanent = always;
+  return call_and_print(g, request.to_json(), print_answer);
 }
 
 int grants_export(const Globals& g, const std::string& tenant) {
-  auto grants = agentd::api::call(g.socket, {{"method", "grants.list"}});
+  auto grants = agentd::api::call(g.socket, agentd::api::GrantsListRequest{}.to_json());
   if (!grants) return fail(grants.error());
   std::string chosen = tenant;
   if (chosen.empty()) {
@@ -243,15 +248,15 @@ std::vector<std::string> audit_cells(const json& e) {
 // --follow: what matches now, then each event as agentd stores it, one
 // line each (-o json: one JSON object a line), until interrupted. agentd
 // restarting (a package upgrade) is waited out and said.
-[[noreturn]] void follow_audit(const Globals& g, json request) {
+[[noreturn]] void follow_audit(const Globals& g, agentd::api::AuditQueryRequest request) {
   std::optional<uint64_t> cursor;
   bool away = false;
   for (;;) {
     if (cursor) {
-      request["after_id"] = *cursor;
-      request["limit"] = 1000;  // the oldest after the cursor: none skipped
+      request.after_id = *cursor;
+      request.limit = 1000;  // the oldest after the cursor: none skipped
     }
-    auto rows = agentd::api::call(g.socket, request);
+    auto rows = agentd::api::call(g.socket, request.to_json());
     // Refused (a bad --since, no role), or agentd not there when asked
     // first: said, and done; only a restart under way is waited out.
     if (!rows && (agentd::api::is_refusal(rows.error()) || !cursor)) std::exit(fail(rows.error()));
@@ -290,12 +295,13 @@ std::vector<std::string> audit_cells(const json& e) {
 
 int audit(const Globals& g, const std::string& agent, const std::string& since, const std::string& decision,
           size_t limit, bool follow) {
-  json request = {{"method", "audit.query"}, {"limit", limit}};
-  if (!agent.empty()) request["agent"] = agent;
-  if (!since.empty()) request["since"] = since;
-  if (!decision.empty()) request["decision"] = decision;
-  if (follow) follow_audit(g, request);
-  return call_and_print(g, request, [](const json& rows) {
+  agentd::api::AuditQueryRequest query;
+  query.limit = limit;
+  if (!agent.empty()) query.agent = agent;
+  if (!since.empty()) query.since = since;
+  if (!decision.empty()) query.decision = decision;
+  if (follow) follow_audit(g, query);
+  return call_and_print(g, query.to_json(), [](const json& rows) {
     Table table(kAuditColumns);
     for (const auto& e : rows) table.add(audit_cells(e));
     table.print(std::cout);

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "agentd/api/client.hpp"
+#include "agentd/api/requests.hpp"
 #include "commands.hpp"
 
 namespace agentctl {
@@ -33,16 +34,16 @@ bool plain(const std::string& word) {
 int complete(const Globals& g, const std::string& what) {
   std::set<std::string> words;
   if (what == "pending" || what == "decided") {
-    json request = {{"method", "approvals.list"}};
-    if (what == "decided") request["state"] = "all";
-    if (auto list = quietly(g, request))
+    agentd::api::ApprovalsListRequest request;
+    if (what == "decided") request.state = "all";
+    if (auto list = quietly(g, request.to_json()))
       for (const auto& r : *list)
         if (what == "pending" || r.value("state", "") != "pending") words.insert(std::to_string(r.value("id", 0)));
   } else if (what == "grants") {
-    if (auto list = quietly(g, {{"method", "grants.list"}}))
+    if (auto list = quietly(g, agentd::api::GrantsListRequest{}.to_json()))
       for (const auto& grant : *list) words.insert(std::to_string(grant.value("id", 0)));
   } else if (what == "agents") {
-    if (auto list = quietly(g, {{"method", "sandbox.list"}}))
+    if (auto list = quietly(g, agentd::api::SandboxListRequest{}.to_json()))
       for (const auto& s : *list) words.insert(s.value("agent", ""));
   } else if (what == "tenants") {
     if (auto source = quietly(g, {{"method", "policy.source"}}))

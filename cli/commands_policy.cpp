@@ -233,9 +233,9 @@ int print_diff(const Globals& g, const json& result, const std::string& nothing)
 // caller may see them: what a candidate is judged against.
 Result<std::pair<std::vector<agentd::approvals::Grant>, std::vector<agentd::policy::AgentName>>> standing_grants(
     const Globals& g) {
-  auto listed = agentd::api::call(g.socket, {{"method", "grants.list"}});
+  auto listed = agentd::api::call(g.socket, agentd::api::GrantsListRequest{}.to_json());
   if (!listed) return listed.error();
-  auto sandboxes = agentd::api::call(g.socket, {{"method", "sandbox.list"}});
+  auto sandboxes = agentd::api::call(g.socket, agentd::api::SandboxListRequest{}.to_json());
   if (!sandboxes) return sandboxes.error();
   std::vector<agentd::approvals::Grant> grants;
   for (const auto& item : *listed) {

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agentd/api/client.hpp"
+#include "agentd/api/requests.hpp"
 #include "agentd/api/subscription.hpp"
 #include "record_text.hpp"
 #include "commands.hpp"
@@ -87,27 +88,23 @@ class Prompt {
     const json* current = current_request();
     if (!current) return true;
     const uint64_t id = (*current)["id"].get<uint64_t>();
-    json request = {{"id", id}};
+    agentd::api::ApprovalsAnswerRequest request{id, true, {}};
     switch (key) {
       case 'a':
-        request["method"] = "approvals.approve";
-        request["scope"] = "agent";
+        request.terms.scope = "agent";
         break;
       case 'p':
-        request["method"] = "approvals.approve";
-        request["scope"] = "agent";
-        request["permanent"] = true;
+        request.terms.scope = "agent";
+        request.terms.permanent = true;
         break;
       case 't':
-        request["method"] = "approvals.approve";
-        request["scope"] = "team";
+        request.terms.scope = "team";
         break;
       case 'n':
-        request["method"] = "approvals.approve";
-        request["scope"] = "tenant";
+        request.terms.scope = "tenant";
         break;
       case 'd':
-        request["method"] = "approvals.deny";
+        request.allow = false;
         break;
       case 's':
         skipped_.insert(id);
@@ -121,7 +118,7 @@ class Prompt {
       default:
         return true;
     }
-    auto result = agentd::api::call(g_.socket, request);
+    auto result = agentd::api::call(g_.socket, request.to_json());
     if (!result) note(style_.red(terminal_text(result.error().describe())));
     // Success shows when the "answered" event comes back, as for every watcher.
     return true;
@@ -194,7 +191,7 @@ struct Opened {
 
 Opened open_watch(const Globals& g) {
   Opened opened;
-  auto subscription = agentd::api::Subscription::open(g.socket, {{"method", "approvals.watch"}});
+  auto subscription = agentd::api::Subscription::open(g.socket, agentd::api::ApprovalsWatchRequest{}.to_json());
   if (!subscription) {
     opened.error = subscription.error().describe();
     return opened;

@@ -15,6 +15,28 @@ Result<bool> flag(const json& request, const char* field) {
   return value->value_or(false);
 }
 
+// id: a request's or a grant's.
+Result<uint64_t> id_field(const json& request) { return required_number(request, "id", 1, kMaxId); }
+
+Result<GrantTerms> grant_terms(const json& request) {
+  auto scope = optional_string(request, "scope");
+  if (!scope) return scope.error();
+  auto permanent = flag(request, "permanent");
+  if (!permanent) return permanent.error();
+  auto duration = optional_string(request, "for");
+  if (!duration) return duration.error();
+  auto ports = optional_string(request, "ports");
+  if (!ports) return ports.error();
+  return GrantTerms{std::move(*scope), *permanent, std::move(*duration), std::move(*ports)};
+}
+
+void add_terms(json& request, const GrantTerms& terms) {
+  if (terms.scope) request["scope"] = *terms.scope;
+  if (terms.permanent) request["permanent"] = true;
+  if (terms.duration) request["for"] = *terms.duration;
+  if (terms.ports) request["ports"] = *terms.ports;
+}
+
 }  // namespace
 
 json StatusRequest::to_json() const {
@@ -89,6 +111,107 @@ Result<PolicyExplainRequest> PolicyExplainRequest::parse(const json& request) {
   auto dest = required_string(request, "dest");
   if (!dest) return dest.error();
   return PolicyExplainRequest{std::move(*agent), std::move(*dest), *inbound, sni->value_or("")};
+}
+
+json ApprovalsListRequest::to_json() const {
+  json request = {{"method", kMethod}};
+  if (state) request["state"] = *state;
+  return request;
+}
+
+Result<ApprovalsListRequest> ApprovalsListRequest::parse(const json& request) {
+  auto state = optional_string(request, "state");
+  if (!state) return state.error();
+  return ApprovalsListRequest{std::move(*state)};
+}
+
+json ApprovalsFoldsRequest::to_json() const {
+  json request = {{"method", kMethod}};
+  if (sandbox) request["sandbox"] = *sandbox;
+  return request;
+}
+
+Result<ApprovalsFoldsRequest> ApprovalsFoldsRequest::parse(const json& request) {
+  auto sandbox = optional_string(request, "sandbox");
+  if (!sandbox) return sandbox.error();
+  return ApprovalsFoldsRequest{std::move(*sandbox)};
+}
+
+json ApprovalsAnswerRequest::to_json() const {
+  json request = {{"method", method()}, {"id", id}};
+  add_terms(request, terms);
+  return request;
+}
+
+Result<ApprovalsAnswerRequest> ApprovalsAnswerRequest::parse(const json& request, bool allow) {
+  auto id = id_field(request);
+  if (!id) return id.error();
+  auto terms = grant_terms(request);
+  if (!terms) return terms.error();
+  return ApprovalsAnswerRequest{*id, allow, std::move(*terms)};
+}
+
+json ApprovalsReopenRequest::to_json() const { return {{"method", kMethod}, {"id", id}}; }
+
+Result<ApprovalsReopenRequest> ApprovalsReopenRequest::parse(const json& request) {
+  auto id = id_field(request);
+  if (!id) return id.error();
+  return ApprovalsReopenRequest{*id};
+}
+
+json GrantsAddRequest::to_json() const {
+  json request = {{"method", kMethod}, {"agent", agent}, {"dest", dest}};
+  add_terms(request, terms);
+  return request;
+}
+
+Result<GrantsAddRequest> GrantsAddRequest::parse(const json& request) {
+  auto agent = required_string(request, "agent");
+  if (!agent) return agent.error();
+  auto dest = required_string(request, "dest");
+  if (!dest) return dest.error();
+  auto terms = grant_terms(request);
+  if (!terms) return terms.error();
+  return GrantsAddRequest{std::move(*agent), std::move(*dest), std::move(*terms)};
+}
+
+json GrantsRevokeRequest::to_json() const { return {{"method", kMethod}, {"id", id}}; }
+
+Result<GrantsRevokeRequest> GrantsRevokeRequest::parse(const json& request) {
+  auto id = id_field(request);
+  if (!id) return id.error();
+  return GrantsRevokeRequest{*id};
+}
+
+json AuditQueryRequest::to_json() const {
+  json request = {{"method", kMethod}};
+  if (agent) request["agent"] = *agent;
+  if (decision) request["decision"] = *decision;
+  if (since) request["since"] = *since;
+  if (limit) request["limit"] = *limit;
+  if (after_id) request["after_id"] = after_id;
+  return request;
+}
+
+Result<AuditQueryRequest> AuditQueryRequest::parse(const json& request) {
+  auto agent = optional_string(request, "agent");
+  if (!agent) return agent.error();
+  auto decision = optional_string(request, "decision");
+  if (!decision) return decision.error();
+  auto since = optional_string(request, "since");
+  if (!since) return since.error();
+  auto limit = optional_number(request, "limit", 1, UINT64_MAX);
+  if (!limit) return limit.error();
+  // The store's ids are SQLite integers.
+  auto after_id = optional_number(request, "after_id", 0, INT64_MAX);
+  if (!after_id) return after_id.error();
+  return AuditQueryRequest{std::move(*agent), std::move(*decision), std::move(*since), *limit, after_id->value_or(0)};
+}
+
+Result<std::string> agent_tenant(const json& request) {
+  auto agent = required_string(request, "agent");
+  if (!agent) return agent.error();
+  return agent->substr(0, agent->find('/'));
 }
 
 }  // namespace agentd::api

@@ -22,44 +22,29 @@ namespace {
 
 std::string tenant_of(const std::string& sandbox) { return sandbox.substr(0, sandbox.find('/')); }
 
-std::string string_param(const json& request, const char* name) {
-  auto it = request.find(name);
-  return it != request.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-Result<uint64_t> id_param(const json& request) { return api::required_number(request, "id", 1, api::kMaxId); }
-
 constexpr uint64_t kMaxAuditRows = 100000;
 
-// An operator's answer from the request's fields, every one checked
-// before anything is looked up or changed: a wrong type or value is
-// refused naming the field, never read as a default.
-Result<approvals::Decision> decision_of(const json& request, bool allow) {
-  auto scope_text = api::optional_string(request, "scope");
-  if (!scope_text) return scope_text.error();
-  auto permanent = api::optional_bool(request, "permanent");
-  if (!permanent) return permanent.error();
-  auto for_text = api::optional_string(request, "for");
-  if (!for_text) return for_text.error();
-  auto ports_text = api::optional_string(request, "ports");
-  if (!ports_text) return ports_text.error();
+// An operator's terms, every one checked before anything is looked up or
+// changed: a wrong value is refused naming the field, never read as a
+// default (their types were checked reading the request).
+Result<approvals::Decision> decision_of(const api::GrantTerms& terms, bool allow) {
   approvals::Decision decision;
   decision.allow = allow;
   if (allow) {
-    auto scope = approvals::parse_scope(scope_text->value_or("agent"));
-    if (!scope) return make_error("scope \"{}\" is not agent, team or tenant", terminal_text(**scope_text));
+    auto scope = approvals::parse_scope(terms.scope.value_or("agent"));
+    if (!scope) return make_error("scope \"{}\" is not agent, team or tenant", terminal_text(*terms.scope));
     decision.scope = *scope;
-    decision.permanent = permanent->value_or(false);
-    if (*ports_text) {
-      auto ports = policy::parse_port_list(**ports_text, approvals::kMaxNameGrantPorts);
+    decision.permanent = terms.permanent;
+    if (terms.ports) {
+      auto ports = policy::parse_port_list(*terms.ports, approvals::kMaxNameGrantPorts);
       if (!ports) return make_error("ports: {}", terminal_text(ports.error().message));
       decision.ports = std::move(*ports);
     }
-  } else if (*ports_text) {
+  } else if (terms.ports) {
     return make_error("ports: a deny takes no ports (it is about the request's destination)");
   }
-  if (*for_text) {
-    auto duration = parse_duration(**for_text);
+  if (terms.duration) {
+    auto duration = parse_duration(*terms.duration);
     if (!duration) return make_error("for: {}", terminal_text(duration.error().message));
     decision.duration = *duration;
   }
@@ -78,7 +63,9 @@ std::optional<std::string> ApprovalService::refuse(const approvals::Identity& wh
   switch (method.tenants) {
     case approvals::MethodTenants::the_agents: {
       // An admin of some tenants makes sandboxes for those only.
-      const std::string tenant = tenant_of(string_param(request, "agent"));
+      auto tenant_field = api::agent_tenant(request);
+      if (!tenant_field) return tenant_field.error().describe();
+      const std::string& tenant = *tenant_field;
       if (!may(who, needed, tenant))
         return fmt::format("{} is no {} of tenant {}", who.str(), approvals::role_name(needed), tenant);
       break;
@@ -123,10 +110,9 @@ void ApprovalService::watch(const approvals::Identity& who, api::Reply reply) {
   spdlog::info("approvals: {} watching ({} watchers)", who.str(), watchers_.size());
 }
 
-Result<json> ApprovalService::list_requests(const json& request, const approvals::Identity& who) const {
-  auto state_field = api::optional_string(request, "state");
-  if (!state_field) return state_field.error();
-  const std::string state = state_field->value_or("");
+Result<json> ApprovalService::list_requests(const api::ApprovalsListRequest& request,
+                                            const approvals::Identity& who) const {
+  const std::string state = request.state.value_or("");
   if (!state.empty() && state != "all" && !approvals::parse_state(state))
     return make_error("state \"{}\" is not pending, approved, denied, expired or all", state);
   json list = json::array();
@@ -142,15 +128,14 @@ Result<json> ApprovalService::list_requests(const json& request, const approvals
 
 // The fold entries ("N more destinations from this sandbox"); with
 // "sandbox", that sandbox's fold expanded to the destinations it holds.
-Result<json> ApprovalService::list_folds(const json& request, const approvals::Identity& who) const {
-  auto sandbox = api::optional_string(request, "sandbox");
-  if (!sandbox) return sandbox.error();
-  if (*sandbox) {
-    if (!may(who, Role::viewer, tenant_of(**sandbox)))
-      return make_error("{} may not see requests of tenant {}", who.str(), tenant_of(**sandbox));
-    const auto* fold = folds_.find(**sandbox);
+Result<json> ApprovalService::list_folds(const api::ApprovalsFoldsRequest& request,
+                                         const approvals::Identity& who) const {
+  if (const auto& sandbox = request.sandbox) {
+    if (!may(who, Role::viewer, tenant_of(*sandbox)))
+      return make_error("{} may not see requests of tenant {}", who.str(), tenant_of(*sandbox));
+    const auto* fold = folds_.find(*sandbox);
     if (!fold)
-      return make_error("no fold entry for sandbox \"{}\" (it is below its request caps)", safe_text(**sandbox));
+      return make_error("no fold entry for sandbox \"{}\" (it is below its request caps)", safe_text(*sandbox));
     return approvals::fold_to_json(*fold, true);
   }
   json list = json::array();
@@ -159,13 +144,13 @@ Result<json> ApprovalService::list_folds(const json& request, const approvals::I
   return list;
 }
 
-Result<json> ApprovalService::answer(const json& request, const approvals::Identity& who, bool allow) {
-  auto id = id_param(request);
-  if (!id) return id.error();
-  auto decision = decision_of(request, allow);
+Result<json> ApprovalService::answer(const api::ApprovalsAnswerRequest& request, const approvals::Identity& who) {
+  const bool allow = request.allow;
+  const uint64_t id = request.id;
+  auto decision = decision_of(request.terms, allow);
   if (!decision) return decision.error();
-  const approvals::Request* found = book_.request(*id);
-  if (!found) return make_error("no request {} (see agentctl approvals list)", *id);
+  const approvals::Request* found = book_.request(id);
+  if (!found) return make_error("no request {} (see agentctl approvals list)", id);
   const std::string sandbox = found->target.sandbox;
   const std::string tenant = tenant_of(sandbox);
   // Same words whether the request exists in another tenant or not at all
@@ -178,16 +163,16 @@ Result<json> ApprovalService::answer(const json& request, const approvals::Ident
     // The grant is checked against the tenant's share of the kernel's
     // grant entries before anything changes: refused, the request stays
     // pending, nothing is stored and nothing written.
-    auto candidate = book_.grant_for(*id, *decision, who.str(), now, settings_for(sandbox));
+    auto candidate = book_.grant_for(id, *decision, who.str(), now, settings_for(sandbox));
     if (!candidate) return candidate.error();
     if (auto why = name_ports_overflow(*candidate); !why.empty()) return make_error("not granted: {}", why);
     if (auto why = grant_budget_.refuse(*candidate, book_.grants(), grant_sandboxes()); !why.empty()) {
       ++grants_refused_over_limit_;
-      spdlog::warn("approvals: request {} not granted to {}: {}", *id, who.str(), why);
+      spdlog::warn("approvals: request {} not granted to {}: {}", id, who.str(), why);
       return make_error("not granted: {}", why);
     }
   }
-  auto answered = book_.decide(*id, *decision, who.str(), now, settings_for(sandbox));
+  auto answered = book_.decide(id, *decision, who.str(), now, settings_for(sandbox));
   if (!answered) return answered.error();
   const approvals::Request& r = answered->request;
   persist(r);
@@ -241,14 +226,10 @@ Result<json> ApprovalService::answer(const json& request, const approvals::Ident
 // tenant's grant budget, the store, the audit trail, the kernel, settling
 // other requests). A pending request for the same destination is the one
 // answered. One address or one name: a range is a policy rule's job.
-Result<json> ApprovalService::add_grant(const json& request, const approvals::Identity& who) {
-  auto agent_text = api::required_string(request, "agent");
-  if (!agent_text) return agent_text.error();
-  auto dest_text = api::required_string(request, "dest");
-  if (!dest_text) return dest_text.error();
-  auto decision = decision_of(request, true);
+Result<json> ApprovalService::add_grant(const api::GrantsAddRequest& request, const approvals::Identity& who) {
+  auto decision = decision_of(request.terms, true);
   if (!decision) return decision.error();
-  auto agent = policy::parse_agent_name(*agent_text);
+  auto agent = policy::parse_agent_name(request.agent);
   if (!agent) return make_error("agent: {}", terminal_text(agent.error().message));
   const std::string sandbox = agent->str(), tenant = agent->tenant;
   if (!may(who, Role::approver, tenant))
@@ -258,7 +239,7 @@ Result<json> ApprovalService::add_grant(const json& request, const approvals::Id
   if (!policy) return make_error("no policy is loaded yet");
 
   approvals::Denial wanted;
-  std::string text = *dest_text;
+  std::string text = request.dest;
   // NAME:PORTS (a name grant on those ports only): the ports go into the
   // decision, the name is judged as a name alone.
   if (const auto colon = text.rfind(':'); colon != std::string::npos && text.find(':') == colon &&
@@ -328,11 +309,10 @@ Result<json> ApprovalService::add_grant(const json& request, const approvals::Id
            wanted.target.protocol,
            {{"request_id", id}, {"by", "grants add"}}});
   }
-  json answer_request = request;
-  answer_request["id"] = id;
+  api::ApprovalsAnswerRequest answer_request{id, true, request.terms};
   // The ports NAME:PORTS named, answered as approvals approve --ports.
-  if (!decision->ports.empty()) answer_request["ports"] = policy::port_list_text(decision->ports);
-  return answer(answer_request, who, true);
+  if (!decision->ports.empty()) answer_request.terms.ports = policy::port_list_text(decision->ports);
+  return answer(answer_request, who);
 }
 
 std::string ApprovalService::name_ports_overflow(const approvals::Grant& candidate) const {
@@ -365,14 +345,13 @@ Result<json> ApprovalService::list_grants(const approvals::Identity& who) const 
   return list;
 }
 
-Result<json> ApprovalService::revoke(const json& request, const approvals::Identity& who) {
-  auto id = id_param(request);
-  if (!id) return id.error();
-  auto it = book_.grants().find(*id);
-  if (it == book_.grants().end()) return make_error("no grant {} (see agentctl grants list)", *id);
+Result<json> ApprovalService::revoke(const api::GrantsRevokeRequest& request, const approvals::Identity& who) {
+  const uint64_t id = request.id;
+  auto it = book_.grants().find(id);
+  if (it == book_.grants().end()) return make_error("no grant {} (see agentctl grants list)", id);
   if (!may(who, Role::approver, it->second.tenant()))
     return make_error("{} may not revoke grants of tenant {}", who.str(), it->second.tenant());
-  auto grant = book_.revoke(*id);
+  auto grant = book_.revoke(id);
   if (!grant) return grant.error();
   sync_grants();
   grant_ended(*grant, "revoked", who.str());
@@ -383,11 +362,10 @@ Result<json> ApprovalService::revoke(const json& request, const approvals::Ident
 // An operator takes a decision back: the request is pending again and
 // every watcher is asked anew; an approval's grant ends first (revoked,
 // as grants revoke would, audited), so nothing stays open meanwhile.
-Result<json> ApprovalService::reopen(const json& request, const approvals::Identity& who) {
-  auto id = id_param(request);
-  if (!id) return id.error();
-  const approvals::Request* found = book_.request(*id);
-  if (!found) return make_error("no request {} (see agentctl approvals list --state all)", *id);
+Result<json> ApprovalService::reopen(const api::ApprovalsReopenRequest& request, const approvals::Identity& who) {
+  const uint64_t id = request.id;
+  const approvals::Request* found = book_.request(id);
+  if (!found) return make_error("no request {} (see agentctl approvals list --state all)", id);
   const std::string sandbox = found->target.sandbox, tenant = tenant_of(sandbox);
   if (!may(who, Role::approver, tenant))
     return make_error("{} may not reopen requests of tenant {} (role: {})", who.str(), tenant,
@@ -408,11 +386,11 @@ Result<json> ApprovalService::reopen(const json& request, const approvals::Ident
     std::string why;
     if (auto agent = policy::parse_agent_name(sandbox);
         agent && approvals::GrantJudge(*policy).denies(as_grant, *agent, &why))
-      return make_error("request {}: nothing to reopen, the policy decides it: {}", *id, why);
+      return make_error("request {}: nothing to reopen, the policy decides it: {}", id, why);
   }
   if (const std::string open = allowed_now(found->target, found->grant_id); !open.empty())
-    return make_error("request {}: nothing to reopen, it is open now: {}", *id, open);
-  auto reopened = book_.reopen(*id, now, settings_for(sandbox));
+    return make_error("request {}: nothing to reopen, it is open now: {}", id, open);
+  auto reopened = book_.reopen(id, now, settings_for(sandbox));
   if (!reopened) return reopened.error();
   const approvals::Request& r = reopened->request;
   if (reopened->revoked) {
@@ -438,22 +416,12 @@ Result<json> ApprovalService::reopen(const json& request, const approvals::Ident
   return result;
 }
 
-Result<json> ApprovalService::query_audit(const json& request, const approvals::Identity& who) const {
+Result<json> ApprovalService::query_audit(const api::AuditQueryRequest& request, const approvals::Identity& who) const {
   store::AuditQuery query;
-  auto agent = api::optional_string(request, "agent");
-  if (!agent) return agent.error();
-  auto decision = api::optional_string(request, "decision");
-  if (!decision) return decision.error();
-  auto since_field = api::optional_string(request, "since");
-  if (!since_field) return since_field.error();
-  auto limit = api::optional_number(request, "limit", 1, UINT64_MAX);
-  if (!limit) return limit.error();
-  auto after_id = api::optional_number(request, "after_id", 0, INT64_MAX);
-  if (!after_id) return after_id.error();
-  query.after_id = *after_id;
-  query.agent_glob = agent->value_or("");
-  query.decision = decision->value_or("");
-  if (const std::string since = since_field->value_or(""); !since.empty()) {
+  query.after_id = request.after_id;
+  query.agent_glob = request.agent.value_or("");
+  query.decision = request.decision.value_or("");
+  if (const std::string since = request.since.value_or(""); !since.empty()) {
     if (auto time = approvals::parse_time(since)) {
       query.since = *time;
     } else {
@@ -462,7 +430,7 @@ Result<json> ApprovalService::query_audit(const json& request, const approvals::
       query.since = approvals::Clock::now() - *ago;
     }
   }
-  if (*limit) query.limit = static_cast<size_t>(std::min<uint64_t>(**limit, kMaxAuditRows));
+  if (request.limit) query.limit = static_cast<size_t>(std::min<uint64_t>(*request.limit, kMaxAuditRows));
   if (auto tenants = roles_.tenants_for(who, Role::viewer)) {
     query.all_tenants = false;
     query.tenants = *tenants;

@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "agentd/api/requests.hpp"
 #include "agentd/api/server.hpp"
 #include "agentd/approvals/book.hpp"
 #include "agentd/approvals/folds.hpp"
@@ -65,14 +66,16 @@ class ApprovalService {
   // Control methods (approval_api.cpp), dispatched by the daemon's
   // control table (daemon_control.cpp) once the gate let the call in.
   void watch(const approvals::Identity& who, api::Reply reply);
-  Result<nlohmann::json> list_requests(const nlohmann::json& request, const approvals::Identity& who) const;
-  Result<nlohmann::json> list_folds(const nlohmann::json& request, const approvals::Identity& who) const;
-  Result<nlohmann::json> answer(const nlohmann::json& request, const approvals::Identity& who, bool allow);
+  // Each takes its typed request (api/requests.hpp, read by the control
+  // table's handler) and judges what its fields mean.
+  Result<nlohmann::json> list_requests(const api::ApprovalsListRequest& request, const approvals::Identity& who) const;
+  Result<nlohmann::json> list_folds(const api::ApprovalsFoldsRequest& request, const approvals::Identity& who) const;
+  Result<nlohmann::json> answer(const api::ApprovalsAnswerRequest& request, const approvals::Identity& who);
   Result<nlohmann::json> list_grants(const approvals::Identity& who) const;
-  Result<nlohmann::json> revoke(const nlohmann::json& request, const approvals::Identity& who);
-  Result<nlohmann::json> reopen(const nlohmann::json& request, const approvals::Identity& who);
-  Result<nlohmann::json> add_grant(const nlohmann::json& request, const approvals::Identity& who);
-  Result<nlohmann::json> query_audit(const nlohmann::json& request, const approvals::Identity& who) const;
+  Result<nlohmann::json> revoke(const api::GrantsRevokeRequest& request, const approvals::Identity& who);
+  Result<nlohmann::json> reopen(const api::ApprovalsReopenRequest& request, const approvals::Identity& who);
+  Result<nlohmann::json> add_grant(const api::GrantsAddRequest& request, const approvals::Identity& who);
+  Result<nlohmann::json> query_audit(const api::AuditQueryRequest& request, const approvals::Identity& who) const;
 
   // Every denial, kernel or DNS: audited; the undecided ones become
   // requests.
@@ -81,6 +84,16 @@ class ApprovalService {
   // A sandbox made, adopted or retired: kept in the audit trail, so a
   // retired sandbox's life stays on record after its slot is reused.
   void on_sandbox(const std::string& sandbox, const std::string& decision, const nlohmann::json& detail);
+  // After a new policy is applied, in this order: grants it denies are
+  // revoked, then requests it allows are settled (a revoked grant must not
+  // settle anything). `trigger` names the reload in the audit trail.
+  struct AfterReload {
+    size_t revoked = 0, settled = 0;
+  };
+  AfterReload after_reload(const std::string& trigger) {
+    const size_t revoked = revoke_denied_by_policy();
+    return {revoked, settle_pending(trigger)};
+  }
   // After a reload: a grant the new policy denies outright, for every
   // sandbox it covers, is revoked (the kernel's deny already wins; this
   // keeps the store and `grants list` honest). Returns how many went.

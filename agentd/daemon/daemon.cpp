@@ -647,10 +647,7 @@ void Daemon::finish_reload(const std::string& why, std::vector<api::Reply> repli
   for (auto& r : replies) r.send(api::ok_response(answer));
   approvals_->on_policy("loaded", why, answer);
   if (dns_learning_) dns_learning_->revalidate();
-  if (approvals_) {
-    approvals_->revoke_denied_by_policy();
-    approvals_->settle_pending(fmt::format("policy generation {} ({})", policy_generation_, why));
-  }
+  if (approvals_) approvals_->after_reload(fmt::format("policy generation {} ({})", policy_generation_, why));
   notify_status(service_status());
 
   // The old classes go last, off the loop; the next reload waits for it.

@@ -23,6 +23,14 @@ void answer(api::Reply& reply, Result<json> result) {
   reply.send(result ? api::ok_response(std::move(*result)) : api::error_response(result.error().describe()));
 }
 
+// Reads the call's typed request and answers what `serve` makes of it, or
+// the refusal naming the field.
+template <typename Request, typename Serve>
+void serve_typed(api::Reply& reply, Result<Request> request, Serve serve) {
+  if (!request) return answer(reply, request.error());
+  answer(reply, serve(*request));
+}
+
 }  // namespace
 
 const std::map<std::string_view, Daemon::ControlHandler>& Daemon::control_handlers() {
@@ -96,18 +104,46 @@ const std::map<std::string_view, Daemon::ControlHandler>& Daemon::control_handle
       {"policy.source", [](Daemon& d, ControlCall& c) { c.reply.send(api::ok_response(d.policy_source(c.who))); }},
       {"approvals.watch", [](Daemon& d, ControlCall& c) { d.approvals_->watch(c.who, c.reply); }},
       {"approvals.list",
-       [](Daemon& d, ControlCall& c) { answer(c.reply, d.approvals_->list_requests(c.request, c.who)); }},
+       [](Daemon& d, ControlCall& c) {
+         serve_typed(c.reply, api::ApprovalsListRequest::parse(c.request),
+                     [&](const auto& r) { return d.approvals_->list_requests(r, c.who); });
+       }},
       {"approvals.folds",
-       [](Daemon& d, ControlCall& c) { answer(c.reply, d.approvals_->list_folds(c.request, c.who)); }},
+       [](Daemon& d, ControlCall& c) {
+         serve_typed(c.reply, api::ApprovalsFoldsRequest::parse(c.request),
+                     [&](const auto& r) { return d.approvals_->list_folds(r, c.who); });
+       }},
       {"approvals.approve",
-       [](Daemon& d, ControlCall& c) { answer(c.reply, d.approvals_->answer(c.request, c.who, true)); }},
+       [](Daemon& d, ControlCall& c) {
+         serve_typed(c.reply, api::ApprovalsAnswerRequest::parse(c.request, true),
+                     [&](const auto& r) { return d.approvals_->answer(r, c.who); });
+       }},
       {"approvals.deny",
-       [](Daemon& d, ControlCall& c) { answer(c.reply, d.approvals_->answer(c.request, c.who, false)); }},
-      {"approvals.reopen", [](Daemon& d, ControlCall& c) { answer(c.reply, d.approvals_->reopen(c.request, c.who)); }},
+       [](Daemon& d, ControlCall& c) {
+         serve_typed(c.reply, api::ApprovalsAnswerRequest::parse(c.request, false),
+                     [&](const auto& r) { return d.approvals_->answer(r, c.who); });
+       }},
+      {"approvals.reopen",
+       [](Daemon& d, ControlCall& c) {
+         serve_typed(c.reply, api::ApprovalsReopenRequest::parse(c.request),
+                     [&](const auto& r) { return d.approvals_->reopen(r, c.who); });
+       }},
       {"grants.list", [](Daemon& d, ControlCall& c) { answer(c.reply, d.approvals_->list_grants(c.who)); }},
-      {"grants.add", [](Daemon& d, ControlCall& c) { answer(c.reply, d.approvals_->add_grant(c.request, c.who)); }},
-      {"grants.revoke", [](Daemon& d, ControlCall& c) { answer(c.reply, d.approvals_->revoke(c.request, c.who)); }},
-      {"audit.query", [](Daemon& d, ControlCall& c) { answer(c.reply, d.approvals_->query_audit(c.request, c.who)); }},
+      {"grants.add",
+       [](Daemon& d, ControlCall& c) {
+         serve_typed(c.reply, api::GrantsAddRequest::parse(c.request),
+                     [&](const auto& r) { return d.approvals_->add_grant(r, c.who); });
+       }},
+      {"grants.revoke",
+       [](Daemon& d, ControlCall& c) {
+         serve_typed(c.reply, api::GrantsRevokeRequest::parse(c.request),
+                     [&](const auto& r) { return d.approvals_->revoke(r, c.who); });
+       }},
+      {"audit.query",
+       [](Daemon& d, ControlCall& c) {
+         serve_typed(c.reply, api::AuditQueryRequest::parse(c.request),
+                     [&](const auto& r) { return d.approvals_->query_audit(r, c.who); });
+       }},
   };
   return handlers;
 }

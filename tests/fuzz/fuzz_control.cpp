@@ -34,28 +34,9 @@ void require(bool ok, const char* what) {
 }
 
 void call(ApprovalHarness& h, const json& request) {
-  const auto who = h.root();
-  auto& service = h.service();
-  const std::string method = request.is_object() && request.contains("method") && request["method"].is_string()
-                                 ? request["method"].get<std::string>()
-                                 : "";
-  Result<json> result = make_error("no such method");
-  if (method == "approvals.list")
-    result = service.list_requests(request, who);
-  else if (method == "approvals.folds")
-    result = service.list_folds(request, who);
-  else if (method == "approvals.approve" || method == "approvals.deny")
-    result = service.answer(request, who, method == "approvals.approve");
-  else if (method == "approvals.reopen")
-    result = service.reopen(request, who);
-  else if (method == "grants.list")
-    result = service.list_grants(who);
-  else if (method == "grants.add")
-    result = service.add_grant(request, who);
-  else if (method == "grants.revoke")
-    result = service.revoke(request, who);
-  else if (method == "audit.query")
-    result = service.query_audit(request, who);
+  // Read as agentd reads it (its typed request), then served: a refusal
+  // at either step is an answer.
+  Result<json> result = h.call(request);
   if (result)
     (void)result->dump(-1, ' ', false, json::error_handler_t::strict);  // throws on invalid UTF-8
   else

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "agentd/api/requests.hpp"
 #include "agentd/daemon/approval_service.hpp"
 #include "agentd/daemon/policy_applier.hpp"
 #include "agentd/daemon/sandbox_registry.hpp"
@@ -88,6 +89,49 @@ class ApprovalHarness {
     d.family = "inet";
     d.destination = events::DenialDestination{address, port, "tcp"};
     return d;
+  }
+
+  // A new policy for tenant acme, applied to the sandboxes as a reload
+  // does, then what the approvals do after one.
+  daemon::ApprovalService::AfterReload reload(const std::string& policy_yaml) {
+    auto loaded = policy::parse_policy_texts({{"acme.yaml", policy_yaml}});
+    if (!loaded.ok()) throw std::runtime_error("the reloaded policy is invalid");
+    policy_ = std::make_shared<const policy::PolicySet>(std::move(*loaded.policy));
+    if (!applier_.apply(policy_, registry_)) throw std::runtime_error("applying the reloaded policy");
+    return service_->after_reload("a test's reload");
+  }
+
+  // A control request as agentd serves it: its typed request read
+  // (api/requests.hpp), then the service's method, as root.
+  Result<nlohmann::json> call(const nlohmann::json& request) {
+    const auto who = root();
+    auto& service = *service_;
+    const auto serve = [](auto typed, auto method) -> Result<nlohmann::json> {
+      if (!typed) return typed.error();
+      return method(*typed);
+    };
+    const std::string method = request.is_object() && request.contains("method") && request["method"].is_string()
+                                   ? request["method"].get<std::string>()
+                                   : "";
+    if (method == "approvals.list")
+      return serve(api::ApprovalsListRequest::parse(request),
+                   [&](const auto& r) { return service.list_requests(r, who); });
+    if (method == "approvals.folds")
+      return serve(api::ApprovalsFoldsRequest::parse(request),
+                   [&](const auto& r) { return service.list_folds(r, who); });
+    if (method == "approvals.approve" || method == "approvals.deny")
+      return serve(api::ApprovalsAnswerRequest::parse(request, method == "approvals.approve"),
+                   [&](const auto& r) { return service.answer(r, who); });
+    if (method == "approvals.reopen")
+      return serve(api::ApprovalsReopenRequest::parse(request), [&](const auto& r) { return service.reopen(r, who); });
+    if (method == "grants.list") return service.list_grants(who);
+    if (method == "grants.add")
+      return serve(api::GrantsAddRequest::parse(request), [&](const auto& r) { return service.add_grant(r, who); });
+    if (method == "grants.revoke")
+      return serve(api::GrantsRevokeRequest::parse(request), [&](const auto& r) { return service.revoke(r, who); });
+    if (method == "audit.query")
+      return serve(api::AuditQueryRequest::parse(request), [&](const auto& r) { return service.query_audit(r, who); });
+    return make_error("no approvals method \"{}\"", method);
   }
 
   daemon::ApprovalService& service() { return *service_; }

@@ -1,7 +1,8 @@
 // ApprovalService on the kernel's maps kept in memory (approval_harness.hpp):
 // an answer becomes grant entries for exactly the sandboxes it covers, a
 // revoke takes them out, a restart writes the live grants back, and a grant
-// is never written over a deny rule. No root.
+// is never written over a deny rule; a reload revokes what its new deny
+// covers and settles what its new allow opens. No root.
 #include <catch2/catch.hpp>
 
 #include <set>
@@ -27,7 +28,7 @@ std::set<uint32_t> granted_slots(const agentd::testing::MemoryMaps& maps, const 
 }
 
 uint64_t only_pending_id(ApprovalHarness& h) {
-  auto listed = h.service().list_requests(json::object(), h.root());
+  auto listed = h.call({{"method", "approvals.list"}});
   REQUIRE(listed);
   REQUIRE(listed->is_array());
   REQUIRE(listed->size() == 1);
@@ -42,7 +43,7 @@ TEST_CASE("a team approval grants every sandbox of the team in the kernel's maps
   const uint64_t id = only_pending_id(h);
   CHECK(h.maps().grant_entries.empty());
 
-  auto approved = h.service().answer({{"id", id}, {"scope", "team"}}, h.root(), true);
+  auto approved = h.call({{"method", "approvals.approve"}, {"id", id}, {"scope", "team"}});
   INFO((approved ? approved->dump() : approved.error().describe()));
   REQUIRE(approved);
   CHECK(granted_slots(h.maps(), "198.51.100.20") == std::set<uint32_t>{1, 2});
@@ -60,7 +61,7 @@ TEST_CASE("a team approval grants every sandbox of the team in the kernel's maps
   auto grants = h.service().list_grants(h.root());
   REQUIRE(grants);
   REQUIRE(grants->size() == 1);
-  auto revoked = h.service().revoke({{"id", (*grants)[0]["id"]}}, h.root());
+  auto revoked = h.call({{"method", "grants.revoke"}, {"id", (*grants)[0]["id"]}});
   REQUIRE(revoked);
   CHECK(h.maps().grant_entries.empty());
   // And it stays revoked across a restart.
@@ -71,11 +72,11 @@ TEST_CASE("a team approval grants every sandbox of the team in the kernel's maps
 TEST_CASE("an agent's approval grants its sandbox only, and a grant over a deny rule is refused, writing nothing") {
   ApprovalHarness h({"acme/eng/coder-1", "acme/eng/coder-2"});
   h.service().on_denial(ApprovalHarness::refused_connect("acme/eng/coder-2", "198.51.100.20", 8080));
-  REQUIRE(h.service().answer({{"id", only_pending_id(h)}}, h.root(), true));
+  REQUIRE(h.call({{"method", "approvals.approve"}, {"id", only_pending_id(h)}}));
   CHECK(granted_slots(h.maps(), "198.51.100.20") == std::set<uint32_t>{2});
 
   const size_t before = h.maps().grant_entries.size();
-  auto over_deny = h.service().add_grant({{"agent", "acme/eng/coder-1"}, {"dest", "198.51.100.66:80"}}, h.root());
+  auto over_deny = h.call({{"method", "grants.add"}, {"agent", "acme/eng/coder-1"}, {"dest", "198.51.100.66:80"}});
   REQUIRE_FALSE(over_deny);
   CHECK(over_deny.error().describe().find("198.51.100.66") != std::string::npos);
   CHECK(h.maps().grant_entries.size() == before);
@@ -86,7 +87,7 @@ TEST_CASE("an agent's approval grants its sandbox only, and a grant over a deny 
     d.reason = agentd::events::DenialReason::deny_rule;
     return d;
   }());
-  auto listed = h.service().list_requests(json::object(), h.root());
+  auto listed = h.call({{"method", "approvals.list"}});
   REQUIRE(listed);
   CHECK(listed->empty());
 }
@@ -102,13 +103,82 @@ TEST_CASE("answers with fields of the wrong type or range are refused naming the
                       {{"id", id}, {"scope", 5}},
                       {{"id", id}, {"scope", "galaxy"}},
                       {{"id", id}, {"for", "forever"}},
-                      {{"id", id}, {"ports", "http"}}};
+                      {{"id", id}, {"ports", "http"}},
+                      {{"id", id}, {"permanent", "yes"}},
+                      {{"id", id}, {"permanent", true}, {"for", "1h"}}};
   for (const auto& request : bad) {
     INFO(request.dump());
-    auto answered = h.service().answer(request, h.root(), true);
+    json call = request;
+    call["method"] = "approvals.approve";
+    auto answered = h.call(call);
     REQUIRE_FALSE(answered);
     CHECK_FALSE(answered.error().describe().empty());
   }
   CHECK(h.maps().grant_entries.empty());
   CHECK(only_pending_id(h) == id);
+}
+
+namespace {
+
+// The harness's policy with one more deny rule, or one more allow rule.
+std::string policy_with(const std::string& extra) { return std::string(agentd::testing::kApprovalPolicy) + extra; }
+
+}  // namespace
+
+TEST_CASE("a reload whose new deny covers a grant revokes it, in the store and the kernel's maps") {
+  ApprovalHarness h({"acme/eng/coder-1", "acme/eng/coder-2"});
+  h.service().on_denial(ApprovalHarness::refused_connect("acme/eng/coder-1", "198.51.100.20", 8080));
+  REQUIRE(h.call({{"method", "approvals.approve"}, {"id", only_pending_id(h)}, {"scope", "team"}}));
+  REQUIRE(granted_slots(h.maps(), "198.51.100.20") == std::set<uint32_t>{1, 2});
+
+  // A reload that denies something else keeps the grant.
+  auto kept = h.reload(policy_with("      - cidr: 198.51.100.67/32\n"));
+  CHECK(kept.revoked == 0);
+  CHECK(granted_slots(h.maps(), "198.51.100.20") == std::set<uint32_t>{1, 2});
+
+  auto revoked = h.reload(policy_with("      - cidr: 198.51.100.0/24\n"));
+  CHECK(revoked.revoked == 1);
+  CHECK(h.maps().grant_entries.empty());
+  auto grants = h.call({{"method", "grants.list"}});
+  REQUIRE(grants);
+  CHECK(grants->empty());
+  // Gone from the store too: a restart writes nothing back.
+  h.restart();
+  CHECK(h.maps().grant_entries.empty());
+  // And the audit trail says why.
+  auto audit = h.call({{"method", "audit.query"}, {"decision", "revoked"}});
+  REQUIRE(audit);
+  REQUIRE(audit->size() == 1);
+  CHECK((*audit)[0].dump().find("policy reload") != std::string::npos);
+}
+
+TEST_CASE("a reload whose new rule allows a pending request settles it, and a request it does not cover stays") {
+  ApprovalHarness h({"acme/eng/coder-1"});
+  h.service().on_denial(ApprovalHarness::refused_connect("acme/eng/coder-1", "198.51.100.20", 8080));
+  h.service().on_denial(ApprovalHarness::refused_connect("acme/eng/coder-1", "198.51.100.21", 8080));
+  auto pending = h.call({{"method", "approvals.list"}});
+  REQUIRE(pending);
+  REQUIRE(pending->size() == 2);
+
+  auto after = h.reload(R"(apiVersion: agentd/v1
+tenant: acme
+rules:
+  - agents: "acme/*/*"
+    allow:
+      - cidr: 198.51.100.20/32
+        ports: [8080]
+)");
+  CHECK(after.settled == 1);
+  CHECK(after.revoked == 0);
+  pending = h.call({{"method", "approvals.list"}});
+  REQUIRE(pending);
+  REQUIRE(pending->size() == 1);
+  CHECK((*pending)[0]["dest"] == "198.51.100.21");
+  // Settled by agentd, not granted: no grant entry, the rule opens it.
+  CHECK(h.maps().grant_entries.empty());
+  auto all = h.call({{"method", "approvals.list"}, {"state", "approved"}});
+  REQUIRE(all);
+  REQUIRE(all->size() == 1);
+  CHECK((*all)[0]["dest"] == "198.51.100.20");
+  CHECK((*all)[0]["answered_by"] == "agentd");
 }

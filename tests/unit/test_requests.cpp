@@ -4,7 +4,10 @@
 #include <catch2/catch.hpp>
 
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "agentd/api/params.hpp"
 #include "agentd/api/requests.hpp"
 
 using namespace agentd::api;
@@ -62,4 +65,57 @@ TEST_CASE("a control request with a field of the wrong type, out of range or mis
   refused_naming<PolicyExplainRequest>({{"agent", "acme/eng/a"}}, "dest");
   refused_naming<PolicyExplainRequest>({{"agent", "acme/eng/a"}, {"dest", "x:1/tcp"}, {"inbound", 1}}, "inbound");
   refused_naming<PolicyExplainRequest>({{"agent", "acme/eng/a"}, {"dest", "x:1/tcp"}, {"sni", false}}, "sni");
+}
+
+TEST_CASE("the approvals' typed requests arrive as they were sent") {
+  round_trips(ApprovalsListRequest{});
+  round_trips(ApprovalsListRequest{"all"});
+  round_trips(ApprovalsFoldsRequest{"acme/eng/coder-1"});
+  round_trips(ApprovalsReopenRequest{7});
+  round_trips(GrantsRevokeRequest{kMaxId});
+  round_trips(GrantsAddRequest{"acme/eng/coder-1", "api.example.test:443", {"team", false, "8h", std::nullopt}});
+  round_trips(AuditQueryRequest{"acme/*", "approved", "1h", 50, 1234});
+  round_trips(AuditQueryRequest{});
+  // An answer's method is its verdict; what it names reads back under it.
+  for (bool allow : {true, false}) {
+    const ApprovalsAnswerRequest answer{3, allow, {allow ? "tenant" : std::optional<std::string>{}, allow, {}, {}}};
+    const json wire = answer.to_json();
+    CHECK(wire["method"] == (allow ? "approvals.approve" : "approvals.deny"));
+    auto back = ApprovalsAnswerRequest::parse(wire, allow);
+    REQUIRE(back);
+    CHECK(*back == answer);
+  }
+  // The methods with no field name only themselves.
+  CHECK(GrantsListRequest{}.to_json() == json{{"method", "grants.list"}});
+  CHECK(ApprovalsWatchRequest{}.to_json() == json{{"method", "approvals.watch"}});
+}
+
+TEST_CASE("an approvals request with a field of the wrong type, out of range or missing is refused naming it") {
+  const auto answer = [](const json& wire) { return ApprovalsAnswerRequest::parse(wire, true); };
+  for (const auto& [wire, field] :
+       std::vector<std::pair<json, std::string>>{{json::object(), "id"},
+                                                 {{{"id", 0}}, "id"},
+                                                 {{{"id", "1"}}, "id"},
+                                                 {{{"id", 1}, {"scope", 5}}, "scope"},
+                                                 {{{"id", 1}, {"permanent", "yes"}}, "permanent"},
+                                                 {{{"id", 1}, {"for", 3600}}, "for"},
+                                                 {{{"id", 1}, {"ports", json::array({80})}}, "ports"}}) {
+    INFO(wire.dump());
+    auto parsed = answer(wire);
+    REQUIRE_FALSE(parsed);
+    CHECK(parsed.error().describe().find("\"" + field + "\"") != std::string::npos);
+  }
+  refused_naming<ApprovalsListRequest>({{"state", 1}}, "state");
+  refused_naming<ApprovalsFoldsRequest>({{"sandbox", json::object()}}, "sandbox");
+  refused_naming<ApprovalsReopenRequest>({{"id", -3}}, "id");
+  refused_naming<GrantsRevokeRequest>({{"id", 1e300}}, "id");
+  refused_naming<GrantsAddRequest>({{"dest", "198.51.100.20:80"}}, "agent");
+  refused_naming<GrantsAddRequest>({{"agent", "acme/eng/a"}}, "dest");
+  refused_naming<GrantsAddRequest>({{"agent", "acme/eng/a"}, {"dest", "x"}, {"for", false}}, "for");
+  refused_naming<AuditQueryRequest>({{"limit", 0}}, "limit");
+  refused_naming<AuditQueryRequest>({{"after_id", -1}}, "after_id");
+  refused_naming<AuditQueryRequest>({{"agent", 5}}, "agent");
+  // The role gate's tenant comes from the agent's name, or a refusal.
+  CHECK(*agent_tenant({{"agent", "acme/eng/a"}}) == "acme");
+  CHECK_FALSE(agent_tenant(json::object()));
 }
