@@ -345,7 +345,7 @@ TEST_CASE("a sandboxed process, even root, cannot use the control socket or appr
   expect_refused(connect_from(world, "acme/eng/coder-1", kDest, kPort));
   json request = wait_for_request(world, "acme/eng/coder-1", kDest, kPort);
   // agentctl run hides the control socket from what it starts...
-  auto inside = world.in_sandbox("acme/eng/coder-1", {AGENTCTL_BIN, "--socket", world.socket().string(), "approvals",
+  auto inside = world.in_sandbox("acme/eng/coder-1", {agentctl_bin(), "--socket", world.socket().string(), "approvals",
                                                       "approve", std::to_string(id_of(request))});
   INFO(inside.describe());
   CHECK(inside.exit_code == 1);
@@ -353,7 +353,7 @@ TEST_CASE("a sandboxed process, even root, cannot use the control socket or appr
   // reaches the socket but is refused by the gate.
   const auto cgroup = world.cgroup_root() / "acme" / "eng" / "coder-1";
   auto entered = world.in_host({"sh", "-c",
-                                "echo $$ > '" + (cgroup / "cgroup.procs").string() + "' && exec '" + AGENTCTL_BIN +
+                                "echo $$ > '" + (cgroup / "cgroup.procs").string() + "' && exec '" + agentctl_bin() +
                                     "' --socket '" + world.socket().string() + "' approvals approve " +
                                     std::to_string(id_of(request))});
   INFO(entered.describe());
@@ -387,8 +387,8 @@ TEST_CASE("operators are authorised per tenant from their uid and groups", "[ker
   auto as = [&](const std::string& uid, const std::vector<std::string>& groups, std::vector<std::string> args) {
     std::string list;
     for (const auto& g : groups) list += (list.empty() ? "" : ",") + g;
-    std::vector<std::string> argv = {"setpriv",    "--reuid=" + uid, "--regid=" + uid,       "--groups=" + list,
-                                     AGENTCTL_BIN, "--socket",       world.socket().string()};
+    std::vector<std::string> argv = {"setpriv",      "--reuid=" + uid, "--regid=" + uid,       "--groups=" + list,
+                                     agentctl_bin(), "--socket",       world.socket().string()};
     argv.insert(argv.end(), args.begin(), args.end());
     return world.in_host(argv);
   };
@@ -588,7 +588,7 @@ TEST_CASE("audit --follow prints each new event as it is stored, across an agent
   world.write_policy("acme.yaml", kAcmePolicy);
   REQUIRE(world.start_agentd());
   const pid_t follower = world.spawn_in_host(
-      {AGENTCTL_BIN, "--socket", world.socket().string(), "audit", "--follow", "-o", "json", "--decision", "deny"},
+      {agentctl_bin(), "--socket", world.socket().string(), "audit", "--follow", "-o", "json", "--decision", "deny"},
       "follow");
   expect_refused(connect_from(world, "acme/eng/coder-1", kDest, kPort));
   CHECK(wait_for_followed(world, "follow", "acme/eng/coder-1"));
@@ -649,7 +649,7 @@ TEST_CASE("agentctl top shows each sandbox's rates, the one being denied first",
       break;
   }
   // No agentd at the first sample: said, and done.
-  auto nowhere = world.in_host({AGENTCTL_BIN, "--socket", (world.dir() / "no.sock").string(), "top", "-n", "1"});
+  auto nowhere = world.in_host({agentctl_bin(), "--socket", (world.dir() / "no.sock").string(), "top", "-n", "1"});
   INFO(nowhere.describe());
   CHECK(nowhere.exit_code == 1);
   CHECK(nowhere.err.find("no.sock") != std::string::npos);

@@ -145,7 +145,7 @@ class Podman {
     CHECK(hook["stages"] == json::array({"createRuntime"}));
     CHECK(hook["when"]["annotations"].contains("^io\\.agentd\\.agent$"));
     CHECK(hook["hook"]["args"] == json::array({"agentctl", "oci-hook"}));
-    hook["hook"]["path"] = AGENTCTL_BIN;
+    hook["hook"]["path"] = agentctl_bin();
     hook["hook"]["args"] = json::array({"agentctl", "--socket", world.socket().string(), "oci-hook"});
     std::ofstream(root_ / "hooks" / "agentd.json") << hook.dump(2);
     std::ofstream(root_ / "storage.conf") << "[storage]\ndriver = \"vfs\"\ngraphroot = \"" << (root_ / "graph").string()

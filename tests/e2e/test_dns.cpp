@@ -57,8 +57,8 @@ ProcessResult with_nameserver(const World& world, const std::string& nameserver,
                               const std::vector<std::string>& argv) {
   const auto conf = world.dir() / ("resolv-" + std::to_string(std::hash<std::string>{}(nameserver)) + ".conf");
   std::ofstream(conf) << "nameserver " << nameserver << "\noptions timeout:2 attempts:1\n";
-  std::string command = "mount --bind '" + conf.string() + "' /etc/resolv.conf && exec '" AGENTCTL_BIN "' --socket '" +
-                        world.socket().string() + "' run --agent " + agent + " --";
+  std::string command = "mount --bind '" + conf.string() + "' /etc/resolv.conf && exec '" + agentctl_bin() +
+                        "' --socket '" + world.socket().string() + "' run --agent " + agent + " --";
   for (const auto& arg : argv) command += " '" + arg + "'";
   return world.in_host({"unshare", "-m", "sh", "-c", command});
 }
@@ -256,7 +256,7 @@ TEST_CASE("an answer too large for UDP reaches the resolver whole, over TCP") {
   auto glibc = with_nameserver(world, "203.0.113.99", kEng, {NETPROBE_BIN, "resolve", "big.example.test"});
   INFO(glibc.describe());
   CHECK(glibc.out.find("198.51.100.139") != std::string::npos);
-  auto explained = world.in_host({AGENTCTL_BIN, "--socket", world.socket().string(), "policy", "explain", "--agent",
+  auto explained = world.in_host({agentctl_bin(), "--socket", world.socket().string(), "policy", "explain", "--agent",
                                   kEng, "--dest", "198.51.100.139:443/tcp"});
   INFO(explained.describe());
   CHECK(explained.out.find("big.example.test") != std::string::npos);

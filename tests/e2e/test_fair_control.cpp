@@ -82,9 +82,9 @@ TEST_CASE("one uid at its control connection limit costs only itself", "[kernel-
   const std::string script = "setpriv --reuid=" + flooder + " --regid=" + flooder + " --groups=" + socket_group + " '" +
                              SYSPROBE_BIN + "' hold-control '" + world.socket().string() + "' 300 '" + done.string() +
                              "' > '" + out.string() + "' & i=0; until grep -q connected '" + out.string() +
-                             "' || [ $i -ge 400 ]; do i=$((i+1)); sleep 0.05; done; '" + AGENTCTL_BIN + "' --socket '" +
-                             world.socket().string() + "' status -o json; rc=$?; touch '" + done.string() +
-                             "'; wait; exit $rc";
+                             "' || [ $i -ge 400 ]; do i=$((i+1)); sleep 0.05; done; '" + agentctl_bin() +
+                             "' --socket '" + world.socket().string() + "' status -o json; rc=$?; touch '" +
+                             done.string() + "'; wait; exit $rc";
   // Root was served while the flooder held all it may hold.
   const json during = status_while(world, script);
   const auto limit = during["control"]["limits"]["per_uid"].get<uint64_t>();
@@ -144,7 +144,7 @@ TEST_CASE("one uid at its subscription limit cannot open another but another uid
   // then the other uid asks for one; root's status is read while both hold.
   const std::string script = as(watcher) + "17 '" + done.string() + "' > '" + out.string() + "' & " + wait_for(out) +
                              as(other) + "1 '" + done.string() + "' > '" + other_out.string() + "' & " +
-                             wait_for(other_out) + "'" + AGENTCTL_BIN + "' --socket '" + world.socket().string() +
+                             wait_for(other_out) + "'" + agentctl_bin() + "' --socket '" + world.socket().string() +
                              "' status -o json; rc=$?; touch '" + done.string() + "'; wait; exit $rc";
   const json during = status_while(world, script);
   const auto limit = during["control"]["limits"]["subscriptions_per_uid"].get<uint64_t>();

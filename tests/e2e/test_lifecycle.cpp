@@ -117,13 +117,13 @@ rules:
   // Nothing was attached.
   CHECK(world.attachments(world.cgroup_root()).empty());
 
-  auto validate = world.in_host({AGENTCTL_BIN, "policy", "validate", file});
+  auto validate = world.in_host({agentctl_bin(), "policy", "validate", file});
   INFO(validate.describe());
   CHECK(validate.exit_code == 1);
   CHECK(validate.err.find(file + ":6:15:") != std::string::npos);
 
   world.write_policy("acme.yaml", kAcmePolicy);
-  auto valid = world.in_host({AGENTCTL_BIN, "policy", "validate", file});
+  auto valid = world.in_host({agentctl_bin(), "policy", "validate", file});
   INFO(valid.describe());
   CHECK(valid.exit_code == 0);
   // The inference endpoint cannot be denied: validate says so.
@@ -175,7 +175,7 @@ TEST_CASE("a process inside a sandbox cannot use the control socket, even as roo
   REQUIRE(world.start_agentd());
   // Under agentctl run the socket's directory is hidden (an empty tmpfs).
   auto inside = world.agentctl(
-      {"run", "--agent", "acme/eng/coder-1", "--", AGENTCTL_BIN, "--socket", world.socket().string(), "status"});
+      {"run", "--agent", "acme/eng/coder-1", "--", agentctl_bin(), "--socket", world.socket().string(), "status"});
   INFO(inside.describe());
   CHECK(inside.exit_code == 1);
   CHECK(inside.err.find("No such file or directory") != std::string::npos);
@@ -183,7 +183,7 @@ TEST_CASE("a process inside a sandbox cannot use the control socket, even as roo
   // socket, and agentd's gate refuses it: the second wall.
   const auto cgroup = world.cgroup_root() / "acme" / "eng" / "coder-1";
   auto by_hand = world.in_host({"sh", "-c",
-                                "echo $$ > '" + (cgroup / "cgroup.procs").string() + "' && exec '" + AGENTCTL_BIN +
+                                "echo $$ > '" + (cgroup / "cgroup.procs").string() + "' && exec '" + agentctl_bin() +
                                     "' --socket '" + world.socket().string() + "' status"});
   INFO(by_hand.describe());
   CHECK(by_hand.exit_code == 1);
@@ -204,7 +204,7 @@ TEST_CASE("an existing cgroup outside the root can be adopted as a sandbox") {
   expect_ok(world.netprobe_in_cgroup(cgroup, {"connect", "tcp", "198.51.100.10", "80"}));
   // agentd's gate knows it as a sandbox, outside the root as it is.
   auto by_hand = world.in_host({"sh", "-c",
-                                "echo $$ > '" + (cgroup / "cgroup.procs").string() + "' && exec '" + AGENTCTL_BIN +
+                                "echo $$ > '" + (cgroup / "cgroup.procs").string() + "' && exec '" + agentctl_bin() +
                                     "' --socket '" + world.socket().string() + "' status"});
   INFO(by_hand.describe());
   CHECK(by_hand.exit_code == 1);
@@ -229,7 +229,7 @@ TEST_CASE("a second agentd on the same socket refuses to start and changes nothi
   world.write_policy("acme.yaml", kAcmePolicy);
   REQUIRE(world.start_agentd());
   const json before = daemon_status(world);
-  auto second = world.in_host({AGENTD_BIN, "--policy-dir", (world.dir() / "policy").string(), "--state-dir",
+  auto second = world.in_host({agentd_bin(), "--policy-dir", (world.dir() / "policy").string(), "--state-dir",
                                (world.dir() / "state2").string(), "--socket", world.socket().string(), "--cgroup-root",
                                world.cgroup_root().string(), "--bpffs-dir", (world.dir() / "bpffs" / "agentd").string(),
                                "--dns-port", "1054", "--dns-upstream", "198.51.100.53"});

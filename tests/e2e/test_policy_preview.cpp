@@ -260,7 +260,7 @@ TEST_CASE("policy diff PATH by a viewer of one tenant compares that tenant only"
              "apiVersion: agentd/v1\ntenant: globex\nrules:\n  - agents: \"globex/*/*\"\n"
              "    allow:\n      - cidr: 203.0.113.0/24\n");
   auto diff = world.in_host({"setpriv", "--reuid=" + viewer, "--regid=" + viewer, "--groups=" + socket_group,
-                             AGENTCTL_BIN, "--socket", world.socket().string(), "policy", "diff", staging.string()});
+                             agentctl_bin(), "--socket", world.socket().string(), "policy", "diff", staging.string()});
   INFO(diff.describe());
   REQUIRE(diff.exit_code == 0);
   CHECK(diff.out.find("+ acme  acme/eng/*: allow 198.51.100.0/24") != std::string::npos);

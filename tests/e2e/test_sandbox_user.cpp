@@ -210,13 +210,13 @@ TEST_CASE("agentctl run keeps the command's exit status, stdin and signals throu
   auto killed = host.world.agentctl({"run", "--agent", "own/eng/a", "--", "sh", "-c", "kill -TERM $$"});
   CHECK(killed.exit_code == 128 + SIGTERM);
   auto piped = host.world.in_host({"sh", "-c",
-                                   "echo through-stdin | '" AGENTCTL_BIN "' --socket '" + host.world.socket().string() +
-                                       "' run --agent own/eng/a -- cat"});
+                                   std::string("echo through-stdin | '") + agentctl_bin() + "' --socket '" +
+                                       host.world.socket().string() + "' run --agent own/eng/a -- cat"});
   INFO(piped.describe());
   CHECK(piped.out == "through-stdin\n");
   // A terminal stays the command's terminal (script(1) gives agentctl one).
   auto tty = host.world.in_host({"script", "-qec",
-                                 "'" AGENTCTL_BIN "' --socket '" + host.world.socket().string() +
+                                 "'" + agentctl_bin() + "' --socket '" + host.world.socket().string() +
                                      "' run --agent own/eng/a -- sh -c 'test -t 0 && tty'",
                                  "/dev/null"});
   INFO(tty.describe());

@@ -174,13 +174,13 @@ TEST_CASE("under systemd with Delegate=yes, agentd moves into a leaf and keeps t
   const std::string start = "echo $$ > '" + (unit / "cgroup.procs").string() + "' && exec \"$@\"";
   setenv("INVOCATION_ID", "0123456789abcdef0123456789abcdef", 1);
   pid_t agentd =
-      spawn_process({"nsenter", "--net=" + world.host_ns_path(), "sh", "-c", start, "sh", AGENTD_BIN, "--policy-dir",
+      spawn_process({"nsenter", "--net=" + world.host_ns_path(), "sh", "-c", start, "sh", agentd_bin(), "--policy-dir",
                      (world.dir() / "policy").string(), "--state-dir", (world.dir() / "state-delegated").string(),
                      "--socket", socket.string(), "--bpffs-dir", bpffs.string()},
                     world.dir() / "delegated.out", world.dir() / "delegated.err");
   unsetenv("INVOCATION_ID");
   auto ctl = [&](std::vector<std::string> args) {
-    args.insert(args.begin(), {AGENTCTL_BIN, "--socket", socket.string()});
+    args.insert(args.begin(), {agentctl_bin(), "--socket", socket.string()});
     return world.in_host(args);
   };
   json status;

@@ -58,7 +58,7 @@ TEST_CASE("agentctl watch prompts in a terminal, one key answers, and every watc
   world.write_policy("acme.yaml", kAcmePolicy);
   REQUIRE(world.start_agentd());
   Tmux tmux(world);
-  const std::string watch = std::string(AGENTCTL_BIN) + " --socket " + world.socket().string() + " watch";
+  const std::string watch = std::string(agentctl_bin()) + " --socket " + world.socket().string() + " watch";
   tmux.start("one", watch);
   tmux.start("two", watch);
   CHECK(tmux.wait_for("one", "waiting for requests").find("waiting for requests") != std::string::npos);
@@ -101,7 +101,8 @@ TEST_CASE("agentctl watch prompts in a terminal, one key answers, and every watc
   tmux.keys("one", "q");
 
   // A watcher of one team sees only that team's requests.
-  tmux.start("ops", std::string(AGENTCTL_BIN) + " --socket " + world.socket().string() + " watch --agent 'acme/ops/*'");
+  tmux.start("ops",
+             std::string(agentctl_bin()) + " --socket " + world.socket().string() + " watch --agent 'acme/ops/*'");
   CHECK(tmux.wait_for("ops", "waiting for requests").find("waiting for requests") != std::string::npos);
   expect_refused(connect_from(world, "acme/eng/coder-1", "198.51.100.20", 9998));
   CHECK(tmux.wait_for("two", ":9998/tcp").find(":9998/tcp") != std::string::npos);
@@ -129,7 +130,7 @@ TEST_CASE("at the prompt a sandbox's process name is shown escaped and cannot fo
   world.write_policy("acme.yaml", kAcmePolicy);
   REQUIRE(world.start_agentd());
   Tmux tmux(world);
-  tmux.start("one", std::string(AGENTCTL_BIN) + " --socket " + world.socket().string() + " watch");
+  tmux.start("one", std::string(agentctl_bin()) + " --socket " + world.socket().string() + " watch");
   CHECK(tmux.wait_for("one", "waiting for requests").find("waiting for requests") != std::string::npos);
   // Erase line, carriage return, right-to-left override, newline, then a
   // line of its own that claims another destination.

@@ -56,7 +56,23 @@ fs::path find_cgroup2_mount() {
 
 void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
 
+// AGENTD_E2E_BUILD: another build tree's agentd and agentctl.
+std::string under_test(const char* in_build, const char* relative) {
+  const char* build = std::getenv("AGENTD_E2E_BUILD");
+  return build && *build ? (fs::path(build) / relative).string() : in_build;
+}
+
 }  // namespace
+
+const std::string& agentd_bin() {
+  static const std::string path = under_test(AGENTD_BUILT_AGENTD, "agentd/agentd");
+  return path;
+}
+
+const std::string& agentctl_bin() {
+  static const std::string path = under_test(AGENTD_BUILT_AGENTCTL, "cli/agentctl");
+  return path;
+}
 
 void report_missing(const std::vector<std::string>& missing);
 
@@ -66,8 +82,8 @@ void require_prerequisites() {
   if (find_cgroup2_mount().empty()) missing.emplace_back("a cgroup2 mount");
   for (const char* tool : {"ip", "nsenter", "nft", "dnsmasq", "bpftool", "dig", "tmux", "setpriv"})
     if (!on_path(tool)) missing.emplace_back(tool);
-  for (const char* bin : {AGENTD_BIN, AGENTCTL_BIN, NETPROBE_BIN})
-    if (access(bin, X_OK) != 0) missing.emplace_back(bin);
+  for (const std::string& bin : {agentd_bin(), agentctl_bin(), std::string(NETPROBE_BIN)})
+    if (access(bin.c_str(), X_OK) != 0) missing.emplace_back(bin);
   report_missing(missing);
 }
 
@@ -290,7 +306,7 @@ bool World::start_agentd(const std::vector<std::string>& extra_args) {
   agentd_exit_code_ = -1;
   std::vector<std::string> argv = {"nsenter",
                                    "--net=" + host_ns_path(),
-                                   AGENTD_BIN,
+                                   agentd_bin(),
                                    "--policy-dir",
                                    (dir_ / "policy").string(),
                                    "--state-dir",
@@ -339,7 +355,7 @@ void World::signal_agentd(int signal) const {
 pid_t World::spawn_in_sandbox(const std::string& agent, std::vector<std::string> args, const std::string& name,
                               const std::string& binary, const std::optional<std::string>& user) {
   std::vector<std::string> argv = {
-      "nsenter", "--net=" + host_ns_path(), AGENTCTL_BIN, "--socket", socket_.string(), "run", "--agent", agent};
+      "nsenter", "--net=" + host_ns_path(), agentctl_bin(), "--socket", socket_.string(), "run", "--agent", agent};
   if (user) argv.insert(argv.end(), {"--user", *user});
   argv.insert(argv.end(), {"--", binary});
   argv.insert(argv.end(), args.begin(), args.end());
@@ -398,7 +414,7 @@ ProcessResult World::in_host(std::vector<std::string> argv) const {
 }
 
 ProcessResult World::agentctl(std::vector<std::string> args) const {
-  args.insert(args.begin(), {AGENTCTL_BIN, "--socket", socket_.string()});
+  args.insert(args.begin(), {agentctl_bin(), "--socket", socket_.string()});
   return in_host(args);
 }
 

@@ -30,6 +30,12 @@
 
 namespace agentd::e2e {
 
+// The agentd and agentctl under test: this build's, or with
+// AGENTD_E2E_BUILD=DIR those of the build tree DIR (scripts/sanitize runs
+// this build's tests against its sanitized agentd and agentctl).
+const std::string& agentd_bin();
+const std::string& agentctl_bin();
+
 // Exits the test process with 77 (ctest: skipped) when something the e2e
 // tests need is missing; with CI=true it fails instead, naming it.
 void require_prerequisites();
