@@ -113,6 +113,12 @@ int main(int argc, char** argv) {
                  "group that may connect to the control socket (0660); roles decide what each may do");
   app.add_option("--audit-log", options.approvals.audit_log,
                  "audit events as OCSF JSON lines for SIEMs: a file, or - for stdout [default: none]");
+  app.add_option("--audit-syslog", options.approvals.audit_syslog,
+                 "audit events as OCSF JSON to the host's syslog under this facility (authpriv, local0..local7, "
+                 "...), tagged agentd-audit, for rsyslog to forward [default: none]");
+  app.add_option("--audit-syslog-socket", options.approvals.audit_syslog_socket,
+                 "the syslog socket --audit-syslog writes to")
+      ->capture_default_str();
   std::string audit_retention = "30d";
   app.add_option("--audit-retention", audit_retention, "how long the audit trail keeps events (e.g. 30d, 12h)")
       ->capture_default_str();

@@ -58,6 +58,11 @@ Result<std::unique_ptr<ApprovalService>> ApprovalService::start(const ApprovalOp
     if (!log) return log.error();
     service->siem_ = std::move(*log);
   }
+  if (!options.audit_syslog.empty()) {
+    auto facility = syslog_facility(options.audit_syslog);
+    if (!facility) return make_error("--audit-syslog: {}", facility.error().describe());
+    service->siem_syslog_ = std::make_unique<AuditSyslog>(*facility, options.audit_syslog_socket);
+  }
   // The store is the source of truth: what it holds goes back into the
   // book and the kernel; what expired while agentd was away ends now.
   auto requests = service->store_->open_requests();
@@ -107,6 +112,7 @@ void ApprovalService::audit(store::AuditEvent event) {
 }
 
 void ApprovalService::siem(const json& ocsf) {
+  if (siem_syslog_) siem_syslog_->write(ocsf);
   if (!siem_) return;
   siem_->write(ocsf);
   if (!batch_) siem_->flush();  // a drain flushes once at its end
@@ -559,6 +565,12 @@ json ApprovalService::status() const {
             {"decided_per_sandbox", limits.decided_per_sandbox},
             {"silenced_per_sandbox", limits.silenced_per_sandbox}}},
           {"pending_by_sandbox", std::move(pending_by_sandbox)},
+          // The OCSF copy sent to syslog, and what the receiver could not
+          // take (the store has every event regardless).
+          {"audit_syslog", siem_syslog_ ? json{{"socket", siem_syslog_->socket_path().string()},
+                                               {"sent", siem_syslog_->sent()},
+                                               {"dropped", siem_syslog_->dropped()}}
+                                        : json(nullptr)},
           {"requests_created", requests_created_},
           {"requests_folded", requests_folded_},
           // Pending requests a reload or grant allowed (settle_pending), and

@@ -24,6 +24,7 @@
 #include "agentd/approvals/roles.hpp"
 #include "agentd/bpf/kernel_maps.hpp"
 #include "agentd/daemon/approval_options.hpp"
+#include "agentd/daemon/audit_syslog.hpp"
 #include "agentd/daemon/denial_log.hpp"
 #include "agentd/daemon/policy_applier.hpp"
 #include "agentd/events/denial.hpp"
@@ -177,6 +178,7 @@ class ApprovalService {
   store::WriteBudget denial_rows_;
   store::Store* store_;  // the daemon's, which outlives this
   std::unique_ptr<DenialLog> siem_;
+  std::unique_ptr<AuditSyslog> siem_syslog_;
   bpf::KernelMaps& maps_;
   const PolicyApplier& applier_;
   const SandboxRegistry& registry_;

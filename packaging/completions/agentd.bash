@@ -7,6 +7,8 @@ _agentd() {
     --socket) _filedir sock; return ;;
     --log-level) COMPREPLY=($(compgen -W "trace debug info warn error" -- "$cur")); return ;;
     --config | --events-log | --roles | --audit-log | --resolv-conf) _filedir; return ;;
+    --audit-syslog-socket) _filedir sock; return ;;
+    --audit-syslog) COMPREPLY=($(compgen -W "auth authpriv daemon user local0 local1 local2 local3 local4 local5 local6 local7" -- "$cur")); return ;;
     --reload-settle-ms | --dns-upstream | --dns-port | --dns-ipv6-port-base | --dns-min-ttl | --dns-protected |\
       --dns-learned-quota | --dns-tcp-per-sandbox | --dns-tcp-idle-timeout | --dns-in-flight-per-sandbox |\
       --socket-group | --audit-retention | --audit-max-mb | --sandbox-uids | --sandbox-nice | --audit-max-denials-per-second |\
@@ -17,7 +19,7 @@ _agentd() {
   COMPREPLY=($(compgen -W "--config --policy-dir --state-dir --socket --cgroup-root --bpffs-dir --sandbox-uids --sandbox-nice --events-log
     --log-level --no-watch --reload-settle-ms --no-dns --dns-upstream --resolv-conf --dns-port --dns-ipv6-port-base
     --dns-min-ttl --dns-learned-quota --dns-tcp-per-sandbox --dns-tcp-idle-timeout --dns-in-flight-per-sandbox
-    --dns-refusal --dns-protected --roles --socket-group --audit-log --audit-retention
+    --dns-refusal --dns-protected --roles --socket-group --audit-log --audit-syslog --audit-syslog-socket --audit-retention
     --audit-max-mb --audit-max-denials-per-second --sandbox-records-per-second --sandbox-record-burst
     --approval-requests-per-sandbox --approval-requests-per-tenant --grants-per-tenant --max-sandboxes --retire-grace --metrics-listen --metrics-sandboxes --help --version" -- "$cur"))
 }
