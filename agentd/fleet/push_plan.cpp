@@ -1,0 +1,67 @@
+#include "agentd/fleet/push_plan.hpp"
+
+#include <filesystem>
+#include <map>
+
+namespace agentd::fleet {
+
+Result<PushPlan> plan_push(const RangeAnswer& current, const KeyLayout& layout, const policy::PolicyTexts& tenants,
+                           const policy::PolicyTexts& presets, const std::string& push_record, int64_t base_revision) {
+  std::map<std::string, std::string> wanted;
+  auto add = [&](const policy::PolicyTexts& texts, bool preset) -> Status {
+    for (const auto& [path, text] : texts) {
+      const std::string file = std::filesystem::path(path).filename().string();
+      if (!is_policy_file_name(file))
+        return make_error("{}: \"{}\" is not a file name a fleet key may carry ([A-Za-z0-9_.-]+.yaml or .yml)", path,
+                          file);
+      const std::string key = preset ? layout.preset_key(file) : layout.tenant_key(file);
+      if (!wanted.emplace(key, text).second) return make_error("{}: a second file for key {}", path, key);
+    }
+    return ok_status();
+  };
+  if (auto st = add(tenants, false); !st) return st.error();
+  if (auto st = add(presets, true); !st) return st.error();
+
+  PushPlan plan;
+  plan.base_revision = base_revision > 0 ? base_revision : current.revision;
+  std::map<std::string, const std::string*> held;
+  for (const auto& kv : current.kvs)
+    if (kv.key != layout.push_key()) held.emplace(kv.key, &kv.value);
+  for (const auto& [key, text] : wanted) {
+    auto it = held.find(key);
+    if (it == held.end()) {
+      plan.changes.push_back({KeyChange::Kind::add, key});
+      plan.txn.puts.emplace_back(key, text);
+    } else if (*it->second != text) {
+      plan.changes.push_back({KeyChange::Kind::update, key});
+      plan.txn.puts.emplace_back(key, text);
+    }
+  }
+  for (const auto& [key, value] : held) {
+    if (wanted.count(key)) continue;
+    plan.changes.push_back({KeyChange::Kind::remove, key});
+    plan.txn.deletes.push_back(key);
+  }
+  if (plan.changes.empty()) return plan;
+  plan.txn.puts.emplace_back(layout.push_key(), push_record);
+  // No policy key written since our read: another push always writes the
+  // push record, so it fails this compare (as does any hand edit but a
+  // delete); the whole transaction is then refused, nothing merged.
+  plan.txn.compares.push_back({layout.policy_prefix(), range_end_of_prefix(layout.policy_prefix()),
+                               Compare::Target::mod, Compare::Result::less, plan.base_revision + 1});
+  return plan;
+}
+
+const char* change_sign(KeyChange::Kind kind) {
+  switch (kind) {
+    case KeyChange::Kind::add:
+      return "+";
+    case KeyChange::Kind::update:
+      return "~";
+    case KeyChange::Kind::remove:
+      return "-";
+  }
+  return "?";
+}
+
+}  // namespace agentd::fleet
