@@ -6,6 +6,7 @@
 #include "agentd/common/duration.hpp"
 #include "agentd/common/version.hpp"
 #include "agentd/daemon/daemon.hpp"
+#include "agentd/fleet/etcd_client.hpp"
 #include "agentd/common/accept_or_shed.hpp"
 #include "agentd/daemon/open_files.hpp"
 #include "agentd/daemon/service_manager.hpp"
@@ -154,6 +155,20 @@ int main(int argc, char** argv) {
                  "covered); an approval past it is refused, naming the limit")
       ->check(CLI::Range(size_t{1}, size_t{AGENTD_MAX_GRANTS}))
       ->capture_default_str();
+  std::string policy_source = "dir", etcd_endpoints;
+  app.add_option("--policy-source", policy_source,
+                 "where the policy comes from: dir (--policy-dir, watched) or etcd (--etcd-endpoints, watched; "
+                 "the last applied policy is kept under --state-dir/fleet for a start without etcd)")
+      ->check(CLI::IsMember({"dir", "etcd"}))
+      ->capture_default_str();
+  app.add_option("--etcd-endpoints", etcd_endpoints, "etcd members, http(s)://host:port,... (--policy-source etcd)");
+  app.add_option("--etcd-prefix", options.fleet.prefix, "the fleet's keys in etcd (README, \"Fleet\")")
+      ->capture_default_str();
+  app.add_option("--etcd-ca", options.fleet.ca_file, "CA certificate that etcd's server certificate chains to");
+  app.add_option("--etcd-cert", options.fleet.cert_file, "client certificate for etcd (with --etcd-key)");
+  app.add_option("--etcd-key", options.fleet.key_file, "the client certificate's private key");
+  app.add_option("--etcd-host-name", options.fleet.host,
+                 "this host's name under <prefix>/hosts/ [default: the host name]");
   app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();
@@ -190,6 +205,18 @@ int main(int argc, char** argv) {
   }
   options.retire_grace = *grace;
   options.approvals.audit_max_bytes = audit_max_mb << 20;
+  options.fleet.enabled = policy_source == "etcd";
+  if (options.fleet.enabled) {
+    auto endpoints = agentd::fleet::parse_endpoints(etcd_endpoints);
+    if (!endpoints) {
+      std::fprintf(stderr, "--etcd-endpoints: %s\n", endpoints.error().message.c_str());
+      return 2;
+    }
+    options.fleet.endpoints = *endpoints;
+  } else if (!etcd_endpoints.empty()) {
+    std::fprintf(stderr, "--etcd-endpoints: needs --policy-source etcd\n");
+    return 2;
+  }
   options.dns.refusal = refusal == "nxdomain" ? agentd::dns::Refusal::nxdomain : agentd::dns::Refusal::refused;
 
   // Logs go to stderr; stdout is for denial records.

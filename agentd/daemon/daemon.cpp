@@ -112,7 +112,8 @@ Result<std::unique_ptr<Daemon>> Daemon::start(Options options) {
 }
 
 Daemon::~Daemon() {
-  metrics_.reset();  // its thread waits on the loop, which runs no more
+  fleet_watch_.reset();  // its thread hands updates to this daemon
+  metrics_.reset();      // its thread waits on the loop, which runs no more
   if (dns_learning_) dns_learning_->save(*store_);
   server_.reset();
   sources_.clear();
@@ -129,7 +130,7 @@ Status Daemon::init() {
 
   // Policy first: an invalid policy refuses the start before anything in
   // the kernel changes.
-  auto loaded = policy::load_policy_dir(options_.policy_dir);
+  auto loaded = load_start_policy();
   for (const auto& w : loaded.warnings) spdlog::warn("{}", w.str());
   if (!loaded.ok()) return make_error("invalid policy, refusing to start:\n{}", join_diagnostics(loaded.errors));
   auto policy = std::make_shared<const policy::PolicySet>(std::move(*loaded.policy));
@@ -191,6 +192,7 @@ Status Daemon::init() {
   policy_generation_ = 1;
   spdlog::info("policy from {}: {} tenants, {} rules; {} classes written, {} sandboxes", options_.policy_dir.string(),
                policy->tenants().size(), policy->rule_count(), report->classes_written, registry_.all().size());
+  fleet_applied();  // a first start from etcd keeps what it applied
 
   auto log = DenialLog::open(options_.events_log);
   if (!log) return log.error();
@@ -240,7 +242,9 @@ Status Daemon::init() {
   server_ = std::move(*server);
   if (auto status = start_approvals(loop); !status) return status;
   if (auto status = start_dns(loop); !status) return status;
-  if (options_.watch_policy) {
+  if (options_.fleet.enabled) {
+    if (auto status = start_fleet(loop); !status) return status;
+  } else if (options_.watch_policy) {
     auto watcher = PolicyWatcher::watch(loop, options_.policy_dir, options_.reload_settle_ms * 1000ULL,
                                         [this] { request_reload("policy dir changed", std::nullopt); });
     if (!watcher) return watcher.error();
@@ -442,6 +446,7 @@ int Daemon::on_maintenance_timer(sd_event_source* source, uint64_t, void* self) 
   guarded("the host's addresses", daemon->loop_failures_, [&] { daemon->refresh_host_addresses(); });
   guarded("retiring idle sandboxes", daemon->loop_failures_, [&] { daemon->retire_idle_sandboxes(); });
   guarded("leaving unused network namespaces", daemon->loop_failures_, [&] { daemon->sweep_sandbox_netns(); });
+  guarded("the fleet report", daemon->loop_failures_, [&] { daemon->report_to_fleet(); });  // sandboxes come and go
   sd_event_source_set_time_relative(source, kMaintenanceUsec);
   sd_event_source_set_enabled(source, SD_EVENT_ON);
   return 0;
@@ -565,8 +570,8 @@ void Daemon::start_reload() {
   auto outcome = std::make_shared<Outcome>();
   off_loop_->run(
       [this, outcome, agents = std::move(agents), known = std::move(known), class_of = std::move(class_of),
-       running_digest, dir = options_.policy_dir] {
-        auto loaded = policy::load_policy_dir(dir);
+       running_digest, load = policy_loader()] {
+        auto loaded = load();
         for (const auto& w : loaded.warnings) spdlog::warn("{}", w.str());
         if (!loaded.ok()) {
           outcome->errors = std::move(loaded.errors);
@@ -583,6 +588,7 @@ void Daemon::start_reload() {
         if (outcome->unchanged) {
           prepare_done();
           last_reload_error_.clear();
+          fleet_applied();  // a push of the same files
           for (auto& r : replies) r.send(api::ok_response({{"generation", policy_generation_}, {"changed", false}}));
           reload_running_ = false;
           if (reload_queued_) start_reload();
@@ -594,6 +600,7 @@ void Daemon::start_reload() {
         if (!guarded("finishing a policy reload", loop_failures_,
                      [&] { finish_reload(why, std::move(replies), std::move(outcome->prepared), outcome->errors); })) {
           last_reload_error_ = "the reload failed inside agentd; its log says why";
+          fleet_reload_refused(last_reload_error_);
           for (const auto& r : waiting) r.send(api::error_response(last_reload_error_));  // no-op for those answered
           if (reload_preparing_) prepare_done();
           reload_running_ = false;
@@ -610,6 +617,7 @@ void Daemon::finish_reload(const std::string& why, std::vector<api::Reply> repli
     last_reload_error_ = error;
     spdlog::error("policy reload ({}) refused, the running policy stays:\n{}", why, error);
     approvals_->on_policy("refused", why, {{"error", error}});
+    fleet_reload_refused(error);
     notify_status(service_status());
     for (auto& r : replies) r.send(api::error_response("policy refused, the running policy stays:\n" + error));
     reload_running_ = false;
@@ -646,6 +654,7 @@ void Daemon::finish_reload(const std::string& why, std::vector<api::Reply> repli
                        {"sandboxes_switched", report.sandboxes_switched}};
   for (auto& r : replies) r.send(api::ok_response(answer));
   approvals_->on_policy("loaded", why, answer);
+  fleet_applied();
   if (dns_learning_) dns_learning_->revalidate();
   if (approvals_) approvals_->after_reload(fmt::format("policy generation {} ({})", policy_generation_, why));
   notify_status(service_status());
@@ -1131,7 +1140,8 @@ json Daemon::status(size_t listed, const TenantShown& shown) const {
          {{"entries", applier_->largest_write().entries},
           {"compile_ms", applier_->largest_write().compile_ms},
           {"write_ms", applier_->largest_write().write_ms}}},
-        {"tenants", tenants}}},
+        {"tenants", tenants},
+        {"fleet", fleet_status()}}},
       {"sandboxes", sandboxes_json(listed, shown)},
       {"sandbox_count",
        shown ? static_cast<size_t>(std::count_if(registry_.all().begin(), registry_.all().end(),

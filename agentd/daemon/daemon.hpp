@@ -22,6 +22,9 @@
 #include "agentd/common/result.hpp"
 #include "agentd/common/sd_event_ptr.hpp"
 #include "agentd/daemon/denial_log.hpp"
+#include "agentd/daemon/fleet_watch.hpp"
+#include "agentd/fleet/host_reporter.hpp"
+#include "agentd/policy/loader.hpp"
 #include "agentd/events/denial.hpp"
 #include "agentd/daemon/off_loop.hpp"
 #include "agentd/daemon/options.hpp"
@@ -73,6 +76,20 @@ class Daemon : private SandboxSide {
   void finish_reload(const std::string& why, std::vector<api::Reply> replies, Result<PreparedPolicy> prepared,
                      const std::vector<policy::Diagnostic>& errors);
   void diff_policy(api::Reply reply, const approvals::Identity& who);
+  // The policy source (daemon_fleet.cpp): a policy dir, or etcd with the
+  // last applied policy kept under <state-dir>/fleet.
+  std::filesystem::path fleet_dir() const;
+  policy::LoadResult load_start_policy();
+  // What a reload loads: the dir, or the newest policy etcd sent (taken
+  // now, on the loop; remembered as the one being tried).
+  std::function<policy::LoadResult()> policy_loader();
+  Status start_fleet(sd_event* loop);
+  void on_fleet_update(FleetWatch::Update update);
+  void fleet_applied();                                 // the one being tried is in force
+  void fleet_reload_refused(const std::string& error);  // the one being tried is not
+  void fleet_refused(int64_t revision, const std::string& error);
+  void report_to_fleet();
+  nlohmann::json fleet_status() const;
   // The applied policy's source texts, those of the tenants `who` may view.
   nlohmann::json policy_source(const approvals::Identity& who) const;
 
@@ -228,6 +245,22 @@ class Daemon : private SandboxSide {
   // sweeps: since when (DnsProxy::Foreign ids).
   std::map<uint64_t, std::chrono::steady_clock::time_point> netns_unused_since_;
   std::map<uint32_t, std::chrono::steady_clock::time_point> netns_walked_at_;  // by slot: its processes last walked
+
+  // --policy-source etcd (daemon_fleet.cpp). Last: the watch's thread calls
+  // back into all of the above, so it stops first.
+  struct FleetRefusal {
+    int64_t revision;
+    std::string error;
+    std::chrono::system_clock::time_point at;
+  };
+  std::optional<fleet::KeyLayout> fleet_layout_;
+  std::string fleet_host_;
+  int64_t fleet_applied_revision_ = 0;
+  std::shared_ptr<const fleet::PolicySnapshot> fleet_candidate_;  // the newest etcd sent
+  std::shared_ptr<const fleet::PolicySnapshot> fleet_trying_;     // the one the running reload loads
+  std::optional<FleetRefusal> fleet_refusal_;
+  std::unique_ptr<fleet::HostReporter> fleet_reporter_;
+  std::unique_ptr<FleetWatch> fleet_watch_;
   uint64_t loop_failures_ = 0;  // event-loop callbacks that threw (guard.hpp)
 };
 

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "agentd/bpf/enforcer.hpp"
 #include "agentd/daemon/approval_options.hpp"
@@ -12,6 +13,17 @@
 #include "agentd/sandbox/sandbox_uids.hpp"
 
 namespace agentd::daemon {
+
+// --policy-source etcd: the policy comes from etcd (README, "Fleet").
+struct FleetOptions {
+  bool enabled = false;
+  std::vector<std::string> endpoints;
+  std::string prefix = "/agentd";
+  std::string ca_file, cert_file, key_file;
+  std::string host;  // this host's name in <prefix>/hosts/; empty: gethostname()
+  // At a first start (no policy applied before) etcd must answer within this.
+  std::chrono::seconds first_read_timeout{15};
+};
 
 struct Options {
   std::filesystem::path policy_dir = "/etc/agentd/policies";
@@ -25,6 +37,7 @@ struct Options {
   unsigned reload_settle_ms = 25;  // quiet time after the last change before reloading
   sandbox::UidRange sandbox_uids;  // uids of sandboxes whose policy names no user
   int sandbox_nice = 5;            // the nice value agentctl run starts sandboxes at
+  FleetOptions fleet;
   DnsSettings dns;
   ApprovalOptions approvals;
   bpf::RecordBudget record_budget;  // each sandbox's denial records (bpf/record_budget.bpf.h)

@@ -1,0 +1,196 @@
+// The daemon's side of the etcd policy source (README, "Fleet"): where the
+// first policy comes from, what a policy from etcd becomes (the same reload
+// as a policy dir change), what is kept on disk, and what the host reports.
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include "agentd/common/version.hpp"
+#include "agentd/daemon/daemon.hpp"
+#include "agentd/fleet/applied_policy.hpp"
+#include "agentd/fleet/policy_read.hpp"
+#include "agentd/policy/loader.hpp"
+
+namespace agentd::daemon {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+Result<fleet::EtcdClient> client_of(const FleetOptions& options) {
+  fleet::EtcdConfig config;
+  config.endpoints = options.endpoints;
+  config.ca_file = options.ca_file;
+  config.cert_file = options.cert_file;
+  config.key_file = options.key_file;
+  return fleet::EtcdClient::make(std::move(config));
+}
+
+std::string host_name_of(const FleetOptions& options) {
+  if (!options.host.empty()) return options.host;
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0) return "unknown";
+  return name;
+}
+
+// etcd's policy at a first start, waited for (bounded): a host with no
+// policy of its own does not start enforcing nothing.
+Result<fleet::PolicySnapshot> first_snapshot(const FleetOptions& options, const fleet::KeyLayout& layout) {
+  auto client = client_of(options);
+  if (!client) return client.error();
+  const auto give_up = std::chrono::steady_clock::now() + options.first_read_timeout;
+  for (;;) {
+    auto range = fleet::read_policy_range(*client, layout);
+    if (range) return fleet::snapshot_of(*range, layout);
+    if (std::chrono::steady_clock::now() > give_up) return range.error();
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
+
+}  // namespace
+
+fs::path Daemon::fleet_dir() const { return options_.state_dir / "fleet"; }
+
+policy::LoadResult Daemon::load_start_policy() {
+  if (!options_.fleet.enabled) return policy::load_policy_dir(options_.policy_dir);
+  fleet_host_ = host_name_of(options_.fleet);
+  policy::LoadResult refused;
+  auto fail = [&](const std::string& where, const std::string& why) {
+    refused.errors.push_back({{where, 0, 0}, why});
+    return refused;
+  };
+  auto layout = fleet::KeyLayout::make(options_.fleet.prefix);
+  if (!layout) return fail("--etcd-prefix", layout.error().describe());
+  if (!fleet::is_host_name(fleet_host_))
+    return fail("--etcd-host-name", fmt::format("\"{}\" is not [A-Za-z0-9_.-]{{1,253}}", fleet_host_));
+  fleet_layout_ = *layout;
+  // Every reader of the policy dir (policy diff, sandbox profiles) reads
+  // what was applied last.
+  options_.policy_dir = fleet::applied_policy_dir(fleet_dir());
+  std::error_code ec;
+  if (fs::exists(options_.policy_dir, ec)) {
+    fleet_applied_revision_ = fleet::applied_revision(fleet_dir()).value_or(0);
+    spdlog::info("fleet: starting from the policy applied last (etcd revision {}), then following etcd",
+                 fleet_applied_revision_);
+    return policy::load_policy_dir(options_.policy_dir);
+  }
+  auto snapshot = first_snapshot(options_.fleet, *fleet_layout_);
+  if (!snapshot)
+    return fail("etcd", fmt::format("no policy was applied on this host before and etcd's could not be read, "
+                                    "refusing to start (fail closed): {}",
+                                    snapshot.error().describe()));
+  fleet_candidate_ = std::make_shared<const fleet::PolicySnapshot>(std::move(*snapshot));
+  fleet_trying_ = fleet_candidate_;
+  return policy::parse_policy_texts(fleet_candidate_->tenants, fleet_candidate_->presets);
+}
+
+std::function<policy::LoadResult()> Daemon::policy_loader() {
+  fleet_trying_ = options_.fleet.enabled ? fleet_candidate_ : nullptr;
+  if (fleet_trying_)
+    return [snapshot = fleet_trying_] { return policy::parse_policy_texts(snapshot->tenants, snapshot->presets); };
+  return [dir = options_.policy_dir] { return policy::load_policy_dir(dir); };
+}
+
+Status Daemon::start_fleet(sd_event* loop) {
+  auto watch_client = client_of(options_.fleet);
+  if (!watch_client) return watch_client.error();
+  auto report_client = client_of(options_.fleet);
+  if (!report_client) return report_client.error();
+  fleet_reporter_ =
+      std::make_unique<fleet::HostReporter>(std::move(*report_client), fleet_layout_->host_key(fleet_host_));
+  auto watch = FleetWatch::start(loop, std::move(*watch_client), *fleet_layout_,
+                                 [this](FleetWatch::Update update) { on_fleet_update(std::move(update)); });
+  if (!watch) return watch.error();
+  fleet_watch_ = std::move(*watch);
+  report_to_fleet();
+  spdlog::info("fleet: host {} follows etcd {} under {}", fleet_host_, fmt::join(options_.fleet.endpoints, ","),
+               options_.fleet.prefix);
+  return ok_status();
+}
+
+void Daemon::on_fleet_update(FleetWatch::Update update) {
+  if (!update.snapshot) {
+    // The keys themselves are wrong (a bad name, a file too large): the
+    // same as a policy that does not validate.
+    last_reload_error_ = update.snapshot.error().describe();  // no reload runs to record it
+    fleet_refused(update.read_revision, last_reload_error_);
+    return;
+  }
+  auto snapshot = std::make_shared<const fleet::PolicySnapshot>(std::move(*update.snapshot));
+  if (snapshot->tenants.empty() && snapshot->presets.empty() && snapshot->revision == 0) {
+    // An empty prefix (etcd wiped, a wrong --etcd-prefix) is not a policy
+    // that denies everything: no push ever happened there.
+    last_reload_error_ =
+        fmt::format("etcd holds no policy under {} (never pushed, or deleted)", fleet_layout_->policy_prefix());
+    fleet_refused(update.read_revision, last_reload_error_);
+    return;
+  }
+  fleet_candidate_ = std::move(snapshot);
+  request_reload(fmt::format("etcd revision {}", fleet_candidate_->revision), std::nullopt);
+}
+
+void Daemon::fleet_applied() {
+  if (!fleet_trying_) return;
+  auto snapshot = std::move(fleet_trying_);
+  fleet_trying_.reset();
+  if (auto saved = fleet::save_applied(fleet_dir(), *snapshot); !saved)
+    spdlog::error(
+        "fleet: keeping the applied policy on disk failed (a start without etcd would use an older "
+        "one): {}",
+        saved.error().describe());
+  fleet_applied_revision_ = snapshot->revision;
+  if (fleet_refusal_ && fleet_refusal_->revision <= snapshot->revision) fleet_refusal_.reset();
+  report_to_fleet();
+}
+
+void Daemon::fleet_reload_refused(const std::string& error) {
+  if (!fleet_trying_) return;
+  const int64_t revision = fleet_trying_->revision;
+  fleet_trying_.reset();
+  fleet_refused(revision, error);
+}
+
+void Daemon::fleet_refused(int64_t revision, const std::string& error) {
+  fleet_refusal_ = FleetRefusal{revision, error, std::chrono::system_clock::now()};
+  spdlog::error("fleet: etcd revision {} refused, the running policy (revision {}) stays:\n{}", revision,
+                fleet_applied_revision_, error);
+  report_to_fleet();
+}
+
+json Daemon::fleet_status() const {
+  if (!options_.fleet.enabled) return nullptr;
+  json refusal = nullptr;
+  if (fleet_refusal_)
+    refusal = {{"revision", fleet_refusal_->revision},
+               {"error", fleet_refusal_->error},
+               {"at", events::format_time(fleet_refusal_->at)}};
+  return {{"host", fleet_host_},
+          {"endpoints", options_.fleet.endpoints},
+          {"prefix", options_.fleet.prefix},
+          {"applied_revision", fleet_applied_revision_},
+          {"received_revision", fleet_candidate_ ? fleet_candidate_->revision : 0},
+          {"watch", fleet_watch_ ? fleet_watch_->state() : "not started"},
+          {"connected", fleet_watch_ && fleet_watch_->connected()},
+          {"report_error", fleet_reporter_ ? fleet_reporter_->last_error() : ""},
+          {"last_refusal", refusal}};
+}
+
+void Daemon::report_to_fleet() {
+  if (!fleet_reporter_) return;
+  auto policy = applier_->policy_ptr();
+  json refusal = nullptr;
+  if (fleet_refusal_)
+    refusal = {{"revision", fleet_refusal_->revision},
+               {"error", fleet_refusal_->error},
+               {"at", events::format_time(fleet_refusal_->at)}};
+  fleet_reporter_->update({{"host", fleet_host_},
+                           {"applied_revision", fleet_applied_revision_},
+                           {"generation", policy_generation_},
+                           {"digest", policy ? policy->source_digest() : ""},
+                           {"last_refusal", refusal},
+                           {"sandboxes", registry_.all().size()},
+                           {"version", version()}});
+}
+
+}  // namespace agentd::daemon
