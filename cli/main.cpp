@@ -5,6 +5,7 @@
 #include "agentd_abi.h"
 #include "commands.hpp"
 #include "commands_approvals_cli.hpp"
+#include "commands_fleet_cli.hpp"
 
 int main(int argc, char** argv) {
   agentctl::Globals g;
@@ -67,7 +68,20 @@ int main(int argc, char** argv) {
   diff->add_option("paths", diff_paths,
                    "a candidate policy dir (or policy files), compared with the running policy without applying it");
   add_output(diff);
-  diff->callback([&] { code = agentctl::policy_diff(g, diff_paths); });
+  agentctl::FleetArgs fleet_args;
+  diff->add_flag("--fleet", fleet_args.diff_fleet, "compare PATH (one policy dir) with what the fleet's etcd holds");
+  agentctl::add_etcd_options(diff, fleet_args.etcd);
+  diff->callback([&] {
+    if (!fleet_args.diff_fleet) {
+      code = agentctl::policy_diff(g, diff_paths);
+    } else if (diff_paths.size() != 1) {
+      std::cerr << "agentctl: policy diff --fleet takes one policy dir\n";
+      code = 2;
+    } else {
+      code = agentctl::policy_diff_fleet(g, fleet_args.etcd, diff_paths[0]);
+    }
+  });
+  agentctl::add_fleet_commands(app, policy, g, fleet_args, add_output, code);
 
   auto* status = app.add_subcommand("status", "the daemon, its policy, sandboxes and kernel features");
   add_output(status);

@@ -1,0 +1,237 @@
+// agentctl policy push | policy diff --fleet | fleet status.
+#include "commands_fleet.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <iostream>
+#include <map>
+#include <optional>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "agentd/common/json_dump.hpp"
+#include "agentd/common/safe_text.hpp"
+#include "agentd/fleet/etcd_client.hpp"
+#include "agentd/fleet/policy_read.hpp"
+#include "agentd/fleet/policy_snapshot.hpp"
+#include "agentd/fleet/push_plan.hpp"
+#include "agentd/policy/diff.hpp"
+#include "agentd/policy/loader.hpp"
+
+namespace agentctl {
+
+using agentd::Result;
+using agentd::terminal_text;
+using nlohmann::json;
+namespace fleet = agentd::fleet;
+
+namespace {
+
+struct Connection {
+  fleet::EtcdClient client;
+  fleet::KeyLayout layout;
+};
+
+Result<Connection> connect(const EtcdArgs& args) {
+  auto endpoints = fleet::parse_endpoints(args.endpoints);
+  if (!endpoints) return endpoints.error();
+  auto layout = fleet::KeyLayout::make(args.prefix);
+  if (!layout) return layout.error();
+  fleet::EtcdConfig config;
+  config.endpoints = *endpoints;
+  config.ca_file = args.ca_file;
+  config.cert_file = args.cert_file;
+  config.key_file = args.key_file;
+  auto client = fleet::EtcdClient::make(std::move(config));
+  if (!client) return client.error();
+  return Connection{std::move(*client), std::move(*layout)};
+}
+
+int fail(const std::string& message) {
+  std::cerr << "agentctl: " << terminal_text(message) << "\n";
+  return kExitFailure;
+}
+
+// The candidate dir, validated as agentd validates a policy: errors go to
+// stderr and refuse the command.
+std::optional<agentd::policy::PolicySet> load_dir(const std::string& dir) {
+  auto loaded = agentd::policy::load_policy_dir(dir);
+  for (const auto& e : loaded.errors) std::cerr << terminal_text(e.str()) << "\n";
+  if (!loaded.ok()) {
+    std::cerr << "agentctl: " << terminal_text(dir) << " does not validate: nothing was sent to etcd\n";
+    return std::nullopt;
+  }
+  return std::move(*loaded.policy);
+}
+
+std::string push_record(const std::string& dir, const std::string& digest) {
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  const auto now =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return json{{"digest", digest}, {"from", dir}, {"host", host}, {"uid", getuid()}, {"unix_time", now}}.dump();
+}
+
+json changes_json(const fleet::PushPlan& plan) {
+  json out = json::array();
+  for (const auto& c : plan.changes) out.push_back({{"change", fleet::change_sign(c.kind)}, {"key", c.key}});
+  return out;
+}
+
+void print_changes(const fleet::PushPlan& plan) {
+  for (const auto& c : plan.changes) std::cout << fleet::change_sign(c.kind) << " " << terminal_text(c.key) << "\n";
+}
+
+// A local policy dir (validated) against what etcd holds now, as a plan.
+struct Comparison {
+  agentd::policy::PolicySet candidate;
+  Connection conn;
+  fleet::RangeAnswer current;
+  fleet::PushPlan plan;
+};
+
+// Errors are printed; nullopt then.
+std::optional<Comparison> compare(const EtcdArgs& etcd, const std::string& dir, int64_t base_revision) {
+  auto candidate = load_dir(dir);
+  if (!candidate) return std::nullopt;
+  auto conn = connect(etcd);
+  if (!conn) return fail(conn.error().describe()), std::nullopt;
+  auto current = fleet::read_policy_range(conn->client, conn->layout);
+  if (!current) return fail(current.error().describe()), std::nullopt;
+  const auto& sources = *candidate->sources();
+  auto plan = fleet::plan_push(*current, conn->layout, sources.files, sources.presets,
+                               push_record(dir, candidate->source_digest()), base_revision);
+  if (!plan) return fail(plan.error().describe()), std::nullopt;
+  return Comparison{std::move(*candidate), std::move(*conn), std::move(*current), std::move(*plan)};
+}
+
+}  // namespace
+
+int policy_push(const Globals& g, const EtcdArgs& etcd, const std::string& dir, int64_t base_revision) {
+  auto comparison = compare(etcd, dir, base_revision);
+  if (!comparison) return kExitFailure;
+  auto* conn = &comparison->conn;
+  const auto* plan = &comparison->plan;
+  const auto* candidate = &comparison->candidate;
+  if (plan->changes.empty()) {
+    if (g.output == "json")
+      std::cout << agentd::dump_json({{"pushed", false}, {"changes", json::array()}}, 2) << "\n";
+    else
+      std::cout << "nothing to push: etcd already holds this policy\n";
+    return 0;
+  }
+  auto text = conn->client.call("/v3/kv/txn", fleet::txn_request(plan->txn));
+  if (!text) return fail(text.error().describe());
+  auto txn = fleet::parse_txn(*text);
+  if (!txn) return fail(txn.error().describe());
+  if (g.output == "json")
+    std::cout << agentd::dump_json({{"pushed", txn->succeeded},
+                                    {"revision", txn->revision},
+                                    {"base_revision", plan->base_revision},
+                                    {"changes", changes_json(*plan)}},
+                                   2)
+              << "\n";
+  if (!txn->succeeded)
+    return fail(
+        fmt::format("push refused: etcd's policy changed after revision {} (another push?); nothing was written. See "
+                    "`agentctl policy diff --fleet {}` and push again",
+                    plan->base_revision, dir));
+  if (g.output != "json") {
+    print_changes(*plan);
+    std::cout << fmt::format("pushed: revision {} ({} tenants)\n", txn->revision, candidate->tenants().size());
+  }
+  return 0;
+}
+
+int policy_diff_fleet(const Globals& g, const EtcdArgs& etcd, const std::string& dir) {
+  auto comparison = compare(etcd, dir, 0);
+  if (!comparison) return kExitFailure;
+  auto snapshot = fleet::snapshot_of(comparison->current, comparison->conn.layout);
+  if (!snapshot) return fail(snapshot.error().describe());
+  const auto* plan = &comparison->plan;
+  const auto* candidate = &comparison->candidate;
+  // Rule by rule, when what etcd holds validates (it may not: a hand edit).
+  json rules = json::array();
+  auto held = agentd::policy::parse_policy_texts(snapshot->tenants, snapshot->presets);
+  if (held.ok())
+    for (const auto& c : agentd::policy::diff_policies(*held.policy, *candidate))
+      rules.push_back({{"change", c.added ? "+" : "-"}, {"tenant", c.tenant}, {"rule", c.line}, {"at", c.location}});
+  if (g.output == "json") {
+    std::cout << agentd::dump_json({{"revision", snapshot->revision},
+                                    {"keys", changes_json(*plan)},
+                                    {"rules", rules},
+                                    {"etcd_validates", held.ok()}},
+                                   2)
+              << "\n";
+    return 0;
+  }
+  std::cout << fmt::format("etcd's policy is at revision {} (push --base-revision {} to push against it)\n",
+                           snapshot->revision, snapshot->revision);
+  if (plan->changes.empty()) {
+    std::cout << "no changes: etcd holds this policy\n";
+    return 0;
+  }
+  print_changes(*plan);
+  if (!held.ok()) std::cout << "(what etcd holds does not validate: no rule-by-rule diff)\n";
+  for (const auto& r : rules)
+    std::cout << "  " << r["change"].get<std::string>() << " " << terminal_text(r["tenant"].get<std::string>()) << ": "
+              << terminal_text(r["rule"].get<std::string>()) << "\n";
+  return 0;
+}
+
+int fleet_status(const Globals& g, const EtcdArgs& etcd) {
+  auto conn = connect(etcd);
+  if (!conn) return fail(conn.error().describe());
+  auto policy = fleet::read_policy_range(conn->client, conn->layout);
+  if (!policy) return fail(policy.error().describe());
+  auto snapshot = fleet::snapshot_of(*policy, conn->layout);
+  const int64_t newest = snapshot ? snapshot->revision : 0;
+  const std::string prefix = conn->layout.hosts_prefix();
+  auto text = conn->client.call("/v3/kv/range", fleet::range_request(prefix, fleet::range_end_of_prefix(prefix)));
+  if (!text) return fail(text.error().describe());
+  auto hosts = fleet::parse_range(*text);
+  if (!hosts) return fail(hosts.error().describe());
+  json list = json::array();
+  size_t converged = 0;
+  std::vector<std::string> behind;
+  for (const auto& kv : hosts->kvs) {
+    const std::string name = kv.key.substr(prefix.size());
+    json report = json::parse(kv.value, nullptr, false);
+    if (!report.is_object()) report = json{{"error", "its report is not a JSON object"}};
+    report["host"] = name;  // the key names the host, not what it wrote
+    const auto applied = report.value("applied_revision", json(0));
+    const bool at_newest = applied.is_number_integer() && applied.get<int64_t>() == newest;
+    converged += at_newest ? 1 : 0;
+    if (!at_newest) {
+      std::string why = "behind";
+      if (report.contains("last_refusal") && report["last_refusal"].is_object())
+        why = "refused: " + report["last_refusal"].value("error", std::string("?")).substr(0, 120);
+      behind.push_back(fmt::format("{} (applied {}, {})", name, applied.dump(), why));
+    }
+    report["converged"] = at_newest;
+    list.push_back(std::move(report));
+  }
+  if (g.output == "json") {
+    std::cout << agentd::dump_json(
+                     {{"revision", newest}, {"hosts", list}, {"converged", converged}, {"total", list.size()}}, 2)
+              << "\n";
+    return 0;
+  }
+  std::cout << fmt::format("converged at revision {}: {}/{} hosts", newest, converged, list.size());
+  if (!behind.empty()) std::cout << fmt::format(", {} behind", behind.size());
+  std::cout << "\n";
+  for (const auto& h : list) {
+    std::cout << fmt::format("  {:<24} revision {:>8} generation {:>6} sandboxes {:>5}{}",
+                             terminal_text(h["host"].get<std::string>()), h.value("applied_revision", json(0)).dump(),
+                             h.value("generation", json(0)).dump(), h.value("sandboxes", json(0)).dump(),
+                             h["converged"].get<bool>() ? "" : "  BEHIND")
+              << "\n";
+  }
+  for (const auto& b : behind) std::cout << "  behind: " << terminal_text(b) << "\n";
+  return 0;
+}
+
+}  // namespace agentctl
