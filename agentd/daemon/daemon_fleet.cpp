@@ -139,6 +139,8 @@ void Daemon::fleet_applied() {
         "fleet: keeping the applied policy on disk failed (a start without etcd would use an older "
         "one): {}",
         saved.error().describe());
+  if (snapshot->revision != fleet_applied_revision_)
+    spdlog::info("fleet: etcd revision {} in force (policy generation {})", snapshot->revision, policy_generation_);
   fleet_applied_revision_ = snapshot->revision;
   if (fleet_refusal_ && fleet_refusal_->revision <= snapshot->revision) fleet_refusal_.reset();
   report_to_fleet();

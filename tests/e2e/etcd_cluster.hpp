@@ -1,0 +1,35 @@
+// A real etcd cluster for the fleet tests: three members in the world's
+// host namespace on 127.0.0.1 (the only etcd any test agentd or agentctl
+// sees), data dirs in the world's dir, each member stopped by its pid.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "world.hpp"
+
+namespace agentd::e2e {
+
+class EtcdCluster {
+ public:
+  // Starts the members and waits (bounded) until the cluster takes a write.
+  explicit EtcdCluster(World& world, int members = 3);
+  ~EtcdCluster();  // stops the members still running
+  EtcdCluster(const EtcdCluster&) = delete;
+  EtcdCluster& operator=(const EtcdCluster&) = delete;
+
+  // "http://127.0.0.1:P1,...": for --etcd-endpoints.
+  std::string endpoints() const;
+  // etcdctl against the cluster, in the host ns (a writer other than agentctl).
+  ProcessResult etcdctl(std::vector<std::string> args) const;
+  // Every member, by pid (etcd unreachable: the cluster is gone).
+  void stop_all();
+
+ private:
+  World& world_;
+  std::vector<pid_t> pids_;
+  std::vector<std::string> names_;
+  std::vector<int> client_ports_;
+};
+
+}  // namespace agentd::e2e

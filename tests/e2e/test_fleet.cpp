@@ -1,0 +1,158 @@
+// The fleet (issue 18): agentd follows the policy in a real three-member
+// etcd cluster. A push is enforced; a policy that does not validate is
+// refused with the running one kept and the refusal visible; a push against
+// a stale revision is refused; a restart while etcd is gone enforces the
+// last applied policy; a first start with no policy and no etcd refuses.
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include "etcd_cluster.hpp"
+#include "expectations.hpp"
+#include "policies.hpp"
+#include "world.hpp"
+
+using namespace agentd::e2e;
+using nlohmann::json;
+
+namespace {
+
+const std::string kAgent = "acme/eng/coder-1";
+
+// kSwitchPolicyA lets every agent reach 198.51.100.20:8080 but not :80;
+// kSwitchPolicyB lets eng reach 198.51.100.20:80 but not :8080.
+void expect_policy_a(const World& world) {
+  expect_ok(world.netprobe_in_sandbox(kAgent, {"connect", "tcp", "198.51.100.20", "8080"}));
+  expect_refused(world.netprobe_in_sandbox(kAgent, {"connect", "tcp", "198.51.100.20", "80"}));
+}
+
+void expect_policy_b(const World& world) {
+  expect_ok(world.netprobe_in_sandbox(kAgent, {"connect", "tcp", "198.51.100.20", "80"}));
+  expect_refused(world.netprobe_in_sandbox(kAgent, {"connect", "tcp", "198.51.100.20", "8080"}));
+}
+
+// A policy dir of its own for each version pushed.
+std::string policy_dir(const World& world, const std::string& name, const char* acme) {
+  const auto dir = world.dir() / name;
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "acme.yaml") << acme;
+  return dir.string();
+}
+
+// `agentctl policy push DIR`; the revision it wrote.
+int64_t push(const World& world, const EtcdCluster& etcd, const std::string& dir) {
+  auto result = world.agentctl({"policy", "push", dir, "--etcd-endpoints", etcd.endpoints(), "-o", "json"});
+  INFO(result.describe());
+  REQUIRE(result.exit_code == 0);
+  json answer = json::parse(result.out);
+  REQUIRE(answer["pushed"] == true);
+  return answer["revision"].get<int64_t>();
+}
+
+json fleet_of(const World& world) {
+  auto result = world.agentctl({"status", "-o", "json"});
+  INFO(result.describe());
+  REQUIRE(result.exit_code == 0);
+  return json::parse(result.out)["policy"]["fleet"];
+}
+
+// Waits (bounded) until agentd's fleet status satisfies `done`.
+json wait_for_fleet(const World& world, const std::function<bool(const json&)>& done) {
+  json fleet;
+  for (int i = 0; i < 500; ++i) {
+    fleet = fleet_of(world);
+    if (done(fleet)) return fleet;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  INFO(fleet.dump(2));
+  FAIL("agentd's fleet status did not get there in 10 s");
+  return fleet;
+}
+
+std::vector<std::string> etcd_args(const EtcdCluster& etcd) {
+  return {"--policy-source", "etcd", "--etcd-endpoints", etcd.endpoints(), "--etcd-host-name", "host-1"};
+}
+
+}  // namespace
+
+TEST_CASE("fleet: pushes through etcd are enforced, bad and stale ones refused, the last policy outlives etcd") {
+  World world;
+  EtcdCluster etcd(world);
+  const std::string dir_a = policy_dir(world, "policy-a", kSwitchPolicyA);
+  const std::string dir_b = policy_dir(world, "policy-b", kSwitchPolicyB);
+  const int64_t rev_a = push(world, etcd, dir_a);
+  REQUIRE(world.start_agentd(etcd_args(etcd)));
+  CHECK(fleet_of(world)["applied_revision"] == rev_a);
+  expect_policy_a(world);
+
+  // A push is applied through the watch.
+  const int64_t rev_b = push(world, etcd, dir_b);
+  wait_for_fleet(world, [&](const json& f) { return f["applied_revision"] == rev_b; });
+  expect_policy_b(world);
+
+  // Another writer puts a policy that does not validate: refused whole,
+  // the running policy stays, and the refusal names the key.
+  auto broken = etcd.etcdctl({"put", "/agentd/policy/tenants/acme.yaml", "apiVersion: agentd/v1\ntenant: [acme\n"});
+  REQUIRE(broken.exit_code == 0);
+  json refused = wait_for_fleet(world, [](const json& f) { return f["last_refusal"].is_object(); });
+  CHECK(refused["applied_revision"] == rev_b);
+  CHECK_THAT(refused["last_refusal"]["error"].get<std::string>(), Catch::Contains("/agentd/policy/tenants/acme.yaml"));
+  auto status = world.agentctl({"status"});
+  CHECK_THAT(status.out, Catch::Contains("last reload refused"));
+  expect_policy_b(world);
+  // A key that is no policy file name (it could name a path on the host).
+  REQUIRE(etcd.etcdctl({"put", "/agentd/policy/tenants/../../x.yaml", "a"}).exit_code == 0);
+  refused = wait_for_fleet(world, [](const json& f) {
+    return f["last_refusal"].is_object() &&
+           f["last_refusal"]["error"].get<std::string>().find("not a policy file name") != std::string::npos;
+  });
+  REQUIRE(etcd.etcdctl({"del", "/agentd/policy/tenants/../../x.yaml"}).exit_code == 0);
+  expect_policy_b(world);
+
+  // A push against the revision it diffed (rev_b) after etcd moved on: refused.
+  auto stale = world.agentctl(
+      {"policy", "push", dir_a, "--base-revision", std::to_string(rev_b), "--etcd-endpoints", etcd.endpoints()});
+  INFO(stale.describe());
+  CHECK(stale.exit_code == 1);
+  CHECK_THAT(stale.err, Catch::Contains("push refused"));
+  expect_policy_b(world);
+
+  // A good push again: applied, the refusal cleared, the host converged.
+  const int64_t rev_b2 = push(world, etcd, dir_b);
+  wait_for_fleet(world, [&](const json& f) { return f["applied_revision"] == rev_b2 && f["last_refusal"].is_null(); });
+  json fleet;
+  for (int i = 0; i < 250; ++i) {
+    auto result = world.agentctl({"fleet", "status", "--etcd-endpoints", etcd.endpoints(), "-o", "json"});
+    REQUIRE(result.exit_code == 0);
+    fleet = json::parse(result.out);
+    if (fleet["converged"] == 1) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  INFO(fleet.dump(2));
+  CHECK(fleet["revision"] == rev_b2);
+  CHECK(fleet["total"] == 1);
+  CHECK(fleet["converged"] == 1);
+  CHECK(fleet["hosts"][0]["host"] == "host-1");
+
+  // agentd restarts while etcd is gone: the last applied policy, not
+  // nothing and not everything.
+  world.kill_agentd(SIGTERM);
+  etcd.stop_all();
+  REQUIRE(world.start_agentd(etcd_args(etcd)));
+  json offline = fleet_of(world);
+  CHECK(offline["applied_revision"] == rev_b2);
+  CHECK(offline["connected"] == false);
+  expect_policy_b(world);
+  CHECK(world.stray_packets() == 0);
+}
+
+TEST_CASE("fleet: a first start with no applied policy and no etcd refuses to start (fail closed)") {
+  World world;
+  // Nothing listens there, in the world's own namespace.
+  REQUIRE_FALSE(world.start_agentd({"--policy-source", "etcd", "--etcd-endpoints", "http://127.0.0.1:23799"}));
+  CHECK(world.agentd_exit_code() != 0);
+  CHECK_THAT(world.agentd_log(), Catch::Contains("refusing to start"));
+}
