@@ -13,22 +13,22 @@ namespace {
 constexpr int kClientPortBase = 23791;
 constexpr int kPeerPortBase = 23801;
 
-std::string url(int port) { return "http://127.0.0.1:" + std::to_string(port); }
+std::string url(const std::string& address, int port) { return "http://" + address + ":" + std::to_string(port); }
 }  // namespace
 
-EtcdCluster::EtcdCluster(World& world, int members) : world_(world) {
+EtcdCluster::EtcdCluster(World& world, int members, std::string address) : world_(world), address_(std::move(address)) {
   require_tools({"etcd", "etcdctl"});
   std::string cluster;
   for (int i = 0; i < members; ++i)
-    cluster += (i ? "," : "") + ("m" + std::to_string(i)) + "=" + url(kPeerPortBase + i);
+    cluster += (i ? "," : "") + ("m" + std::to_string(i)) + "=" + url("127.0.0.1", kPeerPortBase + i);
   for (int i = 0; i < members; ++i) {
     const std::string name = "m" + std::to_string(i);
     const int client = kClientPortBase + i, peer = kPeerPortBase + i;
     pid_t pid = world_.spawn_in_host(
         {"etcd", "--name", name, "--data-dir", (world_.dir() / ("etcd-" + name)).string(), "--listen-client-urls",
-         url(client), "--advertise-client-urls", url(client), "--listen-peer-urls", url(peer),
-         "--initial-advertise-peer-urls", url(peer), "--initial-cluster", cluster, "--initial-cluster-state", "new",
-         "--initial-cluster-token", "agentd-e2e"},
+         url(address_, client), "--advertise-client-urls", url(address_, client), "--listen-peer-urls",
+         url("127.0.0.1", peer), "--initial-advertise-peer-urls", url("127.0.0.1", peer), "--initial-cluster", cluster,
+         "--initial-cluster-state", "new", "--initial-cluster-token", "agentd-e2e"},
         "etcd-" + name);
     pids_.push_back(pid);
     names_.push_back("etcd-" + name);
@@ -46,7 +46,7 @@ EtcdCluster::~EtcdCluster() { stop_all(); }
 
 std::string EtcdCluster::endpoints() const {
   std::string list;
-  for (int port : client_ports_) list += (list.empty() ? "" : ",") + url(port);
+  for (int port : client_ports_) list += (list.empty() ? "" : ",") + url(address_, port);
   return list;
 }
 

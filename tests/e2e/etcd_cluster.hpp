@@ -13,7 +13,9 @@ namespace agentd::e2e {
 class EtcdCluster {
  public:
   // Starts the members and waits (bounded) until the cluster takes a write.
-  explicit EtcdCluster(World& world, int members = 3);
+  // `address`: where clients reach it (127.0.0.1, or a documentation
+  // address on a link of the test's own to other worlds).
+  explicit EtcdCluster(World& world, int members = 3, std::string address = "127.0.0.1");
   ~EtcdCluster();  // stops the members still running
   EtcdCluster(const EtcdCluster&) = delete;
   EtcdCluster& operator=(const EtcdCluster&) = delete;
@@ -30,6 +32,7 @@ class EtcdCluster {
   std::vector<pid_t> pids_;
   std::vector<std::string> names_;
   std::vector<int> client_ports_;
+  std::string address_;
 };
 
 }  // namespace agentd::e2e

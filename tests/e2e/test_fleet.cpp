@@ -156,3 +156,61 @@ TEST_CASE("fleet: a first start with no applied policy and no etcd refuses to st
   CHECK(world.agentd_exit_code() != 0);
   CHECK_THAT(world.agentd_log(), Catch::Contains("refusing to start"));
 }
+
+namespace {
+
+// A link of the test's own between two worlds' host namespaces, on
+// documentation addresses: host 1 at 192.0.2.1 (where etcd listens), host 2
+// at 192.0.2.2. Gone with the namespaces at teardown.
+void link_hosts(const World& one, const World& two) {
+  const std::string a = one.host_ns_name(), b = two.host_ns_name();
+  for (const std::vector<std::string>& argv : std::vector<std::vector<std::string>>{
+           {"ip", "-n", a, "link", "add", "fleet0", "type", "veth", "peer", "name", "fleet1", "netns", b},
+           {"ip", "-n", a, "addr", "add", "192.0.2.1/24", "dev", "fleet0"},
+           {"ip", "-n", a, "link", "set", "fleet0", "up"},
+           {"ip", "-n", b, "addr", "add", "192.0.2.2/24", "dev", "fleet1"},
+           {"ip", "-n", b, "link", "set", "fleet1", "up"}}) {
+    auto result = run_process(argv);
+    INFO(result.describe());
+    REQUIRE(result.exit_code == 0);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("fleet: two hosts, each with its own namespace, cgroup root, bpffs and state, converge on one push") {
+  World host1;
+  World host2;
+  link_hosts(host1, host2);
+  EtcdCluster etcd(host1, 3, "192.0.2.1");
+  const std::string dir_a = policy_dir(host1, "policy-a", kSwitchPolicyA);
+  const std::string dir_b = policy_dir(host1, "policy-b", kSwitchPolicyB);
+  push(host1, etcd, dir_a);
+  auto args = etcd_args(etcd);
+  REQUIRE(host1.start_agentd(args));
+  args.back() = "host-2";
+  REQUIRE(host2.start_agentd(args));
+  expect_policy_a(host1);
+  expect_policy_a(host2);
+
+  const auto pushed = std::chrono::steady_clock::now();
+  const int64_t rev_b = push(host1, etcd, dir_b);
+  json fleet;
+  for (int i = 0; i < 500; ++i) {
+    auto result = host1.agentctl({"fleet", "status", "--etcd-endpoints", etcd.endpoints(), "-o", "json"});
+    REQUIRE(result.exit_code == 0);
+    fleet = json::parse(result.out);
+    if (fleet["revision"] == rev_b && fleet["converged"] == 2) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  const auto converged_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - pushed).count();
+  INFO(fleet.dump(2));
+  REQUIRE(fleet["converged"] == 2);
+  REQUIRE(fleet["total"] == 2);
+  WARN("two hosts converged " << converged_ms << " ms after the push returned (reported through etcd)");
+  expect_policy_b(host1);
+  expect_policy_b(host2);
+  CHECK(fleet_of(host1)["applied_revision"] == rev_b);
+  CHECK(fleet_of(host2)["applied_revision"] == rev_b);
+}

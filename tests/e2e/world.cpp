@@ -106,9 +106,13 @@ void report_missing(const std::vector<std::string>& missing) {
 
 World::World() {
   require_prerequisites();
-  const std::string id = std::to_string(getpid());
-  host_ns_ = "ad" + id + "h";
-  net_ns_ = "ad" + id + "n";
+  // The process's pid names the first world; later ones (several hosts in
+  // one test) add a count, so that their namespaces, links and cgroups differ.
+  static int worlds_made = 0;
+  id_ = std::to_string(getpid()) + (worlds_made > 0 ? "w" + std::to_string(worlds_made) : "");
+  ++worlds_made;
+  host_ns_ = "ad" + id_ + "h";
+  net_ns_ = "ad" + id_ + "n";
   try {
     build();
   } catch (...) {
@@ -176,8 +180,8 @@ void World::build() {
   // Namespaces and the wire between them: one `ip -batch` per namespace,
   // not one process per command (in a VM under emulation each exec costs
   // a tenth of a second, and every test builds a world).
-  const std::string veth_host = "ad" + std::to_string(getpid()) + "a";
-  const std::string veth_net = "ad" + std::to_string(getpid()) + "b";
+  const std::string veth_host = "ad" + id_ + "a";
+  const std::string veth_net = "ad" + id_ + "b";
   host_ns_made_ = net_ns_made_ = true;  // teardown deletes what exists of them
   ip_batch("",
            {"netns add " + host_ns_, "netns add " + net_ns_,
@@ -289,7 +293,7 @@ void World::build() {
   if (mount("bpf", bpffs_.c_str(), "bpf", 0, nullptr) != 0) throw std::runtime_error("mounting bpffs failed");
   bpffs_mounted_ = true;
   cgroup2_mount_ = find_cgroup2_mount();
-  cgroup_root_ = cgroup2_mount_ / ("agentd-e2e-" + std::to_string(getpid()));
+  cgroup_root_ = cgroup2_mount_ / ("agentd-e2e-" + id_);
   fs::create_directories(cgroup_root_);
   mark("world built");
 }
@@ -489,7 +493,7 @@ std::vector<std::pair<std::string, int>> World::attachments(const fs::path& cgro
 }
 
 fs::path World::make_foreign_cgroup(const std::string& name) {
-  fs::path cgroup = cgroup2_mount_ / ("agentd-e2e-" + std::to_string(getpid()) + "-" + name);
+  fs::path cgroup = cgroup2_mount_ / ("agentd-e2e-" + id_ + "-" + name);
   fs::create_directories(cgroup);
   foreign_cgroups_.push_back(cgroup);
   return cgroup;

@@ -123,6 +123,7 @@ class World {
   }
   pid_t agentd_pid() const { return agentd_pid_; }
   std::string host_ns_path() const { return "/run/netns/" + host_ns_; }
+  const std::string& host_ns_name() const { return host_ns_; }
 
  private:
   void build();
@@ -133,6 +134,7 @@ class World {
   void ip_batch(const std::string& ns, const std::vector<std::string>& commands);
   pid_t start_server(const std::string& ns, std::vector<std::string> args, const std::string& name);
 
+  std::string id_;  // names this world's namespaces, links and cgroups
   std::string host_ns_, net_ns_;
   std::filesystem::path dir_, bpffs_, cgroup2_mount_, cgroup_root_, socket_;
   bool host_ns_made_ = false, net_ns_made_ = false, bpffs_mounted_ = false;
