@@ -102,6 +102,13 @@ int status(const Globals& g, std::optional<uint32_t> sandboxes) {
             << json_text(p["last_reload"]["ms"]) << " ms)\n  digest " << json_text(p["digest"])
             << (p.value("watching", false) ? ", watching the dir for changes" : "") << "\n";
   if (!p["last_error"].is_null()) std::cout << "  last reload refused:\n" << json_text(p["last_error"]) << "\n";
+  if (const json f = p.value("fleet", json(nullptr)); f.is_object()) {
+    std::cout << "  fleet: host " << json_text(f["host"]) << ", etcd revision " << json_text(f["applied_revision"])
+              << " applied (" << json_text(f["received_revision"]) << " received), " << json_text(f["watch"]) << "\n";
+    if (f["last_refusal"].is_object())
+      std::cout << "  etcd revision " << json_text(f["last_refusal"]["revision"]) << " refused at "
+                << json_text(f["last_refusal"]["at"]) << "\n";
+  }
   Table tenants({"TENANT", "RULES", "INFERENCE", "FILE"});
   for (const auto& t : p["tenants"])
     tenants.add({json_text(t["tenant"]), json_text(t["rules"]), json_text(t["inference"]), json_text(t["file"])});

@@ -13,9 +13,11 @@ _agentctl() {
       # Options that take a value: the value is no subcommand.
       --agent | --user | --dest | --policy-dir | --cgroup | -o | --output | --scope | --for | --state | --since | \
         --decision | --limit | --tenant | --expand | --ports | --interval | -d | --iterations | -n | --sandboxes | \
-        --container | --engine | --sni) ((i++)) ;;
+        --container | --engine | --sni | --etcd-endpoints | --etcd-prefix | --etcd-ca | --etcd-cert | --etcd-key | \
+        --base-revision) ((i++)) ;;
       -*) ;;
-      *) [[ $path == "" || $path == policy || $path == sandbox || $path == approvals || $path == grants ]] &&
+      *) [[ $path == "" || $path == policy || $path == sandbox || $path == approvals || $path == grants ||
+        $path == fleet ]] &&
         path="${path:+$path }${words[i]}" ;;
     esac
   done
@@ -30,6 +32,8 @@ _agentctl() {
     --expand) COMPREPLY=($(compgen -W "$(_agentctl_daemon agents)" -- "$cur")); return ;;
     --policy-dir) _filedir -d; return ;;
     --cgroup) _filedir -d; return ;;
+    --etcd-ca | --etcd-cert | --etcd-key) _filedir; return ;;
+    --etcd-endpoints | --etcd-prefix | --base-revision) return ;;
     --user) COMPREPLY=($(compgen -u -- "$cur")); return ;;
     -o | --output) COMPREPLY=($(compgen -W "table json" -- "$cur")); return ;;
     --dest | --for | --since | --limit | --ports | --interval | -d | --iterations | -n | --sandboxes | --sni | \
@@ -41,7 +45,7 @@ _agentctl() {
 
   local words_for
   case "$path" in
-    "") words_for="run policy status top sandbox watch approvals grants audit oci-hook --socket --help --version" ;;
+    "") words_for="run policy status top sandbox watch approvals grants audit oci-hook fleet --socket --help --version" ;;
     top) words_for="--interval -d --iterations -n --limit -o --output" ;;
     approvals) words_for="list approve deny reopen" ;;
     "approvals list") words_for="--state --expand --agent --tenant -o --output" ;;
@@ -55,15 +59,25 @@ _agentctl() {
     "grants list" | "grants revoke") words_for="-o --output" ;;
     audit) words_for="--agent --since --decision --limit --follow -f -o --output" ;;
     run) words_for="--agent --user --unknown-tenant --" ;;
-    policy) words_for="validate explain apply diff" ;;
+    policy) words_for="validate explain apply diff push" ;;
     "policy validate" | "policy diff")
       # Options after a dash; otherwise candidate files and dirs.
       if [[ $cur == -* ]]; then
-        [[ $path == "policy validate" ]] && words_for="--strict -o --output" || words_for="-o --output"
+        [[ $path == "policy validate" ]] && words_for="--strict -o --output" ||
+          words_for="-o --output --fleet --etcd-endpoints --etcd-prefix --etcd-ca --etcd-cert --etcd-key"
       else
         _filedir '@(yaml|yml)'
         return
       fi ;;
+    "policy push")
+      if [[ $cur == -* ]]; then
+        words_for="--base-revision -o --output --etcd-endpoints --etcd-prefix --etcd-ca --etcd-cert --etcd-key"
+      else
+        _filedir -d
+        return
+      fi ;;
+    fleet) words_for="status" ;;
+    "fleet status") words_for="-o --output --etcd-endpoints --etcd-prefix --etcd-ca --etcd-cert --etcd-key" ;;
     "policy explain") words_for="--agent --dest --inbound --sni --policy-dir -o --output" ;;
     oci-hook) words_for="" ;;
     status) words_for="--sandboxes -o --output" ;;

@@ -102,6 +102,7 @@ TEST_CASE("fleet: pushes through etcd are enforced, bad and stale ones refused, 
   CHECK_THAT(refused["last_refusal"]["error"].get<std::string>(), Catch::Contains("/agentd/policy/tenants/acme.yaml"));
   auto status = world.agentctl({"status"});
   CHECK_THAT(status.out, Catch::Contains("last reload refused"));
+  CHECK_THAT(status.out, Catch::Contains("fleet: host host-1"));
   expect_policy_b(world);
   // A key that is no policy file name (it could name a path on the host).
   REQUIRE(etcd.etcdctl({"put", "/agentd/policy/tenants/../../x.yaml", "a"}).exit_code == 0);
