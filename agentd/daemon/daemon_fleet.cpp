@@ -3,6 +3,8 @@
 // as a policy dir change), what is kept on disk, and what the host reports.
 #include <unistd.h>
 
+#include <thread>
+
 #include <spdlog/spdlog.h>
 
 #include "agentd/common/version.hpp"
@@ -80,6 +82,9 @@ policy::LoadResult Daemon::load_start_policy() {
     return fail("etcd", fmt::format("no policy was applied on this host before and etcd's could not be read, "
                                     "refusing to start (fail closed): {}",
                                     snapshot.error().describe()));
+  if (snapshot->revision == 0)  // as at run time: an empty prefix is no policy
+    return fail("etcd", fmt::format("etcd holds no policy under {}: push one first (agentctl policy push)",
+                                    fleet_layout_->policy_prefix()));
   fleet_candidate_ = std::make_shared<const fleet::PolicySnapshot>(std::move(*snapshot));
   fleet_trying_ = fleet_candidate_;
   return policy::parse_policy_texts(fleet_candidate_->tenants, fleet_candidate_->presets);
@@ -110,23 +115,23 @@ Status Daemon::start_fleet(sd_event* loop) {
 }
 
 void Daemon::on_fleet_update(FleetWatch::Update update) {
+  std::optional<std::string> refusal;
   if (!update.snapshot) {
     // The keys themselves are wrong (a bad name, a file too large): the
     // same as a policy that does not validate.
-    last_reload_error_ = update.snapshot.error().describe();  // no reload runs to record it
-    fleet_refused(update.read_revision, last_reload_error_);
-    return;
-  }
-  auto snapshot = std::make_shared<const fleet::PolicySnapshot>(std::move(*update.snapshot));
-  if (snapshot->tenants.empty() && snapshot->presets.empty() && snapshot->revision == 0) {
+    refusal = update.snapshot.error().describe();
+  } else if (update.snapshot->tenants.empty() && update.snapshot->presets.empty() && update.snapshot->revision == 0) {
     // An empty prefix (etcd wiped, a wrong --etcd-prefix) is not a policy
     // that denies everything: no push ever happened there.
-    last_reload_error_ =
-        fmt::format("etcd holds no policy under {} (never pushed, or deleted)", fleet_layout_->policy_prefix());
-    fleet_refused(update.read_revision, last_reload_error_);
+    refusal = fmt::format("etcd holds no policy under {} (never pushed, or deleted)", fleet_layout_->policy_prefix());
+  }
+  if (refusal) {
+    last_reload_error_ = *refusal;  // no reload runs to record it
+    fleet_candidate_.reset();       // a SIGHUP reloads the applied copy meanwhile
+    fleet_refused(update.read_revision, *refusal);
     return;
   }
-  fleet_candidate_ = std::move(snapshot);
+  fleet_candidate_ = std::make_shared<const fleet::PolicySnapshot>(std::move(*update.snapshot));
   request_reload(fmt::format("etcd revision {}", fleet_candidate_->revision), std::nullopt);
 }
 
@@ -142,7 +147,9 @@ void Daemon::fleet_applied() {
   if (snapshot->revision != fleet_applied_revision_)
     spdlog::info("fleet: etcd revision {} in force (policy generation {})", snapshot->revision, policy_generation_);
   fleet_applied_revision_ = snapshot->revision;
-  if (fleet_refusal_ && fleet_refusal_->revision <= snapshot->revision) fleet_refusal_.reset();
+  // What etcd sent since a refusal applied: the refusal is history (the
+  // watch hands over changes only, so this is never the refused state).
+  fleet_refusal_.reset();
   report_to_fleet();
 }
 

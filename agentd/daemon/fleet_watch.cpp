@@ -31,6 +31,7 @@ Result<std::unique_ptr<FleetWatch>> FleetWatch::start(sd_event* loop, fleet::Etc
     return system_error("watching the fleet watch's eventfd");
   }
   watch->source_.reset(source);
+  watch->client_.abort_when(&watch->stop_);
   watch->thread_ = std::thread([w = watch.get()] { w->run(); });
   return watch;
 }
@@ -88,13 +89,20 @@ int FleetWatch::on_wakeup(sd_event_source*, int fd, uint32_t, void* self) {
   return 0;
 }
 
-Status FleetWatch::read_and_watch(std::optional<fleet::PolicySnapshot>& last) {
+Status FleetWatch::read_and_watch(std::optional<fleet::PolicySnapshot>& last, std::string& last_refused) {
   const std::string prefix = layout_.policy_prefix(), end = fleet::range_end_of_prefix(prefix);
   auto range = fleet::read_policy_range(client_, layout_);
   if (!range) return range.error();
   auto snapshot = fleet::snapshot_of(*range, layout_);
-  if (!snapshot || !last || !fleet::same_policy(*snapshot, *last)) {
-    if (snapshot) last = *snapshot;
+  if (!snapshot) {
+    if (snapshot.error().describe() != last_refused) {
+      last_refused = snapshot.error().describe();
+      last.reset();  // the same policy again after this is news
+      hand_over({range->revision, std::move(snapshot)});
+    }
+  } else if (!last || !fleet::same_policy(*snapshot, *last)) {
+    last = *snapshot;
+    last_refused.clear();
     hand_over({range->revision, std::move(snapshot)});
   }
   set_state(fmt::format("watching {} from revision {}", client_.current_endpoint(), range->revision + 1), true);
@@ -121,7 +129,7 @@ Status FleetWatch::read_and_watch(std::optional<fleet::PolicySnapshot>& last) {
     }
     return false;
   };
-  auto streamed = client_.stream("/v3/watch", fleet::watch_request(prefix, end, range->revision + 1), on_message, stop_,
+  auto streamed = client_.stream("/v3/watch", fleet::watch_request(prefix, end, range->revision + 1), on_message,
                                  std::chrono::duration_cast<std::chrono::milliseconds>(kRewatch));
   if (!streamed) return streamed.error();
   if (failure) return *failure;
@@ -130,10 +138,18 @@ Status FleetWatch::read_and_watch(std::optional<fleet::PolicySnapshot>& last) {
 
 void FleetWatch::run() {
   std::optional<fleet::PolicySnapshot> last;
+  std::string last_refused;  // keys refused as they are: said once, not at every read
   auto backoff = std::chrono::milliseconds(kFirstBackoff);
   std::string last_error;
   while (!stop_) {
-    auto status = read_and_watch(last);
+    // A thread: an exception must not end the process (std::terminate);
+    // it is one more failure, retried.
+    Status status = ok_status();
+    try {
+      status = read_and_watch(last, last_refused);
+    } catch (const std::exception& e) {
+      status = make_error("the fleet watch failed: {}", e.what());
+    }
     if (status) {
       backoff = kFirstBackoff;
       last_error.clear();

@@ -47,7 +47,7 @@ class FleetWatch {
       : client_(std::move(client)), layout_(std::move(layout)), on_update_(std::move(on_update)) {}
   void run();
   // One read and one watch until the next change; an error when either failed.
-  Status read_and_watch(std::optional<fleet::PolicySnapshot>& last);
+  Status read_and_watch(std::optional<fleet::PolicySnapshot>& last, std::string& last_refused);
   void hand_over(Update update);
   void set_state(std::string state, bool connected);
   static int on_wakeup(sd_event_source*, int fd, uint32_t, void* self);

@@ -141,12 +141,14 @@ Result<std::string> EtcdClient::call(std::string_view path, const nlohmann::json
     const size_t index = (next_ + tried) % config_.endpoints.size();
     const std::string url = config_.endpoints[index] + std::string(path);
     Transfer transfer;
+    transfer.stop = stop_;
     auto curl = handle_for(config_, url, text, headers.get(), transfer);
     if (!curl) return curl.error();
     curl_easy_setopt(curl->get(), CURLOPT_TIMEOUT_MS, static_cast<long>(config_.call_timeout.count()));
     const CURLcode code = curl_easy_perform(curl->get());
     long status = 0;
     curl_easy_getinfo(curl->get(), CURLINFO_RESPONSE_CODE, &status);
+    if (code == CURLE_ABORTED_BY_CALLBACK) return make_error("etcd {}: stopped", url);
     if (code == CURLE_OK && status < 500) {
       next_ = index;
       return std::move(transfer.body);  // 4xx carries etcd's error as JSON
@@ -161,14 +163,14 @@ Result<std::string> EtcdClient::call(std::string_view path, const nlohmann::json
 }
 
 Status EtcdClient::stream(std::string_view path, const nlohmann::json& body,
-                          const std::function<bool(std::string_view)>& on_message, const std::atomic<bool>& stop,
+                          const std::function<bool(std::string_view)>& on_message,
                           std::chrono::milliseconds max_duration) {
   const std::string text = body.dump();
   auto headers = json_headers();
   const std::string url = config_.endpoints[next_] + std::string(path);
   Transfer transfer;
   transfer.on_message = &on_message;
-  transfer.stop = &stop;
+  transfer.stop = stop_;
   transfer.deadline = std::chrono::steady_clock::now() + max_duration;
   auto curl = handle_for(config_, url, text, headers.get(), transfer);
   if (!curl) return curl.error();

@@ -39,18 +39,21 @@ class EtcdClient {
 
   // A streaming call on one endpoint (the one after the last that failed):
   // each message to `on_message`, which returns false to end the stream.
-  // Returns when the stream ends, fails, or `stop` becomes true (checked at
-  // least once a second), or after `max_duration`.
+  // Returns when the stream ends, fails, is aborted (abort_when), or after
+  // `max_duration`.
   Status stream(std::string_view path, const nlohmann::json& body,
-                const std::function<bool(std::string_view)>& on_message, const std::atomic<bool>& stop,
-                std::chrono::milliseconds max_duration);
+                const std::function<bool(std::string_view)>& on_message, std::chrono::milliseconds max_duration);
 
   const std::string& current_endpoint() const { return config_.endpoints[next_]; }
+  // Calls and streams end (within a second) once `*stop` is true: a thread
+  // that stops does not wait out etcd's timeouts. nullptr: never.
+  void abort_when(const std::atomic<bool>* stop) { stop_ = stop; }
 
  private:
   explicit EtcdClient(EtcdConfig config) : config_(std::move(config)) {}
   EtcdConfig config_;
   size_t next_ = 0;  // the endpoint to try first: the last that answered
+  const std::atomic<bool>* stop_ = nullptr;
 };
 
 }  // namespace agentd::fleet

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "agentd/common/json_dump.hpp"
 #include "agentd/fleet/etcd_messages.hpp"
 
 namespace agentd::fleet {
@@ -12,6 +13,7 @@ constexpr auto kRefresh = std::chrono::seconds(kHostLeaseSeconds / 3);
 }  // namespace
 
 HostReporter::HostReporter(EtcdClient client, std::string key) : client_(std::move(client)), key_(std::move(key)) {
+  client_.abort_when(&stop_);
   thread_ = std::thread([this] { run(); });
 }
 
@@ -22,14 +24,16 @@ HostReporter::~HostReporter() {
   }
   wake_.notify_all();
   thread_.join();
+  // One last call, not aborted: it ends in etcd's timeouts at worst.
+  client_.abort_when(nullptr);
   if (lease_ != 0) (void)client_.call("/v3/kv/lease/revoke", lease_id_request(lease_));
 }
 
 void HostReporter::update(nlohmann::json report) {
   {
     std::lock_guard lock(mutex_);
-    std::string text = report.dump();
-    if (text == report_) return;  // the keepalive keeps it
+    std::string text = dump_json(report);  // never throws on bytes etcd or a policy chose
+    if (text == report_) return;           // the keepalive keeps it
     report_ = std::move(text);
     dirty_ = true;
   }
@@ -69,6 +73,15 @@ bool HostReporter::publish(const std::string& report) {
 }
 
 void HostReporter::run() {
+  // A thread: an exception here would end the process (std::terminate).
+  try {
+    report_until_stopped();
+  } catch (const std::exception& e) {
+    spdlog::error("fleet host report stopped: {}", e.what());
+  }
+}
+
+void HostReporter::report_until_stopped() {
   bool published = false;
   auto next_refresh = std::chrono::steady_clock::now();
   while (!stop_) {

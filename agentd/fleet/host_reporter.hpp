@@ -35,6 +35,7 @@ class HostReporter {
 
  private:
   void run();
+  void report_until_stopped();
   bool publish(const std::string& report);
 
   EtcdClient client_;

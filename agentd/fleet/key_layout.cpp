@@ -1,5 +1,7 @@
 #include "agentd/fleet/key_layout.hpp"
 
+#include "agentd/common/safe_text.hpp"
+
 namespace agentd::fleet {
 
 namespace {
@@ -50,11 +52,11 @@ Result<PolicyKey> KeyLayout::classify(std::string_view key) const {
     result.kind = PolicyKeyKind::preset;
     file = key.substr(presets.size());
   } else {
-    return make_error("etcd key \"{}\": not under {} or {}", key, tenants, presets);
+    return make_error("etcd key \"{}\": not under {} or {}", safe_text(key), tenants, presets);
   }
   if (!is_policy_file_name(file))
     return make_error("etcd key \"{}\": \"{}\" is not a policy file name ([A-Za-z0-9_.-]+.yaml or .yml, not hidden)",
-                      key, file);
+                      safe_text(key), safe_text(file));
   result.file = std::string(file);
   return result;
 }

@@ -2,6 +2,7 @@
 // hostile key (a path, a hidden file) is refused as.
 #include <catch2/catch.hpp>
 
+#include "agentd/common/safe_text.hpp"
 #include "agentd/fleet/base64.hpp"
 #include "agentd/fleet/key_layout.hpp"
 
@@ -23,7 +24,7 @@ TEST_CASE("base64 round-trips any bytes and refuses what is not base64, naming t
   CHECK_FALSE(base64_decode("====", "x").ok());
 }
 
-TEST_CASE("fleet keys live under the prefix; the prefix is checked") {
+TEST_CASE("fleet keys live under the prefix, and the prefix is checked") {
   auto layout = KeyLayout::make("/agentd");
   REQUIRE(layout.ok());
   CHECK(layout->tenant_key("acme.yaml") == "/agentd/policy/tenants/acme.yaml");
@@ -38,7 +39,7 @@ TEST_CASE("fleet keys live under the prefix; the prefix is checked") {
   }
 }
 
-TEST_CASE("a policy key names a bare file; anything else is refused with the key and the reason") {
+TEST_CASE("a policy key names a bare file, anything else is refused with the key and the reason") {
   auto layout = *KeyLayout::make("/agentd");
   auto tenant = layout.classify("/agentd/policy/tenants/acme.yaml");
   REQUIRE(tenant.ok());
@@ -54,6 +55,14 @@ TEST_CASE("a policy key names a bare file; anything else is refused with the key
     REQUIRE_FALSE(refused.ok());
     CHECK_THAT(refused.error().message, Catch::Contains(bad));
   }
+}
+
+TEST_CASE("a refused key's bytes are shown escaped, so the error is valid text") {
+  auto layout = *KeyLayout::make("/agentd");
+  auto refused = layout.classify(std::string("/agentd/policy/tenants/\x80\x1b[2J.yaml"));
+  REQUIRE_FALSE(refused.ok());
+  CHECK(agentd::is_valid_utf8(refused.error().message));
+  CHECK_THAT(refused.error().message, Catch::Contains("\\x80"));
 }
 
 TEST_CASE("range_end of a prefix is the next key after every key that starts with it") {

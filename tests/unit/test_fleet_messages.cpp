@@ -13,7 +13,7 @@ namespace {
 const char* kHeader = R"("header":{"cluster_id":"1","member_id":"2","revision":"7","raft_term":"2"})";
 }
 
-TEST_CASE("a range answer: keys, values and revisions decoded; no kvs is an empty read") {
+TEST_CASE("a range answer: keys, values and revisions decoded, and no kvs is an empty read") {
   const std::string text = std::string("{") + kHeader + R"(,"kvs":[{"key":"Zm9v","create_revision":"2",
       "mod_revision":"5","version":"1","value":"YmFy"}],"count":"1"})";
   auto range = parse_range(text);
