@@ -72,7 +72,7 @@ std::string push_record(const std::string& dir, const std::string& digest) {
   gethostname(host, sizeof(host) - 1);
   const auto now =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  return json{{"digest", digest}, {"from", dir}, {"host", host}, {"uid", getuid()}, {"unix_time", now}}.dump();
+  return agentd::dump_json({{"digest", digest}, {"from", dir}, {"host", host}, {"uid", getuid()}, {"unix_time", now}});
 }
 
 json changes_json(const fleet::PushPlan& plan) {
@@ -101,9 +101,19 @@ std::optional<Comparison> compare(const EtcdArgs& etcd, const std::string& dir, 
   if (!conn) return fail(conn.error().describe()), std::nullopt;
   auto current = fleet::read_policy_range(conn->client, conn->layout);
   if (!current) return fail(current.error().describe()), std::nullopt;
+  // The push record as it was at the base the operator diffed against (a
+  // compacted base is an error: diff again).
+  std::optional<int64_t> push_mod_at_base;
+  if (base_revision > 0) {
+    auto text = conn->client.call("/v3/kv/range", fleet::range_request(conn->layout.push_key(), "", base_revision));
+    auto at_base = text ? fleet::parse_range(*text) : Result<fleet::RangeAnswer>(text.error());
+    if (!at_base)
+      return fail(fmt::format("reading revision {}: {}", base_revision, at_base.error().describe())), std::nullopt;
+    push_mod_at_base = at_base->kvs.empty() ? 0 : at_base->kvs.front().mod_revision;
+  }
   const auto& sources = *candidate->sources();
   auto plan = fleet::plan_push(*current, conn->layout, sources.files, sources.presets,
-                               push_record(dir, candidate->source_digest()), base_revision);
+                               push_record(dir, candidate->source_digest()), base_revision, push_mod_at_base);
   if (!plan) return fail(plan.error().describe()), std::nullopt;
   return Comparison{std::move(*candidate), std::move(*conn), std::move(*current), std::move(*plan)};
 }

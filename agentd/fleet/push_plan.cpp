@@ -6,7 +6,8 @@
 namespace agentd::fleet {
 
 Result<PushPlan> plan_push(const RangeAnswer& current, const KeyLayout& layout, const policy::PolicyTexts& tenants,
-                           const policy::PolicyTexts& presets, const std::string& push_record, int64_t base_revision) {
+                           const policy::PolicyTexts& presets, const std::string& push_record, int64_t base_revision,
+                           std::optional<int64_t> push_mod_at_base) {
   std::map<std::string, std::string> wanted;
   auto add = [&](const policy::PolicyTexts& texts, bool preset) -> Status {
     for (const auto& [path, text] : texts) {
@@ -25,8 +26,13 @@ Result<PushPlan> plan_push(const RangeAnswer& current, const KeyLayout& layout, 
   PushPlan plan;
   plan.base_revision = base_revision > 0 ? base_revision : current.revision;
   std::map<std::string, const std::string*> held;
-  for (const auto& kv : current.kvs)
-    if (kv.key != layout.push_key()) held.emplace(kv.key, &kv.value);
+  int64_t push_mod_now = 0;
+  for (const auto& kv : current.kvs) {
+    if (kv.key == layout.push_key())
+      push_mod_now = kv.mod_revision;
+    else
+      held.emplace(kv.key, &kv.value);
+  }
   for (const auto& [key, text] : wanted) {
     auto it = held.find(key);
     if (it == held.end()) {
@@ -44,9 +50,12 @@ Result<PushPlan> plan_push(const RangeAnswer& current, const KeyLayout& layout, 
   }
   if (plan.changes.empty()) return plan;
   plan.txn.puts.emplace_back(layout.push_key(), push_record);
-  // No policy key written since our read: another push always writes the
-  // push record, so it fails this compare (as does any hand edit but a
-  // delete); the whole transaction is then refused, nothing merged.
+  // Any push since the base rewrote the push record (and a wiped prefix
+  // removed it: a missing key compares as 0), and any other write to a
+  // policy key is newer than the base; either fails the transaction,
+  // which then writes nothing: refused, never merged.
+  plan.txn.compares.push_back({layout.push_key(), std::nullopt, Compare::Target::mod, Compare::Result::equal,
+                               push_mod_at_base.value_or(push_mod_now)});
   plan.txn.compares.push_back({layout.policy_prefix(), range_end_of_prefix(layout.policy_prefix()),
                                Compare::Target::mod, Compare::Result::less, plan.base_revision + 1});
   return plan;

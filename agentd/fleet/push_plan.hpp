@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,10 +31,13 @@ struct PushPlan {
 // `tenants`/`presets`: the local files as (path, text); only
 // their file names matter. `push_record` is the JSON written to push_key().
 // `base_revision`: the revision the caller diffed against (0: the read's);
-// the transaction fails if any policy key changed after it.
+// the transaction fails if any policy key changed after it, or if the push
+// record's mod revision is no longer `push_mod_at_base` (its mod revision
+// at base_revision, 0 when there was none): a push, or a delete of the
+// whole prefix, since then.
 Result<PushPlan> plan_push(const RangeAnswer& current, const KeyLayout& layout, const policy::PolicyTexts& tenants,
                            const policy::PolicyTexts& presets, const std::string& push_record,
-                           int64_t base_revision = 0);
+                           int64_t base_revision = 0, std::optional<int64_t> push_mod_at_base = std::nullopt);
 
 const char* change_sign(KeyChange::Kind kind);  // "+", "~", "-"
 

@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <fstream>
 #include <stdexcept>
 #include <thread>
 
@@ -13,23 +14,72 @@ namespace {
 constexpr int kClientPortBase = 23791;
 constexpr int kPeerPortBase = 23801;
 
-std::string url(const std::string& address, int port) { return "http://" + address + ":" + std::to_string(port); }
+std::string url(const std::string& scheme, const std::string& address, int port) {
+  return scheme + "://" + address + ":" + std::to_string(port);
+}
+
+void run_or_throw(const std::vector<std::string>& argv) {
+  auto result = run_process(argv);
+  if (result.exit_code != 0) throw std::runtime_error("making test certificates: " + result.describe());
+}
 }  // namespace
 
-EtcdCluster::EtcdCluster(World& world, int members, std::string address) : world_(world), address_(std::move(address)) {
-  require_tools({"etcd", "etcdctl"});
+TlsFiles make_test_certificates(const std::filesystem::path& dir) {
+  const std::string d = dir.string() + "/";
+  const std::vector<std::string> ec_key = {"-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"};
+  auto with_key = [&](std::vector<std::string> argv) {
+    argv.insert(argv.begin() + 2, ec_key.begin(), ec_key.end());
+    run_or_throw(argv);
+  };
+  with_key({"openssl", "req", "-x509", "-keyout", d + "ca.key", "-out", d + "ca.pem", "-days", "1", "-subj",
+            "/CN=agentd-e2e-ca"});
+  auto issue = [&](const std::string& name, const std::string& cn, const std::string& extensions) {
+    with_key({"openssl", "req", "-keyout", d + name + ".key", "-out", d + name + ".csr", "-subj", "/CN=" + cn});
+    std::ofstream(d + name + ".ext") << extensions << "\n";
+    run_or_throw({"openssl", "x509", "-req", "-in", d + name + ".csr", "-CA", d + "ca.pem", "-CAkey", d + "ca.key",
+                  "-CAcreateserial", "-out", d + name + ".pem", "-days", "1", "-extfile", d + name + ".ext"});
+  };
+  // etcd 3.4's JSON gateway dials its own gRPC server with the server
+  // certificate: with --client-cert-auth that one needs clientAuth too.
+  issue("server", "etcd", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth");
+  issue("client", "agentd", "extendedKeyUsage=clientAuth");
+  return {d + "ca.pem", d + "server.pem", d + "server.key", d + "client.pem", d + "client.key"};
+}
+
+EtcdCluster::EtcdCluster(World& world, EtcdOptions options) : world_(world), options_(std::move(options)) {
+  require_tools({"etcd", "etcdctl", "openssl"});
+  const int members = options_.members;
+  const std::string scheme = options_.tls ? "https" : "http";
   std::string cluster;
   for (int i = 0; i < members; ++i)
-    cluster += (i ? "," : "") + ("m" + std::to_string(i)) + "=" + url("127.0.0.1", kPeerPortBase + i);
+    cluster += (i ? "," : "") + ("m" + std::to_string(i)) + "=" + url("http", "127.0.0.1", kPeerPortBase + i);
   for (int i = 0; i < members; ++i) {
     const std::string name = "m" + std::to_string(i);
     const int client = kClientPortBase + i, peer = kPeerPortBase + i;
-    pid_t pid = world_.spawn_in_host(
-        {"etcd", "--name", name, "--data-dir", (world_.dir() / ("etcd-" + name)).string(), "--listen-client-urls",
-         url(address_, client), "--advertise-client-urls", url(address_, client), "--listen-peer-urls",
-         url("127.0.0.1", peer), "--initial-advertise-peer-urls", url("127.0.0.1", peer), "--initial-cluster", cluster,
-         "--initial-cluster-state", "new", "--initial-cluster-token", "agentd-e2e"},
-        "etcd-" + name);
+    // Clients on `address` (https when asked), peers on loopback.
+    std::vector<std::string> argv = {"etcd",
+                                     "--name",
+                                     name,
+                                     "--data-dir",
+                                     (world_.dir() / ("etcd-" + name)).string(),
+                                     "--listen-client-urls",
+                                     url(scheme, options_.address, client),
+                                     "--advertise-client-urls",
+                                     url(scheme, options_.address, client),
+                                     "--listen-peer-urls",
+                                     url("http", "127.0.0.1", peer),
+                                     "--initial-advertise-peer-urls",
+                                     url("http", "127.0.0.1", peer),
+                                     "--initial-cluster",
+                                     cluster,
+                                     "--initial-cluster-state",
+                                     "new",
+                                     "--initial-cluster-token",
+                                     "agentd-e2e"};
+    if (options_.tls)
+      argv.insert(argv.end(), {"--cert-file", options_.tls->server_cert, "--key-file", options_.tls->server_key,
+                               "--client-cert-auth", "--trusted-ca-file", options_.tls->ca});
+    pid_t pid = world_.spawn_in_host(argv, "etcd-" + name);
     pids_.push_back(pid);
     names_.push_back("etcd-" + name);
     client_ports_.push_back(client);
@@ -46,13 +96,19 @@ EtcdCluster::~EtcdCluster() { stop_all(); }
 
 std::string EtcdCluster::endpoints() const {
   std::string list;
-  for (int port : client_ports_) list += (list.empty() ? "" : ",") + url(address_, port);
+  for (int port : client_ports_)
+    list += (list.empty() ? "" : ",") + url(options_.tls ? "https" : "http", options_.address, port);
   return list;
 }
 
 ProcessResult EtcdCluster::etcdctl(std::vector<std::string> args) const {
-  args.insert(args.begin(), {"env", "ETCDCTL_API=3", "etcdctl", "--endpoints", endpoints(), "--dial-timeout", "2s"});
-  return world_.in_host(args);
+  std::vector<std::string> argv = {"env",       "ETCDCTL_API=3",  "etcdctl", "--endpoints",
+                                   endpoints(), "--dial-timeout", "2s"};
+  if (options_.tls)
+    argv.insert(argv.end(),
+                {"--cacert", options_.tls->ca, "--cert", options_.tls->client_cert, "--key", options_.tls->client_key});
+  argv.insert(argv.end(), args.begin(), args.end());
+  return world_.in_host(argv);
 }
 
 void EtcdCluster::stop_all() {

@@ -2,7 +2,8 @@
 // etcd cluster. A push is enforced; a policy that does not validate is
 // refused with the running one kept and the refusal visible; a push against
 // a stale revision is refused; a restart while etcd is gone enforces the
-// last applied policy; a first start with no policy and no etcd refuses.
+// last applied policy; a first start with no policy (etcd empty or
+// unreachable) refuses.
 #include <signal.h>
 
 #include <catch2/catch.hpp>
@@ -113,6 +114,15 @@ TEST_CASE("fleet: pushes through etcd are enforced, bad and stale ones refused, 
   REQUIRE(etcd.etcdctl({"del", "/agentd/policy/tenants/../../x.yaml"}).exit_code == 0);
   expect_policy_b(world);
 
+  // The whole prefix deleted (etcd wiped, a wrong prefix): no policy, not
+  // a policy that denies everything.
+  REQUIRE(etcd.etcdctl({"del", "--prefix", "/agentd/policy/"}).exit_code == 0);
+  wait_for_fleet(world, [](const json& f) {
+    return f["last_refusal"].is_object() &&
+           f["last_refusal"]["error"].get<std::string>().find("holds no policy") != std::string::npos;
+  });
+  expect_policy_b(world);
+
   // A push against the revision it diffed (rev_b) after etcd moved on: refused.
   auto stale = world.agentctl(
       {"policy", "push", dir_a, "--base-revision", std::to_string(rev_b), "--etcd-endpoints", etcd.endpoints()});
@@ -152,6 +162,12 @@ TEST_CASE("fleet: pushes through etcd are enforced, bad and stale ones refused, 
 
 TEST_CASE("fleet: a first start with no applied policy and no etcd refuses to start (fail closed)") {
   World world;
+  {
+    // etcd answers but holds no policy: refused too, at once.
+    EtcdCluster empty(world, {1, "127.0.0.1", std::nullopt});
+    REQUIRE_FALSE(world.start_agentd({"--policy-source", "etcd", "--etcd-endpoints", empty.endpoints()}));
+    CHECK_THAT(world.agentd_log(), Catch::Contains("holds no policy"));
+  }
   // Nothing listens there, in the world's own namespace.
   REQUIRE_FALSE(world.start_agentd({"--policy-source", "etcd", "--etcd-endpoints", "http://127.0.0.1:23799"}));
   CHECK(world.agentd_exit_code() != 0);
@@ -183,7 +199,7 @@ TEST_CASE("fleet: two hosts, each with its own namespace, cgroup root, bpffs and
   World host1;
   World host2;
   link_hosts(host1, host2);
-  EtcdCluster etcd(host1, 3, "192.0.2.1");
+  EtcdCluster etcd(host1, {3, "192.0.2.1", std::nullopt});
   const std::string dir_a = policy_dir(host1, "policy-a", kSwitchPolicyA);
   const std::string dir_b = policy_dir(host1, "policy-b", kSwitchPolicyB);
   push(host1, etcd, dir_a);
@@ -214,4 +230,29 @@ TEST_CASE("fleet: two hosts, each with its own namespace, cgroup root, bpffs and
   expect_policy_b(host2);
   CHECK(fleet_of(host1)["applied_revision"] == rev_b);
   CHECK(fleet_of(host2)["applied_revision"] == rev_b);
+}
+
+TEST_CASE("fleet: etcd over TLS with a client certificate") {
+  World world;
+  const auto certs = make_test_certificates(world.dir());
+  EtcdCluster etcd(world, {1, "127.0.0.1", certs});
+  const std::vector<std::string> tls = {"--etcd-ca",       certs.ca,     "--etcd-cert",
+                                        certs.client_cert, "--etcd-key", certs.client_key};
+  const std::string dir_a = policy_dir(world, "policy-a", kSwitchPolicyA);
+  // No client certificate: etcd refuses, nothing is written.
+  auto anonymous =
+      world.agentctl({"policy", "push", dir_a, "--etcd-endpoints", etcd.endpoints(), "--etcd-ca", certs.ca});
+  INFO(anonymous.describe());
+  CHECK(anonymous.exit_code == 1);
+  std::vector<std::string> push = {"policy", "push", dir_a, "--etcd-endpoints", etcd.endpoints()};
+  push.insert(push.end(), tls.begin(), tls.end());
+  auto pushed = world.agentctl(push);
+  INFO(pushed.describe());
+  REQUIRE(pushed.exit_code == 0);
+  auto args = etcd_args(etcd);
+  args.insert(args.end(), tls.begin(), tls.end());
+  REQUIRE(world.start_agentd(args));
+  expect_policy_a(world);
+  json fleet = wait_for_fleet(world, [](const json& f) { return f["connected"] == true; });
+  CHECK(fleet["last_refusal"].is_null());
 }

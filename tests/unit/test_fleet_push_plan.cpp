@@ -53,18 +53,22 @@ TEST_CASE("a push writes what changed, deletes what went, and is guarded by the 
                                                                     {"~", "/agentd/policy/tenants/acme.yaml"}});
   CHECK(plan->txn.deletes == std::vector<std::string>{"/agentd/policy/tenants/gone.yaml"});
   CHECK(plan->txn.puts.back().first == "/agentd/policy/push");  // every push moves the revision
-  REQUIRE(plan->txn.compares.size() == 1);
-  CHECK(plan->txn.compares[0].key == "/agentd/policy/");
-  CHECK(plan->txn.compares[0].range_end == "/agentd/policy0");
-  CHECK(plan->txn.compares[0].result == Compare::Result::less);
-  CHECK(plan->txn.compares[0].value == 10);
+  REQUIRE(plan->txn.compares.size() == 2);
+  CHECK(plan->txn.compares[0].key == "/agentd/policy/push");  // no push since
+  CHECK(plan->txn.compares[0].result == Compare::Result::equal);
+  CHECK(plan->txn.compares[0].value == 4);
+  CHECK(plan->txn.compares[1].key == "/agentd/policy/");  // no other write since
+  CHECK(plan->txn.compares[1].range_end == "/agentd/policy0");
+  CHECK(plan->txn.compares[1].result == Compare::Result::less);
+  CHECK(plan->txn.compares[1].value == 10);
 
-  auto against_diff = plan_push(current, kLayout, {{"dir/acme.yaml", "new"}}, {}, "{}", 5);
+  auto against_diff = plan_push(current, kLayout, {{"dir/acme.yaml", "new"}}, {}, "{}", 5, 0);
   REQUIRE(against_diff.ok());
-  CHECK(against_diff->txn.compares[0].value == 6);  // the revision the operator saw
+  CHECK(against_diff->txn.compares[0].value == 0);  // no push record at the revision the operator saw
+  CHECK(against_diff->txn.compares[1].value == 6);
 }
 
-TEST_CASE("a push of what etcd holds changes nothing; a bad file name is refused") {
+TEST_CASE("a push of what etcd holds changes nothing, and a bad file name is refused") {
   auto current = held(9, {{"/agentd/policy/tenants/acme.yaml", "a", 4, 0}, {"/agentd/policy/push", "{}", 4, 0}});
   auto same = plan_push(current, kLayout, {{"d/acme.yaml", "a"}}, {}, "{}");
   REQUIRE(same.ok());
