@@ -158,6 +158,13 @@ TEST_CASE("fleet: pushes through etcd are enforced, bad and stale ones refused, 
   CHECK(offline["connected"] == false);
   expect_policy_b(world);
   CHECK(world.stray_packets() == 0);
+  // It stops promptly with etcd gone: its etcd calls are aborted, not waited out.
+  const auto stopping = std::chrono::steady_clock::now();
+  world.kill_agentd(SIGTERM);
+  const auto stop_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - stopping).count();
+  CHECK(world.agentd_exit_code() == 0);
+  CHECK(stop_ms < 3000);
 }
 
 TEST_CASE("fleet: a first start with no applied policy and no etcd refuses to start (fail closed)") {
