@@ -3,7 +3,8 @@
 // refused with the running one kept and the refusal visible; a push against
 // a stale revision is refused; a restart while etcd is gone enforces the
 // last applied policy; a first start with no policy (etcd empty or
-// unreachable) refuses.
+// unreachable) refuses. Tagged kernel-neutral: what the kernel does with
+// a policy is the same whichever source it came from (tested on both).
 #include <signal.h>
 
 #include <catch2/catch.hpp>
@@ -14,6 +15,7 @@
 #include "etcd_cluster.hpp"
 #include "expectations.hpp"
 #include "policies.hpp"
+#include "hosts.hpp"
 #include "world.hpp"
 
 using namespace agentd::e2e;
@@ -79,7 +81,8 @@ std::vector<std::string> etcd_args(const EtcdCluster& etcd) {
 
 }  // namespace
 
-TEST_CASE("fleet: pushes through etcd are enforced, bad and stale ones refused, the last policy outlives etcd") {
+TEST_CASE("fleet: pushes through etcd are enforced, bad and stale ones refused, the last policy outlives etcd",
+          "[kernel-neutral]") {
   World world;
   EtcdCluster etcd(world);
   const std::string dir_a = policy_dir(world, "policy-a", kSwitchPolicyA);
@@ -167,7 +170,8 @@ TEST_CASE("fleet: pushes through etcd are enforced, bad and stale ones refused, 
   CHECK(stop_ms < 3000);
 }
 
-TEST_CASE("fleet: a first start with no applied policy and no etcd refuses to start (fail closed)") {
+TEST_CASE("fleet: a first start with no applied policy and no etcd refuses to start (fail closed)",
+          "[kernel-neutral]") {
   World world;
   {
     // etcd answers but holds no policy: refused too, at once.
@@ -181,28 +185,8 @@ TEST_CASE("fleet: a first start with no applied policy and no etcd refuses to st
   CHECK_THAT(world.agentd_log(), Catch::Contains("refusing to start"));
 }
 
-namespace {
-
-// A link of the test's own between two worlds' host namespaces, on
-// documentation addresses: host 1 at 192.0.2.1 (where etcd listens), host 2
-// at 192.0.2.2. Gone with the namespaces at teardown.
-void link_hosts(const World& one, const World& two) {
-  const std::string a = one.host_ns_name(), b = two.host_ns_name();
-  for (const std::vector<std::string>& argv : std::vector<std::vector<std::string>>{
-           {"ip", "-n", a, "link", "add", "fleet0", "type", "veth", "peer", "name", "fleet1", "netns", b},
-           {"ip", "-n", a, "addr", "add", "192.0.2.1/24", "dev", "fleet0"},
-           {"ip", "-n", a, "link", "set", "fleet0", "up"},
-           {"ip", "-n", b, "addr", "add", "192.0.2.2/24", "dev", "fleet1"},
-           {"ip", "-n", b, "link", "set", "fleet1", "up"}}) {
-    auto result = run_process(argv);
-    INFO(result.describe());
-    REQUIRE(result.exit_code == 0);
-  }
-}
-
-}  // namespace
-
-TEST_CASE("fleet: two hosts, each with its own namespace, cgroup root, bpffs and state, converge on one push") {
+TEST_CASE("fleet: two hosts, each with its own namespace, cgroup root, bpffs and state, converge on one push",
+          "[kernel-neutral]") {
   World host1;
   World host2;
   link_hosts(host1, host2);
@@ -239,7 +223,7 @@ TEST_CASE("fleet: two hosts, each with its own namespace, cgroup root, bpffs and
   CHECK(fleet_of(host2)["applied_revision"] == rev_b);
 }
 
-TEST_CASE("fleet: etcd over TLS with a client certificate") {
+TEST_CASE("fleet: etcd over TLS with a client certificate", "[kernel-neutral]") {
   World world;
   const auto certs = make_test_certificates(world.dir());
   EtcdCluster etcd(world, {1, "127.0.0.1", certs});
