@@ -7,6 +7,9 @@
 #include <stdexcept>
 #include <thread>
 
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
 namespace agentd::e2e {
 
 namespace {
@@ -112,12 +115,34 @@ ProcessResult EtcdCluster::etcdctl(std::vector<std::string> args) const {
 }
 
 void EtcdCluster::stop_all() {
-  for (size_t i = 0; i < pids_.size(); ++i) {
-    ::kill(pids_[i], SIGTERM);
-    world_.wait_spawned(pids_[i], names_[i]);  // reaped: its pid is never signalled again
-  }
+  for (size_t i = 0; i < pids_.size(); ++i) stop_member(static_cast<int>(i));
   pids_.clear();
   names_.clear();
+}
+
+void EtcdCluster::stop_member(int index) {
+  pid_t& pid = pids_.at(static_cast<size_t>(index));
+  if (pid <= 0) return;
+  ::kill(pid, SIGTERM);
+  world_.wait_spawned(pid, names_.at(static_cast<size_t>(index)));  // reaped: its pid is never signalled again
+  pid = -1;
+}
+
+int EtcdCluster::leader() const {
+  auto status = etcdctl({"endpoint", "status", "-w", "json"});
+  INFO(status.describe());
+  auto members = nlohmann::json::parse(status.out, nullptr, false);
+  REQUIRE(members.is_array());
+  for (const auto& m : members) {
+    const auto& s = m["Status"];
+    if (s["header"]["member_id"] != s["leader"]) continue;
+    const std::string endpoint = m["Endpoint"];
+    for (size_t i = 0; i < client_ports_.size(); ++i)
+      if (endpoint.size() > 6 && endpoint.substr(endpoint.rfind(':') + 1) == std::to_string(client_ports_[i]))
+        return static_cast<int>(i);
+  }
+  FAIL("no member of the cluster says it leads");
+  return -1;
 }
 
 }  // namespace agentd::e2e

@@ -42,6 +42,10 @@ class EtcdCluster {
   ProcessResult etcdctl(std::vector<std::string> args) const;
   // Every member, by pid (etcd unreachable: the cluster is gone).
   void stop_all();
+  // The index of the member that leads now, from etcd's own status.
+  int leader() const;
+  // One member, by pid (two of three keep the quorum).
+  void stop_member(int index);
 
  private:
   World& world_;

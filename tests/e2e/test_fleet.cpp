@@ -3,7 +3,8 @@
 // refused with the running one kept and the refusal visible; a push against
 // a stale revision is refused; a restart while etcd is gone enforces the
 // last applied policy; a first start with no policy (etcd empty or
-// unreachable) refuses. Tagged kernel-neutral: what the kernel does with
+// unreachable) refuses; the etcd leader killed during a push, and a host
+// cut off and healed. Tagged kernel-neutral: what the kernel does with
 // a policy is the same whichever source it came from (tested on both).
 #include <signal.h>
 
@@ -185,21 +186,32 @@ TEST_CASE("fleet: a first start with no applied policy and no etcd refuses to st
   CHECK_THAT(world.agentd_log(), Catch::Contains("refusing to start"));
 }
 
-TEST_CASE("fleet: two hosts, each with its own namespace, cgroup root, bpffs and state, converge on one push",
-          "[kernel-neutral]") {
+// Two agent hosts linked on 192.0.2.0/24, a three-member etcd at
+// host1's end, policy A pushed and enforced on both; policy B ready.
+struct TwoHosts {
   World host1;
   World host2;
-  link_hosts(host1, host2);
-  EtcdCluster etcd(host1, {3, "192.0.2.1", std::nullopt});
-  const std::string dir_a = policy_dir(host1, "policy-a", kSwitchPolicyA);
-  const std::string dir_b = policy_dir(host1, "policy-b", kSwitchPolicyB);
-  push(host1, etcd, dir_a);
-  auto args = etcd_args(etcd);
-  REQUIRE(host1.start_agentd(args));
-  args.back() = "host-2";
-  REQUIRE(host2.start_agentd(args));
-  expect_policy_a(host1);
-  expect_policy_a(host2);
+  EtcdCluster etcd;
+  std::string dir_a, dir_b;
+  // The link comes first: etcd listens at host1's end of it.
+  TwoHosts()
+      : etcd((link_hosts(host1, host2), host1), {3, "192.0.2.1", std::nullopt}),
+        dir_a(policy_dir(host1, "policy-a", kSwitchPolicyA)),
+        dir_b(policy_dir(host1, "policy-b", kSwitchPolicyB)) {
+    push(host1, etcd, dir_a);
+    auto args = etcd_args(etcd);
+    REQUIRE(host1.start_agentd(args));
+    args.back() = "host-2";
+    REQUIRE(host2.start_agentd(args));
+    expect_policy_a(host1);
+    expect_policy_a(host2);
+  }
+};
+
+TEST_CASE("fleet: two hosts, each with its own namespace, cgroup root, bpffs and state, converge on one push",
+          "[kernel-neutral]") {
+  TwoHosts hosts;
+  auto& [host1, host2, etcd, dir_a, dir_b] = hosts;
 
   const auto pushed = std::chrono::steady_clock::now();
   const int64_t rev_b = push(host1, etcd, dir_b);
@@ -246,4 +258,53 @@ TEST_CASE("fleet: etcd over TLS with a client certificate", "[kernel-neutral]") 
   expect_policy_a(world);
   json fleet = wait_for_fleet(world, [](const json& f) { return f["connected"] == true; });
   CHECK(fleet["last_refusal"].is_null());
+}
+
+TEST_CASE("fleet: a push survives the etcd leader's death, and a partitioned host keeps its policy and catches up",
+          "[kernel-neutral]") {
+  TwoHosts hosts;
+  auto& [host1, host2, etcd, dir_a, dir_b] = hosts;
+
+  // The leader dies as the push is under way: the push is applied whole
+  // or refused whole (then pushed again), never half; the two members
+  // left carry it to both hosts.
+  const int leader = etcd.leader();
+  const pid_t pushing = host1.spawn_in_host(
+      {agentctl_bin(), "policy", "push", dir_b, "--etcd-endpoints", etcd.endpoints(), "-o", "json"}, "push-b");
+  etcd.stop_member(leader);
+  auto pushed = host1.wait_spawned(pushing, "push-b");
+  INFO(pushed.describe());
+  if (pushed.exit_code != 0) expect_policy_a(host1);  // refused: nothing of it applied
+  for (int i = 0; i < 50 && pushed.exit_code != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // a new leader is being elected
+    pushed = host1.agentctl({"policy", "push", dir_b, "--etcd-endpoints", etcd.endpoints(), "-o", "json"});
+  }
+  REQUIRE(pushed.exit_code == 0);
+  const int64_t rev_b = json::parse(pushed.out)["revision"].get<int64_t>();
+  for (const World* host : {&host1, &host2})
+    wait_for_fleet(*host, [&](const json& f) { return f["applied_revision"] == rev_b; });
+  expect_policy_b(host1);
+  expect_policy_b(host2);
+
+  // host2 cut off from etcd (its link down): a push reaches host1 only;
+  // host2 keeps enforcing what it had, then catches up once the link is back.
+  auto cut = run_process({"ip", "-n", host2.host_ns_name(), "link", "set", "fleet1", "down"});
+  REQUIRE(cut.exit_code == 0);
+  const int64_t rev_c = push(host1, etcd, dir_a);
+  wait_for_fleet(host1, [&](const json& f) { return f["applied_revision"] == rev_c; });
+  expect_policy_a(host1);
+  expect_policy_b(host2);
+  CHECK(fleet_of(host2)["applied_revision"] == rev_b);
+  auto healed = run_process({"ip", "-n", host2.host_ns_name(), "link", "set", "fleet1", "up"});
+  REQUIRE(healed.exit_code == 0);
+  // Bounded: the watch is renewed with a quorum read every 30 s at most.
+  json fleet;
+  for (int i = 0; i < 600; ++i) {
+    fleet = fleet_of(host2);
+    if (fleet["applied_revision"] == rev_c) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  INFO(fleet.dump(2));
+  REQUIRE(fleet["applied_revision"] == rev_c);
+  expect_policy_a(host2);
 }
