@@ -7,7 +7,6 @@
 #include <stdexcept>
 #include <thread>
 
-#include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
 namespace agentd::e2e {
@@ -130,9 +129,8 @@ void EtcdCluster::stop_member(int index) {
 
 int EtcdCluster::leader() const {
   auto status = etcdctl({"endpoint", "status", "-w", "json"});
-  INFO(status.describe());
   auto members = nlohmann::json::parse(status.out, nullptr, false);
-  REQUIRE(members.is_array());
+  if (!members.is_array()) throw std::runtime_error("etcdctl endpoint status: " + status.describe());
   for (const auto& m : members) {
     const auto& s = m["Status"];
     if (s["header"]["member_id"] != s["leader"]) continue;
@@ -141,8 +139,7 @@ int EtcdCluster::leader() const {
       if (endpoint.size() > 6 && endpoint.substr(endpoint.rfind(':') + 1) == std::to_string(client_ports_[i]))
         return static_cast<int>(i);
   }
-  FAIL("no member of the cluster says it leads");
-  return -1;
+  throw std::runtime_error("no member of the cluster says it leads: " + status.out);
 }
 
 }  // namespace agentd::e2e
