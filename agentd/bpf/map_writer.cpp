@@ -106,7 +106,10 @@ Status MapWriter::put_rule_entries(uint32_t class_id, const std::vector<const po
   uint32_t count = static_cast<uint32_t>(keys.size());
   LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_ANY);
   if (bpf_map_update_batch(fds_.rules, keys.data(), values.data(), &count, &opts) == 0) return ok_status();
-  if (errno != EINVAL && errno != ENOTSUP && errno != EOPNOTSUPP)
+  // A map type without batch commands answers with the kernel's own
+  // ENOTSUPP (524, not in libc's headers; ENOTSUP is EOPNOTSUPP on Linux).
+  constexpr int kKernelEnotsupp = 524;
+  if (errno != EINVAL && errno != EOPNOTSUPP && errno != kKernelEnotsupp)
     return system_error("writing {} rule entries of class {}", keys.size(), class_id);
   for (size_t i = 0; i < keys.size(); ++i) {  // again from the start: count is not to be trusted here
     if (bpf_map_update_elem(fds_.rules, &keys[i], &values[i], BPF_ANY) != 0)
