@@ -8,6 +8,8 @@
 #include <cstring>
 #include <fstream>
 
+#include "agentd/common/result.hpp"
+
 namespace agentd::bpf {
 namespace {
 
@@ -42,8 +44,7 @@ std::string lsm_refusal_cause() {
   if (lsm == 0) return "; a minimal LSM program loads, so agentd's own program was refused (a bug: report it)";
   const int fentry = load_minimal(BPF_PROG_TYPE_TRACING, BPF_TRACE_FENTRY, "do_nanosleep");
   const int raw_tp = load_minimal(BPF_PROG_TYPE_TRACING, BPF_TRACE_RAW_TP, "sched_switch");
-  std::string cause =
-      std::string("; this kernel refuses even a two-instruction LSM program (") + std::strerror(lsm) + ")";
+  std::string cause = std::string("; this kernel refuses even a two-instruction LSM program (") + errno_text(lsm) + ")";
   if (lsm == EPERM && fentry == EPERM && raw_tp == 0) {
     cause +=
         " and every program attached through a BPF trampoline (fentry too), before the verifier runs, while "

@@ -6,12 +6,18 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <system_error>
 #include <utility>
 #include <variant>
 
 #include <fmt/format.h>
 
 namespace agentd {
+
+// strerror's text for an errno value, from any thread: strerror itself may
+// answer in a buffer that all threads share (POSIX leaves it unsafe), and
+// the daemon has threads of its own (off-loop work, the metrics server).
+inline std::string errno_text(int errno_value) { return std::generic_category().message(errno_value); }
 
 struct Error {
   std::string message;
@@ -20,7 +26,7 @@ struct Error {
   // The message, with strerror appended when the error came from the system.
   std::string describe() const {
     if (errno_value == 0) return message;
-    return fmt::format("{}: {}", message, std::strerror(errno_value));
+    return fmt::format("{}: {}", message, errno_text(errno_value));
   }
 };
 

@@ -150,7 +150,7 @@ Result<LandlockRuleset> build_landlock_ruleset(const policy::SandboxProfile& pro
       if (!path) {
         if (!grant.what.empty())
           ruleset.warnings.push_back(
-              fmt::format("filesystem.{} {} skipped: {}", grant.what, grant.path, std::strerror(errno)));
+              fmt::format("filesystem.{} {} skipped: {}", grant.what, grant.path, errno_text(errno)));
         continue;
       }
       struct stat st {};

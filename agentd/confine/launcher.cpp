@@ -127,9 +127,10 @@ void switch_user(const Identity& identity, int pipe_fd) {
   if (setgroups(identity.groups.size(), identity.groups.data()) != 0) fail_child(pipe_fd, kGroups);
   if (setgid(identity.gid) != 0) fail_child(pipe_fd, kGid);
   if (setuid(identity.uid) != 0) fail_child(pipe_fd, kUid);
-  setenv("HOME", identity.home.c_str(), 1);
-  setenv("USER", identity.name.c_str(), 1);
-  setenv("LOGNAME", identity.name.c_str(), 1);
+  // The clone3 child has one thread: setenv cannot race here.
+  setenv("HOME", identity.home.c_str(), 1);     // NOLINT(concurrency-mt-unsafe): one thread
+  setenv("USER", identity.name.c_str(), 1);     // NOLINT(concurrency-mt-unsafe): one thread
+  setenv("LOGNAME", identity.name.c_str(), 1);  // NOLINT(concurrency-mt-unsafe): one thread
 }
 
 // PID 1 of the new PID and mount namespaces: confines itself, then forks
@@ -209,6 +210,7 @@ Result<int> run_in_cgroup(const LaunchSpec& spec) {
   }
   std::vector<std::string> args = spec.argv;
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
 
@@ -255,10 +257,10 @@ Result<int> run_in_cgroup(const LaunchSpec& spec) {
   }
   if (n == static_cast<ssize_t>(sizeof(failure))) {
     if (failure.step == kExec)
-      std::fprintf(stderr, "agentctl: cannot run '%s': %s\n", spec.argv[0].c_str(), std::strerror(failure.error));
+      std::fprintf(stderr, "agentctl: cannot run '%s': %s\n", spec.argv[0].c_str(), errno_text(failure.error).c_str());
     else
       std::fprintf(stderr, "agentctl: %s for '%s': %s\n", step_name(failure.step), spec.argv[0].c_str(),
-                   std::strerror(failure.error));
+                   errno_text(failure.error).c_str());
   }
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);

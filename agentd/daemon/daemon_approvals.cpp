@@ -20,8 +20,11 @@ constexpr uint64_t kApprovalsTickUsec = 1'000'000;  // request and grant expiry 
 Status share_socket(const std::filesystem::path& socket, const std::string& group_name) {
   if (group_name.empty()) return ok_status();
   gid_t gid = 0;
-  if (const group* g = ::getgrnam(group_name.c_str())) {
-    gid = g->gr_gid;
+  // getgrnam_r: getgrnam answers in storage that every thread shares.
+  group entry{}, *found = nullptr;
+  std::vector<char> buf(16384);
+  if (::getgrnam_r(group_name.c_str(), &entry, buf.data(), buf.size(), &found) == 0 && found) {
+    gid = entry.gr_gid;
   } else if (!group_name.empty() && group_name.find_first_not_of("0123456789") == std::string::npos) {
     gid = static_cast<gid_t>(std::stoul(group_name));
   } else {

@@ -4,10 +4,10 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 
 #include <spdlog/spdlog.h>
 
+#include "agentd/common/result.hpp"
 #include "agentd_abi.h"
 
 namespace agentd::daemon {
@@ -44,7 +44,7 @@ uint64_t raise_open_file_limit() {
     if (::setrlimit(RLIMIT_NOFILE, &raised) == 0)
       limit = raised;
     else
-      spdlog::warn("raising the open file limit to {}: {}", limit.rlim_max, std::strerror(errno));
+      spdlog::warn("raising the open file limit to {}: {}", limit.rlim_max, errno_text(errno));
   }
   constexpr uint64_t kWanted = kPerSandbox * AGENTD_MAX_SANDBOXES + kBesides;
   if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < kWanted)

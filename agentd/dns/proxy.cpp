@@ -428,7 +428,7 @@ bool DnsProxy::forward_over_udp(const Pending& pending, uint16_t id, const Bytes
       ::connect(forward->fd.get(), reinterpret_cast<const sockaddr*>(&settings_.upstream), settings_.upstream_len) !=
           0 ||
       ::send(forward->fd.get(), query.data(), query.size(), MSG_DONTWAIT) != static_cast<ssize_t>(query.size())) {
-    spdlog::debug("forwarding to {}: {}", address_str(settings_.upstream), std::strerror(errno));
+    spdlog::debug("forwarding to {}: {}", address_str(settings_.upstream), errno_text(errno));
     return false;
   }
   forward->proxy = this;
@@ -567,7 +567,7 @@ void DnsProxy::reply(const Client& client, const Bytes& bytes) {
     const int fd = v6 ? it->second->sockets.udp6.get() : it->second->sockets.udp4.get();
     if (::sendto(fd, bytes.data(), bytes.size(), MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&client.peer),
                  v6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in)) < 0)
-      spdlog::debug("DNS reply not sent: {}", std::strerror(errno));
+      spdlog::debug("DNS reply not sent: {}", errno_text(errno));
     return;
   }
   if (client.ipv4_slot) {
@@ -575,7 +575,7 @@ void DnsProxy::reply(const Client& client, const Bytes& bytes) {
     if (it == ipv4_.end() || !it->second->udp) return;
     if (::sendto(it->second->udp.get(), bytes.data(), bytes.size(), MSG_DONTWAIT,
                  reinterpret_cast<const sockaddr*>(&client.peer), sizeof(sockaddr_in)) < 0)
-      spdlog::debug("DNS reply not sent: {}", std::strerror(errno));
+      spdlog::debug("DNS reply not sent: {}", errno_text(errno));
     return;
   }
   if (client.ipv6_slot) {
@@ -583,7 +583,7 @@ void DnsProxy::reply(const Client& client, const Bytes& bytes) {
     if (it == ipv6_.end()) return;
     if (::sendto(it->second->udp.get(), bytes.data(), bytes.size(), MSG_DONTWAIT,
                  reinterpret_cast<const sockaddr*>(&client.peer), sizeof(sockaddr_in6)) < 0)
-      spdlog::debug("DNS reply not sent: {}", std::strerror(errno));
+      spdlog::debug("DNS reply not sent: {}", errno_text(errno));
     return;
   }
   iovec iov{const_cast<uint8_t*>(bytes.data()), bytes.size()};
@@ -602,7 +602,7 @@ void DnsProxy::reply(const Client& client, const Bytes& bytes) {
   in_pktinfo info{};
   info.ipi_spec_dst = client.local;
   std::memcpy(CMSG_DATA(c), &info, sizeof(info));
-  if (::sendmsg(udp_.get(), &msg, MSG_DONTWAIT) < 0) spdlog::debug("DNS reply not sent: {}", std::strerror(errno));
+  if (::sendmsg(udp_.get(), &msg, MSG_DONTWAIT) < 0) spdlog::debug("DNS reply not sent: {}", errno_text(errno));
 }
 
 int DnsProxy::on_accept(sd_event_source*, int fd, uint32_t, void* self) {

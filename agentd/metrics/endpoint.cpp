@@ -79,7 +79,7 @@ Result<std::unique_ptr<Endpoint>> Endpoint::start(sd_event* loop, const ListenAd
   sd_event_source* source = nullptr;
   if (int r = sd_event_add_io(loop, &source, endpoint->wake_.get(), EPOLLIN, &Endpoint::on_wakeup, endpoint.get());
       r < 0)
-    return make_error("metrics: watching the eventfd: {}", std::strerror(-r));
+    return make_error("metrics: watching the eventfd: {}", errno_text(-r));
   endpoint->source_.reset(source);
 
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;

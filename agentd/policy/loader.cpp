@@ -343,7 +343,7 @@ PolicyTexts read_texts(const std::vector<fs::path>& files, std::vector<Diagnosti
     }
     std::ifstream in(file, std::ios::binary);
     if (!in) {
-      fail(fmt::format("cannot read the file: {}", std::strerror(errno)));
+      fail(fmt::format("cannot read the file: {}", errno_text(errno)));
       continue;
     }
     // Read at most one byte past the limit: a file that grows while it
@@ -355,7 +355,7 @@ PolicyTexts read_texts(const std::vector<fs::path>& files, std::vector<Diagnosti
       text.append(chunk, static_cast<size_t>(in.gcount()));
     }
     if (in.bad()) {
-      fail(fmt::format("cannot read the file: {}", std::strerror(errno)));
+      fail(fmt::format("cannot read the file: {}", errno_text(errno)));
       continue;
     }
     if (text.size() > kMaxPolicyFileBytes) {
