@@ -236,7 +236,7 @@ Status Daemon::init() {
 
   auto server = api::Server::listen(
       loop, options_.socket_path,
-      [this](const json& request, const api::Peer& peer, api::Reply reply) { handle(request, peer, reply); },
+      [this](const json& request, const api::Peer& peer, api::Reply reply) { handle(request, peer, std::move(reply)); },
       [this](const api::Peer& peer) { return gate(peer); });
   if (!server) return server.error();
   server_ = std::move(*server);
@@ -672,7 +672,7 @@ void Daemon::finish_reload(const std::string& why, std::vector<api::Reply> repli
                  });
 }
 
-void Daemon::diff_policy(api::Reply reply, const approvals::Identity& who) {
+void Daemon::diff_policy(const api::Reply& reply, const approvals::Identity& who) {
   auto running = applier_->policy_ptr();
   auto answer = std::make_shared<json>();
   // The standing grants `who` may see, and the sandboxes they cover: what
@@ -731,7 +731,7 @@ json Daemon::policy_source(const approvals::Identity& who) const {
       tenants.push_back(t.tenant);
     }
     for (const auto& [name, text] : running->sources()->files)
-      if (shown.count(name)) files.push_back({{"name", name}, {"text", text}});
+      if (shown.contains(name)) files.push_back({{"name", name}, {"text", text}});
     for (const auto& [name, text] : running->sources()->presets) presets.push_back({{"name", name}, {"text", text}});
   }
   return {{"generation", policy_generation_},
@@ -767,7 +767,7 @@ bool Daemon::compile_class_first(const json& request, const api::Peer& peer, con
   // toward what other agents get under the new policy: a new sandbox
   // waits for the commit rather than take such a class for a moment.
   if (reload_preparing_) {
-    after_prepare_.push_back(std::move(again));
+    after_prepare_.emplace_back(std::move(again));
     return true;
   }
   if (applier_->known_class(*agent)) return false;
@@ -776,7 +776,7 @@ bool Daemon::compile_class_first(const json& request, const api::Peer& peer, con
   // One compile per class at a time; later requests for it wait on it.
   const std::string key = policy::class_key_for(*running, *agent);
   auto [waiting, first] = compiling_.try_emplace(key);
-  waiting->second.push_back(std::move(again));
+  waiting->second.emplace_back(std::move(again));
   if (!first) return true;
   auto outcome = std::make_shared<Result<PolicyApplier::CompiledForAgent>>(make_error("the compile did not finish"));
   auto compile = [this, outcome, running, agent = *agent] { *outcome = applier_->compile_class(running, agent); };
@@ -808,7 +808,10 @@ bool Daemon::compile_class_first(const json& request, const api::Peer& peer, con
   return true;
 }
 
-void Daemon::run_on_loop(std::vector<std::function<void()>> requests, bool compile_on_loop) {
+// By value: the requests (and what they hold) end here, once run, not with
+// whoever queued them.
+void Daemon::run_on_loop(std::vector<std::function<void()>> requests,  // NOLINT(performance-unnecessary-value-param)
+                         bool compile_on_loop) {
   compile_on_loop_ = compile_on_loop;
   for (auto& run : requests) (void)guarded("a sandbox request that waited", loop_failures_, run);
   compile_on_loop_ = false;
@@ -1075,7 +1078,7 @@ json Daemon::dns_status(size_t listed, const TenantShown& shown) const {
     json item = dns_learning_->slot_json(slot);
     item["agent"] = s.agent.str();
     item["slot"] = slot;
-    const dns::SandboxUse u = use.count(slot) ? use.at(slot) : dns::SandboxUse{};
+    const dns::SandboxUse u = use.contains(slot) ? use.at(slot) : dns::SandboxUse{};
     item["tcp"] = u.tcp;
     item["in_flight"] = u.in_flight;
     item["buffered"] = u.buffered;
@@ -1320,7 +1323,7 @@ int Daemon::on_ring_readable(sd_event_source*, int, uint32_t, void* self) {
 int Daemon::run() {
   int r = sd_event_loop(loop_.get());
   if (r < 0) {
-    spdlog::error("event loop failed: {}", std::strerror(-r));
+    spdlog::error("event loop failed: {}", errno_text(-r));
     return 1;
   }
   return r;

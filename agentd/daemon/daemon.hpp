@@ -42,7 +42,7 @@ class Daemon : private SandboxSide {
   // Everything that can fail at start fails here, before enforcement
   // changes: invalid policy, a kernel without the features, a busy socket.
   static Result<std::unique_ptr<Daemon>> start(Options options);
-  ~Daemon();
+  ~Daemon() override;
 
   // Runs until SIGTERM or SIGINT; returns the exit code.
   int run();
@@ -75,7 +75,7 @@ class Daemon : private SandboxSide {
   void start_reload();
   void finish_reload(const std::string& why, std::vector<api::Reply> replies, Result<PreparedPolicy> prepared,
                      const std::vector<policy::Diagnostic>& errors);
-  void diff_policy(api::Reply reply, const approvals::Identity& who);
+  void diff_policy(const api::Reply& reply, const approvals::Identity& who);
   // The policy source (daemon_fleet.cpp): a policy dir, or etcd with the
   // last applied policy kept under <state-dir>/fleet.
   std::filesystem::path fleet_dir() const;

@@ -66,7 +66,7 @@ void Daemon::serve_sandbox_netns(uint32_t slot, pid_t hint) {
   }
   for (pid_t pid : pids) {
     auto ino = netns_inode_of(pid);
-    if (!ino || served.count(*ino)) continue;
+    if (!ino || served.contains(*ino)) continue;
     if (count >= kNetnsPerSandbox) {
       spdlog::warn(
           "sandbox {}: DNS from network namespace {} (pid {}) stays refused: it is served in {} namespaces "
@@ -129,12 +129,12 @@ void Daemon::sweep_sandbox_netns() {
   for (const auto& f : dns_proxy_->foreign()) {
     live_ids.insert(f.id);
     const Sandbox* s = registry_.find_slot(f.slot);
-    if (s && !in_use.count(f.slot)) {
+    if (s && !in_use.contains(f.slot)) {
       auto& namespaces = in_use[f.slot];
       for (pid_t pid : sandbox::cgroup_pids(s->cgroup))
         if (auto ino = netns_inode_of(pid)) namespaces.insert(*ino);
     }
-    if (s && in_use[f.slot].count(f.netns_ino)) {
+    if (s && in_use[f.slot].contains(f.netns_ino)) {
       netns_unused_since_.erase(f.id);
       continue;
     }
@@ -148,7 +148,7 @@ void Daemon::sweep_sandbox_netns() {
     spdlog::info("slot {}: no longer serving DNS in network namespace {}: no process of its sandbox is in it", f.slot,
                  f.netns_ino);
   }
-  std::erase_if(netns_unused_since_, [&](const auto& e) { return !live_ids.count(e.first); });
+  std::erase_if(netns_unused_since_, [&](const auto& e) { return !live_ids.contains(e.first); });
   std::erase_if(netns_walked_at_, [&](const auto& e) { return !registry_.find_slot(e.first); });
 }
 

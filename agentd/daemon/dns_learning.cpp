@@ -214,7 +214,7 @@ dns::Bytes DnsLearning::answer_reverse(uint32_t slot, const dns::Query& query, S
 
 dns::Bytes DnsLearning::learn(uint32_t slot, const dns::Query& query, const uint8_t* data, size_t size,
                               const dns::Answer* parsed) {
-  const dns::Bytes unchanged(data, data + size);
+  dns::Bytes unchanged(data, data + size);  // not const: returned, it moves
   auto answer = parsed ? Result<dns::Answer>(*parsed) : dns::parse_answer(data, size, query);
   const Sandbox* sandbox = registry_.find_slot(slot);
   const auto* policy = applier_.policy();
@@ -283,7 +283,7 @@ dns::Bytes DnsLearning::learn(uint32_t slot, const dns::Query& query, const uint
         continue;
       entry.expires_ns = std::max(entry.expires_ns, it->second.expires_ns);
     }
-    const bool is_new = !entries_.count(key);
+    const bool is_new = !entries_.contains(key);
     if (is_new) {
       if (std::string why = admit(slot, *sandbox); !why.empty()) {
         // Nothing of this answer beyond what is learned already: the

@@ -78,7 +78,7 @@ class DnsLearning : public dns::QueryJudge {
   void set_name_grants(NameGrants grants) { name_grants_ = std::move(grants); }
 
   std::optional<dns::Bytes> judge(uint32_t slot, const dns::Query& query, const std::string& transport) override;
-  dns::Bytes learn(uint32_t slot, const dns::Query& query, const uint8_t* answer, size_t size,
+  dns::Bytes learn(uint32_t slot, const dns::Query& query, const uint8_t* data, size_t size,
                    const dns::Answer* parsed = nullptr) override;
 
   // The upstream resolver the proxy forwards to ("198.51.100.53:53"), or

@@ -102,7 +102,7 @@ Result<PreparedPolicy> PolicyApplier::prepare(std::shared_ptr<const policy::Poli
   for (const auto& agent : agents) {
     std::string key = policy::class_key_for(*policy, agent);
     prepared.key_by_agent[agent.str()] = key;
-    if (index_by_key.count(key)) continue;
+    if (index_by_key.contains(key)) continue;
     const auto started = std::chrono::steady_clock::now();
     auto compiled = policy::compile_for_agent(*policy, agent);
     if (!compiled) return make_error("{}: {}", agent.str(), compiled.error().describe());
@@ -128,16 +128,16 @@ Result<PreparedPolicy> PolicyApplier::prepare(std::shared_ptr<const policy::Poli
     }
     for (const auto& [identity, k] : known) {
       auto move = moves.find(k.id);
-      if (wanted.count(identity) || move == moves.end() || move->second.size() != 1) continue;
+      if (wanted.contains(identity) || move == moves.end() || move->second.size() != 1) continue;
       const std::string& target = *move->second.begin();
-      if (target.empty() || known.count(target) || donor_for.count(target)) continue;
+      if (target.empty() || known.contains(target) || donor_for.contains(target)) continue;
       donor_for.emplace(target, k.id);
     }
   }
 
   // 3. Additions: in place or under fresh ids. A failure takes back what
   // was written, so the maps hold what they held before.
-  auto fail = [&](Status status) -> Result<PreparedPolicy> {
+  auto fail = [&](const Status& status) -> Result<PreparedPolicy> {
     if (auto undone = abandon(prepared); !undone)
       spdlog::error("taking back a refused reload's writes: {}", undone.error().describe());
     return status.error();
@@ -148,7 +148,7 @@ Result<PreparedPolicy> PolicyApplier::prepare(std::shared_ptr<const policy::Poli
       auto& [compiled, compile_ms] = compiled_by_key[index];
       const std::string& identity = prepared.identity_by_key[key];
       if (identity.empty()) continue;
-      if (prepared.written.count(identity) || prepared.reused.count(identity)) continue;
+      if (prepared.written.contains(identity) || prepared.reused.contains(identity)) continue;
       if (auto it = known.find(identity); it != known.end()) {
         prepared.reused.emplace(identity, it->second.id);
         ++prepared.report.classes_kept;
@@ -195,7 +195,7 @@ Status PolicyApplier::abandon(const PreparedPolicy& prepared) {
   for (const auto& u : prepared.updated) updated_ids.insert(u.id);
   const policy::CompiledClass nothing;
   for (const auto& [identity, written] : prepared.written)
-    if (!updated_ids.count(written.id))
+    if (!updated_ids.contains(written.id))
       keep_first_error(maps_.update_class(written.id, policy::plan_class_update(*written.compiled, nothing)));
   for (const auto& u : prepared.updated) {
     auto written = prepared.written.find(u.identity);
@@ -284,7 +284,7 @@ Result<CleanupPlan> PolicyApplier::commit(PreparedPolicy prepared, SandboxRegist
   // Only when a class of the old table goes out of use, or a failed
   // removal may have left entries behind.
   plan.needed = orphans_.exchange(false);
-  for (const auto& [identity, record] : classes_) plan.needed = plan.needed || !plan.live.count(record.id);
+  for (const auto& [identity, record] : classes_) plan.needed = plan.needed || !plan.live.contains(record.id);
   if (prepared.largest.entries >= largest_write_.entries) largest_write_ = prepared.largest;
   last_report_ = prepared.report;
   struct Retired {
@@ -387,7 +387,7 @@ std::optional<PolicyApplier::CompiledForAgent> PolicyApplier::take_compiled(Comp
   // Written for a policy that a reload has replaced meanwhile: the caller
   // compiles again under the new one.
   if (compiled.policy != policy_) return compiled;
-  if (id_by_key_.count(compiled.key)) return compiled;  // another compile of the key came first
+  if (id_by_key_.contains(compiled.key)) return compiled;  // another compile of the key came first
   if (compiled.identity.empty()) {
     id_by_key_.emplace(compiled.key, AGENTD_CLASS_EMPTY);
     return std::nullopt;

@@ -34,7 +34,7 @@ Result<uint32_t> SandboxRegistry::free_slot(const std::string& agent) const {
   std::optional<uint32_t> own, never_used, oldest;
   uint64_t own_order = 0, oldest_order = UINT64_MAX;
   for (uint32_t slot = 1; slot <= max_slots_; ++slot) {
-    if (by_slot_.count(slot) || reserved_.count(slot)) continue;
+    if (by_slot_.contains(slot) || reserved_.contains(slot)) continue;
     auto freed = freed_.find(slot);
     if (freed != freed_.end() && !agent.empty() && freed->second.agent == agent && freed->second.order >= own_order) {
       own = slot;
