@@ -276,7 +276,7 @@ Result<uint16_t> DnsProxy::serve_ipv6(uint32_t slot) {
   const uint32_t port_wide = uint32_t{settings_.ipv6_port_base} + slot;
   if (port_wide > 65535) return make_error("port {} for slot {} is past 65535", port_wide, slot);
   const auto port = static_cast<uint16_t>(port_wide);
-  if (ipv6_.count(slot)) return port;
+  if (ipv6_.contains(slot)) return port;
   auto endpoint = std::make_unique<Ipv6Endpoint>();
   endpoint->proxy = this;
   endpoint->slot = slot;
@@ -457,7 +457,7 @@ bool DnsProxy::forward_over_tcp(const Pending& pending, const Bytes& query) {
   if (tcp_forwards_.size() >= kMaxTcpForwards) return false;
   const uint64_t serial = next_serial_++;
   auto exchange = TcpExchange::start(loop_, settings_.upstream, settings_.upstream_len, query,
-                                     [this, serial](Bytes answer) { finish_tcp_forward(serial, answer); });
+                                     [this, serial](const Bytes& answer) { finish_tcp_forward(serial, answer); });
   if (!exchange) {
     spdlog::debug("forwarding over TCP to {}: {}", address_str(settings_.upstream), exchange.error().describe());
     return false;
@@ -701,7 +701,7 @@ void DnsProxy::serve_tcp(uint64_t serial, uint32_t revents) {
         client.tcp = true;
         client.connection = serial;
         handle(client, c.slot, reinterpret_cast<const uint8_t*>(message.data()), message.size());
-        if (!connections_.count(serial)) return;
+        if (!connections_.contains(serial)) return;
         continue;
       }
       char chunk[4096];
@@ -845,6 +845,7 @@ void DnsProxy::evict_upstream(uint32_t victim, bool tcp) {
         break;
       }
   } else {
+    // NOLINTNEXTLINE(modernize-loop-convert): it erases what it finds
     for (auto it = udp_forwards_.begin(); it != udp_forwards_.end(); ++it)
       if (it->second->pending.slot == victim) {
         pending = it->second->pending;

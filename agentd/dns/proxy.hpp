@@ -161,7 +161,7 @@ class DnsProxy {
   };
 
   DnsProxy(sd_event* loop, ProxySettings settings, QueryJudge& judge)
-      : loop_(loop), settings_(std::move(settings)), judge_(judge) {}
+      : loop_(loop), settings_(settings), judge_(judge) {}
 
   // One sandbox's [::1] sockets.
   struct Ipv6Endpoint {
@@ -172,15 +172,15 @@ class DnsProxy {
   };
 
   static int on_udp(sd_event_source*, int fd, uint32_t, void* self);
-  static int on_udp6(sd_event_source*, int fd, uint32_t, void* endpoint);
-  static int on_udp4(sd_event_source*, int fd, uint32_t, void* endpoint);
-  static int on_accept4(sd_event_source*, int fd, uint32_t, void* endpoint);
-  static int on_accept6(sd_event_source*, int fd, uint32_t, void* endpoint);
-  static int on_upstream(sd_event_source*, int fd, uint32_t, void* forward);
+  static int on_udp6(sd_event_source*, int fd, uint32_t, void* userdata);
+  static int on_udp4(sd_event_source*, int fd, uint32_t, void* userdata);
+  static int on_accept4(sd_event_source*, int fd, uint32_t, void* userdata);
+  static int on_accept6(sd_event_source*, int fd, uint32_t, void* userdata);
+  static int on_upstream(sd_event_source*, int fd, uint32_t, void* userdata);
   static int on_accept(sd_event_source*, int fd, uint32_t, void* self);
   static int on_tcp(sd_event_source*, int fd, uint32_t revents, void* userdata);
   static int on_sweep(sd_event_source*, uint64_t, void* self);
-  static int on_resume(sd_event_source*, void* connection);
+  static int on_resume(sd_event_source*, void* userdata);
 
   // own_slot 0: the shared 127.64.0.0/16 socket, whose slot is in
   // IP_PKTINFO; else the socket of that sandbox, [::1] or 127.64.
@@ -196,8 +196,8 @@ class DnsProxy {
   bool forward_over_tcp(const Pending& pending, const Bytes& query);
   void finish_tcp_forward(uint64_t serial, const Bytes& answer);
   // The upstream's answer to a pending query: cached, learned, returned.
-  void deliver(const Pending& pending, const uint8_t* answer, size_t size);
-  void deliver_answer(const Pending& pending, const uint8_t* answer, size_t size);
+  void deliver(const Pending& pending, const uint8_t* data, size_t size);
+  void deliver_answer(const Pending& pending, const uint8_t* data, size_t size);
   void handle(const Client& client, uint32_t slot, const uint8_t* data, size_t size);
   void handle_query(const Client& client, uint32_t slot, const uint8_t* data, size_t size);
   void reply(const Client& client, const Bytes& bytes);
@@ -252,7 +252,7 @@ class DnsProxy {
     std::chrono::steady_clock::time_point expires;
   };
   std::map<std::string, Cached> cache_;  // by "qtype/qclass/name"
-  void remember(const Query& query, const uint8_t* answer, size_t size);
+  void remember(const Query& query, const uint8_t* data, size_t size);
   std::map<uint64_t, std::unique_ptr<TcpConnection>> connections_;
   std::map<uint32_t, std::unique_ptr<Ipv6Endpoint>> ipv6_;  // by slot
   struct Ipv4Endpoint {
@@ -269,8 +269,8 @@ class DnsProxy {
     NetnsSockets sockets;
     SdEventSourcePtr udp4_source, tcp4_source, udp6_source, tcp6_source;
   };
-  static int on_foreign_udp(sd_event_source*, int fd, uint32_t, void* endpoint);
-  static int on_foreign_accept(sd_event_source*, int fd, uint32_t, void* endpoint);
+  static int on_foreign_udp(sd_event_source*, int fd, uint32_t, void* userdata);
+  static int on_foreign_accept(sd_event_source*, int fd, uint32_t, void* userdata);
   std::map<uint64_t, std::unique_ptr<ForeignEndpoint>> foreign_;  // by id
   uint64_t next_foreign_ = 1;
   uint64_t next_serial_ = 1;

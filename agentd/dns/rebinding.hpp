@@ -36,7 +36,7 @@ policy::Cidr as_host_cidr(const LearnedAddress& address);
 
 // The addresses of this host's interfaces (in agentd's network namespace).
 std::vector<policy::Cidr> host_addresses();
-// Their IPv4 broadcast addresses (never learned: see unlearnable.hpp).
+// Their IPv4 broadcast addresses, as /32s (never learned: see unlearnable.hpp).
 std::vector<policy::Cidr> host_broadcasts();
 
 // Whether a CIDR rule of the class allows `address` on some port: then

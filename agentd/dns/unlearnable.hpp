@@ -16,10 +16,8 @@ namespace agentd::dns {
 
 // What the address is ("limited broadcast", "multicast", ...) when it may
 // never be learned, or an empty view. `broadcasts` are the directed
-// broadcast addresses of this host's interfaces (host_broadcasts()).
+// broadcast addresses of this host's interfaces (host_broadcasts(),
+// rebinding.hpp).
 std::string_view unlearnable_kind(const LearnedAddress& address, const std::vector<policy::Cidr>& broadcasts = {});
-
-// The broadcast addresses of this host's IPv4 interfaces, as /32s.
-std::vector<policy::Cidr> host_broadcasts();
 
 }  // namespace agentd::dns
