@@ -118,8 +118,8 @@ class Server {
   static void turn_away(int fd, const std::string& why);
 
   static int on_accept(sd_event_source*, int fd, uint32_t, void* self);
-  static int on_readable(sd_event_source*, int fd, uint32_t, void* client);
-  static int on_deadline(sd_event_source*, uint64_t, void* client);
+  static int on_readable(sd_event_source*, int, uint32_t, void* userdata);
+  static int on_deadline(sd_event_source*, uint64_t, void* userdata);
   void accept_clients();
   void serve(Client& client);
   void drop(Client& client);

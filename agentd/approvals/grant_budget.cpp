@@ -28,7 +28,7 @@ GrantPlan GrantBudget::plan(const std::map<uint64_t, Grant>& grants, const std::
   for (const auto& [id, grant] : grants) {  // ids grow: oldest first
     size_t& held = plan.by_tenant[grant.tenant()];
     for (auto& entry : entries_of(grant, sandboxes)) {
-      if (plan.written.count(entry)) continue;  // another port or scope of an entry already in
+      if (plan.written.contains(entry)) continue;  // another port or scope of an entry already in
       if (held >= per_tenant_) {
         ++plan.over_limit;
         continue;

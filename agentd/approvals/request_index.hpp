@@ -61,7 +61,7 @@ class RequestIndex {
   // What must leave memory: past `keep` at `now`, or past the sandbox's
   // numbers (the oldest decided, the silences ending soonest).
   std::vector<uint64_t> to_forget(Time now) const;
-  std::vector<uint64_t> to_forget(const std::string& sandbox) const;
+  std::vector<uint64_t> to_forget(const std::string& name) const;
 
   const Limits& limits() const { return limits_; }
 

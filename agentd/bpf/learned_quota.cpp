@@ -13,7 +13,7 @@ uint64_t LearnedQuota::hits(uint32_t slot) const {
 }
 
 size_t LearnedQuota::fair_share(uint32_t slot) const {
-  const size_t holders = held_.size() + (held_.count(slot) ? 0 : 1);
+  const size_t holders = held_.size() + (held_.contains(slot) ? 0 : 1);
   return capacity_ / holders;
 }
 

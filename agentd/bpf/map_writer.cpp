@@ -231,7 +231,7 @@ Result<std::set<uint32_t>> MapWriter::classes_in_rules() const {
 }
 
 Result<size_t> MapWriter::delete_unused_classes(const std::set<uint32_t>& keep, uint32_t below) {
-  auto doomed = [&](uint32_t id) { return id < below && !keep.count(id); };
+  auto doomed = [&](uint32_t id) { return id < below && !keep.contains(id); };
   size_t removed = 0;
   auto rules = trie_keys<agentd_rule_key>(fds_.rules, "rule entries");
   if (!rules) return rules.error();
@@ -463,7 +463,7 @@ Result<size_t> MapWriter::sync_host_addresses(uint64_t netns_cookie, const std::
   agentd_hostaddr_key at{}, next{};
   const void* previous = nullptr;
   while (bpf_map_get_next_key(fds_.hostaddr, previous, &next) == 0) {
-    if (next.netns_cookie == netns_cookie && !wanted.count(next)) stale.push_back(next);
+    if (next.netns_cookie == netns_cookie && !wanted.contains(next)) stale.push_back(next);
     at = next;
     previous = &at;
   }

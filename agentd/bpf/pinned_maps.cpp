@@ -43,7 +43,7 @@ Result<uint64_t> copy_entries(int from, int to, const MapLayout& layout, const s
   if (is_per_cpu(layout.type)) {
     const int cpus = libbpf_num_possible_cpus();
     if (cpus <= 0) return make_error("counting the possible CPUs: {}", cpus);
-    value_bytes = ((layout.value_size + 7) / 8 * 8) * static_cast<size_t>(cpus);
+    value_bytes = ((size_t{layout.value_size} + 7) / 8 * 8) * static_cast<size_t>(cpus);
   }
   std::vector<uint8_t> key(layout.key_size), next(layout.key_size), value(value_bytes);
   uint64_t copied = 0;

@@ -25,7 +25,7 @@ UniqueFd accept_or_shed(int listener, int flags, uint64_t* shed) {
   UniqueFd fd(::accept4(listener, nullptr, nullptr, flags));
   if (fd || (errno != EMFILE && errno != ENFILE) || !reserve()) return fd;
   reserve().reset();
-  UniqueFd(::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC));  // closed at once
+  UniqueFd(::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC));  // NOLINT(bugprone-unused-raii): closed at once
   if (shed) ++*shed;
   reserve_descriptor();
   return UniqueFd();

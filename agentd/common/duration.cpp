@@ -35,7 +35,7 @@ Result<std::chrono::seconds> parse_duration(std::string_view text) {
         unit = 86400;
         break;
       case 'w':
-        unit = 7 * 86400;
+        unit = 7 * int64_t{86400};
         break;
       default:
         return invalid();

@@ -50,7 +50,7 @@ bool is_self_only_syscall(std::string_view name) {
 Status refuse_foreign_process_calls(scmp_filter_ctx ctx, const std::set<std::string>& refused_anyway) {
   const uint32_t refused = SCMP_ACT_ERRNO(EPERM);
   for (const auto& entry : self_only_syscalls()) {
-    if (refused_anyway.count(entry.name)) continue;
+    if (refused_anyway.contains(entry.name)) continue;
     if (entry.self.empty()) {
       if (auto st = add(ctx, refused, entry.name, {}); !st) return st;
       continue;
@@ -66,7 +66,7 @@ Status refuse_foreign_process_calls(scmp_filter_ctx ctx, const std::set<std::str
 
 Status allow_own_process_calls(scmp_filter_ctx ctx, const std::set<std::string>& allowed) {
   for (const auto& entry : self_only_syscalls()) {
-    if (entry.self.empty() || !allowed.count(entry.name)) continue;
+    if (entry.self.empty() || !allowed.contains(entry.name)) continue;
     std::vector<scmp_arg_cmp> all;
     for (const auto& arg : entry.self) all.push_back(scmp_arg_cmp{arg.index, SCMP_CMP_EQ, arg.value, 0});
     if (auto st = add(ctx, SCMP_ACT_ALLOW, entry.name, all); !st) return st;

@@ -73,13 +73,13 @@ Status add_default_profile(scmp_filter_ctx ctx, const policy::SandboxProfile& p,
   denied.insert(p.deny.begin(), p.deny.end());
   std::set<std::string> refused;
   for (const auto& name : denied)
-    if (!allow.count(name)) refused.insert(name);
+    if (!allow.contains(name)) refused.insert(name);
   if (auto st = refuse_foreign_process_calls(ctx, refused); !st) return st;
   for (const auto& name : refused)
     if (auto st = add_rule(ctx, action, name); !st) return st;
-  if (!allow.count("clone") && !denied.count("clone"))
+  if (!allow.contains("clone") && !denied.contains("clone"))
     if (auto st = refuse_namespace_clones(ctx, action); !st) return st;
-  if (!allow.count("clone3") && !denied.count("clone3")) return refuse_clone3(ctx);
+  if (!allow.contains("clone3") && !denied.contains("clone3")) return refuse_clone3(ctx);
   return ok_status();
 }
 
@@ -102,7 +102,7 @@ Status add_strict_profile(scmp_filter_ctx ctx, const policy::SandboxProfile& p) 
   }
   for (const auto& name : allowed)
     if (auto st = add_rule(ctx, SCMP_ACT_ALLOW, name); !st) return st;
-  if (!allowed.count("clone3")) return refuse_clone3(ctx);
+  if (!allowed.contains("clone3")) return refuse_clone3(ctx);
   return ok_status();
 }
 
@@ -142,7 +142,7 @@ Result<SeccompProgram> build_seccomp_program(const policy::SandboxProfile& p) {
     if (rc < 0 && rc != -EEXIST) return check_seccomp(rc, "adding an architecture", false).error();
   }
   const std::set<std::string> allow(p.allow.begin(), p.allow.end());
-  if (auto st = add_socket_rules(ctx, strict, allow.count("io_uring_setup") > 0); !st) return st.error();
+  if (auto st = add_socket_rules(ctx, strict, allow.contains("io_uring_setup")); !st) return st.error();
   Status profile_rules = ok_status();
   switch (p.profile) {
     case SyscallProfileKind::none: {
