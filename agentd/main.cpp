@@ -12,7 +12,10 @@
 #include "agentd/daemon/service_manager.hpp"
 #include "agentd_abi.h"
 
-int main(int argc, char** argv) {
+// An exception before the daemon starts (memory, while reading options)
+// ends agentd through std::terminate, which prints it; the daemon's own run
+// is caught below.
+int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   agentd::daemon::Options options;
   CLI::App app{"agentd: default-deny egress for AI-agent sandboxes, enforced in the kernel"};
   app.set_version_flag("--version", agentd::version());

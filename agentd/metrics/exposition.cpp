@@ -151,7 +151,7 @@ std::vector<SandboxSeries> sandbox_series(const json& status, size_t max_series,
       // What the sandbox's DNS budgets refused it (README, "DNS budgets").
       for (const auto& [key, pointer] : kDnsBudgetFields) one.values[key] = number(*d->second, pointer);
     }
-    one.values["pending"] = pending_by_agent.count(agent) ? pending_by_agent[agent] : 0;
+    one.values["pending"] = pending_by_agent.contains(agent) ? pending_by_agent[agent] : 0;
     if (series.size() < max_series) {
       one.labels = agent_labels(agent);
       series.push_back(std::move(one));

@@ -12,11 +12,11 @@ namespace agentd::metrics {
 
 namespace {
 
-Result<uint16_t> parse_port(std::string_view text, std::string_view whole) {
+Result<uint16_t> parse_port(std::string_view port, std::string_view whole) {
   unsigned value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value == 0 || value > 65535)
-    return make_error("--metrics-listen {}: the port \"{}\" is not 1-65535", terminal_text(whole), terminal_text(text));
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (port.empty() || ec != std::errc() || end != port.data() + port.size() || value == 0 || value > 65535)
+    return make_error("--metrics-listen {}: the port \"{}\" is not 1-65535", terminal_text(whole), terminal_text(port));
   return static_cast<uint16_t>(value);
 }
 

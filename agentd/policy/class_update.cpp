@@ -38,6 +38,7 @@ ClassUpdate plan_class_update(const CompiledClass& from, const CompiledClass& to
   // Names by pattern (sorted here: patterns() promises no order).
   auto by_pattern = [](const std::vector<CompiledName>& names) {
     std::vector<const CompiledName*> sorted;
+    sorted.reserve(names.size());
     for (const auto& n : names) sorted.push_back(&n);
     std::sort(sorted.begin(), sorted.end(),
               [](const CompiledName* a, const CompiledName* b) { return a->pattern < b->pattern; });
