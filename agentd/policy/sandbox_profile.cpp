@@ -46,7 +46,7 @@ struct Scalar {
   }
 };
 
-std::vector<std::string> sorted(std::set<std::string> names) { return {names.begin(), names.end()}; }
+std::vector<std::string> sorted(const std::set<std::string>& names) { return {names.begin(), names.end()}; }
 
 std::optional<std::vector<uint16_t>> tcp_ports_allowed(const PolicySet& policy, const TenantPolicy& tenant,
                                                        const AgentName& agent) {
@@ -137,8 +137,7 @@ SandboxProfile effective_sandbox_profile(const PolicySet& policy, const AgentNam
   Scalar<SyscallAction> action;
   Scalar<bool> landlock_ports, keep;
   std::set<std::string> read_only, read_write, execute, deny, allow;
-  for (size_t i = 0; i < tenant->rules.size(); ++i) {
-    const Rule& rule = tenant->rules[i];
+  for (const Rule& rule : tenant->rules) {
     if (!rule.sandbox || !rule.agents.matches(agent)) continue;
     const SandboxSection& s = *rule.sandbox;
     const auto rank = specificity(rule.agents);

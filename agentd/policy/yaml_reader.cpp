@@ -42,7 +42,7 @@ bool YamlReader::check_map(const YamlNode& node, const std::string& what, const 
     if (!seen.insert(key).second) {
       error(key_node, fmt::format("{}: key \"{}\" appears twice", what, key));
       ok = false;
-    } else if (!known.count(key)) {
+    } else if (!known.contains(key)) {
       std::string names;
       for (const auto& k : known) names += (names.empty() ? "" : ", ") + k;
       error(key_node, fmt::format("{}: unknown key \"{}\" (expected one of: {})", what, key, names));

@@ -86,9 +86,9 @@ bool path_is_within(const fs::path& inner, const fs::path& outer) {
   const fs::path a = inner.lexically_normal();
   const fs::path b = outer.lexically_normal();
   auto ai = a.begin();
-  for (auto bi = b.begin(); bi != b.end(); ++bi) {
-    if (bi->empty()) continue;  // a trailing separator normalises to an empty last part
-    if (ai == a.end() || *ai != *bi) return false;
+  for (const auto& part : b) {
+    if (part.empty()) continue;  // a trailing separator normalises to an empty last part
+    if (ai == a.end() || *ai != part) return false;
     ++ai;
   }
   return true;

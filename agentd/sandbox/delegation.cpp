@@ -23,7 +23,7 @@ DelegatedLayout delegated_layout(const fs::path& own_cgroup) {
 }
 
 bool started_by_systemd(const fs::path& own_cgroup, const fs::path& cgroup2_mount) {
-  const char* invocation = std::getenv("INVOCATION_ID");
+  const char* invocation = std::getenv("INVOCATION_ID");  // NOLINT(concurrency-mt-unsafe): agentd never sets one
   if (invocation == nullptr || *invocation == '\0') return false;
   // The root cgroup is nobody's to divide; /proc/PID/cgroup names it "/",
   // which becomes the mount with a trailing separator.
