@@ -100,7 +100,7 @@ TEST_CASE("adopt: only cgroups below the mount, outside agentd's tree and not ho
       {"/sys/fs/cgroup/unified/system.slice/agentd.service/daemon", "holds agentd itself"},
       {"/sys/fs/cgroup/unified/system.slice/agentd.service", "holds agentd itself"},
       {"/sys/fs/cgroup/unified/system.slice", "holds agentd itself"},
-      {std::string("/sys/fs/cgroup/unified/a\0b", 27), "NUL"},
+      {std::string("/sys/fs/cgroup/unified/a\0b", 26), "NUL"},  // 26: the NUL inside, not the one after
   };
   for (const auto& c : cases) {
     INFO(c.path);
