@@ -25,6 +25,7 @@ agentd_learned_key learned_key(const MemoryMaps::AddressKey& k) {
 std::vector<std::pair<agentd_learned_key, agentd_learned_value>> listed(
     const std::map<MemoryMaps::AddressKey, agentd_learned_value>& entries) {
   std::vector<std::pair<agentd_learned_key, agentd_learned_value>> out;
+  out.reserve(entries.size());
   for (const auto& [k, v] : entries) out.emplace_back(learned_key(k), v);
   return out;
 }
@@ -88,7 +89,7 @@ Status MemoryMaps::update_class(uint32_t class_id, const policy::ClassUpdate& up
 
 Result<size_t> MemoryMaps::delete_unused_classes(const std::set<uint32_t>& keep, uint32_t below) {
   size_t removed = 0;
-  auto unused = [&](uint32_t id) { return id < below && !keep.count(id); };
+  auto unused = [&](uint32_t id) { return id < below && !keep.contains(id); };
   for (auto it = rules.begin(); it != rules.end();) {
     if (unused(std::get<0>(it->first))) {
       it = rules.erase(it);

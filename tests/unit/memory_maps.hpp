@@ -43,7 +43,7 @@ class MemoryMaps final : public bpf::KernelMaps {
   Status put_class(uint32_t class_id, const std::vector<policy::CompiledEntry>& entries) override;
   Status update_class(uint32_t class_id, const policy::ClassUpdate& update) override;
   Result<size_t> delete_unused_classes(const std::set<uint32_t>& keep, uint32_t below) override;
-  Status put_names(uint32_t class_id, const std::vector<policy::CompiledName>& names) override;
+  Status put_names(uint32_t class_id, const std::vector<policy::CompiledName>& list) override;
   Status put_name_grant(uint32_t slot, const std::string& name, uint64_t expires_ns) override;
   Result<std::vector<agentd_name_key>> granted_names() const override;
   Status delete_name(const agentd_name_key& key) override;

@@ -19,15 +19,16 @@ TEST_CASE("a delegated unit cgroup is divided into the daemon's leaf and the san
 }
 
 TEST_CASE("only a service that systemd started in a cgroup of its own divides it") {
+  // The environment is set and unset on the test runner's one thread.
   const char* mount = "/sys/fs/cgroup";
-  unsetenv("INVOCATION_ID");
+  unsetenv("INVOCATION_ID");  // NOLINT(concurrency-mt-unsafe): one thread
   CHECK_FALSE(started_by_systemd("/sys/fs/cgroup/system.slice/agentd.service", mount));
-  setenv("INVOCATION_ID", "", 1);
+  setenv("INVOCATION_ID", "", 1);  // NOLINT(concurrency-mt-unsafe): one thread
   CHECK_FALSE(started_by_systemd("/sys/fs/cgroup/system.slice/agentd.service", mount));
-  setenv("INVOCATION_ID", "0123456789abcdef0123456789abcdef", 1);
+  setenv("INVOCATION_ID", "0123456789abcdef0123456789abcdef", 1);  // NOLINT(concurrency-mt-unsafe): one thread
   CHECK(started_by_systemd("/sys/fs/cgroup/system.slice/agentd.service", mount));
   CHECK_FALSE(started_by_systemd("/sys/fs/cgroup", mount));  // the root cgroup is not ours to divide
   CHECK_FALSE(started_by_systemd("/sys/fs/cgroup/", mount));
   CHECK_FALSE(started_by_systemd("/elsewhere/agentd.service", mount));
-  unsetenv("INVOCATION_ID");
+  unsetenv("INVOCATION_ID");  // NOLINT(concurrency-mt-unsafe): one thread
 }

@@ -84,7 +84,7 @@ TEST_CASE("upstream pool: anyone takes a place while there is room, none past a 
   for (uint32_t s = 1; s <= 7; ++s)
     while (pool.admit(s).verdict == UpstreamPool::Verdict::take) pool.take(s);
   CHECK(pool.held(1) == 54);
-  CHECK(pool.used() == 7 * 54);
+  CHECK(pool.used() == size_t{7} * 54);
   CHECK(pool.admit(1).verdict == UpstreamPool::Verdict::refuse);
   // Another sandbox, holding nothing, is below its share: it takes a place.
   CHECK(pool.admit(9).verdict == UpstreamPool::Verdict::take);

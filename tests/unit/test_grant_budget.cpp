@@ -11,6 +11,7 @@ namespace {
 
 std::vector<GrantSandbox> sandboxes(const std::vector<std::string>& agents) {
   std::vector<GrantSandbox> out;
+  out.reserve(agents.size());
   uint32_t slot = 1;
   for (const auto& a : agents) out.push_back({slot++, *agentd::policy::parse_agent_name(a)});
   return out;

@@ -140,6 +140,7 @@ TEST_CASE("budget counters of status are metrics too") {
 
 TEST_CASE("past the cap, sandboxes are summed into one _other series") {
   std::vector<json> many;
+  many.reserve(5);
   for (int i = 0; i < 5; ++i) many.push_back(sandbox("acme/eng/a" + std::to_string(i), 1, 10));
   const std::string text = render(status_with(many), ReloadMetrics{}, 2);
   CHECK(has_line(text, R"(agentd_sandbox_verdicts_total{tenant="acme",team="eng",agent="a1",verdict="denied"} 10)"));

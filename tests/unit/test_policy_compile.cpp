@@ -169,7 +169,7 @@ TEST_CASE("more port ranges than one entry holds: merged where they touch, else 
 
 TEST_CASE("100,000 endpoints compile into 100,000 entries that decide correctly") {
   std::string text = "apiVersion: agentd/v1\ntenant: acme\nrules:\n  - agents: \"acme/*/*\"\n    allow:\n";
-  text.reserve(100000 * 48);
+  text.reserve(size_t{100000} * 48);
   for (int i = 0; i < 100000; ++i)
     text += fmt::format("      - cidr: 10.{}.{}.{}/32\n", i >> 16, (i >> 8) & 0xff, i & 0xff);
   text += "    deny:\n      - cidr: 10.0.0.0/16\n        ports: [25]\n";

@@ -81,7 +81,7 @@ TEST_CASE("a tenant added or removed shows all its rules") {
   CHECK(added[0].added);
   CHECK(added[0].tenant == "globex");
   CHECK(added[0].line == "globex/*/*: allow 2001:db8::/32 ports all tcp+udp");
-  auto removed = diff_policies(after, before);
+  auto removed = diff_policies(after, before);  // NOLINT(readability-suspicious-call-argument): backwards
   REQUIRE(removed.size() == 1);
   CHECK_FALSE(removed[0].added);
   CHECK(removed[0].location == "globex.yaml:6:9");
