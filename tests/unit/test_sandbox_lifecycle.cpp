@@ -69,7 +69,7 @@ class FakeSide final : public daemon::SandboxSide {
   void announce(const Sandbox& s, const std::string& event, const nlohmann::json&) override {
     maps_.writes.push_back(fmt::format("announce {} {}", event, s.agent.str()));
   }
-  void sync_grants() override { maps_.writes.push_back("sync_grants"); }
+  void sync_grants() override { maps_.writes.emplace_back("sync_grants"); }
 
  private:
   MemoryMaps& maps_;
@@ -402,7 +402,7 @@ TEST_CASE("steps dropped before commit, by an exception, are undone in reverse")
   {
     daemon::Steps steps;
     REQUIRE(steps.run(
-        "a", [&] { return ok_status(); }, [&] { return log.push_back("undo a"), ok_status(); }));
+        "a", [&] { return ok_status(); }, [&] { return log.emplace_back("undo a"), ok_status(); }));
     steps.commit();
   }
   CHECK(log.empty());

@@ -127,7 +127,7 @@ TEST_CASE("audit queries filter by agent glob, time, decision and tenant") {
 
 TEST_CASE("retention removes what is older than the age") {
   TempDir dir;
-  store::Retention retention{24h, 256 * 1024};
+  store::Retention retention{24h, uint64_t{256} * 1024};
   auto s = store::Store::open(dir.path / "agentd.db", retention);
   REQUIRE(s);
   const Time now = Clock::now();
@@ -147,7 +147,7 @@ TEST_CASE("retention removes what is older than the age") {
 TEST_CASE("a burst never grows the store past its cap, and the oldest audit events go first") {
   TempDir dir;
   const auto file = dir.path / "agentd.db";
-  store::Retention retention{24h, 256 * 1024};
+  store::Retention retention{24h, uint64_t{256} * 1024};
   auto s = store::Store::open(file, retention);
   REQUIRE(s);
   Request pending;  // pending requests are never removed for size
@@ -198,9 +198,9 @@ TEST_CASE("a store found over a smaller cap shrinks to it when opened") {
       REQUIRE((*s)->audit(e));
     }
     REQUIRE(batch.commit());
-    CHECK((*s)->counts().bytes > 256 * 1024);
+    CHECK((*s)->counts().bytes > uint64_t{256} * 1024);
   }
-  auto s = store::Store::open(file, {24h, 256 * 1024});
+  auto s = store::Store::open(file, {24h, uint64_t{256} * 1024});
   REQUIRE(s);
-  CHECK((*s)->counts().bytes <= 256 * 1024);
+  CHECK((*s)->counts().bytes <= uint64_t{256} * 1024);
 }

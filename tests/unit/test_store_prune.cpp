@@ -53,7 +53,7 @@ struct SmallStore {
   std::filesystem::path file = dir.path / "agentd.db";
   store::Retention retention;
   std::unique_ptr<store::Store> s;
-  explicit SmallStore(uint64_t max_bytes = 256 * 1024) : retention{24h, max_bytes} {
+  explicit SmallStore(uint64_t max_bytes = uint64_t{256} * 1024) : retention{24h, max_bytes} {
     auto opened = store::Store::open(file, retention);
     REQUIRE(opened);
     s = std::move(*opened);
