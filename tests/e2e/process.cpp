@@ -40,6 +40,7 @@ int decode_status(int status) {
   if (argv.size() > 2 && argv[0] == "nsenter" && argv[1].rfind(kNet, 0) == 0 && argv[2][0] != '-') {
     int ns = open(argv[1].c_str() + kNet.size(), O_RDONLY | O_CLOEXEC);
     if (ns < 0 || setns(ns, CLONE_NEWNET) != 0) {
+      // NOLINTNEXTLINE(concurrency-mt-unsafe): the forked child has one thread
       dprintf(2, "entering %s: %s\n", argv[1].c_str() + kNet.size(), strerror(errno));
       _exit(126);
     }

@@ -273,7 +273,7 @@ TEST_CASE("grants survive kill -9 and a restart, and close again when their time
   expect_ok(connect_from(world, "acme/eng/coder-1", kDest, kPort));
   auto grants = agentctl_json(world, {"grants", "list"});
   REQUIRE(grants.is_array());
-  CHECK(grants.size() >= 1);
+  CHECK(!grants.empty());
 
   // The 3 s grant closes on its own (the kernel compares its deadline).
   bool closed = false;
@@ -660,7 +660,7 @@ TEST_CASE("agentctl top shows each sandbox's rates, the one being denied first",
   CHECK(table.out.find("agentd top: 2 sandboxes") != std::string::npos);
   CHECK(table.out.find("DENIED/S") != std::string::npos);
   CHECK(table.out.find("acme/eng/coder-2") != std::string::npos);
-  CHECK(table.out.find("\x1b") == std::string::npos);
+  CHECK(table.out.find('\x1b') == std::string::npos);
   std::ofstream(stop) << "stop";
   world.wait_spawned(allowed, "allowed");
   world.wait_spawned(denied, "denied");

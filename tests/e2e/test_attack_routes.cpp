@@ -30,8 +30,8 @@ ProcessResult attack_in_sandbox(const World& world, std::vector<std::string> arg
                                 const std::optional<std::string>& user) {
   std::vector<std::string> argv = {"run", "--agent", kAgent};
   if (user) argv.insert(argv.end(), {"--user", *user});
-  argv.push_back("--");
-  argv.push_back(ROUTEPROBE_BIN);
+  argv.emplace_back("--");
+  argv.emplace_back(ROUTEPROBE_BIN);
   argv.insert(argv.end(), args.begin(), args.end());
   return world.agentctl(argv);
 }

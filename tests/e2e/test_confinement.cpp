@@ -81,8 +81,8 @@ struct Box {
                       std::vector<std::string> run_options = {}) const {
     std::vector<std::string> argv = {"run", "--agent", agent};
     argv.insert(argv.end(), run_options.begin(), run_options.end());
-    argv.push_back("--");
-    argv.push_back(SYSPROBE_BIN);
+    argv.emplace_back("--");
+    argv.emplace_back(SYSPROBE_BIN);
     argv.insert(argv.end(), args.begin(), args.end());
     return world.agentctl(argv);
   }

@@ -48,7 +48,7 @@ const std::vector<std::string> kApplets = {"sh",  "ip",   "grep", "nc", "nslooku
 // A root filesystem of busybox-static alone, as a tarball to import.
 fs::path busybox_tarball(const World& world) {
   const fs::path root = world.dir() / "image";
-  const fs::path tarball = world.dir() / "image.tar";
+  fs::path tarball = world.dir() / "image.tar";
   if (fs::exists(tarball)) return tarball;  // one for both engines
   fs::create_directories(root / "bin");
   fs::create_directories(root / "etc");
@@ -113,7 +113,7 @@ class BridgedNetwork {
 
  private:
   void sh(std::vector<std::string> argv) const {
-    auto result = world_.in_host(argv);
+    auto result = world_.in_host(std::move(argv));
     INFO(result.describe());
     REQUIRE(result.exit_code == 0);
   }
@@ -158,8 +158,9 @@ class Podman {
         << (root_ / "events.log").string() << "\"\ntmp_dir = \"" << (root_ / "tmp").string() << "\"\n"
         << "static_dir = \"" << (root_ / "static").string() << "\"\n"
         << "[network]\nnetwork_config_dir = \"" << (root_ / "networks").string() << "\"\n";
-    setenv("CONTAINERS_CONF", (root_ / "containers.conf").c_str(), 1);
-    setenv("CONTAINERS_STORAGE_CONF", (root_ / "storage.conf").c_str(), 1);
+    setenv("CONTAINERS_CONF", (root_ / "containers.conf").c_str(), 1);  // NOLINT(concurrency-mt-unsafe): one thread
+    setenv("CONTAINERS_STORAGE_CONF", (root_ / "storage.conf").c_str(),
+           1);  // NOLINT(concurrency-mt-unsafe): one thread
     auto imported = run({"import", busybox_tarball(world).string(), kImage});
     INFO(imported.describe());
     REQUIRE(imported.exit_code == 0);
@@ -167,8 +168,8 @@ class Podman {
   ~Podman() {
     (void)run({"rm", "--all", "--force", "--time", "0"});
     (void)run({"rmi", "--all", "--force"});
-    unsetenv("CONTAINERS_CONF");
-    unsetenv("CONTAINERS_STORAGE_CONF");
+    unsetenv("CONTAINERS_CONF");          // NOLINT(concurrency-mt-unsafe): one thread
+    unsetenv("CONTAINERS_STORAGE_CONF");  // NOLINT(concurrency-mt-unsafe): one thread
   }
 
   ProcessResult run(std::vector<std::string> args) const {
@@ -214,7 +215,7 @@ class Docker {
                                 exec_root_, "--pidfile", (root_ / "dockerd.pid").string(), "-H", socket,
                                 "--default-ulimit", "nofile=1024:1024", "--default-ulimit", "nproc=1024:1024"},
                                "dockerd");
-    setenv("DOCKER_HOST", socket.c_str(), 1);
+    setenv("DOCKER_HOST", socket.c_str(), 1);  // NOLINT(concurrency-mt-unsafe): one thread
     bool up = false;
     for (int i = 0; i < 600 && !up; ++i) {  // a bounded readiness wait
       up = run({"version"}).exit_code == 0;
@@ -232,7 +233,7 @@ class Docker {
     for (std::string id; lines >> id;) (void)run({"rm", "--force", id});
     ::kill(pid_, SIGTERM);
     (void)world_.wait_spawned(pid_, "dockerd");
-    unsetenv("DOCKER_HOST");
+    unsetenv("DOCKER_HOST");  // NOLINT(concurrency-mt-unsafe): one thread
     std::error_code ec;
     fs::remove_all(exec_root_, ec);
   }

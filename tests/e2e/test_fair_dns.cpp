@@ -67,7 +67,7 @@ long agentd_rss_kb(const World& world) {
   std::ifstream status("/proc/" + std::to_string(world.agentd_pid()) + "/status");
   std::string line;
   while (std::getline(status, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
+    if (line.rfind("VmRSS:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
   return -1;
 }
 
@@ -198,7 +198,7 @@ TEST_CASE("pipelined queries whose answers are never read: the client is cut off
   const long rss_after = agentd_rss_kb(world);
   INFO("agentd VmRSS before " << rss_before << " kB, after " << rss_after << " kB");
   CHECK(rss_after > 0);
-  CHECK(rss_after - rss_before < 20 * 1024);  // the issue saw +143 MB
+  CHECK(rss_after - rss_before < 20L * 1024);  // the issue saw +143 MB
   const json a = dns_budget(world, kA);
   INFO(a.dump());
   REQUIRE(a.is_object());
@@ -276,15 +276,15 @@ TEST_CASE("seven sandboxes at their in-flight cap against a silent upstream: ano
   }
   // Bounded: until the flooders hold (nearly) every place upstream.
   size_t held = 0;
-  for (int i = 0; i < 300 && held < 7 * 48; ++i) {
+  for (int i = 0; i < 300 && held < size_t{7} * 48; ++i) {
     held = 0;
     auto use = dns_budgets(status_json(world));
     for (const auto& f : flooders)
-      if (use.count(f)) held += use[f]["in_flight"].get<size_t>();
-    if (held < 7 * 48) usleep(50'000);
+      if (use.contains(f)) held += use[f]["in_flight"].get<size_t>();
+    if (held < size_t{7} * 48) usleep(50'000);
   }
   INFO("the flooders hold " << held << " queries upstream");
-  REQUIRE(held >= 7 * 48);
+  REQUIRE(held >= size_t{7} * 48);
   // B asks ten names, each once (never from the cache), one try each: a
   // query the full pool refused would show as SERVFAIL, no address.
   auto asks =

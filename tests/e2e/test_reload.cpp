@@ -60,8 +60,8 @@ void write_slowly_truncating(const std::filesystem::path& path, const std::strin
 // 200 by default; scripts/vm-test runs fewer under emulation, where each
 // reload under the denial flood of this test costs seconds.
 static int reload_count() {
-  const char* text = std::getenv("AGENTD_E2E_RELOADS");
-  return text ? std::max(2, std::atoi(text)) : 200;
+  const char* text = std::getenv("AGENTD_E2E_RELOADS");  // NOLINT(concurrency-mt-unsafe): nothing sets it
+  return text ? std::max(2, static_cast<int>(std::strtol(text, nullptr, 10))) : 200;
 }
 
 TEST_CASE("repeated reloads between two policies: no denial of what both allow, no success of what both deny") {

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <ranges>
 #include <regex>
 #include <sstream>
 #include <stdexcept>
@@ -90,7 +91,7 @@ void require_prerequisites() {
 void require_tools(const std::vector<std::string>& tools) {
   std::vector<std::string> missing;
   for (const auto& tool : tools)
-    if (!on_path(tool.c_str())) missing.push_back(tool);
+    if (!on_path(tool)) missing.push_back(tool);
   report_missing(missing);
 }
 
@@ -98,7 +99,7 @@ void report_missing(const std::vector<std::string>& missing) {
   if (missing.empty()) return;
   std::string list;
   for (const auto& m : missing) list += (list.empty() ? "" : ", ") + m;
-  const char* ci = std::getenv("CI");
+  const char* ci = std::getenv("CI");  // NOLINT(concurrency-mt-unsafe): the tests never set the environment
   if (ci && std::string(ci) == "true") throw std::runtime_error("e2e prerequisites missing in CI: " + list);
   std::cerr << "skipping: e2e prerequisites missing: " << list << "\n";
   std::exit(77);
@@ -123,7 +124,7 @@ World::World() {
 
 World::~World() { teardown(); }
 
-void World::sh(std::vector<std::string> argv) {
+void World::sh(const std::vector<std::string>& argv) {
   auto result = run_process(argv);
   if (result.exit_code != 0) {
     std::string cmd;
@@ -431,8 +432,8 @@ ProcessResult World::netprobe_in_sandbox(const std::string& agent, std::vector<s
                                          const std::optional<std::string>& user) const {
   std::vector<std::string> argv = {"run", "--agent", agent};
   if (user) argv.insert(argv.end(), {"--user", *user});
-  argv.push_back("--");
-  argv.push_back(NETPROBE_BIN);
+  argv.emplace_back("--");
+  argv.emplace_back(NETPROBE_BIN);
   argv.insert(argv.end(), args.begin(), args.end());
   return agentctl(argv);
 }
@@ -457,7 +458,7 @@ ProcessResult World::netprobe_in_cgroup(const fs::path& cgroup, std::vector<std:
   return in_cgroup(cgroup, args);
 }
 
-ProcessResult World::in_cgroup(const fs::path& cgroup, std::vector<std::string> argv) const {
+ProcessResult World::in_cgroup(const fs::path& cgroup, const std::vector<std::string>& argv) const {
   std::string cmd = "echo $$ > '" + (cgroup / "cgroup.procs").string() + "' && exec";
   for (const auto& a : argv) cmd += " '" + a + "'";
   return in_host({"sh", "-c", cmd});
@@ -514,8 +515,8 @@ void remove_cgroup_tree(const fs::path& root) {
     dirs.push_back(root);
     std::ofstream(root / "cgroup.kill") << "1";
     bool all_removed = true;
-    for (auto d = dirs.rbegin(); d != dirs.rend(); ++d)
-      if (rmdir(d->c_str()) != 0 && errno != ENOENT) all_removed = false;
+    for (const auto& d : std::views::reverse(dirs))
+      if (rmdir(d.c_str()) != 0 && errno != ENOENT) all_removed = false;
     if (all_removed) return;
     sleep_ms(20);
   }
@@ -548,7 +549,7 @@ void World::teardown() {
   host_ns_made_ = net_ns_made_ = false;
   if (!dir_.empty()) {
     // Kept when a test asks (AGENTD_E2E_KEEP=1) so its logs can be read.
-    if (!std::getenv("AGENTD_E2E_KEEP")) fs::remove_all(dir_, ec);
+    if (!std::getenv("AGENTD_E2E_KEEP")) fs::remove_all(dir_, ec);  // NOLINT(concurrency-mt-unsafe): as above
   }
 }
 

@@ -96,7 +96,7 @@ class World {
   ProcessResult netprobe_in_cgroup(const std::filesystem::path& cgroup, std::vector<std::string> args) const;
   // Any command moved into a cgroup by hand, as root with every capability
   // (a container adopted as it runs keeps what its runtime gave it).
-  ProcessResult in_cgroup(const std::filesystem::path& cgroup, std::vector<std::string> argv) const;
+  ProcessResult in_cgroup(const std::filesystem::path& cgroup, const std::vector<std::string>& argv) const;
 
   // A cgroup outside the sandbox root (to adopt), removed at teardown.
   std::filesystem::path make_foreign_cgroup(const std::string& name);
@@ -128,8 +128,8 @@ class World {
  private:
   void build();
   void teardown();
-  void sh(std::vector<std::string> argv);     // throws with the output on failure
-  void mark(const std::string& phase) const;  // a line in phases.log
+  void sh(const std::vector<std::string>& argv);  // throws with the output on failure
+  void mark(const std::string& phase) const;      // a line in phases.log
   // `ip [-n NS] -batch`: the commands in one process, each line as after `ip`.
   void ip_batch(const std::string& ns, const std::vector<std::string>& commands);
   pid_t start_server(const std::string& ns, std::vector<std::string> args, const std::string& name);
