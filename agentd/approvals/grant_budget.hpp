@@ -32,8 +32,8 @@ struct GrantEntry {
   uint32_t slot = 0;
   bool name = false;
   std::string key;
-  auto operator<=>(const GrantEntry&) const =
-      default;  // NOLINT(modernize-use-nullptr): clang-tidy 14 misreads a defaulted <=>
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads a defaulted <=>
+  auto operator<=>(const GrantEntry&) const = default;
 };
 
 // The entries `grant` needs for `sandboxes` (none for an address that
