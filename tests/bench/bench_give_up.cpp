@@ -157,7 +157,7 @@ void print(const char* client, const char* target, const char* how, const Timing
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int bound = argc > 1 ? std::atoi(argv[1]) : 200;
+  const int bound = argc > 1 ? static_cast<int>(std::strtol(argv[1], nullptr, 10)) : 200;
   World world;
   g_writable = (world.dir() / "writable").string();
   std::filesystem::create_directories(g_writable);

@@ -42,7 +42,7 @@ rules:
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int rounds = argc > 1 ? std::atoi(argv[1]) : 15;
+  const int rounds = argc > 1 ? static_cast<int>(std::strtol(argv[1], nullptr, 10)) : 15;
   const std::string requests = argc > 2 ? argv[2] : "500";
   const std::string mib = argc > 3 ? argv[3] : "256";
   const std::string agent = "bench/n/runner";

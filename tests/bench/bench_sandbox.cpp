@@ -26,7 +26,7 @@ using namespace agentd::e2e;
 using nlohmann::json;
 
 int main(int argc, char** argv) {
-  const int rounds = argc > 1 ? std::atoi(argv[1]) : 21;
+  const int rounds = argc > 1 ? static_cast<int>(std::strtol(argv[1], nullptr, 10)) : 21;
   const std::string opens = argc > 2 ? argv[2] : "20000";
   const std::string getppids = argc > 3 ? argv[3] : "200000";
 

@@ -125,8 +125,8 @@ ReloadFigures time_reload(World& world, const std::string& text) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int rules = argc > 1 ? std::atoi(argv[1]) : 100000;
-  int sandboxes = argc > 2 ? std::atoi(argv[2]) : 10000;
+  const int rules = argc > 1 ? static_cast<int>(std::strtol(argv[1], nullptr, 10)) : 100000;
+  int sandboxes = argc > 2 ? static_cast<int>(std::strtol(argv[2], nullptr, 10)) : 10000;
 
   // As the unit gives agentd (LimitNOFILE): each sandbox holds descriptors.
   // Where the hard limit cannot be raised (a container without
@@ -191,7 +191,7 @@ int main(int argc, char** argv) {
   if (const char* hold = std::getenv("BENCH_HOLD")) {
     std::printf("HOLD pid %d socket %s\n", world.agentd_pid(), world.socket().c_str());
     std::fflush(stdout);
-    std::this_thread::sleep_for(std::chrono::seconds(std::atoi(hold)));
+    std::this_thread::sleep_for(std::chrono::seconds(static_cast<int>(std::strtol(hold, nullptr, 10))));
   }
   // 2. status with that many sandboxes.
   std::vector<double> status_ms;

@@ -34,7 +34,7 @@ inline long status_kb(int pid, const char* field) {
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
   std::string line;
   while (std::getline(status, line))
-    if (line.rfind(field, 0) == 0) return std::atol(line.c_str() + std::string(field).size());
+    if (line.rfind(field, 0) == 0) return std::strtol(line.c_str() + std::string(field).size(), nullptr, 10);
   return -1;
 }
 
@@ -68,7 +68,7 @@ inline std::vector<double> dnsperf_latencies_us(const e2e::ProcessResult& result
   std::string line;
   while (std::getline(lines, line)) {
     if (line.rfind("> ", 0) == 0) {
-      out.push_back(std::atof(line.c_str() + line.find_last_of(' ') + 1) * 1e6);
+      out.push_back(std::strtod(line.c_str() + line.find_last_of(' ') + 1, nullptr) * 1e6);
     } else if (auto at = line.find("Queries lost:"); at != std::string::npos) {
       lost += std::strtoull(line.c_str() + at + 13, nullptr, 10);
     }

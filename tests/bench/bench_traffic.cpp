@@ -36,7 +36,7 @@ rules:
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int rounds = argc > 1 ? std::atoi(argv[1]) : 15;
+  const int rounds = argc > 1 ? static_cast<int>(std::strtol(argv[1], nullptr, 10)) : 15;
   const std::string mib = argc > 2 ? argv[2] : "256";
   const std::string agent = "bench/t/runner";
 
@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
       packets = s["traffic"]["sent"]["packets"].get<uint64_t>();
     }
   const double in = median(inside), out = median(outside);
-  const double payload = static_cast<double>(rounds) * std::atof(mib.c_str()) * 1024 * 1024;
+  const double payload = static_cast<double>(rounds) * std::strtod(mib.c_str(), nullptr) * 1024 * 1024;
   std::printf("agentd bytes-per-sandbox benchmark: %d rounds of %s MiB, medians\n", rounds, mib.c_str());
   std::printf("  bulk TCP: in a sandbox %.0f MiB/s, outside %.0f MiB/s, throughput ratio %.3f (goal >= 0.97)\n",
               1e9 / in, 1e9 / out, out / in);

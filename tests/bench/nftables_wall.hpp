@@ -32,7 +32,7 @@ inline std::vector<Prefix> outermost_prefixes(std::vector<Prefix> prefixes) {
     bool covered = false;
     for (unsigned length = 0; length < p.length && !covered; ++length) {
       const uint32_t mask = length == 0 ? 0 : ~(0xffffffffu >> length);
-      covered = length_kept[length] && kept.count(key(p.address & mask, length));
+      covered = length_kept[length] && kept.contains(key(p.address & mask, length));
     }
     if (covered) continue;
     kept.insert(key(p.address, p.length));

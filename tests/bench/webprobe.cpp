@@ -29,6 +29,7 @@ int report(double ns_per_op) {
 }
 
 int fail(const char* what) {
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): the probe has one thread
   std::printf("{\"op\":\"webprobe\",\"ok\":false,\"error\":\"%s: %s\"}\n", what, std::strerror(errno));
   return 1;
 }
@@ -96,17 +97,17 @@ int connect_to(const sockaddr_in& to) {
 
 int main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 1, argv + argc);
-  if (args.size() == 2 && args[0] == "serve") return serve(std::atoi(args[1].c_str()));
+  if (args.size() == 2 && args[0] == "serve") return serve(static_cast<int>(std::strtol(args[1].c_str(), nullptr, 10)));
   if (args.size() != 5 || (args[0] != "requests" && args[0] != "bulk")) {
     std::fprintf(stderr, "usage: webprobe serve PORT | requests ADDR PORT HOST N | bulk ADDR PORT HOST MB\n");
     return 2;
   }
   sockaddr_in to{};
   to.sin_family = AF_INET;
-  to.sin_port = htons(static_cast<uint16_t>(std::atoi(args[2].c_str())));
+  to.sin_port = htons(static_cast<uint16_t>(std::strtol(args[2].c_str(), nullptr, 10)));
   if (inet_pton(AF_INET, args[1].c_str(), &to.sin_addr) != 1) return 2;
   const std::string request = "GET / HTTP/1.1\r\nHost: " + args[3] + "\r\nUser-Agent: webprobe\r\n\r\n";
-  const long count = std::atol(args[4].c_str());
+  const long count = std::strtol(args[4].c_str(), nullptr, 10);
   if (count <= 0) return 2;
   const auto start = std::chrono::steady_clock::now();
   if (args[0] == "requests") {

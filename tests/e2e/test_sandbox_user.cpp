@@ -160,7 +160,7 @@ TEST_CASE("kernel settings are read-only in a sandbox, even for root") {
   // Root may write each of these on the host; /proc/sysrq-trigger needs
   // no capability at all (a kernel without CONFIG_MAGIC_SYSRQ has none).
   std::vector<std::string> settings = {"/proc/sys/kernel/core_pattern", "/sys/kernel/rcu_expedited"};
-  if (fs::exists("/proc/sysrq-trigger")) settings.push_back("/proc/sysrq-trigger");
+  if (fs::exists("/proc/sysrq-trigger")) settings.emplace_back("/proc/sysrq-trigger");
   for (const auto& path : settings) {
     INFO(path);
     REQUIRE(fs::exists(path));

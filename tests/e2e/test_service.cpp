@@ -30,6 +30,8 @@ namespace {
 // $NOTIFY_SOCKET for the children this test starts. On each READY=1 it
 // runs `on_ready` at once, from the receiving thread, to see what the
 // daemon had done by the time it said so.
+// The environment is changed on the test's thread; NotifySocket's own
+// thread, in receive(), reads none of it.
 class NotifySocket {
  public:
   NotifySocket(const fs::path& path, std::function<void()> on_ready) : path_(path), on_ready_(std::move(on_ready)) {
@@ -41,12 +43,12 @@ class NotifySocket {
     REQUIRE(bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
     timeval timeout{0, 100'000};  // lets the thread see stop_ between datagrams
     setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    setenv("NOTIFY_SOCKET", path.c_str(), 1);
+    setenv("NOTIFY_SOCKET", path.c_str(), 1);  // NOLINT(concurrency-mt-unsafe): receive() reads none
     thread_ = std::thread([this] { receive(); });
   }
   ~NotifySocket() {
-    unsetenv("NOTIFY_SOCKET");
-    unsetenv("WATCHDOG_USEC");
+    unsetenv("NOTIFY_SOCKET");  // NOLINT(concurrency-mt-unsafe): receive() reads none
+    unsetenv("WATCHDOG_USEC");  // NOLINT(concurrency-mt-unsafe): receive() reads none
     stop_ = true;
     thread_.join();
     close(fd_);
@@ -112,7 +114,7 @@ TEST_CASE("under systemd, READY=1 comes only once enforcement is attached, and t
     for (const auto& [type, count] : world.attachments(world.cgroup_root())) attachments_at_ready += count;
     status_at_ready = world.agentctl({"status", "-o", "json"}).exit_code;
   });
-  setenv("WATCHDOG_USEC", "400000", 1);  // a ping every 200 ms
+  setenv("WATCHDOG_USEC", "400000", 1);  // a ping every 200 ms; NOLINT(concurrency-mt-unsafe)
 
   REQUIRE(world.start_agentd());
   INFO(world.agentd_log());
@@ -172,13 +174,14 @@ TEST_CASE("under systemd with Delegate=yes, agentd moves into a leaf and keeps t
   const fs::path bpffs = world.dir() / "bpffs" / "delegated";
   const fs::path socket = world.dir() / "delegated.sock";
   const std::string start = "echo $$ > '" + (unit / "cgroup.procs").string() + "' && exec \"$@\"";
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): receive() reads none
   setenv("INVOCATION_ID", "0123456789abcdef0123456789abcdef", 1);
   pid_t agentd =
       spawn_process({"nsenter", "--net=" + world.host_ns_path(), "sh", "-c", start, "sh", agentd_bin(), "--policy-dir",
                      (world.dir() / "policy").string(), "--state-dir", (world.dir() / "state-delegated").string(),
                      "--socket", socket.string(), "--bpffs-dir", bpffs.string()},
                     world.dir() / "delegated.out", world.dir() / "delegated.err");
-  unsetenv("INVOCATION_ID");
+  unsetenv("INVOCATION_ID");  // NOLINT(concurrency-mt-unsafe): receive() reads none
   auto ctl = [&](std::vector<std::string> args) {
     args.insert(args.begin(), {agentctl_bin(), "--socket", socket.string()});
     return world.in_host(args);

@@ -26,6 +26,7 @@ namespace agentd::bpf_test {
 namespace {
 
 [[noreturn]] void fail(const std::string& what) {
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): the BPF tests run on one thread
   throw std::runtime_error(what + (errno ? std::string(": ") + std::strerror(errno) : std::string()));
 }
 
@@ -114,6 +115,7 @@ agentd_port_range range(uint16_t lo, uint16_t hi, uint8_t proto_mask, uint8_t ac
 BpfFixture::MountedBpffs::MountedBpffs() {
   if (geteuid() != 0) {
     // As the e2e worlds: in CI a failure, elsewhere a skip (ctest's 77).
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): nothing sets it
     if (const char* ci = std::getenv("CI"); ci && std::string(ci) == "true")
       throw std::runtime_error("the BPF tests need root (CI=true: a failure, not a skip)");
     std::_Exit(77);
@@ -268,6 +270,8 @@ Results BpfFixture::run_in(const fs::path& cgroup, const std::function<void(Resu
       if (unshare(CLONE_NEWNET) != 0) _exit(101);
       // Routes over lo, which needs no module: an allowed connect starts
       // (its SYN loops back to a host that is not there), a send goes.
+      // A fixed command, in the forked child (one thread).
+      // NOLINTNEXTLINE(cert-env33-c,concurrency-mt-unsafe)
       if (std::system("ip link set lo up && ip route add 198.51.100.0/24 dev lo && "
                       "ip -6 route add 2001:db8:1::/64 dev lo") != 0)
         _exit(102);

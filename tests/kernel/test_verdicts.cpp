@@ -147,7 +147,7 @@ TEST_CASE("every denial is counted once: recorded, suppressed by the stream limi
   const auto written = f.take_records();
   CHECK(written.size() == records.recorded);
   CHECK(records.recorded >= 1);
-  CHECK(records.recorded <= 2 * AGENTD_RECORDS_PER_SECOND);
+  CHECK(records.recorded <= uint64_t{2} * AGENTD_RECORDS_PER_SECOND);
   CHECK(counts.suppressed >= kAttempts - 2 * AGENTD_RECORDS_PER_SECOND);
 }
 
