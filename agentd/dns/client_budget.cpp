@@ -26,7 +26,7 @@ size_t UpstreamPool::held(uint32_t slot) const {
 }
 
 size_t UpstreamPool::fair_share(uint32_t slot) const {
-  const size_t holders = held_.size() + (held_.count(slot) ? 0 : 1);
+  const size_t holders = held_.size() + (held_.contains(slot) ? 0 : 1);
   return std::max(floor_, capacity_ / holders);
 }
 
@@ -37,6 +37,7 @@ UpstreamPool::Admission UpstreamPool::admit(uint32_t slot) const {
   if (used_ < capacity_) return {};
   // Full: the sandbox holding the most gives one up, if that leaves it
   // still at least as many as `slot` then holds.
+  // NOLINTNEXTLINE(modernize-loop-convert): clang 14 cannot compile libstdc++ 12's reverse_view
   for (auto it = by_count_.rbegin(); it != by_count_.rend(); ++it) {
     if (it->second == slot) continue;
     if (it->first >= mine + 2) return {Verdict::evict, it->second};

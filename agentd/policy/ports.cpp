@@ -34,7 +34,8 @@ Result<std::vector<PortRange>> parse_port_list(std::string_view text, size_t max
   std::vector<PortRange> ports;
   for (size_t start = 0;;) {
     const size_t comma = text.find(',', start);
-    const std::string_view item = text.substr(start, comma == std::string_view::npos ? text.npos : comma - start);
+    const std::string_view item =
+        text.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
     auto range = parse_port_range(item);
     if (!range) return range.error();
     ports.push_back(*range);

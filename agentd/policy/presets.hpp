@@ -35,7 +35,7 @@ class PresetCatalog {
  public:
   const Preset* find(const std::string& name) const;
   // A preset whose file did not load: its uses are not reported again.
-  bool is_broken(const std::string& name) const { return broken_.count(name) > 0; }
+  bool is_broken(const std::string& name) const { return broken_.contains(name); }
   std::vector<std::string> names() const;
 
   // Every preset file at once, every problem collected: a name defined

@@ -28,7 +28,7 @@ void append_ranges(const Endpoint& e, std::vector<OriginRange>& out) {
   for (const auto& p : e.ports) out.push_back({{p.lo, p.hi, e.proto_mask, action, verify, 0}, e.id});
 }
 
-std::vector<OriginRange> simplify_ranges(std::vector<OriginRange> ranges) {
+std::vector<OriginRange> simplify_ranges(const std::vector<OriginRange>& ranges) {
   auto same = [](const OriginRange& a, const OriginRange& b) {
     return std::tie(a.range.action, a.range.proto_mask, a.range.verify, a.range.lo, a.range.hi) ==
            std::tie(b.range.action, b.range.proto_mask, b.range.verify, b.range.lo, b.range.hi);

@@ -27,7 +27,7 @@ void append_ranges(const Endpoint& endpoint, std::vector<OriginRange>& out);
 // Identical ranges once; then, if still more than AGENTD_MAX_PORT_RANGES,
 // ranges of the same action and protocols that touch or overlap become one.
 // The result may still be too long: check with fits_one_value.
-std::vector<OriginRange> simplify_ranges(std::vector<OriginRange> ranges);
+std::vector<OriginRange> simplify_ranges(const std::vector<OriginRange>& ranges);
 
 // Ok when `ranges` fit one rule value; else the error names `agent`, what
 // they are for ("198.51.100.0/24", "host api.github.com") and every source.
