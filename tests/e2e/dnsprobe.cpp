@@ -513,17 +513,30 @@ int record(const std::string& addr, int port, const std::string& file) {
 
 int main(int argc, char** argv) {
   const std::string cmd = argc > 1 ? argv[1] : "";
-  if (cmd == "hostile" && argc == 5) return hostile(argv[2], std::atoi(argv[3]), argv[4]);
-  if (cmd == "record" && argc == 5) return record(argv[2], std::atoi(argv[3]), argv[4]);
+  if (cmd == "hostile" && argc == 5)
+    return hostile(argv[2], static_cast<int>(std::strtol(argv[3], nullptr, 10)), argv[4]);
+  if (cmd == "record" && argc == 5)
+    return record(argv[2], static_cast<int>(std::strtol(argv[3], nullptr, 10)), argv[4]);
   if (cmd == "hold" && (argc == 6 || (argc == 7 && std::string(argv[6]) == "until-closed")))
-    return hold(argv[2], std::atoi(argv[3]), std::atoi(argv[4]), std::atoi(argv[5]), argc == 7);
+    return hold(argv[2], static_cast<int>(std::strtol(argv[3], nullptr, 10)),
+                static_cast<int>(std::strtol(argv[4], nullptr, 10)),
+                static_cast<int>(std::strtol(argv[5], nullptr, 10)), argc == 7);
   if (cmd == "udpflood" && (argc == 6 || argc == 7))
-    return udpflood(argv[2], std::atoi(argv[3]), argv[4], std::atoi(argv[5]), argc == 7 ? std::atoi(argv[6]) : 0);
-  if (cmd == "silent" && argc == 6) return silent(argv[2], std::atoi(argv[3]), argv[4], argv[5]);
+    return udpflood(argv[2], static_cast<int>(std::strtol(argv[3], nullptr, 10)), argv[4],
+                    static_cast<int>(std::strtol(argv[5], nullptr, 10)),
+                    argc == 7 ? static_cast<int>(std::strtol(argv[6], nullptr, 10)) : 0);
+  if (cmd == "silent" && argc == 6)
+    return silent(argv[2], static_cast<int>(std::strtol(argv[3], nullptr, 10)), argv[4], argv[5]);
   if (cmd == "connflood" && argc == 6)
-    return connflood(argv[2], std::atoi(argv[3]), std::atoi(argv[4]), std::atoi(argv[5]));
-  if (cmd == "tcpask" && argc == 6) return tcpask(argv[2], std::atoi(argv[3]), argv[4], std::atoi(argv[5]));
-  if (cmd == "pipeline" && argc == 6) return pipeline(argv[2], std::atoi(argv[3]), argv[4], std::atoi(argv[5]));
+    return connflood(argv[2], static_cast<int>(std::strtol(argv[3], nullptr, 10)),
+                     static_cast<int>(std::strtol(argv[4], nullptr, 10)),
+                     static_cast<int>(std::strtol(argv[5], nullptr, 10)));
+  if (cmd == "tcpask" && argc == 6)
+    return tcpask(argv[2], static_cast<int>(std::strtol(argv[3], nullptr, 10)), argv[4],
+                  static_cast<int>(std::strtol(argv[5], nullptr, 10)));
+  if (cmd == "pipeline" && argc == 6)
+    return pipeline(argv[2], static_cast<int>(std::strtol(argv[3], nullptr, 10)), argv[4],
+                    static_cast<int>(std::strtol(argv[5], nullptr, 10)));
   std::fprintf(stderr, "usage: see the comment at the top of dnsprobe.cpp\n");
   return 2;
 }

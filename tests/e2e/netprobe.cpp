@@ -201,8 +201,10 @@ int do_socket(const std::string& family, const std::string& type, const std::str
       {"stream", SOCK_STREAM}, {"dgram", SOCK_DGRAM}, {"raw", SOCK_RAW}, {"seqpacket", SOCK_SEQPACKET}};
   const std::map<std::string, int> protos = {
       {"tcp", IPPROTO_TCP}, {"udp", IPPROTO_UDP}, {"icmp", IPPROTO_ICMP}, {"icmpv6", IPPROTO_ICMPV6}};
-  if (!families.count(family) || !types.count(type)) return 2;
-  int protocol = proto.empty() ? 0 : protos.count(proto) ? protos.at(proto) : std::atoi(proto.c_str());
+  if (!families.contains(family) || !types.contains(type)) return 2;
+  int protocol = proto.empty()            ? 0
+                 : protos.contains(proto) ? protos.at(proto)
+                                          : static_cast<int>(std::strtol(proto.c_str(), nullptr, 10));
   const std::string detail =
       "\"family\":\"" + family + "\",\"type\":\"" + type + "\",\"protocol\":" + std::to_string(protocol) + ",";
   int fd = socket(families.at(family), types.at(type), protocol);
@@ -214,7 +216,7 @@ std::vector<int> parse_ports(const std::string& list) {
   size_t start = 0;
   while (start < list.size()) {
     size_t comma = list.find(',', start);
-    ports.push_back(std::atoi(list.substr(start, comma - start).c_str()));
+    ports.push_back(static_cast<int>(std::strtol(list.substr(start, comma - start).c_str(), nullptr, 10)));
     if (comma == std::string::npos) break;
     start = comma + 1;
   }
@@ -246,6 +248,7 @@ int do_serve(const std::vector<int>& tcp_ports, const std::vector<int>& udp_port
       setsockopt(fd, IPPROTO_TCP, TCP_FASTOPEN, &qlen, sizeof(qlen));
     }
     if (bind(fd, reinterpret_cast<sockaddr*>(&a.storage), a.length) != 0 || (tcp && listen(fd, 512) != 0)) {
+      // NOLINTNEXTLINE(concurrency-mt-unsafe): the probe has one thread
       std::fprintf(stderr, "netprobe serve: port %d: %s\n", port, std::strerror(errno));
       std::exit(1);
     }
@@ -457,19 +460,27 @@ int main(int argc, char** argv) {
   }
   auto arg = [&](size_t i) { return i < args.size() ? args[i] : std::string(); };
   const std::string cmd = arg(0);
-  if (cmd == "connect" && args.size() == 4) return do_connect(arg(1), arg(2), std::atoi(arg(3).c_str()));
-  if (cmd == "sendto" && args.size() == 4 && arg(1) == "udp") return do_sendto(arg(2), std::atoi(arg(3).c_str()));
-  if (cmd == "bind" && args.size() == 4) return do_bind(arg(1), arg(2), std::atoi(arg(3).c_str()));
-  if (cmd == "fastopen" && args.size() == 3) return do_fastopen(arg(1), std::atoi(arg(2).c_str()));
+  if (cmd == "connect" && args.size() == 4)
+    return do_connect(arg(1), arg(2), static_cast<int>(std::strtol(arg(3).c_str(), nullptr, 10)));
+  if (cmd == "sendto" && args.size() == 4 && arg(1) == "udp")
+    return do_sendto(arg(2), static_cast<int>(std::strtol(arg(3).c_str(), nullptr, 10)));
+  if (cmd == "bind" && args.size() == 4)
+    return do_bind(arg(1), arg(2), static_cast<int>(std::strtol(arg(3).c_str(), nullptr, 10)));
+  if (cmd == "fastopen" && args.size() == 3)
+    return do_fastopen(arg(1), static_cast<int>(std::strtol(arg(2).c_str(), nullptr, 10)));
   if (cmd == "socket" && (args.size() == 3 || args.size() == 4)) return do_socket(arg(1), arg(2), arg(3));
   if (cmd == "bench" && args.size() == 5)
-    return do_bench(arg(1), arg(2), std::atoi(arg(3).c_str()), std::atol(arg(4).c_str()));
-  if (cmd == "loop" && args.size() == 4) return do_loop(arg(1), std::atoi(arg(2).c_str()), arg(3));
+    return do_bench(arg(1), arg(2), static_cast<int>(std::strtol(arg(3).c_str(), nullptr, 10)),
+                    std::strtol(arg(4).c_str(), nullptr, 10));
+  if (cmd == "loop" && args.size() == 4)
+    return do_loop(arg(1), static_cast<int>(std::strtol(arg(2).c_str(), nullptr, 10)), arg(3));
   if (cmd == "spray" && args.size() == 2) return do_spray(arg(1));
   if (cmd == "resolve" && (args.size() == 2 || args.size() == 3))
-    return do_resolve(arg(1), args.size() == 3 ? std::atoi(arg(2).c_str()) : 0);
-  if (cmd == "until" && args.size() == 4) return do_until(arg(1), arg(2), std::atoi(arg(3).c_str()));
-  if (cmd == "from" && args.size() == 5) return do_from(arg(1), arg(2), arg(3), std::atoi(arg(4).c_str()));
+    return do_resolve(arg(1), args.size() == 3 ? static_cast<int>(std::strtol(arg(2).c_str(), nullptr, 10)) : 0);
+  if (cmd == "until" && args.size() == 4)
+    return do_until(arg(1), arg(2), static_cast<int>(std::strtol(arg(3).c_str(), nullptr, 10)));
+  if (cmd == "from" && args.size() == 5)
+    return do_from(arg(1), arg(2), arg(3), static_cast<int>(std::strtol(arg(4).c_str(), nullptr, 10)));
   if (cmd == "serve") {
     std::vector<int> tcp, udp, sink;
     std::string bind_addr;

@@ -35,7 +35,7 @@ int report(const std::string& op, int result) {
     std::printf("{\"op\":\"%s\",\"ok\":true}\n", op.c_str());
   } else {
     std::printf("{\"op\":\"%s\",\"ok\":false,\"errno\":%d,\"error\":\"%s\"}\n", op.c_str(), error,
-                error == EPERM ? "EPERM" : std::strerror(error));
+                error == EPERM ? "EPERM" : std::strerror(error));  // NOLINT(concurrency-mt-unsafe): one thread
   }
   std::fflush(stdout);
   return result >= 0 ? 0 : 1;

@@ -149,7 +149,7 @@ int bench(const std::vector<std::string>& args) {
   if (args.size() < 2) return usage();
   const bool file = args[0] == "file";
   if (file && args.size() < 3) return usage();
-  const long count = std::atol(args.back().c_str());
+  const long count = std::strtol(args.back().c_str(), nullptr, 10);
   char buf[64];
   const auto start = std::chrono::steady_clock::now();
   for (long i = 0; i < count; ++i) {
@@ -407,8 +407,11 @@ int main(int argc, char** argv) {
     }
     if (action == "hold-watch" && args.size() == 3) return hold_watch(arg(0), std::stoul(arg(1)), arg(2));
     if (action == "hold-control") return hold_control(arg(0), std::stoul(arg(1)), args.size() > 2 ? arg(2) : "");
-    if (action == "ptrace") return result("ptrace", ptrace(PTRACE_ATTACH, std::atoi(arg(0).c_str()), 0, 0));
-    if (action == "signal") return result("signal", kill(std::atoi(arg(0).c_str()), std::atoi(arg(1).c_str())));
+    if (action == "ptrace")
+      return result("ptrace", ptrace(PTRACE_ATTACH, static_cast<int>(std::strtol(arg(0).c_str(), nullptr, 10)), 0, 0));
+    if (action == "signal")
+      return result("signal", kill(static_cast<int>(std::strtol(arg(0).c_str(), nullptr, 10)),
+                                   static_cast<int>(std::strtol(arg(1).c_str(), nullptr, 10))));
     if (action == "status") {
       std::ifstream in("/proc/self/status");
       std::string line, extra;
@@ -436,16 +439,19 @@ int main(int argc, char** argv) {
       DIR* dir = opendir(arg(0).c_str());
       if (!dir) return result("list", -1);
       int entries = 0;
-      while (dirent* e = readdir(dir))
+      while (dirent* e = readdir(dir))  // NOLINT(concurrency-mt-unsafe): one thread, one stream
         if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) ++entries;
       closedir(dir);
       return report("list", true, 0, "\"entries\":" + std::to_string(entries));
     }
     if (action == "setpriority")
-      return result("setpriority", setpriority(PRIO_PROCESS, static_cast<id_t>(std::atoi(arg(0).c_str())), 19));
+      return result(
+          "setpriority",
+          setpriority(PRIO_PROCESS, static_cast<id_t>(static_cast<int>(std::strtol(arg(0).c_str(), nullptr, 10))), 19));
     if (action == "prlimit") {
       rlimit old{};
-      return result("prlimit", prlimit(std::atoi(arg(0).c_str()), RLIMIT_NOFILE, nullptr, &old));
+      return result("prlimit",
+                    prlimit(static_cast<int>(std::strtol(arg(0).c_str(), nullptr, 10)), RLIMIT_NOFILE, nullptr, &old));
     }
     if (action == "see-pid") {
       struct stat st {};

@@ -14,7 +14,6 @@
 #include <fstream>
 #include <iostream>
 #include <map>
-#include <ranges>
 #include <regex>
 #include <sstream>
 #include <stdexcept>
@@ -515,8 +514,9 @@ void remove_cgroup_tree(const fs::path& root) {
     dirs.push_back(root);
     std::ofstream(root / "cgroup.kill") << "1";
     bool all_removed = true;
-    for (const auto& d : std::views::reverse(dirs))
-      if (rmdir(d.c_str()) != 0 && errno != ENOENT) all_removed = false;
+    // NOLINTNEXTLINE(modernize-loop-convert): clang 14 cannot compile libstdc++ 12's views::reverse
+    for (auto d = dirs.rbegin(); d != dirs.rend(); ++d)
+      if (rmdir(d->c_str()) != 0 && errno != ENOENT) all_removed = false;
     if (all_removed) return;
     sleep_ms(20);
   }

@@ -41,7 +41,7 @@ TEST_CASE("terminal text: printable text passes unchanged") {
   CHECK(terminal_text("bücher.example") == "bücher.example");  // UTF-8 letters stay letters
   CHECK(terminal_text("日本語") == "日本語");
   CHECK(terminal_text("a\\x1b") == "a\\x1b");  // already-escaped text is text
-  CHECK(terminal_text("") == "");
+  CHECK(terminal_text("").empty());
 }
 
 TEST_CASE("terminal text: controls, escapes and bad bytes are escaped") {
@@ -71,6 +71,7 @@ TEST_CASE("terminal text: controls, escapes and bad bytes are escaped") {
   }
 }
 
+// NOLINTBEGIN(misc-misleading-bidirectional): bidi controls are this test's input
 TEST_CASE("terminal text: bidi and invisible format characters are escaped") {
   const std::pair<std::string, std::string> cases[] = {
       {"evil\u202egnp.exe", "evil\\u202egnp.exe"},  // right-to-left override
@@ -88,6 +89,7 @@ TEST_CASE("terminal text: bidi and invisible format characters are escaped") {
     CHECK(inert(terminal_text(raw)));
   }
 }
+// NOLINTEND(misc-misleading-bidirectional)
 
 TEST_CASE("the watch prompt cannot be given a forged destination line") {
   const std::string forged = "\x1b[2K\rdestination  198.51.100.10:443";
@@ -97,7 +99,7 @@ TEST_CASE("the watch prompt cannot be given a forged destination line") {
       {"dest", "203.0.113.9"},
       {"port", 8443},
       {"protocol", "tcp"},
-      {"host", forged + "\u202e"},
+      {"host", forged + "\u202e"},  // NOLINT(misc-misleading-bidirectional): the forgery under test
       {"count", 1},
       {"first_seen", "2026-01-01T00:00:00Z"},
       {"last_seen", "2026-01-01T00:00:00Z"},
