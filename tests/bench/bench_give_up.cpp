@@ -142,7 +142,8 @@ Timing time_in_sandbox(const World& world, const std::string& agent, std::vector
   const auto started = std::chrono::steady_clock::now();
   auto result = world.in_sandbox(agent, argv);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  if (std::getenv("BENCH_VERBOSE")) std::fprintf(stderr, "%s\n", result.describe().c_str());
+  if (std::getenv("BENCH_VERBOSE"))  // NOLINT(concurrency-mt-unsafe): nothing sets it
+    std::fprintf(stderr, "%s\n", result.describe().c_str());
   return {seconds, result.exit_code, last_line_of(result.out, result.err)};
 }
 

@@ -85,7 +85,7 @@ size_t open_descriptors(int pid) {
 
 // One reload, from the rename until the generation moves; agentd's own
 // figure comes from status. `status` is polled meanwhile.
-struct ReloadFigures {
+struct ReloadFigures {  // NOLINT(bugprone-exception-escape): only a benchmark's figures
   double agentd_ms = 0;
   double status_max_ms = 0;
   size_t status_answers = 0;
@@ -124,7 +124,8 @@ ReloadFigures time_reload(World& world, const std::string& text) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+// A benchmark that throws ends with std::terminate's message, which is enough.
+int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   const int rules = argc > 1 ? static_cast<int>(std::strtol(argv[1], nullptr, 10)) : 100000;
   int sandboxes = argc > 2 ? static_cast<int>(std::strtol(argv[2], nullptr, 10)) : 10000;
 
@@ -188,7 +189,7 @@ int main(int argc, char** argv) {
   const double first_ms = create_ms.empty() ? 0 : create_ms.front();
   std::vector<double> later(create_ms.begin() + (create_ms.empty() ? 0 : 1), create_ms.end());
 
-  if (const char* hold = std::getenv("BENCH_HOLD")) {
+  if (const char* hold = std::getenv("BENCH_HOLD")) {  // NOLINT(concurrency-mt-unsafe): nothing sets it
     std::printf("HOLD pid %d socket %s\n", world.agentd_pid(), world.socket().c_str());
     std::fflush(stdout);
     std::this_thread::sleep_for(std::chrono::seconds(static_cast<int>(std::strtol(hold, nullptr, 10))));

@@ -159,8 +159,8 @@ class Podman {
         << "static_dir = \"" << (root_ / "static").string() << "\"\n"
         << "[network]\nnetwork_config_dir = \"" << (root_ / "networks").string() << "\"\n";
     setenv("CONTAINERS_CONF", (root_ / "containers.conf").c_str(), 1);  // NOLINT(concurrency-mt-unsafe): one thread
-    setenv("CONTAINERS_STORAGE_CONF", (root_ / "storage.conf").c_str(),
-           1);  // NOLINT(concurrency-mt-unsafe): one thread
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): one thread
+    setenv("CONTAINERS_STORAGE_CONF", (root_ / "storage.conf").c_str(), 1);
     auto imported = run({"import", busybox_tarball(world).string(), kImage});
     INFO(imported.describe());
     REQUIRE(imported.exit_code == 0);

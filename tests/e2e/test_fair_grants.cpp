@@ -33,6 +33,7 @@ TEST_CASE("a grant past its tenant's grant entries is refused naming the limit a
   for (const auto& agent : coders) expect_refused(connect_from(world, agent, kDest, kPort));
   expect_refused(connect_from(world, "globex/eng/bot", kDest, kPort));
   std::vector<uint64_t> ids;
+  ids.reserve(coders.size());
   for (const auto& agent : coders) ids.push_back(id_of(wait_for_request(world, agent, kDest, kPort)));
   const uint64_t globex = id_of(wait_for_request(world, "globex/eng/bot", kDest, kPort));
 

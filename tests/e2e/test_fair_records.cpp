@@ -88,7 +88,7 @@ json drained(const World& world, const std::string& agent) {
   });
 }
 
-void start(World& world, std::vector<std::string> args) {
+void start(World& world, const std::vector<std::string>& args) {
   world.write_policy("acme.yaml", kAcmePolicy);
   world.write_policy("globex.yaml", kGlobexPolicy);
   INFO(world.agentd_log());

@@ -58,7 +58,7 @@ TEST_CASE("status reports the kernel's features, and the socket family hook foll
   if (hook != "active") CHECK(hook.rfind("unavailable: ", 0) == 0);
   // The vendor patch that reserves trampoline programs to PID 1 is named
   // as the cause where it is engaged (this machine; not Debian's kernel).
-  if (lsm && read_file("/proc/sys/kernel/init_private").rfind("1", 0) == 0)
+  if (lsm && read_file("/proc/sys/kernel/init_private").rfind('1', 0) == 0)
     CHECK(hook.find("kernel.init_private=1") != std::string::npos);
   auto text = world.agentctl({"status"});
   CHECK(text.out.find("socket family hook: " + hook) != std::string::npos);
