@@ -137,7 +137,7 @@ Result<CompiledClass> compile_for_agent(const PolicySet& policy, const AgentName
       if (covering == by_prefix.end()) continue;
       for (uint32_t id : covering->second) append_ranges(policy.endpoint(id), ranges);
     }
-    ranges = simplify_ranges(std::move(ranges));
+    ranges = simplify_ranges(ranges);
     if (auto fits = check_fits_one_value(
             policy, ranges, agent, Cidr{key.family & ~uint32_t{AGENTD_FAMILY_INBOUND}, key.addr, key.prefix}.str());
         !fits)

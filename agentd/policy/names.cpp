@@ -152,7 +152,7 @@ NameDecision HostRules::decide(std::string_view raw_name) const {
   const std::vector<uint32_t> ids = matching(name);
   std::vector<OriginRange> ranges;
   for (uint32_t id : ids) append_ranges(policy_->endpoint(id), ranges);
-  ranges = simplify_ranges(std::move(ranges));
+  ranges = simplify_ranges(ranges);
   if (auto fits = check_fits_one_value(*policy_, ranges, agent_, "host " + name); !fits) {
     decision.explanation = "denied: " + fits.error().message;  // fail closed; apply refuses such a policy
     decision.failed_closed = true;
@@ -202,7 +202,7 @@ Status HostRules::check() const {
       const std::string name = index == &exact_ ? key : "*." + key;
       std::vector<OriginRange> ranges;
       for (uint32_t id : matching(name)) append_ranges(policy_->endpoint(id), ranges);
-      if (auto fits = check_fits_one_value(*policy_, simplify_ranges(std::move(ranges)), agent_, "host " + name); !fits)
+      if (auto fits = check_fits_one_value(*policy_, simplify_ranges(ranges), agent_, "host " + name); !fits)
         return fits;
     }
   }
@@ -220,7 +220,7 @@ std::vector<NamePattern> HostRules::patterns() const {
       const std::string name = index == &exact_ ? key : "*." + key;
       std::vector<OriginRange> ranges;
       for (uint32_t id : matching(name)) append_ranges(policy_->endpoint(id), ranges);
-      out.push_back({name, simplify_ranges(std::move(ranges))});
+      out.push_back({name, simplify_ranges(ranges)});
     }
   }
   std::sort(out.begin(), out.end(), [](const NamePattern& a, const NamePattern& b) { return a.pattern < b.pattern; });
