@@ -22,7 +22,7 @@
 #include "agentd/confine/container_ref.hpp"
 #include "commands.hpp"
 
-extern char** environ;
+extern char** environ;  // NOLINT(readability-redundant-declaration): unistd.h declares it only under _GNU_SOURCE
 
 namespace agentctl {
 namespace {
@@ -60,12 +60,13 @@ Result<Captured> capture(const std::vector<std::string>& argv) {
   posix_spawn_file_actions_adddup2(&actions, out_write.get(), STDOUT_FILENO);
   posix_spawn_file_actions_adddup2(&actions, err_write.get(), STDERR_FILENO);
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   pid_t pid = -1;
   const int rc = ::posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) return make_error("cannot run {}: {}", argv[0], std::strerror(rc));
+  if (rc != 0) return make_error("cannot run {}: {}", argv[0], agentd::errno_text(rc));
   out_write.reset();
   err_write.reset();
   Captured result;
@@ -122,10 +123,10 @@ Result<Located> inspect_with(const std::string& engine, const std::string& ref) 
 }
 
 bool on_path(const std::string& program) {
-  const char* path = std::getenv("PATH");
+  const char* path = std::getenv("PATH");  // NOLINT(concurrency-mt-unsafe): agentctl sets no environment
   std::istringstream dirs(path ? path : "/usr/bin:/bin");
   for (std::string dir; std::getline(dirs, dir, ':');)
-    if (!dir.empty() && ::access((dir + "/" + program).c_str(), X_OK) == 0) return true;
+    if (!dir.empty() && ::access(dir.append("/").append(program).c_str(), X_OK) == 0) return true;
   return false;
 }
 
@@ -214,7 +215,7 @@ int oci_hook(const Globals& g) {
     state_text.append(buffer, static_cast<size_t>(n));
     if (state_text.size() > kMaxStateBytes) return hook_fail("the OCI state on stdin is larger than 1 MiB");
   }
-  if (n < 0) return hook_fail(std::string("reading the OCI state: ") + std::strerror(errno));
+  if (n < 0) return hook_fail("reading the OCI state: " + agentd::errno_text(errno));
   auto state = agentd::confine::parse_oci_state(state_text);
   if (!state) return hook_fail(state.error().describe());
   // The hooks.d file runs the hook only with the annotation; without it

@@ -295,7 +295,7 @@ int policy_diff_candidate(const Globals& g, const std::vector<std::string>& path
   for (const auto& t : source["tenants"]) visible.insert(t.get<std::string>());
   json changes = json::array();
   for (const auto& c : agentd::policy::diff_policies(*running.policy, *candidate->policy)) {
-    if (scoped && !visible.count(c.tenant)) continue;
+    if (scoped && !visible.contains(c.tenant)) continue;
     changes.push_back({{"change", c.added ? "+" : "-"}, {"tenant", c.tenant}, {"rule", c.line}, {"at", c.location}});
   }
   if (scoped)

@@ -127,7 +127,7 @@ class Prompt {
   void render() const {
     std::cout << style_.clear();
     size_t waiting = 0;
-    for (const auto& [id, r] : pending_) waiting += !skipped_.count(id);
+    for (const auto& [id, r] : pending_) waiting += !skipped_.contains(id);
     std::cout << style_.bold("agentctl watch") << " as " << who_ << ": " << waiting << " pending"
               << (skipped_.empty() ? "" : ", " + std::to_string(pending_.size() - waiting) + " skipped") << "   "
               << style_.dim("(q quits)") << "\n\n";
@@ -155,7 +155,7 @@ class Prompt {
  private:
   const json* current_request() const {
     for (const auto& [id, r] : pending_)
-      if (!skipped_.count(id)) return &r;
+      if (!skipped_.contains(id)) return &r;
     return nullptr;
   }
   std::string fmt_request(const json& r) const {
@@ -183,7 +183,7 @@ namespace {
 
 // The watch's subscription and its first line (the pending requests), or
 // why not: agentd is not there, or refused.
-struct Opened {
+struct Opened {  // NOLINT(bugprone-exception-escape): its members' moves do not throw; clang-tidy 14 cannot tell
   std::optional<agentd::api::Subscription> subscription;
   json first;
   std::string error;

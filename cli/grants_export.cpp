@@ -13,7 +13,8 @@ namespace {
 std::string quoted(const std::string& text) { return nlohmann::json(text).dump(); }
 
 std::string selector(const nlohmann::json& grant) {
-  const std::string scope = grant.value("scope", ""), subject = grant.value("subject", "");
+  const std::string scope = grant.value("scope", "");
+  std::string subject = grant.value("subject", "");
   if (scope == "team") return subject + "/*";
   if (scope == "tenant") return subject + "/*/*";
   return subject;

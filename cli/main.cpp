@@ -7,6 +7,7 @@
 #include "commands_approvals_cli.hpp"
 #include "commands_fleet_cli.hpp"
 
+// NOLINTNEXTLINE(bugprone-exception-escape): CLI11 reports its own errors; anything else ends agentctl
 int main(int argc, char** argv) {
   agentctl::Globals g;
   CLI::App app{"agentctl: manage agentd, the egress enforcer for AI-agent sandboxes"};

@@ -22,9 +22,10 @@ RawTerminal::~RawTerminal() {
 
 Style Style::detect() {
   Style style;
-  const char* term = std::getenv("TERM");
+  const char* term = std::getenv("TERM");  // NOLINT(concurrency-mt-unsafe): agentctl sets no environment
   style.redraw = ::isatty(STDOUT_FILENO) && term && *term && std::strcmp(term, "dumb") != 0;
-  const char* no_colour = std::getenv("NO_COLOR");  // https://no-color.org: set and not empty
+  // https://no-color.org: set and not empty.
+  const char* no_colour = std::getenv("NO_COLOR");  // NOLINT(concurrency-mt-unsafe): as above
   style.colour = style.redraw && !(no_colour && *no_colour);
   return style;
 }

@@ -106,7 +106,7 @@ void ApprovalService::watch(const approvals::Identity& who, api::Reply reply) {
   if (!reply.stream(
           api::ok_response({{"who", who.str()}, {"can_answer", can_answer}, {"pending", pending}, {"folds", folds}})))
     return;
-  watchers_.push_back({reply, who});
+  watchers_.push_back({std::move(reply), who});
   spdlog::info("approvals: {} watching ({} watchers)", who.str(), watchers_.size());
 }
 

@@ -105,7 +105,7 @@ const policy::ApprovalSettings& ApprovalService::settings_for(const std::string&
   return policy::approval_settings_of(policy ? policy->find(tenant_of(sandbox)) : nullptr);
 }
 
-void ApprovalService::audit(store::AuditEvent event) {
+void ApprovalService::audit(const store::AuditEvent& event) {
   if (auto st = store_->audit(event); !st) {
     if (store_errors_++ % 1000 == 0) spdlog::error("audit store: {}", st.error().describe());
   }
@@ -441,7 +441,7 @@ void ApprovalService::sync_grants() {
           std::vector<uint8_t>(reinterpret_cast<const uint8_t*>(&k), reinterpret_cast<const uint8_t*>(&k + 1)));
     }
     for (const auto& k : *granted)
-      if (!wanted.count(
+      if (!wanted.contains(
               std::vector<uint8_t>(reinterpret_cast<const uint8_t*>(&k), reinterpret_cast<const uint8_t*>(&k + 1))))
         if (auto st = maps_.delete_name(k); !st) spdlog::error("{}", st.error().describe());
   } else {
@@ -460,7 +460,7 @@ void ApprovalService::sync_grants() {
     return;
   }
   for (const auto& [k, v] : *existing) {
-    if (!desired.count(bpf::learned_key_of(k)))
+    if (!desired.contains(bpf::learned_key_of(k)))
       if (auto st = maps_.delete_grant(k); !st) spdlog::error("{}", st.error().describe());
   }
   kernel_entries_ = desired.size() + names.size() - failed - names_failed.size();

@@ -80,7 +80,7 @@ class ApprovalService {
 
   // Every denial, kernel or DNS: audited; the undecided ones become
   // requests.
-  void on_denial(const events::Denial& denial);
+  void on_denial(const events::Denial& record);
   void on_policy(const std::string& decision, const std::string& trigger, const nlohmann::json& detail);
   // A sandbox made, adopted or retired: kept in the audit trail, so a
   // retired sandbox's life stays on record after its slot is reused.
@@ -146,7 +146,7 @@ class ApprovalService {
   // `besides`: a grant not to count (the one a reopen takes back).
   std::string allowed_now(const approvals::Target& target, std::optional<uint64_t> besides = std::nullopt) const;
   std::vector<policy::Cidr> host_addresses_;  // judged as loopback, as the hooks do
-  void audit(store::AuditEvent event);
+  void audit(const store::AuditEvent& event);
   void siem(const nlohmann::json& ocsf);
   void broadcast(const nlohmann::json& event, const std::string& tenant);
   void persist(const approvals::Request& request);

@@ -116,7 +116,7 @@ void AuditSyslog::write(const nlohmann::json& event) {
   if (error != EAGAIN && error != EWOULDBLOCK && error != EMSGSIZE && error != ENOBUFS) fd_.reset();
   if (dropped_ == 1 || dropped_ % 1000 == 0)
     spdlog::warn("audit to syslog ({}): {} events dropped so far ({})", socket_path_.string(), dropped_,
-                 std::strerror(error));
+                 errno_text(error));
 }
 
 }  // namespace agentd::daemon

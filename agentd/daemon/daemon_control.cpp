@@ -151,7 +151,7 @@ const std::map<std::string_view, Daemon::ControlHandler>& Daemon::control_handle
 Status Daemon::check_control_handlers() {
   const auto& handlers = control_handlers();
   for (const auto& method : approvals::control_methods())
-    if (!handlers.count(method.name)) return make_error("control method {} has no handler", method.name);
+    if (!handlers.contains(method.name)) return make_error("control method {} has no handler", method.name);
   for (const auto& [name, handler] : handlers)
     if (!approvals::find_control_method(name)) return make_error("control handler {} is in no control table", name);
   return ok_status();

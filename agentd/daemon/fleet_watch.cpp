@@ -119,10 +119,9 @@ Status FleetWatch::read_and_watch(std::optional<fleet::PolicySnapshot>& last, st
       case Kind::created:
       case Kind::progress:
         return true;
-      case Kind::events:
-        return false;  // read whole again
-      case Kind::compacted:
-        return false;  // the same: a read is never compacted
+      case Kind::events:     // read whole again
+      case Kind::compacted:  // the same: a read is never compacted
+        return false;
       case Kind::canceled:
         failure = make_error("etcd canceled the watch: {}", message->reason.empty() ? "no reason" : message->reason);
         return false;

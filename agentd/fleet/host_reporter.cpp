@@ -29,7 +29,7 @@ HostReporter::~HostReporter() {
   if (lease_ != 0) (void)client_.call("/v3/kv/lease/revoke", lease_id_request(lease_));
 }
 
-void HostReporter::update(nlohmann::json report) {
+void HostReporter::update(const nlohmann::json& report) {
   {
     std::lock_guard lock(mutex_);
     std::string text = dump_json(report);  // never throws on bytes etcd or a policy chose

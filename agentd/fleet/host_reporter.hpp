@@ -29,7 +29,7 @@ class HostReporter {
   HostReporter& operator=(const HostReporter&) = delete;
 
   // The report to publish next (written within a moment).
-  void update(nlohmann::json report);
+  void update(const nlohmann::json& report);
   // The last error talking to etcd, empty once a write succeeded again.
   std::string last_error() const;
 

@@ -44,7 +44,7 @@ Result<PushPlan> plan_push(const RangeAnswer& current, const KeyLayout& layout, 
     }
   }
   for (const auto& [key, value] : held) {
-    if (wanted.count(key)) continue;
+    if (wanted.contains(key)) continue;
     plan.changes.push_back({KeyChange::Kind::remove, key});
     plan.txn.deletes.push_back(key);
   }

@@ -134,10 +134,10 @@ int64_t push(const World& world, const EtcdCluster& etcd, const std::filesystem:
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  const int rules = argc > 1 ? std::atoi(argv[1]) : 1000;
+int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape): a benchmark ends on what it cannot do
+  const int rules = argc > 1 ? static_cast<int>(std::strtol(argv[1], nullptr, 10)) : 1000;
   std::vector<int> counts;
-  for (int i = 2; i < argc; ++i) counts.push_back(std::atoi(argv[i]));
+  for (int i = 2; i < argc; ++i) counts.push_back(static_cast<int>(std::strtol(argv[i], nullptr, 10)));
   if (counts.empty()) counts = {10, 50, 200};
   World world;
   EtcdCluster etcd(world);
@@ -160,6 +160,7 @@ int main(int argc, char** argv) {
   std::printf("fleet convergence: %d-rule policy, one rule more each push, a real 3-member etcd\n", rules);
   for (int hosts : counts) {
     std::vector<std::unique_ptr<SimulatedHost>> fleet;
+    fleet.reserve(static_cast<size_t>(hosts));
     for (int i = 0; i < hosts; ++i) fleet.push_back(std::make_unique<SimulatedHost>(etcd.endpoints(), i));
     std::vector<double> rounds;
     for (int round = 0; round < 5; ++round) {

@@ -16,7 +16,7 @@ namespace agentd::e2e {
 // documentation addresses: `one` at 192.0.2.1, `two` at 192.0.2.2. Gone
 // with the namespaces at teardown.
 inline void link_hosts(const World& one, const World& two) {
-  const std::string a = one.host_ns_name(), b = two.host_ns_name();
+  const std::string &a = one.host_ns_name(), &b = two.host_ns_name();
   for (const std::vector<std::string>& argv : std::vector<std::vector<std::string>>{
            {"ip", "-n", a, "link", "add", "fleet0", "type", "veth", "peer", "name", "fleet1", "netns", b},
            {"ip", "-n", a, "addr", "add", "192.0.2.1/24", "dev", "fleet0"},

@@ -58,7 +58,8 @@ void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms
 
 // AGENTD_E2E_BUILD: another build tree's agentd and agentctl.
 std::string under_test(const char* in_build, const char* relative) {
-  const char* build = std::getenv("AGENTD_E2E_BUILD");
+  const char* build =
+      std::getenv("AGENTD_E2E_BUILD");  // NOLINT(concurrency-mt-unsafe): the tests never set the environment
   return build && *build ? (fs::path(build) / relative).string() : in_build;
 }
 

@@ -9,7 +9,7 @@
 using namespace agentd::fleet;
 
 TEST_CASE("base64 round-trips any bytes and refuses what is not base64, naming the place") {
-  for (std::string bytes :
+  for (const std::string& bytes :
        {std::string(), std::string("a"), std::string("ab"), std::string("abc"), std::string("\0\xff\x10 policy", 10)}) {
     auto back = base64_decode(base64_encode(bytes), "test");
     REQUIRE(back.ok());

@@ -98,7 +98,7 @@ TEST_CASE("requests carry keys and values in base64 and int64 as strings") {
   TxnRequest txn;
   txn.compares.push_back({"/a/", std::string("/a0"), Compare::Target::mod, Compare::Result::less, 8});
   txn.puts.emplace_back("/a/x", "1");
-  txn.deletes.push_back("/a/y");
+  txn.deletes.emplace_back("/a/y");
   const json body = txn_request(txn);
   CHECK(body["compare"][0]["key"] == base64_encode("/a/"));
   CHECK(body["compare"][0]["range_end"] == base64_encode("/a0"));
