@@ -58,11 +58,15 @@ void print_requests(const json& list) {
 }
 
 void print_grants(const json& list) {
-  Table table({"ID", "SCOPE", "FOR", "DESTINATION", "HOST", "EXPIRES", "BY", "REQUEST"});
-  for (const auto& g : list)
+  // FLEET: the host that made a fleet grant and its id there ("-": this host's alone).
+  Table table({"ID", "SCOPE", "FOR", "DESTINATION", "HOST", "EXPIRES", "BY", "REQUEST", "FLEET"});
+  for (const auto& g : list) {
+    const json& fleet = g.contains("fleet") ? g["fleet"] : json();
     table.add({json_text(g["id"]), json_text(g["scope"]), json_text(g["subject"]), destination_text(g),
                json_text(g["host"]), g.value("permanent", false) ? "never" : json_text(g["expires_at"]),
-               json_text(g["created_by"]), json_text(g["request_id"])});
+               json_text(g["created_by"]), json_text(g["request_id"]),
+               fleet.is_object() ? json_text(fleet["host"]) + "/" + json_text(fleet["id"]) : "-"});
+  }
   table.print(std::cout);
 }
 

@@ -192,6 +192,35 @@ int policy_diff_fleet(const Globals& g, const EtcdArgs& etcd, const std::string&
   return 0;
 }
 
+namespace {
+
+// Every key under `prefix`, by the name after it.
+Result<std::map<std::string, json>> reports_under(fleet::EtcdClient& client, const std::string& prefix) {
+  auto text = client.call("/v3/kv/range", fleet::range_request(prefix, fleet::range_end_of_prefix(prefix)));
+  if (!text) return text.error();
+  auto range = fleet::parse_range(*text);
+  if (!range) return range.error();
+  std::map<std::string, json> reports;
+  for (const auto& kv : range->kvs) {
+    json report = json::parse(kv.value, nullptr, false);
+    if (!report.is_object()) report = json{{"error", "its report is not a JSON object"}};
+    const std::string name = kv.key.substr(prefix.size());
+    report["host"] = name;  // the key names the host, not what it wrote
+    reports[name] = std::move(report);
+  }
+  return reports;
+}
+
+// "40 s", "12 min", "3 h", "2 d": how long a host has been silent.
+std::string silence_text(int64_t seconds) {
+  if (seconds < 120) return fmt::format("{} s", seconds);
+  if (seconds < 7200) return fmt::format("{} min", seconds / 60);
+  if (seconds < 172800) return fmt::format("{} h", seconds / 3600);
+  return fmt::format("{} d", seconds / 86400);
+}
+
+}  // namespace
+
 int fleet_status(const Globals& g, const EtcdArgs& etcd) {
   auto conn = connect(etcd);
   if (!conn) return fail(conn.error().describe());
@@ -199,25 +228,44 @@ int fleet_status(const Globals& g, const EtcdArgs& etcd) {
   if (!policy) return fail(policy.error().describe());
   auto snapshot = fleet::snapshot_of(*policy, conn->layout);
   const int64_t newest = snapshot ? snapshot->revision : 0;
-  const std::string prefix = conn->layout.hosts_prefix();
-  auto text = conn->client.call("/v3/kv/range", fleet::range_request(prefix, fleet::range_end_of_prefix(prefix)));
-  if (!text) return fail(text.error().describe());
-  auto hosts = fleet::parse_range(*text);
-  if (!hosts) return fail(hosts.error().describe());
+  auto live = reports_under(conn->client, conn->layout.hosts_prefix());
+  if (!live) return fail(live.error().describe());
+  auto members = reports_under(conn->client, conn->layout.members_prefix());
+  if (!members) return fail(members.error().describe());
+  // A member with no live key is silent: unreachable (its lease ran out)
+  // or stopped; its member key says since when.
+  const int64_t now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  std::map<std::string, json> all = *live;
+  for (auto& [name, member] : *members) {
+    if (all.count(name)) continue;
+    const auto seen = member.value("seen_at_ms", json(0));
+    const int64_t silent_s =
+        seen.is_number_integer() ? std::max<int64_t>(0, (now_ms - seen.get<int64_t>()) / 1000) : -1;
+    member["live"] = false;
+    member["state"] = member.value("stopped", false) ? "stopped" : "unreachable";
+    member["silent_s"] = silent_s;
+    all[name] = std::move(member);
+  }
   json list = json::array();
   size_t converged = 0;
   std::vector<std::string> behind;
-  for (const auto& kv : hosts->kvs) {
-    const std::string name = kv.key.substr(prefix.size());
-    json report = json::parse(kv.value, nullptr, false);
-    if (!report.is_object()) report = json{{"error", "its report is not a JSON object"}};
-    report["host"] = name;  // the key names the host, not what it wrote
+  for (auto& [name, report] : all) {
+    if (!report.contains("live")) {
+      report["live"] = true;
+      report["state"] = "live";
+    }
     const auto applied = report.value("applied_revision", json(0));
-    const bool at_newest = applied.is_number_integer() && applied.get<int64_t>() == newest;
+    const bool at_newest = report["live"] == true && applied.is_number_integer() && applied.get<int64_t>() == newest;
     converged += at_newest ? 1 : 0;
     if (!at_newest) {
       std::string why = "behind";
-      if (report.contains("last_refusal") && report["last_refusal"].is_object())
+      if (report["live"] == false)
+        why =
+            fmt::format("{} {}", report["state"].get<std::string>(),
+                        report["silent_s"].get<int64_t>() < 0 ? "?" : silence_text(report["silent_s"].get<int64_t>()));
+      else if (report.contains("last_refusal") && report["last_refusal"].is_object())
         why = "refused: " + report["last_refusal"].value("error", std::string("?")).substr(0, 120);
       behind.push_back(fmt::format("{} (applied {}, {})", name, applied.dump(), why));
     }
@@ -234,13 +282,31 @@ int fleet_status(const Globals& g, const EtcdArgs& etcd) {
   if (!behind.empty()) std::cout << fmt::format(", {} behind", behind.size());
   std::cout << "\n";
   for (const auto& h : list) {
-    std::cout << fmt::format("  {:<24} revision {:>8} generation {:>6} sandboxes {:>5}{}",
+    std::cout << fmt::format("  {:<24} revision {:>8} generation {:>6} sandboxes {:>5}  {}{}",
                              terminal_text(h["host"].get<std::string>()), h.value("applied_revision", json(0)).dump(),
                              h.value("generation", json(0)).dump(), h.value("sandboxes", json(0)).dump(),
-                             h["converged"].get<bool>() ? "" : "  BEHIND")
+                             h["state"].get<std::string>(), h["converged"].get<bool>() ? "" : "  BEHIND")
               << "\n";
   }
   for (const auto& b : behind) std::cout << "  behind: " << terminal_text(b) << "\n";
+  return 0;
+}
+
+int fleet_forget(const EtcdArgs& etcd, const std::string& host) {
+  if (!fleet::is_host_name(host))
+    return fail(fmt::format("host \"{}\" is not [A-Za-z0-9_.-]{{1,253}}", terminal_text(host)));
+  auto conn = connect(etcd);
+  if (!conn) return fail(conn.error().describe());
+  auto live = reports_under(conn->client, conn->layout.hosts_prefix());
+  if (!live) return fail(live.error().describe());
+  if (live->count(host))
+    return fail(fmt::format("{} is live (its agentd reports to etcd): stop it first, or it is listed again", host));
+  auto text = conn->client.call("/v3/kv/deleterange", fleet::delete_request(conn->layout.member_key(host)));
+  if (!text) return fail(text.error().describe());
+  auto answer = json::parse(*text, nullptr, false);
+  const auto deleted = answer.is_object() ? answer.value("deleted", json("0")) : json("0");
+  if (deleted == "0" || deleted == 0) return fail(fmt::format("{} is not a member of the fleet", host));
+  std::cout << "forgot " << host << "\n";
   return 0;
 }
 

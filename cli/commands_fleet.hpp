@@ -21,6 +21,7 @@ struct FleetArgs {
   std::string dir;
   int64_t base_revision = 0;  // 0: the revision read
   bool diff_fleet = false;    // policy diff --fleet
+  std::string host;           // fleet forget HOST
 };
 
 // Validates DIR as agentd would, then makes etcd hold exactly its files in
@@ -32,6 +33,9 @@ int policy_push(const Globals& g, const EtcdArgs& etcd, const std::string& dir, 
 int policy_diff_fleet(const Globals& g, const EtcdArgs& etcd, const std::string& dir);
 // Every host that reports (a live lease), and whether it applied the newest
 // policy.
+// Live hosts and members gone silent (unreachable or stopped, for how long).
 int fleet_status(const Globals& g, const EtcdArgs& etcd);
+// Removes a member that is not live from fleet status.
+int fleet_forget(const EtcdArgs& etcd, const std::string& host);
 
 }  // namespace agentctl

@@ -28,6 +28,10 @@ void add_fleet_commands(CLI::App& app, CLI::App* policy, Globals& g, FleetArgs& 
   add_etcd_options(status, args.etcd);
   add_output(status);
   status->callback([&] { code = fleet_status(g, args.etcd); });
+  auto* forget = fleet->add_subcommand("forget", "remove a host that will not come back from fleet status");
+  forget->add_option("host", args.host, "the host's name (--etcd-host-name)")->required();
+  add_etcd_options(forget, args.etcd);
+  forget->callback([&] { code = fleet_forget(args.etcd, args.host); });
 }
 
 }  // namespace agentctl

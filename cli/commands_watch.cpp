@@ -74,6 +74,12 @@ class Prompt {
       const json& grant = event["grant"];
       note("grant " + json_text(grant["id"]) + " (" + flow_text(grant["subject"], grant) + ") " +
            json_text(event["why"]));
+    } else if (kind == "grant_made") {  // another host's, mirrored here (README, "Fleet")
+      const json& grant = event["grant"];
+      const json& fleet = grant.contains("fleet") ? grant["fleet"] : json();
+      note("grant " + json_text(grant["id"]) + " (" + flow_text(grant["subject"], grant) + ") made on " +
+           (fleet.is_object() ? json_text(fleet["host"]) : std::string("another host")) + " by " +
+           json_text(grant["created_by"]));
     }
   }
 

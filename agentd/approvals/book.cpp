@@ -66,6 +66,8 @@ std::string Grant::opens() const {
 
 std::string Grant::tenant() const { return subject.substr(0, subject.find('/')); }
 
+std::string FleetOrigin::str() const { return fmt::format("{}/{}", host, id); }
+
 bool Grant::covers(const policy::AgentName& agent) const {
   switch (scope) {
     case Scope::agent:
@@ -299,6 +301,22 @@ std::vector<Grant> Book::expire_grants(Time now) {
     }
   }
   return expired;
+}
+
+void Book::set_origin(uint64_t grant_id, FleetOrigin origin) {
+  if (auto it = grants_.find(grant_id); it != grants_.end()) it->second.origin = std::move(origin);
+}
+
+const Grant& Book::adopt(Grant grant) {
+  grant.id = next_grant_id_++;
+  const uint64_t id = grant.id;
+  return grants_[id] = std::move(grant);
+}
+
+const Grant* Book::grant_from(const FleetOrigin& origin) const {
+  for (const auto& [id, grant] : grants_)
+    if (grant.origin == origin) return &grant;
+  return nullptr;
 }
 
 Result<Grant> Book::revoke(uint64_t grant_id) {

@@ -88,6 +88,16 @@ struct Request {
   std::optional<uint64_t> grant_id;
 };
 
+// Where a fleet grant (README, "Fleet") was made: the host that made it and
+// its id there, which name its key in etcd. A grant with an origin of this
+// host is published; one with another host's is that host's, mirrored.
+struct FleetOrigin {
+  std::string host;
+  uint64_t id = 0;
+  bool operator==(const FleetOrigin&) const = default;
+  std::string str() const;  // "host-1/3"
+};
+
 struct Grant {
   uint64_t id = 0;
   Scope scope = Scope::agent;
@@ -104,6 +114,7 @@ struct Grant {
   std::string created_by;
   Time created_at;
   uint64_t request_id = 0;
+  std::optional<FleetOrigin> origin;  // none: this host's alone
 
   std::string tenant() const;  // the subject's first part
   bool covers(const policy::AgentName& agent) const;
@@ -185,6 +196,14 @@ class Book {
   // Grants past their time are removed and returned.
   std::vector<Grant> expire_grants(Time now);
   Result<Grant> revoke(uint64_t grant_id);
+  // Marks grant `grant_id` as the fleet's (it was just made here, and is
+  // about to be published under `origin`).
+  void set_origin(uint64_t grant_id, FleetOrigin origin);
+  // Another host's grant, mirrored here under an id of this host's; its
+  // `id` is ignored. Returns the grant as kept.
+  const Grant& adopt(Grant grant);
+  // The grant made under `origin`, mirrored or this host's own.
+  const Grant* grant_from(const FleetOrigin& origin) const;
   // Answered and expired requests that are neither silent nor recent
   // leave memory (the store keeps them); request_index.hpp bounds them by
   // number too, at every change.

@@ -75,7 +75,8 @@ json grant_to_json(const Grant& g) {
           {"permanent", !g.expires_at.has_value()},
           {"created_by", g.created_by},
           {"created_at", time_text(g.created_at)},
-          {"request_id", g.request_id}};
+          {"request_id", g.request_id},
+          {"fleet", g.origin ? json{{"host", g.origin->host}, {"id", g.origin->id}} : json(nullptr)}};
 }
 
 Result<Request> request_from_json(const json& j) {
@@ -117,7 +118,10 @@ Result<Grant> grant_from_json(const json& j) {
     g.subject = j.at("subject").get<std::string>();
     g.address = j.at("dest").get<std::string>();
     g.host = j.value("host", json()).is_string() ? j["host"].get<std::string>() : "";
-    g.port = j.at("port").get<uint16_t>();
+    // get<uint16_t> would wrap 70000 to 4464: the range is checked.
+    const auto port = j.at("port").get<int64_t>();
+    if (port < 0 || port > 65535) return make_error("grant {}: port {} is not 0-65535", g.id, port);
+    g.port = static_cast<uint16_t>(port);
     g.protocol = j.at("protocol").get<std::string>();
     g.inbound = inbound_of(j);
     // Absent, null or empty: every port (grants stored before names took
@@ -134,6 +138,8 @@ Result<Grant> grant_from_json(const json& j) {
     g.created_by = j.at("created_by").get<std::string>();
     g.created_at = required_time(j.at("created_at"));
     g.request_id = j.value("request_id", uint64_t{0});
+    if (const json fleet = j.value("fleet", json()); !fleet.is_null())
+      g.origin = FleetOrigin{fleet.at("host").get<std::string>(), fleet.at("id").get<uint64_t>()};
     return g;
   } catch (const std::exception& e) {
     return make_error("a stored grant is malformed: {}", e.what());

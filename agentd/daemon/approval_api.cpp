@@ -174,6 +174,7 @@ Result<json> ApprovalService::answer(const api::ApprovalsAnswerRequest& request,
   }
   auto answered = book_.decide(id, *decision, who.str(), now, settings_for(sandbox));
   if (!answered) return answered.error();
+  if (answered->grant) claim_for_fleet(*answered->grant);
   const approvals::Request& r = answered->request;
   persist(r);
   audit({*r.answered_at,
@@ -190,18 +191,8 @@ Result<json> ApprovalService::answer(const api::ApprovalsAnswerRequest& request,
   if (answered->grant) {
     const approvals::Grant& g = *answered->grant;
     if (auto st = store_->save_grant(g); !st) return make_error("saving the grant: {}", st.error().describe());
-    audit({g.created_at,
-           "grant",
-           "allow",
-           who.str(),
-           g.subject,
-           g.address,
-           g.host,
-           g.port,
-           g.protocol,
-           {{"grant_id", g.id},
-            {"scope", approvals::scope_name(g.scope)},
-            {"expires_at", g.expires_at ? json(approvals::time_text(*g.expires_at)) : json(nullptr)}}});
+    audit_grant_made(g, g.created_at, who.str());
+    if (g.origin) fleet_->publish(g);
     sync_grants();  // in force before the answer returns: the agent's next try succeeds
     // Addresses already learned through the name take the new ports now,
     // not at the next answer.

@@ -222,8 +222,22 @@ void ApprovalService::on_policy(const std::string& decision, const std::string& 
   audit({Clock::now(), "policy", decision, "agentd", "", "", "", 0, "", d});
 }
 
-void ApprovalService::grant_ended(const approvals::Grant& grant, const std::string& why, const std::string& actor) {
+void ApprovalService::audit_grant_made(const approvals::Grant& g, approvals::Time when, const std::string& actor) {
+  json detail = {{"grant_id", g.id},
+                 {"scope", approvals::scope_name(g.scope)},
+                 {"expires_at", g.expires_at ? json(approvals::time_text(*g.expires_at)) : json(nullptr)}};
+  if (g.origin) detail["fleet"] = g.origin->str();
+  audit({when, "grant", "allow", actor, g.subject, g.address, g.host, g.port, g.protocol, std::move(detail)});
+}
+
+void ApprovalService::grant_ended(const approvals::Grant& grant, const std::string& why, const std::string& actor,
+                                  bool leaves_fleet) {
   const auto now = Clock::now();
+  if (fleet_ && grant.origin && leaves_fleet) {
+    fleet_->withdraw(*grant.origin);
+    if (!own(grant)) fleet_withdrawn_.insert(grant.origin->str());
+  }
+  fleet_seen_.erase(grant.id);
   if (auto st = store_->end_grant(grant.id, why, now); !st)
     spdlog::error("ending grant {}: {}", grant.id, st.error().describe());
   audit({now,
@@ -360,7 +374,9 @@ size_t ApprovalService::revoke_denied_by_policy() {
   for (uint64_t id : doomed) {
     auto grant = book_.revoke(id);
     if (!grant) continue;
-    grant_ended(*grant, "revoked", "policy reload (an explicit deny now covers it)");
+    // Every host judges the fleet's grants by the same policy; a mirror
+    // is left to its own host to withdraw.
+    grant_ended(*grant, "revoked", "policy reload (an explicit deny now covers it)", !grant->origin || own(*grant));
     spdlog::info("approvals: grant {} revoked: the new policy denies {}", grant->id,
                  terminal_text(grant->is_name() ? grant->host : fmt::format("{}:{}", grant->address, grant->port)));
   }
@@ -580,6 +596,7 @@ json ApprovalService::status() const {
           {"folds", folds_.all().size()},
           {"caps", {{"per_sandbox", caps_.per_sandbox}, {"per_tenant", caps_.per_tenant}}},
           {"grants", book_.grants().size()},
+          {"fleet_grants", fleet_status()},
           {"grant_entries", kernel_entries_},
           // Each tenant's share of the kernel's grant entries (address and
           // name grants, one per sandbox covered).

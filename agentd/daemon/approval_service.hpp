@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -131,6 +132,28 @@ class ApprovalService {
   // the name is judged again (its ports widen or shrink, or it goes).
   void on_name_grants_changed(std::function<void()> callback) { name_grants_changed_ = std::move(callback); }
 
+  // The fleet (README, "Fleet"; approval_fleet.cpp): team and tenant
+  // grants made here are published, and every host's are mirrored here.
+  struct FleetLink {
+    std::string host;                                             // this host's name in the fleet
+    std::function<void(const approvals::Grant&)> publish;         // writes its record to etcd
+    std::function<void(const approvals::FleetOrigin&)> withdraw;  // deletes its key from etcd
+  };
+  // Before the first sync; the grants restored from the store that were
+  // published from here are judged by that sync (etcd lacking one: it was
+  // revoked elsewhere while agentd was away, or never got there).
+  void join_fleet(FleetLink link);
+  // Every grant etcd holds now (each with its origin; refused keys left
+  // out): what is new is mirrored (judged as a grant made here would be:
+  // the policy's denies and the tenant's budget), what left etcd ends.
+  struct FleetSync {
+    size_t adopted = 0, ended = 0;
+  };
+  FleetSync sync_fleet_grants(const std::vector<approvals::Grant>& fleet);
+  nlohmann::json fleet_status() const;  // null when this host is not in a fleet
+  // Keys under the grants prefix that are not a grant (grant_record.hpp).
+  void fleet_records_refused(std::vector<std::string> errors);
+
   // "allowed by grant 3 (...)", for policy explain when the rules say nothing.
   std::optional<std::string> explain(const policy::AgentName& agent, const policy::Destination& dest) const;
   nlohmann::json status() const;
@@ -150,7 +173,24 @@ class ApprovalService {
   void siem(const nlohmann::json& ocsf);
   void broadcast(const nlohmann::json& event, const std::string& tenant);
   void persist(const approvals::Request& request);
-  void grant_ended(const approvals::Grant& grant, const std::string& why, const std::string& actor);
+  // A grant made (`actor`: who answered, or the fleet host it came from).
+  void audit_grant_made(const approvals::Grant& grant, approvals::Time when, const std::string& actor);
+  // `leaves_fleet`: a grant of the fleet's is withdrawn from etcd too
+  // (every host ends it), unless the fleet itself ended it.
+  void grant_ended(const approvals::Grant& grant, const std::string& why, const std::string& actor,
+                   bool leaves_fleet = true);
+  // A grant just made here by an answer: the fleet's when its scope is.
+  void claim_for_fleet(approvals::Grant& grant);
+  // Why a grant of another host's is not mirrored here, or "".
+  std::string fleet_refusal(const approvals::Grant& grant) const;
+  bool own(const approvals::Grant& grant) const { return fleet_ && grant.origin && grant.origin->host == fleet_->host; }
+  std::optional<FleetLink> fleet_;
+  std::set<uint64_t> fleet_seen_;                     // own grants etcd has held
+  std::set<uint64_t> fleet_restored_;                 // own grants from the store, not judged by a sync yet
+  std::set<std::string> fleet_withdrawn_;             // origins withdrawn here whose key etcd still holds
+  std::map<std::string, std::string> fleet_refused_;  // origin -> why it is not mirrored (said once)
+  std::vector<std::string> fleet_bad_records_;
+  uint64_t fleet_adopted_ = 0, fleet_ended_ = 0;
   std::function<void()> name_grants_changed_;
 
   void tell_folds(approvals::Time now);

@@ -113,7 +113,8 @@ Result<std::unique_ptr<Daemon>> Daemon::start(Options options) {
 
 Daemon::~Daemon() {
   fleet_watch_.reset();  // its thread hands updates to this daemon
-  metrics_.reset();      // its thread waits on the loop, which runs no more
+  fleet_grant_watch_.reset();
+  metrics_.reset();  // its thread waits on the loop, which runs no more
   if (dns_learning_) dns_learning_->save(*store_);
   server_.reset();
   sources_.clear();
@@ -984,6 +985,11 @@ json Daemon::approvals_status(const TenantShown& shown) const {
   if (status.contains("pending_by_sandbox")) keep_shown(status["pending_by_sandbox"]);
   if (status.contains("grant_limit") && status["grant_limit"].contains("by_tenant"))
     keep_shown(status["grant_limit"]["by_tenant"]);
+  // The fleet's refusals name grants of every tenant: counts only.
+  if (auto& fleet = status["fleet_grants"]; fleet.is_object()) {
+    fleet["not_mirrored"] = fleet["not_mirrored"].size();
+    fleet["bad_records"] = fleet["bad_records"].size();
+  }
   return status;
 }
 

@@ -23,6 +23,8 @@
 #include "agentd/common/sd_event_ptr.hpp"
 #include "agentd/daemon/denial_log.hpp"
 #include "agentd/daemon/fleet_watch.hpp"
+#include "agentd/daemon/prefix_watch.hpp"
+#include "agentd/fleet/etcd_writer.hpp"
 #include "agentd/fleet/host_reporter.hpp"
 #include "agentd/policy/loader.hpp"
 #include "agentd/events/denial.hpp"
@@ -261,6 +263,13 @@ class Daemon : private SandboxSide {
   std::optional<FleetRefusal> fleet_refusal_;
   std::unique_ptr<fleet::HostReporter> fleet_reporter_;
   std::unique_ptr<FleetWatch> fleet_watch_;
+  // The fleet's grants (approval_fleet.cpp): written through the writer,
+  // followed through the watch.
+  Status start_fleet_grants(sd_event* loop);
+  void on_fleet_grants(const fleet::RangeAnswer& range);
+  nlohmann::json fleet_grants_status() const;
+  std::unique_ptr<fleet::EtcdWriter> fleet_grant_writer_;
+  std::unique_ptr<PrefixWatch> fleet_grant_watch_;
   uint64_t loop_failures_ = 0;  // event-loop callbacks that threw (guard.hpp)
 };
 

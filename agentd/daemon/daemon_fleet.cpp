@@ -10,6 +10,7 @@
 #include "agentd/common/version.hpp"
 #include "agentd/daemon/daemon.hpp"
 #include "agentd/fleet/applied_policy.hpp"
+#include "agentd/fleet/grant_record.hpp"
 #include "agentd/fleet/policy_read.hpp"
 #include "agentd/policy/loader.hpp"
 
@@ -102,16 +103,60 @@ Status Daemon::start_fleet(sd_event* loop) {
   if (!watch_client) return watch_client.error();
   auto report_client = client_of(options_.fleet);
   if (!report_client) return report_client.error();
-  fleet_reporter_ =
-      std::make_unique<fleet::HostReporter>(std::move(*report_client), fleet_layout_->host_key(fleet_host_));
+  fleet_reporter_ = std::make_unique<fleet::HostReporter>(
+      std::move(*report_client), fleet_layout_->host_key(fleet_host_), fleet_layout_->member_key(fleet_host_));
   auto watch = FleetWatch::start(loop, std::move(*watch_client), *fleet_layout_,
                                  [this](FleetWatch::Update update) { on_fleet_update(std::move(update)); });
   if (!watch) return watch.error();
   fleet_watch_ = std::move(*watch);
+  if (auto grants = start_fleet_grants(loop); !grants) return grants;
   report_to_fleet();
   spdlog::info("fleet: host {} follows etcd {} under {}", fleet_host_, fmt::join(options_.fleet.endpoints, ","),
                options_.fleet.prefix);
   return ok_status();
+}
+
+Status Daemon::start_fleet_grants(sd_event* loop) {
+  auto write_client = client_of(options_.fleet);
+  if (!write_client) return write_client.error();
+  auto watch_client = client_of(options_.fleet);
+  if (!watch_client) return watch_client.error();
+  fleet_grant_writer_ = std::make_unique<fleet::EtcdWriter>(std::move(*write_client));
+  const fleet::KeyLayout layout = *fleet_layout_;
+  auto* writer = fleet_grant_writer_.get();
+  approvals_->join_fleet({fleet_host_,
+                          [writer, layout](const approvals::Grant& grant) {
+                            writer->put(layout.grant_key(grant.origin->host, grant.origin->id),
+                                        fleet::grant_record_value(grant));
+                          },
+                          [writer, layout](const approvals::FleetOrigin& origin) {
+                            writer->erase(layout.grant_key(origin.host, origin.id));
+                          }});
+  auto watch = PrefixWatch::start(loop, std::move(*watch_client), layout.grants_prefix(),
+                                  [this](fleet::RangeAnswer range) { on_fleet_grants(range); });
+  if (!watch) return watch.error();
+  fleet_grant_watch_ = std::move(*watch);
+  return ok_status();
+}
+
+void Daemon::on_fleet_grants(const fleet::RangeAnswer& range) {
+  std::vector<approvals::Grant> grants;
+  std::vector<std::string> refused;
+  if (range.kvs.size() > fleet::kMaxFleetGrantKeys) {
+    approvals_->fleet_records_refused(
+        {fmt::format("{} keys under {} (more than {}): not read; the grants in force stay", range.kvs.size(),
+                     fleet_layout_->grants_prefix(), fleet::kMaxFleetGrantKeys)});
+    return;
+  }
+  for (const auto& kv : range.kvs) {
+    auto grant = fleet::parse_grant_record(*fleet_layout_, kv.key, kv.value);
+    if (grant)
+      grants.push_back(std::move(*grant));
+    else
+      refused.push_back(grant.error().describe());
+  }
+  approvals_->fleet_records_refused(std::move(refused));
+  approvals_->sync_fleet_grants(grants);
 }
 
 void Daemon::on_fleet_update(FleetWatch::Update update) {
@@ -182,7 +227,18 @@ json Daemon::fleet_status() const {
           {"watch", fleet_watch_ ? fleet_watch_->state() : "not started"},
           {"connected", fleet_watch_ && fleet_watch_->connected()},
           {"report_error", fleet_reporter_ ? fleet_reporter_->last_error() : ""},
+          {"grants", fleet_grants_status()},
           {"last_refusal", refusal}};
+}
+
+json Daemon::fleet_grants_status() const {
+  if (!fleet_grant_watch_ || !fleet_grant_writer_) return nullptr;
+  const auto written = fleet_grant_writer_->state();
+  return {{"watching", fleet_grant_watch_->connected()},
+          {"watch_error", fleet_grant_watch_->last_error()},
+          {"writes_pending", written.pending},
+          {"writes_done", written.written},
+          {"write_error", written.last_error}};
 }
 
 void Daemon::report_to_fleet() {

@@ -133,6 +133,8 @@ json put_request(std::string_view key, std::string_view value, int64_t lease) {
   return put;
 }
 
+json delete_request(std::string_view key) { return {{"key", base64_encode(key)}}; }
+
 json watch_request(std::string_view key, std::string_view range_end, int64_t start_revision) {
   return {{"create_request",
            {{"key", base64_encode(key)},

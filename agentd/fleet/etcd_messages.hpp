@@ -70,6 +70,7 @@ struct TxnRequest {
 nlohmann::json range_request(std::string_view key, std::string_view range_end, int64_t revision = 0);
 nlohmann::json txn_request(const TxnRequest& txn);
 nlohmann::json put_request(std::string_view key, std::string_view value, int64_t lease);
+nlohmann::json delete_request(std::string_view key);  // one key, /v3/kv/deleterange
 nlohmann::json watch_request(std::string_view key, std::string_view range_end, int64_t start_revision);
 nlohmann::json lease_grant_request(int64_t ttl_seconds);
 nlohmann::json lease_id_request(int64_t id);  // keepalive and revoke

@@ -12,7 +12,8 @@ namespace {
 constexpr auto kRefresh = std::chrono::seconds(kHostLeaseSeconds / 3);
 }  // namespace
 
-HostReporter::HostReporter(EtcdClient client, std::string key) : client_(std::move(client)), key_(std::move(key)) {
+HostReporter::HostReporter(EtcdClient client, std::string key, std::string member_key)
+    : client_(std::move(client)), key_(std::move(key)), member_key_(std::move(member_key)) {
   client_.abort_when(&stop_);
   thread_ = std::thread([this] { run(); });
 }
@@ -26,6 +27,12 @@ HostReporter::~HostReporter() {
   thread_.join();
   // One last call, not aborted: it ends in etcd's timeouts at worst.
   client_.abort_when(nullptr);
+  std::string report;
+  {
+    std::lock_guard lock(mutex_);
+    report = report_;
+  }
+  if (!report.empty()) remember(report, true);
   if (lease_ != 0) (void)client_.call("/v3/kv/lease/revoke", lease_id_request(lease_));
 }
 
@@ -43,6 +50,16 @@ void HostReporter::update(const nlohmann::json& report) {
 std::string HostReporter::last_error() const {
   std::lock_guard lock(mutex_);
   return last_error_;
+}
+
+void HostReporter::remember(const std::string& report, bool stopped) {
+  auto value = nlohmann::json::parse(report, nullptr, false);
+  if (!value.is_object()) return;
+  const auto now = std::chrono::system_clock::now();
+  value["seen_at_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  value["stopped"] = stopped;
+  if (auto text = client_.call("/v3/kv/put", put_request(member_key_, dump_json(value), 0)); text)
+    member_written_ = std::chrono::steady_clock::now();
 }
 
 // Returns whether the report is in etcd under a live lease.
@@ -67,6 +84,7 @@ bool HostReporter::publish(const std::string& report) {
     lease_ = 0;  // most likely the lease expired while etcd was away: a new one next time
     return fail(revision.error());
   }
+  remember(report, false);
   std::lock_guard lock(mutex_);
   last_error_.clear();
   return true;
@@ -108,6 +126,8 @@ void HostReporter::report_until_stopped() {
     if (!lease || lease->ttl <= 0) {
       lease_ = lease && lease->ttl <= 0 ? 0 : lease_;  // expired: grant anew; unreachable: retry it
       published = publish(report);
+    } else if (std::chrono::steady_clock::now() - member_written_ >= kMemberRefresh) {
+      remember(report, false);
     }
   }
 }

@@ -1,8 +1,10 @@
 // Keeps this host's report at <prefix>/hosts/<host> under a lease of its
 // own: refreshed while agentd runs, gone (the lease expires) when it stops
-// or loses etcd for longer than the lease, so `agentctl fleet status` lists
-// live hosts only. A thread of its own: etcd's slowness never reaches the
-// event loop, which only hands it the newest report.
+// or loses etcd for longer than the lease, so `agentctl fleet status` tells
+// live hosts from the others. A copy with the time it was sent goes to
+// <prefix>/members/<host>, no lease, every kMemberRefresh and at each
+// change: what lets `fleet status` say how long a host has been silent. A thread of its own: etcd's slowness never
+// reaches the event loop, which only hands it the newest report.
 #pragma once
 
 #include <atomic>
@@ -20,11 +22,16 @@
 namespace agentd::fleet {
 
 inline constexpr int64_t kHostLeaseSeconds = 15;
+// Each refresh of the member key is one etcd revision: one a host every
+// half minute keeps a fleet's history small (README: compaction).
+inline constexpr auto kMemberRefresh = std::chrono::seconds(30);
 
 class HostReporter {
  public:
-  HostReporter(EtcdClient client, std::string key);
-  ~HostReporter();  // revokes the lease: a host that stops leaves the list at once
+  HostReporter(EtcdClient client, std::string key, std::string member_key);
+  // Marks the member key stopped and revokes the lease: a host that stops
+  // leaves the live list at once.
+  ~HostReporter();
   HostReporter(const HostReporter&) = delete;
   HostReporter& operator=(const HostReporter&) = delete;
 
@@ -37,9 +44,12 @@ class HostReporter {
   void run();
   void report_until_stopped();
   bool publish(const std::string& report);
+  // The member key: `report` with the time, and "stopped" when it is.
+  void remember(const std::string& report, bool stopped);
 
   EtcdClient client_;
-  const std::string key_;
+  const std::string key_, member_key_;
+  std::chrono::steady_clock::time_point member_written_{};
   int64_t lease_ = 0;
   mutable std::mutex mutex_;
   std::condition_variable wake_;

@@ -5,6 +5,11 @@
 //                                         the policy's revision (its keys' newest) moves
 //                                         with every push, deletes included
 //   <prefix>/hosts/<host>                 a host's report (JSON), under its lease
+//   <prefix>/members/<host>               the host's last report and when it was sent
+//                                         (no lease: a host that vanished is still listed,
+//                                         "unreachable, last seen N s ago", until forgotten)
+//   <prefix>/grants/<host>/<id>           a team or tenant grant made on <host>, whose
+//                                         id there is <id> (JSON, grant_record.hpp)
 // Pure: no I/O, unit-tested.
 #pragma once
 
@@ -34,6 +39,12 @@ class KeyLayout {
   std::string push_key() const { return prefix_ + "/policy/push"; }
   std::string hosts_prefix() const { return prefix_ + "/hosts/"; }
   std::string host_key(std::string_view host) const { return hosts_prefix() + std::string(host); }
+  std::string members_prefix() const { return prefix_ + "/members/"; }
+  std::string member_key(std::string_view host) const { return members_prefix() + std::string(host); }
+  std::string grants_prefix() const { return prefix_ + "/grants/"; }
+  std::string grant_key(std::string_view host, uint64_t id) const {
+    return grants_prefix() + std::string(host) + "/" + std::to_string(id);
+  }
 
   // What a key under policy_prefix() holds; an error names the key and why
   // (an unknown folder, a name that is not a policy file name).

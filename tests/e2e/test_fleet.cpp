@@ -56,24 +56,36 @@ int64_t push(const World& world, const EtcdCluster& etcd, const std::string& dir
   return answer["revision"].get<int64_t>();
 }
 
-json fleet_of(const World& world) {
+// A part of agentd's status: policy.fleet, approvals.fleet_grants.
+json status_part(const World& world, const char* section, const char* part) {
   auto result = world.agentctl({"status", "-o", "json"});
   INFO(result.describe());
   REQUIRE(result.exit_code == 0);
-  return json::parse(result.out)["policy"]["fleet"];
+  return json::parse(result.out)[section][part];
 }
 
-// Waits (bounded) until agentd's fleet status satisfies `done`.
-json wait_for_fleet(const World& world, const std::function<bool(const json&)>& done) {
-  json fleet;
+json fleet_of(const World& world) { return status_part(world, "policy", "fleet"); }
+
+// Waits (bounded) until that part of agentd's status satisfies `done`.
+json wait_for_status(const World& world, const char* section, const char* part,
+                     const std::function<bool(const json&)>& done) {
+  json seen;
   for (int i = 0; i < 500; ++i) {
-    fleet = fleet_of(world);
-    if (done(fleet)) return fleet;
+    seen = status_part(world, section, part);
+    if (done(seen)) return seen;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  INFO(fleet.dump(2));
-  FAIL("agentd's fleet status did not get there in 10 s");
-  return fleet;
+  INFO(seen.dump(2));
+  FAIL("agentd's status (" << section << "." << part << ") did not get there in 10 s");
+  return seen;
+}
+
+json wait_for_fleet(const World& world, const std::function<bool(const json&)>& done) {
+  return wait_for_status(world, "policy", "fleet", done);
+}
+
+json wait_for_grants(const World& world, const std::function<bool(const json&)>& done) {
+  return wait_for_status(world, "approvals", "fleet_grants", done);
 }
 
 std::vector<std::string> etcd_args(const EtcdCluster& etcd) {
@@ -295,6 +307,29 @@ TEST_CASE("fleet: a push survives the etcd leader's death, and a partitioned hos
   expect_policy_a(host1);
   expect_policy_b(host2);
   CHECK(fleet_of(host2)["applied_revision"] == rev_b);
+  // Its lease runs out: fleet status lists it as unreachable, since when,
+  // and behind; a live host cannot be forgotten.
+  json status;
+  json silent;
+  for (int i = 0; i < 300 && silent.is_null(); ++i) {
+    auto listed = host1.agentctl({"fleet", "status", "--etcd-endpoints", etcd.endpoints(), "-o", "json"});
+    REQUIRE(listed.exit_code == 0);
+    status = json::parse(listed.out);
+    for (const auto& h : status["hosts"])
+      if (h["host"] == "host-2" && h["state"] == "unreachable") silent = h;
+    if (silent.is_null()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  INFO(status.dump(2));
+  REQUIRE(silent.is_object());
+  CHECK(silent["converged"] == false);
+  CHECK(silent["silent_s"].get<int64_t>() >= 0);
+  CHECK(status["total"] == 2);
+  CHECK(status["converged"] == 1);
+  auto text = host1.agentctl({"fleet", "status", "--etcd-endpoints", etcd.endpoints()});
+  CHECK_THAT(text.out, Catch::Contains("host-2") && Catch::Contains("unreachable"));
+  auto forget_live = host1.agentctl({"fleet", "forget", "host-1", "--etcd-endpoints", etcd.endpoints()});
+  CHECK(forget_live.exit_code == 1);
+  CHECK_THAT(forget_live.err, Catch::Contains("is live"));
   auto healed = run_process({"ip", "-n", host2.host_ns_name(), "link", "set", "fleet1", "up"});
   REQUIRE(healed.exit_code == 0);
   // Bounded: the watch is renewed with a quorum read every 30 s at most.
@@ -306,5 +341,77 @@ TEST_CASE("fleet: a push survives the etcd leader's death, and a partitioned hos
   }
   INFO(fleet.dump(2));
   REQUIRE(fleet["applied_revision"] == rev_c);
+  expect_policy_a(host2);
+}
+
+namespace {
+
+json grants_list(const World& world) {
+  auto result = world.agentctl({"grants", "list", "-o", "json"});
+  INFO(result.describe());
+  REQUIRE(result.exit_code == 0);
+  return json::parse(result.out);
+}
+
+json add_tenant_grant(const World& world, const std::string& dest, const std::string& duration) {
+  auto result = world.agentctl(
+      {"grants", "add", "--agent", kAgent, "--dest", dest, "--scope", "tenant", "--for", duration, "-o", "json"});
+  INFO(result.describe());
+  REQUIRE(result.exit_code == 0);
+  return json::parse(result.out)["grant"];
+}
+
+}  // namespace
+
+TEST_CASE("fleet: a tenant grant made on one host is enforced on the other, revoked everywhere, and expires cut off",
+          "[kernel-neutral]") {
+  TwoHosts hosts;
+  auto& [host1, host2, etcd, dir_a, dir_b] = hosts;
+  const std::string other_team = "acme/ops/runner";  // the tenant's, not the grant's agent's team
+  expect_refused(host2.netprobe_in_sandbox(other_team, {"connect", "tcp", "198.51.100.20", "80"}));
+
+  // Made on host 1: published, mirrored by host 2, open there for every
+  // agent of the tenant.
+  const json grant = add_tenant_grant(host1, "198.51.100.20:80", "1h");
+  CHECK(grant["fleet"]["host"] == "host-1");
+  wait_for_grants(host2, [](const json& g) { return g["mirrored"] == 1; });
+  expect_ok(host1.netprobe_in_sandbox(kAgent, {"connect", "tcp", "198.51.100.20", "80"}));
+  expect_ok(host2.netprobe_in_sandbox(other_team, {"connect", "tcp", "198.51.100.20", "80"}));
+  expect_ok(host2.netprobe_in_sandbox(kAgent, {"connect", "tcp", "198.51.100.20", "80"}));
+  auto etcd_keys = etcd.etcdctl({"get", "--prefix", "--keys-only", "/agentd/grants/"});
+  CHECK_THAT(etcd_keys.out, Catch::Contains("/agentd/grants/host-1/" + std::to_string(grant["id"].get<uint64_t>())));
+
+  // Revoked on host 2 (its mirror): gone from etcd, ended on host 1 too.
+  const json mirrored = grants_list(host2);
+  REQUIRE(mirrored.size() == 1);
+  CHECK(mirrored[0]["fleet"]["host"] == "host-1");
+  auto revoked = host2.agentctl({"grants", "revoke", std::to_string(mirrored[0]["id"].get<uint64_t>())});
+  INFO(revoked.describe());
+  REQUIRE(revoked.exit_code == 0);
+  wait_for_grants(host1, [](const json& g) { return g["published"] == 0; });
+  CHECK(grants_list(host1).empty());
+  expect_refused(host1.netprobe_in_sandbox(kAgent, {"connect", "tcp", "198.51.100.20", "80"}));
+  expect_refused(host2.netprobe_in_sandbox(other_team, {"connect", "tcp", "198.51.100.20", "80"}));
+  CHECK(etcd.etcdctl({"get", "--prefix", "--keys-only", "/agentd/grants/"}).out.find("host-1/") == std::string::npos);
+
+  // A short grant reaches host 2, then host 2 is cut off from etcd: its
+  // deadline still holds there, with nobody to tell it.
+  add_tenant_grant(host1, "198.51.100.20:443", "6s");
+  wait_for_grants(host2, [](const json& g) { return g["mirrored"] == 1; });
+  auto cut = run_process({"ip", "-n", host2.host_ns_name(), "link", "set", "fleet1", "down"});
+  REQUIRE(cut.exit_code == 0);
+  expect_ok(host2.netprobe_in_sandbox(other_team, {"connect", "tcp", "198.51.100.20", "443"}));
+  json left = grants_list(host2);
+  for (int i = 0; i < 100 && !left.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    left = grants_list(host2);
+  }
+  INFO(left.dump(2));
+  REQUIRE(left.empty());
+  expect_refused(host2.netprobe_in_sandbox(other_team, {"connect", "tcp", "198.51.100.20", "443"}));
+  auto healed = run_process({"ip", "-n", host2.host_ns_name(), "link", "set", "fleet1", "up"});
+  REQUIRE(healed.exit_code == 0);
+  // Both hosts still serve.
+  expect_policy_a(host1);
   expect_policy_a(host2);
 }
