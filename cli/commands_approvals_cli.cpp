@@ -1,5 +1,7 @@
 #include "commands_approvals_cli.hpp"
 
+#include "commands_fleet_cli.hpp"
+
 #include <iostream>
 #include <memory>
 
@@ -18,8 +20,9 @@ void add_approval_commands(CLI::App& app, Globals& g, const std::function<void(C
   struct Args {
     std::string state, scope = "agent", duration, agent, since, decision, expand, dest, ports;
     uint64_t id = 0;
-    bool always = false, all = false, follow = false;
+    bool always = false, all = false, follow = false, fleet = false;
     AgentFilter filter;
+    EtcdArgs etcd;  // watch --fleet
     size_t limit = 1000;
   };
   auto a = std::make_shared<Args>();
@@ -41,7 +44,16 @@ void add_approval_commands(CLI::App& app, Globals& g, const std::function<void(C
 
   auto* watch = app.add_subcommand("watch", "answer blocked requests at an interactive prompt (keys a p t n d s q)");
   add_filter(watch);
-  watch->callback([&g, &code, a] { code = agentctl::watch(g, a->filter); });
+  watch->add_flag("--fleet", a->fleet,
+                  "every host's requests, read from etcd and answered through it (README, \"Fleet\")");
+  add_etcd_options(watch, a->etcd);
+  watch->callback([&g, &code, a] {
+    if (!a->fleet && !a->etcd.endpoints.empty()) {
+      code = usage_error("--etcd-endpoints needs --fleet");
+      return;
+    }
+    code = a->fleet ? agentctl::watch_fleet(g, a->filter, a->etcd) : agentctl::watch(g, a->filter);
+  });
   add_output(list);
   list->callback([&g, &code, a] { code = approvals_list(g, a->state, a->expand, a->filter); });
   auto* approve = approvals->add_subcommand("approve", "allow a request's destination");

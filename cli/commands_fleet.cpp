@@ -28,14 +28,7 @@ using agentd::terminal_text;
 using nlohmann::json;
 namespace fleet = agentd::fleet;
 
-namespace {
-
-struct Connection {
-  fleet::EtcdClient client;
-  fleet::KeyLayout layout;
-};
-
-Result<Connection> connect(const EtcdArgs& args) {
+Result<EtcdConnection> connect_etcd(const EtcdArgs& args) {
   auto endpoints = fleet::parse_endpoints(args.endpoints);
   if (!endpoints) return endpoints.error();
   auto layout = fleet::KeyLayout::make(args.prefix);
@@ -47,8 +40,12 @@ Result<Connection> connect(const EtcdArgs& args) {
   config.key_file = args.key_file;
   auto client = fleet::EtcdClient::make(std::move(config));
   if (!client) return client.error();
-  return Connection{std::move(*client), std::move(*layout)};
+  return EtcdConnection{std::move(*client), std::move(*layout)};
 }
+
+namespace {
+
+Result<EtcdConnection> connect(const EtcdArgs& args) { return connect_etcd(args); }
 
 int fail(const std::string& message) {
   std::cerr << "agentctl: " << terminal_text(message) << "\n";
@@ -88,7 +85,7 @@ void print_changes(const fleet::PushPlan& plan) {
 // A local policy dir (validated) against what etcd holds now, as a plan.
 struct Comparison {
   agentd::policy::PolicySet candidate;
-  Connection conn;
+  EtcdConnection conn;
   fleet::RangeAnswer current;
   fleet::PushPlan plan;
 };
@@ -239,7 +236,7 @@ int fleet_status(const Globals& g, const EtcdArgs& etcd) {
           .count();
   std::map<std::string, json> all = *live;
   for (auto& [name, member] : *members) {
-    if (all.count(name)) continue;
+    if (all.contains(name)) continue;
     const auto seen = member.value("seen_at_ms", json(0));
     const int64_t silent_s =
         seen.is_number_integer() ? std::max<int64_t>(0, (now_ms - seen.get<int64_t>()) / 1000) : -1;

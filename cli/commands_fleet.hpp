@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string>
 
+#include "agentd/fleet/etcd_client.hpp"
+#include "agentd/fleet/key_layout.hpp"
 #include "commands.hpp"
 
 namespace agentctl {
@@ -14,6 +16,12 @@ struct EtcdArgs {
   std::string prefix = "/agentd";
   std::string ca_file, cert_file, key_file;
 };
+
+struct EtcdConnection {
+  agentd::fleet::EtcdClient client;
+  agentd::fleet::KeyLayout layout;
+};
+agentd::Result<EtcdConnection> connect_etcd(const EtcdArgs& args);
 
 // What the fleet subcommands read from their command lines.
 struct FleetArgs {
@@ -37,5 +45,8 @@ int policy_diff_fleet(const Globals& g, const EtcdArgs& etcd, const std::string&
 int fleet_status(const Globals& g, const EtcdArgs& etcd);
 // Removes a member that is not live from fleet status.
 int fleet_forget(const EtcdArgs& etcd, const std::string& host);
+// agentctl watch --fleet: every host's pending requests, from etcd, answered
+// through etcd (commands_watch.cpp).
+int watch_fleet(const Globals& g, const AgentFilter& filter, const EtcdArgs& etcd);
 
 }  // namespace agentctl

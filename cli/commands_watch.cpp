@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <functional>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -15,6 +16,11 @@
 #include "agentd/api/client.hpp"
 #include "agentd/api/requests.hpp"
 #include "agentd/api/subscription.hpp"
+#include "agentd/approvals/book.hpp"
+#include "agentd/approvals/roles.hpp"
+#include "agentd/fleet/answer_record.hpp"
+#include "agentd/fleet/etcd_messages.hpp"
+#include "commands_fleet.hpp"
 #include "record_text.hpp"
 #include "commands.hpp"
 #include "terminal.hpp"
@@ -29,9 +35,30 @@ namespace {
 volatile sig_atomic_t g_stop = 0;
 void on_stop(int) { g_stop = 1; }
 
+void stop_on_signals() {
+  struct sigaction sa {};
+  sa.sa_handler = on_stop;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGHUP, &sa, nullptr);
+}
+
+// A request's place in the prompt: its host ("" for the local agentd) and
+// its id there. With watch --fleet each request names its host.
+using RequestKey = std::pair<std::string, uint64_t>;
+RequestKey key_of(const json& r) {
+  if (r.contains("fleet_host")) return {json_text(r["fleet_host"]), r.value("fleet_id", uint64_t{0})};
+  return {"", r["id"].get<uint64_t>()};
+}
+
+// Where an answer goes: agentd's control socket, or etcd (watch --fleet).
+// Returns why it could not be given, or nothing.
+using AnswerSink = std::function<std::optional<std::string>(const json& r, const agentd::api::ApprovalsAnswerRequest&)>;
+
 class Prompt {
  public:
-  Prompt(const Globals& g, Style style, AgentFilter filter) : g_(g), style_(style), filter_(std::move(filter)) {}
+  Prompt(Style style, AgentFilter filter, AnswerSink sink)
+      : style_(style), filter_(std::move(filter)), sink_(std::move(sink)) {}
 
   // The watch's first answer; again after a reconnect, when it replaces
   // what was pending (answers given meanwhile are not missed).
@@ -40,9 +67,23 @@ class Prompt {
     can_answer_ = first.value("can_answer", false);
     pending_.clear();
     for (const auto& r : first["pending"])
-      if (filter_.matches(json_text(r["sandbox"]))) pending_[r["id"].get<uint64_t>()] = r;
+      if (filter_.matches(json_text(r["sandbox"]))) pending_[key_of(r)] = r;
     if (first.contains("folds"))
       for (const auto& f : first["folds"]) on_fold(f);
+  }
+
+  // watch --fleet: what etcd holds now replaces what was pending; a
+  // request that left is settled (answered or expired) on its host.
+  void replace_pending(const std::vector<json>& list, const std::string& who) {
+    who_ = who;
+    can_answer_ = true;  // etcd's own access control decides (README, "Fleet")
+    std::map<RequestKey, json> now;
+    for (const auto& r : list)
+      if (filter_.matches(json_text(r["sandbox"]))) now[key_of(r)] = r;
+    for (const auto& [key, r] : pending_)
+      if (!now.contains(key)) note(fmt_request(r) + " settled on " + key.first);
+    for (auto it = skipped_.begin(); it != skipped_.end();) it = now.contains(*it) ? std::next(it) : skipped_.erase(it);
+    pending_ = std::move(now);
   }
 
   // A sandbox past its request caps: told once, not at every denial it folds.
@@ -58,10 +99,10 @@ class Prompt {
     const json& r = event.contains("request") ? event["request"] : json();
     if (!r.is_null() && !filter_.matches(json_text(r["sandbox"]))) return;  // --agent/--tenant
     if (kind == "request" || kind == "updated") {
-      pending_[r["id"].get<uint64_t>()] = r;
+      pending_[key_of(r)] = r;
       if (kind == "request") std::cout << (style_.redraw ? "" : "\a");  // a bell for a new question
     } else if (kind == "answered" || kind == "expired") {
-      pending_.erase(r["id"].get<uint64_t>());
+      pending_.erase(key_of(r));
       note(kind == "expired"
                ? style_.yellow(fmt_request(r) + " expired unanswered")
                : fmt_request(r) + " answered by " + json_text(r["answered_by"]) + ": " + colour_answer(r));
@@ -93,8 +134,8 @@ class Prompt {
     if (key == 'q' || key == 4 /* Ctrl-D */) return false;
     const json* current = current_request();
     if (!current) return true;
-    const uint64_t id = (*current)["id"].get<uint64_t>();
-    agentd::api::ApprovalsAnswerRequest request{id, true, {}};
+    const RequestKey id = key_of(*current);
+    agentd::api::ApprovalsAnswerRequest request{id.second, true, {}};
     switch (key) {
       case 'a':
         request.terms.scope = "agent";
@@ -124,8 +165,7 @@ class Prompt {
       default:
         return true;
     }
-    auto result = agentd::api::call(g_.socket, request.to_json());
-    if (!result) note(style_.red(terminal_text(result.error().describe())));
+    if (auto error = sink_(*current, request)) note(style_.red(terminal_text(*error)));
     // Success shows when the "answered" event comes back, as for every watcher.
     return true;
   }
@@ -172,13 +212,13 @@ class Prompt {
     return json_text(r["state"]) == "approved" ? style_.green(answer) : style_.red(answer);
   }
 
-  const Globals& g_;
   Style style_;
   AgentFilter filter_;
+  AnswerSink sink_;
   std::string who_;
   bool can_answer_ = false;
-  std::map<uint64_t, json> pending_;
-  std::set<uint64_t> skipped_;
+  std::map<RequestKey, json> pending_;
+  std::set<RequestKey> skipped_;
   std::set<std::string> folds_;  // sandboxes whose "more destinations" entry was shown
   std::vector<std::string> notes_;
 };
@@ -186,6 +226,19 @@ class Prompt {
 }  // namespace
 
 namespace {
+
+// The operator's keys waiting on stdin, to the prompt; false once stdin is
+// closed (the prompt ends).
+bool read_keys(Prompt& prompt) {
+  char keys[16];
+  const ssize_t n = ::read(STDIN_FILENO, keys, sizeof(keys));
+  if (n <= 0) return false;
+  for (ssize_t i = 0; i < n && !g_stop; ++i) {
+    if (keys[i] == '\n' || keys[i] == '\r') continue;
+    if (!prompt.on_key(keys[i])) g_stop = 1;
+  }
+  return true;
+}
 
 // The watch's subscription and its first line (the pending requests), or
 // why not: agentd is not there, or refused.
@@ -235,14 +288,15 @@ int watch(const Globals& g, const AgentFilter& filter) {
     std::cerr << "agentctl: " << terminal_text(opened.error) << "\n";
     return kExitFailure;
   }
-  struct sigaction sa {};
-  sa.sa_handler = on_stop;
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGHUP, &sa, nullptr);
+  stop_on_signals();
 
   RawTerminal terminal;
-  Prompt prompt(g, Style::detect(), filter);
+  Prompt prompt(Style::detect(), filter,
+                [&g](const json&, const agentd::api::ApprovalsAnswerRequest& request) -> std::optional<std::string> {
+                  auto result = agentd::api::call(g.socket, request.to_json());
+                  if (!result) return result.error().describe();
+                  return std::nullopt;
+                });
   prompt.load(opened.first["result"]);
   prompt.render();
   std::optional<agentd::api::Subscription> subscription = std::move(opened.subscription);
@@ -279,19 +333,106 @@ int watch(const Globals& g, const AgentFilter& filter) {
         changed = true;
       }
     }
-    if (fds[1].revents & POLLIN) {
-      char keys[16];
-      const ssize_t n = ::read(STDIN_FILENO, keys, sizeof(keys));
-      if (n <= 0) break;  // stdin closed
-      for (ssize_t i = 0; i < n && !g_stop; ++i) {
-        if (keys[i] == '\n' || keys[i] == '\r') continue;
-        if (!prompt.on_key(keys[i])) g_stop = 1;
-      }
+    if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+      if (!read_keys(prompt)) break;
       changed = true;
-    } else if (fds[1].revents & (POLLHUP | POLLERR)) {
-      break;
     }
     if (changed && !g_stop) prompt.render();
+  }
+  std::cout << "\n";
+  return 0;
+}
+
+namespace {
+
+// "alice (uid 1000) on ops-1": who answers, as this agentctl can tell.
+std::string fleet_operator() {
+  const auto who = agentd::approvals::identity_of(::getuid(), ::getgid());
+  char host[256] = {};
+  (void)::gethostname(host, sizeof(host) - 1);
+  return who.str() + " on " + host;
+}
+
+// Every host's pending requests under <prefix>/requests/, as the prompt
+// shows them: id "host/id", the host's own id kept in fleet_id. Expired
+// ones (a host that went away with its requests) are left out.
+agentd::Result<std::vector<json>> fleet_requests(EtcdConnection& conn) {
+  const std::string prefix = conn.layout.requests_prefix();
+  auto text = conn.client.call("/v3/kv/range",
+                               agentd::fleet::range_request(prefix, agentd::fleet::range_end_of_prefix(prefix)));
+  if (!text) return text.error();
+  auto range = agentd::fleet::parse_range(*text);
+  if (!range) return range.error();
+  std::vector<json> list;
+  const auto now = agentd::approvals::Clock::now();
+  for (const auto& kv : range->kvs) {
+    const std::string rest = kv.key.substr(prefix.size());
+    const auto slash = rest.find('/');
+    if (slash == std::string::npos) continue;
+    auto r = json::parse(kv.value, nullptr, false);
+    if (!r.is_object() || !r.contains("id") || !r["id"].is_number_unsigned() || !r.contains("sandbox")) continue;
+    if (auto until = agentd::approvals::parse_time(json_text(r["expires_at"])); until && *until <= now) continue;
+    const std::string host = rest.substr(0, slash);
+    r["fleet_host"] = host;  // the key names the host, not what it wrote
+    r["fleet_id"] = r["id"];
+    r["id"] = host + "/" + json_text(r["id"]);
+    list.push_back(std::move(r));
+  }
+  return list;
+}
+
+}  // namespace
+
+int watch_fleet(const Globals& g, const AgentFilter& filter, const EtcdArgs& etcd) {
+  (void)g;
+  if (auto why = filter.problem(); !why.empty()) {
+    std::cerr << "agentctl: " << why << "\n";
+    return 2;
+  }
+  auto conn = connect_etcd(etcd);
+  if (!conn) {
+    std::cerr << "agentctl: " << terminal_text(conn.error().describe()) << "\n";
+    return kExitFailure;
+  }
+  auto first = fleet_requests(*conn);
+  if (!first) {
+    std::cerr << "agentctl: " << terminal_text(first.error().describe()) << "\n";
+    return kExitFailure;
+  }
+  const std::string who = fleet_operator();
+  stop_on_signals();
+
+  RawTerminal terminal;
+  // An answer is a key the request's host takes and deletes; the prompt
+  // moves on once the host's request leaves etcd.
+  Prompt prompt(
+      Style::detect(), filter,
+      [&conn, &who](const json& r, const agentd::api::ApprovalsAnswerRequest& request) -> std::optional<std::string> {
+        const std::string host = json_text(r["fleet_host"]);
+        const std::string key = conn->layout.answer_key(host, request.id);
+        auto text = conn->client.call(
+            "/v3/kv/put", agentd::fleet::put_request(key, agentd::fleet::answer_record_value({request, who}), 0));
+        if (!text) return text.error().describe();
+        if (auto revision = agentd::fleet::parse_revision(*text); !revision) return revision.error().describe();
+        return std::nullopt;
+      });
+  prompt.replace_pending(*first, who + " (fleet)");
+  prompt.render();
+  std::string lost;
+  while (!g_stop) {
+    pollfd in{STDIN_FILENO, POLLIN, 0};
+    const int ready = ::poll(&in, 1, 500);  // etcd read again twice a second
+    if (ready < 0 && errno != EINTR) break;
+    if ((in.revents & (POLLIN | POLLHUP | POLLERR)) && !read_keys(prompt)) break;
+    if (auto list = fleet_requests(*conn); list) {
+      if (!lost.empty()) prompt.note("etcd answers again");
+      lost.clear();
+      prompt.replace_pending(*list, who + " (fleet)");
+    } else if (lost.empty()) {
+      lost = list.error().describe();
+      prompt.note("etcd unreachable (" + terminal_text(lost) + "); retrying");
+    }
+    if (!g_stop) prompt.render();
   }
   std::cout << "\n";
   return 0;

@@ -28,6 +28,7 @@ std::string role_name(Role role) {
 }
 
 std::string Identity::str() const {
+  if (uid == kFleetUid && !user.empty()) return user;
   return user.empty() ? fmt::format("uid {}", uid) : fmt::format("{} (uid {})", user, uid);
 }
 

@@ -26,6 +26,10 @@ namespace agentd::approvals {
 enum class Role { none = 0, viewer = 1, approver = 2, admin = 3 };
 std::string role_name(Role role);
 
+// The uid of an answer given through the fleet (watch --fleet): no local
+// user; `user` then holds what the operator's agentctl said of them.
+inline constexpr uint32_t kFleetUid = UINT32_MAX;
+
 struct Identity {
   uint32_t uid = 0;
   std::string user;                 // empty when the uid has no name

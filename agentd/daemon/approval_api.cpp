@@ -145,6 +145,19 @@ Result<json> ApprovalService::list_folds(const api::ApprovalsFoldsRequest& reque
 }
 
 Result<json> ApprovalService::answer(const api::ApprovalsAnswerRequest& request, const approvals::Identity& who) {
+  const approvals::Request* found = book_.request(request.id);
+  if (!found) return make_error("no request {} (see agentctl approvals list)", request.id);
+  const std::string tenant = tenant_of(found->target.sandbox);
+  // Same words whether the request exists in another tenant or not at all
+  // would hide it; an operator of another tenant learns only that it is not theirs.
+  if (!may(who, Role::approver, tenant))
+    return make_error("{} may not answer requests of tenant {} (role: {})", who.str(), tenant,
+                      approvals::role_name(roles_.role_for(who, tenant)));
+  return answer_checked(request, who);
+}
+
+Result<json> ApprovalService::answer_checked(const api::ApprovalsAnswerRequest& request,
+                                             const approvals::Identity& who) {
   const bool allow = request.allow;
   const uint64_t id = request.id;
   auto decision = decision_of(request.terms, allow);
@@ -153,11 +166,6 @@ Result<json> ApprovalService::answer(const api::ApprovalsAnswerRequest& request,
   if (!found) return make_error("no request {} (see agentctl approvals list)", id);
   const std::string sandbox = found->target.sandbox;
   const std::string tenant = tenant_of(sandbox);
-  // Same words whether the request exists in another tenant or not at all
-  // would hide it; an operator of another tenant learns only that it is not theirs.
-  if (!may(who, Role::approver, tenant))
-    return make_error("{} may not answer requests of tenant {} (role: {})", who.str(), tenant,
-                      approvals::role_name(roles_.role_for(who, tenant)));
   const auto now = approvals::Clock::now();
   if (allow) {
     // The grant is checked against the tenant's share of the kernel's

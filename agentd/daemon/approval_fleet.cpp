@@ -20,6 +20,21 @@ void ApprovalService::join_fleet(FleetLink link) {
   fleet_ = std::move(link);
   for (const auto& [id, grant] : book_.grants())
     if (own(grant)) fleet_restored_.insert(id);
+  for (const auto& [id, request] : book_.requests()) offer_to_fleet(request);
+}
+
+void ApprovalService::offer_to_fleet(const approvals::Request& request) {
+  if (!fleet_ || !fleet_->offer) return;
+  const bool pending = request.state == approvals::RequestState::pending;
+  if (pending && fleet_offered_.insert(request.id).second) fleet_->offer(request);
+  if (!pending && fleet_offered_.erase(request.id)) fleet_->take_back(request.id);
+}
+
+Result<json> ApprovalService::answer_from_fleet(const api::ApprovalsAnswerRequest& request, const std::string& by) {
+  approvals::Identity who;
+  who.uid = approvals::kFleetUid;
+  who.user = "fleet: " + safe_text(by.substr(0, 200));
+  return answer_checked(request, who);
 }
 
 void ApprovalService::claim_for_fleet(approvals::Grant& grant) {
@@ -56,15 +71,15 @@ ApprovalService::FleetSync ApprovalService::sync_fleet_grants(const std::vector<
   std::vector<uint64_t> gone;
   for (const auto& [id, grant] : book_.grants()) {
     if (!grant.origin) continue;
-    if (present.count(grant.origin->str())) {
+    if (present.contains(grant.origin->str())) {
       if (own(grant)) fleet_seen_.insert(id);
       continue;
     }
-    if (!own(grant) || fleet_seen_.count(id) || fleet_restored_.count(id)) gone.push_back(id);
+    if (!own(grant) || fleet_seen_.contains(id) || fleet_restored_.contains(id)) gone.push_back(id);
   }
   fleet_restored_.clear();
   for (auto it = fleet_withdrawn_.begin(); it != fleet_withdrawn_.end();)
-    it = present.count(*it) ? std::next(it) : fleet_withdrawn_.erase(it);
+    it = present.contains(*it) ? std::next(it) : fleet_withdrawn_.erase(it);
   for (uint64_t id : gone) {
     auto grant = book_.revoke(id);
     if (!grant) continue;
@@ -84,7 +99,7 @@ ApprovalService::FleetSync ApprovalService::sync_fleet_grants(const std::vector<
       if (!book_.grant_from(*record.origin)) fleet_->withdraw(*record.origin);
       continue;
     }
-    if (book_.grant_from(*record.origin) || fleet_withdrawn_.count(origin)) continue;
+    if (book_.grant_from(*record.origin) || fleet_withdrawn_.contains(origin)) continue;
     if (expired) {
       fleet_->withdraw(*record.origin);  // its host may be gone: any host tidies it
       continue;
@@ -107,7 +122,7 @@ ApprovalService::FleetSync ApprovalService::sync_fleet_grants(const std::vector<
   }
   // Refusals of keys that left etcd are history.
   for (auto it = fleet_refused_.begin(); it != fleet_refused_.end();)
-    it = present.count(it->first) ? std::next(it) : fleet_refused_.erase(it);
+    it = present.contains(it->first) ? std::next(it) : fleet_refused_.erase(it);
 
   fleet_adopted_ += result.adopted;
   fleet_ended_ += result.ended;

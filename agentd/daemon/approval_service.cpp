@@ -121,6 +121,7 @@ void ApprovalService::siem(const json& ocsf) {
 void ApprovalService::persist(const approvals::Request& request) {
   if (auto st = store_->save_request(request); !st)
     spdlog::error("saving request {}: {}", request.id, st.error().describe());
+  offer_to_fleet(request);
 }
 
 void ApprovalService::begin_batch() {

@@ -138,6 +138,10 @@ class ApprovalService {
     std::string host;                                             // this host's name in the fleet
     std::function<void(const approvals::Grant&)> publish;         // writes its record to etcd
     std::function<void(const approvals::FleetOrigin&)> withdraw;  // deletes its key from etcd
+    // A pending request offered to every operator of the fleet (watch
+    // --fleet), and taken back once it is no longer pending.
+    std::function<void(const approvals::Request&)> offer;
+    std::function<void(uint64_t request_id)> take_back;
   };
   // Before the first sync; the grants restored from the store that were
   // published from here are judged by that sync (etcd lacking one: it was
@@ -151,6 +155,11 @@ class ApprovalService {
   };
   FleetSync sync_fleet_grants(const std::vector<approvals::Grant>& fleet);
   nlohmann::json fleet_status() const;  // null when this host is not in a fleet
+  // An answer an operator gave through etcd (watch --fleet). Whoever may
+  // write <prefix>/answers/ in etcd answers for every tenant (README,
+  // "Fleet"): the roles file is not consulted; `by` is what the operator's
+  // agentctl said of them, recorded as such.
+  Result<nlohmann::json> answer_from_fleet(const api::ApprovalsAnswerRequest& request, const std::string& by);
   // Keys under the grants prefix that are not a grant (grant_record.hpp).
   void fleet_records_refused(std::vector<std::string> errors);
 
@@ -185,6 +194,10 @@ class ApprovalService {
   std::string fleet_refusal(const approvals::Grant& grant) const;
   bool own(const approvals::Grant& grant) const { return fleet_ && grant.origin && grant.origin->host == fleet_->host; }
   std::optional<FleetLink> fleet_;
+  std::set<uint64_t> fleet_offered_;  // requests whose key is in etcd (or on its way)
+  void offer_to_fleet(const approvals::Request& request);
+  // answer() once the caller's role is checked.
+  Result<nlohmann::json> answer_checked(const api::ApprovalsAnswerRequest& request, const approvals::Identity& who);
   std::set<uint64_t> fleet_seen_;                     // own grants etcd has held
   std::set<uint64_t> fleet_restored_;                 // own grants from the store, not judged by a sync yet
   std::set<std::string> fleet_withdrawn_;             // origins withdrawn here whose key etcd still holds

@@ -114,6 +114,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(Options options) {
 Daemon::~Daemon() {
   fleet_watch_.reset();  // its thread hands updates to this daemon
   fleet_grant_watch_.reset();
+  fleet_answer_watch_.reset();
   metrics_.reset();  // its thread waits on the loop, which runs no more
   if (dns_learning_) dns_learning_->save(*store_);
   server_.reset();

@@ -268,8 +268,14 @@ class Daemon : private SandboxSide {
   Status start_fleet_grants(sd_event* loop);
   void on_fleet_grants(const fleet::RangeAnswer& range);
   nlohmann::json fleet_grants_status() const;
-  std::unique_ptr<fleet::EtcdWriter> fleet_grant_writer_;
+  // Answers operators gave through etcd (watch --fleet), taken once each.
+  void on_fleet_answers(const fleet::RangeAnswer& range);
+  std::unique_ptr<fleet::EtcdWriter> fleet_writer_;  // grants, requests, taken answers
   std::unique_ptr<PrefixWatch> fleet_grant_watch_;
+  std::unique_ptr<PrefixWatch> fleet_answer_watch_;
+  std::map<std::string, int64_t> fleet_answers_taken_;  // key -> mod revision, until its delete is seen
+  uint64_t fleet_answers_ok_ = 0, fleet_answers_refused_ = 0;
+  std::string fleet_last_answer_error_;
   uint64_t loop_failures_ = 0;  // event-loop callbacks that threw (guard.hpp)
 };
 

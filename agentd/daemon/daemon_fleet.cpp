@@ -10,7 +10,10 @@
 #include "agentd/common/version.hpp"
 #include "agentd/daemon/daemon.hpp"
 #include "agentd/fleet/applied_policy.hpp"
+#include "agentd/fleet/answer_record.hpp"
 #include "agentd/fleet/grant_record.hpp"
+#include "agentd/common/json_dump.hpp"
+#include "agentd/common/safe_text.hpp"
 #include "agentd/fleet/policy_read.hpp"
 #include "agentd/policy/loader.hpp"
 
@@ -121,22 +124,58 @@ Status Daemon::start_fleet_grants(sd_event* loop) {
   if (!write_client) return write_client.error();
   auto watch_client = client_of(options_.fleet);
   if (!watch_client) return watch_client.error();
-  fleet_grant_writer_ = std::make_unique<fleet::EtcdWriter>(std::move(*write_client));
+  fleet_writer_ = std::make_unique<fleet::EtcdWriter>(std::move(*write_client));
   const fleet::KeyLayout layout = *fleet_layout_;
-  auto* writer = fleet_grant_writer_.get();
-  approvals_->join_fleet({fleet_host_,
-                          [writer, layout](const approvals::Grant& grant) {
-                            writer->put(layout.grant_key(grant.origin->host, grant.origin->id),
-                                        fleet::grant_record_value(grant));
-                          },
-                          [writer, layout](const approvals::FleetOrigin& origin) {
-                            writer->erase(layout.grant_key(origin.host, origin.id));
-                          }});
+  auto* writer = fleet_writer_.get();
+  approvals_->join_fleet(
+      {fleet_host_,
+       [writer, layout](const approvals::Grant& grant) {
+         writer->put(layout.grant_key(grant.origin->host, grant.origin->id), fleet::grant_record_value(grant));
+       },
+       [writer, layout](const approvals::FleetOrigin& origin) {
+         writer->erase(layout.grant_key(origin.host, origin.id));
+       },
+       [writer, layout, host = fleet_host_](const approvals::Request& request) {
+         auto record = approvals::request_to_json(request);
+         record["fleet_host"] = host;
+         writer->put(layout.request_key(host, request.id), dump_json(record));
+       },
+       [writer, layout, host = fleet_host_](uint64_t id) { writer->erase(layout.request_key(host, id)); }});
   auto watch = PrefixWatch::start(loop, std::move(*watch_client), layout.grants_prefix(),
-                                  [this](fleet::RangeAnswer range) { on_fleet_grants(range); });
+                                  [this](const fleet::RangeAnswer& range) { on_fleet_grants(range); });
   if (!watch) return watch.error();
   fleet_grant_watch_ = std::move(*watch);
+  auto answer_client = client_of(options_.fleet);
+  if (!answer_client) return answer_client.error();
+  auto answers = PrefixWatch::start(loop, std::move(*answer_client), layout.answers_prefix(fleet_host_),
+                                    [this](const fleet::RangeAnswer& range) { on_fleet_answers(range); });
+  if (!answers) return answers.error();
+  fleet_answer_watch_ = std::move(*answers);
   return ok_status();
+}
+
+void Daemon::on_fleet_answers(const fleet::RangeAnswer& range) {
+  std::map<std::string, int64_t> still_there;
+  for (const auto& kv : range.kvs) {
+    // Taken already, its delete on its way: not taken twice.
+    if (auto it = fleet_answers_taken_.find(kv.key);
+        it != fleet_answers_taken_.end() && it->second == kv.mod_revision) {
+      still_there.insert(*it);
+      continue;
+    }
+    still_there[kv.key] = kv.mod_revision;
+    fleet_writer_->erase(kv.key);
+    auto answer = fleet::parse_answer_record(*fleet_layout_, fleet_host_, kv.key, kv.value);
+    Result<json> taken = answer ? approvals_->answer_from_fleet(answer->request, answer->by) : answer.error();
+    if (taken) {
+      ++fleet_answers_ok_;
+      continue;
+    }
+    ++fleet_answers_refused_;
+    fleet_last_answer_error_ = taken.error().describe();
+    spdlog::warn("fleet: an answer through etcd not taken: {}", terminal_text(fleet_last_answer_error_));
+  }
+  fleet_answers_taken_ = std::move(still_there);
 }
 
 void Daemon::on_fleet_grants(const fleet::RangeAnswer& range) {
@@ -232,10 +271,13 @@ json Daemon::fleet_status() const {
 }
 
 json Daemon::fleet_grants_status() const {
-  if (!fleet_grant_watch_ || !fleet_grant_writer_) return nullptr;
-  const auto written = fleet_grant_writer_->state();
+  if (!fleet_grant_watch_ || !fleet_writer_) return nullptr;
+  const auto written = fleet_writer_->state();
   return {{"watching", fleet_grant_watch_->connected()},
           {"watch_error", fleet_grant_watch_->last_error()},
+          {"answers_taken", fleet_answers_ok_},
+          {"answers_refused", fleet_answers_refused_},
+          {"last_answer_error", fleet_last_answer_error_},
           {"writes_pending", written.pending},
           {"writes_done", written.written},
           {"write_error", written.last_error}};

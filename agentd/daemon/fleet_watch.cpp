@@ -6,7 +6,7 @@ Result<std::unique_ptr<FleetWatch>> FleetWatch::start(sd_event* loop, fleet::Etc
                                                       Callback on_update) {
   std::unique_ptr<FleetWatch> fleet(new FleetWatch(std::move(layout), std::move(on_update)));
   auto watch = PrefixWatch::start(loop, std::move(client), fleet->layout_.policy_prefix(),
-                                  [w = fleet.get()](fleet::RangeAnswer range) { w->on_read(range); });
+                                  [w = fleet.get()](const fleet::RangeAnswer& range) { w->on_read(range); });
   if (!watch) return watch.error();
   fleet->watch_ = std::move(*watch);
   return fleet;

@@ -76,7 +76,7 @@ int PrefixWatch::on_wakeup(sd_event_source*, int fd, uint32_t, void* self) {
   }
   if (range) {
     try {
-      watch->on_read_(std::move(*range));
+      watch->on_read_(*range);
     } catch (const std::exception& e) {
       spdlog::error("handling what etcd holds under {}: {}", watch->prefix_, e.what());  // sd-event is C
     }

@@ -26,7 +26,7 @@ namespace agentd::daemon {
 class PrefixWatch {
  public:
   // Every key under the prefix, as read at `range.revision`.
-  using Callback = std::function<void(fleet::RangeAnswer range)>;
+  using Callback = std::function<void(const fleet::RangeAnswer& range)>;
 
   static Result<std::unique_ptr<PrefixWatch>> start(sd_event* loop, fleet::EtcdClient client, std::string prefix,
                                                     Callback on_read);

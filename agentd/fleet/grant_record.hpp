@@ -16,7 +16,7 @@
 namespace agentd::fleet {
 
 // A grant value past this is refused: a real one is under 1 KiB.
-inline constexpr size_t kMaxGrantRecordBytes = 16 * 1024;
+inline constexpr size_t kMaxGrantRecordBytes = size_t{16} * 1024;
 // A read of the grants prefix with more keys than this is not applied (the
 // grants in force stay): each tenant's grant budget is far below it, and
 // parsing a flood would hold up the event loop.

@@ -32,7 +32,11 @@ HostReporter::~HostReporter() {
     std::lock_guard lock(mutex_);
     report = report_;
   }
-  if (!report.empty()) remember(report, true);
+  try {  // a destructor: nothing escapes (json, allocation)
+    if (!report.empty()) remember(report, true);
+  } catch (const std::exception& e) {
+    spdlog::warn("fleet: marking this host stopped in etcd: {}", e.what());
+  }
   if (lease_ != 0) (void)client_.call("/v3/kv/lease/revoke", lease_id_request(lease_));
 }
 

@@ -8,6 +8,10 @@
 //   <prefix>/members/<host>               the host's last report and when it was sent
 //                                         (no lease: a host that vanished is still listed,
 //                                         "unreachable, last seen N s ago", until forgotten)
+//   <prefix>/requests/<host>/<id>         a pending request of <host> (JSON), for
+//                                         `agentctl watch --fleet`; gone once settled
+//   <prefix>/answers/<host>/<id>          an operator's answer to it, taken (and
+//                                         deleted) by <host>
 //   <prefix>/grants/<host>/<id>           a team or tenant grant made on <host>, whose
 //                                         id there is <id> (JSON, grant_record.hpp)
 // Pure: no I/O, unit-tested.
@@ -41,6 +45,12 @@ class KeyLayout {
   std::string host_key(std::string_view host) const { return hosts_prefix() + std::string(host); }
   std::string members_prefix() const { return prefix_ + "/members/"; }
   std::string member_key(std::string_view host) const { return members_prefix() + std::string(host); }
+  std::string requests_prefix() const { return prefix_ + "/requests/"; }
+  std::string request_key(std::string_view host, uint64_t id) const {
+    return requests_prefix() + std::string(host) + "/" + std::to_string(id);
+  }
+  std::string answers_prefix(std::string_view host) const { return prefix_ + "/answers/" + std::string(host) + "/"; }
+  std::string answer_key(std::string_view host, uint64_t id) const { return answers_prefix(host) + std::to_string(id); }
   std::string grants_prefix() const { return prefix_ + "/grants/"; }
   std::string grant_key(std::string_view host, uint64_t id) const {
     return grants_prefix() + std::string(host) + "/" + std::to_string(id);

@@ -17,6 +17,7 @@
 #include "expectations.hpp"
 #include "policies.hpp"
 #include "hosts.hpp"
+#include "tmux.hpp"
 #include "world.hpp"
 
 using namespace agentd::e2e;
@@ -245,6 +246,25 @@ TEST_CASE("fleet: two hosts, each with its own namespace, cgroup root, bpffs and
   expect_policy_b(host2);
   CHECK(fleet_of(host1)["applied_revision"] == rev_b);
   CHECK(fleet_of(host2)["applied_revision"] == rev_b);
+
+  // A policy that does not validate, written past push: refused whole by
+  // both hosts, each keeping policy B and saying why; fleet status names
+  // both as behind.
+  auto broken = etcd.etcdctl({"put", "/agentd/policy/tenants/acme.yaml", "apiVersion: agentd/v1\ntenant: [acme\n"});
+  INFO(broken.describe());
+  REQUIRE(broken.exit_code == 0);
+  for (const World* host : {&host1, &host2}) {
+    json refused = wait_for_fleet(*host, [](const json& f) { return f["last_refusal"].is_object(); });
+    CHECK_THAT(refused["last_refusal"]["error"].get<std::string>(), Catch::Contains("acme.yaml"));
+    CHECK(refused["applied_revision"] == rev_b);
+    expect_policy_b(*host);
+  }
+  auto listed = host1.agentctl({"fleet", "status", "--etcd-endpoints", etcd.endpoints(), "-o", "json"});
+  REQUIRE(listed.exit_code == 0);
+  fleet = json::parse(listed.out);
+  INFO(fleet.dump(2));
+  CHECK(fleet["converged"] == 0);
+  CHECK(fleet["total"] == 2);
 }
 
 TEST_CASE("fleet: etcd over TLS with a client certificate", "[kernel-neutral]") {
@@ -414,4 +434,71 @@ TEST_CASE("fleet: a tenant grant made on one host is enforced on the other, revo
   // Both hosts still serve.
   expect_policy_a(host1);
   expect_policy_a(host2);
+}
+
+TEST_CASE("fleet: watch --fleet shows a request of another host and its answer reaches that host, bad answers refused",
+          "[kernel-neutral]") {
+  TwoHosts hosts;
+  auto& [host1, host2, etcd, dir_a, dir_b] = hosts;
+  // The operator's prompt on host 1, reading etcd (in host 1's namespace,
+  // where etcd listens).
+  Tmux tmux(host1);
+  tmux.start("fleet", "nsenter --net=" + host1.host_ns_path() + " " + agentctl_bin() +
+                          " watch --fleet --etcd-endpoints " + etcd.endpoints());
+  // TwoHosts left one refused connect on each host (198.51.100.20:80):
+  // both requests are on host 1's prompt, host 1's first; skipped, host
+  // 2's comes up.
+  std::string screen = tmux.wait_for("fleet", "2 pending");
+  INFO(screen);
+  REQUIRE(screen.find("2 pending") != std::string::npos);
+  CHECK(screen.find("request host-1/") != std::string::npos);
+  tmux.keys("fleet", "s");
+  screen = tmux.wait_for("fleet", "request host-2/");
+  INFO(screen);
+  REQUIRE(screen.find("request host-2/") != std::string::npos);
+  CHECK(screen.find("198.51.100.20:80/tcp") != std::string::npos);
+  CHECK(screen.find(kAgent) != std::string::npos);
+
+  // Allowed for the tenant from there: host 2 takes the answer, the grant
+  // it makes is the fleet's, and host 1 mirrors it.
+  tmux.keys("fleet", "n");
+  json taken = wait_for_fleet(host2, [](const json& f) { return f["grants"]["answers_taken"] == 1; });
+  CHECK(taken["grants"]["answers_refused"] == 0);
+  expect_ok(host2.netprobe_in_sandbox(kAgent, {"connect", "tcp", "198.51.100.20", "80"}));
+  wait_for_grants(host1, [](const json& g) { return g["mirrored"] == 1; });
+  expect_ok(host1.netprobe_in_sandbox("acme/ops/runner", {"connect", "tcp", "198.51.100.20", "80"}));
+  const json grants = grants_list(host2);
+  REQUIRE(grants.size() == 1);
+  CHECK_THAT(grants[0]["created_by"].get<std::string>(), Catch::StartsWith("fleet: "));
+  // Both requests settled: host 2's by the answer, host 1's by the mirror.
+  screen = tmux.wait_for("fleet", "waiting for requests");
+  INFO(screen);
+  CHECK(screen.find("settled on host-2") != std::string::npos);
+  CHECK(screen.find("settled on host-1") != std::string::npos);
+  CHECK(etcd.etcdctl({"get", "--prefix", "--keys-only", "/agentd/requests/"}).out.find("requests") ==
+        std::string::npos);
+
+  // Answers written by hand: for no such request, not JSON, under another
+  // request's id. Each is refused, deleted, and agentd still serves.
+  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+           {"/agentd/answers/host-2/999", R"({"method":"approvals.approve","id":999,"by":"mallory"})"},
+           {"/agentd/answers/host-2/998", "not json"},
+           {"/agentd/answers/host-2/997", R"({"method":"approvals.approve","id":1,"by":"mallory"})"},
+           {"/agentd/answers/host-2/996", R"({"method":"policy.apply","id":996,"by":"mallory"})"}}) {
+    auto put = etcd.etcdctl({"put", key, value});
+    INFO(put.describe());
+    REQUIRE(put.exit_code == 0);
+  }
+  json refused = wait_for_fleet(host2, [](const json& f) { return f["grants"]["answers_refused"] == 4; });
+  CHECK(refused["grants"]["answers_taken"] == 1);
+  for (int i = 0; i < 100; ++i) {
+    if (etcd.etcdctl({"get", "--prefix", "--keys-only", "/agentd/answers/"}).out.find("answers") == std::string::npos)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  CHECK(etcd.etcdctl({"get", "--prefix", "--keys-only", "/agentd/answers/"}).out.find("answers") == std::string::npos);
+  // Still serving (port 80 is open now: the tenant's grant).
+  expect_ok(host2.netprobe_in_sandbox(kAgent, {"connect", "tcp", "198.51.100.20", "8080"}));
+  expect_refused(host2.netprobe_in_sandbox(kAgent, {"connect", "tcp", "198.51.100.20", "9000"}));
+  tmux.keys("fleet", "q");
 }

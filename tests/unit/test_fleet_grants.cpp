@@ -10,6 +10,7 @@
 #include <set>
 #include <string>
 
+#include "agentd/fleet/answer_record.hpp"
 #include "agentd/fleet/grant_record.hpp"
 #include "approval_harness.hpp"
 
@@ -204,4 +205,36 @@ TEST_CASE("etcd keys that are not a well-formed team or tenant grant are refused
   auto taken = agentd::fleet::parse_grant_record(kLayout, key, spoof.dump());
   REQUIRE(taken);
   CHECK(taken->origin == FleetOrigin{"host-1", 7});
+}
+
+TEST_CASE("an answer through etcd is read strictly: the method, who, the fields, and the key's id") {
+  using agentd::fleet::parse_answer_record;
+  agentd::api::ApprovalsAnswerRequest request{7, true, {}};
+  request.terms.scope = "team";
+  const std::string good = agentd::fleet::answer_record_value({request, "alice (uid 1000) on ops-1"});
+  auto parsed = parse_answer_record(kLayout, "host-2", "/agentd/answers/host-2/7", good);
+  REQUIRE(parsed);
+  CHECK(parsed->request == request);
+  CHECK(parsed->by == "alice (uid 1000) on ops-1");
+
+  auto refused = [&](const std::string& key, const std::string& value, const std::string& why) {
+    auto r = parse_answer_record(kLayout, "host-2", key, value);
+    INFO(key << " " << value);
+    REQUIRE_FALSE(r);
+    CHECK_THAT(r.error().describe(), Catch::Contains(why));
+  };
+  refused("/agentd/answers/host-1/7", good, "not under /agentd/answers/host-2/");
+  refused("/agentd/answers/host-2/8", good, "another request");
+  refused("/agentd/answers/host-2/7", "nope", "not a JSON object");
+  refused("/agentd/answers/host-2/7", std::string(5000, ' '), "larger than");
+  auto with = [&](const char* field, json value) {
+    auto j = json::parse(good);
+    j[field] = std::move(value);
+    return j.dump();
+  };
+  refused("/agentd/answers/host-2/7", with("method", "policy.apply"), "method");
+  refused("/agentd/answers/host-2/7", with("by", ""), "by:");
+  refused("/agentd/answers/host-2/7", with("by", 3), "by:");
+  refused("/agentd/answers/host-2/7", with("scope", 3), "scope");
+  refused("/agentd/answers/host-2/7", with("id", "7"), "id");
 }
