@@ -145,6 +145,8 @@ Result<json> ApprovalService::list_folds(const api::ApprovalsFoldsRequest& reque
 }
 
 Result<json> ApprovalService::answer(const api::ApprovalsAnswerRequest& request, const approvals::Identity& who) {
+  // The terms first: a malformed answer is told so whatever its id.
+  if (auto decision = decision_of(request.terms, request.allow); !decision) return decision.error();
   const approvals::Request* found = book_.request(request.id);
   if (!found) return make_error("no request {} (see agentctl approvals list)", request.id);
   const std::string tenant = tenant_of(found->target.sandbox);
