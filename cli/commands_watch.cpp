@@ -369,9 +369,13 @@ agentd::Result<std::vector<json>> fleet_requests(EtcdConnection& conn) {
     const std::string rest = kv.key.substr(prefix.size());
     const auto slash = rest.find('/');
     if (slash == std::string::npos) continue;
-    auto r = json::parse(kv.value, nullptr, false);
-    if (!r.is_object() || !r.contains("id") || !r["id"].is_number_unsigned() || !r.contains("sandbox")) continue;
-    if (auto until = agentd::approvals::parse_time(json_text(r["expires_at"])); until && *until <= now) continue;
+    // Whoever may write to etcd wrote it: read as a request strictly and
+    // shown as agentd would show one, never as it came.
+    auto parsed = json::parse(kv.value, nullptr, false);
+    auto request = parsed.is_object() ? agentd::approvals::request_from_json(parsed)
+                                      : agentd::Result<agentd::approvals::Request>(agentd::make_error("not JSON"));
+    if (!request || request->state != agentd::approvals::RequestState::pending || request->expires_at <= now) continue;
+    json r = agentd::approvals::request_to_json(*request);
     const std::string host = rest.substr(0, slash);
     r["fleet_host"] = host;  // the key names the host, not what it wrote
     r["fleet_id"] = r["id"];

@@ -442,6 +442,11 @@ TEST_CASE("fleet: watch --fleet shows a request of another host and its answer r
   auto& [host1, host2, etcd, dir_a, dir_b] = hosts;
   // The operator's prompt on host 1, reading etcd (in host 1's namespace,
   // where etcd listens).
+  // A request key written by hand, of the wrong shape: not shown, and the
+  // prompt does not fall over it.
+  auto bogus =
+      etcd.etcdctl({"put", "/agentd/requests/host-9/1", R"({"id":1,"sandbox":"acme/eng/x","process":7,"count":"x"})"});
+  REQUIRE(bogus.exit_code == 0);
   Tmux tmux(host1);
   tmux.start("fleet", "nsenter --net=" + host1.host_ns_path() + " " + agentctl_bin() +
                           " watch --fleet --etcd-endpoints " + etcd.endpoints());
@@ -452,6 +457,7 @@ TEST_CASE("fleet: watch --fleet shows a request of another host and its answer r
   INFO(screen);
   REQUIRE(screen.find("2 pending") != std::string::npos);
   CHECK(screen.find("request host-1/") != std::string::npos);
+  CHECK(screen.find("host-9") == std::string::npos);
   tmux.keys("fleet", "s");
   screen = tmux.wait_for("fleet", "request host-2/");
   INFO(screen);
@@ -475,8 +481,9 @@ TEST_CASE("fleet: watch --fleet shows a request of another host and its answer r
   INFO(screen);
   CHECK(screen.find("settled on host-2") != std::string::npos);
   CHECK(screen.find("settled on host-1") != std::string::npos);
-  CHECK(etcd.etcdctl({"get", "--prefix", "--keys-only", "/agentd/requests/"}).out.find("requests") ==
-        std::string::npos);
+  const std::string requests_left = etcd.etcdctl({"get", "--prefix", "--keys-only", "/agentd/requests/"}).out;
+  CHECK(requests_left.find("host-1/") == std::string::npos);
+  CHECK(requests_left.find("host-2/") == std::string::npos);
 
   // Answers written by hand: for no such request, not JSON, under another
   // request's id. Each is refused, deleted, and agentd still serves.
