@@ -99,6 +99,43 @@ json status_in(const Box& box, const std::string& agent) {
 
 }  // namespace
 
+namespace {
+
+// Whether this kernel runs i386 syscalls at all (int 0x80 from a 64-bit
+// process). Some do not (a PVM guest's kernel faults on it everywhere, in a
+// sandbox or not); there the i386 checks assert that nothing gets through
+// that way: every such call faults before any syscall runs.
+bool kernel_runs_i386() {
+  static const bool runs = [] {
+    auto outside = run_process({SYSPROBE_BIN, "call32", "getppid"});
+    INFO(outside.describe());
+    if (outside.exit_code == 0) return true;
+    REQUIRE(outside.exit_code == 128 + SIGSEGV);  // nothing else is expected of it
+    WARN(
+        "this kernel runs no i386 syscalls (int 0x80 faults outside any sandbox too): "
+        "the i386 checks assert that none gets through");
+    return false;
+  }();
+  return runs;
+}
+
+// What an i386 call the sandbox allows gives: success, or where the kernel
+// runs none, a fault with nothing done.
+void expect_i386_ok(const ProcessResult& result) {
+  if (kernel_runs_i386()) return expect_ok(result);
+  INFO(result.describe());
+  CHECK(result.exit_code == 128 + SIGSEGV);
+  CHECK(last_line(result).is_null());
+}
+
+// And one it refuses with `error`.
+void expect_i386_errno(const ProcessResult& result, const std::string& error) {
+  if (kernel_runs_i386()) return expect_errno(result, error);
+  expect_i386_ok(result);  // the same fault: the call never ran
+}
+
+}  // namespace
+
 TEST_CASE("the default profile refuses each of its syscalls, on the x86-64 and the i386 ABI") {
   Box box;
   // action kill: SIGSYS proves seccomp refused it, not a missing capability.
@@ -121,16 +158,17 @@ TEST_CASE("the default profile refuses each of its syscalls, on the x86-64 and t
     REQUIRE(i386.count(name) == 1);
     // Absent from the x86-64 table: tried through i386 only.
     if (!native[name]["absent"].get<bool>()) CHECK(native[name]["signal"].get<int>() == SIGSYS);
-    if (!i386[name]["absent"].get<bool>()) CHECK(i386[name]["signal"].get<int>() == SIGSYS);
+    if (!i386[name]["absent"].get<bool>())
+      CHECK(i386[name]["signal"].get<int>() == (kernel_runs_i386() ? SIGSYS : SIGSEGV));
     CHECK(!(native[name]["absent"].get<bool>() && i386[name]["absent"].get<bool>()));
   }
   // With the default action the caller gets EPERM; ptrace(PTRACE_TRACEME)
   // needs no capability, so only seccomp can refuse it.
   expect_errno(box.probe("box/std/a", {"call", "ptrace"}), "EPERM");
-  expect_errno(box.probe("box/std/a", {"call32", "ptrace"}), "EPERM");
+  expect_i386_errno(box.probe("box/std/a", {"call32", "ptrace"}), "EPERM");
   // And what is not in the profile works.
   expect_ok(box.probe("box/kill/a", {"call", "getppid"}));
-  expect_ok(box.probe("box/kill/a", {"call32", "getppid"}));
+  expect_i386_ok(box.probe("box/kill/a", {"call32", "getppid"}));
 }
 
 TEST_CASE("no user or network namespace: unshare, clone with namespace flags, clone3") {
@@ -369,8 +407,8 @@ TEST_CASE("the strict profile runs plain tools and refuses what it does not list
   expect_ok(box.probe("box/std/a", {"call", "munlockall"}));
   expect_errno(box.probe("box/strict/a", {"call", "munlockall"}), "EPERM");
   // The allowlist holds on the i386 ABI by name, with i386's numbers.
-  expect_ok(box.probe("box/strict/a", {"call32", "getppid"}));
-  expect_errno(box.probe("box/strict/a", {"call32", "ptrace"}), "EPERM");
+  expect_i386_ok(box.probe("box/strict/a", {"call32", "getppid"}));
+  expect_i386_errno(box.probe("box/strict/a", {"call32", "ptrace"}), "EPERM");
   expect_errno(box.probe("box/strict/a", {"unshare", "net"}), "EPERM");
   expect_errno(box.probe("box/strict/a", {"clone", "user"}), "EPERM");
   // Sockets: the families the socket rules permit work, the hooks judge them.
