@@ -52,7 +52,7 @@ _agentctl() {
     "approvals approve") words_for="--all --agent --tenant --scope --for --always --ports -o --output" ;;
     "approvals deny") words_for="--all --agent --tenant --for -o --output" ;;
     "approvals reopen") words_for="-o --output" ;;
-    watch) words_for="--agent --tenant" ;;
+    watch) words_for="--agent --tenant --fleet --etcd-endpoints --etcd-prefix --etcd-ca --etcd-cert --etcd-key" ;;
     grants) words_for="list revoke add export" ;;
     "grants add") words_for="--agent --dest --scope --for --always -o --output" ;;
     "grants export") words_for="--tenant" ;;
@@ -76,8 +76,9 @@ _agentctl() {
         _filedir -d
         return
       fi ;;
-    fleet) words_for="status" ;;
+    fleet) words_for="status forget" ;;
     "fleet status") words_for="-o --output --etcd-endpoints --etcd-prefix --etcd-ca --etcd-cert --etcd-key" ;;
+    "fleet forget") words_for="--etcd-endpoints --etcd-prefix --etcd-ca --etcd-cert --etcd-key" ;;
     "policy explain") words_for="--agent --dest --inbound --sni --policy-dir -o --output" ;;
     oci-hook) words_for="" ;;
     status) words_for="--sandboxes -o --output" ;;
