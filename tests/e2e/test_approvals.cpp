@@ -19,7 +19,7 @@
 using namespace agentd::e2e;
 using nlohmann::json;
 
-TEST_CASE("three identical denials make one request, and approving it makes the retry succeed") {
+TEST_CASE("three identical denials make one request, and approving it makes the retry succeed", "[each-kernel]") {
   World world;
   world.write_policy("acme.yaml", kAcmePolicy);
   REQUIRE(world.start_agentd());

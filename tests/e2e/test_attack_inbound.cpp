@@ -74,7 +74,7 @@ json wait_for_inbound_record(const World& world, const std::string& source, int 
 
 }  // namespace
 
-TEST_CASE("only peers an inbound rule allows connect or send into a sandbox") {
+TEST_CASE("only peers an inbound rule allows connect or send into a sandbox", "[each-kernel]") {
   // The agent's default user, and an explicit root: the wall is the kernel's either way.
   for (const std::optional<std::string>& user : {std::optional<std::string>(), std::optional<std::string>("root")}) {
     INFO("user " << user.value_or("(default)"));
@@ -251,7 +251,7 @@ TEST_CASE("the host's own addresses are loopback: a CIDR over the host's subnet 
   }
 }
 
-TEST_CASE("with ip_nonlocal_bind on, a sandbox cannot bind an address the host does not own") {
+TEST_CASE("with ip_nonlocal_bind on, a sandbox cannot bind an address the host does not own", "[each-kernel]") {
   World world;
   world.write_policy("acme.yaml", kEgressOnlyPolicy);
   INFO(world.agentd_log());

@@ -93,7 +93,7 @@ std::string args_text(const Attack& attack) {
 
 }  // namespace
 
-TEST_CASE("without agentd the route attacks reach the forbidden host (the attack is real)") {
+TEST_CASE("without agentd the route attacks reach the forbidden host (the attack is real)", "[each-kernel]") {
   World world;
   const uint64_t before = world.forbidden_arrivals();
   for (const char* action : {"srh-option", "lsrr-cmsg", "freebind"}) {
@@ -112,7 +112,7 @@ TEST_CASE("without agentd the route attacks reach the forbidden host (the attack
   CHECK(arrived >= before + 3);
 }
 
-TEST_CASE("a sandbox cannot route, source-route or spoof its way to a forbidden host") {
+TEST_CASE("a sandbox cannot route, source-route or spoof its way to a forbidden host", "[each-kernel]") {
   World world;
   world.write_policy("acme.yaml", kAcmePolicy);
   INFO(world.agentd_log());
@@ -160,7 +160,7 @@ TEST_CASE("a sandbox cannot route, source-route or spoof its way to a forbidden 
   CHECK(world.stray_packets() == 0);
 }
 
-TEST_CASE("a sandbox cannot turn an IPv6 socket into an IPv4 one behind the hooks (IPV6_ADDRFORM)") {
+TEST_CASE("a sandbox cannot turn an IPv6 socket into an IPv4 one behind the hooks (IPV6_ADDRFORM)", "[each-kernel]") {
   World world;
   world.write_policy("acme.yaml", kAcmePolicy);
   INFO(world.agentd_log());
@@ -170,7 +170,7 @@ TEST_CASE("a sandbox cannot turn an IPv6 socket into an IPv4 one behind the hook
   CHECK(world.agentctl({"status"}).exit_code == 0);
 }
 
-TEST_CASE("a sandbox cannot pick an interface the routing table would not") {
+TEST_CASE("a sandbox cannot pick an interface the routing table would not", "[each-kernel]") {
   World world;
   world.write_policy("acme.yaml", kAcmePolicy);
   INFO(world.agentd_log());
@@ -219,7 +219,7 @@ const std::pair<uint8_t, std::string> kFragment{44, std::string("\x00\x00\x00\x0
 
 }  // namespace
 
-TEST_CASE("the packet wall drops IPv6 routing headers on any kernel: the attached program run on crafted packets") {
+TEST_CASE("the packet wall drops IPv6 routing headers on any kernel: the attached program run on crafted packets", "[each-kernel]") {
   // The host kernel may refuse routing headers itself (no Mobile IPv6), so
   // no sandbox can get one this far there; the program must drop them all
   // the same, wherever the kernel lets one through.

@@ -136,7 +136,7 @@ void expect_i386_errno(const ProcessResult& result, const std::string& error) {
 
 }  // namespace
 
-TEST_CASE("the default profile refuses each of its syscalls, on the x86-64 and the i386 ABI") {
+TEST_CASE("the default profile refuses each of its syscalls, on the x86-64 and the i386 ABI", "[each-kernel]") {
   Box box;
   // action kill: SIGSYS proves seccomp refused it, not a missing capability.
   // Each syscall in a child of its own, all in one sandboxed run per ABI.
@@ -171,7 +171,7 @@ TEST_CASE("the default profile refuses each of its syscalls, on the x86-64 and t
   expect_i386_ok(box.probe("box/kill/a", {"call32", "getppid"}));
 }
 
-TEST_CASE("no user or network namespace: unshare, clone with namespace flags, clone3") {
+TEST_CASE("no user or network namespace: unshare, clone with namespace flags, clone3", "[each-kernel]") {
   Box box;
   for (const char* ns : {"user", "net", "mount"}) {
     INFO(ns);
@@ -183,7 +183,7 @@ TEST_CASE("no user or network namespace: unshare, clone with namespace flags, cl
   expect_ok(box.probe("box/std/a", {"child", "call", "getppid"}));
 }
 
-TEST_CASE("root inside a sandbox keeps no capabilities and has no_new_privs") {
+TEST_CASE("root inside a sandbox keeps no capabilities and has no_new_privs", "[each-kernel]") {
   Box box;
   json status = status_in(box, "box/std/a");
   INFO(status.dump());
@@ -194,7 +194,7 @@ TEST_CASE("root inside a sandbox keeps no capabilities and has no_new_privs") {
   CHECK(status["cgroup"].get<std::string>().find("/box/std/a") != std::string::npos);
 }
 
-TEST_CASE("the agent cannot move itself out of its cgroup, even as root") {
+TEST_CASE("the agent cannot move itself out of its cgroup, even as root", "[each-kernel]") {
   Box box;
   const fs::path foreign = box.world.make_foreign_cgroup("escape");
   // Root without capabilities may still write cgroup.procs (root owns it):
@@ -216,7 +216,7 @@ TEST_CASE("the agent cannot move itself out of its cgroup, even as root") {
   }
 }
 
-TEST_CASE("agentd's control socket is unreachable from a sandbox") {
+TEST_CASE("agentd's control socket is unreachable from a sandbox", "[each-kernel]") {
   Box box;
   // Reachable from the host: the probe works.
   expect_ok(box.world.in_host({SYSPROBE_BIN, "control", box.world.socket().string()}));
@@ -229,7 +229,7 @@ TEST_CASE("agentd's control socket is unreachable from a sandbox") {
   }
 }
 
-TEST_CASE("a sandbox cannot ptrace or signal a process outside") {
+TEST_CASE("a sandbox cannot ptrace or signal a process outside", "[each-kernel]") {
   Box box;
   const pid_t victim = spawn_process({"sleep", "300"}, box.world.dir() / "victim.out", box.world.dir() / "victim.err");
   const std::string pid = std::to_string(victim);
@@ -248,7 +248,7 @@ TEST_CASE("a sandbox cannot ptrace or signal a process outside") {
   expect_ok(box.probe("box/std/a", {"signal", "0", "0"}));
 }
 
-TEST_CASE("a sandbox cannot connect to an abstract unix socket made outside") {
+TEST_CASE("a sandbox cannot connect to an abstract unix socket made outside", "[each-kernel]") {
   Box box;
   // Abstract names live in a network namespace: the listener, like every
   // sandbox of the world, is in the world's host namespace.
@@ -264,7 +264,7 @@ TEST_CASE("a sandbox cannot connect to an abstract unix socket made outside") {
   stop_process(listener, SIGKILL);
 }
 
-TEST_CASE("files: writes outside read_write and reads outside the profile are refused, exec outside execute too") {
+TEST_CASE("files: writes outside read_write and reads outside the profile are refused, exec outside execute too", "[each-kernel]") {
   Box box;
   const std::string dir = box.world.dir().string();
   expect_ok(box.probe("box/fs/a", {"write", dir + "/rw/a/new"}));
@@ -316,7 +316,7 @@ TEST_CASE("the profile is inherited by children and cannot be loosened") {
   CHECK_FALSE(fs::exists(dir + "/outside-new"));
 }
 
-TEST_CASE("require refuses to start on a kernel with a lower Landlock ABI") {
+TEST_CASE("require refuses to start on a kernel with a lower Landlock ABI", "[each-kernel]") {
   const int abi = agentd::confine::landlock_abi();
   Box box(
       "  - agents: \"box/new/*\"\n"
@@ -373,7 +373,7 @@ TEST_CASE("sandbox profile shows the merged profile and what the kernel enforces
   CHECK(table.out.find("read_write:  " + (box.world.dir() / "rw" / "a").string()) != std::string::npos);
 }
 
-TEST_CASE("the Landlock TCP port wall refuses ports no allow names, before the hooks") {
+TEST_CASE("the Landlock TCP port wall refuses ports no allow names, before the hooks", "[each-kernel]") {
   Box box;
   if (agentd::confine::landlock_abi() < 4) {
     auto result = box.world.agentctl(

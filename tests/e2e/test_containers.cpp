@@ -63,7 +63,7 @@ bool wait_for_log(const World& world, const std::string& text) {
 
 }  // namespace
 
-TEST_CASE("a sandbox's process in a network namespace of its own gets its DNS answered there") {
+TEST_CASE("a sandbox's process in a network namespace of its own gets its DNS answered there", "[each-kernel]") {
   World world;
   world.write_policy("acme.yaml", kPolicy);
   REQUIRE(world.start_agentd({"--retire-grace", "1s"}));
@@ -117,7 +117,7 @@ TEST_CASE("a sandbox's process in a network namespace of its own gets its DNS an
   CHECK(world.stray_packets() == 0);
 }
 
-TEST_CASE("a cgroup nested under a sandbox's, as a container runtime makes, is still that sandbox") {
+TEST_CASE("a cgroup nested under a sandbox's, as a container runtime makes, is still that sandbox", "[each-kernel]") {
   World world;
   world.write_policy("acme.yaml", kPolicy);
   REQUIRE(world.start_agentd());

@@ -65,7 +65,7 @@ ProcessResult with_nameserver(const World& world, const std::string& nameserver,
 
 }  // namespace
 
-TEST_CASE("an allowed name resolves and connects, a name outside the policy gets nothing") {
+TEST_CASE("an allowed name resolves and connects, a name outside the policy gets nothing", "[each-kernel]") {
   World world;
   world.write_policy("acme.yaml", kHostPolicy);
   REQUIRE(world.start_agentd());
@@ -162,7 +162,7 @@ TEST_CASE("a CNAME chain is followed and its final addresses learned") {
   expect_ok(world.netprobe_in_sandbox(kEng, {"connect", "tcp", "203.0.113.7", "443"}));
 }
 
-TEST_CASE("a query to any server, over UDP or TCP, IPv4 or IPv6, is answered by the proxy") {
+TEST_CASE("a query to any server, over UDP or TCP, IPv4 or IPv6, is answered by the proxy", "[each-kernel]") {
   World world;
   world.write_policy("acme.yaml", kHostPolicy);
   REQUIRE(world.start_agentd());
@@ -175,7 +175,7 @@ TEST_CASE("a query to any server, over UDP or TCP, IPv4 or IPv6, is answered by 
   CHECK(world.stray_packets() == 0);
 }
 
-TEST_CASE("glibc, musl, Go and dig resolve through the proxy, with IPv4 or IPv6 nameservers") {
+TEST_CASE("glibc, musl, Go and dig resolve through the proxy, with IPv4 or IPv6 nameservers", "[each-kernel]") {
   World world;
   world.write_policy("acme.yaml", kHostPolicy);
   REQUIRE(world.start_agentd());
@@ -217,7 +217,7 @@ TEST_CASE("glibc, musl, Go and dig resolve through the proxy, with IPv4 or IPv6 
   CHECK(world.stray_packets() == 0);
 }
 
-TEST_CASE("without the [::1] ports, a query to an IPv6 server that cannot detour over IPv4 is refused") {
+TEST_CASE("without the [::1] ports, a query to an IPv6 server that cannot detour over IPv4 is refused", "[each-kernel]") {
   World world;
   world.write_policy("acme.yaml", kHostPolicy);
   REQUIRE(world.start_agentd({"--dns-ipv6-port-base", "0"}));
@@ -408,7 +408,7 @@ TEST_CASE("malformed queries get FORMERR or nothing, and the proxy keeps answeri
   CHECK(status["dns"]["queries"]["answered"].get<int>() >= 1);
 }
 
-TEST_CASE("the proxy's sandbox addresses cannot be reached directly") {
+TEST_CASE("the proxy's sandbox addresses cannot be reached directly", "[each-kernel]") {
   World world;
   // Loopback allowed outright: only the proxy check stands in the way.
   world.write_policy("acme.yaml", std::string(kHostPolicy) + R"(  - agents: "acme/eng/*"

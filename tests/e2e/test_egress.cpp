@@ -42,7 +42,7 @@ void run_table(World& world, const std::string& agent, const std::vector<Probe>&
 
 }  // namespace
 
-TEST_CASE("allowed and denied TCP and UDP over IPv4 and IPv6") {
+TEST_CASE("allowed and denied TCP and UDP over IPv4 and IPv6", "[each-kernel]") {
   World world;
   start_with_policies(world);
   run_table(world, "acme/eng/coder-1",
@@ -100,7 +100,7 @@ TEST_CASE("tenant isolation, glob selectors and the default deny") {
   CHECK(world.stray_packets() == 0);
 }
 
-TEST_CASE("loopback is denied unless allowed") {
+TEST_CASE("loopback is denied unless allowed", "[each-kernel]") {
   World world;
   start_with_policies(world);
   run_table(world, "acme/eng/coder-1",
@@ -116,7 +116,7 @@ TEST_CASE("loopback is denied unless allowed") {
             });
 }
 
-TEST_CASE("processes outside any sandbox are untouched") {
+TEST_CASE("processes outside any sandbox are untouched", "[each-kernel]") {
   World world;
   start_with_policies(world);
   expect_ok(world.netprobe_outside({"connect", "tcp", "198.51.100.66", "80"}));
@@ -127,7 +127,7 @@ TEST_CASE("processes outside any sandbox are untouched") {
   expect_refused(world.netprobe_in_sandbox("acme/eng/coder-1", {"connect", "tcp", "198.51.100.66", "80"}));
 }
 
-TEST_CASE("socket families: what agents need, nothing that goes around the hooks, even for root") {
+TEST_CASE("socket families: what agents need, nothing that goes around the hooks, even for root", "[each-kernel]") {
   World world;
   start_with_policies(world);
   const std::string agent = "acme/eng/coder-1";
@@ -180,7 +180,7 @@ TEST_CASE("agentctl run returns the command's exit status") {
 // (wget for 145 s); ECONNREFUSED is final to them. The destination is a
 // host whose server would accept, so ECONNREFUSED can only come from the
 // hook, and the sniffer proves nothing reached it.
-TEST_CASE("refuse_with: econnrefused makes a tenant's denials fail with ECONNREFUSED, still recorded") {
+TEST_CASE("refuse_with: econnrefused makes a tenant's denials fail with ECONNREFUSED, still recorded", "[each-kernel]") {
   World world;
   const std::string refusing = R"(apiVersion: agentd/v1
 tenant: acme

@@ -60,7 +60,7 @@ TEST_CASE("sandboxes share the CPU per tenant, team and agent where cgroup2 offe
   }
 }
 
-TEST_CASE("sandboxed commands run below agentd's priority and cannot take it back, even as root") {
+TEST_CASE("sandboxed commands run below agentd's priority and cannot take it back, even as root", "[each-kernel]") {
   // agentd runs at this test's nice value (it starts it); sandboxes at N
   // levels below it, at most 19. At nice 0 for the test (it is root), so
   // that the levels show however the machine started it; restored after.

@@ -23,7 +23,7 @@ bool lsm_list_has_bpf() {
 
 }  // namespace
 
-TEST_CASE("status reports the kernel's features, and the socket family hook follows the BPF LSM") {
+TEST_CASE("status reports the kernel's features, and the socket family hook follows the BPF LSM", "[each-kernel]") {
   World world;
   world.write_policy("acme.yaml", kAcmePolicy);
   REQUIRE(world.start_agentd());

@@ -52,7 +52,7 @@ TEST_CASE("every denial is a JSON record, and status counts it") {
   CHECK(status["kernel"]["features"]["cgroup_sock_addr"] == true);
 }
 
-TEST_CASE("kill -9 of agentd changes nothing, and a restart adopts without a second attachment") {
+TEST_CASE("kill -9 of agentd changes nothing, and a restart adopts without a second attachment", "[each-kernel]") {
   World world;
   world.write_policy("acme.yaml", kAcmePolicy);
   REQUIRE(world.start_agentd());

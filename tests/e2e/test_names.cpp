@@ -232,7 +232,7 @@ TEST_CASE("a server-first protocol passes by address, unless its rule says verif
   CHECK(world.stray_packets() == 0);
 }
 
-TEST_CASE("a request sent through io_uring gets the same name check, where io_uring may run at all") {
+TEST_CASE("a request sent through io_uring gets the same name check, where io_uring may run at all", "[each-kernel]") {
   // io_uring is refused by every syscall profile unless a rule allows it,
   // and agentctl run refuses such a profile while the socket family hook
   // is missing (this kernel's LSM programs may not load): then that

@@ -107,7 +107,7 @@ TEST_CASE("without user: each sandbox runs as a uid of its own from agentd's ran
   CHECK(status["daemon"]["sandbox_uids"] == "80000-96383");
 }
 
-TEST_CASE("agentd's policy, state, socket and pins are out of sight, as the default user and as root") {
+TEST_CASE("agentd's policy, state, socket and pins are out of sight, as the default user and as root", "[each-kernel]") {
   Host host;
   const fs::path policy_file = host.world.policy_dir() / "own.yaml";
   const std::string policy_before = [&] {
@@ -155,7 +155,7 @@ TEST_CASE("a socket agentd re-creates after a restart stays hidden") {
   CHECK(last_line(late).value("connected", false) == false);
 }
 
-TEST_CASE("kernel settings are read-only in a sandbox, even for root") {
+TEST_CASE("kernel settings are read-only in a sandbox, even for root", "[each-kernel]") {
   Host host;
   // Root may write each of these on the host; /proc/sysrq-trigger needs
   // no capability at all (a kernel without CONFIG_MAGIC_SYSRQ has none).
@@ -173,7 +173,7 @@ TEST_CASE("kernel settings are read-only in a sandbox, even for root") {
   expect_ok(host.world.in_host({SYSPROBE_BIN, "open-write", "/proc/sys/kernel/core_pattern"}));
 }
 
-TEST_CASE("a sandbox sees only its own processes, and cannot limit or reprioritise agentd") {
+TEST_CASE("a sandbox sees only its own processes, and cannot limit or reprioritise agentd", "[each-kernel]") {
   Host host;
   const pid_t agentd = host.world.agentd_pid();
   REQUIRE(agentd > 0);
@@ -232,7 +232,7 @@ TEST_CASE("agentctl run keeps the command's exit status, stdin and signals throu
   CHECK(term.exit_code == 128 + SIGTERM);
 }
 
-TEST_CASE("io_uring is refused at run while the socket family hook is missing") {
+TEST_CASE("io_uring is refused at run while the socket family hook is missing", "[each-kernel]") {
   Host host;
   auto status = json::parse(host.world.agentctl({"status", "-o", "json"}).out);
   const std::string hook = status["kernel"]["enforcement"].value("socket_family_hook", "");

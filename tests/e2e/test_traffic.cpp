@@ -192,7 +192,7 @@ void start_echo_world(World& world) {
 
 }  // namespace
 
-TEST_CASE("each sandbox's bytes are counted in the kernel by what allowed them") {
+TEST_CASE("each sandbox's bytes are counted in the kernel by what allowed them", "[each-kernel]") {
   World world;
   start_echo_world(world);
   const std::string agent = "acme/eng/coder-1";

@@ -81,7 +81,7 @@ std::set<std::string> names_in(const json& list) {
 
 }  // namespace
 
-TEST_CASE("an upgrade across a map layout change under traffic: nothing allowed denied, nothing denied through") {
+TEST_CASE("an upgrade across a map layout change under traffic: nothing allowed denied, nothing denied through", "[each-kernel]") {
   World world;
   world.write_policy("acme.yaml", kPolicy);
   REQUIRE(world.start_agentd());
@@ -142,7 +142,7 @@ TEST_CASE("an upgrade across a map layout change under traffic: nothing allowed 
   CHECK(world.stray_packets() == 0);
 }
 
-TEST_CASE("a pinned map that does not match this build is refused by name, and enforcement stays as it was") {
+TEST_CASE("a pinned map that does not match this build is refused by name, and enforcement stays as it was", "[each-kernel]") {
   World world;
   world.write_policy("acme.yaml", kPolicy);
   REQUIRE(world.start_agentd());
