@@ -219,7 +219,8 @@ const std::pair<uint8_t, std::string> kFragment{44, std::string("\x00\x00\x00\x0
 
 }  // namespace
 
-TEST_CASE("the packet wall drops IPv6 routing headers on any kernel: the attached program run on crafted packets", "[each-kernel]") {
+TEST_CASE("the packet wall drops IPv6 routing headers on any kernel: the attached program run on crafted packets",
+          "[each-kernel]") {
   // The host kernel may refuse routing headers itself (no Mobile IPv6), so
   // no sandbox can get one this far there; the program must drop them all
   // the same, wherever the kernel lets one through.

@@ -264,7 +264,8 @@ TEST_CASE("a sandbox cannot connect to an abstract unix socket made outside", "[
   stop_process(listener, SIGKILL);
 }
 
-TEST_CASE("files: writes outside read_write and reads outside the profile are refused, exec outside execute too", "[each-kernel]") {
+TEST_CASE("files: writes outside read_write and reads outside the profile are refused, exec outside execute too",
+          "[each-kernel]") {
   Box box;
   const std::string dir = box.world.dir().string();
   expect_ok(box.probe("box/fs/a", {"write", dir + "/rw/a/new"}));

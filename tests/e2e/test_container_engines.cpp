@@ -294,7 +294,8 @@ void check_probe_output(const ProcessResult& result) {
 
 }  // namespace
 
-TEST_CASE("podman: a container annotated with its agent is that agent's sandbox from its first instruction", "[each-kernel]") {
+TEST_CASE("podman: a container annotated with its agent is that agent's sandbox from its first instruction",
+          "[each-kernel]") {
   require_tools({"podman", runtime_for_host()});
   World world;
   world.write_policy("acme.yaml", kPolicy);

@@ -217,7 +217,8 @@ TEST_CASE("glibc, musl, Go and dig resolve through the proxy, with IPv4 or IPv6 
   CHECK(world.stray_packets() == 0);
 }
 
-TEST_CASE("without the [::1] ports, a query to an IPv6 server that cannot detour over IPv4 is refused", "[each-kernel]") {
+TEST_CASE("without the [::1] ports, a query to an IPv6 server that cannot detour over IPv4 is refused",
+          "[each-kernel]") {
   World world;
   world.write_policy("acme.yaml", kHostPolicy);
   REQUIRE(world.start_agentd({"--dns-ipv6-port-base", "0"}));

@@ -180,7 +180,8 @@ TEST_CASE("agentctl run returns the command's exit status") {
 // (wget for 145 s); ECONNREFUSED is final to them. The destination is a
 // host whose server would accept, so ECONNREFUSED can only come from the
 // hook, and the sniffer proves nothing reached it.
-TEST_CASE("refuse_with: econnrefused makes a tenant's denials fail with ECONNREFUSED, still recorded", "[each-kernel]") {
+TEST_CASE("refuse_with: econnrefused makes a tenant's denials fail with ECONNREFUSED, still recorded",
+          "[each-kernel]") {
   World world;
   const std::string refusing = R"(apiVersion: agentd/v1
 tenant: acme

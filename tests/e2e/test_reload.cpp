@@ -64,7 +64,8 @@ static int reload_count() {
   return text ? std::max(2, static_cast<int>(std::strtol(text, nullptr, 10))) : 200;
 }
 
-TEST_CASE("repeated reloads between two policies: no denial of what both allow, no success of what both deny", "[each-kernel]") {
+TEST_CASE("repeated reloads between two policies: no denial of what both allow, no success of what both deny",
+          "[each-kernel]") {
   const int reloads = reload_count();
   WARN(reloads << " reloads");
   World world;

@@ -107,7 +107,8 @@ TEST_CASE("without user: each sandbox runs as a uid of its own from agentd's ran
   CHECK(status["daemon"]["sandbox_uids"] == "80000-96383");
 }
 
-TEST_CASE("agentd's policy, state, socket and pins are out of sight, as the default user and as root", "[each-kernel]") {
+TEST_CASE("agentd's policy, state, socket and pins are out of sight, as the default user and as root",
+          "[each-kernel]") {
   Host host;
   const fs::path policy_file = host.world.policy_dir() / "own.yaml";
   const std::string policy_before = [&] {

@@ -81,7 +81,8 @@ std::set<std::string> names_in(const json& list) {
 
 }  // namespace
 
-TEST_CASE("an upgrade across a map layout change under traffic: nothing allowed denied, nothing denied through", "[each-kernel]") {
+TEST_CASE("an upgrade across a map layout change under traffic: nothing allowed denied, nothing denied through",
+          "[each-kernel]") {
   World world;
   world.write_policy("acme.yaml", kPolicy);
   REQUIRE(world.start_agentd());
@@ -142,7 +143,8 @@ TEST_CASE("an upgrade across a map layout change under traffic: nothing allowed 
   CHECK(world.stray_packets() == 0);
 }
 
-TEST_CASE("a pinned map that does not match this build is refused by name, and enforcement stays as it was", "[each-kernel]") {
+TEST_CASE("a pinned map that does not match this build is refused by name, and enforcement stays as it was",
+          "[each-kernel]") {
   World world;
   world.write_policy("acme.yaml", kPolicy);
   REQUIRE(world.start_agentd());
