@@ -2,11 +2,8 @@
 
 #include <algorithm>
 #include <cstring>
-#include <map>
-#include <set>
 #include <string_view>
 #include <tuple>
-#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -15,21 +12,6 @@
 
 namespace agentd::policy {
 namespace {
-
-// A prefix as a hashable key: family, length, masked address.
-struct PrefixKey {
-  uint32_t family;
-  uint8_t prefix;
-  std::array<uint8_t, 16> addr;
-  bool operator==(const PrefixKey&) const = default;
-};
-
-struct PrefixKeyHash {
-  size_t operator()(const PrefixKey& k) const {
-    std::string_view bytes(reinterpret_cast<const char*>(k.addr.data()), k.addr.size());
-    return std::hash<std::string_view>{}(bytes) ^ (static_cast<size_t>(k.prefix) << 1) ^ k.family;
-  }
-};
 
 std::array<uint8_t, 16> mask(const std::array<uint8_t, 16>& addr, unsigned prefix) {
   std::array<uint8_t, 16> out{};
@@ -117,44 +99,69 @@ Result<CompiledClass> compile_for_agent(const PolicySet& policy, const AgentName
     for (const auto* ids : {&rule->allow, &rule->deny, &rule->inbound_allow, &rule->inbound_deny}) take(*ids);
   compiled.key = class_key_for(policy, agent);
 
-  // Endpoints by prefix, and which prefix lengths occur per family: an
-  // entry's covering prefixes are found with one hash lookup per length in
-  // use, not per possible length.
-  std::unordered_map<PrefixKey, std::vector<uint32_t>, PrefixKeyHash> by_prefix;
-  std::map<uint32_t, std::set<uint8_t>> lengths;
+  // Each prefix's entry carries the ranges of every endpoint whose prefix
+  // covers it. In (family, address, length) order a prefix comes after
+  // every prefix that covers it, and the prefixes still open on a stack
+  // are exactly its covering ones: one sort and one sweep, instead of a
+  // hash lookup per length in use for every entry (2.5 million lookups
+  // at 100,000 random prefixes, most of a reload's compile).
+  struct Item {
+    uint32_t family;
+    std::array<uint8_t, 16> addr;
+    uint8_t prefix;
+    uint32_t id;
+  };
+  std::vector<Item> items;
+  items.reserve(endpoints.size());
   for (uint32_t id : endpoints) {
     const Endpoint& e = policy.endpoint(id);
-    by_prefix[{e.key_family(), e.cidr.prefix, e.cidr.addr}].push_back(id);
-    lengths[e.key_family()].insert(e.cidr.prefix);
+    items.push_back({e.key_family(), e.cidr.addr, e.cidr.prefix, id});
   }
-
-  compiled.entries.reserve(by_prefix.size());
-  for (const auto& [key, ids] : by_prefix) {
-    std::vector<OriginRange> ranges;
-    for (uint8_t length : lengths[key.family]) {
-      if (length > key.prefix) break;
-      auto covering = by_prefix.find({key.family, length, mask(key.addr, length)});
-      if (covering == by_prefix.end()) continue;
-      for (uint32_t id : covering->second) append_ranges(policy.endpoint(id), ranges);
+  // Stable: the endpoints of one prefix keep their policy order.
+  std::stable_sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
+    return std::tie(a.family, a.addr, a.prefix) < std::tie(b.family, b.addr, b.prefix);
+  });
+  // An open prefix: its endpoints, and the distinct ranges of those and
+  // of every prefix covering it, in order (a prefix repeated by hundreds
+  // of rules is deduplicated once, not once per entry under it).
+  struct Group {
+    size_t begin, end;  // in items: the endpoints of one prefix
+    std::vector<OriginRange> unique;
+  };
+  auto covers = [&](const Group& outer, const Item& inner) {
+    const Item& o = items[outer.begin];
+    return o.family == inner.family && o.prefix <= inner.prefix && mask(inner.addr, o.prefix) == o.addr;
+  };
+  std::vector<Group> open;  // each covers the next
+  compiled.entries.reserve(items.size());
+  for (size_t begin = 0; begin < items.size();) {
+    const Item& item = items[begin];
+    size_t end = begin + 1;
+    while (end < items.size() && items[end].family == item.family && items[end].addr == item.addr &&
+           items[end].prefix == item.prefix)
+      ++end;
+    while (!open.empty() && !covers(open.back(), item)) open.pop_back();
+    // Shortest prefix first, as the kernel's value lists them.
+    Group group{begin, end, open.empty() ? std::vector<OriginRange>{} : open.back().unique};
+    for (size_t i = begin; i < end; ++i) append_unique_ranges(policy.endpoint(items[i].id), group.unique);
+    const std::vector<OriginRange> ranges = simplify_ranges(group.unique);
+    open.push_back(std::move(group));
+    if (ranges.size() > AGENTD_MAX_PORT_RANGES) {
+      const Cidr cidr{item.family & ~uint32_t{AGENTD_FAMILY_INBOUND}, item.addr, item.prefix};
+      if (auto fits = check_fits_one_value(policy, ranges, agent, cidr.str()); !fits) return fits.error();
     }
-    ranges = simplify_ranges(ranges);
-    if (auto fits = check_fits_one_value(
-            policy, ranges, agent, Cidr{key.family & ~uint32_t{AGENTD_FAMILY_INBOUND}, key.addr, key.prefix}.str());
-        !fits)
-      return fits.error();
     CompiledEntry entry;
-    entry.family = key.family;
-    entry.addr = key.addr;
-    entry.prefix = key.prefix;
+    entry.family = item.family;
+    entry.addr = item.addr;
+    entry.prefix = item.prefix;
+    entry.origins.reserve(ranges.size());
     for (const auto& r : ranges) {
       entry.value.ranges[entry.value.count++] = r.range;
       entry.origins.push_back(r.origin);
     }
     compiled.entries.push_back(std::move(entry));
+    begin = end;
   }
-  std::sort(compiled.entries.begin(), compiled.entries.end(), [](const CompiledEntry& a, const CompiledEntry& b) {
-    return std::tie(a.family, a.addr, a.prefix) < std::tie(b.family, b.addr, b.prefix);
-  });
   return compiled;
 }
 

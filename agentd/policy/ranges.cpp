@@ -28,15 +28,33 @@ void append_ranges(const Endpoint& e, std::vector<OriginRange>& out) {
   for (const auto& p : e.ports) out.push_back({{p.lo, p.hi, e.proto_mask, action, verify, 0}, e.id});
 }
 
+namespace {
+
+bool same_range(const OriginRange& a, const OriginRange& b) {
+  return std::tie(a.range.action, a.range.proto_mask, a.range.verify, a.range.lo, a.range.hi) ==
+         std::tie(b.range.action, b.range.proto_mask, b.range.verify, b.range.lo, b.range.hi);
+}
+
+void push_unique(std::vector<OriginRange>& unique, const OriginRange& r) {
+  if (std::none_of(unique.begin(), unique.end(), [&](const OriginRange& u) { return same_range(u, r); }))
+    unique.push_back(r);
+}
+
+}  // namespace
+
+void append_unique_ranges(const Endpoint& e, std::vector<OriginRange>& unique) {
+  const uint8_t action = action_of(e.kind);
+  const uint8_t verify = e.verify_mode();
+  if (e.ports.empty()) {
+    push_unique(unique, {{0, 65535, e.proto_mask, action, verify, 0}, e.id});
+    return;
+  }
+  for (const auto& p : e.ports) push_unique(unique, {{p.lo, p.hi, e.proto_mask, action, verify, 0}, e.id});
+}
+
 std::vector<OriginRange> simplify_ranges(const std::vector<OriginRange>& ranges) {
-  auto same = [](const OriginRange& a, const OriginRange& b) {
-    return std::tie(a.range.action, a.range.proto_mask, a.range.verify, a.range.lo, a.range.hi) ==
-           std::tie(b.range.action, b.range.proto_mask, b.range.verify, b.range.lo, b.range.hi);
-  };
   std::vector<OriginRange> unique;
-  for (const auto& r : ranges)
-    if (std::none_of(unique.begin(), unique.end(), [&](const OriginRange& u) { return same(u, r); }))
-      unique.push_back(r);
+  for (const auto& r : ranges) push_unique(unique, r);
   if (unique.size() <= AGENTD_MAX_PORT_RANGES) return unique;
   std::stable_sort(unique.begin(), unique.end(), [](const OriginRange& a, const OriginRange& b) {
     return std::tie(a.range.action, a.range.proto_mask, a.range.verify, a.range.lo) <

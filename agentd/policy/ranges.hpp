@@ -24,6 +24,12 @@ uint8_t action_of(EndpointKind kind);
 // every port.
 void append_ranges(const Endpoint& endpoint, std::vector<OriginRange>& out);
 
+// Appends `endpoint`'s ranges to `unique`, each only if no identical one
+// is there already (the first keeps its origin): what simplify_ranges
+// does first, done as ranges arrive, so that a list shared by many
+// entries is deduplicated once.
+void append_unique_ranges(const Endpoint& endpoint, std::vector<OriginRange>& unique);
+
 // Identical ranges once; then, if still more than AGENTD_MAX_PORT_RANGES,
 // ranges of the same action and protocols that touch or overlap become one.
 // The result may still be too long: check with fits_one_value.

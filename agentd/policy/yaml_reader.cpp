@@ -1,5 +1,8 @@
 #include "agentd/policy/yaml_reader.hpp"
 
+#include <algorithm>
+#include <string_view>
+
 #include <fmt/format.h>
 
 #include "agentd/policy/names.hpp"
@@ -36,10 +39,15 @@ bool YamlReader::check_map(const YamlNode& node, const std::string& what, const 
     return false;
   }
   bool ok = true;
-  std::set<std::string> seen;
-  for (const auto& [key_node, value] : node.pairs()) {
+  // A handful of keys: a linear scan beats a set's allocations (this runs
+  // once per destination, 100,000 times for a large policy).
+  const auto pairs = node.pairs();
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    const YamlNode& key_node = pairs[i].first;
     const std::string key(key_node.scalar());
-    if (!seen.insert(key).second) {
+    const bool repeated = std::any_of(pairs.begin(), pairs.begin() + static_cast<std::ptrdiff_t>(i),
+                                      [&](const auto& earlier) { return earlier.first.scalar() == key; });
+    if (repeated) {
       error(key_node, fmt::format("{}: key \"{}\" appears twice", what, key));
       ok = false;
     } else if (!known.contains(key)) {
@@ -117,9 +125,9 @@ bool YamlReader::read_host(const YamlNode& node, Endpoint& endpoint) {
 std::optional<Endpoint> YamlReader::read_destination(const YamlNode& node, std::string path, bool presets) {
   // Unknown keys are reported, and the known ones are still checked, so
   // one run shows every problem.
-  std::set<std::string> known{"cidr", "host", "ports", "protocol", "verify"};
-  if (presets) known.insert("preset");
-  const bool keys_ok = check_map(node, path, known);
+  static const std::set<std::string> kKeys{"cidr", "host", "ports", "protocol", "verify"};
+  static const std::set<std::string> kKeysWithPreset{"cidr", "host", "ports", "protocol", "verify", "preset"};
+  const bool keys_ok = check_map(node, path, presets ? kKeysWithPreset : kKeys);
   if (!node.is_map()) return std::nullopt;
   Endpoint endpoint;
   endpoint.pos = pos(node);
@@ -127,11 +135,11 @@ std::optional<Endpoint> YamlReader::read_destination(const YamlNode& node, std::
   bool ok = keys_ok;
 
   // Exactly one target; a second one is reported where it is written.
-  std::vector<std::pair<std::string, YamlNode>> targets;
+  std::vector<std::pair<std::string_view, YamlNode>> targets;
   for (const auto& [key, value] : node.pairs())
     if (key.scalar() == "cidr" || key.scalar() == "host" || (presets && key.scalar() == "preset"))
-      targets.emplace_back(std::string(key.scalar()), key);
-  const std::string choices = presets ? "\"cidr\", \"host\" or \"preset\"" : "\"cidr\" or \"host\"";
+      targets.emplace_back(key.scalar(), key);
+  const std::string_view choices = presets ? "\"cidr\", \"host\" or \"preset\"" : "\"cidr\" or \"host\"";
   if (targets.empty()) {
     // A preset inside a preset has had its "unknown key" already.
     if (presets || !node["preset"]) error(node, fmt::format("{}: a destination needs {}", endpoint.path, choices));

@@ -1,6 +1,9 @@
 // Compilation to flattened LPM entries, and the decisions they give: the
 // same longest-prefix + agentd_judge the kernel runs.
+#include <algorithm>
 #include <cstring>
+#include <random>
+#include <tuple>
 
 #include <catch2/catch.hpp>
 
@@ -9,6 +12,7 @@
 #include "agentd/policy/compile.hpp"
 #include "agentd/policy/explain.hpp"
 #include "agentd/policy/loader.hpp"
+#include "agentd/policy/ranges.hpp"
 #include "policy_fixtures.hpp"
 
 using namespace agentd::policy;
@@ -182,6 +186,58 @@ TEST_CASE("100,000 endpoints compile into 100,000 entries that decide correctly"
   CHECK_FALSE(decide(*compiled, dest("10.1.134.160:443")).allowed);
   CHECK_FALSE(decide(*compiled, dest("10.0.1.2:25")).allowed);  // the /16 deny reaches every /32 under it
   CHECK(decide(*compiled, dest("10.0.1.2:26")).allowed);
+}
+
+TEST_CASE("each entry carries exactly the ranges of the endpoints covering it, shortest first") {
+  // Nested random prefixes of every length, repeated ones, allows and
+  // denies with ports, IPv6 and inbound: compiled with one sort and one
+  // sweep, checked against the definition, endpoint by endpoint.
+  std::mt19937 random(7);
+  std::string text = "apiVersion: agentd/v1\ntenant: acme\nrules:\n  - agents: \"acme/*/*\"\n";
+  const char* ports[] = {"", "\n        ports: [443]", "\n        ports: [80, \"8000-8100\"]", "\n        ports: [22]"};
+  for (const char* kind : {"allow", "deny"}) {
+    text += fmt::format("    {}:\n", kind);
+    for (int i = 0; i < 600; ++i) {
+      const unsigned length = 8 + random() % 25;
+      uint32_t address = 0xc6000000u | (random() & 0x00ffffffu);  // within 198.0.0.0/8: deeply nested
+      if (i % 3 == 0) address = static_cast<uint32_t>(random());
+      address &= length == 32 ? 0xffffffffu : ~(0xffffffffu >> length);
+      text += fmt::format("      - cidr: {}.{}.{}.{}/{}{}\n", address >> 24, (address >> 16) & 0xff,
+                          (address >> 8) & 0xff, address & 0xff, length, ports[random() % 4]);
+    }
+    for (int i = 0; i < 40; ++i)
+      text +=
+          fmt::format("      - cidr: \"2001:db8:{:x}::/{}\"\n        ports: [443]\n", random() % 4, 48 + 16 * (i % 3));
+  }
+  text += "    inbound:\n      allow:\n        - cidr: 198.51.100.0/24\n          ports: [8080]\n";
+  const PolicySet set = load(text);
+  auto compiled = compile_for_agent(set, agent("acme/a/b"));
+  REQUIRE(compiled.ok());
+
+  std::vector<const Endpoint*> cidrs;
+  for (uint32_t id = 0; id < set.endpoint_count(); ++id) cidrs.push_back(&set.endpoint(id));
+  size_t prefixes = 0;
+  for (const auto& entry : compiled->entries) {
+    std::vector<std::pair<uint8_t, uint32_t>> covering;  // (length, id): shortest first, then policy order
+    for (const Endpoint* e : cidrs)
+      if (e->key_family() == entry.family && e->cidr.prefix <= entry.prefix &&
+          masked_address(entry.addr, e->cidr.prefix) == e->cidr.addr)
+        covering.emplace_back(e->cidr.prefix, e->id);
+    std::stable_sort(covering.begin(), covering.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<OriginRange> expected;
+    for (const auto& [length, id] : covering) append_ranges(set.endpoint(id), expected);
+    expected = simplify_ranges(expected);
+    REQUIRE(entry.value.count == expected.size());
+    for (size_t i = 0; i < expected.size(); ++i) {
+      CHECK(std::memcmp(&entry.value.ranges[i], &expected[i].range, sizeof(agentd_port_range)) == 0);
+      CHECK(entry.origins[i] == expected[i].origin);
+    }
+    prefixes += covering.back().first == entry.prefix ? 1 : 0;
+  }
+  CHECK(prefixes == compiled->entries.size());  // one entry per distinct prefix, no other
+  CHECK(std::is_sorted(compiled->entries.begin(), compiled->entries.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.family, a.addr, a.prefix) < std::tie(b.family, b.addr, b.prefix);
+  }));
 }
 
 TEST_CASE("destinations parse with their protocol, and bad ones say why") {
