@@ -242,6 +242,7 @@ class Daemon : private SandboxSide {
   std::string last_reload_error_;
   std::string last_reload_trigger_ = "start";
   double last_reload_ms_ = 0;
+  double last_reload_loop_ms_ = 0;  // of that, on the loop (the switch and what follows)
   uint64_t events_received_ = 0;
   // Served namespaces no process of their sandbox was in at the last
   // sweeps: since when (DnsProxy::Foreign ids).

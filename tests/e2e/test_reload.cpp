@@ -97,6 +97,8 @@ TEST_CASE("repeated reloads between two policies: no denial of what both allow, 
   CHECK(status["policy"]["last_reload"]["classes_updated"] == 1);
   CHECK(status["policy"]["last_reload"]["classes_written"] == 0);
   CHECK(status["policy"]["last_reload"]["entries_changed"].get<int>() > 0);
+  // What of the reload held the loop (the switch and what follows) is told.
+  CHECK(status["policy"]["last_reload"]["loop_ms"].get<double>() > 0);
   CHECK(world.stray_packets() == 0);
 }
 
