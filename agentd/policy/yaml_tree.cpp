@@ -1,27 +1,44 @@
 #include "agentd/policy/yaml_tree.hpp"
 
-#include <cstring>
+#include <yaml.h>
+
+#include <unordered_map>
 
 #include <fmt/format.h>
 
 namespace agentd::policy {
 
+// YamlNode: reads of the tree's table.
+
 bool YamlNode::is_null() const {
-  if (!node_ || node_->type != YAML_SCALAR_NODE || node_->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) return false;
-  const std::string_view text = scalar();
+  if (!tree_) return false;
+  const auto& node = tree_->nodes_[index_];
+  if (node.kind != YamlTree::Kind::scalar || !node.plain) return false;
+  const std::string_view text = std::string_view(tree_->text_).substr(node.begin, node.count);
   return text.empty() || text == "~" || text == "null" || text == "Null" || text == "NULL";
 }
 
+// A null is not a value: "must be a single value" is what the readers say.
+bool YamlNode::is_scalar() const { return tree_ && tree_->nodes_[index_].kind == YamlTree::Kind::scalar && !is_null(); }
+bool YamlNode::is_sequence() const { return tree_ && tree_->nodes_[index_].kind == YamlTree::Kind::sequence; }
+bool YamlNode::is_map() const { return tree_ && tree_->nodes_[index_].kind == YamlTree::Kind::mapping; }
+
 std::string_view YamlNode::scalar() const {
-  if (!node_ || node_->type != YAML_SCALAR_NODE) return {};
-  return {reinterpret_cast<const char*>(node_->data.scalar.value), node_->data.scalar.length};
+  if (!tree_ || tree_->nodes_[index_].kind != YamlTree::Kind::scalar) return {};
+  const auto& node = tree_->nodes_[index_];
+  return std::string_view(tree_->text_).substr(node.begin, node.count);
 }
+
+int YamlNode::line() const { return tree_ ? static_cast<int>(tree_->nodes_[index_].line) + 1 : 1; }
+int YamlNode::column() const { return tree_ ? static_cast<int>(tree_->nodes_[index_].column) + 1 : 1; }
 
 YamlNode YamlNode::operator[](std::string_view key) const {
   if (!is_map()) return {};
-  for (auto* pair = node_->data.mapping.pairs.start; pair < node_->data.mapping.pairs.top; ++pair) {
-    const YamlNode k = at(pair->key);
-    if (k.node_->type == YAML_SCALAR_NODE && k.scalar() == key) return at(pair->value);
+  const auto& node = tree_->nodes_[index_];
+  for (uint32_t i = 0; i < node.count; i += 2) {
+    const YamlNode k(tree_, tree_->children_[node.begin + i]);
+    if (tree_->nodes_[k.index_].kind == YamlTree::Kind::scalar && k.scalar() == key)
+      return {tree_, tree_->children_[node.begin + i + 1]};
   }
   return {};
 }
@@ -29,59 +46,169 @@ YamlNode YamlNode::operator[](std::string_view key) const {
 std::vector<YamlNode> YamlNode::items() const {
   std::vector<YamlNode> out;
   if (!is_sequence()) return out;
-  out.reserve(size());
-  for (auto* item = node_->data.sequence.items.start; item < node_->data.sequence.items.top; ++item)
-    out.push_back(at(*item));
+  const auto& node = tree_->nodes_[index_];
+  out.reserve(node.count);
+  for (uint32_t i = 0; i < node.count; ++i) out.push_back({tree_, tree_->children_[node.begin + i]});
   return out;
 }
 
 std::vector<std::pair<YamlNode, YamlNode>> YamlNode::pairs() const {
   std::vector<std::pair<YamlNode, YamlNode>> out;
   if (!is_map()) return out;
-  for (auto* pair = node_->data.mapping.pairs.start; pair < node_->data.mapping.pairs.top; ++pair)
-    out.emplace_back(at(pair->key), at(pair->value));
+  const auto& node = tree_->nodes_[index_];
+  out.reserve(node.count / 2);
+  for (uint32_t i = 0; i < node.count; i += 2)
+    out.emplace_back(YamlNode(tree_, tree_->children_[node.begin + i]),
+                     YamlNode(tree_, tree_->children_[node.begin + i + 1]));
   return out;
 }
 
 size_t YamlNode::size() const {
-  if (is_sequence()) return static_cast<size_t>(node_->data.sequence.items.top - node_->data.sequence.items.start);
-  if (is_map()) return static_cast<size_t>(node_->data.mapping.pairs.top - node_->data.mapping.pairs.start);
+  if (is_sequence()) return tree_->nodes_[index_].count;
+  if (is_map()) return tree_->nodes_[index_].count / 2;
   return 0;
 }
 
-std::pair<std::unique_ptr<YamlTree>, YamlError> YamlTree::parse(std::string_view text) {
-  yaml_parser_t parser;
-  if (!yaml_parser_initialize(&parser)) return {nullptr, YamlError{1, 1, "out of memory"}};
-  yaml_parser_set_input_string(&parser, reinterpret_cast<const unsigned char*>(text.data()), text.size());
-  std::unique_ptr<YamlTree> tree(new YamlTree());
-  YamlError error;
-  if (!yaml_parser_load(&parser, &tree->doc_)) {
-    error.line = static_cast<int>(parser.problem_mark.line) + 1;
-    error.column = static_cast<int>(parser.problem_mark.column) + 1;
-    error.message = parser.problem ? parser.problem : "cannot parse";
-    if (parser.context) error.message = fmt::format("{} {}", parser.context, error.message);
-    // A plain value that starts with * is an alias to YAML (`host: *.github.com`,
-    // `agents: *`): say so at the *, not where libyaml gave up.
-    if (error.message.find("alias") != std::string::npos) {
-      if (parser.context) {
-        error.line = static_cast<int>(parser.context_mark.line) + 1;
-        error.column = static_cast<int>(parser.context_mark.column) + 1;
-      }
-      error.message +=
-          "; a value that starts with * is read as a YAML alias: quote it, as in "
-          "host: \"*.example.com\"";
-    }
-    yaml_parser_delete(&parser);
-    // libyaml leaves no document to free when loading fails.
-    std::memset(&tree->doc_, 0, sizeof(tree->doc_));
-    return {nullptr, error};
+// Building the table from libyaml's events: each collection's children
+// wait on one shared stack until the collection ends, then move to
+// children_ in one piece.
+struct YamlTree::Builder {
+  YamlTree& tree;
+  std::vector<uint32_t> waiting;                      // children of the open collections, innermost last
+  std::vector<std::pair<uint32_t, size_t>> open;      // (node, where its children start in `waiting`)
+  std::unordered_map<std::string, uint32_t> anchors;  // anchor -> node
+  bool has_root = false;
+
+  uint32_t add(Kind kind, bool plain, const yaml_mark_t& mark) {
+    tree.nodes_.push_back({kind, plain, static_cast<uint32_t>(mark.line), static_cast<uint32_t>(mark.column), 0, 0});
+    return static_cast<uint32_t>(tree.nodes_.size() - 1);
   }
-  yaml_parser_delete(&parser);
-  return {std::move(tree), error};
+  // A complete node: a child of the innermost collection, or the root.
+  void place(uint32_t node) {
+    if (open.empty()) {
+      tree.root_ = node;
+      has_root = true;
+    } else {
+      waiting.push_back(node);
+    }
+  }
+  // False for an anchor already defined (libyaml's loader refuses it too).
+  bool anchor(const yaml_char_t* name, uint32_t node) {
+    if (!name) return true;
+    return anchors.emplace(reinterpret_cast<const char*>(name), node).second;
+  }
+  void close() {
+    const auto [node, start] = open.back();
+    open.pop_back();
+    tree.nodes_[node].begin = static_cast<uint32_t>(tree.children_.size());
+    tree.nodes_[node].count = static_cast<uint32_t>(waiting.size() - start);
+    tree.children_.insert(tree.children_.end(), waiting.begin() + static_cast<std::ptrdiff_t>(start), waiting.end());
+    waiting.resize(start);
+    place(node);
+  }
+};
+
+namespace {
+
+struct ParserDeleter {
+  void operator()(yaml_parser_t* parser) const {
+    yaml_parser_delete(parser);
+    delete parser;
+  }
+};
+
+struct Event {
+  yaml_event_t event{};
+  bool set = false;
+  ~Event() {
+    if (set) yaml_event_delete(&event);
+  }
+};
+
+YamlError error_of(const yaml_parser_t& parser) {
+  YamlError error;
+  error.line = static_cast<int>(parser.problem_mark.line) + 1;
+  error.column = static_cast<int>(parser.problem_mark.column) + 1;
+  error.message = parser.problem ? parser.problem : "cannot parse";
+  if (parser.context) error.message = fmt::format("{} {}", parser.context, error.message);
+  // A plain value that starts with * is an alias to YAML (`host: *.github.com`,
+  // `agents: *`): say so at the *, not where libyaml gave up.
+  if (error.message.find("alias") != std::string::npos && parser.context) {
+    error.line = static_cast<int>(parser.context_mark.line) + 1;
+    error.column = static_cast<int>(parser.context_mark.column) + 1;
+  }
+  return error;
 }
 
-YamlTree::~YamlTree() {
-  if (doc_.nodes.start) yaml_document_delete(&doc_);
+constexpr const char* kAliasHint =
+    "; a value that starts with * is read as a YAML alias: quote it, as in host: \"*.example.com\"";
+
+YamlError error_at(const yaml_mark_t& mark, std::string message) {
+  return {static_cast<int>(mark.line) + 1, static_cast<int>(mark.column) + 1, std::move(message)};
+}
+
+}  // namespace
+
+std::pair<std::unique_ptr<YamlTree>, YamlError> YamlTree::parse(std::string_view text) {
+  std::unique_ptr<yaml_parser_t, ParserDeleter> parser(new yaml_parser_t{});
+  if (!yaml_parser_initialize(parser.get())) return {nullptr, YamlError{1, 1, "out of memory"}};
+  yaml_parser_set_input_string(parser.get(), reinterpret_cast<const unsigned char*>(text.data()), text.size());
+  std::unique_ptr<YamlTree> tree(new YamlTree());
+  tree->text_.reserve(text.size() / 2);
+  Builder builder{*tree};
+  auto fail = [](YamlError error) -> std::pair<std::unique_ptr<YamlTree>, YamlError> {
+    if (error.message.find("alias") != std::string::npos) error.message += kAliasHint;
+    return {nullptr, std::move(error)};
+  };
+  for (;;) {
+    Event e;
+    if (!yaml_parser_parse(parser.get(), &e.event)) return fail(error_of(*parser));
+    e.set = true;
+    const yaml_event_t& event = e.event;
+    switch (event.type) {
+      case YAML_SCALAR_EVENT: {
+        const uint32_t node =
+            builder.add(Kind::scalar, event.data.scalar.style == YAML_PLAIN_SCALAR_STYLE, event.start_mark);
+        tree->nodes_[node].begin = static_cast<uint32_t>(tree->text_.size());
+        tree->nodes_[node].count = static_cast<uint32_t>(event.data.scalar.length);
+        tree->text_.append(reinterpret_cast<const char*>(event.data.scalar.value), event.data.scalar.length);
+        if (!builder.anchor(event.data.scalar.anchor, node))
+          return fail(error_at(event.start_mark, "found duplicate anchor"));
+        builder.place(node);
+        break;
+      }
+      case YAML_SEQUENCE_START_EVENT:
+      case YAML_MAPPING_START_EVENT: {
+        const bool sequence = event.type == YAML_SEQUENCE_START_EVENT;
+        const uint32_t node = builder.add(sequence ? Kind::sequence : Kind::mapping, false, event.start_mark);
+        if (!builder.anchor(sequence ? event.data.sequence_start.anchor : event.data.mapping_start.anchor, node))
+          return fail(error_at(event.start_mark, "found duplicate anchor"));
+        builder.open.emplace_back(node, builder.waiting.size());
+        break;
+      }
+      case YAML_SEQUENCE_END_EVENT:
+      case YAML_MAPPING_END_EVENT:
+        builder.close();
+        break;
+      case YAML_ALIAS_EVENT: {
+        auto it = builder.anchors.find(reinterpret_cast<const char*>(event.data.alias.anchor));
+        if (it == builder.anchors.end()) return fail(error_at(event.start_mark, "found undefined alias"));
+        // An alias inside the node it names would make the tree a cycle.
+        for (const auto& [node, start] : builder.open)
+          if (node == it->second)
+            return fail(error_at(event.start_mark, "found a *reference inside the node it names (a cycle)"));
+        builder.place(it->second);  // the anchored node, shared
+        break;
+      }
+      case YAML_DOCUMENT_END_EVENT:
+      case YAML_STREAM_END_EVENT:
+        // The first document only, as libyaml's loader reads it.
+        if (!builder.has_root) tree->nodes_.clear();
+        return {std::move(tree), YamlError{}};
+      default:  // stream and document starts
+        break;
+    }
+  }
 }
 
 }  // namespace agentd::policy
