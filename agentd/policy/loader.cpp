@@ -74,6 +74,7 @@ std::vector<uint32_t> FileReader::read_endpoints(const YamlNode& list, EndpointK
     error(list, fmt::format("{} must be a list of destinations", path));
     return ids;
   }
+  set_.reserve_endpoints(list.size());
   size_t index = 0;
   for (const auto& item : list.items()) {
     auto endpoint = read_destination(item, fmt::format("{}[{}]", path, index++), true);

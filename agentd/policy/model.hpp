@@ -2,6 +2,7 @@
 // Pure: no I/O, no kernel. The loader builds it; the compiler reads it.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -166,6 +167,14 @@ class PolicySet {
 
   // Building (the loader's side).
   uint32_t add_endpoint(Endpoint endpoint);
+  // Room for `more` endpoints: a list of a million is not copied each
+  // time the table doubles (at 288 bytes an endpoint, the copies were
+  // most of a large reload's peak).
+  // Grows geometrically still: many small lists do not reallocate each.
+  void reserve_endpoints(size_t more) {
+    if (endpoints_.size() + more > endpoints_.capacity())
+      endpoints_.reserve(std::max(endpoints_.size() + more, 2 * endpoints_.capacity()));
+  }
   void add_tenant(TenantPolicy tenant) { tenants_.push_back(std::move(tenant)); }
 
  private:
