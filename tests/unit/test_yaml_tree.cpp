@@ -32,7 +32,7 @@ TEST_CASE("yaml tree: mappings, sequences, scalars and their positions") {
   CHECK(root.pairs()[1].first.scalar() == "list");
 }
 
-TEST_CASE("yaml tree: an alias is its anchored node; a bad one is an error at the *") {
+TEST_CASE("yaml tree: an alias is its anchored node, and an undefined one is an error where it is") {
   auto [tree, error] = YamlTree::parse("ports: &web [80, 443]\nagain: *web\n");
   REQUIRE(tree);
   CHECK(tree->root()["again"].size() == 2);
