@@ -74,9 +74,21 @@ size_t YamlNode::size() const {
 // children_ in one piece.
 struct YamlTree::Builder {
   YamlTree& tree;
+  // A collection still open: its node, where its children start in
+  // `waiting`, and the nodes references (*name) under it add to what the
+  // file writes (see kMaxReferencedNodes).
+  struct Open {
+    uint32_t node;
+    size_t start;
+    uint64_t referenced = 0;
+  };
   std::vector<uint32_t> waiting;                      // children of the open collections, innermost last
-  std::vector<std::pair<uint32_t, size_t>> open;      // (node, where its children start in `waiting`)
+  std::vector<Open> open;                             // innermost last
   std::unordered_map<std::string, uint32_t> anchors;  // anchor -> node
+  // An anchored collection's size with its own references' nodes, once it
+  // has closed (an anchored scalar is one node).
+  std::unordered_map<uint32_t, uint64_t> anchored_size;
+  uint64_t referenced_at_root = 0;
   bool has_root = false;
 
   uint32_t add(Kind kind, bool plain, const yaml_mark_t& mark) {
@@ -95,16 +107,33 @@ struct YamlTree::Builder {
   // False for an anchor already defined (libyaml's loader refuses it too).
   bool anchor(const yaml_char_t* name, uint32_t node) {
     if (!name) return true;
-    return anchors.emplace(reinterpret_cast<const char*>(name), node).second;
+    if (!anchors.emplace(reinterpret_cast<const char*>(name), node).second) return false;
+    anchored_size.emplace(node, 1);  // a collection's, when it closes
+    return true;
   }
-  void close() {
-    const auto [node, start] = open.back();
+  // Counts `nodes` more under the innermost open collection; false past
+  // the limit.
+  bool refer(uint64_t nodes) {
+    uint64_t& referenced = open.empty() ? referenced_at_root : open.back().referenced;
+    referenced += nodes;
+    return referenced <= kMaxReferencedNodes;
+  }
+  // False when the closed collection's references add too many nodes.
+  bool close() {
+    const Open closed = open.back();
     open.pop_back();
-    tree.nodes_[node].begin = static_cast<uint32_t>(tree.children_.size());
-    tree.nodes_[node].count = static_cast<uint32_t>(waiting.size() - start);
-    tree.children_.insert(tree.children_.end(), waiting.begin() + static_cast<std::ptrdiff_t>(start), waiting.end());
-    waiting.resize(start);
-    place(node);
+    auto& node = tree.nodes_[closed.node];
+    node.begin = static_cast<uint32_t>(tree.children_.size());
+    node.count = static_cast<uint32_t>(waiting.size() - closed.start);
+    tree.children_.insert(tree.children_.end(), waiting.begin() + static_cast<std::ptrdiff_t>(closed.start),
+                          waiting.end());
+    waiting.resize(closed.start);
+    place(closed.node);
+    // Nodes are added in document order, so this collection's own are the
+    // ones from it to the end of the table.
+    if (auto it = anchored_size.find(closed.node); it != anchored_size.end())
+      it->second = (tree.nodes_.size() - closed.node) + closed.referenced;
+    return refer(closed.referenced);
   }
 };
 
@@ -147,6 +176,13 @@ YamlError error_at(const yaml_mark_t& mark, std::string message) {
   return {static_cast<int>(mark.line) + 1, static_cast<int>(mark.column) + 1, std::move(message)};
 }
 
+std::string too_many_referenced() {
+  return fmt::format(
+      "*references would add more than {} nodes to what the file writes (each one repeats the node it names, "
+      "and readers walk every repetition)",
+      YamlTree::kMaxReferencedNodes);
+}
+
 }  // namespace
 
 std::pair<std::unique_ptr<YamlTree>, YamlError> YamlTree::parse(std::string_view text) {
@@ -183,21 +219,23 @@ std::pair<std::unique_ptr<YamlTree>, YamlError> YamlTree::parse(std::string_view
         const uint32_t node = builder.add(sequence ? Kind::sequence : Kind::mapping, false, event.start_mark);
         if (!builder.anchor(sequence ? event.data.sequence_start.anchor : event.data.mapping_start.anchor, node))
           return fail(error_at(event.start_mark, "found duplicate anchor"));
-        builder.open.emplace_back(node, builder.waiting.size());
+        builder.open.push_back({node, builder.waiting.size()});
         break;
       }
       case YAML_SEQUENCE_END_EVENT:
       case YAML_MAPPING_END_EVENT:
-        builder.close();
+        if (!builder.close()) return fail(error_at(event.start_mark, too_many_referenced()));
         break;
       case YAML_ALIAS_EVENT: {
         auto it = builder.anchors.find(reinterpret_cast<const char*>(event.data.alias.anchor));
         if (it == builder.anchors.end()) return fail(error_at(event.start_mark, "found undefined alias"));
         // An alias inside the node it names would make the tree a cycle.
-        for (const auto& [node, start] : builder.open)
-          if (node == it->second)
+        for (const auto& open : builder.open)
+          if (open.node == it->second)
             return fail(error_at(event.start_mark, "found a *reference inside the node it names (a cycle)"));
         builder.place(it->second);  // the anchored node, shared
+        if (!builder.refer(builder.anchored_size.at(it->second)))
+          return fail(error_at(event.start_mark, too_many_referenced()));
         break;
       }
       case YAML_DOCUMENT_END_EVENT:

@@ -67,6 +67,15 @@ class YamlTree {
   YamlTree(const YamlTree&) = delete;
   YamlTree& operator=(const YamlTree&) = delete;
 
+  // At most this many nodes more than the file writes, through
+  // references (*name): each repeats the node it names, and readers walk
+  // every repetition, so a few lines of nested references ("billion
+  // laughs") would otherwise hold a reload for hours and its memory. A
+  // policy's real use (a list of ports or of addresses named once and used
+  // by many rules) adds far fewer: 1,000,000 rules each naming a
+  // four-node list add 4,000,000.
+  static constexpr uint64_t kMaxReferencedNodes = uint64_t{1} << 23;
+
   // An empty node for an empty file.
   YamlNode root() const { return nodes_.empty() ? YamlNode() : YamlNode(this, root_); }
 

@@ -82,3 +82,50 @@ TEST_CASE("yaml tree: hostile shapes are refused, not followed") {
   CHECK_FALSE(broken);
   CHECK_FALSE(syntax.message.empty());
 }
+
+namespace {
+
+// "b: [*a, *a, ...]": `uses` references to a list of `items` scalars.
+std::string list_used(int items, int uses) {
+  std::string text = "a: &a [";
+  for (int i = 0; i < items; ++i) text += (i ? ", " : "") + std::to_string(i);
+  text += "]\nb: [";
+  for (int i = 0; i < uses; ++i) text += i ? ", *a" : "*a";
+  return text + "]\n";
+}
+
+}  // namespace
+
+TEST_CASE("yaml tree: references may repeat nodes up to a limit, never a billion laughs") {
+  // Nested references: nine lines that a reader would walk as a billion
+  // nodes (each level repeats the one before ten times).
+  std::string laughs = "l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n";
+  for (int level = 1; level < 9; ++level) {
+    laughs += "l" + std::to_string(level) + ": &l" + std::to_string(level) + " [";
+    for (int i = 0; i < 10; ++i) laughs += (i ? ", *l" : "*l") + std::to_string(level - 1);
+    laughs += "]\n";
+  }
+  auto [laughed, why] = YamlTree::parse(laughs);
+  CHECK_FALSE(laughed);
+  CHECK(why.message.find("would add more than 8388608 nodes") != std::string::npos);
+  CHECK(why.message.find("quote it") == std::string::npos);  // not the wildcard hint
+  // l5 is 1,111,111 nodes: the eighth of l6's references to it (line 7)
+  // passes the limit, and is where the error is.
+  CHECK(why.line == 7);
+  CHECK(why.column == 45);
+
+  // The limit is on the nodes repeated: a list of 999 numbers (1,000 nodes)
+  // used 8,388 times adds 8,388,000, within 8,388,608; once more is past it.
+  auto [within, fine] = YamlTree::parse(list_used(999, 8388));
+  REQUIRE(within);
+  CHECK(within->root()["b"].size() == 8388);
+  CHECK(within->root()["b"].items()[8387].items()[998].scalar() == "998");
+  auto [past, refused] = YamlTree::parse(list_used(999, 8389));
+  CHECK_FALSE(past);
+  CHECK(refused.line == 2);
+
+  // Nested collections count their own references once, wherever used.
+  auto [nested, ok] = YamlTree::parse("p: &p [80, 443]\nr: &r {ports: *p}\nall: [*r, *r, {x: *r}]\n");
+  REQUIRE(nested);
+  CHECK(nested->root()["all"].items()[2]["x"]["ports"].items()[1].scalar() == "443");
+}
