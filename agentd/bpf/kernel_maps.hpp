@@ -54,6 +54,8 @@ class KernelMaps {
 
   virtual Status set_state(uint32_t slot, const agentd_sandbox_state& state) = 0;
   virtual Result<agentd_sandbox_state> state(uint32_t slot) const = 0;
+  // Slots 0..slots-1 at once (batched): what a reload's switch compares.
+  virtual Result<std::vector<agentd_sandbox_state>> all_states(uint32_t slots) const = 0;
 
   // Addresses learned through DNS.
   virtual Status put_learned(const agentd_learned_key& key, const agentd_learned_value& value) = 0;

@@ -36,40 +36,46 @@ void add_record_counts(agentd_record_counts& total, const agentd_record_counts& 
   total.dropped += c.dropped;
 }
 
-// Slots 0..slots-1 of a per-CPU array, each summed over the CPUs, in as
-// few syscalls as the kernel allows (a batch of every slot): status sums
-// every sandbox's counts, and one lookup per slot and map was a syscall
-// each, 5 ms a thousand sandboxes.
+// Slots 0..slots-1 of an array map in as few syscalls as the kernel allows
+// (a batch of every slot), each slot's `copies` values (a per-CPU array's
+// CPUs, or 1) given to `add`: status sums every sandbox's counts, and the
+// reload's switch compares every sandbox's state; one lookup per slot was a
+// syscall each, 5 ms a thousand sandboxes.
 template <typename T, typename Add>
-Result<std::vector<T>> sum_per_cpu_slots(int fd, uint32_t slots, const char* what, Add add) {
-  const int cpus = libbpf_num_possible_cpus();
-  if (cpus <= 0) return make_error("counting possible CPUs: {}", cpus);
+Result<std::vector<T>> read_slots(int fd, uint32_t slots, int copies, const char* what, Add add) {
   static_assert(sizeof(T) % 8 == 0, "per-CPU values are laid out 8-byte aligned");
   std::vector<T> totals(slots);
   std::vector<uint32_t> keys(slots);
-  std::vector<T> values(static_cast<size_t>(slots) * static_cast<size_t>(cpus));
+  std::vector<T> values(static_cast<size_t>(slots) * static_cast<size_t>(copies));
   uint32_t next = 0, done = 0;
   while (done < slots) {
     uint32_t count = slots - done;
     LIBBPF_OPTS(bpf_map_batch_opts, opts);
     const int rc = bpf_map_lookup_batch(fd, done == 0 ? nullptr : &next, &next, keys.data() + done,
-                                        values.data() + static_cast<size_t>(done) * cpus, &count, &opts);
+                                        values.data() + static_cast<size_t>(done) * copies, &count, &opts);
     if (rc != 0 && errno != ENOENT) {
       // No batch here: one lookup per slot.
       for (uint32_t slot = done; slot < slots; ++slot) {
-        auto one = sum_per_cpu<T>(fd, slot, what, add);
-        if (!one) return one.error();
-        totals[slot] = *one;
+        if (bpf_map_lookup_elem(fd, &slot, values.data()) != 0) return system_error("reading {} {}", what, slot);
+        for (int copy = 0; copy < copies; ++copy) add(totals[slot], values[static_cast<size_t>(copy)]);
       }
       return totals;
     }
     for (uint32_t i = done; i < done + count; ++i)
-      for (int cpu = 0; cpu < cpus; ++cpu)
-        add(totals[keys[i] < slots ? keys[i] : i], values[static_cast<size_t>(i) * cpus + cpu]);
+      for (int copy = 0; copy < copies; ++copy)
+        add(totals[keys[i] < slots ? keys[i] : i], values[static_cast<size_t>(i) * copies + copy]);
     done += count;
     if (rc != 0 || count == 0) break;  // ENOENT: the array's end
   }
   return totals;
+}
+
+// The same of a per-CPU array, each slot summed over the CPUs.
+template <typename T, typename Add>
+Result<std::vector<T>> sum_per_cpu_slots(int fd, uint32_t slots, const char* what, Add add) {
+  const int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) return make_error("counting possible CPUs: {}", cpus);
+  return read_slots<T>(fd, slots, cpus, what, add);
 }
 
 }  // namespace
@@ -353,6 +359,12 @@ Result<agentd_sandbox_state> MapWriter::state(uint32_t slot) const {
   if (bpf_map_lookup_elem(fds_.state, &slot, &state) != 0)
     return system_error("reading state of sandbox slot {}", slot);
   return state;
+}
+
+Result<std::vector<agentd_sandbox_state>> MapWriter::all_states(uint32_t slots) const {
+  return read_slots<agentd_sandbox_state>(
+      fds_.state, slots, 1, "state of sandbox slot",
+      [](agentd_sandbox_state& slot, const agentd_sandbox_state& read) { slot = read; });
 }
 
 Result<agentd_counters> MapWriter::counters(uint32_t slot) const {

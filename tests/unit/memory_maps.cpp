@@ -188,6 +188,13 @@ Result<agentd_sandbox_state> MemoryMaps::state(uint32_t slot) const {
   return it == states.end() ? agentd_sandbox_state{} : it->second;
 }
 
+Result<std::vector<agentd_sandbox_state>> MemoryMaps::all_states(uint32_t slots) const {
+  std::vector<agentd_sandbox_state> all(slots);
+  for (const auto& [slot, state] : states)
+    if (slot < slots) all[slot] = state;
+  return all;
+}
+
 Status MemoryMaps::put_learned(const agentd_learned_key& key, const agentd_learned_value& value) {
   if (!write(fmt::format("put_learned {}", key.slot))) return make_error("the learned map is full");
   learned_entries[address_key(key)] = value;

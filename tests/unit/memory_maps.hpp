@@ -54,6 +54,7 @@ class MemoryMaps final : public bpf::KernelMaps {
   Result<std::vector<std::pair<uint64_t, uint32_t>>> cgroup_slots() const override;
   Status set_state(uint32_t slot, const agentd_sandbox_state& state) override;
   Result<agentd_sandbox_state> state(uint32_t slot) const override;
+  Result<std::vector<agentd_sandbox_state>> all_states(uint32_t slots) const override;
   Status put_learned(const agentd_learned_key& key, const agentd_learned_value& value) override;
   Status delete_learned(const agentd_learned_key& key) override;
   Result<std::vector<std::pair<agentd_learned_key, agentd_learned_value>>> learned() const override;

@@ -155,6 +155,28 @@ TEST_CASE(
   CHECK(*maps.classes_in_rules() == std::set<uint32_t>{both});
 }
 
+TEST_CASE("a reload writes the state of the sandboxes whose state the kernel holds otherwise, and no other") {
+  MemoryMaps maps;
+  daemon::PolicyApplier applier(maps);
+  auto registry = two_sandboxes();
+  REQUIRE(applier.apply(policy_of(kBoth), registry));
+  const uint32_t id = class_of_slot(maps, 1);
+  // The kernel's state of slot 2 is no longer what agentd wrote (read back
+  // in one batch by the switch): the same policy again puts it right.
+  maps.states[2].flags = 0;
+  maps.writes.clear();
+  auto report = applier.apply(policy_of(kBoth), registry);
+  REQUIRE(report);
+  CHECK(report->sandboxes_switched == 1);
+  CHECK(maps.first_write("set_state 1") == -1);
+  CHECK(maps.first_write("set_state 2 class " + std::to_string(id)) != -1);
+  CHECK(maps.states.at(2).flags & AGENTD_SANDBOX_ACTIVE);
+  // Nothing differs now: nothing is written.
+  maps.writes.clear();
+  REQUIRE(applier.apply(policy_of(kBoth), registry));
+  CHECK(maps.first_write("set_state") == -1);
+}
+
 TEST_CASE("a failed write takes back what the reload wrote, and no sandbox switches") {
   MemoryMaps maps;
   daemon::PolicyApplier applier(maps);
