@@ -236,6 +236,7 @@ class ApprovalService {
   const PolicyApplier& applier_;
   const SandboxRegistry& registry_;
   std::vector<Watcher> watchers_;
+  bool batching_ = false;  // in a drain: its records share one transaction
   std::optional<store::Transaction> batch_;
   std::chrono::steady_clock::time_point last_prune_{};
   bool prune_more_ = false;  // the retention sweep goes on at the next tick
