@@ -36,6 +36,7 @@
 #include "agentd/daemon/sandbox_registry.hpp"
 #include "agentd/metrics/endpoint.hpp"
 #include "agentd/metrics/histogram.hpp"
+#include "agentd/sandbox/populated_watch.hpp"
 
 namespace agentd::daemon {
 
@@ -190,6 +191,11 @@ class Daemon : private SandboxSide {
   Status start_approvals(sd_event* loop);
   Status start_dns(sd_event* loop);
   static int on_ring_readable(sd_event_source*, int, uint32_t, void* self);
+  static int on_populated_notice(sd_event_source*, int, uint32_t, void* self);
+  // Whether the sandbox's cgroup holds a process; nothing when the cgroup
+  // is gone (or is another cgroup now); an error when unreadable.
+  Result<std::optional<bool>> sandbox_populated(const Sandbox& sandbox) const;
+  void follow_populated(const Sandbox& sandbox);
   void drain_events();
 
   Options options_;
@@ -205,6 +211,10 @@ class Daemon : private SandboxSide {
   SandboxRegistry registry_;
   // The order of a sandbox's writes into the maps and out, and their undo.
   std::unique_ptr<SandboxLifecycle> lifecycle_;
+  // Whether each sandbox's cgroup runs a process, from the kernel's
+  // notices; before the loop's sources, so destroyed after them. Null when
+  // no inotify instance was left: each question then reads the cgroup.
+  std::unique_ptr<sandbox::PopulatedWatch> populated_watch_;
   // Approvals, grants, the audit trail, learned names and adopted cgroups;
   // before everything that writes to it, so destroyed after.
   std::unique_ptr<store::Store> store_;

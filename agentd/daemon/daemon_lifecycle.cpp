@@ -66,25 +66,28 @@ Status Daemon::retire_sandbox(uint32_t slot, const std::string& why) {
       if (auto st = sandbox::remove_cgroup_tree(found->cgroup); !st) return st;
   }
   drain_events();  // its last records still name it
-  return lifecycle_->retire(slot, why);
+  if (auto st = lifecycle_->retire(slot, why); !st) return st;
+  if (populated_watch_) populated_watch_->forget(slot);
+  return ok_status();
 }
 
 void Daemon::retire_idle_sandboxes() {
   const auto now = std::chrono::steady_clock::now();
   const auto* policy = applier_->policy();
   std::vector<std::pair<uint32_t, std::string>> due;
+  if (populated_watch_) populated_watch_->drain();  // notices the loop has not taken yet
   for (const auto& [slot, s] : registry_.all()) {
     RetirementView view;
     view.adopted = s.adopted;
     view.since_handed_out = now - s.handed_out;
-    // The same directory is not the same cgroup: a container restarted
-    // under its old path (docker restart, podman restart) has a new one,
-    // which the kernel does not know as this sandbox. By id, then.
-    if (auto id = sandbox::cgroup_id_of(s.cgroup); id && *id == s.cgroup_id) {
-      auto populated = sandbox::cgroup_populated(s.cgroup);
-      if (!populated) continue;  // unreadable now: judged again next time
-      view.populated = *populated;
-    }
+    // Kept from the kernel's notices (sandbox/populated_watch.hpp): a
+    // sweep reads only the cgroups that changed. Nothing when the cgroup
+    // is gone, or another took its path (a container restarted under its
+    // old path has a new one, which the kernel does not know as this
+    // sandbox).
+    auto populated = sandbox_populated(s);
+    if (!populated) continue;  // unreadable now: judged again next time
+    view.populated = *populated;
     auto why = retirement_reason(view, options_.retire_grace);
     if (!why) continue;
     // Merging the profile costs a pass over the tenant's rules: asked only
