@@ -177,8 +177,11 @@ TEST_CASE("addresses learned through a name grant close when it ends, even while
   World world;
   world.write_policy("acme.yaml", kPolicy);
   REQUIRE(world.start_agentd());
-  // The world's DNS gives this name a TTL of 300 s: the grant's 3 s bound it.
-  approve_name(world, "--for", "3s");
+  // The world's DNS gives this name a TTL of 300 s: the grant's 10 s bound
+  // it. Long enough for the dig and the connect below (two sandboxed
+  // commands; 3 s ran out before the connect on a loaded CI machine), and
+  // the poll after the kill waits up to 30 s for the kernel to close it.
+  approve_name(world, "--for", "10s");
   expect_ok(connect_from(world, "acme/eng/coder-1", kAddress, 443));
   world.kill_agentd(SIGKILL);
   const auto sandbox = world.cgroup_root() / "acme" / "eng" / "coder-1";
