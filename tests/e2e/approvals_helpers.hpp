@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "wait.hpp"
 #include "world.hpp"
 
 namespace agentd::e2e {
@@ -40,28 +41,35 @@ inline nlohmann::json agentctl_json(const World& world, std::vector<std::string>
 // wanted (and, if `count` is given, with at least that many tries).
 inline nlohmann::json wait_for_request(const World& world, const std::string& sandbox, const std::string& dest,
                                        int port, const std::string& state = "pending", uint64_t count = 1) {
-  for (int i = 0; i < 200; ++i) {
+  nlohmann::json found;
+  eventually([&] {
     auto list = agentctl_json(world, {"approvals", "list", "--state", "all"});
     if (list.is_array())
       for (const auto& r : list)
         if (r["sandbox"] == sandbox && r["dest"] == dest && r["port"] == port && r["state"] == state &&
-            r["count"].get<uint64_t>() >= count)
-          return r;
-    usleep(50'000);
-  }
-  return nullptr;
+            r["count"].get<uint64_t>() >= count) {
+          found = r;
+          return true;
+        }
+    return false;
+  });
+  return found;
 }
 
 // The name request (protocol "dns") of `sandbox` for `name`, once agentd has it.
 inline nlohmann::json wait_for_name_request(const World& world, const std::string& sandbox, const std::string& name) {
-  for (int i = 0; i < 200; ++i) {
+  nlohmann::json found;
+  eventually([&] {
     auto list = agentctl_json(world, {"approvals", "list", "--state", "all"});
     if (list.is_array())
       for (const auto& r : list)
-        if (r["sandbox"] == sandbox && r["protocol"] == "dns" && r["host"] == name) return r;
-    usleep(50'000);
-  }
-  return nullptr;
+        if (r["sandbox"] == sandbox && r["protocol"] == "dns" && r["host"] == name) {
+          found = r;
+          return true;
+        }
+    return false;
+  });
+  return found;
 }
 
 // agentctl status, parsed (the test fails when agentctl does).

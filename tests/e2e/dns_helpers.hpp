@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "wait.hpp"
 #include "world.hpp"
 
 namespace agentd::e2e {
@@ -25,16 +26,14 @@ struct DigResult {
 };
 
 // Whether `file` holds `text` (a server of the test said it is ready),
-// within 5 s.
+// within kExpectedWithin.
 inline bool wait_for_text(const std::filesystem::path& file, const std::string& text) {
-  for (int i = 0; i < 100; ++i) {
+  return eventually([&] {
     std::ifstream in(file);
     std::stringstream content;
     content << in.rdbuf();
-    if (content.str().find(text) != std::string::npos) return true;
-    usleep(50'000);
-  }
-  return false;
+    return content.str().find(text) != std::string::npos;
+  });
 }
 
 // dig inside the sandbox; `args` are dig's (server, name, type, +tcp).

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "approvals_helpers.hpp"
+#include "dns_helpers.hpp"
 #include "expectations.hpp"
 #include "world.hpp"
 
@@ -45,14 +46,8 @@ const std::string kClient = E2E_NAMES_DIR "/name_client.py";
 // The shared-address server, ready to answer.
 void serve_names(World& world) {
   world.serve_in_net({kPython, E2E_NAMES_DIR "/name_server.py", world.dir().string()}, "names");
-  for (int i = 0; i < 200; ++i) {
-    std::ifstream out(world.dir() / "names.out");
-    std::stringstream text;
-    text << out.rdbuf();
-    if (text.str().find("ready") != std::string::npos) return;
-    usleep(50'000);
-  }
-  FAIL("name_server.py did not start: " << world.dir().string() << "/names.out");
+  if (!wait_for_text(world.dir() / "names.out", "ready"))
+    FAIL("name_server.py did not start: " << world.dir().string() << "/names.out");
 }
 
 // What the server received: one line per request.

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "process.hpp"
+#include "wait.hpp"
 #include "world.hpp"
 
 namespace agentd::e2e {
@@ -32,11 +33,10 @@ class Tmux {
   // The screen once it shows `text` (bounded wait), or the last one seen.
   std::string wait_for(const std::string& session, const std::string& text) const {
     std::string shown;
-    for (int i = 0; i < 100; ++i) {
+    eventually([&] {
       shown = screen(session);
-      if (shown.find(text) != std::string::npos) break;
-      usleep(50'000);
-    }
+      return shown.find(text) != std::string::npos;
+    });
     return shown;
   }
   void keys(const std::string& session, const std::string& keys) {

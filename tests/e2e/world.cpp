@@ -19,6 +19,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "wait.hpp"
+
 namespace agentd::e2e {
 namespace fs = std::filesystem;
 
@@ -405,12 +407,16 @@ std::vector<nlohmann::json> World::denials() const {
 }
 
 nlohmann::json World::wait_for_denial(const std::function<bool(const nlohmann::json&)>& matches) const {
-  for (int i = 0; i < 100; ++i) {
+  nlohmann::json found;
+  eventually([&] {
     for (const auto& record : denials())
-      if (matches(record)) return record;
-    usleep(50'000);
-  }
-  return nullptr;
+      if (matches(record)) {
+        found = record;
+        return true;
+      }
+    return false;
+  });
+  return found;
 }
 
 ProcessResult World::in_host(std::vector<std::string> argv) const {
