@@ -111,6 +111,10 @@ class ApprovalService {
   // Sandboxes appeared or went, or grants changed: the kernel's grants map
   // made to match the live grants.
   void sync_grants();
+  // Whether the book holds a grant for `agent` (its own, its team's or its
+  // tenant's): a sandbox of an agent no grant in the book names has no
+  // grant entries in the kernel.
+  bool any_grant_covers(const policy::AgentName& agent) const { return !book_.grants_covering(agent).empty(); }
   // Once a second: requests and grants whose time is up.
   void tick();
   // Denial records of one drain go into the store in one transaction.

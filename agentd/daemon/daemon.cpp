@@ -545,8 +545,8 @@ void Daemon::announce(const Sandbox& sandbox, const std::string& event, const nl
   if (approvals_) approvals_->on_sandbox(sandbox.agent.str(), event, detail);
 }
 
-void Daemon::sync_grants() {
-  if (approvals_) approvals_->sync_grants();
+void Daemon::sync_grants_of(const Sandbox& sandbox) {
+  if (approvals_ && approvals_->any_grant_covers(sandbox.agent)) approvals_->sync_grants();
 }
 
 void Daemon::request_reload(const std::string& why, std::optional<api::Reply> reply) {

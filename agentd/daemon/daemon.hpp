@@ -67,7 +67,7 @@ class Daemon : private SandboxSide {
   void close_dns(uint32_t slot) override;
   Status store_adopted(const std::vector<store::AdoptedRow>& rows) override;
   void announce(const Sandbox& sandbox, const std::string& event, const nlohmann::json& detail) override;
-  void sync_grants() override;
+  void sync_grants_of(const Sandbox& sandbox) override;
   // State an older agentd kept in JSON files beside the store, moved into
   // it once (state_import.cpp).
   Status import_state_files();

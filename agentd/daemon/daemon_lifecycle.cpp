@@ -28,8 +28,13 @@ Result<uint32_t> Daemon::claim_slot(const std::string& agent, bool outside_root)
   };
   const uint64_t budget = descriptor_budget(open_file_limit());
   const uint64_t wanted = descriptors_per_sandbox(outside_root ? links : 0);
-  if (running && held() + wanted > budget) retire_idle_sandboxes();
-  if (running && held() + wanted > budget)
+  // held() walks every sandbox: once, and again only after a retirement.
+  bool over = running && held() + wanted > budget;
+  if (over) {
+    retire_idle_sandboxes();
+    over = held() + wanted > budget;
+  }
+  if (over)
     return make_error(
         "agentd's open file limit ({}) holds {} sandboxes, and all are taken: raise LimitNOFILE "
         "(the unit's is 131072) or ulimit -n, or remove sandboxes",

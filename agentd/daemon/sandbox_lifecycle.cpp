@@ -122,7 +122,7 @@ Result<Sandbox> SandboxLifecycle::create(Sandbox s) {
   if (s.adopted) detail["cgroup"] = s.cgroup.string();
   side_.announce(s, s.adopted ? "adopted" : "created", detail);
   registry_.put(s);
-  side_.sync_grants();  // team and tenant grants cover a new sandbox too
+  side_.sync_grants_of(s);  // team and tenant grants cover a new sandbox too
   return s;
 }
 
@@ -212,7 +212,7 @@ Status SandboxLifecycle::retire(uint32_t slot, const std::string& why) {
     spdlog::warn("slot {}: clearing its IPv6 DNS port: {}", slot, st.error().describe());
   if (auto st = maps_.forget_rate_limits(slot); !st)
     spdlog::warn("slot {}: forgetting its rate limits: {}", slot, st.error().describe());
-  side_.sync_grants();  // its grant entries leave the kernel (the grants stay, by agent)
+  side_.sync_grants_of(gone);  // its grant entries leave the kernel (the grants stay, by agent)
   if (gone.adopted)
     if (auto st = side_.store_adopted(adopted_rows()); !st)
       spdlog::error("saving the adopted sandboxes: {}", st.error().describe());

@@ -86,8 +86,12 @@ class SandboxSide {
   virtual Status store_adopted(const std::vector<store::AdoptedRow>& rows) = 0;
   // A sandbox "created", "adopted" or "retired": the audit trail.
   virtual void announce(const Sandbox& sandbox, const std::string& event, const nlohmann::json& detail) = 0;
-  // The kernel's grant entries follow the registry.
-  virtual void sync_grants() = 0;
+  // The kernel's grant entries follow the registry: `sandbox` came or
+  // went. When no grant covers its agent there is nothing to write or
+  // remove (its slot holds no entries, and no tenant's share changes), and
+  // nothing is done: a full sync reads the whole grant map, on every
+  // sandbox made.
+  virtual void sync_grants_of(const Sandbox& sandbox) = 0;
 };
 
 class SandboxLifecycle {

@@ -6,9 +6,8 @@
 namespace agentd::daemon {
 
 const Sandbox* SandboxRegistry::find_agent(const std::string& agent) const {
-  for (const auto& [slot, sandbox] : by_slot_)
-    if (sandbox.agent.str() == agent) return &sandbox;
-  return nullptr;
+  auto it = slots_by_agent_.find(agent);
+  return it == slots_by_agent_.end() || it->second.empty() ? nullptr : find_slot(*it->second.begin());
 }
 
 const Sandbox* SandboxRegistry::find_slot(uint32_t slot) const {
@@ -28,13 +27,15 @@ const Sandbox* SandboxRegistry::find_cgroup_id(uint64_t cgroup_id) const {
 }
 
 SandboxRegistry::SandboxRegistry(uint32_t max_slots)
-    : max_slots_(std::min<uint32_t>(max_slots, AGENTD_MAX_SANDBOXES - 1)), generations_(max_slots_ + 1, 0) {}
+    : max_slots_(std::min<uint32_t>(max_slots, AGENTD_MAX_SANDBOXES - 1)),
+      generations_(max_slots_ + 1, 0),
+      taken_(max_slots_ + 1, false) {}
 
 Result<uint32_t> SandboxRegistry::free_slot(const std::string& agent) const {
   std::optional<uint32_t> own, never_used, oldest;
   uint64_t own_order = 0, oldest_order = UINT64_MAX;
   for (uint32_t slot = 1; slot <= max_slots_; ++slot) {
-    if (by_slot_.contains(slot) || reserved_.contains(slot)) continue;
+    if (taken_[slot] || reserved_.contains(slot)) continue;
     auto freed = freed_.find(slot);
     if (freed != freed_.end() && !agent.empty() && freed->second.agent == agent && freed->second.order >= own_order) {
       own = slot;
@@ -58,16 +59,33 @@ Result<uint32_t> SandboxRegistry::free_slot(const std::string& agent) const {
 }
 
 void SandboxRegistry::put(Sandbox sandbox) {
-  if (sandbox.slot <= max_slots_) generations_[sandbox.slot] = sandbox.generation;
-  freed_.erase(sandbox.slot);
-  by_slot_[sandbox.slot] = std::move(sandbox);
+  const uint32_t slot = sandbox.slot;
+  if (slot <= max_slots_) {
+    generations_[slot] = sandbox.generation;
+    taken_[slot] = true;
+  }
+  freed_.erase(slot);
+  unindex(slot);
+  slots_by_agent_[sandbox.agent.str()].insert(slot);
+  by_slot_[slot] = std::move(sandbox);
 }
 
 void SandboxRegistry::erase(uint32_t slot) {
   auto it = by_slot_.find(slot);
   if (it == by_slot_.end()) return;
   freed_[slot] = Freed{it->second.agent.str(), ++retirements_};
+  unindex(slot);
+  if (slot <= max_slots_) taken_[slot] = false;
   by_slot_.erase(it);
+}
+
+void SandboxRegistry::unindex(uint32_t slot) {
+  auto held = by_slot_.find(slot);
+  if (held == by_slot_.end()) return;
+  auto it = slots_by_agent_.find(held->second.agent.str());
+  if (it == slots_by_agent_.end()) return;
+  it->second.erase(slot);
+  if (it->second.empty()) slots_by_agent_.erase(it);
 }
 
 void SandboxRegistry::set_generation(uint32_t slot, uint16_t generation) {

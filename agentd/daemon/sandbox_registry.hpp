@@ -10,6 +10,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -77,12 +78,20 @@ class SandboxRegistry {
   void reserve(std::set<uint32_t> slots) { reserved_ = std::move(slots); }
 
   const std::map<uint32_t, Sandbox>& all() const { return by_slot_; }
+  // For changes in place (class, state); a sandbox's agent and slot stay
+  // as put() was given them: the index by agent holds them.
   std::map<uint32_t, Sandbox>& all() { return by_slot_; }
 
  private:
   std::map<uint32_t, Sandbox> by_slot_;
+  // By agent name, the slots held (one, but for a registry that was handed
+  // two of an agent): find_agent, asked on every sandbox.ensure, looked
+  // at every sandbox, and was a fifth of making one at 3,000.
+  std::unordered_map<std::string, std::set<uint32_t>> slots_by_agent_;
+  void unindex(uint32_t slot);  // the slot's current sandbox leaves slots_by_agent_
   uint32_t max_slots_;
   std::vector<uint16_t> generations_;  // by slot
+  std::vector<bool> taken_;            // by slot: in by_slot_ (free_slot asks each slot)
   struct Freed {
     std::string agent;
     uint64_t order = 0;  // the how-manieth retirement

@@ -69,7 +69,7 @@ class FakeSide final : public daemon::SandboxSide {
   void announce(const Sandbox& s, const std::string& event, const nlohmann::json&) override {
     maps_.writes.push_back(fmt::format("announce {} {}", event, s.agent.str()));
   }
-  void sync_grants() override { maps_.writes.emplace_back("sync_grants"); }
+  void sync_grants_of(const Sandbox&) override { maps_.writes.emplace_back("sync_grants"); }
 
  private:
   MemoryMaps& maps_;

@@ -98,3 +98,26 @@ TEST_CASE("slots used before a restart count as freed longest ago") {
   registry.erase(2);
   CHECK(*registry.free_slot("acme/eng/b") == 1);
 }
+
+TEST_CASE("a sandbox is found by its agent while it holds its slot, and not after") {
+  SandboxRegistry registry(4);
+  CHECK(registry.find_agent("acme/eng/a") == nullptr);
+  registry.put(held(2, "acme/eng/a"));
+  REQUIRE(registry.find_agent("acme/eng/a") != nullptr);
+  CHECK(registry.find_agent("acme/eng/a")->slot == 2);
+  CHECK(registry.find_agent("acme/eng/b") == nullptr);
+  // The slot put again for another agent: the first is no longer there.
+  registry.put(held(2, "acme/eng/b", 2));
+  CHECK(registry.find_agent("acme/eng/a") == nullptr);
+  CHECK(registry.find_agent("acme/eng/b")->slot == 2);
+  // Two slots of one agent (a registry handed both): the lower answers,
+  // and the other once the lower goes.
+  registry.put(held(4, "acme/eng/b"));
+  CHECK(registry.find_agent("acme/eng/b")->slot == 2);
+  registry.erase(2);
+  CHECK(registry.find_agent("acme/eng/b")->slot == 4);
+  CHECK(*registry.free_slot("acme/eng/b") == 2);  // its own, freed; 4 is taken
+  registry.erase(4);
+  CHECK(registry.find_agent("acme/eng/b") == nullptr);
+  CHECK(registry.all().empty());
+}
